@@ -1,0 +1,219 @@
+"""The one place that talks HTTP to a cluster.
+
+Built on the `kubernetes` client for kubeconfig and in-cluster auth, but lists
+are read as raw JSON a page at a time and never turned into model classes: a
+caller folds each page into a small summary, so memory is bounded by a page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import quote
+
+import urllib3
+
+A = TypeVar("A")
+
+DEFAULT_CHUNK_SIZE = 500  # kubectl's --chunk-size default
+
+
+class ApiError(Exception):
+    """A cluster error, already worded as the one line a user should see."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class MetricsUnavailable(ApiError):
+    """metrics.k8s.io is not served (metrics-server absent) or not ready."""
+
+
+@dataclass
+class Connection:
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float | None = None
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_request_timeout(text: str) -> float | None:
+    """kubectl's --request-timeout: '0' (none), '30', '1s', '2m', '1h5m'."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text)
+        if not text or not match:
+            raise ValueError(f"invalid --request-timeout {text!r}: use a number of seconds or a duration like 5s, 1m")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    return seconds or None
+
+
+def _status_message(body: bytes) -> tuple[str, str]:
+    """(message, reason) from a Status body, or the raw text when it is not one."""
+    try:
+        status = json.loads(body)
+        return str(status.get("message") or "").strip(), str(status.get("reason") or "")
+    except (ValueError, AttributeError):
+        return body.decode("utf-8", "replace").strip()[:200], ""
+
+
+class Cluster:
+    """An authenticated connection to one API server."""
+
+    def __init__(self, conn: Connection) -> None:
+        # Imported here so `--help` and argument errors never pay for the client.
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        cfg = client.Configuration()
+        try:
+            if conn.kubeconfig or not _in_cluster():
+                config.load_kube_config(
+                    config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg, persist_config=False
+                )
+            else:
+                config.load_incluster_config(client_configuration=cfg)
+        except (ConfigException, OSError) as err:
+            raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
+        except Exception as err:  # the loader raises bare errors on malformed files
+            raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
+        cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
+        self.host = cfg.host
+        self._client = client.ApiClient(cfg)
+        self._timeout = conn.request_timeout
+
+    # -- requests ---------------------------------------------------------
+    def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json") -> Any:
+        """Send a GET and return the urllib3 response, unread, for any 2xx status."""
+        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
+        method, url, headers, body, post = self._client.param_serialize(
+            "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+        )
+        try:
+            resp = self._client.call_api(method, url, headers, body, post, _request_timeout=self._timeout)
+        except urllib3.exceptions.MaxRetryError as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
+        except Exception as err:  # ApiException for Retry-After responses, and the like
+            raise ApiError(f"request to {self.host}{path} failed: {_one_line(err)}") from None
+        raw = resp.response
+        if 200 <= raw.status < 300:
+            return raw
+        self._raise_for(path, raw.status, raw.data)
+
+    def _raise_for(self, path: str, status: int, body: bytes) -> None:
+        message, reason = _status_message(body)
+        if path.startswith("/apis/metrics.k8s.io") and status in (404, 503):
+            why = "metrics-server is not installed" if status == 404 else "metrics-server is not ready"
+            raise MetricsUnavailable(f"metrics API unavailable: {why} ({status})", status, reason)
+        if status == 401:
+            raise ApiError("the server rejected our credentials (401 Unauthorized): check the kubeconfig user", status)
+        if status == 403:
+            raise ApiError(message or f"forbidden: GET {path}", status, reason)
+        raise ApiError(f"{message or 'request failed'} (GET {path}: {status} {reason})".strip(), status, reason)
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
+        """GET a JSON document."""
+        return _decode(self._request(path, query).data, path)
+
+    def stream_lines(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
+        """GET a text document line by line, without holding it whole (cAdvisor dumps)."""
+        raw = self._request(path, query, accept="text/plain")
+        try:
+            pending = b""
+            for chunk in raw.stream(1 << 16):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from lines
+            if pending:
+                yield pending
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiError(f"connection to {self.host} broke while reading {path}: {_reason(err)}") from None
+        finally:
+            raw.release_conn()
+
+    def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
+        """Yield the raw pages of a list; raises Expired when a continue token expires."""
+        query = dict(query or {})
+        query["limit"] = limit
+        token = ""
+        while True:
+            query["continue"] = token
+            try:
+                page = self.get(path, query)
+            except ApiError as err:
+                if err.status == 410 and token:
+                    raise Expired(str(err)) from None
+                raise
+            yield page
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+    def fold(
+        self,
+        path: str,
+        fresh: Callable[[], A],
+        add: Callable[[A, list[dict[str, Any]]], None],
+        query: dict[str, Any] | None = None,
+        limit: int = DEFAULT_CHUNK_SIZE,
+    ) -> A:
+        """Fold a paginated list into an accumulator; relist from scratch on 410 Expired."""
+        for _attempt in range(3):
+            acc = fresh()
+            try:
+                for page in self.pages(path, query, limit):
+                    add(acc, page.get("items") or [])
+                return acc
+            except Expired:
+                continue  # the snapshot was compacted away mid-list: start again
+        raise ApiError(f"listing {path} kept expiring (410 Gone); the cluster is changing too fast to page through")
+
+
+class Expired(ApiError):
+    pass
+
+
+def _decode(data: bytes, path: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ApiError(f"the server answered GET {path} with something that is not JSON") from None
+
+
+def _in_cluster() -> bool:
+    import os
+
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    ) and not os.environ.get("KUBECONFIG") and not os.path.exists(os.path.expanduser("~/.kube/config"))
+
+
+def _reason(err: object) -> str:
+    text = str(err)
+    for hint in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed"):
+        if hint in text:
+            return hint.lower()
+    return _one_line(err)
+
+
+def _one_line(err: object) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def path_for(kind_path: str, namespace: str | None = None) -> str:
+    """/api/v1/pods or /api/v1/namespaces/NS/pods for a namespaced core resource."""
+    if namespace:
+        return f"/api/v1/namespaces/{quote(namespace, safe='')}/{kind_path}"
+    return f"/api/v1/{kind_path}"

@@ -1,0 +1,474 @@
+"""A deterministic, realistic cluster computed from (nodes, pods per node, seed).
+
+Objects are never stored: object i is rebuilt from its index on demand, as JSON
+text from a per-workload template, so a 150,000-pod cluster costs no memory and
+a list page costs microseconds per pod. Node k holds pods k*M .. k*M+M-1;
+pending pods come after the scheduled ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
+
+from . import catalog
+from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, POOL_PATTERN, POOLS, WORKLOADS, Workload
+
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of generated Kubernetes names
+_SUFFIX_SPACE = len(_ALPHABET) ** 5
+_MULT = 7919  # coprime with 27**5, so index -> suffix is a bijection
+_MULT_INV = pow(_MULT, -1, _SUFFIX_SPACE)
+EPOCH = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NANO = 10**9
+
+
+def mix(*values: int) -> int:
+    """A cheap deterministic 32-bit hash of small integers."""
+    h = 2166136261
+    for v in values:
+        h = ((h ^ (v & 0xFFFFFFFF)) * 16777619) & 0xFFFFFFFF
+        h ^= h >> 13
+    return h
+
+
+def name_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+def suffix(i: int) -> str:
+    n = (i * _MULT) % _SUFFIX_SPACE
+    out = []
+    for _ in range(5):
+        n, r = divmod(n, len(_ALPHABET))
+        out.append(_ALPHABET[r])
+    return "".join(out)
+
+
+def unsuffix(text: str) -> int | None:
+    if len(text) != 5 or any(c not in _ALPHABET for c in text):
+        return None
+    n = 0
+    for c in reversed(text):
+        n = n * len(_ALPHABET) + _ALPHABET.index(c)
+    return (n * _MULT_INV) % _SUFFIX_SPACE
+
+
+def timestamp(offset_s: int) -> str:
+    return (EPOCH + timedelta(seconds=offset_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def digest(ref: str) -> str:
+    return hashlib.sha256(ref.encode()).hexdigest()
+
+
+def image_id(ref: str) -> str:
+    repo = ref.rsplit(":", 1)[0]
+    return f"{repo}@sha256:{digest(ref)}"
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    reqs = [container_amounts(c, "requests") for c in containers]
+    lims = [container_amounts(c, "limits") for c in containers]
+    if not any(r.get(k) for r in reqs for k in ("cpu", "memory")) and not any(
+        lim.get(k) for lim in lims for k in ("cpu", "memory")
+    ) and not spec.get("resources"):
+        return "BestEffort"
+    guaranteed = all(
+        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims) for k in ("cpu", "memory")
+    )
+    return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
+
+
+def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
+    """Plausible live usage (cpu nanos per second, memory bytes) for one container."""
+    f_cpu = 0.05 + ((h & 0xFFFF) / 0xFFFF) * 1.15  # 5% .. 120% of the request
+    f_mem = 0.35 + (((h >> 16) & 0xFFFF) / 0xFFFF) * 0.7  # 35% .. 105% of the request
+    cpu = int(request_cpu * f_cpu) if request_cpu else (5 + h % 45) * 10**6
+    mem = int(request_mem * f_mem) if request_mem else (20 + h % 180) * 2**20
+    if limit_mem:
+        mem = min(mem, int(limit_mem * 0.97))
+    return max(cpu, 10**5), max(mem, 1 << 20)
+
+
+@dataclass(frozen=True)
+class PodFacts:
+    index: int
+    namespace: str
+    name: str
+    node: str  # "" when pending
+    phase: str
+    workload: Workload
+    labels: dict[str, str]
+
+
+class Generated:
+    """Nodes and pods of a generated cluster, addressed by index."""
+
+    def __init__(self, nodes: int, pods_per_node: int, seed: int) -> None:
+        self.nodes = nodes
+        self.per_node = pods_per_node
+        self.seed = seed
+        scheduled = nodes * pods_per_node
+        self.pending = max(1, scheduled // 200) if scheduled else 0
+        self.pod_count = scheduled + self.pending
+        self._templates: dict[tuple[str, str, str], str] = {}
+        self._usage_cache: dict[str, list[tuple[str, int, int]]] = {}
+        self.workloads_by_pool = {
+            pool: [w for w in WORKLOADS if pool in w.pools for _ in range(w.weight)] for pool in POOLS
+        }
+        self.any_workloads = [w for w in WORKLOADS for _ in range(w.weight)]
+        self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)})
+
+    # -- nodes ------------------------------------------------------------
+    def pool_of(self, k: int) -> str:
+        return POOL_PATTERN[(k + self.seed) % len(POOL_PATTERN)]
+
+    def node_name(self, k: int) -> str:
+        return f"{self.pool_of(k)}-{k:05d}"
+
+    def node_index(self, name: str) -> int | None:
+        pool, _, num = name.rpartition("-")
+        if not num.isdigit() or len(num) != 5:
+            return None
+        k = int(num)
+        return k if k < self.nodes and self.pool_of(k) == pool else None
+
+    def node_labels(self, k: int) -> dict[str, str]:
+        pool = POOLS[self.pool_of(k)]
+        name = self.node_name(k)
+        return {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "node.kubernetes.io/instance-type": pool.instance_type,
+            "topology.kubernetes.io/zone": catalog.ZONES[k % len(catalog.ZONES)],
+            "topology.kubernetes.io/region": "us-east-1",
+            "node-pool": pool.name,
+            **pool.labels,
+        }
+
+    @lru_cache(maxsize=8192)
+    def node_json(self, k: int) -> str:
+        return json.dumps(self.node(k), separators=(",", ":"))
+
+    def node(self, k: int) -> dict[str, Any]:
+        pool = POOLS[self.pool_of(k)]
+        name = self.node_name(k)
+        mem = pool.memory_gi * catalog.GI
+        capacity = {
+            "cpu": str(pool.cpu),
+            "memory": f"{mem // 1024}Ki",
+            "pods": str(pool.pods),
+            "ephemeral-storage": "101430960Ki",
+            "hugepages-1Gi": "0",
+            "hugepages-2Mi": "0",
+            **{r: str(n) for r, n in pool.extended.items()},
+        }
+        # kube-reserved and system-reserved as GKE sizes them, plus a 100Mi eviction threshold.
+        reserved_cpu_m = 60 + 10 * min(pool.cpu, 2) + 5 * max(0, min(pool.cpu, 4) - 2) + int(2.5 * max(0, pool.cpu - 4))
+        reserved_mem = int(mem * 0.06) + 100 * catalog.MI
+        allocatable = dict(capacity)
+        allocatable["cpu"] = f"{pool.cpu * 1000 - reserved_cpu_m}m"
+        allocatable["memory"] = f"{(mem - reserved_mem) // 1024}Ki"
+        allocatable["ephemeral-storage"] = "93478772582"
+        images = self.node_images(pool.name)
+        ip = f"10.0.{k // 250}.{k % 250 + 1}"
+        created = timestamp(k * 7 % 3600)
+        return {
+            "kind": "Node",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "uid": self.uid(1, k),
+                "resourceVersion": "1",
+                "creationTimestamp": created,
+                "labels": self.node_labels(k),
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+            },
+            "spec": {"podCIDR": f"10.{64 + k // 256}.{k % 256}.0/24", "providerID": f"aws:///us-east-1a/i-{mix(self.seed, k):08x}",
+                     **({"taints": [dict(t) for t in pool.taints]} if pool.taints else {})},
+            "status": {
+                "capacity": capacity,
+                "allocatable": allocatable,
+                "conditions": [
+                    {"type": t, "status": "False", "reason": f"KubeletHas{r}", "message": m,
+                     "lastHeartbeatTime": created, "lastTransitionTime": created}
+                    for t, r, m in (("MemoryPressure", "SufficientMemory", "kubelet has sufficient memory available"),
+                                    ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
+                                    ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"))
+                ] + [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                      "lastHeartbeatTime": created, "lastTransitionTime": created}],
+                "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": {
+                    "machineID": f"{mix(k, 1):08x}{mix(k, 2):08x}{mix(k, 3):08x}{mix(k, 4):08x}",
+                    "systemUUID": self.uid(9, k),
+                    "bootID": self.uid(8, k),
+                    "kernelVersion": "6.1.112-124.190.amzn2023.x86_64",
+                    "osImage": "Amazon Linux 2023.6.20241031",
+                    "containerRuntimeVersion": "containerd://1.7.23",
+                    "kubeletVersion": "v1.32.4",
+                    "kubeProxyVersion": "v1.32.4",
+                    "operatingSystem": "linux",
+                    "architecture": "amd64",
+                },
+                "images": images,
+            },
+        }
+
+    @lru_cache(maxsize=16)
+    def node_images(self, pool: str) -> list[dict[str, Any]]:
+        refs = {c["image"] for w in self._node_workloads(pool) for c in _containers(w.spec)} | set(catalog.SYSTEM_IMAGES)
+        entries = [{"names": [image_id(r), r], "sizeBytes": IMAGES[r]} for r in refs]
+        entries.sort(key=lambda e: -e["sizeBytes"])
+        return entries[:50]  # the kubelet's nodeStatusMaxImages default
+
+    def _node_workloads(self, pool: str) -> list[Workload]:
+        return self.daemonsets(pool) + sorted(set(self.workloads_by_pool[pool]), key=lambda w: w.name)
+
+    def daemonsets(self, pool: str) -> list[Workload]:
+        return list(DAEMONSETS) + ([GPU_PLUGIN] if pool == "gpu" else [])
+
+    def uid(self, kind: int, i: int) -> str:
+        return f"{mix(self.seed, kind):08x}-{kind:04x}-4{(i >> 36) & 0xFFF:03x}-a{(i >> 24) & 0xFFF:03x}-{i & 0xFFFFFF:06x}{mix(kind, i) & 0xFFFFFF:06x}"
+
+    # -- pods -------------------------------------------------------------
+    def pod_node(self, i: int) -> int:
+        """Index of the node pod i runs on, or -1 when pending."""
+        return i // self.per_node if i < self.nodes * self.per_node else -1
+
+    def workload(self, i: int) -> Workload:
+        k = self.pod_node(i)
+        if k < 0:
+            return self.any_workloads[mix(self.seed, i, 7) % len(self.any_workloads)]
+        return self._node_plan(k)[i - k * self.per_node]
+
+    @lru_cache(maxsize=None)
+    def _node_plan(self, k: int) -> tuple[Workload, ...]:
+        """The workloads of node k's pods: what a scheduler could have placed there.
+
+        Daemon pods first, then picks by hash that still fit the node's
+        allocatable (finished Job pods hold nothing), then best-effort filler.
+        """
+        pool = self.pool_of(k)
+        free = dict(self._allocatable(k))
+        plan: list[Workload] = []
+        choices = self.workloads_by_pool[pool]
+        for slot in range(self.per_node):
+            i = k * self.per_node + slot
+            ds = self.daemonsets(pool)
+            candidates = [ds[slot]] if slot < len(ds) else [
+                choices[(mix(self.seed, i, 3) + n) % len(choices)] for n in range(len(choices))
+            ] + [FILLER]
+            for w in candidates:
+                need = {} if self._finishes(i, w) else self._requests(w)
+                if all(free.get(r, 0) >= v for r, v in need.items()):
+                    break
+            for r, v in need.items():
+                free[r] -= v
+            plan.append(w)
+        return tuple(plan)
+
+    def _finishes(self, i: int, w: Workload) -> bool:
+        return w.outcome == "Job" and mix(self.seed, i, 11) % 10 < 8
+
+    @lru_cache(maxsize=64)
+    def _requests(self, w: Workload) -> dict[str, int]:
+        return pod_requests(w.spec)
+
+    def _allocatable(self, k: int) -> dict[str, int]:
+        return node_allocatable(self.node(k))
+
+    def pod_name(self, i: int, w: Workload) -> str:
+        if w.owner_kind == "StatefulSet":
+            return f"{w.name}-{i}"
+        if w.owner_kind == "ReplicaSet":
+            return f"{w.name}-{self.template_hash(w)}-{suffix(i)}"
+        if w.owner_kind == "Job":
+            return f"{w.name}-{29000000 + i % 1440}-{suffix(i)}"
+        return f"{w.name}-{suffix(i)}"
+
+    def pod_index(self, namespace: str, name: str) -> int | None:
+        tail = name.rpartition("-")[2]
+        i = int(tail) if tail.isdigit() and not name.startswith("nightly-report") else unsuffix(tail)
+        if i is None or i >= self.pod_count:
+            return None
+        w = self.workload(i)
+        return i if w.namespace == namespace and self.pod_name(i, w) == name else None
+
+    @staticmethod
+    def template_hash(w: Workload) -> str:
+        return suffix(name_hash(w.name) % 1000003)[:5] + "f" + suffix(name_hash(w.namespace) % 99991)[:4]
+
+    def phase(self, i: int, w: Workload) -> str:
+        if self.pod_node(i) < 0:
+            return "Pending"
+        if self._finishes(i, w):
+            return "Succeeded" if mix(self.seed, i, 11) % 10 < 7 else "Failed"
+        return "Running"
+
+    def pod_facts(self, i: int) -> PodFacts:
+        w = self.workload(i)
+        k = self.pod_node(i)
+        name = self.pod_name(i, w)
+        return PodFacts(i, w.namespace, name, self.node_name(k) if k >= 0 else "", self.phase(i, w), w, self.pod_labels(w, name))
+
+    def pod_labels(self, w: Workload, name: str) -> dict[str, str]:
+        labels = {"app.kubernetes.io/name": w.name, "team": w.namespace}
+        if w.owner_kind == "ReplicaSet":
+            labels["pod-template-hash"] = self.template_hash(w)
+        elif w.owner_kind == "StatefulSet":
+            labels["statefulset.kubernetes.io/pod-name"] = name
+        elif w.owner_kind == "DaemonSet":
+            labels["controller-revision-hash"] = self.template_hash(w)[:10]
+        elif w.owner_kind == "Job":
+            labels["batch.kubernetes.io/job-name"] = name.rsplit("-", 1)[0]
+        return labels
+
+    def pod_json(self, i: int, resource_version: str = "1") -> str:
+        f = self.pod_facts(i)
+        k = self.pod_node(i)
+        template = self._template(f.workload, f.phase)
+        start = (i * 37) % 600000
+        return template % {
+            "name": f.name,
+            "uid": self.uid(2, i),
+            "rv": resource_version,
+            "created": timestamp(start),
+            "started": timestamp(start + 2),
+            "node": f.node,
+            "hostip": f"10.0.{k // 250}.{k % 250 + 1}" if k >= 0 else "",
+            "podip": f"10.{64 + k // 256}.{k % 256}.{(i - k * self.per_node) % 250 + 2}" if k >= 0 else "",
+            "cid": f"{mix(i, 5):08x}{mix(i, 6):08x}",
+            "stsname": f.name,
+            "jobname": f.labels.get("batch.kubernetes.io/job-name", ""),
+        }
+
+    def pod(self, i: int) -> dict[str, Any]:
+        return json.loads(self.pod_json(i))
+
+    def _template(self, w: Workload, phase: str) -> str:
+        key = (w.namespace, w.name, phase)
+        if key not in self._templates:
+            self._templates[key] = self._build_template(w, phase)
+        return self._templates[key]
+
+    def _build_template(self, w: Workload, phase: str) -> str:
+        spec = json.loads(json.dumps(w.spec))
+        pending = phase == "Pending"
+        spec.setdefault("restartPolicy", "Always")
+        spec.update({
+            "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler", "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30, "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
+            "priority": 2000001000 if spec.get("priorityClassName") else 0,
+        })
+        if not pending:
+            spec["nodeName"] = "@node@"
+        for c in _containers(spec):
+            c.setdefault("imagePullPolicy", "IfNotPresent")
+            c.setdefault("terminationMessagePath", "/dev/termination-log")
+            c.setdefault("terminationMessagePolicy", "File")
+            # The API server defaults requests from limits before anything reads the pod.
+            res = c.setdefault("resources", {})
+            for r, v in (res.get("limits") or {}).items():
+                res.setdefault("requests", {}).setdefault(r, v)
+        owner_name = {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name,
+                      "Job": "@jobname@"}[w.owner_kind]
+        labels = self.pod_labels(w, "@stsname@")
+        if "batch.kubernetes.io/job-name" in labels:
+            labels["batch.kubernetes.io/job-name"] = "@jobname@"
+        obj: dict[str, Any] = {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": "@name@",
+                "namespace": w.namespace,
+                "uid": "@uid@",
+                "resourceVersion": "@rv@",
+                "creationTimestamp": "@created@",
+                "labels": labels,
+                "ownerReferences": [{
+                    "apiVersion": "batch/v1" if w.owner_kind == "Job" else "apps/v1", "kind": w.owner_kind,
+                    "name": owner_name, "uid": self.uid(3, name_hash(w.name)), "controller": True, "blockOwnerDeletion": True,
+                }],
+            },
+            "spec": spec,
+            "status": self._status(spec, phase),
+        }
+        text = json.dumps(obj, separators=(",", ":")).replace("%", "%%")
+        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname"):
+            text = text.replace(f"@{field}@", f"%({field})s")
+        return text
+
+    def _status(self, spec: dict[str, Any], phase: str) -> dict[str, Any]:
+        qos = qos_class(spec)
+        if phase == "Pending":
+            return {
+                "phase": "Pending", "qosClass": qos,
+                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                "lastTransitionTime": "@created@",
+                                "message": "0/%d nodes are available: insufficient cpu, insufficient memory." % self.nodes}],
+            }
+        done = phase in ("Succeeded", "Failed")
+        ready = "False" if done else "True"
+        conds = [{"type": t, "status": s, "lastTransitionTime": "@started@"} for t, s in (
+            ("PodReadyToStartContainers", "False" if done else "True"), ("Initialized", "True"), ("Ready", ready),
+            ("ContainersReady", ready), ("PodScheduled", "True"))]
+        exit_code = 0 if phase != "Failed" else 1
+
+        def status_of(c: dict[str, Any], n: int, init: bool) -> dict[str, Any]:
+            running = not done and (not init or c.get("restartPolicy") == "Always")
+            state = ({"running": {"startedAt": "@started@"}} if running else
+                     {"terminated": {"exitCode": 0 if init else exit_code, "reason": "Completed" if (init or exit_code == 0) else "Error",
+                                     "startedAt": "@started@", "finishedAt": "@started@", "containerID": f"containerd://@cid@{n:02d}"}})
+            return {"name": c["name"], "image": c["image"], "imageID": image_id(c["image"]), "containerID": f"containerd://@cid@{n:02d}",
+                    "ready": running, "restartCount": 0, "started": running, "state": state}
+
+        status: dict[str, Any] = {
+            "phase": phase, "conditions": conds, "hostIP": "@hostip@", "hostIPs": [{"ip": "@hostip@"}],
+            "podIP": "@podip@", "podIPs": [{"ip": "@podip@"}], "startTime": "@started@", "qosClass": qos,
+            "containerStatuses": [status_of(c, n, False) for n, c in enumerate(spec.get("containers") or [])],
+        }
+        if spec.get("initContainers"):
+            status["initContainerStatuses"] = [status_of(c, 50 + n, True) for n, c in enumerate(spec["initContainers"])]
+        return status
+
+    # -- usage ------------------------------------------------------------
+    def pod_usage(self, i: int) -> list[tuple[str, int, int]]:
+        """(container, cpu nanos/s, memory bytes) for a running pod; [] otherwise."""
+        w = self.workload(i)
+        if self.phase(i, w) != "Running":
+            return []
+        out = []
+        for n, (cname, rc, rm, lm) in enumerate(self._container_requests(w)):
+            cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17))
+            out.append((cname, cpu, mem))
+        return out
+
+    @lru_cache(maxsize=64)
+    def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int]]:
+        rows = []
+        spec = w.spec
+        share = pod_requests(spec) if spec.get("resources") else None
+        running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec["containers"])
+        for c in running:
+            req = container_amounts(c, "requests")
+            lim = container_amounts(c, "limits")
+            rc, rm = req.get("cpu", lim.get("cpu", 0)), req.get("memory", lim.get("memory", 0))
+            if share is not None:  # pod-level resources: containers share the pod's budget
+                rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
+            limit_mem = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
+            # cpu nanos of a core are nanocores already; memory nanos become bytes
+            rows.append((c["name"], rc, rm // NANO, limit_mem // NANO))
+        return rows
+
+
+def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
