@@ -1,0 +1,138 @@
+"""Command-line flags of `kubectl perf capacity`, kube-capacity's and kubectl's where they overlap."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+
+from ..cli import Parser, add_connection_flags
+
+OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
+PARTS = ("requests", "limits", "util", "allocatable", "slack")
+_RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+EPILOG = """\
+examples:
+  kubectl perf capacity                      requests and limits per node, cluster total first
+  kubectl perf capacity --util               ... with live usage from metrics-server
+  kubectl perf capacity --pods -n shop       per pod, one namespace
+  kubectl perf capacity --by label:team      roll-up by a pod label
+  kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
+  kubectl perf capacity --sort memory.util.percent --fail-on-breach
+  kubectl perf capacity -o html > capacity.html
+
+exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach; 2 bad flags;
+3 --util asked for usage the cluster cannot give (metrics-server absent)."""
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str | None
+    effect: str | None
+    exclude: bool
+
+    def on(self, taints: list[dict[str, str]]) -> bool:
+        return any(t.get("key") == self.key and (self.value is None or t.get("value", "") == self.value)
+                   and (self.effect is None or t.get("effect") == self.effect) for t in taints)
+
+
+def parse_taints(text: str) -> list[Taint]:
+    """kube-capacity's --node-taints: key=value:Effect, key:Effect or key; a trailing '-' excludes."""
+    out = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        exclude = term.endswith("-")
+        term = term.rstrip("-")
+        key_value, _, effect = term.partition(":")
+        key, eq, value = key_value.partition("=")
+        if not key or (effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute")):
+            raise argparse.ArgumentTypeError(f"invalid taint {term!r}: use key=value:Effect, key:Effect or key (a trailing '-' excludes)")
+        out.append(Taint(key, value if eq else None, effect or None, exclude))
+    return out
+
+
+def parse_resources(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    bad = [n for n in names if not _RESOURCE.match(n)]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"invalid resource name {bad[0] if bad else text!r}")
+    return names
+
+
+def parse_fraction(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid padding target {text!r}: use a fraction like 0.75 or a percentage like 75%") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"padding target {text!r} must be above 0 and at most 1 (100%)")
+    return value
+
+
+def parse_by(text: str) -> str:
+    if text == "namespace" or (text.startswith("label:") and len(text) > 6):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid --by {text!r}: use namespace or label:KEY (e.g. label:team)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="kubectl perf capacity", description="Requests, limits and live usage against node allocatable "
+               "and memory padding targets.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
+    view.add_argument("--containers", "-c", action="store_true", help="one row per container under each node")
+    p.add_argument("--by", type=parse_by, metavar="namespace|label:KEY", help="roll pods up by namespace or by a pod label")
+    p.add_argument("--resources", type=parse_resources, default=("cpu", "memory"), metavar="LIST",
+                   help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods")
+    p.add_argument("--padding-target", type=parse_fraction, metavar="FRACTION",
+                   help="default memory padding target (default 0.75, or the policy file's padding.memory)")
+    p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
+    p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
+    sel = p.add_argument_group("filters")
+    sel.add_argument("-n", "--namespace", help="only pods in this namespace")
+    sel.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
+    sel.add_argument("-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db")
+    sel.add_argument("--node-selector", "--node-labels", dest="node_selector", metavar="SELECTOR", help="node label selector")
+    sel.add_argument("--namespace-labels", metavar="SELECTOR", help="only pods in namespaces matching this label selector")
+    sel.add_argument("--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes")
+    sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, csv, tsv or html")
+    out.add_argument("-L", "--label-columns", action="append", default=[], metavar="KEY[,KEY]", help="add node label columns, e.g. -L topology.kubernetes.io/zone")
+    out.add_argument("--sort", metavar="COLUMN", help="sort by a column: name, pods, or RESOURCE.PART[.percent] with PART one of "
+                     + ", ".join(PARTS) + " (e.g. memory.util, cpu.requests.percent)")
+    out.add_argument("--chunk-size", type=int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
+    add_connection_flags(p)
+    return p
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.namespace and args.all_namespaces:
+        p.error("-n/--namespace and -A/--all-namespaces cannot be used together")
+    if args.chunk_size < 1:
+        p.error("--chunk-size must be at least 1")
+    args.label_columns = [k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip()]
+    if args.sort:
+        args.sort = normalise_sort(p, args.sort, args)
+    return args
+
+
+def normalise_sort(p: argparse.ArgumentParser, key: str, args: argparse.Namespace) -> str:
+    key = key.replace(".percentage", ".percent")
+    if key in ("name", "pods"):
+        return key
+    for resource in sorted(args.resources, key=len, reverse=True):
+        if key.startswith(resource + "."):
+            part = key[len(resource) + 1:]
+            base = part.removesuffix(".percent")
+            if base not in PARTS:
+                break
+            if base in ("util", "slack") and not args.util:
+                p.error(f"--sort {key} needs --util")
+            return f"{resource}.{part}"
+    p.error(f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
+            f"({', '.join(args.resources)}) and PART one of {', '.join(PARTS)}")

@@ -1,0 +1,95 @@
+"""-o html: one self-contained page (no scripts, no network) with a bar per
+node: requests, limits and usage against allocatable, and the padding line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from html import escape
+
+from ..quantity import format_amount
+from .compute import USAGE_RESOURCES, NodeRow, Report
+
+STYLE = """
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:#57606a;margin:0 0 16px}
+.legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border-radius:2px}
+.node{display:grid;grid-template-columns:220px 1fr 260px;gap:12px;align-items:center;padding:6px 0;border-bottom:1px solid #eaeef2}
+.node.breach .name{color:#b42318;font-weight:600}.name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.res{display:grid;grid-template-columns:60px 1fr;gap:6px;align-items:center;margin:2px 0}
+.bar{position:relative;height:16px;background:#f0f2f5;border-radius:3px;overflow:hidden}
+.bar div{position:absolute;left:0;top:0;bottom:0}
+.req{background:#4c8bf5}.lim{background:rgba(245,158,11,.45);top:10px!important}.use{background:#12a150;height:5px;top:11px!important}
+.pad{border-left:2px dashed #b42318;width:0;top:-2px!important;bottom:-2px!important}
+.num{font-size:12px;color:#57606a;white-space:nowrap}
+table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
+.ok{color:#12a150}.bad{color:#b42318;font-weight:600}
+"""
+
+
+def _pct(value: int, whole: int) -> float:
+    return min(100.0, value * 100 / whole) if whole else 0.0
+
+
+def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
+    alloc = node.allocatable.get(resource, 0)
+    req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
+    parts = [f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(format_amount(resource, req))}"></div>',
+             f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(format_amount(resource, lim))}"></div>']
+    if show_usage and node.usage is not None and resource in USAGE_RESOURCES:
+        use = node.usage.get(resource, 0)
+        parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(format_amount(resource, use))}"></div>')
+    if resource == "memory":
+        parts.append(f'<div class="pad" style="left:{node.target * 100:.1f}%" title="padding target {node.target * 100:.0f}%"></div>')
+    return (f'<div class="res" data-resource="{escape(resource)}"><span class="num">{escape(resource)}</span>'
+            f'<div class="bar" data-requests="{_pct(req, alloc):.1f}" data-limits="{_pct(lim, alloc):.1f}">{"".join(parts)}</div></div>')
+
+
+def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str:
+    lines = []
+    for r in resources:
+        if r == "pods":
+            continue
+        alloc = node.allocatable.get(r, 0)
+        text = f"{r}: req {format_amount(r, node.requests.get(r, 0))} / lim {format_amount(r, node.limits.get(r, 0))}"
+        if show_usage and node.usage is not None and r in USAGE_RESOURCES:
+            text += f" / use {format_amount(r, node.usage.get(r, 0))}"
+        lines.append(f"{escape(text)} of {escape(format_amount(r, alloc))}")
+    return "<br>".join(lines)
+
+
+def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str) -> str:
+    show_usage = report.options.util and report.usage_known
+    total = report.total()
+    bars = [r for r in resources if r != "pods"]
+    rows = []
+    for n in [total] + nodes:
+        breaches = n.breaches()
+        name = "cluster total" if n.name == "*" else n.name
+        status = (f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>')
+        rows.append(
+            f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'
+            f'<div class="name" title="{escape(name)}">{escape(name)}<br><span class="num">{n.pods} pods · target {n.target * 100:.0f}% · {status}</span></div>'
+            f'<div>{"".join(_bar(n, r, show_usage) for r in bars)}</div>'
+            f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>')
+    pending = "".join(
+        f"<tr><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>"
+        + "".join(f"<td>{escape(format_amount(r, p.requests.get(r, 0)))}</td>" for r in bars) + "</tr>" for p in report.pending)
+    pending_html = (f'<h2>Pending pods ({len(report.pending)})</h2><table><tr><th>namespace</th><th>pod</th>'
+                    + "".join(f"<th>{escape(r)} requests</th>" for r in bars) + f"</tr>{pending}</table>") if report.pending else ""
+    breaching = sum(1 for n in nodes if n.breaches())
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
+<body>
+<h1>Capacity report: {escape(cluster)}</h1>
+<p class="sub">{len(nodes)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
+<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
+<span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
+<p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,
+up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>
+{"".join(rows)}
+{pending_html}
+</body></html>
+"""
