@@ -1,0 +1,130 @@
+"""Shared fixtures: perf-sim clusters in subprocesses, and the real kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+BIN = Path(sys.executable).parent  # the venv's console scripts
+KUBECTL = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl") or "kubectl"
+SHARED = ROOT.parent / "shared" / "reference"
+
+
+@dataclass
+class Sim:
+    kubeconfig: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return yaml.safe_load(self.kubeconfig.read_text())
+
+    @property
+    def url(self) -> str:
+        return self.config["clusters"][0]["cluster"]["server"]
+
+    @property
+    def token(self) -> str:
+        return self.config["users"][0]["user"]["token"]
+
+    def request(self, path: str, method: str = "GET", body: Any = None, token: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """A raw HTTPS request, independent of the code under test."""
+        import base64
+
+        ctx = ssl.create_default_context(cadata=base64.b64decode(self.config["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {token or self.token}", "Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=60) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def get(self, path: str) -> Any:
+        status, body = self.request(path)
+        assert status == 200, (status, body[:300])
+        return json.loads(body)
+
+
+def start_sim(tmp: Path, *args: str) -> Sim:
+    kubeconfig = tmp / "kubeconfig"
+    proc = subprocess.Popen([str(BIN / "perf-sim"), "--kubeconfig", str(kubeconfig), *args], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not kubeconfig.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"perf-sim exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("perf-sim did not become ready")
+        time.sleep(0.02)
+    return Sim(kubeconfig, proc)
+
+
+def stop_sim(sim: Sim) -> None:
+    sim.proc.send_signal(signal.SIGTERM)
+    try:
+        sim.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        sim.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def sim_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    started: list[Sim] = []
+
+    def make(*args: str) -> Sim:
+        sim = start_sim(tmp_path_factory.mktemp("sim"), *args)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        stop_sim(sim)
+
+
+@pytest.fixture(scope="session")
+def generated(sim_factory: Any) -> Sim:
+    """A generated cluster: 6 nodes x 25 pods, metrics on."""
+    return sim_factory("--nodes", "6", "--pods-per-node", "25", "--seed", "3")
+
+
+@pytest.fixture(scope="session")
+def fixture_cluster(sim_factory: Any) -> Sim:
+    """The hand-written cluster of tests/data/cluster.yaml, whose totals the tests work out by hand."""
+    return sim_factory("--objects", str(DATA / "cluster.yaml"))
+
+
+def env_for(sim: Sim | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "NO_COLOR")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["HOME"] = str(ROOT / ".pytest_cache" / "home")  # no stray ~/.kube/config
+    if sim is not None:
+        env["KUBECONFIG"] = str(sim.kubeconfig)
+    env.update(extra)
+    return env
+
+
+def kubectl(sim: Sim | None, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real kubectl binary against a simulated cluster."""
+    result = subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env or env_for(sim), timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
