@@ -12,6 +12,7 @@ import sys
 from typing import Callable, NoReturn
 
 from .api import ApiError, Connection, parse_request_timeout
+from .quantity import QuantityError
 
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
@@ -50,7 +51,9 @@ def run(prog: str, body: Callable[[], int]) -> int:
         return body()
     except ApiError as err:
         return fail(prog, str(err))
-    except ValueError as err:  # bad flag values caught after parsing (quantities, durations)
+    except QuantityError as err:  # the cluster handed us something no API server would
+        return fail(prog, f"unexpected data from the cluster: {err}")
+    except ValueError as err:  # bad input: flag values, policy files
         return fail(prog, str(err), 2)
     except KeyboardInterrupt:
         return 130

@@ -188,7 +188,7 @@ def pod_rows(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[tup
 
 def group_columns(report: Report, resources: tuple[str, ...], total: NodeRow) -> list[Column]:
     util = report.options.util and report.usage_known
-    title = "NAMESPACE" if report.options.by == "namespace" else label_header(report.options.by or "")
+    title = "NAMESPACE" if report.options.by == "namespace" else label_header((report.options.by or "")[len("label:"):])
     cols = [Column(title, lambda g: g.name), Column("PODS", lambda g: str(g.pods), lambda g: g.pods)]
     for r in resources:
         if r == COUNT:
