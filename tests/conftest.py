@@ -11,9 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -42,15 +43,22 @@ class Sim:
     def token(self) -> str:
         return self.config["users"][0]["user"]["token"]
 
-    def request(self, path: str, method: str = "GET", body: Any = None, token: str | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self, path: str, method: str = "GET", body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         """A raw HTTPS request, independent of the code under test."""
         import base64
 
-        ctx = ssl.create_default_context(cadata=base64.b64decode(self.config["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
+        ctx = ssl.create_default_context(
+            cadata=base64.b64decode(self.config["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        )
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Authorization": f"Bearer {token or self.token}", "Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {token or self.token}", "Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=60) as resp:
                 return resp.status, resp.read()
@@ -121,8 +129,9 @@ def env_for(sim: Sim | None, **extra: str) -> dict[str, str]:
     return env
 
 
-def kubectl(sim: Sim | None, *args: str, check: bool = True, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    sim: Sim | None, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real kubectl binary against a simulated cluster."""
     result = subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env or env_for(sim), timeout=timeout)
     if check and result.returncode != 0:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import Sim
 from kubectl_perf.api import ApiError, Cluster, Connection, MetricsUnavailable, parse_request_timeout
 
@@ -118,6 +117,7 @@ def test_cadvisor_streams_line_by_line(generated: Sim) -> None:
     node = generated.get("/api/v1/nodes")["items"][0]["metadata"]["name"]
     lines = list(cluster.stream_lines(f"/api/v1/nodes/{node}/proxy/metrics/cadvisor"))
     status, body = generated.request(f"/api/v1/nodes/{node}/proxy/metrics/cadvisor")
+
     def series(text_lines: list[str]) -> list[str]:  # counters tick between the two reads; names and labels do not
         return [line.rsplit(" ", 2)[0] if not line.startswith("#") else line for line in text_lines]
 

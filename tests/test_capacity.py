@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import BIN, KUBECTL, Sim, env_for, kubectl
 
 N = 10**9
@@ -25,15 +24,22 @@ Mi, Gi = 2**20, 2**30
 #         mem max(512Mi+256Mi, 2Gi+256Mi) = 2304Mi; limits cpu max(1+0.5, 1+0.5) = 1.5, mem max(1Gi+256Mi, 2Gi+256Mi) = 2304Mi),
 #         sandboxed (100m + 250m overhead, 64Mi + 120Mi; limit cpu 200m + 250m, no memory limit so no overhead there).
 #         batch-done and batch-failed hold nothing.
-NODE_A = {"cpu": {"allocatable": 4, "requests": 2 + 1.2 + 0.35, "limits": 1.5 + 0.45},
-          "memory": {"allocatable": 16 * Gi, "requests": (1152 + 2304 + 184) * Mi, "limits": (2304 + 2304) * Mi}}
+NODE_A = {
+    "cpu": {"allocatable": 4, "requests": 2 + 1.2 + 0.35, "limits": 1.5 + 0.45},
+    "memory": {"allocatable": 16 * Gi, "requests": (1152 + 2304 + 184) * Mi, "limits": (2304 + 2304) * Mi},
+}
 # node-b: podlevel (pod-level requests 2 cpu / 4Gi replace the containers'; limit 6Gi; ephemeral-storage 1Gi from a container)
 #         and db-0 (1 cpu, 4Gi, ephemeral 2Gi; limits 4Gi, ephemeral 4Gi).
-NODE_B = {"cpu": {"allocatable": 7.91, "requests": 3, "limits": 0},
-          "memory": {"allocatable": 16 * Gi, "requests": 8 * Gi, "limits": 10 * Gi},
-          "ephemeral-storage": {"allocatable": 200 * Gi, "requests": 3 * Gi, "limits": 4 * Gi}}
-NODE_GPU = {"cpu": {"allocatable": 16, "requests": 4, "limits": 0}, "memory": {"allocatable": 64 * Gi, "requests": 16 * Gi, "limits": 20 * Gi},
-            "nvidia.com/gpu": {"allocatable": 2, "requests": 1, "limits": 1}}
+NODE_B = {
+    "cpu": {"allocatable": 7.91, "requests": 3, "limits": 0},
+    "memory": {"allocatable": 16 * Gi, "requests": 8 * Gi, "limits": 10 * Gi},
+    "ephemeral-storage": {"allocatable": 200 * Gi, "requests": 3 * Gi, "limits": 4 * Gi},
+}
+NODE_GPU = {
+    "cpu": {"allocatable": 16, "requests": 4, "limits": 0},
+    "memory": {"allocatable": 64 * Gi, "requests": 16 * Gi, "limits": 20 * Gi},
+    "nvidia.com/gpu": {"allocatable": 2, "requests": 1, "limits": 1},
+}
 
 
 def perf(sim: Sim | None, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -87,9 +93,15 @@ def test_usage_and_default_padding(fixture_cluster: Sim) -> None:
     assert not by["node-a"]["paddingBreach"] and not by["node-gpu"]["paddingBreach"]
 
 
-POLICY = {"padding": {"memory": 0.75, "nodeTargets": [
-    {"selector": {"matchLabels": {"workload": "io"}}, "memory": 0.5},
-    {"selector": {"matchExpressions": [{"key": "workload", "operator": "In", "values": ["gpu", "ml"]}]}, "memory": 0.9}]}}
+POLICY = {
+    "padding": {
+        "memory": 0.75,
+        "nodeTargets": [
+            {"selector": {"matchLabels": {"workload": "io"}}, "memory": 0.5},
+            {"selector": {"matchExpressions": [{"key": "workload", "operator": "In", "values": ["gpu", "ml"]}]}, "memory": 0.9},
+        ],
+    }
+}
 
 
 def test_policy_file_targets_per_pool_and_fail_on_breach(fixture_cluster: Sim, tmp_path: Path) -> None:
@@ -152,7 +164,10 @@ def test_pods_view_with_usage_slack_and_missing_requests(fixture_cluster: Sim) -
     assert set(pods) == {"web-1", "web-2", "sandboxed", "podlevel", "db-0", "trainer", "besteffort"}
     web1 = pods["web-1"]["resources"]
     assert close(web1["cpu"]["requests"], 2) and close(web1["cpu"]["usage"], 0.32) and web1["memory"]["usage"] == 1000 * Mi
-    assert pods["besteffort"]["missingRequests"] == [{"container": "notebook", "resource": "cpu"}, {"container": "notebook", "resource": "memory"}]
+    assert pods["besteffort"]["missingRequests"] == [
+        {"container": "notebook", "resource": "cpu"},
+        {"container": "notebook", "resource": "memory"},
+    ]
     table = perf(fixture_cluster, "--pods", "--util").stdout
     line = next(line for line in table.splitlines() if " web-1 " in line)
     # usage 320m of a 2-cpu request is 16% of request; slack 2 - 0.32 = 1680m
@@ -181,15 +196,18 @@ def test_group_by_namespace_and_label(fixture_cluster: Sim) -> None:
     assert out.splitlines()[0].split()[0] == "TEAM"
 
 
-@pytest.mark.parametrize(("args", "expected_nodes", "expected_pods"), [
-    (["-n", "shop"], {"node-a", "node-b", "node-gpu"}, 2),
-    (["-l", "app=web"], {"node-a", "node-b", "node-gpu"}, 2),
-    (["--node-selector", "workload=io"], {"node-b"}, 2),
-    (["--namespace-labels", "tier=backend"], {"node-a", "node-b", "node-gpu"}, 2),
-    (["--node-taints", "dedicated=io:NoSchedule"], {"node-b"}, 2),
-    (["--node-taints", "nvidia.com/gpu-"], {"node-a", "node-b"}, 5),
-    (["--no-taint"], {"node-a"}, 3),
-])
+@pytest.mark.parametrize(
+    ("args", "expected_nodes", "expected_pods"),
+    [
+        (["-n", "shop"], {"node-a", "node-b", "node-gpu"}, 2),
+        (["-l", "app=web"], {"node-a", "node-b", "node-gpu"}, 2),
+        (["--node-selector", "workload=io"], {"node-b"}, 2),
+        (["--namespace-labels", "tier=backend"], {"node-a", "node-b", "node-gpu"}, 2),
+        (["--node-taints", "dedicated=io:NoSchedule"], {"node-b"}, 2),
+        (["--node-taints", "nvidia.com/gpu-"], {"node-a", "node-b"}, 5),
+        (["--no-taint"], {"node-a"}, 3),
+    ],
+)
 def test_filters(fixture_cluster: Sim, args: list[str], expected_nodes: set[str], expected_pods: int) -> None:
     d = doc(fixture_cluster, *args)
     assert set(nodes(d)) == expected_nodes
@@ -239,26 +257,32 @@ def test_forbidden_cluster_wide_suggests_namespace(sim_factory: Any) -> None:
     assert perf(sim, "-n", "shop").returncode == 0
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--resources", "cpu,,Bad Name"], "invalid resource name"),
-    (["--padding-target", "1.5"], "must be above 0"),
-    (["--by", "team"], "invalid --by"),
-    (["-o", "xml"], "invalid choice"),
-    (["-n", "a", "-A"], "cannot be used together"),
-    (["--request-timeout", "soon"], "invalid --request-timeout"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--resources", "cpu,,Bad Name"], "invalid resource name"),
+        (["--padding-target", "1.5"], "must be above 0"),
+        (["--by", "team"], "invalid --by"),
+        (["-o", "xml"], "invalid choice"),
+        (["-n", "a", "-A"], "cannot be used together"),
+        (["--request-timeout", "soon"], "invalid --request-timeout"),
+    ],
+)
 def test_bad_flags_are_one_line(fixture_cluster: Sim, args: list[str], needle: str) -> None:
     result = perf(fixture_cluster, *args)
     assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("content", "needle"), [
-    ("padding: {memory: 1.5}", "padding.memory: 1.5 is greater than the maximum of 1"),
-    ("padding: {nodeTargets: [{memory: 0.5}]}", "padding.nodeTargets.0: 'selector' is a required property"),
-    ("mode: strict", "mode: 'strict' is not one of enforce, warn, audit"),
-    ("padding: {memroy: 0.5}", "padding: unknown key(s) ('memroy' was unexpected)"),
-    ("padding: [", "is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("padding: {memory: 1.5}", "padding.memory: 1.5 is greater than the maximum of 1"),
+        ("padding: {nodeTargets: [{memory: 0.5}]}", "padding.nodeTargets.0: 'selector' is a required property"),
+        ("mode: strict", "mode: 'strict' is not one of enforce, warn, audit"),
+        ("padding: {memroy: 0.5}", "padding: unknown key(s) ('memroy' was unexpected)"),
+        ("padding: [", "is not valid YAML"),
+    ],
+)
 def test_bad_policy_file_names_the_key(fixture_cluster: Sim, tmp_path: Path, content: str, needle: str) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(content)
@@ -269,10 +293,18 @@ def test_bad_policy_file_names_the_key(fixture_cluster: Sim, tmp_path: Path, con
 
 def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "kc"
-    config.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "x",
-                                      "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:9"}}],
-                                      "users": [{"name": "x", "user": {"token": "t"}}],
-                                      "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+            }
+        )
+    )
     result = kubectl(None, "perf", "capacity", "--kubeconfig", str(config), check=False)
     assert result.returncode == 1 and "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
 
@@ -282,7 +314,9 @@ def test_generated_cluster_totals_are_consistent(generated: Sim) -> None:
     for resource in ("cpu", "memory"):
         for part in ("requests", "limits", "allocatable", "usage"):
             assert close(sum(n["resources"][resource][part] for n in d["nodes"]), d["total"]["resources"][resource][part])
-    live = json.loads(kubectl(generated, "get", "pods", "-A", "--field-selector", "status.phase!=Succeeded,status.phase!=Failed", "-o", "json").stdout)["items"]
+    live = json.loads(
+        kubectl(generated, "get", "pods", "-A", "--field-selector", "status.phase!=Succeeded,status.phase!=Failed", "-o", "json").stdout
+    )["items"]
     per_node: dict[str, int] = {}
     for p in live:
         if p["spec"].get("nodeName"):

@@ -33,7 +33,10 @@ def test_init_container_peak_wins_when_larger() -> None:
 
 def test_sidecar_adds_to_app_and_runs_beside_later_init_containers() -> None:
     spec = {
-        "initContainers": [c("proxy", {"cpu": "200m", "memory": "256Mi"}, restartPolicy="Always"), c("setup", {"cpu": "1", "memory": "2Gi"})],
+        "initContainers": [
+            c("proxy", {"cpu": "200m", "memory": "256Mi"}, restartPolicy="Always"),
+            c("setup", {"cpu": "1", "memory": "2Gi"}),
+        ],
         "containers": [c("app", {"cpu": "250m", "memory": "512Mi"})],
     }
     # app + sidecar = 450m / 768Mi; setup runs with the sidecar: 1200m / 2304Mi
@@ -42,7 +45,10 @@ def test_sidecar_adds_to_app_and_runs_beside_later_init_containers() -> None:
 
 def test_init_container_before_a_sidecar_does_not_run_beside_it() -> None:
     spec = {
-        "initContainers": [c("migrate", {"cpu": "2", "memory": "512Mi"}), c("proxy", {"cpu": "100m", "memory": "128Mi"}, restartPolicy="Always")],
+        "initContainers": [
+            c("migrate", {"cpu": "2", "memory": "512Mi"}),
+            c("proxy", {"cpu": "100m", "memory": "128Mi"}, restartPolicy="Always"),
+        ],
         "containers": [c("app", {"cpu": "500m", "memory": "1Gi"})],
     }
     # cpu: max(600m, 2000m); memory: max(1152Mi, 512Mi)
@@ -66,7 +72,10 @@ def test_overhead_adds_to_requests_and_only_to_set_limits() -> None:
 
 def test_limits_follow_the_same_shape() -> None:
     spec = {
-        "initContainers": [c("proxy", None, {"cpu": "500m", "memory": "256Mi"}, restartPolicy="Always"), c("setup", None, {"cpu": "1", "memory": "2Gi"})],
+        "initContainers": [
+            c("proxy", None, {"cpu": "500m", "memory": "256Mi"}, restartPolicy="Always"),
+            c("setup", None, {"cpu": "1", "memory": "2Gi"}),
+        ],
         "containers": [c("app", None, {"cpu": "1", "memory": "1Gi"})],
     }
     assert pod_limits(spec) == {"cpu": 1500 * m, "memory": 2304 * Mi}
@@ -78,8 +87,12 @@ def test_a_container_without_a_limit_adds_nothing_to_limits() -> None:
 
 
 def test_extended_resources_and_hugepages() -> None:
-    spec = {"containers": [c("a", {"nvidia.com/gpu": "1", "hugepages-2Mi": "100Mi"}, {"nvidia.com/gpu": "1"}),
-                           c("b", {"nvidia.com/gpu": "2"}, {"nvidia.com/gpu": "2"})]}
+    spec = {
+        "containers": [
+            c("a", {"nvidia.com/gpu": "1", "hugepages-2Mi": "100Mi"}, {"nvidia.com/gpu": "1"}),
+            c("b", {"nvidia.com/gpu": "2"}, {"nvidia.com/gpu": "2"}),
+        ]
+    }
     assert pod_requests(spec) == {"nvidia.com/gpu": 3 * N, "hugepages-2Mi": 100 * Mi}
     assert pod_limits(spec) == {"nvidia.com/gpu": 3 * N}
 

@@ -9,28 +9,60 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubernetes.utils import parse_quantity as client_parse
-
 from kubectl_perf.quantity import QuantityError, format_bytes, format_cpu, parse_nanos, parse_quantity
+from kubernetes.utils import parse_quantity as client_parse
 
 N = 10**9
 Ki, Mi, Gi = 2**10, 2**20, 2**30
 
 CASES = [
     # decimal SI
-    ("1", 1 * N), ("0", 0), ("100m", 100_000_000), ("250m", 250_000_000), ("5n", 5), ("7u", 7000),
-    ("2k", 2000 * N), ("3M", 3 * 10**6 * N), ("4G", 4 * 10**9 * N), ("1T", 10**12 * N), ("1P", 10**15 * N), ("2E", 2 * 10**18 * N),
+    ("1", 1 * N),
+    ("0", 0),
+    ("100m", 100_000_000),
+    ("250m", 250_000_000),
+    ("5n", 5),
+    ("7u", 7000),
+    ("2k", 2000 * N),
+    ("3M", 3 * 10**6 * N),
+    ("4G", 4 * 10**9 * N),
+    ("1T", 10**12 * N),
+    ("1P", 10**15 * N),
+    ("2E", 2 * 10**18 * N),
     # binary SI
-    ("1Ki", Ki * N), ("128Mi", 128 * Mi * N), ("1.5Gi", 3 * Gi // 2 * N), ("0.5Gi", Gi // 2 * N), ("2Ti", 2 * 2**40 * N),
-    ("1Pi", 2**50 * N), ("1Ei", 2**60 * N),
+    ("1Ki", Ki * N),
+    ("128Mi", 128 * Mi * N),
+    ("1.5Gi", 3 * Gi // 2 * N),
+    ("0.5Gi", Gi // 2 * N),
+    ("2Ti", 2 * 2**40 * N),
+    ("1Pi", 2**50 * N),
+    ("1Ei", 2**60 * N),
     # decimal exponents, upper and lower case, signed
-    ("1e3", 1000 * N), ("1E3", 1000 * N), ("1.3E+6", 1_300_000 * N), ("0.5e-1", 50_000_000), ("12e-3", 12_000_000), ("1e0", N),
+    ("1e3", 1000 * N),
+    ("1E3", 1000 * N),
+    ("1.3E+6", 1_300_000 * N),
+    ("0.5e-1", 50_000_000),
+    ("12e-3", 12_000_000),
+    ("1e0", N),
     # fractions, leading and trailing dots
-    ("100.035k", 100_035 * N), (".001", 1_000_000), ("1.", N), ("1.G", 10**9 * N), ("0.1", 100_000_000), ("00.5", 500_000_000),
+    ("100.035k", 100_035 * N),
+    (".001", 1_000_000),
+    ("1.", N),
+    ("1.G", 10**9 * N),
+    ("0.1", 100_000_000),
+    ("00.5", 500_000_000),
     # signs
-    ("+5", 5 * N), ("-5", -5 * N), ("-100m", -100_000_000), ("+1.5Ki", 1536 * N),
+    ("+5", 5 * N),
+    ("-5", -5 * N),
+    ("-100m", -100_000_000),
+    ("+1.5Ki", 1536 * N),
     # finer than a nano rounds up, away from zero
-    ("3.001n", 4), ("0.9n", 1), ("0.000000000001Ki", 2), ("1.0000000001", N + 1), ("-3.001n", -4), ("0.1n", 1),
+    ("3.001n", 4),
+    ("0.9n", 1),
+    ("0.000000000001Ki", 2),
+    ("1.0000000001", N + 1),
+    ("-3.001n", -4),
+    ("0.1n", 1),
 ]
 
 
@@ -39,7 +71,9 @@ def test_forms(text: str, nanos: int) -> None:
     assert parse_nanos(text) == nanos
 
 
-@pytest.mark.parametrize("text", ["", " 1", "1 ", "abc", "1K", "1ki", "1e", "1E+", "1.5.5", "1e3.5", "e3", ".", "-", "Ki", "m", "1Gb", "1 Gi", "0x10", "1,000"])
+@pytest.mark.parametrize(
+    "text", ["", " 1", "1 ", "abc", "1K", "1ki", "1e", "1E+", "1.5.5", "1e3.5", "e3", ".", "-", "Ki", "m", "1Gb", "1 Gi", "0x10", "1,000"]
+)
 def test_invalid_strings_name_themselves(text: str) -> None:
     with pytest.raises(QuantityError) as err:
         parse_nanos(text)

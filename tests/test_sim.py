@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import BIN, KUBECTL, SHARED, Sim, env_for, kubectl, start_sim, stop_sim
+from conftest import BIN, KUBECTL, SHARED, Sim, env_for, kubectl
 
 
 def all_pods(sim: Sim) -> list[dict[str, Any]]:
@@ -53,12 +52,23 @@ def test_field_selector_phase_and_pending(generated: Sim) -> None:
     assert all(not p["spec"].get("nodeName") and p["status"]["phase"] == "Pending" for p in out["items"])
     phases = Counter(p["status"]["phase"] for p in all_pods(generated))
     assert phases["Succeeded"] + phases["Failed"] > 0, "and finished ones"
-    out = kubectl(generated, "get", "pods", "-A", "--field-selector", "status.phase!=Succeeded,status.phase!=Failed", "-o", "name").stdout.split()
+    out = kubectl(
+        generated, "get", "pods", "-A", "--field-selector", "status.phase!=Succeeded,status.phase!=Failed", "-o", "name"
+    ).stdout.split()
     assert len(out) == len(all_pods(generated)) - phases["Succeeded"] - phases["Failed"]
 
 
-@pytest.mark.parametrize("selector", ["app.kubernetes.io/name in (cart,checkout)", "app.kubernetes.io/name notin (cart)", "team",
-                                      "!pod-template-hash", "team=shop,app.kubernetes.io/name!=frontend", "team==data"])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "app.kubernetes.io/name in (cart,checkout)",
+        "app.kubernetes.io/name notin (cart)",
+        "team",
+        "!pod-template-hash",
+        "team=shop,app.kubernetes.io/name!=frontend",
+        "team==data",
+    ],
+)
 def test_label_selectors(generated: Sim, selector: str) -> None:
     got = set(kubectl(generated, "get", "pods", "-A", "-l", selector, "-o", "name").stdout.split())
     pods = all_pods(generated)
@@ -139,7 +149,7 @@ def parse_prometheus(text: str) -> tuple[dict[str, tuple[str, str]], list[tuple[
             name, _, kind = line[7:].partition(" ")
             meta.setdefault(name, ["", ""])[1] = kind
         elif line:
-            m = re.fullmatch(r'([a-z_:]+)\{(.*)\} (\S+) (\d+)', line)
+            m = re.fullmatch(r"([a-z_:]+)\{(.*)\} (\S+) (\d+)", line)
             assert m, line
             labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
             samples.append((m.group(1), labels, float(m.group(3)), int(m.group(4))))
@@ -168,11 +178,16 @@ def test_cadvisor_format_matches_cadvisors_golden_output(generated: Sim) -> None
             checked += 1
     assert checked >= 10
     # per-container series name the pods that run on this node, and only them
-    running = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in all_pods(generated)
-               if p["spec"].get("nodeName") == node and p["status"]["phase"] == "Running"}
+    running = {
+        (p["metadata"]["namespace"], p["metadata"]["name"])
+        for p in all_pods(generated)
+        if p["spec"].get("nodeName") == node and p["status"]["phase"] == "Running"
+    }
     seen = {(lbl["namespace"], lbl["pod"]) for n, lbl, _v, _t in samples if n == "container_memory_working_set_bytes" and lbl.get("pod")}
     assert seen == running
-    pod_level = [lbl for n, lbl, _v, _t in samples if n == "container_cpu_usage_seconds_total" and lbl.get("pod") and lbl["container"] == ""]
+    pod_level = [
+        lbl for n, lbl, _v, _t in samples if n == "container_cpu_usage_seconds_total" and lbl.get("pod") and lbl["container"] == ""
+    ]
     assert len(pod_level) == len(running) and all("kubepods" in lbl["id"] for lbl in pod_level)
     assert all(ts > 1_700_000_000_000 for _n, _l, _v, ts in samples), "millisecond timestamps"
 
@@ -197,7 +212,10 @@ def test_objects_file_is_served_as_given(fixture_cluster: Sim) -> None:
     assert "nodeName" not in byname["pending-big"]["spec"] and byname["pending-big"]["status"]["phase"] == "Pending"
     assert byname["sandboxed"]["spec"]["overhead"] == {"cpu": "250m", "memory": "120Mi"}
     top = json.loads(kubectl(fixture_cluster, "get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods/web-1").stdout)
-    assert {c["name"]: c["usage"]["cpu"] for c in top["containers"]} in ({"app": "300m", "proxy": "20m"}, {"app": "300000000n", "proxy": "20000000n"})
+    assert {c["name"]: c["usage"]["cpu"] for c in top["containers"]} in (
+        {"app": "300m", "proxy": "20m"},
+        {"app": "300000000n", "proxy": "20000000n"},
+    )
     namespaces = set(kubectl(fixture_cluster, "get", "ns", "-o", "name").stdout.split())
     assert {"namespace/shop", "namespace/secure", "namespace/ml", "namespace/data"} <= namespaces
 
@@ -211,13 +229,32 @@ def test_no_metrics_server(sim_factory: Any) -> None:
 
 
 def test_watch_sees_adds_changes_and_deletes(generated: Sim) -> None:
-    watcher = subprocess.Popen([KUBECTL, "get", "pods", "-n", "default", "--watch-only", "--output-watch-events", "-o",
-                                "custom-columns=EVENT:.type,NAME:.object.metadata.name,TEAM:.object.metadata.labels.team", "--no-headers"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(generated))
+    watcher = subprocess.Popen(
+        [
+            KUBECTL,
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "--watch-only",
+            "--output-watch-events",
+            "-o",
+            "custom-columns=EVENT:.type,NAME:.object.metadata.name,TEAM:.object.metadata.labels.team",
+            "--no-headers",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(generated),
+    )
     try:
         time.sleep(1.0)
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "watched", "namespace": "default"},
-               "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "watched", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        }
         status, _ = generated.request("/api/v1/namespaces/default/pods", "POST", pod)
         assert status == 201
         kubectl(generated, "label", "pod", "-n", "default", "watched", "team=qa")
@@ -252,5 +289,7 @@ def test_expired_continue_token_answers_410(sim_factory: Any) -> None:
 def test_bad_objects_file_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Deployment\nmetadata: {name: x}\n")
-    result = subprocess.run([str(BIN / "perf-sim"), "--kubeconfig", str(tmp_path / "kc"), "--objects", str(bad)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(BIN / "perf-sim"), "--kubeconfig", str(tmp_path / "kc"), "--objects", str(bad)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "unsupported kind 'Deployment'" in result.stderr and "Traceback" not in result.stderr

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from queue import Full, Queue
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import urllib3
@@ -79,9 +80,7 @@ class Cluster:
         cfg = client.Configuration()
         try:
             if conn.kubeconfig or not _in_cluster():
-                config.load_kube_config(
-                    config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg, persist_config=False
-                )
+                config.load_kube_config(config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg, persist_config=False)
             else:
                 config.load_incluster_config(client_configuration=cfg)
         except (ConfigException, OSError) as err:
@@ -243,9 +242,12 @@ def _decode(data: bytes, path: str) -> Any:
 def _in_cluster() -> bool:
     import os
 
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    ) and not os.environ.get("KUBECONFIG") and not os.path.exists(os.path.expanduser("~/.kube/config"))
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")
+        and not os.environ.get("KUBECONFIG")
+        and not os.path.exists(os.path.expanduser("~/.kube/config"))
+    )
 
 
 def _reason(err: object) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from .api import ApiError, Connection, parse_request_timeout
 from .quantity import QuantityError
@@ -25,8 +26,9 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster connection (as kubectl)")
     g.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
     g.add_argument("--context", help="the kubeconfig context to use")
-    g.add_argument("--request-timeout", default="0", metavar="DURATION",
-                   help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)")
+    g.add_argument(
+        "--request-timeout", default="0", metavar="DURATION", help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)"
+    )
 
 
 def connection(args: argparse.Namespace) -> Connection:
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kubectl-perf {VERSION}")
         return 0
     if sub not in PLUGINS:
-        print(f"error: unknown command {sub!r} for \"kubectl perf\" (choose from {', '.join(PLUGINS)})", file=sys.stderr)
+        print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)
         return 2
     module = importlib.import_module(PLUGINS[sub][0])
     return int(module.main(rest))

@@ -7,7 +7,8 @@ Amounts are integer nanos (see quantity.py), keyed by resource name.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .quantity import parse_quantity
 

@@ -4,9 +4,10 @@ that the webhook, capacity and audit all share."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_PADDING = 0.75
 SCHEMA_NAME = "policy.schema.json"
@@ -136,7 +137,7 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     from .model import all_containers, container_amounts
 
     pod_level = (spec.get("resources") or {}).get("requests") or {}
-    missing = []
+    missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
         have = container_amounts(container, "requests")
         missing.extend((container.get("name", "?"), r) for r in required if r not in have and r not in pod_level)

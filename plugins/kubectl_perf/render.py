@@ -7,8 +7,9 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 FORMATS = ("table", "wide", "json", "yaml", "csv", "tsv")
 
@@ -29,15 +30,16 @@ class Column:
     right: bool = False  # right-aligned (numbers)
 
 
-def table(rows: Sequence[Any], columns: Sequence[Column], wide: bool = False,
-          highlight: Callable[[Any], str] | None = None, color: bool = False) -> str:
+def table(
+    rows: Sequence[Any], columns: Sequence[Column], wide: bool = False, highlight: Callable[[Any], str] | None = None, color: bool = False
+) -> str:
     """An aligned table in kubectl's style: upper-case headers, three spaces apart."""
     cols = [c for c in columns if wide or not c.wide]
     grid = [[c.header.upper() for c in cols]] + [[c.text(r) for c in cols] for r in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(cols))]
     out = []
     for n, line in enumerate(grid):
-        cells = [cell.rjust(w) if c.right else cell.ljust(w) for cell, w, c in zip(line, widths, cols)]
+        cells = [cell.rjust(w) if c.right else cell.ljust(w) for cell, w, c in zip(line, widths, cols, strict=True)]
         text = "   ".join(cells).rstrip()
         mark = highlight(rows[n - 1]) if highlight and n and color else ""
         out.append(f"{mark}{text}{RESET}" if mark else text)

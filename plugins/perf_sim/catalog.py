@@ -27,9 +27,7 @@ class Pool:
 
 POOLS = {
     "general": Pool("general", "m5.2xlarge", 8, 32, 110, {"workload": "general"}),
-    "io": Pool(
-        "io", "i3.2xlarge", 8, 61, 110, {"workload": "io"}, ({"key": "dedicated", "value": "io", "effect": "NoSchedule"},)
-    ),
+    "io": Pool("io", "i3.2xlarge", 8, 61, 110, {"workload": "io"}, ({"key": "dedicated", "value": "io", "effect": "NoSchedule"},)),
     "compute": Pool("compute", "c5.18xlarge", 72, 144, 250, {"workload": "compute"}),
     "gpu": Pool(
         "gpu",
@@ -92,79 +90,208 @@ class Workload:
 
 SIDECAR = dict(restartPolicy="Always")
 DAEMONSETS = (
-    Workload("kube-system", "kube-proxy", "DaemonSet", tuple(POOLS), {
-        "containers": [container("kube-proxy", "registry.k8s.io/kube-proxy:v1.32.4", {"cpu": "100m"})],
-        "priorityClassName": "system-node-critical",
-        "tolerations": [{"operator": "Exists"}],
-    }),
-    Workload("kube-system", "fluent-bit", "DaemonSet", tuple(POOLS), {
-        "containers": [container("fluent-bit", "fluent/fluent-bit:3.1.9", {"cpu": "50m", "memory": "100Mi"}, {"memory": "200Mi"})],
-        "tolerations": [{"operator": "Exists"}],
-    }),
-    Workload("monitoring", "node-exporter", "DaemonSet", tuple(POOLS), {
-        "containers": [container("node-exporter", "quay.io/prometheus/node-exporter:v1.8.2", {"cpu": "20m", "memory": "32Mi"}, {"memory": "64Mi"})],
-        "tolerations": [{"operator": "Exists"}],
-    }),
+    Workload(
+        "kube-system",
+        "kube-proxy",
+        "DaemonSet",
+        tuple(POOLS),
+        {
+            "containers": [container("kube-proxy", "registry.k8s.io/kube-proxy:v1.32.4", {"cpu": "100m"})],
+            "priorityClassName": "system-node-critical",
+            "tolerations": [{"operator": "Exists"}],
+        },
+    ),
+    Workload(
+        "kube-system",
+        "fluent-bit",
+        "DaemonSet",
+        tuple(POOLS),
+        {
+            "containers": [container("fluent-bit", "fluent/fluent-bit:3.1.9", {"cpu": "50m", "memory": "100Mi"}, {"memory": "200Mi"})],
+            "tolerations": [{"operator": "Exists"}],
+        },
+    ),
+    Workload(
+        "monitoring",
+        "node-exporter",
+        "DaemonSet",
+        tuple(POOLS),
+        {
+            "containers": [
+                container("node-exporter", "quay.io/prometheus/node-exporter:v1.8.2", {"cpu": "20m", "memory": "32Mi"}, {"memory": "64Mi"})
+            ],
+            "tolerations": [{"operator": "Exists"}],
+        },
+    ),
 )
-GPU_PLUGIN = Workload("kube-system", "nvidia-device-plugin", "DaemonSet", ("gpu",), {
-    "containers": [container("nvidia-device-plugin", "docker.io/nvidia/k8s-device-plugin:v0.16.2", {"cpu": "50m", "memory": "64Mi"})],
-    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    "nodeSelector": {"workload": "gpu"},
-})
-
-# Fills slots a node has no room left for: asks for nothing, tolerates everything.
-FILLER = Workload("default", "debug-shell", "ReplicaSet", tuple(POOLS), {
-    "containers": [container("shell", "docker.io/library/busybox:1.36", command=["sleep", "infinity"])],
-    "tolerations": [{"operator": "Exists"}],
-})
-
-WORKLOADS = (
-    Workload("shop", "checkout", "ReplicaSet", ("general",), {
-        "containers": [container("app", "docker.io/library/node:20", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})],
-        "initContainers": [container("envoy", "docker.io/envoyproxy/envoy:v1.31.2", {"cpu": "50m", "memory": "64Mi"}, {"memory": "128Mi"}, **SIDECAR)],
-    }, weight=4),
-    Workload("shop", "cart", "ReplicaSet", ("general",), {
-        "containers": [container("app", "docker.io/library/python:3.12", {"cpu": "100m", "memory": "256Mi"})],
-    }, weight=3),
-    Workload("shop", "frontend", "ReplicaSet", ("general",), {
-        "containers": [container("nginx", "docker.io/library/nginx:1.27")],
-    }, weight=3),
-    Workload("shop", "recommender", "ReplicaSet", ("general", "compute"), {
-        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}},
-        "containers": [
-            container("model", "docker.io/library/python:3.12"),
-            container("cache", "docker.io/library/redis:7.4"),
-        ],
-    }),
-    Workload("shop", "payments", "ReplicaSet", ("general",), {
-        "runtimeClassName": "gvisor",
-        "overhead": {"cpu": "250m", "memory": "120Mi"},
-        "containers": [container("app", "gcr.io/distroless/static-debian12:nonroot", {"cpu": "200m", "memory": "128Mi"}, {"cpu": "500m", "memory": "256Mi"})],
-    }),
-    Workload("data", "postgres", "StatefulSet", ("io",), {
-        "containers": [container("postgres", "docker.io/library/postgres:16", {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "2Gi"}, {"memory": "4Gi"})],
-        "initContainers": [container("init-perms", "docker.io/library/busybox:1.36", {"cpu": "10m", "memory": "16Mi"}, {"memory": "16Mi"})],
-        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}],
-        "nodeSelector": {"workload": "io"},
-    }, weight=2),
-    Workload("data", "redis", "StatefulSet", ("io",), {
-        "containers": [container("redis", "docker.io/library/redis:7.4", {"cpu": "500m", "memory": "2Gi"}, {"cpu": "1", "memory": "2Gi"})],
-        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}],
-        "nodeSelector": {"workload": "io"},
-    }, weight=2),
-    Workload("analytics", "spark-exec", "ReplicaSet", ("compute",), {
-        "containers": [container("executor", "docker.io/apache/spark:3.5.3", {"cpu": "4", "memory": "8Gi"}, {"cpu": "4", "memory": "10Gi"})],
-        "initContainers": [container("fetch-deps", "docker.io/library/busybox:1.36", {"cpu": "6", "memory": "1Gi"})],
-        "nodeSelector": {"workload": "compute"},
-    }, weight=3),
-    Workload("ml", "trainer", "Job", ("gpu",), {
-        "containers": [container("train", "docker.io/tensorflow/tensorflow:2.17.0-gpu", {"cpu": "6", "memory": "48Gi", "nvidia.com/gpu": "1"}, {"memory": "60Gi", "nvidia.com/gpu": "1"})],
+GPU_PLUGIN = Workload(
+    "kube-system",
+    "nvidia-device-plugin",
+    "DaemonSet",
+    ("gpu",),
+    {
+        "containers": [container("nvidia-device-plugin", "docker.io/nvidia/k8s-device-plugin:v0.16.2", {"cpu": "50m", "memory": "64Mi"})],
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
         "nodeSelector": {"workload": "gpu"},
-        "restartPolicy": "Never",
-    }, outcome="Running"),
-    Workload("batch", "nightly-report", "Job", ("general", "compute"), {
-        "containers": [container("report", "docker.io/library/golang:1.23", {"cpu": "500m", "memory": "1Gi"}, {"memory": "1Gi"})],
-        "restartPolicy": "Never",
-    }, outcome="Job"),
+    },
+)
+
+# Fills slots a node has no room left for: asks for nothing, tolerates everything.
+FILLER = Workload(
+    "default",
+    "debug-shell",
+    "ReplicaSet",
+    tuple(POOLS),
+    {
+        "containers": [container("shell", "docker.io/library/busybox:1.36", command=["sleep", "infinity"])],
+        "tolerations": [{"operator": "Exists"}],
+    },
+)
+
+WORKLOADS = (
+    Workload(
+        "shop",
+        "checkout",
+        "ReplicaSet",
+        ("general",),
+        {
+            "containers": [container("app", "docker.io/library/node:20", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})],
+            "initContainers": [
+                container("envoy", "docker.io/envoyproxy/envoy:v1.31.2", {"cpu": "50m", "memory": "64Mi"}, {"memory": "128Mi"}, **SIDECAR)
+            ],
+        },
+        weight=4,
+    ),
+    Workload(
+        "shop",
+        "cart",
+        "ReplicaSet",
+        ("general",),
+        {
+            "containers": [container("app", "docker.io/library/python:3.12", {"cpu": "100m", "memory": "256Mi"})],
+        },
+        weight=3,
+    ),
+    Workload(
+        "shop",
+        "frontend",
+        "ReplicaSet",
+        ("general",),
+        {
+            "containers": [container("nginx", "docker.io/library/nginx:1.27")],
+        },
+        weight=3,
+    ),
+    Workload(
+        "shop",
+        "recommender",
+        "ReplicaSet",
+        ("general", "compute"),
+        {
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}},
+            "containers": [
+                container("model", "docker.io/library/python:3.12"),
+                container("cache", "docker.io/library/redis:7.4"),
+            ],
+        },
+    ),
+    Workload(
+        "shop",
+        "payments",
+        "ReplicaSet",
+        ("general",),
+        {
+            "runtimeClassName": "gvisor",
+            "overhead": {"cpu": "250m", "memory": "120Mi"},
+            "containers": [
+                container(
+                    "app",
+                    "gcr.io/distroless/static-debian12:nonroot",
+                    {"cpu": "200m", "memory": "128Mi"},
+                    {"cpu": "500m", "memory": "256Mi"},
+                )
+            ],
+        },
+    ),
+    Workload(
+        "data",
+        "postgres",
+        "StatefulSet",
+        ("io",),
+        {
+            "containers": [
+                container(
+                    "postgres",
+                    "docker.io/library/postgres:16",
+                    {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "2Gi"},
+                    {"memory": "4Gi"},
+                )
+            ],
+            "initContainers": [
+                container("init-perms", "docker.io/library/busybox:1.36", {"cpu": "10m", "memory": "16Mi"}, {"memory": "16Mi"})
+            ],
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}],
+            "nodeSelector": {"workload": "io"},
+        },
+        weight=2,
+    ),
+    Workload(
+        "data",
+        "redis",
+        "StatefulSet",
+        ("io",),
+        {
+            "containers": [
+                container("redis", "docker.io/library/redis:7.4", {"cpu": "500m", "memory": "2Gi"}, {"cpu": "1", "memory": "2Gi"})
+            ],
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}],
+            "nodeSelector": {"workload": "io"},
+        },
+        weight=2,
+    ),
+    Workload(
+        "analytics",
+        "spark-exec",
+        "ReplicaSet",
+        ("compute",),
+        {
+            "containers": [
+                container("executor", "docker.io/apache/spark:3.5.3", {"cpu": "4", "memory": "8Gi"}, {"cpu": "4", "memory": "10Gi"})
+            ],
+            "initContainers": [container("fetch-deps", "docker.io/library/busybox:1.36", {"cpu": "6", "memory": "1Gi"})],
+            "nodeSelector": {"workload": "compute"},
+        },
+        weight=3,
+    ),
+    Workload(
+        "ml",
+        "trainer",
+        "Job",
+        ("gpu",),
+        {
+            "containers": [
+                container(
+                    "train",
+                    "docker.io/tensorflow/tensorflow:2.17.0-gpu",
+                    {"cpu": "6", "memory": "48Gi", "nvidia.com/gpu": "1"},
+                    {"memory": "60Gi", "nvidia.com/gpu": "1"},
+                )
+            ],
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "nodeSelector": {"workload": "gpu"},
+            "restartPolicy": "Never",
+        },
+        outcome="Running",
+    ),
+    Workload(
+        "batch",
+        "nightly-report",
+        "Job",
+        ("general", "compute"),
+        {
+            "containers": [container("report", "docker.io/library/golang:1.23", {"cpu": "500m", "memory": "1Gi"}, {"memory": "1Gi"})],
+            "restartPolicy": "Never",
+        },
+        outcome="Job",
+    ),
 )

@@ -25,30 +25,56 @@ from .store import Store
 
 def self_signed(workdir: Path) -> tuple[Path, Path, bytes]:
     """A throwaway CA and a serving certificate for 127.0.0.1/localhost."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "perf-sim-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-          .not_valid_after(now + datetime.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "perf-sim")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "perf-sim")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     cert_path, key_path = workdir / "tls.crt", workdir / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -65,7 +91,9 @@ def read_documents(path: str) -> list[Any]:
 
 def kubeconfig(server: str, ca_pem: bytes, token: str) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
         "clusters": [{"name": "perf-sim", "cluster": {"server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
         "users": [{"name": "perf-sim", "user": {"token": token}}],
         "contexts": [{"name": "perf-sim", "context": {"cluster": "perf-sim", "user": "perf-sim"}}],
@@ -81,8 +109,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pods-per-node", type=int, default=30, help="pods generated on each node (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated cluster (default 0)")
     p.add_argument("--no-metrics-server", action="store_true", help="serve no metrics.k8s.io API (404), as without metrics-server")
-    p.add_argument("--forbid-cluster-list", action="append", default=[], metavar="RESOURCE",
-                   help="answer 403 to cluster-wide lists of RESOURCE (e.g. pods), as RBAC limited to namespaces does")
+    p.add_argument(
+        "--forbid-cluster-list",
+        action="append",
+        default=[],
+        metavar="RESOURCE",
+        help="answer 403 to cluster-wide lists of RESOURCE (e.g. pods), as RBAC limited to namespaces does",
+    )
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     args = p.parse_args(argv)
     if args.nodes is not None and args.nodes < 0 or args.pods_per_node < 0:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
@@ -76,12 +76,14 @@ def qos_class(spec: dict[str, Any]) -> str:
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     reqs = [container_amounts(c, "requests") for c in containers]
     lims = [container_amounts(c, "limits") for c in containers]
-    if not any(r.get(k) for r in reqs for k in ("cpu", "memory")) and not any(
-        lim.get(k) for lim in lims for k in ("cpu", "memory")
-    ) and not spec.get("resources"):
+    if (
+        not any(r.get(k) for r in reqs for k in ("cpu", "memory"))
+        and not any(lim.get(k) for lim in lims for k in ("cpu", "memory"))
+        and not spec.get("resources")
+    ):
         return "BestEffort"
     guaranteed = all(
-        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims) for k in ("cpu", "memory")
+        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims, strict=True) for k in ("cpu", "memory")
     )
     return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
 
@@ -120,9 +122,7 @@ class Generated:
         self.pod_count = scheduled + self.pending
         self._templates: dict[tuple[str, str, str], str] = {}
         self._usage_cache: dict[str, list[tuple[str, int, int]]] = {}
-        self.workloads_by_pool = {
-            pool: [w for w in WORKLOADS if pool in w.pools for _ in range(w.weight)] for pool in POOLS
-        }
+        self.workloads_by_pool = {pool: [w for w in WORKLOADS if pool in w.pools for _ in range(w.weight)] for pool in POOLS}
         self.any_workloads = [w for w in WORKLOADS for _ in range(w.weight)]
         self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)})
 
@@ -192,19 +192,39 @@ class Generated:
                 "labels": self.node_labels(k),
                 "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
             },
-            "spec": {"podCIDR": f"10.{64 + k // 256}.{k % 256}.0/24", "providerID": f"aws:///us-east-1a/i-{mix(self.seed, k):08x}",
-                     **({"taints": [dict(t) for t in pool.taints]} if pool.taints else {})},
+            "spec": {
+                "podCIDR": f"10.{64 + k // 256}.{k % 256}.0/24",
+                "providerID": f"aws:///us-east-1a/i-{mix(self.seed, k):08x}",
+                **({"taints": [dict(t) for t in pool.taints]} if pool.taints else {}),
+            },
             "status": {
                 "capacity": capacity,
                 "allocatable": allocatable,
                 "conditions": [
-                    {"type": t, "status": "False", "reason": f"KubeletHas{r}", "message": m,
-                     "lastHeartbeatTime": created, "lastTransitionTime": created}
-                    for t, r, m in (("MemoryPressure", "SufficientMemory", "kubelet has sufficient memory available"),
-                                    ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
-                                    ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"))
-                ] + [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
-                      "lastHeartbeatTime": created, "lastTransitionTime": created}],
+                    {
+                        "type": t,
+                        "status": "False",
+                        "reason": f"KubeletHas{r}",
+                        "message": m,
+                        "lastHeartbeatTime": created,
+                        "lastTransitionTime": created,
+                    }
+                    for t, r, m in (
+                        ("MemoryPressure", "SufficientMemory", "kubelet has sufficient memory available"),
+                        ("DiskPressure", "NoDiskPressure", "kubelet has no disk pressure"),
+                        ("PIDPressure", "SufficientPID", "kubelet has sufficient PID available"),
+                    )
+                ]
+                + [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status",
+                        "lastHeartbeatTime": created,
+                        "lastTransitionTime": created,
+                    }
+                ],
                 "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
                 "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                 "nodeInfo": {
@@ -226,9 +246,10 @@ class Generated:
     @lru_cache(maxsize=16)
     def node_images(self, pool: str) -> list[dict[str, Any]]:
         refs = {c["image"] for w in self._node_workloads(pool) for c in _containers(w.spec)} | set(catalog.SYSTEM_IMAGES)
-        entries = [{"names": [image_id(r), r], "sizeBytes": IMAGES[r]} for r in refs]
-        entries.sort(key=lambda e: -e["sizeBytes"])
-        return entries[:50]  # the kubelet's nodeStatusMaxImages default
+        largest_first = sorted(refs, key=lambda r: -IMAGES[r])
+        return [
+            {"names": [image_id(r), r], "sizeBytes": IMAGES[r]} for r in largest_first[:50]
+        ]  # the kubelet's nodeStatusMaxImages default
 
     def _node_workloads(self, pool: str) -> list[Workload]:
         return self.daemonsets(pool) + sorted(set(self.workloads_by_pool[pool]), key=lambda w: w.name)
@@ -250,7 +271,7 @@ class Generated:
             return self.any_workloads[mix(self.seed, i, 7) % len(self.any_workloads)]
         return self._node_plan(k)[i - k * self.per_node]
 
-    @lru_cache(maxsize=None)
+    @cache
     def _node_plan(self, k: int) -> tuple[Workload, ...]:
         """The workloads of node k's pods: what a scheduler could have placed there.
 
@@ -264,9 +285,11 @@ class Generated:
         for slot in range(self.per_node):
             i = k * self.per_node + slot
             ds = self.daemonsets(pool)
-            candidates = [ds[slot]] if slot < len(ds) else [
-                choices[(mix(self.seed, i, 3) + n) % len(choices)] for n in range(len(choices))
-            ] + [FILLER]
+            candidates = (
+                [ds[slot]]
+                if slot < len(ds)
+                else [choices[(mix(self.seed, i, 3) + n) % len(choices)] for n in range(len(choices))] + [FILLER]
+            )
             for w in candidates:
                 need = {} if self._finishes(i, w) else self._requests(w)
                 if all(free.get(r, 0) >= v for r, v in need.items()):
@@ -364,11 +387,17 @@ class Generated:
         spec = json.loads(json.dumps(w.spec))
         pending = phase == "Pending"
         spec.setdefault("restartPolicy", "Always")
-        spec.update({
-            "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler", "serviceAccountName": "default",
-            "terminationGracePeriodSeconds": 30, "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
-            "priority": 2000001000 if spec.get("priorityClassName") else 0,
-        })
+        spec.update(
+            {
+                "dnsPolicy": "ClusterFirst",
+                "schedulerName": "default-scheduler",
+                "serviceAccountName": "default",
+                "terminationGracePeriodSeconds": 30,
+                "enableServiceLinks": True,
+                "preemptionPolicy": "PreemptLowerPriority",
+                "priority": 2000001000 if spec.get("priorityClassName") else 0,
+            }
+        )
         if not pending:
             spec["nodeName"] = "@node@"
         for c in _containers(spec):
@@ -379,8 +408,9 @@ class Generated:
             res = c.setdefault("resources", {})
             for r, v in (res.get("limits") or {}).items():
                 res.setdefault("requests", {}).setdefault(r, v)
-        owner_name = {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name,
-                      "Job": "@jobname@"}[w.owner_kind]
+        owner_name = {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[
+            w.owner_kind
+        ]
         labels = self.pod_labels(w, "@stsname@")
         if "batch.kubernetes.io/job-name" in labels:
             labels["batch.kubernetes.io/job-name"] = "@jobname@"
@@ -394,10 +424,16 @@ class Generated:
                 "resourceVersion": "@rv@",
                 "creationTimestamp": "@created@",
                 "labels": labels,
-                "ownerReferences": [{
-                    "apiVersion": "batch/v1" if w.owner_kind == "Job" else "apps/v1", "kind": w.owner_kind,
-                    "name": owner_name, "uid": self.uid(3, name_hash(w.name)), "controller": True, "blockOwnerDeletion": True,
-                }],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1" if w.owner_kind == "Job" else "apps/v1",
+                        "kind": w.owner_kind,
+                        "name": owner_name,
+                        "uid": self.uid(3, name_hash(w.name)),
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
             "spec": spec,
             "status": self._status(spec, phase),
@@ -411,29 +447,67 @@ class Generated:
         qos = qos_class(spec)
         if phase == "Pending":
             return {
-                "phase": "Pending", "qosClass": qos,
-                "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                "lastTransitionTime": "@created@",
-                                "message": "0/%d nodes are available: insufficient cpu, insufficient memory." % self.nodes}],
+                "phase": "Pending",
+                "qosClass": qos,
+                "conditions": [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "lastTransitionTime": "@created@",
+                        "message": f"0/{self.nodes} nodes are available: insufficient cpu, insufficient memory.",
+                    }
+                ],
             }
         done = phase in ("Succeeded", "Failed")
         ready = "False" if done else "True"
-        conds = [{"type": t, "status": s, "lastTransitionTime": "@started@"} for t, s in (
-            ("PodReadyToStartContainers", "False" if done else "True"), ("Initialized", "True"), ("Ready", ready),
-            ("ContainersReady", ready), ("PodScheduled", "True"))]
+        conds = [
+            {"type": t, "status": s, "lastTransitionTime": "@started@"}
+            for t, s in (
+                ("PodReadyToStartContainers", "False" if done else "True"),
+                ("Initialized", "True"),
+                ("Ready", ready),
+                ("ContainersReady", ready),
+                ("PodScheduled", "True"),
+            )
+        ]
         exit_code = 0 if phase != "Failed" else 1
 
         def status_of(c: dict[str, Any], n: int, init: bool) -> dict[str, Any]:
             running = not done and (not init or c.get("restartPolicy") == "Always")
-            state = ({"running": {"startedAt": "@started@"}} if running else
-                     {"terminated": {"exitCode": 0 if init else exit_code, "reason": "Completed" if (init or exit_code == 0) else "Error",
-                                     "startedAt": "@started@", "finishedAt": "@started@", "containerID": f"containerd://@cid@{n:02d}"}})
-            return {"name": c["name"], "image": c["image"], "imageID": image_id(c["image"]), "containerID": f"containerd://@cid@{n:02d}",
-                    "ready": running, "restartCount": 0, "started": running, "state": state}
+            state = (
+                {"running": {"startedAt": "@started@"}}
+                if running
+                else {
+                    "terminated": {
+                        "exitCode": 0 if init else exit_code,
+                        "reason": "Completed" if (init or exit_code == 0) else "Error",
+                        "startedAt": "@started@",
+                        "finishedAt": "@started@",
+                        "containerID": f"containerd://@cid@{n:02d}",
+                    }
+                }
+            )
+            return {
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": image_id(c["image"]),
+                "containerID": f"containerd://@cid@{n:02d}",
+                "ready": running,
+                "restartCount": 0,
+                "started": running,
+                "state": state,
+            }
 
         status: dict[str, Any] = {
-            "phase": phase, "conditions": conds, "hostIP": "@hostip@", "hostIPs": [{"ip": "@hostip@"}],
-            "podIP": "@podip@", "podIPs": [{"ip": "@podip@"}], "startTime": "@started@", "qosClass": qos,
+            "phase": phase,
+            "conditions": conds,
+            "hostIP": "@hostip@",
+            "hostIPs": [{"ip": "@hostip@"}],
+            "podIP": "@podip@",
+            "podIPs": [{"ip": "@podip@"}],
+            "startTime": "@started@",
+            "qosClass": qos,
             "containerStatuses": [status_of(c, n, False) for n, c in enumerate(spec.get("containers") or [])],
         }
         if spec.get("initContainers"):

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
 
@@ -83,8 +84,10 @@ class Metrics:
                     continue
                 key = (meta.get("namespace", ""), meta.get("name", ""))
                 if key in given:
-                    containers = [(c["name"], _nanos(c["usage"].get("cpu", "0")), _nanos(c["usage"].get("memory", "0")) // NANO)
-                                  for c in given[key].get("containers") or []]
+                    containers = [
+                        (c["name"], _nanos(c["usage"].get("cpu", "0")), _nanos(c["usage"].get("memory", "0")) // NANO)
+                        for c in given[key].get("containers") or []
+                    ]
                 else:
                     containers = usage_from_spec(obj)
                 yield PodUsage(key[0], key[1], meta.get("uid", ""), dotted(obj, "spec.nodeName"), meta.get("labels") or {}, containers, obj)
@@ -119,16 +122,24 @@ class Metrics:
     def node_metrics(self, node: dict[str, Any]) -> dict[str, Any]:
         cpu, mem = self.node_usage(node)
         meta = node["metadata"]
-        return {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {"name": meta["name"], "creationTimestamp": _now(), "labels": meta.get("labels") or {}},
-                "timestamp": _now(-10), "window": WINDOW,
-                "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}}
+        return {
+            "kind": "NodeMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": meta["name"], "creationTimestamp": _now(), "labels": meta.get("labels") or {}},
+            "timestamp": _now(-10),
+            "window": WINDOW,
+            "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"},
+        }
 
     def pod_metrics(self, p: PodUsage) -> dict[str, Any]:
-        return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {"name": p.name, "namespace": p.namespace, "creationTimestamp": _now(), "labels": p.labels},
-                "timestamp": _now(-10), "window": WINDOW,
-                "containers": [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers]}
+        return {
+            "kind": "PodMetrics",
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": p.name, "namespace": p.namespace, "creationTimestamp": _now(), "labels": p.labels},
+            "timestamp": _now(-10),
+            "window": WINDOW,
+            "containers": [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers],
+        }
 
     # -- kubelet endpoints ------------------------------------------------
     def cadvisor(self, node: dict[str, Any]) -> str:
@@ -153,15 +164,30 @@ class Metrics:
             qos = dotted(pod_obj, "status.qosClass").lower() or "burstable"
             pod_cg = f"/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{p.uid.replace('-', '_')}.slice"
             base = {"namespace": p.namespace, "pod": p.name}
-            add("container_cpu_usage_seconds_total", {**base, "container": "", "cpu": "total", "id": pod_cg, "image": "", "name": ""},
-                sum(c[1] for c in p.containers) / NANO * uptime)
-            add("container_memory_working_set_bytes", {**base, "container": "", "id": pod_cg, "image": "", "name": ""},
-                sum(c[2] for c in p.containers))
-            specs = {c.get("name"): c for c in (pod_obj.get("spec") or {}).get("containers", []) + (pod_obj.get("spec") or {}).get("initContainers", [])}
+            add(
+                "container_cpu_usage_seconds_total",
+                {**base, "container": "", "cpu": "total", "id": pod_cg, "image": "", "name": ""},
+                sum(c[1] for c in p.containers) / NANO * uptime,
+            )
+            add(
+                "container_memory_working_set_bytes",
+                {**base, "container": "", "id": pod_cg, "image": "", "name": ""},
+                sum(c[2] for c in p.containers),
+            )
+            specs = {
+                c.get("name"): c
+                for c in (pod_obj.get("spec") or {}).get("containers", []) + (pod_obj.get("spec") or {}).get("initContainers", [])
+            }
             for n, (cname, cpu, mem) in enumerate(p.containers):
                 c = specs.get(cname) or {}
                 cid = f"{mix(name_hash(p.uid), n):08x}" * 8
-                labels = {**base, "container": cname, "id": f"{pod_cg}/cri-containerd-{cid}.scope", "image": c.get("image", ""), "name": cid}
+                labels = {
+                    **base,
+                    "container": cname,
+                    "id": f"{pod_cg}/cri-containerd-{cid}.scope",
+                    "image": c.get("image", ""),
+                    "name": cid,
+                }
                 lim = container_amounts(c, "limits")
                 req = container_amounts(c, "requests")
                 add("container_cpu_usage_seconds_total", {**labels, "cpu": "total"}, cpu / NANO * uptime)
@@ -176,8 +202,11 @@ class Metrics:
                 add("container_spec_cpu_shares", labels, max(2, req.get("cpu", 0) * 1024 // NANO))
                 add("container_start_time_seconds", labels, EPOCH.timestamp())
                 add("container_last_seen", labels, now_ms / 1000)
-        machine = {"boot_id": node["status"].get("nodeInfo", {}).get("bootID", ""), "machine_id": node["status"].get("nodeInfo", {}).get("machineID", ""),
-                   "system_uuid": node["status"].get("nodeInfo", {}).get("systemUUID", "")}
+        machine = {
+            "boot_id": node["status"].get("nodeInfo", {}).get("bootID", ""),
+            "machine_id": node["status"].get("nodeInfo", {}).get("machineID", ""),
+            "system_uuid": node["status"].get("nodeInfo", {}).get("systemUUID", ""),
+        }
         add("machine_cpu_cores", machine, _nanos(cap.get("cpu", "0")) // NANO)
         add("machine_memory_bytes", machine, _nanos(cap.get("memory", "0")) // NANO)
         del alloc
@@ -224,22 +253,41 @@ class Metrics:
             return {"time": now, "usageNanoCores": nanocores, "usageCoreNanoSeconds": int(nanocores * uptime)}
 
         def mem_stats(ws: int, limit: int = 0) -> dict[str, Any]:
-            out = {"time": now, "workingSetBytes": ws, "usageBytes": int(ws * 1.15), "rssBytes": int(ws * 0.8),
-                   "pageFaults": 0, "majorPageFaults": 0}
+            out = {
+                "time": now,
+                "workingSetBytes": ws,
+                "usageBytes": int(ws * 1.15),
+                "rssBytes": int(ws * 0.8),
+                "pageFaults": 0,
+                "majorPageFaults": 0,
+            }
             if limit:
                 out["availableBytes"] = max(0, limit - ws)
             return out
 
         pods = []
         for p in self.running_pods(node=node["metadata"]["name"]):
-            pods.append({
-                "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid}, "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "containers": [{"name": c, "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"), "cpu": cpu_stats(cc), "memory": mem_stats(cm)}
-                               for c, cc, cm in p.containers],
-                "cpu": cpu_stats(sum(c[1] for c in p.containers)), "memory": mem_stats(sum(c[2] for c in p.containers)),
-            })
-        return {"node": {"nodeName": node["metadata"]["name"], "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                         "cpu": cpu_stats(cpu), "memory": mem_stats(mem, alloc.get("memory", 0) // NANO)}, "pods": pods}
+            pods.append(
+                {
+                    "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
+                    "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "containers": [
+                        {"name": c, "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"), "cpu": cpu_stats(cc), "memory": mem_stats(cm)}
+                        for c, cc, cm in p.containers
+                    ],
+                    "cpu": cpu_stats(sum(c[1] for c in p.containers)),
+                    "memory": mem_stats(sum(c[2] for c in p.containers)),
+                }
+            )
+        return {
+            "node": {
+                "nodeName": node["metadata"]["name"],
+                "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "cpu": cpu_stats(cpu),
+                "memory": mem_stats(mem, alloc.get("memory", 0) // NANO),
+            },
+            "pods": pods,
+        }
 
     def _pod(self, p: PodUsage) -> dict[str, Any]:
         obj = self.store.collections["pods"].get((p.namespace, p.name))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
@@ -136,7 +136,7 @@ def parse_fields(text: str, supported: tuple[str, ...]) -> list[tuple[str, bool,
             raise SelectorError(f"invalid selector: {text!r}; can't understand {term!r}")
         field, op, value = match.groups()
         if field not in supported:
-            raise SelectorError(f'field label not supported: {field}')
+            raise SelectorError(f"field label not supported: {field}")
         out.append((field, op != "!=", value.replace("\\", "")))
     return out
 

@@ -7,8 +7,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .metrics import Metrics, dumps
@@ -16,9 +17,17 @@ from .selectors import SelectorError, label_matcher, parse_fields
 from .store import FIELDS, KINDS, ApiStatus, Store, dotted, namespace_object, not_found, now_rfc3339
 from .tables import table
 
-VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
-           "gitTreeState": "clean", "buildDate": "2025-04-22T16:02:27Z", "goVersion": "go1.23.6", "compiler": "gc",
-           "platform": "linux/amd64"}
+VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4",
+    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
+    "gitTreeState": "clean",
+    "buildDate": "2025-04-22T16:02:27Z",
+    "goVersion": "go1.23.6",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 MAX_BODY = 3 * 1024 * 1024
 
 
@@ -32,31 +41,62 @@ class Config:
 
 
 def resource_list(group_version: str, resources: list[tuple[str, str, bool, list[str]]]) -> dict[str, Any]:
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": [{"name": n, "singularName": "" if "/" in n else k.lower(), "namespaced": ns, "kind": k, "verbs": v,
-                           **({"shortNames": {"pods": ["po"], "nodes": ["no"], "namespaces": ["ns"]}[n]} if n in ("pods", "nodes", "namespaces") else {})}
-                          for n, k, ns, v in resources]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [
+            {
+                "name": n,
+                "singularName": "" if "/" in n else k.lower(),
+                "namespaced": ns,
+                "kind": k,
+                "verbs": v,
+                **(
+                    {"shortNames": {"pods": ["po"], "nodes": ["no"], "namespaces": ["ns"]}[n]}
+                    if n in ("pods", "nodes", "namespaces")
+                    else {}
+                ),
+            }
+            for n, k, ns, v in resources
+        ],
+    }
 
 
 RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
-CORE = resource_list("v1", [("namespaces", "Namespace", False, RW), ("nodes", "Node", False, RW), ("nodes/proxy", "NodeProxyOptions", False, ["get"]),
-                            ("pods", "Pod", True, RW)])
-METRICS = resource_list("metrics.k8s.io/v1beta1", [("nodes", "NodeMetrics", False, ["get", "list"]), ("pods", "PodMetrics", True, ["get", "list"])])
-METRICS_GROUP = {"name": "metrics.k8s.io", "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
-                 "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}}
+CORE = resource_list(
+    "v1",
+    [
+        ("namespaces", "Namespace", False, RW),
+        ("nodes", "Node", False, RW),
+        ("nodes/proxy", "NodeProxyOptions", False, ["get"]),
+        ("pods", "Pod", True, RW),
+    ],
+)
+METRICS = resource_list(
+    "metrics.k8s.io/v1beta1", [("nodes", "NodeMetrics", False, ["get", "list"]), ("pods", "PodMetrics", True, ["get", "list"])]
+)
+METRICS_GROUP = {
+    "name": "metrics.k8s.io",
+    "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
+    "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"},
+}
 
-ROUTES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), name) for p, name in [
-    (r"^/api/v1/(?P<resource>namespaces|nodes|pods)$", "collection"),
-    (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$", "ns_pods"),
-    (r"^/api/v1/namespaces/(?P<name>[^/]+)$", "namespace"),
-    (r"^/api/v1/nodes/(?P<name>[^/]+)$", "node"),
-    (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "pod"),
-    (r"^/api/v1/nodes/(?P<name>[^/]+)/proxy/(?P<rest>.*)$", "proxy"),
-    (r"^/apis/metrics\.k8s\.io/v1beta1/(?P<res>nodes|pods)$", "metrics_list"),
-    (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods$", "metrics_ns_pods"),
-    (r"^/apis/metrics\.k8s\.io/v1beta1/nodes/(?P<name>[^/]+)$", "metrics_node"),
-    (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "metrics_pod"),
-]]
+ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), name)
+    for p, name in [
+        (r"^/api/v1/(?P<resource>namespaces|nodes|pods)$", "collection"),
+        (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$", "ns_pods"),
+        (r"^/api/v1/namespaces/(?P<name>[^/]+)$", "namespace"),
+        (r"^/api/v1/nodes/(?P<name>[^/]+)$", "node"),
+        (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "pod"),
+        (r"^/api/v1/nodes/(?P<name>[^/]+)/proxy/(?P<rest>.*)$", "proxy"),
+        (r"^/apis/metrics\.k8s\.io/v1beta1/(?P<res>nodes|pods)$", "metrics_list"),
+        (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods$", "metrics_ns_pods"),
+        (r"^/apis/metrics\.k8s\.io/v1beta1/nodes/(?P<name>[^/]+)$", "metrics_node"),
+        (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "metrics_pod"),
+    ]
+]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -120,8 +160,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         static: dict[str, Callable[[], Any]] = {
             "/version": lambda: VERSION,
-            "/api": lambda: {"kind": "APIVersions", "versions": ["v1"],
-                             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.headers.get("Host", "")}]},
+            "/api": lambda: {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.headers.get("Host", "")}],
+            },
             "/apis": lambda: {"kind": "APIGroupList", "apiVersion": "v1", "groups": [METRICS_GROUP] if cfg.metrics_server else []},
             "/api/v1": lambda: CORE,
         }
@@ -147,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _only(self, *methods: str) -> None:
         if self.command not in methods and not (self.command == "HEAD" and "GET" in methods):
-            raise ApiStatus(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     # -- core resources ---------------------------------------------------
     def r_collection(self, resource: str) -> None:
@@ -156,9 +199,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._only("GET")
         if resource in self.cfg.forbid_cluster_list:
-            raise ApiStatus(403, "Forbidden", f'{resource} is forbidden: User "perf-sim-user" cannot '
-                            f'{"watch" if self._watching() else "list"} resource "{resource}" in API group "" at the cluster scope',
-                            {"kind": resource})
+            raise ApiStatus(
+                403,
+                "Forbidden",
+                f'{resource} is forbidden: User "perf-sim-user" cannot '
+                f'{"watch" if self._watching() else "list"} resource "{resource}" in API group "" at the cluster scope',
+                {"kind": resource},
+            )
         self._list(resource, None)
 
     def r_ns_pods(self, ns: str) -> None:
@@ -189,7 +236,9 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise ApiStatus(400, "BadRequest", f"invalid limit {q.get('limit')!r}") from None
-        items, token, _ = self.cfg.store.list(resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue"))
+        items, token, _ = self.cfg.store.list(
+            resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue")
+        )
         meta = {"resourceVersion": str(self.cfg.store.rv), **({"continue": token} if token else {})}
         if "as=Table" in (self.headers.get("Accept") or ""):
             objs = [json.loads(o) if isinstance(o, str) else o for o in items]
@@ -208,8 +257,15 @@ class Handler(BaseHTTPRequestHandler):
             if obj is None:
                 raise not_found(resource, key[1])
             if "as=Table" in (self.headers.get("Accept") or ""):
-                self._json(200, table(resource, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
-                                      self.query.get("includeObject", "PartialObjectMetadata")))
+                self._json(
+                    200,
+                    table(
+                        resource,
+                        [obj],
+                        {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                        self.query.get("includeObject", "PartialObjectMetadata"),
+                    ),
+                )
             else:
                 self._json(200, obj)
             return
@@ -242,7 +298,9 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiStatus(400, "BadRequest", "the name of the object does not match the name on the URL")
                 rv = (body.get("metadata") or {}).get("resourceVersion")
                 if self.command == "PUT" and rv and rv != old["metadata"].get("resourceVersion"):
-                    raise ApiStatus(409, "Conflict", f'Operation cannot be fulfilled on {resource} "{key[1]}": the object has been modified')
+                    raise ApiStatus(
+                        409, "Conflict", f'Operation cannot be fulfilled on {resource} "{key[1]}": the object has been modified'
+                    )
                 for keep in ("uid", "creationTimestamp"):
                     if keep in old["metadata"]:
                         meta[keep] = old["metadata"][keep]
@@ -355,7 +413,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _metrics_filter(self) -> tuple[Callable[[dict[str, str]], bool], list[tuple[str, bool, str]]]:
         try:
-            return label_matcher(self.query.get("labelSelector")), parse_fields(self.query.get("fieldSelector") or "", ("metadata.name", "metadata.namespace"))
+            return label_matcher(self.query.get("labelSelector")), parse_fields(
+                self.query.get("fieldSelector") or "", ("metadata.name", "metadata.namespace")
+            )
         except SelectorError as err:
             raise ApiStatus(400, "BadRequest", str(err)) from None
 
@@ -439,7 +499,13 @@ def load_objects(store: Store, docs: list[Any]) -> None:
     for doc in docs:
         for obj in (doc.get("items") or []) if doc.get("kind", "").endswith("List") else [doc]:
             kind = obj.get("kind")
-            resource = {"Namespace": "namespaces", "Node": "nodes", "Pod": "pods", "NodeMetrics": "nodemetrics", "PodMetrics": "podmetrics"}.get(kind)
+            resource = {
+                "Namespace": "namespaces",
+                "Node": "nodes",
+                "Pod": "pods",
+                "NodeMetrics": "nodemetrics",
+                "PodMetrics": "podmetrics",
+            }.get(kind)
             if resource is None:
                 raise ValueError(f"unsupported kind {kind!r} (perf-sim serves Namespace, Node, Pod, NodeMetrics, PodMetrics)")
             prepare(obj, resource, None)

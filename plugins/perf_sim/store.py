@@ -8,9 +8,10 @@ import base64
 import json
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .generate import Generated
 from .selectors import SelectorError, label_matcher, parse_fields
@@ -19,8 +20,18 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped obje
 HISTORY = 10000  # watch events kept; older resource versions answer 410 Gone
 
 FIELDS = {
-    "pods": ("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "spec.restartPolicy",
-             "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.podIP", "status.nominatedNodeName"),
+    "pods": (
+        "metadata.name",
+        "metadata.namespace",
+        "spec.nodeName",
+        "status.phase",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
     "nodes": ("metadata.name", "spec.unschedulable"),
     "namespaces": ("metadata.name", "status.phase"),
     "nodemetrics": ("metadata.name",),
@@ -54,8 +65,15 @@ class ApiStatus(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details or {}
 
     def body(self) -> dict[str, Any]:
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             body["details"] = self.details
         return body
@@ -129,29 +147,34 @@ class Collection:
         if namespace and self.kind.namespaced:
             terms = [("metadata.namespace", True, namespace)] + terms
 
-        def fields_ok(get: Callable[[str], str]) -> bool:
-            return all((get(f) == v) == eq for f, eq, v in terms)
+        def object_ok(obj: Mapping[str, Any]) -> bool:
+            return all((dotted(obj, f) == v) == eq for f, eq, v in terms) and match_labels(obj["metadata"].get("labels") or {})
+
+        def generated_ok(i: int) -> bool:
+            facts = self.gen_fields(i)  # cheap facts first; the object is built only for rarer fields
+            built: dict[str, Any] = {}
+            for f, eq, v in terms:
+                if f not in facts and not built:
+                    built.update(json.loads(self.gen_json(i)))
+                if ((facts[f] if f in facts else dotted(built, f)) == v) != eq:
+                    return False
+            return match_labels(self.gen_labels(i))
 
         first_gen = start[1] if start and start[0] == "g" else (self.gen_count if start else 0)
-        gen_fields = self.gen_fields
         for i in range(first_gen, self.gen_count):
             if i in self.overrides:
                 obj = self.overrides[i]
-                if obj is not None and fields_ok(lambda f, o=obj: dotted(o, f)) and match_labels(obj["metadata"].get("labels") or {}):
+                if obj is not None and object_ok(obj):
                     yield ("g", i), obj
-                continue
-            facts = gen_fields(i)
-            if terms and not fields_ok(lambda f: facts[f] if f in facts else dotted(json.loads(self.gen_json(i)), f)):
-                continue
-            if match_labels(self.gen_labels(i)):
+            elif generated_ok(i):
                 yield ("g", i), self.gen_json(i)
         after = start[1] if start and start[0] == "x" else None
         for key in self.sorted_extras():
             if after is not None and tuple(key) <= tuple(after):
                 continue
-            obj = self.extras.get(key)
-            if obj is not None and fields_ok(lambda f, o=obj: dotted(o, f)) and match_labels(obj["metadata"].get("labels") or {}):
-                yield ("x", list(key)), obj
+            extra = self.extras.get(key)
+            if extra is not None and object_ok(extra):
+                yield ("x", list(key)), extra
 
     def put(self, obj: dict[str, Any]) -> str:
         """Store an object; returns the event type (ADDED or MODIFIED)."""
@@ -200,9 +223,16 @@ class Store:
 
         def pod_fields(i: int) -> dict[str, str]:
             f = g.pod_facts(i)
-            return {"metadata.name": f.name, "metadata.namespace": f.namespace, "spec.nodeName": f.node,
-                    "status.phase": f.phase, "spec.schedulerName": "default-scheduler",
-                    "spec.serviceAccountName": "default", "spec.hostNetwork": "false", "status.nominatedNodeName": ""}
+            return {
+                "metadata.name": f.name,
+                "metadata.namespace": f.namespace,
+                "spec.nodeName": f.node,
+                "status.phase": f.phase,
+                "spec.schedulerName": "default-scheduler",
+                "spec.serviceAccountName": "default",
+                "spec.hostNetwork": "false",
+                "status.nominatedNodeName": "",
+            }
 
         pods.gen_key = lambda i: (g.pod_facts(i).namespace, g.pod_facts(i).name)
         pods.gen_labels = lambda i: g.pod_facts(i).labels
@@ -213,8 +243,9 @@ class Store:
             self.collections["namespaces"].put(namespace_object(ns, "1"))
 
     # -- reads ------------------------------------------------------------
-    def list(self, name: str, namespace: str | None, labels: str | None, fields: str | None,
-             limit: int, token: str | None) -> tuple[list[str | dict[str, Any]], str, int]:
+    def list(
+        self, name: str, namespace: str | None, labels: str | None, fields: str | None, limit: int, token: str | None
+    ) -> tuple[list[str | dict[str, Any]], str, int]:
         """One page: (objects, continue token or "", remaining count estimate)."""
         coll = self.collections[name]
         with self.changed:
@@ -223,8 +254,12 @@ class Store:
         if token:
             state = decode_token(token)
             if state["rv"] < self.compacted_rv:
-                raise ApiStatus(410, "Expired", "The provided continue parameter is too old to display a consistent list "
-                                "result. You can start a new list without the continue parameter.")
+                raise ApiStatus(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter.",
+                )
             start = (state["pos"][0], state["pos"][1] if state["pos"][0] == "x" else int(state["pos"][1]))
             rv = state["rv"]
         items: list[str | dict[str, Any]] = []
@@ -263,10 +298,18 @@ class Store:
 
 
 def namespace_object(name: str, rv: str) -> dict[str, Any]:
-    return {"kind": "Namespace", "apiVersion": "v1",
-            "metadata": {"name": name, "resourceVersion": rv, "creationTimestamp": "2026-11-01T00:00:00Z",
-                         "labels": {"kubernetes.io/metadata.name": name}},
-            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+    return {
+        "kind": "Namespace",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": name,
+            "resourceVersion": rv,
+            "creationTimestamp": "2026-11-01T00:00:00Z",
+            "labels": {"kubernetes.io/metadata.name": name},
+        },
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
 
 
 def encode_token(rv: int, pos: Any) -> str:

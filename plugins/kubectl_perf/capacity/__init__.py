@@ -48,20 +48,30 @@ class Capacity:
         if note:
             print(f"note: {note}", file=sys.stderr)
         if report.missing_pods:
-            print(f"note: {report.missing_containers} containers in {report.missing_pods} pods lack "
-                  f"{'/'.join(policy.require_requests)} requests (see --containers)", file=sys.stderr)
+            print(
+                f"note: {report.missing_containers} containers in {report.missing_pods} pods lack "
+                f"{'/'.join(policy.require_requests)} requests (see --containers)",
+                file=sys.stderr,
+            )
         breaching = [n.name for n in nodes if n.breaches()]
         if args.fail_on_breach and breaching:
-            print(f"error: {len(breaching)} node(s) breach their memory padding target: {', '.join(breaching[:10])}"
-                  + (" ..." if len(breaching) > 10 else ""), file=sys.stderr)
+            print(
+                f"error: {len(breaching)} node(s) breach their memory padding target: {', '.join(breaching[:10])}"
+                + (" ..." if len(breaching) > 10 else ""),
+                file=sys.stderr,
+            )
             return EXIT_BREACH
         return EXIT_NO_METRICS if note and args.util else 0
 
     # -- fetch ----------------------------------------------------------------
     def _namespaces(self, cluster: Any) -> frozenset[str]:
         names: set[str] = set()
-        cluster.fold("/api/v1/namespaces", lambda: names, lambda acc, items: acc.update(i["metadata"]["name"] for i in items),
-                      {"labelSelector": self.args.namespace_labels})
+        cluster.fold(
+            "/api/v1/namespaces",
+            lambda: names,
+            lambda acc, items: acc.update(i["metadata"]["name"] for i in items),
+            {"labelSelector": self.args.namespace_labels},
+        )
         return frozenset(names)
 
     def fetch(self, cluster: Any, report: Any) -> str:
@@ -69,24 +79,31 @@ class Capacity:
         from ..api import ApiError, MetricsUnavailable, path_for
 
         args = self.args
-        nodes: list[dict[str, Any]] = []
-        cluster.fold("/api/v1/nodes", lambda: nodes.clear() or nodes, lambda acc, items: acc.extend(items),
-                     {"labelSelector": args.node_selector})
-        report.add_nodes(n for n in nodes if self._taints_ok(n))
-        del nodes
+        # Nodes are few (5,000 at most) and kept whole; pods are folded page by page.
+        node_items = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": args.node_selector})
+        report.add_nodes(n for n in node_items if self._taints_ok(n))
         note = ""
         if args.util:
             try:
                 report.add_node_usage(cluster.get("/apis/metrics.k8s.io/v1beta1/nodes").get("items") or [])
                 if report.options.detail != "nodes" or report.options.by:
-                    path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{args.namespace}/pods" if args.namespace else "/apis/metrics.k8s.io/v1beta1/pods"
+                    path = (
+                        f"/apis/metrics.k8s.io/v1beta1/namespaces/{args.namespace}/pods"
+                        if args.namespace
+                        else "/apis/metrics.k8s.io/v1beta1/pods"
+                    )
                     report.add_pod_usage(cluster.get(path, {"labelSelector": args.selector}).get("items") or [])
             except MetricsUnavailable as err:
                 note = f"{err}; usage columns are left out"
         query = {"labelSelector": args.selector, "fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"}
         try:
-            cluster.fold(path_for("pods", args.namespace), lambda: report.reset_pods(), lambda acc, items: acc.add_pods(items),
-                         query, limit=args.chunk_size)
+            cluster.fold(
+                path_for("pods", args.namespace),
+                lambda: report.reset_pods(),
+                lambda acc, items: acc.add_pods(items),
+                query,
+                limit=args.chunk_size,
+            )
         except ApiError as err:
             if err.status == 403 and not args.namespace:
                 raise ApiError(f"{err}; you may list pods in one namespace only: try -n NAMESPACE", 403) from None
@@ -129,17 +146,19 @@ class Capacity:
             render.write(page(report, nodes, resources, cluster.host))
             return
         total = report.total()
+        highlight = None
         if report.options.by:
-            groups = sorted(report.groups.values(), key=lambda g: g.name)
-            rows, cols = groups, output.group_columns(report, resources, total)
-            highlight = None
+            rows, cols = output.group_lines(report, total), output.group_columns(report, resources)
         elif report.options.detail != "nodes":
-            rows = output.pod_rows(nodes, total, report.options.detail == "containers")
-            cols = output.pod_columns(report, resources, report.options.detail == "containers")
-            highlight = None
+            containers = report.options.detail == "containers"
+            rows, cols = output.pod_lines(nodes, total, containers), output.pod_columns(report, resources, containers)
         else:
-            rows, cols = [total] + nodes, output.node_columns(report, resources, args.label_columns, total)
-            highlight = lambda n: render.RED if n.breaches() else ""  # noqa: E731
+            rows = [output.node_line(n) for n in [total, *nodes]]
+            cols = output.node_columns(report, resources, args.label_columns)
+
+            def highlight(line: Any) -> str:
+                return render.RED if line.source.breaches() else ""
+
         if fmt in ("csv", "tsv"):
             render.write(render.delimited(rows, cols, "," if fmt == "csv" else "\t"))
             return

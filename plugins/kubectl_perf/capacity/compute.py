@@ -3,8 +3,9 @@ per-group summaries. Pure: plain API dicts in, integer nanos out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..model import Resources, all_containers, amounts, container_amounts, holds_resources, node_allocatable, pod_limits, pod_requests
 from ..policy import Policy, missing_requests
@@ -114,8 +115,12 @@ class Report:
             labels = meta.get("labels") or {}
             alloc = node_allocatable(node)
             self.nodes[meta.get("name", "")] = NodeRow(
-                meta.get("name", ""), labels, list((node.get("spec") or {}).get("taints") or []), alloc,
-                self.options.policy.padding_target(labels))
+                meta.get("name", ""),
+                labels,
+                list((node.get("spec") or {}).get("taints") or []),
+                alloc,
+                self.options.policy.padding_target(labels),
+            )
 
     def add_node_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
         self.usage_known = True
@@ -129,7 +134,8 @@ class Report:
         for item in items:
             meta = item.get("metadata") or {}
             self.pod_usage[(meta.get("namespace", ""), meta.get("name", ""))] = {
-                c.get("name", ""): amounts(c.get("usage")) for c in item.get("containers") or ()}
+                c.get("name", ""): amounts(c.get("usage")) for c in item.get("containers") or ()
+            }
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
@@ -164,8 +170,15 @@ class Report:
             if detail:
                 self._detail(row, meta, spec, requests, limits, missing)
 
-    def _detail(self, row: NodeRow, meta: Mapping[str, Any], spec: Mapping[str, Any],
-                requests: Resources, limits: Resources, missing: list[tuple[str, str]]) -> None:
+    def _detail(
+        self,
+        row: NodeRow,
+        meta: Mapping[str, Any],
+        spec: Mapping[str, Any],
+        requests: Resources,
+        limits: Resources,
+        missing: list[tuple[str, str]],
+    ) -> None:
         opts = self.options
         key = (meta.get("namespace", ""), meta.get("name", ""))
         used = self.pod_usage.get(key) if self.usage_known else None
@@ -194,7 +207,7 @@ class Report:
             if group.usage is not None and usage is not None:
                 add(group.usage, usage)
 
-    def reset_pods(self) -> "Report":
+    def reset_pods(self) -> Report:
         """Forget every pod folded so far (a list is restarted after 410 Gone)."""
         for row in self.nodes.values():
             row.requests, row.limits, row.pods, row.pod_rows = {}, {}, 0, []
@@ -218,4 +231,3 @@ class Report:
         mem = total.allocatable.get("memory", 0)
         total.target = budget / mem if mem else self.options.policy.padding_memory
         return total
-

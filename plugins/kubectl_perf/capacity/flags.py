@@ -34,8 +34,12 @@ class Taint:
     exclude: bool
 
     def on(self, taints: list[dict[str, str]]) -> bool:
-        return any(t.get("key") == self.key and (self.value is None or t.get("value", "") == self.value)
-                   and (self.effect is None or t.get("effect") == self.effect) for t in taints)
+        return any(
+            t.get("key") == self.key
+            and (self.value is None or t.get("value", "") == self.value)
+            and (self.effect is None or t.get("effect") == self.effect)
+            for t in taints
+        )
 
 
 def parse_taints(text: str) -> list[Taint]:
@@ -77,32 +81,61 @@ def parse_by(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="kubectl perf capacity", description="Requests, limits and live usage against node allocatable "
-               "and memory padding targets.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(
+        prog="kubectl perf capacity",
+        description="Requests, limits and live usage against node allocatable and memory padding targets.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
     view = p.add_mutually_exclusive_group()
     view.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
     view.add_argument("--containers", "-c", action="store_true", help="one row per container under each node")
     p.add_argument("--by", type=parse_by, metavar="namespace|label:KEY", help="roll pods up by namespace or by a pod label")
-    p.add_argument("--resources", type=parse_resources, default=("cpu", "memory"), metavar="LIST",
-                   help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods")
-    p.add_argument("--padding-target", type=parse_fraction, metavar="FRACTION",
-                   help="default memory padding target (default 0.75, or the policy file's padding.memory)")
+    p.add_argument(
+        "--resources",
+        type=parse_resources,
+        default=("cpu", "memory"),
+        metavar="LIST",
+        help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods",
+    )
+    p.add_argument(
+        "--padding-target",
+        type=parse_fraction,
+        metavar="FRACTION",
+        help="default memory padding target (default 0.75, or the policy file's padding.memory)",
+    )
     p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
     sel = p.add_argument_group("filters")
     sel.add_argument("-n", "--namespace", help="only pods in this namespace")
     sel.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
-    sel.add_argument("-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db")
+    sel.add_argument(
+        "-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db"
+    )
     sel.add_argument("--node-selector", "--node-labels", dest="node_selector", metavar="SELECTOR", help="node label selector")
     sel.add_argument("--namespace-labels", metavar="SELECTOR", help="only pods in namespaces matching this label selector")
-    sel.add_argument("--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes")
+    sel.add_argument(
+        "--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes"
+    )
     sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, csv, tsv or html")
-    out.add_argument("-L", "--label-columns", action="append", default=[], metavar="KEY[,KEY]", help="add node label columns, e.g. -L topology.kubernetes.io/zone")
-    out.add_argument("--sort", metavar="COLUMN", help="sort by a column: name, pods, or RESOURCE.PART[.percent] with PART one of "
-                     + ", ".join(PARTS) + " (e.g. memory.util, cpu.requests.percent)")
+    out.add_argument(
+        "-L",
+        "--label-columns",
+        action="append",
+        default=[],
+        metavar="KEY[,KEY]",
+        help="add node label columns, e.g. -L topology.kubernetes.io/zone",
+    )
+    out.add_argument(
+        "--sort",
+        metavar="COLUMN",
+        help="sort by a column: name, pods, or RESOURCE.PART[.percent] with PART one of "
+        + ", ".join(PARTS)
+        + " (e.g. memory.util, cpu.requests.percent)",
+    )
     out.add_argument("--chunk-size", type=int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
     add_connection_flags(p)
     return p
@@ -127,12 +160,14 @@ def normalise_sort(p: argparse.ArgumentParser, key: str, args: argparse.Namespac
         return key
     for resource in sorted(args.resources, key=len, reverse=True):
         if key.startswith(resource + "."):
-            part = key[len(resource) + 1:]
+            part = key[len(resource) + 1 :]
             base = part.removesuffix(".percent")
             if base not in PARTS:
                 break
             if base in ("util", "slack") and not args.util:
                 p.error(f"--sort {key} needs --util")
             return f"{resource}.{part}"
-    p.error(f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
-            f"({', '.join(args.resources)}) and PART one of {', '.join(PARTS)}")
+    p.error(
+        f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
+        f"({', '.join(args.resources)}) and PART one of {', '.join(PARTS)}"
+    )

@@ -33,15 +33,19 @@ def _pct(value: int, whole: int) -> float:
 def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
     alloc = node.allocatable.get(resource, 0)
     req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
-    parts = [f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(format_amount(resource, req))}"></div>',
-             f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(format_amount(resource, lim))}"></div>']
+    parts = [
+        f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(format_amount(resource, req))}"></div>',
+        f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(format_amount(resource, lim))}"></div>',
+    ]
     if show_usage and node.usage is not None and resource in USAGE_RESOURCES:
         use = node.usage.get(resource, 0)
         parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(format_amount(resource, use))}"></div>')
     if resource == "memory":
         parts.append(f'<div class="pad" style="left:{node.target * 100:.1f}%" title="padding target {node.target * 100:.0f}%"></div>')
-    return (f'<div class="res" data-resource="{escape(resource)}"><span class="num">{escape(resource)}</span>'
-            f'<div class="bar" data-requests="{_pct(req, alloc):.1f}" data-limits="{_pct(lim, alloc):.1f}">{"".join(parts)}</div></div>')
+    return (
+        f'<div class="res" data-resource="{escape(resource)}"><span class="num">{escape(resource)}</span>'
+        f'<div class="bar" data-requests="{_pct(req, alloc):.1f}" data-limits="{_pct(lim, alloc):.1f}">{"".join(parts)}</div></div>'
+    )
 
 
 def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str:
@@ -65,17 +69,28 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     for n in [total] + nodes:
         breaches = n.breaches()
         name = "cluster total" if n.name == "*" else n.name
-        status = (f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>')
+        status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
             f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'
             f'<div class="name" title="{escape(name)}">{escape(name)}<br><span class="num">{n.pods} pods · target {n.target * 100:.0f}% · {status}</span></div>'
-            f'<div>{"".join(_bar(n, r, show_usage) for r in bars)}</div>'
-            f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>')
+            f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
+            f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
+        )
     pending = "".join(
         f"<tr><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>"
-        + "".join(f"<td>{escape(format_amount(r, p.requests.get(r, 0)))}</td>" for r in bars) + "</tr>" for p in report.pending)
-    pending_html = (f'<h2>Pending pods ({len(report.pending)})</h2><table><tr><th>namespace</th><th>pod</th>'
-                    + "".join(f"<th>{escape(r)} requests</th>" for r in bars) + f"</tr>{pending}</table>") if report.pending else ""
+        + "".join(f"<td>{escape(format_amount(r, p.requests.get(r, 0)))}</td>" for r in bars)
+        + "</tr>"
+        for p in report.pending
+    )
+    pending_html = (
+        (
+            f"<h2>Pending pods ({len(report.pending)})</h2><table><tr><th>namespace</th><th>pod</th>"
+            + "".join(f"<th>{escape(r)} requests</th>" for r in bars)
+            + f"</tr>{pending}</table>"
+        )
+        if report.pending
+        else ""
+    )
     breaching = sum(1 for n in nodes if n.breaches())
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."

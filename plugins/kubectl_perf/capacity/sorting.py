@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-T = TypeVar("T")
+
+class Named(Protocol):
+    name: str
+
+
+T = TypeVar("T", bound=Named)
 
 
 def sort_value(row: Any, key: str) -> float | None:
     """The number a row sorts by, or None when it has none (sorted last)."""
     if key == "pods":
         return getattr(row, "pods", None)
-    resource, _, part = key.rpartition(".") if key.endswith(".percent") is False else key[: -len(".percent")].rpartition(".")
     pct = key.endswith(".percent")
+    resource, _, part = key.removesuffix(".percent").rpartition(".")
     usage = getattr(row, "usage", None)
     if part == "util":
         value = None if usage is None else usage.get(resource, 0)
@@ -32,7 +37,7 @@ def sort_value(row: Any, key: str) -> float | None:
 def sort_rows(rows: list[T], key: str) -> list[T]:
     """Names ascending; numbers descending (largest first, as kube-capacity)."""
     if key == "name":
-        return sorted(rows, key=lambda r: getattr(r, "name"))
-    valued = [(sort_value(r, key), getattr(r, "name")) for r in rows]
+        return sorted(rows, key=lambda r: r.name)
+    valued = [(sort_value(r, key), r.name) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: (valued[i][0] is None, -(valued[i][0] or 0), valued[i][1]))
     return [rows[i] for i in order]
