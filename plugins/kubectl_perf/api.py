@@ -16,8 +16,6 @@ from queue import Full, Queue
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import urllib3
-
 A = TypeVar("A")
 
 DEFAULT_CHUNK_SIZE = 500  # kubectl's --chunk-size default
@@ -95,6 +93,8 @@ class Cluster:
     # -- requests ---------------------------------------------------------
     def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json") -> Any:
         """Send a GET and return the urllib3 response, unread, for any 2xx status."""
+        import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
+
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
         method, url, headers, body, post = self._client.param_serialize(
             "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
@@ -129,6 +129,8 @@ class Cluster:
 
     def stream_lines(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
         """GET a text document line by line, without holding it whole (cAdvisor dumps)."""
+        import urllib3
+
         raw = self._request(path, query, accept="text/plain")
         try:
             pending = b""

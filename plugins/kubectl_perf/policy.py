@@ -134,11 +134,11 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     """(container, resource) pairs where a container, init container or sidecar
     requests nothing of a required resource. Ephemeral containers cannot carry
     resources and are not looked at. A pod-level request covers its containers."""
-    from .model import all_containers, container_amounts
+    from .model import all_containers
 
     pod_level = (spec.get("resources") or {}).get("requests") or {}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
-        have = container_amounts(container, "requests")
+        have = (container.get("resources") or {}).get("requests") or {}  # only names matter: no parsing
         missing.extend((container.get("name", "?"), r) for r in required if r not in have and r not in pod_level)
     return missing

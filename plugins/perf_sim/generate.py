@@ -337,6 +337,7 @@ class Generated:
             return "Succeeded" if mix(self.seed, i, 11) % 10 < 7 else "Failed"
         return "Running"
 
+    @lru_cache(maxsize=4096)  # a list asks for a pod's fields, labels and JSON in turn
     def pod_facts(self, i: int) -> PodFacts:
         w = self.workload(i)
         k = self.pod_node(i)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Resources, all_containers, amounts, container_amounts, holds_resources, node_allocatable, pod_limits, pod_requests
+from ..model import Resources, all_containers, amounts, container_amounts, holds_resources, node_allocatable, pod_resources
 from ..policy import Policy, missing_requests
 from ..quantity import NANO
 
@@ -153,7 +153,7 @@ class Report:
             row = self.nodes.get(node_name)
             if node_name and row is None:
                 continue  # on a node the filters left out
-            requests = pod_requests(spec)
+            requests, limits = pod_resources(spec)
             missing = missing_requests(spec, require)
             if missing:
                 self.missing_pods += 1
@@ -162,7 +162,6 @@ class Report:
                 self.pending.append(PodRow(namespace, meta.get("name", ""), "", meta.get("labels") or {}, requests, {}, None, missing))
                 continue
             assert row is not None
-            limits = pod_limits(spec)
             add(row.requests, requests)
             add(row.limits, limits)
             add(row.requests, ONE_POD)

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Benchmark: `kubectl perf capacity` against `kubectl get pods -A -o json` on the
+same simulated cluster, in one run on one machine; plus small-cluster latency.
+
+    .venv/bin/python bench/capacity.py [--nodes 5000] [--pods-per-node 30] [--runs 3]
+
+Prints medians (wall seconds, peak RSS) side by side and the ratios the targets
+are stated in. Each command runs in a fresh process; peak RSS comes from wait4(),
+which covers kubectl and the plugin it execs (same pid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+KUBECTL = shutil.which("kubectl") or "kubectl"
+
+
+def start_sim(workdir: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path, float]:
+    kubeconfig = workdir / f"kc-{time.monotonic_ns()}"
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "perf-sim"), "--kubeconfig", str(kubeconfig), *args], stderr=subprocess.DEVNULL)
+    while not kubeconfig.exists():
+        if proc.poll() is not None:
+            sys.exit("perf-sim failed to start")
+        time.sleep(0.005)
+    return proc, kubeconfig, time.perf_counter() - start
+
+
+def measure(cmd: list[str], kubeconfig: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one run, output discarded."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with status {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def medians(cmd: list[str], kubeconfig: Path, runs: int) -> tuple[float, float]:
+    results = [measure(cmd, kubeconfig) for _ in range(runs)]
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nodes", type=int, default=5000)
+    p.add_argument("--pods-per-node", type=int, default=30)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--small-runs", type=int, default=15)
+    args = p.parse_args()
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+
+        # start-up of the simulated cluster itself
+        starts = []
+        for _ in range(5):
+            proc, _kc, took = start_sim(work, "--nodes", "100", "--pods-per-node", "30")
+            starts.append(took)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+        rows.append(("perf-sim start-up, 100 nodes x 30 pods", f"{statistics.median(starts):.2f} s", "target < 2 s"))
+
+        # small cluster: what a person waits for
+        proc, kc, _ = start_sim(work, "--nodes", "3", "--pods-per-node", "30")
+        try:
+            measure([KUBECTL, "perf", "capacity"], kc)  # warm the page cache
+            wall, _rss = medians([KUBECTL, "perf", "capacity"], kc, args.small_runs)
+            rows.append(("kubectl perf capacity, 3 nodes", f"{wall:.3f} s", "target < 0.6 s"))
+            wall, _rss = medians([KUBECTL, "perf", "capacity", "--util"], kc, args.small_runs)
+            rows.append(("kubectl perf capacity --util, 3 nodes", f"{wall:.3f} s", ""))
+            wall, _rss = medians([KUBECTL, "perf", "capacity", "--help"], kc, args.small_runs)
+            rows.append(("kubectl perf capacity --help", f"{wall:.3f} s", "target < 0.2 s"))
+            wall, _rss = medians([str(BIN / "kubectl-perf-capacity"), "--help"], kc, args.small_runs)
+            rows.append(("kubectl-perf-capacity --help (no kubectl in front)", f"{wall:.3f} s", ""))
+            wall, _rss = medians([KUBECTL, "get", "nodes"], kc, args.small_runs)
+            rows.append(("kubectl get nodes, 3 nodes (for scale)", f"{wall:.3f} s", ""))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+
+        # the scalability envelope, capacity beside the baseline, alternating runs
+        proc, kc, took = start_sim(work, "--nodes", str(args.nodes), "--pods-per-node", str(args.pods_per_node), "--seed", "1")
+        rows.append((f"perf-sim start-up, {args.nodes} nodes", f"{took:.2f} s", ""))
+        ours_cmd = [KUBECTL, "perf", "capacity", "--util"]
+        base_cmd = [KUBECTL, "get", "pods", "-A", "-o", "json"]
+        try:
+            measure(ours_cmd, kc)  # warm-up: the simulator plans its nodes on first use
+            ours, base = [], []
+            for _ in range(args.runs):
+                ours.append(measure(ours_cmd, kc))
+                base.append(measure(base_cmd, kc))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+    pods = args.nodes * args.pods_per_node
+    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
+    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
+    rows.append(
+        (
+            f"kubectl perf capacity --util, {args.nodes} nodes / {pods} pods",
+            f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS",
+            "target: wall <= baseline, RSS < 400 MB",
+        )
+    )
+    rows.append(("baseline: kubectl get pods -A -o json, same cluster", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""))
+    rows.append(("ratio capacity / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""))
+    print(f"median of {args.runs} runs at scale, {args.small_runs} small; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
+    print("| measurement | median | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+
+
+if __name__ == "__main__":
+    main()
