@@ -358,3 +358,13 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(fixture_cluster: Sim)
 
     assert "\x1b[31m" in run_in_pty({})  # node-b breaches: red on a terminal
     assert "\x1b[" not in run_in_pty({"NO_COLOR": "1"})
+
+
+def test_kube_capacity_display_flags(fixture_cluster: Sim) -> None:
+    out = perf(fixture_cluster, "--available", "--hide-limits", "--pod-count").stdout
+    header, *rows = out.split("\n\n")[0].splitlines()
+    assert "LIMITS" not in header and "PODS" in header
+    row = {line.split()[0]: line.split() for line in rows}
+    # node-a: 4 - 3.55 cores and 16Gi - 3640Mi (12744Mi) are left
+    assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "3/110"]
+    assert "REQUESTS" not in perf(fixture_cluster, "--hide-requests").stdout.splitlines()[0]

@@ -67,10 +67,10 @@ def parse_labels(text: str) -> list[Requirement]:
             reqs.append(Requirement(key, "exists"))
         else:
             op = need("an operator")
-            if op in ("=", "=="):
-                reqs.append(Requirement(key, "=", (_value(need("a value"), op),)))
-            elif op == "!=":
-                reqs.append(Requirement(key, "!=", (_value(need("a value"), op),)))
+            if op in ("=", "==", "!="):
+                # an empty value is allowed: "app=" selects labels whose value is ""
+                value = "" if pos >= len(tokens) or tokens[pos] == "," else _value(need("a value"), op)
+                reqs.append(Requirement(key, "!=" if op == "!=" else "=", (value,)))
             elif op in (">", "<"):
                 bound = need("an integer")
                 if not re.fullmatch(r"-?\d+", bound):

@@ -147,14 +147,15 @@ class Capacity:
             return
         total = report.total()
         highlight = None
+        show = output.Show(report.options.util and report.usage_known, not args.hide_requests, not args.hide_limits, args.available)
         if report.options.by:
-            rows, cols = output.group_lines(report, total), output.group_columns(report, resources)
+            rows, cols = output.group_lines(report, total), output.group_columns(report, resources, show)
         elif report.options.detail != "nodes":
             containers = report.options.detail == "containers"
-            rows, cols = output.pod_lines(nodes, total, containers), output.pod_columns(report, resources, containers)
+            rows, cols = output.pod_lines(nodes, total, containers), output.pod_columns(resources, containers, show)
         else:
             rows = [output.node_line(n) for n in [total, *nodes]]
-            cols = output.node_columns(report, resources, args.label_columns)
+            cols = output.node_columns(report, resources, args.label_columns, show)
 
             def highlight(line: Any) -> str:
                 return render.RED if line.source.breaches() else ""

@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, csv, tsv or html")
+    out.add_argument("--available", "-a", action="store_true", help="node cells show what is left of allocatable: AVAILABLE/ALLOCATABLE")
+    out.add_argument("--hide-requests", action="store_true", help="leave out the REQUESTS columns")
+    out.add_argument("--hide-limits", action="store_true", help="leave out the LIMITS columns")
+    out.add_argument("--pod-count", action="store_true", help="add a PODS column (same as adding 'pods' to --resources)")
     out.add_argument(
         "-L",
         "--label-columns",
@@ -149,6 +153,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.chunk_size < 1:
         p.error("--chunk-size must be at least 1")
     args.label_columns = [k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip()]
+    if args.pod_count and "pods" not in args.resources:
+        args.resources = (*args.resources, "pods")
     if args.sort:
         args.sort = normalise_sort(p, args.sort, args)
     return args

@@ -40,16 +40,30 @@ class Line:
     source: Any = None  # the NodeRow, for colouring and padding columns
 
 
-def amount_columns(resource: str, util: bool, wide_allocatable: bool) -> list[Column]:
+@dataclass(frozen=True)
+class Show:
+    """Which amount columns a table carries (kube-capacity's --hide-*, --available)."""
+
+    util: bool = False
+    requests: bool = True
+    limits: bool = True
+    available: bool = False  # node cells read "what is left/allocatable"
+
+
+def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Column]:
     """REQUESTS, LIMITS, [UTIL, SLACK], [ALLOCATABLE] for one resource."""
     h = header(resource)
+    util = show.util
 
     def text(part: str) -> Callable[[Line], str]:
-        def show(line: Line) -> str:
+        def show_cell(line: Line) -> str:
             values = getattr(line, part)
             if values is None:
                 return "-"
             amount = format_amount(resource, values.get(resource, 0))
+            if show.available and line.allocatable is not None:
+                alloc = line.allocatable.get(resource, 0)
+                return f"{format_amount(resource, alloc - values.get(resource, 0))}/{format_amount(resource, alloc)}"
             if line.allocatable is not None:
                 pct = percent(values, line.allocatable, resource)
                 return f"{amount} ({pct:.0f}%)" if pct is not None else amount
@@ -58,7 +72,7 @@ def amount_columns(resource: str, util: bool, wide_allocatable: bool) -> list[Co
                 return f"{amount} ({pct:.0f}% of req)" if pct is not None else amount
             return amount
 
-        return show
+        return show_cell
 
     def value(part: str) -> Callable[[Line], Any]:
         return lambda line: None if getattr(line, part) is None else to_number(getattr(line, part).get(resource, 0))
@@ -68,7 +82,11 @@ def amount_columns(resource: str, util: bool, wide_allocatable: bool) -> list[Co
             return None
         return line.requests[resource] - line.usage.get(resource, 0)
 
-    cols = [Column(f"{h} REQUESTS", text("requests"), value("requests")), Column(f"{h} LIMITS", text("limits"), value("limits"))]
+    cols = []
+    if show.requests:
+        cols.append(Column(f"{h} REQUESTS", text("requests"), value("requests")))
+    if show.limits:
+        cols.append(Column(f"{h} LIMITS", text("limits"), value("limits")))
     if util and resource in USAGE_RESOURCES:
         cols.append(Column(f"{h} UTIL", text("usage"), value("usage")))
         if not wide_allocatable:  # pods, containers and groups: what the request leaves unused
@@ -111,15 +129,14 @@ def node_line(row: NodeRow) -> Line:
     return Line(row.name, row.requests, row.limits, row.usage, row.allocatable, labels=dict(row.labels), pods=row.pods, source=row)
 
 
-def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str]) -> list[Column]:
-    util = report.options.util and report.usage_known
+def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show) -> list[Column]:
     cols = [Column("NODE", lambda line: line.name)]
     cols += [label_column(key) for key in label_keys]
     for r in resources:
         if r == COUNT:
             cols.append(Column("PODS", pod_count, lambda line: line.pods))
         else:
-            cols += amount_columns(r, util, wide_allocatable=True)
+            cols += amount_columns(r, show, wide_allocatable=True)
     if COUNT not in resources:
         cols.append(Column("PODS", pod_count, lambda line: line.pods, wide=True))
     if "memory" in resources:
@@ -150,14 +167,13 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
     return lines
 
 
-def pod_columns(report: Report, resources: tuple[str, ...], containers: bool) -> list[Column]:
-    util = report.options.util and report.usage_known
+def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> list[Column]:
     cols = [Column("NODE", lambda line: line.name), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
     if containers:
         cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind, wide=True)]
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, util, wide_allocatable=False)
+            cols += amount_columns(r, show, wide_allocatable=False)
     cols.append(Column("FLAGS", lambda line: line.flags))
     return cols
 
@@ -168,14 +184,13 @@ def group_lines(report: Report, total: NodeRow) -> list[Line]:
     return [Line(g.name, g.requests, g.limits, g.usage, total.allocatable, pods=g.pods) for g in groups]
 
 
-def group_columns(report: Report, resources: tuple[str, ...]) -> list[Column]:
-    util = report.options.util and report.usage_known
+def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
     by = report.options.by or ""
     title = "NAMESPACE" if by == "namespace" else label_header(by[len("label:") :])
     cols = [Column(title, lambda line: line.name), Column("PODS", lambda line: str(line.pods), lambda line: line.pods)]
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, util, wide_allocatable=False)
+            cols += amount_columns(r, show, wide_allocatable=False)
     return cols
 
 
