@@ -91,7 +91,7 @@ class Cluster:
         self._timeout = conn.request_timeout
 
     # -- requests ---------------------------------------------------------
-    def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json") -> Any:
+    def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json", timeout: Any = None) -> Any:
         """Send a GET and return the urllib3 response, unread, for any 2xx status."""
         import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
 
@@ -100,7 +100,7 @@ class Cluster:
             "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
         )
         try:
-            resp = self._client.call_api(method, url, headers, body, post, _request_timeout=self._timeout)
+            resp = self._client.call_api(method, url, headers, body, post, _request_timeout=timeout or self._timeout)
         except urllib3.exceptions.MaxRetryError as err:
             raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
@@ -129,9 +129,11 @@ class Cluster:
 
     def stream_lines(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
         """GET a text document line by line, without holding it whole (cAdvisor dumps)."""
+        yield from self._lines(path, self._request(path, query, accept="text/plain"))
+
+    def _lines(self, path: str, raw: Any) -> Iterator[bytes]:
         import urllib3
 
-        raw = self._request(path, query, accept="text/plain")
         try:
             pending = b""
             for chunk in raw.stream(1 << 16):
@@ -144,6 +146,35 @@ class Cluster:
             raise ApiError(f"connection to {self.host} broke while reading {path}: {_reason(err)}") from None
         finally:
             raw.release_conn()
+
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int = 30, query: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield watch events after resource_version until the server ends the watch.
+
+        Raises Expired when the version is too old (410 Gone): the caller relists.
+        """
+        params = {
+            **(query or {}),
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        try:
+            raw = self._request(path, params, timeout=(10, timeout_seconds + 30))
+        except ApiError as err:
+            raise Expired(str(err), 410, err.reason) if err.status == 410 else err from None
+        for line in self._lines(path, raw):
+            if not line.strip():
+                continue
+            event = _decode(line, path)
+            if event.get("type") == "ERROR":
+                status = event.get("object") or {}
+                if status.get("code") == 410:
+                    raise Expired(str(status.get("message") or "watch expired"), 410, str(status.get("reason") or "Expired"))
+                raise ApiError(f"watch {path} failed: {status.get('message')}", int(status.get("code") or 0))
+            yield event
 
     def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
         """Yield the raw pages of a list; raises Expired when a continue token expires.

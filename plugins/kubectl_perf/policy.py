@@ -4,7 +4,7 @@ that the webhook, capacity and audit all share."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -139,6 +139,110 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     pod_level = (spec.get("resources") or {}).get("requests") or {}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
-        have = (container.get("resources") or {}).get("requests") or {}  # only names matter: no parsing
+        # Only names matter, so nothing is parsed. A limit counts as a request: the API
+        # server defaults one from the other before anything (but a template) is judged.
+        resources = container.get("resources") or {}
+        have = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
         missing.extend((container.get("name", "?"), r) for r in required if r not in have and r not in pod_level)
     return missing
+
+
+# -- admission rules ------------------------------------------------------------------
+@dataclass(frozen=True)
+class NodeView:
+    """What the padding rules need to know of a node."""
+
+    name: str
+    labels: Mapping[str, str]
+    taints: tuple[Mapping[str, Any], ...]
+    memory: int  # allocatable memory, nanos
+    target: float  # its padding target (the policy's, resolved once)
+    committed: int = 0  # memory limits already committed by pods on the node, nanos
+
+    @property
+    def budget(self) -> int:
+        return int(self.memory * self.target)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # "requests", "padding" or "committed"
+    message: str
+    container: str = ""
+    resource: str = ""
+    deny: bool = True  # False: a warning even in enforce mode (committed: warn)
+
+
+def node_view(node: Mapping[str, Any], policy: Policy, committed: int = 0) -> NodeView:
+    from .model import node_allocatable
+
+    meta = node.get("metadata") or {}
+    labels = dict(meta.get("labels") or {})
+    taints = tuple((node.get("spec") or {}).get("taints") or ())
+    return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), policy.padding_target(labels), committed)
+
+
+def pod_memory_need(spec: Mapping[str, Any]) -> int:
+    """The memory a pod may come to use: its effective limit, else its effective request."""
+    from .model import pod_resources
+
+    requests, limits = pod_resources(spec)
+    return limits.get("memory") or requests.get("memory", 0)
+
+
+def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
+    """Every rule's findings for one pod spec. `nodes` None: the node view is not to
+    be trusted (stale cache), and the padding rules follow policy.on_stale_cache."""
+    from .quantity import format_bytes
+    from .scheduling import node_matches
+
+    findings = [
+        Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing_requests(spec, policy.require_requests)
+    ]
+    need = pod_memory_need(spec)
+    if not need:
+        return findings
+    if nodes is None:
+        if policy.on_stale_cache == "deny":
+            findings.append(
+                Finding("padding", "the webhook's view of the nodes is stale, so memory padding cannot be checked", resource="memory")
+            )
+        return findings
+    # Nodes usually come largest budget first, so the first eligible node settles a pod that fits.
+    best: NodeView | None = None
+    best_room = None
+    fits = committed_fits = False
+    for n in nodes:
+        if not node_matches(spec, n.name, n.labels, n.taints):
+            continue
+        budget = n.budget
+        if best is None or budget > best.budget:
+            best = n
+        fits = fits or need <= budget
+        room = budget - n.committed
+        best_room = room if best_room is None else max(best_room, room)
+        committed_fits = committed_fits or need <= room
+        if fits and (committed_fits or policy.committed == "off"):
+            break
+    if best is None:
+        return findings  # no node it may run on: nothing to weigh against (a node group may scale up from zero)
+    if not fits:
+        findings.append(
+            Finding(
+                "padding",
+                f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
+                f"(largest: {format_bytes(best.budget)}, {best.target:.0%} of {format_bytes(best.memory)} on {best.name})",
+                resource="memory",
+            )
+        )
+    elif policy.committed != "off" and not committed_fits:
+        findings.append(
+            Finding(
+                "committed",
+                f"memory {format_bytes(need)} does not fit the padding budget left on any node "
+                f"after the limits already committed (most room: {format_bytes(max(best_room or 0, 0))})",
+                resource="memory",
+                deny=policy.committed == "deny",
+            )
+        )
+    return findings
