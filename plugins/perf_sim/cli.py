@@ -34,7 +34,8 @@ def self_signed(workdir: Path) -> tuple[Path, Path, bytes]:
 
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "perf-sim-ca")])
+    # A CA name of its own, so clients trusting several of these find the right one.
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"perf-sim-ca-{secrets.token_hex(4)}")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -139,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"perf-sim: cannot load objects: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
     out = Path(args.kubeconfig)
-    out.unlink(missing_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.unlink(missing_ok=True)
+    except OSError as err:
+        print(f"perf-sim: cannot write the kubeconfig {out}: {err.strerror}", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="perf-sim-"))
     cert, key, ca_pem = self_signed(workdir)
     token = secrets.token_urlsafe(24)

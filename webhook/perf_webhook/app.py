@@ -30,10 +30,20 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
 
 
+def _read_body() -> bytes | None:
+    """The request body, or None when it is over MAX_BODY. An oversized body is
+    read to its end and dropped, so the client gets its 413 instead of a reset."""
+    stream = request.stream
+    body = bytearray()
+    while chunk := stream.read(65536):
+        if len(body) <= MAX_BODY:
+            body += chunk
+    return bytes(body) if len(body) <= MAX_BODY else None
+
+
 def create_app(policy: Policy, nodes: NodeSource) -> Flask:
     """An app per policy and node source, so tests build one without globals."""
     app = Flask("perf_webhook")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     metrics = Metrics()
 
     @app.errorhandler(HTTPException)
@@ -48,8 +58,11 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
         if request.mimetype != "application/json":
             metrics.bad_request(415)
             return _json({"error": "the body must be application/json"}, 415)
+        raw = _read_body()
+        if raw is None:
+            metrics.bad_request(413)
+            return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
         try:
-            raw = request.get_data(cache=False)
             review = json.loads(raw)
         except ValueError:
             metrics.bad_request(400)

@@ -120,6 +120,7 @@ def serve(args: argparse.Namespace, policy: Policy) -> None:
                 "certfile": args.tls_cert_file,
                 "keyfile": args.tls_private_key_file,
                 "ssl_context": ssl_context,
+                "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
                 "accesslog": None,
                 "errorlog": "-",
                 "loglevel": "info",
