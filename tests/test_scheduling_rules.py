@@ -1,0 +1,137 @@
+"""Node eligibility and the admission rules, pure, against hand-worked cases."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from conftest import DATA, Sim
+from kubectl_perf.api import Cluster, Connection
+from kubectl_perf.policy import NodeView, Policy, evaluate, parse_policy
+from kubectl_perf.scheduling import node_matches, tolerates
+
+Gi = 2**30 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("toleration", "taint", "ok"),
+    [
+        ({"key": "a", "operator": "Equal", "value": "1", "effect": "NoSchedule"}, {"key": "a", "value": "1", "effect": "NoSchedule"}, True),
+        ({"key": "a", "value": "1"}, {"key": "a", "value": "1", "effect": "NoExecute"}, True),  # operator defaults to Equal, any effect
+        ({"key": "a", "operator": "Equal", "value": "2"}, {"key": "a", "value": "1", "effect": "NoSchedule"}, False),
+        ({"key": "a", "operator": "Exists"}, {"key": "a", "value": "x", "effect": "NoSchedule"}, True),
+        ({"operator": "Exists"}, {"key": "anything", "effect": "NoExecute"}, True),
+        ({"key": "a", "operator": "Exists", "effect": "NoExecute"}, {"key": "a", "effect": "NoSchedule"}, False),
+        ({"key": "b", "operator": "Exists"}, {"key": "a", "effect": "NoSchedule"}, False),
+    ],
+)
+def test_tolerations(toleration: dict[str, str], taint: dict[str, str], ok: bool) -> None:
+    assert tolerates(toleration, taint) is ok
+
+
+def test_prefer_no_schedule_does_not_block() -> None:
+    assert node_matches({}, "n", {}, [{"key": "a", "effect": "PreferNoSchedule"}])
+    assert not node_matches({}, "n", {}, [{"key": "a", "effect": "NoSchedule"}])
+
+
+def affinity(*terms: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": t} for t in terms]}
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "ok"),
+    [
+        ({"nodeSelector": {"zone": "a"}}, True),
+        ({"nodeSelector": {"zone": "b"}}, False),
+        (affinity([{"key": "cores", "operator": "Gt", "values": ["8"]}]), True),
+        (affinity([{"key": "cores", "operator": "Lt", "values": ["8"]}]), False),
+        (affinity([{"key": "zone", "operator": "In", "values": ["b"]}], [{"key": "zone", "operator": "Exists"}]), True),  # terms OR
+        (affinity([{"key": "zone", "operator": "In", "values": ["a"]}, {"key": "gpu", "operator": "Exists"}]), False),  # expressions AND
+        (
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}]
+                        }
+                    }
+                }
+            },
+            True,
+        ),
+        ({"nodeName": "other"}, False),
+    ],
+)
+def test_node_selection(spec: dict[str, Any], ok: bool) -> None:
+    assert node_matches(spec, "n1", {"zone": "a", "cores": "16"}, []) is ok
+
+
+def view(name: str, gi: int, target: float = 0.75, committed_gi: float = 0, **labels: str) -> NodeView:
+    return NodeView(name, labels, (), gi * Gi, target, int(committed_gi * Gi))
+
+
+def spec(limit: str) -> dict[str, Any]:
+    return {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": limit}}}]}
+
+
+def test_padding_uses_the_best_eligible_node() -> None:
+    nodes = [view("small", 16), view("big", 64, workload="gpu")]
+    assert evaluate(spec("40Gi"), Policy(), nodes) == []  # 0.75 x 64Gi = 48Gi
+    found = evaluate(spec("50Gi"), Policy(), nodes)
+    assert [f.rule for f in found] == ["padding"] and "largest: 48Gi, 75% of 64Gi on big" in found[0].message
+    assert evaluate(spec("1Gi"), Policy(), []) == []  # no node to weigh against
+
+
+def test_committed_warn_and_deny() -> None:
+    nodes = [view("a", 16, committed_gi=10)]  # budget 12Gi, room 2Gi
+    warn = evaluate(spec("4Gi"), parse_policy({"padding": {"committed": "warn"}}), nodes)
+    assert [(f.rule, f.deny) for f in warn] == [("committed", False)]
+    deny = evaluate(spec("4Gi"), parse_policy({"padding": {"committed": "deny"}}), nodes)
+    assert [(f.rule, f.deny) for f in deny] == [("committed", True)]
+    assert evaluate(spec("2Gi"), parse_policy({"padding": {"committed": "deny"}}), nodes) == []
+
+
+def test_stale_view() -> None:
+    assert evaluate(spec("1Gi"), parse_policy({"onStaleCache": "allow"}), None) == []
+    assert [f.rule for f in evaluate(spec("1Gi"), parse_policy({"onStaleCache": "deny"}), None)] == ["padding"]
+
+
+def test_node_cache_relists_after_410(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_webhook import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "WATCH_SECONDS", 1)
+    sim: Sim = sim_factory("--objects", str(DATA / "cluster.yaml"))
+    lists = 0
+    original = cache_module.NodeCache._list
+
+    def counting(self: Any, *args: Any) -> str:
+        nonlocal lists
+        lists += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(cache_module.NodeCache, "_list", counting)
+    cache = cache_module.NodeCache(lambda: Cluster(Connection(str(sim.kubeconfig))), Policy())
+    cache.start()
+    try:
+        assert cache.synced.wait(10)
+        assert {v.name for v in cache.views() or []} == {"node-a", "node-b", "node-gpu"}
+        sim.request("/sim/compact", "POST")  # the next watch's resource version is too old: 410, relist
+        deadline = time.monotonic() + 15
+        while lists < 2:
+            assert time.monotonic() < deadline, "the cache never listed again"
+            time.sleep(0.1)
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-new"}, "status": {"allocatable": {"memory": "8Gi"}}}
+        sim.request("/api/v1/nodes", "POST", node)
+        deadline = time.monotonic() + 15
+        while "node-new" not in {v.name for v in cache.views() or []}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        cache.stop()
