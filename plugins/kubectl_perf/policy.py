@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from .model import all_containers, node_allocatable, pod_resources
+from .quantity import format_bytes
+from .scheduling import node_matches
+
 DEFAULT_PADDING = 0.75
 SCHEMA_NAME = "policy.schema.json"
 
@@ -134,8 +138,6 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     """(container, resource) pairs where a container, init container or sidecar
     requests nothing of a required resource. Ephemeral containers cannot carry
     resources and are not looked at. A pod-level request covers its containers."""
-    from .model import all_containers
-
     pod_level = (spec.get("resources") or {}).get("requests") or {}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
@@ -174,18 +176,36 @@ class Finding:
 
 
 def node_view(node: Mapping[str, Any], policy: Policy, committed: int = 0) -> NodeView:
-    from .model import node_allocatable
-
     meta = node.get("metadata") or {}
     labels = dict(meta.get("labels") or {})
     taints = tuple((node.get("spec") or {}).get("taints") or ())
     return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), policy.padding_target(labels), committed)
 
 
+def group_nodes(views: Sequence[NodeView], keys: frozenset[str]) -> list[NodeView]:
+    """Nodes that look alike to a pod that only reads `keys` of their labels, one per
+    group: the largest budget's node, carrying the group's most room. 5,000 nodes of a
+    few pools become a few views, so a review costs the same on any cluster size."""
+    groups: dict[tuple[Any, ...], tuple[NodeView, int]] = {}
+    for v in views:
+        sig = (
+            tuple((k, v.labels.get(k)) for k in sorted(keys)),
+            tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints)),
+        )
+        room = v.budget - v.committed
+        best = groups.get(sig)
+        if best is None:
+            groups[sig] = (v, room)
+        else:
+            rep, best_room = best
+            groups[sig] = (v if v.budget > rep.budget else rep, max(room, best_room))
+    out = [NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room) for rep, room in groups.values()]
+    out.sort(key=lambda n: -n.budget)
+    return out
+
+
 def pod_memory_need(spec: Mapping[str, Any]) -> int:
     """The memory a pod may come to use: its effective limit, else its effective request."""
-    from .model import pod_resources
-
     requests, limits = pod_resources(spec)
     return limits.get("memory") or requests.get("memory", 0)
 
@@ -193,9 +213,6 @@ def pod_memory_need(spec: Mapping[str, Any]) -> int:
 def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
     """Every rule's findings for one pod spec. `nodes` None: the node view is not to
     be trusted (stale cache), and the padding rules follow policy.on_stale_cache."""
-    from .quantity import format_bytes
-    from .scheduling import node_matches
-
     findings = [
         Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing_requests(spec, policy.require_requests)
     ]

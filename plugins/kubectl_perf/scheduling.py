@@ -77,3 +77,17 @@ def node_matches(spec: Mapping[str, Any], name: str, labels: Mapping[str, str], 
         if not any(_term_matches(t, name, labels) for t in terms):  # terms are ORed
             return False
     return not untolerated_taints(taints, spec.get("tolerations") or [])
+
+
+def referenced_keys(spec: Mapping[str, Any]) -> frozenset[str] | None:
+    """The node label keys a pod's placement depends on, or None when it also
+    depends on the node's name (nodeName, matchFields): then nodes cannot be grouped."""
+    if spec.get("nodeName"):
+        return None
+    keys = set((spec.get("nodeSelector") or {}).keys())
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        if term.get("matchFields"):
+            return None
+        keys.update(e.get("key", "") for e in term.get("matchExpressions") or [])
+    return frozenset(keys)

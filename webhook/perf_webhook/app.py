@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
@@ -19,7 +20,7 @@ log = logging.getLogger("perf_webhook")
 
 
 class NodeSource(Protocol):
-    def views(self) -> list[NodeView] | None: ...
+    def views_for(self, spec: Mapping[str, Any]) -> list[NodeView] | None: ...
     def age(self) -> float: ...
     def node_count(self) -> int: ...
     @property
@@ -33,6 +34,9 @@ def _json(body: Any, status: int = 200) -> Response:
 def _read_body() -> bytes | None:
     """The request body, or None when it is over MAX_BODY. An oversized body is
     read to its end and dropped, so the client gets its 413 instead of a reset."""
+    length = request.content_length
+    if length is not None and length <= MAX_BODY:
+        return request.get_data(cache=False)
     stream = request.stream
     body = bytearray()
     while chunk := stream.read(65536):
@@ -74,7 +78,7 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
             return _json({"error": str(err)}, err.code)
         uid = req["uid"]
         try:
-            decision = decide(req, policy, nodes.views())
+            decision = decide(req, policy, nodes.views_for)
         except Exception:  # a bug must not become a 5xx the API server would retry into a storm
             log.exception("review %s failed", uid)
             mode = policy.mode_for(str(req.get("namespace") or ""))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubectl_perf.api import ApiError, Cluster, Expired
 from kubectl_perf.model import holds_resources, pod_resources
-from kubectl_perf.policy import NodeView, Policy, node_view
+from kubectl_perf.policy import NodeView, Policy, group_nodes, node_view
+from kubectl_perf.scheduling import referenced_keys
 
 log = logging.getLogger("perf_webhook.cache")
 WATCH_SECONDS = 30  # the server ends each watch after this; a new one starts at once
@@ -27,6 +28,7 @@ class NodeCache:
         self._pods: dict[str, tuple[str, int]] = {}  # uid -> (node, memory limit nanos)
         self._committed: dict[str, int] = {}
         self._views: list[NodeView] | None = None  # sorted, rebuilt when something changed
+        self._grouped: dict[frozenset[str], list[NodeView]] = {}  # by the label keys a pod reads
         self.synced = threading.Event()
         self.heard = 0.0  # when the API server last answered us
         self._stop = threading.Event()
@@ -45,6 +47,24 @@ class NodeCache:
                 views.sort(key=lambda v: -v.budget)
                 self._views = views
             return self._views
+
+    def views_for(self, spec: Mapping[str, Any]) -> list[NodeView] | None:
+        """The nodes as a pod with this spec tells them apart (see group_nodes)."""
+        views = self.views()
+        keys = referenced_keys(spec)
+        if views is None or keys is None:
+            return views
+        with self._lock:
+            grouped = self._grouped.get(keys)
+            if grouped is None:
+                grouped = group_nodes(views, keys)
+                if self._views is views:  # not changed meanwhile: worth keeping
+                    self._grouped[keys] = grouped
+            return grouped
+
+    def _changed(self) -> None:
+        self._views = None
+        self._grouped = {}
 
     def node_count(self) -> int:
         return len(self._nodes)
@@ -106,7 +126,7 @@ class NodeCache:
 
     def _reset_nodes(self) -> None:
         self._nodes = {}
-        self._views = None
+        self._changed()
 
     def _apply_node(self, kind: str, node: dict[str, Any]) -> None:
         name = (node.get("metadata") or {}).get("name", "")
@@ -120,11 +140,11 @@ class NodeCache:
                 self._nodes.pop(name, None)
             else:
                 self._nodes[name] = trimmed
-            self._views = None
+            self._changed()
 
     def _reset_pods(self) -> None:
         self._pods, self._committed = {}, {}
-        self._views = None
+        self._changed()
 
     def _apply_pod(self, kind: str, pod: dict[str, Any]) -> None:
         uid = (pod.get("metadata") or {}).get("uid", "")
@@ -137,4 +157,4 @@ class NodeCache:
             if kind != "DELETED" and memory:
                 self._pods[uid] = (node, memory)
                 self._committed[node] = self._committed.get(node, 0) + memory
-            self._views = None
+            self._changed()

@@ -93,10 +93,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace, policy: Policy) -> None:
-    from gunicorn.app.base import BaseApplication
-
     from .app import create_app
     from .cache import NodeCache
+
+    def load() -> Any:
+        # Runs in each worker: each keeps its own node cache, fed by its own watch.
+        cache = NodeCache(lambda: Cluster(Connection(args.kubeconfig)), policy)
+        cache.start()
+        return create_app(policy, cache)
+
+    run_gunicorn(args, load)
+
+
+def run_gunicorn(args: argparse.Namespace, load: Any) -> None:
+    """Serve the app `load()` builds under gunicorn with the webhook's settings
+    (the benchmark serves its bare baseline app through this too)."""
+    from gunicorn.app.base import BaseApplication
 
     tls: dict[str, ReloadingTLS] = {}
 
@@ -129,10 +141,7 @@ def serve(args: argparse.Namespace, policy: Policy) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            # Runs in each worker: each keeps its own node cache, fed by its own watch.
-            cache = NodeCache(lambda: Cluster(Connection(args.kubeconfig)), policy)
-            cache.start()
-            return create_app(policy, cache)
+            return load()
 
     Server().run()
 

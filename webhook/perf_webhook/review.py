@@ -4,7 +4,7 @@ matters, and the response the API server expects. Pure, like the policy."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,8 +100,12 @@ class Decision:
         return response(uid, self.allowed, self.message, self.code, self.warnings)
 
 
-def decide(request: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> Decision:
-    """Judge one admission request against the policy."""
+NodesFor = Callable[[Mapping[str, Any]], Sequence[NodeView] | None]
+
+
+def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> Decision:
+    """Judge one admission request against the policy; nodes_for(spec) gives the
+    nodes as that pod tells them apart, or None when the view is stale."""
     operation = request.get("operation")
     kind = (request.get("kind") or {}).get("kind") if isinstance(request.get("kind"), Mapping) else None
     obj = request.get("object")
@@ -122,7 +126,7 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView]
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
             except BadObject:
                 pass
-        findings = evaluate(spec, policy, nodes)
+        findings = evaluate(spec, policy, nodes_for(spec))
     except (BadObject, ValueError, TypeError, AttributeError, KeyError) as err:
         message = f"kubectl-perf cannot read this {kind}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
         if mode == "enforce":
