@@ -529,20 +529,24 @@ class Generated:
 
     @lru_cache(maxsize=64)
     def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int]]:
-        rows = []
-        spec = w.spec
-        share = pod_requests(spec) if spec.get("resources") else None
-        running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec["containers"])
-        for c in running:
-            req = container_amounts(c, "requests")
-            lim = container_amounts(c, "limits")
-            rc, rm = req.get("cpu", lim.get("cpu", 0)), req.get("memory", lim.get("memory", 0))
-            if share is not None:  # pod-level resources: containers share the pod's budget
-                rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
-            limit_mem = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
-            # cpu nanos of a core are nanocores already; memory nanos become bytes
-            rows.append((c["name"], rc, rm // NANO, limit_mem // NANO))
-        return rows
+        return usage_basis(w.spec)
+
+
+def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
+    """(container, cpu request nanocores, memory request bytes, memory limit bytes) for
+    each running container (app and sidecars): what synthesised usage scales from."""
+    share = pod_requests(spec) if spec.get("resources") else None
+    running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec.get("containers") or [])
+    rows = []
+    for c in running:
+        req, lim = container_amounts(c, "requests"), container_amounts(c, "limits")
+        rc, rm = req.get("cpu", lim.get("cpu", 0)), req.get("memory", lim.get("memory", 0))
+        if share is not None:  # pod-level resources: containers share the pod's budget
+            rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
+        limit_mem = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
+        # cpu nanos of a core are nanocores already; memory nanos become bytes
+        rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO))
+    return rows
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
+from kubectl_perf.model import container_amounts, node_allocatable
 
-from .generate import EPOCH, mix, name_hash, synth_usage
+from .generate import EPOCH, mix, name_hash, synth_usage, usage_basis
 from .store import Store, dotted, not_found
 
 NANO = 10**9
@@ -33,20 +33,11 @@ class PodUsage:
 
 def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Synthesised usage for a pod object: running app containers and sidecars."""
-    spec = pod.get("spec") or {}
     meta = pod.get("metadata") or {}
-    share = pod_requests(spec) if spec.get("resources") else None
-    running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec.get("containers") or [])
-    out = []
-    for c in running:
-        req, lim = container_amounts(c, "requests"), container_amounts(c, "limits")
-        rc, rm = req.get("cpu", lim.get("cpu", 0)), req.get("memory", lim.get("memory", 0))
-        if share is not None:
-            rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
-        lm = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
-        h = name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{c.get('name')}")
-        out.append((c.get("name", ""), *synth_usage(rc, rm // NANO, lm // NANO, h)))
-    return out
+    return [
+        (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}")))
+        for name, rc, rm, lm in usage_basis(pod.get("spec") or {})
+    ]
 
 
 class Metrics:
@@ -145,7 +136,6 @@ class Metrics:
     def cadvisor(self, node: dict[str, Any]) -> str:
         """The kubelet's /metrics/cadvisor for one node, in cAdvisor's exact format."""
         now_ms = int(time.time() * 1000)
-        alloc = node_allocatable(node)
         cap = node["status"].get("capacity") or {}
         families: dict[str, list[str]] = {name: [] for name in _CADVISOR}
         node_cpu, node_mem = self.node_usage(node)
@@ -209,7 +199,6 @@ class Metrics:
         }
         add("machine_cpu_cores", machine, _nanos(cap.get("cpu", "0")) // NANO)
         add("machine_memory_bytes", machine, _nanos(cap.get("memory", "0")) // NANO)
-        del alloc
         out = []
         for metric, lines in families.items():
             if lines:

@@ -236,9 +236,7 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise ApiStatus(400, "BadRequest", f"invalid limit {q.get('limit')!r}") from None
-        items, token, _ = self.cfg.store.list(
-            resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue")
-        )
+        items, token = self.cfg.store.list(resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue"))
         meta = {"resourceVersion": str(self.cfg.store.rv), **({"continue": token} if token else {})}
         if "as=Table" in (self.headers.get("Accept") or ""):
             objs = [json.loads(o) if isinstance(o, str) else o for o in items]

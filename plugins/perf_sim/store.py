@@ -245,8 +245,8 @@ class Store:
     # -- reads ------------------------------------------------------------
     def list(
         self, name: str, namespace: str | None, labels: str | None, fields: str | None, limit: int, token: str | None
-    ) -> tuple[list[str | dict[str, Any]], str, int]:
-        """One page: (objects, continue token or "", remaining count estimate)."""
+    ) -> tuple[list[str | dict[str, Any]], str]:
+        """One page: (objects, continue token or "")."""
         coll = self.collections[name]
         with self.changed:
             rv = self.rv
@@ -267,10 +267,10 @@ class Store:
         it = coll.select(namespace, labels, fields, start)
         for pos, obj in it:
             if limit and len(items) >= limit:
-                return items, encode_token(rv, last), 0
+                return items, encode_token(rv, last)
             items.append(obj)
             last = (pos[0], pos[1] + 1) if pos[0] == "g" else pos
-        return items, "", 0
+        return items, ""
 
     # -- writes -----------------------------------------------------------
     def write(self, name: str, obj: dict[str, Any], event: str | None = None) -> dict[str, Any]:
