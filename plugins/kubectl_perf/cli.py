@@ -19,7 +19,6 @@ from .quantity import QuantityError
 PLUGINS = {
     "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
 }
-VERSION = "0.1.0"
 
 
 def add_connection_flags(p: argparse.ArgumentParser) -> None:
@@ -71,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sub, rest = argv[0], argv[1:]
     if sub in ("version", "--version"):
-        print(f"kubectl-perf {VERSION}")
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"kubectl-perf {version('kubectl-perf')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("kubectl-perf (not installed)")
         return 0
     if sub not in PLUGINS:
         print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)
