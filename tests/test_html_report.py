@@ -71,6 +71,11 @@ def test_report_renders_a_bar_per_node(fixture_cluster: Sim, tmp_path: Path) -> 
     # node-b cpu: 3 of 7.91 cores requested, no cpu limits
     assert bars.nodes["node-b"]["bars"]["cpu"] == (round(3 / 7.91 * 100, 1), 0.0)
     assert "pending-big" in dom and "Pending pods (1)" in dom
+    grouped = tmp_path / "grouped.html"
+    grouped.write_text(kubectl(fixture_cluster, "perf", "capacity", "--util", "--by", "label:team", "-o", "html").stdout)
+    teams = re.findall(r'<tr data-group="([^"]+)"><td>[^<]*</td><td>(\d+)</td>', browser(tmp_path, "--dump-dom", grouped.as_uri()))
+    # storefront: web-1 and web-2 (pending-big and the finished batch pods are not counted)
+    assert dict(teams) == {"data": "2", "research": "2", "security": "1", "storefront": "2"}
     shot = tmp_path / "shot.png"
     browser(tmp_path, f"--screenshot={shot}", "--window-size=1400,900", page.as_uri())
     data = shot.read_bytes()

@@ -61,6 +61,35 @@ def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str
     return "<br>".join(lines)
 
 
+def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
+    """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
+    by = report.options.by or ""
+    title = "namespace" if by == "namespace" else by[len("label:") :]
+    head = "".join(
+        f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
+        + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if show_usage and r in USAGE_RESOURCES else "")
+        for r in resources
+    )
+    rows = []
+    for g in sorted(report.groups.values(), key=lambda g: g.name):
+        cells = []
+        for r in resources:
+            req = g.requests.get(r, 0)
+            cells += [format_amount(r, req), format_amount(r, g.limits.get(r, 0))]
+            if show_usage and r in USAGE_RESOURCES:
+                used = (g.usage or {}).get(r, 0)
+                cells += [format_amount(r, used), format_amount(r, req - used) if req else "-"]
+        rows.append(
+            f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>'
+            + "".join(f"<td>{escape(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    return (
+        f'<h2>By {escape(title)} ({len(rows)})</h2><p class="sub">Slack is requested minus used: reserved, and idle.</p>'
+        f"<table><tr><th>{escape(title)}</th><th>pods</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str) -> str:
     show_usage = report.options.util and report.usage_known
     total = report.total()
@@ -91,6 +120,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
         if report.pending
         else ""
     )
+    groups_html = _groups(report, bars, show_usage) if report.options.by else ""
     breaching = sum(1 for n in nodes if n.breaches())
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
@@ -105,6 +135,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,
 up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>
 {"".join(rows)}
+{groups_html}
 {pending_html}
 </body></html>
 """
