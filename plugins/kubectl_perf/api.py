@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from queue import Full, Queue
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote
 
 A = TypeVar("A")
@@ -73,7 +73,6 @@ class Cluster:
     def __init__(self, conn: Connection) -> None:
         # Imported here so `--help` and argument errors never pay for the client.
         from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
 
         cfg = client.Configuration()
         try:
@@ -81,9 +80,7 @@ class Cluster:
                 config.load_kube_config(config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg, persist_config=False)
             else:
                 config.load_incluster_config(client_configuration=cfg)
-        except (ConfigException, OSError) as err:
-            raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
-        except Exception as err:  # the loader raises bare errors on malformed files
+        except Exception as err:  # ConfigException, OSError, and bare errors on malformed files
             raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
         cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
         self.host = cfg.host
@@ -108,11 +105,11 @@ class Cluster:
         except Exception as err:  # ApiException for Retry-After responses, and the like
             raise ApiError(f"request to {self.host}{path} failed: {_one_line(err)}") from None
         raw = resp.response
-        if 200 <= raw.status < 300:
-            return raw
-        self._raise_for(path, raw.status, raw.data)
+        if not 200 <= raw.status < 300:
+            self._raise_for(path, raw.status, raw.data)
+        return raw
 
-    def _raise_for(self, path: str, status: int, body: bytes) -> None:
+    def _raise_for(self, path: str, status: int, body: bytes) -> NoReturn:
         message, reason = _status_message(body)
         if path.startswith("/apis/metrics.k8s.io") and status in (404, 503):
             why = "metrics-server is not installed" if status == 404 else "metrics-server is not ready"
