@@ -94,25 +94,54 @@ def test_bare_json_numbers_are_quantities() -> None:
         parse_quantity(None)
 
 
-def _oracle(text: str) -> int:
-    """Independent reference: the Python client's Decimal parse, rounded up to the nano."""
-    exact = Fraction(Decimal(client_parse(text))) * N
-    return math.ceil(exact) if exact >= 0 else -math.ceil(-exact)
+MULTIPLIER = {
+    "": 1,
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
-quantity = st.builds(
-    lambda sign, whole, frac, suffix: f"{sign}{whole}{'.' + frac if frac else ''}{suffix}",
+def _exact_nanos(sign: str, whole: str, frac: str, suffix: str) -> int:
+    """Independent reference from the parts: exact fraction arithmetic, magnitude rounded up to the nano."""
+    exact = Fraction(int(whole + frac), 10 ** len(frac)) * MULTIPLIER[suffix] * N
+    nanos = math.ceil(exact)
+    return -nanos if sign == "-" else nanos
+
+
+parts = st.tuples(
     st.sampled_from(["", "+", "-"]),
-    st.integers(0, 10**6).map(str),  # binary amounts stay under the int64 cap the client lacks
+    st.integers(0, 10**6).map(str),  # binary amounts stay under apimachinery's int64 cap
     st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=12)),
-    st.sampled_from(["", "n", "u", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"]),
+    st.sampled_from(list(MULTIPLIER)),
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(quantity)
-def test_agrees_with_an_independent_parser(text: str) -> None:
-    assert parse_nanos(text) == _oracle(text)
+@given(parts)
+def test_agrees_with_exact_arithmetic(p: tuple[str, str, str, str]) -> None:
+    sign, whole, frac, suffix = p
+    text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
+    assert parse_nanos(text) == _exact_nanos(*p)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts)
+def test_agrees_with_the_python_client_where_it_is_exact(p: tuple[str, str, str, str]) -> None:
+    """The client's Decimal parse (28 significant digits) is a second, independent parser."""
+    sign, whole, frac, suffix = p
+    text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
+    value = Fraction(Decimal(client_parse(text))) * N
+    if len(whole + frac) <= 15 and value.denominator == 1:  # no rounding on either side
+        assert parse_nanos(text) == value
 
 
 @pytest.mark.parametrize(("nanos", "text"), [(250_000_000, "250m"), (2 * N, "2"), (1_500_000_000, "1500m"), (1, "1m"), (0, "0")])
