@@ -83,7 +83,7 @@ class Cluster:
         url = self.host + path + (f"?{urlencode(params)}" if params else "")
         headers = {"Accept": accept}
         # Read per request: exec and OIDC credentials refresh their token through this hook.
-        settings: dict[str, dict[str, Any]] = self._config.auth_settings()
+        settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
         for auth in settings.values():
             if auth.get("in") == "header" and auth.get("value"):
                 headers[auth["key"]] = auth["value"]
