@@ -4,7 +4,6 @@ grammar), and distroless suggestions from names and image configs."""
 from __future__ import annotations
 
 import pytest
-
 from kubectl_perf.imageref import ImageRefError, normalise, parse, suggest_for_config, suggest_for_name
 
 D = "sha256:" + "ab" * 32
