@@ -139,13 +139,13 @@ def test_pre_pull_plan() -> None:
     got = [(p.image, p.pool, p.selector, p.eligible, p.missing, p.uncertain, p.reasons) for p in plan]
     assert got == [
         # node:22 (CronJob) may run on n1, n2, n4 (not the tainted n3); only n1 holds it. 409 MB x 2 first.
-        ("docker.io/library/node:22", "a", {"node-pool": "a"}, 3, 2, 0, ["CronJob"]),
+        ("docker.io/library/node:22", "a", {"node-pool": "a"}, 3, 2, 0, ["CronJob/shop/nightly"]),
         # python:3.12 (web has 2 replicas) is missing only on the fresh n4; db (1 replica, no HPA) is no candidate.
-        ("docker.io/library/python:3.12", "a", {"node-pool": "a"}, 3, 1, 0, ["Deployment x2"]),
+        ("docker.io/library/python:3.12", "a", {"node-pool": "a"}, 3, 1, 0, ["Deployment/shop/web x2"]),
     ]
     assert audit(Options(min_size=410 * M)).pre_pull[0].image == "docker.io/library/python:3.12"
     hpa = audit(Options(hpa_targets=frozenset({("StatefulSet", "shop", "db")}))).pre_pull
-    assert sorted(hpa[1].reasons) == ["Deployment x2", "HPA target"]  # db tolerates n3, which holds it already
+    assert sorted(hpa[1].reasons) == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]  # db tolerates n3, which holds it already
 
 
 def test_capped_nodes_may_hold_more() -> None:

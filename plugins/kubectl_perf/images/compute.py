@@ -57,6 +57,7 @@ class NodeView:
     labels: dict[str, str]
     taints: list[dict[str, Any]]
     runtime: str  # containerd, cri-o, docker, ...
+    arch: str  # amd64, arm64: the platform --inspect reads from an index
     listed: int  # how many images the node lists
     smallest: int  # the smallest listed size (what an unlisted image must be under, on a capped node)
     pool: str = ""
@@ -142,7 +143,9 @@ class Audit:
                 listing.nodes.add(k)
                 for n in names:
                     self.aliases.setdefault(n, set()).add(canonical)
-            view = NodeView(name, dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or []), runtime, len(images), smallest)
+            info = status.get("nodeInfo") or {}
+            labels, taints = dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or [])
+            view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), len(images), smallest)
             self.nodes.append(view)
             self._node_index[name] = k
 
@@ -168,6 +171,11 @@ class Audit:
         return key
 
     # -- pods -----------------------------------------------------------------------------
+    def reset_pods(self) -> Audit:
+        """Forget every pod: a relist after 410 Expired starts again."""
+        self.uses, self.workloads, self.pool_images, self.pending_pods = {}, {}, {}, 0
+        return self
+
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         if not self._pools_done:
             self.assign_pools()
@@ -316,15 +324,17 @@ class Audit:
         return out
 
     def _candidate_workloads(self, row: ImageRow) -> list[tuple[Workload, str]]:
+        """Workloads of the image that scale out or start pods often, each with why."""
         out = []
         for w in row.workloads:
             info = self.workloads[w]
+            name = f"{w.kind}/{w.namespace}/{w.name}"
             if (w.kind, w.namespace, w.name) in self.options.hpa_targets:
-                out.append((w, "HPA target"))
+                out.append((w, f"{name} (HPA target)"))
             elif w.kind in STARTING_KINDS:
-                out.append((w, w.kind))
+                out.append((w, name))
             elif w.kind in SCALING_KINDS and info.pods >= 2:
-                out.append((w, f"{w.kind} x{info.pods}"))
+                out.append((w, f"{name} x{info.pods}"))
         return out
 
     def _plan(self, rows: list[ImageRow]) -> list[PrePull]:
