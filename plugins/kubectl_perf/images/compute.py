@@ -293,13 +293,15 @@ class Audit:
         found: imageref.Suggestion | None = None
         detected = ""
         if use.ref is not None:
-            if imageref.is_lean(use.ref) or (size is not None and size < imageref.SMALL_BASE):
+            if imageref.is_lean(use.ref):
                 return None, ""
+            if size is not None and size < imageref.SMALL_BASE:
+                return None, "alpine-sized: under 10 MB"
             found = imageref.suggest_for_name(use.ref)
             if found:
                 detected = "name"
         if found is None and inspection is not None and inspection.config is not None:
-            found, detected = imageref.suggest_for_config(inspection.config, inspection.layer_bytes)
+            found, detected = imageref.suggest_for_config(inspection.config, size)  # nodes know the size best
         if found is None:
             return None, detected
         saving = None
