@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Sim, env_for, kubectl
-
 from kubectl_perf.imageref import parse
 from kubectl_perf.images.registry import Registry, docker_credentials
 
