@@ -80,8 +80,9 @@ def _versions(repo: str, versions: range, fmt: str, size: int, step: int) -> dic
 
 # What nodes of a pool keep from pods that ran there before: older tags, old app builds.
 # A node keeps each with a fixed probability, so nodes of one pool hold different sets,
-# and general nodes pass the kubelet's cap of 50: their smallest images go unlisted, and
-# images only general nodes run (distroless payments) are listed by no node at all.
+# and all but GPU nodes (few, young, replaced often) pass the kubelet's cap of 50: their
+# smallest images go unlisted, and an image only general nodes run (distroless payments)
+# is listed by no node at all.
 LEFTOVERS: dict[str, dict[str, int]] = {
     "general": {
         "docker.io/library/node:20": 401_000_000,
@@ -91,8 +92,16 @@ LEFTOVERS: dict[str, dict[str, int]] = {
         **_versions("registry.example.com/shop/checkout", range(64), "1.4.{}", 36_000_000, 150_000),
         **_versions("registry.example.com/shop/cart", range(12), "2.2.{}", 118_000_000, 410_000),
     },
-    "io": {"docker.io/library/postgres:15": 149_000_000, "docker.io/library/redis:7.2": 41_900_000},
-    "compute": {"docker.io/apache/spark:3.5.1": 395_000_000, "docker.io/apache/spark:3.4.3": 377_000_000},
+    "io": {
+        "docker.io/library/postgres:15": 149_000_000,
+        "docker.io/library/redis:7.2": 41_900_000,
+        **_versions("registry.example.com/data/etl", range(60), "3.1.{}", 28_000_000, 260_000),
+    },
+    "compute": {
+        "docker.io/apache/spark:3.5.1": 395_000_000,
+        "docker.io/apache/spark:3.4.3": 377_000_000,
+        **_versions("registry.example.com/analytics/features", range(60), "0.9.{}", 24_000_000, 300_000),
+    },
     "gpu": {"docker.io/tensorflow/tensorflow:2.16.1-gpu": 3_510_000_000},
 }
 LEFTOVER_PERCENT = 75
