@@ -239,3 +239,121 @@ def test_inspect_through_kubectl(inspect_cluster: tuple[Sim, Server, Server, int
     # Without --inspect nothing is read from registries: custom images get no suggestion.
     plain = {i["image"]: i for i in json.loads(kubectl(sim, "perf", "images", "-o", "json").stdout)["images"]}
     assert plain[f"{open_reg.host}/shop/api:2.3.1"]["suggestion"] is None and plain[f"{open_reg.host}/shop/tiny:1"]["sizeBytes"] is None
+
+
+# -- bearer tokens, as Docker Hub and most registries hand them out -----------------------------
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[str]]]:
+    """A registry with token auth, and a token service that hands anonymous pull tokens
+    for repositories under shop/ (and records what it was asked)."""
+    import datetime
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509.oid import NameOID
+
+    tmp = tmp_path_factory.mktemp("registry-token")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "token-issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp / "issuer.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    asked: list[str] = []
+
+    def signed(repo: str, actions: list[str]) -> str:
+        """A registry token (a JWT signed by the issuer the registry trusts) for one repository."""
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]}
+        t = int(time.time())
+        access = [{"type": "repository", "name": repo, "actions": actions}] if actions else []
+        claims = {"iss": "test-issuer", "sub": "", "aud": "test-registry", "exp": t + 300, "nbf": t - 10, "iat": t, "jti": f"{repo}{t}", "access": access}
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def token(scope: str) -> str:
+        _kind, repo, _actions = scope.split(":")
+        return signed(repo, ["pull"] if repo.startswith("shop/") else [])
+
+    class TokenService(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = parse_qs(urlsplit(self.path).query)
+            asked.append(f"{query.get('service', [''])[0]} {query.get('scope', [''])[0]}")
+            body = json.dumps({"token": token(query["scope"][0])}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    service = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "error", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(tmp / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": "test"},
+        "auth": {
+            "token": {
+                "realm": f"http://127.0.0.1:{service.server_address[1]}/token",
+                "service": "test-registry",
+                "issuer": "test-issuer",
+                "rootcertbundle": str(tmp / "issuer.pem"),
+            }
+        },
+    }
+    (tmp / "config.yml").write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([REGISTRY, "serve", str(tmp / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break  # 401 with a bearer challenge: up
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"docker-registry did not start: {proc.stderr.read().decode() if proc.stderr else ''}") from None
+                time.sleep(0.05)
+        # push with a push token of our own (the service above only grants pull)
+        pusher = Server(f"127.0.0.1:{port}", f"Bearer {signed('shop/api', ['push', 'pull'])}")
+        pusher.image("shop/api", {"config": {"Env": ["NODE_VERSION=24.2.0"]}}, [M], "7")
+        asked.clear()
+        yield Server(f"127.0.0.1:{port}", ""), asked
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        service.shutdown()
+
+
+def test_anonymous_bearer_tokens(token_registry: tuple[Server, list[str]]) -> None:
+    server, asked = token_registry
+    found = Registry(timeout=5).inspect(parse(f"{server.host}/shop/api:7"))
+    assert found.error == "" and found.config["config"]["Env"] == ["NODE_VERSION=24.2.0"]
+    # one token for the repository, scoped to pull, then reused for the config blob
+    assert asked == ["test-registry repository:shop/api:pull"]
+    refused = Registry(timeout=5).inspect(parse(f"{server.host}/other/app:1"))  # the token grants nothing there
+    assert refused.error == f"unauthorized (401): no credentials for {server.host} in ~/.docker/config.json"

@@ -197,7 +197,7 @@ class Audit:
             info.pods += 1
             if not node_name:
                 self.pending_pods += 1
-            pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else None
+            pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
             for kind, container in _containers(spec):
@@ -215,7 +215,6 @@ class Audit:
                     use.pods += 1
                 if k >= 0:
                     use.running_on.add(k)
-                    assert pool_refs is not None
                     pool_refs.add(ref_text)
                 if ref_text not in self.aliases:  # the runtime's digest, from the pod's status, may still match
                     if statuses is None:

@@ -121,11 +121,11 @@ class _Session:
         return doc
 
     def _get(self, path: str, accept: str, retry: bool = True) -> bytes:
-        headers = {"Accept": accept, "User-Agent": "kubectl-perf"}
-        if self.auth:
-            headers["Authorization"] = self.auth
+        request = urllib.request.Request(self.base + path, headers={"Accept": accept, "User-Agent": "kubectl-perf"})
+        if self.auth:  # not sent on to where a blob redirects (a CDN or bucket has its own signature)
+            request.add_unredirected_header("Authorization", self.auth)
         try:
-            with urllib.request.urlopen(urllib.request.Request(self.base + path, headers=headers), timeout=self.registry.timeout) as resp:
+            with urllib.request.urlopen(request, timeout=self.registry.timeout) as resp:
                 return bytes(resp.read(MAX_DOCUMENT))
         except urllib.error.HTTPError as err:
             if err.code == 401 and retry and not self.auth:
