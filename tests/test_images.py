@@ -285,3 +285,39 @@ def test_generated_node_images_look_like_the_kubelets(generated: Sim) -> None:
         pools.setdefault(n["metadata"]["labels"]["node-pool"], []).append({i["names"][1] for i in n["status"]["images"]})
     general = pools["general"]
     assert len(general) > 1 and any(a != b for a in general for b in general)  # nodes of one pool hold different sets
+
+
+# -- the real kube-apiserver: its defaulting (pull policies), field selectors, HPAs and RBAC ----
+def test_against_the_real_api_server(realk8s_factory: Any) -> None:
+    server = realk8s_factory()
+    pods = copy.deepcopy(PODS)
+    for n, p in enumerate(pods):
+        for ref in p["metadata"].get("ownerReferences", []):
+            ref["apiVersion"] = "batch/v1" if ref["kind"] == "Job" else "apps/v1"
+            ref["uid"] = f"00000000-0000-4000-8000-{n:012d}"
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db"},
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}],
+        },
+    }
+    server.load([{"apiVersion": "v1", "kind": "Node", **copy.deepcopy(n)} for n in NODES] + [{"apiVersion": "v1", "kind": "Pod", **p} for p in pods] + [hpa])
+    result = kubectl(None, "perf", "images", "-o", "json", env=env_for(None, KUBECONFIG=str(server.kubeconfig)), check=False)
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    images = by_image(d)
+    # The real server defaulted the policies: Always for busybox (no tag), as the plugin assumes where a pod says none.
+    assert images["docker.io/library/busybox:latest"]["pullPolicies"] == {"Always": 2}
+    assert "docker.io/library/golang:1.23" not in images  # the Succeeded pod is filtered out by the server's field selector
+    assert (d["summary"]["images"], d["summary"]["uniqueBytes"]) == (5, (411 + 409) * M)
+    # db is an HPA target now: a workload that scales out, though it runs one pod.
+    plan = {p["image"]: p for p in d["prePull"]}
+    assert plan["docker.io/library/python:3.12"]["why"] == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]
+    denied = kubectl(None, "perf", "images", env=env_for(None, KUBECONFIG=str(server.user_kubeconfig)), check=False)
+    assert denied.returncode == 1 and "forbidden" in denied.stderr and "try -n NAMESPACE" in denied.stderr
+    assert "Traceback" not in denied.stderr and denied.stderr.count("error: ") == 1
