@@ -112,7 +112,6 @@ class Audit:
         self.uses: dict[str, Use] = {}  # normalised reference as pods write it -> use
         self.workloads: dict[Workload, WorkloadInfo] = {}
         self.pool_images: dict[str, set[str]] = {}  # pool -> references its scheduled pods use
-        self.pending_pods = 0
         self._norm: dict[str, str] = {}
         self.pool_label = ""
         self._pools_done = False
@@ -124,7 +123,8 @@ class Audit:
             meta, status = node.get("metadata") or {}, node.get("status") or {}
             name = str(meta.get("name") or "")
             images = status.get("images") or []
-            runtime = runtime_name(status.get("nodeInfo") or {})
+            info = status.get("nodeInfo") or {}
+            runtime = runtime_name(info)
             k = len(self.nodes)
             smallest = 0
             for image in images:
@@ -143,7 +143,6 @@ class Audit:
                 listing.nodes.add(k)
                 for n in names:
                     self.aliases.setdefault(n, set()).add(canonical)
-            info = status.get("nodeInfo") or {}
             labels, taints = dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or [])
             view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), len(images), smallest)
             self.nodes.append(view)
@@ -173,7 +172,7 @@ class Audit:
     # -- pods -----------------------------------------------------------------------------
     def reset_pods(self) -> Audit:
         """Forget every pod: a relist after 410 Expired starts again."""
-        self.uses, self.workloads, self.pool_images, self.pending_pods = {}, {}, {}, 0
+        self.uses, self.workloads, self.pool_images = {}, {}, {}
         return self
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -195,8 +194,6 @@ class Audit:
                 placement = {key: spec[key] for key in ("nodeSelector", "affinity", "tolerations") if spec.get(key)}
                 info = self.workloads[workload] = WorkloadInfo(0, placement)
             info.pods += 1
-            if not node_name:
-                self.pending_pods += 1
             pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
