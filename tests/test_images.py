@@ -101,7 +101,7 @@ def test_sort_top_and_filters(hand_cluster: Sim) -> None:
     assert by_image(b)["docker.io/library/python:3.12"]["sizeBytes"] == 1020 * M  # n3 is the only node left: CRI-O's size
     table = perf(hand_cluster, "--top", "2")
     assert table.returncode == 0 and "showing 2 of 5 images" in table.stderr
-    lines = table.stdout.split("\n\n")[1].splitlines()
+    lines = table.stdout.split("\n\n")[0].splitlines()  # the data first, then the summary and the rest
     assert lines[0].split()[:3] == ["IMAGE", "SIZE", "NODES"] and [ln.split()[0] for ln in lines[1:]] == ["python:3.12", f"python@{PODS[3]['spec']['containers'][0]['image'].split('@')[1]}"]
 
 

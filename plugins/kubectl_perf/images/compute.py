@@ -175,6 +175,13 @@ class Audit:
         self.uses, self.workloads, self.pool_images = {}, {}, {}
         return self
 
+    def with_pods(self, pages: Iterable[Iterable[Mapping[str, Any]]]) -> Audit:
+        """Take the pods afresh from pages of a pod list (a relist calls this again)."""
+        self.reset_pods()
+        for items in pages:
+            self.add_pods(items)
+        return self
+
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         if not self._pools_done:
             self.assign_pools()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..cli import Parser, add_connection_flags
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
 from .compute import DEFAULT_MAX_IMAGES
 
-OUTPUTS = ("table", "wide", "json", "yaml", "csv", "html", "imagecache")
+OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
 SORTS = ("size", "nodes", "pods", "waste")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
 _UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -100,16 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"the kubelet's nodeStatusMaxImages: nodes list at most N images (default {DEFAULT_MAX_IMAGES}; 0: no cap)",
     )
-    sel = p.add_argument_group("filters")
-    sel.add_argument("-n", "--namespace", help="only pods in this namespace")
-    sel.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
-    sel.add_argument("-l", "--selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db")
+    sel = add_filter_flags(p)
     sel.add_argument("--node-selector", metavar="SELECTOR", help="only nodes matching this label selector, and the pods on them")
-    sel.add_argument("--chunk-size", type=count, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, csv, html, or imagecache (a kube-fledged ImageCache)"
-    )
+    add_output_flag(p.add_argument_group("output"), OUTPUTS)
     add_connection_flags(p)
     return p
 
@@ -117,8 +110,5 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = build_parser()
     args = p.parse_args(argv)
-    if args.namespace and args.all_namespaces:
-        p.error("-n/--namespace and -A/--all-namespaces cannot be used together")
-    if args.chunk_size < 1:
-        p.error("--chunk-size must be at least 1")
+    check_filters(p, args)
     return args

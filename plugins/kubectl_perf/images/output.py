@@ -3,9 +3,11 @@ kube-fledged ImageCache."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from ..render import Column
+from .. import render
+from ..render import Column, Table
 from .compute import ImageRow, PoolRow, PrePull, Result
 
 IMAGECACHE_API = "kubefledged.io/v1alpha2"
@@ -195,3 +197,40 @@ def image_cache(result: Result, namespace: str, name: str = "kubectl-perf-prepul
         "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "kubectl-perf"}},
         "spec": {"cacheSpec": [{"images": images, "nodeSelector": dict(selector)} for selector, images in sorted(per_pool.items())]},
     }
+
+
+# -- printing ------------------------------------------------------------------------------
+def emit_report(args: argparse.Namespace, result: Result, cluster: str) -> list[str]:
+    """Print the report in the -o format; returns notes for stderr."""
+    if args.output == "imagecache":
+        cache = image_cache(result, args.namespace_for_cache)
+        if cache is None:
+            return [f"nothing to pre-pull: no image of at least {human(args.min_size)} is missing from nodes that may run it"]
+        render.write(render.structured(cache, "yaml"))
+        return []
+    doc = document(result, args.sort, args.top)
+    images = result.sorted_images(args.sort)
+    shown = images[: args.top] if args.top else images
+    csv = args.output in ("csv", "tsv")
+
+    def tables() -> list[Table]:
+        hist = result.histogram()
+        _by_size, by_cached = result.top(args.top or len(images))
+        return [
+            Table(images if csv else shown, image_columns()),  # the data: every image in csv/tsv
+            Table([doc["summary"]], summary_columns()),
+            Table(by_cached, top_cached_columns()),
+            Table(hist, histogram_columns(max((n for _l, n in hist), default=0))),
+            Table(result.pools if result.audit.nodes else [], pool_columns(result.audit.pool_label)),
+            Table(result.pre_pull, pre_pull_columns()),
+        ]
+
+    def html() -> str:
+        from .html import page
+
+        return page(result, doc, cluster)
+
+    render.emit(args.output, lambda: doc, tables, html)
+    if args.output in ("table", "wide") and len(shown) < len(images):
+        return [f"showing {len(shown)} of {len(images)} images (--top 0 shows all)"]
+    return []
