@@ -98,7 +98,7 @@ def test_bad_selector_is_a_status(generated: Sim) -> None:
 def test_get_single_and_not_found(generated: Sim) -> None:
     pod = all_pods(generated)[7]
     out = json.loads(kubectl(generated, "get", "pod", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"], "-o", "json").stdout)
-    assert out == pod
+    assert out == {"kind": "Pod", "apiVersion": "v1", **pod}, "list items carry no kind or apiVersion, as on a real server"
     miss = kubectl(generated, "get", "pod", "-n", "shop", "nope", check=False)
     assert miss.returncode == 1 and 'pods "nope" not found' in miss.stderr and "NotFound" in miss.stderr
 
@@ -264,7 +264,8 @@ def test_watch_sees_adds_changes_and_deletes(generated: Sim) -> None:
         watcher.terminate()
         out, _err = watcher.communicate(timeout=10)
     events = [line.split() for line in out.splitlines()]
-    assert [e[0] for e in events] == ["ADDED", "MODIFIED", "DELETED"], out
+    # a delete is a MODIFIED (deletionTimestamp set) then DELETED, as on a real API server
+    assert [e[0] for e in events] == ["ADDED", "MODIFIED", "MODIFIED", "DELETED"], out
     assert events[1][2] == "qa"
 
 
@@ -359,7 +360,8 @@ def test_controller_lists_match_their_gets_and_kubectl(generated: Sim) -> None:
         listed = generated.get(f"{base}/{resource}")
         assert listed["kind"].endswith("List") and listed["items"], resource
         first = listed["items"][0]["metadata"]
-        assert generated.get(f"{base}/namespaces/{first['namespace']}/{resource}/{first['name']}") == listed["items"][0]
+        got = generated.get(f"{base}/namespaces/{first['namespace']}/{resource}/{first['name']}")
+        assert got == {"kind": listed["kind"].removesuffix("List"), "apiVersion": group or "v1", **listed["items"][0]}
         names = kubectl(generated, "get", resource, "-A", "--no-headers", "-o", "custom-columns=N:.metadata.name").stdout.split()
         assert sorted(names) == sorted(i["metadata"]["name"] for i in listed["items"])
         paged = kubectl(generated, "get", resource, "-A", "--chunk-size=3", "-o", "name").stdout.split()

@@ -3,18 +3,24 @@ so a CustomResourceDefinition or the metrics APIService appears as it comes and 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from .store import Kind, Store
 
-VERSION = {
+VERSION = {  # the release perf-sim is proven against (tests/test_differential.py)
     "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.4",
-    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
+    "minor": "36",
+    "emulationMajor": "1",
+    "emulationMinor": "36",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "35",
+    "gitVersion": "v1.36.2",
+    "gitCommit": "98b35193b2ac7a23a673325f5e9b830ecd5ba406",
     "gitTreeState": "clean",
-    "buildDate": "2025-04-22T16:02:27Z",
-    "goVersion": "go1.23.6",
+    "buildDate": "2026-11-01T00:00:00Z",
+    "goVersion": "go1.26.10",
     "compiler": "gc",
     "platform": "linux/amd64",
 }
@@ -59,6 +65,14 @@ def resource_list(group_version: str, kinds: list[Kind]) -> dict[str, Any]:
         }
         if k.short_names:
             entry["shortNames"] = list(k.short_names)
+        if k.categories:
+            entry["categories"] = list(k.categories)
+        if not k.group.endswith("metrics.k8s.io"):  # served from storage: a hash of its storage version
+            stored = (
+                "v1beta1" if k.kind == "CustomResourceDefinition" else k.group_version.rpartition("/")[2]
+            )  # still kept as v1beta1 in etcd
+            digest = hashlib.sha256(f"{k.group}/{stored}/{k.kind}".encode()).digest()
+            entry["storageVersionHash"] = base64.b64encode(digest[:8]).decode()
         resources.append(entry)
         for sub, kind, verbs in SUBRESOURCES.get(k.resource, ()) if not k.group.endswith("metrics.k8s.io") else ():
             resources.append({"name": sub, "singularName": "", "namespaced": k.namespaced, "kind": kind, "verbs": list(verbs)})
@@ -84,7 +98,12 @@ def openapi_v3(store: Store, path: str) -> dict[str, Any] | None:
     so `kubectl apply` leaves validation to the server instead of needing schemas."""
     by_gv = served(store)
     if path == "/openapi/v3":
-        return {"paths": {("api/" if "/" not in gv else "apis/") + gv: {"serverRelativeURL": f"/openapi/v3/{'api' if '/' not in gv else 'apis'}/{gv}"} for gv in by_gv}}
+        return {
+            "paths": {
+                ("api/" if "/" not in gv else "apis/") + gv: {"serverRelativeURL": f"/openapi/v3/{'api' if '/' not in gv else 'apis'}/{gv}"}
+                for gv in by_gv
+            }
+        }
     gv = path.removeprefix("/openapi/v3/").removeprefix("apis/").removeprefix("api/")
     if gv not in by_gv:
         return None
@@ -96,13 +115,21 @@ def openapi_v3(store: Store, path: str) -> dict[str, Any] | None:
         paths[item] = {
             "patch": {
                 "operationId": f"patch{k.kind}",
-                "parameters": [{"name": "fieldManager", "in": "query", "schema": {"type": "string"}}, {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+                ],
                 "responses": {"200": {"description": "OK"}},
                 "x-kubernetes-action": "patch",
                 "x-kubernetes-group-version-kind": gvk,
             }
         }
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]}, "paths": paths, "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 def static(store: Store, path: str, host: str) -> dict[str, Any] | None:

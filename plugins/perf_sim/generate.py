@@ -17,7 +17,7 @@ from typing import Any
 
 from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
 
-from . import catalog
+from . import catalog, defaults
 from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, METRICS_SERVER, POOL_PATTERN, POOLS, WORKLOADS, Workload
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of generated Kubernetes names
@@ -70,22 +70,6 @@ def digest(ref: str) -> str:
 def image_id(ref: str) -> str:
     repo = ref.rsplit(":", 1)[0]
     return f"{repo}@sha256:{digest(ref)}"
-
-
-def qos_class(spec: dict[str, Any]) -> str:
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    reqs = [container_amounts(c, "requests") for c in containers]
-    lims = [container_amounts(c, "limits") for c in containers]
-    if (
-        not any(r.get(k) for r in reqs for k in ("cpu", "memory"))
-        and not any(lim.get(k) for lim in lims for k in ("cpu", "memory"))
-        and not spec.get("resources")
-    ):
-        return "BestEffort"
-    guaranteed = all(
-        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims, strict=True) for k in ("cpu", "memory")
-    )
-    return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
 
 
 def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
@@ -401,18 +385,12 @@ class Generated:
         return {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[w.owner_kind]
 
     def _build_template(self, w: Workload, phase: str) -> str:
-        spec = template_spec(w.spec)
+        spec = json.loads(json.dumps(w.spec))
+        defaults.pod_spec(spec)
         pending = phase == "Pending"
         spec["serviceAccountName"] = "default"
-        spec["preemptionPolicy"] = "PreemptLowerPriority"
-        spec["priority"] = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}.get(spec.get("priorityClassName", ""), 0)
         if not pending:
             spec["nodeName"] = "@node@"
-        for c in _containers(spec):
-            # The API server defaults a pod's (not a template's) requests from its limits.
-            res = c.setdefault("resources", {})
-            for r, v in (res.get("limits") or {}).items():
-                res.setdefault("requests", {}).setdefault(r, v)
         owner_name = self.owner_name(w)
         labels = self.pod_labels(w, "@stsname@")
         if "batch.kubernetes.io/job-name" in labels:
@@ -425,6 +403,7 @@ class Generated:
                 "namespace": w.namespace,
                 "uid": "@uid@",
                 "resourceVersion": "@rv@",
+                "generation": 1,
                 "creationTimestamp": "@created@",
                 "labels": labels,
                 "ownerReferences": [
@@ -447,7 +426,7 @@ class Generated:
         return text
 
     def _status(self, spec: dict[str, Any], phase: str) -> dict[str, Any]:
-        qos = qos_class(spec)
+        qos = defaults.qos_class(spec)
         if phase == "Pending":
             return {
                 "phase": "Pending",
@@ -578,25 +557,8 @@ def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
 def template_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """A copy of a pod spec with what the API server defaults in every pod template."""
     out = json.loads(json.dumps(spec))
-    out.setdefault("restartPolicy", "Always")
-    out.setdefault("dnsPolicy", "ClusterFirst")
-    out.setdefault("schedulerName", "default-scheduler")
-    out.setdefault("terminationGracePeriodSeconds", 30)
-    out.setdefault("securityContext", {})
-    out.setdefault("enableServiceLinks", True)
-    for c in _containers(out):
-        c.setdefault("imagePullPolicy", pull_policy(c["image"]))
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
+    defaults.template_spec(out)
     return out
-
-
-def pull_policy(image: str) -> str:
-    """The API server's default: Always for :latest or no tag, unless pinned by digest."""
-    if "@" in image:
-        return "IfNotPresent"
-    tail = image.rpartition("/")[2]
-    return "IfNotPresent" if ":" in tail and not tail.endswith(":latest") else "Always"
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

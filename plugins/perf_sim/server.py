@@ -17,7 +17,7 @@ import yaml
 from . import discovery, writes
 from .metrics import Metrics, dumps
 from .selectors import SelectorError, label_matcher, parse_fields
-from .store import LOCAL_GROUPS, ApiStatus, Kind, Store, dotted, not_found
+from .store import LOCAL_GROUPS, ApiStatus, Kind, Store, dotted, field_terms, not_found, now_rfc3339
 from .tables import table
 
 MAX_BODY = 3 * 1024 * 1024
@@ -49,6 +49,31 @@ METRICS_ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 RESOURCE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<rest>.+)$")
 NOT_FOUND = ApiStatus(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def bookmark(kind: Kind, rv: int) -> dict[str, Any]:
+    """A BOOKMARK's object: an empty object of the kind, as Go serializes one."""
+    obj: dict[str, Any] = {"kind": kind.kind, "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(rv)}}
+    if kind.kind == "Pod":
+        obj.update(spec={"containers": None}, status={})
+    elif kind.kind == "Node":
+        obj.update(spec={}, status={"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": {}})
+    return obj
+
+
+def wrong_kind(obj: dict[str, Any], kind: Kind) -> None:
+    """A body of another kind or version: refused as the API server's decoder words it."""
+    sent_kind, sent_version = obj.get("kind") or kind.kind, obj.get("apiVersion") or kind.group_version
+    if (sent_kind, sent_version) == (kind.kind, kind.group_version):
+        return
+    if sent_version != kind.group_version and sent_kind == kind.kind:
+        why = f'no kind "{sent_kind}" is registered for version "{sent_version}"'
+    else:
+        internal = kind.group.split(".")[0] if kind.group else "core"
+        why = f"converting ({sent_version.rpartition('/')[2]}.{sent_kind}) to ({internal}.{kind.kind}): unknown conversion"
+    raise ApiStatus(
+        400, "BadRequest", f'{sent_kind} in version "{sent_version.rpartition("/")[2]}" cannot be handled as a {kind.kind}: {why}'
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -135,6 +160,9 @@ class Handler(BaseHTTPRequestHandler):
         ns = None
         if parts[0] == "namespaces" and len(parts) >= 3 and not (len(parts) == 3 and parts[2] in ("status", "finalize")):
             ns, parts = parts[1], parts[2:]
+        if group and not any(k.group == group for k in cfg.store.kinds.values()):
+            self._send(404, "404 page not found\n", "text/plain; charset=utf-8")
+            return
         name = cfg.store.collection_for(group, parts[0])
         if name is None or cfg.store.kinds[name].group_version != (f"{group}/{version}" if group else version):
             raise NOT_FOUND
@@ -174,13 +202,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def _only(self, *methods: str) -> None:
         if self.command not in methods and not (self.command == "HEAD" and "GET" in methods):
-            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
     # -- resources --------------------------------------------------------
     def _collection(self, name: str, ns: str | None) -> None:
         kind = self.cfg.store.kinds[name]
         if self.command == "POST" and (ns is not None or not kind.namespaced):
             self._create(name, ns)
+            return
+        if self.command == "DELETE" and "deletecollection" in kind.verbs:
+            self._delete_collection(name, ns)
             return
         self._only("GET")
         if ns is None and kind.namespaced and kind.resource in self.cfg.forbid_cluster_list:
@@ -194,6 +225,23 @@ class Handler(BaseHTTPRequestHandler):
             )
         self._list(name, ns)
 
+    def _delete_collection(self, resource: str, ns: str | None) -> None:
+        self._drain()
+        store = self.cfg.store
+        kind = store.kinds[resource]
+        with store.changed:
+            doomed = [
+                json.loads(o) if isinstance(o, str) else o
+                for _p, o in store.collections[resource].select(ns, self.query.get("labelSelector"), self.query.get("fieldSelector"))
+            ]
+            if self.query.get("dryRun") != "All":
+                for obj in doomed:
+                    store.write(resource, obj, "DELETED")
+        self._json(
+            200,
+            {"kind": f"{kind.kind}List", "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(store.rv)}, "items": doomed},
+        )
+
     def _watching(self) -> bool:
         return self.query.get("watch") in ("true", "1")
 
@@ -202,13 +250,44 @@ class Handler(BaseHTTPRequestHandler):
         if self._watching():
             self._watch(resource, ns)
             return
+        store = self.cfg.store
         try:
             limit = int(q.get("limit") or 0)
         except ValueError:
-            raise ApiStatus(400, "BadRequest", f"invalid limit {q.get('limit')!r}") from None
-        store = self.cfg.store
+            raise ApiStatus(400, "BadRequest", f'strconv.ParseInt: parsing "{q.get("limit")}": invalid syntax') from None
+        rv = q.get("resourceVersion")
+        if q.get("resourceVersionMatch") and not rv:
+            why = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            raise ApiStatus(
+                422,
+                "Invalid",
+                f'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: {why}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "ListOptions",
+                    "causes": [{"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": "resourceVersionMatch"}],
+                },
+            )
+        if rv:
+            if not rv.isdigit():
+                raise ApiStatus(
+                    400,
+                    "BadRequest",
+                    f'invalid resource version: resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing "{rv}": invalid syntax',
+                )
+            if int(rv) > store.rv:
+                raise ApiStatus(
+                    504,
+                    "Timeout",
+                    f"Timeout: Too large resource version: {rv}, current: {store.rv}",
+                    {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1},
+                )
+            if rv == "0" and not q.get("continue"):
+                limit = 0  # served whole from the watch cache, which does not page
         items, token, remaining = store.list(resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue"))
         meta: dict[str, Any] = {"resourceVersion": str(store.rv)}
+        if store.kinds[resource].group not in LOCAL_GROUPS:
+            meta["continue"] = token  # custom resource lists always carry it, "" on the last page
         if token:
             meta["continue"] = token
             if remaining is not None:
@@ -219,8 +298,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         kind = store.kinds[resource]
         head = f'{{"kind":"{kind.kind}List","apiVersion":"{kind.group_version}","metadata":{dumps(meta)},"items":['
-        body = head + ",".join(o if isinstance(o, str) else dumps(o) for o in items) + "]}"
-        self._send(200, body)
+        if kind.group in LOCAL_GROUPS:  # built-in list items carry no kind or apiVersion; custom resources do
+            prefix = f'{{"kind":"{kind.kind}","apiVersion":"{kind.group_version}",'
+            text = [
+                ("{" + o[len(prefix) :] if o.startswith(prefix) else o)
+                if isinstance(o, str)
+                else dumps({k: v for k, v in o.items() if k not in ("kind", "apiVersion")})
+                for o in items
+            ]
+        else:
+            text = [o if isinstance(o, str) else dumps(o) for o in items]
+        self._send(200, head + ",".join(text) + "]}")
 
     def _item(self, resource: str, key: tuple[str, str], status_only: bool = False) -> None:
         store = self.cfg.store
@@ -242,6 +330,11 @@ class Handler(BaseHTTPRequestHandler):
                 obj = coll.get(key)
                 if obj is None:
                     raise not_found(kind.resource, key[1], kind.group)
+                if resource == "pods":  # stamped (a MODIFIED event), then gone at once: no kubelet to wait for
+                    obj = {**obj, "metadata": {**obj["metadata"], "deletionTimestamp": now_rfc3339(), "deletionGracePeriodSeconds": 0}}
+                    obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+                    if self.query.get("dryRun") != "All":
+                        store.write(resource, obj, "MODIFIED")
                 if self.query.get("dryRun") != "All":
                     store.write(resource, obj, "DELETED")
             if kind.group and kind.group not in LOCAL_GROUPS:  # custom resources answer a Status
@@ -254,7 +347,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command in ("PUT", "PATCH"):
             self._update(resource, key, status_only)
             return
-        raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
     def _update(self, resource: str, key: tuple[str, str], status_only: bool) -> None:
         store = self.cfg.store
@@ -262,18 +355,25 @@ class Handler(BaseHTTPRequestHandler):
         kind = coll.kind
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         if self.command == "PATCH" and ctype not in PATCH_TYPES:
+            if kind.group in LOCAL_GROUPS:
+                raise ApiStatus(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
             raise ApiStatus(
                 415,
                 "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES[:4])}",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             )
         applying = ctype.startswith("application/apply-patch")
         body = self._body(yaml_ok=applying)
         if applying and not isinstance(body, dict):
             raise ApiStatus(400, "BadRequest", "error decoding YAML: the body of an apply patch must be an object")
         if applying and not self.query.get("fieldManager"):
+            cause = {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}
             raise ApiStatus(
-                422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]},
             )
         with store.changed:
             old = coll.get(key)
@@ -294,7 +394,7 @@ class Handler(BaseHTTPRequestHandler):
                 new = writes.merge_patch(old, body)
             if old is None:  # apply creates
                 try:
-                    writes.prepare(new, coll, key[0] or None)
+                    writes.prepare(new, coll, key[0] or None, store)
                 except ValueError as err:
                     raise ApiStatus(422, "Invalid", str(err)) from None
                 writes.validate(new, coll)
@@ -319,6 +419,9 @@ class Handler(BaseHTTPRequestHandler):
             for keep in ("uid", "creationTimestamp", "generation"):
                 if keep in old["metadata"]:
                     meta[keep] = old["metadata"][keep]
+            spec_of = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status")}  # noqa: E731
+            if "generation" in meta and spec_of(new) != spec_of(old):
+                meta["generation"] += 1
             new.setdefault("apiVersion", kind.group_version)
             new.setdefault("kind", kind.kind)
             if kind.kind == "CustomResourceDefinition":
@@ -337,12 +440,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiStatus(400, "BadRequest", "the name of the object does not match the name on the URL")
         if kind.namespaced and meta.get("namespace") not in (None, "", key[0]):
             raise ApiStatus(400, "BadRequest", "the namespace of the object does not match the namespace on the request")
-        if obj.get("kind") not in (None, kind.kind) or obj.get("apiVersion") not in (None, kind.group_version):
-            raise ApiStatus(
-                400,
-                "BadRequest",
-                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version ({kind.group_version})",
-            )
+        wrong_kind(obj, kind)
         meta = obj.setdefault("metadata", {})
         meta["name"] = key[1]
         if kind.namespaced:
@@ -358,14 +456,9 @@ class Handler(BaseHTTPRequestHandler):
         obj = self._body()
         if not isinstance(obj, dict):
             raise ApiStatus(400, "BadRequest", "the body of the request must be a JSON object")
-        if obj.get("kind") not in (None, kind.kind) or obj.get("apiVersion") not in (None, kind.group_version):
-            raise ApiStatus(
-                400,
-                "BadRequest",
-                f"the API version in the data ({obj.get('apiVersion')}) does not match the expected API version ({kind.group_version})",
-            )
+        wrong_kind(obj, kind)
         try:
-            writes.prepare(obj, coll, ns)
+            writes.prepare(obj, coll, ns, self.cfg.store)
         except ValueError as err:
             raise ApiStatus(422, "Invalid", str(err)) from None
         writes.validate(obj, coll)
@@ -392,7 +485,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             timeout = float(q.get("timeoutSeconds") or 1800)
             match_labels = label_matcher(q.get("labelSelector"))
-            terms = parse_fields(q.get("fieldSelector") or "", store.kinds[resource].fields)
+            terms = field_terms(store.kinds[resource], q.get("fieldSelector"))
             since = int(q.get("resourceVersion") or 0)
         except (ValueError, SelectorError) as err:
             raise ApiStatus(400, "BadRequest", str(err)) from None
@@ -418,11 +511,13 @@ class Handler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + timeout
         with store.changed:
             start_rv = store.rv
-            too_old = since and since < store.compacted_rv
+            too_old = since and store.first_rv <= since < store.compacted_rv
         if too_old:
             emit("ERROR", ApiStatus(410, "Expired", f"too old resource version: {since} ({store.compacted_rv})").body())
         else:
-            if not since:  # no resourceVersion: start with the current state as ADDED events
+            # no resourceVersion: the current state as ADDED events. A version from before the
+            # store's history replays all of it, as a young watch cache does.
+            if not since:
                 for _pos, obj in store.collections[resource].select(ns, q.get("labelSelector"), q.get("fieldSelector")):
                     emit("ADDED", obj)
                 since = start_rv
@@ -443,7 +538,7 @@ class Handler(BaseHTTPRequestHandler):
                 if time.monotonic() >= deadline:
                     break
                 if bookmarks and time.monotonic() - last_bookmark > 5:
-                    emit("BOOKMARK", {"kind": kind.kind, "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(since)}})
+                    emit("BOOKMARK", bookmark(kind, since))
                     last_bookmark = time.monotonic()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

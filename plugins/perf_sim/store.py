@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class Kind:
     fields: tuple[str, ...] = NAME_FIELDS  # field selectors the API server accepts
     short_names: tuple[str, ...] = ()
     verbs: tuple[str, ...] = RW
+    categories: tuple[str, ...] = ()
 
     @property
     def group(self) -> str:
@@ -42,7 +44,14 @@ class Kind:
 
 # Built-in resources by collection name: the plural (metrics.k8s.io's get names of their own).
 KINDS = {
-    "namespaces": Kind("namespaces", "Namespace", False, fields=("metadata.name", "status.phase"), short_names=("ns",)),
+    "namespaces": Kind(
+        "namespaces",
+        "Namespace",
+        False,
+        fields=("metadata.name", "status.phase"),
+        short_names=("ns",),
+        verbs=tuple(v for v in RW if v != "deletecollection"),
+    ),
     "nodes": Kind("nodes", "Node", False, fields=("metadata.name", "spec.unschedulable"), short_names=("no",)),
     "pods": Kind(
         "pods",
@@ -60,23 +69,35 @@ KINDS = {
             "status.nominatedNodeName",
         ),
         short_names=("po",),
+        categories=("all",),
     ),
     "configmaps": Kind("configmaps", "ConfigMap", True, short_names=("cm",)),
-    "services": Kind("services", "Service", True, fields=(*NAME_FIELDS, "spec.clusterIP", "spec.type"), short_names=("svc",)),
-    "deployments": Kind("deployments", "Deployment", True, "apps/v1", short_names=("deploy",)),
-    "statefulsets": Kind("statefulsets", "StatefulSet", True, "apps/v1", short_names=("sts",)),
-    "daemonsets": Kind("daemonsets", "DaemonSet", True, "apps/v1", short_names=("ds",)),
-    "replicasets": Kind("replicasets", "ReplicaSet", True, "apps/v1", (*NAME_FIELDS, "status.replicas"), ("rs",)),
-    "jobs": Kind("jobs", "Job", True, "batch/v1", (*NAME_FIELDS, "status.successful")),
-    "cronjobs": Kind("cronjobs", "CronJob", True, "batch/v1", short_names=("cj",)),
-    "apiservices": Kind("apiservices", "APIService", False, "apiregistration.k8s.io/v1", ("metadata.name",)),
+    "services": Kind(
+        "services", "Service", True, fields=(*NAME_FIELDS, "spec.clusterIP", "spec.type"), short_names=("svc",), categories=("all",)
+    ),
+    "deployments": Kind("deployments", "Deployment", True, "apps/v1", short_names=("deploy",), categories=("all",)),
+    "statefulsets": Kind("statefulsets", "StatefulSet", True, "apps/v1", short_names=("sts",), categories=("all",)),
+    "daemonsets": Kind("daemonsets", "DaemonSet", True, "apps/v1", short_names=("ds",), categories=("all",)),
+    "replicasets": Kind("replicasets", "ReplicaSet", True, "apps/v1", short_names=("rs",), categories=("all",)),
+    "jobs": Kind("jobs", "Job", True, "batch/v1", (*NAME_FIELDS, "status.successful"), categories=("all",)),
+    "cronjobs": Kind("cronjobs", "CronJob", True, "batch/v1", short_names=("cj",), categories=("all",)),
+    "runtimeclasses": Kind("runtimeclasses", "RuntimeClass", False, "node.k8s.io/v1", ("metadata.name",)),
+    "apiservices": Kind(
+        "apiservices", "APIService", False, "apiregistration.k8s.io/v1", ("metadata.name",), categories=("api-extensions",)
+    ),
     "customresourcedefinitions": Kind(
-        "customresourcedefinitions", "CustomResourceDefinition", False, "apiextensions.k8s.io/v1", ("metadata.name",), ("crd", "crds")
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+        "apiextensions.k8s.io/v1",
+        ("metadata.name",),
+        ("crd", "crds"),
+        categories=("api-extensions",),
     ),
     "nodemetrics": Kind("nodes", "NodeMetrics", False, "metrics.k8s.io/v1beta1", ("metadata.name",), verbs=("get", "list")),
     "podmetrics": Kind("pods", "PodMetrics", True, "metrics.k8s.io/v1beta1", verbs=("get", "list")),
 }
-LOCAL_GROUPS = ("", "apps", "batch", "apiregistration.k8s.io", "apiextensions.k8s.io")  # served by the API server itself
+LOCAL_GROUPS = ("", "apps", "batch", "node.k8s.io", "apiregistration.k8s.io", "apiextensions.k8s.io")  # served by the API server itself
 
 
 class ApiStatus(Exception):
@@ -84,19 +105,20 @@ class ApiStatus(Exception):
 
     def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details or {}
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.list_meta: dict[str, Any] = {}
 
     def body(self) -> dict[str, Any]:
         body = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": self.list_meta,
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details:
+        if self.details is not None:
             body["details"] = self.details
         return body
 
@@ -169,7 +191,7 @@ class Collection:
         object comes as JSON text (built only once it matches), others as dicts."""
         try:
             match_labels = label_matcher(labels)
-            terms = parse_fields(fields, self.kind.fields) if fields else []
+            terms = field_terms(self.kind, fields)
         except SelectorError as err:
             raise ApiStatus(400, "BadRequest", str(err)) from None
         if namespace and self.kind.namespaced:
@@ -247,7 +269,7 @@ class Store:
     def __init__(self, generated: Generated | None) -> None:
         self.generated = generated
         self.rv = 1000
-        self.compacted_rv = self.rv
+        self.compacted_rv = self.first_rv = self.rv  # watches from before first_rv start from the current state
         self.changed = threading.Condition()
         self.events: deque[tuple[int, str, str, dict[str, Any]]] = deque(maxlen=HISTORY)
         self.kinds: dict[str, Kind] = dict(KINDS)  # grows and shrinks with CustomResourceDefinitions
@@ -256,6 +278,8 @@ class Store:
             self.collections["namespaces"].put(namespace_object(ns, "1"))
         for group in LOCAL_GROUPS:
             self.collections["apiservices"].put(api_service(group, "v1"))
+        for obj in bootstrap_objects(kubernetes_service=generated is None):  # generated clusters have their own Service
+            self.collections[obj["kind"].lower() + "s"].put(obj)
         if generated:
             self._attach(generated)
 
@@ -335,6 +359,8 @@ class Store:
             f"{group}/{version['name']}",
             fields=NAME_FIELDS if spec.get("scope") == "Namespaced" else ("metadata.name",),
             short_names=tuple(names.get("shortNames") or ()),
+            categories=tuple(names.get("categories") or ()),
+            verbs=("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"),  # apiextensions' order
         )
         self.kinds[name] = kind
         if name not in self.collections or self.collections[name].kind != kind:
@@ -355,12 +381,17 @@ class Store:
         if token:
             state = decode_token(token)
             if state["rv"] < self.compacted_rv:
-                raise ApiStatus(
+                # with a token to carry on regardless (inconsistently), as the API server offers one
+                expired = ApiStatus(
                     410,
                     "Expired",
-                    "The provided continue parameter is too old to display a consistent list "
-                    "result. You can start a new list without the continue parameter.",
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+                    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+                    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+                    "modified, or deleted between the time the first chunk was returned and now may show up in the list.",
                 )
+                expired.list_meta = {"continue": encode_token(rv, state["pos"])}
+                raise expired
             start = (state["pos"][0], state["pos"][1] if state["pos"][0] == "x" else int(state["pos"][1]))
             rv = state["rv"]
         items: list[str | dict[str, Any]] = []
@@ -379,9 +410,11 @@ class Store:
         with self.changed:
             self.rv += 1
             obj.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
-            kind = event or coll.put(obj)
             if event == "DELETED":
                 coll.remove(coll.key_of(obj))
+                kind = event
+            else:
+                kind = coll.put(obj)
             if name == "customresourcedefinitions":
                 self._crd_changed(obj, event == "DELETED")
             self.events.append((self.rv, name, kind, obj))
@@ -398,6 +431,21 @@ class Store:
             self.events.clear()
             self.changed.notify_all()
             return self.rv
+
+
+def field_terms(kind: Kind, text: str | None) -> list[tuple[str, bool, str]]:
+    """A field selector's terms, refused in the words the API server uses for this kind."""
+    try:
+        return parse_fields(text or "", kind.fields)
+    except SelectorError as err:
+        prefix = "field label not supported: "
+        field = str(err)[len(prefix) :]
+        if not str(err).startswith(prefix) or kind.resource in ("pods", "nodes", "namespaces", "services"):
+            raise
+        if kind.kind == "Job":
+            raise SelectorError(f'field label "{field}" not supported for Job') from None
+        only = ", ".join(f'"{f}"' for f in NAME_FIELDS)
+        raise SelectorError(f'"{field}" is not a known field selector: only {only}') from None
 
 
 def attach_indexed(coll: Collection, make: Callable[[], Indexed]) -> None:
@@ -455,12 +503,66 @@ def api_service(group: str, version: str, service: dict[str, Any] | None = None,
     }
 
 
+def bootstrap_objects(kubernetes_service: bool) -> list[dict[str, Any]]:
+    """What kube-apiserver itself writes at start-up besides namespaces."""
+
+    def meta(ns: str, name: str, **extra: Any) -> dict[str, Any]:
+        uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"perf-sim/{ns}/{name}"))
+        return {"name": name, "namespace": ns, "uid": uid, "resourceVersion": "1", "creationTimestamp": "2026-11-01T00:00:00Z", **extra}
+
+    headers = {
+        "requestheader-allowed-names": '["front-proxy-client"]',
+        "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
+        "requestheader-group-headers": '["X-Remote-Group"]',
+        "requestheader-username-headers": '["X-Remote-User"]',
+    }
+    objs: list[dict[str, Any]] = [
+        {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": meta("kube-system", "extension-apiserver-authentication"),
+            "data": {
+                "client-ca-file": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+                "requestheader-client-ca-file": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+                **headers,
+            },
+        },
+        {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": meta("kube-system", "kube-apiserver-legacy-service-account-token-tracking"),
+            "data": {"since": "2026-11-01"},
+        },
+    ]
+    if kubernetes_service:
+        objs.append(
+            {
+                "kind": "Service",
+                "apiVersion": "v1",
+                "metadata": meta("default", "kubernetes", labels={"component": "apiserver", "provider": "kubernetes"}),
+                "spec": {
+                    "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": 6443}],
+                    "clusterIP": "10.96.0.1",
+                    "clusterIPs": ["10.96.0.1"],
+                    "type": "ClusterIP",
+                    "sessionAffinity": "None",
+                    "ipFamilies": ["IPv4"],
+                    "ipFamilyPolicy": "SingleStack",
+                    "internalTrafficPolicy": "Cluster",
+                },
+                "status": {"loadBalancer": {}},
+            }
+        )
+    return objs
+
+
 def namespace_object(name: str, rv: str) -> dict[str, Any]:
     return {
         "kind": "Namespace",
         "apiVersion": "v1",
         "metadata": {
             "name": name,
+            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"perf-sim/namespaces/{name}")),
             "resourceVersion": rv,
             "creationTimestamp": "2026-11-01T00:00:00Z",
             "labels": {"kubernetes.io/metadata.name": name},
@@ -481,4 +583,4 @@ def decode_token(token: str) -> dict[str, Any]:
             raise ValueError
         return state
     except (ValueError, TypeError, AttributeError):
-        raise ApiStatus(400, "BadRequest", "continue key is not valid: illegal base64 data or format") from None
+        raise ApiStatus(400, "BadRequest", "invalid continue token: continue key is not valid: illegal base64 data or format") from None

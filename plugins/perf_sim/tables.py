@@ -36,8 +36,8 @@ COLUMNS = {
     "deployments": [
         ("Name", "string", "name", 0),
         ("Ready", "string", "", 0),
-        ("Up-to-date", "integer", "", 0),
-        ("Available", "integer", "", 0),
+        ("Up-to-date", "string", "", 0),
+        ("Available", "string", "", 0),
         ("Age", "string", "", 0),
         ("Containers", "string", "", 1),
         ("Images", "string", "", 1),
@@ -191,7 +191,7 @@ def workload_cells(resource: str, obj: dict[str, Any]) -> list[Any] | None:
             name,
             spec.get("schedule", ""),
             spec.get("timeZone", "<none>"),
-            bool(spec.get("suspend")),
+            str(bool(spec.get("suspend"))),
             len(status.get("active") or []),
             age(status.get("lastScheduleTime", "")) if status.get("lastScheduleTime") else "<none>",
             created,
@@ -249,7 +249,7 @@ def cells(resource: str, obj: dict[str, Any]) -> list[Any]:
             meta.get("name"),
             f"{ready}/{total}",
             reason,
-            sum(int(s.get("restartCount", 0)) for s in statuses),
+            str(sum(int(s.get("restartCount", 0)) for s in statuses)),
             age(meta.get("creationTimestamp", "")),
             status.get("podIP") or "<none>",
             dotted(obj, "spec.nodeName") or "<none>",
@@ -272,9 +272,11 @@ def cells(resource: str, obj: dict[str, Any]) -> list[Any]:
             info.get("kubeletVersion", ""),
             addrs.get("InternalIP", "<none>"),
             addrs.get("ExternalIP", "<none>"),
-            info.get("osImage", ""),
-            info.get("kernelVersion", ""),
-            info.get("containerRuntimeVersion", ""),
+            info.get("osImage") or "<unknown>",
+            f"{info['kernelVersion']} ({info['architecture']})"
+            if info.get("kernelVersion") and info.get("architecture")
+            else info.get("kernelVersion") or "<unknown>",
+            info.get("containerRuntimeVersion") or "<unknown>",
         ]
     if resource == "namespaces":
         return [meta.get("name"), status.get("phase", "Active"), age(meta.get("creationTimestamp", ""))]

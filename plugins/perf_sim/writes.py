@@ -11,14 +11,15 @@ from typing import Any
 
 import jsonschema
 
+from . import defaults
 from .store import ApiStatus, Collection, Store, namespace_object, now_rfc3339
 
 Path = tuple[str, ...]
 SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp")
 
 
-def prepare(obj: dict[str, Any], coll: Collection, ns: str | None) -> None:
-    """Fill what the API server fills on create: names, uid, timestamps, pod phase."""
+def prepare(obj: dict[str, Any], coll: Collection, ns: str | None, store: Store) -> None:
+    """Fill what the API server fills on create: names, uid, timestamps, defaults."""
     kind = coll.kind
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
@@ -37,17 +38,22 @@ def prepare(obj: dict[str, Any], coll: Collection, ns: str | None) -> None:
     meta.setdefault("creationTimestamp", now_rfc3339())
     obj.setdefault("apiVersion", kind.group_version)
     obj.setdefault("kind", kind.kind)
-    if "spec" in obj and coll.name != "pods" or coll.schema is not None:
+    if coll.schema is not None or coll.name == "customresourcedefinitions":
         meta.setdefault("generation", 1)
-    if coll.name == "pods":
-        status = obj.setdefault("status", {})
-        status.setdefault("phase", "Running" if (obj.get("spec") or {}).get("nodeName") else "Pending")
     if coll.name == "customresourcedefinitions":
         crd_status(obj)
+    defaults.apply(obj, coll.name, lambda resource, name: store.collections[resource].get(("", name)))
+    if coll.name == "pods" and not (obj.get("spec") or {}).get("containers"):
+        name = meta["name"]
+        cause = {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers"}
+        raise ApiStatus(
+            422, "Invalid", f'Pod "{name}" is invalid: spec.containers: Required value', {"name": name, "kind": "Pod", "causes": [cause]}
+        )
 
 
 def crd_status(crd: dict[str, Any]) -> None:
     spec = crd.get("spec") or {}
+    spec.setdefault("conversion", {"strategy": "None"})
     names = spec.get("names") or {}
     if not spec.get("group") or not names.get("plural") or not names.get("kind") or not spec.get("versions"):
         raise ValueError(
@@ -88,15 +94,19 @@ def validate(obj: dict[str, Any], coll: Collection) -> None:
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
     schema = {k: v for k, v in coll.schema.items() if k != "properties"}
     schema["properties"] = {k: v for k, v in (coll.schema.get("properties") or {}).items() if k not in ("apiVersion", "kind", "metadata")}
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
+    # value errors before missing fields, as the API server's schema validation reports them
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(body), key=lambda e: (e.validator == "required", [str(p) for p in e.absolute_path])
+    )
     if errors:
         causes = [cause(e) for e in errors]
         name = (obj.get("metadata") or {}).get("name", "")
         what = f"{coll.kind.kind}.{coll.kind.group}"
+        listed = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
         raise ApiStatus(
             422,
             "Invalid",
-            f'{what} "{name}" is invalid: ' + ", ".join(f"{c['field']}: {c['message']}" for c in causes),
+            f'{what} "{name}" is invalid: ' + (f"[{listed}]" if len(causes) > 1 else listed),
             {"name": name, "group": coll.kind.group, "kind": coll.kind.kind, "causes": causes},
         )
 
@@ -110,9 +120,17 @@ def cause(err: jsonschema.ValidationError) -> dict[str, str]:
         return {"reason": "FieldValueRequired", "message": "Required value", "field": field}
     if err.validator == "enum":
         allowed = ", ".join(json.dumps(v) for v in err.validator_value)
-        return {"reason": "FieldValueNotSupported", "message": f"Unsupported value: {json.dumps(err.instance)}: supported values: {allowed}", "field": field}
+        return {
+            "reason": "FieldValueNotSupported",
+            "message": f"Unsupported value: {json.dumps(err.instance)}: supported values: {allowed}",
+            "field": field,
+        }
     if err.validator == "type":
-        return {"reason": "FieldValueTypeInvalid", "message": f"Invalid value: {json.dumps(err.instance)}: {field} in body must be of type {err.validator_value}", "field": field}
+        return {
+            "reason": "FieldValueTypeInvalid",
+            "message": f"Invalid value: {json.dumps(err.instance)}: {field} in body must be of type {err.validator_value}",
+            "field": field,
+        }
     return {"reason": "FieldValueInvalid", "message": f"Invalid value: {json.dumps(err.instance)}: {err.message}", "field": field}
 
 
@@ -281,7 +299,7 @@ def load_objects(store: Store, docs: list[Any]) -> None:
                 f"unsupported kind {obj.get('kind')!r} of apiVersion {obj.get('apiVersion')!r} (perf-sim serves {', '.join(served)})"
             )
         coll = store.collections[name]
-        prepare(obj, coll, None)
+        prepare(obj, coll, None, store)
         validate(obj, coll)
         if coll.kind.namespaced:
             namespaces.add(obj["metadata"]["namespace"])
