@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_perf.policy import Finding, NodeView, Policy, evaluate
+from kubectl_perf.quantity import QuantityError
 
 API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 characters
+REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
 
 # Where each kind keeps the pod spec it will create.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -24,8 +26,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-# What an update must change for the rules to look again: resources and scheduling.
-WATCHED_SPEC_FIELDS = ("resources", "overhead", "runtimeClassName", "nodeSelector", "affinity", "tolerations", "nodeName")
+# Subresources that change what the rules read: an in-place resize changes resources, and
+# ephemeral containers add containers. Others (status, binding, eviction...) pass.
+JUDGED_SUBRESOURCES = {"Pod": frozenset({"", "resize", "ephemeralcontainers"})}
 
 
 class BadReview(ValueError):
@@ -38,6 +41,78 @@ class BadReview(ValueError):
 
 class BadObject(ValueError):
     """A well-formed review whose object is not shaped like its kind."""
+
+
+# -- the fields the rules read, and their types -----------------------------------------
+@dataclass(frozen=True)
+class Fields:
+    """An object of which only these fields are read; absent or null ones are left out."""
+
+    fields: Mapping[str, Shape]
+
+
+@dataclass(frozen=True)
+class MapOf:
+    value: Shape
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Shape
+
+
+Shape = type | tuple[type, ...] | Fields | MapOf | ListOf
+QUANTITY = (str, int, float)  # parse_quantity judges the value itself
+RESOURCES = Fields({"requests": MapOf(QUANTITY), "limits": MapOf(QUANTITY)})
+CONTAINER = Fields({"name": str, "restartPolicy": str, "resources": RESOURCES})
+SELECTOR_TERM = Fields(
+    {
+        "matchExpressions": ListOf(Fields({"key": str, "operator": str, "values": ListOf(str)})),
+        "matchFields": ListOf(Fields({"key": str, "operator": str, "values": ListOf(str)})),
+    }
+)
+# Every field of a pod spec that a rule reads (resources and scheduling): the rules see only these,
+# checked for type, so a wrongly shaped object is a BadObject and never an error inside a rule.
+POD_SPEC = Fields(
+    {
+        "containers": ListOf(CONTAINER),
+        "initContainers": ListOf(CONTAINER),
+        "ephemeralContainers": ListOf(CONTAINER),
+        "resources": RESOURCES,
+        "overhead": MapOf(QUANTITY),
+        "runtimeClassName": str,
+        "nodeName": str,
+        "nodeSelector": MapOf(str),
+        "affinity": Fields(
+            {
+                "nodeAffinity": Fields(
+                    {"requiredDuringSchedulingIgnoredDuringExecution": Fields({"nodeSelectorTerms": ListOf(SELECTOR_TERM)})}
+                )
+            }
+        ),
+        "tolerations": ListOf(Fields({"key": str, "operator": str, "value": str, "effect": str})),
+    }
+)
+
+
+def conform(value: Any, shape: Shape, path: str) -> Any:
+    """`value` cut down to `shape` (only the fields it names), or BadObject naming the first
+    field of the wrong type. Recursion is bounded by the shape, not by the input."""
+    if isinstance(shape, Fields):
+        if not isinstance(value, Mapping):
+            raise BadObject(f"{path} must be an object")
+        return {key: conform(value[key], sub, f"{path}.{key}") for key, sub in shape.fields.items() if value.get(key) is not None}
+    if isinstance(shape, MapOf):
+        if not isinstance(value, Mapping):
+            raise BadObject(f"{path} must be an object")
+        return {key: conform(item, shape.value, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(shape, ListOf):
+        if not isinstance(value, list):
+            raise BadObject(f"{path} must be a list")
+        return [conform(item, shape.item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if not isinstance(value, shape):
+        raise BadObject(f"{path} must be a {'string' if shape is str else 'quantity' if shape is QUANTITY else 'value'}")
+    return value
 
 
 def parse_review(doc: Any) -> Mapping[str, Any]:
@@ -57,13 +132,14 @@ def parse_review(doc: Any) -> Mapping[str, Any]:
 def response(uid: str, allowed: bool, message: str = "", code: int = 403, warnings: Sequence[str] = ()) -> dict[str, Any]:
     body: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
-        body["status"] = {"code": code, "message": message, "reason": "Forbidden" if code == 403 else "BadRequest"}
+        body["status"] = {"code": code, "message": message, "reason": REASONS.get(code, "BadRequest")}
     if warnings:
         body["warnings"] = [w if len(w) <= MAX_WARNING else w[: MAX_WARNING - 1] + "…" for w in warnings]
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}
 
 
 def pod_spec(obj: Any, kind: str) -> Mapping[str, Any]:
+    """The pod spec a `kind` object will create, cut down to the fields the rules read."""
     cur = obj
     for key in POD_SPEC_PATHS[kind]:
         if not isinstance(cur, Mapping):
@@ -71,19 +147,33 @@ def pod_spec(obj: Any, kind: str) -> Mapping[str, Any]:
         cur = cur.get(key)
     if not isinstance(cur, Mapping):
         raise BadObject(f"{kind} has no {'.'.join(POD_SPEC_PATHS[kind])}")
-    for list_key in ("containers", "initContainers"):
-        items = cur.get(list_key)
-        if items is not None and (not isinstance(items, list) or not all(isinstance(c, Mapping) for c in items)):
-            raise BadObject(f"{list_key} must be a list of containers")
-    return cur
+    spec: Mapping[str, Any] = conform(cur, POD_SPEC, ".".join(POD_SPEC_PATHS[kind]))
+    return spec
 
 
 def fingerprint(spec: Mapping[str, Any]) -> str:
-    """The parts of a pod spec the rules read; equal fingerprints, equal verdicts."""
-    containers = [
-        (c.get("name"), c.get("resources"), c.get("restartPolicy")) for key in ("initContainers", "containers") for c in spec.get(key) or ()
-    ]
-    return json.dumps([containers, [spec.get(f) for f in WATCHED_SPEC_FIELDS]], sort_keys=True, default=str)
+    """A pod spec as pod_spec cuts it down: per container list, each container's kind (its
+    list), name, resources and restart policy, and every scheduling field. Equal
+    fingerprints, equal verdicts."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def _text(mapping: Mapping[str, Any], key: str, what: str) -> str:
+    value = mapping.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadObject(f"{what}.{key} must be a string")
+    return value
+
+
+def _metadata(obj: Any) -> Mapping[str, Any]:
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise BadObject("metadata must be an object")
+    return meta
 
 
 @dataclass
@@ -106,18 +196,26 @@ NodesFor = Callable[[Mapping[str, Any]], Sequence[NodeView] | None]
 def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> Decision:
     """Judge one admission request against the policy; nodes_for(spec) gives the
     nodes as that pod tells them apart, or None when the view is stale."""
-    operation = request.get("operation")
-    kind = (request.get("kind") or {}).get("kind") if isinstance(request.get("kind"), Mapping) else None
     obj = request.get("object")
-    namespace = request.get("namespace") or (((obj or {}).get("metadata") or {}).get("namespace") if isinstance(obj, Mapping) else "") or ""
+    try:
+        operation = _text(request, "operation", "request")
+        kind_ref = request.get("kind")
+        kind = _text(kind_ref, "kind", "request.kind") if isinstance(kind_ref, Mapping) else ""
+        sub_resource = _text(request, "subResource", "request")
+        namespace = _text(request, "namespace", "request")
+        meta = _metadata(obj) if operation in ("CREATE", "UPDATE") else {}
+        namespace = namespace or _text(meta, "namespace", "metadata")
+    except BadObject as err:
+        return _malformed(policy.mode, "AdmissionReview request", err)
     mode = policy.mode_for(namespace)
     if operation not in ("CREATE", "UPDATE"):
         return Decision(True, mode, reason="operation")
-    if request.get("subResource") or kind not in POD_SPEC_PATHS:
+    if kind not in POD_SPEC_PATHS or sub_resource not in JUDGED_SUBRESOURCES.get(kind, {""}):
         return Decision(True, mode, reason="kind")
     if namespace in policy.exempt_namespaces:
         return Decision(True, mode, reason="exempt")
     try:
+        name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
         old = request.get("oldObject")
         if operation == "UPDATE" and isinstance(old, Mapping):
@@ -127,12 +225,8 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
             except BadObject:
                 pass
         findings = evaluate(spec, policy, nodes_for(spec))
-    except (BadObject, ValueError, TypeError, AttributeError, KeyError) as err:
-        message = f"kubectl-perf cannot read this {kind}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
-        if mode == "enforce":
-            return Decision(False, mode, message=message, code=400, reason="malformed")
-        return Decision(True, mode, warnings=[message], reason="malformed")
-    name = ((obj or {}).get("metadata") or {}).get("name") or ((obj or {}).get("metadata") or {}).get("generateName") or ""
+    except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
+        return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
     texts = [f"[{f.rule}] {f.message}" for f in findings]
     if mode == "enforce":
@@ -144,3 +238,10 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
     if mode == "warn":
         return Decision(True, mode, findings, warnings=texts)
     return Decision(True, mode, findings)  # audit: logged and counted only
+
+
+def _malformed(mode: str, what: str, err: ValueError) -> Decision:
+    message = f"kubectl-perf cannot read this {what}: {str(err).splitlines()[0]}"
+    if mode == "enforce":
+        return Decision(False, mode, message=message, code=400, reason="malformed")
+    return Decision(True, mode, warnings=[message], reason="malformed")
