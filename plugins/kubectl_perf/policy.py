@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from .model import all_containers, node_allocatable, pod_resources
+from .model import all_containers, node_allocatable, pod_requests, pod_resources
 from .quantity import format_bytes
 from .scheduling import node_matches
 
@@ -34,6 +34,8 @@ class Policy:
     padding_memory: float = DEFAULT_PADDING
     node_targets: tuple[NodeTarget, ...] = ()
     committed: str = "off"
+    daemon_sets: str = "everyNode"  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    no_eligible_node: str = "warn"  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
     exempt_namespaces: tuple[str, ...] = ("kube-system",)
     namespace_overrides: Mapping[str, str] = field(default_factory=dict)
     on_stale_cache: str = "allow"
@@ -82,6 +84,8 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         padding_memory=float(padding.get("memory", DEFAULT_PADDING)),
         node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding.get("nodeTargets") or ()),
         committed=padding.get("committed", "off"),
+        daemon_sets=padding.get("daemonSets", "everyNode"),
+        no_eligible_node=padding.get("noEligibleNode", "warn"),
         exempt_namespaces=tuple(doc.get("exemptNamespaces", ("kube-system",))),
         namespace_overrides=dict(doc.get("namespaceOverrides") or {}),
         on_stale_cache=doc.get("onStaleCache", "allow"),
@@ -137,8 +141,10 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
     """(container, resource) pairs where a container, init container or sidecar
     requests nothing of a required resource. Ephemeral containers cannot carry
-    resources and are not looked at. A pod-level request covers its containers."""
-    pod_level = (spec.get("resources") or {}).get("requests") or {}
+    resources and are not looked at. A pod-level request (or limit, which the API server
+    defaults the request from, as for containers) covers its containers."""
+    pod_level_resources = spec.get("resources") or {}
+    pod_level = {**(pod_level_resources.get("limits") or {}), **(pod_level_resources.get("requests") or {})}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
         # Only names matter, so nothing is parsed. A limit counts as a request: the API
@@ -160,6 +166,7 @@ class NodeView:
     memory: int  # allocatable memory, nanos
     target: float  # its padding target (the policy's, resolved once)
     committed: int = 0  # memory limits already committed by pods on the node, nanos
+    nodes: int = 1  # how many nodes this view stands for (see group_nodes)
 
     @property
     def budget(self) -> int:
@@ -182,41 +189,117 @@ def node_view(node: Mapping[str, Any], policy: Policy, committed: int = 0) -> No
     return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), policy.padding_target(labels), committed)
 
 
+# Labels that name a node's pool (perf-sim, GKE, EKS, Karpenter, AKS): DaemonSet denials name pools.
+POOL_LABELS = (
+    "node-pool",
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "kubernetes.azure.com/agentpool",
+)
+
+
+def pool_of(view: NodeView) -> str:
+    """The node's pool as its labels name it, else the node's own name."""
+    return next((view.labels[k] for k in POOL_LABELS if view.labels.get(k)), view.name)
+
+
 def group_nodes(views: Sequence[NodeView], keys: frozenset[str]) -> list[NodeView]:
     """Nodes that look alike to a pod that only reads `keys` of their labels, one per
-    group: the largest budget's node, carrying the group's most room. 5,000 nodes of a
-    few pools become a few views, so a review costs the same on any cluster size."""
-    groups: dict[tuple[Any, ...], tuple[NodeView, int]] = {}
+    group: nodes of one pool with one padding budget, carrying the group's most room
+    and its node count. 5,000 nodes of a few pools become a few views, so a review costs
+    the same on any cluster size, and each view's budget holds for every node it stands for."""
+    groups: dict[tuple[Any, ...], tuple[NodeView, int, int]] = {}
     for v in views:
         sig = (
             tuple((k, v.labels.get(k)) for k in sorted(keys)),
             tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints)),
+            v.budget,
+            tuple(v.labels.get(k) for k in POOL_LABELS),
         )
         room = v.budget - v.committed
         best = groups.get(sig)
-        if best is None:
-            groups[sig] = (v, room)
-        else:
-            rep, best_room = best
-            groups[sig] = (v if v.budget > rep.budget else rep, max(room, best_room))
-    out = [NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room) for rep, room in groups.values()]
+        groups[sig] = (v, room, 1) if best is None else (best[0], max(room, best[1]), best[2] + 1)
+    out = [
+        NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room, count) for rep, room, count in groups.values()
+    ]
     out.sort(key=lambda n: -n.budget)
     return out
 
 
-def pod_memory_need(spec: Mapping[str, Any]) -> int:
-    """The memory a pod may come to use: its effective limit, else its effective request."""
+@dataclass(frozen=True)
+class MemoryNeed:
+    """The memory a pod may come to use, or the container that makes it unbounded."""
+
+    nanos: int
+    unbounded: str = ""  # a container with neither a memory limit nor a request
+
+
+def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
+    """A container's need is its memory limit, else its request, else unbounded; the pod's
+    need adds them up by the scheduler's rules (model.pod_requests: sidecars beside the app
+    containers, init peaks, pod-level resources, overhead). A pod-level memory limit, or a
+    limit on every container and init container, bounds the pod's cgroup (the kubelet sets it
+    from their sum), ephemeral containers included: then the need is the effective limit."""
     requests, limits = pod_resources(spec)
-    return limits.get("memory") or requests.get("memory", 0)
+    containers = [c for _, c in all_containers(spec)]
+    if "memory" in ((spec.get("resources") or {}).get("limits") or {}) or all(
+        "memory" in ((c.get("resources") or {}).get("limits") or {}) for c in containers
+    ):
+        return MemoryNeed(limits.get("memory", 0))
+    # Containers' needs stand in for their memory requests, so the scheduler's own sum adds them up;
+    # a pod-level request (with overhead) is a floor: the pod is expected to use at least that.
+    shadow: dict[str, Any] = {k: v for k, v in spec.items() if k not in ("containers", "initContainers", "resources")}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(key) or ():
+            resources = c.get("resources") or {}
+            need = (resources.get("limits") or {}).get("memory", (resources.get("requests") or {}).get("memory"))
+            if need is None:
+                return MemoryNeed(0, str(c.get("name", "?")))
+            if key != "ephemeralContainers":
+                shadow.setdefault(key, []).append({"restartPolicy": c.get("restartPolicy"), "resources": {"requests": {"memory": need}}})
+    return MemoryNeed(max(pod_requests(shadow).get("memory", 0), requests.get("memory", 0)))
 
 
-def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
-    """Every rule's findings for one pod spec. `nodes` None: the node view is not to
-    be trusted (stale cache), and the padding rules follow policy.on_stale_cache."""
+def pod_memory_need(spec: Mapping[str, Any]) -> int:
+    """The memory a pod may come to use (see memory_need); 0 when unbounded."""
+    return memory_need(spec).nanos
+
+
+def _no_eligible_node(policy: Policy) -> list[Finding]:
+    if policy.no_eligible_node == "allow":
+        return []
+    message = "no node matches its nodeSelector, affinity and tolerations, so memory padding could not be checked"
+    return [Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")]
+
+
+def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
+    pools: dict[str, list[NodeView]] = {}
+    for v in breaching:
+        pools.setdefault(pool_of(v), []).append(v)
+    parts = []
+    for name, views in pools.items():
+        count = sum(v.nodes for v in views)
+        low = min(views, key=lambda v: v.budget)
+        if name == low.name and count > 1:
+            name = f"{name} and {count - 1} more"  # no pool label: nodes alike to this pod
+        budget = f"budget {format_bytes(low.budget)}: {low.target:.0%} of {format_bytes(low.memory)}"
+        parts.append(f"{name} ({count} node{'s' if count != 1 else ''}, {budget})")
+    pools_text = ", ".join(parts)
+    return f"memory {format_bytes(need)} exceeds the padding budget of node pools a DaemonSet runs a pod on every node of: {pools_text}"
+
+
+def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
+    """Every rule's findings for one pod spec of a `kind` object. `nodes` None: the node view
+    is not to be trusted (stale cache), and the padding rules follow policy.on_stale_cache."""
     findings = [
         Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing_requests(spec, policy.require_requests)
     ]
-    need = pod_memory_need(spec)
+    memory = memory_need(spec)
+    if memory.unbounded:
+        message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
+        return [*findings, Finding("padding", message, memory.unbounded, "memory")]
+    need = memory.nanos
     if not need:
         return findings
     if nodes is None:
@@ -225,6 +308,11 @@ def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] 
                 Finding("padding", "the webhook's view of the nodes is stale, so memory padding cannot be checked", resource="memory")
             )
         return findings
+    if kind == "DaemonSet" and policy.daemon_sets == "everyNode":
+        # A DaemonSet runs a pod on every node it may: each of them must hold it.
+        breaching = [n for n in nodes if need > n.budget and node_matches(spec, n.name, n.labels, n.taints)]
+        if breaching:
+            return [*findings, Finding("padding", _breached_pools(need, breaching), resource="memory")]
     # Nodes usually come largest budget first, so the first eligible node settles a pod that fits.
     best: NodeView | None = None
     best_room = None
@@ -242,7 +330,7 @@ def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] 
         if fits and (committed_fits or policy.committed == "off"):
             break
     if best is None:
-        return findings  # no node it may run on: nothing to weigh against (a node group may scale up from zero)
+        return findings + _no_eligible_node(policy)  # nothing to weigh against (a node group may scale up from zero)
     if not fits:
         findings.append(
             Finding(

@@ -224,7 +224,7 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
             except BadObject:
                 pass
-        findings = evaluate(spec, policy, nodes_for(spec))
+        findings = evaluate(spec, policy, nodes_for(spec), kind)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
         return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
