@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from .model import all_containers, node_allocatable, pod_requests, pod_resources
+from .model import all_containers, node_allocatable, pod_limits, pod_requests
 from .quantity import format_bytes
 from .scheduling import node_matches
 
@@ -238,17 +238,15 @@ class MemoryNeed:
 def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
     """A container's need is its memory limit, else its request, else unbounded; the pod's
     need adds them up by the scheduler's rules (model.pod_requests: sidecars beside the app
-    containers, init peaks, pod-level resources, overhead). A pod-level memory limit, or a
-    limit on every container and init container, bounds the pod's cgroup (the kubelet sets it
-    from their sum), ephemeral containers included: then the need is the effective limit."""
-    requests, limits = pod_resources(spec)
+    containers, init peaks, overhead), with a pod-level request as a floor. A pod-level memory
+    limit, or a limit on every container and init container, bounds the pod's cgroup (the
+    kubelet sets it from their sum), ephemeral containers included: then the need is the
+    effective limit."""
+    pod_level = spec.get("resources") or {}
     containers = [c for _, c in all_containers(spec)]
-    if "memory" in ((spec.get("resources") or {}).get("limits") or {}) or all(
-        "memory" in ((c.get("resources") or {}).get("limits") or {}) for c in containers
-    ):
-        return MemoryNeed(limits.get("memory", 0))
-    # Containers' needs stand in for their memory requests, so the scheduler's own sum adds them up;
-    # a pod-level request (with overhead) is a floor: the pod is expected to use at least that.
+    if "memory" in (pod_level.get("limits") or {}) or all("memory" in ((c.get("resources") or {}).get("limits") or {}) for c in containers):
+        return MemoryNeed(pod_limits(spec).get("memory", 0))
+    # Each container's need stands in for its memory request, so the scheduler's own sum adds them up.
     shadow: dict[str, Any] = {k: v for k, v in spec.items() if k not in ("containers", "initContainers", "resources")}
     for key in ("containers", "initContainers", "ephemeralContainers"):
         for c in spec.get(key) or ():
@@ -258,7 +256,10 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
                 return MemoryNeed(0, str(c.get("name", "?")))
             if key != "ephemeralContainers":
                 shadow.setdefault(key, []).append({"restartPolicy": c.get("restartPolicy"), "resources": {"requests": {"memory": need}}})
-    return MemoryNeed(max(pod_requests(shadow).get("memory", 0), requests.get("memory", 0)))
+    total = pod_requests(shadow).get("memory", 0)
+    if "memory" in (pod_level.get("requests") or {}):
+        total = max(total, pod_requests(spec).get("memory", 0))  # the pod is expected to use at least its request
+    return MemoryNeed(total)
 
 
 def pod_memory_need(spec: Mapping[str, Any]) -> int:

@@ -53,7 +53,9 @@ class Fields:
 
 @dataclass(frozen=True)
 class MapOf:
-    value: Shape
+    """A map of any keys to plain values (labels, quantities)."""
+
+    value: type | tuple[type, ...]
 
 
 @dataclass(frozen=True)
@@ -95,24 +97,79 @@ POD_SPEC = Fields(
 )
 
 
+class _Wrong(Exception):
+    """A value of the wrong type; the path to it is collected on the way out."""
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted
+        self.path: list[str] = []
+
+
+def _leaf(shape: Shape) -> bool:
+    return type(shape) is type or type(shape) is tuple
+
+
+def _conform(value: Any, shape: Shape) -> Any:
+    # JSON gives dicts and lists: exact type checks, leaves checked in place, and paths built
+    # only for an error keep this to a few microseconds per pod (it runs on every review).
+    if type(shape) is Fields:
+        if type(value) is not dict:
+            raise _Wrong("an object")
+        out = {}
+        for key, sub in shape.fields.items():
+            item = value.get(key)
+            if item is None:
+                continue
+            try:
+                if _leaf(sub):
+                    if not isinstance(item, sub):  # type: ignore[arg-type]
+                        raise _Wrong("a quantity" if sub is QUANTITY else "a string")
+                    out[key] = item
+                else:
+                    out[key] = _conform(item, sub)
+            except _Wrong as err:
+                err.path.append(f".{key}")
+                raise
+        return out
+    if type(shape) is MapOf:
+        if type(value) is not dict:
+            raise _Wrong("an object")
+        for key, item in value.items():
+            if not isinstance(item, shape.value):
+                wrong = _Wrong("a quantity" if shape.value is QUANTITY else "a string")
+                wrong.path.append(f".{key}")
+                raise wrong
+        return value
+    if type(shape) is ListOf:
+        if type(value) is not list:
+            raise _Wrong("a list")
+        if _leaf(shape.item):
+            for i, item in enumerate(value):
+                if not isinstance(item, shape.item):  # type: ignore[arg-type]
+                    wrong = _Wrong("a quantity" if shape.item is QUANTITY else "a string")
+                    wrong.path.append(f"[{i}]")
+                    raise wrong
+            return value
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_conform(item, shape.item))
+            except _Wrong as err:
+                err.path.append(f"[{i}]")
+                raise
+        return items
+    if not isinstance(value, shape):  # type: ignore[arg-type]
+        raise _Wrong("a quantity" if shape is QUANTITY else "a string")
+    return value
+
+
 def conform(value: Any, shape: Shape, path: str) -> Any:
     """`value` cut down to `shape` (only the fields it names), or BadObject naming the first
     field of the wrong type. Recursion is bounded by the shape, not by the input."""
-    if isinstance(shape, Fields):
-        if not isinstance(value, Mapping):
-            raise BadObject(f"{path} must be an object")
-        return {key: conform(value[key], sub, f"{path}.{key}") for key, sub in shape.fields.items() if value.get(key) is not None}
-    if isinstance(shape, MapOf):
-        if not isinstance(value, Mapping):
-            raise BadObject(f"{path} must be an object")
-        return {key: conform(item, shape.value, f"{path}.{key}") for key, item in value.items()}
-    if isinstance(shape, ListOf):
-        if not isinstance(value, list):
-            raise BadObject(f"{path} must be a list")
-        return [conform(item, shape.item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if not isinstance(value, shape):
-        raise BadObject(f"{path} must be a {'string' if shape is str else 'quantity' if shape is QUANTITY else 'value'}")
-    return value
+    try:
+        return _conform(value, shape)
+    except _Wrong as err:
+        raise BadObject(f"{path}{''.join(reversed(err.path))} must be {err.wanted}") from None
 
 
 def parse_review(doc: Any) -> Mapping[str, Any]:
@@ -168,10 +225,10 @@ def _text(mapping: Mapping[str, Any], key: str, what: str) -> str:
 
 
 def _metadata(obj: Any) -> Mapping[str, Any]:
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
     if meta is None:
         return {}
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict):
         raise BadObject("metadata must be an object")
     return meta
 
