@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 from conftest import DATA
 from flask.testing import FlaskClient
-from kubectl_perf.policy import NodeView, Policy, node_view, parse_policy
+from kubectl_perf.model import NodeView, node_view
+from kubectl_perf.policy import Policy
+from kubectl_perf.policy_file import parse_policy
 from perf_webhook.app import create_app
 
 POLICY: dict[str, Any] = {
@@ -44,7 +46,7 @@ class StaticNodes:
     """A NodeSource that never changes: every node, largest budget first (no grouping)."""
 
     def __init__(self, nodes: Sequence[Mapping[str, Any]], policy: Policy, committed: Mapping[str, int] | None = None) -> None:
-        self.views = [node_view(n, policy, (committed or {}).get(n["metadata"]["name"], 0)) for n in nodes]
+        self.views = [node_view(n, policy.padding_target, (committed or {}).get(n["metadata"]["name"], 0)) for n in nodes]
         self.views.sort(key=lambda v: -v.budget)
         self.synced = threading.Event()
         self.synced.set()

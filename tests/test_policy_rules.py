@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubectl_perf.policy import NodeView, Policy, evaluate, group_nodes, memory_need, parse_policy
+from kubectl_perf.model import NodeView, group_nodes
+from kubectl_perf.policy import Policy, evaluate, memory_need
+from kubectl_perf.policy_file import parse_policy
 
 Gi, Mi = 2**30 * 10**9, 2**20 * 10**9  # in nanos
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubectl_perf.quantity import QuantityError, format_bytes, format_cpu, parse_nanos, parse_quantity
+from kubectl_perf.quantity import QuantityError, format_bytes, format_cpu, parse_quantity
 from kubernetes.utils import parse_quantity as client_parse
 
 N = 10**9
@@ -68,7 +68,7 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "nanos"), CASES)
 def test_forms(text: str, nanos: int) -> None:
-    assert parse_nanos(text) == nanos
+    assert parse_quantity(text) == nanos
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_forms(text: str, nanos: int) -> None:
 )
 def test_invalid_strings_name_themselves(text: str) -> None:
     with pytest.raises(QuantityError) as err:
-        parse_nanos(text)
+        parse_quantity(text)
     assert repr(text) in str(err.value)
 
 
@@ -84,10 +84,10 @@ MAX = (2**63 - 1) * N  # apimachinery's maxAllowed, in nanos
 
 
 def test_amounts_cap_at_int64_like_apimachinery() -> None:
-    assert parse_nanos("100000000Ei") == MAX
-    assert parse_nanos("9223372036854775807") == MAX and parse_nanos("9223372036854775806") == MAX - N
+    assert parse_quantity("100000000Ei") == MAX
+    assert parse_quantity("9223372036854775807") == MAX and parse_quantity("9223372036854775806") == MAX - N
     # decimal amounts get the binary cap too (apimachinery keeps them exact, and hangs on 1e100000000)
-    assert parse_nanos("100000E") == MAX and parse_nanos("-1e30") == -MAX
+    assert parse_quantity("100000E") == MAX and parse_quantity("-1e30") == -MAX
     assert parse_quantity(10**40) == MAX
 
 
@@ -110,13 +110,13 @@ def test_amounts_cap_at_int64_like_apimachinery() -> None:
     ],
 )
 def test_huge_and_tiny_quantities_are_bounded_before_arithmetic(text: str, nanos: int) -> None:
-    assert parse_nanos(text) == nanos
+    assert parse_quantity(text) == nanos
 
 
 def test_exponents_past_int64_are_not_quantities() -> None:
     for text in ("1e9223372036854775808", "1e" + "9" * 1_000_000):
         with pytest.raises(QuantityError) as err:
-            parse_nanos(text)
+            parse_quantity(text)
         assert len(str(err.value)) < 120  # the message does not carry a megabyte of digits
 
 
@@ -165,7 +165,7 @@ parts = st.tuples(
 def test_agrees_with_exact_arithmetic(p: tuple[str, str, str, str]) -> None:
     sign, whole, frac, suffix = p
     text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
-    assert parse_nanos(text) == _exact_nanos(*p)
+    assert parse_quantity(text) == _exact_nanos(*p)
 
 
 @settings(max_examples=200, deadline=None)
@@ -176,7 +176,7 @@ def test_agrees_with_the_python_client_where_it_is_exact(p: tuple[str, str, str,
     text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
     value = Fraction(Decimal(client_parse(text))) * N
     if len(whole + frac) <= 15 and value.denominator == 1:  # no rounding on either side
-        assert parse_nanos(text) == value
+        assert parse_quantity(text) == value
 
 
 @pytest.mark.parametrize(("nanos", "text"), [(250_000_000, "250m"), (2 * N, "2"), (1_500_000_000, "1500m"), (1, "1m"), (0, "0")])
