@@ -107,17 +107,12 @@ def test_a_review_full_of_enormous_quantities_answers_within_50ms(c: Any) -> Non
 
 
 def test_a_bug_in_a_rule_is_not_reported_as_an_unreadable_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    import perf_webhook.review as review_module
+    from kubectl_perf.policy import RULES
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("a bug, not the client's object")
 
-    for name in ("pod_memory_need", "missing_requests", "evaluate"):
-        if hasattr(review_module, name):
-            monkeypatch.setattr(review_module, name, broken)
-    import kubectl_perf.policy as policy_module
-
-    monkeypatch.setattr(policy_module, "missing_requests", broken)
+    monkeypatch.setitem(RULES, "padding", broken)
     c = client()
     status, doc = post(c, review(pod()))
     assert status == 200, doc
