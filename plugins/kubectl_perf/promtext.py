@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Iterator
 
-# One label pair; values may hold escaped quotes, backslashes and newlines.
-_PAIR = rb'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*'
-_PAIRS = re.compile(_PAIR)
-_LABELS = re.compile(rb"(?:" + _PAIR + rb",)*(?:" + _PAIR + rb",?)?\s*", re.DOTALL)
+# One label pair (the slow path, for values with escapes or odd spacing).
+_PAIR = r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*(?:,|\Z)'
+_PAIRS = re.compile(_PAIR, re.DOTALL)
 _NAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 # As Prometheus reads them: \\, \" and \n in label values, \\ and \n in HELP; others stay.
 _ESCAPE = re.compile(r'\\[\\n"]')
 _HELP_ESCAPE = re.compile(r"\\[\\n]")
 _ESCAPED = {"\\n": "\n", "\\\\": "\\", '\\"': '"'}
+_KEYS: set[str] = set()  # label names already checked
 
 
 class MalformedLine(ValueError):
@@ -52,15 +52,39 @@ class Sample:
 
 
 def parse_labels(raw: bytes) -> dict[str, str]:
-    """The text between a sample's braces as a dict."""
-    if not raw:
-        return {}
-    if not _LABELS.fullmatch(raw):
-        raise MalformedLine(f"bad label set {{{raw[:80].decode('utf-8', 'replace')}}}")
+    """The text between a sample's braces as a dict; raises MalformedLine on bad syntax."""
+    text = raw.decode("utf-8", "replace")
+    # The common case, k1="v1",k2="v2": without escapes a value holds no quote, so '",' ends it.
+    if text.endswith('"'):
+        body = text[:-1]
+    elif text.endswith('",'):
+        body = text[:-2]
+    else:
+        return _parse_labels_slowly(text)
+    if "\\" in body:
+        return _parse_labels_slowly(text)
     out = {}
-    for key, value in _PAIRS.findall(raw):
-        text = value.decode("utf-8", "replace")
-        out[key.decode()] = _unescape(text) if "\\" in text else text
+    for part in body.split('",'):
+        key, sep, value = part.partition('="')
+        if not sep or '"' in value or key not in _KEYS:
+            return _parse_labels_slowly(text)
+        out[key] = value
+    return out
+
+
+def _parse_labels_slowly(text: str) -> dict[str, str]:
+    out = {}
+    pos = 0
+    stripped = text.rstrip()
+    for m in _PAIRS.finditer(stripped):
+        if m.start() != pos:
+            break
+        pos = m.end()
+        value = m.group(2)
+        out[m.group(1)] = _unescape(value) if "\\" in value else value
+    if pos != len(stripped) or (not out and stripped):
+        raise MalformedLine(f"bad label set {{{text[:80]}}}")
+    _KEYS.update(out)
     return out
 
 
