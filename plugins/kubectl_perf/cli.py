@@ -18,6 +18,7 @@ from .quantity import QuantityError
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
     "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
+    "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
 }
 
 

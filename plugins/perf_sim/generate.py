@@ -88,11 +88,14 @@ def qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
 
 
-def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
-    """Plausible live usage (cpu nanos per second, memory bytes) for one container."""
+def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int, limit_cpu: int = 0) -> tuple[int, int]:
+    """Plausible live usage (cpu nanos per second, memory bytes) for one container;
+    CFS quota keeps cpu at or under a cpu limit."""
     f_cpu = 0.05 + ((h & 0xFFFF) / 0xFFFF) * 1.15  # 5% .. 120% of the request
     f_mem = 0.35 + (((h >> 16) & 0xFFFF) / 0xFFFF) * 0.7  # 35% .. 105% of the request
     cpu = int(request_cpu * f_cpu) if request_cpu else (5 + h % 45) * 10**6
+    if limit_cpu:
+        cpu = min(cpu, int(limit_cpu * 0.98))
     mem = int(request_mem * f_mem) if request_mem else (20 + h % 180) * 2**20
     if limit_mem:
         # One container in eight with a limit runs close to it (90-97%), as leaky caches do.
@@ -524,18 +527,18 @@ class Generated:
         if self.phase(i, w) != "Running":
             return []
         out = []
-        for n, (cname, rc, rm, lm) in enumerate(self._container_requests(w)):
-            cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17))
+        for n, (cname, rc, rm, lm, lc) in enumerate(self._container_requests(w)):
+            cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17), lc)
             out.append((cname, cpu, mem))
         return out
 
     @lru_cache(maxsize=64)
-    def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int]]:
+    def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int, int]]:
         return usage_basis(w.spec)
 
 
-def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
-    """(container, cpu request nanocores, memory request bytes, memory limit bytes) for
+def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
+    """(container, cpu request nanocores, memory request bytes, memory limit bytes, cpu limit nanocores) for
     each running container (app and sidecars): what synthesised usage scales from."""
     share = pod_requests(spec) if spec.get("resources") else None
     running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec.get("containers") or [])
@@ -547,7 +550,7 @@ def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
             rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
         limit_mem = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
         # cpu nanos of a core are nanocores already; memory nanos become bytes
-        rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO))
+        rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO, lim.get("cpu", 0)))
     return rows
 
 

@@ -39,8 +39,8 @@ def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Synthesised usage for a pod object: running app containers and sidecars."""
     meta = pod.get("metadata") or {}
     return [
-        (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}")))
-        for name, rc, rm, lm in usage_basis(pod.get("spec") or {})
+        (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}"), lc))
+        for name, rc, rm, lm, lc in usage_basis(pod.get("spec") or {})
     ]
 
 
