@@ -325,11 +325,15 @@ class Generated:
 
     def pod_index(self, namespace: str, name: str) -> int | None:
         tail = name.rpartition("-")[2]
-        i = int(tail) if tail.isdigit() and not name.startswith("nightly-report") else unsuffix(tail)
-        if i is None or i >= self.pod_count:
-            return None
-        w = self.workload(i)
-        return i if w.namespace == namespace and self.pod_name(i, w) == name else None
+        # A StatefulSet ordinal is all digits, and so is the odd random suffix (its alphabet has digits): try both.
+        candidates: list[int | None] = [int(tail)] if tail.isdigit() and not name.startswith("nightly-report") else []
+        candidates.append(unsuffix(tail))
+        for i in candidates:
+            if i is not None and i < self.pod_count:
+                w = self.workload(i)
+                if w.namespace == namespace and self.pod_name(i, w) == name:
+                    return i
+        return None
 
     @staticmethod
     def template_hash(w: Workload) -> str:
