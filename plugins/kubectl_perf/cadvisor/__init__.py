@@ -7,6 +7,7 @@ Reads top to bottom: flags -> nodes and pods (api) -> scrapes (fetch) -> rows (c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -34,6 +35,7 @@ class Cadvisor:
         self.args = args
         self.notes: list[str] = []
         self.failed = False
+        self._writer: Writer | None = None
 
     def run(self) -> int:
         args = self.args
@@ -314,7 +316,7 @@ class Cadvisor:
         self.writer().write(lines)
 
     def writer(self) -> Writer:
-        if not hasattr(self, "_writer"):
+        if self._writer is None:
             self._writer = Writer("text" if self.args.endpoint == "summary" else self.args.output)
         return self._writer
 
@@ -329,7 +331,7 @@ class Writer:
         self.out = sys.stdout.buffer
 
     def write(self, items: Iterator[bytes]) -> None:
-        try:
+        with self.pipe():
             for item in items:
                 if self.fmt == "json":
                     self.out.write((b"[\n  " if not self.count else b",\n  ") + item)
@@ -337,13 +339,18 @@ class Writer:
                     self.out.write(item + b"\n")
                 self.count += 1
             self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            with self.pipe():
+                self.out.write(b"\n]\n" if self.count else b"[]\n")
+                self.out.flush()
+
+    @contextlib.contextmanager
+    def pipe(self) -> Iterator[None]:
+        try:
+            yield
         except BrokenPipeError:  # `| head`: end quietly, as kubectl does
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(0) from None
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            self.write(iter(()))
-            self.out.write(b"\n]\n" if self.count else b"[]\n")
-            self.out.flush()

@@ -34,6 +34,7 @@ SHARES = "container_spec_cpu_shares"
 START = "container_start_time_seconds"
 NODE_CPU = "node_cpu_usage_seconds_total"
 NODE_WORKING_SET = "node_memory_working_set_bytes"
+CPU_RATE = "rate:cpu"  # not a metric: /stats/summary's usageNanoCores, a rate already
 
 CADVISOR_METRICS = frozenset(
     {CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, SHARES, START}
@@ -84,7 +85,7 @@ def snapshot_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[S
             cpu, mem = c.get("cpu") or {}, c.get("memory") or {}
             row: dict[str, tuple[float, int | None]] = {}
             if "usageNanoCores" in cpu:
-                row["rate:cpu"] = (cpu["usageNanoCores"] / NANO, None)
+                row[CPU_RATE] = (cpu["usageNanoCores"] / NANO, None)
             for metric, key in ((WORKING_SET, "workingSetBytes"), (RSS, "rssBytes")):
                 if key in mem:
                     row[metric] = (float(mem[key]), None)
@@ -220,8 +221,8 @@ def container_rows(node: str, snaps: list[Snapshot], specs: Mapping[Key, Spec], 
             continue
         row = ContainerRow(node, ns, pod, container)
         before = first.containers.get(key) if first else None
-        if "rate:cpu" in now:  # /stats/summary gives the rate itself
-            row.cpu_cores = now["rate:cpu"][0]
+        if CPU_RATE in now:
+            row.cpu_cores = now[CPU_RATE][0]
         elif before is not None and first is not None:
             seconds = _elapsed(first, last, before.get(CPU), now.get(CPU))
             cpu = _increase(before, now, CPU)
