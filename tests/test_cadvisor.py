@@ -159,3 +159,20 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     html = run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout.decode()
     assert html.startswith("<!doctype html>") and "<script" not in html and "http" not in html
     assert 'data-thr="40.0"' in html and f'data-mem="{1900 / 2048 * 100:.1f}"' in html and 'data-flags="throttling, memory"' in html
+
+
+def test_html_in_a_real_browser(tmp_path: Path) -> None:
+    from test_html_report import CHROMIUM, browser
+
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (./dev test installs it)")
+    page = tmp_path / "cadvisor.html"
+    page.write_bytes(run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout)
+    dom = browser(tmp_path, "--dump-dom", page.as_uri())
+    # the browser built one row per container, with the bars' figures worked out by hand
+    assert dom.count('<tr class="container"') == 3
+    assert 'data-thr="40.0"' in dom and 'data-thr="10.0"' in dom and 'data-thr="none"' in dom  # proxy: no CPU limit
+    assert f'data-mem="{100 / 256 * 100:.1f}"' in dom and "no memory limit" not in dom
+    shot = tmp_path / "shot.png"
+    browser(tmp_path, f"--screenshot={shot}", "--window-size=1400,600", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
