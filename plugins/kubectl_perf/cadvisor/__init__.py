@@ -46,8 +46,8 @@ class Cadvisor:
             from ..cli import connection
 
             cluster = Cluster(connection(args))
-            nodes, pods = self.select(cluster)
-            status = self.summary(cluster, nodes, pods) if args.summary else self.dump(cluster, list(nodes))
+            nodes, chosen = self.select(cluster)
+            status = self.summary(cluster, nodes, chosen) if args.summary else self.dump(cluster, list(nodes))
         for note in self.notes:
             print(f"note: {note}", file=sys.stderr)
         return EXIT_ERROR if self.failed else status
@@ -57,18 +57,18 @@ class Cadvisor:
         self.failed = self.failed or failed
 
     # -- nodes and pods ---------------------------------------------------------
-    def select(self, cluster: Any) -> tuple[dict[str, dict[str, Any] | None], list[dict[str, Any]] | None]:
+    def select(self, cluster: Any) -> tuple[dict[str, dict[str, Any] | None], Chosen | None]:
         """The nodes to read (name -> node object, None when not fetched) and, for -n/-l, the pods that chose them."""
         from ..api import ApiError, path_for
 
         args = self.args
-        pods = None
+        chosen = None
         if args.namespace or args.selector:
             query = {"labelSelector": args.selector, "fieldSelector": "status.phase=Running"}
-            pods = cluster.fold(path_for("pods", args.namespace), list, lambda acc, items: acc.extend(items), query)
+            chosen = cluster.fold(path_for("pods", args.namespace), Chosen, Chosen.add, query)
         if args.nodes:
             if not args.summary:
-                return dict.fromkeys(args.nodes), pods
+                return dict.fromkeys(args.nodes), chosen
             found: dict[str, dict[str, Any] | None] = {}
             for name in dict.fromkeys(args.nodes):
                 try:
@@ -77,35 +77,35 @@ class Cadvisor:
                     if err.status != 404:
                         raise
                     raise ApiError(f'node "{name}" not found', 404) from None
-            return found, pods
+            return found, chosen
         query = {"labelSelector": args.node_selector}
         items = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), query)
         nodes = {n["metadata"]["name"]: n for n in items}
-        if pods is not None and not (args.all_nodes or args.node_selector):
-            hosts = {(p.get("spec") or {}).get("nodeName") for p in pods}
-            nodes = {name: n for name, n in nodes.items() if name in hosts}
+        if chosen is not None and not (args.all_nodes or args.node_selector):
+            nodes = {name: n for name, n in nodes.items() if name in chosen.hosts}
         if not nodes:
-            raise ValueError("no nodes to read: " + ("no running pod matches -n/-l" if pods is not None else "none match"))
-        return dict(nodes), pods
+            raise ValueError("no nodes to read: " + ("no running pod matches -n/-l" if chosen is not None else "none match"))
+        return dict(nodes), chosen
 
-    def pod_specs_for(self, cluster: Any, names: list[str], pods: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-        """Pods whose requests and limits the summary shows: the -n/-l ones, else those on the nodes read."""
+    def specs_for(self, cluster: Any, names: list[str], chosen: Chosen | None) -> dict[Any, Any]:
+        """Requests and limits of the pods the summary shows: the -n/-l ones, else those on the nodes read.
+        Pages are folded into specs as they come: a cluster's pods are never held whole."""
         from ..api import ApiError
 
-        if pods is not None:
-            return pods
-        out: list[dict[str, Any]] = []
+        if chosen is not None:
+            return chosen.specs
+        acc = Chosen()
         try:
             if len(names) <= 4:
                 for name in names:
                     query = {"fieldSelector": f"spec.nodeName={name},status.phase=Running"}
-                    cluster.fold("/api/v1/pods", lambda: out, lambda acc, items: acc.extend(items), query)
+                    cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query)
             else:
-                cluster.fold("/api/v1/pods", lambda: out, lambda acc, items: acc.extend(items), {"fieldSelector": "status.phase=Running"})
+                cluster.fold("/api/v1/pods", Chosen, Chosen.add, {"fieldSelector": "status.phase=Running"})
         except ApiError as err:
             self.note(f"cannot list pods ({err}): requests and limits come from the cgroups instead")
-            return []
-        return out
+            return {}
+        return acc.specs
 
     # -- the summary ------------------------------------------------------------
     def options(self) -> Any:
@@ -121,15 +121,15 @@ class Cadvisor:
             policy = dataclasses.replace(policy, padding_memory=self.args.padding_target)
         return policy
 
-    def summary(self, cluster: Any, nodes: dict[str, dict[str, Any] | None], pods: list[dict[str, Any]] | None) -> int:
-        from .compute import container_rows, node_row, pod_specs
+    def summary(self, cluster: Any, nodes: dict[str, dict[str, Any] | None], chosen: Chosen | None) -> int:
+        from .compute import container_rows, node_row
         from .fetch import scrape_nodes
 
         args = self.args
         names = sorted(nodes)
-        specs = pod_specs(self.pod_specs_for(cluster, names, pods))
+        specs = self.specs_for(cluster, names, chosen)
         policy, options = self.policy(), self.options()
-        keep = self.row_filter(pods)
+        keep = self.row_filter(chosen)
         rows: list[Any] = []
         node_rows: list[Any] = []
         pod_stats: list[tuple[str, Any]] = []
@@ -155,9 +155,9 @@ class Cadvisor:
                 self.note(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
         return self.print_summary(rows, node_rows, pod_stats, cluster.host)
 
-    def row_filter(self, pods: list[dict[str, Any]] | None) -> Callable[[Any], bool]:
+    def row_filter(self, chosen_pods: Chosen | None) -> Callable[[Any], bool]:
         args = self.args
-        chosen = {((p.get("metadata") or {}).get("namespace"), (p.get("metadata") or {}).get("name")) for p in pods} if pods is not None else None
+        chosen = chosen_pods.pods if chosen_pods is not None else None
 
         def keep(row: Any) -> bool:
             if args.namespace and row.namespace != args.namespace:
@@ -319,6 +319,24 @@ class Cadvisor:
         if self._writer is None:
             self._writer = Writer("text" if self.args.endpoint == "summary" else self.args.output)
         return self._writer
+
+
+class Chosen:
+    """Pods folded page by page into what the summary needs of them."""
+
+    def __init__(self) -> None:
+        self.specs: dict[Any, Any] = {}  # (namespace, pod, container) -> Spec
+        self.pods: set[tuple[str, str]] = set()
+        self.hosts: set[str] = set()
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        from .compute import pod_specs
+
+        self.specs.update(pod_specs(items))
+        for pod in items:
+            meta = pod.get("metadata") or {}
+            self.pods.add((meta.get("namespace", ""), meta.get("name", "")))
+            self.hosts.add((pod.get("spec") or {}).get("nodeName") or "")
 
 
 class Writer:
