@@ -7,18 +7,21 @@ Reads top to bottom: flags -> nodes and pods (api) -> scrapes (fetch) -> rows (c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .flags import parse
+
+if TYPE_CHECKING:  # the rest loads after the flags parse, so --help stays quick
+    from concurrent.futures import Future
+
+    from .fetch import Chosen
+    from .output import Writer
 
 EXIT_ERROR = 1
 
@@ -60,6 +63,7 @@ class Cadvisor:
     def select(self, cluster: Any) -> tuple[dict[str, dict[str, Any] | None], Chosen | None]:
         """The nodes to read (name -> node object, None when not fetched) and, for -n/-l, the pods that chose them."""
         from ..api import ApiError, path_for
+        from .fetch import Chosen
 
         args = self.args
         chosen = None
@@ -91,6 +95,7 @@ class Cadvisor:
         """Requests and limits of the pods the summary shows: the -n/-l ones, else those on the nodes read.
         Pages are folded into specs as they come: a cluster's pods are never held whole."""
         from ..api import ApiError
+        from .fetch import Chosen
 
         if chosen is not None:
             return chosen.specs
@@ -233,6 +238,8 @@ class Cadvisor:
 
     # -- the dump ---------------------------------------------------------------
     def dump(self, cluster: Any, names: list[str]) -> int:
+        from concurrent.futures import ThreadPoolExecutor
+
         from ..api import ApiError
         from .fetch import Forbidden, stream_node
 
@@ -317,58 +324,7 @@ class Cadvisor:
 
     def writer(self) -> Writer:
         if self._writer is None:
+            from .output import Writer
+
             self._writer = Writer("text" if self.args.endpoint == "summary" else self.args.output)
         return self._writer
-
-
-class Chosen:
-    """Pods folded page by page into what the summary needs of them."""
-
-    def __init__(self) -> None:
-        self.specs: dict[Any, Any] = {}  # (namespace, pod, container) -> Spec
-        self.pods: set[tuple[str, str]] = set()
-        self.hosts: set[str] = set()
-
-    def add(self, items: list[dict[str, Any]]) -> None:
-        from .compute import pod_specs
-
-        self.specs.update(pod_specs(items))
-        for pod in items:
-            meta = pod.get("metadata") or {}
-            self.pods.add((meta.get("namespace", ""), meta.get("name", "")))
-            self.hosts.add((pod.get("spec") or {}).get("nodeName") or "")
-
-
-class Writer:
-    """Dump output through one buffer: text lines get their newline back; JSON objects
-    become one line each (jsonl) or one array across every node (json)."""
-
-    def __init__(self, fmt: str) -> None:
-        self.fmt = fmt
-        self.count = 0
-        self.out = sys.stdout.buffer
-
-    def write(self, items: Iterator[bytes]) -> None:
-        with self.pipe():
-            for item in items:
-                if self.fmt == "json":
-                    self.out.write((b"[\n  " if not self.count else b",\n  ") + item)
-                else:
-                    self.out.write(item + b"\n")
-                self.count += 1
-            self.out.flush()
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            with self.pipe():
-                self.out.write(b"\n]\n" if self.count else b"[]\n")
-                self.out.flush()
-
-    @contextlib.contextmanager
-    def pipe(self) -> Iterator[None]:
-        try:
-            yield
-        except BrokenPipeError:  # `| head`: end quietly, as kubectl does
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise SystemExit(0) from None

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from ..api import ApiError
 from ..promtext import Parser
-from .compute import CADVISOR_METRICS, RESOURCE_METRICS, NodeStats, PodStats, Snapshot, snapshot_from_stats_summary
+from .compute import CADVISOR_METRICS, RESOURCE_METRICS, NodeStats, PodStats, Snapshot, pod_specs, snapshot_from_stats_summary
 
 T = TypeVar("T")
 
@@ -195,3 +195,19 @@ def stream_node(cluster: Any, node: str, endpoint: str) -> Iterator[bytes]:
         yield from cluster.stream_lines(proxy_path(node, endpoint))
     except ApiError as err:
         raise node_error(node, err) from None
+
+
+class Chosen:
+    """Pods folded page by page into what the summary needs of them."""
+
+    def __init__(self) -> None:
+        self.specs: dict[Any, Any] = {}  # (namespace, pod, container) -> Spec
+        self.pods: set[tuple[str, str]] = set()
+        self.hosts: set[str] = set()
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        self.specs.update(pod_specs(items))
+        for pod in items:
+            meta = pod.get("metadata") or {}
+            self.pods.add((meta.get("namespace", ""), meta.get("name", "")))
+            self.hosts.add((pod.get("spec") or {}).get("nodeName") or "")

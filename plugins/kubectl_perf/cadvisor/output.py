@@ -3,8 +3,11 @@ and the summary (tables, csv/tsv, and the -o json/yaml contract)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +123,41 @@ def json_number(value: float) -> float | int | str:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Writer:
+    """Dump output through one buffer: text lines get their newline back; JSON objects
+    become one line each (jsonl) or one array across every node (json)."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.count = 0
+        self.out = sys.stdout.buffer
+
+    def write(self, items: Iterator[bytes]) -> None:
+        with self.pipe():
+            for item in items:
+                if self.fmt == "json":
+                    self.out.write((b"[\n  " if not self.count else b",\n  ") + item)
+                else:
+                    self.out.write(item + b"\n")
+                self.count += 1
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            with self.pipe():
+                self.out.write(b"\n]\n" if self.count else b"[]\n")
+                self.out.flush()
+
+    @contextlib.contextmanager
+    def pipe(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:  # `| head`: end quietly, as kubectl does
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
 
 
 # -- the summary -----------------------------------------------------------
