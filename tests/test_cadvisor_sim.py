@@ -147,3 +147,40 @@ def test_forbidden_node_proxy_says_so(sim_factory: Any) -> None:
         result = perf(sim, *args)
         assert result.returncode == 1 and "nodes/proxy permission" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
+
+
+def test_padding_targets_come_from_the_policy_file(fixture_cluster: Sim, tmp_path: Any) -> None:
+    policy = tmp_path / "policy.yaml"
+    # node-a is labelled workload=general: 5% of its 16Gi is 819Mi, under web-1's 900Mi working set alone
+    policy.write_text("padding:\n  memory: 0.75\n  nodeTargets:\n    - selector: {matchLabels: {workload: general}}\n      memory: 0.05\n")
+    doc = summary(fixture_cluster, "node-a", "node-b", "--once", "--policy", str(policy))
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    assert nodes["node-a"]["paddingTarget"] == 0.05 and nodes["node-a"]["paddingBreach"] is True
+    assert nodes["node-b"]["paddingTarget"] == 0.75 and nodes["node-b"]["allocatableMemoryBytes"] == 16 * Gi
+
+
+def test_progress_on_a_terminal(fixture_cluster: Sim) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from conftest import KUBECTL, env_for
+
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        [KUBECTL, "perf", "cadvisor", "--summary", "--all-nodes", "--once", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env_for(fixture_cluster),
+        timeout=120,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while chunk := os.read(master, 4096):
+            seen += chunk
+    except OSError:  # the terminal closed: everything was read
+        pass
+    os.close(master)
+    assert proc.returncode == 0 and b"scraped 3/3 nodes" in seen
+    assert json.loads(proc.stdout)["nodes"]  # progress went to the terminal, never into the report
