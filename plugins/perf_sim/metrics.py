@@ -507,9 +507,9 @@ def _started(pod: dict[str, Any], now: float) -> float:
 
 
 def _nanos(text: str) -> int:
-    from kubectl_perf.quantity import parse_nanos
+    from kubectl_perf.quantity import parse_quantity
 
-    return parse_nanos(text)
+    return parse_quantity(text)
 
 
 def _now(offset: int = 0) -> str:
