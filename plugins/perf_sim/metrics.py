@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_perf.model import amounts, container_amounts, node_allocatable
+from kubectl_perf.model import container_amounts, node_allocatable, parse_resource_list
 
 from .generate import EPOCH, mix, name_hash, synth_usage, usage_basis
 from .store import Store, dotted, not_found
@@ -322,7 +322,7 @@ class Metrics:
         boot = EPOCH.timestamp()
         cpu, mem = self.node_usage(node)
         alloc = node_allocatable(node)
-        cap = amounts(node["status"].get("capacity"))
+        cap = parse_resource_list(node["status"].get("capacity"))
 
         def cpu_stats(nanocores: int, start: float) -> dict[str, Any]:
             return {"time": stamp, "usageNanoCores": nanocores, "usageCoreNanoSeconds": int(nanocores * (now - start))}

@@ -28,9 +28,16 @@ EXIT_ERROR = 1
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    from ..cli import run
+    from ..cli import EXIT_USAGE, fail, run
+    from .fetch import InputError
 
-    return run("kubectl perf cadvisor", lambda: Cadvisor(args).run())
+    def body() -> int:
+        try:
+            return Cadvisor(args).run()
+        except InputError as err:  # a dump or pods file that cannot be read
+            return fail(str(err), EXIT_USAGE)
+
+    return run(body)
 
 
 class Cadvisor:
@@ -69,7 +76,7 @@ class Cadvisor:
         chosen = None
         if args.namespace or args.selector:
             query = {"labelSelector": args.selector, "fieldSelector": "status.phase=Running"}
-            chosen = cluster.fold(path_for("pods", args.namespace), Chosen, Chosen.add, query)
+            chosen = cluster.fold(path_for("pods", args.namespace), Chosen, Chosen.add, query, limit=args.chunk_size)
         if args.nodes:
             if not args.summary:
                 return dict.fromkeys(args.nodes), chosen
@@ -88,7 +95,7 @@ class Cadvisor:
         if chosen is not None and not (args.all_nodes or args.node_selector):
             nodes = {name: n for name, n in nodes.items() if name in chosen.hosts}
         if not nodes:
-            raise ValueError("no nodes to read: " + ("no running pod matches -n/-l" if chosen is not None else "none match"))
+            raise ApiError("no nodes to read: " + ("no running pod matches -n/-l" if chosen is not None else "no node matches"))
         return dict(nodes), chosen
 
     def specs_for(self, cluster: Any, names: list[str], chosen: Chosen | None) -> dict[Any, Any]:
@@ -104,9 +111,10 @@ class Cadvisor:
             if len(names) <= 4:
                 for name in names:
                     query = {"fieldSelector": f"spec.nodeName={name},status.phase=Running"}
-                    cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query)
+                    cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=self.args.chunk_size)
             else:
-                cluster.fold("/api/v1/pods", Chosen, Chosen.add, {"fieldSelector": "status.phase=Running"})
+                query = {"fieldSelector": "status.phase=Running"}
+                acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, query, limit=self.args.chunk_size)
         except ApiError as err:
             self.note(f"cannot list pods ({err}): requests and limits come from the cgroups instead")
             return {}
@@ -119,7 +127,8 @@ class Cadvisor:
         return Options(self.args.throttle_threshold, self.args.memory_threshold, self.args.pod_rows)
 
     def policy(self) -> Any:
-        from ..policy import Policy, load_policy
+        from ..policy import Policy
+        from ..policy_file import load_policy
 
         policy = load_policy(self.args.policy) if self.args.policy else Policy()
         if self.args.padding_target is not None:
@@ -195,13 +204,15 @@ class Cadvisor:
         return self.print_summary(rows, [nrow], [(name, p) for p in result.pods], "")
 
     def read_pods(self, path: str) -> list[dict[str, Any]]:
+        from .fetch import InputError
+
         try:
             doc = json.loads(Path(path).read_text())
         except (OSError, ValueError) as err:
-            raise ValueError(f"cannot read --pods-file {path}: {getattr(err, 'strerror', None) or err}") from None
+            raise InputError(f"cannot read --pods-file {path}: {getattr(err, 'strerror', None) or err}") from None
         items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise ValueError(f"--pods-file {path}: expected `kubectl get pods -o json` output")
+            raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` output")
         return items
 
     def print_summary(self, rows: list[Any], node_rows: list[Any], pod_stats: list[tuple[str, Any]], host: str) -> int:
@@ -214,26 +225,17 @@ class Cadvisor:
         node_rows.sort(key=lambda n: n.name)
         pods = [output.pod_doc(node, p) for node, p in sorted(pod_stats, key=lambda x: (x[0], x[1].namespace, x[1].pod))]
         pods_or_none = pods if args.endpoint == "summary" else None
-        fmt = args.output
-        if fmt in ("json", "yaml"):
-            render.write(render.structured(output.document(rows, node_rows, pods_or_none), fmt))
-        elif fmt == "html":
+
+        def html() -> str:
             from .html import page
 
-            render.write(page(rows, node_rows, host, args.throttle_threshold, args.memory_threshold))
-        elif fmt in ("csv", "tsv"):
-            render.write(render.delimited(rows, output.container_columns(len(node_rows)), "," if fmt == "csv" else "\t"))
-        else:
-            wide, color = fmt == "wide", render.use_color(sys.stdout)
+            return page(rows, node_rows, host, args.throttle_threshold, args.memory_threshold)
 
-            def highlight(row: Any) -> str:
-                return render.RED if row.flags else ""
+        def tables() -> list[render.Table]:
+            flagged = render.Table(rows, output.container_columns(len(node_rows)), lambda r: render.RED if r.flags else "")
+            return [flagged, render.Table(node_rows, output.node_columns()), render.Table(pods_or_none or [], output.pod_columns())]
 
-            text = render.table(rows, output.container_columns(len(node_rows)), wide=wide, highlight=highlight, color=color) if rows else "No containers found.\n"
-            text += "\n" + render.table(node_rows, output.node_columns(), wide=wide)
-            if pods_or_none:
-                text += "\n" + render.table(pods_or_none, output.pod_columns(), wide=wide)
-            render.write(text)
+        render.emit(args.output, lambda: output.document(rows, node_rows, pods_or_none), tables, html)
         return 0
 
     # -- the dump ---------------------------------------------------------------
@@ -288,10 +290,12 @@ class Cadvisor:
         self.write_lines(iter(lines))
 
     def dump_file(self, path: str, node: str | None) -> int:
+        from .fetch import InputError
+
         try:
             stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
-            raise ValueError(f"cannot read {path}: {err.strerror}") from None
+            raise InputError(f"cannot read {path}: {err.strerror}") from None
         try:
             self.write_lines(self.dump_lines((line.rstrip(b"\r\n") for line in stream), node))
         finally:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import container_amounts, node_allocatable, pod_resources
+from ..model import container_amounts, node_allocatable, padding_budget, pod_resources
 from ..promtext import Sample
 
 NANO = 10**9
@@ -289,8 +289,9 @@ def node_row(name: str, snap: Snapshot, node: Mapping[str, Any] | None, padding_
         alloc = node_allocatable(node).get("memory")
         row.allocatable_memory_bytes = alloc // NANO if alloc else None
         row.padding_target = padding_target
-        if row.allocatable_memory_bytes and padding_target is not None:
-            row.padding_breach = row.working_set_bytes > padding_target * row.allocatable_memory_bytes
+        if alloc and padding_target is not None:
+            # the suite's one padding budget, so capacity, the webhook and this agree at the boundary
+            row.padding_breach = round(row.working_set_bytes * NANO) > padding_budget(alloc, padding_target)
     return row
 
 

@@ -24,6 +24,10 @@ T = TypeVar("T")
 PATHS = {"cadvisor": "metrics/cadvisor", "resource": "metrics/resource", "summary": "stats/summary"}
 
 
+class InputError(Exception):
+    """A dump or pods file that cannot be used: one line, exit status 2."""
+
+
 class Forbidden(ApiError):
     """nodes/proxy is not granted: no node can be read, so the command stops."""
 
@@ -175,7 +179,7 @@ def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
         try:
             stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
-            raise ValueError(f"cannot read {path}: {err.strerror}") from None
+            raise InputError(f"cannot read {path}: {err.strerror}") from None
         taken = time.time() if path == "-" else os.path.getmtime(path)
         try:
             if endpoint == "summary":

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
-from typing import Any
 
-from ..cli import Parser, add_connection_flags
+from ..cli import Parser, add_connection_flags, add_filter_flags, check_filters, positive_int
+from ..render import FORMATS
 
 DUMP_OUTPUTS = ("text", "json", "jsonl")
-SUMMARY_OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
+SUMMARY_OUTPUTS = FORMATS
 ENDPOINTS = ("cadvisor", "resource", "summary")
 
 EPILOG = """\
@@ -48,17 +47,14 @@ def fraction(text: str) -> float:
     return value
 
 
-def positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-        return value
-
-    return parse
+def seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,22 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("-f", "--filename", action="append", default=[], metavar="DUMP", help="a dump saved earlier (repeatable; - for stdin)")
     src.add_argument("--pods-file", metavar="FILE", help="`kubectl get pods -o json` output: requests and limits for -f dumps")
     src.add_argument("--endpoint", choices=ENDPOINTS, default="cadvisor", help="cadvisor (default), resource (/metrics/resource) or summary (/stats/summary)")
-    src.add_argument("--concurrency", type=positive(int), default=8, metavar="N", help="read at most N nodes at a time (default 8)")
-    flt = p.add_argument_group("filters")
-    flt.add_argument("-n", "--namespace", help="only this namespace's pods (and, without nodes named, the nodes that host them)")
-    flt.add_argument("-l", "--selector", metavar="SELECTOR", help="pod label selector: the nodes that host these pods, and only their rows")
+    src.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="read at most N nodes at a time (default 8)")
+    # -n/-l also choose the nodes (those hosting the pods) when none is named
+    flt = add_filter_flags(p)
     flt.add_argument("--metric", type=regex, metavar="REGEX", help="dump: only metrics whose name matches")
     flt.add_argument("--pod", type=regex, metavar="REGEX", help="only pods whose name matches")
     flt.add_argument("--container", type=regex, metavar="REGEX", help="only containers whose name matches")
     flt.add_argument("--drop-pod-cgroups", action="store_true", help='dump: leave out the pod-level rows (container="" and "POD")')
     summ = p.add_argument_group("summary")
     summ.add_argument("--summary", action="store_true", help="one row per container instead of the dump")
-    summ.add_argument("--interval", type=positive(float), default=10.0, metavar="SECONDS", help="seconds between the two scrapes (default 10)")
+    summ.add_argument("--interval", type=seconds, default=10.0, metavar="SECONDS", help="seconds between the two scrapes (default 10)")
     summ.add_argument("--once", action="store_true", help="one scrape: averages since each container started")
     summ.add_argument("--throttle-threshold", type=fraction, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)")
     summ.add_argument("--memory-threshold", type=fraction, default=0.90, metavar="RATIO", help="flag working sets above this share of the limit (default 90%%)")
     summ.add_argument("--sort", choices=("throttling", "memory", "cpu"), help="largest first")
-    summ.add_argument("--top", type=positive(int), metavar="N", help="only the first N rows")
+    summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
     summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
     summ.add_argument("--policy", metavar="FILE", help="policy file with padding targets per node pool (as capacity and the webhook)")
     summ.add_argument("--padding-target", type=fraction, metavar="FRACTION", help="default memory padding target (default 0.75)")
@@ -103,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = build_parser()
     args = p.parse_args(argv)
+    check_filters(p, args)
     if args.summary:
         args.output = args.output or "table"
         if args.output not in SUMMARY_OUTPUTS:
