@@ -193,3 +193,10 @@ def test_progress_on_a_terminal(fixture_cluster: Sim) -> None:
     os.close(master)
     assert proc.returncode == 0 and b"scraped 3/3 nodes" in seen
     assert json.loads(proc.stdout)["nodes"]  # progress went to the terminal, never into the report
+
+
+def test_shell_completion_knows_the_flags(fixture_cluster: Sim) -> None:
+    from test_completion import complete
+
+    values, _ = complete(fixture_cluster, "cadvisor", "--thr")
+    assert values == ["--throttle-threshold"]
