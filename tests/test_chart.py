@@ -299,12 +299,17 @@ def test_network_policy_by_default() -> None:
 
 
 def test_network_policy_with_the_api_servers_addresses() -> None:
-    np = by_kind(
-        render(CASES["bring-your-own"] | {"networkPolicy": {"apiServer": {"cidrs": ["10.0.0.0/24"], "ports": [6443]}, "prometheus": None}}),
-        "NetworkPolicy",
-    )[0]["spec"]
-    assert np["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}]}]
-    assert np["egress"][0] == {"ports": [{"port": 6443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "10.0.0.0/24"}}]}
+    vcluster = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vc"}},
+        "podSelector": {"matchLabels": {"app": "vcluster"}},
+    }
+    api = {"cidrs": ["10.0.0.0/24"], "peers": [vcluster], "ports": [6443]}
+    np = by_kind(render({"networkPolicy": {"apiServer": api, "prometheus": None}}), "NetworkPolicy")[0]["spec"]
+    peers = [{"ipBlock": {"cidr": "10.0.0.0/24"}}, vcluster]
+    assert np["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": peers}]
+    assert np["egress"][0] == {"ports": [{"port": 6443, "protocol": "TCP"}], "to": peers}
+    assert "networkPolicy.apiServer.cidrs" not in render_files({"networkPolicy": {"apiServer": api}})["NOTES.txt"]
+    assert "networkPolicy.apiServer.cidrs" in render_files({})["NOTES.txt"]
 
 
 def test_no_api_server_ports_is_refused_not_an_allow_all_rule() -> None:
