@@ -93,7 +93,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- fail "tls.secret.caBundle must be a base64-encoded PEM certificate (bundle)" -}}
 {{- end -}}
 {{- end -}}
-{{- $pdb := .Values.podDisruptionBudget -}}
+{{- $pdb := .Values.podDisruptionBudget | default dict -}}
 {{- if and (hasKey $pdb "minAvailable") (hasKey $pdb "maxUnavailable") -}}
 {{- fail "podDisruptionBudget: set one of minAvailable and maxUnavailable (to use minAvailable, set maxUnavailable to null)" -}}
 {{- end -}}
