@@ -26,7 +26,9 @@ from webhook_helpers import Webhook, start_webhook
 helm = pytest.importorskip("helm_python")
 CHART = Path(__file__).resolve().parents[1] / "charts" / "kubectl-perf-webhook"
 NS = "shop"
-POLICY = {"mode": "enforce", "requireRequests": ["cpu", "memory"], "padding": {"memory": 0.75}}
+WARN_NS = "shop-trial"  # a namespace the policy only warns in
+RELEASE_NS = "perf-system"  # the chart's release namespace: never judged
+POLICY = {"mode": "enforce", "requireRequests": ["cpu", "memory"], "padding": {"memory": 0.75}, "namespaceOverrides": {WARN_NS: "warn"}}
 DENIED = 'admission webhook "pods.perf.kubectl.dev" denied the request'
 UNREACHABLE = 'failed calling webhook "pods.perf.kubectl.dev"'
 
@@ -50,7 +52,7 @@ def node(name: str, memory: str, taints: list[dict[str, str]] | None = None) -> 
     }
 
 
-def pod(name: str, limit: str | None = "1Gi", requests: bool = True, **spec: Any) -> dict[str, Any]:
+def pod(name: str, limit: str | None = "1Gi", requests: bool = True, namespace: str = NS, **spec: Any) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     if requests:
         resources["requests"] = {"cpu": "100m", "memory": "256Mi"}
@@ -59,7 +61,7 @@ def pod(name: str, limit: str | None = "1Gi", requests: bool = True, **spec: Any
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": name}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
         "spec": {"containers": [{"name": "main", "image": "nginx", "resources": resources}], **spec},
     }
 
@@ -83,7 +85,7 @@ def webhook_configuration(ca: bytes, port: int, failure_policy: str) -> dict[str
         "tls": {"mode": "secret", "secret": {"name": "unused-here", "caBundle": base64.b64encode(ca).decode()}},
         "webhook": {"url": f"https://127.0.0.1:{port}/validate", "failurePolicy": failure_policy},
     }
-    out = helm.Chart.load(str(CHART)).render(values, name="perf", namespace="perf-system")
+    out = helm.Chart.load(str(CHART)).render(values, name="perf", namespace=RELEASE_NS)
     docs = [d for path, text in out.items() if path.endswith("webhook.yaml") for d in yaml.safe_load_all(text) if d]
     (vwc,) = [d for d in docs if d["kind"] == "ValidatingWebhookConfiguration"]
     return vwc
@@ -114,11 +116,11 @@ class Cluster:
         result = self.kubectl("apply", "-f", "-", input=vwc)
         assert result.returncode == 0, result.stderr
 
-    def exists(self, kind: str, name: str) -> bool:
-        return self.kubectl("get", kind, name, "-n", NS).returncode == 0
+    def exists(self, kind: str, name: str, namespace: str = NS) -> bool:
+        return self.kubectl("get", kind, name, "-n", namespace).returncode == 0
 
-    def delete(self, kind: str, name: str) -> None:
-        self.kubectl("delete", kind, name, "-n", NS, "--ignore-not-found", "--wait=false")
+    def delete(self, kind: str, name: str, namespace: str = NS) -> None:
+        self.kubectl("delete", kind, name, "-n", namespace, "--ignore-not-found", "--wait=false")
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +134,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             [
                 node("small-1", "8Gi"),
                 node("big-1", "16Gi", [{"key": "dedicated", "value": "big", "effect": "NoSchedule"}]),
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+                *({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in (NS, WARN_NS, RELEASE_NS)),
             ]
         )
         # A pod from before the webhook: no requests, which the webhook would refuse today.
@@ -208,31 +210,50 @@ def test_label_and_annotation_updates_pass(live: Cluster) -> None:
     assert labels["team"] == "shop"
 
 
+def resize(cluster: Cluster, name: str, memory: str) -> Any:
+    patch = {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": memory}}}]}}
+    return cluster.kubectl("patch", "pod", name, "-n", NS, "--subresource", "resize", "--patch", json.dumps(patch))
+
+
+def memory_limit(cluster: Cluster, name: str) -> str:
+    got = json.loads(cluster.kubectl("get", "pod", name, "-n", NS, "-o", "json").stdout)
+    return str(got["spec"]["containers"][0]["resources"]["limits"]["memory"])
+
+
+def test_in_place_resize_within_the_budget_is_admitted(live: Cluster) -> None:
+    made = live.create(pod("resize-ok", "1Gi", nodeName="small-1"))
+    assert made.returncode == 0, made.stderr
+    try:
+        within = resize(live, "resize-ok", "2Gi")  # 2Gi < small-1's 6Gi budget
+        assert within.returncode == 0 and "patched" in within.stdout, within.stderr
+        assert memory_limit(live, "resize-ok") == "2Gi"
+    finally:
+        live.delete("pod", "resize-ok")
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="review.decide() allows every subresource: judging pods/resize UPDATEs (issue 7 item 4) is the rules helper's work, not yet on main",
 )
 def test_in_place_resize_past_the_budget_is_refused(live: Cluster) -> None:
-    """pods/resize is registered by the chart; the webhook judges the resized pod."""
-    made = live.create(pod("resizable", "1Gi", nodeName="small-1"))
+    """The chart registers pods/resize (proven in test_webhook_down_under_fail_and_ignore);
+    the webhook must judge the resized pod: 7Gi fits no node it runs on (small-1: 6Gi)."""
+    made = live.create(pod("resize-big", "1Gi", nodeName="small-1"))
     assert made.returncode == 0, made.stderr
-
-    def resize(memory: str) -> Any:
-        patch = {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": memory}}}]}}
-        return live.kubectl("patch", "pod", "resizable", "-n", NS, "--subresource", "resize", "--patch", json.dumps(patch))
-
     try:
-        within = resize("2Gi")
-        assert within.returncode == 0, within.stderr
-        breach = resize("7Gi")
+        breach = resize(live, "resize-big", "7Gi")
         assert breach.returncode != 0 and DENIED in breach.stderr, breach.stderr
-        assert "[padding]" in breach.stderr
-        limits = json.loads(live.kubectl("get", "pod", "resizable", "-n", NS, "-o", "json").stdout)["spec"]["containers"][0]["resources"][
-            "limits"
-        ]
-        assert limits["memory"] == "2Gi"
+        assert "[padding]" in breach.stderr and "6Gi" in breach.stderr
+        assert memory_limit(live, "resize-big") == "1Gi"
     finally:
-        live.delete("pod", "resizable")
+        live.delete("pod", "resize-big")
+
+
+def test_warn_mode_admits_with_kubectl_warnings(live: Cluster) -> None:
+    made = live.create(pod("trial", requests=False, namespace=WARN_NS))
+    assert made.returncode == 0, made.stderr
+    assert "Warning: [requests] container 'main' has no cpu request" in made.stderr
+    live.delete("pod", "trial", WARN_NS)
 
 
 def test_webhook_down_under_fail_and_ignore(cluster: Cluster) -> None:
@@ -256,11 +277,14 @@ def test_webhook_down_under_fail_and_ignore(cluster: Cluster) -> None:
     changed = cluster.kubectl("set", "image", "pod/legacy", "-n", NS, "main=nginx:1.27")
     assert changed.returncode != 0 and UNREACHABLE in changed.stderr, changed.stderr
     # the chart registers the subresources that change a running pod: the API server asks for them too
-    patch = {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": "2Gi"}}}]}}
-    resized = cluster.kubectl("patch", "pod", "legacy", "-n", NS, "--subresource", "resize", "--patch", json.dumps(patch))
+    resized = resize(cluster, "legacy", "2Gi")
     assert resized.returncode != 0 and UNREACHABLE in resized.stderr, resized.stderr
     debugged = cluster.kubectl("debug", "pod/legacy", "-n", NS, "--image=busybox", "--profile=general", "--", "true")
     assert debugged.returncode != 0 and UNREACHABLE in debugged.stderr, debugged.stderr
+    # the release's namespace is never judged, so the webhook can always be brought back
+    own = cluster.create(pod("perf-webhook-0", requests=False, namespace=RELEASE_NS))
+    assert own.returncode == 0, own.stderr
+    cluster.delete("pod", "perf-webhook-0", RELEASE_NS)
 
     cluster.register(hook, "Ignore")
     eventually(lambda: cluster.create(pod("down-bad", requests=False)).returncode == 0, "Ignore admits while the webhook is down")
