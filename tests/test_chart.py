@@ -110,7 +110,7 @@ def test_no_disruption_budget_below_two_replicas() -> None:
     assert by_kind(render({"replicaCount": 1}), "PodDisruptionBudget") == []
     assert len(by_kind(render({"replicaCount": 2}), "PodDisruptionBudget")) == 1
     assert by_kind(render({"podDisruptionBudget": {"enabled": False}}), "PodDisruptionBudget") == []
-    assert by_kind(render({"podDisruptionBudget": None}), "PodDisruptionBudget") == []  # how 0.1.0 said "none"
+    assert by_kind(render({"podDisruptionBudget": None}), "PodDisruptionBudget") == []  # how chart 0.1.0 said "none"
 
 
 @pytest.mark.parametrize(
