@@ -231,10 +231,6 @@ def test_in_place_resize_within_the_budget_is_admitted(live: Cluster) -> None:
         live.delete("pod", "resize-ok")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review.decide() allows every subresource: judging pods/resize UPDATEs (issue 7 item 4) is the rules helper's work, not yet on main",
-)
 def test_in_place_resize_past_the_budget_is_refused(live: Cluster) -> None:
     """The chart registers pods/resize (proven in test_webhook_down_under_fail_and_ignore);
     the webhook must judge the resized pod: 7Gi fits no node it runs on (small-1: 6Gi)."""
@@ -298,3 +294,17 @@ def test_a_caBundle_that_does_not_match_is_a_failed_call(cluster: Cluster) -> No
     cluster.register(cluster.hook, "Fail", ca=self_signed(cluster.workdir / "other-ca")[2])
     eventually(lambda: UNREACHABLE in cluster.create(pod("wrong-ca", "1Gi"), "--dry-run=server").stderr, "a caBundle of another CA fails")
     assert "x509" in cluster.create(pod("wrong-ca", "1Gi"), "--dry-run=server").stderr
+
+
+def test_kubectl_debug_adds_an_ephemeral_container_through_the_webhook(live: Cluster) -> None:
+    """Ephemeral containers cannot set resources (the API server refuses them): the webhook judges
+    the pod they join, and a pod that meets the policy can still be debugged."""
+    made = live.create(pod("debuggable", "1Gi", nodeName="small-1"))
+    assert made.returncode == 0, made.stderr
+    try:
+        debugged = live.kubectl("debug", "pod/debuggable", "-n", NS, "--image=busybox", "--profile=general", "--", "true")
+        assert debugged.returncode == 0, debugged.stderr
+        got = json.loads(live.kubectl("get", "pod", "debuggable", "-n", NS, "-o", "json").stdout)
+        assert [c["image"] for c in got["spec"]["ephemeralContainers"]] == ["busybox"]
+    finally:
+        live.delete("pod", "debuggable")
