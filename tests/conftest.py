@@ -137,3 +137,7 @@ def kubectl(
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
+
+
+# The real kube-apiserver: fixtures `realk8s` (session) and `realk8s_factory` (private servers).
+from realk8s import realk8s, realk8s_factory  # noqa: E402, F401

@@ -1,0 +1,34 @@
+"""The real-API-server fixture itself: fixture objects land with the state tests rely on."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from conftest import DATA
+
+
+def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
+    docs = list(yaml.safe_load_all((DATA / "cluster.yaml").read_text()))
+    # The real server's RuntimeClass admission wants the class the fixture's sandboxed pod names.
+    gvisor = {
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {"name": "gvisor"},
+        "handler": "runsc",
+        "overhead": {"podFixed": {"cpu": "250m", "memory": "120Mi"}},
+    }
+    made = realk8s.load([gvisor, *docs])
+    nodes = [o for o in made if o["kind"] == "Node"]
+    want_nodes = [o for d in docs if d for o in (d.get("items") or [d]) if o.get("kind") == "Node"]
+    assert len(nodes) == len(want_nodes) > 0
+    for node in nodes:
+        taints = {t["key"] for t in node["spec"].get("taints") or []}
+        assert "node.kubernetes.io/not-ready" not in taints
+        assert node["status"]["allocatable"]["memory"]
+    status, body = realk8s.request("/api/v1/pods")
+    pods = json.loads(body)["items"]
+    assert status == 200 and any(p["status"].get("phase") == "Running" for p in pods)
+    # user1 has no RBAC bindings: the real server forbids even namespaced lists.
+    denied = realk8s.kubectl("get", "pods", "-n", "default", user=True, check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
