@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import ssl
 import sys
 import tempfile
@@ -139,7 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is first imported: it picks its value store then.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
+        store = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = store
+        arbiter = os.getpid()
+
+        def clean() -> None:  # forked workers inherit atexit handlers: only the arbiter cleans up
+            if os.getpid() == arbiter:
+                shutil.rmtree(store, ignore_errors=True)
+
+        atexit.register(clean)
     serve(settings, policy, args.kubeconfig, sock)
     return 0
 

@@ -1,0 +1,77 @@
+"""The webhook's cache in-process, fed plain objects: what it keeps of nodes and pods,
+committed memory as pods come and go, and when it counts as synced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubectl_perf.policy import parse_policy
+from perf_webhook import cache as cache_module
+from perf_webhook.cache import NodeViewCache
+
+GI = 1024**3 * 10**9  # nanos
+
+
+def no_api() -> Any:
+    raise AssertionError("these tests feed the cache themselves")
+
+
+def node(name: str, memory: str, labels: dict[str, str], taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels, "annotations": {"big": "x" * 1000}},
+        "spec": {"taints": taints or []},
+        "status": {"allocatable": {"memory": memory, "cpu": "4"}, "images": [{"names": ["a"], "sizeBytes": 1}]},
+    }
+
+
+def bound_pod(uid: str, node_name: str, limit: str, phase: str = "Running") -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "name": uid, "namespace": "shop"},
+        "spec": {"nodeName": node_name, "containers": [{"name": "c", "resources": {"limits": {"memory": limit}}}]},
+        "status": {"phase": phase},
+    }
+
+
+def test_views_keep_only_what_the_rules_read_and_share_repeated_parts() -> None:
+    cache = NodeViewCache(no_api, parse_policy({}), clock=lambda: 5.0)
+    taint = {"key": "dedicated", "value": "io", "effect": "NoSchedule"}
+    cache.nodes.replace(
+        [node("n1", "16Gi", {"pool": "io", "kubernetes.io/hostname": "n1"}, [dict(taint)])]
+        + [node("n2", "16Gi", {"pool": "io", "kubernetes.io/hostname": "n2"}, [dict(taint)])]
+    )
+    a, b = sorted(cache.views() or [], key=lambda v: v.name)
+    assert (a.name, a.memory, a.target, a.committed) == ("n1", 16 * GI, 0.75, 0)
+    assert a.taints is b.taints  # one tuple for a taint set repeated over a pool
+    assert next(k for k in a.labels if k == "pool") is next(k for k in b.labels if k == "pool")
+    assert not hasattr(a, "annotations") and not hasattr(a, "images")
+
+
+def test_with_committed_limits_the_cache_is_synced_only_once_pods_are_listed_too() -> None:
+    cache = NodeViewCache(no_api, parse_policy({"padding": {"committed": "deny"}}), clock=lambda: 5.0)
+    cache.nodes.replace([node("n1", "16Gi", {})])
+    assert not cache.synced() and cache.views() is None  # committed sums of zero would let anything through
+    assert cache.pods is not None
+    cache.pods.replace([bound_pod("p1", "n1", "4Gi")])
+    assert cache.synced() and [v.committed for v in cache.views() or []] == [4 * GI]
+    assert NodeViewCache(no_api, parse_policy({}), clock=lambda: 5.0).pods is None  # no pod feed when committed is off
+
+
+def test_committed_memory_follows_pod_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "COMMITTED_REFRESH_SECONDS", 0.0)
+    cache = NodeViewCache(no_api, parse_policy({"padding": {"committed": "warn"}}), clock=lambda: 5.0)
+    cache.nodes.replace([node("n1", "16Gi", {}), node("n2", "8Gi", {})])
+    assert cache.pods is not None
+    pending = bound_pod("p3", "", "2Gi")
+    cache.pods.replace(iter([bound_pod("p1", "n1", "4Gi"), bound_pod("p2", "n1", "1Gi"), pending, bound_pod("p4", "n2", "3Gi", "Succeeded")]))
+
+    def committed() -> dict[str, int]:
+        return {v.name: v.committed for v in cache.views() or []}
+
+    assert committed() == {"n1": 5 * GI, "n2": 0} and cache.pod_count() == 2  # pending and finished pods hold nothing
+    cache._pod_event("MODIFIED", bound_pod("p3", "n2", "2Gi"))  # scheduled
+    cache._pod_event("DELETED", bound_pod("p1", "n1", "4Gi"))
+    cache._pod_event("MODIFIED", bound_pod("p2", "n1", "1Gi", "Failed"))
+    assert committed() == {"n1": 0, "n2": 2 * GI}
+    cache.nodes.replace([node("n2", "8Gi", {})])  # a relist drops n1
+    assert committed() == {"n2": 2 * GI}
