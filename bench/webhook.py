@@ -140,7 +140,9 @@ def wait_synced(server: Server, ca: Path, timeout: float) -> float:
 
 
 @contextmanager
-def servers(args: argparse.Namespace, policy: str, sim_args: list[str]) -> Iterator[tuple[Server, Server, Path, Path]]:
+def servers(
+    args: argparse.Namespace, policy: str, sim_args: list[str], extra: tuple[str, ...] = ()
+) -> Iterator[tuple[Server, Server, Path, Path]]:
     """perf-webhook and the bare app under identical settings, with a perf-sim cluster."""
     from conftest import BIN, start_sim, stop_sim
     from perf_sim.cli import self_signed
@@ -156,7 +158,7 @@ def servers(args: argparse.Namespace, policy: str, sim_args: list[str]) -> Itera
         body = work / "review.json"
         body.write_text(json.dumps(REVIEW))
         common = ["--tls-cert-file", str(cert), "--tls-private-key-file", str(key), "--bind-address", "127.0.0.1"]
-        common += ["--workers", str(args.workers), "--policy", str(work / "policy.yaml")]
+        common += ["--workers", str(args.workers), "--policy", str(work / "policy.yaml"), *extra]
         hook_port, bare_port = free_port(), free_port()
         hook = Server(
             "perf-webhook",
@@ -238,12 +240,17 @@ def throughput(args: argparse.Namespace) -> None:
 def stall(args: argparse.Namespace) -> None:
     from webhook_helpers import STALL_STAGES, review_latencies, stalled_connection, still_open
 
-    with servers(args, POLICY, ["--nodes", str(args.nodes), "--pods-per-node", "1"]) as (hook, bare, ca, _body):
+    # Deadlines past the measurement, so every stalled connection is held while reviews run.
+    patient = ("--tls-handshake-timeout", "600", "--header-timeout", "600", "--body-timeout", "600")
+    with servers(args, POLICY, ["--nodes", str(args.nodes), "--pods-per-node", "1"], patient) as (hook, bare, ca, _body):
         wait_synced(hook, ca, 300)
         wait_synced(bare, ca, 60)
-        print(f"{args.stalled} connections stalled at each of {', '.join(STALL_STAGES)}; 500 reviews, a fresh connection every 10\n")
-        print("| server | stalled still open | median ms | p99 ms | max ms |\n|---|---|---|---|---|")
-        for server in (hook, bare):
+        print(
+            f"{args.stalled} connections stalled at each of {', '.join(STALL_STAGES)}; then 500 reviews, a fresh connection "
+            f"every 10; {args.workers} worker(s), {args.nodes} nodes cached; {time.strftime('%Y-%m-%d')}\n"
+        )
+        print("| server | stalled still open after | median ms | p99 ms | max ms |\n|---|---|---|---|---|")
+        for server in (hook, bare, hook, bare):
             socks = [stalled_connection(server.port, stage) for stage in STALL_STAGES for _ in range(args.stalled)]
             lat = sorted(review_latencies(server.port, ca, 500, REVIEW))
             open_ = sum(map(still_open, socks))

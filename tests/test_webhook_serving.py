@@ -165,3 +165,28 @@ def test_unsupported_transfer_coding_is_a_400_not_a_501(patient: Webhook) -> Non
         tls.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: br, chunked\r\n\r\n")
         tls.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
         assert tls.recv(100).split(b" ")[1].startswith(b"4")
+
+
+
+# -- one process by default (issue 15, issue 7 item 10) ------------------------------------------
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def test_by_default_one_worker_process_holds_the_only_cache(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """One process: no second cache, and no uneven share of the API server's keep-alive
+    pool between workers (the throughput figures are in bench/webhook.py)."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, workers=None)
+    try:
+        assert len(children(hook.proc.pid)) == 1
+        assert hook.post(review(pod()))[0] == 200
+    finally:
+        hook.stop()

@@ -69,7 +69,7 @@ def start_webhook(
     workdir: Path,
     sim: Sim | None,
     policy: dict[str, Any],
-    workers: int = 1,
+    workers: int | None = 1,
     wait_ready: bool = True,
     extra: tuple[str, ...] = (),
     kubeconfig: Path | None = None,
@@ -98,8 +98,7 @@ def start_webhook(
             str(policy_file),
             "--kubeconfig",
             str(kubeconfig or (sim.kubeconfig if sim else workdir / "no-kubeconfig")),
-            "--workers",
-            str(workers),
+            *(("--workers", str(workers)) if workers else ()),
             *extra,
         ],
         stdout=log.open("wb"),
@@ -111,7 +110,7 @@ def start_webhook(
         while True:
             try:
                 # every worker must have synced: ask often enough to meet each of them
-                if all(hook.get("/readyz")[1] == "ok (node cache synced)\n" for _ in range(4 * workers)):
+                if all(hook.get("/readyz")[1] == "ok (node cache synced)\n" for _ in range(4 * (workers or 1))):
                     break
             except OSError:
                 pass

@@ -105,7 +105,11 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
         if request.mimetype != "application/json":
             metrics.bad_request(415)
             return _json({"error": "the body must be application/json"}, 415)
-        raw = _read_body()
+        try:
+            raw = _read_body()
+        except OSError:  # the server's reader: the client stopped sending before the body's end
+            metrics.bad_request(400)
+            return _json({"error": "the body ended early"}, 400)
         if raw is None:
             metrics.bad_request(413)
             return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
