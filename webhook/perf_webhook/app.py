@@ -51,13 +51,11 @@ def _read_body() -> bytes | None:
 
 def _skipped_padding(spec: Mapping[str, Any], views: list[NodeView] | None) -> str:
     """Why the padding check cannot weigh this pod against any node ("" when it can)."""
+    if views is not None and any(node_matches(spec, v.name, v.labels, v.taints) for v in views):
+        return ""  # the usual case, settled by the first node or two: no quantity is parsed
     if not pod_memory_need(spec):
         return ""  # nothing to check
-    if views is None:
-        return "stale_cache"
-    if not any(node_matches(spec, v.name, v.labels, v.taints) for v in views):
-        return "no_eligible_node"
-    return ""
+    return "stale_cache" if views is None else "no_eligible_node"
 
 
 def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
