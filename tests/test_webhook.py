@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import DATA, Sim, start_sim, stop_sim
-from kubectl_perf.policy import parse_policy
+from kubectl_perf.policy_file import parse_policy
 from perf_webhook.app import create_app
 from perf_webhook.cache import NodeViewCache
 from webhook_helpers import Webhook, controller, pod, review, start_webhook

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubectl_perf.policy import parse_policy
+from kubectl_perf.policy_file import parse_policy
 from perf_webhook import cache as cache_module
 from perf_webhook.cache import NodeViewCache
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
-from kubectl_perf.policy import NodeView, Policy, pod_memory_need
+from kubectl_perf.model import NodeView
+from kubectl_perf.policy import Policy, pod_memory_need
 from kubectl_perf.scheduling import node_matches
 from werkzeug.exceptions import HTTPException
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from kubectl_perf.api import ApiError, Cluster, Expired
-from kubectl_perf.model import holds_resources, pod_resources
-from kubectl_perf.policy import NodeView, Policy, group_nodes, node_view
+from kubectl_perf.model import NodeView, group_nodes, holds_resources, node_view, pod_resources
+from kubectl_perf.policy import Policy
 from kubectl_perf.scheduling import referenced_keys
 
 log = logging.getLogger("perf_webhook.cache")
@@ -190,7 +190,7 @@ class NodeViewCache:
     def _compact(self, node: Mapping[str, Any]) -> NodeView:
         """Only what the rules read, with strings interned and taint sets shared:
         thousands of nodes of a few pools repeat the same keys, values and taints."""
-        view = node_view(node, self.policy)
+        view = node_view(node, self.policy.padding_target)
         labels = {sys.intern(str(k)): sys.intern(str(v)) for k, v in view.labels.items()}
         taint_key = json.dumps(view.taints, sort_keys=True, default=str)
         taints = self._taints.setdefault(taint_key, view.taints)

@@ -12,7 +12,8 @@ import sys
 import tempfile
 from typing import Any
 
-from kubectl_perf.policy import Policy, PolicyError, load_policy
+from kubectl_perf.policy import Policy
+from kubectl_perf.policy_file import PolicyError, load_policy
 
 # Flags a client of the server's TLS would recognise are named as the API server names them.
 TLS_VERSION_NAMES = ("VersionTLS12", "VersionTLS13")
