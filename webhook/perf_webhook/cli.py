@@ -142,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is first imported: it picks its value store then.
-        store = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
+        try:
+            store = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
+        except OSError as err:
+            print(f"perf-webhook: --workers {settings.workers} needs a writable directory for metrics: {err}", file=sys.stderr)
+            return 2
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = store
         arbiter = os.getpid()
 
