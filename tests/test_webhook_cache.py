@@ -3,6 +3,7 @@ committed memory as pods come and go, and when it counts as synced."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -75,3 +76,33 @@ def test_committed_memory_follows_pod_events(monkeypatch: pytest.MonkeyPatch) ->
     assert committed() == {"n1": 0, "n2": 2 * GI}
     cache.nodes.replace([node("n2", "8Gi", {})])  # a relist drops n1
     assert committed() == {"n2": 2 * GI}
+
+
+def test_changes_arrive_through_the_watch_without_listing_again(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import DATA
+    from kubectl_perf.api import Cluster, Connection
+
+    sim = sim_factory("--objects", str(DATA / "cluster.yaml"))
+    lists = 0
+    original = cache_module.Feed._list
+
+    def counting(self: Any, *args: Any) -> str:
+        nonlocal lists
+        lists += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(cache_module.Feed, "_list", counting)
+    cache = NodeViewCache(lambda: Cluster(Connection(str(sim.kubeconfig))), parse_policy({}))
+    cache.start()
+    try:
+        assert cache.nodes.synced.wait(15)
+        time.sleep(1)  # the watch is open
+        new = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-watched"}, "status": {"allocatable": {"memory": "8Gi"}}}
+        assert sim.request("/api/v1/nodes", "POST", new)[0] == 201
+        deadline = time.monotonic() + 15
+        while "node-watched" not in {v.name for v in cache.views() or []}:
+            assert time.monotonic() < deadline, "the new node never arrived"
+            time.sleep(0.1)
+        assert lists == 1 and cache.nodes.error == ""  # it came by the watch, not by listing again
+    finally:
+        cache.stop()
