@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, request
 from kubectl_perf.model import NodeView
-from kubectl_perf.policy import Policy, pod_memory_need
+from kubectl_perf.policy import Policy, memory_need
 from kubectl_perf.scheduling import node_matches
 from werkzeug.exceptions import HTTPException
 
@@ -54,7 +54,8 @@ def _skipped_padding(spec: Mapping[str, Any], views: list[NodeView] | None) -> s
     """Why the padding check cannot weigh this pod against any node ("" when it can)."""
     if views is not None and any(node_matches(spec, v.name, v.labels, v.taints) for v in views):
         return ""  # the usual case, settled by the first node or two: no quantity is parsed
-    if not pod_memory_need(spec):
+    need = memory_need(spec)
+    if not need.nanos and not need.unbounded:
         return ""  # nothing to check
     return "stale_cache" if views is None else "no_eligible_node"
 
