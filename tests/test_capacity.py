@@ -368,3 +368,52 @@ def test_kube_capacity_display_flags(fixture_cluster: Sim) -> None:
     # node-a: 4 - 3.55 cores and 16Gi - 3640Mi (12744Mi) are left
     assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "3/110"]
     assert "REQUESTS" not in perf(fixture_cluster, "--hide-requests").stdout.splitlines()[0]
+
+
+# -- issue 8: numbers that agree under filters ---------------------------------------
+def pod_metrics_bytes(sim: Sim, namespace: str) -> dict[str, int]:
+    """Memory use per pod straight from the metrics API, summed with the client library's parser (an independent oracle)."""
+    from kubernetes.utils import parse_quantity as client_parse
+
+    items = sim.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods")["items"]
+    return {i["metadata"]["name"]: int(sum(client_parse(c["usage"]["memory"]) for c in i["containers"])) for i in items}
+
+
+def test_a_pod_filter_sums_usage_of_the_shown_pods(fixture_cluster: Sim) -> None:
+    used = pod_metrics_bytes(fixture_cluster, "data")  # db-0 and podlevel, both on node-b
+    result = perf(fixture_cluster, "-n", "data", "--util", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    by = nodes(d)
+    assert by["node-b"]["resources"]["memory"]["usage"] == used["db-0"] + used["podlevel"]
+    assert by["node-a"]["resources"]["memory"]["usage"] == 0 and by["node-a"]["resources"]["memory"]["requests"] == 0
+    assert d["total"]["resources"]["memory"]["usage"] == sum(used.values())
+    # slack (requests - usage) of the total is the sum of the nodes' slack, never negative here: 8Gi requested
+    assert d["total"]["resources"]["memory"]["requests"] - d["total"]["resources"]["memory"]["usage"] > 0
+    assert "rows sum the pods -n data selects" in result.stderr
+    # without a filter, node usage is the node's own (NodeMetrics: node-b 13Gi)
+    assert nodes(doc(fixture_cluster, "--util"))["node-b"]["resources"]["memory"]["usage"] == 13 * Gi
+
+
+def test_the_padding_verdict_does_not_depend_on_the_filter(fixture_cluster: Sim) -> None:
+    # node-b uses 13Gi of 16Gi (> 75%): it breaches whatever namespace is shown, though shop has no pod there
+    result = perf(fixture_cluster, "-n", "shop", "--util", "--fail-on-breach")
+    assert result.returncode == 1 and "node-b" in result.stderr
+    # limits: node-b commits 10Gi (db-0 4Gi + podlevel 6Gi) > 50% of 16Gi, judged on the whole node under -l app=web
+    d = json.loads(perf(fixture_cluster, "-l", "app=web", "--padding-target", "0.5", "-o", "json").stdout)
+    assert nodes(d)["node-b"]["paddingBreaches"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
+    html = perf(fixture_cluster, "-n", "shop", "-o", "html").stdout
+    assert "Filtered by <code>-n shop</code>" in html
+
+
+def test_forbidden_metrics_degrade_to_a_note(sim_factory: Any) -> None:
+    sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--forbid-cluster-list", "metrics.k8s.io/nodes")
+    # with a namespace, pod metrics of that namespace give the usage; the nodes' own are only missed by the verdict
+    result = perf(sim, "-n", "data", "--util", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert nodes(json.loads(result.stdout))["node-b"]["resources"]["memory"]["usage"] == sum(pod_metrics_bytes(sim, "data").values())
+    assert "forbidden" in result.stderr and "Traceback" not in result.stderr
+    # cluster-wide, the table is still printed, without usage, exit 3 as for a missing metrics-server
+    result = perf(sim, "--util")
+    assert result.returncode == 3 and "node-a" in result.stdout and "UTIL" not in result.stdout
+    assert "metrics API unavailable: forbidden" in result.stderr

@@ -94,8 +94,8 @@ class Cluster:
 
     def _raise_for(self, path: str, status: int, body: bytes) -> NoReturn:
         message, reason = _status_message(body)
-        if path.startswith("/apis/metrics.k8s.io") and status in (404, 503):
-            why = "metrics-server is not installed" if status == 404 else "metrics-server is not ready"
+        if path.startswith("/apis/metrics.k8s.io") and status in (403, 404, 503):
+            why = {403: "forbidden to this user", 404: "metrics-server is not installed", 503: "metrics-server is not ready"}[status]
             raise MetricsUnavailable(f"metrics API unavailable: {why} ({status})", status, reason)
         if status == 401:
             raise ApiError("the server rejected our credentials (401 Unauthorized): check the kubeconfig user", status)

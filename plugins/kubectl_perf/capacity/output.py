@@ -122,7 +122,7 @@ def padding_text(row: NodeRow) -> str:
     breaches = row.breaches()
     if not breaches:
         return "ok"
-    return "BREACH " + ", ".join(f"{b} {row.percent('memory', b) or 0:.0f}%" for b in breaches)
+    return "BREACH " + ", ".join(f"{b} {row.padding_percent(b):.0f}%" for b in breaches)
 
 
 # -- the node view ----------------------------------------------------------------
@@ -298,7 +298,7 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
 
 
 # -- the one entry point ----------------------------------------------------------
-def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str) -> None:
+def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str, filters: str = "") -> None:
     """Print the report in the -o format, through render.emit."""
     resources = args.resources
 
@@ -321,6 +321,6 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
     def html() -> str:
         from .html import page
 
-        return page(report, nodes, resources, cluster)
+        return page(report, nodes, resources, cluster, filters)
 
     render.emit(args.output, lambda: document(report, nodes, resources), tables, html)
