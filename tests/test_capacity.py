@@ -417,3 +417,30 @@ def test_forbidden_metrics_degrade_to_a_note(sim_factory: Any) -> None:
     result = perf(sim, "--util")
     assert result.returncode == 3 and "node-a" in result.stdout and "UTIL" not in result.stdout
     assert "metrics API unavailable: forbidden" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-l", "app in (web"], ["-l", "app=we b"], ["--node-selector", "=gpu"], ["--namespace-labels", "tier notin ()"], ["-l", "a,,b"]],
+)
+def test_bad_label_selectors_are_flag_errors_before_any_request(args: list[str]) -> None:
+    # The kubeconfig does not exist: had a request been tried, that would be the (exit 1) error.
+    env = env_for(None, KUBECONFIG="/nonexistent/kubeconfig")
+    result = perf(None, *args, env=env)
+    assert result.returncode == 2 and "invalid label selector" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2  # the error and the --help pointer
+
+
+def test_notes_on_a_closed_stderr_end_quietly(fixture_cluster: Sim) -> None:
+    # `... 2>&1 | head -1`: the notes come after head has gone; no BrokenPipeError, no exit 1
+    import subprocess
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [KUBECTL, "perf", "capacity", "--util"], stdout=subprocess.PIPE, stderr=write, env=env_for(fixture_cluster), timeout=120
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 0 and result.stdout.startswith(b"NODE")

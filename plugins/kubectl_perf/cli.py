@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from . import render
 from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
 from .policy_file import PolicyError
 from .quantity import QuantityError
@@ -68,6 +69,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}"
+_VALUE = rf"({_NAME})?"
+_TERM = re.compile(
+    rf"^\s*(?:!\s*{_KEY}|{_KEY}\s*(?:(?:=|==|!=)\s*{_VALUE}|[<>]\s*-?\d+|\s+(?:in|notin)\s*\(\s*{_NAME}(?:\s*,\s*{_VALUE})*\s*\))?)\s*$"
+)
+
+
+def label_selector(text: str) -> str:
+    """A label selector in kubectl's grammar (app=web,tier!=db,env in (a,b),!canary), checked
+    here so a typo is a flag error rather than the API server's 400 after the first request."""
+    if not text.strip():
+        return text  # the empty selector selects everything, as kubectl's
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    bad = next((t for t in terms if not _TERM.match(t)), None)
+    if bad is not None or depth:
+        where = f" at {bad.strip()!r}" if bad is not None else ""
+        raise argparse.ArgumentTypeError(
+            f"invalid label selector {text!r}{where}: use key=value, key!=value, key in (a,b), key notin (a), key or !key"
+        )
+    return text
+
+
 # -- shared flag groups --------------------------------------------------------------
 def add_connection_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster connection (as kubectl)")
@@ -93,7 +123,13 @@ def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     g.add_argument("-n", "--namespace", help="only pods in this namespace")
     g.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
     g.add_argument(
-        "-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db"
+        "-l",
+        "--selector",
+        "--pod-labels",
+        dest="selector",
+        type=label_selector,
+        metavar="SELECTOR",
+        help="pod label selector, e.g. app=web,tier!=db",
     )
     g.add_argument(
         "--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE, metavar="N", help="list pods N at a time (default 500, as kubectl)"
@@ -116,7 +152,7 @@ def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, format
 # -- running a plugin ----------------------------------------------------------------
 def fail(message: str, status: int = EXIT_ERROR) -> int:
     """Report a failure as kubectl does: one line on stderr; returns the exit status."""
-    print(f"error: {message}", file=sys.stderr)
+    render.note(f"error: {message}")
     return status
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from ..cli import run
+from ..render import note
 from .flags import parse
 
 EXIT_BREACH = 1
@@ -48,21 +48,19 @@ def capacity(args: argparse.Namespace) -> int:
     emit_report(args, report, nodes, cluster.host, describe_filters(args))
 
     if snap.note:
-        print(f"note: {snap.note}", file=sys.stderr)
+        note(f"note: {snap.note}")
     if filtered:
-        print(f"note: {filter_note(args, node_limits is not None)}", file=sys.stderr)
+        note(f"note: {filter_note(args, node_limits is not None)}")
     if report.missing_pods:
-        print(
+        note(
             f"note: {report.missing_containers} containers in {report.missing_pods} pods lack "
-            f"{'/'.join(policy.require_requests)} requests (see --containers)",
-            file=sys.stderr,
+            f"{'/'.join(policy.require_requests)} requests (see --containers)"
         )
     breaching = [n.name for n in nodes if n.breaches()]
     if args.fail_on_breach and breaching:
-        print(
+        note(
             f"error: {len(breaching)} node(s) breach their memory padding target: {', '.join(breaching[:10])}"
-            + (" ..." if len(breaching) > 10 else ""),
-            file=sys.stderr,
+            + (" ..." if len(breaching) > 10 else "")
         )
         return EXIT_BREACH
     return EXIT_NO_METRICS if snap.usage_missing else 0

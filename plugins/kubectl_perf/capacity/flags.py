@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, label_selector
 from ..scheduling import tolerates
 from .compute import Detail, GroupBy
 
@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
     sel = add_filter_flags(p)
-    sel.add_argument("--node-selector", "--node-labels", dest="node_selector", metavar="SELECTOR", help="node label selector")
-    sel.add_argument("--namespace-labels", metavar="SELECTOR", help="only pods in namespaces matching this label selector")
+    sel.add_argument("--node-selector", "--node-labels", dest="node_selector", type=label_selector, metavar="SELECTOR", help="node label selector")
+    sel.add_argument("--namespace-labels", type=label_selector, metavar="SELECTOR", help="only pods in namespaces matching this label selector")
     sel.add_argument(
         "--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes"
     )
