@@ -444,3 +444,76 @@ def test_notes_on_a_closed_stderr_end_quietly(fixture_cluster: Sim) -> None:
     finally:
         os.close(write)
     assert result.returncode == 0 and result.stdout.startswith(b"NODE")
+
+
+def test_one_node_has_no_cluster_row_and_available_counts_free_pods(fixture_cluster: Sim) -> None:
+    out = perf(fixture_cluster, "--node-selector", "workload=io", "--available", "--resources", "cpu,pods").stdout
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "node-b" and not any(line.startswith("*") for line in lines)
+    # node-b runs podlevel and db-0: 108 of its 110 pod slots are free
+    assert lines[1].split()[-1] == "108/110", out
+    assert not any(line.startswith("*") for line in perf(fixture_cluster, "--node-selector", "workload=io", "--pods").stdout.splitlines())
+
+
+def test_hiding_every_column_is_a_flag_error(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--hide-requests", "--hide-limits")
+    assert result.returncode == 2 and "add --util" in result.stderr
+    assert perf(fixture_cluster, "--hide-requests", "--hide-limits", "--util").returncode == 0
+
+
+def test_policy_schema_rejects_values_with_exists(fixture_cluster: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("padding: {nodeTargets: [{selector: {matchExpressions: [{key: gpu, operator: Exists, values: [x]}]}, memory: 0.5}]}")
+    result = perf(fixture_cluster, "--policy", str(policy))
+    assert result.returncode == 2 and "matchExpressions.0.values: ['x'] is expected to be empty" in result.stderr, result.stderr
+
+
+def test_groups_follow_the_sort(fixture_cluster: Sim) -> None:
+    # memory requests by namespace: shop 3.3Gi (web-1 1152Mi + web-2 2304Mi), data 8Gi, ml 16Gi, secure 184Mi
+    out = perf(fixture_cluster, "--by", "namespace", "--sort", "memory.requests").stdout
+    assert [line.split()[0] for line in out.splitlines()[1:5]] == ["ml", "data", "shop", "secure"]
+    d = json.loads(perf(fixture_cluster, "--by", "namespace", "--sort", "memory.requests", "-o", "json").stdout)
+    assert [g["name"] for g in d["groups"]] == ["ml", "data", "shop", "secure"]
+
+
+@pytest.mark.parametrize(
+    ("kube_capacity", "ours"),
+    [
+        ("cpu.request", "cpu.requests"),
+        ("cpu.limit", "cpu.limits"),
+        ("mem.request", "memory.requests"),
+        ("mem.util", "memory.util"),
+        ("mem.request.percentage", "memory.requests.percent"),
+        ("cpu.util.percentage", "cpu.util.percent"),
+        ("pod.count", "pods"),
+        ("name", "name"),
+    ],
+)
+def test_kube_capacity_sort_spellings(fixture_cluster: Sim, kube_capacity: str, ours: str) -> None:
+    theirs = perf(fixture_cluster, "--util", "--sort", kube_capacity)
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == perf(fixture_cluster, "--util", "--sort", ours).stdout
+
+
+def test_kube_capacity_flag_habits(fixture_cluster: Sim) -> None:
+    # -t and the '!' exclusion: node-b carries dedicated=io:NoSchedule
+    shown = perf(fixture_cluster, "-t", "!dedicated=io:NoSchedule").stdout
+    assert "node-b" not in shown and "node-a" in shown
+    assert perf(fixture_cluster, "-t", "dedicated=io:NoSchedule").stdout.splitlines()[1].startswith("node-b")
+    # --pods --containers together: the container view
+    both = perf(fixture_cluster, "--pods", "--containers")
+    assert both.returncode == 0 and "CONTAINER" in both.stdout.splitlines()[0]
+    labels = perf(fixture_cluster, "--show-labels").stdout
+    assert "node.kubernetes.io/instance-type=i3.large,topology.kubernetes.io/zone=zone-b,workload=io" in labels
+
+
+def test_insecure_skip_tls_verify(fixture_cluster: Sim, tmp_path: Path) -> None:
+    config = fixture_cluster.config
+    del config["clusters"][0]["cluster"]["certificate-authority-data"]
+    path = tmp_path / "kc"
+    path.write_text(yaml.safe_dump(config))
+    env = env_for(None, KUBECONFIG=str(path))
+    refused = perf(None, env=env)
+    assert refused.returncode == 1 and "certificate verify failed" in refused.stderr
+    allowed = perf(None, "--insecure-skip-tls-verify", env=env)
+    assert allowed.returncode == 0 and allowed.stdout.startswith("NODE") and "Warning" not in allowed.stderr

@@ -39,6 +39,9 @@ class Connection:
     kubeconfig: str | None = None
     context: str | None = None
     request_timeout: float | None = None  # seconds; None: no limit
+    as_user: str | None = None  # impersonation, as kubectl --as
+    as_group: str | None = None
+    insecure: bool = False  # --insecure-skip-tls-verify
 
 
 def _status_message(body: bytes) -> tuple[str, str]:
@@ -66,8 +69,17 @@ class Cluster:
         except Exception as err:  # ConfigException, OSError, and bare errors on malformed files
             raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
         cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
+        if conn.insecure:
+            import urllib3
+
+            cfg.verify_ssl = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
         self.host = cfg.host
         self._client = client.ApiClient(cfg)
+        if conn.as_user:
+            self._client.set_default_header("Impersonate-User", conn.as_user)
+        if conn.as_group:
+            self._client.set_default_header("Impersonate-Group", conn.as_group)
         self._timeout = conn.request_timeout
 
     # -- requests ---------------------------------------------------------

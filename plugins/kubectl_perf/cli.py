@@ -111,9 +111,13 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
         help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)",
     )
 
+    g.add_argument("--as", dest="as_user", metavar="USER", help="act as this user (impersonation), as kubectl --as")
+    g.add_argument("--as-group", metavar="GROUP", help="act as this group too (impersonation)")
+    g.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not check the server's certificate (insecure), as kubectl")
+
 
 def connection(args: argparse.Namespace) -> Connection:
-    return Connection(args.kubeconfig, args.context, args.request_timeout)
+    return Connection(args.kubeconfig, args.context, args.request_timeout, args.as_user, args.as_group, args.insecure_skip_tls_verify)
 
 
 def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:

@@ -41,9 +41,7 @@ def capacity(args: argparse.Namespace) -> int:
     options = Options(policy, args.detail, args.by, args.util, snap.namespaces, filtered)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
     node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered else None
-    report = fetch.with_pods(
-        cluster, args, lambda pages: build(options, snap.nodes, pages, snap.node_usage, snap.pod_usage, node_limits)
-    )
+    report = fetch.with_pods(cluster, args, lambda pages: build(options, snap.nodes, pages, snap.node_usage, snap.pod_usage, node_limits))
     nodes = sort_report(report, args.sort)
     emit_report(args, report, nodes, cluster.host, describe_filters(args))
 

@@ -70,7 +70,7 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
         for r in resources
     )
     rows = []
-    for g in sorted(report.groups.values(), key=lambda g: g.name):
+    for g in report.groups.values():  # in --sort order (sort_report)
         cells = []
         for r in resources:
             req = g.requests.get(r, 0)

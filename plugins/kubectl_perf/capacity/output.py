@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import render
 from ..model import Resources, percent
-from ..quantity import format_amount, to_number
+from ..quantity import NANO, format_amount, to_number
 from ..render import Column, Table
 from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
 
@@ -114,8 +114,15 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
     return cols
 
 
-def pod_count(line: Line) -> str:
-    return f"{line.pods}/{format_amount(COUNT, (line.allocatable or {}).get(COUNT, 0))}"
+def pod_count(show: Show) -> Callable[[Line], str]:
+    """pods/allocatable pods; with --available, the free slots/allocatable."""
+
+    def text(line: Line) -> str:
+        alloc = (line.allocatable or {}).get(COUNT, 0)
+        shown = alloc // NANO - line.pods if show.available else line.pods
+        return f"{shown}/{format_amount(COUNT, alloc)}"
+
+    return text
 
 
 def padding_text(row: NodeRow) -> str:
@@ -135,20 +142,28 @@ def node_source(line: Line) -> NodeRow:
     return line.source
 
 
+def labels_text(line: Line) -> str:
+    if line.source and line.source.is_total:
+        return ""
+    return ",".join(f"{k}={v}" for k, v in sorted(line.labels.items())) or "<none>"
+
+
 def node_line(row: NodeRow) -> Line:
     return Line(row.name, row.requests, row.limits, row.usage, row.allocatable, labels=dict(row.labels), pods=row.pods, source=row)
 
 
-def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show) -> list[Column]:
+def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, all_labels: bool = False) -> list[Column]:
     cols = [Column("NODE", lambda line: line.node)]
     cols += [label_column(key) for key in label_keys]
+    if all_labels:  # --show-labels, as kubectl get
+        cols.append(Column("LABELS", labels_text))
     for r in resources:
         if r == COUNT:
-            cols.append(Column("PODS", pod_count, lambda line: line.pods))
+            cols.append(Column("PODS", pod_count(show), lambda line: line.pods))
         else:
             cols += amount_columns(r, show, wide_allocatable=True)
     if COUNT not in resources:
-        cols.append(Column("PODS", pod_count, lambda line: line.pods, wide=True))
+        cols.append(Column("PODS", pod_count(show), lambda line: line.pods, wide=True))
     if "memory" in resources:
         cols.append(
             Column("MEM TARGET", lambda line: f"{node_source(line).target * 100:.0f}%", lambda line: round(node_source(line).target, 4))
@@ -167,7 +182,7 @@ def missing_flag(missing: list[tuple[str, str]], container: str | None = None) -
 
 def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
     """The cluster row, then each node followed by its pods (or their containers)."""
-    lines = [Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", "*")]
+    lines = [Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", "*")] if len(nodes) != 1 else []
     for n in nodes:
         lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", "*"))
         for p in n.pod_rows:
@@ -194,7 +209,7 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> lis
 
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
-    groups = sorted(report.groups.values(), key=lambda g: g.name)
+    groups = list(report.groups.values())  # in --sort order (sort_report)
     return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name) for g in groups]
 
 
@@ -290,10 +305,7 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
         ],
     }
     if report.options.by:
-        doc["groups"] = [
-            {"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)}
-            for g in sorted(report.groups.values(), key=lambda g: g.name)
-        ]
+        doc["groups"] = [{"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)} for g in report.groups.values()]
     return doc
 
 
@@ -312,8 +324,8 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
             main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
         else:
             main = Table(
-                [node_line(n) for n in [total, *nodes]],
-                node_columns(report, resources, args.label_columns, show),
+                [node_line(n) for n in ([total, *nodes] if len(nodes) != 1 else nodes)],  # one node is its own total
+                node_columns(report, resources, args.label_columns, show, args.show_labels),
                 highlight=lambda line: render.RED if node_source(line).breaches() else "",
             )
         return [main, Table(report.pending, pending_columns(resources))]
