@@ -366,7 +366,7 @@ def test_kube_capacity_display_flags(fixture_cluster: Sim) -> None:
     assert "LIMITS" not in header and "PODS" in header
     row = {line.split()[0]: line.split() for line in rows}
     # node-a: 4 - 3.55 cores and 16Gi - 3640Mi (12744Mi) are left
-    assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "3/110"]
+    assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "107/110"]  # 3 pods: 107 slots free
     assert "REQUESTS" not in perf(fixture_cluster, "--hide-requests").stdout.splitlines()[0]
 
 
