@@ -517,3 +517,19 @@ def test_insecure_skip_tls_verify(fixture_cluster: Sim, tmp_path: Path) -> None:
     assert refused.returncode == 1 and "certificate verify failed" in refused.stderr
     allowed = perf(None, "--insecure-skip-tls-verify", env=env)
     assert allowed.returncode == 0 and allowed.stdout.startswith("NODE") and "Warning" not in allowed.stderr
+
+
+def test_a_filter_that_matches_nothing_says_so(fixture_cluster: Sim) -> None:
+    nodes_none = perf(fixture_cluster, "--node-selector", "workload=nothing")
+    assert nodes_none.returncode == 0 and "note: no node matches --node-selector workload=nothing" in nodes_none.stderr
+    pods_none = perf(fixture_cluster, "-l", "app=nothing")
+    assert pods_none.returncode == 0 and "note: no pod matches -l app=nothing" in pods_none.stderr
+    assert "no pod matches" not in perf(fixture_cluster, "-l", "app=web").stderr
+
+
+def test_unknown_resources_are_errors_naming_the_known_ones(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--resources", "cpu,mem")
+    assert result.returncode == 2 and "unknown resource 'mem'" in result.stderr
+    assert "memory" in result.stderr and "nvidia.com/gpu" in result.stderr  # node-gpu advertises it
+    util = perf(fixture_cluster, "--util", "--resources", "cpu,memory,nvidia.com/gpu")
+    assert util.returncode == 0 and "no usage for nvidia.com/gpu" in util.stderr

@@ -154,6 +154,10 @@ def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, format
 
 
 # -- running a plugin ----------------------------------------------------------------
+class FlagError(Exception):
+    """A flag value that only the cluster's answer shows to be wrong (exit 2)."""
+
+
 def fail(message: str, status: int = EXIT_ERROR) -> int:
     """Report a failure as kubectl does: one line on stderr; returns the exit status."""
     render.note(f"error: {message}")
@@ -169,7 +173,7 @@ def run(body: Callable[[], int]) -> int:
         return fail(str(err))
     except QuantityError as err:  # the cluster handed us something no API server would
         return fail(f"unexpected data from the cluster: {err}")
-    except PolicyError as err:
+    except (PolicyError, FlagError) as err:
         return fail(str(err), EXIT_USAGE)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
