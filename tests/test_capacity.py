@@ -171,7 +171,8 @@ def test_pods_view_with_usage_slack_and_missing_requests(fixture_cluster: Sim) -
     table = perf(fixture_cluster, "--pods", "--util").stdout
     line = next(line for line in table.splitlines() if " web-1 " in line)
     # usage 320m of a 2-cpu request is 16% of request; slack 2 - 0.32 = 1680m
-    assert "320m (16% of req)" in line and "1680m" in line
+    # of node-a's 4 cores it is 8%
+    assert "320m (8%, 16% of req)" in line and "1680m" in line
     assert "no-requests:notebook/cpu,notebook/memory" in table
 
 
@@ -533,3 +534,42 @@ def test_unknown_resources_are_errors_naming_the_known_ones(fixture_cluster: Sim
     assert "memory" in result.stderr and "nvidia.com/gpu" in result.stderr  # node-gpu advertises it
     util = perf(fixture_cluster, "--util", "--resources", "cpu,memory,nvidia.com/gpu")
     assert util.returncode == 0 and "no usage for nvidia.com/gpu" in util.stderr
+
+
+NODE_STATES = """
+apiVersion: v1
+kind: Node
+metadata: {name: node-ok}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-down}
+spec: {unschedulable: true}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "Unknown"}]
+"""
+
+
+def test_not_ready_and_cordoned_nodes_are_marked(sim_factory: Any, tmp_path: Path) -> None:
+    objects = tmp_path / "states.yaml"
+    objects.write_text(NODE_STATES)
+    sim = sim_factory("--objects", str(objects))
+    table = perf(sim).stdout
+    assert "node-down (NotReady,SchedulingDisabled)" in table and "node-ok (" not in table
+    d = nodes(doc(sim))
+    assert (d["node-down"]["ready"], d["node-down"]["schedulable"]) == (False, False)
+    assert (d["node-ok"]["ready"], d["node-ok"]["schedulable"]) == (True, True)
+    assert "node-down (NotReady,SchedulingDisabled)" in perf(sim, "-o", "html").stdout
+    assert set(nodes(doc(sim, "--schedulable-only"))) == {"node-ok"}
+
+
+def test_pod_percentages_are_of_the_node_and_sorts_use_them(fixture_cluster: Sim) -> None:
+    out = perf(fixture_cluster, "--pods", "--sort", "cpu.requests.percent").stdout
+    under_a = [line.split() for line in out.splitlines() if line.startswith("node-a ") and " * " not in line]
+    # of node-a's 4 cores: web-1 2 (50%), web-2 1.2 (30%), sandboxed 0.35 (9%)
+    assert [row[2] for row in under_a] == ["web-1", "web-2", "sandboxed"]
+    assert under_a[0][3:5] == ["2", "(50%)"] and under_a[2][3:5] == ["350m", "(9%)"]

@@ -15,6 +15,8 @@ from ..model import (
     container_amounts,
     holds_resources,
     node_allocatable,
+    node_ready,
+    node_schedulable,
     padding_breaches,
     parse_resource_list,
     percent,
@@ -48,6 +50,7 @@ class PodRow:
     usage: Resources | None
     missing: list[tuple[str, str]]
     containers: list[ContainerRow] = field(default_factory=list)
+    allocatable: Resources = field(default_factory=dict)  # its node's: pod percentages are of it, as kube-capacity's
 
 
 @dataclass
@@ -63,12 +66,19 @@ class NodeRow:
     pods: int = 0
     pod_rows: list[PodRow] = field(default_factory=list)
     is_total: bool = False  # the cluster row: sums over the shown nodes
+    ready: bool = True  # the Ready condition is True
+    schedulable: bool = True  # not cordoned
     # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
     node_usage: Resources | None = None  # NodeMetrics; None: not known
     node_limits: Resources | None = None  # every pod's limits; None: the same as limits (no pod filter)
 
     def percent(self, resource: str, part: str) -> float | None:
         return percent(getattr(self, part) or {}, self.allocatable, resource)
+
+    @property
+    def state(self) -> str:
+        """ "" for a Ready, schedulable node; else as kubectl get nodes: NotReady, SchedulingDisabled."""
+        return ",".join(s for s, on in (("NotReady", not self.ready), ("SchedulingDisabled", not self.schedulable)) if on)
 
     def padding_figures(self) -> dict[str, int | None]:
         """Memory the padding verdict weighs: the whole node's usage (None: unknown) and limits."""
@@ -192,6 +202,8 @@ class Report:
                 list((node.get("spec") or {}).get("taints") or []),
                 alloc,
                 self.options.policy.padding_target(labels),
+                ready=node_ready(node),
+                schedulable=node_schedulable(node),
             )
 
     def add_node_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -271,7 +283,7 @@ class Report:
             usage = {}
             for per_container in used.values():
                 add(usage, per_container)
-        pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing)
+        pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
         if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
                 name = c.get("name", "")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
+from ..model import node_ready, node_schedulable
 
 A = TypeVar("A")
 Obj = dict[str, Any]
@@ -42,7 +43,7 @@ def snapshot(cluster: Cluster, args: argparse.Namespace, pod_usage: bool) -> Sna
     """Nodes (they are few: 5,000 at most), and with --util the metrics; pod_usage:
     the per-pod metrics are needed too (pod, container and group views)."""
     nodes: list[Obj] = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": args.node_selector})
-    snap = Snapshot([n for n in nodes if taints_wanted(n, args)])
+    snap = Snapshot([n for n in nodes if taints_wanted(n, args) and (not args.schedulable_only or (node_ready(n) and node_schedulable(n)))])
     if args.namespace_labels:
         names: set[str] = set()
         cluster.fold(

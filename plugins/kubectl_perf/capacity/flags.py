@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-t", "--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes"
     )
     sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
+    sel.add_argument("--schedulable-only", action="store_true", help="leave out NotReady and cordoned (SchedulingDisabled) nodes")
     out = p.add_argument_group("output")
     add_output_flag(out)
     out.add_argument("--available", "-a", action="store_true", help="node cells show what is left of allocatable: AVAILABLE/ALLOCATABLE")

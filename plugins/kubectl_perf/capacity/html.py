@@ -97,7 +97,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     rows = []
     for n in [total] + nodes:
         breaches = n.breaches()
-        name = "cluster total" if n.is_total else n.name
+        name = "cluster total" if n.is_total else n.name + (f" ({n.state})" if n.state else "")
         status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
             f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'

@@ -42,6 +42,7 @@ class Line:
     labels: dict[str, str] = field(default_factory=dict)
     pods: int = 0
     source: NodeRow | None = None  # the node's row, for colouring and padding columns
+    node_allocatable: Resources | None = None  # pods and containers: their node's, for percentages
     group: str = ""
 
 
@@ -72,10 +73,14 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
             if line.allocatable is not None:
                 pct = percent(values, line.allocatable, resource)
                 return f"{amount} ({pct:.0f}%)" if pct is not None else amount
+            figures = []
+            if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
+                of_node = percent(values, line.node_allocatable, resource)
+                figures += [f"{of_node:.0f}%"] if of_node is not None else []
             if part == "usage":
-                pct = percent(values, line.requests, resource)
-                return f"{amount} ({pct:.0f}% of req)" if pct is not None else amount
-            return amount
+                of_request = percent(values, line.requests, resource)
+                figures += [f"{of_request:.0f}% of req"] if of_request is not None else []
+            return f"{amount} ({', '.join(figures)})" if figures else amount
 
         return show_cell
 
@@ -142,6 +147,12 @@ def node_source(line: Line) -> NodeRow:
     return line.source
 
 
+def node_name(line: Line) -> str:
+    """The node, marked when it is NotReady or cordoned (as kubectl get nodes' STATUS says)."""
+    state = line.source.state if line.source else ""
+    return f"{line.node} ({state})" if state else line.node
+
+
 def labels_text(line: Line) -> str:
     if line.source and line.source.is_total:
         return ""
@@ -153,7 +164,7 @@ def node_line(row: NodeRow) -> Line:
 
 
 def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, all_labels: bool = False) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.node)]
+    cols = [Column("NODE", node_name)]
     cols += [label_column(key) for key in label_keys]
     if all_labels:  # --show-labels, as kubectl get
         cols.append(Column("LABELS", labels_text))
@@ -187,11 +198,35 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
         lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", "*"))
         for p in n.pod_rows:
             if not containers:
-                lines.append(Line(n.name, p.requests, p.limits, p.usage, None, p.namespace, p.name, flags=missing_flag(p.missing)))
+                lines.append(
+                    Line(
+                        n.name,
+                        p.requests,
+                        p.limits,
+                        p.usage,
+                        None,
+                        p.namespace,
+                        p.name,
+                        flags=missing_flag(p.missing),
+                        node_allocatable=n.allocatable,
+                    )
+                )
                 continue
             for c in p.containers:
                 lines.append(
-                    Line(n.name, c.requests, c.limits, c.usage, None, p.namespace, p.name, c.name, c.kind, missing_flag(p.missing, c.name))
+                    Line(
+                        n.name,
+                        c.requests,
+                        c.limits,
+                        c.usage,
+                        None,
+                        p.namespace,
+                        p.name,
+                        c.name,
+                        c.kind,
+                        missing_flag(p.missing, c.name),
+                        node_allocatable=n.allocatable,
+                    )
                 )
     return lines
 
@@ -288,6 +323,8 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
         "nodes": [
             {
                 "name": n.name,
+                "ready": n.ready,
+                "schedulable": n.schedulable,
                 "paddingTarget": n.target,
                 "paddingBreach": bool(n.breaches()),
                 "paddingBreaches": n.breaches(),
