@@ -69,6 +69,7 @@ IMAGES: dict[str, tuple[str, int]] = {
     "eclipse-temurin:21-jre": ("docker.io/library/eclipse-temurin:21-jre", 121_000_000),
     "registry.example.com/ml/recommender:2.3.1": ("registry.example.com/ml/recommender:2.3.1", 512_000_000),
     "node:22-alpine": ("docker.io/library/node:22-alpine", 56_400_000),
+    "registry.k8s.io/metrics-server/metrics-server:v0.7.2": ("registry.k8s.io/metrics-server/metrics-server:v0.7.2", 19_500_000),
 }
 SYSTEM_IMAGES = ("registry.k8s.io/pause:3.10",)
 MAX_NODE_IMAGES = 50  # the kubelet's nodeStatusMaxImages default
@@ -137,7 +138,17 @@ DAEMONSETS = (
         "DaemonSet",
         tuple(POOLS),
         {
-            "containers": [container("kube-proxy", "registry.k8s.io/kube-proxy:v1.32.4", {"cpu": "100m"})],
+            "containers": [
+                container(
+                    "kube-proxy",
+                    "registry.k8s.io/kube-proxy:v1.32.4",
+                    {"cpu": "100m"},
+                    # kubeadm's layout: the mode lives in the kube-proxy ConfigMap, mounted here
+                    command=["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"],
+                    volumeMounts=[{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}],
+                )
+            ],
+            "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}],
             "priorityClassName": "system-node-critical",
             "tolerations": [{"operator": "Exists"}],
         },
@@ -177,7 +188,27 @@ GPU_PLUGIN = Workload(
     },
 )
 
-# Fills slots a node has no room left for: asks for nothing, tolerates everything.
+# The metrics pipeline: placed on the first untainted nodes, one or two replicas by seed.
+METRICS_SERVER = Workload(
+    "kube-system",
+    "metrics-server",
+    "ReplicaSet",
+    ("general", "compute"),
+    {
+        "containers": [
+            container(
+                "metrics-server",
+                "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
+                {"cpu": "100m", "memory": "200Mi"},
+                args=["--cert-dir=/tmp", "--secure-port=10250", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=15s"],
+            )
+        ],
+        "priorityClassName": "system-cluster-critical",
+    },
+)
+
+# Fills slots a node has no room left for: asks for nothing, tolerates everything. A bare
+# ReplicaSet someone created by hand, on an untagged image: what audits love to find.
 FILLER = Workload(
     "default",
     "debug-shell",
@@ -196,7 +227,16 @@ WORKLOADS = (
         "ReplicaSet",
         ("general",),
         {
-            "containers": [container("app", "docker.io/library/node:22", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})],
+            "containers": [
+                container(
+                    "app",
+                    "docker.io/library/node:22",
+                    {"cpu": "250m", "memory": "512Mi"},
+                    {"memory": "1Gi"},
+                    volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}],
+                )
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],  # no sizeLimit, no ephemeral-storage request
             "initContainers": [
                 container("envoy", "docker.io/envoyproxy/envoy:v1.31.2", {"cpu": "50m", "memory": "64Mi"}, {"memory": "128Mi"}, **SIDECAR)
             ],
@@ -219,7 +259,7 @@ WORKLOADS = (
         "ReplicaSet",
         ("general",),
         {
-            "containers": [container("nginx", "nginx:1.27")],
+            "containers": [container("nginx", "nginx:1.27", imagePullPolicy="Always")],
         },
         weight=3,
     ),
@@ -266,8 +306,10 @@ WORKLOADS = (
                     "docker.io/library/postgres:16",
                     {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "2Gi"},
                     {"memory": "4Gi"},
+                    volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
                 )
             ],
+            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
             "initContainers": [
                 container("init-perms", "docker.io/library/busybox:1.36", {"cpu": "10m", "memory": "16Mi"}, {"memory": "16Mi"})
             ],
@@ -297,8 +339,16 @@ WORKLOADS = (
         ("compute",),
         {
             "containers": [
-                container("executor", "docker.io/apache/spark:3.5.3", {"cpu": "4", "memory": "8Gi"}, {"cpu": "4", "memory": "10Gi"})
+                container(
+                    "executor",
+                    "docker.io/apache/spark:3.5.3",
+                    {"cpu": "4", "memory": "8Gi"},
+                    {"cpu": "4", "memory": "10Gi"},
+                    volumeMounts=[{"name": "spark-local", "mountPath": "/var/spark"}],
+                )
             ],
+            # shuffle files in tmpfs without a sizeLimit: they count against the memory limit
+            "volumes": [{"name": "spark-local", "emptyDir": {"medium": "Memory"}}],
             "initContainers": [container("fetch-deps", "docker.io/library/busybox:1.36", {"cpu": "6", "memory": "1Gi"})],
             "nodeSelector": {"workload": "compute"},
         },
@@ -315,7 +365,8 @@ WORKLOADS = (
                     "train",
                     "docker.io/tensorflow/tensorflow:2.17.0-gpu",
                     {"cpu": "6", "memory": "48Gi", "nvidia.com/gpu": "1"},
-                    {"memory": "60Gi", "nvidia.com/gpu": "1"},
+                    # a limit sized to the machine: past any padding budget on the GPU pool
+                    {"memory": "200Gi", "nvidia.com/gpu": "1"},
                 )
             ],
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],

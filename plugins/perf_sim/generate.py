@@ -17,8 +17,8 @@ from typing import Any
 
 from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
 
-from . import catalog
-from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, POOL_PATTERN, POOLS, WORKLOADS, Workload
+from . import catalog, defaults
+from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, METRICS_SERVER, POOL_PATTERN, POOLS, WORKLOADS, Workload
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of generated Kubernetes names
 _SUFFIX_SPACE = len(_ALPHABET) ** 5
@@ -73,30 +73,21 @@ def image_id(ref: str) -> str:
     return f"{name.rsplit(':', 1)[0]}@sha256:{digest(name)}"
 
 
-def qos_class(spec: dict[str, Any]) -> str:
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    reqs = [container_amounts(c, "requests") for c in containers]
-    lims = [container_amounts(c, "limits") for c in containers]
-    if (
-        not any(r.get(k) for r in reqs for k in ("cpu", "memory"))
-        and not any(lim.get(k) for lim in lims for k in ("cpu", "memory"))
-        and not spec.get("resources")
-    ):
-        return "BestEffort"
-    guaranteed = all(
-        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims, strict=True) for k in ("cpu", "memory")
-    )
-    return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
-
-
-def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
-    """Plausible live usage (cpu nanos per second, memory bytes) for one container."""
+def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int, limit_cpu: int = 0) -> tuple[int, int]:
+    """Plausible live usage (cpu nanos per second, memory bytes) for one container;
+    CFS quota keeps cpu at or under a cpu limit."""
     f_cpu = 0.05 + ((h & 0xFFFF) / 0xFFFF) * 1.15  # 5% .. 120% of the request
     f_mem = 0.35 + (((h >> 16) & 0xFFFF) / 0xFFFF) * 0.7  # 35% .. 105% of the request
     cpu = int(request_cpu * f_cpu) if request_cpu else (5 + h % 45) * 10**6
+    if limit_cpu:
+        cpu = min(cpu, int(limit_cpu * 0.98))
     mem = int(request_mem * f_mem) if request_mem else (20 + h % 180) * 2**20
     if limit_mem:
-        mem = min(mem, int(limit_mem * 0.97))
+        # One container in eight with a tight limit (at most twice its request) runs close to it
+        # (90-97%), as leaky caches do; a limit sized to the machine is headroom, not a target.
+        tight = limit_mem <= 2 * request_mem
+        near = 0.90 + ((h >> 8) & 0xFF) / 0xFF * 0.07 if tight and (h >> 3) % 8 == 0 else 0.0
+        mem = max(int(limit_mem * near), min(mem, int(limit_mem * 0.97)))
     return max(cpu, 10**5), max(mem, 1 << 20)
 
 
@@ -114,7 +105,7 @@ class PodFacts:
 class Generated:
     """Nodes and pods of a generated cluster, addressed by index."""
 
-    def __init__(self, nodes: int, pods_per_node: int, seed: int) -> None:
+    def __init__(self, nodes: int, pods_per_node: int, seed: int, metrics_server: bool = True) -> None:
         self.nodes = nodes
         self.per_node = pods_per_node
         self.seed = seed
@@ -125,7 +116,14 @@ class Generated:
         self._usage_cache: dict[str, list[tuple[str, int, int]]] = {}
         self.workloads_by_pool = {pool: [w for w in WORKLOADS if pool in w.pools for _ in range(w.weight)] for pool in POOLS}
         self.any_workloads = [w for w in WORKLOADS for _ in range(w.weight)]
-        self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)})
+        self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)} | {"kube-public", "kube-node-lease"})
+        # metrics-server: one replica (a single point of failure) or two, by seed, on untainted nodes
+        self.metrics_replicas = (1 + seed % 2) if metrics_server else 0
+        untainted = (k for k in range(nodes) if not POOLS[self.pool_of(k)].taints)
+        self.metrics_nodes = [k for _, k in zip(range(self.metrics_replicas), untainted, strict=False)]
+        # Hot nodes: one container without a memory limit leaks until its node is past any
+        # padding target. Node seed % nodes and about a quarter of the others.
+        self.hot = lambda k: k >= 0 and (k == seed % max(nodes, 1) or mix(seed, k, 31) % 4 == 0)
 
     # -- nodes ------------------------------------------------------------
     def pool_of(self, k: int) -> str:
@@ -264,6 +262,10 @@ class Generated:
     def daemonsets(self, pool: str) -> list[Workload]:
         return list(DAEMONSETS) + ([GPU_PLUGIN] if pool == "gpu" else [])
 
+    def owner_uid(self, kind: str, namespace: str, name: str) -> str:
+        """The uid of a generated controller (or Service, ConfigMap): what pods' ownerReferences name."""
+        return self.uid(3, name_hash(f"{kind}/{namespace}/{name}"))
+
     def uid(self, kind: int, i: int) -> str:
         return f"{mix(self.seed, kind):08x}-{kind:04x}-4{(i >> 36) & 0xFFF:03x}-a{(i >> 24) & 0xFFF:03x}-{i & 0xFFFFFF:06x}{mix(kind, i) & 0xFFFFFF:06x}"
 
@@ -289,14 +291,14 @@ class Generated:
         free = dict(self._allocatable(k))
         plan: list[Workload] = []
         choices = self.workloads_by_pool[pool]
+        ds = self.daemonsets(pool) + ([METRICS_SERVER] if k in self.metrics_nodes else [])
         for slot in range(self.per_node):
             i = k * self.per_node + slot
-            ds = self.daemonsets(pool)
-            candidates = (
-                [ds[slot]]
-                if slot < len(ds)
-                else [choices[(mix(self.seed, i, 3) + n) % len(choices)] for n in range(len(choices))] + [FILLER]
-            )
+            if slot < len(ds):
+                candidates: list[Workload] = [ds[slot]]
+            else:
+                start = mix(self.seed, i, 3)
+                candidates = choices[start % len(choices) :] + choices[: start % len(choices)] + [FILLER]
             for w in candidates:
                 need = {} if self._finishes(i, w) else self._requests(w)
                 if all(free.get(r, 0) >= v for r, v in need.items()):
@@ -327,11 +329,15 @@ class Generated:
 
     def pod_index(self, namespace: str, name: str) -> int | None:
         tail = name.rpartition("-")[2]
-        i = int(tail) if tail.isdigit() and not name.startswith("nightly-report") else unsuffix(tail)
-        if i is None or i >= self.pod_count:
-            return None
-        w = self.workload(i)
-        return i if w.namespace == namespace and self.pod_name(i, w) == name else None
+        # A StatefulSet ordinal is all digits, and so is the odd random suffix (its alphabet has digits): try both.
+        candidates: list[int | None] = [int(tail)] if tail.isdigit() and not name.startswith("nightly-report") else []
+        candidates.append(unsuffix(tail))
+        for i in candidates:
+            if i is not None and i < self.pod_count:
+                w = self.workload(i)
+                if w.namespace == namespace and self.pod_name(i, w) == name:
+                    return i
+        return None
 
     @staticmethod
     def template_hash(w: Workload) -> str:
@@ -380,6 +386,7 @@ class Generated:
             "cid": f"{mix(i, 5):08x}{mix(i, 6):08x}",
             "stsname": f.name,
             "jobname": f.labels.get("batch.kubernetes.io/job-name", ""),
+            "jobuid": self.owner_uid("Job", f.namespace, f.labels["batch.kubernetes.io/job-name"]) if f.workload.owner_kind == "Job" else "",
         }
 
     def pod(self, i: int) -> dict[str, Any]:
@@ -391,37 +398,18 @@ class Generated:
             self._templates[key] = self._build_template(w, phase)
         return self._templates[key]
 
+    def owner_name(self, w: Workload) -> str:
+        """The controller that owns w's pods (a Job's name varies per pod: see pod_name)."""
+        return {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[w.owner_kind]
+
     def _build_template(self, w: Workload, phase: str) -> str:
         spec = json.loads(json.dumps(w.spec))
+        defaults.pod_spec(spec)
         pending = phase == "Pending"
-        spec.setdefault("restartPolicy", "Always")
-        spec.update(
-            {
-                "dnsPolicy": "ClusterFirst",
-                "schedulerName": "default-scheduler",
-                "serviceAccountName": "default",
-                "terminationGracePeriodSeconds": 30,
-                "enableServiceLinks": True,
-                "preemptionPolicy": "PreemptLowerPriority",
-                "priority": 2000001000 if spec.get("priorityClassName") else 0,
-            }
-        )
+        spec["serviceAccountName"] = "default"
         if not pending:
             spec["nodeName"] = "@node@"
-        for c in _containers(spec):
-            # The API server's default: Always for :latest or no tag, IfNotPresent otherwise.
-            last = c["image"].rsplit("/", 1)[-1]
-            latest = "@" not in last and (":" not in last or last.endswith(":latest"))
-            c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
-            c.setdefault("terminationMessagePath", "/dev/termination-log")
-            c.setdefault("terminationMessagePolicy", "File")
-            # The API server defaults requests from limits before anything reads the pod.
-            res = c.setdefault("resources", {})
-            for r, v in (res.get("limits") or {}).items():
-                res.setdefault("requests", {}).setdefault(r, v)
-        owner_name = {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[
-            w.owner_kind
-        ]
+        owner_name = self.owner_name(w)
         labels = self.pod_labels(w, "@stsname@")
         if "batch.kubernetes.io/job-name" in labels:
             labels["batch.kubernetes.io/job-name"] = "@jobname@"
@@ -433,6 +421,7 @@ class Generated:
                 "namespace": w.namespace,
                 "uid": "@uid@",
                 "resourceVersion": "@rv@",
+                "generation": 1,
                 "creationTimestamp": "@created@",
                 "labels": labels,
                 "ownerReferences": [
@@ -440,7 +429,7 @@ class Generated:
                         "apiVersion": "batch/v1" if w.owner_kind == "Job" else "apps/v1",
                         "kind": w.owner_kind,
                         "name": owner_name,
-                        "uid": self.uid(3, name_hash(w.name)),
+                        "uid": "@jobuid@" if w.owner_kind == "Job" else self.owner_uid(w.owner_kind, w.namespace, owner_name),
                         "controller": True,
                         "blockOwnerDeletion": True,
                     }
@@ -450,12 +439,12 @@ class Generated:
             "status": self._status(spec, phase),
         }
         text = json.dumps(obj, separators=(",", ":")).replace("%", "%%")
-        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname"):
+        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname", "jobuid"):
             text = text.replace(f"@{field}@", f"%({field})s")
         return text
 
     def _status(self, spec: dict[str, Any], phase: str) -> dict[str, Any]:
-        qos = qos_class(spec)
+        qos = defaults.qos_class(spec)
         if phase == "Pending":
             return {
                 "phase": "Pending",
@@ -532,18 +521,42 @@ class Generated:
         if self.phase(i, w) != "Running":
             return []
         out = []
-        for n, (cname, rc, rm, lm) in enumerate(self._container_requests(w)):
-            cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17))
+        leaker, leak = self._leak(self.pod_node(i))
+        for n, (cname, rc, rm, lm, lc) in enumerate(self._container_requests(w)):
+            cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17), lc)
+            if i == leaker and not lm:
+                mem, leak = mem + leak, 0
             out.append((cname, cpu, mem))
         return out
 
+    def _base_usage(self, i: int) -> int:
+        w = self.workload(i)
+        if self.phase(i, w) != "Running":
+            return 0
+        return sum(synth_usage(rc, rm, lm, mix(self.seed, i, n, 17), lc)[1] for n, (_c, rc, rm, lm, lc) in enumerate(self._container_requests(w)))
+
+    @lru_cache(maxsize=4096)
+    def _leak(self, k: int) -> tuple[int, int]:
+        """(pod index, extra bytes) of the leaking container on hot node k, or (-1, 0):
+        its pods' working sets then add up to 82% of the node's allocatable memory."""
+        if not self.hot(k):
+            return -1, 0
+        first = k * self.per_node
+        pods = range(first, first + self.per_node)
+        leaky = [i for i in pods if self.phase(i, self.workload(i)) == "Running" and any(not lm for _c, _rc, _rm, lm, _lc in self._container_requests(self.workload(i)))]
+        if not leaky:
+            return -1, 0
+        apps = [i for i in leaky if self.workload(i).owner_kind != "DaemonSet"] or leaky
+        target = self._allocatable(k).get("memory", 0) // NANO * 82 // 100
+        return apps[0], max(0, target - sum(self._base_usage(i) for i in pods))
+
     @lru_cache(maxsize=64)
-    def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int]]:
+    def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int, int]]:
         return usage_basis(w.spec)
 
 
-def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
-    """(container, cpu request nanocores, memory request bytes, memory limit bytes) for
+def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int, int]]:
+    """(container, cpu request nanocores, memory request bytes, memory limit bytes, cpu limit nanocores) for
     each running container (app and sidecars): what synthesised usage scales from."""
     share = pod_requests(spec) if spec.get("resources") else None
     running = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"] + list(spec.get("containers") or [])
@@ -555,8 +568,15 @@ def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
             rc, rm = share.get("cpu", 0) // len(running), share.get("memory", 0) // len(running)
         limit_mem = lim.get("memory", 0) or pod_limits(spec).get("memory", 0)
         # cpu nanos of a core are nanocores already; memory nanos become bytes
-        rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO))
+        rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO, lim.get("cpu", 0)))
     return rows
+
+
+def template_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a pod spec with what the API server defaults in every pod template."""
+    out = json.loads(json.dumps(spec))
+    defaults.template_spec(out)
+    return out
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
