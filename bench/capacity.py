@@ -3,9 +3,12 @@
 same simulated cluster, in one run on one machine; plus small-cluster latency.
 
     .venv/bin/python bench/capacity.py [--nodes 5000] [--pods-per-node 30] [--runs 3]
+                                       [--floor-nodes 1000]
 
 Prints medians (wall seconds, peak RSS) side by side and the ratios the targets
-are stated in. Each command runs in a fresh process; peak RSS comes from wait4(),
+are stated in. The I/O floor is every pods page fetched through the same client
+pool with nothing parsed (only the continue token is read): capacity --util -o json
+is held to 1.5x of it. Each command runs in a fresh process; peak RSS comes from wait4(),
 which covers kubectl and the plugin it execs (same pid).
 """
 
@@ -54,12 +57,29 @@ def medians(cmd: list[str], kubeconfig: Path, runs: int) -> tuple[float, float]:
     return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
 
 
+def fetch_floor() -> None:
+    """The I/O floor (run in its own process): every pods page, nothing parsed."""
+    from kubectl_perf.api import DEFAULT_CHUNK_SIZE, Cluster, Connection, _peek_continue
+
+    cluster = Cluster(Connection())
+    token = ""
+    while True:
+        raw = cluster._request("/api/v1/pods", {"limit": DEFAULT_CHUNK_SIZE, "continue": token}).data
+        token = _peek_continue(raw)
+        if not token:
+            break
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--fetch-floor"]:
+        fetch_floor()
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nodes", type=int, default=5000)
     p.add_argument("--pods-per-node", type=int, default=30)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--small-runs", type=int, default=15)
+    p.add_argument("--floor-nodes", type=int, default=1000, help="cluster size for the I/O floor comparison (30 pods a node)")
     args = p.parse_args()
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +111,25 @@ def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
+
+        # capacity beside the I/O floor, alternating runs
+        proc, kc, _ = start_sim(work, "--nodes", str(args.floor_nodes), "--pods-per-node", "30", "--seed", "1")
+        json_cmd = [KUBECTL, "perf", "capacity", "--util", "-o", "json"]
+        floor_cmd = [sys.executable, __file__, "--fetch-floor"]
+        try:
+            measure(json_cmd, kc)  # warm-up
+            cap_runs, floor_runs = [], []
+            for _ in range(args.runs):
+                cap_runs.append(measure(json_cmd, kc)[0])
+                floor_runs.append(measure(floor_cmd, kc)[0])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+        cap, floor = statistics.median(cap_runs), statistics.median(floor_runs)
+        label = f"{args.floor_nodes} nodes / {args.floor_nodes * 30} pods"
+        rows.append((f"kubectl perf capacity --util -o json, {label}", f"{cap:.2f} s", "target <= 1.5x the I/O floor"))
+        rows.append((f"I/O floor: every pods page fetched, nothing parsed, {label}", f"{floor:.2f} s", ""))
+        rows.append(("ratio capacity / I/O floor", f"{cap / floor:.2f}x", ""))
 
         # the scalability envelope, capacity beside the baseline, alternating runs
         proc, kc, took = start_sim(work, "--nodes", str(args.nodes), "--pods-per-node", str(args.pods_per_node), "--seed", "1")

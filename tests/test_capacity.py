@@ -171,7 +171,8 @@ def test_pods_view_with_usage_slack_and_missing_requests(fixture_cluster: Sim) -
     table = perf(fixture_cluster, "--pods", "--util").stdout
     line = next(line for line in table.splitlines() if " web-1 " in line)
     # usage 320m of a 2-cpu request is 16% of request; slack 2 - 0.32 = 1680m
-    assert "320m (16% of req)" in line and "1680m" in line
+    # of node-a's 4 cores it is 8%
+    assert "320m (8%, 16% of req)" in line and "1680m" in line
     assert "no-requests:notebook/cpu,notebook/memory" in table
 
 
@@ -366,5 +367,209 @@ def test_kube_capacity_display_flags(fixture_cluster: Sim) -> None:
     assert "LIMITS" not in header and "PODS" in header
     row = {line.split()[0]: line.split() for line in rows}
     # node-a: 4 - 3.55 cores and 16Gi - 3640Mi (12744Mi) are left
-    assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "3/110"]
+    assert row["node-a"][1:4] == ["450m/4", "12.4Gi/16Gi", "107/110"]  # 3 pods: 107 slots free
     assert "REQUESTS" not in perf(fixture_cluster, "--hide-requests").stdout.splitlines()[0]
+
+
+# -- issue 8: numbers that agree under filters ---------------------------------------
+def pod_metrics_bytes(sim: Sim, namespace: str) -> dict[str, int]:
+    """Memory use per pod straight from the metrics API, summed with the client library's parser (an independent oracle)."""
+    from kubernetes.utils import parse_quantity as client_parse
+
+    items = sim.get(f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods")["items"]
+    return {i["metadata"]["name"]: int(sum(client_parse(c["usage"]["memory"]) for c in i["containers"])) for i in items}
+
+
+def test_a_pod_filter_sums_usage_of_the_shown_pods(fixture_cluster: Sim) -> None:
+    used = pod_metrics_bytes(fixture_cluster, "data")  # db-0 and podlevel, both on node-b
+    result = perf(fixture_cluster, "-n", "data", "--util", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    d = json.loads(result.stdout)
+    by = nodes(d)
+    assert by["node-b"]["resources"]["memory"]["usage"] == used["db-0"] + used["podlevel"]
+    assert by["node-a"]["resources"]["memory"]["usage"] == 0 and by["node-a"]["resources"]["memory"]["requests"] == 0
+    assert d["total"]["resources"]["memory"]["usage"] == sum(used.values())
+    # slack (requests - usage) of the total is the sum of the nodes' slack, never negative here: 8Gi requested
+    assert d["total"]["resources"]["memory"]["requests"] - d["total"]["resources"]["memory"]["usage"] > 0
+    assert "rows sum the pods -n data selects" in result.stderr
+    # without a filter, node usage is the node's own (NodeMetrics: node-b 13Gi)
+    assert nodes(doc(fixture_cluster, "--util"))["node-b"]["resources"]["memory"]["usage"] == 13 * Gi
+
+
+def test_the_padding_verdict_does_not_depend_on_the_filter(fixture_cluster: Sim) -> None:
+    # node-b uses 13Gi of 16Gi (> 75%): it breaches whatever namespace is shown, though shop has no pod there
+    result = perf(fixture_cluster, "-n", "shop", "--util", "--fail-on-breach")
+    assert result.returncode == 1 and "node-b" in result.stderr
+    # limits: node-b commits 10Gi (db-0 4Gi + podlevel 6Gi) > 50% of 16Gi, judged on the whole node under -l app=web
+    d = json.loads(perf(fixture_cluster, "-l", "app=web", "--padding-target", "0.5", "-o", "json").stdout)
+    assert nodes(d)["node-b"]["paddingBreaches"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
+    html = perf(fixture_cluster, "-n", "shop", "-o", "html").stdout
+    assert "Filtered by <code>-n shop</code>" in html
+
+
+def test_forbidden_metrics_degrade_to_a_note(sim_factory: Any) -> None:
+    sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--forbid-cluster-list", "metrics.k8s.io/nodes")
+    # with a namespace, pod metrics of that namespace give the usage; the nodes' own are only missed by the verdict
+    result = perf(sim, "-n", "data", "--util", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    assert nodes(json.loads(result.stdout))["node-b"]["resources"]["memory"]["usage"] == sum(pod_metrics_bytes(sim, "data").values())
+    assert "forbidden" in result.stderr and "Traceback" not in result.stderr
+    # cluster-wide, the table is still printed, without usage, exit 3 as for a missing metrics-server
+    result = perf(sim, "--util")
+    assert result.returncode == 3 and "node-a" in result.stdout and "UTIL" not in result.stdout
+    assert "metrics API unavailable: forbidden" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-l", "app in (web"], ["-l", "app=we b"], ["--node-selector", "=gpu"], ["--namespace-labels", "tier notin ()"], ["-l", "a,,b"]],
+)
+def test_bad_label_selectors_are_flag_errors_before_any_request(args: list[str]) -> None:
+    # The kubeconfig does not exist: had a request been tried, that would be the (exit 1) error.
+    env = env_for(None, KUBECONFIG="/nonexistent/kubeconfig")
+    result = perf(None, *args, env=env)
+    assert result.returncode == 2 and "invalid label selector" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2  # the error and the --help pointer
+
+
+def test_notes_on_a_closed_stderr_end_quietly(fixture_cluster: Sim) -> None:
+    # `... 2>&1 | head -1`: the notes come after head has gone; no BrokenPipeError, no exit 1
+    import subprocess
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [KUBECTL, "perf", "capacity", "--util"], stdout=subprocess.PIPE, stderr=write, env=env_for(fixture_cluster), timeout=120
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 0 and result.stdout.startswith(b"NODE")
+
+
+def test_one_node_has_no_cluster_row_and_available_counts_free_pods(fixture_cluster: Sim) -> None:
+    out = perf(fixture_cluster, "--node-selector", "workload=io", "--available", "--resources", "cpu,pods").stdout
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "node-b" and not any(line.startswith("*") for line in lines)
+    # node-b runs podlevel and db-0: 108 of its 110 pod slots are free
+    assert lines[1].split()[-1] == "108/110", out
+    assert not any(line.startswith("*") for line in perf(fixture_cluster, "--node-selector", "workload=io", "--pods").stdout.splitlines())
+
+
+def test_hiding_every_column_is_a_flag_error(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--hide-requests", "--hide-limits")
+    assert result.returncode == 2 and "add --util" in result.stderr
+    assert perf(fixture_cluster, "--hide-requests", "--hide-limits", "--util").returncode == 0
+
+
+def test_policy_schema_rejects_values_with_exists(fixture_cluster: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("padding: {nodeTargets: [{selector: {matchExpressions: [{key: gpu, operator: Exists, values: [x]}]}, memory: 0.5}]}")
+    result = perf(fixture_cluster, "--policy", str(policy))
+    assert result.returncode == 2 and "matchExpressions.0.values: ['x'] is expected to be empty" in result.stderr, result.stderr
+
+
+def test_groups_follow_the_sort(fixture_cluster: Sim) -> None:
+    # memory requests by namespace: shop 3.3Gi (web-1 1152Mi + web-2 2304Mi), data 8Gi, ml 16Gi, secure 184Mi
+    out = perf(fixture_cluster, "--by", "namespace", "--sort", "memory.requests").stdout
+    assert [line.split()[0] for line in out.splitlines()[1:5]] == ["ml", "data", "shop", "secure"]
+    d = json.loads(perf(fixture_cluster, "--by", "namespace", "--sort", "memory.requests", "-o", "json").stdout)
+    assert [g["name"] for g in d["groups"]] == ["ml", "data", "shop", "secure"]
+
+
+@pytest.mark.parametrize(
+    ("kube_capacity", "ours"),
+    [
+        ("cpu.request", "cpu.requests"),
+        ("cpu.limit", "cpu.limits"),
+        ("mem.request", "memory.requests"),
+        ("mem.util", "memory.util"),
+        ("mem.request.percentage", "memory.requests.percent"),
+        ("cpu.util.percentage", "cpu.util.percent"),
+        ("pod.count", "pods"),
+        ("name", "name"),
+    ],
+)
+def test_kube_capacity_sort_spellings(fixture_cluster: Sim, kube_capacity: str, ours: str) -> None:
+    theirs = perf(fixture_cluster, "--util", "--sort", kube_capacity)
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout == perf(fixture_cluster, "--util", "--sort", ours).stdout
+
+
+def test_kube_capacity_flag_habits(fixture_cluster: Sim) -> None:
+    # -t and the '!' exclusion: node-b carries dedicated=io:NoSchedule
+    shown = perf(fixture_cluster, "-t", "!dedicated=io:NoSchedule").stdout
+    assert "node-b" not in shown and "node-a" in shown
+    assert perf(fixture_cluster, "-t", "dedicated=io:NoSchedule").stdout.splitlines()[1].startswith("node-b")
+    # --pods --containers together: the container view
+    both = perf(fixture_cluster, "--pods", "--containers")
+    assert both.returncode == 0 and "CONTAINER" in both.stdout.splitlines()[0]
+    labels = perf(fixture_cluster, "--show-labels").stdout
+    assert "node.kubernetes.io/instance-type=i3.large,topology.kubernetes.io/zone=zone-b,workload=io" in labels
+
+
+def test_insecure_skip_tls_verify(fixture_cluster: Sim, tmp_path: Path) -> None:
+    config = fixture_cluster.config
+    del config["clusters"][0]["cluster"]["certificate-authority-data"]
+    path = tmp_path / "kc"
+    path.write_text(yaml.safe_dump(config))
+    env = env_for(None, KUBECONFIG=str(path))
+    refused = perf(None, env=env)
+    assert refused.returncode == 1 and "certificate verify failed" in refused.stderr
+    allowed = perf(None, "--insecure-skip-tls-verify", env=env)
+    assert allowed.returncode == 0 and allowed.stdout.startswith("NODE") and "Warning" not in allowed.stderr
+
+
+def test_a_filter_that_matches_nothing_says_so(fixture_cluster: Sim) -> None:
+    nodes_none = perf(fixture_cluster, "--node-selector", "workload=nothing")
+    assert nodes_none.returncode == 0 and "note: no node matches --node-selector workload=nothing" in nodes_none.stderr
+    pods_none = perf(fixture_cluster, "-l", "app=nothing")
+    assert pods_none.returncode == 0 and "note: no pod matches -l app=nothing" in pods_none.stderr
+    assert "no pod matches" not in perf(fixture_cluster, "-l", "app=web").stderr
+
+
+def test_unknown_resources_are_errors_naming_the_known_ones(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--resources", "cpu,mem")
+    assert result.returncode == 2 and "unknown resource 'mem'" in result.stderr
+    assert "memory" in result.stderr and "nvidia.com/gpu" in result.stderr  # node-gpu advertises it
+    util = perf(fixture_cluster, "--util", "--resources", "cpu,memory,nvidia.com/gpu")
+    assert util.returncode == 0 and "no usage for nvidia.com/gpu" in util.stderr
+
+
+NODE_STATES = """
+apiVersion: v1
+kind: Node
+metadata: {name: node-ok}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-down}
+spec: {unschedulable: true}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  conditions: [{type: Ready, status: "Unknown"}]
+"""
+
+
+def test_not_ready_and_cordoned_nodes_are_marked(sim_factory: Any, tmp_path: Path) -> None:
+    objects = tmp_path / "states.yaml"
+    objects.write_text(NODE_STATES)
+    sim = sim_factory("--objects", str(objects))
+    table = perf(sim).stdout
+    assert "node-down (NotReady,SchedulingDisabled)" in table and "node-ok (" not in table
+    d = nodes(doc(sim))
+    assert (d["node-down"]["ready"], d["node-down"]["schedulable"]) == (False, False)
+    assert (d["node-ok"]["ready"], d["node-ok"]["schedulable"]) == (True, True)
+    assert "node-down (NotReady,SchedulingDisabled)" in perf(sim, "-o", "html").stdout
+    assert set(nodes(doc(sim, "--schedulable-only"))) == {"node-ok"}
+
+
+def test_pod_percentages_are_of_the_node_and_sorts_use_them(fixture_cluster: Sim) -> None:
+    out = perf(fixture_cluster, "--pods", "--sort", "cpu.requests.percent").stdout
+    under_a = [line.split() for line in out.splitlines() if line.startswith("node-a ") and " * " not in line]
+    # of node-a's 4 cores: web-1 2 (50%), web-2 1.2 (30%), sandboxed 0.35 (9%)
+    assert [row[2] for row in under_a] == ["web-1", "web-2", "sandboxed"]
+    assert under_a[0][3:5] == ["2", "(50%)"] and under_a[2][3:5] == ["350m", "(9%)"]

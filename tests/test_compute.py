@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubectl_perf.capacity.compute import Detail, GroupBy, Options, Report, build
+from kubectl_perf.capacity.compute import Detail, GroupBy, Options, Report, build, whole_node_limits
 from kubectl_perf.policy import Policy
 from test_capacity import NODE_A, NODE_B, NODE_GPU, Gi, Mi
 
@@ -104,3 +104,18 @@ def test_total_row_is_marked_and_weights_targets_by_memory() -> None:
     assert total.is_total and not any(r.is_total for r in report().nodes.values())
     assert total.allocatable["memory"] == (16 + 16 + 64) * Gi * N
     assert total.target == pytest.approx(0.5)
+
+
+def test_a_pod_filter_shows_its_pods_and_judges_whole_nodes() -> None:
+    shop = [p for p in OBJ["Pod"] if p["metadata"]["namespace"] == "shop"]
+    whole = whole_node_limits([OBJ["Pod"]])
+    assert whole["node-b"]["memory"] == 10 * Gi * N  # db-0 4Gi + podlevel 6Gi
+    opts = Options(Policy(padding_memory=0.5), pods_filtered=True)
+    r = build(opts, OBJ["Node"], [shop], OBJ["NodeMetrics"], OBJ["PodMetrics"], whole)
+    b = r.nodes["node-b"]
+    assert b.limits == {} and b.usage == {} and b.pods == 0  # no shop pod on node-b
+    assert b.breaches() == ["usage", "limits"]  # 13Gi used and 10Gi committed > 8Gi, on the whole node
+    a = r.nodes["node-a"]
+    assert a.usage == {"cpu": 320 * 10**6, "memory": 1000 * Mi * N}  # web-1's metrics only (web-2 has none in the file)
+    # the cluster row weighs whole nodes too: 6Gi + 13Gi used (node-gpu has no NodeMetrics), 4.5Gi + 10Gi + 20Gi committed
+    assert r.total().padding_figures() == {"usage": 19 * Gi * N, "limits": (4608 * Mi + 30 * Gi) * N}

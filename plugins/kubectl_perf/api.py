@@ -39,6 +39,9 @@ class Connection:
     kubeconfig: str | None = None
     context: str | None = None
     request_timeout: float | None = None  # seconds; None: no limit
+    as_user: str | None = None  # impersonation, as kubectl --as
+    as_group: str | None = None
+    insecure: bool = False  # --insecure-skip-tls-verify
 
 
 def _status_message(body: bytes) -> tuple[str, str]:
@@ -67,11 +70,18 @@ class Cluster:
         except Exception as err:  # ConfigException, OSError, and bare errors on malformed files
             raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
         cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
+        if conn.insecure:
+            import urllib3
+
+            cfg.verify_ssl = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
         self.host = cfg.host
         self._config = cfg
         # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
         # its generated request layer differs between client releases, this does not.
         self._pool = rest.RESTClientObject(cfg).pool_manager
+        # kubectl --as / --as-group: the API server acts on the request as that user
+        self._impersonate = {k: v for k, v in (("Impersonate-User", conn.as_user), ("Impersonate-Group", conn.as_group)) if v}
         self._timeout = conn.request_timeout
 
     # -- requests ---------------------------------------------------------
@@ -81,7 +91,7 @@ class Cluster:
 
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
         url = self.host + path + (f"?{urlencode(params)}" if params else "")
-        headers = {"Accept": accept}
+        headers = {"Accept": accept, **self._impersonate}
         # Read per request: exec and OIDC credentials refresh their token through this hook.
         settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
         for auth in settings.values():
@@ -106,8 +116,8 @@ class Cluster:
 
     def _raise_for(self, path: str, status: int, body: bytes) -> NoReturn:
         message, reason = _status_message(body)
-        if path.startswith("/apis/metrics.k8s.io") and status in (404, 503):
-            why = "metrics-server is not installed" if status == 404 else "metrics-server is not ready"
+        if path.startswith("/apis/metrics.k8s.io") and status in (403, 404, 503):
+            why = {403: "forbidden to this user", 404: "metrics-server is not installed", 503: "metrics-server is not ready"}[status]
             raise MetricsUnavailable(f"metrics API unavailable: {why} ({status})", status, reason)
         if status == 401:
             raise ApiError("the server rejected our credentials (401 Unauthorized): check the kubeconfig user", status)

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, render
 from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
 from .policy_file import PolicyError
 from .quantity import QuantityError
@@ -71,6 +71,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}"
+_VALUE = rf"({_NAME})?"
+_TERM = re.compile(
+    rf"^\s*(?:!\s*{_KEY}|{_KEY}\s*(?:(?:=|==|!=)\s*{_VALUE}|[<>]\s*-?\d+|\s+(?:in|notin)\s*\(\s*{_NAME}(?:\s*,\s*{_VALUE})*\s*\))?)\s*$"
+)
+
+
+def label_selector(text: str) -> str:
+    """A label selector in kubectl's grammar (app=web,tier!=db,env in (a,b),!canary), checked
+    here so a typo is a flag error rather than the API server's 400 after the first request."""
+    if not text.strip():
+        return text  # the empty selector selects everything, as kubectl's
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    bad = next((t for t in terms if not _TERM.match(t)), None)
+    if bad is not None or depth:
+        where = f" at {bad.strip()!r}" if bad is not None else ""
+        raise argparse.ArgumentTypeError(
+            f"invalid label selector {text!r}{where}: use key=value, key!=value, key in (a,b), key notin (a), key or !key"
+        )
+    return text
+
+
 # -- shared flag groups --------------------------------------------------------------
 def add_connection_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster connection (as kubectl)")
@@ -84,9 +113,13 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
         help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)",
     )
 
+    g.add_argument("--as", dest="as_user", metavar="USER", help="act as this user (impersonation), as kubectl --as")
+    g.add_argument("--as-group", metavar="GROUP", help="act as this group too (impersonation)")
+    g.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not check the server's certificate (insecure), as kubectl")
+
 
 def connection(args: argparse.Namespace) -> Connection:
-    return Connection(args.kubeconfig, args.context, args.request_timeout)
+    return Connection(args.kubeconfig, args.context, args.request_timeout, args.as_user, args.as_group, args.insecure_skip_tls_verify)
 
 
 def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -96,7 +129,13 @@ def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     g.add_argument("-n", "--namespace", help="only pods in this namespace")
     g.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
     g.add_argument(
-        "-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db"
+        "-l",
+        "--selector",
+        "--pod-labels",
+        dest="selector",
+        type=label_selector,
+        metavar="SELECTOR",
+        help="pod label selector, e.g. app=web,tier!=db",
     )
     g.add_argument(
         "--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE, metavar="N", help="list pods N at a time (default 500, as kubectl)"
@@ -117,9 +156,13 @@ def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, format
 
 
 # -- running a plugin ----------------------------------------------------------------
+class FlagError(Exception):
+    """A flag value that only the cluster's answer shows to be wrong (exit 2)."""
+
+
 def fail(message: str, status: int = EXIT_ERROR) -> int:
     """Report a failure as kubectl does: one line on stderr; returns the exit status."""
-    print(f"error: {message}", file=sys.stderr)
+    render.note(f"error: {message}")
     return status
 
 
@@ -132,7 +175,7 @@ def run(body: Callable[[], int]) -> int:
         return fail(str(err))
     except QuantityError as err:  # the cluster handed us something no API server would
         return fail(f"unexpected data from the cluster: {err}")
-    except PolicyError as err:
+    except (PolicyError, FlagError) as err:
         return fail(str(err), EXIT_USAGE)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

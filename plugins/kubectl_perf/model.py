@@ -146,6 +146,16 @@ def default_requests_from_limits(container: Obj) -> Resources:
     return requests
 
 
+def node_ready(node: Obj) -> bool:
+    """The node's Ready condition is True (the kubelet reports in)."""
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (node.get("status") or {}).get("conditions") or ())
+
+
+def node_schedulable(node: Obj) -> bool:
+    """Not cordoned: new pods may be scheduled here (spec.unschedulable unset)."""
+    return not (node.get("spec") or {}).get("unschedulable")
+
+
 def node_allocatable(node: Obj) -> Resources:
     return parse_resource_list((node.get("status") or {}).get("allocatable"))
 

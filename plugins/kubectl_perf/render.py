@@ -86,13 +86,25 @@ def structured(data: Any, fmt: str) -> str:
 def write(text: str, stream: TextIO | None = None) -> None:
     """Write output; a closed pipe (| head) ends quietly, as kubectl does."""
     stream = stream or sys.stdout
+    if not _write(text, stream):
+        raise SystemExit(0)
+
+
+def note(text: str) -> None:
+    """One line for people on stderr (notes, errors); a closed pipe (2>&1 | head) drops it quietly."""
+    _write(text + "\n", sys.stderr)
+
+
+def _write(text: str, stream: TextIO) -> bool:
     try:
         stream.write(text)
         stream.flush()
+        return True
     except BrokenPipeError:
+        # Point the descriptor at /dev/null, so the flush at exit does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
-        raise SystemExit(0) from None
+        return False
 
 
 def emit(

@@ -585,6 +585,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def r_metrics_list(self, res: str) -> None:
         self._only("GET")
+        if f"metrics.k8s.io/{res}" in self.cfg.forbid_cluster_list:  # RBAC for the metrics group is its own
+            raise ApiStatus(
+                403,
+                "Forbidden",
+                f'{res}.metrics.k8s.io is forbidden: User "perf-sim-user" cannot list resource "{res}" '
+                'in API group "metrics.k8s.io" at the cluster scope',
+                {"kind": res, "group": "metrics.k8s.io"},
+            )
         if res == "pods":
             self.r_metrics_ns_pods("")
             return

@@ -15,6 +15,8 @@ from ..model import (
     container_amounts,
     holds_resources,
     node_allocatable,
+    node_ready,
+    node_schedulable,
     padding_breaches,
     parse_resource_list,
     percent,
@@ -48,6 +50,7 @@ class PodRow:
     usage: Resources | None
     missing: list[tuple[str, str]]
     containers: list[ContainerRow] = field(default_factory=list)
+    allocatable: Resources = field(default_factory=dict)  # its node's: pod percentages are of it, as kube-capacity's
 
 
 @dataclass
@@ -63,14 +66,33 @@ class NodeRow:
     pods: int = 0
     pod_rows: list[PodRow] = field(default_factory=list)
     is_total: bool = False  # the cluster row: sums over the shown nodes
+    ready: bool = True  # the Ready condition is True
+    schedulable: bool = True  # not cordoned
+    # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
+    node_usage: Resources | None = None  # NodeMetrics; None: not known
+    node_limits: Resources | None = None  # every pod's limits; None: the same as limits (no pod filter)
 
     def percent(self, resource: str, part: str) -> float | None:
         return percent(getattr(self, part) or {}, self.allocatable, resource)
 
+    @property
+    def state(self) -> str:
+        """ "" for a Ready, schedulable node; else as kubectl get nodes: NotReady, SchedulingDisabled."""
+        return ",".join(s for s, on in (("NotReady", not self.ready), ("SchedulingDisabled", not self.schedulable)) if on)
+
+    def padding_figures(self) -> dict[str, int | None]:
+        """Memory the padding verdict weighs: the whole node's usage (None: unknown) and limits."""
+        limits = self.limits if self.node_limits is None else self.node_limits
+        return {"usage": None if self.node_usage is None else self.node_usage.get("memory", 0), "limits": limits.get("memory", 0)}
+
     def breaches(self) -> list[str]:
-        """Which of usage and committed limits exceed the memory padding budget."""
-        usage = None if self.usage is None else self.usage.get("memory", 0)
-        return padding_breaches(self.allocatable.get("memory", 0), self.target, usage, self.limits.get("memory", 0))
+        """Which of the whole node's usage and committed limits exceed the memory padding budget."""
+        figures = self.padding_figures()
+        return padding_breaches(self.allocatable.get("memory", 0), self.target, figures["usage"], figures["limits"] or 0)
+
+    def padding_percent(self, which: str) -> float:
+        alloc = self.allocatable.get("memory", 0)
+        return (self.padding_figures()[which] or 0) * 100 / alloc if alloc else 0.0
 
 
 @dataclass
@@ -111,6 +133,7 @@ class Options:
     by: GroupBy | None = None
     util: bool = False
     namespaces: frozenset[str] | None = None  # keep pods of these namespaces only (--namespace-labels)
+    pods_filtered: bool = False  # -n, -l or --namespace-labels: rows sum the shown pods only
 
 
 def build(
@@ -119,19 +142,39 @@ def build(
     pod_pages: Iterable[Iterable[Mapping[str, Any]]],
     node_usage: Iterable[Mapping[str, Any]] | None = None,
     pod_usage: Iterable[Mapping[str, Any]] | None = None,
+    node_limits: Mapping[str, Resources] | None = None,
 ) -> Report:
     """The report from plain API objects: Node items, pages of Pod items, and the
     items of metrics.k8s.io NodeMetrics and PodMetrics (None: usage not known).
-    Pages are folded one at a time, so a cluster's pods are never held whole."""
+    Pages are folded one at a time, so a cluster's pods are never held whole.
+
+    Under a pod filter (options.pods_filtered) node rows sum the shown pods, usage
+    included (from PodMetrics), while the padding verdict stays on the whole node:
+    its NodeMetrics and node_limits, every pod's limits per node (see whole_node_limits)."""
     report = Report(options)
     report.add_nodes(nodes)
     if node_usage is not None:
         report.add_node_usage(node_usage)
     if pod_usage is not None:
         report.add_pod_usage(pod_usage)
+    if options.pods_filtered:
+        for name, row in report.nodes.items():
+            row.node_limits = dict((node_limits or {}).get(name, {})) if node_limits is not None else None
+            row.usage = {} if pod_usage is not None else None
     for items in pod_pages:
         report.add_pods(items)
     return report
+
+
+def whole_node_limits(pod_pages: Iterable[Iterable[Mapping[str, Any]]]) -> dict[str, Resources]:
+    """Every scheduled pod's effective limits, summed per node name."""
+    out: dict[str, Resources] = {}
+    for items in pod_pages:
+        for pod in items:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and holds_resources(pod):
+                add(out.setdefault(node, {}), pod_resources(pod.get("spec") or {})[1])
+    return out
 
 
 class Report:
@@ -159,6 +202,8 @@ class Report:
                 list((node.get("spec") or {}).get("taints") or []),
                 alloc,
                 self.options.policy.padding_target(labels),
+                ready=node_ready(node),
+                schedulable=node_schedulable(node),
             )
 
     def add_node_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -166,7 +211,7 @@ class Report:
         for item in items:
             row = self.nodes.get((item.get("metadata") or {}).get("name", ""))
             if row is not None:
-                row.usage = parse_resource_list(item.get("usage"))
+                row.usage = row.node_usage = parse_resource_list(item.get("usage"))
 
     def add_pod_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
         self.usage_known = True
@@ -179,6 +224,7 @@ class Report:
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
         detail = opts.detail is not Detail.NODES or opts.by is not None
+        summed_usage = opts.pods_filtered and self.usage_known
         require = opts.policy.require_requests
         for pod in items:
             if not holds_resources(pod):
@@ -205,8 +251,20 @@ class Report:
             add(row.limits, limits)
             add(row.requests, ONE_POD)
             row.pods += 1
+            if summed_usage and row.usage is not None:
+                add(row.usage, self._pod_usage(meta) or {})
             if detail:
                 self._detail(row, meta, spec, requests, limits, missing)
+
+    def _pod_usage(self, meta: Mapping[str, Any]) -> Resources | None:
+        """A pod's usage summed over its containers; None when metrics do not list it."""
+        used = self.pod_usage.get((meta.get("namespace", ""), meta.get("name", "")))
+        if used is None:
+            return None
+        usage: Resources = {}
+        for per_container in used.values():
+            add(usage, per_container)
+        return usage
 
     def _detail(
         self,
@@ -225,7 +283,7 @@ class Report:
             usage = {}
             for per_container in used.values():
                 add(usage, per_container)
-        pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing)
+        pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
         if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
                 name = c.get("name", "")
@@ -249,13 +307,22 @@ class Report:
     def total(self) -> NodeRow:
         """The cluster row: sums over the shown nodes; target is allocatable-weighted."""
         total = NodeRow("*", {}, [], {}, 0.0, usage={} if self.usage_known else None, is_total=True)
+        rows = list(self.nodes.values())
+        if any(r.node_usage is not None for r in rows):
+            total.node_usage = {}
+        if any(r.node_limits is not None for r in rows):
+            total.node_limits = {}
         budget = 0.0
-        for row in self.nodes.values():
+        for row in rows:
             add(total.allocatable, row.allocatable)
             add(total.requests, row.requests)
             add(total.limits, row.limits)
             if total.usage is not None and row.usage is not None:
                 add(total.usage, row.usage)
+            if total.node_usage is not None and row.node_usage is not None:
+                add(total.node_usage, row.node_usage)
+            if total.node_limits is not None:
+                add(total.node_limits, row.limits if row.node_limits is None else row.node_limits)
             total.pods += row.pods
             budget += row.target * row.allocatable.get("memory", 0)
         mem = total.allocatable.get("memory", 0)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
+from ..model import node_ready, node_schedulable
 
 A = TypeVar("A")
 Obj = dict[str, Any]
@@ -25,14 +26,24 @@ class Snapshot:
     node_usage: list[Obj] | None = None  # NodeMetrics items; None: usage not known
     pod_usage: list[Obj] | None = None  # PodMetrics items; None: not asked for, or not known
     namespaces: frozenset[str] | None = None  # --namespace-labels: the namespaces it selects
-    note: str = ""  # why usage is missing, for the user
+    notes: list[str] = field(default_factory=list)  # what is missing and why, for the user
+    usage_missing: bool = False  # --util asked for usage the cluster would not give
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.notes)
+
+
+def pods_filtered(args: argparse.Namespace) -> bool:
+    """Whether a pod filter leaves pods out: rows then sum the shown pods only."""
+    return bool(args.namespace or args.selector or args.namespace_labels)
 
 
 def snapshot(cluster: Cluster, args: argparse.Namespace, pod_usage: bool) -> Snapshot:
     """Nodes (they are few: 5,000 at most), and with --util the metrics; pod_usage:
     the per-pod metrics are needed too (pod, container and group views)."""
     nodes: list[Obj] = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": args.node_selector})
-    snap = Snapshot([n for n in nodes if taints_wanted(n, args)])
+    snap = Snapshot([n for n in nodes if taints_wanted(n, args) and (not args.schedulable_only or (node_ready(n) and node_schedulable(n)))])
     if args.namespace_labels:
         names: set[str] = set()
         cluster.fold(
@@ -43,14 +54,35 @@ def snapshot(cluster: Cluster, args: argparse.Namespace, pod_usage: bool) -> Sna
         )
         snap.namespaces = frozenset(names)
     if args.util:
-        try:
-            snap.node_usage = cluster.get(node_metrics_path()).get("items") or []
-            if pod_usage:
+        filtered = pods_filtered(args)
+        if pod_usage or filtered:  # a namespace's pod metrics are readable with that namespace's rights
+            try:
                 snap.pod_usage = cluster.get(pod_metrics_path(args.namespace), {"labelSelector": args.selector}).get("items") or []
-        except MetricsUnavailable as err:
-            snap.node_usage = snap.pod_usage = None
-            snap.note = f"{err}; usage columns are left out"
+            except MetricsUnavailable as err:
+                snap.notes.append(f"{err}; usage columns are left out")
+                snap.usage_missing = True
+        if not snap.usage_missing:
+            try:
+                snap.node_usage = cluster.get(node_metrics_path()).get("items") or []
+            except MetricsUnavailable as err:
+                if not filtered:
+                    snap.notes.append(f"{err}; usage columns are left out")
+                    snap.usage_missing = True
+                    snap.pod_usage = None
+                else:  # shown usage comes from the pods; only the padding verdict misses the nodes' own
+                    snap.notes.append(f"node {err}; the padding verdict weighs committed limits only")
     return snap
+
+
+def whole_node_limits(cluster: Cluster, args: argparse.Namespace, use: Callable[[Iterable[list[Obj]]], A]) -> A | None:
+    """Under a pod filter, use(pages of every pod) for the padding verdict of whole
+    nodes; None when the user may not list every pod (the verdict then weighs the shown pods)."""
+    try:
+        return cluster.consume(path_for("pods"), use, {"fieldSelector": RUNNING_PODS}, limit=args.chunk_size)
+    except ApiError as err:
+        if err.status == 403:
+            return None
+        raise
 
 
 def taints_wanted(node: Mapping[str, Any], args: argparse.Namespace) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, label_selector
 from ..scheduling import tolerates
 from .compute import Detail, GroupBy
 
@@ -47,13 +47,17 @@ class TaintFilter:
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
-    """kube-capacity's --node-taints: key=value:Effect, key:Effect or key; a trailing '-' excludes."""
+    """kube-capacity's --node-taints: key=value:Effect, key:Effect or key; a trailing '-' or a leading '!' excludes."""
     out = []
     for term in filter(None, (t.strip() for t in text.split(","))):
         exclude = term.endswith("-")
         term = term.rstrip("-")
         key_value, _, effect = term.partition(":")
         key, eq, value = key_value.partition("=")
+        if term.startswith("!"):  # kube-capacity's other spelling of an exclusion
+            exclude, term = True, term[1:]
+            key_value, _, effect = term.partition(":")
+            key, eq, value = key_value.partition("=")
         if not key or (effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute")):
             raise argparse.ArgumentTypeError(f"invalid taint {term!r}: use key=value:Effect, key:Effect or key (a trailing '-' excludes)")
         out.append(TaintFilter(key, value if eq else None, effect or None, exclude))
@@ -94,9 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
-    view = p.add_mutually_exclusive_group()
-    view.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
-    view.add_argument("--containers", "-c", action="store_true", help="one row per container under each node")
+    p.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
+    p.add_argument("--containers", "-c", action="store_true", help="one row per container under each node (with --pods too)")
     p.add_argument("--by", type=parse_by, metavar="namespace|label:KEY", help="roll pods up by namespace or by a pod label")
     p.add_argument(
         "--resources",
@@ -114,18 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
     sel = add_filter_flags(p)
-    sel.add_argument("--node-selector", "--node-labels", dest="node_selector", metavar="SELECTOR", help="node label selector")
-    sel.add_argument("--namespace-labels", metavar="SELECTOR", help="only pods in namespaces matching this label selector")
     sel.add_argument(
-        "--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes"
+        "--node-selector", "--node-labels", dest="node_selector", type=label_selector, metavar="SELECTOR", help="node label selector"
+    )
+    sel.add_argument(
+        "--namespace-labels", type=label_selector, metavar="SELECTOR", help="only pods in namespaces matching this label selector"
+    )
+    sel.add_argument(
+        "-t", "--node-taints", type=parse_taints, metavar="TAINTS", help="only nodes with these taints (key=value:Effect); key- excludes"
     )
     sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
+    sel.add_argument("--schedulable-only", action="store_true", help="leave out NotReady and cordoned (SchedulingDisabled) nodes")
     out = p.add_argument_group("output")
     add_output_flag(out)
     out.add_argument("--available", "-a", action="store_true", help="node cells show what is left of allocatable: AVAILABLE/ALLOCATABLE")
     out.add_argument("--hide-requests", action="store_true", help="leave out the REQUESTS columns")
     out.add_argument("--hide-limits", action="store_true", help="leave out the LIMITS columns")
     out.add_argument("--pod-count", action="store_true", help="add a PODS column (same as adding 'pods' to --resources)")
+    out.add_argument("--show-labels", action="store_true", help="add a LABELS column with each node's labels, as kubectl get")
     out.add_argument(
         "-L",
         "--label-columns",
@@ -149,6 +158,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = build_parser()
     args = p.parse_args(argv)
     check_filters(p, args)
+    if args.hide_requests and args.hide_limits and not args.util:
+        p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
     args.detail = Detail.CONTAINERS if args.containers else Detail.PODS if args.pods else Detail.NODES
     args.label_columns = [k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip()]
     if args.pod_count and "pods" not in args.resources:
@@ -158,10 +169,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+# kube-capacity's --sort spellings -> ours
+SORT_ALIASES = {"pod.count": "pods", "mem": "memory", "request": "requests", "limit": "limits"}
+
+
 def normalise_sort(p: argparse.ArgumentParser, key: str, args: argparse.Namespace) -> str:
     key = key.replace(".percentage", ".percent")
+    key = SORT_ALIASES.get(key, key)
     if key in ("name", "pods"):
         return key
+    head, _, rest = key.partition(".")
+    parts = rest.split(".")
+    if head == "mem" and "mem" not in args.resources:
+        head = "memory"
+    if parts and parts[0] in ("request", "limit"):
+        parts[0] = SORT_ALIASES[parts[0]]
+    key = ".".join([head, *parts]) if rest else key
     for resource in sorted(args.resources, key=len, reverse=True):
         if key.startswith(resource + "."):
             part = key[len(resource) + 1 :]

@@ -70,7 +70,7 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
         for r in resources
     )
     rows = []
-    for g in sorted(report.groups.values(), key=lambda g: g.name):
+    for g in report.groups.values():  # in --sort order (sort_report)
         cells = []
         for r in resources:
             req = g.requests.get(r, 0)
@@ -89,14 +89,15 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
     )
 
 
-def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str) -> str:
+def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
+    """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
     show_usage = report.options.util and report.usage_known
     total = report.total()
     bars = [r for r in resources if r != "pods"]
     rows = []
     for n in [total] + nodes:
         breaches = n.breaches()
-        name = "cluster total" if n.is_total else n.name
+        name = "cluster total" if n.is_total else n.name + (f" ({n.state})" if n.state else "")
         status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
             f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'
@@ -123,13 +124,19 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     breaching = sum(1 for n in nodes if n.breaches())
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
+    filter_note = (
+        f'<p class="sub filters">Filtered by <code>{escape(filters)}</code>: bars and figures sum the selected pods; '
+        "the padding verdict weighs whole nodes.</p>"
+        if filters
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
 <body>
 <h1>Capacity report: {escape(cluster)}</h1>
 <p class="sub">{len(nodes)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
-<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
+{filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,
 up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import render
 from ..model import Resources, percent
-from ..quantity import format_amount, to_number
+from ..quantity import NANO, format_amount, to_number
 from ..render import Column, Table
 from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
 
@@ -42,6 +42,7 @@ class Line:
     labels: dict[str, str] = field(default_factory=dict)
     pods: int = 0
     source: NodeRow | None = None  # the node's row, for colouring and padding columns
+    node_allocatable: Resources | None = None  # pods and containers: their node's, for percentages
     group: str = ""
 
 
@@ -72,10 +73,14 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
             if line.allocatable is not None:
                 pct = percent(values, line.allocatable, resource)
                 return f"{amount} ({pct:.0f}%)" if pct is not None else amount
+            figures = []
+            if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
+                of_node = percent(values, line.node_allocatable, resource)
+                figures += [f"{of_node:.0f}%"] if of_node is not None else []
             if part == "usage":
-                pct = percent(values, line.requests, resource)
-                return f"{amount} ({pct:.0f}% of req)" if pct is not None else amount
-            return amount
+                of_request = percent(values, line.requests, resource)
+                figures += [f"{of_request:.0f}% of req"] if of_request is not None else []
+            return f"{amount} ({', '.join(figures)})" if figures else amount
 
         return show_cell
 
@@ -114,15 +119,22 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
     return cols
 
 
-def pod_count(line: Line) -> str:
-    return f"{line.pods}/{format_amount(COUNT, (line.allocatable or {}).get(COUNT, 0))}"
+def pod_count(show: Show) -> Callable[[Line], str]:
+    """pods/allocatable pods; with --available, the free slots/allocatable."""
+
+    def text(line: Line) -> str:
+        alloc = (line.allocatable or {}).get(COUNT, 0)
+        shown = alloc // NANO - line.pods if show.available else line.pods
+        return f"{shown}/{format_amount(COUNT, alloc)}"
+
+    return text
 
 
 def padding_text(row: NodeRow) -> str:
     breaches = row.breaches()
     if not breaches:
         return "ok"
-    return "BREACH " + ", ".join(f"{b} {row.percent('memory', b) or 0:.0f}%" for b in breaches)
+    return "BREACH " + ", ".join(f"{b} {row.padding_percent(b):.0f}%" for b in breaches)
 
 
 # -- the node view ----------------------------------------------------------------
@@ -135,20 +147,34 @@ def node_source(line: Line) -> NodeRow:
     return line.source
 
 
+def node_name(line: Line) -> str:
+    """The node, marked when it is NotReady or cordoned (as kubectl get nodes' STATUS says)."""
+    state = line.source.state if line.source else ""
+    return f"{line.node} ({state})" if state else line.node
+
+
+def labels_text(line: Line) -> str:
+    if line.source and line.source.is_total:
+        return ""
+    return ",".join(f"{k}={v}" for k, v in sorted(line.labels.items())) or "<none>"
+
+
 def node_line(row: NodeRow) -> Line:
     return Line(row.name, row.requests, row.limits, row.usage, row.allocatable, labels=dict(row.labels), pods=row.pods, source=row)
 
 
-def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.node)]
+def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, all_labels: bool = False) -> list[Column]:
+    cols = [Column("NODE", node_name)]
     cols += [label_column(key) for key in label_keys]
+    if all_labels:  # --show-labels, as kubectl get
+        cols.append(Column("LABELS", labels_text))
     for r in resources:
         if r == COUNT:
-            cols.append(Column("PODS", pod_count, lambda line: line.pods))
+            cols.append(Column("PODS", pod_count(show), lambda line: line.pods))
         else:
             cols += amount_columns(r, show, wide_allocatable=True)
     if COUNT not in resources:
-        cols.append(Column("PODS", pod_count, lambda line: line.pods, wide=True))
+        cols.append(Column("PODS", pod_count(show), lambda line: line.pods, wide=True))
     if "memory" in resources:
         cols.append(
             Column("MEM TARGET", lambda line: f"{node_source(line).target * 100:.0f}%", lambda line: round(node_source(line).target, 4))
@@ -167,16 +193,40 @@ def missing_flag(missing: list[tuple[str, str]], container: str | None = None) -
 
 def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
     """The cluster row, then each node followed by its pods (or their containers)."""
-    lines = [Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", "*")]
+    lines = [Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", "*")] if len(nodes) != 1 else []
     for n in nodes:
         lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", "*"))
         for p in n.pod_rows:
             if not containers:
-                lines.append(Line(n.name, p.requests, p.limits, p.usage, None, p.namespace, p.name, flags=missing_flag(p.missing)))
+                lines.append(
+                    Line(
+                        n.name,
+                        p.requests,
+                        p.limits,
+                        p.usage,
+                        None,
+                        p.namespace,
+                        p.name,
+                        flags=missing_flag(p.missing),
+                        node_allocatable=n.allocatable,
+                    )
+                )
                 continue
             for c in p.containers:
                 lines.append(
-                    Line(n.name, c.requests, c.limits, c.usage, None, p.namespace, p.name, c.name, c.kind, missing_flag(p.missing, c.name))
+                    Line(
+                        n.name,
+                        c.requests,
+                        c.limits,
+                        c.usage,
+                        None,
+                        p.namespace,
+                        p.name,
+                        c.name,
+                        c.kind,
+                        missing_flag(p.missing, c.name),
+                        node_allocatable=n.allocatable,
+                    )
                 )
     return lines
 
@@ -194,7 +244,7 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> lis
 
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
-    groups = sorted(report.groups.values(), key=lambda g: g.name)
+    groups = list(report.groups.values())  # in --sort order (sort_report)
     return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name) for g in groups]
 
 
@@ -273,6 +323,8 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
         "nodes": [
             {
                 "name": n.name,
+                "ready": n.ready,
+                "schedulable": n.schedulable,
                 "paddingTarget": n.target,
                 "paddingBreach": bool(n.breaches()),
                 "paddingBreaches": n.breaches(),
@@ -290,15 +342,12 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
         ],
     }
     if report.options.by:
-        doc["groups"] = [
-            {"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)}
-            for g in sorted(report.groups.values(), key=lambda g: g.name)
-        ]
+        doc["groups"] = [{"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)} for g in report.groups.values()]
     return doc
 
 
 # -- the one entry point ----------------------------------------------------------
-def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str) -> None:
+def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str, filters: str = "") -> None:
     """Print the report in the -o format, through render.emit."""
     resources = args.resources
 
@@ -312,8 +361,8 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
             main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
         else:
             main = Table(
-                [node_line(n) for n in [total, *nodes]],
-                node_columns(report, resources, args.label_columns, show),
+                [node_line(n) for n in ([total, *nodes] if len(nodes) != 1 else nodes)],  # one node is its own total
+                node_columns(report, resources, args.label_columns, show, args.show_labels),
                 highlight=lambda line: render.RED if node_source(line).breaches() else "",
             )
         return [main, Table(report.pending, pending_columns(resources))]
@@ -321,6 +370,6 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
     def html() -> str:
         from .html import page
 
-        return page(report, nodes, resources, cluster)
+        return page(report, nodes, resources, cluster, filters)
 
     render.emit(args.output, lambda: document(report, nodes, resources), tables, html)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from .compute import NodeRow, PodRow, Report
+    from .compute import GroupRow, NodeRow, PodRow, Report
 
 
-T = TypeVar("T", "NodeRow", "PodRow")
+T = TypeVar("T", "NodeRow", "PodRow", "GroupRow")
 
 
-def sort_value(row: NodeRow | PodRow, key: str) -> float | None:
+def sort_value(row: NodeRow | PodRow | GroupRow, key: str) -> float | None:
     """The number a row sorts by, or None when it has none (sorted last)."""
     if key == "pods":
         return getattr(row, "pods", None)
@@ -43,7 +43,10 @@ def sort_rows(rows: list[T], key: str) -> list[T]:
 
 
 def sort_report(report: Report, key: str | None) -> list[NodeRow]:
-    """The report's nodes in --sort order (by name without one), and each node's pods too."""
+    """The report's nodes in --sort order (by name without one), and each node's pods
+    and the --by groups too."""
+    groups = sorted(report.groups.values(), key=lambda g: g.name)
+    report.groups = {g.name: g for g in (sort_rows(groups, key) if key else groups)}
     nodes = sorted(report.nodes.values(), key=lambda n: n.name)
     if key:
         nodes = sort_rows(nodes, key)
