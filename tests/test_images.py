@@ -48,12 +48,12 @@ def hand_cluster(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def no_nodes(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+def no_cluster_pods(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
     docs = [{"apiVersion": "v1", "kind": "Node", **copy.deepcopy(n)} for n in NODES]
     docs += [{"apiVersion": "v1", "kind": "Pod", **copy.deepcopy(p)} for p in PODS]
     path = tmp_path_factory.mktemp("images") / "cluster.yaml"
     path.write_text(yaml.safe_dump_all(docs))
-    return sim_factory("--objects", str(path), "--forbid-cluster-list", "nodes", "--forbid-cluster-list", "pods")
+    return sim_factory("--objects", str(path), "--forbid-cluster-list", "pods")
 
 
 def test_hand_worked_cluster(hand_cluster: Sim) -> None:
@@ -172,15 +172,11 @@ def test_imagecache_fits_the_crd(hand_cluster: Sim) -> None:
     assert none.returncode == 0 and none.stdout == "" and "nothing to pre-pull" in none.stderr
 
 
-def test_forbidden_lists(no_nodes: Sim) -> None:
-    denied = perf(no_nodes)
+def test_pods_forbidden_cluster_wide(no_cluster_pods: Sim) -> None:
+    denied = perf(no_cluster_pods)
     assert denied.returncode == 1 and "try -n NAMESPACE" in denied.stderr and "Traceback" not in denied.stderr
-    d = perf(no_nodes, "-n", "shop", "-o", "json")
-    assert d.returncode == 0, d.stderr
-    assert "images are listed without sizes" in d.stderr and d.stderr.count("\n") == 1
-    images = by_image(json.loads(d.stdout))
-    assert len(images) == 5 and all(i["sizeBytes"] is None and i["nodes"] == 0 for i in images.values())
-    assert images["docker.io/library/python:3.12"]["pods"] == 3
+    allowed = perf(no_cluster_pods, "-n", "shop", "-o", "json")
+    assert allowed.returncode == 0 and by_image(json.loads(allowed.stdout))["docker.io/library/python:3.12"]["pods"] == 3
 
 
 @pytest.mark.parametrize(
@@ -318,6 +314,30 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
     # db is an HPA target now: a workload that scales out, though it runs one pod.
     plan = {p["image"]: p for p in d["prePull"]}
     assert plan["docker.io/library/python:3.12"]["why"] == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]
-    denied = kubectl(None, "perf", "images", env=env_for(None, KUBECONFIG=str(server.user_kubeconfig)), check=False)
+    user = env_for(None, KUBECONFIG=str(server.user_kubeconfig))
+    denied = kubectl(None, "perf", "images", env=user, check=False)
     assert denied.returncode == 1 and "forbidden" in denied.stderr and "try -n NAMESPACE" in denied.stderr
     assert "Traceback" not in denied.stderr and denied.stderr.count("error: ") == 1
+    # user1 may list pods in shop, and nothing else: images without sizes, with a note, exit 0.
+    for obj in (
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "pod-reader", "namespace": "shop"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "pod-reader", "namespace": "shop"},
+            "subjects": [{"kind": "User", "name": "user1", "apiGroup": "rbac.authorization.k8s.io"}],
+            "roleRef": {"kind": "Role", "name": "pod-reader", "apiGroup": "rbac.authorization.k8s.io"},
+        },
+    ):
+        server.create(obj)
+    partial = kubectl(None, "perf", "images", "-n", "shop", "-o", "json", env=user, check=False)
+    assert partial.returncode == 0, partial.stderr
+    assert "images are listed without sizes" in partial.stderr and "HorizontalPodAutoscalers (forbidden)" in partial.stderr
+    images = by_image(json.loads(partial.stdout))
+    assert len(images) == 5 and all(i["sizeBytes"] is None and i["nodes"] == 0 for i in images.values())
+    assert images["docker.io/library/python:3.12"]["pods"] == 3
