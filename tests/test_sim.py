@@ -513,7 +513,7 @@ def test_server_side_apply_of_reports(sim_factory: Any, tmp_path: Path) -> None:
 
 def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
     """Each rule of the audit finds something real in a generated cluster (worked out from the API's data)."""
-    from kubectl_perf.quantity import parse_nanos
+    from kubectl_perf.quantity import parse_quantity
 
     pods = all_pods(generated)
     containers = [c for p in pods for c in p["spec"]["containers"] + p["spec"].get("initContainers", [])]
@@ -525,11 +525,27 @@ def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
     assert any(c["imagePullPolicy"] == "Always" and not c["image"].endswith(":latest") for c in containers), "explicit Always"
     assert any(c["image"].endswith(":latest") and c["imagePullPolicy"] == "Always" for c in containers), ":latest"
     nodes = generated.get("/api/v1/nodes")["items"]
-    alloc = {n["metadata"]["name"]: parse_nanos(n["status"]["allocatable"]["memory"]) // 10**9 for n in nodes}
+    alloc = {n["metadata"]["name"]: parse_quantity(n["status"]["allocatable"]["memory"]) // 10**9 for n in nodes}
     # padding: a pod whose memory limit passes 75% of every node it tolerates (GPU nodes here)
     gpu_budget = max(alloc[n["metadata"]["name"]] for n in nodes if n["metadata"]["labels"]["workload"] == "gpu") * 3 // 4
-    assert any(parse_nanos(c["resources"].get("limits", {}).get("memory", "0")) // 10**9 > gpu_budget for c in containers), "padding"
+    assert any(parse_quantity(c["resources"].get("limits", {}).get("memory", "0")) // 10**9 > gpu_budget for c in containers), "padding"
     # node-padding: some node's usage past 75% of its allocatable memory
-    usage = {m["metadata"]["name"]: parse_nanos(m["usage"]["memory"]) // 10**9 for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
+    usage = {m["metadata"]["name"]: parse_quantity(m["usage"]["memory"]) // 10**9 for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
     assert any(usage[n] > alloc[n] * 3 // 4 for n in alloc), "node-padding"
     assert any(usage[n] < alloc[n] * 3 // 4 for n in alloc), "and nodes within their target"
+
+
+def test_example_policy_sets_the_seeds_targets_per_pool(generated: Sim) -> None:
+    """examples/policy.yaml (used by ./dev demo): I/O pool 50%, big CPU-bound pool 90%, 75% elsewhere."""
+    from conftest import ROOT
+
+    example = ROOT / "examples" / "policy.yaml"
+    out = kubectl(generated, "perf", "capacity", "--policy", str(example), "-o", "json").stdout
+    nodes = json.loads(out)["nodes"]
+    expected = {"io": 0.5, "compute": 0.9, "general": 0.75, "gpu": 0.75}
+    assert {n["labels"]["workload"] for n in nodes} == set(expected), "every pool is in the generated cluster"
+    for n in nodes:
+        assert n["paddingTarget"] == expected[n["labels"]["workload"]], n["name"]
+    # the compute pool's 72-core nodes are the big CPU-bound ones the 90% is meant for
+    compute = [n for n in nodes if n["labels"]["workload"] == "compute"]
+    assert all(n["resources"]["cpu"]["allocatable"] > 64 for n in compute)
