@@ -523,7 +523,8 @@ def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
     assert any(v.get("emptyDir", {}).get("medium") == "Memory" and "sizeLimit" not in v["emptyDir"] for v in volumes), "emptydir, fail"
     assert any("emptyDir" in v and not v["emptyDir"] for v in volumes), "emptydir, warn"
     assert any(c["imagePullPolicy"] == "Always" and not c["image"].endswith(":latest") for c in containers), "explicit Always"
-    assert any(c["image"].endswith(":latest") and c["imagePullPolicy"] == "Always" for c in containers), ":latest"
+    untagged = [c for c in containers if c["image"].endswith(":latest") or ":" not in c["image"].rpartition("/")[2]]
+    assert any(c["imagePullPolicy"] == "Always" for c in untagged), ":latest or no tag"
     nodes = generated.get("/api/v1/nodes")["items"]
     alloc = {n["metadata"]["name"]: parse_quantity(n["status"]["allocatable"]["memory"]) // 10**9 for n in nodes}
     # padding: a pod whose memory limit passes 75% of every node it tolerates (GPU nodes here)

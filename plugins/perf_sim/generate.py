@@ -68,8 +68,9 @@ def digest(ref: str) -> str:
 
 
 def image_id(ref: str) -> str:
-    repo = ref.rsplit(":", 1)[0]
-    return f"{repo}@sha256:{digest(ref)}"
+    """The runtime's repo@sha256 name for an image, as pod status and node status show it."""
+    name = IMAGES[ref][0] if ref in IMAGES else ref
+    return f"{name.rsplit(':', 1)[0]}@sha256:{digest(name)}"
 
 
 def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
@@ -149,7 +150,7 @@ class Generated:
     def node_json(self, k: int) -> str:
         return json.dumps(self.node(k), separators=(",", ":"))
 
-    def node(self, k: int) -> dict[str, Any]:
+    def node(self, k: int, images: bool = True) -> dict[str, Any]:
         pool = POOLS[self.pool_of(k)]
         name = self.node_name(k)
         mem = pool.memory_gi * catalog.GI
@@ -169,7 +170,6 @@ class Generated:
         allocatable["cpu"] = f"{pool.cpu * 1000 - reserved_cpu_m}m"
         allocatable["memory"] = f"{(mem - reserved_mem) // 1024}Ki"
         allocatable["ephemeral-storage"] = "93478772582"
-        images = self.node_images(pool.name)
         ip = f"10.0.{k // 250}.{k % 250 + 1}"
         created = timestamp(k * 7 % 3600)
         return {
@@ -230,17 +230,24 @@ class Generated:
                     "operatingSystem": "linux",
                     "architecture": "amd64",
                 },
-                "images": images,
+                "images": self.node_images(k) if images else [],
             },
         }
 
-    @lru_cache(maxsize=16)
-    def node_images(self, pool: str) -> list[dict[str, Any]]:
-        refs = {c["image"] for w in self._node_workloads(pool) for c in _containers(w.spec)} | set(catalog.SYSTEM_IMAGES)
-        largest_first = sorted(refs, key=lambda r: -IMAGES[r])
-        return [
-            {"names": [image_id(r), r], "sizeBytes": IMAGES[r]} for r in largest_first[:50]
-        ]  # the kubelet's nodeStatusMaxImages default
+    def node_images(self, k: int) -> list[dict[str, Any]]:
+        """Node status images as the kubelet writes them: the images of the pods node k
+        runs (finished ones too) and, by chance per node, of pods that ran there before
+        (its pool's other workloads, older tags); largest first, cut to the cap."""
+        pool = self.pool_of(k)
+        sizes = {IMAGES[c["image"]][0]: IMAGES[c["image"]][1] for w in self._node_plan(k) for c in _containers(w.spec)}
+        sizes.update({IMAGES[r][0]: IMAGES[r][1] for r in catalog.SYSTEM_IMAGES})
+        before = {IMAGES[c["image"]][0]: IMAGES[c["image"]][1] for w in self._node_workloads(pool) for c in _containers(w.spec)}
+        before.update(catalog.LEFTOVERS.get(pool, {}))
+        for name, size in before.items():
+            if name not in sizes and mix(self.seed, k, name_hash(name)) % 100 < catalog.LEFTOVER_PERCENT:
+                sizes[name] = size
+        largest_first = sorted(sizes, key=lambda n: (-sizes[n], n))[: catalog.MAX_NODE_IMAGES]
+        return [{"names": [image_id(n), n], "sizeBytes": sizes[n]} for n in largest_first]
 
     def _node_workloads(self, pool: str) -> list[Workload]:
         return self.daemonsets(pool) + sorted(set(self.workloads_by_pool[pool]), key=lambda w: w.name)
@@ -302,7 +309,7 @@ class Generated:
         return pod_requests(w.spec)
 
     def _allocatable(self, k: int) -> dict[str, int]:
-        return node_allocatable(self.node(k))
+        return node_allocatable(self.node(k, images=False))  # images follow from the plan this serves
 
     def pod_name(self, i: int, w: Workload) -> str:
         if w.owner_kind == "StatefulSet":
