@@ -538,3 +538,19 @@ def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
     usage = {m["metadata"]["name"]: parse_quantity(m["usage"]["memory"]) // 10**9 for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
     assert any(usage[n] > alloc[n] * 3 // 4 for n in alloc), "node-padding"
     assert any(usage[n] < alloc[n] * 3 // 4 for n in alloc), "and nodes within their target"
+
+
+def test_example_policy_sets_the_seeds_targets_per_pool(generated: Sim) -> None:
+    """examples/policy.yaml (used by ./dev demo): I/O pool 50%, big CPU-bound pool 90%, 75% elsewhere."""
+    from conftest import ROOT
+
+    example = ROOT / "examples" / "policy.yaml"
+    out = kubectl(generated, "perf", "capacity", "--policy", str(example), "-o", "json").stdout
+    nodes = json.loads(out)["nodes"]
+    expected = {"io": 0.5, "compute": 0.9, "general": 0.75, "gpu": 0.75}
+    assert {n["labels"]["workload"] for n in nodes} == set(expected), "every pool is in the generated cluster"
+    for n in nodes:
+        assert n["paddingTarget"] == expected[n["labels"]["workload"]], n["name"]
+    # the compute pool's 72-core nodes are the big CPU-bound ones the 90% is meant for
+    compute = [n for n in nodes if n["labels"]["workload"] == "compute"]
+    assert all(n["resources"]["cpu"]["allocatable"] > 64 for n in compute)

@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
             self._delete_collection(name, ns)
             return
         self._only("GET")
-        if ns is None and kind.namespaced and kind.resource in self.cfg.forbid_cluster_list:
+        if ns is None and kind.resource in self.cfg.forbid_cluster_list:
             group = f' in API group "{kind.group}"' if kind.group else ' in API group ""'
             raise ApiStatus(
                 403,
