@@ -120,6 +120,33 @@ class Cluster:
             raise ApiError(message or f"forbidden: GET {path}", status, reason)
         raise ApiError(f"{message or 'request failed'} (GET {path}: {status} {reason})".strip(), status, reason)
 
+    def write(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None, content_type: str = "application/json") -> Any:
+        """Send a PATCH, POST, PUT or DELETE with a JSON body; returns the decoded answer.
+        Errors come as ApiError with the server's status (404 absent, 403 forbidden, 422 invalid)."""
+        import urllib3
+
+        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
+        method, url, headers, data, post = self._client.param_serialize(
+            method,
+            path,
+            query_params=params,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            # The client serialises JSON bodies itself and sends bytes as they are (apply patches).
+            body=body if body is None or content_type == "application/json" else json.dumps(body).encode(),
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = self._client.call_api(method, url, headers, data, post, _request_timeout=self._timeout)
+        except urllib3.exceptions.MaxRetryError as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
+        raw = resp.response
+        if not 200 <= raw.status < 300:
+            message, reason = _status_message(raw.data)
+            raise ApiError(f"{message or 'request failed'} ({method} {path}: {raw.status} {reason})".strip(), raw.status, reason)
+        return _decode(raw.data, path) if raw.data else None
+
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         """GET a JSON document."""
         return _decode(self._request(path, query).data, path)

@@ -18,6 +18,7 @@ from .quantity import QuantityError
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
     "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
+    "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
 }
 
 
