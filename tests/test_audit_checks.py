@@ -19,9 +19,11 @@ def ds(name: str, args: list[str], command: list[str] | None = None) -> dict[str
     return {"metadata": {"name": name, "namespace": "kube-system"}, "spec": {"template": {"spec": {"containers": [container]}}}}
 
 
-KUBEADM_IPTABLES = cm("kube-proxy", {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ''\n"})
+KUBEADM_IPTABLES = cm(
+    "kube-proxy", {"config.conf": "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ''\n"}
+)
 KUBEADM_IPVS = cm("kube-proxy", {"config.conf": "kind: KubeProxyConfiguration\nmode: ipvs\n"})
-EKS_NFT = cm("kube-proxy-config", {"config": "kind: KubeProxyConfiguration\nmode: \"nftables\"\n"})
+EKS_NFT = cm("kube-proxy-config", {"config": 'kind: KubeProxyConfiguration\nmode: "nftables"\n'})
 
 
 # -- proxy-mode ---------------------------------------------------------------------------------------------
@@ -58,7 +60,10 @@ def test_the_daemonset_flag_counts_only_without_a_config_file() -> None:
         (ProxyInputs(cilium_config=cm("cilium-config", {"kube-proxy-replacement": "true"})), "cilium-ebpf"),
         (ProxyInputs(cilium_config=cm("cilium-config", {"kube-proxy-replacement": "strict"})), "cilium-ebpf"),
         (ProxyInputs(felix_configuration={"metadata": {"name": "default"}, "spec": {"bpfEnabled": True}}), "calico-ebpf"),
-        (ProxyInputs(calico_installation={"metadata": {"name": "default"}, "spec": {"calicoNetwork": {"linuxDataplane": "BPF"}}}), "calico-ebpf"),
+        (
+            ProxyInputs(calico_installation={"metadata": {"name": "default"}, "spec": {"calicoNetwork": {"linuxDataplane": "BPF"}}}),
+            "calico-ebpf",
+        ),
         (ProxyInputs(daemonsets=[ds("kube-router", ["--run-router=true", "--run-service-proxy=true"])]), "kube-router-ipvs"),
     ],
 )
@@ -70,7 +75,9 @@ def test_replacements_pass_with_their_mode(inputs: ProxyInputs, mode: str) -> No
 
 
 def test_cilium_without_replacement_falls_back_to_kube_proxy_and_nothing_known_skips() -> None:
-    partial = ProxyInputs(cilium_config=cm("cilium-config", {"kube-proxy-replacement": "false"}), kube_proxy_config=KUBEADM_IPTABLES, services=1)
+    partial = ProxyInputs(
+        cilium_config=cm("cilium-config", {"kube-proxy-replacement": "false"}), kube_proxy_config=KUBEADM_IPTABLES, services=1
+    )
     assert proxy_mode(partial).properties["mode"] == "iptables"
     router_off = ProxyInputs(daemonsets=[ds("kube-router", ["--run-service-proxy=false"])])
     nothing = proxy_mode(router_off)

@@ -21,14 +21,26 @@ def node(name: str, memory_gi: int, labels: dict[str, str] | None = None, taints
     }
 
 
-def ctr(name: str = "app", cpu: str | None = "100m", mem: str | None = "1Gi", limit: str | None = "1Gi", image: str = "app:1.0") -> dict[str, Any]:
+def ctr(
+    name: str = "app", cpu: str | None = "100m", mem: str | None = "1Gi", limit: str | None = "1Gi", image: str = "app:1.0"
+) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", mem)) if v}
     limits = {"memory": limit} if limit else {}
-    return {"name": name, "image": image, "resources": {"requests": requests, "limits": limits}, "securityContext": {"readOnlyRootFilesystem": True}}
+    return {
+        "name": name,
+        "image": image,
+        "resources": {"requests": requests, "limits": limits},
+        "securityContext": {"readOnlyRootFilesystem": True},
+    }
 
 
 def pod(
-    name: str, ns: str = "shop", node_name: str = "big", containers: list[Any] | None = None, owner: dict[str, Any] | None = None, **spec: Any
+    name: str,
+    ns: str = "shop",
+    node_name: str = "big",
+    containers: list[Any] | None = None,
+    owner: dict[str, Any] | None = None,
+    **spec: Any,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": ns, "uid": f"uid-{name}", "labels": {}}
     if owner:
@@ -39,11 +51,19 @@ def pod(
 
 
 RS = {"kind": "ReplicaSet", "name": "web-7d4b9c", "uid": "uid-rs"}
-RS_OBJ = {"metadata": {"name": "web-7d4b9c", "namespace": "shop", "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "uid-deploy", "controller": True}]}}
+RS_OBJ = {
+    "metadata": {
+        "name": "web-7d4b9c",
+        "namespace": "shop",
+        "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "uid-deploy", "controller": True}],
+    }
+}
 NODES = [node("big", 16), node("small", 8)]  # budgets at 0.75: 12Gi and 6Gi
 
 
-def run(pods: list[Any], nodes: list[Any] = NODES, show_pass: bool = True, daemonsets: Any = None, policy: Policy | None = None) -> list[Result]:
+def run(
+    pods: list[Any], nodes: list[Any] = NODES, show_pass: bool = True, daemonsets: Any = None, policy: Policy | None = None
+) -> list[Result]:
     audit = Audit(policy or Policy(), Settings(show_pass=show_pass), nodes, owner_index([RS_OBJ], []), daemonsets or {})
     audit.add_pods(pods)
     return audit.workload_results()

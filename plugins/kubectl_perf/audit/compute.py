@@ -135,7 +135,9 @@ class Audit:
             wl = workload_of(meta, self.owners)
             state = self.workloads.get(wl)
             if state is None:
-                state = self.workloads[wl] = WorkloadState(Ref(API_VERSIONS.get(wl.kind, ""), wl.kind, wl.name, wl.namespace, self._uid(meta, wl)))
+                state = self.workloads[wl] = WorkloadState(
+                    Ref(API_VERSIONS.get(wl.kind, ""), wl.kind, wl.name, wl.namespace, self._uid(meta, wl))
+                )
             state.pods += 1
             ref = controller_ref(meta)
             template = str(ref.get("uid") or ref.get("name")) if ref else str(meta.get("uid") or meta.get("name"))

@@ -10,7 +10,8 @@ from .rules import RULES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "policyreport", "html")
 
-EPILOG = """\
+EPILOG = (
+    """\
 examples:
   kubectl perf audit                          failing and warning results, grouped by category
   kubectl perf audit --show-pass -o wide      ... with passes, and the properties of each result
@@ -18,10 +19,13 @@ examples:
   kubectl perf audit --apply                  write the reports into the cluster (server-side apply)
   kubectl perf audit --policy policy.yaml --fail-on warn
 
-rules: """ + ", ".join(RULES) + """
+rules: """
+    + ", ".join(RULES)
+    + """
 
 exit status: 0 nothing failed; 1 a fail result (with --fail-on warn, a warning too), or an error;
 2 bad flags or policy file."""
+)
 
 
 def non_negative_int(text: str) -> int:
@@ -50,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and capacity")
-    p.add_argument("--disable", type=rule_list, default=frozenset(), metavar="RULES", help="rules to skip, comma-separated (adds to audit.disable)")
+    p.add_argument(
+        "--disable", type=rule_list, default=frozenset(), metavar="RULES", help="rules to skip, comma-separated (adds to audit.disable)"
+    )
     p.add_argument(
         "--proxy-threshold",
         type=non_negative_int,
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"warn for kube-proxy in iptables mode past N Services (default {DEFAULT_PROXY_THRESHOLD}, or the policy's audit.proxyThreshold)",
     )
     p.add_argument("--fail-on", choices=("fail", "warn"), default="fail", help="exit 1 on fail results (default), or on warnings too")
-    p.add_argument("--apply", action="store_true", help="write the PolicyReports into the cluster (server-side apply) and delete stale ones")
+    p.add_argument(
+        "--apply", action="store_true", help="write the PolicyReports into the cluster (server-side apply) and delete stale ones"
+    )
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, policyreport or html")
     out.add_argument("--show-pass", action="store_true", help="list passing results too")

@@ -24,7 +24,12 @@ CATEGORIES = ("Resources", "Metrics", "Networking", "Storage", "Images")
 
 
 def result(
-    rule: str, outcome: str, message: str, resource: Ref | None = None, properties: Mapping[str, object] | None = None, cluster: bool = False
+    rule: str,
+    outcome: str,
+    message: str,
+    resource: Ref | None = None,
+    properties: Mapping[str, object] | None = None,
+    cluster: bool = False,
 ) -> Result:
     category, severity = RULES[rule]
     props = {k: str(v) for k, v in (properties or {}).items()}
