@@ -1,0 +1,187 @@
+"""kubectl perf audit end to end: through kubectl's plugin lookup and the standalone
+`kubectl-perf-audit` script, against the real kube-apiserver (tests/data/audit-cluster.yaml
+loaded, the PolicyReport CRDs installed) and against perf-sim.
+
+Expected outcomes are read off tests/data/audit-cluster.yaml by hand (budgets at 0.75:
+n-big 12Gi, n-small 6Gi):
+- Deployment shop/web (2 pods via ReplicaSet web-5f6d7c8b9): no memory request -> requests fail;
+  no memory limit -> memory-limit warn; memory emptyDir without sizeLimit -> emptydir-size-limit fail;
+  writable root -> ephemeral-storage-requests warn; `nginx` untagged -> image-latest-tag warn and
+  (the API server defaults it) image-pull-always warn; no memory need -> padding pass.
+- DaemonSet ops/agent (2 pods): 7Gi fits n-big (12Gi) but not n-small (6Gi) -> padding fail on 1 node;
+  its six other rules pass.
+- Pod clean/tidy: all seven rules pass.
+- Nodes: n-small commits 7Gi of limits > 6Gi -> committed warn; n-big 7Gi + 1Gi = 8Gi -> pass.
+  No metrics.k8s.io on the real server -> node-padding skip and metrics-pipeline fail.
+- kube-proxy ConfigMap with mode "" -> iptables; 3 Services <= 1000 -> proxy-mode pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import realk8s
+import yaml
+from conftest import BIN, DATA, KUBECTL, Sim, env_for, kubectl
+from realk8s import RealK8s
+from test_reports import install_crds
+
+FIXTURE = DATA / "audit-cluster.yaml"
+NON_PASS = {
+    ("requests", "fail", "Deployment/shop/web"),
+    ("memory-limit", "warn", "Deployment/shop/web"),
+    ("emptydir-size-limit", "fail", "Deployment/shop/web"),
+    ("ephemeral-storage-requests", "warn", "Deployment/shop/web"),
+    ("image-latest-tag", "warn", "Deployment/shop/web"),
+    ("image-pull-always", "warn", "Deployment/shop/web"),
+    ("padding", "fail", "DaemonSet/ops/agent"),
+    ("committed", "warn", "Node//n-small"),
+    ("node-padding", "skip", "-"),
+    ("metrics-pipeline", "fail", "-"),
+}
+# passes: web 1 (padding), agent 6, tidy 7, committed n-big 1, proxy-mode 1
+SUMMARY = {"pass": 16, "fail": 4, "warn": 5, "error": 0, "skip": 1}
+
+
+def key(r: dict[str, Any]) -> tuple[str, str, str]:
+    ref = r["resource"]
+    return r["rule"], r["result"], f"{ref['kind']}/{ref.get('namespace', '')}/{ref['name']}" if ref else "-"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
+    """A private real API server (the CRDs are a cluster-wide change) with the audit fixture loaded."""
+    server = realk8s.start(tmp_path_factory.mktemp("realk8s-audit"))
+    try:
+        server.load(yaml.safe_load_all(FIXTURE.read_text()))
+        install_crds(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def env_real(server: RealK8s, **extra: str) -> dict[str, str]:
+    return env_for(None, KUBECONFIG=str(server.kubeconfig), **extra)
+
+
+def audit(server: RealK8s, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return kubectl(None, "perf", "audit", *args, check=False, env=env_real(server, **extra))
+
+
+def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
+    result = audit(cluster, "-o", "json")
+    assert result.returncode == 1, result.stderr  # fail results
+    doc = json.loads(result.stdout)
+    assert {key(r) for r in doc["results"]} == NON_PASS
+    assert doc["summary"] == SUMMARY
+    web = next(r for r in doc["results"] if r["rule"] == "requests")
+    assert web["properties"]["pods"] == "2" and web["severity"] == "high" and web["category"] == "Resources"
+    assert web["resource"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "web",
+        "uid": "11111111-1111-4111-8111-111111111111",  # from the ReplicaSet's owner reference
+    }
+    agent = next(r for r in doc["results"] if r["rule"] == "padding")
+    assert agent["properties"] == {"nodes": "1", "pods": "2"} and "n-small" in agent["message"]
+
+
+def test_show_pass_lists_every_check_and_the_proxy_mode(cluster: RealK8s) -> None:
+    doc = json.loads(audit(cluster, "-o", "json", "--show-pass").stdout)
+    assert len(doc["results"]) == sum(SUMMARY.values())
+    (proxy,) = [r for r in doc["results"] if r["rule"] == "proxy-mode"]
+    services = len(json.loads(cluster.kubectl("get", "services", "-A", "-o", "json").stdout)["items"])  # kubectl as the oracle
+    assert proxy["result"] == "pass" and proxy["properties"] == {"mode": "iptables", "services": str(services), "threshold": "1000"}
+    warned = json.loads(audit(cluster, "-o", "json", "--show-pass", "--proxy-threshold", str(services - 1)).stdout)
+    assert [r["result"] for r in warned["results"] if r["rule"] == "proxy-mode"] == ["warn"]
+
+
+def test_table_groups_by_category_and_ends_with_the_summary(cluster: RealK8s) -> None:
+    result = audit(cluster)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:5] == ["CATEGORY", "RESULT", "SEVERITY", "RULE", "RESOURCE"]
+    assert lines[-1] == "4 fail, 5 warn, 0 error, 1 skip, 16 pass"
+    categories = [line.split()[0] for line in lines[1:-1]]
+    assert categories == sorted(categories, key=["Resources", "Metrics", "Networking", "Storage", "Images"].index)
+    assert "\033[" not in result.stdout  # no colour off a terminal
+
+
+def test_exit_status_for_ci(cluster: RealK8s) -> None:
+    failing = ("requests,emptydir-size-limit,padding,metrics-pipeline",)
+    assert audit(cluster, "--disable", *failing).returncode == 0  # only warnings left
+    assert audit(cluster, "--disable", *failing, "--fail-on", "warn").returncode == 1
+    bad = audit(cluster, "--disable", "nope")
+    assert bad.returncode == 2 and "unknown rule 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_apply_writes_reports_and_deletes_those_of_clean_namespaces(cluster: RealK8s) -> None:
+    result = audit(cluster, "--apply", "-o", "json")
+    assert result.returncode == 1 and "applied 3 report(s)" in result.stderr, result.stderr
+    reports = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json", "--show-managed-fields").stdout)["items"]
+    by_ns = {r["metadata"]["namespace"]: r for r in reports}
+    assert set(by_ns) == {"shop", "ops"}  # clean has no report
+    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 2, "warn": 4, "error": 0, "skip": 0}
+    assert by_ns["ops"]["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}
+    assert by_ns["shop"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-perf"}
+    managers = {f["manager"] for f in by_ns["shop"]["metadata"]["managedFields"]}
+    assert managers == {"kubectl-perf"} and by_ns["shop"]["metadata"]["managedFields"][0]["operation"] == "Apply"
+    cpolr = json.loads(cluster.kubectl("get", "clusterpolicyreport", "kubectl-perf", "-o", "json").stdout)
+    assert cpolr["summary"] == {"pass": 0, "fail": 1, "warn": 1, "error": 0, "skip": 1}
+    # the DaemonSet leaves: ops is clean now, and its report goes
+    cluster.kubectl("delete", "pods", "-n", "ops", "--all", "--grace-period=0", "--force")
+    cluster.kubectl("delete", "daemonset", "-n", "ops", "agent")
+    again = audit(cluster, "--apply", "-o", "json")
+    assert "applied 2 report(s), deleted 1 stale report(s)" in again.stderr, again.stderr
+    left = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json").stdout)["items"]
+    assert [r["metadata"]["namespace"] for r in left] == ["shop"]
+
+
+def test_standalone_console_script(cluster: RealK8s) -> None:
+    result = subprocess.run(
+        [str(BIN / "kubectl-perf-audit"), "-o", "json", "--disable", "committed,padding"],
+        capture_output=True,
+        text=True,
+        env=env_real(cluster),
+        timeout=120,
+    )
+    rules = {r["rule"] for r in json.loads(result.stdout)["results"]}
+    assert "requests" in rules and not rules & {"committed", "padding"}
+
+
+# -- perf-sim -------------------------------------------------------------------------------------------------
+def test_apply_without_the_crds_is_one_clear_line(fixture_cluster: Sim) -> None:
+    result = kubectl(fixture_cluster, "perf", "audit", "--apply", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the cluster does not serve wgpolicyk8s.io/v1alpha2 PolicyReports")
+    assert "Traceback" not in result.stderr
+
+
+def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
+    """tests/data/cluster.yaml: node-b uses 13Gi of a 12Gi budget (fail); ml/besteffort requests nothing (fail);
+    shop/pending-big needs 40Gi, more than node-a's 12Gi, the only node it tolerates (fail)."""
+    doc = json.loads(kubectl(fixture_cluster, "perf", "audit", "-o", "json", check=False).stdout)
+    fails = {key(r) for r in doc["results"] if r["result"] == "fail" and r["rule"] != "metrics-pipeline"}
+    assert fails == {
+        ("node-padding", "fail", "Node//node-b"),
+        ("requests", "fail", "Pod/ml/besteffort"),
+        ("padding", "fail", "Pod/shop/pending-big"),
+    }
+
+
+def test_html_is_one_self_contained_page(fixture_cluster: Sim, tmp_path: Path) -> None:
+    page = kubectl(fixture_cluster, "perf", "audit", "-o", "html", check=False).stdout
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page.split("</p>", 1)[1]
+    assert 'data-outcome="fail"' in page and "pending-big" in page
+
+
+def test_help_needs_no_cluster() -> None:
+    result = subprocess.run([KUBECTL, "perf", "audit", "--help"], capture_output=True, text=True, env=env_for(None), timeout=60)
+    assert result.returncode == 0 and "--apply" in result.stdout and "image-pull-always" in result.stdout
+    assert os.path.exists(BIN / "kubectl-perf-audit")
