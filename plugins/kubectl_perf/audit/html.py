@@ -22,7 +22,8 @@ def page(summary: Mapping[str, int], results: Sequence[Result], server: str) -> 
     sections = []
     for category in dict.fromkeys(r.category for r in results):
         rows = "".join(
-            f'<tr class="{r.result}"><td>{r.result}</td><td>{r.severity}</td><td>{escape(r.rule)}</td>'
+            f'<tr class="{r.result}" data-rule="{escape(r.rule)}" data-result="{r.result}" data-resource="{escape(where(r))}">'
+            f"<td>{r.result}</td><td>{r.severity}</td><td>{escape(r.rule)}</td>"
             f"<td>{escape(where(r))}</td><td>{escape(r.properties.get('pods', ''))}</td><td>{escape(r.message)}</td></tr>"
             for r in results
             if r.category == category
