@@ -123,6 +123,19 @@ def test_exit_status_for_ci(cluster: RealK8s) -> None:
     assert bad.returncode == 2 and "unknown rule 'nope'" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_the_policy_file_disables_rules_and_sets_thresholds(cluster: RealK8s, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("audit:\n  disable: [requests, emptydir-size-limit, padding, metrics-pipeline]\n  proxyThreshold: 0\n")
+    result = audit(cluster, "--policy", str(policy), "-o", "json")
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0 and doc["summary"]["fail"] == 0, result.stderr  # only warnings and a skip left
+    assert [r["result"] for r in doc["results"] if r["rule"] == "proxy-mode"] == ["warn"]  # 3 Services > 0
+    assert audit(cluster, "--policy", str(policy), "--proxy-threshold", "1000", "--fail-on", "warn").returncode == 1
+    policy.write_text("audit:\n  disable: [nope]\n")
+    bad = audit(cluster, "--policy", str(policy))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "audit.disable.0" in bad.stderr, bad.stderr
+
+
 def test_policyreport_output_is_what_kubectl_applies(cluster: RealK8s) -> None:
     out = audit(cluster, "-o", "policyreport")
     doc = yaml.safe_load(out.stdout)

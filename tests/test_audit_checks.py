@@ -162,3 +162,15 @@ def test_ephemeral_storage_requests_for_writers_only() -> None:
     assert (r.result, r.properties) == ("warn", {"containers": "writable-root,scratch-writer"})
     clean = {"containers": [container("ro", securityContext=ro), container("req", {"ephemeral-storage": "500Mi"})]}
     assert ephemeral_storage_requests(clean).result == "pass"
+
+
+def test_the_replica_threshold_comes_from_the_policy() -> None:
+    assert metrics_pipeline(apiservice("True"), deployment(2), min_replicas=3).result == "warn"
+    assert metrics_pipeline(apiservice("True"), deployment(3), min_replicas=3).result == "pass"
+
+
+def test_the_policy_schema_names_every_rule_and_only_those() -> None:
+    from kubectl_perf.audit.rules import RULES
+    from kubectl_perf.policy import schema
+
+    assert schema()["properties"]["audit"]["properties"]["disable"]["items"]["enum"] == list(RULES)

@@ -38,6 +38,7 @@ class Policy:
     namespace_overrides: Mapping[str, str] = field(default_factory=dict)
     on_stale_cache: str = "allow"
     max_cache_age_seconds: float = 60.0
+    audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
         """The memory padding target of a node: first matching nodeTarget, else the default."""
@@ -86,6 +87,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         namespace_overrides=dict(doc.get("namespaceOverrides") or {}),
         on_stale_cache=doc.get("onStaleCache", "allow"),
         max_cache_age_seconds=float(doc.get("maxCacheAgeSeconds", 60.0)),
+        audit=dict(doc.get("audit") or {}),
     )
 
 

@@ -32,8 +32,12 @@ def audit(args: argparse.Namespace) -> int:
     from .compute import Audit, Settings, finish
 
     policy = load_policy(args.policy) if args.policy else Policy()
-    settings = Settings(disabled=frozenset(args.disable), show_pass=args.show_pass)
-    threshold = args.proxy_threshold if args.proxy_threshold is not None else cluster_checks.DEFAULT_PROXY_THRESHOLD
+    own = policy.audit  # the policy file's audit keys; flags add to them or override them
+    settings = Settings(disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()), show_pass=args.show_pass)
+    threshold = (
+        args.proxy_threshold if args.proxy_threshold is not None else own.get("proxyThreshold", cluster_checks.DEFAULT_PROXY_THRESHOLD)
+    )
+    replicas = own.get("metricsServerReplicas", cluster_checks.DEFAULT_METRICS_REPLICAS)
     started = time.time()
     cluster = Cluster(connection(args))
 
@@ -46,7 +50,7 @@ def audit(args: argparse.Namespace) -> int:
     if "proxy-mode" not in settings.disabled:
         results.append(cluster_checks.proxy_mode(fetch.proxy_inputs(cluster, owned.daemonsets), threshold))
     if "metrics-pipeline" not in settings.disabled:
-        results.append(cluster_checks.metrics_pipeline(*fetch.metrics_objects(cluster)))
+        results.append(cluster_checks.metrics_pipeline(*fetch.metrics_objects(cluster), replicas))
     summary, listed = finish(results, settings)
 
     fmt = args.output

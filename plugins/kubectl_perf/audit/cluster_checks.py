@@ -143,11 +143,12 @@ def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Re
 
 
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
+DEFAULT_METRICS_REPLICAS = 2
 
 
-def metrics_pipeline(apiservice: Obj | None, backend: Obj | None) -> Result:
+def metrics_pipeline(apiservice: Obj | None, backend: Obj | None, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Result:
     """The resource metrics pipeline: APIService v1beta1.metrics.k8s.io Available, and its
-    backing Deployment (the APIService's service name in its namespace) with more than one replica."""
+    backing Deployment (the APIService's service name in its namespace) with at least `min_replicas`."""
     if apiservice is None:
         return result(
             "metrics-pipeline",
@@ -166,12 +167,12 @@ def metrics_pipeline(apiservice: Obj | None, backend: Obj | None) -> Result:
     if backend is not None:
         replicas = (backend.get("spec") or {}).get("replicas", 1)
         dref = _ref(backend, "apps/v1", "Deployment")
-        if replicas is not None and int(replicas) < 2:
+        if replicas is not None and int(replicas) < min_replicas:
             return result(
                 "metrics-pipeline",
                 "warn",
-                f"{dref.namespace}/{dref.name} serves metrics.k8s.io with {replicas} replica: HPA and kubectl top stop "
-                "during its restarts; run 2 replicas with a PodDisruptionBudget",
+                f"{dref.namespace}/{dref.name} serves metrics.k8s.io with {replicas} replica(s): HPA and kubectl top stop "
+                f"during its restarts; run {min_replicas} or more with a PodDisruptionBudget",
                 dref,
                 {"replicas": replicas},
                 True,
