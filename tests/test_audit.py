@@ -219,3 +219,10 @@ def test_help_needs_no_cluster() -> None:
     result = subprocess.run([KUBECTL, "perf", "audit", "--help"], capture_output=True, text=True, env=env_for(None), timeout=60)
     assert result.returncode == 0 and "--apply" in result.stdout and "image-pull-always" in result.stdout
     assert os.path.exists(BIN / "kubectl-perf-audit")
+
+
+def test_an_unreachable_cluster_is_one_line_and_status_1(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [KUBECTL, "perf", "audit", "--kubeconfig", str(tmp_path / "missing")], capture_output=True, text=True, env=env_for(None), timeout=60
+    )
+    assert result.returncode == 1 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
