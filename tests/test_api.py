@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import Sim
-from kubectl_perf.api import ApiError, Cluster, Connection, MetricsUnavailable, parse_request_timeout
+from kubectl_perf.api import ApiError, Cluster, Connection, MetricsUnavailable
 
 
 def test_fold_pages_through_every_pod(generated: Sim) -> None:
@@ -123,14 +123,3 @@ def test_cadvisor_streams_line_by_line(generated: Sim) -> None:
 
     assert status == 200
     assert series([line.decode() for line in lines]) == series(body.decode().rstrip("\n").split("\n"))
-
-
-@pytest.mark.parametrize(("text", "seconds"), [("0", None), ("30", 30.0), ("5s", 5.0), ("2m", 120.0), ("1h5m", 3900.0), ("1.5s", 1.5)])
-def test_request_timeout(text: str, seconds: float | None) -> None:
-    assert parse_request_timeout(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "abc", "5x", "-1s"])
-def test_bad_request_timeout(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_request_timeout(text)

@@ -171,6 +171,6 @@ def test_the_replica_threshold_comes_from_the_policy() -> None:
 
 def test_the_policy_schema_names_every_rule_and_only_those() -> None:
     from kubectl_perf.audit.rules import RULES
-    from kubectl_perf.policy import schema
+    from kubectl_perf.policy_file import schema
 
     assert schema()["properties"]["audit"]["properties"]["disable"]["items"]["enum"] == list(RULES)

@@ -265,7 +265,7 @@ def test_forbidden_cluster_wide_suggests_namespace(sim_factory: Any) -> None:
         (["--by", "team"], "invalid --by"),
         (["-o", "xml"], "invalid choice"),
         (["-n", "a", "-A"], "cannot be used together"),
-        (["--request-timeout", "soon"], "invalid --request-timeout"),
+        (["--request-timeout", "soon"], "argument --request-timeout: invalid duration"),
     ],
 )
 def test_bad_flags_are_one_line(fixture_cluster: Sim, args: list[str], needle: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from kubectl_perf.policy import parse_policy, schema
+from kubectl_perf.policy_file import parse_policy, schema
 
 helm = pytest.importorskip("helm_python")
 CHART = Path(__file__).resolve().parents[1] / "charts" / "kubectl-perf-webhook"

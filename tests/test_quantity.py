@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubectl_perf.quantity import QuantityError, format_bytes, format_cpu, parse_nanos, parse_quantity
+from kubectl_perf.quantity import QuantityError, format_bytes, format_cpu, parse_quantity
 from kubernetes.utils import parse_quantity as client_parse
 
 N = 10**9
@@ -68,7 +68,7 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "nanos"), CASES)
 def test_forms(text: str, nanos: int) -> None:
-    assert parse_nanos(text) == nanos
+    assert parse_quantity(text) == nanos
 
 
 @pytest.mark.parametrize(
@@ -76,13 +76,13 @@ def test_forms(text: str, nanos: int) -> None:
 )
 def test_invalid_strings_name_themselves(text: str) -> None:
     with pytest.raises(QuantityError) as err:
-        parse_nanos(text)
+        parse_quantity(text)
     assert repr(text) in str(err.value)
 
 
 def test_binary_amounts_cap_at_int64_like_apimachinery() -> None:
-    assert parse_nanos("100000000Ei") == (2**63 - 1) * N
-    assert parse_nanos("100000E") == 100000 * 10**18 * N  # decimal SI is not capped
+    assert parse_quantity("100000000Ei") == (2**63 - 1) * N
+    assert parse_quantity("100000E") == 100000 * 10**18 * N  # decimal SI is not capped
 
 
 def test_bare_json_numbers_are_quantities() -> None:
@@ -130,7 +130,7 @@ parts = st.tuples(
 def test_agrees_with_exact_arithmetic(p: tuple[str, str, str, str]) -> None:
     sign, whole, frac, suffix = p
     text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
-    assert parse_nanos(text) == _exact_nanos(*p)
+    assert parse_quantity(text) == _exact_nanos(*p)
 
 
 @settings(max_examples=200, deadline=None)
@@ -141,7 +141,7 @@ def test_agrees_with_the_python_client_where_it_is_exact(p: tuple[str, str, str,
     text = f"{sign}{whole}{'.' + frac if frac else ''}{suffix}"
     value = Fraction(Decimal(client_parse(text))) * N
     if len(whole + frac) <= 15 and value.denominator == 1:  # no rounding on either side
-        assert parse_nanos(text) == value
+        assert parse_quantity(text) == value
 
 
 @pytest.mark.parametrize(("nanos", "text"), [(250_000_000, "250m"), (2 * N, "2"), (1_500_000_000, "1500m"), (1, "1m"), (0, "0")])

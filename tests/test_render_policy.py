@@ -6,8 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
-from kubectl_perf.policy import Policy, PolicyError, load_policy, missing_requests, parse_policy, selector_matches
+from kubectl_perf.policy import Policy, missing_requests
+from kubectl_perf.policy_file import PolicyError, load_policy, parse_policy
 from kubectl_perf.render import Column, delimited, table, use_color
+from kubectl_perf.scheduling import label_selector_matches
 
 COLS = [
     Column("name", lambda r: r[0]),
@@ -86,7 +88,7 @@ def test_first_matching_node_target_wins() -> None:
     ],
 )
 def test_label_selectors(selector: dict, labels: dict, match: bool) -> None:
-    assert selector_matches(selector, labels) is match
+    assert label_selector_matches(selector, labels) is match
 
 
 def test_yaml_off_reads_as_the_word(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from conftest import DATA, Sim
 from kubectl_perf.api import Cluster, Connection
-from kubectl_perf.policy import NodeView, Policy, evaluate, parse_policy
+from kubectl_perf.capacity.compute import NodeRow
+from kubectl_perf.model import NodeView, node_view
+from kubectl_perf.policy import RULES, Policy, committed_rule, evaluate, padding_rule, requests_rule
+from kubectl_perf.policy_file import parse_policy
 from kubectl_perf.scheduling import node_matches, tolerates
 
 Gi = 2**30 * 10**9
@@ -96,6 +99,43 @@ def test_committed_warn_and_deny() -> None:
     deny = evaluate(spec("4Gi"), parse_policy({"padding": {"committed": "deny"}}), nodes)
     assert [(f.rule, f.deny) for f in deny] == [("committed", True)]
     assert evaluate(spec("2Gi"), parse_policy({"padding": {"committed": "deny"}}), nodes) == []
+
+
+def test_each_rule_by_its_id() -> None:
+    assert list(RULES) == ["requests", "padding", "committed"]
+    bare = {"containers": [{"name": "c", "resources": {"limits": {"memory": "20Gi"}}}]}  # no cpu; the limit defaults the memory request
+    nodes = [view("a", 16, committed_gi=10)]  # budget 12Gi, room 2Gi
+    policy = parse_policy({"padding": {"committed": "deny"}})
+    assert [(f.rule, f.container, f.resource) for f in requests_rule(bare, policy)] == [("requests", "c", "cpu")]
+    assert [f.rule for f in padding_rule(bare, policy, nodes)] == ["padding"]
+    assert committed_rule(bare, policy, nodes) == []  # 20Gi fits no budget at all: padding says so, committed stays quiet
+    assert [f.rule for f in RULES["committed"](spec("4Gi"), policy, nodes)] == ["committed"]
+    assert [f.rule for f in evaluate(bare, policy, nodes)] == ["requests", "padding"]
+
+
+@pytest.mark.parametrize(
+    ("memory", "target", "budget_bytes"),
+    [
+        ("16Gi", 0.75, 12 * 2**30),  # exact
+        ("1000", 0.333, 333),  # 333.0 bytes; the budget is whole nanos, rounded down
+        ("1001", 0.5, 500.5),  # a half byte: 500.5 bytes fit, 501 do not
+    ],
+)
+def test_the_padding_boundary_is_the_same_everywhere(memory: str, target: float, budget_bytes: float) -> None:
+    """A pod needing exactly the budget fits, one nano more does not; a node using or
+    committing exactly the budget is within it, one nano more breaches: the webhook's
+    rule and capacity's column agree at the boundary."""
+    node = {"metadata": {"name": "n", "labels": {"pool": "p"}}, "status": {"allocatable": {"memory": memory}}}
+    policy = Policy(padding_memory=target)
+    budget = round(budget_bytes * 10**9)  # nanos, worked out by hand above
+    assert node_view(node, policy.padding_target).budget == budget
+    for need, fits in ((budget, True), (budget + 1, False)):
+        pod = {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": f"{need}n"}}}]}
+        assert (padding_rule(pod, policy, [node_view(node, policy.padding_target)]) == []) is fits
+        row = NodeRow(
+            "n", {}, [], {"memory": node_view(node, policy.padding_target).memory}, target, limits={"memory": need}, usage={"memory": need}
+        )
+        assert (row.breaches() == []) is fits
 
 
 def test_stale_view() -> None:

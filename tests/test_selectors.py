@@ -50,3 +50,24 @@ def test_fields() -> None:
     ]
     with pytest.raises(SelectorError, match="field label not supported: spec.foo"):
         parse_fields("spec.foo=1", ("spec.nodeName",))
+
+
+@pytest.mark.parametrize(
+    ("term", "on"),
+    [
+        ("dedicated", True),
+        ("dedicated=io", True),
+        ("dedicated=io:NoSchedule", True),
+        ("dedicated:NoSchedule", True),
+        ("dedicated=db", False),
+        ("dedicated:NoExecute", False),
+        ("dedicated=:NoSchedule", False),  # an empty value is a value
+        ("other", False),
+    ],
+)
+def test_node_taint_filters(term: str, on: bool) -> None:
+    from kubectl_perf.capacity.flags import parse_taints
+
+    (taint_filter,) = parse_taints(term)
+    assert taint_filter.on([{"key": "dedicated", "value": "io", "effect": "NoSchedule"}]) is on
+    assert parse_taints(term + "-")[0].exclude

@@ -120,15 +120,15 @@ def test_top_nodes_and_pods(generated: Sim) -> None:
 
 
 def test_node_usage_is_the_sum_of_its_pods_plus_system(generated: Sim) -> None:
-    from kubectl_perf.quantity import parse_nanos
+    from kubectl_perf.quantity import parse_quantity
 
     node = generated.get("/api/v1/nodes")["items"][0]
     name = node["metadata"]["name"]
     node_usage = generated.get(f"/apis/metrics.k8s.io/v1beta1/nodes/{name}")["usage"]
     pods = [p for p in generated.get("/apis/metrics.k8s.io/v1beta1/pods")["items"]]
     on_node = {p["metadata"]["name"] for p in all_pods(generated) if p["spec"].get("nodeName") == name}
-    pod_mem = sum(parse_nanos(c["usage"]["memory"]) for p in pods if p["metadata"]["name"] in on_node for c in p["containers"])
-    assert pod_mem < parse_nanos(node_usage["memory"]) < pod_mem + parse_nanos(node["status"]["allocatable"]["memory"]) // 10
+    pod_mem = sum(parse_quantity(c["usage"]["memory"]) for p in pods if p["metadata"]["name"] in on_node for c in p["containers"])
+    assert pod_mem < parse_quantity(node_usage["memory"]) < pod_mem + parse_quantity(node["status"]["allocatable"]["memory"]) // 10
 
 
 def test_raw_metrics_paths(generated: Sim) -> None:
@@ -199,10 +199,10 @@ def test_resource_metrics_and_stats_summary(generated: Sim) -> None:
     summary = json.loads(kubectl(generated, "get", "--raw", f"/api/v1/nodes/{node}/proxy/stats/summary").stdout)
     assert summary["node"]["nodeName"] == node and summary["pods"]
     usage = generated.get(f"/apis/metrics.k8s.io/v1beta1/nodes/{node}")["usage"]
-    from kubectl_perf.quantity import parse_nanos
+    from kubectl_perf.quantity import parse_quantity
 
-    assert summary["node"]["cpu"]["usageNanoCores"] == parse_nanos(usage["cpu"])
-    assert summary["node"]["memory"]["workingSetBytes"] // 1024 == parse_nanos(usage["memory"]) // 10**9 // 1024
+    assert summary["node"]["cpu"]["usageNanoCores"] == parse_quantity(usage["cpu"])
+    assert summary["node"]["memory"]["workingSetBytes"] // 1024 == parse_quantity(usage["memory"]) // 10**9 // 1024
 
 
 def test_objects_file_is_served_as_given(fixture_cluster: Sim) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from queue import Full, Queue
 from typing import Any, NoReturn, TypeVar
@@ -38,24 +38,7 @@ class MetricsUnavailable(ApiError):
 class Connection:
     kubeconfig: str | None = None
     context: str | None = None
-    request_timeout: float | None = None
-
-
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
-def parse_request_timeout(text: str) -> float | None:
-    """kubectl's --request-timeout: '0' (none), '30', '1s', '2m', '1h5m'."""
-    text = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not text or not match:
-            raise ValueError(f"invalid --request-timeout {text!r}: use a number of seconds or a duration like 5s, 1m")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    return seconds or None
+    request_timeout: float | None = None  # seconds; None: no limit
 
 
 def _status_message(body: bytes) -> tuple[str, str]:
@@ -241,6 +224,23 @@ class Cluster:
         finally:
             stop.set()
 
+    def consume(
+        self,
+        path: str,
+        use: Callable[[Iterable[list[dict[str, Any]]]], A],
+        query: dict[str, Any] | None = None,
+        limit: int = DEFAULT_CHUNK_SIZE,
+    ) -> A:
+        """use(pages) over the item pages of a list, whatever it returns. When the
+        list expires mid-way (410 Gone), it is listed again from scratch and handed
+        to a fresh use(), so use must not keep state between calls."""
+        for _attempt in range(3):
+            try:
+                return use((page.get("items") or []) for page in self.pages(path, query, limit))
+            except Expired:
+                continue  # the snapshot was compacted away mid-list: start again
+        raise ApiError(f"listing {path} kept expiring (410 Gone); the cluster is changing too fast to page through")
+
     def fold(
         self,
         path: str,
@@ -250,15 +250,14 @@ class Cluster:
         limit: int = DEFAULT_CHUNK_SIZE,
     ) -> A:
         """Fold a paginated list into an accumulator; relist from scratch on 410 Expired."""
-        for _attempt in range(3):
+
+        def use(pages: Iterable[list[dict[str, Any]]]) -> A:
             acc = fresh()
-            try:
-                for page in self.pages(path, query, limit):
-                    add(acc, page.get("items") or [])
-                return acc
-            except Expired:
-                continue  # the snapshot was compacted away mid-list: start again
-        raise ApiError(f"listing {path} kept expiring (410 Gone); the cluster is changing too fast to page through")
+            for items in pages:
+                add(acc, items)
+            return acc
+
+        return self.consume(path, use, query, limit)
 
 
 class Expired(ApiError):
@@ -325,3 +324,18 @@ def path_for(kind_path: str, namespace: str | None = None) -> str:
     if namespace:
         return f"/api/v1/namespaces/{quote(namespace, safe='')}/{kind_path}"
     return f"/api/v1/{kind_path}"
+
+
+METRICS = "/apis/metrics.k8s.io/v1beta1"
+
+
+def node_metrics_path() -> str:
+    """metrics.k8s.io NodeMetrics, as kubectl top node reads them."""
+    return f"{METRICS}/nodes"
+
+
+def pod_metrics_path(namespace: str | None = None) -> str:
+    """metrics.k8s.io PodMetrics of one namespace, or of all."""
+    if namespace:
+        return f"{METRICS}/namespaces/{quote(namespace, safe='')}/pods"
+    return f"{METRICS}/pods"

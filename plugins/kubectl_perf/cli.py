@@ -1,4 +1,9 @@
-"""`kubectl perf`: the suite's entry point, and the flags every plugin shares.
+"""`kubectl perf`: the suite's entry point, and the skeleton every plugin shares.
+
+A plugin is: flags (argparse, every value checked by a `type=` converter or
+`check_filters`) -> fetch (api) -> compute (pure) -> `render.emit`. This module
+owns the shared flag groups, the one-line errors and the exit-status mapping;
+see docs/architecture.md ("Where a new plugin goes").
 
 kubectl runs `kubectl-perf-<sub>` when it is on PATH and `kubectl-perf <sub>`
 otherwise (and krew installs only `kubectl-perf`), so both lead to the same code.
@@ -8,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from .api import ApiError, Connection, parse_request_timeout
+from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
+from .policy_file import PolicyError
 from .quantity import QuantityError
+from .render import FORMATS
 
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
@@ -21,44 +29,111 @@ PLUGINS = {
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
 }
 
-
-def add_connection_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cluster connection (as kubectl)")
-    g.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    g.add_argument("--context", help="the kubeconfig context to use")
-    g.add_argument(
-        "--request-timeout", default="0", metavar="DURATION", help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)"
-    )
-
-
-def connection(args: argparse.Namespace) -> Connection:
-    return Connection(args.kubeconfig, args.context, parse_request_timeout(args.request_timeout))
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # bad flags or policy file, as kubectl
+EXIT_INTERRUPTED = 130
 
 
 class Parser(argparse.ArgumentParser):
     """argparse with kubectl-style one-line errors and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
+        self.exit(EXIT_USAGE, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
 
 
-def fail(prog: str, message: str, status: int = 1) -> int:
+# -- flag value converters (argparse type=) ----------------------------------------
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def request_timeout(text: str) -> float | None:
+    """kubectl's --request-timeout: '0' (none), '30', '1s', '2m', '1h5m'; seconds or None."""
+    text = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(text)
+        if not text or not match:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use a number of seconds or a duration like 5s, 1m")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    return seconds or None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+# -- shared flag groups --------------------------------------------------------------
+def add_connection_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster connection (as kubectl)")
+    g.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    g.add_argument("--context", help="the kubeconfig context to use")
+    g.add_argument(
+        "--request-timeout",
+        type=request_timeout,
+        default=None,
+        metavar="DURATION",
+        help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)",
+    )
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    return Connection(args.kubeconfig, args.context, args.request_timeout)
+
+
+def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """-n/-A/-l/--chunk-size as kubectl has them (check_filters checks them together);
+    returns the group, for a plugin's own filters."""
+    g = p.add_argument_group("filters")
+    g.add_argument("-n", "--namespace", help="only pods in this namespace")
+    g.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
+    g.add_argument(
+        "-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db"
+    )
+    g.add_argument(
+        "--chunk-size", type=positive_int, default=DEFAULT_CHUNK_SIZE, metavar="N", help="list pods N at a time (default 500, as kubectl)"
+    )
+    return g
+
+
+def check_filters(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The checks across filter flags that no single `type=` can make."""
+    if args.namespace and args.all_namespaces:
+        p.error("-n/--namespace and -A/--all-namespaces cannot be used together")
+
+
+def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+    """-o with the formats render.emit knows (a plugin may offer fewer)."""
+    names = list(formats)
+    g.add_argument("-o", "--output", choices=names, default=names[0], help=f"{names[0]} (default), {', '.join(names[1:-1])} or {names[-1]}")
+
+
+# -- running a plugin ----------------------------------------------------------------
+def fail(message: str, status: int = EXIT_ERROR) -> int:
+    """Report a failure as kubectl does: one line on stderr; returns the exit status."""
     print(f"error: {message}", file=sys.stderr)
     return status
 
 
-def run(prog: str, body: Callable[[], int]) -> int:
-    """Run a plugin body, turning every expected failure into one line and a status."""
+def run(body: Callable[[], int]) -> int:
+    """Run a plugin body, turning the suite's own errors into one line and a status.
+    Anything else is a bug and keeps its traceback."""
     try:
         return body()
     except ApiError as err:
-        return fail(prog, str(err))
+        return fail(str(err))
     except QuantityError as err:  # the cluster handed us something no API server would
-        return fail(prog, f"unexpected data from the cluster: {err}")
-    except ValueError as err:  # bad input: flag values, policy files
-        return fail(prog, str(err), 2)
+        return fail(f"unexpected data from the cluster: {err}")
+    except PolicyError as err:
+        return fail(str(err), EXIT_USAGE)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if sub not in PLUGINS:
         print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     module = importlib.import_module(PLUGINS[sub][0])
     return int(module.main(rest))
 

@@ -7,10 +7,11 @@ Amounts are integer nanos (see quantity.py), keyed by resource name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .quantity import QuantityError, parse_nanos, parse_quantity
+from .quantity import QuantityError, parse_quantity
 
 Resources = dict[str, int]
 Obj = Mapping[str, Any]
@@ -20,23 +21,23 @@ POD_LEVEL_RESOURCES = ("cpu", "memory")
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
-def amounts(resource_list: Any) -> Resources:
+def parse_resource_list(resource_list: Any) -> Resources:
     """Parse a ResourceList ({name: quantity}) into nanos; None or {} gives {}."""
     if not resource_list:
         return {}
     if not isinstance(resource_list, Mapping):
         raise QuantityError(resource_list, "expected a map of resource quantities")
-    # Strings are the norm; parse_nanos is memoised, so repeated quantities cost a lookup.
-    return {name: parse_nanos(value) if type(value) is str else parse_quantity(value) for name, value in resource_list.items()}
+    return {name: parse_quantity(value) for name, value in resource_list.items()}
 
 
 def container_amounts(container: Obj, field: str) -> Resources:
     """A container's `requests` or `limits`."""
     resources = container.get("resources") or {}
-    return amounts(resources.get(field))
+    return parse_resource_list(resources.get(field))
 
 
-def _add(total: Resources, more: Resources) -> None:
+def add(total: Resources, more: Mapping[str, int]) -> None:
+    """Add `more` into `total`, resource by resource."""
     for name, value in more.items():
         total[name] = total.get(name, 0) + value
 
@@ -59,8 +60,8 @@ def aggregate_containers(spec: Obj) -> tuple[Resources, Resources]:
     limits: Resources = {}
     for container in spec.get("containers") or ():
         resources = container.get("resources") or {}
-        _add(requests, amounts(resources.get("requests")))
-        _add(limits, amounts(resources.get("limits")))
+        add(requests, parse_resource_list(resources.get("requests")))
+        add(limits, parse_resource_list(resources.get("limits")))
     init = spec.get("initContainers")
     if not init:
         return requests, limits
@@ -70,17 +71,17 @@ def aggregate_containers(spec: Obj) -> tuple[Resources, Resources]:
     peak_lim: Resources = {}
     for container in init:
         resources = container.get("resources") or {}
-        own_req, own_lim = amounts(resources.get("requests")), amounts(resources.get("limits"))
+        own_req, own_lim = parse_resource_list(resources.get("requests")), parse_resource_list(resources.get("limits"))
         if is_sidecar(container):
             for total, side, own in ((requests, side_req, own_req), (limits, side_lim, own_lim)):
-                _add(total, own)
-                _add(side, own)
+                add(total, own)
+                add(side, own)
             step_req, step_lim = dict(side_req), dict(side_lim)
         else:
             # An ordinary init container runs alongside the sidecars started before it.
             step_req, step_lim = own_req, own_lim
-            _add(step_req, side_req)
-            _add(step_lim, side_lim)
+            add(step_req, side_req)
+            add(step_lim, side_lim)
         _max(peak_req, step_req)
         _max(peak_lim, step_lim)
     _max(requests, peak_req)
@@ -98,13 +99,13 @@ def pod_resources(spec: Obj) -> tuple[Resources, Resources]:
     pod_level = spec.get("resources")
     if pod_level:
         for total, field in ((requests, "requests"), (limits, "limits")):
-            values = amounts(pod_level.get(field))
+            values = parse_resource_list(pod_level.get(field))
             for name in POD_LEVEL_RESOURCES:
                 if name in values:
                     total[name] = values[name]
     overhead = spec.get("overhead")
     if overhead:
-        for name, value in amounts(overhead).items():
+        for name, value in parse_resource_list(overhead).items():
             requests[name] = requests.get(name, 0) + value
             if limits.get(name):
                 limits[name] += value
@@ -146,11 +147,78 @@ def default_requests_from_limits(container: Obj) -> Resources:
 
 
 def node_allocatable(node: Obj) -> Resources:
-    return amounts((node.get("status") or {}).get("allocatable"))
+    return parse_resource_list((node.get("status") or {}).get("allocatable"))
 
 
-def sum_resources(items: Iterable[Resources]) -> Resources:
-    total: Resources = {}
-    for item in items:
-        _add(total, item)
-    return total
+def percent(values: Mapping[str, int], whole: Mapping[str, int], resource: str) -> float | None:
+    """values[resource] as a percentage of whole[resource]; None when whole has none."""
+    amount = whole.get(resource, 0)
+    if not amount:
+        return None
+    return values.get(resource, 0) * 100 / amount
+
+
+# -- memory padding -------------------------------------------------------------------
+def padding_budget(allocatable_memory: int, target: float) -> int:
+    """The memory a node may hold under its padding target, in nanos. The one place the
+    budget is worked out: capacity's breach column, the webhook and audit all use it,
+    so a node at the boundary gets the same verdict everywhere."""
+    return int(allocatable_memory * target)
+
+
+def padding_breaches(allocatable_memory: int, target: float, usage: int | None, limits: int) -> list[str]:
+    """Which of usage (None: unknown) and committed limits exceed the padding budget."""
+    budget = padding_budget(allocatable_memory, target)
+    found = []
+    if usage is not None and usage > budget:
+        found.append("usage")
+    if limits > budget:
+        found.append("limits")
+    return found
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """What the padding rules need to know of a node."""
+
+    name: str
+    labels: Mapping[str, str]
+    taints: tuple[Mapping[str, Any], ...]
+    memory: int  # allocatable memory, nanos
+    target: float  # its padding target (the policy's, resolved once)
+    committed: int = 0  # memory limits already committed by pods on the node, nanos
+
+    @property
+    def budget(self) -> int:
+        return padding_budget(self.memory, self.target)
+
+
+def node_view(node: Obj, target_for: Callable[[Mapping[str, str]], float], committed: int = 0) -> NodeView:
+    """A node object as the padding rules see it; target_for(labels) is its padding
+    target (Policy.padding_target)."""
+    meta = node.get("metadata") or {}
+    labels = dict(meta.get("labels") or {})
+    taints = tuple((node.get("spec") or {}).get("taints") or ())
+    return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), target_for(labels), committed)
+
+
+def group_nodes(views: Sequence[NodeView], keys: frozenset[str]) -> list[NodeView]:
+    """Nodes that look alike to a pod that only reads `keys` of their labels, one per
+    group: the largest budget's node, carrying the group's most room. 5,000 nodes of a
+    few pools become a few views, so a review costs the same on any cluster size."""
+    groups: dict[tuple[Any, ...], tuple[NodeView, int]] = {}
+    for v in views:
+        sig = (
+            tuple((k, v.labels.get(k)) for k in sorted(keys)),
+            tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints)),
+        )
+        room = v.budget - v.committed
+        best = groups.get(sig)
+        if best is None:
+            groups[sig] = (v, room)
+        else:
+            rep, best_room = best
+            groups[sig] = (v if v.budget > rep.budget else rep, max(room, best_room))
+    out = [NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room) for rep, room in groups.values()]
+    out.sort(key=lambda n: -n.budget)
+    return out

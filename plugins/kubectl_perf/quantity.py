@@ -79,12 +79,9 @@ def _suffix(text: str, suffix: str) -> tuple[int, int, bool]:
 
 
 @lru_cache(maxsize=65536)
-def parse_nanos(text: str) -> int:
-    """Parse a quantity string to an exact integer count of nano-units."""
-    if not isinstance(text, str):
-        if isinstance(text, bool) or not isinstance(text, int):
-            raise QuantityError(text, "not a string")
-        return text * NANO  # JSON numbers are valid quantities too (OpenAPI: string or number)
+def _parse_text(text: str) -> int:
+    """A quantity string as an exact integer count of nano-units. Memoised: a
+    cluster repeats a few hundred distinct quantities across 150,000 pods."""
     if not text:
         raise QuantityError(text, "empty string")
     positive, num, denom, suffix = _split(text)
@@ -107,11 +104,14 @@ def parse_nanos(text: str) -> int:
 
 
 def parse_quantity(value: object) -> int:
-    """Parse a quantity from an API object field (string, or a bare JSON number)."""
+    """A quantity from an API object field (a string, or a bare JSON number, which
+    OpenAPI allows too) as an exact integer count of nano-units."""
+    if type(value) is str:  # the norm, and the hot path
+        return _parse_text(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return parse_nanos(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * NANO
     raise QuantityError(value, "not a string")
 
 

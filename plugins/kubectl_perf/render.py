@@ -1,4 +1,5 @@
-"""Output shared by every plugin: kubectl-style tables, json, yaml, csv, tsv."""
+"""Output shared by every plugin: kubectl-style tables, json, yaml, csv, tsv, html.
+`emit` is the one dispatcher from an -o format to text."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-FORMATS = ("table", "wide", "json", "yaml", "csv", "tsv")
+# Every -o format; the first is the default. A plugin offers these (or fewer) through cli.add_output_flag.
+FORMATS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
 
 RED, YELLOW, BOLD, RESET = "\033[31m", "\033[33m", "\033[1m", "\033[0m"
 
@@ -28,6 +30,15 @@ class Column:
     value: Callable[[Any], Any] | None = None  # the cell for csv/tsv, in base units
     wide: bool = False  # shown only with -o wide
     right: bool = False  # right-aligned (numbers)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows and the columns that print them; highlight(row) gives a colour for a row."""
+
+    rows: Sequence[Any]
+    columns: Sequence[Column]
+    highlight: Callable[[Any], str] | None = None
 
 
 def table(
@@ -82,3 +93,36 @@ def write(text: str, stream: TextIO | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         raise SystemExit(0) from None
+
+
+def emit(
+    fmt: str,
+    document: Callable[[], Any],
+    tables: Callable[[], Sequence[Table]],
+    html: Callable[[], str] | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Print a plugin's results in the -o format `fmt`.
+
+    document(): the json/yaml structure. tables(): the data table first, then any
+    tables for people (e.g. pending pods): table and wide print them a blank line
+    apart, leaving out empty ones after the first; csv and tsv carry the first only.
+    html(): the self-contained page, for plugins that offer one.
+    """
+    stream = stream or sys.stdout
+    if fmt in ("json", "yaml"):
+        write(structured(document(), fmt), stream)
+        return
+    if fmt == "html":
+        if html is None:
+            raise ValueError("this command has no html output")  # a plugin offered a format it cannot make
+        write(html(), stream)
+        return
+    main, *more = tables()
+    if fmt in ("csv", "tsv"):
+        write(delimited(main.rows, main.columns, "," if fmt == "csv" else "\t"), stream)
+        return
+    wide, color = fmt == "wide", use_color(stream)
+    texts = [table(main.rows, main.columns, wide, main.highlight, color)]
+    texts += [table(t.rows, t.columns, wide, t.highlight, color) for t in more if t.rows]
+    write("\n".join(texts), stream)

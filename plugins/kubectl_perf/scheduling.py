@@ -1,5 +1,6 @@
 """Where a pod could land: nodeSelector, required node affinity and taints
-against tolerations, as the scheduler's filters decide them. Pure."""
+against tolerations, as the scheduler's filters decide them; and label
+selectors, the one matcher for every selector in the suite. Pure."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def untolerated_taints(taints: Sequence[Mapping[str, Any]], tolerations: Sequenc
     return [t for t in taints if t.get("effect") in BLOCKING_EFFECTS and not any(tolerates(tol, t) for tol in tolerations)]
 
 
-def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+def expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     key, op, values = expr.get("key", ""), expr.get("operator"), list(expr.get("values") or ())
     present = key in labels
     value = labels.get(key, "")
@@ -51,6 +52,14 @@ def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> b
     return False
 
 
+def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector (matchLabels, matchExpressions) against labels; the
+    empty selector matches everything."""
+    return all(labels.get(key) == value for key, value in (selector.get("matchLabels") or {}).items()) and all(
+        expression_matches(e, labels) for e in selector.get("matchExpressions") or ()
+    )
+
+
 def _term_matches(term: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> bool:
     """A NodeSelectorTerm: all its expressions and fields must match; an empty term matches nothing."""
     exprs = term.get("matchExpressions") or []
@@ -58,8 +67,8 @@ def _term_matches(term: Mapping[str, Any], name: str, labels: Mapping[str, str])
     if not exprs and not fields:
         return False
     return (
-        all(_expression_matches(e, labels) for e in exprs)
-        and all(_expression_matches(f, {"metadata.name": name}) for f in fields if f.get("key") == "metadata.name")
+        all(expression_matches(e, labels) for e in exprs)
+        and all(expression_matches(f, {"metadata.name": name}) for f in fields if f.get("key") == "metadata.name")
         and all(f.get("key") == "metadata.name" for f in fields)
     )
 

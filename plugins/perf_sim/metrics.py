@@ -286,9 +286,9 @@ class Metrics:
 
 
 def _nanos(text: str) -> int:
-    from kubectl_perf.quantity import parse_nanos
+    from kubectl_perf.quantity import parse_quantity
 
-    return parse_nanos(text)
+    return parse_quantity(text)
 
 
 def _now(offset: int = 0) -> str:

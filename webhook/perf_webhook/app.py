@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
-from kubectl_perf.policy import NodeView, Policy
+from kubectl_perf.model import NodeView
+from kubectl_perf.policy import Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import Metrics

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubectl_perf.api import ApiError, Cluster, Expired
-from kubectl_perf.model import holds_resources, pod_resources
-from kubectl_perf.policy import NodeView, Policy, group_nodes, node_view
+from kubectl_perf.model import NodeView, group_nodes, holds_resources, node_view, pod_resources
+from kubectl_perf.policy import Policy
 from kubectl_perf.scheduling import referenced_keys
 
 log = logging.getLogger("perf_webhook.cache")
@@ -43,7 +43,7 @@ class NodeCache:
             return None
         with self._lock:
             if self._views is None:
-                views = [node_view(n, self.policy, self._committed.get(name, 0)) for name, n in self._nodes.items()]
+                views = [node_view(n, self.policy.padding_target, self._committed.get(name, 0)) for name, n in self._nodes.items()]
                 views.sort(key=lambda v: -v.budget)
                 self._views = views
             return self._views

@@ -11,7 +11,8 @@ import threading
 from typing import Any
 
 from kubectl_perf.api import Cluster, Connection
-from kubectl_perf.policy import Policy, PolicyError, load_policy
+from kubectl_perf.policy import Policy
+from kubectl_perf.policy_file import PolicyError, load_policy
 
 TLS_RELOAD_SECONDS = 2.0
 

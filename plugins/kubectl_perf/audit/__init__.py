@@ -16,17 +16,18 @@ EXIT_FAIL = 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+    args = parse(argv)  # every flag is checked before anything is read
     from ..cli import run
 
-    return run("kubectl perf audit", lambda: audit(args))
+    return run(lambda: audit(args))
 
 
 def audit(args: argparse.Namespace) -> int:
     from .. import render
     from ..api import Cluster
     from ..cli import connection
-    from ..policy import Policy, load_policy
+    from ..policy import Policy
+    from ..policy_file import load_policy
     from ..reports import as_list, build, timestamp_of
     from . import cluster_checks, fetch, output
     from .compute import Audit, Settings, finish
@@ -53,19 +54,15 @@ def audit(args: argparse.Namespace) -> int:
         results.append(cluster_checks.metrics_pipeline(*fetch.metrics_objects(cluster), replicas))
     summary, listed = finish(results, settings)
 
-    fmt = args.output
-    if fmt in ("json", "yaml"):
-        render.write(render.structured(output.document(summary, listed), fmt))
-    elif fmt == "policyreport":
+    if args.output == "policyreport":
         render.write(render.structured(as_list(build(listed, timestamp_of(started))), "yaml"))
-    elif fmt == "html":
+    else:
         from .html import page
 
-        render.write(page(summary, listed, cluster.host))
-    else:
-        color = render.use_color(sys.stdout)
-        text = render.table(listed, output.COLUMNS, wide=fmt == "wide", highlight=output.highlight, color=color) if listed else ""
-        render.write(text + output.summary_line(summary))
+        table = render.Table(listed, output.COLUMNS, output.highlight)
+        render.emit(args.output, lambda: output.document(summary, listed), lambda: [table], lambda: page(summary, listed, cluster.host))
+        if args.output in ("table", "wide"):
+            render.write(output.summary_line(summary))
     if args.apply:
         from .apply import apply
 

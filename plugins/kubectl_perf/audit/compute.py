@@ -8,14 +8,13 @@ limits their pods commit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import holds_resources, pod_limits
+from ..model import NodeView, group_nodes, holds_resources, node_view, padding_breaches, pod_limits
 from ..owners import Workload, controller_ref, workload_of
-from ..policy import NodeView, Policy, evaluate, group_nodes, node_view
+from ..policy import Policy, padding_rule, requests_rule
 from ..quantity import format_bytes
 from ..reports import Ref, Result
 from ..scheduling import referenced_keys
@@ -98,13 +97,12 @@ class Audit:
         owners: Mapping[tuple[str, str, str], Obj | None] | None = None,
         daemonsets: Mapping[tuple[str, str], Obj] | None = None,
     ) -> None:
-        # The webhook's pod-level `committed` rule is not the audit's: nodes are judged on their own below.
-        self.policy = dataclasses.replace(policy, committed="off")
+        self.policy = policy
         self.settings = settings
         self.owners = owners or {}
         self.daemonsets = daemonsets or {}
         self.nodes = {str((n.get("metadata") or {}).get("name")): n for n in nodes}
-        self.views = sorted((node_view(n, policy) for n in nodes), key=lambda v: -v.budget)
+        self.views = sorted((node_view(n, policy.padding_target) for n in nodes), key=lambda v: -v.budget)
         self.committed: dict[str, int] = dict.fromkeys(self.nodes, 0)
         self.workloads: dict[Workload, WorkloadState] = {}
         self._judged: set[tuple[Workload, str]] = set()
@@ -164,18 +162,23 @@ class Audit:
         else:
             spec = unbound(pod_spec)
         out = [check(spec) for check in self.spec_checks]
-        if self.enabled("requests") or self.enabled("padding"):
-            daemon = wl.kind == "DaemonSet"
-            findings = evaluate(spec, self.policy, [] if daemon else self._nodes_for(spec))
-            if self.enabled("requests"):
-                missing = [f.message for f in findings if f.rule == "requests"]
+        if self.enabled("requests"):
+            missing = [f.message for f in requests_rule(spec, self.policy)]
+            out.append(
+                Outcome("requests", "fail", "; ".join(missing), {"missing": len(missing)})
+                if missing
+                else Outcome("requests", "pass", f"every container requests {', '.join(self.policy.require_requests)}")
+            )
+        if self.enabled("padding"):
+            if wl.kind == "DaemonSet":
+                out.append(self._daemon_padding(spec))
+            else:
+                found = padding_rule(spec, self.policy, self._nodes_for(spec))
                 out.append(
-                    Outcome("requests", "fail", "; ".join(missing), {"missing": len(missing)})
-                    if missing
-                    else Outcome("requests", "pass", f"every container requests {', '.join(self.policy.require_requests)}")
+                    Outcome("padding", "fail", found[0].message)
+                    if found
+                    else Outcome("padding", "pass", "its memory fits the padding budget of a node it may run on")
                 )
-            if self.enabled("padding"):
-                out.append(self._daemon_padding(spec) if daemon else _padding(findings))
         return out
 
     def _nodes_for(self, spec: Obj) -> list[NodeView]:
@@ -196,7 +199,7 @@ class Audit:
         for v in self.views:
             alike = None if keys is None else (v.memory, v.target, _taints(v), tuple(v.labels.get(k) for k in sorted(keys)))
             if alike is None or alike not in seen:
-                found = [f.message for f in evaluate(spec, self.policy, [v]) if f.rule == "padding"]
+                found = [f.message for f in padding_rule(spec, self.policy, [v])]
                 message = found[0] if found else None
                 if alike is not None:
                     seen[alike] = message
@@ -225,23 +228,17 @@ class Audit:
             node = self.nodes[v.name]
             ref = Ref("v1", "Node", v.name, "", str((node.get("metadata") or {}).get("uid", "")))
             base = {"target": f"{v.target:g}", "budget": v.budget // 10**9, "allocatable": v.memory // 10**9}
+            limits = self.committed.get(v.name, 0)
+            used = usage.get(v.name) if usage is not None else None
+            breaches = padding_breaches(v.memory, v.target, used, limits)  # the budget capacity and the webhook use too
+            within = f"padding budget {format_bytes(v.budget)} ({v.target:.0%} of {format_bytes(v.memory)})"
             if self.enabled("committed"):
-                limits = self.committed.get(v.name, 0)
-                props = {**base, "limits": limits // 10**9}
-                over = limits > v.budget
-                message = (
-                    f"memory limits committed on the node, {format_bytes(limits)}, "
-                    f"{'exceed' if over else 'are within'} its padding budget {format_bytes(v.budget)} "
-                    f"({v.target:.0%} of {format_bytes(v.memory)})"
-                )
-                out.append(result("committed", "warn" if over else "pass", message, ref, props))
-            if self.enabled("node-padding") and usage is not None and v.name in usage:
-                used = usage[v.name]
-                over = used > v.budget
-                message = (
-                    f"memory in use, {format_bytes(used)}, {'exceeds' if over else 'is within'} the padding budget "
-                    f"{format_bytes(v.budget)} ({v.target:.0%} of {format_bytes(v.memory)})"
-                )
+                over = "limits" in breaches
+                message = f"memory limits committed on the node, {format_bytes(limits)}, {'exceed' if over else 'are within'} its {within}"
+                out.append(result("committed", "warn" if over else "pass", message, ref, {**base, "limits": limits // 10**9}))
+            if self.enabled("node-padding") and used is not None:
+                over = "usage" in breaches
+                message = f"memory in use, {format_bytes(used)}, {'exceeds' if over else 'is within'} the {within}"
                 out.append(result("node-padding", "fail" if over else "pass", message, ref, {**base, "usage": used // 10**9}))
         if self.enabled("node-padding") and usage is None:
             out.append(result("node-padding", "skip", f"node memory usage is unknown: {usage_note or 'no metrics'}", None, {}, True))
@@ -250,13 +247,6 @@ class Audit:
 
 def _taints(v: NodeView) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints))
-
-
-def _padding(findings: Sequence[Any]) -> Outcome:
-    padding = [f.message for f in findings if f.rule == "padding"]
-    if padding:
-        return Outcome("padding", "fail", padding[0])
-    return Outcome("padding", "pass", "its memory fits the padding budget of a node it may run on")
 
 
 def _rule_of(check: SpecCheck) -> str:

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import ApiError, Cluster, MetricsUnavailable
-from ..model import amounts
+from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
+from ..model import parse_resource_list
 from .cluster_checks import METRICS_APISERVICE, ProxyInputs
 from .compute import Audit, owner_index
 
@@ -60,10 +60,10 @@ def controllers(cluster: Cluster) -> Controllers:
 def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
     """Memory in use per node (nanos of bytes, as model amounts), or None and why."""
     try:
-        items = cluster.get("/apis/metrics.k8s.io/v1beta1/nodes").get("items") or []
+        items = cluster.get(node_metrics_path()).get("items") or []
     except MetricsUnavailable as err:
         return None, str(err)
-    return {i["metadata"]["name"]: amounts(i.get("usage") or {}).get("memory", 0) for i in items}, ""
+    return {i["metadata"]["name"]: parse_resource_list(i.get("usage") or {}).get("memory", 0) for i in items}, ""
 
 
 def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any]) -> ProxyInputs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Parser, add_connection_flags
+from ..cli import Parser, add_connection_flags, add_output_flag, positive_int
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
 from .rules import RULES
 
@@ -68,16 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--apply", action="store_true", help="write the PolicyReports into the cluster (server-side apply) and delete stale ones"
     )
     out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, policyreport or html")
+    add_output_flag(out, OUTPUTS)
     out.add_argument("--show-pass", action="store_true", help="list passing results too")
-    out.add_argument("--chunk-size", type=int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
+    out.add_argument("--chunk-size", type=positive_int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
     add_connection_flags(p)
     return p
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = build_parser()
-    args = p.parse_args(argv)
-    if args.chunk_size < 1:
-        p.error("--chunk-size must be at least 1")
-    return args
+    return build_parser().parse_args(argv)

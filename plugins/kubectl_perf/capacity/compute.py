@@ -1,13 +1,25 @@
 """Capacity arithmetic: fold nodes, pods and metrics into per-node, per-pod and
-per-group summaries. Pure: plain API dicts in, integer nanos out."""
+per-group summaries. Pure: plain API dicts in (see build), integer nanos out."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Resources, all_containers, amounts, container_amounts, holds_resources, node_allocatable, pod_resources
+from ..model import (
+    Resources,
+    add,
+    all_containers,
+    container_amounts,
+    holds_resources,
+    node_allocatable,
+    padding_breaches,
+    parse_resource_list,
+    percent,
+    pod_resources,
+)
 from ..policy import Policy, missing_requests
 from ..quantity import NANO
 
@@ -50,19 +62,15 @@ class NodeRow:
     usage: Resources | None = None
     pods: int = 0
     pod_rows: list[PodRow] = field(default_factory=list)
+    is_total: bool = False  # the cluster row: sums over the shown nodes
 
     def percent(self, resource: str, part: str) -> float | None:
         return percent(getattr(self, part) or {}, self.allocatable, resource)
 
     def breaches(self) -> list[str]:
-        """Which of usage and committed limits exceed target x allocatable memory."""
-        budget = self.allocatable.get("memory", 0) * self.target
-        found = []
-        if self.usage is not None and self.usage.get("memory", 0) > budget:
-            found.append("usage")
-        if self.limits.get("memory", 0) > budget:
-            found.append("limits")
-        return found
+        """Which of usage and committed limits exceed the memory padding budget."""
+        usage = None if self.usage is None else self.usage.get("memory", 0)
+        return padding_breaches(self.allocatable.get("memory", 0), self.target, usage, self.limits.get("memory", 0))
 
 
 @dataclass
@@ -74,29 +82,60 @@ class GroupRow:
     usage: Resources | None = None
 
 
-def percent(values: Resources, allocatable: Resources, resource: str) -> float | None:
-    alloc = allocatable.get(resource, 0)
-    if not alloc:
-        return None
-    return values.get(resource, 0) * 100 / alloc
+class Detail(enum.Enum):
+    """How deep the rows go under each node."""
+
+    NODES = "nodes"
+    PODS = "pods"
+    CONTAINERS = "containers"
 
 
-def add(total: Resources, more: Mapping[str, int]) -> None:
-    for name, value in more.items():
-        total[name] = total.get(name, 0) + value
+@dataclass(frozen=True)
+class GroupBy:
+    """--by: pods rolled up by namespace (label None) or by the value of a pod label."""
+
+    label: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label if self.label is not None else "namespace"
+
+    def group_of(self, namespace: str, labels: Mapping[str, str]) -> str:
+        return namespace if self.label is None else labels.get(self.label, "<none>")
 
 
 @dataclass
 class Options:
     policy: Policy
-    detail: str = "nodes"  # nodes, pods or containers
-    by: str | None = None  # "namespace" or "label:KEY"
+    detail: Detail = Detail.NODES
+    by: GroupBy | None = None
     util: bool = False
     namespaces: frozenset[str] | None = None  # keep pods of these namespaces only (--namespace-labels)
 
 
+def build(
+    options: Options,
+    nodes: Iterable[Mapping[str, Any]],
+    pod_pages: Iterable[Iterable[Mapping[str, Any]]],
+    node_usage: Iterable[Mapping[str, Any]] | None = None,
+    pod_usage: Iterable[Mapping[str, Any]] | None = None,
+) -> Report:
+    """The report from plain API objects: Node items, pages of Pod items, and the
+    items of metrics.k8s.io NodeMetrics and PodMetrics (None: usage not known).
+    Pages are folded one at a time, so a cluster's pods are never held whole."""
+    report = Report(options)
+    report.add_nodes(nodes)
+    if node_usage is not None:
+        report.add_node_usage(node_usage)
+    if pod_usage is not None:
+        report.add_pod_usage(pod_usage)
+    for items in pod_pages:
+        report.add_pods(items)
+    return report
+
+
 class Report:
-    """Everything capacity shows, folded page by page."""
+    """Everything capacity shows, folded page by page (build() drives it)."""
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -127,19 +166,19 @@ class Report:
         for item in items:
             row = self.nodes.get((item.get("metadata") or {}).get("name", ""))
             if row is not None:
-                row.usage = amounts(item.get("usage"))
+                row.usage = parse_resource_list(item.get("usage"))
 
     def add_pod_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
         self.usage_known = True
         for item in items:
             meta = item.get("metadata") or {}
             self.pod_usage[(meta.get("namespace", ""), meta.get("name", ""))] = {
-                c.get("name", ""): amounts(c.get("usage")) for c in item.get("containers") or ()
+                c.get("name", ""): parse_resource_list(c.get("usage")) for c in item.get("containers") or ()
             }
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
-        detail = opts.detail != "nodes" or opts.by is not None
+        detail = opts.detail is not Detail.NODES or opts.by is not None
         require = opts.policy.require_requests
         for pod in items:
             if not holds_resources(pod):
@@ -187,17 +226,17 @@ class Report:
             for per_container in used.values():
                 add(usage, per_container)
         pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing)
-        if opts.detail == "containers":
+        if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
                 name = c.get("name", "")
                 c_usage = used.get(name) if used is not None and kind != "init" else None
                 if used is not None and kind != "init" and c_usage is None:
                     c_usage = {}
                 pod.containers.append(ContainerRow(name, kind, container_amounts(c, "requests"), container_amounts(c, "limits"), c_usage))
-        if opts.detail != "nodes":
+        if opts.detail is not Detail.NODES:
             row.pod_rows.append(pod)
         if opts.by:
-            group_name = key[0] if opts.by == "namespace" else (meta.get("labels") or {}).get(opts.by[6:], "<none>")
+            group_name = opts.by.group_of(key[0], meta.get("labels") or {})
             group = self.groups.setdefault(group_name, GroupRow(group_name, usage=({} if self.usage_known else None)))
             group.pods += 1
             add(group.requests, requests)
@@ -206,18 +245,10 @@ class Report:
             if group.usage is not None and usage is not None:
                 add(group.usage, usage)
 
-    def reset_pods(self) -> Report:
-        """Forget every pod folded so far (a list is restarted after 410 Gone)."""
-        for row in self.nodes.values():
-            row.requests, row.limits, row.pods, row.pod_rows = {}, {}, 0, []
-        self.pending, self.groups = [], {}
-        self.missing_pods = self.missing_containers = 0
-        return self
-
     # -- results ----------------------------------------------------------
     def total(self) -> NodeRow:
         """The cluster row: sums over the shown nodes; target is allocatable-weighted."""
-        total = NodeRow("*", {}, [], {}, 0.0, usage={} if self.usage_known else None)
+        total = NodeRow("*", {}, [], {}, 0.0, usage={} if self.usage_known else None, is_total=True)
         budget = 0.0
         for row in self.nodes.values():
             add(total.allocatable, row.allocatable)

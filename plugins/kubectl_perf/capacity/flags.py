@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..cli import Parser, add_connection_flags
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
+from ..scheduling import tolerates
+from .compute import Detail, GroupBy
 
-OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
 PARTS = ("requests", "limits", "util", "allocatable", "slack")
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -27,22 +30,21 @@ exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach; 2 bad fla
 
 
 @dataclass(frozen=True)
-class Taint:
+class TaintFilter:
+    """One --node-taints term: nodes carrying (or, with exclude, not carrying) a taint."""
+
     key: str
-    value: str | None
-    effect: str | None
+    value: str | None  # None: any value
+    effect: str | None  # None: any effect
     exclude: bool
 
-    def on(self, taints: list[dict[str, str]]) -> bool:
-        return any(
-            t.get("key") == self.key
-            and (self.value is None or t.get("value", "") == self.value)
-            and (self.effect is None or t.get("effect") == self.effect)
-            for t in taints
-        )
+    def on(self, taints: Sequence[Mapping[str, Any]]) -> bool:
+        # A term matches a taint exactly when the same toleration would tolerate it.
+        toleration = {"key": self.key, "operator": "Exists" if self.value is None else "Equal", "value": self.value, "effect": self.effect}
+        return any(tolerates(toleration, t) for t in taints)
 
 
-def parse_taints(text: str) -> list[Taint]:
+def parse_taints(text: str) -> list[TaintFilter]:
     """kube-capacity's --node-taints: key=value:Effect, key:Effect or key; a trailing '-' excludes."""
     out = []
     for term in filter(None, (t.strip() for t in text.split(","))):
@@ -52,7 +54,7 @@ def parse_taints(text: str) -> list[Taint]:
         key, eq, value = key_value.partition("=")
         if not key or (effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute")):
             raise argparse.ArgumentTypeError(f"invalid taint {term!r}: use key=value:Effect, key:Effect or key (a trailing '-' excludes)")
-        out.append(Taint(key, value if eq else None, effect or None, exclude))
+        out.append(TaintFilter(key, value if eq else None, effect or None, exclude))
     return out
 
 
@@ -74,9 +76,11 @@ def parse_fraction(text: str) -> float:
     return value
 
 
-def parse_by(text: str) -> str:
-    if text == "namespace" or (text.startswith("label:") and len(text) > 6):
-        return text
+def parse_by(text: str) -> GroupBy:
+    if text == "namespace":
+        return GroupBy()
+    if text.startswith("label:") and len(text) > 6:
+        return GroupBy(text[len("label:") :])
     raise argparse.ArgumentTypeError(f"invalid --by {text!r}: use namespace or label:KEY (e.g. label:team)")
 
 
@@ -107,12 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
-    sel = p.add_argument_group("filters")
-    sel.add_argument("-n", "--namespace", help="only pods in this namespace")
-    sel.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
-    sel.add_argument(
-        "-l", "--selector", "--pod-labels", dest="selector", metavar="SELECTOR", help="pod label selector, e.g. app=web,tier!=db"
-    )
+    sel = add_filter_flags(p)
     sel.add_argument("--node-selector", "--node-labels", dest="node_selector", metavar="SELECTOR", help="node label selector")
     sel.add_argument("--namespace-labels", metavar="SELECTOR", help="only pods in namespaces matching this label selector")
     sel.add_argument(
@@ -120,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sel.add_argument("--no-taint", action="store_true", help="only nodes without taints")
     out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", choices=OUTPUTS, default="table", help="table (default), wide, json, yaml, csv, tsv or html")
+    add_output_flag(out)
     out.add_argument("--available", "-a", action="store_true", help="node cells show what is left of allocatable: AVAILABLE/ALLOCATABLE")
     out.add_argument("--hide-requests", action="store_true", help="leave out the REQUESTS columns")
     out.add_argument("--hide-limits", action="store_true", help="leave out the LIMITS columns")
@@ -140,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(PARTS)
         + " (e.g. memory.util, cpu.requests.percent)",
     )
-    out.add_argument("--chunk-size", type=int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
     add_connection_flags(p)
     return p
 
@@ -148,10 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = build_parser()
     args = p.parse_args(argv)
-    if args.namespace and args.all_namespaces:
-        p.error("-n/--namespace and -A/--all-namespaces cannot be used together")
-    if args.chunk_size < 1:
-        p.error("--chunk-size must be at least 1")
+    check_filters(p, args)
+    args.detail = Detail.CONTAINERS if args.containers else Detail.PODS if args.pods else Detail.NODES
     args.label_columns = [k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip()]
     if args.pod_count and "pods" not in args.resources:
         args.resources = (*args.resources, "pods")

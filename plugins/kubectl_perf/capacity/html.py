@@ -63,8 +63,7 @@ def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str
 
 def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
     """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
-    by = report.options.by or ""
-    title = "namespace" if by == "namespace" else by[len("label:") :]
+    title = report.options.by.title if report.options.by else "namespace"
     head = "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
         + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if show_usage and r in USAGE_RESOURCES else "")
@@ -97,7 +96,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     rows = []
     for n in [total] + nodes:
         breaches = n.breaches()
-        name = "cluster total" if n.name == "*" else n.name
+        name = "cluster total" if n.is_total else n.name
         status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
             f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Resources
+from .. import render
+from ..model import Resources, percent
 from ..quantity import format_amount, to_number
-from ..render import Column
-from .compute import COUNT, USAGE_RESOURCES, GroupRow, NodeRow, PodRow, Report, percent
+from ..render import Column, Table
+from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
 
 
 def header(resource: str) -> str:
@@ -23,9 +25,11 @@ def label_header(key: str) -> str:
 
 @dataclass
 class Line:
-    """One printed row of any view: the cluster, a node, a group, a pod or a container."""
+    """One printed line of any view (the rows of compute are the data it prints):
+    the cluster, a node, a group, a pod or a container. `node` is the node the line
+    is on ("*" for the cluster), `group` the --by group's name."""
 
-    name: str
+    node: str
     requests: Resources
     limits: Resources
     usage: Resources | None
@@ -37,7 +41,8 @@ class Line:
     flags: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     pods: int = 0
-    source: Any = None  # the NodeRow, for colouring and padding columns
+    source: NodeRow | None = None  # the node's row, for colouring and padding columns
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,12 @@ def padding_text(row: NodeRow) -> str:
 
 # -- the node view ----------------------------------------------------------------
 def label_column(key: str) -> Column:
-    return Column(label_header(key), lambda line: "" if line.name == "*" else line.labels.get(key, "<none>"))
+    return Column(label_header(key), lambda line: "" if line.source and line.source.is_total else line.labels.get(key, "<none>"))
+
+
+def node_source(line: Line) -> NodeRow:
+    assert line.source is not None  # node lines always carry their row
+    return line.source
 
 
 def node_line(row: NodeRow) -> Line:
@@ -130,7 +140,7 @@ def node_line(row: NodeRow) -> Line:
 
 
 def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.name)]
+    cols = [Column("NODE", lambda line: line.node)]
     cols += [label_column(key) for key in label_keys]
     for r in resources:
         if r == COUNT:
@@ -140,8 +150,12 @@ def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[st
     if COUNT not in resources:
         cols.append(Column("PODS", pod_count, lambda line: line.pods, wide=True))
     if "memory" in resources:
-        cols.append(Column("MEM TARGET", lambda line: f"{line.source.target * 100:.0f}%", lambda line: round(line.source.target, 4)))
-        cols.append(Column("PADDING", lambda line: padding_text(line.source), lambda line: ",".join(line.source.breaches()) or "ok"))
+        cols.append(
+            Column("MEM TARGET", lambda line: f"{node_source(line).target * 100:.0f}%", lambda line: round(node_source(line).target, 4))
+        )
+        cols.append(
+            Column("PADDING", lambda line: padding_text(node_source(line)), lambda line: ",".join(node_source(line).breaches()) or "ok")
+        )
     return cols
 
 
@@ -168,7 +182,7 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
 
 
 def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.name), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
+    cols = [Column("NODE", lambda line: line.node), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
     if containers:
         cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind, wide=True)]
     for r in resources:
@@ -181,13 +195,13 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> lis
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
     groups = sorted(report.groups.values(), key=lambda g: g.name)
-    return [Line(g.name, g.requests, g.limits, g.usage, total.allocatable, pods=g.pods) for g in groups]
+    return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name) for g in groups]
 
 
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
-    by = report.options.by or ""
-    title = "NAMESPACE" if by == "namespace" else label_header(by[len("label:") :])
-    cols = [Column(title, lambda line: line.name), Column("PODS", lambda line: str(line.pods), lambda line: line.pods)]
+    by = report.options.by
+    title = "NAMESPACE" if by is None or by.label is None else label_header(by.label)
+    cols = [Column(title, lambda line: line.group), Column("PODS", lambda line: str(line.pods), lambda line: line.pods)]
     for r in resources:
         if r != COUNT:
             cols += amount_columns(r, show, wide_allocatable=False)
@@ -254,7 +268,7 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
     """-o json / yaml: {"nodes": [...], "total": {...}, "pending": [...]} in base units."""
     usage = report.options.util and report.usage_known
     total = report.total()
-    detail = report.options.detail != "nodes"
+    detail = report.options.detail is not Detail.NODES
     doc: dict[str, Any] = {
         "nodes": [
             {
@@ -281,3 +295,32 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
             for g in sorted(report.groups.values(), key=lambda g: g.name)
         ]
     return doc
+
+
+# -- the one entry point ----------------------------------------------------------
+def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str) -> None:
+    """Print the report in the -o format, through render.emit."""
+    resources = args.resources
+
+    def tables() -> list[Table]:
+        total = report.total()
+        show = Show(report.options.util and report.usage_known, not args.hide_requests, not args.hide_limits, args.available)
+        if report.options.by:
+            main = Table(group_lines(report, total), group_columns(report, resources, show))
+        elif report.options.detail is not Detail.NODES:
+            containers = report.options.detail is Detail.CONTAINERS
+            main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
+        else:
+            main = Table(
+                [node_line(n) for n in [total, *nodes]],
+                node_columns(report, resources, args.label_columns, show),
+                highlight=lambda line: render.RED if node_source(line).breaches() else "",
+            )
+        return [main, Table(report.pending, pending_columns(resources))]
+
+    def html() -> str:
+        from .html import page
+
+        return page(report, nodes, resources, cluster)
+
+    render.emit(args.output, lambda: document(report, nodes, resources), tables, html)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from .compute import NodeRow, PodRow, Report
 
 
-class Named(Protocol):
-    name: str
+T = TypeVar("T", "NodeRow", "PodRow")
 
 
-T = TypeVar("T", bound=Named)
-
-
-def sort_value(row: Any, key: str) -> float | None:
+def sort_value(row: NodeRow | PodRow, key: str) -> float | None:
     """The number a row sorts by, or None when it has none (sorted last)."""
     if key == "pods":
         return getattr(row, "pods", None)
@@ -41,3 +40,16 @@ def sort_rows(rows: list[T], key: str) -> list[T]:
     valued = [(sort_value(r, key), r.name) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: (valued[i][0] is None, -(valued[i][0] or 0), valued[i][1]))
     return [rows[i] for i in order]
+
+
+def sort_report(report: Report, key: str | None) -> list[NodeRow]:
+    """The report's nodes in --sort order (by name without one), and each node's pods too."""
+    nodes = sorted(report.nodes.values(), key=lambda n: n.name)
+    if key:
+        nodes = sort_rows(nodes, key)
+        for n in nodes:
+            n.pod_rows = sort_rows(n.pod_rows, key)
+    else:
+        for n in nodes:
+            n.pod_rows.sort(key=lambda p: (p.namespace, p.name))
+    return nodes

@@ -1,0 +1,83 @@
+"""Reading a policy file: YAML in, schema-checked, a Policy out. Kept apart from
+policy.py so the rules stay pure; the schema is the published one the Helm chart
+and the webhook validate against too."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from .policy import DEFAULT_PADDING, NodeTarget, Policy
+
+SCHEMA_NAME = "policy.schema.json"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used, worded as one line naming the key."""
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("kubectl_perf.schemas").joinpath(SCHEMA_NAME).read_text())
+
+
+def _normalise(doc: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false; the schema wants the word.
+    padding = doc.get("padding") if isinstance(doc, dict) else None
+    if isinstance(padding, dict) and padding.get("committed") is False:
+        padding["committed"] = "off"
+    return doc
+
+
+def parse_policy(doc: Any, source: str = "policy") -> Policy:
+    """Validate a policy document against the published schema and build a Policy."""
+    import jsonschema
+
+    if doc is None:
+        doc = {}
+    doc = _normalise(doc)
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise PolicyError(f"{source}: {where}: {_message(err)}")
+    padding = doc.get("padding") or {}
+    return Policy(
+        mode=doc.get("mode", "enforce"),
+        require_requests=tuple(doc.get("requireRequests", ("cpu", "memory"))),
+        padding_memory=float(padding.get("memory", DEFAULT_PADDING)),
+        node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding.get("nodeTargets") or ()),
+        committed=padding.get("committed", "off"),
+        exempt_namespaces=tuple(doc.get("exemptNamespaces", ("kube-system",))),
+        namespace_overrides=dict(doc.get("namespaceOverrides") or {}),
+        on_stale_cache=doc.get("onStaleCache", "allow"),
+        max_cache_age_seconds=float(doc.get("maxCacheAgeSeconds", 60.0)),
+        audit=dict(doc.get("audit") or {}),
+    )
+
+
+def _message(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        return str(err.message).replace("Additional properties are not allowed", "unknown key(s)")
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return str(err.message)
+
+
+def load_policy(path: str) -> Policy:
+    """Read a policy file (YAML or JSON)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except OSError as err:
+        raise PolicyError(f"cannot read policy file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise PolicyError(f"policy file {path} is not valid YAML{at}") from None
+    if not isinstance(doc, (dict, type(None))):
+        raise PolicyError(f"{path}: (top level): must be a mapping of policy keys")
+    return parse_policy(doc, path)

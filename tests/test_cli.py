@@ -1,0 +1,109 @@
+"""The plugin skeleton: flag converters, error -> exit status, and render.emit."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import pytest
+from kubectl_perf import cli, render
+from kubectl_perf.api import ApiError
+from kubectl_perf.capacity import main as capacity_main
+from kubectl_perf.policy_file import PolicyError
+from kubectl_perf.quantity import QuantityError
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", None), ("30", 30.0), ("5s", 5.0), ("2m", 120.0), ("1h5m", 3900.0), ("1.5s", 1.5)])
+def test_request_timeout(text: str, seconds: float | None) -> None:
+    assert cli.request_timeout(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "5x", "-1s"])
+def test_bad_request_timeout(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid duration"):
+        cli.request_timeout(text)
+
+
+def test_a_bad_flag_fails_before_the_policy_file_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    # The policy file does not exist: had it been read first, its error would show instead.
+    with pytest.raises(SystemExit) as exit_:
+        capacity_main(["--policy", "/nonexistent/policy.yaml", "--request-timeout", "soon", "--kubeconfig", "/nonexistent/kc"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: argument --request-timeout: invalid duration 'soon'") and "policy" not in err.split("\n")[0]
+
+
+def raising(err: BaseException) -> int:
+    raise err
+
+
+@pytest.mark.parametrize(
+    ("err", "status", "line"),
+    [
+        (ApiError("cannot reach the API server"), 1, "error: cannot reach the API server"),
+        (QuantityError("1Q", "unknown suffix 'Q'"), 1, "error: unexpected data from the cluster: "),
+        (PolicyError("policy.yaml: mode: bad"), 2, "error: policy.yaml: mode: bad"),
+    ],
+)
+def test_run_maps_the_suites_own_errors(capsys: pytest.CaptureFixture[str], err: Exception, status: int, line: str) -> None:
+    assert cli.run(lambda: raising(err)) == status
+    assert capsys.readouterr().err.startswith(line)
+
+
+@pytest.mark.parametrize("bug", [ValueError("oops"), TypeError("oops"), KeyError("oops")])
+def test_run_leaves_bugs_as_bugs(bug: Exception) -> None:
+    # a ValueError from a bug is not a bad flag (exit 2): it keeps its traceback
+    with pytest.raises(type(bug)):
+        cli.run(lambda: raising(bug))
+
+
+def test_one_list_of_formats() -> None:
+    p = cli.Parser(prog="t")
+    cli.add_output_flag(p)
+    assert p.parse_args([]).output == "table"
+    assert p.parse_args(["-o", "html"]).output == "html"
+    only = cli.Parser(prog="t")
+    cli.add_output_flag(only, ("table", "json"))
+    with pytest.raises(SystemExit):
+        only.parse_args(["-o", "html"])
+
+
+def test_filter_checks() -> None:
+    p = cli.Parser(prog="t")
+    cli.add_filter_flags(p)
+    args = p.parse_args(["-n", "shop", "-A"])
+    with pytest.raises(SystemExit):
+        cli.check_filters(p, args)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--chunk-size", "0"])
+    assert p.parse_args(["--chunk-size", "7"]).chunk_size == 7
+
+
+COLS = [
+    render.Column("name", lambda r: r["name"], lambda r: r["name"]),
+    render.Column("n", lambda r: f"{r['n']}x", lambda r: r["n"], right=True),
+]
+ROWS = [{"name": "a", "n": 1}, {"name": "bb", "n": 22}]
+
+
+def emitted(fmt: str, more: list[render.Table] | None = None) -> str:
+    out = io.StringIO()
+    render.emit(fmt, lambda: {"rows": ROWS}, lambda: [render.Table(ROWS, COLS), *(more or [])], lambda: "<html>", out)
+    return out.getvalue()
+
+
+def test_emit_dispatches_every_format() -> None:
+    assert emitted("table") == "NAME     N\na       1x\nbb     22x\n"
+    assert json.loads(emitted("json")) == {"rows": ROWS}
+    assert emitted("yaml").startswith("rows:\n- name: a\n")
+    assert emitted("csv") == "name,n\na,1\nbb,22\n"
+    assert emitted("tsv") == "name\tn\na\t1\nbb\t22\n"
+    assert emitted("html") == "<html>"
+
+
+def test_emit_prints_later_tables_for_people_only() -> None:
+    pending = render.Table([{"name": "p", "n": 3}], COLS)
+    empty = render.Table([], COLS)
+    assert emitted("table", [empty, pending]) == "NAME     N\na       1x\nbb     22x\n\nNAME    N\np      3x\n"
+    assert emitted("csv", [pending]) == "name,n\na,1\nbb,22\n"

@@ -1,0 +1,106 @@
+"""capacity's compute step in-process, with plain dicts as the API server would
+send them (tests/data/cluster.yaml, read without a server), as kube-capacity
+tests buildClusterMetric. The expected figures are test_capacity's, worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubectl_perf.capacity.compute import Detail, GroupBy, Options, Report, build
+from kubectl_perf.policy import Policy
+from test_capacity import NODE_A, NODE_B, NODE_GPU, Gi, Mi
+
+N = 10**9
+DATA = Path(__file__).resolve().parent / "data" / "cluster.yaml"
+
+
+def objects() -> dict[str, list[dict[str, Any]]]:
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for d in yaml.safe_load_all(DATA.read_text()):
+        for obj in d.get("items", [d]) if d.get("kind") == "List" else [d]:
+            by_kind.setdefault(obj["kind"], []).append(obj)
+    return by_kind
+
+
+OBJ = objects()
+
+
+def report(pages: list[list[dict[str, Any]]] | None = None, usage: bool = False, **options: Any) -> Report:
+    opts = Options(options.pop("policy", Policy()), **options)
+    pages = [OBJ["Pod"]] if pages is None else pages
+    return build(opts, OBJ["Node"], pages, OBJ["NodeMetrics"] if usage else None, OBJ["PodMetrics"] if usage else None)
+
+
+def nanos(value: float) -> int:
+    return round(value * N)
+
+
+@pytest.mark.parametrize(("node", "expected"), [("node-a", NODE_A), ("node-b", NODE_B), ("node-gpu", NODE_GPU)])
+def test_node_sums_follow_the_scheduler(node: str, expected: dict[str, dict[str, float]]) -> None:
+    row = report().nodes[node]
+    for resource, parts in expected.items():
+        assert row.allocatable[resource] == nanos(parts["allocatable"])
+        assert row.requests.get(resource, 0) == nanos(parts["requests"])
+        assert row.limits.get(resource, 0) == nanos(parts["limits"])
+
+
+def test_pods_in_any_pages_give_the_same_report() -> None:
+    pods = OBJ["Pod"]
+    one = report([pods])
+    split = report([pods[:1], [], pods[1:4], pods[4:]])
+    assert {n: (r.requests, r.limits, r.pods) for n, r in one.nodes.items()} == {
+        n: (r.requests, r.limits, r.pods) for n, r in split.nodes.items()
+    }
+    # scheduled pods: node-a web-1, web-2, sandboxed; node-b podlevel, db-0; node-gpu trainer, besteffort
+    assert [one.nodes[n].pods for n in ("node-a", "node-b", "node-gpu")] == [3, 2, 2]
+
+
+def test_finished_pods_hold_nothing_and_pending_pods_are_apart() -> None:
+    r = report()
+    assert [(p.namespace, p.name) for p in r.pending] == [("shop", "pending-big")]
+    assert r.pending[0].requests == {"cpu": 6 * N, "memory": 40 * Gi * N}
+    assert r.nodes["node-a"].requests["pods"] == 3 * N  # batch-done and batch-failed take no slot
+
+
+def test_usage_and_the_padding_verdict() -> None:
+    r = report(usage=True)
+    assert r.usage_known
+    assert r.nodes["node-b"].usage == {"cpu": 2500 * 10**6, "memory": 13 * Gi * N}
+    # 0.75 x 16Gi = 12Gi: node-b uses 13Gi (breach), node-a 6Gi and limits 4.5Gi (ok)
+    assert r.nodes["node-b"].breaches() == ["usage"]
+    assert r.nodes["node-a"].breaches() == []
+    assert report().nodes["node-b"].usage is None and not report().usage_known
+
+
+def test_groups_by_namespace_and_by_label() -> None:
+    ns = report(detail=Detail.PODS, by=GroupBy()).groups
+    assert sorted(ns) == ["data", "ml", "secure", "shop"]
+    assert ns["data"].pods == 2 and ns["data"].requests["memory"] == 8 * Gi * N  # podlevel 4Gi + db-0 4Gi
+    teams = report(by=GroupBy("team")).groups
+    assert teams["storefront"].requests["cpu"] == nanos(2 + 1.2)  # web-1 and web-2; pending-big is not on a node
+    assert teams["research"].pods == 2
+
+
+def test_containers_in_start_order_with_their_kind() -> None:
+    row = report(detail=Detail.CONTAINERS).nodes["node-a"]
+    web1 = next(p for p in row.pod_rows if p.name == "web-1")
+    assert [(c.name, c.kind) for c in web1.containers] == [("migrate", "init"), ("proxy", "sidecar"), ("app", "container")]
+    assert web1.containers[1].requests == {"cpu": 100 * 10**6, "memory": 128 * Mi * N}
+
+
+def test_namespace_filter_and_missing_requests() -> None:
+    r = report(namespaces=frozenset({"data"}))
+    assert r.nodes["node-a"].pods == 0 and r.nodes["node-b"].pods == 2
+    everything = report()
+    assert (everything.missing_pods, everything.missing_containers) == (1, 1)  # besteffort's notebook
+
+
+def test_total_row_is_marked_and_weights_targets_by_memory() -> None:
+    policy = Policy(padding_memory=0.5)
+    total = report(policy=policy).total()
+    assert total.is_total and not any(r.is_total for r in report().nodes.values())
+    assert total.allocatable["memory"] == (16 + 16 + 64) * Gi * N
+    assert total.target == pytest.approx(0.5)
