@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from queue import Full, Queue
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 A = TypeVar("A")
 
@@ -56,6 +56,7 @@ class Cluster:
     def __init__(self, conn: Connection) -> None:
         # Imported here so `--help` and argument errors never pay for the client.
         from kubernetes import client, config
+        from kubernetes.client import rest
 
         cfg = client.Configuration()
         try:
@@ -67,7 +68,10 @@ class Cluster:
             raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
         cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
         self.host = cfg.host
-        self._client = client.ApiClient(cfg)
+        self._config = cfg
+        # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
+        # its generated request layer differs between client releases, this does not.
+        self._pool = rest.RESTClientObject(cfg).pool_manager
         self._timeout = conn.request_timeout
 
     # -- requests ---------------------------------------------------------
@@ -76,18 +80,22 @@ class Cluster:
         import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
 
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
-        method, url, headers, body, post = self._client.param_serialize(
-            "GET", path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
-        )
+        url = self.host + path + (f"?{urlencode(params)}" if params else "")
+        headers = {"Accept": accept}
+        # Read per request: exec and OIDC credentials refresh their token through this hook.
+        settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
+        for auth in settings.values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[auth["key"]] = auth["value"]
+        wait = timeout or self._timeout
         try:
-            resp = self._client.call_api(method, url, headers, body, post, _request_timeout=timeout or self._timeout)
+            raw = self._pool.request("GET", url, headers=headers, preload_content=False, timeout=urllib3.Timeout(total=wait) if wait else None)
         except urllib3.exceptions.MaxRetryError as err:
             raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
-        except Exception as err:  # ApiException for Retry-After responses, and the like
+        except Exception as err:  # anything else the HTTP stack raises: one line, never a traceback
             raise ApiError(f"request to {self.host}{path} failed: {_one_line(err)}") from None
-        raw = resp.response
         if not 200 <= raw.status < 300:
             self._raise_for(path, raw.status, raw.data)
         return raw

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from . import __version__
 from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
 from .policy_file import PolicyError
 from .quantity import QuantityError
@@ -136,6 +137,18 @@ def run(body: Callable[[], int]) -> int:
         return EXIT_INTERRUPTED
 
 
+def version_text() -> str:
+    """The suite's version (one place: kubectl_perf.__version__) with what runs it."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        client = version("kubernetes")
+    except PackageNotFoundError:
+        client = "not installed"
+    return f"kubectl-perf {__version__} (Python {platform.python_version()}, kubernetes client {client})"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -146,12 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sub, rest = argv[0], argv[1:]
     if sub in ("version", "--version"):
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            print(f"kubectl-perf {version('kubectl-perf')}")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            print("kubectl-perf (not installed)")
+        print(version_text())
         return 0
     if sub not in PLUGINS:
         print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)

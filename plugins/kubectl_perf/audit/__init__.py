@@ -10,7 +10,9 @@ import argparse
 import sys
 import time
 
-from .flags import parse
+from .flags import build_parser, parse
+
+__all__ = ["build_parser", "main"]
 
 EXIT_FAIL = 1
 

@@ -11,7 +11,9 @@ import dataclasses
 import sys
 
 from ..cli import run
-from .flags import parse
+from .flags import SORT_KEYS, build_parser, parse
+
+__all__ = ["SORT_KEYS", "build_parser", "main"]  # completion reads the parser and sort keys
 
 EXIT_BREACH = 1
 EXIT_NO_METRICS = 3
