@@ -57,7 +57,7 @@ def test_context_flag_picks_the_context(generated: Sim, tmp_path: Path) -> None:
     config["current-context"] = "broken"
     path = tmp_path / "kc"
     path.write_text(yaml.safe_dump(config))
-    assert Cluster(Connection(str(path), "perf-sim")).get("/version")["gitVersion"] == "v1.32.4"
+    assert Cluster(Connection(str(path), "perf-sim")).get("/version")["gitVersion"] == "v1.36.2"
     with pytest.raises(ApiError) as err:
         Cluster(Connection(str(path))).get("/version")
     assert "https://127.0.0.1:1" in str(err.value) and "refused" in str(err.value)

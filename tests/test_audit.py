@@ -7,7 +7,8 @@ n-big 12Gi, n-small 6Gi):
 - Deployment shop/web (2 pods via ReplicaSet web-5f6d7c8b9): no memory request -> requests fail;
   no memory limit -> memory-limit warn; memory emptyDir without sizeLimit -> emptydir-size-limit fail;
   writable root -> ephemeral-storage-requests warn; `nginx` untagged -> image-latest-tag warn and
-  (the API server defaults it) image-pull-always warn; no memory need -> padding pass.
+  (the API server defaults it) image-pull-always warn; neither memory request nor limit -> its memory
+  is unbounded -> padding fail.
 - DaemonSet ops/agent (2 pods): 7Gi fits n-big (12Gi) but not n-small (6Gi) -> padding fail on 1 node;
   its six other rules pass.
 - Pod clean/tidy: all seven rules pass.
@@ -42,13 +43,14 @@ NON_PASS = {
     ("ephemeral-storage-requests", "warn", "Deployment/shop/web"),
     ("image-latest-tag", "warn", "Deployment/shop/web"),
     ("image-pull-always", "warn", "Deployment/shop/web"),
+    ("padding", "fail", "Deployment/shop/web"),
     ("padding", "fail", "DaemonSet/ops/agent"),
     ("committed", "warn", "Node//n-small"),
     ("node-padding", "skip", "-"),
     ("metrics-pipeline", "fail", "-"),
 }
-# passes: web 1 (padding), agent 6, tidy 7, committed n-big 1, proxy-mode 1
-SUMMARY = {"pass": 16, "fail": 4, "warn": 5, "error": 0, "skip": 1}
+# passes: agent 6, tidy 7, committed n-big 1, proxy-mode 1
+SUMMARY = {"pass": 15, "fail": 5, "warn": 5, "error": 0, "skip": 1}
 
 
 def key(r: dict[str, Any]) -> tuple[str, str, str]:
@@ -91,8 +93,8 @@ def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
         "name": "web",
         "uid": "11111111-1111-4111-8111-111111111111",  # from the ReplicaSet's owner reference
     }
-    agent = next(r for r in doc["results"] if r["rule"] == "padding")
-    assert agent["properties"] == {"nodes": "1", "pods": "2"} and "n-small" in agent["message"]
+    agent = next(r for r in doc["results"] if r["rule"] == "padding" and r["resource"]["kind"] == "DaemonSet")
+    assert agent["properties"] == {"pods": "2"} and "n-small (1 node" in agent["message"] and "n-big" not in agent["message"]
 
 
 def test_show_pass_lists_every_check_and_the_proxy_mode(cluster: RealK8s) -> None:
@@ -109,14 +111,14 @@ def test_table_groups_by_category_and_ends_with_the_summary(cluster: RealK8s) ->
     result = audit(cluster)
     lines = result.stdout.strip().splitlines()
     assert lines[0].split()[:5] == ["CATEGORY", "RESULT", "SEVERITY", "RULE", "RESOURCE"]
-    assert lines[-1] == "4 fail, 5 warn, 0 error, 1 skip, 16 pass"
+    assert lines[-1] == "5 fail, 5 warn, 0 error, 1 skip, 15 pass"
     categories = [line.split()[0] for line in lines[1:-1]]
     assert categories == sorted(categories, key=["Resources", "Metrics", "Networking", "Storage", "Images"].index)
     assert "\033[" not in result.stdout  # no colour off a terminal
 
 
 def test_exit_status_for_ci(cluster: RealK8s) -> None:
-    failing = ("requests,emptydir-size-limit,padding,metrics-pipeline",)
+    failing = ("requests,emptydir-size-limit,padding,metrics-pipeline",)  # every fail result's rule
     assert audit(cluster, "--disable", *failing).returncode == 0  # only warnings left
     assert audit(cluster, "--disable", *failing, "--fail-on", "warn").returncode == 1
     bad = audit(cluster, "--disable", "nope")
@@ -154,7 +156,7 @@ def test_apply_writes_reports_and_deletes_those_of_clean_namespaces(cluster: Rea
     reports = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json", "--show-managed-fields").stdout)["items"]
     by_ns = {r["metadata"]["namespace"]: r for r in reports}
     assert set(by_ns) == {"shop", "ops"}  # clean has no report
-    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 2, "warn": 4, "error": 0, "skip": 0}
+    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 3, "warn": 4, "error": 0, "skip": 0}
     assert by_ns["ops"]["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}
     assert by_ns["shop"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-perf"}
     managers = {f["manager"] for f in by_ns["shop"]["metadata"]["managedFields"]}
@@ -191,13 +193,15 @@ def test_apply_without_the_crds_is_one_clear_line(fixture_cluster: Sim) -> None:
 
 
 def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
-    """tests/data/cluster.yaml: node-b uses 13Gi of a 12Gi budget (fail); ml/besteffort requests nothing (fail);
-    shop/pending-big needs 40Gi, more than node-a's 12Gi, the only node it tolerates (fail)."""
+    """tests/data/cluster.yaml: node-b uses 13Gi of a 12Gi budget (fail); ml/besteffort requests nothing (requests
+    fail) and so its memory is unbounded (padding fail); shop/pending-big needs 40Gi, more than node-a's 12Gi,
+    the only node it tolerates (fail)."""
     doc = json.loads(kubectl(fixture_cluster, "perf", "audit", "-o", "json", check=False).stdout)
     fails = {key(r) for r in doc["results"] if r["result"] == "fail" and r["rule"] != "metrics-pipeline"}
     assert fails == {
         ("node-padding", "fail", "Node//node-b"),
         ("requests", "fail", "Pod/ml/besteffort"),
+        ("padding", "fail", "Pod/ml/besteffort"),
         ("padding", "fail", "Pod/shop/pending-big"),
     }
 
@@ -211,7 +215,12 @@ def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> No
     dom = browser(tmp_path, "--dump-dom", page.as_uri())
     rows = set(re.findall(r'<tr class="fail" data-rule="([^"]+)" data-result="fail" data-resource="([^"]+)"', dom))
     rows = {r for r in rows if r[0] != "metrics-pipeline"}
-    assert rows == {("node-padding", "Node/node-b"), ("requests", "Pod/ml/besteffort"), ("padding", "Pod/shop/pending-big")}
+    assert rows == {
+        ("node-padding", "Node/node-b"),
+        ("requests", "Pod/ml/besteffort"),
+        ("padding", "Pod/ml/besteffort"),
+        ("padding", "Pod/shop/pending-big"),
+    }
     assert re.search(r'data-outcome="fail">\d+ fail<', dom)
 
 

@@ -71,7 +71,8 @@ def test_the_audit_pod_passes_the_audit() -> None:
     (cron,) = by_kind(render(ON), "CronJob")
     template = cron["spec"]["jobTemplate"]["spec"]["template"]
     pod = {"metadata": {"name": "audit-x", "namespace": "perf-system", **template["metadata"]}, "spec": template["spec"]}
-    audit = Audit(Policy(), Settings(), [])
+    node = {"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": "4", "memory": "16Gi"}}}  # padding needs a node to weigh
+    audit = Audit(Policy(), Settings(), [node])
     audit.add_pods([pod])
     outcomes = {r.rule: r.result for r in audit.workload_results()}
     # image-latest-tag and image-pull-always pass: the image carries the chart's appVersion tag

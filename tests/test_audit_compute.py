@@ -101,7 +101,7 @@ def test_a_daemonset_must_fit_every_node_it_runs_on() -> None:
     ]}}}  # fmt: skip
     seven = pod("agent-x", ns="kube-ops", owner=owner, containers=[ctr(mem="7Gi", limit="7Gi")], affinity=pin)
     r = one(run([seven]), "padding", "agent")
-    assert r.result == "fail" and r.properties["nodes"] == "1" and "small" in r.message  # 7Gi > 6Gi on small only
+    assert r.result == "fail" and "small (1 node" in r.message and "big" not in r.message  # 7Gi > 6Gi on small only
     five = pod("agent-y", ns="kube-ops", owner=owner, containers=[ctr(mem="5Gi", limit="5Gi")], affinity=pin)
     assert one(run([five]), "padding", "agent").result == "pass"
     # a DaemonSet kept off `small` by a taint need not fit it
@@ -175,3 +175,9 @@ def test_finish_counts_every_check_but_lists_passes_only_when_asked() -> None:
     assert [(r.rule, r.result) for r in listed] == [("padding", "fail")]
     _summary, everything = finish(results, Settings(show_pass=True))
     assert len(everything) == len(results) and everything[0].result == "fail"
+
+
+def test_a_pod_no_node_can_take_warns_as_padding_no_eligible_node_says() -> None:
+    lost = pod("lost", containers=[ctr(mem="1Gi", limit="1Gi")], nodeSelector={"pool": "gone"})
+    r = one(run([lost]), "padding", "lost")
+    assert r.result == "warn" and "no node matches" in r.message  # padding.noEligibleNode: warn (the default)

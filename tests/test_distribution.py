@@ -121,6 +121,20 @@ def test_krew_install_runs_with_only_system_python_and_kubectl(linux_release, fi
     assert run.returncode == 0, run.stderr
     declared = sorted(d["metadata"]["name"] for d in yaml.safe_load_all((DATA / "cluster.yaml").read_text()) if d and d["kind"] == "Node")
     assert sorted(n["name"] for n in yaml.safe_load(run.stdout)["nodes"]) == declared
+    # Every other subcommand runs for real too, from the archive's vendored dependencies alone.
+    for sub, (args, keys) in SMOKE.items():
+        if sub in PLUGINS:
+            result = kubectl("perf", sub, *args)
+            assert result.returncode in (0, 1) and result.stdout, (sub, result.stderr)
+            assert keys <= set(yaml.safe_load(result.stdout)), (sub, result.stdout[:300])
+
+
+# What each subcommand's JSON document holds at its top level (the README's machine output contracts).
+SMOKE = {
+    "images": (["-o", "json"], {"summary", "images", "prePull"}),
+    "cadvisor": (["--summary", "--all-nodes", "--once", "-o", "json"], {"containers", "nodes"}),
+    "audit": (["-o", "json"], {"summary", "results"}),
+}
 
 
 def test_wheel_installs_with_pipx(tmp_path):

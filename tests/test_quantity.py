@@ -80,9 +80,44 @@ def test_invalid_strings_name_themselves(text: str) -> None:
     assert repr(text) in str(err.value)
 
 
-def test_binary_amounts_cap_at_int64_like_apimachinery() -> None:
-    assert parse_quantity("100000000Ei") == (2**63 - 1) * N
-    assert parse_quantity("100000E") == 100000 * 10**18 * N  # decimal SI is not capped
+MAX = (2**63 - 1) * N  # apimachinery's maxAllowed, in nanos
+
+
+def test_amounts_cap_at_int64_like_apimachinery() -> None:
+    assert parse_quantity("100000000Ei") == MAX
+    assert parse_quantity("9223372036854775807") == MAX and parse_quantity("9223372036854775806") == MAX - N
+    # decimal amounts get the binary cap too (apimachinery keeps them exact, and hangs on 1e100000000)
+    assert parse_quantity("100000E") == MAX and parse_quantity("-1e30") == -MAX
+    assert parse_quantity(10**40) == MAX
+
+
+@pytest.mark.parametrize(
+    ("text", "nanos"),
+    [
+        ("1e100000000", MAX),
+        ("-1e100000000", -MAX),
+        ("1e-100000000", 1),  # under a nano: rounds up to 1n
+        ("-1e-100000000", -1),
+        ("1e4294967296", N),  # apimachinery cuts the exponent to an int32: 2**32 becomes 0
+        ("1e2147483648", 1),  # ... and 2**31 becomes -2**31
+        ("1" + "0" * 1_000_000, MAX),
+        ("0." + "0" * 1_000_000 + "1", 1),
+        ("1." + "0" * 1_000_000 + "1", N + 1),
+        ("1" + "0" * 500_000 + "e-500000", N),
+        ("1." + "0" * 1_000_000 + "1Ki", 1024 * N + 1),
+        ("0." + "3" * 1_000_000 + "Ki", 341_333_333_334),  # 1024/3 Ki = 341.33...e9 n, rounded up
+        ("1e+0000000000000000000000000003", 1000 * N),  # leading zeros do not count against the exponent's size
+    ],
+)
+def test_huge_and_tiny_quantities_are_bounded_before_arithmetic(text: str, nanos: int) -> None:
+    assert parse_quantity(text) == nanos
+
+
+def test_exponents_past_int64_are_not_quantities() -> None:
+    for text in ("1e9223372036854775808", "1e" + "9" * 1_000_000):
+        with pytest.raises(QuantityError) as err:
+            parse_quantity(text)
+        assert len(str(err.value)) < 120  # the message does not carry a megabyte of digits
 
 
 def test_bare_json_numbers_are_quantities() -> None:

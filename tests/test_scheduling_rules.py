@@ -89,7 +89,8 @@ def test_padding_uses_the_best_eligible_node() -> None:
     assert evaluate(spec("40Gi"), Policy(), nodes) == []  # 0.75 x 64Gi = 48Gi
     found = evaluate(spec("50Gi"), Policy(), nodes)
     assert [f.rule for f in found] == ["padding"] and "largest: 48Gi, 75% of 64Gi on big" in found[0].message
-    assert evaluate(spec("1Gi"), Policy(), []) == []  # no node to weigh against
+    # no node to weigh against: allowed with a warning (policy padding.noEligibleNode, default warn)
+    assert [(f.rule, f.deny) for f in evaluate(spec("1Gi"), Policy(), [])] == [("padding", False)]
 
 
 def test_committed_warn_and_deny() -> None:

@@ -98,7 +98,7 @@ def test_bad_selector_is_a_status(generated: Sim) -> None:
 def test_get_single_and_not_found(generated: Sim) -> None:
     pod = all_pods(generated)[7]
     out = json.loads(kubectl(generated, "get", "pod", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"], "-o", "json").stdout)
-    assert out == pod
+    assert out == {"kind": "Pod", "apiVersion": "v1", **pod}, "list items carry no kind or apiVersion, as on a real server"
     miss = kubectl(generated, "get", "pod", "-n", "shop", "nope", check=False)
     assert miss.returncode == 1 and 'pods "nope" not found' in miss.stderr and "NotFound" in miss.stderr
 
@@ -264,7 +264,8 @@ def test_watch_sees_adds_changes_and_deletes(generated: Sim) -> None:
         watcher.terminate()
         out, _err = watcher.communicate(timeout=10)
     events = [line.split() for line in out.splitlines()]
-    assert [e[0] for e in events] == ["ADDED", "MODIFIED", "DELETED"], out
+    # a delete is a MODIFIED (deletionTimestamp set) then DELETED, as on a real API server
+    assert [e[0] for e in events] == ["ADDED", "MODIFIED", "MODIFIED", "DELETED"], out
     assert events[1][2] == "qa"
 
 
@@ -288,8 +289,248 @@ def test_expired_continue_token_answers_410(sim_factory: Any) -> None:
 
 def test_bad_objects_file_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("kind: Deployment\nmetadata: {name: x}\n")
+    bad.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
     result = subprocess.run(
         [str(BIN / "perf-sim"), "--kubeconfig", str(tmp_path / "kc"), "--objects", str(bad)], capture_output=True, text=True, timeout=30
     )
-    assert result.returncode == 2 and "unsupported kind 'Deployment'" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "unsupported kind 'Secret'" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- what the audit reads: controllers, ConfigMaps, Services, APIServices, CRDs and reports --
+
+CONTROLLER_PATHS = {
+    "ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets/{name}",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
+    "DaemonSet": "/apis/apps/v1/namespaces/{ns}/daemonsets/{name}",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
+    "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs/{name}",
+}
+
+
+def owner_chain(sim: Sim, obj: dict[str, Any], cache: dict[str, Any]) -> list[str]:
+    """Follow controller ownerReferences to the top, checking each uid; returns the kinds met."""
+    kinds = []
+    while True:
+        refs = [r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")]
+        if not refs:
+            return kinds
+        ref = refs[0]
+        path = CONTROLLER_PATHS[ref["kind"]].format(ns=obj["metadata"]["namespace"], name=ref["name"])
+        if path not in cache:
+            cache[path] = sim.get(path)
+        owner = cache[path]
+        assert owner["metadata"]["uid"] == ref["uid"] and owner["kind"] == ref["kind"], (path, ref)
+        kinds.append(ref["kind"])
+        obj = owner
+
+
+def test_every_generated_pod_leads_to_real_controllers(generated: Sim) -> None:
+    cache: dict[str, Any] = {}
+    tops: Counter[tuple[str, ...]] = Counter()
+    per_owner: Counter[str] = Counter()
+    for pod in all_pods(generated):
+        chain = owner_chain(generated, pod, cache)
+        assert chain, pod["metadata"]["name"]
+        tops[tuple(chain)] += 1
+        per_owner[f"{pod['metadata']['namespace']}/{pod['metadata']['ownerReferences'][0]['name']}"] += 1
+    # every shape of ownership the audit must resolve, a bare ReplicaSet among them
+    assert {("ReplicaSet", "Deployment"), ("ReplicaSet",), ("StatefulSet",), ("DaemonSet",), ("Job",), ("Job", "CronJob")} <= set(tops)
+    # controllers' status counts agree with the pods that name them
+    for path, obj in cache.items():
+        key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+        if obj["kind"] in ("ReplicaSet", "StatefulSet"):
+            assert obj["status"]["replicas"] == per_owner[key], path
+        elif obj["kind"] == "DaemonSet":
+            assert obj["status"]["desiredNumberScheduled"] == per_owner[key], path
+
+
+def test_controller_lists_match_their_gets_and_kubectl(generated: Sim) -> None:
+    for resource, group in (
+        ("deployments", "apps/v1"),
+        ("replicasets", "apps/v1"),
+        ("statefulsets", "apps/v1"),
+        ("daemonsets", "apps/v1"),
+        ("jobs", "batch/v1"),
+        ("cronjobs", "batch/v1"),
+        ("configmaps", None),
+        ("services", None),
+    ):
+        base = f"/apis/{group}" if group else "/api/v1"
+        listed = generated.get(f"{base}/{resource}")
+        assert listed["kind"].endswith("List") and listed["items"], resource
+        first = listed["items"][0]["metadata"]
+        got = generated.get(f"{base}/namespaces/{first['namespace']}/{resource}/{first['name']}")
+        assert got == {"kind": listed["kind"].removesuffix("List"), "apiVersion": group or "v1", **listed["items"][0]}
+        names = kubectl(generated, "get", resource, "-A", "--no-headers", "-o", "custom-columns=N:.metadata.name").stdout.split()
+        assert sorted(names) == sorted(i["metadata"]["name"] for i in listed["items"])
+        paged = kubectl(generated, "get", resource, "-A", "--chunk-size=3", "-o", "name").stdout.split()
+        assert len(paged) == len(listed["items"])
+
+
+def test_deployment_template_carries_the_workload_spec(generated: Sim) -> None:
+    deploy = generated.get("/apis/apps/v1/namespaces/shop/deployments/checkout")
+    pods = [p for p in all_pods(generated) if p["metadata"]["labels"].get("app.kubernetes.io/name") == "checkout"]
+    template = deploy["spec"]["template"]["spec"]
+    assert template["containers"][0]["image"] == pods[0]["spec"]["containers"][0]["image"]
+    assert template["volumes"] == pods[0]["spec"]["volumes"]
+    assert deploy["spec"]["replicas"] == len(pods)
+    assert all(deploy["spec"]["selector"]["matchLabels"].items() <= p["metadata"]["labels"].items() for p in pods)
+
+
+@pytest.mark.parametrize("seed,mode", [(0, ""), (1, "ipvs"), (2, "nftables"), (3, "iptables")])
+def test_kube_proxy_config_map_mode_by_seed(sim_factory: Any, seed: int, mode: str) -> None:
+    sim = sim_factory("--nodes", "1", "--pods-per-node", "4", "--seed", str(seed))
+    cm = json.loads(kubectl(sim, "get", "configmap", "-n", "kube-system", "kube-proxy", "-o", "json").stdout)
+    import yaml
+
+    assert yaml.safe_load(cm["data"]["config.conf"])["mode"] == mode
+    ds = sim.get("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy")
+    assert "--config=/var/lib/kube-proxy/config.conf" in ds["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+def test_services_grow_with_the_cluster(sim_factory: Any) -> None:
+    small = sim_factory("--nodes", "2", "--pods-per-node", "10")
+    big = sim_factory("--nodes", "200", "--pods-per-node", "30")
+    n_small = len(small.get("/api/v1/services")["items"])
+    big_list = big.get("/api/v1/services?limit=500")
+    n_big = len(big_list["items"]) + big_list["metadata"].get("remainingItemCount", 0)
+    pods = 200 * 30
+    # about one Service per 40 pods on a big cluster (a plausible ratio), at least one per app on a small one
+    assert pods / 60 < n_big < pods / 20
+    apps = len(small.get("/apis/apps/v1/deployments")["items"]) + len(small.get("/apis/apps/v1/statefulsets")["items"])
+    assert n_small >= apps
+    headless = [s for s in small.get("/api/v1/services")["items"] if s["spec"]["clusterIP"] == "None"]
+    assert {s["metadata"]["name"] for s in headless} == {s["metadata"]["name"] for s in small.get("/apis/apps/v1/statefulsets")["items"]}
+
+
+def test_metrics_api_service_follows_the_metrics_server(sim_factory: Any, generated: Sim, tmp_path: Path) -> None:
+    svc = generated.get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io")
+    assert [c["status"] for c in svc["status"]["conditions"] if c["type"] == "Available"] == ["True"]
+    assert svc["spec"]["service"] == {"namespace": "kube-system", "name": "metrics-server", "port": 443}
+    # seed 3: two metrics-server replicas, both running
+    ms = generated.get("/apis/apps/v1/namespaces/kube-system/deployments/metrics-server")
+    assert ms["spec"]["replicas"] == ms["status"]["readyReplicas"] == 2
+    assert "metrics.k8s.io" in {g["name"] for g in generated.get("/apis")["groups"]}
+
+    off = sim_factory("--nodes", "1", "--pods-per-node", "5", "--no-metrics-server")
+    status, _ = off.request("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io")
+    assert status == 404
+    assert "metrics.k8s.io" not in {g["name"] for g in off.get("/apis")["groups"]}
+    assert off.get("/apis/apps/v1/deployments")["items"] and not [
+        d for d in off.get("/apis/apps/v1/deployments")["items"] if d["metadata"]["name"] == "metrics-server"
+    ]
+
+    # an APIService that is there but not Available: the aggregator answers 503
+    down = tmp_path / "down.yaml"
+    down.write_text(
+        "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.k8s.io}\n"
+        "spec: {group: metrics.k8s.io, version: v1beta1, service: {namespace: kube-system, name: metrics-server}, "
+        "groupPriorityMinimum: 100, versionPriority: 100}\n"
+        "status: {conditions: [{type: Available, status: 'False', reason: MissingEndpoints}]}\n"
+    )
+    sim = sim_factory("--nodes", "1", "--pods-per-node", "5", "--objects", str(down))
+    status, body = sim.request("/apis/metrics.k8s.io/v1beta1/nodes")
+    assert status == 503 and b"service unavailable" in body
+    assert "metrics.k8s.io" not in {g["name"] for g in sim.get("/apis")["groups"]}
+    result = kubectl(sim, "top", "nodes", check=False)
+    assert result.returncode != 0
+
+
+def test_crds_make_policy_reports_served(sim_factory: Any) -> None:
+    crds = SHARED / "crds" / "wgpolicyk8s.io-policyreports.yaml"
+    if not crds.exists():
+        pytest.skip("../shared/reference/crds is not beside this checkout")
+    sim = sim_factory("--nodes", "1", "--pods-per-node", "3")
+    status, _ = sim.request("/apis/wgpolicyk8s.io/v1alpha2/policyreports")
+    assert status == 404 and "wgpolicyk8s.io" not in {g["name"] for g in sim.get("/apis")["groups"]}
+    kubectl(sim, "apply", "-f", str(crds))
+    assert {"policyreports", "clusterpolicyreports"} <= {
+        line.split()[0] for line in kubectl(sim, "api-resources", "--api-group=wgpolicyk8s.io", "--no-headers").stdout.splitlines()
+    }
+    assert sim.get("/apis/wgpolicyk8s.io/v1alpha2/policyreports")["items"] == []
+    kubectl(sim, "delete", "-f", str(crds))
+    status, _ = sim.request("/apis/wgpolicyk8s.io/v1alpha2/policyreports")
+    assert status == 404
+
+
+def report(ns: str, results: list[dict[str, Any]], **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "wgpolicyk8s.io/v1alpha2",
+        "kind": "PolicyReport",
+        "metadata": {"name": "kubectl-perf", "namespace": ns, "labels": {"app.kubernetes.io/managed-by": "kubectl-perf", **labels}},
+        "scope": {"apiVersion": "v1", "kind": "Namespace", "name": ns},
+        "summary": {"pass": 0, "fail": len(results), "warn": 0, "error": 0, "skip": 0},
+        "results": results,
+    }
+
+
+RESULT = {"source": "kubectl-perf", "policy": "kubectl-perf", "rule": "requests", "result": "fail", "severity": "high", "message": "m"}
+
+
+def test_server_side_apply_of_reports(sim_factory: Any, tmp_path: Path) -> None:
+    crds = SHARED / "crds" / "wgpolicyk8s.io-policyreports.yaml"
+    if not crds.exists():
+        pytest.skip("../shared/reference/crds is not beside this checkout")
+    sim = sim_factory("--nodes", "1", "--pods-per-node", "3", "--objects", str(crds))
+    url = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/shop/policyreports/kubectl-perf"
+    apply = {"Content-Type": "application/apply-patch+yaml"}
+    status, body = sim.request(url, "PATCH", report("shop", [RESULT]), headers=apply)
+    assert status == 422 and "fieldManager" in json.loads(body)["message"]
+    status, body = sim.request(url + "?fieldManager=kubectl-perf&force=true", "PATCH", report("shop", [RESULT, RESULT], extra="x"), headers=apply)
+    assert status == 201, body
+    created = json.loads(body)
+    assert created["summary"]["fail"] == 2 and created["metadata"]["labels"]["extra"] == "x"
+    # a second apply without the label drops it (this manager owned it); results are replaced whole
+    status, body = sim.request(url + "?fieldManager=kubectl-perf&force=true", "PATCH", report("shop", [RESULT]), headers=apply)
+    again = json.loads(body)
+    assert status == 200 and "extra" not in again["metadata"]["labels"] and len(again["results"]) == 1
+    assert again["metadata"]["uid"] == created["metadata"]["uid"]
+    assert int(again["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+    # another manager changing a field the first owns: 409 unless forced
+    other = report("shop", [{**RESULT, "message": "other"}])
+    status, body = sim.request(url + "?fieldManager=someone-else", "PATCH", other, headers=apply)
+    assert status == 409 and json.loads(body)["reason"] == "Conflict"
+    # the real API server validates reports against the CRD's schema: so does perf-sim
+    bad = report("shop", [{**RESULT, "severity": "urgent"}])
+    status, body = sim.request(url + "?fieldManager=kubectl-perf&force=true", "PATCH", bad, headers=apply)
+    status_body = json.loads(body)
+    assert status == 422 and status_body["reason"] == "Invalid"
+    assert status_body["details"]["causes"][0]["field"] == "results[0].severity"
+    # kubectl sees the report, and a delete answers a Status
+    out = kubectl(sim, "get", "policyreports", "-n", "shop", "--no-headers").stdout.split()
+    assert out[:3] == ["kubectl-perf", "Namespace", "shop"]
+    status, body = sim.request(url, "DELETE")
+    assert status == 200 and json.loads(body)["status"] == "Success"
+    assert sim.get("/apis/wgpolicyk8s.io/v1alpha2/policyreports")["items"] == []
+    cluster = {**report("", [RESULT]), "kind": "ClusterPolicyReport"}
+    del cluster["metadata"]["namespace"]
+    status, body = sim.request(
+        "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/kubectl-perf?fieldManager=kubectl-perf&force=true", "PATCH", cluster, headers=apply
+    )
+    assert status == 201 and "namespace" not in json.loads(body)["metadata"]
+
+
+def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
+    """Each rule of the audit finds something real in a generated cluster (worked out from the API's data)."""
+    from kubectl_perf.quantity import parse_quantity
+
+    pods = all_pods(generated)
+    containers = [c for p in pods for c in p["spec"]["containers"] + p["spec"].get("initContainers", [])]
+    volumes = [v for p in pods for v in p["spec"].get("volumes", [])]
+    assert any("memory" not in (c["resources"].get("requests") or {}) for c in containers), "requests"
+    assert any("memory" not in (c["resources"].get("limits") or {}) for c in containers), "memory-limit"
+    assert any(v.get("emptyDir", {}).get("medium") == "Memory" and "sizeLimit" not in v["emptyDir"] for v in volumes), "emptydir, fail"
+    assert any("emptyDir" in v and not v["emptyDir"] for v in volumes), "emptydir, warn"
+    assert any(c["imagePullPolicy"] == "Always" and not c["image"].endswith(":latest") for c in containers), "explicit Always"
+    untagged = [c for c in containers if c["image"].endswith(":latest") or ":" not in c["image"].rpartition("/")[2]]
+    assert any(c["imagePullPolicy"] == "Always" for c in untagged), ":latest or no tag"
+    nodes = generated.get("/api/v1/nodes")["items"]
+    alloc = {n["metadata"]["name"]: parse_quantity(n["status"]["allocatable"]["memory"]) // 10**9 for n in nodes}
+    # padding: a pod whose memory limit passes 75% of every node it tolerates (GPU nodes here)
+    gpu_budget = max(alloc[n["metadata"]["name"]] for n in nodes if n["metadata"]["labels"]["workload"] == "gpu") * 3 // 4
+    assert any(parse_quantity(c["resources"].get("limits", {}).get("memory", "0")) // 10**9 > gpu_budget for c in containers), "padding"
+    # node-padding: some node's usage past 75% of its allocatable memory
+    usage = {m["metadata"]["name"]: parse_quantity(m["usage"]["memory"]) // 10**9 for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
+    assert any(usage[n] > alloc[n] * 3 // 4 for n in alloc), "node-padding"
+    assert any(usage[n] < alloc[n] * 3 // 4 for n in alloc), "and nodes within their target"

@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
+from types import ModuleType
 
 from .cli import PLUGINS
 
@@ -25,9 +26,9 @@ FILE_FLAGS = {"kubeconfig", "policy", "file", "pods_file"}
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods", "nvidia.com/gpu")
 
 
-def plugin_parser(sub: str) -> argparse.ArgumentParser:
-    module = importlib.import_module(PLUGINS[sub][0])
-    return module.build_parser()
+def plugin_flags(sub: str) -> ModuleType:
+    """A plugin's flags module (docs/architecture.md): its build_parser(), and SORT_KEYS where --sort is free-form."""
+    return importlib.import_module(PLUGINS[sub][0] + ".flags")
 
 
 def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
@@ -40,7 +41,7 @@ def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
     sub = args[0]
     if sub not in PLUGINS:
         return [], NO_FILE
-    parser = plugin_parser(sub)
+    parser = plugin_flags(sub).build_parser()
     options = {s: a for a in parser._actions for s in a.option_strings}
     if current.startswith("--") and "=" in current:
         flag, _, value = current.partition("=")
@@ -76,8 +77,7 @@ def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tu
     if action.dest == "resources":
         return [(r, "") for r in RESOURCES], NO_FILE
     if action.dest == "sort":
-        module = importlib.import_module(PLUGINS[sub][0])
-        return [(k, "") for k in getattr(module, "SORT_KEYS", ())], NO_FILE
+        return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
     return [], NO_FILE
 
 

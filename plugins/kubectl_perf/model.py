@@ -187,6 +187,7 @@ class NodeView:
     memory: int  # allocatable memory, nanos
     target: float  # its padding target (the policy's, resolved once)
     committed: int = 0  # memory limits already committed by pods on the node, nanos
+    nodes: int = 1  # how many nodes this view stands for (see group_nodes)
 
     @property
     def budget(self) -> int:
@@ -202,23 +203,40 @@ def node_view(node: Obj, target_for: Callable[[Mapping[str, str]], float], commi
     return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), target_for(labels), committed)
 
 
+# Labels that name a node's pool (perf-sim, GKE, EKS, Karpenter, AKS): DaemonSet denials name pools.
+POOL_LABELS = (
+    "node-pool",
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "kubernetes.azure.com/agentpool",
+)
+
+
+def pool_of(view: NodeView) -> str:
+    """The node's pool as its labels name it, else the node's own name."""
+    return next((view.labels[k] for k in POOL_LABELS if view.labels.get(k)), view.name)
+
+
 def group_nodes(views: Sequence[NodeView], keys: frozenset[str]) -> list[NodeView]:
     """Nodes that look alike to a pod that only reads `keys` of their labels, one per
-    group: the largest budget's node, carrying the group's most room. 5,000 nodes of a
-    few pools become a few views, so a review costs the same on any cluster size."""
-    groups: dict[tuple[Any, ...], tuple[NodeView, int]] = {}
+    group: nodes of one pool with one padding budget, carrying the group's most room and
+    its node count. 5,000 nodes of a few pools become a few views, so a review costs the
+    same on any cluster size, and each view's budget holds for every node it stands for
+    (a DaemonSet must fit them all)."""
+    groups: dict[tuple[Any, ...], tuple[NodeView, int, int]] = {}
     for v in views:
         sig = (
             tuple((k, v.labels.get(k)) for k in sorted(keys)),
             tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints)),
+            v.budget,
+            tuple(v.labels.get(k) for k in POOL_LABELS),
         )
         room = v.budget - v.committed
         best = groups.get(sig)
-        if best is None:
-            groups[sig] = (v, room)
-        else:
-            rep, best_room = best
-            groups[sig] = (v if v.budget > rep.budget else rep, max(room, best_room))
-    out = [NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room) for rep, room in groups.values()]
+        groups[sig] = (v, room, 1) if best is None else (best[0], max(room, best[1]), best[2] + 1)
+    out = [
+        NodeView(rep.name, rep.labels, rep.taints, rep.memory, rep.target, rep.budget - room, count) for rep, room, count in groups.values()
+    ]
     out.sort(key=lambda n: -n.budget)
     return out

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import NodeView, all_containers, pod_resources
+from .model import NodeView, all_containers, pod_limits, pod_requests, pool_of
 from .quantity import format_bytes
 from .scheduling import label_selector_matches, node_matches
 
@@ -28,6 +28,8 @@ class Policy:
     padding_memory: float = DEFAULT_PADDING
     node_targets: tuple[NodeTarget, ...] = ()
     committed: str = "off"
+    daemon_sets: str = "everyNode"  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    no_eligible_node: str = "warn"  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
     exempt_namespaces: tuple[str, ...] = ("kube-system",)
     namespace_overrides: Mapping[str, str] = field(default_factory=dict)
     on_stale_cache: str = "allow"
@@ -57,8 +59,10 @@ class Finding:
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
     """(container, resource) pairs where a container, init container or sidecar
     requests nothing of a required resource. Ephemeral containers cannot carry
-    resources and are not looked at. A pod-level request covers its containers."""
-    pod_level = (spec.get("resources") or {}).get("requests") or {}
+    resources and are not looked at. A pod-level request (or limit, which the API server
+    defaults the request from, as for containers) covers its containers."""
+    pod_level_resources = spec.get("resources") or {}
+    pod_level = {**(pod_level_resources.get("limits") or {}), **(pod_level_resources.get("requests") or {})}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
         # Only names matter, so nothing is parsed. A limit counts as a request: the API
@@ -69,10 +73,39 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     return missing
 
 
-def pod_memory_need(spec: Mapping[str, Any]) -> int:
-    """The memory a pod may come to use: its effective limit, else its effective request."""
-    requests, limits = pod_resources(spec)
-    return limits.get("memory") or requests.get("memory", 0)
+@dataclass(frozen=True)
+class MemoryNeed:
+    """The memory a pod may come to use, or the container that makes it unbounded."""
+
+    nanos: int
+    unbounded: str = ""  # a container with neither a memory limit nor a request
+
+
+def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
+    """A container's need is its memory limit, else its request, else unbounded; the pod's
+    need adds them up by the scheduler's rules (model.pod_requests: sidecars beside the app
+    containers, init peaks, overhead), with a pod-level request as a floor. A pod-level memory
+    limit, or a limit on every container and init container, bounds the pod's cgroup (the
+    kubelet sets it from their sum), ephemeral containers included: then the need is the
+    effective limit."""
+    pod_level = spec.get("resources") or {}
+    containers = [c for _, c in all_containers(spec)]
+    if "memory" in (pod_level.get("limits") or {}) or all("memory" in ((c.get("resources") or {}).get("limits") or {}) for c in containers):
+        return MemoryNeed(pod_limits(spec).get("memory", 0))
+    # Each container's need stands in for its memory request, so the scheduler's own sum adds them up.
+    shadow: dict[str, Any] = {k: v for k, v in spec.items() if k not in ("containers", "initContainers", "resources")}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for c in spec.get(key) or ():
+            resources = c.get("resources") or {}
+            need = (resources.get("limits") or {}).get("memory", (resources.get("requests") or {}).get("memory"))
+            if need is None:
+                return MemoryNeed(0, str(c.get("name", "?")))
+            if key != "ephemeralContainers":
+                shadow.setdefault(key, []).append({"restartPolicy": c.get("restartPolicy"), "resources": {"requests": {"memory": need}}})
+    total = pod_requests(shadow).get("memory", 0)
+    if "memory" in (pod_level.get("requests") or {}):
+        total = max(total, pod_requests(spec).get("memory", 0))  # the pod is expected to use at least its request
+    return MemoryNeed(total)
 
 
 def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[NodeView]:
@@ -82,23 +115,35 @@ def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[No
 # -- the rules: (spec, policy, nodes) -> findings ---------------------------------
 # `nodes` None means the node view is not to be trusted (a stale webhook cache).
 # A pod with no node it may run on has nothing to be weighed against (a node group
-# may scale up from zero), so the node rules find nothing then.
+# may scale up from zero): the padding rule says so as policy.no_eligible_node asks.
+# `kind` is the kind of the object the spec belongs to (a DaemonSet runs on every node).
 
 
-def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None) -> list[Finding]:
+def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> list[Finding]:
     """Every container, init container and sidecar requests each required resource."""
     return [Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing_requests(spec, policy.require_requests)]
 
 
-def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
-    """The pod's memory fits the padding budget of at least one node it may run on."""
-    need = pod_memory_need(spec)
+def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
+    """The pod's memory is bounded and fits the padding budget of at least one node it may
+    run on; a DaemonSet's, of every node it may run on (unless padding.daemonSets: anyNode)."""
+    memory = memory_need(spec)
+    if memory.unbounded:
+        message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
+        return [Finding("padding", message, memory.unbounded, "memory")]
+    need = memory.nanos
     if not need:
         return []
     if nodes is None:
         if policy.on_stale_cache == "deny":
             return [Finding("padding", "the webhook's view of the nodes is stale, so memory padding cannot be checked", resource="memory")]
         return []
+    if kind == "DaemonSet" and policy.daemon_sets == "everyNode":
+        eligible = list(_eligible(spec, nodes))
+        breaching = [n for n in eligible if need > n.budget]
+        if breaching:
+            return [Finding("padding", _breached_pools(need, breaching), resource="memory")]
+        return [] if eligible else _no_eligible_node(policy)
     largest: NodeView | None = None
     for n in _eligible(spec, nodes):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
@@ -106,7 +151,7 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
         if largest is None or n.budget > largest.budget:
             largest = n
     if largest is None:
-        return []
+        return _no_eligible_node(policy)
     return [
         Finding(
             "padding",
@@ -117,10 +162,34 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
     ]
 
 
-def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
+def _no_eligible_node(policy: Policy) -> list[Finding]:
+    if policy.no_eligible_node == "allow":
+        return []
+    message = "no node matches its nodeSelector, affinity and tolerations, so memory padding could not be checked"
+    return [Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")]
+
+
+def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
+    pools: dict[str, list[NodeView]] = {}
+    for v in breaching:
+        pools.setdefault(pool_of(v), []).append(v)
+    parts = []
+    for name, views in pools.items():
+        count = sum(v.nodes for v in views)
+        low = min(views, key=lambda v: v.budget)
+        if name == low.name and count > 1:
+            name = f"{name} and {count - 1} more"  # no pool label: nodes alike to this pod
+        budget = f"budget {format_bytes(low.budget)}: {low.target:.0%} of {format_bytes(low.memory)}"
+        parts.append(f"{name} ({count} node{'s' if count != 1 else ''}, {budget})")
+    pools_text = ", ".join(parts)
+    return f"memory {format_bytes(need)} exceeds the padding budget of node pools a DaemonSet runs a pod on every node of: {pools_text}"
+
+
+def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
     """With padding.committed warn|deny: the pod's memory fits what the limits already
-    committed leave of some node's budget. Quiet when the padding rule already fails."""
-    need = pod_memory_need(spec)
+    committed leave of some node's budget (any node, for DaemonSets too: their old pods'
+    limits are among those committed). Quiet when the padding rule already fails."""
+    need = memory_need(spec).nanos
     if policy.committed == "off" or not need or nodes is None:
         return []
     fits = False
@@ -144,12 +213,12 @@ def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[Node
     ]
 
 
-Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None"], list[Finding]]
+Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None", str], list[Finding]]
 
 # Rule ID -> rule, in the order findings are reported. Audit reports by these IDs.
 RULES: dict[str, Rule] = {"requests": requests_rule, "padding": padding_rule, "committed": committed_rule}
 
 
-def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None) -> list[Finding]:
-    """Every rule's findings for one pod spec."""
-    return [f for rule in RULES.values() for f in rule(spec, policy, nodes)]
+def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
+    """Every rule's findings for one pod spec of a `kind` object."""
+    return [f for rule in RULES.values() for f in rule(spec, policy, nodes, kind)]

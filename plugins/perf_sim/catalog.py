@@ -44,26 +44,68 @@ POOLS = {
 POOL_PATTERN = ("general", "io", "compute", "general", "general", "io", "general", "compute", "gpu", "general")
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
-# (reference, size in bytes): sizes as the registries report them, uncompressed.
-IMAGES: dict[str, int] = {
-    "registry.k8s.io/pause:3.10": 736_000,
-    "registry.k8s.io/kube-proxy:v1.32.4": 30_900_000,
-    "fluent/fluent-bit:3.1.9": 88_200_000,
-    "quay.io/prometheus/node-exporter:v1.8.2": 23_600_000,
-    "docker.io/library/node:20": 1_100_000_000,
-    "docker.io/library/python:3.12": 1_020_000_000,
-    "docker.io/library/nginx:1.27": 192_000_000,
-    "docker.io/envoyproxy/envoy:v1.31.2": 181_000_000,
-    "docker.io/library/postgres:16": 432_000_000,
-    "docker.io/library/redis:7.4": 117_000_000,
-    "docker.io/library/busybox:1.36": 4_260_000,
-    "docker.io/apache/spark:3.5.3": 1_020_000_000,
-    "docker.io/tensorflow/tensorflow:2.17.0-gpu": 7_450_000_000,
-    "docker.io/nvidia/k8s-device-plugin:v0.16.2": 310_000_000,
-    "gcr.io/distroless/static-debian12:nonroot": 2_150_000,
-    "docker.io/library/golang:1.23": 823_000_000,
+# Images as pods write them -> (the name the kubelet lists, fully qualified; size as
+# containerd reports it: compressed, linux/amd64, from docker-library/repo-info and the
+# registries). Pods write some short and some long, as people do.
+IMAGES: dict[str, tuple[str, int]] = {
+    "registry.k8s.io/pause:3.10": ("registry.k8s.io/pause:3.10", 320_000),
+    "registry.k8s.io/kube-proxy:v1.32.4": ("registry.k8s.io/kube-proxy:v1.32.4", 30_900_000),
+    "fluent/fluent-bit:3.1.9": ("docker.io/fluent/fluent-bit:3.1.9", 35_100_000),
+    "quay.io/prometheus/node-exporter:v1.8.2": ("quay.io/prometheus/node-exporter:v1.8.2", 11_400_000),
+    "docker.io/library/node:22": ("docker.io/library/node:22", 409_000_000),
+    "python:3.12": ("docker.io/library/python:3.12", 411_000_000),
+    "python:3.12-slim": ("docker.io/library/python:3.12-slim", 43_000_000),
+    "nginx:1.27": ("docker.io/library/nginx:1.27", 70_500_000),
+    "docker.io/envoyproxy/envoy:v1.31.2": ("docker.io/envoyproxy/envoy:v1.31.2", 62_300_000),
+    "docker.io/library/postgres:16": ("docker.io/library/postgres:16", 152_000_000),
+    "docker.io/library/redis:7.4": ("docker.io/library/redis:7.4", 45_200_000),
+    "busybox": ("docker.io/library/busybox:latest", 2_160_000),
+    "docker.io/library/busybox:1.36": ("docker.io/library/busybox:1.36", 2_160_000),
+    "docker.io/apache/spark:3.5.3": ("docker.io/apache/spark:3.5.3", 398_000_000),
+    "docker.io/tensorflow/tensorflow:2.17.0-gpu": ("docker.io/tensorflow/tensorflow:2.17.0-gpu", 3_640_000_000),
+    "nvcr.io/nvidia/k8s-device-plugin:v0.16.2": ("nvcr.io/nvidia/k8s-device-plugin:v0.16.2", 131_000_000),
+    "gcr.io/distroless/static-debian12:nonroot": ("gcr.io/distroless/static-debian12:nonroot", 1_030_000),
+    "golang:1.23": ("docker.io/library/golang:1.23", 292_000_000),
+    "eclipse-temurin:21-jre": ("docker.io/library/eclipse-temurin:21-jre", 121_000_000),
+    "registry.example.com/ml/recommender:2.3.1": ("registry.example.com/ml/recommender:2.3.1", 512_000_000),
+    "node:22-alpine": ("docker.io/library/node:22-alpine", 56_400_000),
+    "registry.k8s.io/metrics-server/metrics-server:v0.7.2": ("registry.k8s.io/metrics-server/metrics-server:v0.7.2", 19_500_000),
 }
 SYSTEM_IMAGES = ("registry.k8s.io/pause:3.10",)
+MAX_NODE_IMAGES = 50  # the kubelet's nodeStatusMaxImages default
+
+
+def _versions(repo: str, versions: range, fmt: str, size: int, step: int) -> dict[str, int]:
+    return {f"{repo}:{fmt.format(v)}": size + step * (v % 7) for v in versions}
+
+
+# What nodes of a pool keep from pods that ran there before: older tags, old app builds.
+# A node keeps each with a fixed probability, so nodes of one pool hold different sets,
+# and all but GPU nodes (few, young, replaced often) pass the kubelet's cap of 50: their
+# smallest images go unlisted, and an image only general nodes run (distroless payments)
+# is listed by no node at all.
+LEFTOVERS: dict[str, dict[str, int]] = {
+    "general": {
+        "docker.io/library/node:20": 401_000_000,
+        "docker.io/library/python:3.11": 399_000_000,
+        "docker.io/library/nginx:1.26": 69_800_000,
+        "docker.io/envoyproxy/envoy:v1.30.6": 61_000_000,
+        **_versions("registry.example.com/shop/checkout", range(64), "1.4.{}", 36_000_000, 150_000),
+        **_versions("registry.example.com/shop/cart", range(12), "2.2.{}", 118_000_000, 410_000),
+    },
+    "io": {
+        "docker.io/library/postgres:15": 149_000_000,
+        "docker.io/library/redis:7.2": 41_900_000,
+        **_versions("registry.example.com/data/etl", range(60), "3.1.{}", 28_000_000, 260_000),
+    },
+    "compute": {
+        "docker.io/apache/spark:3.5.1": 395_000_000,
+        "docker.io/apache/spark:3.4.3": 377_000_000,
+        **_versions("registry.example.com/analytics/features", range(60), "0.9.{}", 24_000_000, 300_000),
+    },
+    "gpu": {"docker.io/tensorflow/tensorflow:2.16.1-gpu": 3_510_000_000},
+}
+LEFTOVER_PERCENT = 75
 
 
 def container(name: str, image: str, req: dict[str, str] | None = None, lim: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -96,7 +138,17 @@ DAEMONSETS = (
         "DaemonSet",
         tuple(POOLS),
         {
-            "containers": [container("kube-proxy", "registry.k8s.io/kube-proxy:v1.32.4", {"cpu": "100m"})],
+            "containers": [
+                container(
+                    "kube-proxy",
+                    "registry.k8s.io/kube-proxy:v1.32.4",
+                    {"cpu": "100m"},
+                    # kubeadm's layout: the mode lives in the kube-proxy ConfigMap, mounted here
+                    command=["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"],
+                    volumeMounts=[{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}],
+                )
+            ],
+            "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}],
             "priorityClassName": "system-node-critical",
             "tolerations": [{"operator": "Exists"}],
         },
@@ -130,20 +182,40 @@ GPU_PLUGIN = Workload(
     "DaemonSet",
     ("gpu",),
     {
-        "containers": [container("nvidia-device-plugin", "docker.io/nvidia/k8s-device-plugin:v0.16.2", {"cpu": "50m", "memory": "64Mi"})],
+        "containers": [container("nvidia-device-plugin", "nvcr.io/nvidia/k8s-device-plugin:v0.16.2", {"cpu": "50m", "memory": "64Mi"})],
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
         "nodeSelector": {"workload": "gpu"},
     },
 )
 
-# Fills slots a node has no room left for: asks for nothing, tolerates everything.
+# The metrics pipeline: placed on the first untainted nodes, one or two replicas by seed.
+METRICS_SERVER = Workload(
+    "kube-system",
+    "metrics-server",
+    "ReplicaSet",
+    ("general", "compute"),
+    {
+        "containers": [
+            container(
+                "metrics-server",
+                "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
+                {"cpu": "100m", "memory": "200Mi"},
+                args=["--cert-dir=/tmp", "--secure-port=10250", "--kubelet-preferred-address-types=InternalIP", "--metric-resolution=15s"],
+            )
+        ],
+        "priorityClassName": "system-cluster-critical",
+    },
+)
+
+# Fills slots a node has no room left for: asks for nothing, tolerates everything. A bare
+# ReplicaSet someone created by hand, on an untagged image: what audits love to find.
 FILLER = Workload(
     "default",
     "debug-shell",
     "ReplicaSet",
     tuple(POOLS),
     {
-        "containers": [container("shell", "docker.io/library/busybox:1.36", command=["sleep", "infinity"])],
+        "containers": [container("shell", "busybox", command=["sleep", "infinity"])],
         "tolerations": [{"operator": "Exists"}],
     },
 )
@@ -155,7 +227,16 @@ WORKLOADS = (
         "ReplicaSet",
         ("general",),
         {
-            "containers": [container("app", "docker.io/library/node:20", {"cpu": "250m", "memory": "512Mi"}, {"memory": "1Gi"})],
+            "containers": [
+                container(
+                    "app",
+                    "docker.io/library/node:22",
+                    {"cpu": "250m", "memory": "512Mi"},
+                    {"memory": "1Gi"},
+                    volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}],
+                )
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {}}],  # no sizeLimit, no ephemeral-storage request
             "initContainers": [
                 container("envoy", "docker.io/envoyproxy/envoy:v1.31.2", {"cpu": "50m", "memory": "64Mi"}, {"memory": "128Mi"}, **SIDECAR)
             ],
@@ -168,7 +249,7 @@ WORKLOADS = (
         "ReplicaSet",
         ("general",),
         {
-            "containers": [container("app", "docker.io/library/python:3.12", {"cpu": "100m", "memory": "256Mi"})],
+            "containers": [container("app", "python:3.12", {"cpu": "100m", "memory": "256Mi"})],
         },
         weight=3,
     ),
@@ -178,7 +259,7 @@ WORKLOADS = (
         "ReplicaSet",
         ("general",),
         {
-            "containers": [container("nginx", "docker.io/library/nginx:1.27")],
+            "containers": [container("nginx", "nginx:1.27", imagePullPolicy="Always")],
         },
         weight=3,
     ),
@@ -190,7 +271,7 @@ WORKLOADS = (
         {
             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}},
             "containers": [
-                container("model", "docker.io/library/python:3.12"),
+                container("model", "registry.example.com/ml/recommender:2.3.1"),
                 container("cache", "docker.io/library/redis:7.4"),
             ],
         },
@@ -225,8 +306,10 @@ WORKLOADS = (
                     "docker.io/library/postgres:16",
                     {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "2Gi"},
                     {"memory": "4Gi"},
+                    volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
                 )
             ],
+            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
             "initContainers": [
                 container("init-perms", "docker.io/library/busybox:1.36", {"cpu": "10m", "memory": "16Mi"}, {"memory": "16Mi"})
             ],
@@ -256,8 +339,16 @@ WORKLOADS = (
         ("compute",),
         {
             "containers": [
-                container("executor", "docker.io/apache/spark:3.5.3", {"cpu": "4", "memory": "8Gi"}, {"cpu": "4", "memory": "10Gi"})
+                container(
+                    "executor",
+                    "docker.io/apache/spark:3.5.3",
+                    {"cpu": "4", "memory": "8Gi"},
+                    {"cpu": "4", "memory": "10Gi"},
+                    volumeMounts=[{"name": "spark-local", "mountPath": "/var/spark"}],
+                )
             ],
+            # shuffle files in tmpfs without a sizeLimit: they count against the memory limit
+            "volumes": [{"name": "spark-local", "emptyDir": {"medium": "Memory"}}],
             "initContainers": [container("fetch-deps", "docker.io/library/busybox:1.36", {"cpu": "6", "memory": "1Gi"})],
             "nodeSelector": {"workload": "compute"},
         },
@@ -274,7 +365,8 @@ WORKLOADS = (
                     "train",
                     "docker.io/tensorflow/tensorflow:2.17.0-gpu",
                     {"cpu": "6", "memory": "48Gi", "nvidia.com/gpu": "1"},
-                    {"memory": "60Gi", "nvidia.com/gpu": "1"},
+                    # a limit sized to the machine: past any padding budget on the GPU pool
+                    {"memory": "200Gi", "nvidia.com/gpu": "1"},
                 )
             ],
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
@@ -289,9 +381,34 @@ WORKLOADS = (
         "Job",
         ("general", "compute"),
         {
-            "containers": [container("report", "docker.io/library/golang:1.23", {"cpu": "500m", "memory": "1Gi"}, {"memory": "1Gi"})],
+            "containers": [container("report", "golang:1.23", {"cpu": "500m", "memory": "1Gi"}, {"memory": "1Gi"})],
             "restartPolicy": "Never",
         },
         outcome="Job",
+    ),
+    Workload(
+        "shop",
+        "orders",
+        "ReplicaSet",
+        ("general",),
+        {"containers": [container("app", "eclipse-temurin:21-jre", {"cpu": "500m", "memory": "1Gi"}, {"memory": "1536Mi"})]},
+        weight=2,
+    ),
+    Workload(
+        "shop",
+        "notifier",
+        "ReplicaSet",
+        ("general",),
+        {"containers": [container("app", "node:22-alpine", {"cpu": "50m", "memory": "128Mi"}, {"memory": "256Mi"})]},
+    ),
+    Workload(
+        "analytics",
+        "notebook",
+        "ReplicaSet",
+        ("compute",),
+        {
+            "containers": [container("lab", "python:3.12-slim", {"cpu": "1", "memory": "2Gi"}, {"memory": "4Gi"})],
+            "nodeSelector": {"workload": "compute"},
+        },
     ),
 )

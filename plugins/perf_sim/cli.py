@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from .generate import Generated
-from .server import Config, Handler, Server, load_objects
-from .store import Store
+from .server import Config, Handler, Server
+from .store import METRICS_API_SERVICE, ApiStatus, Store, api_service
+from .writes import load_objects
 
 
 def self_signed(workdir: Path) -> tuple[Path, Path, bytes]:
@@ -105,11 +106,22 @@ def kubeconfig(server: str, ca_pem: bytes, token: str) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="perf-sim", description="Serve a simulated Kubernetes cluster over HTTPS on 127.0.0.1.")
     p.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for the cluster, once it is ready")
-    p.add_argument("--objects", nargs="+", metavar="FILE", help="YAML/JSON files of Namespaces, Nodes, Pods, NodeMetrics, PodMetrics")
+    p.add_argument(
+        "--objects",
+        nargs="+",
+        metavar="FILE",
+        help="YAML/JSON files of objects to serve (Namespaces, Nodes, Pods, controllers, ConfigMaps, Services, APIServices, "
+        "CustomResourceDefinitions and their resources, NodeMetrics, PodMetrics), beside any generated ones",
+    )
     p.add_argument("--nodes", type=int, help="generate this many nodes (default 10 without --objects)")
     p.add_argument("--pods-per-node", type=int, default=30, help="pods generated on each node (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated cluster (default 0)")
-    p.add_argument("--no-metrics-server", action="store_true", help="serve no metrics.k8s.io API (404), as without metrics-server")
+    p.add_argument(
+        "--no-metrics-server",
+        action="store_true",
+        help="no metrics-server: no v1beta1.metrics.k8s.io APIService, so metrics.k8s.io answers 404 (an --objects file may "
+        "instead give that APIService with Available False: then 503)",
+    )
     p.add_argument(
         "--forbid-cluster-list",
         action="append",
@@ -132,13 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         print("perf-sim: needs the 'sim' extra: pip install 'kubectl-perf[sim]'", file=sys.stderr)
         return 2
     nodes = args.nodes if args.nodes is not None else (0 if args.objects else 10)
-    store = Store(Generated(nodes, args.pods_per_node, args.seed) if nodes else None)
+    store = Store(Generated(nodes, args.pods_per_node, args.seed, not args.no_metrics_server) if nodes else None)
     try:
         docs = [d for path in args.objects or [] for d in read_documents(path)]
         load_objects(store, docs)
-    except (OSError, ValueError, yaml.YAMLError, AttributeError) as err:
+    except (OSError, ValueError, yaml.YAMLError, AttributeError, ApiStatus) as err:
         print(f"perf-sim: cannot load objects: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
+    apiservices = store.collections["apiservices"]
+    if args.no_metrics_server:
+        apiservices.remove(("", METRICS_API_SERVICE))
+    elif apiservices.get(("", METRICS_API_SERVICE)) is None:
+        store.write(
+            "apiservices", api_service("metrics.k8s.io", "v1beta1", {"namespace": "kube-system", "name": "metrics-server", "port": 443})
+        )
     out = Path(args.kubeconfig)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="perf-sim-"))
     cert, key, ca_pem = self_signed(workdir)
     token = secrets.token_urlsafe(24)
-    Handler.cfg = Config(store, token, not args.no_metrics_server, set(args.forbid_cluster_list))
+    Handler.cfg = Config(store, token, set(args.forbid_cluster_list))
     try:
         server = Server(("127.0.0.1", args.port), Handler)
     except OSError as err:

@@ -17,8 +17,8 @@ from typing import Any
 
 from kubectl_perf.model import container_amounts, node_allocatable, pod_limits, pod_requests
 
-from . import catalog
-from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, POOL_PATTERN, POOLS, WORKLOADS, Workload
+from . import catalog, defaults
+from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, IMAGES, METRICS_SERVER, POOL_PATTERN, POOLS, WORKLOADS, Workload
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of generated Kubernetes names
 _SUFFIX_SPACE = len(_ALPHABET) ** 5
@@ -68,24 +68,9 @@ def digest(ref: str) -> str:
 
 
 def image_id(ref: str) -> str:
-    repo = ref.rsplit(":", 1)[0]
-    return f"{repo}@sha256:{digest(ref)}"
-
-
-def qos_class(spec: dict[str, Any]) -> str:
-    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-    reqs = [container_amounts(c, "requests") for c in containers]
-    lims = [container_amounts(c, "limits") for c in containers]
-    if (
-        not any(r.get(k) for r in reqs for k in ("cpu", "memory"))
-        and not any(lim.get(k) for lim in lims for k in ("cpu", "memory"))
-        and not spec.get("resources")
-    ):
-        return "BestEffort"
-    guaranteed = all(
-        lim.get(k) and (r.get(k, lim.get(k)) == lim.get(k)) for r, lim in zip(reqs, lims, strict=True) for k in ("cpu", "memory")
-    )
-    return "Guaranteed" if guaranteed and not spec.get("resources") else "Burstable"
+    """The runtime's repo@sha256 name for an image, as pod status and node status show it."""
+    name = IMAGES[ref][0] if ref in IMAGES else ref
+    return f"{name.rsplit(':', 1)[0]}@sha256:{digest(name)}"
 
 
 def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int) -> tuple[int, int]:
@@ -113,7 +98,7 @@ class PodFacts:
 class Generated:
     """Nodes and pods of a generated cluster, addressed by index."""
 
-    def __init__(self, nodes: int, pods_per_node: int, seed: int) -> None:
+    def __init__(self, nodes: int, pods_per_node: int, seed: int, metrics_server: bool = True) -> None:
         self.nodes = nodes
         self.per_node = pods_per_node
         self.seed = seed
@@ -124,7 +109,14 @@ class Generated:
         self._usage_cache: dict[str, list[tuple[str, int, int]]] = {}
         self.workloads_by_pool = {pool: [w for w in WORKLOADS if pool in w.pools for _ in range(w.weight)] for pool in POOLS}
         self.any_workloads = [w for w in WORKLOADS for _ in range(w.weight)]
-        self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)})
+        self.namespaces = sorted({w.namespace for w in WORKLOADS + DAEMONSETS + (GPU_PLUGIN, FILLER)} | {"kube-public", "kube-node-lease"})
+        # metrics-server: one replica (a single point of failure) or two, by seed, on untainted nodes
+        self.metrics_replicas = (1 + seed % 2) if metrics_server else 0
+        untainted = (k for k in range(nodes) if not POOLS[self.pool_of(k)].taints)
+        self.metrics_nodes = [k for _, k in zip(range(self.metrics_replicas), untainted, strict=False)]
+        # Hot nodes: one container without a memory limit leaks until its node is past any
+        # padding target. Node seed % nodes and about a quarter of the others.
+        self.hot = lambda k: k >= 0 and (k == seed % max(nodes, 1) or mix(seed, k, 31) % 4 == 0)
 
     # -- nodes ------------------------------------------------------------
     def pool_of(self, k: int) -> str:
@@ -158,7 +150,7 @@ class Generated:
     def node_json(self, k: int) -> str:
         return json.dumps(self.node(k), separators=(",", ":"))
 
-    def node(self, k: int) -> dict[str, Any]:
+    def node(self, k: int, images: bool = True) -> dict[str, Any]:
         pool = POOLS[self.pool_of(k)]
         name = self.node_name(k)
         mem = pool.memory_gi * catalog.GI
@@ -178,7 +170,6 @@ class Generated:
         allocatable["cpu"] = f"{pool.cpu * 1000 - reserved_cpu_m}m"
         allocatable["memory"] = f"{(mem - reserved_mem) // 1024}Ki"
         allocatable["ephemeral-storage"] = "93478772582"
-        images = self.node_images(pool.name)
         ip = f"10.0.{k // 250}.{k % 250 + 1}"
         created = timestamp(k * 7 % 3600)
         return {
@@ -239,23 +230,34 @@ class Generated:
                     "operatingSystem": "linux",
                     "architecture": "amd64",
                 },
-                "images": images,
+                "images": self.node_images(k) if images else [],
             },
         }
 
-    @lru_cache(maxsize=16)
-    def node_images(self, pool: str) -> list[dict[str, Any]]:
-        refs = {c["image"] for w in self._node_workloads(pool) for c in _containers(w.spec)} | set(catalog.SYSTEM_IMAGES)
-        largest_first = sorted(refs, key=lambda r: -IMAGES[r])
-        return [
-            {"names": [image_id(r), r], "sizeBytes": IMAGES[r]} for r in largest_first[:50]
-        ]  # the kubelet's nodeStatusMaxImages default
+    def node_images(self, k: int) -> list[dict[str, Any]]:
+        """Node status images as the kubelet writes them: the images of the pods node k
+        runs (finished ones too) and, by chance per node, of pods that ran there before
+        (its pool's other workloads, older tags); largest first, cut to the cap."""
+        pool = self.pool_of(k)
+        sizes = {IMAGES[c["image"]][0]: IMAGES[c["image"]][1] for w in self._node_plan(k) for c in _containers(w.spec)}
+        sizes.update({IMAGES[r][0]: IMAGES[r][1] for r in catalog.SYSTEM_IMAGES})
+        before = {IMAGES[c["image"]][0]: IMAGES[c["image"]][1] for w in self._node_workloads(pool) for c in _containers(w.spec)}
+        before.update(catalog.LEFTOVERS.get(pool, {}))
+        for name, size in before.items():
+            if name not in sizes and mix(self.seed, k, name_hash(name)) % 100 < catalog.LEFTOVER_PERCENT:
+                sizes[name] = size
+        largest_first = sorted(sizes, key=lambda n: (-sizes[n], n))[: catalog.MAX_NODE_IMAGES]
+        return [{"names": [image_id(n), n], "sizeBytes": sizes[n]} for n in largest_first]
 
     def _node_workloads(self, pool: str) -> list[Workload]:
         return self.daemonsets(pool) + sorted(set(self.workloads_by_pool[pool]), key=lambda w: w.name)
 
     def daemonsets(self, pool: str) -> list[Workload]:
         return list(DAEMONSETS) + ([GPU_PLUGIN] if pool == "gpu" else [])
+
+    def owner_uid(self, kind: str, namespace: str, name: str) -> str:
+        """The uid of a generated controller (or Service, ConfigMap): what pods' ownerReferences name."""
+        return self.uid(3, name_hash(f"{kind}/{namespace}/{name}"))
 
     def uid(self, kind: int, i: int) -> str:
         return f"{mix(self.seed, kind):08x}-{kind:04x}-4{(i >> 36) & 0xFFF:03x}-a{(i >> 24) & 0xFFF:03x}-{i & 0xFFFFFF:06x}{mix(kind, i) & 0xFFFFFF:06x}"
@@ -282,14 +284,14 @@ class Generated:
         free = dict(self._allocatable(k))
         plan: list[Workload] = []
         choices = self.workloads_by_pool[pool]
+        ds = self.daemonsets(pool) + ([METRICS_SERVER] if k in self.metrics_nodes else [])
         for slot in range(self.per_node):
             i = k * self.per_node + slot
-            ds = self.daemonsets(pool)
-            candidates = (
-                [ds[slot]]
-                if slot < len(ds)
-                else [choices[(mix(self.seed, i, 3) + n) % len(choices)] for n in range(len(choices))] + [FILLER]
-            )
+            if slot < len(ds):
+                candidates: list[Workload] = [ds[slot]]
+            else:
+                start = mix(self.seed, i, 3)
+                candidates = choices[start % len(choices) :] + choices[: start % len(choices)] + [FILLER]
             for w in candidates:
                 need = {} if self._finishes(i, w) else self._requests(w)
                 if all(free.get(r, 0) >= v for r, v in need.items()):
@@ -307,7 +309,7 @@ class Generated:
         return pod_requests(w.spec)
 
     def _allocatable(self, k: int) -> dict[str, int]:
-        return node_allocatable(self.node(k))
+        return node_allocatable(self.node(k, images=False))  # images follow from the plan this serves
 
     def pod_name(self, i: int, w: Workload) -> str:
         if w.owner_kind == "StatefulSet":
@@ -373,6 +375,7 @@ class Generated:
             "cid": f"{mix(i, 5):08x}{mix(i, 6):08x}",
             "stsname": f.name,
             "jobname": f.labels.get("batch.kubernetes.io/job-name", ""),
+            "jobuid": self.owner_uid("Job", f.namespace, f.labels["batch.kubernetes.io/job-name"]) if f.workload.owner_kind == "Job" else "",
         }
 
     def pod(self, i: int) -> dict[str, Any]:
@@ -384,34 +387,18 @@ class Generated:
             self._templates[key] = self._build_template(w, phase)
         return self._templates[key]
 
+    def owner_name(self, w: Workload) -> str:
+        """The controller that owns w's pods (a Job's name varies per pod: see pod_name)."""
+        return {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[w.owner_kind]
+
     def _build_template(self, w: Workload, phase: str) -> str:
         spec = json.loads(json.dumps(w.spec))
+        defaults.pod_spec(spec)
         pending = phase == "Pending"
-        spec.setdefault("restartPolicy", "Always")
-        spec.update(
-            {
-                "dnsPolicy": "ClusterFirst",
-                "schedulerName": "default-scheduler",
-                "serviceAccountName": "default",
-                "terminationGracePeriodSeconds": 30,
-                "enableServiceLinks": True,
-                "preemptionPolicy": "PreemptLowerPriority",
-                "priority": 2000001000 if spec.get("priorityClassName") else 0,
-            }
-        )
+        spec["serviceAccountName"] = "default"
         if not pending:
             spec["nodeName"] = "@node@"
-        for c in _containers(spec):
-            c.setdefault("imagePullPolicy", "IfNotPresent")
-            c.setdefault("terminationMessagePath", "/dev/termination-log")
-            c.setdefault("terminationMessagePolicy", "File")
-            # The API server defaults requests from limits before anything reads the pod.
-            res = c.setdefault("resources", {})
-            for r, v in (res.get("limits") or {}).items():
-                res.setdefault("requests", {}).setdefault(r, v)
-        owner_name = {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[
-            w.owner_kind
-        ]
+        owner_name = self.owner_name(w)
         labels = self.pod_labels(w, "@stsname@")
         if "batch.kubernetes.io/job-name" in labels:
             labels["batch.kubernetes.io/job-name"] = "@jobname@"
@@ -423,6 +410,7 @@ class Generated:
                 "namespace": w.namespace,
                 "uid": "@uid@",
                 "resourceVersion": "@rv@",
+                "generation": 1,
                 "creationTimestamp": "@created@",
                 "labels": labels,
                 "ownerReferences": [
@@ -430,7 +418,7 @@ class Generated:
                         "apiVersion": "batch/v1" if w.owner_kind == "Job" else "apps/v1",
                         "kind": w.owner_kind,
                         "name": owner_name,
-                        "uid": self.uid(3, name_hash(w.name)),
+                        "uid": "@jobuid@" if w.owner_kind == "Job" else self.owner_uid(w.owner_kind, w.namespace, owner_name),
                         "controller": True,
                         "blockOwnerDeletion": True,
                     }
@@ -440,12 +428,12 @@ class Generated:
             "status": self._status(spec, phase),
         }
         text = json.dumps(obj, separators=(",", ":")).replace("%", "%%")
-        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname"):
+        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname", "jobuid"):
             text = text.replace(f"@{field}@", f"%({field})s")
         return text
 
     def _status(self, spec: dict[str, Any], phase: str) -> dict[str, Any]:
-        qos = qos_class(spec)
+        qos = defaults.qos_class(spec)
         if phase == "Pending":
             return {
                 "phase": "Pending",
@@ -522,10 +510,34 @@ class Generated:
         if self.phase(i, w) != "Running":
             return []
         out = []
+        leaker, leak = self._leak(self.pod_node(i))
         for n, (cname, rc, rm, lm) in enumerate(self._container_requests(w)):
             cpu, mem = synth_usage(rc, rm, lm, mix(self.seed, i, n, 17))
+            if i == leaker and not lm:
+                mem, leak = mem + leak, 0
             out.append((cname, cpu, mem))
         return out
+
+    def _base_usage(self, i: int) -> int:
+        w = self.workload(i)
+        if self.phase(i, w) != "Running":
+            return 0
+        return sum(synth_usage(rc, rm, lm, mix(self.seed, i, n, 17))[1] for n, (_c, rc, rm, lm) in enumerate(self._container_requests(w)))
+
+    @lru_cache(maxsize=4096)
+    def _leak(self, k: int) -> tuple[int, int]:
+        """(pod index, extra bytes) of the leaking container on hot node k, or (-1, 0):
+        its pods' working sets then add up to 82% of the node's allocatable memory."""
+        if not self.hot(k):
+            return -1, 0
+        first = k * self.per_node
+        pods = range(first, first + self.per_node)
+        leaky = [i for i in pods if self.phase(i, self.workload(i)) == "Running" and any(not lm for *_r, lm in self._container_requests(self.workload(i)))]
+        if not leaky:
+            return -1, 0
+        apps = [i for i in leaky if self.workload(i).owner_kind != "DaemonSet"] or leaky
+        target = self._allocatable(k).get("memory", 0) // NANO * 82 // 100
+        return apps[0], max(0, target - sum(self._base_usage(i) for i in pods))
 
     @lru_cache(maxsize=64)
     def _container_requests(self, w: Workload) -> list[tuple[str, int, int, int]]:
@@ -547,6 +559,13 @@ def usage_basis(spec: dict[str, Any]) -> list[tuple[str, int, int, int]]:
         # cpu nanos of a core are nanocores already; memory nanos become bytes
         rows.append((c.get("name", ""), rc, rm // NANO, limit_mem // NANO))
     return rows
+
+
+def template_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a pod spec with what the API server defaults in every pod template."""
+    out = json.loads(json.dumps(spec))
+    defaults.template_spec(out)
+    return out
 
 
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

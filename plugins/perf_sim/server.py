@@ -12,91 +12,68 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import yaml
+
+from . import discovery, writes
 from .metrics import Metrics, dumps
 from .selectors import SelectorError, label_matcher, parse_fields
-from .store import FIELDS, KINDS, ApiStatus, Store, dotted, namespace_object, not_found, now_rfc3339
+from .store import LOCAL_GROUPS, ApiStatus, Kind, Store, dotted, field_terms, not_found, now_rfc3339
 from .tables import table
 
-VERSION = {
-    "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.4",
-    "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
-    "gitTreeState": "clean",
-    "buildDate": "2025-04-22T16:02:27Z",
-    "goVersion": "go1.23.6",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 MAX_BODY = 3 * 1024 * 1024
+PATCH_TYPES = (
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+    "application/apply-patch+cbor",
+)
 
 
 class Config:
-    def __init__(self, store: Store, token: str, metrics_server: bool, forbid_cluster_list: set[str]) -> None:
+    def __init__(self, store: Store, token: str, forbid_cluster_list: set[str]) -> None:
         self.store = store
         self.metrics = Metrics(store)
         self.token = token
-        self.metrics_server = metrics_server
         self.forbid_cluster_list = forbid_cluster_list
 
 
-def resource_list(group_version: str, resources: list[tuple[str, str, bool, list[str]]]) -> dict[str, Any]:
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": group_version,
-        "resources": [
-            {
-                "name": n,
-                "singularName": "" if "/" in n else k.lower(),
-                "namespaced": ns,
-                "kind": k,
-                "verbs": v,
-                **(
-                    {"shortNames": {"pods": ["po"], "nodes": ["no"], "namespaces": ["ns"]}[n]}
-                    if n in ("pods", "nodes", "namespaces")
-                    else {}
-                ),
-            }
-            for n, k, ns, v in resources
-        ],
-    }
-
-
-RW = ["create", "delete", "get", "list", "patch", "update", "watch"]
-CORE = resource_list(
-    "v1",
-    [
-        ("namespaces", "Namespace", False, RW),
-        ("nodes", "Node", False, RW),
-        ("nodes/proxy", "NodeProxyOptions", False, ["get"]),
-        ("pods", "Pod", True, RW),
-    ],
-)
-METRICS = resource_list(
-    "metrics.k8s.io/v1beta1", [("nodes", "NodeMetrics", False, ["get", "list"]), ("pods", "PodMetrics", True, ["get", "list"])]
-)
-METRICS_GROUP = {
-    "name": "metrics.k8s.io",
-    "versions": [{"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}],
-    "preferredVersion": {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"},
-}
-
-ROUTES: list[tuple[re.Pattern[str], str]] = [
+METRICS_ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p), name)
     for p, name in [
-        (r"^/api/v1/(?P<resource>namespaces|nodes|pods)$", "collection"),
-        (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$", "ns_pods"),
-        (r"^/api/v1/namespaces/(?P<name>[^/]+)$", "namespace"),
-        (r"^/api/v1/nodes/(?P<name>[^/]+)$", "node"),
-        (r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "pod"),
-        (r"^/api/v1/nodes/(?P<name>[^/]+)/proxy/(?P<rest>.*)$", "proxy"),
         (r"^/apis/metrics\.k8s\.io/v1beta1/(?P<res>nodes|pods)$", "metrics_list"),
         (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods$", "metrics_ns_pods"),
         (r"^/apis/metrics\.k8s\.io/v1beta1/nodes/(?P<name>[^/]+)$", "metrics_node"),
         (r"^/apis/metrics\.k8s\.io/v1beta1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)$", "metrics_pod"),
     ]
 ]
+RESOURCE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<rest>.+)$")
+NOT_FOUND = ApiStatus(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def bookmark(kind: Kind, rv: int) -> dict[str, Any]:
+    """A BOOKMARK's object: an empty object of the kind, as Go serializes one."""
+    obj: dict[str, Any] = {"kind": kind.kind, "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(rv)}}
+    if kind.kind == "Pod":
+        obj.update(spec={"containers": None}, status={})
+    elif kind.kind == "Node":
+        obj.update(spec={}, status={"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": {}})
+    return obj
+
+
+def wrong_kind(obj: dict[str, Any], kind: Kind) -> None:
+    """A body of another kind or version: refused as the API server's decoder words it."""
+    sent_kind, sent_version = obj.get("kind") or kind.kind, obj.get("apiVersion") or kind.group_version
+    if (sent_kind, sent_version) == (kind.kind, kind.group_version):
+        return
+    if sent_version != kind.group_version and sent_kind == kind.kind:
+        why = f'no kind "{sent_kind}" is registered for version "{sent_version}"'
+    else:
+        internal = kind.group.split(".")[0] if kind.group else "core"
+        why = f"converting ({sent_version.rpartition('/')[2]}.{sent_kind}) to ({internal}.{kind.kind}): unknown conversion"
+    raise ApiStatus(
+        400, "BadRequest", f'{sent_kind} in version "{sent_version.rpartition("/")[2]}" cannot be handled as a {kind.kind}: {why}'
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -121,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, code: int, obj: Any) -> None:
         self._send(code, dumps(obj))
 
-    def _body(self) -> Any:
+    def _body(self, yaml_ok: bool = False) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
             raise ApiStatus(413, "RequestEntityTooLarge", "request entity too large")
@@ -129,6 +106,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(raw or b"null")
         except ValueError:
+            if yaml_ok:  # an apply patch may be YAML
+                try:
+                    return yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    pass
             raise ApiStatus(400, "BadRequest", "the body of the request was in an unknown format") from None
 
     def _dispatch(self) -> None:
@@ -158,71 +140,107 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and path == "/sim/compact":
             self._json(200, {"resourceVersion": str(cfg.store.compact())})
             return
-        static: dict[str, Callable[[], Any]] = {
-            "/version": lambda: VERSION,
-            "/api": lambda: {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.headers.get("Host", "")}],
-            },
-            "/apis": lambda: {"kind": "APIGroupList", "apiVersion": "v1", "groups": [METRICS_GROUP] if cfg.metrics_server else []},
-            "/api/v1": lambda: CORE,
-        }
-        if cfg.metrics_server:
-            static["/apis/metrics.k8s.io"] = lambda: {"kind": "APIGroup", "apiVersion": "v1", **METRICS_GROUP}
-            static["/apis/metrics.k8s.io/v1beta1"] = lambda: METRICS
         if path in ("/healthz", "/livez", "/readyz"):
             self._send(200, "ok", "text/plain; charset=utf-8")
             return
-        if path in static:
-            self._only("GET")
-            self._json(200, static[path]())
+        if path == "/apis/metrics.k8s.io" or path.startswith("/apis/metrics.k8s.io/"):
+            self._metrics_route(path)
             return
-        for pattern, name in ROUTES:
+        doc = discovery.static(cfg.store, path, self.headers.get("Host", ""))
+        if doc is not None:
+            self._only("GET")
+            self._json(200, doc)
+            return
+        match = RESOURCE_PATH.match(path)
+        if not match:
+            raise NOT_FOUND
+        group = match["group"] or ""
+        version = match["version"] or "v1"
+        parts = [unquote(p) for p in match["rest"].split("/")]
+        ns = None
+        if parts[0] == "namespaces" and len(parts) >= 3 and not (len(parts) == 3 and parts[2] in ("status", "finalize")):
+            ns, parts = parts[1], parts[2:]
+        if group and not any(k.group == group for k in cfg.store.kinds.values()):
+            self._send(404, "404 page not found\n", "text/plain; charset=utf-8")
+            return
+        name = cfg.store.collection_for(group, parts[0])
+        if name is None or cfg.store.kinds[name].group_version != (f"{group}/{version}" if group else version):
+            raise NOT_FOUND
+        kind = cfg.store.kinds[name]
+        if ns is not None and not kind.namespaced:
+            raise NOT_FOUND
+        if len(parts) == 1:
+            self._collection(name, ns)
+        elif len(parts) == 2:
+            self._item(name, (ns or "", parts[1]))
+        elif name == "nodes" and parts[2] == "proxy" and ns is None:
+            self.r_proxy(parts[1], "/".join(parts[3:]))
+        elif len(parts) == 3 and parts[2] == "status" and kind.namespaced == (ns is not None):
+            self._item(name, (ns or "", parts[1]), status_only=True)
+        else:
+            raise NOT_FOUND
+
+    def _metrics_route(self, path: str) -> None:
+        state = self.cfg.store.metrics_state()
+        if state == "absent":  # no APIService: nothing answers the group, as kube-apiserver's mux says
+            self._send(404, "404 page not found\n", "text/plain; charset=utf-8")
+            return
+        if state == "unavailable":  # the aggregator cannot reach metrics-server
+            self._send(503, "service unavailable\n", "text/plain; charset=utf-8")
+            return
+        doc = discovery.static(self.cfg.store, path, "")
+        if doc is not None:
+            self._only("GET")
+            self._json(200, doc)
+            return
+        for pattern, handler in METRICS_ROUTES:
             match = pattern.match(path)
             if match:
-                args = {k: unquote(v) for k, v in match.groupdict().items()}
-                if name.startswith("metrics") and not cfg.metrics_server:
-                    break
-                getattr(self, f"r_{name}")(**args)
+                getattr(self, f"r_{handler}")(**{k: unquote(v) for k, v in match.groupdict().items()})
                 return
-        raise ApiStatus(404, "NotFound", "the server could not find the requested resource", {})
+        raise NOT_FOUND
 
     def _only(self, *methods: str) -> None:
         if self.command not in methods and not (self.command == "HEAD" and "GET" in methods):
-            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
-    # -- core resources ---------------------------------------------------
-    def r_collection(self, resource: str) -> None:
-        if self.command == "POST" and resource in ("namespaces", "nodes"):
-            self._create(resource, None)
+    # -- resources --------------------------------------------------------
+    def _collection(self, name: str, ns: str | None) -> None:
+        kind = self.cfg.store.kinds[name]
+        if self.command == "POST" and (ns is not None or not kind.namespaced):
+            self._create(name, ns)
+            return
+        if self.command == "DELETE" and "deletecollection" in kind.verbs:
+            self._delete_collection(name, ns)
             return
         self._only("GET")
-        if resource in self.cfg.forbid_cluster_list:
+        if ns is None and kind.namespaced and kind.resource in self.cfg.forbid_cluster_list:
+            group = f' in API group "{kind.group}"' if kind.group else ' in API group ""'
             raise ApiStatus(
                 403,
                 "Forbidden",
-                f'{resource} is forbidden: User "perf-sim-user" cannot '
-                f'{"watch" if self._watching() else "list"} resource "{resource}" in API group "" at the cluster scope',
-                {"kind": resource},
+                f'{kind.resource} is forbidden: User "perf-sim-user" cannot '
+                f'{"watch" if self._watching() else "list"} resource "{kind.resource}"{group} at the cluster scope',
+                {"kind": kind.resource, **({"group": kind.group} if kind.group else {})},
             )
-        self._list(resource, None)
+        self._list(name, ns)
 
-    def r_ns_pods(self, ns: str) -> None:
-        if self.command == "POST":
-            self._create("pods", ns)
-            return
-        self._only("GET")
-        self._list("pods", ns)
-
-    def r_namespace(self, name: str) -> None:
-        self._item("namespaces", ("", name))
-
-    def r_node(self, name: str) -> None:
-        self._item("nodes", ("", name))
-
-    def r_pod(self, ns: str, name: str) -> None:
-        self._item("pods", (ns, name))
+    def _delete_collection(self, resource: str, ns: str | None) -> None:
+        self._drain()
+        store = self.cfg.store
+        kind = store.kinds[resource]
+        with store.changed:
+            doomed = [
+                json.loads(o) if isinstance(o, str) else o
+                for _p, o in store.collections[resource].select(ns, self.query.get("labelSelector"), self.query.get("fieldSelector"))
+            ]
+            if self.query.get("dryRun") != "All":
+                for obj in doomed:
+                    store.write(resource, obj, "DELETED")
+        self._json(
+            200,
+            {"kind": f"{kind.kind}List", "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(store.rv)}, "items": doomed},
+        )
 
     def _watching(self) -> bool:
         return self.query.get("watch") in ("true", "1")
@@ -232,94 +250,230 @@ class Handler(BaseHTTPRequestHandler):
         if self._watching():
             self._watch(resource, ns)
             return
+        store = self.cfg.store
         try:
             limit = int(q.get("limit") or 0)
         except ValueError:
-            raise ApiStatus(400, "BadRequest", f"invalid limit {q.get('limit')!r}") from None
-        items, token = self.cfg.store.list(resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue"))
-        meta = {"resourceVersion": str(self.cfg.store.rv), **({"continue": token} if token else {})}
+            raise ApiStatus(400, "BadRequest", f'strconv.ParseInt: parsing "{q.get("limit")}": invalid syntax') from None
+        rv = q.get("resourceVersion")
+        if q.get("resourceVersionMatch") and not rv:
+            why = "resourceVersionMatch is forbidden unless resourceVersion is provided"
+            raise ApiStatus(
+                422,
+                "Invalid",
+                f'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: {why}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "ListOptions",
+                    "causes": [{"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": "resourceVersionMatch"}],
+                },
+            )
+        if rv:
+            if not rv.isdigit():
+                raise ApiStatus(
+                    400,
+                    "BadRequest",
+                    f'invalid resource version: resourceVersion: Invalid value: "{rv}": strconv.ParseUint: parsing "{rv}": invalid syntax',
+                )
+            if int(rv) > store.rv:
+                raise ApiStatus(
+                    504,
+                    "Timeout",
+                    f"Timeout: Too large resource version: {rv}, current: {store.rv}",
+                    {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1},
+                )
+            if rv == "0" and not q.get("continue"):
+                limit = 0  # served whole from the watch cache, which does not page
+        items, token, remaining = store.list(resource, ns, q.get("labelSelector"), q.get("fieldSelector"), max(limit, 0), q.get("continue"))
+        meta: dict[str, Any] = {"resourceVersion": str(store.rv)}
+        if store.kinds[resource].group not in LOCAL_GROUPS:
+            meta["continue"] = token  # custom resource lists always carry it, "" on the last page
+        if token:
+            meta["continue"] = token
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
         if "as=Table" in (self.headers.get("Accept") or ""):
             objs = [json.loads(o) if isinstance(o, str) else o for o in items]
-            self._json(200, table(resource, objs, meta, q.get("includeObject", "PartialObjectMetadata")))
+            self._json(200, table(store.collections[resource], objs, meta, q.get("includeObject", "PartialObjectMetadata")))
             return
-        kind = KINDS[resource]
-        head = f'{{"kind":"{kind.kind}List","apiVersion":"v1","metadata":{dumps(meta)},"items":['
-        body = head + ",".join(o if isinstance(o, str) else dumps(o) for o in items) + "]}"
-        self._send(200, body)
+        kind = store.kinds[resource]
+        head = f'{{"kind":"{kind.kind}List","apiVersion":"{kind.group_version}","metadata":{dumps(meta)},"items":['
+        if kind.group in LOCAL_GROUPS:  # built-in list items carry no kind or apiVersion; custom resources do
+            prefix = f'{{"kind":"{kind.kind}","apiVersion":"{kind.group_version}",'
+            text = [
+                ("{" + o[len(prefix) :] if o.startswith(prefix) else o)
+                if isinstance(o, str)
+                else dumps({k: v for k, v in o.items() if k not in ("kind", "apiVersion")})
+                for o in items
+            ]
+        else:
+            text = [o if isinstance(o, str) else dumps(o) for o in items]
+        self._send(200, head + ",".join(text) + "]}")
 
-    def _item(self, resource: str, key: tuple[str, str]) -> None:
+    def _item(self, resource: str, key: tuple[str, str], status_only: bool = False) -> None:
         store = self.cfg.store
         coll = store.collections[resource]
+        kind = coll.kind
         if self.command in ("GET", "HEAD"):
             obj = coll.get(key)
             if obj is None:
-                raise not_found(resource, key[1])
+                raise not_found(kind.resource, key[1], kind.group)
             if "as=Table" in (self.headers.get("Accept") or ""):
-                self._json(
-                    200,
-                    table(
-                        resource,
-                        [obj],
-                        {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
-                        self.query.get("includeObject", "PartialObjectMetadata"),
-                    ),
-                )
+                meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                self._json(200, table(coll, [obj], meta, self.query.get("includeObject", "PartialObjectMetadata")))
             else:
                 self._json(200, obj)
             return
-        if self.command == "DELETE":
+        if self.command == "DELETE" and not status_only:
             self._drain()
             with store.changed:
                 obj = coll.get(key)
                 if obj is None:
-                    raise not_found(resource, key[1])
-                store.write(resource, obj, "DELETED")
-            self._json(200, obj)
+                    raise not_found(kind.resource, key[1], kind.group)
+                if resource == "pods":  # stamped (a MODIFIED event), then gone at once: no kubelet to wait for
+                    obj = {**obj, "metadata": {**obj["metadata"], "deletionTimestamp": now_rfc3339(), "deletionGracePeriodSeconds": 0}}
+                    obj["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1
+                    if self.query.get("dryRun") != "All":
+                        store.write(resource, obj, "MODIFIED")
+                if self.query.get("dryRun") != "All":
+                    store.write(resource, obj, "DELETED")
+            if kind.group and kind.group not in LOCAL_GROUPS:  # custom resources answer a Status
+                meta = obj["metadata"]
+                details = {"name": key[1], "group": kind.group, "kind": kind.resource, "uid": meta.get("uid", "")}
+                self._json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+            else:
+                self._json(200, obj)
             return
         if self.command in ("PUT", "PATCH"):
-            body = self._body()
-            if not isinstance(body, dict):
-                raise ApiStatus(400, "BadRequest", "the body of the request must be a JSON object")
-            with store.changed:
-                old = coll.get(key)
-                if old is None:
-                    raise not_found(resource, key[1])
-                if self.command == "PUT":
-                    new = body
-                else:
-                    ctype = (self.headers.get("Content-Type") or "").split(";")[0]
-                    if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-                        raise ApiStatus(415, "UnsupportedMediaType", f"the server does not support patch type {ctype!r}")
-                    new = merge_patch(old, body)
-                meta = new.setdefault("metadata", {})
-                if (meta.get("name"), meta.get("namespace", key[0]) if KINDS[resource].namespaced else "") != (key[1], key[0]):
-                    raise ApiStatus(400, "BadRequest", "the name of the object does not match the name on the URL")
-                rv = (body.get("metadata") or {}).get("resourceVersion")
-                if self.command == "PUT" and rv and rv != old["metadata"].get("resourceVersion"):
-                    raise ApiStatus(
-                        409, "Conflict", f'Operation cannot be fulfilled on {resource} "{key[1]}": the object has been modified'
-                    )
-                for keep in ("uid", "creationTimestamp"):
-                    if keep in old["metadata"]:
-                        meta[keep] = old["metadata"][keep]
-                store.write(resource, new, "MODIFIED")
-            self._json(200, new)
+            self._update(resource, key, status_only)
             return
-        raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+    def _update(self, resource: str, key: tuple[str, str], status_only: bool) -> None:
+        store = self.cfg.store
+        coll = store.collections[resource]
+        kind = coll.kind
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if self.command == "PATCH" and ctype not in PATCH_TYPES:
+            if kind.group in LOCAL_GROUPS:
+                raise ApiStatus(415, "UnsupportedMediaType", "415: Unsupported Media Type", {})
+            raise ApiStatus(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            )
+        applying = ctype.startswith("application/apply-patch")
+        body = self._body(yaml_ok=applying)
+        if applying and not isinstance(body, dict):
+            raise ApiStatus(400, "BadRequest", "error decoding YAML: the body of an apply patch must be an object")
+        if applying and not self.query.get("fieldManager"):
+            cause = {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}
+            raise ApiStatus(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+                {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]},
+            )
+        with store.changed:
+            old = coll.get(key)
+            if old is None and not applying:
+                raise not_found(kind.resource, key[1], kind.group)
+            if applying:
+                self._check_identity(body, key, kind)
+                new = writes.apply(old, body, self.query["fieldManager"], self.query.get("force") == "true", kind.group_version)
+            elif self.command == "PUT":
+                if not isinstance(body, dict):
+                    raise ApiStatus(400, "BadRequest", "the body of the request must be a JSON object")
+                new = body
+            elif ctype == "application/json-patch+json":
+                new = writes.json_patch(old or {}, body)
+            else:
+                if not isinstance(body, dict):
+                    raise ApiStatus(400, "BadRequest", "the body of the request must be a JSON object")
+                new = writes.merge_patch(old, body)
+            if old is None:  # apply creates
+                try:
+                    writes.prepare(new, coll, key[0] or None, store)
+                except ValueError as err:
+                    raise ApiStatus(422, "Invalid", str(err)) from None
+                writes.validate(new, coll)
+                self._namespace_exists(kind, key[0])
+                if self.query.get("dryRun") != "All":
+                    store.write(resource, new)
+                self._json(201, new)
+                return
+            if status_only:  # the status subresource changes status alone
+                new = {**old, "status": new.get("status")}
+            meta = new.setdefault("metadata", {})
+            self._check_identity(new, key, kind)
+            rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+            if rv and rv != old["metadata"].get("resourceVersion"):
+                what = f"{kind.resource}.{kind.group}" if kind.group else kind.resource
+                raise ApiStatus(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {what} "{key[1]}": the object has been modified; please apply your changes to the latest version and try again',
+                    {"name": key[1], "kind": kind.resource, **({"group": kind.group} if kind.group else {})},
+                )
+            for keep in ("uid", "creationTimestamp", "generation"):
+                if keep in old["metadata"]:
+                    meta[keep] = old["metadata"][keep]
+            spec_of = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status")}  # noqa: E731
+            if "generation" in meta and spec_of(new) != spec_of(old):
+                meta["generation"] += 1
+            new.setdefault("apiVersion", kind.group_version)
+            new.setdefault("kind", kind.kind)
+            if kind.kind == "CustomResourceDefinition":
+                try:
+                    writes.crd_status(new)
+                except ValueError as err:
+                    raise ApiStatus(422, "Invalid", str(err)) from None
+            writes.validate(new, coll)
+            if self.query.get("dryRun") != "All":
+                store.write(resource, new, "MODIFIED")
+        self._json(200, new)
+
+    def _check_identity(self, obj: dict[str, Any], key: tuple[str, str], kind: Kind) -> None:
+        meta = obj.get("metadata") or {}
+        if meta.get("name") not in (None, key[1]):
+            raise ApiStatus(400, "BadRequest", "the name of the object does not match the name on the URL")
+        if kind.namespaced and meta.get("namespace") not in (None, "", key[0]):
+            raise ApiStatus(400, "BadRequest", "the namespace of the object does not match the namespace on the request")
+        wrong_kind(obj, kind)
+        meta = obj.setdefault("metadata", {})
+        meta["name"] = key[1]
+        if kind.namespaced:
+            meta["namespace"] = key[0]
+
+    def _namespace_exists(self, kind: Kind, ns: str) -> None:
+        if kind.namespaced and self.cfg.store.collections["namespaces"].get(("", ns)) is None:
+            raise not_found("namespaces", ns)
 
     def _create(self, resource: str, ns: str | None) -> None:
+        coll = self.cfg.store.collections[resource]
+        kind = coll.kind
         obj = self._body()
-        if not isinstance(obj, dict) or obj.get("kind") != KINDS[resource].kind:
-            raise ApiStatus(400, "BadRequest", f"expected a {KINDS[resource].kind} object")
+        if not isinstance(obj, dict):
+            raise ApiStatus(400, "BadRequest", "the body of the request must be a JSON object")
+        wrong_kind(obj, kind)
         try:
-            prepare(obj, resource, ns)
+            writes.prepare(obj, coll, ns, self.cfg.store)
         except ValueError as err:
             raise ApiStatus(422, "Invalid", str(err)) from None
+        writes.validate(obj, coll)
         store = self.cfg.store
-        key = store.collections[resource].key_of(obj)
+        key = coll.key_of(obj)
+        self._namespace_exists(kind, key[0])
         with store.changed:
-            if store.collections[resource].get(key) is not None:
-                raise ApiStatus(409, "AlreadyExists", f'{resource} "{key[1]}" already exists', {"name": key[1], "kind": resource})
+            if coll.get(key) is not None:
+                what = f"{kind.resource}.{kind.group}" if kind.group else kind.resource
+                raise ApiStatus(
+                    409,
+                    "AlreadyExists",
+                    f'{what} "{key[1]}" already exists',
+                    {"name": key[1], "kind": kind.resource, **({"group": kind.group} if kind.group else {})},
+                )
             if self.query.get("dryRun") != "All":
                 store.write(resource, obj)
         self._json(201, obj)
@@ -331,12 +485,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             timeout = float(q.get("timeoutSeconds") or 1800)
             match_labels = label_matcher(q.get("labelSelector"))
-            terms = parse_fields(q.get("fieldSelector") or "", FIELDS[resource])
+            terms = field_terms(store.kinds[resource], q.get("fieldSelector"))
             since = int(q.get("resourceVersion") or 0)
         except (ValueError, SelectorError) as err:
             raise ApiStatus(400, "BadRequest", str(err)) from None
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        kind = KINDS[resource]
+        kind = store.kinds[resource]
 
         def matches(obj: dict[str, Any]) -> bool:
             meta = obj.get("metadata") or {}
@@ -357,11 +511,13 @@ class Handler(BaseHTTPRequestHandler):
         deadline = time.monotonic() + timeout
         with store.changed:
             start_rv = store.rv
-            too_old = since and since < store.compacted_rv
+            too_old = since and store.first_rv <= since < store.compacted_rv
         if too_old:
             emit("ERROR", ApiStatus(410, "Expired", f"too old resource version: {since} ({store.compacted_rv})").body())
         else:
-            if not since:  # no resourceVersion: start with the current state as ADDED events
+            # no resourceVersion: the current state as ADDED events. A version from before the
+            # store's history replays all of it, as a young watch cache does.
+            if not since:
                 for _pos, obj in store.collections[resource].select(ns, q.get("labelSelector"), q.get("fieldSelector")):
                     emit("ADDED", obj)
                 since = start_rv
@@ -382,7 +538,7 @@ class Handler(BaseHTTPRequestHandler):
                 if time.monotonic() >= deadline:
                     break
                 if bookmarks and time.monotonic() - last_bookmark > 5:
-                    emit("BOOKMARK", {"kind": kind.kind, "apiVersion": kind.group_version, "metadata": {"resourceVersion": str(since)}})
+                    emit("BOOKMARK", bookmark(kind, since))
                     last_bookmark = time.monotonic()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -454,64 +610,6 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(200, self.cfg.metrics.pod_metrics(p))
                 return
         raise not_found("pods", name, "metrics.k8s.io")
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (strategic merge patches are applied the same way)."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
-
-
-def prepare(obj: dict[str, Any], resource: str, ns: str | None) -> None:
-    """Fill what the API server fills on create: names, uid, timestamps, pod phase."""
-    meta = obj.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise ValueError("metadata must be an object")
-    if not meta.get("name") and meta.get("generateName"):
-        meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
-    if not meta.get("name") or not isinstance(meta["name"], str):
-        raise ValueError(f"{KINDS[resource].kind} is invalid: metadata.name: Required value")
-    if KINDS[resource].namespaced:
-        if ns and meta.get("namespace") not in (None, ns):
-            raise ValueError("the namespace of the provided object does not match the namespace sent on the request")
-        meta["namespace"] = ns or meta.get("namespace") or "default"
-    else:
-        meta.pop("namespace", None)
-    meta.setdefault("uid", str(uuid.uuid4()))
-    meta.setdefault("creationTimestamp", now_rfc3339())
-    if resource == "pods":
-        status = obj.setdefault("status", {})
-        status.setdefault("phase", "Running" if (obj.get("spec") or {}).get("nodeName") else "Pending")
-
-
-def load_objects(store: Store, docs: list[Any]) -> None:
-    """Put objects from --objects files into the store, as given."""
-    namespaces = set()
-    for doc in docs:
-        for obj in (doc.get("items") or []) if doc.get("kind", "").endswith("List") else [doc]:
-            kind = obj.get("kind")
-            resource = {
-                "Namespace": "namespaces",
-                "Node": "nodes",
-                "Pod": "pods",
-                "NodeMetrics": "nodemetrics",
-                "PodMetrics": "podmetrics",
-            }.get(kind)
-            if resource is None:
-                raise ValueError(f"unsupported kind {kind!r} (perf-sim serves Namespace, Node, Pod, NodeMetrics, PodMetrics)")
-            prepare(obj, resource, None)
-            if resource in ("pods", "podmetrics"):
-                namespaces.add(obj["metadata"]["namespace"])
-            store.write(resource, obj)
-    for ns in sorted(namespaces - {k[1] for k in store.collections["namespaces"].extras}):
-        store.write("namespaces", namespace_object(ns, "1"))
 
 
 class Server(ThreadingHTTPServer):

@@ -69,7 +69,7 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
             return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
         try:
             review = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             metrics.bad_request(400)
             return _json({"error": "the body is not JSON"}, 400)
         try:

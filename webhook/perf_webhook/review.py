@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_perf.policy import Finding, NodeView, Policy, evaluate
+from kubectl_perf.quantity import QuantityError
 
 API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 characters
+REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
 
 # Where each kind keeps the pod spec it will create.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -24,8 +26,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-# What an update must change for the rules to look again: resources and scheduling.
-WATCHED_SPEC_FIELDS = ("resources", "overhead", "runtimeClassName", "nodeSelector", "affinity", "tolerations", "nodeName")
+# Subresources that change what the rules read: an in-place resize changes resources, and
+# ephemeral containers add containers. Others (status, binding, eviction...) pass.
+JUDGED_SUBRESOURCES = {"Pod": frozenset({"", "resize", "ephemeralcontainers"})}
 
 
 class BadReview(ValueError):
@@ -38,6 +41,135 @@ class BadReview(ValueError):
 
 class BadObject(ValueError):
     """A well-formed review whose object is not shaped like its kind."""
+
+
+# -- the fields the rules read, and their types -----------------------------------------
+@dataclass(frozen=True)
+class Fields:
+    """An object of which only these fields are read; absent or null ones are left out."""
+
+    fields: Mapping[str, Shape]
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A map of any keys to plain values (labels, quantities)."""
+
+    value: type | tuple[type, ...]
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Shape
+
+
+Shape = type | tuple[type, ...] | Fields | MapOf | ListOf
+QUANTITY = (str, int, float)  # parse_quantity judges the value itself
+RESOURCES = Fields({"requests": MapOf(QUANTITY), "limits": MapOf(QUANTITY)})
+CONTAINER = Fields({"name": str, "restartPolicy": str, "resources": RESOURCES})
+SELECTOR_TERM = Fields(
+    {
+        "matchExpressions": ListOf(Fields({"key": str, "operator": str, "values": ListOf(str)})),
+        "matchFields": ListOf(Fields({"key": str, "operator": str, "values": ListOf(str)})),
+    }
+)
+# Every field of a pod spec that a rule reads (resources and scheduling): the rules see only these,
+# checked for type, so a wrongly shaped object is a BadObject and never an error inside a rule.
+POD_SPEC = Fields(
+    {
+        "containers": ListOf(CONTAINER),
+        "initContainers": ListOf(CONTAINER),
+        "ephemeralContainers": ListOf(CONTAINER),
+        "resources": RESOURCES,
+        "overhead": MapOf(QUANTITY),
+        "runtimeClassName": str,
+        "nodeName": str,
+        "nodeSelector": MapOf(str),
+        "affinity": Fields(
+            {
+                "nodeAffinity": Fields(
+                    {"requiredDuringSchedulingIgnoredDuringExecution": Fields({"nodeSelectorTerms": ListOf(SELECTOR_TERM)})}
+                )
+            }
+        ),
+        "tolerations": ListOf(Fields({"key": str, "operator": str, "value": str, "effect": str})),
+    }
+)
+
+
+class _Wrong(Exception):
+    """A value of the wrong type; the path to it is collected on the way out."""
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted
+        self.path: list[str] = []
+
+
+def _leaf(shape: Shape) -> bool:
+    return type(shape) is type or type(shape) is tuple
+
+
+def _conform(value: Any, shape: Shape) -> Any:
+    # JSON gives dicts and lists: exact type checks, leaves checked in place, and paths built
+    # only for an error keep this to a few microseconds per pod (it runs on every review).
+    if type(shape) is Fields:
+        if type(value) is not dict:
+            raise _Wrong("an object")
+        out = {}
+        for key, sub in shape.fields.items():
+            item = value.get(key)
+            if item is None:
+                continue
+            try:
+                if _leaf(sub):
+                    if not isinstance(item, sub):  # type: ignore[arg-type]
+                        raise _Wrong("a quantity" if sub is QUANTITY else "a string")
+                    out[key] = item
+                else:
+                    out[key] = _conform(item, sub)
+            except _Wrong as err:
+                err.path.append(f".{key}")
+                raise
+        return out
+    if type(shape) is MapOf:
+        if type(value) is not dict:
+            raise _Wrong("an object")
+        for key, item in value.items():
+            if not isinstance(item, shape.value):
+                wrong = _Wrong("a quantity" if shape.value is QUANTITY else "a string")
+                wrong.path.append(f".{key}")
+                raise wrong
+        return value
+    if type(shape) is ListOf:
+        if type(value) is not list:
+            raise _Wrong("a list")
+        if _leaf(shape.item):
+            for i, item in enumerate(value):
+                if not isinstance(item, shape.item):  # type: ignore[arg-type]
+                    wrong = _Wrong("a quantity" if shape.item is QUANTITY else "a string")
+                    wrong.path.append(f"[{i}]")
+                    raise wrong
+            return value
+        items = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_conform(item, shape.item))
+            except _Wrong as err:
+                err.path.append(f"[{i}]")
+                raise
+        return items
+    if not isinstance(value, shape):  # type: ignore[arg-type]
+        raise _Wrong("a quantity" if shape is QUANTITY else "a string")
+    return value
+
+
+def conform(value: Any, shape: Shape, path: str) -> Any:
+    """`value` cut down to `shape` (only the fields it names), or BadObject naming the first
+    field of the wrong type. Recursion is bounded by the shape, not by the input."""
+    try:
+        return _conform(value, shape)
+    except _Wrong as err:
+        raise BadObject(f"{path}{''.join(reversed(err.path))} must be {err.wanted}") from None
 
 
 def parse_review(doc: Any) -> Mapping[str, Any]:
@@ -57,13 +189,14 @@ def parse_review(doc: Any) -> Mapping[str, Any]:
 def response(uid: str, allowed: bool, message: str = "", code: int = 403, warnings: Sequence[str] = ()) -> dict[str, Any]:
     body: dict[str, Any] = {"uid": uid, "allowed": allowed}
     if not allowed:
-        body["status"] = {"code": code, "message": message, "reason": "Forbidden" if code == 403 else "BadRequest"}
+        body["status"] = {"code": code, "message": message, "reason": REASONS.get(code, "BadRequest")}
     if warnings:
         body["warnings"] = [w if len(w) <= MAX_WARNING else w[: MAX_WARNING - 1] + "…" for w in warnings]
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}
 
 
 def pod_spec(obj: Any, kind: str) -> Mapping[str, Any]:
+    """The pod spec a `kind` object will create, cut down to the fields the rules read."""
     cur = obj
     for key in POD_SPEC_PATHS[kind]:
         if not isinstance(cur, Mapping):
@@ -71,19 +204,33 @@ def pod_spec(obj: Any, kind: str) -> Mapping[str, Any]:
         cur = cur.get(key)
     if not isinstance(cur, Mapping):
         raise BadObject(f"{kind} has no {'.'.join(POD_SPEC_PATHS[kind])}")
-    for list_key in ("containers", "initContainers"):
-        items = cur.get(list_key)
-        if items is not None and (not isinstance(items, list) or not all(isinstance(c, Mapping) for c in items)):
-            raise BadObject(f"{list_key} must be a list of containers")
-    return cur
+    spec: Mapping[str, Any] = conform(cur, POD_SPEC, ".".join(POD_SPEC_PATHS[kind]))
+    return spec
 
 
 def fingerprint(spec: Mapping[str, Any]) -> str:
-    """The parts of a pod spec the rules read; equal fingerprints, equal verdicts."""
-    containers = [
-        (c.get("name"), c.get("resources"), c.get("restartPolicy")) for key in ("initContainers", "containers") for c in spec.get(key) or ()
-    ]
-    return json.dumps([containers, [spec.get(f) for f in WATCHED_SPEC_FIELDS]], sort_keys=True, default=str)
+    """A pod spec as pod_spec cuts it down: per container list, each container's kind (its
+    list), name, resources and restart policy, and every scheduling field. Equal
+    fingerprints, equal verdicts."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def _text(mapping: Mapping[str, Any], key: str, what: str) -> str:
+    value = mapping.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadObject(f"{what}.{key} must be a string")
+    return value
+
+
+def _metadata(obj: Any) -> Mapping[str, Any]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise BadObject("metadata must be an object")
+    return meta
 
 
 @dataclass
@@ -106,18 +253,26 @@ NodesFor = Callable[[Mapping[str, Any]], Sequence[NodeView] | None]
 def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> Decision:
     """Judge one admission request against the policy; nodes_for(spec) gives the
     nodes as that pod tells them apart, or None when the view is stale."""
-    operation = request.get("operation")
-    kind = (request.get("kind") or {}).get("kind") if isinstance(request.get("kind"), Mapping) else None
     obj = request.get("object")
-    namespace = request.get("namespace") or (((obj or {}).get("metadata") or {}).get("namespace") if isinstance(obj, Mapping) else "") or ""
+    try:
+        operation = _text(request, "operation", "request")
+        kind_ref = request.get("kind")
+        kind = _text(kind_ref, "kind", "request.kind") if isinstance(kind_ref, Mapping) else ""
+        sub_resource = _text(request, "subResource", "request")
+        namespace = _text(request, "namespace", "request")
+        meta = _metadata(obj) if operation in ("CREATE", "UPDATE") else {}
+        namespace = namespace or _text(meta, "namespace", "metadata")
+    except BadObject as err:
+        return _malformed(policy.mode, "AdmissionReview request", err)
     mode = policy.mode_for(namespace)
     if operation not in ("CREATE", "UPDATE"):
         return Decision(True, mode, reason="operation")
-    if request.get("subResource") or kind not in POD_SPEC_PATHS:
+    if kind not in POD_SPEC_PATHS or sub_resource not in JUDGED_SUBRESOURCES.get(kind, {""}):
         return Decision(True, mode, reason="kind")
     if namespace in policy.exempt_namespaces:
         return Decision(True, mode, reason="exempt")
     try:
+        name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
         old = request.get("oldObject")
         if operation == "UPDATE" and isinstance(old, Mapping):
@@ -126,13 +281,9 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
             except BadObject:
                 pass
-        findings = evaluate(spec, policy, nodes_for(spec))
-    except (BadObject, ValueError, TypeError, AttributeError, KeyError) as err:
-        message = f"kubectl-perf cannot read this {kind}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
-        if mode == "enforce":
-            return Decision(False, mode, message=message, code=400, reason="malformed")
-        return Decision(True, mode, warnings=[message], reason="malformed")
-    name = ((obj or {}).get("metadata") or {}).get("name") or ((obj or {}).get("metadata") or {}).get("generateName") or ""
+        findings = evaluate(spec, policy, nodes_for(spec), kind)
+    except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
+        return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
     texts = [f"[{f.rule}] {f.message}" for f in findings]
     if mode == "enforce":
@@ -144,3 +295,10 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
     if mode == "warn":
         return Decision(True, mode, findings, warnings=texts)
     return Decision(True, mode, findings)  # audit: logged and counted only
+
+
+def _malformed(mode: str, what: str, err: ValueError) -> Decision:
+    message = f"kubectl-perf cannot read this {what}: {str(err).splitlines()[0]}"
+    if mode == "enforce":
+        return Decision(False, mode, message=message, code=400, reason="malformed")
+    return Decision(True, mode, warnings=[message], reason="malformed")

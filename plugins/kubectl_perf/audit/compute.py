@@ -163,54 +163,30 @@ class Audit:
             spec = unbound(pod_spec)
         out = [check(spec) for check in self.spec_checks]
         if self.enabled("requests"):
-            missing = [f.message for f in requests_rule(spec, self.policy)]
+            missing = [f.message for f in requests_rule(spec, self.policy, None, wl.kind)]
             out.append(
                 Outcome("requests", "fail", "; ".join(missing), {"missing": len(missing)})
                 if missing
                 else Outcome("requests", "pass", f"every container requests {', '.join(self.policy.require_requests)}")
             )
         if self.enabled("padding"):
-            if wl.kind == "DaemonSet":
-                out.append(self._daemon_padding(spec))
+            # The webhook's rule: a DaemonSet against every node it runs on, others against the best one.
+            found = padding_rule(spec, self.policy, self._nodes_for(spec), wl.kind)
+            if found:
+                outcome = "fail" if any(f.deny for f in found) else "warn"  # warn: no eligible node (padding.noEligibleNode)
+                out.append(Outcome("padding", outcome, "; ".join(f.message for f in found)))
             else:
-                found = padding_rule(spec, self.policy, self._nodes_for(spec))
-                out.append(
-                    Outcome("padding", "fail", found[0].message)
-                    if found
-                    else Outcome("padding", "pass", "its memory fits the padding budget of a node it may run on")
-                )
+                out.append(Outcome("padding", "pass", "its memory fits the padding budget of the nodes it may run on"))
         return out
 
     def _nodes_for(self, spec: Obj) -> list[NodeView]:
-        """The node views a template's placement can tell apart (policy.group_nodes), cached by the label keys it reads."""
+        """The node views a template's placement can tell apart (model.group_nodes), cached by the label keys it reads."""
         keys = referenced_keys(spec)
         if keys is None:
             return self.views
         if keys not in self._groups:
             self._groups[keys] = group_nodes(self.views, keys)
         return self._groups[keys]
-
-    def _daemon_padding(self, spec: Obj) -> Outcome:
-        """A DaemonSet runs on every node it may: its need must fit each one's budget
-        (the shared padding rule, asked node by node; alike nodes are asked once)."""
-        keys = referenced_keys(spec)
-        seen: dict[Any, str | None] = {}
-        misfits: list[tuple[NodeView, str]] = []
-        for v in self.views:
-            alike = None if keys is None else (v.memory, v.target, _taints(v), tuple(v.labels.get(k) for k in sorted(keys)))
-            if alike is None or alike not in seen:
-                found = [f.message for f in padding_rule(spec, self.policy, [v])]
-                message = found[0] if found else None
-                if alike is not None:
-                    seen[alike] = message
-            else:
-                message = seen[alike]
-            if message:
-                misfits.append((v, message))
-        if not misfits:
-            return Outcome("padding", "pass", "its memory fits the padding budget of every node it runs on")
-        _worst, message = min(misfits, key=lambda m: m[0].budget)
-        return Outcome("padding", "fail", f"does not fit {len(misfits)} node(s) it runs on: {message}", {"nodes": len(misfits)})
 
     # -- results ----------------------------------------------------------------
     def workload_results(self) -> list[Result]:
@@ -243,10 +219,6 @@ class Audit:
         if self.enabled("node-padding") and usage is None:
             out.append(result("node-padding", "skip", f"node memory usage is unknown: {usage_note or 'no metrics'}", None, {}, True))
         return out
-
-
-def _taints(v: NodeView) -> tuple[tuple[str, str, str], ...]:
-    return tuple(sorted((str(t.get("key")), str(t.get("value")), str(t.get("effect"))) for t in v.taints))
 
 
 def _rule_of(check: SpecCheck) -> str:

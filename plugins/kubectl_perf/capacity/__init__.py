@@ -11,9 +11,7 @@ import dataclasses
 import sys
 
 from ..cli import run
-from .flags import SORT_KEYS, build_parser, parse
-
-__all__ = ["SORT_KEYS", "build_parser", "main"]  # completion reads the parser and sort keys
+from .flags import parse
 
 EXIT_BREACH = 1
 EXIT_NO_METRICS = 3

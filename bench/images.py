@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Benchmark: `kubectl perf images` against `kubectl get nodes -o json` plus
+`kubectl get pods -A -o json` on the same simulated cluster, in one run.
+
+    .venv/bin/python bench/images.py [--nodes 5000] [--pods-per-node 30] [--runs 3]
+
+perf-sim's nodes list up to 50 images each (the kubelet's cap; GPU nodes fewer).
+Prints medians (wall seconds, peak RSS) side by side and the ratios the target is
+stated in: images <= 0.5 x the baseline's wall time, peak RSS < 400 MB. Each command
+runs in a fresh process; peak RSS comes from wait4(), which covers kubectl and the
+plugin it execs (same pid). The baseline's wall is the sum of its two commands, its
+RSS the larger of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from capacity import KUBECTL, measure, start_sim  # noqa: E402  (the same harness as bench/capacity.py)
+
+
+def images_per_node(kubeconfig: Path) -> float:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    out = subprocess.run([KUBECTL, "get", "nodes", "-o", "json", "--chunk-size=500"], capture_output=True, text=True, env=env, check=True)
+    nodes = json.loads(out.stdout)["items"]
+    return sum(len(n["status"].get("images") or []) for n in nodes) / max(1, len(nodes))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nodes", type=int, default=5000)
+    p.add_argument("--pods-per-node", type=int, default=30)
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    ours_cmd = [KUBECTL, "perf", "images"]
+    nodes_cmd = [KUBECTL, "get", "nodes", "-o", "json"]
+    pods_cmd = [KUBECTL, "get", "pods", "-A", "-o", "json"]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, kc, took = start_sim(Path(tmp), "--nodes", str(args.nodes), "--pods-per-node", str(args.pods_per_node), "--seed", "1")
+        try:
+            per_node = images_per_node(kc)
+            measure(ours_cmd, kc)  # warm-up: the simulator plans its nodes on first use
+            ours, base = [], []
+            for _ in range(args.runs):  # alternating, so load from other work hits both alike
+                ours.append(measure(ours_cmd, kc))
+                n_wall, n_rss = measure(nodes_cmd, kc)
+                p_wall, p_rss = measure(pods_cmd, kc)
+                base.append((n_wall + p_wall, max(n_rss, p_rss)))
+                print(f"run {len(ours)}: images {ours[-1][0]:.1f} s {ours[-1][1]:.0f} MB; baseline {base[-1][0]:.1f} s {base[-1][1]:.0f} MB", file=sys.stderr, flush=True)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+    pods = args.nodes * args.pods_per_node
+    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
+    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
+    rows = [
+        (f"perf-sim start-up, {args.nodes} nodes ({per_node:.1f} images per node)", f"{took:.2f} s", ""),
+        (f"kubectl perf images, {args.nodes} nodes / {pods} pods", f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS", "wall <= 0.5x baseline, RSS < 400 MB"),
+        ("baseline: kubectl get nodes -o json + kubectl get pods -A -o json", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""),
+        ("ratio images / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""),
+    ]
+    print(f"median of {args.runs} alternating runs; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
+    print("| measurement | median | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Image references as the container runtime reads them, and the base-image
+families that have a distroless counterpart. Pure: used by images/ and audit/.
+
+Normalisation follows the distribution reference grammar (docker/distribution
+`reference.ParseNormalizedNamed`, which containerd and CRI-O share):
+`python:3.12` is `docker.io/library/python:3.12`, a missing tag means
+`:latest`, and `repo:tag@sha256:...` is pulled by its digest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_REGISTRY = "docker.io"
+LEGACY_REGISTRY = "index.docker.io"  # rewritten to docker.io, as docker does
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
+_HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.?)+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$")
+
+
+class ImageRefError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    registry: str  # docker.io, gcr.io, 127.0.0.1:5000
+    repository: str  # library/python, distroless/static-debian13
+    tag: str  # "" only when a digest is given without a tag
+    digest: str  # sha256:..., or ""
+    tag_implied: bool = False  # no tag was written: the runtime pulls :latest
+
+    @property
+    def name(self) -> str:
+        """registry/repository, without tag or digest."""
+        return f"{self.registry}/{self.repository}"
+
+    def __str__(self) -> str:
+        """The normalised reference: the digest wins over a tag, as the runtime pulls it."""
+        if self.digest:
+            return f"{self.name}@{self.digest}"
+        return f"{self.name}:{self.tag}"
+
+    @property
+    def tagged(self) -> str:
+        """name:tag, the form a node lists beside the digest form; "" without a tag."""
+        return f"{self.name}:{self.tag}" if self.tag else ""
+
+    @property
+    def by_digest(self) -> str:
+        return f"{self.name}@{self.digest}" if self.digest else ""
+
+    @property
+    def latest(self) -> bool:
+        """Tag hygiene: `:latest` or no tag at all, and not pinned by digest."""
+        return not self.digest and self.tag == "latest"
+
+    @property
+    def short(self) -> str:
+        """The familiar short form people write: python:3.12, nginx@sha256:..."""
+        name = self.repository
+        if self.registry == DEFAULT_REGISTRY:
+            name = name.removeprefix("library/")
+        else:
+            name = f"{self.registry}/{name}"
+        return f"{name}@{self.digest}" if self.digest else f"{name}:{self.tag}"
+
+
+def parse(text: str) -> ImageRef:
+    """Parse and normalise an image reference; ImageRefError when it is not one."""
+    ref = text.strip()
+    if not ref or len(ref) > 4096 or any(c.isspace() for c in ref):
+        raise ImageRefError(f"invalid image reference {text!r}")
+    digest = ""
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise ImageRefError(f"invalid digest in image reference {text!r}")
+        digest = digest.lower()
+    tag = ""
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref, tag = ref.rsplit(":", 1)
+        if not _TAG.match(tag):
+            raise ImageRefError(f"invalid tag in image reference {text!r}")
+    first, sep, rest = ref.partition("/")
+    # The first component is a registry host when it looks like one (a dot, a port, or localhost).
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        registry, path = first, rest
+        if not _HOST.match(registry):
+            raise ImageRefError(f"invalid registry in image reference {text!r}")
+    else:
+        registry, path = DEFAULT_REGISTRY, ref
+    if registry == LEGACY_REGISTRY:
+        registry = DEFAULT_REGISTRY
+    if registry == DEFAULT_REGISTRY and "/" not in path:
+        path = f"library/{path}"
+    if not _PATH.match(path):
+        raise ImageRefError(f"invalid repository in image reference {text!r} (names are lower case)")
+    implied = not tag and not digest
+    return ImageRef(registry, path, tag or ("latest" if implied else ""), digest, implied)
+
+
+def normalise(text: str) -> str:
+    """The runtime's name for a reference, or the text itself when it does not parse."""
+    try:
+        return str(parse(text))
+    except ImageRefError:
+        return text
+
+
+# -- base images and their distroless counterparts ------------------------------------------
+
+DISTROLESS = "gcr.io/distroless"
+DEBIAN = "debian13"  # the Debian release distroless builds every image for (reference notes, section 6)
+
+# Estimated sizes of the distroless images, (compressed as containerd reports them,
+# uncompressed as CRI-O reports them), linux/amd64. Estimates: savings are "about".
+DISTROLESS_SIZES: dict[str, tuple[int, int]] = {
+    "static": (1_000_000, 2_100_000),
+    "base": (8_500_000, 20_700_000),
+    "base-nossl": (7_500_000, 17_000_000),
+    "cc": (9_500_000, 23_500_000),
+    "python3": (22_000_000, 55_000_000),
+    "nodejs22": (45_000_000, 130_000_000),
+    "nodejs24": (47_000_000, 135_000_000),
+    "nodejs26": (48_000_000, 138_000_000),
+    "java17": (78_000_000, 225_000_000),
+    "java21": (80_000_000, 228_000_000),
+    "java25": (82_000_000, 232_000_000),
+}
+SMALL_BASE = 10_000_000  # under this a base is "alpine-sized": nothing to win
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    base: str  # the family detected: python, node, java, golang, os, nginx, httpd
+    distroless: str  # key of DISTROLESS_SIZES
+    why: str
+
+    @property
+    def image(self) -> str:
+        return f"{DISTROLESS}/{self.distroless}-{DEBIAN}"
+
+    def estimated_size(self, compressed: bool = True) -> int:
+        return DISTROLESS_SIZES[self.distroless][0 if compressed else 1]
+
+
+# Repositories (normalised, without tag) that are already small or distroless.
+_LEAN_PREFIXES = ("gcr.io/distroless/", "cgr.dev/chainguard/", "docker.io/chainguard/", "docker.io/library/busybox")
+_LEAN_NAMES = ("docker.io/library/alpine", "docker.io/library/scratch", "cgr.dev/chainguard/wolfi-base")
+
+_OS_BASES = {
+    "docker.io/library/debian",
+    "docker.io/library/ubuntu",
+    "docker.io/library/centos",
+    "docker.io/library/fedora",
+    "docker.io/library/rockylinux",
+    "docker.io/library/almalinux",
+    "docker.io/library/oraclelinux",
+    "docker.io/library/amazonlinux",
+    "registry.access.redhat.com/ubi8/ubi",
+    "registry.access.redhat.com/ubi9/ubi",
+    "quay.io/centos/centos",
+}
+_JAVA = {
+    "docker.io/library/eclipse-temurin",
+    "docker.io/library/openjdk",
+    "docker.io/library/amazoncorretto",
+    "docker.io/library/ibm-semeru-runtimes",
+    "docker.io/library/sapmachine",
+    "mcr.microsoft.com/openjdk/jdk",
+}
+
+
+def is_lean(ref: ImageRef) -> bool:
+    """Already distroless, scratch, chainguard/wolfi or alpine-based: never suggest."""
+    name = ref.name
+    if name.startswith(_LEAN_PREFIXES) or name in _LEAN_NAMES or "wolfi" in name:
+        return True
+    return "alpine" in ref.tag or name.endswith("/alpine") or "distroless" in ref.tag
+
+
+def _major(text: str) -> int | None:
+    match = re.search(r"(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def suggest_for_name(ref: ImageRef) -> Suggestion | None:
+    """A distroless counterpart for an image built on a known fat base, from its name alone."""
+    if is_lean(ref):
+        return None
+    name, tag = ref.name, ref.tag
+    if name == "docker.io/library/python":
+        return Suggestion("python", "python3", "python3-debian13 carries CPython 3.13 without a shell or pip: install dependencies in a build stage")
+    if name == "docker.io/library/node":
+        return node_suggestion(tag)
+    if name in _JAVA:
+        return java_suggestion(tag)
+    if name == "docker.io/library/golang":
+        return Suggestion(
+            "golang", "static", "a Go toolchain image in production: ship the binary built with CGO_ENABLED=0 on static (base if it needs cgo)"
+        )
+    if name in _OS_BASES:
+        return Suggestion("os", "base", "a full OS userland under a native binary: base carries glibc, libssl and CA certificates")
+    if name in ("docker.io/library/nginx", "docker.io/library/httpd"):
+        server = name.rsplit("/", 1)[1]
+        return Suggestion(server, "cc", f"{server} as an app base: copy the binary and its libraries onto cc, or serve static files from a static binary")
+    return None
+
+
+def node_suggestion(version: str) -> Suggestion:
+    major = _major(version)
+    target = {24: "nodejs24", 26: "nodejs26"}.get(major or 0, "nodejs22")
+    note = "" if major in (22, 24, 26) else f" (Node {major} has no {DEBIAN} image: move to 22)" if major else ""
+    return Suggestion("node", target, f"{target}-{DEBIAN} runs node without npm or a shell{note}")
+
+
+def java_suggestion(version: str) -> Suggestion:
+    major = _major(version)
+    target = {17: "java17", 21: "java21", 25: "java25"}.get(major or 0, "java21")
+    note = "" if major in (17, 21, 25) else f" (Java {major} has no {DEBIAN} image: move to 21)" if major else ""
+    return Suggestion("java", target, f"{target}-{DEBIAN} is a JRE without a shell{note}")
+
+
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+
+
+def suggest_for_config(config: dict[str, object], layer_bytes: int | None) -> tuple[Suggestion | None, str]:
+    """Detect the base of a custom image from its OCI config (env, labels) and
+    layer sizes. Returns (suggestion, what was detected)."""
+    inner = config.get("config")
+    if not isinstance(inner, dict):
+        inner = {}
+    labels = inner.get("Labels") or {}
+    base_name = labels.get(BASE_NAME_LABEL) if isinstance(labels, dict) else None
+    if isinstance(base_name, str) and base_name:
+        try:
+            base = parse(base_name)
+        except ImageRefError:
+            base = None
+        if base is not None:
+            if is_lean(base):
+                return None, f"base {base.short} is already lean"
+            found = suggest_for_name(base)
+            if found:
+                return found, f"label {BASE_NAME_LABEL}={base_name}"
+    # The official images set these, naming their language runtime.
+    env = {}
+    for item in inner.get("Env") or []:
+        if isinstance(item, str) and "=" in item:
+            key, _, value = item.partition("=")
+            env[key] = value
+    if layer_bytes is not None and layer_bytes < SMALL_BASE:
+        return None, "alpine-sized: under 10 MB"
+    if "PYTHON_VERSION" in env:
+        return suggest_for_name(parse("python")), f"PYTHON_VERSION={env['PYTHON_VERSION']}"
+    if "NODE_VERSION" in env:
+        return node_suggestion(env["NODE_VERSION"]), f"NODE_VERSION={env['NODE_VERSION']}"
+    if "JAVA_VERSION" in env:
+        return java_suggestion(_java_major(env["JAVA_VERSION"])), f"JAVA_VERSION={env['JAVA_VERSION']}"
+    if "GOLANG_VERSION" in env:
+        return suggest_for_name(parse("golang")), f"GOLANG_VERSION={env['GOLANG_VERSION']}"
+    return None, "no known base"
+
+
+def _java_major(version: str) -> str:
+    """jdk-21.0.5+11 -> 21; jdk8u432-b06 -> 8; 17.0.13 -> 17."""
+    match = re.search(r"(\d+)", version.replace("jdk-", "").replace("jdk", ""))
+    return match.group(1) if match else version

@@ -1,0 +1,555 @@
+"""The image audit, pure: node and pod dicts in (a page at a time), rows out.
+
+Nodes are folded first into slim views (name, pool, runtime, listed images by
+normalised name); pods are then folded page by page into per-image usage.
+`Audit.result()` joins the two. No I/O, no printing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import imageref
+from ..owners import Workload, workload_of
+from ..scheduling import node_matches, referenced_keys
+
+DEFAULT_MAX_IMAGES = 50  # the kubelet's nodeStatusMaxImages
+# Label keys that name a node pool, most specific first (GKE, EKS, AKS, Karpenter, OKE, kOps, perf-sim).
+POOL_LABELS = (
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "oci.oraclecloud.com/node-pool-id",
+    "kops.k8s.io/instancegroup",
+    "node-pool",
+    "node.kubernetes.io/instance-type",
+)
+HISTOGRAM = (  # (upper bound exclusive, label); sizes in bytes, decimal as registries print them
+    (10_000_000, "< 10 MB"),
+    (50_000_000, "10-50 MB"),
+    (100_000_000, "50-100 MB"),
+    (200_000_000, "100-200 MB"),
+    (500_000_000, "200-500 MB"),
+    (1_000_000_000, "500 MB-1 GB"),
+    (None, ">= 1 GB"),
+)
+SCALING_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController")
+STARTING_KINDS = ("DaemonSet", "Job", "CronJob")
+
+
+@dataclass(frozen=True)
+class Options:
+    max_images: int = DEFAULT_MAX_IMAGES  # the cap nodes are assumed to list at most
+    min_size: int = 200_000_000  # pre-pull candidates: at least this big
+    pool_label: str | None = None  # None: the first of POOL_LABELS that nodes carry
+    hpa_targets: frozenset[tuple[str, str, str]] = frozenset()  # (kind, namespace, name) scaled by an HPA
+    node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
+
+
+@dataclass
+class NodeView:
+    name: str
+    labels: dict[str, str]
+    taints: list[dict[str, Any]]
+    runtime: str  # containerd, cri-o, docker, ...
+    arch: str  # amd64, arm64: the platform --inspect reads from an index
+    listed: int  # how many images the node lists
+    smallest: int  # the smallest listed size (what an unlisted image must be under, on a capped node)
+    pool: str = ""
+
+
+@dataclass
+class Listing:
+    """One image as nodes list it, under one canonical name."""
+
+    sizes: dict[str, int] = field(default_factory=dict)  # runtime -> largest size it reported
+    nodes: set[int] = field(default_factory=set)  # indices into Audit.nodes
+
+
+@dataclass
+class Use:
+    """One image as pods use it."""
+
+    ref: imageref.ImageRef | None  # None when the reference does not parse
+    pods: int = 0
+    containers: int = 0
+    policies: Counter[str] = field(default_factory=Counter)
+    workloads: set[Workload] = field(default_factory=set)
+    running_on: set[int] = field(default_factory=set)  # nodes with a pod using it
+    image_ids: set[str] = field(default_factory=set)  # status imageIDs, normalised
+    kinds: set[str] = field(default_factory=set)  # container kinds: app, init, sidecar, ephemeral
+
+
+@dataclass
+class WorkloadInfo:
+    pods: int = 0
+    placement: dict[str, Any] = field(default_factory=dict)  # nodeSelector, affinity, tolerations of one pod
+
+
+def runtime_name(node_info: Mapping[str, Any]) -> str:
+    """containerd://1.7.23 -> containerd; cri-o://1.31.1 -> cri-o."""
+    version = str(node_info.get("containerRuntimeVersion") or "")
+    return version.split("://", 1)[0] if "://" in version else version or "unknown"
+
+
+def compressed(runtime: str) -> bool:
+    """containerd (and docker through cri-dockerd) report compressed sizes; CRI-O uncompressed."""
+    return runtime != "cri-o"
+
+
+class Audit:
+    def __init__(self, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.nodes: list[NodeView] = []
+        self._node_index: dict[str, int] = {}
+        self.listings: dict[str, Listing] = {}  # canonical name -> listing
+        self.aliases: dict[str, set[str]] = {}  # any normalised name a node lists -> canonical names
+        self.uses: dict[str, Use] = {}  # normalised reference as pods write it -> use
+        self.workloads: dict[Workload, WorkloadInfo] = {}
+        self.pool_images: dict[str, set[str]] = {}  # pool -> references its scheduled pods use
+        self._norm: dict[str, str] = {}
+        self.pool_label = ""
+        self._pools_done = False
+        self.cached_bytes = 0  # every listed image on every node, in use or not: what node disks hold
+
+    # -- nodes ----------------------------------------------------------------------------
+    def add_nodes(self, items: Iterable[Mapping[str, Any]]) -> None:
+        for node in items:
+            meta, status = node.get("metadata") or {}, node.get("status") or {}
+            name = str(meta.get("name") or "")
+            images = status.get("images") or []
+            info = status.get("nodeInfo") or {}
+            runtime = runtime_name(info)
+            k = len(self.nodes)
+            smallest = 0
+            for image in images:
+                size = int(image.get("sizeBytes") or 0)
+                self.cached_bytes += size
+                smallest = size if not smallest else min(smallest, size)
+                names = [self._normalise(n) for n in image.get("names") or []]
+                if not names:
+                    continue
+                canonical = next((n for n in names if "@" in n), names[0])
+                listing = self.listings.get(canonical)
+                if listing is None:
+                    listing = self.listings[canonical] = Listing()
+                if size > listing.sizes.get(runtime, -1):
+                    listing.sizes[runtime] = size
+                listing.nodes.add(k)
+                for n in names:
+                    self.aliases.setdefault(n, set()).add(canonical)
+            labels, taints = dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or [])
+            view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), len(images), smallest)
+            self.nodes.append(view)
+            self._node_index[name] = k
+
+    def _normalise(self, name: str) -> str:
+        known = self._norm.get(name)
+        if known is None:
+            known = self._norm[name] = imageref.normalise(name)
+        return known
+
+    def capped(self, node: NodeView) -> bool:
+        """A node listing exactly the cap may hold more images than it lists."""
+        return self.options.max_images > 0 and node.listed >= self.options.max_images
+
+    def assign_pools(self) -> str:
+        """Give every node its pool: the value of the pool label (the flag's, or the
+        first well-known key any node carries). Returns the key used."""
+        key = self.options.pool_label
+        if key is None:
+            key = next((k for k in POOL_LABELS if any(k in n.labels for n in self.nodes)), "")
+        for n in self.nodes:
+            n.pool = n.labels.get(key, "") if key else ""
+        self.pool_label, self._pools_done = key, True
+        return key
+
+    # -- pods -----------------------------------------------------------------------------
+    def reset_pods(self) -> Audit:
+        """Forget every pod: a relist after 410 Expired starts again."""
+        self.uses, self.workloads, self.pool_images = {}, {}, {}
+        return self
+
+    def with_pods(self, pages: Iterable[Iterable[Mapping[str, Any]]]) -> Audit:
+        """Take the pods afresh from pages of a pod list (a relist calls this again)."""
+        self.reset_pods()
+        for items in pages:
+            self.add_pods(items)
+        return self
+
+    def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
+        if not self._pools_done:
+            self.assign_pools()
+        for pod in items:
+            status = pod.get("status") or {}
+            if status.get("phase") in ("Succeeded", "Failed"):
+                continue
+            spec = pod.get("spec") or {}
+            node_name = spec.get("nodeName") or ""
+            k = self._node_index.get(node_name, -1) if node_name else -1
+            if self.options.node_filter and k < 0:
+                continue
+            meta = pod.get("metadata") or {}
+            workload = workload_of(meta)
+            info = self.workloads.get(workload)
+            if info is None:
+                placement = {key: spec[key] for key in ("nodeSelector", "affinity", "tolerations") if spec.get(key)}
+                info = self.workloads[workload] = WorkloadInfo(0, placement)
+            info.pods += 1
+            pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
+            seen: set[str] = set()
+            statuses: dict[str, str] | None = None
+            for kind, container in _containers(spec):
+                raw = str(container.get("image") or "")
+                ref_text = self._normalise(raw)
+                use = self.uses.get(ref_text)
+                if use is None:
+                    use = self.uses[ref_text] = Use(_parse(raw))
+                use.containers += 1
+                use.kinds.add(kind)
+                use.policies[container.get("imagePullPolicy") or _default_policy(use.ref)] += 1
+                use.workloads.add(workload)
+                if ref_text not in seen:
+                    seen.add(ref_text)
+                    use.pods += 1
+                if k >= 0:
+                    use.running_on.add(k)
+                    pool_refs.add(ref_text)
+                if ref_text not in self.aliases:  # the runtime's digest, from the pod's status, may still match
+                    if statuses is None:
+                        statuses = _image_ids(status)
+                    image_id = statuses.get(str(container.get("name") or ""))
+                    if image_id:
+                        use.image_ids.add(self._normalise(image_id))
+
+    # -- join -----------------------------------------------------------------------------
+    def listing_for(self, ref_text: str, use: Use) -> list[tuple[str, Listing]]:
+        canon = set(self.aliases.get(ref_text, ()))
+        if not canon and use.ref is not None and use.ref.digest and use.ref.by_digest in self.aliases:
+            canon = set(self.aliases[use.ref.by_digest])
+        if not canon:
+            for image_id in use.image_ids:
+                canon |= self.aliases.get(image_id, set())
+        return [(c, self.listings[c]) for c in sorted(canon)]
+
+    def result(self, inspected: Mapping[str, Inspection] | None = None) -> Result:
+        if not self._pools_done:
+            self.assign_pools()
+        capped = [k for k, n in enumerate(self.nodes) if self.capped(n)]
+        rows = [self._row(ref_text, use, (inspected or {}).get(ref_text), capped) for ref_text, use in self.uses.items()]
+        rows.sort(key=lambda r: (-(r.size or -1), r.image))
+        return Result(self, rows, self._pools(rows), self._plan(rows))
+
+    def _row(self, ref_text: str, use: Use, inspection: Inspection | None, capped: list[int]) -> ImageRow:
+        named = self.listing_for(ref_text, use)
+        holding: set[int] = set()
+        sizes: dict[str, int] = {}  # runtime -> largest size it reported
+        for _canonical, listing in named:
+            holding |= listing.nodes
+            for runtime, reported in listing.sizes.items():
+                sizes[runtime] = max(reported, sizes.get(runtime, 0))
+        # Runtimes disagree (compressed or not): the size most nodes holding it report.
+        runtime_counts = Counter(self.nodes[k].runtime for k in holding)
+        runtime = max(sizes, key=lambda r: (runtime_counts[r], sizes[r])) if sizes else ""
+        size: int | None = sizes[runtime] if sizes else None
+        notes = []
+        if not named:
+            maybe = [k for k in capped if k in use.running_on] or capped
+            cut = f"; {len(maybe)} node(s) list the maximum of {self.options.max_images} images and may hold it beyond the cut" if maybe else ""
+            if inspection and inspection.layer_bytes is not None:
+                size, runtime = inspection.layer_bytes, "registry"
+                notes.append(f"no node lists it: size from the registry (compressed layers){cut}")
+            else:
+                notes.append(f"size unknown: no node lists it{cut}")
+        suggestion, detected = self._suggest(use, size, runtime, inspection)
+        if inspection and inspection.error:
+            notes.append(f"registry: {inspection.error}")
+        elif inspection and detected and suggestion is None:
+            notes.append(f"inspected: {detected}")
+        return ImageRow(
+            image=ref_text,
+            short=use.ref.short if use.ref else ref_text,
+            size=size,
+            runtime=runtime,
+            sizes=sizes,
+            nodes=len(holding),
+            holding=holding | use.running_on,
+            pods=use.pods,
+            containers=use.containers,
+            workloads=sorted(use.workloads),
+            policies=dict(sorted(use.policies.items())),
+            latest=bool(use.ref and use.ref.latest),
+            pinned=bool(use.ref and use.ref.digest),
+            tag_implied=bool(use.ref and use.ref.tag_implied),
+            kinds=sorted(use.kinds),
+            suggestion=suggestion,
+            notes=notes,
+            listed_as=tuple(c for c, _l in named),
+        )
+
+    def _suggest(self, use: Use, size: int | None, runtime: str, inspection: Inspection | None) -> tuple[dict[str, Any] | None, str]:
+        found: imageref.Suggestion | None = None
+        detected = ""
+        if use.ref is not None:
+            if imageref.is_lean(use.ref):
+                return None, ""
+            if size is not None and size < imageref.SMALL_BASE:
+                return None, "alpine-sized: under 10 MB"
+            found = imageref.suggest_for_name(use.ref)
+            if found:
+                detected = "name"
+        if found is None and inspection is not None and inspection.config is not None:
+            found, detected = imageref.suggest_for_config(inspection.config, size)  # nodes know the size best
+        if found is None:
+            return None, detected
+        saving = None
+        if size is not None:
+            saving = max(0, size - found.estimated_size(compressed(runtime)))
+            if saving == 0:
+                return None, f"{detected}: already about the size of {found.image}"
+        why = found.why if detected == "name" else f"{found.why} (detected from {detected})"
+        return {"base": found.base, "image": found.image, "savingBytes": saving, "why": why}, detected
+
+    # -- pools and the pre-pull plan ------------------------------------------------------
+    def _pools(self, rows: list[ImageRow]) -> list[PoolRow]:
+        by_image = {r.image: r for r in rows}
+        counts = Counter(n.pool for n in self.nodes)
+        out = []
+        for pool in sorted(counts):
+            refs = self.pool_images.get(pool, set())
+            runtime = Counter(n.runtime for n in self.nodes if n.pool == pool).most_common(1)[0][0]
+            known = [by_image[r] for r in refs if by_image[r].size is not None]
+            total = sum(r.sizes.get(runtime, r.size or 0) for r in known)
+            out.append(PoolRow(pool, counts[pool], runtime, len(refs), total, len(refs) - len(known)))
+        return out
+
+    def _candidate_workloads(self, row: ImageRow) -> list[tuple[Workload, str]]:
+        """Workloads of the image that scale out or start pods often, each with why."""
+        out = []
+        for w in row.workloads:
+            info = self.workloads[w]
+            name = f"{w.kind}/{w.namespace}/{w.name}"
+            if (w.kind, w.namespace, w.name) in self.options.hpa_targets:
+                out.append((w, f"{name} (HPA target)"))
+            elif w.kind in STARTING_KINDS:
+                out.append((w, name))
+            elif w.kind in SCALING_KINDS and info.pods >= 2:
+                out.append((w, f"{name} x{info.pods}"))
+        return out
+
+    def _plan(self, rows: list[ImageRow]) -> list[PrePull]:
+        plan = []
+        eligible_cache: dict[tuple[str, Any], list[int]] = {}
+        for row in rows:
+            if row.size is None or row.size < self.options.min_size:
+                continue
+            candidates = self._candidate_workloads(row)
+            if not candidates:
+                continue
+            eligible: set[int] = set()
+            for w, _why in candidates:
+                eligible.update(self._eligible(self.workloads[w].placement, eligible_cache))
+            for pool in sorted({self.nodes[k].pool for k in eligible}):
+                in_pool = [k for k in eligible if self.nodes[k].pool == pool]
+                missing = uncertain = 0
+                for k in in_pool:
+                    if k in row.holding:
+                        continue
+                    node = self.nodes[k]
+                    # Listed largest first: on a capped node an unlisted image smaller than the smallest listed one may be there.
+                    if self.capped(node) and row.size < node.smallest:
+                        uncertain += 1
+                    else:
+                        missing += 1
+                if not missing:
+                    continue
+                plan.append(
+                    PrePull(
+                        image=row.image,
+                        size=row.size,
+                        pool=pool,
+                        selector={self.pool_label: pool} if pool else {},
+                        eligible=len(in_pool),
+                        missing=missing,
+                        uncertain=uncertain,
+                        reasons=sorted({why for _w, why in candidates}),
+                        workloads=[w for w, _ in candidates],
+                    )
+                )
+        plan.sort(key=lambda p: (-p.size * p.missing, p.image, p.pool))
+        return plan
+
+    def _eligible(self, placement: Mapping[str, Any], cache: dict[tuple[str, Any], list[int]]) -> list[int]:
+        """Nodes a pod with this placement could run on; nodes are grouped by the label keys it reads."""
+        keys = referenced_keys(placement)
+        if keys is None:
+            return [k for k, n in enumerate(self.nodes) if node_matches(placement, n.name, n.labels, n.taints)]
+        key = (repr(sorted(placement.items())), None)
+        if key in cache:
+            return cache[key]
+        groups: dict[Any, list[int]] = {}
+        for k, n in enumerate(self.nodes):
+            shape = (tuple((lk, n.labels.get(lk)) for lk in sorted(keys)), repr(n.taints))
+            groups.setdefault(shape, []).append(k)
+        out: list[int] = []
+        for members in groups.values():
+            first = self.nodes[members[0]]
+            if node_matches(placement, first.name, first.labels, first.taints):
+                out.extend(members)
+        cache[key] = out
+        return out
+
+
+@dataclass
+class Inspection:
+    """What the registry told about one image (--inspect)."""
+
+    config: dict[str, Any] | None = None
+    layer_bytes: int | None = None
+    error: str = ""
+
+
+@dataclass
+class ImageRow:
+    image: str
+    short: str
+    size: int | None
+    runtime: str  # whose size: containerd (compressed), cri-o (uncompressed), registry
+    sizes: dict[str, int]
+    nodes: int
+    holding: set[int]  # nodes known to hold it: listed, or running a pod that uses it
+    pods: int
+    containers: int
+    workloads: list[Workload]
+    policies: dict[str, int]
+    latest: bool
+    pinned: bool
+    tag_implied: bool
+    kinds: list[str]
+    suggestion: dict[str, Any] | None
+    notes: list[str]
+    listed_as: tuple[str, ...]  # the canonical names of the node listings it matched
+
+    @property
+    def cached_bytes(self) -> int:
+        return (self.size or 0) * self.nodes
+
+    @property
+    def waste(self) -> int:
+        """What the suggestion would save over every node holding the image."""
+        saving = (self.suggestion or {}).get("savingBytes") or 0
+        return int(saving) * max(self.nodes, 1)
+
+    @property
+    def hygiene(self) -> str:
+        if self.tag_implied:
+            return "no tag"
+        if self.latest:
+            return "latest"
+        return "digest" if self.pinned else ""
+
+
+@dataclass
+class PoolRow:
+    pool: str
+    nodes: int
+    runtime: str
+    images: int  # distinct images the pool's pods use today
+    fresh_bytes: int  # what a fresh node of the pool pulls to run all of them
+    unknown: int  # images among them of unknown size
+
+
+@dataclass
+class PrePull:
+    image: str
+    size: int
+    pool: str
+    selector: dict[str, str]
+    eligible: int
+    missing: int
+    uncertain: int
+    reasons: list[str]
+    workloads: list[Workload]
+
+
+@dataclass
+class Result:
+    audit: Audit
+    images: list[ImageRow]
+    pools: list[PoolRow]
+    pre_pull: list[PrePull]
+
+    @property
+    def unique_bytes(self) -> int:
+        """Distinct images in use, counted once however pods name them (tag or digest)."""
+        seen: set[str] = set()
+        total = 0
+        for r in self.images:
+            keys = set(r.listed_as or (r.image,))
+            if r.size is not None and not keys & seen:
+                total += r.size
+            seen |= keys
+        return total
+
+    def histogram(self) -> list[tuple[str, int]]:
+        counts = [0] * len(HISTOGRAM)
+        for r in self.images:
+            if r.size is None:
+                continue
+            for i, (bound, _label) in enumerate(HISTOGRAM):
+                if bound is None or r.size < bound:
+                    counts[i] += 1
+                    break
+        return [(label, n) for (_b, label), n in zip(HISTOGRAM, counts, strict=True)]
+
+    def sorted_images(self, key: str) -> list[ImageRow]:
+        order = {
+            "size": lambda r: (-(r.size if r.size is not None else -1), r.image),
+            "nodes": lambda r: (-r.nodes, -(r.size or 0), r.image),
+            "pods": lambda r: (-r.pods, -(r.size or 0), r.image),
+            "waste": lambda r: (-r.waste, -(r.size or 0), r.image),
+        }[key]
+        return sorted(self.images, key=order)
+
+    def top(self, n: int) -> tuple[list[ImageRow], list[ImageRow]]:
+        """The top n by size and by bytes cached over all nodes."""
+        known = [r for r in self.images if r.size is not None]
+        by_size = sorted(known, key=lambda r: (-(r.size or 0), r.image))[:n]
+        by_cached = sorted(known, key=lambda r: (-r.cached_bytes, r.image))[:n]
+        return by_size, by_cached
+
+
+def _containers(spec: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    for c in spec.get("initContainers") or ():
+        yield ("sidecar" if c.get("restartPolicy") == "Always" else "init"), c
+    for c in spec.get("containers") or ():
+        yield "app", c
+    for c in spec.get("ephemeralContainers") or ():
+        yield "ephemeral", c
+
+
+def _image_ids(status: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for s in status.get(key) or ():
+            image_id = str(s.get("imageID") or "").removeprefix("docker-pullable://")
+            if "@" in image_id:
+                out[str(s.get("name") or "")] = image_id
+    return out
+
+
+def _parse(raw: str) -> imageref.ImageRef | None:
+    try:
+        return imageref.parse(raw)
+    except imageref.ImageRefError:
+        return None
+
+
+def _default_policy(ref: imageref.ImageRef | None) -> str:
+    """The API server's default: Always for :latest (or no tag), IfNotPresent otherwise."""
+    return "Always" if ref is not None and ref.latest else "IfNotPresent"

@@ -1,0 +1,114 @@
+"""Command-line flags of `kubectl perf images` (argparse only)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
+from .compute import DEFAULT_MAX_IMAGES
+
+OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
+SORTS = ("size", "nodes", "pods", "waste")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
+_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+EPILOG = """\
+examples:
+  kubectl perf images                          images in use: sizes, nodes, pods, workloads, tag hygiene, distroless suggestions
+  kubectl perf images --top 10 --sort waste    the ten images a distroless base would shrink most, over all nodes
+  kubectl perf images -n shop --inspect        ... reading custom images' configs from their registries
+  kubectl perf images -o imagecache --namespace-for-cache kube-fledged | kubectl apply -f -
+  kubectl perf images -o html > images.html
+
+Sizes are what each node's container runtime reports: containerd counts compressed
+layers, CRI-O uncompressed ones. A node listing exactly --max-images images may hold
+more than it lists (the kubelet's nodeStatusMaxImages).
+
+exit status: 0 ok (notes about missing permissions or registries go to stderr);
+1 error; 2 bad flags."""
+
+
+def size(text: str) -> int:
+    """200MB, 1.5G, 300Mi, 250000000: bytes."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: use bytes or a unit, e.g. 200MB, 1.5GB, 300Mi")
+    unit = (match.group(2) or "").removesuffix("B")
+    return int(float(match.group(1)) * _UNITS[unit.upper() if len(unit) == 1 else unit])
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use seconds, e.g. 5 or 2.5s") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the timeout must be above 0")
+    return value
+
+
+def count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def label_key(text: str) -> str:
+    if not _LABEL_KEY.match(text):
+        raise argparse.ArgumentTypeError(f"invalid label key {text!r}")
+    return text
+
+
+def namespace_name(text: str) -> str:
+    if not _NAME.match(text) or len(text) > 63:
+        raise argparse.ArgumentTypeError(f"invalid namespace {text!r}: a DNS label such as kube-fledged")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="kubectl perf images",
+        description="Images the cluster runs, joined with what nodes hold: sizes, tag hygiene, distroless suggestions and a pre-pull plan.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--top", type=count, default=25, metavar="N", help="images in the table and in each top list (default 25; 0: all)")
+    p.add_argument("--sort", choices=SORTS, default="size", help="order images by size (default), nodes holding them, pods, or waste")
+    p.add_argument(
+        "--inspect", action="store_true", help="read custom images' configs from their registries (OCI distribution API) to find their base"
+    )
+    p.add_argument("--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)")
+    plan = p.add_argument_group("pre-pull plan")
+    plan.add_argument("--min-size", type=size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)")
+    plan.add_argument(
+        "--pool-label", type=label_key, metavar="KEY", help="node label naming the pool (default: the first well-known key nodes carry)"
+    )
+    plan.add_argument(
+        "--namespace-for-cache", type=namespace_name, default="kube-fledged", metavar="NS", help="namespace of the ImageCache (default kube-fledged)"
+    )
+    plan.add_argument(
+        "--max-images",
+        type=count,
+        default=DEFAULT_MAX_IMAGES,
+        metavar="N",
+        help=f"the kubelet's nodeStatusMaxImages: nodes list at most N images (default {DEFAULT_MAX_IMAGES}; 0: no cap)",
+    )
+    sel = add_filter_flags(p)
+    sel.add_argument("--node-selector", metavar="SELECTOR", help="only nodes matching this label selector, and the pods on them")
+    add_output_flag(p.add_argument_group("output"), OUTPUTS)
+    add_connection_flags(p)
+    return p
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = build_parser()
+    args = p.parse_args(argv)
+    check_filters(p, args)
+    return args

@@ -1,0 +1,88 @@
+"""-o html: one self-contained page (no scripts, no network): images as bars of
+their size, distroless suggestions, fresh-node pulls per pool and the pre-pull plan."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from ..capacity.html import STYLE as CAPACITY_STYLE
+from .compute import Result
+from .output import human, workload_text
+
+STYLE = (
+    CAPACITY_STYLE
+    + """
+.img{display:grid;grid-template-columns:360px 1fr 300px;gap:12px;align-items:center;padding:5px 0;border-bottom:1px solid #eaeef2}
+.size{background:#4c8bf5}.saving{background:rgba(18,161,80,.55)}.unknown .name{color:#57606a}
+.tag{font-size:11px;border-radius:3px;padding:0 4px;margin-left:4px;background:#fde7e9;color:#b42318}
+"""
+)
+
+
+def _image(r: Any, widest: int) -> str:
+    pct = r.size * 100 / widest if r.size and widest else 0.0
+    saving = (r.suggestion or {}).get("savingBytes") or 0
+    saving_pct = saving * 100 / widest if widest else 0.0
+    tag = f'<span class="tag">{escape(r.hygiene)}</span>' if r.hygiene in ("latest", "no tag") else ""
+    suggestion = ""
+    if r.suggestion:
+        s = r.suggestion
+        saves = f" saves about {human(s['savingBytes'])} per node" if s.get("savingBytes") is not None else ""
+        suggestion = f'<span class="ok" data-suggestion="{escape(s["image"])}">{escape(s["image"])}{escape(saves)}</span><br>{escape(s["why"])}'
+    notes = "<br>".join(escape(n) for n in r.notes)
+    workloads = ", ".join(workload_text(w) for w in r.workloads[:3]) + (f" +{len(r.workloads) - 3}" if len(r.workloads) > 3 else "")
+    return (
+        f'<div class="img{" unknown" if r.size is None else ""}" data-image="{escape(r.image)}" data-size="{r.size if r.size is not None else ""}">'
+        f'<div class="name" title="{escape(r.image)}"><b>{escape(r.short)}</b>{tag}<br>'
+        f'<span class="num">{human(r.size)}{" (" + escape(r.runtime) + ")" if r.runtime else ""} · {r.nodes} nodes · {r.pods} pods · {escape(workloads)}</span></div>'
+        f'<div class="bar" data-width="{pct:.1f}"><div class="size" style="width:{pct:.1f}%"></div>'
+        f'<div class="saving" style="left:{max(0.0, pct - saving_pct):.1f}%;width:{saving_pct:.1f}%" title="distroless saving"></div></div>'
+        f'<div class="num">{suggestion}{"<br>" if suggestion and notes else ""}{notes}</div></div>'
+    )
+
+
+def page(result: Result, doc: dict[str, Any], cluster: str) -> str:
+    summary = doc["summary"]
+    images = result.images
+    widest = max((r.size or 0 for r in images), default=0)
+    rows = "".join(_image(r, widest) for r in images)
+    hist = "".join(f"<tr><td>{escape(h['size'])}</td><td>{h['images']}</td></tr>" for h in summary["histogram"])
+    pools = "".join(
+        f'<tr data-pool="{escape(p.pool)}"><td>{escape(p.pool or "(no pool label)")}</td><td>{p.nodes}</td><td>{escape(p.runtime)}</td>'
+        f"<td>{p.images}</td><td>{human(p.fresh_bytes)}{f' (+{p.unknown} of unknown size)' if p.unknown else ''}</td></tr>"
+        for p in result.pools
+    )
+    plan = "".join(
+        f'<tr data-prepull="{escape(p.image)}"><td>{escape(p.image)}</td><td>{human(p.size)}</td>'
+        f"<td>{escape(', '.join(f'{k}={v}' for k, v in p.selector.items()) or '(all nodes)')}</td>"
+        f"<td>{p.missing} of {p.eligible}</td><td>{escape(', '.join(p.reasons))}</td></tr>"
+        for p in result.pre_pull
+    )
+    plan_html = (
+        f"<h2>Pre-pull plan ({len(result.pre_pull)})</h2>"
+        '<p class="sub">Large images of workloads that scale out or start often, missing from nodes that may run them. '
+        "<code>-o imagecache</code> prints these as a kube-fledged ImageCache.</p>"
+        f"<table><tr><th>image</th><th>size</th><th>pool</th><th>missing on</th><th>why</th></tr>{plan}</table>"
+        if result.pre_pull
+        else "<h2>Pre-pull plan</h2><p class=\"sub\">Nothing to pre-pull.</p>"
+    )
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cap = f", {summary['nodesAtCap']} listing the maximum of {summary['maxImages']} images (they may hold more)" if summary["nodesAtCap"] else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Image report: {escape(cluster)}</title><style>{STYLE}</style></head>
+<body>
+<h1>Image report: {escape(cluster)}</h1>
+<p class="sub" id="summary">{summary["images"]} images in use, {human(summary["uniqueBytes"])} unique, {human(summary["cachedBytes"])} cached on
+{summary["nodes"]} nodes{cap} · {summary["sizeUnknown"]} of unknown size · {summary["latestTags"]} on :latest or no tag · {when}.</p>
+<p class="legend"><span><i class="sw size"></i>runtime-reported size</span><span><i class="sw saving"></i>what a distroless base would save</span>
+Sizes are what each node's runtime reports: containerd counts compressed layers, CRI-O uncompressed ones.</p>
+{rows}
+<h2>Size histogram</h2><table><tr><th>size</th><th>images</th></tr>{hist}</table>
+<h2>A fresh node per pool</h2><p class="sub">What a new node of each pool pulls to run every image scheduled in its pool today.</p>
+<table><tr><th>pool</th><th>nodes</th><th>runtime</th><th>images</th><th>pulls</th></tr>{pools}</table>
+{plan_html}
+</body></html>
+"""

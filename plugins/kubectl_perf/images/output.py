@@ -1,0 +1,236 @@
+"""What `kubectl perf images` prints: the json/yaml document, the tables, and the
+kube-fledged ImageCache."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import render
+from ..render import Column, Table
+from .compute import ImageRow, PoolRow, PrePull, Result
+
+IMAGECACHE_API = "kubefledged.io/v1alpha2"
+
+
+def human(size: int | None) -> str:
+    """Decimal units, as registries and `docker images` print sizes."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def workload_text(w: Any) -> str:
+    return f"{w.kind}/{w.namespace}/{w.name}" if w.namespace else f"{w.kind}/{w.name}"
+
+
+# -- the machine document ------------------------------------------------------------------
+def image_doc(r: ImageRow) -> dict[str, Any]:
+    return {
+        "image": r.image,
+        "sizeBytes": r.size,
+        "sizeFrom": r.runtime or None,
+        "nodes": r.nodes,
+        "pods": r.pods,
+        "containers": r.containers,
+        "workloads": [w.as_dict() for w in r.workloads],
+        "pullPolicies": r.policies,
+        "latestTag": r.latest,
+        "pinned": r.pinned,
+        "suggestion": r.suggestion,
+        "notes": r.notes,
+    }
+
+
+def pre_pull_doc(p: PrePull) -> dict[str, Any]:
+    return {
+        "image": p.image,
+        "sizeBytes": p.size,
+        "nodeSelector": p.selector,
+        "missingOn": p.missing,
+        "eligibleNodes": p.eligible,
+        "mayHold": p.uncertain,
+        "why": p.reasons,
+        "workloads": [w.as_dict() for w in p.workloads],
+    }
+
+
+def document(result: Result, sort: str, top: int) -> dict[str, Any]:
+    audit = result.audit
+    by_size, by_cached = result.top(top or len(result.images))
+    return {
+        "summary": {
+            "images": len(result.images),
+            "uniqueBytes": result.unique_bytes,
+            "cachedBytes": audit.cached_bytes,
+            "nodes": len(audit.nodes),
+            "nodesAtCap": sum(1 for n in audit.nodes if audit.capped(n)),
+            "maxImages": audit.options.max_images,
+            "sizeUnknown": sum(1 for r in result.images if r.size is None),
+            "latestTags": sum(1 for r in result.images if r.latest),
+            "suggestions": sum(1 for r in result.images if r.suggestion),
+            "histogram": [{"size": label, "images": n} for label, n in result.histogram()],
+            "topBySize": [r.image for r in by_size],
+            "topByCachedBytes": [r.image for r in by_cached],
+            "poolLabel": audit.pool_label or None,
+            "pools": [
+                {"pool": p.pool, "nodes": p.nodes, "runtime": p.runtime, "images": p.images, "freshNodeBytes": p.fresh_bytes, "sizeUnknown": p.unknown}
+                for p in result.pools
+            ],
+        },
+        "images": [image_doc(r) for r in result.sorted_images(sort)],
+        "prePull": [pre_pull_doc(p) for p in result.pre_pull],
+    }
+
+
+# -- tables -------------------------------------------------------------------------------
+def _workloads(r: ImageRow) -> str:
+    if not r.workloads:
+        return ""
+    first = workload_text(r.workloads[0])
+    return first if len(r.workloads) == 1 else f"{first} +{len(r.workloads) - 1}"
+
+
+def _suggestion(r: ImageRow) -> str:
+    s = r.suggestion
+    if not s:
+        return ""
+    short = s["image"].rsplit("/", 1)[-1]
+    return f"{short} (-{human(s['savingBytes'])})" if s.get("savingBytes") is not None else short
+
+
+def image_columns() -> list[Column]:
+    return [
+        Column("IMAGE", lambda r: r.short, lambda r: r.image),
+        Column("SIZE", lambda r: human(r.size), lambda r: r.size, right=True),
+        Column("SIZE FROM", lambda r: r.runtime, wide=True),
+        Column("NODES", lambda r: str(r.nodes), lambda r: r.nodes, right=True),
+        Column("PODS", lambda r: str(r.pods), lambda r: r.pods, right=True),
+        Column("CONTAINERS", lambda r: str(r.containers), lambda r: r.containers, wide=True, right=True),
+        Column("WORKLOADS", _workloads, lambda r: ";".join(workload_text(w) for w in r.workloads)),
+        Column("PULL", lambda r: ",".join(f"{k}={v}" for k, v in r.policies.items()), lambda r: ";".join(f"{k}={v}" for k, v in r.policies.items()), wide=True),
+        Column("TAG", lambda r: r.hygiene),
+        Column("SUGGESTION", _suggestion, lambda r: (r.suggestion or {}).get("image", "")),
+        Column("SAVING", lambda r: human((r.suggestion or {}).get("savingBytes")), lambda r: (r.suggestion or {}).get("savingBytes"), wide=True, right=True),
+        Column("NOTE", lambda r: "; ".join(r.notes), wide=True),
+    ]
+
+
+def top_cached_columns() -> list[Column]:
+    return [
+        Column("TOP BY BYTES X NODES", lambda r: r.short),
+        Column("SIZE", lambda r: human(r.size), right=True),
+        Column("NODES", lambda r: str(r.nodes), right=True),
+        Column("CACHED", lambda r: human(r.cached_bytes), right=True),
+    ]
+
+
+def histogram_columns(widest: int) -> list[Column]:
+    def bar(row: tuple[str, int]) -> str:
+        return "#" * (round(row[1] * 40 / widest) if widest else 0)
+
+    return [Column("SIZE", lambda r: r[0]), Column("IMAGES", lambda r: str(r[1]), right=True), Column("", bar)]
+
+
+def pool_columns(label: str) -> list[Column]:
+    def name(p: PoolRow) -> str:
+        return p.pool or f"(no {label or 'pool'} label)"
+
+    return [
+        Column("POOL" + (f" ({label})" if label else ""), name),
+        Column("NODES", lambda p: str(p.nodes), right=True),
+        Column("RUNTIME", lambda p: p.runtime),
+        Column("IMAGES", lambda p: str(p.images), right=True),
+        Column("FRESH NODE PULLS", lambda p: human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else ""), right=True),
+    ]
+
+
+def pre_pull_columns() -> list[Column]:
+    return [
+        Column("PRE-PULL IMAGE", lambda p: p.image),
+        Column("SIZE", lambda p: human(p.size), right=True),
+        Column("POOL", lambda p: ",".join(f"{k}={v}" for k, v in p.selector.items()) or "(all nodes)"),
+        Column("MISSING ON", lambda p: f"{p.missing}/{p.eligible}", right=True),
+        Column("MAY HOLD", lambda p: str(p.uncertain), right=True, wide=True),
+        Column("WHY", lambda p: ", ".join(p.reasons)),
+    ]
+
+
+def summary_columns() -> list[Column]:
+    def at_cap(d: dict[str, Any]) -> str:
+        return f"{d['nodesAtCap']} (list {d['maxImages']})" if d["nodesAtCap"] else "0"
+
+    return [
+        Column("IMAGES IN USE", lambda d: str(d["images"]), right=True),
+        Column("UNIQUE SIZE", lambda d: human(d["uniqueBytes"]), right=True),
+        Column("CACHED ON NODES", lambda d: human(d["cachedBytes"]), right=True),
+        Column("NODES", lambda d: str(d["nodes"]), right=True),
+        Column("AT IMAGE CAP", at_cap, right=True),
+        Column("SIZE UNKNOWN", lambda d: str(d["sizeUnknown"]), right=True),
+        Column(":LATEST/NO TAG", lambda d: str(d["latestTags"]), right=True),
+        Column("SUGGESTIONS", lambda d: str(d["suggestions"]), right=True),
+    ]
+
+
+# -- kube-fledged ---------------------------------------------------------------------------
+def image_cache(result: Result, namespace: str, name: str = "kubectl-perf-prepull") -> dict[str, Any] | None:
+    """A kube-fledged ImageCache with one cacheSpec entry per node pool; None when
+    there is nothing to pre-pull. Pools without a pool label get no entry: a missing
+    selector would cache on every node."""
+    per_pool: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for p in result.pre_pull:
+        if not p.selector:
+            continue
+        images = per_pool.setdefault(tuple(sorted(p.selector.items())), [])
+        if p.image not in images:  # kube-fledged rejects duplicates within a list
+            images.append(p.image)
+    if not per_pool:
+        return None
+    return {
+        "apiVersion": IMAGECACHE_API,
+        "kind": "ImageCache",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "kubectl-perf"}},
+        "spec": {"cacheSpec": [{"images": images, "nodeSelector": dict(selector)} for selector, images in sorted(per_pool.items())]},
+    }
+
+
+# -- printing ------------------------------------------------------------------------------
+def emit_report(args: argparse.Namespace, result: Result, cluster: str) -> list[str]:
+    """Print the report in the -o format; returns notes for stderr."""
+    if args.output == "imagecache":
+        cache = image_cache(result, args.namespace_for_cache)
+        if cache is None:
+            return [f"nothing to pre-pull: no image of at least {human(args.min_size)} is missing from nodes that may run it"]
+        render.write(render.structured(cache, "yaml"))
+        return []
+    doc = document(result, args.sort, args.top)
+    images = result.sorted_images(args.sort)
+    shown = images[: args.top] if args.top else images
+    csv = args.output in ("csv", "tsv")
+
+    def tables() -> list[Table]:
+        hist = result.histogram()
+        _by_size, by_cached = result.top(args.top or len(images))
+        return [
+            Table(images if csv else shown, image_columns()),  # the data: every image in csv/tsv
+            Table([doc["summary"]], summary_columns()),
+            Table(by_cached, top_cached_columns()),
+            Table(hist, histogram_columns(max((n for _l, n in hist), default=0))),
+            Table(result.pools if result.audit.nodes else [], pool_columns(result.audit.pool_label)),
+            Table(result.pre_pull, pre_pull_columns()),
+        ]
+
+    def html() -> str:
+        from .html import page
+
+        return page(result, doc, cluster)
+
+    render.emit(args.output, lambda: doc, tables, html)
+    if args.output in ("table", "wide") and len(shown) < len(images):
+        return [f"showing {len(shown)} of {len(images)} images (--top 0 shows all)"]
+    return []

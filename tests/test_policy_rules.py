@@ -1,0 +1,81 @@
+"""The pure rules behind the webhook (and audit): a pod's memory need, and DaemonSets against
+grouped node views, as the webhook's node cache hands them over. Expected amounts by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubectl_perf.model import NodeView, group_nodes
+from kubectl_perf.policy import Policy, evaluate, memory_need
+from kubectl_perf.policy_file import parse_policy
+
+Gi, Mi = 2**30 * 10**9, 2**20 * 10**9  # in nanos
+
+
+def c(name: str, request: str | None = None, limit: str | None = None, **extra: Any) -> dict[str, Any]:
+    resources: dict[str, Any] = {"requests": {"cpu": "1"}}
+    if request:
+        resources["requests"]["memory"] = request
+    if limit:
+        resources["limits"] = {"memory": limit}
+    return {"name": name, "resources": resources, **extra}
+
+
+@pytest.mark.parametrize(
+    ("spec", "nanos", "unbounded"),
+    [
+        ({"containers": [c("a", "1Gi", "2Gi"), c("b", "3Gi", "4Gi")]}, 6 * Gi, ""),  # every limit set: their sum
+        ({"containers": [c("a", "1Mi", "1Mi"), c("b", "100Gi")]}, 100 * Gi + Mi, ""),  # limit, else request
+        ({"containers": [c("a", "1Gi", "2Gi"), c("b")]}, 0, "b"),  # neither: unbounded
+        ({"containers": [c("a", "1Gi")], "initContainers": [c("i")]}, 0, "i"),
+        # init peak 8Gi (request) against app 2Gi + 1Gi: 8Gi
+        ({"containers": [c("a", "1Gi", "2Gi"), c("b", "1Gi")], "initContainers": [c("i", "8Gi")]}, 8 * Gi, ""),
+        # a sidecar (1Gi limit) runs beside the init container and the app: max(8 + 1, 2 + 1 + 1) = 9Gi
+        (
+            {
+                "containers": [c("a", "1Gi", "2Gi"), c("b", "1Gi")],
+                "initContainers": [c("proxy", "1Gi", "1Gi", restartPolicy="Always"), c("i", "8Gi")],
+            },
+            9 * Gi,
+            "",
+        ),
+        # ephemeral containers carry no resources: unbounded, unless the pod's cgroup is bounded
+        ({"containers": [c("a", "1Gi")], "ephemeralContainers": [{"name": "dbg"}]}, 0, "dbg"),
+        ({"containers": [c("a", "1Gi", "3Gi")], "ephemeralContainers": [{"name": "dbg"}]}, 3 * Gi, ""),
+        # a pod-level limit bounds everything; a pod-level request is a floor
+        ({"containers": [c("a"), c("b", "1Gi")], "resources": {"limits": {"memory": "5Gi"}}}, 5 * Gi, ""),
+        ({"containers": [c("a", "1Gi"), c("b", "1Gi")], "resources": {"requests": {"memory": "3Gi"}}}, 3 * Gi, ""),
+        ({"containers": [c("a", "1Gi", "4Gi"), c("b", "1Gi")], "resources": {"requests": {"memory": "3Gi"}}}, 5 * Gi, ""),
+        # overhead adds to the need
+        ({"containers": [c("a", "1Gi")], "overhead": {"memory": "128Mi"}}, Gi + 128 * Mi, ""),
+        ({"containers": [c("a", "1Gi", "2Gi")], "overhead": {"memory": "128Mi"}}, 2 * Gi + 128 * Mi, ""),
+    ],
+)
+def test_memory_need(spec: dict[str, Any], nanos: int, unbounded: str) -> None:
+    need = memory_need(spec)
+    assert (need.nanos, need.unbounded) == (nanos, unbounded)
+
+
+def view(name: str, gi: int, pool: str, target: float = 0.75) -> NodeView:
+    return NodeView(name, {"node-pool": pool}, (), gi * Gi, target)
+
+
+NODES = [view("small-1", 8, "small"), view("small-2", 8, "small"), view("medium-1", 16, "medium"), view("big-1", 64, "big")]
+DAEMON = {"containers": [c("agent", "1Gi", "10Gi")]}  # 10Gi: over small's 6Gi budgets, under medium's 12Gi
+
+
+def test_grouped_views_keep_every_budget_for_daemonsets() -> None:
+    grouped = group_nodes(NODES, frozenset())  # a pod that reads no node label: only budgets and pools tell nodes apart
+    assert sorted((v.budget, v.nodes) for v in grouped) == [(6 * Gi, 2), (12 * Gi, 1), (48 * Gi, 1)]
+    found = evaluate(DAEMON, Policy(), grouped, "DaemonSet")
+    assert [f.rule for f in found] == ["padding"]
+    assert "small (2 nodes, budget 6Gi: 75% of 8Gi)" in found[0].message and "medium" not in found[0].message
+    assert evaluate(DAEMON, Policy(), grouped, "Deployment") == []  # any one node will do
+    assert evaluate(DAEMON, parse_policy({"padding": {"daemonSets": "anyNode"}}), grouped, "DaemonSet") == []
+
+
+def test_grouping_still_carries_the_most_room() -> None:
+    views = [NodeView("a", {}, (), 16 * Gi, 0.75, 10 * Gi), NodeView("b", {}, (), 16 * Gi, 0.75, 4 * Gi)]
+    (one,) = group_nodes(views, frozenset())
+    assert one.nodes == 2 and one.budget - one.committed == 8 * Gi  # b: 12Gi - 4Gi
