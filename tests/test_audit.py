@@ -33,7 +33,7 @@ import yaml
 from conftest import BIN, DATA, KUBECTL, Sim, env_for, kubectl
 from realk8s import RealK8s
 from test_html_report import CHROMIUM, browser
-from test_reports import install_crds
+from test_reports import CRDS, install_crds
 
 FIXTURE = DATA / "audit-cluster.yaml"
 NON_PASS = {
@@ -235,3 +235,21 @@ def test_an_unreachable_cluster_is_one_line_and_status_1(tmp_path: Path) -> None
         [KUBECTL, "perf", "audit", "--kubeconfig", str(tmp_path / "missing")], capture_output=True, text=True, env=env_for(None), timeout=60
     )
     assert result.returncode == 1 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_apply_on_perf_sim(sim_factory: Any) -> None:
+    """A generated cluster (controllers, kube-proxy ConfigMap, violations of each rule): --apply writes one report
+    per namespace with results, and the ClusterPolicyReport, through perf-sim's CRD-backed resources."""
+    sim = sim_factory("--nodes", "6", "--pods-per-node", "20", "--seed", "5")
+    kubectl(sim, "apply", "-f", str(CRDS))
+    result = kubectl(sim, "perf", "audit", "--apply", "-o", "json", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    doc = json.loads(result.stdout)
+    namespaces = {r["resource"]["namespace"] for r in doc["results"] if r["resource"] and r["resource"].get("namespace")}
+    namespaces -= {r["resource"]["namespace"] for r in doc["results"] if r["rule"] in ("proxy-mode", "metrics-pipeline") and r["resource"]}
+    reports = json.loads(kubectl(sim, "get", "policyreports", "-A", "-o", "json").stdout)["items"]
+    assert {r["metadata"]["namespace"] for r in reports} == namespaces
+    total = sum(r["summary"][k] for r in reports for k in ("fail", "warn", "error", "skip"))
+    cluster = json.loads(kubectl(sim, "get", "clusterpolicyreports", "kubectl-perf", "-o", "json").stdout)
+    total += sum(cluster["summary"][k] for k in ("fail", "warn", "error", "skip"))
+    assert total == len(doc["results"])  # every listed result is in exactly one report
