@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from kubectl_perf.policy_file import parse_policy, schema
 
 helm = pytest.importorskip("helm_python")
 CHART = Path(__file__).resolve().parents[1] / "charts" / "kubectl-perf-webhook"
-KUBE_VERSION = "1.32"
+# The oldest Kubernetes the default render targets (matchConditions GA) and the newest we test on.
+KUBE_VERSIONS = ("1.30", "1.36")
 CASES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "cert-manager": {"tls": {"mode": "certManager"}},
@@ -36,13 +38,37 @@ CASES: dict[str, dict[str, Any]] = {
             "namespaceSelector": {"matchLabels": {"perf": "on"}},
         },
     },
-    "minimal": {"networkPolicy": {"enabled": False}, "podDisruptionBudget": None, "replicaCount": 3},
+    "minimal": {"networkPolicy": {"enabled": False}, "podDisruptionBudget": {"enabled": False}, "replicaCount": 3},
+    "single": {"replicaCount": 1, "kubeVersion": "1.29.4"},
+    "bring-your-own": {
+        "tls": {"mode": "secret", "secret": {"name": "my-tls", "caBundle": "PLACEHOLDER"}},
+        "webhook": {"url": "https://127.0.0.1:9443/validate"},
+        "networkPolicy": {"apiServer": {"cidrs": ["10.0.0.0/24", "fd00::/64"], "ports": [6443]}},
+        "podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": None},
+        "server": {"tlsMinVersion": "VersionTLS13", "bindAddress": "::"},
+    },
 }
 
 
-def render(values: dict[str, Any], namespace: str = "perf-system") -> list[dict[str, Any]]:
+def _ca_bundle() -> str:
+    """A real CA certificate, base64 PEM, as a user would pass in tls.secret.caBundle."""
+    from perf_sim.cli import self_signed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return base64.b64encode(self_signed(Path(tmp))[2]).decode()
+
+
+CA_BUNDLE = _ca_bundle()
+CASES["bring-your-own"]["tls"]["secret"]["caBundle"] = CA_BUNDLE
+
+
+def render_files(values: dict[str, Any], namespace: str = "perf-system") -> dict[str, str]:
     chart = helm.Chart.load(str(CHART))
-    out = chart.render(values, name="perf", namespace=namespace)
+    return {path.rsplit("/", 1)[-1]: text for path, text in chart.render(values, name="perf", namespace=namespace).items()}
+
+
+def render(values: dict[str, Any], namespace: str = "perf-system") -> list[dict[str, Any]]:
+    out = render_files(values, namespace)
     return [d for path, text in sorted(out.items()) if path.endswith(".yaml") for d in yaml.safe_load_all(text) if d]
 
 
@@ -59,11 +85,14 @@ def test_lint_has_no_errors(case: str) -> None:
 @pytest.mark.parametrize("case", list(CASES))
 def test_manifests_meet_the_kubernetes_schemas(case: str) -> None:
     docs = render(CASES[case])
+    # a case rendered for an older cluster is checked against that version's schemas
+    versions = [".".join(CASES[case]["kubeVersion"].split(".")[:2])] if "kubeVersion" in CASES[case] else KUBE_VERSIONS
     checked = 0
     for doc in docs:
         if doc["apiVersion"].startswith("cert-manager.io/"):
             continue  # a CRD: no upstream schema to check against
-        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        for version in versions:
+            kubernetes_validate.validate(doc, version, strict=True)
         checked += 1
     assert checked >= 8  # Deployment, Service, ServiceAccount, RBAC (2), ConfigMap, webhook configuration, TLS or PDB/NetworkPolicy
 
@@ -77,9 +106,96 @@ def test_deployment_is_hardened_and_spread() -> None:
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"] and sc["allowPrivilegeEscalation"] is False
     assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"] and c["resources"]["limits"]["memory"]
-    assert spec["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
-    assert by_kind(render({}), "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
+
+
+# 16: a budget that one replica cannot meet blocks every node drain.
+def test_no_disruption_budget_below_two_replicas() -> None:
+    assert by_kind(render({"replicaCount": 1}), "PodDisruptionBudget") == []
+    assert len(by_kind(render({"replicaCount": 2}), "PodDisruptionBudget")) == 1
+    assert by_kind(render({"podDisruptionBudget": {"enabled": False}}), "PodDisruptionBudget") == []
+    assert by_kind(render({"podDisruptionBudget": None}), "PodDisruptionBudget") == []  # how chart 0.1.0 said "none"
+
+
+@pytest.mark.parametrize(
+    ("budget", "expected"),
+    [
+        ({}, {"maxUnavailable": 1}),
+        ({"maxUnavailable": 2}, {"maxUnavailable": 2}),
+        ({"maxUnavailable": "50%"}, {"maxUnavailable": "50%"}),
+        ({"minAvailable": 2, "maxUnavailable": None}, {"minAvailable": 2}),
+    ],
+)
+def test_disruption_budget_is_honoured_as_written(budget: dict[str, Any], expected: dict[str, Any]) -> None:
+    pdb = by_kind(render({"replicaCount": 3, "podDisruptionBudget": budget}), "PodDisruptionBudget")[0]["spec"]
+    assert {k: v for k, v in pdb.items() if k != "selector"} == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"replicaCount": 2, "podDisruptionBudget": {"minAvailable": 2, "maxUnavailable": None}},  # no drain could ever evict
+        {"podDisruptionBudget": {"minAvailable": 1}},  # both set: which one holds?
+        {"podDisruptionBudget": {"maxUnavailable": -1}},
+    ],
+)
+def test_disruption_budget_that_blocks_drains_is_refused(values: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmError):
+        render(values)
+
+
+# 17: hard spread over nodes, a user's affinity kept beside it, priority, a preStop delay.
+def test_replicas_are_spread_over_nodes_and_a_users_affinity_is_kept() -> None:
+    node_affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}]
+            }
+        }
+    }
+    spec = by_kind(render({"affinity": node_affinity}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert spec["affinity"] == node_affinity
+    by_key = {c["topologyKey"]: c for c in spec["topologySpreadConstraints"]}
+    nodes = by_key["kubernetes.io/hostname"]
+    assert nodes["whenUnsatisfiable"] == "DoNotSchedule" and nodes["maxSkew"] == 1
+    # cordoned nodes are not domains, or a drain on two nodes would leave the new replica pending
+    assert nodes["nodeTaintsPolicy"] == "Honor" and nodes["matchLabelKeys"] == ["pod-template-hash"]
+    assert nodes["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "kubectl-perf-webhook", "app.kubernetes.io/instance": "perf"}
+    assert by_key["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "ScheduleAnyway"
+    extra = {"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"}
+    spec = by_kind(render({"topologySpreadConstraints": [extra]}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert [c["topologyKey"] for c in spec["topologySpreadConstraints"]] == [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+        "rack",
+    ]
+    single = by_kind(render({"replicaCount": 1}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert "topologySpreadConstraints" not in single
+
+
+def test_priority_and_a_pre_stop_delay_that_fits_the_grace_period() -> None:
+    spec = by_kind(render({}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    assert spec["containers"][0]["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
+    # gunicorn's graceful_timeout (10 s) must still fit after the delay
+    assert spec["terminationGracePeriodSeconds"] >= 10 + 10
+    assert "priorityClassName" not in by_kind(render({"priorityClassName": ""}), "Deployment")[0]["spec"]["template"]["spec"]
+    # below 1.30 the sleep action is off by default: the image has python3 and no shell
+    old = by_kind(render({"kubeVersion": "1.29.0", "preStopSeconds": 7}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert old["containers"][0]["lifecycle"]["preStop"] == {"exec": {"command": ["python3", "-c", "import time; time.sleep(7)"]}}
+    assert old["terminationGracePeriodSeconds"] >= 7 + 10
+
+
+def test_server_flags_are_passed_only_when_set() -> None:
+    args = by_kind(render({}), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith(("--tls-min-version", "--tls-cipher-suites", "--bind-address"))]
+    server = {"tlsMinVersion": "VersionTLS13", "tlsCipherSuites": ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"], "bindAddress": "::"}
+    args = by_kind(render({"server": server}), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert {
+        "--tls-min-version=VersionTLS13",
+        "--tls-cipher-suites=TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384",
+        "--bind-address=::",
+    } <= set(args)
 
 
 def test_the_webhook_judges_its_own_pods_like_any_other() -> None:
@@ -93,6 +209,11 @@ def test_the_webhook_judges_its_own_pods_like_any_other() -> None:
     assert [(f.rule, f.deny) for f in evaluate(pod_spec, policy, [])] == [("padding", False)]
 
 
+def webhook_of(values: dict[str, Any], namespace: str = "perf-system") -> dict[str, Any]:
+    webhook: dict[str, Any] = by_kind(render(values, namespace), "ValidatingWebhookConfiguration")[0]["webhooks"][0]
+    return webhook
+
+
 def test_webhook_configuration() -> None:
     docs = render(CASES["strict"], namespace="perf-system")
     vwc = by_kind(docs, "ValidatingWebhookConfiguration")[0]["webhooks"][0]
@@ -101,23 +222,106 @@ def test_webhook_configuration() -> None:
     excluded = vwc["namespaceSelector"]["matchExpressions"][0]
     assert excluded["operator"] == "NotIn" and set(excluded["values"]) == {"kube-system", "perf-system", "monitoring"}
     assert vwc["namespaceSelector"]["matchLabels"] == {"perf": "on"}
-    resources = {(g, r) for rule in vwc["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
-    assert resources == {
-        ("", "pods"),
-        ("", "replicationcontrollers"),
-        ("apps", "deployments"),
-        ("apps", "statefulsets"),
-        ("apps", "daemonsets"),
-        ("apps", "replicasets"),
-        ("batch", "jobs"),
-        ("batch", "cronjobs"),
+    operations = {(g, r): set(rule["operations"]) for rule in vwc["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    both = {"CREATE", "UPDATE"}
+    assert operations == {
+        ("", "pods"): both,
+        ("", "replicationcontrollers"): both,
+        # 4: in-place resize and ephemeral containers change a running pod's resources
+        ("", "pods/resize"): {"UPDATE"},
+        ("", "pods/ephemeralcontainers"): {"UPDATE"},
+        ("apps", "deployments"): both,
+        ("apps", "statefulsets"): both,
+        ("apps", "daemonsets"): both,
+        ("apps", "replicasets"): both,
+        ("batch", "jobs"): both,
+        ("batch", "cronjobs"): both,
     }
-    assert all(set(rule["operations"]) == {"CREATE", "UPDATE"} for rule in vwc["rules"])
 
 
-def test_rbac_is_least_privilege() -> None:
-    role = by_kind(render({}), "ClusterRole")[0]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]}]
+# 18: the webhook's own dependencies are never judged.
+def test_cert_managers_namespace_is_never_judged_in_cert_manager_mode() -> None:
+    def excluded(values: dict[str, Any]) -> set[str]:
+        return set(webhook_of(values)["namespaceSelector"]["matchExpressions"][0]["values"])
+
+    assert excluded({}) == {"kube-system", "perf-system"}
+    assert excluded({"tls": {"mode": "certManager"}}) == {"kube-system", "perf-system", "cert-manager"}
+    custom = {"tls": {"mode": "certManager", "certManager": {"namespace": "certs"}}, "webhook": {"excludeNamespaces": ["flux-system"]}}
+    assert excluded(custom) == {"kube-system", "perf-system", "certs", "flux-system"}
+
+
+def test_metadata_only_updates_never_reach_the_webhook_from_1_30() -> None:
+    """The CEL itself is exercised by the real API server (test_webhook_realk8s.py)."""
+    conditions = webhook_of({})["matchConditions"]
+    assert len(conditions) == 1 and "oldObject.spec" in conditions[0]["expression"] and "'UPDATE'" in conditions[0]["expression"]
+    assert webhook_of({"kubeVersion": "v1.30.0"})["matchConditions"] == conditions
+    assert "matchConditions" not in webhook_of({"kubeVersion": "1.29.9"})  # the webhook itself lets them through there
+    assert "matchConditions" not in webhook_of({"webhook": {"skipMetadataOnlyUpdates": False}})
+
+
+def test_failure_policy_and_its_consequences_are_documented() -> None:
+    notes = render_files({"webhook": {"failurePolicy": "Fail"}})["NOTES.txt"]
+    assert "failurePolicy: Fail" in notes and "refused" in notes
+    notes = render_files({"webhook": {"failurePolicy": "Ignore"}})["NOTES.txt"]
+    assert "failurePolicy: Ignore" in notes and "unjudged" in notes
+    readme = (CHART.parents[1] / "README.md").read_text()
+    assert "failurePolicy: Fail" in readme and "failurePolicy: Ignore" in readme
+
+
+def test_url_client_config_for_out_of_cluster_use() -> None:
+    hook = webhook_of(CASES["bring-your-own"])
+    assert hook["clientConfig"] == {"url": "https://127.0.0.1:9443/validate", "caBundle": CA_BUNDLE}
+    assert webhook_of({})["clientConfig"]["service"]["path"] == "/validate"
+
+
+# 19: the cache lists and watches; pods only when committed limits are weighed.
+@pytest.mark.parametrize("committed", ["off", "warn", "deny"])
+def test_rbac_is_least_privilege(committed: str) -> None:
+    role = by_kind(render({"policy": {"padding": {"committed": committed}}}), "ClusterRole")[0]
+    nodes = {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]}
+    pods = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
+    assert role["rules"] == ([nodes] if committed == "off" else [nodes, pods])
+
+
+# 20: in from the API server and Prometheus, out to DNS and the API server, nothing else.
+def test_network_policy_by_default() -> None:
+    np = by_kind(render({}), "NetworkPolicy")[0]["spec"]
+    assert all(rule.get("ports") for rule in np["ingress"] + np["egress"])  # no rule opens every port
+    api_in, prometheus = np["ingress"]
+    assert api_in == {"ports": [{"port": 8443, "protocol": "TCP"}]}  # the API server's address is unknown by default
+    assert prometheus["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ]
+    api_out, dns = np["egress"]
+    assert api_out == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+
+
+def test_network_policy_with_the_api_servers_addresses() -> None:
+    vcluster = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vc"}},
+        "podSelector": {"matchLabels": {"app": "vcluster"}},
+    }
+    api = {"cidrs": ["10.0.0.0/24"], "peers": [vcluster], "ports": [6443]}
+    np = by_kind(render({"networkPolicy": {"apiServer": api, "prometheus": None}}), "NetworkPolicy")[0]["spec"]
+    peers = [{"ipBlock": {"cidr": "10.0.0.0/24"}}, vcluster]
+    assert np["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": peers}]
+    assert np["egress"][0] == {"ports": [{"port": 6443, "protocol": "TCP"}], "to": peers}
+    assert "networkPolicy.apiServer.cidrs" not in render_files({"networkPolicy": {"apiServer": api}})["NOTES.txt"]
+    assert "networkPolicy.apiServer.cidrs" in render_files({})["NOTES.txt"]
+
+
+def test_no_api_server_ports_is_refused_not_an_allow_all_rule() -> None:
+    with pytest.raises(helm.HelmError):
+        render({"networkPolicy": {"apiServer": {"ports": []}}})
 
 
 def test_policy_configmap_is_a_valid_policy() -> None:
@@ -157,6 +361,57 @@ def test_cert_manager_mode() -> None:
     assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
 
 
+# 21: durations, renewBefore and a CA rollover that keeps trust.
+def test_cert_manager_durations_and_a_ca_that_keeps_its_key() -> None:
+    tls = {
+        "mode": "certManager",
+        "certManager": {"ca": {"duration": "17520h", "renewBefore": "4380h"}, "serving": {"duration": "720h", "renewBefore": "240h"}},
+    }
+    certs = {d["metadata"]["name"].rsplit("-", 1)[-1]: d["spec"] for d in by_kind(render({"tls": tls}), "Certificate")}
+    assert (certs["ca"]["duration"], certs["ca"]["renewBefore"]) == ("17520h", "4380h")
+    assert (certs["serving"]["duration"], certs["serving"]["renewBefore"]) == ("720h", "240h")
+    # a renewed CA with the same key verifies serving certificates signed before and after it
+    assert certs["ca"]["privateKey"]["rotationPolicy"] == "Never"
+
+
+@pytest.mark.parametrize(
+    "certmanager",
+    [
+        {"serving": {"duration": "720h", "renewBefore": "721h"}},
+        {"serving": {"duration": "720h", "renewBefore": "720h"}},
+        {"ca": {"duration": "8760h", "renewBefore": "9000h"}},
+        # the CA must renew at least one serving lifetime before it expires (1000h < 2160h)
+        {"ca": {"duration": "8760h", "renewBefore": "1000h"}},
+        {"serving": {"duration": "90d", "renewBefore": "30d"}},  # cert-manager takes Go durations: no days
+    ],
+)
+def test_cert_manager_durations_that_cannot_work_are_refused(certmanager: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmError):
+        render({"tls": {"mode": "certManager", "certManager": certmanager}})
+
+
+def test_bring_your_own_secret() -> None:
+    docs = render(CASES["bring-your-own"])
+    assert not by_kind(docs, "Secret") and not by_kind(docs, "Certificate")
+    volumes = {v["name"]: v for v in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "my-tls"
+    assert by_kind(docs, "ValidatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"]["caBundle"] == CA_BUNDLE
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [{}, {"name": "my-tls"}, {"caBundle": CA_BUNDLE}, {"name": "my-tls", "caBundle": base64.b64encode(b"not a certificate").decode()}],
+)
+def test_bring_your_own_secret_needs_a_name_and_a_ca_bundle(secret: dict[str, Any]) -> None:
+    with pytest.raises(helm.HelmError):
+        render({"tls": {"mode": "secret", "secret": secret}})
+
+
+def test_self_signed_mode_warns_that_offline_renders_mint_a_new_ca() -> None:
+    assert "helm template" in render_files({})["NOTES.txt"]
+    assert "helm template" not in render_files({"tls": {"mode": "certManager"}})["NOTES.txt"]
+
+
 @pytest.mark.parametrize(
     "values",
     [
@@ -165,6 +420,27 @@ def test_cert_manager_mode() -> None:
         {"tls": {"mode": "byo"}},
         {"policy": {"mode": "strict"}},
         {"replicaCount": 0},
+        # 22
+        {"tls": {"mode": "certManager", "certManager": {"serving": {"duration": "24h", "renewBefore": "48h"}}}},
+        {"webhook": {"excludeNamespaces": ["Bad_Namespace"]}},
+        {"webhook": {"excludeNamespaces": ["x" * 64]}},
+        {"tls": {"certManager": {"namespace": "-cert-manager"}}},
+        {"priorityClassName": "Bad Name"},
+        {"image": {"tag": "v1 latest"}},
+        {"image": {"repository": "ghcr.io/x/perf webhook"}},
+        {"image": {"digest": "sha256:nothex"}},
+        {"podLabels": {"app.kubernetes.io/name": "other"}},
+        {"podLabels": {"app.kubernetes.io/instance": "other"}},
+        {"podLabels": {"team": "has spaces"}},
+        # Helm merges maps into the defaults: null is how a user empties them
+        {"resources": None},
+        {"resources": {"requests": None, "limits": None}},
+        {"resources": {"requests": {"memory": None}}},
+        {"resources": {"limits": {"memory": None}}},
+        {"resources": {"requests": {"cpu": "100m", "memory": "lots"}, "limits": {"memory": "256Mi"}}},
+        {"webhook": {"url": "http://127.0.0.1:9443/validate"}},
+        {"networkPolicy": {"apiServer": {"cidrs": ["10.0.0.0"]}}},
+        {"kubeVersion": "latest"},
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -172,9 +448,20 @@ def test_schema_rejects_bad_values(values: dict[str, Any]) -> None:
         render(values)
 
 
+def test_schema_accepts_the_values_it_should() -> None:
+    for values in [
+        {"image": {"tag": "1.2.3-rc.1_build"}},
+        {"image": {"repository": "localhost:5000/team/perf-webhook", "digest": "sha256:" + "a" * 64}},
+        {"podLabels": {"team": "platform", "example.com/tier": "system"}},
+        {"priorityClassName": "platform.critical-1"},
+        {"resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, "limits": {"memory": "2Gi", "cpu": "1"}}},
+    ]:
+        assert by_kind(render(values), "Deployment")
+
+
 def test_chart_schema_carries_the_policy_schema_unchanged() -> None:
     """One source of truth: the chart's policy values are the package's policy schema."""
     chart = json.loads((CHART / "values.schema.json").read_text())
     package = schema()
     assert chart["properties"]["policy"] == {k: v for k, v in package.items() if k not in ("$schema", "$id", "$defs")}
-    assert chart["$defs"] == package["$defs"]
+    assert {k: chart["$defs"].get(k) for k in package["$defs"]} == package["$defs"]

@@ -21,7 +21,7 @@ def test_subcommands(fixture_cluster):
     assert directive == ":4"
     values, _ = complete(fixture_cluster, "ca")
     # kubectl adds sub-plugins it finds on PATH (kubectl-perf-capacity) to what we answer.
-    assert set(values) == {"capacity"}
+    assert set(values) == {"capacity", "cadvisor"}
 
 
 def test_flags_come_from_the_plugins_parser(fixture_cluster):

@@ -118,7 +118,8 @@ def test_a_bug_in_a_rule_is_not_reported_as_an_unreadable_object(monkeypatch: py
     assert status == 200, doc
     r = doc["response"]
     assert "cannot read" not in json.dumps(r) and "a bug" not in json.dumps(r), r
-    assert r["allowed"] is False and r["status"]["code"] == 500 and r["status"]["reason"] == "InternalError", r
+    # Named as ours, yet no 5xx code inside the review (issue 7 item 3): enforce mode fails closed.
+    assert r["allowed"] is False and r["status"]["code"] == 400 and "internal error" in r["status"]["message"], r
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

@@ -150,18 +150,18 @@ def test_node_cache_relists_after_410(sim_factory: Any, monkeypatch: pytest.Monk
     monkeypatch.setattr(cache_module, "WATCH_SECONDS", 1)
     sim: Sim = sim_factory("--objects", str(DATA / "cluster.yaml"))
     lists = 0
-    original = cache_module.NodeCache._list
+    original = cache_module.Feed._list
 
     def counting(self: Any, *args: Any) -> str:
         nonlocal lists
         lists += 1
         return original(self, *args)
 
-    monkeypatch.setattr(cache_module.NodeCache, "_list", counting)
-    cache = cache_module.NodeCache(lambda: Cluster(Connection(str(sim.kubeconfig))), Policy())
+    monkeypatch.setattr(cache_module.Feed, "_list", counting)
+    cache = cache_module.NodeViewCache(lambda: Cluster(Connection(str(sim.kubeconfig))), Policy())
     cache.start()
     try:
-        assert cache.synced.wait(10)
+        assert cache.nodes.synced.wait(10)
         assert {v.name for v in cache.views() or []} == {"node-a", "node-b", "node-gpu"}
         sim.request("/sim/compact", "POST")  # the next watch's resource version is too old: 410, relist
         deadline = time.monotonic() + 15

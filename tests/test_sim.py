@@ -138,7 +138,7 @@ def test_raw_metrics_paths(generated: Sim) -> None:
     assert ns_pods["items"] and all(p["metadata"]["namespace"] == "shop" for p in ns_pods["items"])
 
 
-def parse_prometheus(text: str) -> tuple[dict[str, tuple[str, str]], list[tuple[str, dict[str, str], float, int]]]:
+def parse_prometheus(text: str) -> tuple[dict[str, tuple[str, str]], list[tuple[str, dict[str, str], float, int | None]]]:
     meta: dict[str, list[str]] = {}
     samples = []
     for line in text.splitlines():
@@ -149,10 +149,10 @@ def parse_prometheus(text: str) -> tuple[dict[str, tuple[str, str]], list[tuple[
             name, _, kind = line[7:].partition(" ")
             meta.setdefault(name, ["", ""])[1] = kind
         elif line:
-            m = re.fullmatch(r"([a-z_:]+)\{(.*)\} (\S+) (\d+)", line)
+            m = re.fullmatch(r"([a-z0-9_:]+)\{(.*)\} (\S+)(?: (\d+))?", line)
             assert m, line
             labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
-            samples.append((m.group(1), labels, float(m.group(3)), int(m.group(4))))
+            samples.append((m.group(1), labels, float(m.group(3)), int(m.group(4)) if m.group(4) else None))
     return {k: (v[0], v[1]) for k, v in meta.items()}, samples
 
 
@@ -186,10 +186,14 @@ def test_cadvisor_format_matches_cadvisors_golden_output(generated: Sim) -> None
     seen = {(lbl["namespace"], lbl["pod"]) for n, lbl, _v, _t in samples if n == "container_memory_working_set_bytes" and lbl.get("pod")}
     assert seen == running
     pod_level = [
-        lbl for n, lbl, _v, _t in samples if n == "container_cpu_usage_seconds_total" and lbl.get("pod") and lbl["container"] == ""
+        lbl
+        for n, lbl, _v, _t in samples
+        if n == "container_cpu_usage_seconds_total" and lbl.get("pod") and lbl["container"] == "" and lbl["image"] == ""
     ]
     assert len(pod_level) == len(running) and all("kubepods" in lbl["id"] for lbl in pod_level)
-    assert all(ts > 1_700_000_000_000 for _n, _l, _v, ts in samples), "millisecond timestamps"
+    # usage series carry millisecond timestamps; spec series and start times carry none, as in cAdvisor
+    assert all(ts > 1_700_000_000_000 for n, _l, _v, ts in samples if n.startswith(("container_cpu_", "container_memory_")))
+    assert all(ts is None for n, _l, _v, ts in samples if n.startswith(("container_spec_", "container_start_time")))
 
 
 def test_resource_metrics_and_stats_summary(generated: Sim) -> None:

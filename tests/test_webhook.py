@@ -1,4 +1,6 @@
-"""The admission webhook over real HTTPS under gunicorn, node state from perf-sim.
+"""The admission webhook: admission cases in-process through create_app(...).test_client()
+over a node cache fed tests/data/cluster.yaml; gunicorn over real HTTPS for keep-alive,
+the watch, committed limits from the pod feed, stale caches, certificates and signals.
 
 Budgets in tests/data/cluster.yaml with POLICY: node-a 0.75 x 16Gi = 12Gi (no taints),
 node-b 0.5 x 16Gi = 8Gi (workload=io, tainted dedicated=io), node-gpu 0.75 x 64Gi = 48Gi
@@ -8,16 +10,20 @@ node-b 0.5 x 16Gi = 8Gi (workload=io, tainted dedicated=io), node-gpu 0.75 x 64G
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import DATA, Sim, start_sim, stop_sim
+from kubectl_perf.policy_file import parse_policy
+from perf_webhook.app import create_app
+from perf_webhook.cache import NodeViewCache
 from webhook_helpers import Webhook, controller, pod, review, start_webhook
 
 POLICY: dict[str, Any] = {
@@ -31,14 +37,48 @@ IO_TOLERATION = [{"key": "dedicated", "operator": "Equal", "value": "io", "effec
 GPU_TOLERATION = [{"key": "nvidia.com/gpu", "operator": "Exists"}]
 
 
+def fixture_objects(kind: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for doc in yaml.safe_load_all((DATA / "cluster.yaml").read_text()):
+        out.extend(doc["items"] if doc.get("kind") == "List" else [doc])
+    return [o for o in out if o.get("kind") == kind]
+
+
+def no_api() -> Any:
+    raise AssertionError("in-process tests feed the cache themselves")
+
+
+class InProcess:
+    """The app through Flask's test client, with Webhook's post/get."""
+
+    def __init__(self, policy: dict[str, Any], synced: bool = True) -> None:
+        parsed = parse_policy(policy)
+        self.cache = NodeViewCache(no_api, parsed, clock=lambda: 1000.0)  # a clock that stands still: never stale
+        if synced:
+            self.cache.nodes.replace(fixture_objects("Node"))
+            if self.cache.pods:
+                self.cache.pods.replace(fixture_objects("Pod"))
+        self.client = create_app(parsed, self.cache).test_client()
+
+    def post(self, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        resp = self.client.post("/validate", data=data, content_type=content_type)
+        try:
+            return resp.status_code, json.loads(resp.data)
+        except ValueError:
+            return resp.status_code, resp.data
+
+    def get(self, path: str) -> tuple[int, str]:
+        resp = self.client.get(path)
+        return resp.status_code, resp.get_data(as_text=True)
+
+
 @pytest.fixture(scope="module")
-def hook(fixture_cluster: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
-    w = start_webhook(tmp_path_factory.mktemp("webhook"), fixture_cluster, POLICY)
-    yield w
-    w.stop()
+def hook() -> InProcess:
+    return InProcess(POLICY)
 
 
-def answer(hook: Webhook, body: dict[str, Any]) -> dict[str, Any]:
+def answer(hook: Webhook | InProcess, body: dict[str, Any]) -> dict[str, Any]:
     status, doc = hook.post(body)
     assert status == 200, doc
     assert doc["apiVersion"] == "admission.k8s.io/v1" and doc["kind"] == "AdmissionReview"
@@ -46,19 +86,19 @@ def answer(hook: Webhook, body: dict[str, Any]) -> dict[str, Any]:
     return doc["response"]
 
 
-def test_pod_without_requests_is_denied_naming_container_and_resource(hook: Webhook) -> None:
+def test_pod_without_requests_is_denied_naming_container_and_resource(hook: InProcess) -> None:
     r = answer(hook, review(pod(requests={"cpu": "100m"}, memory_limit=None)))
     assert r["allowed"] is False and r["status"]["code"] == 403
     assert "container 'main' has no memory request" in r["status"]["message"] and "cpu request" not in r["status"]["message"]
 
 
-def test_limits_only_count_as_requests(hook: Webhook) -> None:
+def test_limits_only_count_as_requests(hook: InProcess) -> None:
     p = pod(requests={}, memory_limit="1Gi")
     p["spec"]["containers"][0]["resources"]["limits"]["cpu"] = "1"
     assert answer(hook, review(p))["allowed"] is True
 
 
-def test_init_containers_and_sidecars_need_requests_too(hook: Webhook) -> None:
+def test_init_containers_and_sidecars_need_requests_too(hook: InProcess) -> None:
     p = pod()
     p["spec"]["initContainers"] = [
         {"name": "proxy", "image": "envoy", "restartPolicy": "Always"},
@@ -107,30 +147,30 @@ def test_init_containers_and_sidecars_need_requests_too(hook: Webhook) -> None:
         ),
     ],
 )
-def test_padding_against_the_nodes_a_pod_may_land_on(hook: Webhook, limit: str, extra: dict[str, Any], allowed: bool) -> None:
+def test_padding_against_the_nodes_a_pod_may_land_on(hook: InProcess, limit: str, extra: dict[str, Any], allowed: bool) -> None:
     r = answer(hook, review(pod(memory_limit=limit, **extra)))
     assert r["allowed"] is allowed, r
     if not allowed:
         assert "[padding]" in r["status"]["message"] and "largest" in r["status"]["message"]
 
 
-def test_denial_names_the_largest_budget(hook: Webhook) -> None:
+def test_denial_names_the_largest_budget(hook: InProcess) -> None:
     msg = answer(hook, review(pod(memory_limit="13Gi")))["status"]["message"]
     assert "largest: 12Gi, 75% of 16Gi on node-a" in msg
 
 
-def test_request_counts_when_no_limit(hook: Webhook) -> None:
+def test_request_counts_when_no_limit(hook: InProcess) -> None:
     assert answer(hook, review(pod(memory_limit=None, requests={"cpu": "1", "memory": "13Gi"})))["allowed"] is False
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"])
-def test_controllers_are_judged_by_their_pod_template(hook: Webhook, kind: str) -> None:
+def test_controllers_are_judged_by_their_pod_template(hook: InProcess, kind: str) -> None:
     r = answer(hook, review(controller(kind, pod(memory_limit="13Gi"))))
     assert r["allowed"] is False and f"denied {kind} shop/app" in r["status"]["message"]
     assert answer(hook, review(controller(kind, pod())))["allowed"] is True
 
 
-def test_unchanged_update_passes_even_when_the_old_object_violates(hook: Webhook) -> None:
+def test_unchanged_update_passes_even_when_the_old_object_violates(hook: InProcess) -> None:
     old = pod(memory_limit="13Gi")
     new = json.loads(json.dumps(old))
     new["metadata"]["labels"]["extra"] = "yes"
@@ -140,32 +180,32 @@ def test_unchanged_update_passes_even_when_the_old_object_violates(hook: Webhook
 
 
 @pytest.mark.parametrize("operation", ["DELETE", "CONNECT"])
-def test_delete_and_connect_are_allowed(hook: Webhook, operation: str) -> None:
+def test_delete_and_connect_are_allowed(hook: InProcess, operation: str) -> None:
     assert answer(hook, review(pod(memory_limit="99Gi"), operation))["allowed"] is True
 
 
-def test_subresources_pass(hook: Webhook) -> None:
+def test_subresources_pass(hook: InProcess) -> None:
     assert answer(hook, review(pod(memory_limit="99Gi"), "UPDATE", sub_resource="status"))["allowed"] is True
 
 
-def test_warn_mode_allows_with_short_warnings(hook: Webhook) -> None:
+def test_warn_mode_allows_with_short_warnings(hook: InProcess) -> None:
     r = answer(hook, review(pod(namespace="dev", memory_limit="13Gi", requests={"memory": "1Gi"})))
     assert r["allowed"] is True and len(r["warnings"]) == 2
     assert all(len(w) < 120 for w in r["warnings"])
 
 
-def test_audit_mode_allows_and_counts(hook: Webhook) -> None:
+def test_audit_mode_allows_and_counts(hook: InProcess) -> None:
     r = answer(hook, review(pod(namespace="legacy", memory_limit="13Gi")))
     assert r["allowed"] is True and "warnings" not in r
     status, text = hook.get("/metrics")
     assert status == 200 and "perf_webhook_requests_total" in text and "perf_webhook_node_cache_age_seconds" in text
 
 
-def test_exempt_namespace(hook: Webhook) -> None:
+def test_exempt_namespace(hook: InProcess) -> None:
     assert answer(hook, review(pod(namespace="kube-system", memory_limit="99Gi", requests={})))["allowed"] is True
 
 
-def test_dry_run_gets_the_same_answer(hook: Webhook) -> None:
+def test_dry_run_gets_the_same_answer(hook: InProcess) -> None:
     r = answer(hook, review(pod(memory_limit="13Gi"), dry_run=True))
     assert r["allowed"] is False
 
@@ -191,7 +231,7 @@ def test_dry_run_gets_the_same_answer(hook: Webhook) -> None:
         (b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}", "application/json", 413),
     ],
 )
-def test_bad_input_is_a_4xx_never_a_5xx(hook: Webhook, body: bytes, ctype: str, code: int) -> None:
+def test_bad_input_is_a_4xx_never_a_5xx(hook: InProcess, body: bytes, ctype: str, code: int) -> None:
     status, doc = hook.post(body, ctype)
     assert status == code, doc
 
@@ -205,24 +245,46 @@ def test_bad_input_is_a_4xx_never_a_5xx(hook: Webhook, body: bytes, ctype: str, 
         lambda o: o["spec"]["containers"][0].update(resources=5),
     ],
 )
-def test_objects_of_unexpected_shape_get_an_answer(hook: Webhook, mangle: Any) -> None:
+def test_objects_of_unexpected_shape_get_an_answer(hook: InProcess, mangle: Any) -> None:
     obj = pod()
     mangle(obj)
     r = answer(hook, review(obj))
     assert r["allowed"] is False and r["status"]["code"] == 400 and "cannot read" in r["status"]["message"]
 
 
-def test_keep_alive_serves_many_reviews_on_one_connection(hook: Webhook) -> None:
-    conn = hook.connection()
+@pytest.fixture(scope="module")
+def served(fixture_cluster: Sim, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    w = start_webhook(tmp_path_factory.mktemp("webhook"), fixture_cluster, POLICY)
+    yield w
+    w.stop()
+
+
+def test_keep_alive_serves_many_reviews_on_one_connection(served: Webhook) -> None:
+    conn = served.connection()
     for i in range(50):
-        status, doc = hook.post(review(pod(), uid=f"k{i}"), conn=conn)
+        status, doc = served.post(review(pod(), uid=f"k{i}"), conn=conn)
         assert status == 200 and doc["response"]["uid"] == f"k{i}"
     conn.close()
 
 
-def test_health_and_readiness(hook: Webhook) -> None:
-    assert hook.get("/healthz") == (200, "ok\n")
-    assert hook.get("/readyz")[0] == 200
+def test_served_decisions_judge_and_log_one_json_line(served: Webhook) -> None:
+    r = answer(served, review(pod(memory_limit="13Gi"), uid="logged-1"))
+    assert r["allowed"] is False
+    deadline = time.monotonic() + 5
+    while "logged-1" not in served.log.read_text():
+        assert time.monotonic() < deadline, "the denial was never logged"
+        time.sleep(0.1)
+    line = next(x for x in served.log.read_text().splitlines() if "logged-1" in x)
+    doc = json.loads(line)  # the whole line is JSON
+    assert doc["uid"] == "logged-1" and doc["rules"] == ["padding"] and doc["kind"] == "Pod" and doc["name"] == "app"
+    assert doc["user"] == "tester" and doc["namespace"] == "shop" and "13Gi" in doc["message"] and "spec" not in line
+
+
+def test_health_and_readiness(served: Webhook) -> None:
+    assert served.get("/healthz") == (200, "ok\n")
+    assert served.get("/readyz") == (200, "ok (node cache synced)\n")
+    status, text = served.get("/healthz?verbose")
+    assert status == 200 and "node-cache synced: 3 nodes" in text
 
 
 def test_node_changes_reach_the_cache_through_the_watch(sim_factory: Any, tmp_path: Path) -> None:
@@ -331,3 +393,96 @@ def test_sigterm_stops_it(fixture_cluster: Sim, tmp_path: Path) -> None:
     hook = start_webhook(tmp_path, fixture_cluster, POLICY, workers=1)
     hook.proc.send_signal(signal.SIGTERM)
     assert hook.proc.wait(20) == 0
+
+
+# -- decisions in the log (issue 7 item 12) ------------------------------------------------------
+def test_each_denial_and_warning_is_one_json_line_without_the_object(caplog: pytest.LogCaptureFixture) -> None:
+    app = InProcess(POLICY)
+    obj = pod(name="big", memory_limit="13Gi")
+    obj["metadata"]["annotations"] = {"secret-ish": "do-not-log-me"}
+    with caplog.at_level(logging.INFO, logger="perf_webhook.decisions"):
+        answer(app, review(obj, uid="d-1"))
+        answer(app, review(pod(name="w", namespace="dev", memory_limit="13Gi"), uid="w-1"))
+        answer(app, review(pod(name="fine"), uid="ok-1"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "perf_webhook.decisions"]
+    assert len(lines) == 2  # the allowed pod without findings is not logged
+    denied, warned = (json.loads(x) for x in lines)
+    assert denied["uid"] == "d-1" and denied["allowed"] is False and denied["rules"] == ["padding"]
+    assert (denied["namespace"], denied["kind"], denied["name"], denied["user"]) == ("shop", "Pod", "big", "tester")
+    assert denied["message"].startswith("kubectl-perf denied Pod shop/big: [padding] memory 13Gi")
+    assert warned["uid"] == "w-1" and warned["allowed"] is True and warned["mode"] == "warn" and "13Gi" in warned["message"]
+    assert not any("do-not-log-me" in x or "containers" in x for x in lines)
+
+
+# -- metrics (item 11) ---------------------------------------------------------------------------
+def metric(text: str, name: str) -> float:
+    """A sample's value from the exposition text, 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_count_denials_by_rule_and_skipped_padding_checks() -> None:
+    app = InProcess(POLICY)
+    answer(app, review(pod(memory_limit="13Gi", requests={"memory": "1Gi"})))  # padding and requests (no cpu)
+    answer(app, review(pod(memory_limit="13Gi")))  # padding
+    answer(app, review(pod(memory_limit="1Gi", nodeSelector={"workload": "none-such"})))  # no node may take it
+    text = app.get("/metrics")[1]
+    assert metric(text, 'perf_webhook_denials_total{rule="padding"}') == 2
+    assert metric(text, 'perf_webhook_denials_total{rule="requests"}') == 1
+    assert metric(text, 'perf_webhook_padding_skipped_total{reason="no_eligible_node"}') == 1
+    assert metric(text, "perf_webhook_request_duration_seconds_count") == 3
+    assert metric(text, "perf_webhook_node_cache_synced") == 1 and metric(text, "perf_webhook_node_cache_nodes") == 3
+
+
+# -- before the cache syncs (item 13) -------------------------------------------------------------
+@pytest.mark.parametrize(("on_stale", "allowed"), [("allow", True), ("deny", False)])
+def test_before_the_cache_syncs_requests_are_judged_and_padding_follows_on_stale_cache(on_stale: str, allowed: bool) -> None:
+    app = InProcess({**POLICY, "onStaleCache": on_stale}, synced=False)
+    assert app.get("/readyz") == (200, "ok (node cache not synced: padding follows onStaleCache)\n")
+    assert "node-cache not synced" in app.get("/healthz?verbose")[1]
+    no_cpu = answer(app, review(pod(requests={"memory": "1Gi"})))
+    assert no_cpu["allowed"] is False and "has no cpu request" in no_cpu["status"]["message"]
+    r = answer(app, review(pod(memory_limit="1Gi")))
+    assert r["allowed"] is allowed
+    if allowed:
+        assert r["warnings"] == ["[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"]
+    else:
+        assert "stale" in r["status"]["message"]
+    text = app.get("/metrics")[1]
+    assert metric(text, "perf_webhook_node_cache_synced") == 0 and metric(text, "perf_webhook_node_cache_age_seconds") == -1
+    assert metric(text, 'perf_webhook_padding_skipped_total{reason="stale_cache"}') == 2
+
+
+def test_ready_and_judging_while_the_api_server_is_unreachable(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9", "insecure-skip-tls-verify": True}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    hook = start_webhook(tmp_path / "hook", None, POLICY, wait_ready=False, kubeconfig=kubeconfig)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if hook.get("/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert hook.proc.poll() is None and time.monotonic() < deadline, "never ready"
+            time.sleep(0.1)
+        r = answer(hook, review(pod(memory_limit="1Gi")))
+        assert r["allowed"] is True and "stale" in r["warnings"][0]
+        assert answer(hook, review(pod(requests={"memory": "1Gi"})))["allowed"] is False
+        assert "connect" in hook.get("/healthz?verbose")[1].lower() or "not synced" in hook.get("/healthz?verbose")[1]
+    finally:
+        hook.stop()

@@ -1,17 +1,16 @@
-"""Thousands of malformed reviews at the webhook over HTTPS: never a 5xx, and
+"""Thousands of malformed reviews at the webhook app (in-process, test_client): never a 5xx, and
 every well-formed review gets an AdmissionReview answer with its uid."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Sim
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from webhook_helpers import Webhook, pod, review, start_webhook
+from test_webhook import InProcess
+from webhook_helpers import pod, review
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -93,24 +92,17 @@ def reviews() -> st.SearchStrategy[Any]:
 
 
 @pytest.fixture(scope="module")
-def hook(fixture_cluster: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
-    w = start_webhook(tmp_path_factory.mktemp("fuzz"), fixture_cluster, {"mode": "enforce"}, workers=1)
-    w.conn = w.connection()  # type: ignore[attr-defined]
-    yield w
-    w.stop()
+def hook() -> InProcess:
+    return InProcess({"mode": "enforce"})
 
 
-def _post(hook: Webhook, body: bytes) -> tuple[int, Any]:
-    try:
-        return hook.post(body, conn=hook.conn)  # type: ignore[attr-defined]
-    except (ConnectionError, OSError):
-        hook.conn = hook.connection()  # type: ignore[attr-defined]
-        return hook.post(body, conn=hook.conn)  # type: ignore[attr-defined]
+def _post(hook: InProcess, body: bytes) -> tuple[int, Any]:
+    return hook.post(body)
 
 
 @settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(reviews())
-def test_no_review_gets_a_5xx(hook: Webhook, doc: Any) -> None:
+def test_no_review_gets_a_5xx(hook: InProcess, doc: Any) -> None:
     status, body = _post(hook, json.dumps(doc).encode())
     assert status < 500, body
     uid = doc.get("request", {}).get("uid") if isinstance(doc, dict) and isinstance(doc.get("request"), dict) else None
@@ -129,11 +121,11 @@ def test_no_review_gets_a_5xx(hook: Webhook, doc: Any) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(st.binary(max_size=200))
-def test_no_byte_string_gets_a_5xx(hook: Webhook, raw: bytes) -> None:
+def test_no_byte_string_gets_a_5xx(hook: InProcess, raw: bytes) -> None:
     status, _ = _post(hook, raw)
     assert status < 500
 
 
-def test_the_well_formed_baseline_still_works(hook: Webhook) -> None:
+def test_the_well_formed_baseline_still_works(hook: InProcess) -> None:
     status, body = _post(hook, json.dumps(review(pod())).encode())
     assert status == 200 and body["response"]["allowed"] is True

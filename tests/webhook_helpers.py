@@ -65,7 +65,16 @@ class Webhook:
             self.proc.kill()
 
 
-def start_webhook(workdir: Path, sim: Sim, policy: dict[str, Any], workers: int = 2, wait_ready: bool = True) -> Webhook:
+def start_webhook(
+    workdir: Path,
+    sim: Sim | None,
+    policy: dict[str, Any],
+    workers: int | None = 1,
+    wait_ready: bool = True,
+    extra: tuple[str, ...] = (),
+    kubeconfig: Path | None = None,
+) -> Webhook:
+    """perf-webhook on a free loopback port; ready means every worker's cache has synced."""
     workdir.mkdir(parents=True, exist_ok=True)
     cert, key, ca_pem = self_signed(workdir)
     ca = workdir / "ca.crt"
@@ -88,9 +97,9 @@ def start_webhook(workdir: Path, sim: Sim, policy: dict[str, Any], workers: int 
             "--policy",
             str(policy_file),
             "--kubeconfig",
-            str(sim.kubeconfig),
-            "--workers",
-            str(workers),
+            str(kubeconfig or (sim.kubeconfig if sim else workdir / "no-kubeconfig")),
+            *(("--workers", str(workers)) if workers else ()),
+            *extra,
         ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -101,7 +110,7 @@ def start_webhook(workdir: Path, sim: Sim, policy: dict[str, Any], workers: int 
         while True:
             try:
                 # every worker must have synced: ask often enough to meet each of them
-                if all(hook.get("/readyz")[0] == 200 for _ in range(4 * workers)):
+                if all(hook.get("/readyz")[1] == "ok (node cache synced)\n" for _ in range(4 * (workers or 1))):
                     break
             except OSError:
                 pass
@@ -169,3 +178,67 @@ def controller(kind: str, pod_obj: dict[str, Any]) -> dict[str, Any]:
         "metadata": meta,
         "spec": {"selector": {"matchLabels": pod_obj["metadata"]["labels"]}, "template": template},
     }
+
+
+# -- clients that stall ------------------------------------------------------------------
+STALL_STAGES = ("handshake", "headers", "body", "chunked")
+_STALLER = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # one context: building one per connection costs ~100 ms
+_STALLER.check_hostname, _STALLER.verify_mode = False, ssl.CERT_NONE
+
+
+def stalled_connection(port: int, stage: str, host: str = "127.0.0.1") -> socket.socket:
+    """A connection that stops at `stage`: 4 bytes of a TLS ClientHello; half a request's
+    headers; a body shorter than its Content-Length; a chunked body cut inside a chunk."""
+    raw = socket.create_connection((host, port), timeout=30)
+    if stage == "handshake":
+        raw.sendall(b"\x16\x03\x01\x02")  # record type handshake, TLS 1.0 record, length...
+        return raw
+    tls = _STALLER.wrap_socket(raw, server_hostname=host)
+    head = f"POST /validate HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    if stage == "headers":
+        tls.sendall(head.encode())  # no blank line: the headers never end
+    elif stage == "body":
+        tls.sendall(f"{head}Content-Length: 1000\r\n\r\n{{\"kind\": ".encode())
+    elif stage == "chunked":
+        tls.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n100\r\n{{\"kind\": ".encode())
+    else:
+        raise ValueError(stage)
+    return tls
+
+
+def still_open(sock: socket.socket) -> bool:
+    """True while the server has neither closed nor answered the connection. Reads
+    through TLS, so the session tickets a TLS 1.3 server sends are not taken for an answer."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1)  # b"": closed; data: answered
+        return False
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def review_latencies(port: int, ca: Path, count: int, body: dict[str, Any], fresh_every: int = 10) -> list[float]:
+    """Seconds for each of `count` valid reviews, over connections renewed every `fresh_every`."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    data = json.dumps(body).encode()
+    out: list[float] = []
+    conn: http.client.HTTPSConnection | None = None
+    for i in range(count):
+        if i % fresh_every == 0:
+            if conn:
+                conn.close()
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=60)
+        assert conn is not None
+        start = time.perf_counter()
+        conn.request("POST", "/validate", body=data, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        out.append(time.perf_counter() - start)
+        assert resp.status == 200, resp.status
+    if conn:
+        conn.close()
+    return out

@@ -92,8 +92,12 @@ class Cluster:
         url = self.host + path + (f"?{urlencode(params)}" if params else "")
         headers = self._headers(accept)
         wait = timeout or self._timeout
+        if isinstance(wait, tuple):  # (connect, read): a watch may stay open for a long read
+            limit: Any = urllib3.Timeout(connect=wait[0], read=wait[1])
+        else:
+            limit = urllib3.Timeout(total=wait) if wait else None
         try:
-            raw = self._pool.request("GET", url, headers=headers, preload_content=False, timeout=urllib3.Timeout(total=wait) if wait else None)
+            raw = self._pool.request("GET", url, headers=headers, preload_content=False, timeout=limit)
         except urllib3.exceptions.MaxRetryError as err:
             raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:

@@ -27,6 +27,7 @@ from .render import FORMATS
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
     "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
+    "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
     "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
 }

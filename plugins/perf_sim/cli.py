@@ -127,7 +127,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="RESOURCE",
-        help="answer 403 to cluster-wide lists of RESOURCE (e.g. pods), as RBAC limited to namespaces does",
+        help="answer 403 to cluster-wide lists of RESOURCE (e.g. pods), as RBAC limited to namespaces does; "
+        "nodes/proxy forbids the kubelet endpoints",
     )
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     args = p.parse_args(argv)

@@ -5,19 +5,23 @@ from one per-container usage figure so every view agrees."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from kubectl_perf.model import container_amounts, node_allocatable
+from kubectl_perf.model import container_amounts, node_allocatable, parse_resource_list
 
 from .generate import EPOCH, mix, name_hash, synth_usage, usage_basis
 from .store import Store, dotted, not_found
 
 NANO = 10**9
 WINDOW = "20.035s"
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 
 
 @dataclass
@@ -35,8 +39,8 @@ def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
     """Synthesised usage for a pod object: running app containers and sidecars."""
     meta = pod.get("metadata") or {}
     return [
-        (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}")))
-        for name, rc, rm, lm in usage_basis(pod.get("spec") or {})
+        (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}"), lc))
+        for name, rc, rm, lm, lc in usage_basis(pod.get("spec") or {})
     ]
 
 
@@ -47,6 +51,7 @@ class Metrics:
         self.store = store
         self._lock = threading.Lock()
         self._node_totals: tuple[int, dict[str, tuple[int, int]]] | None = None
+        self._containers: OrderedDict[str, tuple[int, list[tuple[PodUsage, float, str, list[Figures]]]]] = OrderedDict()
 
     # -- per pod ----------------------------------------------------------
     def running_pods(self, node: str | None = None, namespace: str | None = None) -> Iterator[PodUsage]:
@@ -133,97 +138,175 @@ class Metrics:
         }
 
     # -- kubelet endpoints ------------------------------------------------
-    def cadvisor(self, node: dict[str, Any]) -> str:
-        """The kubelet's /metrics/cadvisor for one node, in cAdvisor's exact format."""
-        now_ms = int(time.time() * 1000)
-        cap = node["status"].get("capacity") or {}
-        families: dict[str, list[str]] = {name: [] for name in _CADVISOR}
-        node_cpu, node_mem = self.node_usage(node)
-        uptime = max(1.0, time.time() - EPOCH.timestamp())
-
-        def add(metric: str, labels: dict[str, str], value: float) -> None:
-            text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            families[metric].append(f"{metric}{{{text}}} {_num(value)} {now_ms}")
-
-        root = {"container": "", "id": "/", "image": "", "name": "", "namespace": "", "pod": ""}
-        add("container_cpu_usage_seconds_total", {**root, "cpu": "total"}, node_cpu / NANO * uptime)
-        add("container_memory_working_set_bytes", root, node_mem)
-        add("container_memory_usage_bytes", root, int(node_mem * 1.3))
-        for p in self.running_pods(node=node["metadata"]["name"]):
-            pod_obj = p.pod or self._pod(p)
-            qos = dotted(pod_obj, "status.qosClass").lower() or "burstable"
-            pod_cg = f"/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{p.uid.replace('-', '_')}.slice"
-            base = {"namespace": p.namespace, "pod": p.name}
-            add(
-                "container_cpu_usage_seconds_total",
-                {**base, "container": "", "cpu": "total", "id": pod_cg, "image": "", "name": ""},
-                sum(c[1] for c in p.containers) / NANO * uptime,
-            )
-            add(
-                "container_memory_working_set_bytes",
-                {**base, "container": "", "id": pod_cg, "image": "", "name": ""},
-                sum(c[2] for c in p.containers),
-            )
-            specs = {
-                c.get("name"): c
-                for c in (pod_obj.get("spec") or {}).get("containers", []) + (pod_obj.get("spec") or {}).get("initContainers", [])
-            }
-            for n, (cname, cpu, mem) in enumerate(p.containers):
-                c = specs.get(cname) or {}
-                cid = f"{mix(name_hash(p.uid), n):08x}" * 8
-                labels = {
-                    **base,
-                    "container": cname,
-                    "id": f"{pod_cg}/cri-containerd-{cid}.scope",
-                    "image": c.get("image", ""),
-                    "name": cid,
-                }
-                lim = container_amounts(c, "limits")
-                req = container_amounts(c, "requests")
-                add("container_cpu_usage_seconds_total", {**labels, "cpu": "total"}, cpu / NANO * uptime)
-                add("container_memory_working_set_bytes", labels, mem)
-                add("container_memory_rss", labels, int(mem * 0.8))
-                add("container_memory_cache", labels, int(mem * 0.35))
-                add("container_memory_usage_bytes", labels, int(mem * 1.15))
-                add("container_spec_memory_limit_bytes", labels, lim.get("memory", 0) // NANO)
-                add("container_spec_cpu_period", labels, 100000)
-                if lim.get("cpu"):
-                    add("container_spec_cpu_quota", labels, lim["cpu"] * 100000 // NANO)
-                add("container_spec_cpu_shares", labels, max(2, req.get("cpu", 0) * 1024 // NANO))
-                add("container_start_time_seconds", labels, EPOCH.timestamp())
-                add("container_last_seen", labels, now_ms / 1000)
-        machine = {
-            "boot_id": node["status"].get("nodeInfo", {}).get("bootID", ""),
-            "machine_id": node["status"].get("nodeInfo", {}).get("machineID", ""),
-            "system_uuid": node["status"].get("nodeInfo", {}).get("systemUUID", ""),
-        }
-        add("machine_cpu_cores", machine, _nanos(cap.get("cpu", "0")) // NANO)
-        add("machine_memory_bytes", machine, _nanos(cap.get("memory", "0")) // NANO)
+    def node_containers(self, node: dict[str, Any], now: float) -> list[tuple[PodUsage, float, str, list[Figures]]]:
+        """(pod, pod start, QoS class, figures per running container) for a node's running
+        pods; kept per node until the store changes, as building pods is the slow part."""
+        name = node["metadata"]["name"]
+        with self._lock:
+            cached = self._containers.get(name)
+            if cached and cached[0] == self.store.rv:
+                self._containers.move_to_end(name)
+                return cached[1]
         out = []
-        for metric, lines in families.items():
-            if lines:
+        for p in self.running_pods(node=name):
+            pod_obj = p.pod or self._pod(p)
+            spec = pod_obj.get("spec") or {}
+            specs = {c.get("name"): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
+            start = _started(pod_obj, now)
+            h = name_hash(p.uid)
+            containers = [figures(cname, cpu, mem, specs.get(cname) or {}, mix(h, n), start) for n, (cname, cpu, mem) in enumerate(p.containers)]
+            out.append((p, start, dotted(pod_obj, "status.qosClass"), containers))
+        with self._lock:
+            self._containers[name] = (self.store.rv, out)
+            while len(self._containers) > 512:
+                self._containers.popitem(last=False)
+        return out
+
+    def cadvisor(self, node: dict[str, Any]) -> str:
+        """The kubelet's /metrics/cadvisor for one node, in cAdvisor's format: families
+        sorted by name, labels sorted, Go's float formatting, millisecond timestamps on
+        usage series and none on spec series.
+
+        Counters are rate x time since the container started, with the rates that
+        metrics.k8s.io reports, so two scrapes give back what `kubectl top` shows."""
+        now = time.time()
+        ts = f" {int(now * 1000)}"
+        rows: dict[str, list[str]] = {name: [] for name in _CADVISOR}
+        node_cpu, node_mem = self.node_usage(node)
+        boot = EPOCH.timestamp()
+        info = node["status"].get("nodeInfo", {})
+
+        def cgroup(labels: str, f: Figures, pod_level: bool = False) -> None:
+            """Every series of one cgroup; `labels` is (container, id+image, name+namespace+pod)."""
+            c, mid, tail = labels.split("\x00")
+            base = f"{c},{mid},{tail}"
+            elapsed = now - f.start
+
+            def add(metric: str, value: float, label_text: str = base, stamp: str = ts) -> None:
+                rows[metric].append(f"{metric}{{{label_text}}} {go_float(value)}{stamp}")
+
+            cpu_seconds = f.cpu * elapsed
+            add("container_cpu_load_average_10s", 0)
+            add("container_cpu_system_seconds_total", cpu_seconds * 0.2)
+            add("container_cpu_usage_seconds_total", cpu_seconds, f'{c},cpu="total",{mid},{tail}')
+            add("container_cpu_user_seconds_total", cpu_seconds * 0.8)
+            if f.cpu_limit:
+                periods = int(elapsed * 10 * f.runnable)
+                throttled = int(periods * f.throttled)
+                add("container_cpu_cfs_periods_total", periods)
+                add("container_cpu_cfs_throttled_periods_total", throttled)
+                add("container_cpu_cfs_throttled_seconds_total", round(throttled * f.throttle_length, 6))
+            add("container_file_descriptors", f.threads * 3)
+            if not pod_level:
+                dev = f'{c},device="/dev/nvme0n1p1",{mid},{tail}'
+                add("container_fs_inodes_free", 6_400_000, dev)
+                add("container_fs_inodes_total", 6_553_600, dev)
+                add("container_fs_io_current", 0, dev)
+                add("container_fs_io_time_seconds_total", round(elapsed * 0.001, 3), dev)
+                add("container_fs_limit_bytes", 107_321_753_600, dev)
+                add("container_fs_reads_bytes_total", int(f.io * elapsed), dev)
+                add("container_fs_reads_total", int(f.io * elapsed / 16384), dev)
+                add("container_fs_usage_bytes", f.fs_usage, dev)
+                add("container_fs_writes_bytes_total", int(f.io * elapsed * 0.4), dev)
+                add("container_fs_writes_total", int(f.io * elapsed * 0.4 / 8192), dev)
+            add("container_last_seen", int(now))
+            add("container_memory_cache", f.cache)
+            add("container_memory_failcnt", 0)
+            for kind, scope, value in (
+                ("pgfault", "container", f.faults * elapsed),
+                ("pgfault", "hierarchy", f.faults * elapsed),
+                ("pgmajfault", "container", f.faults * elapsed / 1000),
+                ("pgmajfault", "hierarchy", f.faults * elapsed / 1000),
+            ):
+                add("container_memory_failures_total", int(value), f'{c},failure_type="{kind}",{mid},{tail},scope="{scope}"')
+            add("container_memory_mapped_file", f.cache // 8)
+            add("container_memory_max_usage_bytes", f.usage + f.usage // 10)
+            add("container_memory_rss", f.rss)
+            add("container_memory_swap", 0)
+            add("container_memory_usage_bytes", f.usage)
+            add("container_memory_working_set_bytes", f.working_set)
+            add("container_oom_events_total", f.oom)
+            add("container_processes", max(1, f.threads // 4))
+            add("container_sockets", f.threads // 2)
+            add("container_spec_cpu_period", 100000, stamp="")
+            if f.cpu_limit:
+                add("container_spec_cpu_quota", f.cpu_limit * 100000 // NANO, stamp="")
+            add("container_spec_cpu_shares", max(2, f.cpu_request * 1024 // NANO), stamp="")
+            add("container_spec_memory_limit_bytes", f.memory_limit, stamp="")
+            add("container_spec_memory_reservation_limit_bytes", 0, stamp="")
+            add("container_spec_memory_swap_limit_bytes", f.memory_limit, stamp="")
+            add("container_start_time_seconds", int(f.start), stamp="")
+            for state in ("iowait", "running", "sleeping", "stopped", "uninterruptible"):
+                add("container_tasks_state", f.threads - 1 if state == "sleeping" else int(state == "running"), f"{base},state=\"{state}\"")
+            add("container_threads", f.threads)
+            add("container_threads_max", 0 if pod_level else 4194304)
+            add("container_ulimits_soft", 1048576, f'{base},ulimit="max_open_files"')
+
+        def network(labels: str, elapsed: float, h: int) -> None:
+            c, mid, tail = labels.split("\x00")
+            text = f'{c},{mid},interface="eth0",{tail}'
+            rate = 2000 + h % 500_000  # bytes per second
+            for direction, factor in (("receive", 1.0), ("transmit", 0.6)):
+                octets = int(rate * factor * elapsed)
+                for what, value in (("bytes", octets), ("errors", 0), ("packets_dropped", octets // 10**7), ("packets", octets // 900)):
+                    metric = f"container_network_{direction}_{what}_total"
+                    rows[metric].append(f"{metric}{{{text}}} {go_float(value)}{ts}")
+
+        def labels(container: str, cg: str, image: str, name: str, ns: str, pod: str) -> str:
+            return f'container="{container}"\x00id="{cg}",image="{_escape(image)}"\x00name="{name}",namespace="{ns}",pod="{pod}"'
+
+        system = figures("", node_cpu // 25, node_mem // 12, {}, name_hash(node["metadata"]["name"]), boot)
+        root = figures("", node_cpu, node_mem, {}, name_hash(node["metadata"]["name"]), boot)
+        cgroup(labels("", "/", "", "", "", ""), root, pod_level=True)
+        for path in ("/kubepods.slice", "/system.slice", "/system.slice/containerd.service", "/system.slice/kubelet.service"):
+            cgroup(labels("", path, "", "", "", ""), system, pod_level=True)
+        for p, start, qos_class, containers in self.node_containers(node, now):
+            # Guaranteed pods sit directly under kubepods.slice; the others under their QoS slice.
+            qos = {"Guaranteed": "", "BestEffort": "besteffort"}.get(qos_class, "burstable")
+            parent = f"/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-" if qos else "/kubepods.slice/kubepods-"
+            pod_cg = f"{parent}pod{p.uid.replace('-', '_')}.slice"
+            h = name_hash(p.uid)
+            total = figures("", sum(f.cpu_nanos for f in containers), sum(f.working_set for f in containers), {}, h, start)
+            total.cache, total.rss, total.usage = (sum(getattr(f, a) for f in containers) for a in ("cache", "rss", "usage"))
+            cgroup(labels("", pod_cg, "", "", p.namespace, p.name), total, pod_level=True)
+            # containerd's sandbox: container="" with the pause image; it holds the pod's network.
+            sandbox = f"{mix(h, 99):08x}" * 8
+            pause = labels("", f"{pod_cg}/cri-containerd-{sandbox}.scope", PAUSE_IMAGE, sandbox, p.namespace, p.name)
+            cgroup(pause, figures("", 10**5, 450 * 1024, {}, h, start), pod_level=True)
+            network(pause, now - start, h)
+            for n, f in enumerate(containers):
+                cid = f"{mix(h, n):08x}" * 8
+                cgroup(labels(f.name, f"{pod_cg}/cri-containerd-{cid}.scope", f.image, cid, p.namespace, p.name), f)
+        machine = f'boot_id="{info.get("bootID", "")}",machine_id="{info.get("machineID", "")}",system_uuid="{info.get("systemUUID", "")}"'
+        cap = node["status"].get("capacity") or {}
+        rows["machine_cpu_cores"].append(f"machine_cpu_cores{{{machine}}} {go_float(_nanos(cap.get('cpu', '0')) // NANO)}")
+        rows["machine_memory_bytes"].append(f"machine_memory_bytes{{{machine}}} {go_float(_nanos(cap.get('memory', '0')) // NANO)}")
+        out = []
+        for metric in sorted(rows):
+            if rows[metric]:
                 kind, help_text = _CADVISOR[metric]
                 out.append(f"# HELP {metric} {help_text}\n# TYPE {metric} {kind}\n")
-                out.append("\n".join(lines) + "\n")
+                out.append("\n".join(rows[metric]) + "\n")
         return "".join(out)
 
     def resource_metrics(self, node: dict[str, Any]) -> str:
-        """The kubelet's /metrics/resource (what metrics-server scrapes)."""
-        now_ms = int(time.time() * 1000)
-        uptime = max(1.0, time.time() - EPOCH.timestamp())
+        """The kubelet's /metrics/resource (what metrics-server scrapes): the same counters."""
+        now = time.time()
+        now_ms = int(now * 1000)
         cpu, mem = self.node_usage(node)
         rows: dict[str, list[str]] = {m: [] for m in _RESOURCE}
-        for p in self.running_pods(node=node["metadata"]["name"]):
+        for p, start, _qos, containers in self.node_containers(node, now):
             base = f'namespace="{p.namespace}",pod="{p.name}"'
-            for cname, ccpu, cmem in p.containers:
-                lbl = f'container="{cname}",{base}'
-                rows["container_cpu_usage_seconds_total"].append(f"{{{lbl}}} {_num(ccpu / NANO * uptime)} {now_ms}")
-                rows["container_memory_working_set_bytes"].append(f"{{{lbl}}} {cmem} {now_ms}")
-                rows["container_start_time_seconds"].append(f"{{{lbl}}} {EPOCH.timestamp():.0f} {now_ms}")
-            rows["pod_cpu_usage_seconds_total"].append(f"{{{base}}} {_num(sum(c[1] for c in p.containers) / NANO * uptime)} {now_ms}")
-            rows["pod_memory_working_set_bytes"].append(f"{{{base}}} {sum(c[2] for c in p.containers)} {now_ms}")
-        rows["node_cpu_usage_seconds_total"].append(f" {_num(cpu / NANO * uptime)} {now_ms}")
-        rows["node_memory_working_set_bytes"].append(f" {mem} {now_ms}")
+            for f in containers:
+                lbl = f'container="{f.name}",{base}'
+                rows["container_cpu_usage_seconds_total"].append(f"{{{lbl}}} {go_float(f.cpu * (now - start))} {now_ms}")
+                rows["container_memory_working_set_bytes"].append(f"{{{lbl}}} {go_float(f.working_set)} {now_ms}")
+                rows["container_start_time_seconds"].append(f"{{{lbl}}} {go_float(start)} {now_ms}")
+            pod_cpu = sum(f.cpu for f in containers) * (now - start)
+            rows["pod_cpu_usage_seconds_total"].append(f"{{{base}}} {go_float(pod_cpu)} {now_ms}")
+            rows["pod_memory_working_set_bytes"].append(f"{{{base}}} {go_float(sum(f.working_set for f in containers))} {now_ms}")
+        rows["node_cpu_usage_seconds_total"].append(f" {go_float(cpu / NANO * (now - EPOCH.timestamp()))} {now_ms}")
+        rows["node_memory_working_set_bytes"].append(f" {go_float(mem)} {now_ms}")
         rows["resource_scrape_error"].append(" 0")
         out = []
         for metric, lines in rows.items():
@@ -233,47 +316,72 @@ class Metrics:
         return "".join(out)
 
     def stats_summary(self, node: dict[str, Any]) -> dict[str, Any]:
-        now = _now()
-        uptime = max(1.0, time.time() - EPOCH.timestamp())
+        """The kubelet's /stats/summary: the same figures as JSON, plus network and filesystems."""
+        now = time.time()
+        stamp = _now()
+        boot = EPOCH.timestamp()
         cpu, mem = self.node_usage(node)
         alloc = node_allocatable(node)
+        cap = parse_resource_list(node["status"].get("capacity"))
 
-        def cpu_stats(nanocores: int) -> dict[str, Any]:
-            return {"time": now, "usageNanoCores": nanocores, "usageCoreNanoSeconds": int(nanocores * uptime)}
+        def cpu_stats(nanocores: int, start: float) -> dict[str, Any]:
+            return {"time": stamp, "usageNanoCores": nanocores, "usageCoreNanoSeconds": int(nanocores * (now - start))}
 
-        def mem_stats(ws: int, limit: int = 0) -> dict[str, Any]:
-            out = {
-                "time": now,
-                "workingSetBytes": ws,
-                "usageBytes": int(ws * 1.15),
-                "rssBytes": int(ws * 0.8),
-                "pageFaults": 0,
-                "majorPageFaults": 0,
-            }
+        def mem_stats(ws: int, rss: int, usage: int, limit: int = 0) -> dict[str, Any]:
+            out = {"time": stamp, "workingSetBytes": ws, "usageBytes": usage, "rssBytes": rss, "pageFaults": 0, "majorPageFaults": 0}
             if limit:
                 out["availableBytes"] = max(0, limit - ws)
             return out
 
+        def fs_stats(used: int, capacity: int = 107_321_753_600) -> dict[str, Any]:
+            return {"time": stamp, "availableBytes": capacity - used, "capacityBytes": capacity, "usedBytes": used, "inodesUsed": used // 65536}
+
+        def net_stats(h: int, elapsed: float) -> dict[str, Any]:
+            rate = 2000 + h % 500_000
+            eth0 = {"name": "eth0", "rxBytes": int(rate * elapsed), "rxErrors": 0, "txBytes": int(rate * 0.6 * elapsed), "txErrors": 0}
+            return {"time": stamp, **eth0, "interfaces": [eth0]}
+
         pods = []
-        for p in self.running_pods(node=node["metadata"]["name"]):
+        node_rx = node_tx = node_rootfs = 0
+        for p, start, _qos, containers in self.node_containers(node, now):
+            started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
+            rootfs = sum(f.fs_usage for f in containers)
+            logs = 4096 * len(containers) + name_hash(p.uid) % (64 * 2**20)
+            net = net_stats(name_hash(p.uid), now - start)
+            node_rx += net["rxBytes"]
+            node_tx += net["txBytes"]
+            node_rootfs += rootfs
             pods.append(
                 {
                     "podRef": {"name": p.name, "namespace": p.namespace, "uid": p.uid},
-                    "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "startTime": started,
                     "containers": [
-                        {"name": c, "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"), "cpu": cpu_stats(cc), "memory": mem_stats(cm)}
-                        for c, cc, cm in p.containers
+                        {
+                            "name": f.name,
+                            "startTime": started,
+                            "cpu": cpu_stats(f.cpu_nanos, start),
+                            "memory": mem_stats(f.working_set, f.rss, f.usage, f.memory_limit),
+                            "rootfs": fs_stats(f.fs_usage),
+                            "logs": fs_stats(4096),
+                        }
+                        for f in containers
                     ],
-                    "cpu": cpu_stats(sum(c[1] for c in p.containers)),
-                    "memory": mem_stats(sum(c[2] for c in p.containers)),
+                    "cpu": cpu_stats(sum(f.cpu_nanos for f in containers), start),
+                    "memory": mem_stats(*(sum(getattr(f, a) for f in containers) for a in ("working_set", "rss", "usage"))),
+                    "network": net,
+                    "ephemeral-storage": fs_stats(rootfs + logs),
                 }
             )
+        eth0 = {"name": "eth0", "rxBytes": node_rx, "rxErrors": 0, "txBytes": node_tx, "txErrors": 0}
+        capacity = cap.get("ephemeral-storage", 107_321_753_600 * NANO) // NANO
         return {
             "node": {
                 "nodeName": node["metadata"]["name"],
                 "startTime": EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "cpu": cpu_stats(cpu),
-                "memory": mem_stats(mem, alloc.get("memory", 0) // NANO),
+                "cpu": cpu_stats(cpu, boot),
+                "memory": mem_stats(mem, int(mem * 0.8), int(mem * 1.15), alloc.get("memory", 0) // NANO),
+                "network": {"time": stamp, **eth0, "interfaces": [eth0]},
+                "fs": fs_stats(capacity // 5 + node_rootfs, capacity),
             },
             "pods": pods,
         }
@@ -283,6 +391,119 @@ class Metrics:
         if obj is None:
             raise not_found("pods", p.name)
         return obj
+
+
+@dataclass
+class Figures:
+    """What the kubelet would measure of one cgroup, derived from its usage and spec."""
+
+    name: str
+    image: str
+    start: float  # unix seconds
+    cpu_nanos: int  # usage rate, nanocores: the figure metrics.k8s.io reports
+    working_set: int
+    rss: int
+    cache: int
+    usage: int
+    cpu_request: int  # nanocores
+    cpu_limit: int  # nanocores, 0 without a limit
+    memory_limit: int  # bytes, 0 without a limit
+    runnable: float  # share of CFS periods with runnable tasks
+    throttled: float  # share of those periods throttled
+    throttle_length: float  # seconds throttled per throttled period
+    oom: int
+    threads: int
+    io: int  # bytes read per second
+    fs_usage: int
+    faults: int  # page faults per second
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_nanos / NANO
+
+
+def figures(name: str, cpu_nanos: int, memory: int, container: dict[str, Any], h: int, start: float) -> Figures:
+    """Deterministic figures for a cgroup from its usage, its container spec and a hash.
+
+    Containers running at 60% of their CPU limit or more, and one in five others, are
+    throttled in 30-75% of their periods; one container with a memory limit in 13 has
+    OOM events. Working sets near the limit come from the usage itself (up to 97%)."""
+    limits, requests = container_amounts(container, "limits"), container_amounts(container, "requests")
+    cpu_limit = limits.get("cpu", 0)
+    use = cpu_nanos / cpu_limit if cpu_limit else 0.0
+    spread = ((h >> 8) & 0xFF) / 255
+    hot = use >= 0.6 or h % 5 == 0
+    memory_limit = limits.get("memory", 0) // NANO
+    rss = int(memory * 0.8)
+    cache = int(memory * 0.35)
+    return Figures(
+        name=name,
+        image=container.get("image", ""),
+        start=start,
+        cpu_nanos=cpu_nanos,
+        working_set=memory,
+        rss=rss,
+        cache=cache,
+        usage=rss + cache,
+        cpu_request=requests.get("cpu", cpu_limit),
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        runnable=min(1.0, 0.25 + use),
+        throttled=0.3 + spread * 0.45 if hot else spread * 0.08,
+        throttle_length=0.005 + (h % 40) / 1000,
+        oom=1 + (h >> 4) % 3 if memory_limit and h % 13 == 0 else 0,
+        threads=4 + h % 60,
+        io=h % 200_000,
+        fs_usage=4096 * (10 + h % 50_000),
+        faults=50 + h % 1000,
+    )
+
+
+def go_float(value: float) -> str:
+    """A number as Prometheus' Go client writes it: strconv 'g' with the shortest
+    digits, so 1048576 is 1.048576e+06 and 0.5 stays 0.5."""
+    if type(value) is int or (value == value and value not in (math.inf, -math.inf) and value.is_integer()):
+        number = int(value)
+        if -1_000_000 < number < 1_000_000:
+            return str(number)
+        if abs(number) < 2**53:  # exact as a float: the digits are the integer's own
+            text = str(abs(number))
+            digits = text.rstrip("0")
+            mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+            return f"{'-' if number < 0 else ''}{mant}e+{len(text) - 1:02d}"
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "+Inf" if value > 0 else "-Inf"
+    text = repr(float(value))
+    sign = "-" if text[0] == "-" else ""
+    text = text.lstrip("-")
+    mantissa, _, exp_text = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    point = len(whole) + int(exp_text or 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mant}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _started(pod: dict[str, Any], now: float) -> float:
+    """The pod's start (status.startTime), at least a minute ago; the epoch when unknown."""
+    text = dotted(pod, "status.startTime")
+    try:
+        start = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        start = EPOCH.timestamp()
+    return min(start, now - 60)
 
 
 def _nanos(text: str) -> int:
@@ -295,12 +516,6 @@ def _now(offset: int = 0) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
-def _num(value: float) -> str:
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -311,17 +526,56 @@ def dumps(obj: Any) -> str:
 
 # HELP texts and types exactly as cAdvisor prints them (see the golden files).
 _CADVISOR = {
+    "container_cpu_cfs_periods_total": ("counter", "Number of elapsed enforcement period intervals."),
+    "container_cpu_cfs_throttled_periods_total": ("counter", "Number of throttled period intervals."),
+    "container_cpu_cfs_throttled_seconds_total": ("counter", "Total time duration the container has been throttled."),
+    "container_cpu_load_average_10s": ("gauge", "Value of container cpu load average over the last 10 seconds."),
+    "container_cpu_system_seconds_total": ("counter", "Cumulative system cpu time consumed in seconds."),
     "container_cpu_usage_seconds_total": ("counter", "Cumulative cpu time consumed in seconds."),
+    "container_cpu_user_seconds_total": ("counter", "Cumulative user cpu time consumed in seconds."),
+    "container_file_descriptors": ("gauge", "Number of open file descriptors for the container."),
+    "container_fs_inodes_free": ("gauge", "Number of available Inodes"),
+    "container_fs_inodes_total": ("gauge", "Number of Inodes"),
+    "container_fs_io_current": ("gauge", "Number of I/Os currently in progress"),
+    "container_fs_io_time_seconds_total": ("counter", "Cumulative count of seconds spent doing I/Os"),
+    "container_fs_limit_bytes": ("gauge", "Number of bytes that can be consumed by the container on this filesystem."),
+    "container_fs_reads_bytes_total": ("counter", "Cumulative count of bytes read"),
+    "container_fs_reads_total": ("counter", "Cumulative count of reads completed"),
+    "container_fs_usage_bytes": ("gauge", "Number of bytes that are consumed by the container on this filesystem."),
+    "container_fs_writes_bytes_total": ("counter", "Cumulative count of bytes written"),
+    "container_fs_writes_total": ("counter", "Cumulative count of writes completed"),
+    "container_last_seen": ("gauge", "Last time a container was seen by the exporter"),
     "container_memory_cache": ("gauge", "Number of bytes of page cache memory."),
+    "container_memory_failcnt": ("counter", "Number of memory usage hits limits"),
+    "container_memory_failures_total": ("counter", "Cumulative count of memory allocation failures."),
+    "container_memory_mapped_file": ("gauge", "Size of memory mapped files in bytes."),
+    "container_memory_max_usage_bytes": ("gauge", "Maximum memory usage recorded in bytes"),
     "container_memory_rss": ("gauge", "Size of RSS in bytes."),
+    "container_memory_swap": ("gauge", "Container swap usage in bytes."),
     "container_memory_usage_bytes": ("gauge", "Current memory usage in bytes, including all memory regardless of when it was accessed"),
     "container_memory_working_set_bytes": ("gauge", "Current working set in bytes."),
-    "container_last_seen": ("gauge", "Last time a container was seen by the exporter"),
+    "container_network_receive_bytes_total": ("counter", "Cumulative count of bytes received"),
+    "container_network_receive_errors_total": ("counter", "Cumulative count of errors encountered while receiving"),
+    "container_network_receive_packets_dropped_total": ("counter", "Cumulative count of packets dropped while receiving"),
+    "container_network_receive_packets_total": ("counter", "Cumulative count of packets received"),
+    "container_network_transmit_bytes_total": ("counter", "Cumulative count of bytes transmitted"),
+    "container_network_transmit_errors_total": ("counter", "Cumulative count of errors encountered while transmitting"),
+    "container_network_transmit_packets_dropped_total": ("counter", "Cumulative count of packets dropped while transmitting"),
+    "container_network_transmit_packets_total": ("counter", "Cumulative count of packets transmitted"),
+    "container_oom_events_total": ("counter", "Count of out of memory events observed for the container"),
+    "container_processes": ("gauge", "Number of processes running inside the container."),
+    "container_sockets": ("gauge", "Number of open sockets for the container."),
     "container_spec_cpu_period": ("gauge", "CPU period of the container."),
     "container_spec_cpu_quota": ("gauge", "CPU quota of the container."),
     "container_spec_cpu_shares": ("gauge", "CPU share of the container."),
     "container_spec_memory_limit_bytes": ("gauge", "Memory limit for the container."),
+    "container_spec_memory_reservation_limit_bytes": ("gauge", "Memory reservation limit for the container."),
+    "container_spec_memory_swap_limit_bytes": ("gauge", "Memory swap limit for the container."),
     "container_start_time_seconds": ("gauge", "Start time of the container since unix epoch in seconds."),
+    "container_tasks_state": ("gauge", "Number of tasks in given state"),
+    "container_threads": ("gauge", "Number of threads running inside the container"),
+    "container_threads_max": ("gauge", "Maximum number of threads allowed inside the container, infinity if value is zero"),
+    "container_ulimits_soft": ("gauge", "Soft ulimit values for the container root process. Unlimited if -1, except priority and nice"),
     "machine_cpu_cores": ("gauge", "Number of logical CPU cores."),
     "machine_memory_bytes": ("gauge", "Amount of memory installed on the machine."),
 }

@@ -549,6 +549,16 @@ class Handler(BaseHTTPRequestHandler):
         node = self.cfg.store.collections["nodes"].get(("", name))
         if node is None:
             raise not_found("nodes", name)
+        if "nodes/proxy" in self.cfg.forbid_cluster_list:  # RBAC grants nodes/proxy apart from nodes
+            raise ApiStatus(
+                403,
+                "Forbidden",
+                f'nodes "{name}" is forbidden: User "perf-sim-user" cannot get resource "nodes/proxy" in API group "" at the cluster scope',
+                {"name": name, "kind": "nodes"},
+            )
+        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in node["status"].get("conditions") or []):
+            # the API server's answer when the kubelet does not listen (an unready node)
+            raise ApiStatus(503, "", "error trying to reach service: dial tcp 10.0.0.1:10250: connect: connection refused")
         metrics = self.cfg.metrics
         if rest == "metrics/cadvisor":
             self._send(200, metrics.cadvisor(node), "text/plain; version=0.0.4; charset=utf-8")

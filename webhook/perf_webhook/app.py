@@ -10,22 +10,26 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, request
 from kubectl_perf.model import NodeView
-from kubectl_perf.policy import Policy
+from kubectl_perf.policy import Policy, memory_need
+from kubectl_perf.scheduling import node_matches
 from werkzeug.exceptions import HTTPException
 
-from .metrics import Metrics
+from .metrics import CONTENT_TYPE, Metrics
 from .review import BadReview, Decision, decide, parse_review
 
 MAX_BODY = 3 * 1024 * 1024
+STALE_WARNING = "[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"
 log = logging.getLogger("perf_webhook")
+decisions = logging.getLogger("perf_webhook.decisions")  # one JSON line per denial or warning
 
 
 class NodeSource(Protocol):
     def views_for(self, spec: Mapping[str, Any]) -> list[NodeView] | None: ...
+    def synced(self) -> bool: ...
     def age(self) -> float: ...
     def node_count(self) -> int: ...
-    @property
-    def synced(self) -> Any: ...
+    def pod_count(self) -> int: ...
+    def describe(self) -> str: ...
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -46,10 +50,48 @@ def _read_body() -> bytes | None:
     return bytes(body) if len(body) <= MAX_BODY else None
 
 
+def _skipped_padding(spec: Mapping[str, Any], views: list[NodeView] | None) -> str:
+    """Why the padding check cannot weigh this pod against any node ("" when it can)."""
+    if views is not None and any(node_matches(spec, v.name, v.labels, v.taints) for v in views):
+        return ""  # the usual case, settled by the first node or two: no quantity is parsed
+    need = memory_need(spec)
+    if not need.nanos and not need.unbounded:
+        return ""  # nothing to check
+    return "stale_cache" if views is None else "no_eligible_node"
+
+
+def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
+    """Who asked for what, and which rule said what; never the object itself."""
+    def mapping(value: Any) -> Mapping[str, Any]:
+        return value if isinstance(value, Mapping) else {}
+
+    meta = mapping(mapping(req.get("object")).get("metadata"))
+    kind, user = mapping(req.get("kind")), mapping(req.get("userInfo"))
+    rules = sorted({f.rule for f in decision.findings}) or ([decision.reason] if decision.reason else [])
+    line = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "uid": req.get("uid"),
+        "allowed": decision.allowed,
+        "mode": decision.mode,
+        "dryRun": bool(req.get("dryRun")),
+        "operation": req.get("operation"),
+        "namespace": req.get("namespace") or meta.get("namespace"),
+        "kind": kind.get("kind"),
+        "name": req.get("name") or meta.get("name") or meta.get("generateName"),
+        "user": user.get("username"),
+        "rules": rules,
+        "message": decision.message if not decision.allowed else "; ".join(decision.warnings),
+    }
+    if decision.mode == "audit" and decision.findings:
+        line["findings"] = [f"[{f.rule}] {f.message}" for f in decision.findings]
+    decisions.info(json.dumps(line, separators=(",", ":"), default=str))
+
+
 def create_app(policy: Policy, nodes: NodeSource) -> Flask:
     """An app per policy and node source, so tests build one without globals."""
     app = Flask("perf_webhook")
-    metrics = Metrics()
+    metrics = Metrics(nodes)
+    app.extensions["perf_webhook.metrics"] = metrics
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:
@@ -63,7 +105,11 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
         if request.mimetype != "application/json":
             metrics.bad_request(415)
             return _json({"error": "the body must be application/json"}, 415)
-        raw = _read_body()
+        try:
+            raw = _read_body()
+        except OSError:  # the server's reader: the client stopped sending before the body's end
+            metrics.bad_request(400)
+            return _json({"error": "the body ended early"}, 400)
         if raw is None:
             metrics.bad_request(413)
             return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
@@ -78,42 +124,52 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
             metrics.bad_request(err.code)
             return _json({"error": str(err)}, err.code)
         uid = req["uid"]
+        skipped: list[str] = []
+
+        def nodes_for(spec: Mapping[str, Any]) -> list[NodeView] | None:
+            views = nodes.views_for(spec)
+            reason = _skipped_padding(spec, views)
+            if reason:
+                skipped.append(reason)
+            return views
+
         try:
-            decision = decide(req, policy, nodes.views_for)
+            decision = decide(req, policy, nodes_for)
         except Exception:  # a bug must not become a 5xx the API server would retry into a storm
             log.exception("review %s failed", uid)
             mode = policy.mode_for(str(req.get("namespace") or ""))
-            decision = Decision(mode != "enforce", mode, message="kubectl-perf could not judge this object (internal error)", code=500)
+            decision = Decision(mode != "enforce", mode, message="kubectl-perf could not judge this object (internal error)", code=400)
+        if "stale_cache" in skipped and decision.allowed and decision.mode != "audit":
+            decision.warnings.append(STALE_WARNING)
+        for reason in skipped:
+            metrics.padding_skipped(reason)
         rules = sorted({f.rule for f in decision.findings})
         outcome = "denied" if not decision.allowed else ("warned" if decision.warnings else "allowed")
-        metrics.observe(outcome, rules, time.perf_counter() - start)
-        if decision.findings and (decision.mode == "audit" or req.get("dryRun")):
-            log.info(
-                json.dumps(
-                    {
-                        "uid": uid,
-                        "mode": decision.mode,
-                        "dryRun": bool(req.get("dryRun")),
-                        "kind": (req.get("kind") or {}).get("kind"),
-                        "namespace": req.get("namespace"),
-                        "findings": [f.message for f in decision.findings],
-                    }
-                )
-            )
+        denied_by: list[str] = []
+        if not decision.allowed:  # a denial without findings is a malformed object or an internal error
+            denied_by = sorted({f.rule for f in decision.findings if f.deny}) or [decision.reason or "internal"]
+        metrics.observe(outcome, rules, denied_by, time.perf_counter() - start)
+        if not decision.allowed or decision.warnings or (decision.mode == "audit" and decision.findings):
+            log_decision(req, decision)
         return _json(decision.body(uid))
 
     @app.get("/healthz")
     def healthz() -> Response:
+        # Liveness: the process serves. The cache's state is detail, never a failure:
+        # restarting would not bring an unreachable API server back.
+        if "verbose" in request.args:
+            return Response(f"[+]serving ok\n[+]node-cache {nodes.describe()}\nhealthz check passed\n", mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
 
     @app.get("/readyz")
     def readyz() -> Response:
-        if nodes.synced.is_set():
-            return Response("ok\n", mimetype="text/plain")
-        return Response("node cache not synced\n", status=503, mimetype="text/plain")
+        # Ready once serving: the requests rule needs no node data, and until the cache
+        # syncs the padding rules follow onStaleCache (so Fail does not reject every pod).
+        state = "synced" if nodes.synced() else "not synced: padding follows onStaleCache"
+        return Response(f"ok (node cache {state})\n", mimetype="text/plain")
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        return Response(metrics.text(nodes.age(), nodes.node_count()), mimetype="text/plain; version=0.0.4")
+        return Response(metrics.text(), mimetype=CONTENT_TYPE.split(";")[0], content_type=CONTENT_TYPE)
 
     return app

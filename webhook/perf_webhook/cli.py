@@ -1,150 +1,187 @@
-"""perf-webhook: the admission webhook served by gunicorn over HTTPS."""
+"""perf-webhook: the admission webhook served over HTTPS (see server.py for how)."""
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import ssl
 import sys
-import threading
+import tempfile
 from typing import Any
 
-from kubectl_perf.api import Cluster, Connection
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
-TLS_RELOAD_SECONDS = 2.0
+# Flags a client of the server's TLS would recognise are named as the API server names them.
+TLS_VERSION_NAMES = ("VersionTLS12", "VersionTLS13")
 
 
-class ReloadingTLS:
-    """One SSLContext per worker whose certificate is re-read when its files change
-    (cert-manager rotates them in place). A half-written pair fails to load and the
-    old certificate stays in use, so no handshake fails during a rotation."""
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 and at most 3600 seconds")
+    return value
 
-    def __init__(self, certfile: str, keyfile: str) -> None:
-        self.certfile, self.keyfile = certfile, keyfile
-        self._stamp: tuple[float, float] | None = None
-        self._lock = threading.Lock()
-        self.context = self._new_context()
-        self.reload()
 
-    def _new_context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        return ctx
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
-    def _stamps(self) -> tuple[float, float]:
-        return os.stat(self.certfile).st_mtime, os.stat(self.keyfile).st_mtime
 
-    def reload(self) -> bool:
-        """Load the files if they changed; True when a new certificate is in use."""
-        with self._lock:
-            try:
-                stamp = self._stamps()
-                if stamp == self._stamp:
-                    return False
-                fresh = self._new_context()
-                fresh.load_cert_chain(self.certfile, self.keyfile)
-            except (OSError, ssl.SSLError) as err:
-                if self._stamp is None:
-                    raise
-                logging.getLogger("perf_webhook").warning("keeping the current certificate: %s", err)
-                return False
-            self.context, self._stamp = fresh, stamp
-            return True
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    return value
 
-    def watch(self) -> None:
-        def loop() -> None:
-            while True:
-                threading.Event().wait(TLS_RELOAD_SECONDS)
-                self.reload()
 
-        threading.Thread(target=loop, name="tls-reload", daemon=True).start()
+def _suites(text: str) -> tuple[str, ...]:
+    from .server import openssl_ciphers
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    try:
+        openssl_ciphers(names)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one cipher suite")
+    return names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from .server import DEFAULT_SUITES, Settings
+
+    d = Settings("", "")
     p = argparse.ArgumentParser(prog="perf-webhook", description="Validating admission webhook: requests and memory padding targets.")
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM), reloaded when it changes")
     p.add_argument("--tls-private-key-file", required=True, help="its private key (PEM)")
-    p.add_argument("--port", type=int, default=8443)
-    p.add_argument("--bind-address", default="0.0.0.0")
+    p.add_argument("--tls-min-version", choices=TLS_VERSION_NAMES, default=d.tls_min_version, help="lowest TLS version (default %(default)s)")
+    p.add_argument(
+        "--tls-cipher-suites",
+        type=_suites,
+        default=DEFAULT_SUITES,
+        help="comma-separated IANA names of the TLS 1.2 suites to offer (default: ECDHE with AES-GCM or ChaCha20; TLS 1.3's are always on)",
+    )
+    p.add_argument("--port", type=_port, default=d.port)
+    p.add_argument("--bind-address", default=d.bind_address, help="address to listen on; '::' (default) serves IPv6 and IPv4")
     p.add_argument("--policy", required=True, help="policy file (YAML or JSON), validated at start-up")
     p.add_argument("--kubeconfig", help="kubeconfig for the node cache (default: in-cluster configuration)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    p.add_argument(
+        "--workers", type=_positive, default=d.workers, help="gevent worker processes, each with its own node cache (default %(default)s)"
+    )
+    # Older charts pass --threads; gevent serves each connection in a greenlet of its own.
+    p.add_argument("--threads", type=_positive, help=argparse.SUPPRESS)
+    p.add_argument("--max-connections", type=_positive, default=d.max_connections, help="open connections per worker (default %(default)s)")
+    p.add_argument("--tls-handshake-timeout", type=_seconds, default=d.handshake_timeout, help="seconds for the TLS handshake")
+    p.add_argument("--header-timeout", type=_seconds, default=d.header_timeout, help="seconds for a request's line and headers")
+    p.add_argument("--body-timeout", type=_seconds, default=d.body_timeout, help="seconds for a request's body and its answer")
+    p.add_argument("--keepalive-timeout", type=_seconds, default=d.keepalive, help="seconds an idle keep-alive connection stays open")
     return p.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from .server import Settings
+
+    return Settings(
+        certfile=args.tls_cert_file,
+        keyfile=args.tls_private_key_file,
+        bind_address=args.bind_address,
+        port=args.port,
+        workers=args.workers,
+        tls_min_version=args.tls_min_version,
+        cipher_suites=args.tls_cipher_suites,
+        handshake_timeout=args.tls_handshake_timeout,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keepalive=args.keepalive_timeout,
+        max_connections=args.max_connections,
+    )
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Decisions go out as bare JSON lines, one per denial or warning, for log pipelines.
+    decisions = logging.getLogger("perf_webhook.decisions")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    decisions.addHandler(handler)
+    decisions.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging()
     try:
         policy = load_policy(args.policy)
     except PolicyError as err:
         print(f"perf-webhook: {err}", file=sys.stderr)
         return 2
+    settings = settings_from(args)
+    from .server import ReloadingTLS, listen
+
     try:
-        ReloadingTLS(args.tls_cert_file, args.tls_private_key_file)
+        ReloadingTLS(settings)
     except (OSError, ssl.SSLError) as err:
         print(f"perf-webhook: cannot use the TLS certificate and key: {err}", file=sys.stderr)
         return 2
-    serve(args, policy)
+    try:
+        sock = listen(settings)
+    except OSError as err:
+        print(f"perf-webhook: cannot listen on {settings.bind_address} port {settings.port}: {err.strerror}", file=sys.stderr)
+        return 2
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is first imported: it picks its value store then.
+        try:
+            store = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
+        except OSError as err:
+            print(f"perf-webhook: --workers {settings.workers} needs a writable directory for metrics: {err}", file=sys.stderr)
+            return 2
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = store
+        arbiter = os.getpid()
+
+        def clean() -> None:  # forked workers inherit atexit handlers: only the arbiter cleans up
+            if os.getpid() == arbiter:
+                shutil.rmtree(store, ignore_errors=True)
+
+        atexit.register(clean)
+    serve(settings, policy, args.kubeconfig, sock)
     return 0
 
 
-def serve(args: argparse.Namespace, policy: Policy) -> None:
-    from .app import create_app
-    from .cache import NodeCache
+def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> None:
+    from kubectl_perf.api import Cluster, Connection
+
+    from .server import run
+
+    metrics: dict[str, Any] = {}
 
     def load() -> Any:
-        # Runs in each worker: each keeps its own node cache, fed by its own watch.
-        cache = NodeCache(lambda: Cluster(Connection(args.kubeconfig)), policy)
+        # Runs in each worker, after the fork: the cache's threads belong to it.
+        from .app import create_app
+        from .cache import NodeViewCache
+
+        cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig)), policy)
         cache.start()
-        return create_app(policy, cache)
+        app = create_app(policy, cache)
+        metrics["m"] = app.extensions["perf_webhook.metrics"]
+        return app
 
-    run_gunicorn(args, load)
+    def dropped(stage: str) -> None:
+        if "m" in metrics:
+            metrics["m"].dropped.labels(stage).inc()
 
-
-def run_gunicorn(args: argparse.Namespace, load: Any) -> None:
-    """Serve the app `load()` builds under gunicorn with the webhook's settings
-    (the benchmark serves its bare baseline app through this too)."""
-    from gunicorn.app.base import BaseApplication
-
-    tls: dict[str, ReloadingTLS] = {}
-
-    def ssl_context(conf: Any, default_factory: Any) -> ssl.SSLContext:
-        # gunicorn asks for a context per connection: hand out the worker's current one.
-        if "ctx" not in tls:
-            tls["ctx"] = ReloadingTLS(args.tls_cert_file, args.tls_private_key_file)
-            tls["ctx"].watch()
-        return tls["ctx"].context
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {
-                "bind": f"{args.bind_address}:{args.port}",
-                "workers": args.workers,
-                "worker_class": "gthread",
-                "threads": args.threads,
-                "keepalive": 75,  # the API server keeps connections open
-                "timeout": 30,
-                "graceful_timeout": 10,
-                "certfile": args.tls_cert_file,
-                "keyfile": args.tls_private_key_file,
-                "ssl_context": ssl_context,
-                "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
-                "accesslog": None,
-                "errorlog": "-",
-                "loglevel": "info",
-                "proc_name": "perf-webhook",
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return load()
-
-    Server().run()
+    run(settings, load, dropped, sock)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,310 @@
+"""Pure summary arithmetic: samples and pod specs in, container and node rows out.
+
+A scrape of one node is folded into a Snapshot (a few numbers per container, never
+the dump); one or two snapshots, the pods' specs and the node object make the rows.
+Which rows are containers follows kubernetes-mixin: `container!=""` and `image!=""`
+(the pod cgroup has both empty; containerd's sandbox has an empty container and the
+pause image; Docker and CRI-O name the sandbox `POD`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import container_amounts, node_allocatable, padding_budget, pod_resources
+from ..promtext import Sample
+
+NANO = 10**9
+
+# cAdvisor's names (/metrics/cadvisor) and the kubelet's resource metrics (/metrics/resource).
+CPU = "container_cpu_usage_seconds_total"
+PERIODS = "container_cpu_cfs_periods_total"
+THROTTLED = "container_cpu_cfs_throttled_periods_total"
+THROTTLED_SECONDS = "container_cpu_cfs_throttled_seconds_total"
+WORKING_SET = "container_memory_working_set_bytes"
+RSS = "container_memory_rss"
+CACHE = "container_memory_cache"
+OOM = "container_oom_events_total"
+MEMORY_LIMIT = "container_spec_memory_limit_bytes"
+QUOTA = "container_spec_cpu_quota"
+PERIOD = "container_spec_cpu_period"
+SHARES = "container_spec_cpu_shares"
+START = "container_start_time_seconds"
+NODE_CPU = "node_cpu_usage_seconds_total"
+NODE_WORKING_SET = "node_memory_working_set_bytes"
+CPU_RATE = "rate:cpu"  # not a metric: /stats/summary's usageNanoCores, a rate already
+
+CADVISOR_METRICS = frozenset(
+    {CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, SHARES, START}
+)
+RESOURCE_METRICS = frozenset({CPU, WORKING_SET, START, NODE_CPU, NODE_WORKING_SET})
+
+Key = tuple[str, str, str]  # namespace, pod, container ("" for the pod cgroup)
+
+
+@dataclass
+class Snapshot:
+    """One scrape of one node, folded: per container, metric -> (value, timestamp ms or None)."""
+
+    containers: dict[Key, dict[str, tuple[float, int | None]]] = field(default_factory=dict)
+    node: dict[str, tuple[float, int | None]] = field(default_factory=dict)
+    taken: float = 0.0  # wall time of the scrape (unix seconds), when samples carry no timestamps
+    samples: int = 0
+
+    def add(self, samples: Iterable[Sample]) -> Snapshot:
+        containers, node = self.containers, self.node
+        for s in samples:
+            self.samples += 1
+            labels = s.labels
+            container = labels.get("container", "")
+            pod = labels.get("pod", "")
+            if not pod:
+                if labels.get("id") == "/" or s.name.startswith("node_"):
+                    node[s.name] = (s.value, s.timestamp)
+                continue
+            if container == "POD" or (not container and labels.get("image")):
+                continue  # the pod sandbox (pause): counted by the pod cgroup, not a container
+            key = (labels.get("namespace", ""), pod, container)
+            if s.name == CPU and labels.get("cpu", "total") != "total":
+                continue  # per-core series (cAdvisor with --enable_metrics=percpu)
+            containers.setdefault(key, {})[s.name] = (s.value, s.timestamp)
+        return self
+
+
+def snapshot_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[Snapshot, list[PodStats], NodeStats]:
+    """The kubelet's /stats/summary JSON as a Snapshot (usage rates come ready-made), plus
+    per-pod network and ephemeral storage and the node's filesystem and network."""
+    snap = Snapshot(taken=taken)
+    pods: list[PodStats] = []
+    for pod in doc.get("pods") or []:
+        ref = pod.get("podRef") or {}
+        ns, name = ref.get("namespace", ""), ref.get("name", "")
+        for c in pod.get("containers") or []:
+            cpu, mem = c.get("cpu") or {}, c.get("memory") or {}
+            row: dict[str, tuple[float, int | None]] = {}
+            if "usageNanoCores" in cpu:
+                row[CPU_RATE] = (cpu["usageNanoCores"] / NANO, None)
+            for metric, key in ((WORKING_SET, "workingSetBytes"), (RSS, "rssBytes")):
+                if key in mem:
+                    row[metric] = (float(mem[key]), None)
+            snap.containers[(ns, name, c.get("name", ""))] = row
+            snap.samples += 1
+        net, eph = pod.get("network") or {}, pod.get("ephemeral-storage") or {}
+        pods.append(PodStats(ns, name, net.get("rxBytes"), net.get("txBytes"), eph.get("usedBytes")))
+    node = doc.get("node") or {}
+    mem, fs, net = node.get("memory") or {}, node.get("fs") or {}, node.get("network") or {}
+    if "workingSetBytes" in mem:
+        snap.node[NODE_WORKING_SET] = (float(mem["workingSetBytes"]), None)
+    stats = NodeStats(net.get("rxBytes"), net.get("txBytes"), fs.get("usedBytes"), fs.get("capacityBytes"))
+    return snap, pods, stats
+
+
+@dataclass
+class PodStats:
+    namespace: str
+    pod: str
+    network_rx_bytes: int | None
+    network_tx_bytes: int | None
+    ephemeral_storage_bytes: int | None
+
+
+@dataclass
+class NodeStats:
+    network_rx_bytes: int | None
+    network_tx_bytes: int | None
+    fs_used_bytes: int | None
+    fs_capacity_bytes: int | None
+
+
+@dataclass
+class Spec:
+    """A container's requests and limits (nanos), from the pod spec through the shared model."""
+
+    cpu_request: int | None = None
+    cpu_limit: int | None = None
+    memory_request: int | None = None
+    memory_limit: int | None = None
+
+
+def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
+    """(namespace, pod, container) -> Spec for every container and, under container "",
+    the pod's effective values (pod-level resources, sidecars, init containers, overhead)."""
+    out: dict[Key, Spec] = {}
+    for pod in pods:
+        meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
+            req, lim = container_amounts(c, "requests"), container_amounts(c, "limits")
+            # the API server defaults a missing request to the limit
+            out[(ns, name, c.get("name", ""))] = Spec(
+                req.get("cpu", lim.get("cpu")), lim.get("cpu"), req.get("memory", lim.get("memory")), lim.get("memory")
+            )
+        req, lim = pod_resources(spec)
+        out[(ns, name, "")] = Spec(req.get("cpu"), lim.get("cpu"), req.get("memory"), lim.get("memory"))
+    return out
+
+
+@dataclass
+class Options:
+    throttle_threshold: float = 0.25  # kubernetes-mixin's CPUThrottlingHigh
+    memory_threshold: float = 0.90
+    pod_rows: bool = False
+
+
+@dataclass
+class ContainerRow:
+    node: str
+    namespace: str
+    pod: str
+    container: str  # "" for a pod row
+    cpu_cores: float | None = None
+    cpu_request_cores: float | None = None
+    cpu_limit_cores: float | None = None
+    throttled_ratio: float | None = None
+    throttled_seconds: float | None = None
+    memory_working_set_bytes: float | None = None
+    memory_rss_bytes: float | None = None
+    memory_cache_bytes: float | None = None
+    memory_request_bytes: float | None = None
+    memory_limit_bytes: float | None = None
+    memory_limit_ratio: float | None = None
+    memory_request_ratio: float | None = None
+    oom_events: int | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NodeRow:
+    name: str
+    working_set_bytes: float = 0.0
+    allocatable_memory_bytes: float | None = None
+    padding_target: float | None = None
+    padding_breach: bool | None = None
+    containers: int = 0
+    stats: NodeStats | None = None
+
+    @property
+    def working_set_ratio(self) -> float | None:
+        return self.working_set_bytes / self.allocatable_memory_bytes if self.allocatable_memory_bytes else None
+
+
+def _value(row: Mapping[str, tuple[float, int | None]], metric: str) -> float | None:
+    got = row.get(metric)
+    return got[0] if got else None
+
+
+def _increase(first: Mapping[str, tuple[float, int | None]], last: Mapping[str, tuple[float, int | None]], metric: str) -> float | None:
+    """A counter's increase between two scrapes; a reset (restart) counts from zero, as PromQL does."""
+    a, b = first.get(metric), last.get(metric)
+    if a is None or b is None:
+        return None
+    return b[0] - a[0] if b[0] >= a[0] else b[0]
+
+
+def _elapsed(first: Snapshot, last: Snapshot, a: tuple[float, int | None] | None, b: tuple[float, int | None] | None) -> float:
+    """Seconds between two samples: their own timestamps (cAdvisor's collection times), else the scrapes'."""
+    if a and b and a[1] is not None and b[1] is not None:
+        return (b[1] - a[1]) / 1000
+    return last.taken - first.taken
+
+
+def container_rows(node: str, snaps: list[Snapshot], specs: Mapping[Key, Spec], options: Options) -> list[ContainerRow]:
+    """Rows for one node from one snapshot (averages since each container started) or two (rates between)."""
+    last = snaps[-1]
+    first = snaps[0] if len(snaps) > 1 else None
+    rows = []
+    for key, now in last.containers.items():
+        ns, pod, container = key
+        if not container and not options.pod_rows:
+            continue
+        row = ContainerRow(node, ns, pod, container)
+        before = first.containers.get(key) if first else None
+        if CPU_RATE in now:
+            row.cpu_cores = now[CPU_RATE][0]
+        elif before is not None and first is not None:
+            seconds = _elapsed(first, last, before.get(CPU), now.get(CPU))
+            cpu = _increase(before, now, CPU)
+            if cpu is not None and seconds > 0:
+                row.cpu_cores = cpu / seconds
+            periods, throttled = _increase(before, now, PERIODS), _increase(before, now, THROTTLED)
+            if periods and throttled is not None:
+                row.throttled_ratio = throttled / periods
+            row.throttled_seconds = _increase(before, now, THROTTLED_SECONDS)
+        else:
+            counter, start = now.get(CPU), _value(now, START)
+            stamp = counter[1] / 1000 if counter and counter[1] is not None else last.taken
+            if counter and start and stamp > start:
+                row.cpu_cores = counter[0] / (stamp - start)
+            row.throttled_seconds = _value(now, THROTTLED_SECONDS)
+        row.memory_working_set_bytes = _value(now, WORKING_SET)
+        row.memory_rss_bytes = _value(now, RSS)
+        row.memory_cache_bytes = _value(now, CACHE)
+        oom = _value(now, OOM)
+        row.oom_events = int(oom) if oom is not None else None
+        _limits(row, now, specs.get(key))
+        if row.cpu_limit_cores is None:
+            row.throttled_ratio = None  # CFS series exist only with a CPU limit
+        if row.throttled_ratio is not None and row.throttled_ratio > options.throttle_threshold:
+            row.flags.append("throttling")
+        if row.memory_limit_ratio is not None and row.memory_limit_ratio > options.memory_threshold:
+            row.flags.append("memory")
+        rows.append(row)
+    return rows
+
+
+def _limits(row: ContainerRow, now: Mapping[str, tuple[float, int | None]], spec: Spec | None) -> None:
+    """Requests and limits from the pod spec; without one, what the cgroup says (quota, shares, limit)."""
+    if spec is not None:
+        row.cpu_request_cores = spec.cpu_request / NANO if spec.cpu_request is not None else None
+        row.cpu_limit_cores = spec.cpu_limit / NANO if spec.cpu_limit else None
+        row.memory_request_bytes = spec.memory_request // NANO if spec.memory_request is not None else None
+        row.memory_limit_bytes = spec.memory_limit // NANO if spec.memory_limit else None
+    else:
+        quota, period, shares = _value(now, QUOTA), _value(now, PERIOD), _value(now, SHARES)
+        if quota and quota > 0 and period:
+            row.cpu_limit_cores = quota / period
+        if shares and shares > 2:  # 2 is the floor the kubelet sets without a request
+            row.cpu_request_cores = shares / 1024
+        limit = _value(now, MEMORY_LIMIT)
+        # cAdvisor reports "no limit" as 0, or as a huge number on cgroup v1
+        row.memory_limit_bytes = limit if limit and limit < 2**62 else None
+    ws = row.memory_working_set_bytes
+    if ws is not None and row.memory_limit_bytes:
+        row.memory_limit_ratio = ws / row.memory_limit_bytes
+    if ws is not None and row.memory_request_bytes:
+        row.memory_request_ratio = ws / row.memory_request_bytes
+
+
+def node_row(name: str, snap: Snapshot, node: Mapping[str, Any] | None, padding_target: float | None) -> NodeRow:
+    """Working set of every container on the node (kubernetes-mixin's selection, whatever the
+    filters) against allocatable and the node's padding target."""
+    row = NodeRow(name)
+    for (_ns, _pod, container), values in snap.containers.items():
+        if container:
+            row.working_set_bytes += _value(values, WORKING_SET) or 0
+            row.containers += 1
+    if node is not None:
+        alloc = node_allocatable(node).get("memory")
+        row.allocatable_memory_bytes = alloc // NANO if alloc else None
+        row.padding_target = padding_target
+        if alloc and padding_target is not None:
+            # the suite's one padding budget, so capacity, the webhook and this agree at the boundary
+            row.padding_breach = round(row.working_set_bytes * NANO) > padding_budget(alloc, padding_target)
+    return row
+
+
+SORTS = {
+    "throttling": lambda r: (r.throttled_ratio if r.throttled_ratio is not None else -1.0),
+    "memory": lambda r: (r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0),
+    "cpu": lambda r: (r.cpu_cores if r.cpu_cores is not None else -1.0),
+}
+
+
+def order(rows: list[ContainerRow], sort: str | None, top: int | None) -> list[ContainerRow]:
+    """By node, namespace, pod and container; or the largest first by `sort`; cut to `top`."""
+    rows = sorted(rows, key=lambda r: (r.node, r.namespace, r.pod, r.container))
+    if sort:
+        rows.sort(key=SORTS[sort], reverse=True)
+    return rows[:top] if top else rows

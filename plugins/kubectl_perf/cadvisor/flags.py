@@ -1,0 +1,123 @@
+"""Command-line flags of `kubectl perf cadvisor`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ..cli import Parser, add_connection_flags, add_filter_flags, check_filters, positive_int
+from ..render import FORMATS
+
+DUMP_OUTPUTS = ("text", "json", "jsonl")
+SUMMARY_OUTPUTS = FORMATS
+ENDPOINTS = ("cadvisor", "resource", "summary")
+
+EPILOG = """\
+examples:
+  kubectl perf cadvisor NODE                          the node's cAdvisor dump, streamed unchanged
+  kubectl perf cadvisor NODE --metric 'cpu_cfs' -n shop --drop-pod-cgroups
+  kubectl perf cadvisor NODE -o jsonl                 one JSON object per sample
+  kubectl perf cadvisor --summary --all-nodes --sort throttling --top 20
+  kubectl perf cadvisor --summary -n shop -l app=web  the nodes that host these pods
+  kubectl perf cadvisor --summary -f before.txt -f after.txt --pods-file pods.json
+  kubectl get --raw /api/v1/nodes/NODE/proxy/metrics/cadvisor | kubectl perf cadvisor --summary --once -f -
+
+The summary needs two scrapes for rates (--interval apart, default 10s); --once
+reads one and gives averages since each container started.
+
+exit status: 0 ok; 1 an error, or some node could not be read (the report is still
+printed); 2 bad flags or input files."""
+
+
+def regex(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {err}") from None
+
+
+def fraction(text: str) -> float:
+    """0.25 or 25%."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid threshold {text!r}: use a fraction like 0.25 or a percentage like 25%") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"threshold {text!r} must be between 0 and 1 (100%)")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="kubectl perf cadvisor",
+        description="The kubelet's cAdvisor metrics of one node or many: the dump, or a summary of CPU throttling "
+        "and memory against limits per container.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("nodes", nargs="*", metavar="NODE", help="node names (or use --all-nodes, --node-selector, -n/-l, -f)")
+    src = p.add_argument_group("nodes and files")
+    src.add_argument("--all-nodes", action="store_true", help="every node in the cluster")
+    src.add_argument("--node-selector", metavar="SELECTOR", help="nodes matching this label selector")
+    src.add_argument("-f", "--filename", action="append", default=[], metavar="DUMP", help="a dump saved earlier (repeatable; - for stdin)")
+    src.add_argument("--pods-file", metavar="FILE", help="`kubectl get pods -o json` output: requests and limits for -f dumps")
+    src.add_argument("--endpoint", choices=ENDPOINTS, default="cadvisor", help="cadvisor (default), resource (/metrics/resource) or summary (/stats/summary)")
+    src.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="read at most N nodes at a time (default 8)")
+    # -n/-l also choose the nodes (those hosting the pods) when none is named
+    flt = add_filter_flags(p)
+    flt.add_argument("--metric", type=regex, metavar="REGEX", help="dump: only metrics whose name matches")
+    flt.add_argument("--pod", type=regex, metavar="REGEX", help="only pods whose name matches")
+    flt.add_argument("--container", type=regex, metavar="REGEX", help="only containers whose name matches")
+    flt.add_argument("--drop-pod-cgroups", action="store_true", help='dump: leave out the pod-level rows (container="" and "POD")')
+    summ = p.add_argument_group("summary")
+    summ.add_argument("--summary", action="store_true", help="one row per container instead of the dump")
+    summ.add_argument("--interval", type=seconds, default=10.0, metavar="SECONDS", help="seconds between the two scrapes (default 10)")
+    summ.add_argument("--once", action="store_true", help="one scrape: averages since each container started")
+    summ.add_argument("--throttle-threshold", type=fraction, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)")
+    summ.add_argument("--memory-threshold", type=fraction, default=0.90, metavar="RATIO", help="flag working sets above this share of the limit (default 90%%)")
+    summ.add_argument("--sort", choices=("throttling", "memory", "cpu"), help="largest first")
+    summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
+    summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
+    summ.add_argument("--policy", metavar="FILE", help="policy file with padding targets per node pool (as capacity and the webhook)")
+    summ.add_argument("--padding-target", type=fraction, metavar="FRACTION", help="default memory padding target (default 0.75)")
+    p.add_argument("-o", "--output", metavar="FORMAT", help="dump: text (default), json, jsonl; summary: table (default), wide, json, yaml, csv, tsv, html")
+    add_connection_flags(p)
+    return p
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = build_parser()
+    args = p.parse_args(argv)
+    check_filters(p, args)
+    if args.summary:
+        args.output = args.output or "table"
+        if args.output not in SUMMARY_OUTPUTS:
+            p.error(f"--summary prints {', '.join(SUMMARY_OUTPUTS)}; not {args.output!r}")
+    else:
+        args.output = args.output or "text"
+        if args.output not in DUMP_OUTPUTS:
+            p.error(f"the dump prints {', '.join(DUMP_OUTPUTS)} (use --summary for {args.output!r})")
+        if args.endpoint == "summary" and args.output != "text":
+            p.error("the /stats/summary dump is JSON already: drop -o, or add --summary")
+    if args.filename:
+        if args.nodes[1:] or args.all_nodes or args.node_selector:
+            p.error("-f reads dumps of one node: name at most one NODE (its name in the report), without --all-nodes or --node-selector")
+        if args.filename.count("-") > 1:
+            p.error("stdin (-f -) can be read only once")
+        if not args.summary and args.filename[1:]:
+            p.error("the dump reads one -f file at a time")
+    elif not (args.nodes or args.all_nodes or args.node_selector or args.namespace or args.selector):
+        p.error("name a NODE, or use --all-nodes, --node-selector, -n/-l (the nodes hosting those pods), or -f DUMP")
+    if args.pods_file and not args.filename:
+        p.error("--pods-file goes with -f (live nodes read their pods from the cluster)")
+    return args

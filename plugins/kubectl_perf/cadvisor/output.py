@@ -1,0 +1,296 @@
+"""How cadvisor prints: the dump (text passed through, or samples as JSON objects),
+and the summary (tables, csv/tsv, and the -o json/yaml contract)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..promtext import MalformedLine, Parser, parse_labels
+from ..quantity import NANO, format_bytes, format_cpu
+from ..render import Column
+from .compute import ContainerRow, NodeRow, PodStats
+
+# -- the dump --------------------------------------------------------------
+
+
+@dataclass
+class DumpFilter:
+    """--metric, -n, --pod, --container, --drop-pod-cgroups."""
+
+    metric: re.Pattern[str] | None = None
+    namespace: str | None = None
+    pod: re.Pattern[str] | None = None
+    container: re.Pattern[str] | None = None
+    drop_pod_cgroups: bool = False
+
+    @property
+    def by_labels(self) -> bool:
+        return bool(self.namespace or self.pod or self.container or self.drop_pod_cgroups)
+
+    def keeps(self, labels: dict[str, str]) -> bool:
+        container = labels.get("container", "")
+        if self.drop_pod_cgroups and labels.get("pod") and container in ("", "POD"):
+            return False
+        if self.namespace and labels.get("namespace") != self.namespace:
+            return False
+        if self.pod and not self.pod.search(labels.get("pod", "")):
+            return False
+        return not (self.container and not self.container.search(container))
+
+
+class TextDump:
+    """Filter a dump's lines; unfiltered lines pass byte for byte. With `node`, each
+    sample gains a node label (several nodes in one stream)."""
+
+    def __init__(self, flt: DumpFilter, node: str | None) -> None:
+        self.flt = flt
+        self.node_label = b'node="%s"' % _escape(node).encode() if node is not None else b""
+        self.malformed = 0
+        self._names: dict[bytes, bool] = {}
+
+    def _metric_ok(self, name: bytes) -> bool:
+        ok = self._names.get(name)
+        if ok is None:
+            ok = self._names[name] = not self.flt.metric or bool(self.flt.metric.search(name.decode("utf-8", "replace")))
+        return ok
+
+    def lines(self, lines: Iterable[bytes]) -> Iterator[bytes]:
+        flt, node_label = self.flt, self.node_label
+        plain = not flt.metric and not flt.by_labels and not node_label
+        for line in lines:
+            if plain:
+                yield line
+                continue
+            if line.startswith(b"#"):
+                parts = line.split(None, 3)
+                if len(parts) < 3 or parts[1] not in (b"HELP", b"TYPE") or self._metric_ok(parts[2]):
+                    yield line
+                continue
+            brace = line.find(b"{")
+            name = (line[:brace] if brace >= 0 else line.split(None, 1)[0] if line.strip() else b"").strip()
+            if not name:
+                continue
+            if not self._metric_ok(name):
+                continue
+            close = line.rfind(b"}")
+            if flt.by_labels:
+                try:
+                    if brace >= 0 and close < brace:
+                        raise MalformedLine("unclosed label set")
+                    labels = parse_labels(line[brace + 1 : close]) if brace >= 0 else {}
+                except MalformedLine:
+                    self.malformed += 1
+                    continue
+                if not flt.keeps(labels):
+                    continue
+            if node_label:
+                if brace >= 0:
+                    inner = line[brace + 1 : close].strip()
+                    line = line[: brace + 1] + node_label + (b"," if inner else b"") + line[brace + 1 :]
+                else:
+                    line = name + b"{" + node_label + b"}" + line[len(line.split(None, 1)[0]) :]
+            yield line
+
+
+def sample_objects(lines: Iterable[bytes], flt: DumpFilter, node: str | None, parser: Parser) -> Iterator[dict[str, Any]]:
+    """-o json/jsonl: {node, metric, labels, value, timestamp} per sample that passes the filter."""
+    for s in parser.checked(lines):
+        if flt.metric and not flt.metric.search(s.name):
+            continue
+        if flt.by_labels and not flt.keeps(s.labels):
+            continue
+        obj: dict[str, Any] = {"metric": s.name, "labels": s.labels, "value": json_number(s.value), "timestamp": s.timestamp}
+        if node is not None:
+            obj = {"node": node, **obj}
+        yield obj
+
+
+def json_number(value: float) -> float | int | str:
+    """JSON has no NaN or infinities: those become the strings Prometheus writes."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Writer:
+    """Dump output through one buffer: text lines get their newline back; JSON objects
+    become one line each (jsonl) or one array across every node (json)."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.count = 0
+        self.out = sys.stdout.buffer
+
+    def write(self, items: Iterator[bytes]) -> None:
+        with self.pipe():
+            for item in items:
+                if self.fmt == "json":
+                    self.out.write((b"[\n  " if not self.count else b",\n  ") + item)
+                else:
+                    self.out.write(item + b"\n")
+                self.count += 1
+            self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            with self.pipe():
+                self.out.write(b"\n]\n" if self.count else b"[]\n")
+                self.out.flush()
+
+    @contextlib.contextmanager
+    def pipe(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:  # `| head`: end quietly, as kubectl does
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
+
+
+# -- the summary -----------------------------------------------------------
+
+
+def container_doc(r: ContainerRow) -> dict[str, Any]:
+    return {
+        "node": r.node,
+        "namespace": r.namespace,
+        "pod": r.pod,
+        "container": r.container,
+        "cpuCores": r.cpu_cores,
+        "cpuRequestCores": r.cpu_request_cores,
+        "cpuLimitCores": r.cpu_limit_cores,
+        "throttledRatio": r.throttled_ratio,
+        "throttledSeconds": r.throttled_seconds,
+        "memoryWorkingSetBytes": _int(r.memory_working_set_bytes),
+        "memoryRssBytes": _int(r.memory_rss_bytes),
+        "memoryCacheBytes": _int(r.memory_cache_bytes),
+        "memoryRequestBytes": _int(r.memory_request_bytes),
+        "memoryLimitBytes": _int(r.memory_limit_bytes),
+        "memoryLimitRatio": r.memory_limit_ratio,
+        "memoryRequestRatio": r.memory_request_ratio,
+        "oomEvents": r.oom_events,
+        "flags": list(r.flags),
+    }
+
+
+def node_doc(n: NodeRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": n.name,
+        "workingSetBytes": _int(n.working_set_bytes),
+        "allocatableMemoryBytes": _int(n.allocatable_memory_bytes),
+        "paddingTarget": n.padding_target,
+        "paddingBreach": n.padding_breach,
+        "containers": n.containers,
+    }
+    if n.stats is not None:
+        out.update(
+            networkRxBytes=n.stats.network_rx_bytes,
+            networkTxBytes=n.stats.network_tx_bytes,
+            fsUsedBytes=n.stats.fs_used_bytes,
+            fsCapacityBytes=n.stats.fs_capacity_bytes,
+        )
+    return out
+
+
+def pod_doc(node: str, p: PodStats) -> dict[str, Any]:
+    return {
+        "node": node,
+        "namespace": p.namespace,
+        "pod": p.pod,
+        "networkRxBytes": p.network_rx_bytes,
+        "networkTxBytes": p.network_tx_bytes,
+        "ephemeralStorageBytes": p.ephemeral_storage_bytes,
+    }
+
+
+def document(containers: list[ContainerRow], nodes: list[NodeRow], pods: list[dict[str, Any]] | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"containers": [container_doc(r) for r in containers], "nodes": [node_doc(n) for n in nodes]}
+    if pods is not None:
+        doc["pods"] = pods
+    return doc
+
+
+def _int(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else format_cpu(round(value * NANO))
+
+
+def _bytes(value: float | None) -> str:
+    return "-" if value is None else format_bytes(round(value) * NANO)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def container_columns(nodes: int) -> list[Column]:
+    cols = [
+        Column("node", lambda r: r.node, wide=nodes <= 1),
+        Column("namespace", lambda r: r.namespace),
+        Column("pod", lambda r: r.pod),
+        Column("container", lambda r: r.container or "(pod)"),
+        Column("cpu", lambda r: _cores(r.cpu_cores), lambda r: r.cpu_cores, right=True),
+        Column("cpu req", lambda r: _cores(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
+        Column("cpu lim", lambda r: _cores(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
+        Column("throttled", lambda r: _pct(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
+        Column("throttled time", lambda r: _seconds(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        Column("mem ws", lambda r: _bytes(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
+        Column("rss", lambda r: _bytes(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
+        Column("cache", lambda r: _bytes(r.memory_cache_bytes), lambda r: _int(r.memory_cache_bytes), wide=True, right=True),
+        Column("mem req", lambda r: _bytes(r.memory_request_bytes), lambda r: _int(r.memory_request_bytes), wide=True, right=True),
+        Column("ws/req", lambda r: _pct(r.memory_request_ratio), lambda r: r.memory_request_ratio, wide=True, right=True),
+        Column("mem lim", lambda r: _bytes(r.memory_limit_bytes), lambda r: _int(r.memory_limit_bytes), right=True),
+        Column("ws/lim", lambda r: _pct(r.memory_limit_ratio), lambda r: r.memory_limit_ratio, right=True),
+        Column("oom", lambda r: "-" if r.oom_events is None else str(r.oom_events), lambda r: r.oom_events, right=True),
+        Column("flags", lambda r: ",".join(r.flags), lambda r: ",".join(r.flags)),
+    ]
+    return cols
+
+
+def node_columns() -> list[Column]:
+    return [
+        Column("node", lambda n: n.name),
+        Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
+        Column("working set", lambda n: _bytes(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
+        Column("allocatable", lambda n: _bytes(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
+        Column("ws/alloc", lambda n: _pct(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),
+        Column("target", lambda n: _pct(n.padding_target), lambda n: n.padding_target, right=True),
+        Column(
+            "padding",
+            lambda n: "-" if n.padding_breach is None else ("BREACH" if n.padding_breach else "ok"),
+            lambda n: n.padding_breach,
+        ),
+    ]
+
+
+def pod_columns() -> list[Column]:
+    return [
+        Column("node", lambda p: p["node"]),
+        Column("namespace", lambda p: p["namespace"]),
+        Column("pod", lambda p: p["pod"]),
+        Column("net rx", lambda p: _bytes(p["networkRxBytes"]), lambda p: p["networkRxBytes"], right=True),
+        Column("net tx", lambda p: _bytes(p["networkTxBytes"]), lambda p: p["networkTxBytes"], right=True),
+        Column("ephemeral", lambda p: _bytes(p["ephemeralStorageBytes"]), lambda p: p["ephemeralStorageBytes"], right=True),
+    ]

@@ -1,0 +1,108 @@
+"""The webhook's cache in-process, fed plain objects: what it keeps of nodes and pods,
+committed memory as pods come and go, and when it counts as synced."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kubectl_perf.policy_file import parse_policy
+from perf_webhook import cache as cache_module
+from perf_webhook.cache import NodeViewCache
+
+GI = 1024**3 * 10**9  # nanos
+
+
+def no_api() -> Any:
+    raise AssertionError("these tests feed the cache themselves")
+
+
+def node(name: str, memory: str, labels: dict[str, str], taints: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels, "annotations": {"big": "x" * 1000}},
+        "spec": {"taints": taints or []},
+        "status": {"allocatable": {"memory": memory, "cpu": "4"}, "images": [{"names": ["a"], "sizeBytes": 1}]},
+    }
+
+
+def bound_pod(uid: str, node_name: str, limit: str, phase: str = "Running") -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "name": uid, "namespace": "shop"},
+        "spec": {"nodeName": node_name, "containers": [{"name": "c", "resources": {"limits": {"memory": limit}}}]},
+        "status": {"phase": phase},
+    }
+
+
+def test_views_keep_only_what_the_rules_read_and_share_repeated_parts() -> None:
+    cache = NodeViewCache(no_api, parse_policy({}), clock=lambda: 5.0)
+    taint = {"key": "dedicated", "value": "io", "effect": "NoSchedule"}
+    cache.nodes.replace(
+        [node("n1", "16Gi", {"pool": "io", "kubernetes.io/hostname": "n1"}, [dict(taint)])]
+        + [node("n2", "16Gi", {"pool": "io", "kubernetes.io/hostname": "n2"}, [dict(taint)])]
+    )
+    a, b = sorted(cache.views() or [], key=lambda v: v.name)
+    assert (a.name, a.memory, a.target, a.committed) == ("n1", 16 * GI, 0.75, 0)
+    assert a.taints is b.taints  # one tuple for a taint set repeated over a pool
+    assert next(k for k in a.labels if k == "pool") is next(k for k in b.labels if k == "pool")
+    assert not hasattr(a, "annotations") and not hasattr(a, "images")
+
+
+def test_with_committed_limits_the_cache_is_synced_only_once_pods_are_listed_too() -> None:
+    cache = NodeViewCache(no_api, parse_policy({"padding": {"committed": "deny"}}), clock=lambda: 5.0)
+    cache.nodes.replace([node("n1", "16Gi", {})])
+    assert not cache.synced() and cache.views() is None  # committed sums of zero would let anything through
+    assert cache.pods is not None
+    cache.pods.replace([bound_pod("p1", "n1", "4Gi")])
+    assert cache.synced() and [v.committed for v in cache.views() or []] == [4 * GI]
+    assert NodeViewCache(no_api, parse_policy({}), clock=lambda: 5.0).pods is None  # no pod feed when committed is off
+
+
+def test_committed_memory_follows_pod_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "COMMITTED_REFRESH_SECONDS", 0.0)
+    cache = NodeViewCache(no_api, parse_policy({"padding": {"committed": "warn"}}), clock=lambda: 5.0)
+    cache.nodes.replace([node("n1", "16Gi", {}), node("n2", "8Gi", {})])
+    assert cache.pods is not None
+    pending = bound_pod("p3", "", "2Gi")
+    cache.pods.replace(iter([bound_pod("p1", "n1", "4Gi"), bound_pod("p2", "n1", "1Gi"), pending, bound_pod("p4", "n2", "3Gi", "Succeeded")]))
+
+    def committed() -> dict[str, int]:
+        return {v.name: v.committed for v in cache.views() or []}
+
+    assert committed() == {"n1": 5 * GI, "n2": 0} and cache.pod_count() == 2  # pending and finished pods hold nothing
+    cache._pod_event("MODIFIED", bound_pod("p3", "n2", "2Gi"))  # scheduled
+    cache._pod_event("DELETED", bound_pod("p1", "n1", "4Gi"))
+    cache._pod_event("MODIFIED", bound_pod("p2", "n1", "1Gi", "Failed"))
+    assert committed() == {"n1": 0, "n2": 2 * GI}
+    cache.nodes.replace([node("n2", "8Gi", {})])  # a relist drops n1
+    assert committed() == {"n2": 2 * GI}
+
+
+def test_changes_arrive_through_the_watch_without_listing_again(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import DATA
+    from kubectl_perf.api import Cluster, Connection
+
+    sim = sim_factory("--objects", str(DATA / "cluster.yaml"))
+    lists = 0
+    original = cache_module.Feed._list
+
+    def counting(self: Any, *args: Any) -> str:
+        nonlocal lists
+        lists += 1
+        return original(self, *args)
+
+    monkeypatch.setattr(cache_module.Feed, "_list", counting)
+    cache = NodeViewCache(lambda: Cluster(Connection(str(sim.kubeconfig))), parse_policy({}))
+    cache.start()
+    try:
+        assert cache.nodes.synced.wait(15)
+        time.sleep(1)  # the watch is open
+        new = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-watched"}, "status": {"allocatable": {"memory": "8Gi"}}}
+        assert sim.request("/api/v1/nodes", "POST", new)[0] == 201
+        deadline = time.monotonic() + 15
+        while "node-watched" not in {v.name for v in cache.views() or []}:
+            assert time.monotonic() < deadline, "the new node never arrived"
+            time.sleep(0.1)
+        assert lists == 1 and cache.nodes.error == ""  # it came by the watch, not by listing again
+    finally:
+        cache.stop()
