@@ -14,7 +14,7 @@ import realk8s
 import yaml
 from conftest import BIN, DATA
 from test_audit import NON_PASS, key
-from test_chart import CHART, KUBE_VERSION, by_kind, render
+from test_chart import CHART, KUBE_VERSIONS, by_kind, render
 from test_reports import install_crds
 
 helm = pytest.importorskip("helm_python")
@@ -35,7 +35,8 @@ def test_lint_and_kubernetes_schemas() -> None:
     assert report["errors"] == [] and all(m["severity"] < 2 for m in report["messages"]), report
     docs = audit_docs(ON)
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        for version in KUBE_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "CronJob", "Role", "RoleBinding", "ServiceAccount"]
 
