@@ -85,18 +85,22 @@ class Cluster:
         self._timeout = conn.request_timeout
 
     # -- requests ---------------------------------------------------------
-    def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json", timeout: Any = None) -> Any:
-        """Send a GET and return the urllib3 response, unread, for any 2xx status."""
-        import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
-
-        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
-        url = self.host + path + (f"?{urlencode(params)}" if params else "")
+    def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, **self._impersonate}
         # Read per request: exec and OIDC credentials refresh their token through this hook.
         settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
         for auth in settings.values():
             if auth.get("in") == "header" and auth.get("value"):
                 headers[auth["key"]] = auth["value"]
+        return headers
+
+    def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json", timeout: Any = None) -> Any:
+        """Send a GET and return the urllib3 response, unread, for any 2xx status."""
+        import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
+
+        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
+        url = self.host + path + (f"?{urlencode(params)}" if params else "")
+        headers = self._headers(accept)
         wait = timeout or self._timeout
         if isinstance(wait, tuple):  # (connect, read): a watch may stay open for a long read
             limit: Any = urllib3.Timeout(connect=wait[0], read=wait[1])
@@ -124,6 +128,30 @@ class Cluster:
         if status == 403:
             raise ApiError(message or f"forbidden: GET {path}", status, reason)
         raise ApiError(f"{message or 'request failed'} (GET {path}: {status} {reason})".strip(), status, reason)
+
+    def write(
+        self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None, content_type: str = "application/json"
+    ) -> Any:
+        """Send a PATCH, POST, PUT or DELETE with a JSON body; returns the decoded answer.
+        Errors come as ApiError with the server's status (404 absent, 403 forbidden, 422 invalid)."""
+        import urllib3
+
+        params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
+        url = self.host + path + (f"?{urlencode(params)}" if params else "")
+        headers = {**self._headers("application/json"), "Content-Type": content_type}
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            raw = self._pool.request(
+                method, url, body=data, headers=headers, timeout=urllib3.Timeout(total=self._timeout) if self._timeout else None
+            )
+        except urllib3.exceptions.MaxRetryError as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
+        if not 200 <= raw.status < 300:
+            message, reason = _status_message(raw.data)
+            raise ApiError(f"{message or 'request failed'} ({method} {path}: {raw.status} {reason})".strip(), raw.status, reason)
+        return _decode(raw.data, path) if raw.data else None
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         """GET a JSON document."""

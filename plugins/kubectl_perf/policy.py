@@ -34,6 +34,7 @@ class Policy:
     namespace_overrides: Mapping[str, str] = field(default_factory=dict)
     on_stale_cache: str = "allow"
     max_cache_age_seconds: float = 60.0
+    audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
         """The memory padding target of a node: first matching nodeTarget, else the default."""

@@ -55,6 +55,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         namespace_overrides=dict(doc.get("namespaceOverrides") or {}),
         on_stale_cache=doc.get("onStaleCache", "allow"),
         max_cache_age_seconds=float(doc.get("maxCacheAgeSeconds", 60.0)),
+        audit=dict(doc.get("audit") or {}),
     )
 
 

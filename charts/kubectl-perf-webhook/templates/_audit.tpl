@@ -1,0 +1,14 @@
+{{/* The audit CronJob's labels: a name of its own, so the webhook's PDB, NetworkPolicy
+     and Service never select its pods. */}}
+{{- define "perf.auditSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "perf.name" . }}-audit
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: audit
+{{- end -}}
+
+{{- define "perf.auditLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "perf.auditSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}

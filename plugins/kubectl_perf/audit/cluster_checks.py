@@ -1,0 +1,180 @@
+"""Cluster-level checks: the service proxy and the metrics pipeline, judged from
+objects the API serves (reference notes, section 9). Pure: fetched dicts in, results out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..reports import Ref, Result
+from .rules import result
+
+Obj = Mapping[str, Any]
+DEFAULT_PROXY_THRESHOLD = 1000  # Services; past this iptables rule sync time grows noticeably
+
+
+@dataclass(frozen=True)
+class ProxyInputs:
+    """What the proxy check reads, all from kube-system unless said otherwise; None when absent."""
+
+    kube_proxy_config: Obj | None = None  # ConfigMap kube-proxy (kubeadm), key config.conf
+    eks_proxy_config: Obj | None = None  # ConfigMap kube-proxy-config (EKS), key config
+    cilium_config: Obj | None = None  # ConfigMap cilium-config
+    daemonsets: Sequence[Obj] = field(default_factory=tuple)  # kube-system DaemonSets
+    felix_configuration: Obj | None = None  # crd.projectcalico.org FelixConfiguration "default"
+    calico_installation: Obj | None = None  # operator.tigera.io Installation "default"
+    services: int = 0  # Services in the cluster
+    server_minor: int | None = None  # the API server's 1.x minor version
+
+
+def _ref(obj: Obj, api_version: str, kind: str) -> Ref:
+    meta = obj.get("metadata") or {}
+    return Ref(api_version, kind, str(meta.get("name", "")), str(meta.get("namespace", "")), str(meta.get("uid", "")))
+
+
+def _args(ds: Obj) -> list[str]:
+    spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [str(a) for c in spec.get("containers") or () for a in [*(c.get("command") or ()), *(c.get("args") or ())]]
+
+
+def _flag(args: Sequence[str], name: str) -> str | None:
+    """The value of --name=value or --name value; '' for a bare --name."""
+    for i, arg in enumerate(args):
+        if arg == f"--{name}":
+            nxt = args[i + 1] if i + 1 < len(args) else ""
+            return "" if nxt.startswith("-") else nxt
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _config_mode(cm: Obj, key: str) -> str | None:
+    """`mode` of a KubeProxyConfiguration kept in a ConfigMap; None when it cannot be read."""
+    text = (cm.get("data") or {}).get(key)
+    if text is None:
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    return str(doc.get("mode") or "")
+
+
+def _replacement(inp: ProxyInputs) -> tuple[str, Ref] | None:
+    """An eBPF or IPVS replacement of kube-proxy: (mode, the object that says so)."""
+    if inp.cilium_config is not None:
+        value = str((inp.cilium_config.get("data") or {}).get("kube-proxy-replacement", "")).lower()
+        if value in ("true", "strict"):
+            return "cilium-ebpf", _ref(inp.cilium_config, "v1", "ConfigMap")
+    felix = inp.felix_configuration
+    if felix is not None and (felix.get("spec") or {}).get("bpfEnabled") is True:
+        return "calico-ebpf", _ref(felix, "crd.projectcalico.org/v1", "FelixConfiguration")
+    install = inp.calico_installation
+    if install is not None and ((install.get("spec") or {}).get("calicoNetwork") or {}).get("linuxDataplane") == "BPF":
+        return "calico-ebpf", _ref(install, "operator.tigera.io/v1", "Installation")
+    for ds in inp.daemonsets:
+        args = _args(ds)
+        is_router = (ds.get("metadata") or {}).get("name") == "kube-router" or any(a.endswith("kube-router") for a in args)
+        if is_router and _flag(args, "run-service-proxy") in (None, "", "true"):  # kube-router's default is true
+            return "kube-router-ipvs", _ref(ds, "apps/v1", "DaemonSet")
+    return None
+
+
+def _kube_proxy_mode(inp: ProxyInputs) -> tuple[str, Ref] | None:
+    """kube-proxy's mode: its config file first (the flag is ignored when --config is given), then the flag."""
+    for cm, key in ((inp.kube_proxy_config, "config.conf"), (inp.eks_proxy_config, "config")):
+        if cm is not None:
+            mode = _config_mode(cm, key)
+            if mode is not None:
+                return mode or "iptables", _ref(cm, "v1", "ConfigMap")
+    for ds in inp.daemonsets:
+        args = _args(ds)
+        if (ds.get("metadata") or {}).get("name") == "kube-proxy" or any(a.endswith("kube-proxy") for a in args):
+            if _flag(args, "config") is not None:
+                return None  # the mode is in a config file the API does not show us
+            return _flag(args, "proxy-mode") or "iptables", _ref(ds, "apps/v1", "DaemonSet")
+    return None
+
+
+def _advice(minor: int | None) -> str:
+    if minor is not None and minor < 31:
+        return "switch kube-proxy to IPVS (nftables needs 1.31 or later) or to an eBPF replacement (Cilium, Calico eBPF)"
+    return (
+        "switch kube-proxy to nftables (beta in 1.31, GA in 1.33; kernel 5.13 or later) or IPVS, "
+        "or to an eBPF replacement (Cilium, Calico eBPF)"
+    )
+
+
+def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Result:
+    """Which service proxy the cluster runs; iptables past `threshold` Services warns."""
+    props: dict[str, object] = {"services": inp.services, "threshold": threshold}
+    found = _replacement(inp)
+    if found:
+        mode, ref = found
+        return result("proxy-mode", "pass", f"services are proxied by {mode} (kube-proxy replacement)", ref, {"mode": mode, **props}, True)
+    found = _kube_proxy_mode(inp)
+    if not found:
+        return result(
+            "proxy-mode",
+            "skip",
+            "cannot tell the service proxy from the API: no kube-proxy ConfigMap or DaemonSet, no Cilium, Calico eBPF or kube-router",
+            None,
+            props,
+            True,
+        )
+    mode, ref = found
+    props = {"mode": mode, **props}
+    if mode == "iptables" and inp.services > threshold:
+        return result(
+            "proxy-mode",
+            "warn",
+            f"kube-proxy runs in iptables mode with {inp.services} Services (more than {threshold}): "
+            f"rule updates slow down as Services grow; {_advice(inp.server_minor)}",
+            ref,
+            props,
+            True,
+        )
+    return result("proxy-mode", "pass", f"kube-proxy runs in {mode} mode ({inp.services} Services)", ref, props, True)
+
+
+METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
+DEFAULT_METRICS_REPLICAS = 2
+
+
+def metrics_pipeline(apiservice: Obj | None, backend: Obj | None, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Result:
+    """The resource metrics pipeline: APIService v1beta1.metrics.k8s.io Available, and its
+    backing Deployment (the APIService's service name in its namespace) with at least `min_replicas`."""
+    if apiservice is None:
+        return result(
+            "metrics-pipeline",
+            "fail",
+            f"metrics.k8s.io is not served (no APIService {METRICS_APISERVICE}): kubectl top, HPA and the node-padding check "
+            "need metrics-server",
+            None,
+            {},
+            True,
+        )
+    ref = _ref(apiservice, "apiregistration.k8s.io/v1", "APIService")
+    available = next((c for c in (apiservice.get("status") or {}).get("conditions") or () if c.get("type") == "Available"), None)
+    if not available or available.get("status") != "True":
+        why = f"{available.get('reason', '')}: {available.get('message', '')}".strip(": ") if available else "no Available condition"
+        return result("metrics-pipeline", "fail", f"APIService {METRICS_APISERVICE} is not Available ({why})", ref, {}, True)
+    if backend is not None:
+        replicas = (backend.get("spec") or {}).get("replicas", 1)
+        dref = _ref(backend, "apps/v1", "Deployment")
+        if replicas is not None and int(replicas) < min_replicas:
+            return result(
+                "metrics-pipeline",
+                "warn",
+                f"{dref.namespace}/{dref.name} serves metrics.k8s.io with {replicas} replica(s): HPA and kubectl top stop "
+                f"during its restarts; run {min_replicas} or more with a PodDisruptionBudget",
+                dref,
+                {"replicas": replicas},
+                True,
+            )
+    return result("metrics-pipeline", "pass", f"APIService {METRICS_APISERVICE} is Available", ref, {}, True)

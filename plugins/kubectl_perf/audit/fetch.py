@@ -1,0 +1,99 @@
+"""What the audit reads from the cluster: every call to the API is here.
+
+Controllers are few and kept (ReplicaSets and Jobs only as owner references);
+pods are folded into the Audit a page at a time and never held."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
+from ..model import parse_resource_list
+from .cluster_checks import METRICS_APISERVICE, ProxyInputs
+from .compute import Audit, owner_index
+
+KS = "/api/v1/namespaces/kube-system"
+
+
+def get_or_none(cluster: Cluster, path: str) -> Any:
+    """GET an object that may be absent (404), or whose API group is not served."""
+    try:
+        return cluster.get(path)
+    except ApiError as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def _metadata_only(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"metadata": i.get("metadata") or {}} for i in items]
+
+
+def list_all(cluster: Cluster, path: str, keep_metadata_only: bool = False, optional: bool = False) -> list[dict[str, Any]]:
+    """Every item of a list; with `optional`, a resource the server does not serve lists as empty."""
+    try:
+        return cluster.fold(path, list, lambda acc, items: acc.extend(_metadata_only(items) if keep_metadata_only else items))
+    except ApiError as err:
+        if optional and err.status == 404:
+            return []
+        raise
+
+
+@dataclass
+class Controllers:
+    owners: dict[tuple[str, str, str], Any]
+    daemonsets: dict[tuple[str, str], dict[str, Any]]
+
+
+def controllers(cluster: Cluster) -> Controllers:
+    # Without them owners.py falls back on the controllers' naming conventions.
+    replicasets = list_all(cluster, "/apis/apps/v1/replicasets", keep_metadata_only=True, optional=True)
+    jobs = list_all(cluster, "/apis/batch/v1/jobs", keep_metadata_only=True, optional=True)
+    daemonsets = {
+        (d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in list_all(cluster, "/apis/apps/v1/daemonsets", optional=True)
+    }
+    return Controllers(owner_index(replicasets, jobs), daemonsets)
+
+
+def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
+    """Memory in use per node (nanos of bytes, as model amounts), or None and why."""
+    try:
+        items = cluster.get(node_metrics_path()).get("items") or []
+    except MetricsUnavailable as err:
+        return None, str(err)
+    return {i["metadata"]["name"]: parse_resource_list(i.get("usage") or {}).get("memory", 0) for i in items}, ""
+
+
+def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any]) -> ProxyInputs:
+    services = len(list_all(cluster, "/api/v1/services", keep_metadata_only=True, optional=True))
+    version = get_or_none(cluster, "/version") or {}
+    try:
+        minor: int | None = int(str(version.get("minor", "")).rstrip("+"))
+    except ValueError:
+        minor = None
+    return ProxyInputs(
+        kube_proxy_config=get_or_none(cluster, f"{KS}/configmaps/kube-proxy"),
+        eks_proxy_config=get_or_none(cluster, f"{KS}/configmaps/kube-proxy-config"),
+        cilium_config=get_or_none(cluster, f"{KS}/configmaps/cilium-config"),
+        daemonsets=[d for (ns, _n), d in daemonsets.items() if ns == "kube-system"],
+        felix_configuration=get_or_none(cluster, "/apis/crd.projectcalico.org/v1/felixconfigurations/default"),
+        calico_installation=get_or_none(cluster, "/apis/operator.tigera.io/v1/installations/default"),
+        services=services,
+        server_minor=minor,
+    )
+
+
+def metrics_objects(cluster: Cluster) -> tuple[Any, Any]:
+    """The metrics APIService and the Deployment behind its Service (same name, same namespace)."""
+    apiservice = get_or_none(cluster, f"/apis/apiregistration.k8s.io/v1/apiservices/{METRICS_APISERVICE}")
+    service = ((apiservice or {}).get("spec") or {}).get("service") or {}
+    backend = None
+    if service.get("name") and service.get("namespace"):
+        backend = get_or_none(cluster, f"/apis/apps/v1/namespaces/{service['namespace']}/deployments/{service['name']}")
+    return apiservice, backend
+
+
+def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int) -> None:
+    cluster.fold("/api/v1/pods", lambda: audit.reset_pods(), lambda acc, items: acc.add_pods(items), limit=chunk_size)

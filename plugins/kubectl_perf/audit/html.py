@@ -1,0 +1,39 @@
+"""`-o html`: one self-contained page, a section per category, results coloured by outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from ..reports import Result
+from .output import where
+
+STYLE = """
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%;margin-bottom:2em}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top}
+.fail,.error{background:#fde2e1}.warn{background:#fff4d6}.skip{color:#777}
+.summary span{margin-right:1.5em;font-weight:600}
+"""
+
+
+def page(summary: Mapping[str, int], results: Sequence[Result], server: str) -> str:
+    counts = "".join(f'<span class="{k}" data-outcome="{k}">{summary[k]} {k}</span>' for k in ("fail", "warn", "error", "skip", "pass"))
+    sections = []
+    for category in dict.fromkeys(r.category for r in results):
+        rows = "".join(
+            f'<tr class="{r.result}" data-rule="{escape(r.rule)}" data-result="{r.result}" data-resource="{escape(where(r))}">'
+            f"<td>{r.result}</td><td>{r.severity}</td><td>{escape(r.rule)}</td>"
+            f"<td>{escape(where(r))}</td><td>{escape(r.properties.get('pods', ''))}</td><td>{escape(r.message)}</td></tr>"
+            for r in results
+            if r.category == category
+        )
+        sections.append(
+            f"<h2>{escape(category)}</h2><table><thead><tr><th>Result</th><th>Severity</th><th>Rule</th>"
+            f"<th>Resource</th><th>Pods</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    body = "".join(sections) or "<p>No failing or warning results.</p>"
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kubectl perf audit</title><style>{STYLE}</style></head>'
+        f'<body><h1>kubectl perf audit</h1><p>{escape(server)}</p><p class="summary">{counts}</p>{body}</body></html>\n'
+    )

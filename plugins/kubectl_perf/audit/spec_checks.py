@@ -1,0 +1,90 @@
+"""Checks on one pod spec (a workload's template or a bare pod's spec): memory limits
+and local storage. Pure: a spec dict in, (rule, outcome, message, properties) out;
+compute.py names the workload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from ..model import all_containers
+
+Spec = Mapping[str, Any]
+
+
+class Outcome(NamedTuple):
+    rule: str
+    result: str  # pass | fail | warn | error | skip
+    message: str
+    properties: Mapping[str, object] = {}
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _resource_names(container: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    res = container.get("resources") or {}
+    return set(res.get("requests") or {}), set(res.get("limits") or {})
+
+
+def memory_limit(spec: Spec) -> Outcome:
+    """Containers (init and sidecars too) without a memory limit; a pod-level limit bounds them all."""
+    if "memory" in ((spec.get("resources") or {}).get("limits") or {}):
+        return Outcome("memory-limit", "pass", "a pod-level memory limit bounds every container")
+    missing = [str(c.get("name", "?")) for _kind, c in all_containers(spec) if "memory" not in _resource_names(c)[1]]
+    if missing:
+        return Outcome(
+            "memory-limit",
+            "warn",
+            f"container(s) {_names(missing)} have no memory limit: they may grow past any padding target, "
+            "and the padding need is judged on their request",
+            {"containers": ",".join(missing)},
+        )
+    return Outcome("memory-limit", "pass", "every container has a memory limit")
+
+
+def _empty_dirs(spec: Spec) -> dict[str, Mapping[str, Any]]:
+    return {str(v.get("name")): v["emptyDir"] or {} for v in spec.get("volumes") or () if "emptyDir" in v}
+
+
+def emptydir_size_limit(spec: Spec) -> Outcome:
+    """emptyDir volumes without sizeLimit: fail for medium Memory (it counts against the memory limit)."""
+    unbounded = {name: ed for name, ed in _empty_dirs(spec).items() if not ed.get("sizeLimit")}
+    if not unbounded:
+        return Outcome("emptydir-size-limit", "pass", "every emptyDir has a sizeLimit")
+    in_memory = sorted(n for n, ed in unbounded.items() if ed.get("medium") == "Memory")
+    on_disk = sorted(n for n, ed in unbounded.items() if ed.get("medium") != "Memory")
+    parts = []
+    if in_memory:
+        parts.append(f"memory-backed emptyDir {_names(in_memory)} has no sizeLimit: what it holds counts against the memory limit")
+    if on_disk:
+        parts.append(f"emptyDir {_names(on_disk)} has no sizeLimit: it can fill the node's disk")
+    return Outcome("emptydir-size-limit", "fail" if in_memory else "warn", "; ".join(parts), {"volumes": ",".join(sorted(unbounded))})
+
+
+def ephemeral_storage_requests(spec: Spec) -> Outcome:
+    """Containers that write to node disk (a writable root filesystem, or a disk-backed
+    emptyDir mounted read-write) without an ephemeral-storage request (a limit counts)."""
+    disk_dirs = {n for n, ed in _empty_dirs(spec).items() if ed.get("medium") != "Memory"}
+    writers = []
+    for _kind, c in all_containers(spec):
+        requests, limits = _resource_names(c)
+        if "ephemeral-storage" in requests or "ephemeral-storage" in limits:
+            continue
+        writable_root = (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True
+        writes_dir = any(m.get("name") in disk_dirs and not m.get("readOnly") for m in c.get("volumeMounts") or ())
+        if writable_root or writes_dir:
+            writers.append(str(c.get("name", "?")))
+    if writers:
+        return Outcome(
+            "ephemeral-storage-requests",
+            "warn",
+            f"container(s) {_names(writers)} write to node disk (writable root filesystem or emptyDir) without an "
+            "ephemeral-storage request: the scheduler cannot place them by disk, and the kubelet evicts them first under disk pressure",
+            {"containers": ",".join(writers)},
+        )
+    return Outcome("ephemeral-storage-requests", "pass", "every container that writes to node disk requests ephemeral-storage")
+
+
+SPEC_CHECKS = (memory_limit, emptydir_size_limit, ephemeral_storage_requests)
