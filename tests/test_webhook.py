@@ -24,17 +24,8 @@ from conftest import DATA, Sim, start_sim, stop_sim
 from kubectl_perf.policy_file import parse_policy
 from perf_webhook.app import create_app
 from perf_webhook.cache import NodeViewCache
+from review_helpers import GPU_TOLERATION, IO_TOLERATION, POLICY
 from webhook_helpers import Webhook, controller, pod, review, start_webhook
-
-POLICY: dict[str, Any] = {
-    "mode": "enforce",
-    "requireRequests": ["cpu", "memory"],
-    "padding": {"memory": 0.75, "nodeTargets": [{"selector": {"matchLabels": {"workload": "io"}}, "memory": 0.5}]},
-    "exemptNamespaces": ["kube-system"],
-    "namespaceOverrides": {"dev": "warn", "legacy": "audit"},
-}
-IO_TOLERATION = [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}]
-GPU_TOLERATION = [{"key": "nvidia.com/gpu", "operator": "Exists"}]
 
 
 def fixture_objects(kind: str) -> list[dict[str, Any]]:
