@@ -12,16 +12,13 @@ runs in a fresh process, its peak RSS from wait4() (kubectl and the plugin it ex
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capacity import KUBECTL, measure, medians, start_sim  # noqa: E402  (same harness as the capacity benchmark)
+from capacity import KUBECTL, measure, medians, print_table, start_sim, versus  # noqa: E402  (same harness as the capacity benchmark)
 
 
 def main() -> None:
@@ -59,22 +56,15 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
     pods = args.nodes * args.pods_per_node
-    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
-    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
-    rows.append(
-        (
-            f"kubectl perf audit, {args.nodes} nodes / {pods} pods",
-            f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS",
-            "target: wall <= baseline, RSS < 400 MB",
-        )
+    rows += versus(
+        f"kubectl perf audit, {args.nodes} nodes / {pods} pods",
+        "audit",
+        ours,
+        base,
+        "target: wall <= baseline, RSS < 400 MB",
+        "kubectl get pods -A -o json, same cluster",
     )
-    rows.append(("baseline: kubectl get pods -A -o json, same cluster", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""))
-    rows.append(("ratio audit / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""))
-    print(f"median of {args.runs} runs at scale, {args.small_runs} small; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
-    print("| measurement | median | target |\n|---|---|---|")
-    for name, value, target in rows:
-        print(f"| {name} | {value} | {target} |")
-
+    print_table(f"median of {args.runs} runs at scale, {args.small_runs} small", rows)
 
 if __name__ == "__main__":
     main()

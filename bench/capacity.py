@@ -57,6 +57,26 @@ def medians(cmd: list[str], kubeconfig: Path, runs: int) -> tuple[float, float]:
     return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
 
 
+def versus(
+    name: str, short: str, ours: list[tuple[float, float]], base: list[tuple[float, float]], target: str, base_name: str
+) -> list[tuple[str, str, str]]:
+    """Table rows for a command beside its baseline: medians of alternating runs, and their ratio."""
+    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
+    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
+    return [
+        (name, f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS", target),
+        (f"baseline: {base_name}", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""),
+        (f"ratio {short} / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""),
+    ]
+
+
+def print_table(heading: str, rows: list[tuple[str, str, str]]) -> None:
+    print(f"{heading}; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
+    print("| measurement | median | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+
+
 def fetch_floor() -> None:
     """The I/O floor (run in its own process): every pods page, nothing parsed."""
     from kubectl_perf.api import DEFAULT_CHUNK_SIZE, Cluster, Connection, _peek_continue
@@ -146,22 +166,15 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
     pods = args.nodes * args.pods_per_node
-    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
-    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
-    rows.append(
-        (
-            f"kubectl perf capacity --util, {args.nodes} nodes / {pods} pods",
-            f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS",
-            "target: wall <= baseline, RSS < 400 MB",
-        )
+    rows += versus(
+        f"kubectl perf capacity --util, {args.nodes} nodes / {pods} pods",
+        "capacity",
+        ours,
+        base,
+        "target: wall <= baseline, RSS < 400 MB",
+        "kubectl get pods -A -o json, same cluster",
     )
-    rows.append(("baseline: kubectl get pods -A -o json, same cluster", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""))
-    rows.append(("ratio capacity / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""))
-    print(f"median of {args.runs} runs at scale, {args.small_runs} small; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
-    print("| measurement | median | target |\n|---|---|---|")
-    for name, value, target in rows:
-        print(f"| {name} | {value} | {target} |")
-
+    print_table(f"median of {args.runs} runs at scale, {args.small_runs} small", rows)
 
 if __name__ == "__main__":
     main()

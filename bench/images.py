@@ -18,15 +18,13 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capacity import KUBECTL, measure, start_sim  # noqa: E402  (the same harness as bench/capacity.py)
+from capacity import KUBECTL, measure, print_table, start_sim, versus  # noqa: E402  (the same harness as bench/capacity.py)
 
 
 def images_per_node(kubeconfig: Path) -> float:
@@ -61,19 +59,16 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
     pods = args.nodes * args.pods_per_node
-    o_wall, o_rss = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
-    b_wall, b_rss = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
-    rows = [
-        (f"perf-sim start-up, {args.nodes} nodes ({per_node:.1f} images per node)", f"{took:.2f} s", ""),
-        (f"kubectl perf images, {args.nodes} nodes / {pods} pods", f"{o_wall:.1f} s, {o_rss:.0f} MB peak RSS", "wall <= 0.5x baseline, RSS < 400 MB"),
-        ("baseline: kubectl get nodes -o json + kubectl get pods -A -o json", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""),
-        ("ratio images / baseline", f"wall {o_wall / b_wall:.2f}x, RSS {o_rss / b_rss:.3f}x", ""),
-    ]
-    print(f"median of {args.runs} alternating runs; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}\n")
-    print("| measurement | median | target |\n|---|---|---|")
-    for name, value, target in rows:
-        print(f"| {name} | {value} | {target} |")
-
+    rows = [(f"perf-sim start-up, {args.nodes} nodes ({per_node:.1f} images per node)", f"{took:.2f} s", "")]
+    rows += versus(
+        f"kubectl perf images, {args.nodes} nodes / {pods} pods",
+        "images",
+        ours,
+        base,
+        "wall <= 0.5x baseline, RSS < 400 MB",
+        "kubectl get nodes -o json + kubectl get pods -A -o json",
+    )
+    print_table(f"median of {args.runs} alternating runs", rows)
 
 if __name__ == "__main__":
     main()
