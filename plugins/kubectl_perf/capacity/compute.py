@@ -51,6 +51,7 @@ class PodRow:
     missing: list[tuple[str, str]]
     containers: list[ContainerRow] = field(default_factory=list)
     allocatable: Resources = field(default_factory=dict)  # its node's: pod percentages are of it, as kube-capacity's
+    created: str = ""  # metadata.creationTimestamp, for the AGE column
 
 
 @dataclass
@@ -71,6 +72,7 @@ class NodeRow:
     # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
     node_usage: Resources | None = None  # NodeMetrics; None: not known
     node_limits: Resources | None = None  # every pod's limits; None: the same as limits (no pod filter)
+    created: str = ""  # metadata.creationTimestamp, for the AGE column
 
     def percent(self, resource: str, part: str) -> float | None:
         return percent(getattr(self, part) or {}, self.allocatable, resource)
@@ -204,6 +206,7 @@ class Report:
                 self.options.policy.padding_target(labels),
                 ready=node_ready(node),
                 schedulable=node_schedulable(node),
+                created=meta.get("creationTimestamp") or "",
             )
 
     def add_node_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -284,6 +287,7 @@ class Report:
             for per_container in used.values():
                 add(usage, per_container)
         pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
+        pod.created = meta.get("creationTimestamp") or ""
         if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
                 name = c.get("name", "")
