@@ -10,7 +10,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
+
+from .quantity import NANO
 
 # Every -o format; the first is the default. A plugin offers these (or fewer) through cli.add_output_flag.
 FORMATS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
@@ -39,6 +42,9 @@ class Table:
     rows: Sequence[Any]
     columns: Sequence[Column]
     highlight: Callable[[Any], str] | None = None
+    # csv/tsv: when the first table has one, every table that has one goes into one block
+    # with a SECTION column (section(row) names the row's part); see sectioned().
+    section: Callable[[Any], str] | None = None
 
 
 def table(
@@ -64,6 +70,24 @@ def delimited(rows: Sequence[Any], columns: Sequence[Column], delimiter: str) ->
     writer.writerow([c.header for c in columns])
     for r in rows:
         writer.writerow([_cell(c.value(r) if c.value else c.text(r)) for c in columns])
+    return buf.getvalue()
+
+
+def sectioned(tables: Sequence[Table], delimiter: str) -> str:
+    """csv or tsv of several tables as one block: SECTION first, then every table's
+    columns matched by header; a row leaves the columns its table lacks empty."""
+    headers = ["SECTION"]
+    for t in tables:
+        headers += [c.header for c in t.columns if c.header not in headers]
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(headers)
+    for t in tables:
+        assert t.section is not None
+        by_header = {c.header: c for c in t.columns}
+        for r in t.rows:
+            cells = [by_header.get(h) for h in headers[1:]]
+            writer.writerow([t.section(r)] + ["" if c is None else _cell(c.value(r) if c.value else c.text(r)) for c in cells])
     return buf.getvalue()
 
 
@@ -132,9 +156,82 @@ def emit(
         return
     main, *more = tables()
     if fmt in ("csv", "tsv"):
-        write(delimited(main.rows, main.columns, "," if fmt == "csv" else "\t"), stream)
+        delimiter = "," if fmt == "csv" else "\t"
+        if main.section is not None:
+            write(sectioned([t for t in (main, *more) if t.section is not None], delimiter), stream)
+        else:
+            write(delimited(main.rows, main.columns, delimiter), stream)
         return
     wide, color = fmt == "wide", use_color(stream)
     texts = [table(main.rows, main.columns, wide, main.highlight, color)]
     texts += [table(t.rows, t.columns, wide, t.highlight, color) for t in more if t.rows]
     write("\n".join(texts), stream)
+
+
+# -- kubectl's units and ages ----------------------------------------------------------
+MILLI = 10**6  # nanos in a thousandth (a millicore)
+MEBI = 2**20 * NANO  # nanos in a MiB
+
+
+def truncated(nanos: int, unit: int) -> str:
+    """An amount in whole units, truncated toward zero (kubectl top's Value()/(1024*1024)):
+    1023.96Mi is 1023Mi, never 1024Mi. A negative amount keeps its sign, even when it
+    truncates to nothing (-0.4Mi is -0Mi): a slack that is overrun still reads as one."""
+    whole = abs(nanos) // unit
+    return f"-{whole}" if nanos < 0 else str(whole)
+
+
+def percent_text(value: int, whole: int) -> str | None:
+    """value as a percentage of whole, truncated toward zero like kubectl top's int64(fraction),
+    but from exact integers (a float ratio makes 29% of 44 cores 28.999...%); None when whole is 0."""
+    if not whole:
+        return None
+    return truncated(value * 100, abs(whole)) + "%"
+
+
+def exact(nanos: int, unit: int) -> int | str:
+    """An amount in `unit` (a power of ten in nanos: 1 for nanos, MILLI, NANO) for csv and tsv:
+    an int when whole, else an exact decimal string (320.6), never a rounded float."""
+    whole, frac = divmod(abs(nanos), unit)
+    if not frac:
+        return -whole if nanos < 0 else whole
+    places = len(str(unit)) - 1
+    digits = str(frac).rjust(places, "0").rstrip("0")
+    return f"{'-' if nanos < 0 else ''}{whole}.{digits}"
+
+
+def human_age(seconds: float) -> str:
+    """kubectl's AGE (apimachinery's duration.HumanDuration): two figures at most,
+    45s, 2m30s, 12m, 3h12m, 30h, 5d3h, 400d, 2y30d, 9y."""
+    secs = int(seconds)  # toward zero, as Go's int(d.Seconds())
+    if secs < -1:
+        return "<invalid>"  # a clock skew beyond 1s
+    if secs < 0:
+        return "0s"
+    if secs < 120:
+        return f"{secs}s"
+    minutes, hours = secs // 60, secs // 3600
+    days = hours // 24
+    if minutes < 10:
+        return f"{minutes}m{secs % 60}s" if secs % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    if hours < 24 * 365 * 8:
+        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
+    return f"{days // 365}y"
+
+
+def age_seconds(timestamp: str, now: datetime) -> float | None:
+    """Seconds since an RFC 3339 timestamp (metadata.creationTimestamp); None when absent or unreadable."""
+    try:
+        return (now - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
+    except (ValueError, TypeError):
+        return None

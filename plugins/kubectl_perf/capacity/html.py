@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from html import escape
 
-from ..quantity import format_amount
+from ..render import age_seconds, human_age
 from .compute import USAGE_RESOURCES, NodeRow, Report
+from .output import amount_text, target_text
 
 STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -34,14 +35,14 @@ def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
     alloc = node.allocatable.get(resource, 0)
     req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
     parts = [
-        f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(format_amount(resource, req))}"></div>',
-        f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(format_amount(resource, lim))}"></div>',
+        f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(amount_text(resource, req))}"></div>',
+        f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(amount_text(resource, lim))}"></div>',
     ]
     if show_usage and node.usage is not None and resource in USAGE_RESOURCES:
         use = node.usage.get(resource, 0)
-        parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(format_amount(resource, use))}"></div>')
+        parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(amount_text(resource, use))}"></div>')
     if resource == "memory":
-        parts.append(f'<div class="pad" style="left:{node.target * 100:.1f}%" title="padding target {node.target * 100:.0f}%"></div>')
+        parts.append(f'<div class="pad" style="left:{node.target * 100:.1f}%" title="padding target {target_text(node.target)}"></div>')
     return (
         f'<div class="res" data-resource="{escape(resource)}"><span class="num">{escape(resource)}</span>'
         f'<div class="bar" data-requests="{_pct(req, alloc):.1f}" data-limits="{_pct(lim, alloc):.1f}">{"".join(parts)}</div></div>'
@@ -54,10 +55,10 @@ def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str
         if r == "pods":
             continue
         alloc = node.allocatable.get(r, 0)
-        text = f"{r}: req {format_amount(r, node.requests.get(r, 0))} / lim {format_amount(r, node.limits.get(r, 0))}"
+        text = f"{r}: req {amount_text(r, node.requests.get(r, 0))} / lim {amount_text(r, node.limits.get(r, 0))}"
         if show_usage and node.usage is not None and r in USAGE_RESOURCES:
-            text += f" / use {format_amount(r, node.usage.get(r, 0))}"
-        lines.append(f"{escape(text)} of {escape(format_amount(r, alloc))}")
+            text += f" / use {amount_text(r, node.usage.get(r, 0))}"
+        lines.append(f"{escape(text)} of {escape(amount_text(r, alloc))}")
     return "<br>".join(lines)
 
 
@@ -74,10 +75,10 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
         cells = []
         for r in resources:
             req = g.requests.get(r, 0)
-            cells += [format_amount(r, req), format_amount(r, g.limits.get(r, 0))]
+            cells += [amount_text(r, req), amount_text(r, g.limits.get(r, 0))]
             if show_usage and r in USAGE_RESOURCES:
                 used = (g.usage or {}).get(r, 0)
-                cells += [format_amount(r, used), format_amount(r, req - used) if req else "-"]
+                cells += [amount_text(r, used), amount_text(r, req - used) if req else "-"]
         rows.append(
             f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>'
             + "".join(f"<td>{escape(c)}</td>" for c in cells)
@@ -93,21 +94,23 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
     show_usage = report.options.util and report.usage_known
     total = report.total()
+    now = datetime.now(timezone.utc)
     bars = [r for r in resources if r != "pods"]
     rows = []
     for n in [total] + nodes:
         breaches = n.breaches()
         name = "cluster total" if n.is_total else n.name + (f" ({n.state})" if n.state else "")
+        age = age_seconds(n.created, now) if n.created else None
         status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
             f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'
-            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {n.target * 100:.0f}% · {status}</span></div>'
+            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {target_text(n.target)}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
             f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
             f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
         )
     pending = "".join(
         f"<tr><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>"
-        + "".join(f"<td>{escape(format_amount(r, p.requests.get(r, 0)))}</td>" for r in bars)
+        + "".join(f"<td>{escape(amount_text(r, p.requests.get(r, 0)))}</td>" for r in bars)
         + "</tr>"
         for p in report.pending
     )
@@ -122,7 +125,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     )
     groups_html = _groups(report, bars, show_usage) if report.options.by else ""
     breaching = sum(1 for n in nodes if n.breaches())
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = now.strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
     filter_note = (
         f'<p class="sub filters">Filtered by <code>{escape(filters)}</code>: bars and figures sum the selected pods; '

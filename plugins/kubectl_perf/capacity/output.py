@@ -5,13 +5,45 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import render
-from ..model import Resources, percent
-from ..quantity import NANO, format_amount, to_number
-from ..render import Column, Table
+from ..model import Resources
+from ..quantity import NANO, to_number
+from ..render import MEBI, MILLI, Column, Table, age_seconds, exact, human_age, percent_text, truncated
 from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
+
+# -- units: one per column (README, "Units") ----------------------------------------
+# Tables: cpu in millicores, byte amounts in Mi, counts whole, each truncated toward zero
+# (kubectl top's habit) from the exact figure, once. csv/tsv: exact millicores, bytes, counts.
+
+
+def is_bytes(resource: str) -> bool:
+    return resource in ("memory", "ephemeral-storage", "storage") or resource.startswith("hugepages-")
+
+
+def amount_text(resource: str, nanos: int) -> str:
+    """An amount as the tables print it: 44000m, 1023Mi, 2."""
+    if resource == "cpu":
+        return truncated(nanos, MILLI) + "m"
+    if is_bytes(resource):
+        return truncated(nanos, MEBI) + "Mi"
+    return truncated(nanos, NANO)
+
+
+def amount_value(resource: str, nanos: int) -> int | str:
+    """An amount as csv and tsv carry it, exactly: millicores for cpu, else base units (bytes, counts)."""
+    return exact(nanos, MILLI if resource == "cpu" else NANO)
+
+
+def target_text(target: float) -> str:
+    """A padding target as a percentage: 75%, 57%, 75.5% (a policy's figure, not a measure: not truncated)."""
+    return f"{target * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+# What the KIND column says of each of compute's container kinds (JSON keeps compute's words).
+KINDS = {"container": "app", "init": "init", "sidecar": "sidecar"}
 
 
 def header(resource: str) -> str:
@@ -44,6 +76,8 @@ class Line:
     source: NodeRow | None = None  # the node's row, for colouring and padding columns
     node_allocatable: Resources | None = None  # pods and containers: their node's, for percentages
     group: str = ""
+    section: str = ""  # csv/tsv's SECTION: cluster, node, group, pod or container
+    created: str = ""  # the node's or pod's creationTimestamp, for AGE
 
 
 @dataclass(frozen=True)
@@ -66,31 +100,40 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
             values = getattr(line, part)
             if values is None:
                 return "-"
-            amount = format_amount(resource, values.get(resource, 0))
+            amount = values.get(resource, 0)
             if show.available and line.allocatable is not None:
                 alloc = line.allocatable.get(resource, 0)
-                return f"{format_amount(resource, alloc - values.get(resource, 0))}/{format_amount(resource, alloc)}"
+                return f"{amount_text(resource, alloc - amount)}/{amount_text(resource, alloc)}"
             if line.allocatable is not None:
-                pct = percent(values, line.allocatable, resource)
-                return f"{amount} ({pct:.0f}%)" if pct is not None else amount
+                pct = percent_text(amount, line.allocatable.get(resource, 0))
+                return f"{amount_text(resource, amount)} ({pct})" if pct is not None else amount_text(resource, amount)
             figures = []
             if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
-                of_node = percent(values, line.node_allocatable, resource)
-                figures += [f"{of_node:.0f}%"] if of_node is not None else []
+                of_node = percent_text(amount, line.node_allocatable.get(resource, 0))
+                figures += [of_node] if of_node is not None else []
             if part == "usage":
-                of_request = percent(values, line.requests, resource)
-                figures += [f"{of_request:.0f}% of req"] if of_request is not None else []
-            return f"{amount} ({', '.join(figures)})" if figures else amount
+                of_request = percent_text(amount, line.requests.get(resource, 0))
+                figures += [f"{of_request} of req"] if of_request is not None else []
+            return f"{amount_text(resource, amount)} ({', '.join(figures)})" if figures else amount_text(resource, amount)
 
         return show_cell
 
     def value(part: str) -> Callable[[Line], Any]:
-        return lambda line: None if getattr(line, part) is None else to_number(getattr(line, part).get(resource, 0))
+        return lambda line: None if getattr(line, part) is None else amount_value(resource, getattr(line, part).get(resource, 0))
 
     def slack(line: Line) -> int | None:
+        """What the request leaves unused, from the exact figures (rounded once, when printed)."""
         if line.usage is None or not line.requests.get(resource):
             return None
         return line.requests[resource] - line.usage.get(resource, 0)
+
+    def slack_text(line: Line) -> str:
+        left = slack(line)
+        return "-" if left is None else amount_text(resource, left)
+
+    def slack_value(line: Line) -> int | str | None:
+        left = slack(line)
+        return None if left is None else amount_value(resource, left)
 
     cols = []
     if show.requests:
@@ -100,19 +143,13 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
     if util and resource in USAGE_RESOURCES:
         cols.append(Column(f"{h} UTIL", text("usage"), value("usage")))
         if not wide_allocatable:  # pods, containers and groups: what the request leaves unused
-            cols.append(
-                Column(
-                    f"{h} SLACK",
-                    lambda line: "-" if slack(line) is None else format_amount(resource, slack(line) or 0),
-                    lambda line: None if slack(line) is None else to_number(slack(line) or 0),
-                )
-            )
+            cols.append(Column(f"{h} SLACK", slack_text, slack_value))
     if wide_allocatable:
         cols.append(
             Column(
                 f"{h} ALLOCATABLE",
-                lambda line: format_amount(resource, (line.allocatable or {}).get(resource, 0)),
-                lambda line: to_number((line.allocatable or {}).get(resource, 0)),
+                lambda line: amount_text(resource, (line.allocatable or {}).get(resource, 0)),
+                lambda line: amount_value(resource, (line.allocatable or {}).get(resource, 0)),
                 wide=True,
             )
         )
@@ -125,7 +162,7 @@ def pod_count(show: Show) -> Callable[[Line], str]:
     def text(line: Line) -> str:
         alloc = (line.allocatable or {}).get(COUNT, 0)
         shown = alloc // NANO - line.pods if show.available else line.pods
-        return f"{shown}/{format_amount(COUNT, alloc)}"
+        return f"{shown}/{amount_text(COUNT, alloc)}"
 
     return text
 
@@ -134,7 +171,25 @@ def padding_text(row: NodeRow) -> str:
     breaches = row.breaches()
     if not breaches:
         return "ok"
-    return "BREACH " + ", ".join(f"{b} {row.padding_percent(b):.0f}%" for b in breaches)
+    figures, alloc = row.padding_figures(), row.allocatable.get("memory", 0)
+    return "BREACH " + ", ".join(f"{b} {percent_text(figures[b] or 0, alloc) or '0%'}" for b in breaches)
+
+
+def age_column(now: datetime) -> Column:
+    """-o wide's AGE, as kubectl get prints it (5d3h, 12m); csv/tsv carry whole seconds."""
+
+    def seconds(line: Line) -> float | None:
+        return age_seconds(line.created, now) if line.created else None
+
+    def text(line: Line) -> str:
+        age = seconds(line)
+        return human_age(age) if age is not None else "<unknown>" if line.section in ("node", "pod") else ""
+
+    def value(line: Line) -> int | None:
+        age = seconds(line)
+        return None if age is None else int(age)
+
+    return Column("AGE", text, value, wide=True)
 
 
 # -- the node view ----------------------------------------------------------------
@@ -160,10 +215,23 @@ def labels_text(line: Line) -> str:
 
 
 def node_line(row: NodeRow) -> Line:
-    return Line(row.name, row.requests, row.limits, row.usage, row.allocatable, labels=dict(row.labels), pods=row.pods, source=row)
+    return Line(
+        row.name,
+        row.requests,
+        row.limits,
+        row.usage,
+        row.allocatable,
+        labels=dict(row.labels),
+        pods=row.pods,
+        source=row,
+        section="cluster" if row.is_total else "node",
+        created=row.created,
+    )
 
 
-def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, all_labels: bool = False) -> list[Column]:
+def node_columns(
+    report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, now: datetime, all_labels: bool = False
+) -> list[Column]:
     cols = [Column("NODE", node_name)]
     cols += [label_column(key) for key in label_keys]
     if all_labels:  # --show-labels, as kubectl get
@@ -176,12 +244,11 @@ def node_columns(report: Report, resources: tuple[str, ...], label_keys: list[st
     if COUNT not in resources:
         cols.append(Column("PODS", pod_count(show), lambda line: line.pods, wide=True))
     if "memory" in resources:
-        cols.append(
-            Column("MEM TARGET", lambda line: f"{node_source(line).target * 100:.0f}%", lambda line: round(node_source(line).target, 4))
-        )
+        cols.append(Column("MEM TARGET", lambda line: target_text(node_source(line).target), lambda line: round(node_source(line).target, 4)))
         cols.append(
             Column("PADDING", lambda line: padding_text(node_source(line)), lambda line: ",".join(node_source(line).breaches()) or "ok")
         )
+    cols.append(age_column(now))
     return cols
 
 
@@ -192,25 +259,34 @@ def missing_flag(missing: list[tuple[str, str]], container: str | None = None) -
 
 
 def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
-    """The cluster row, then each node followed by its pods (or their containers)."""
-    lines = [Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", "*")] if len(nodes) != 1 else []
+    """The cluster row, then each node followed by its pods; in the container view each
+    pod's own line (its effective figures, which its containers need not add up to:
+    init peaks, pod-level resources, overhead) comes before its containers."""
+    star = "*" if containers else ""
+    lines = []
+    if len(nodes) != 1:
+        lines.append(Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", star, star, section="cluster"))
     for n in nodes:
-        lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", "*"))
+        lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", star, star, section="node", created=n.created))
         for p in n.pod_rows:
-            if not containers:
-                lines.append(
-                    Line(
-                        n.name,
-                        p.requests,
-                        p.limits,
-                        p.usage,
-                        None,
-                        p.namespace,
-                        p.name,
-                        flags=missing_flag(p.missing),
-                        node_allocatable=n.allocatable,
-                    )
+            lines.append(
+                Line(
+                    n.name,
+                    p.requests,
+                    p.limits,
+                    p.usage,
+                    None,
+                    p.namespace,
+                    p.name,
+                    star,
+                    "pod" if containers else "",
+                    flags=missing_flag(p.missing),
+                    node_allocatable=n.allocatable,
+                    section="pod",
+                    created=p.created,
                 )
+            )
+            if not containers:
                 continue
             for c in p.containers:
                 lines.append(
@@ -223,29 +299,31 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
                         p.namespace,
                         p.name,
                         c.name,
-                        c.kind,
+                        KINDS.get(c.kind, c.kind),
                         missing_flag(p.missing, c.name),
                         node_allocatable=n.allocatable,
+                        section="container",
                     )
                 )
     return lines
 
 
-def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> list[Column]:
+def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: datetime) -> list[Column]:
     cols = [Column("NODE", lambda line: line.node), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
-    if containers:
-        cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind, wide=True)]
+    if containers:  # KIND in every view: an init container's figures do not add to the pod's
+        cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind)]
     for r in resources:
         if r != COUNT:
             cols += amount_columns(r, show, wide_allocatable=False)
     cols.append(Column("FLAGS", lambda line: line.flags))
+    cols.append(age_column(now))
     return cols
 
 
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
     groups = list(report.groups.values())  # in --sort order (sort_report)
-    return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name) for g in groups]
+    return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name, section="group") for g in groups]
 
 
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
@@ -261,13 +339,15 @@ def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> lis
 def request_column(resource: str) -> Column:
     return Column(
         f"{header(resource)} REQUESTS",
-        lambda p: format_amount(resource, p.requests.get(resource, 0)),
-        lambda p: to_number(p.requests.get(resource, 0)),
+        lambda p: amount_text(resource, p.requests.get(resource, 0)),
+        lambda p: amount_value(resource, p.requests.get(resource, 0)),
     )
 
 
-def pending_columns(resources: tuple[str, ...]) -> list[Column]:
-    cols = [Column("NAMESPACE", lambda p: p.namespace), Column("PENDING POD", lambda p: p.name)]
+def pending_columns(resources: tuple[str, ...], pod_header: str = "PENDING POD") -> list[Column]:
+    """Pending pods: their effective requests (they hold nothing yet). In csv/tsv they share
+    the main block's columns (NAMESPACE, POD, ... REQUESTS) under SECTION pending."""
+    cols = [Column("NAMESPACE", lambda p: p.namespace), Column(pod_header, lambda p: p.name)]
     return cols + [request_column(r) for r in resources if r != COUNT]
 
 
@@ -347,25 +427,35 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
 
 
 # -- the one entry point ----------------------------------------------------------
+def section(line: Line) -> str:
+    return line.section
+
+
 def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str, filters: str = "") -> None:
     """Print the report in the -o format, through render.emit."""
     resources = args.resources
 
     def tables() -> list[Table]:
         total = report.total()
-        show = Show(report.options.util and report.usage_known, not args.hide_requests, not args.hide_limits, args.available)
+        delimited = args.output in ("csv", "tsv")
+        # csv/tsv: one header whatever the server answered (--util's columns stay, empty when metrics are missing)
+        util = report.options.util and (report.usage_known or delimited)
+        show = Show(util, not args.hide_requests, not args.hide_limits, args.available)
+        now = datetime.now(timezone.utc)
         if report.options.by:
-            main = Table(group_lines(report, total), group_columns(report, resources, show))
+            main = Table(group_lines(report, total), group_columns(report, resources, show), section=section)
         elif report.options.detail is not Detail.NODES:
             containers = report.options.detail is Detail.CONTAINERS
-            main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
+            main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show, now), section=section)
         else:
             main = Table(
                 [node_line(n) for n in ([total, *nodes] if len(nodes) != 1 else nodes)],  # one node is its own total
-                node_columns(report, resources, args.label_columns, show, args.show_labels),
+                node_columns(report, resources, args.label_columns, show, now, args.show_labels),
                 highlight=lambda line: render.RED if node_source(line).breaches() else "",
+                section=section,
             )
-        return [main, Table(report.pending, pending_columns(resources))]
+        pending = pending_columns(resources, "POD" if delimited else "PENDING POD")
+        return [main, Table(report.pending, pending, section=lambda _pod: "pending")]
 
     def html() -> str:
         from .html import page
