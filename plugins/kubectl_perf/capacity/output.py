@@ -372,6 +372,8 @@ def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...],
 
 def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"namespace": pod.namespace, "name": pod.name, "resources": resources_json(pod, resources, usage)}
+    if pod.created:
+        out["creationTimestamp"] = pod.created
     if pod.missing:
         out["missingRequests"] = [{"container": c, "resource": r} for c, r in pod.missing]
     if pod.containers:
@@ -409,6 +411,7 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
                 "paddingBreach": bool(n.breaches()),
                 "paddingBreaches": n.breaches(),
                 "labels": dict(n.labels),
+                **({"creationTimestamp": n.created} if n.created else {}),
                 "resources": resources_json(n, resources, usage),
                 "pods": n.pods,
                 **({"podDetails": [pod_json(p, resources, usage) for p in n.pod_rows]} if detail else {}),
