@@ -92,10 +92,6 @@ class NodeRow:
         figures = self.padding_figures()
         return padding_breaches(self.allocatable.get("memory", 0), self.target, figures["usage"], figures["limits"] or 0)
 
-    def padding_percent(self, which: str) -> float:
-        alloc = self.allocatable.get("memory", 0)
-        return (self.padding_figures()[which] or 0) * 100 / alloc if alloc else 0.0
-
 
 @dataclass
 class GroupRow:
