@@ -142,6 +142,13 @@ def test_cpu_in_millicores_and_memory_in_mi_throughout(units: Sim) -> None:
     assert pending.splitlines()[1].split() == ["units", "waiting", "500m", "100Mi"]
 
 
+def test_html_uses_the_same_units(units: Sim) -> None:
+    html = perf(units, "--util", "-o", "html").stdout
+    # n1: requests 30333m and 1279.96Mi, limits 44 cores and 1Gi, usage 31500m and 12Gi - 1Ki, of 44 cores and 16Gi
+    assert "cpu: req 30333m / lim 44000m / use 31500m of 44000m" in html
+    assert "memory: req 1279Mi / lim 1024Mi / use 12287Mi of 16384Mi" in html
+
+
 # -- item 7: rounding ------------------------------------------------------------------------
 def test_node_figures_truncate_like_kubectl_top(units: Sim) -> None:
     rows = cells(perf(units, "--util").stdout)
