@@ -104,17 +104,17 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
             if show.available and line.allocatable is not None:
                 alloc = line.allocatable.get(resource, 0)
                 return f"{amount_text(resource, alloc - amount)}/{amount_text(resource, alloc)}"
-            if line.allocatable is not None:
-                pct = percent_text(amount, line.allocatable.get(resource, 0))
-                return f"{amount_text(resource, amount)} ({pct})" if pct is not None else amount_text(resource, amount)
-            figures = []
-            if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
-                of_node = percent_text(amount, line.node_allocatable.get(resource, 0))
-                figures += [of_node] if of_node is not None else []
-            if part == "usage":
-                of_request = percent_text(amount, line.requests.get(resource, 0))
-                figures += [f"{of_request} of req"] if of_request is not None else []
-            return f"{amount_text(resource, amount)} ({', '.join(figures)})" if figures else amount_text(resource, amount)
+            figures = []  # percentages, each truncated from the exact figures
+            if line.allocatable is not None:  # a node, the cluster or a group: of its allocatable
+                figures.append(percent_text(amount, line.allocatable.get(resource, 0)))
+            else:
+                if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
+                    figures.append(percent_text(amount, line.node_allocatable.get(resource, 0)))
+                if part == "usage":
+                    of_request = percent_text(amount, line.requests.get(resource, 0))
+                    figures.append(f"{of_request} of req" if of_request is not None else None)
+            shown = [f for f in figures if f is not None]
+            return f"{amount_text(resource, amount)} ({', '.join(shown)})" if shown else amount_text(resource, amount)
 
         return show_cell
 
