@@ -109,7 +109,8 @@ def test_wide_node_view_has_age(aged: Sim) -> None:
 
 def test_wide_pod_and_container_views_have_age(aged: Sim) -> None:
     pods = {tuple(line.split()[:3]): line.split()[-1] for line in perf(aged, "--pods", "-o", "wide").stdout.splitlines()[1:] if line}
-    assert pods[("old", "default", "week")] == "5d3h" and pods[("old", "default", "fresh")] == "20m"
+    # fresh is 20m old when the cluster starts: "20m" for a minute, "21m" on a machine slow enough to take longer
+    assert pods[("old", "default", "week")] == "5d3h" and pods[("old", "default", "fresh")] in ("20m", "21m")
     assert pods[("old", "*", "*")] == "400d" and pods[("young", "*", "*")] == "30h"
     out = perf(aged, "--containers", "-o", "wide").stdout.splitlines()
     age_at = out[0].index("AGE")
