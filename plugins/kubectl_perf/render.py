@@ -85,8 +85,8 @@ def sectioned(tables: Sequence[Table], delimiter: str) -> str:
     for t in tables:
         assert t.section is not None
         by_header = {c.header: c for c in t.columns}
+        cells = [by_header.get(h) for h in headers[1:]]
         for r in t.rows:
-            cells = [by_header.get(h) for h in headers[1:]]
             writer.writerow([t.section(r)] + ["" if c is None else _cell(c.value(r) if c.value else c.text(r)) for c in cells])
     return buf.getvalue()
 
@@ -142,7 +142,8 @@ def emit(
 
     document(): the json/yaml structure. tables(): the data table first, then any
     tables for people (e.g. pending pods): table and wide print them a blank line
-    apart, leaving out empty ones after the first; csv and tsv carry the first only.
+    apart, leaving out empty ones after the first; csv and tsv carry the first only, or,
+    when it has a section, every table that has one (see sectioned).
     html(): the self-contained page, for plugins that offer one.
     """
     stream = stream or sys.stdout
