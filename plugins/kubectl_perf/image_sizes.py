@@ -19,6 +19,18 @@ from typing import Any
 from . import imageref
 
 
+def human(size: int | None) -> str:
+    """Decimal units, as registries and `docker images` print sizes."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
 def runtime_name(node_info: Mapping[str, Any]) -> str:
     """containerd://1.7.23 -> containerd; cri-o://1.31.1 -> cri-o."""
     version = str(node_info.get("containerRuntimeVersion") or "")
