@@ -70,6 +70,7 @@ class NodeImages:
         self.runtimes: list[str] = []  # per node index
         self.cached_bytes = 0  # every listed image on every node, in use or not: what node disks hold
         self._norm: dict[str, str] = {}
+        self._measured: dict[tuple[str, ...], Measured] = {}  # by the listings matched: many workloads share an image
 
     def normalise(self, name: str) -> str:
         """imageref.normalise, remembered: a few hundred names recur over every node and pod."""
@@ -83,6 +84,7 @@ class NodeImages:
         Returns (images listed, the smallest listed size)."""
         k = len(self.runtimes)
         self.runtimes.append(runtime)
+        self._measured.clear()
         listed = smallest = 0
         for image in images:
             listed += 1
@@ -114,6 +116,13 @@ class NodeImages:
         return [(c, self.listings[c]) for c in sorted(canon)]
 
     def measure(self, named: list[tuple[str, Listing]]) -> Measured:
+        key = tuple(c for c, _l in named)
+        known = self._measured.get(key)
+        if known is None:
+            known = self._measured[key] = self._measure(named)
+        return known
+
+    def _measure(self, named: list[tuple[str, Listing]]) -> Measured:
         holding: set[int] = set()
         sizes: dict[str, int] = {}
         for _canonical, listing in named:
