@@ -228,3 +228,20 @@ def test_unit_no_listing_at_all_is_one_skip_and_disable_removes_the_rule() -> No
     off = Audit(Policy(), Settings(disabled=frozenset({"image-size"})), [listed])
     off.add_pods([pod])
     assert not [r for r in off.workload_results() if r.rule == "image-size"] and not off.image_sizes_unknown()
+
+
+# -- the chart: the threshold in the webhook's policy values reaches the audit CronJob's policy file ------------
+def test_chart_policy_values_carry_the_threshold() -> None:
+    helm = pytest.importorskip("helm_python")
+    from kubectl_perf.audit import size_from_policy
+    from kubectl_perf.policy_file import parse_policy
+    from test_chart import CHART, by_kind, render
+
+    values = {"audit": {"enabled": True}, "policy": {"audit": {"imageSizeThreshold": "800MB", "disable": ["image-size"]}}}
+    report = helm.lint(str(CHART), values, strict=True)
+    assert report["errors"] == [], report
+    (config,) = [c for c in by_kind(render(values), "ConfigMap") if "policy.yaml" in c.get("data", {})]
+    policy = parse_policy(yaml.safe_load(config["data"]["policy.yaml"]))
+    assert size_from_policy(policy.audit["imageSizeThreshold"]) == 800_000_000 and policy.audit["disable"] == ["image-size"]
+    bad = helm.lint(str(CHART), {"policy": {"audit": {"imageSizeThreshold": "lots"}}}, strict=True)
+    assert bad["errors"], "the values schema rejects a threshold that is not a size"
