@@ -245,3 +245,14 @@ def test_chart_policy_values_carry_the_threshold() -> None:
     assert size_from_policy(policy.audit["imageSizeThreshold"]) == 800_000_000 and policy.audit["disable"] == ["image-size"]
     bad = helm.lint(str(CHART), {"policy": {"audit": {"imageSizeThreshold": "lots"}}}, strict=True)
     assert bad["errors"], "the values schema rejects a threshold that is not a size"
+
+
+def test_unit_each_image_past_the_threshold_gets_its_suggestion_in_the_message() -> None:
+    nodes = node_images(
+        listing((["registry.example.com/ml/model:4.0"], 2_300_000_000), (["docker.io/library/python:3.12"], 1_020_000_000), runtime="cri-o")
+    )
+    found = image_size(spec("registry.example.com/ml/model:4.0", "python:3.12"), nodes, 500_000_000)
+    assert found.result == "warn" and found.properties["image"] == "registry.example.com/ml/model:4.0"
+    assert "suggestion" not in found.properties  # the largest has no known base
+    # python:3.12's suggestion is in the message: 1,020,000,000 - 55,000,000 (python3, unpacked as CRI-O counts) = 965 MB
+    assert "gcr.io/distroless/python3-debian13 would save about 965 MB of python:3.12 per node" in found.message

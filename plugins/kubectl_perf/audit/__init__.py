@@ -58,9 +58,8 @@ def audit(args: argparse.Namespace) -> int:
     started = time.time()
     cluster = Cluster(connection(args))
 
-    nodes = fetch.list_all(cluster, "/api/v1/nodes")
     owned = fetch.controllers(cluster)
-    state = Audit(policy, settings, nodes, owned.owners, owned.daemonsets)
+    state = Audit(policy, settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets)  # nodes not kept
     fetch.fold_pods(cluster, state, args.chunk_size)
     usage, note = fetch.node_usage(cluster) if "node-padding" not in settings.disabled else ({}, "")
     results = [*state.workload_results(), *state.node_results(usage, note), *state.image_sizes_unknown()]

@@ -103,9 +103,10 @@ class Audit:
         self.settings = settings
         self.owners = owners or {}
         self.daemonsets = daemonsets or {}
-        self.nodes = {str((n.get("metadata") or {}).get("name")): n for n in nodes}
+        # Only names and uids are kept: the node objects (status.images above all) can go once read.
+        self.node_uids = {str((n.get("metadata") or {}).get("name")): str((n.get("metadata") or {}).get("uid", "")) for n in nodes}
         self.views = sorted((node_view(n, policy.padding_target) for n in nodes), key=lambda v: -v.budget)
-        self.committed: dict[str, int] = dict.fromkeys(self.nodes, 0)
+        self.committed: dict[str, int] = dict.fromkeys(self.node_uids, 0)
         self.workloads: dict[Workload, WorkloadState] = {}
         self._judged: set[tuple[Workload, str]] = set()
         self._groups: dict[frozenset[str], list[NodeView]] = {}
@@ -122,7 +123,7 @@ class Audit:
     # -- pods -------------------------------------------------------------------
     def reset_pods(self) -> Audit:
         """Forget every pod (a relist after 410 Expired starts again)."""
-        self.committed = dict.fromkeys(self.nodes, 0)
+        self.committed = dict.fromkeys(self.node_uids, 0)
         self.workloads.clear()
         self._judged.clear()
         return self
@@ -217,8 +218,7 @@ class Audit:
         """committed (limits against the budget, warn) and node-padding (usage against the budget, fail)."""
         out: list[Result] = []
         for v in self.views:
-            node = self.nodes[v.name]
-            ref = Ref("v1", "Node", v.name, "", str((node.get("metadata") or {}).get("uid", "")))
+            ref = Ref("v1", "Node", v.name, "", self.node_uids[v.name])
             base = {"target": f"{v.target:g}", "budget": v.budget // 10**9, "allocatable": v.memory // 10**9}
             limits = self.committed.get(v.name, 0)
             used = usage.get(v.name) if usage is not None else None

@@ -96,19 +96,23 @@ def image_size(spec: Spec, images: NodeImages, threshold: int, image_ids: Mappin
             {"thresholdBytes": threshold, **({"sizeUnknown": ",".join(sorted(unknown))} if unknown else {})},
         )
     ranked = sorted(over.items(), key=lambda item: (-item[1][1], item[0]))
-    parts = [f"{_names(names)} run {ref.short}, {human(size)} ({runtime})" for _t, (ref, size, runtime, names) in ranked]
-    top_text, (top, size, runtime, _containers) = ranked[0]
+    top_text, (_top, size, runtime, _containers) = ranked[0]
     props: dict[str, object] = {"image": top_text, "sizeBytes": size, "runtime": runtime, "thresholdBytes": threshold}
     if len(ranked) > 1:
         props["images"] = ",".join(t for t, _v in ranked)
-    advice = "every node that starts it pulls and stores it, and cold starts wait on the pull"
-    found, _detected = suggest(top, size, runtime)
-    if found is not None:
-        props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"])
-        advice += f"; {found['image']} would save about {human(found['savingBytes'])} per node: {found['why']}"
+    parts, advice = [], []
+    for ref_text, (ref, size, runtime, names) in ranked:
+        parts.append(f"{_names(names)} run {ref.short}, {human(size)} ({runtime})")
+        found, _detected = suggest(ref, size, runtime)  # the images plugin's suggestion, from the name
+        if found is None:
+            continue
+        advice.append(f"{found['image']} would save about {human(found['savingBytes'])} of {ref.short} per node: {found['why']}")
+        if ref_text == top_text:
+            props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"])
+    why = "; ".join(["every node that starts them pulls and stores them, and cold starts wait on the pull", *advice])
     return Outcome(
         "image-size",
         "warn",
-        f"container(s) {'; '.join(parts)}: above the {human(threshold)} threshold: {advice}{not_listed}",
+        f"container(s) {'; '.join(parts)}: above the {human(threshold)} threshold: {why}{not_listed}",
         props,
     )
