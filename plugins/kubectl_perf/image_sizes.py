@@ -70,6 +70,7 @@ class NodeImages:
         self.runtimes: list[str] = []  # per node index
         self.cached_bytes = 0  # every listed image on every node, in use or not: what node disks hold
         self._norm: dict[str, str] = {}
+        self._canonical: dict[tuple[str, ...], str] = {}  # names as a node lists them -> canonical name (aliases recorded)
         self._measured: dict[tuple[str, ...], Measured] = {}  # by the listings matched: many workloads share an image
 
     def normalise(self, name: str) -> str:
@@ -91,18 +92,21 @@ class NodeImages:
             size = int(image.get("sizeBytes") or 0)
             self.cached_bytes += size
             smallest = size if not smallest else min(smallest, size)
-            names = [self.normalise(n) for n in image.get("names") or []]
-            if not names:
+            raw = tuple(image.get("names") or ())
+            if not raw:
                 continue
-            canonical = next((n for n in names if "@" in n), names[0])
+            canonical = self._canonical.get(raw)
+            if canonical is None:  # first seen: thousands of nodes list the same few hundred images
+                names = [self.normalise(n) for n in raw]
+                canonical = self._canonical[raw] = next((n for n in names if "@" in n), names[0])
+                for n in names:
+                    self.aliases.setdefault(n, set()).add(canonical)
             listing = self.listings.get(canonical)
             if listing is None:
                 listing = self.listings[canonical] = Listing()
             if size > listing.sizes.get(runtime, -1):
                 listing.sizes[runtime] = size
             listing.nodes.add(k)
-            for n in names:
-                self.aliases.setdefault(n, set()).add(canonical)
         return listed, smallest
 
     def listed(self, ref_text: str, ref: imageref.ImageRef | None, image_ids: Iterable[str] = ()) -> list[tuple[str, Listing]]:
