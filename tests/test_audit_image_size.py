@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import realk8s
 import yaml
-from conftest import DATA, KUBECTL, Sim, env_for, kubectl
+from conftest import BIN, DATA, KUBECTL, Sim, env_for, kubectl
 from kubectl_perf.audit.compute import Audit, Settings
 from kubectl_perf.audit.image_checks import image_size
 from kubectl_perf.image_sizes import NodeImages
@@ -107,6 +107,18 @@ def test_the_threshold_flag_and_policy_file(images_cluster: Sim, tmp_path: Path)
     # the flag wins over the file, as --proxy-threshold does
     found = outcomes(run_audit(images_cluster, "--policy", str(policy), "--image-size-threshold", "500MB"))
     assert {k for k, (r, _p) in found.items() if r == "warn"} == {"Deployment/shop/api", "Pod/ml/model", "Pod/ml/tool"}
+
+
+def test_standalone_console_script(images_cluster: Sim) -> None:
+    run = subprocess.run(
+        [str(BIN / "kubectl-perf-audit"), "-o", "json", "--image-size-threshold", "2GB"],
+        capture_output=True,
+        text=True,
+        env=env_for(images_cluster),
+        timeout=120,
+    )
+    warned = {k for k, (r, _p) in outcomes(json.loads(run.stdout)).items() if r == "warn"}
+    assert warned == {"Pod/ml/model"}, run.stderr  # 2.3 GB > 2 GB
 
 
 def test_disabled_by_flag_or_policy_file(images_cluster: Sim, tmp_path: Path) -> None:
