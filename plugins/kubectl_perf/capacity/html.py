@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..quantity import format_amount
-from .compute import USAGE_RESOURCES, NodeRow, Report
+from .compute import USAGE_RESOURCES, NodeGroupRow, NodeRow, Report
 
 STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -64,11 +64,13 @@ def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str
 def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
     """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
     title = report.options.by.title if report.options.by else "namespace"
-    head = "".join(
+    on_nodes = report.options.by is not None and report.options.by.on_nodes
+    head = ("<th>nodes</th>" if on_nodes else "") + "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
         + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if show_usage and r in USAGE_RESOURCES else "")
         for r in resources
     )
+    head += "<th>padding</th>" if on_nodes else ""
     rows = []
     for g in report.groups.values():  # in --sort order (sort_report)
         cells = []
@@ -78,8 +80,12 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
             if show_usage and r in USAGE_RESOURCES:
                 used = (g.usage or {}).get(r, 0)
                 cells += [format_amount(r, used), format_amount(r, req - used) if req else "-"]
+        nodes = f"<td>{g.nodes}</td>" if isinstance(g, NodeGroupRow) else ""
+        if isinstance(g, NodeGroupRow):  # padding is judged per node: the breaching ones are named
+            verdict = f"breach: {len(g.breaching)}/{g.nodes} nodes ({', '.join(g.breaching)})" if g.breaching else "within target"
+            cells.append(verdict)
         rows.append(
-            f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>'
+            f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>{nodes}'
             + "".join(f"<td>{escape(c)}</td>" for c in cells)
             + "</tr>"
         )

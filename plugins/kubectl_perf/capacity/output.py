@@ -11,7 +11,7 @@ from .. import render
 from ..model import Resources, percent
 from ..quantity import NANO, format_amount, to_number
 from ..render import Column, Table
-from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
+from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeGroupRow, NodeRow, PodRow, Report
 
 
 def header(resource: str) -> str:
@@ -244,17 +244,34 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> lis
 
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
-    groups = list(report.groups.values())  # in --sort order (sort_report)
-    return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name) for g in groups]
+    """One line per group, in --sort order (sort_report); node groups carry their own allocatable."""
+    return [
+        Line("", g.requests, g.limits, g.usage, g.allocatable if isinstance(g, NodeGroupRow) else total.allocatable, pods=g.pods, group=g.name)
+        for g in report.groups.values()
+    ]
+
+
+def group_padding_text(group: NodeGroupRow) -> str:
+    """Padding is judged per node: how many of the group's nodes breach."""
+    return f"BREACH {len(group.breaching)}/{group.nodes} nodes" if group.breaching else "ok"
 
 
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
     by = report.options.by
     title = "NAMESPACE" if by is None or by.label is None else label_header(by.label)
-    cols = [Column(title, lambda line: line.group), Column("PODS", lambda line: str(line.pods), lambda line: line.pods)]
+    on_nodes = by is not None and by.on_nodes
+    rows = {g.name: g for g in report.groups.values() if isinstance(g, NodeGroupRow)}
+    cols = [Column(title, lambda line: line.group)]
+    if on_nodes:
+        cols.append(Column("NODES", lambda line: str(rows[line.group].nodes), lambda line: rows[line.group].nodes))
+    cols.append(Column("PODS", lambda line: str(line.pods), lambda line: line.pods))
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, show, wide_allocatable=False)
+            cols += amount_columns(r, show, wide_allocatable=on_nodes)
+    if on_nodes and "memory" in resources:
+        cols.append(
+            Column("PADDING", lambda line: group_padding_text(rows[line.group]), lambda line: len(rows[line.group].breaching))
+        )
     return cols
 
 
@@ -279,7 +296,7 @@ def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...],
         if r == COUNT and isinstance(row, PodRow):
             continue
         entry: dict[str, Any] = {}
-        if isinstance(row, NodeRow):
+        if isinstance(row, (NodeRow, NodeGroupRow)):
             entry["allocatable"] = to_number(row.allocatable.get(r, 0))
         entry["requests"] = to_number(row.requests.get(r, 0))
         if r != COUNT:
@@ -342,7 +359,15 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
         ],
     }
     if report.options.by:
-        doc["groups"] = [{"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)} for g in report.groups.values()]
+        doc["groups"] = [
+            {
+                "name": g.name,
+                "pods": g.pods,
+                "resources": resources_json(g, resources, usage),
+                **({"nodes": g.nodes, "paddingBreachingNodes": g.breaching} if isinstance(g, NodeGroupRow) else {}),
+            }
+            for g in report.groups.values()
+        ]
     return doc
 
 
@@ -355,7 +380,12 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
         total = report.total()
         show = Show(report.options.util and report.usage_known, not args.hide_requests, not args.hide_limits, args.available)
         if report.options.by:
-            main = Table(group_lines(report, total), group_columns(report, resources, show))
+            breaching = {g.name for g in report.groups.values() if isinstance(g, NodeGroupRow) and g.breaching}
+            main = Table(
+                group_lines(report, total),
+                group_columns(report, resources, show),
+                highlight=lambda line: render.RED if line.group in breaching else "",
+            )
         elif report.options.detail is not Detail.NODES:
             containers = report.options.detail is Detail.CONTAINERS
             main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
