@@ -38,7 +38,7 @@ def capacity(args: argparse.Namespace) -> int:
     if args.padding_target is not None:
         policy = dataclasses.replace(policy, padding_memory=args.padding_target)
     cluster = Cluster(connection(args))
-    snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or args.by is not None)
+    snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or (args.by is not None and not args.by.on_nodes))
     check_resources(args.resources, snap.nodes)
     filtered = fetch.pods_filtered(args)
     options = Options(policy, args.detail, args.by, args.util, snap.namespaces, filtered)

@@ -104,6 +104,17 @@ class GroupRow:
     usage: Resources | None = None
 
 
+@dataclass
+class NodeGroupRow(GroupRow):
+    """--by node-label:KEY: the nodes sharing a label value, summed. Padding is judged per
+    node (a group's sum would let one full node hide behind an empty one: the kubelet
+    evicts and the OOM killer kills per node), so the row counts its breaching nodes."""
+
+    allocatable: Resources = field(default_factory=dict)
+    nodes: int = 0
+    breaching: list[str] = field(default_factory=list)  # names of its nodes that breach
+
+
 class Detail(enum.Enum):
     """How deep the rows go under each node."""
 
@@ -114,9 +125,11 @@ class Detail(enum.Enum):
 
 @dataclass(frozen=True)
 class GroupBy:
-    """--by: pods rolled up by namespace (label None) or by the value of a pod label."""
+    """--by: pods rolled up by namespace (label None) or by the value of a pod label;
+    with on_nodes, nodes rolled up by the value of a node label."""
 
     label: str | None = None
+    on_nodes: bool = False
 
     @property
     def title(self) -> str:
@@ -163,6 +176,8 @@ def build(
             row.usage = {} if pod_usage is not None else None
     for items in pod_pages:
         report.add_pods(items)
+    if options.by is not None and options.by.on_nodes and options.by.label is not None:
+        report.group_nodes(options.by.label)
     return report
 
 
@@ -223,7 +238,7 @@ class Report:
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
-        detail = opts.detail is not Detail.NODES or opts.by is not None
+        detail = opts.detail is not Detail.NODES or (opts.by is not None and not opts.by.on_nodes)
         summed_usage = opts.pods_filtered and self.usage_known
         require = opts.policy.require_requests
         for pod in items:
@@ -293,7 +308,7 @@ class Report:
                 pod.containers.append(ContainerRow(name, kind, container_amounts(c, "requests"), container_amounts(c, "limits"), c_usage))
         if opts.detail is not Detail.NODES:
             row.pod_rows.append(pod)
-        if opts.by:
+        if opts.by and not opts.by.on_nodes:
             group_name = opts.by.group_of(key[0], meta.get("labels") or {})
             group = self.groups.setdefault(group_name, GroupRow(group_name, usage=({} if self.usage_known else None)))
             group.pods += 1
@@ -304,6 +319,27 @@ class Report:
                 add(group.usage, usage)
 
     # -- results ----------------------------------------------------------
+    def group_nodes(self, label: str) -> None:
+        """--by node-label:KEY: fill groups from the node rows (nodes without the label: <none>)."""
+        self.groups = {}
+        for row in self.nodes.values():
+            name = row.labels.get(label, "<none>")
+            group = self.groups.get(name)
+            if group is None:
+                group = self.groups[name] = NodeGroupRow(name)
+            assert isinstance(group, NodeGroupRow)
+            group.nodes += 1
+            group.pods += row.pods
+            add(group.allocatable, row.allocatable)
+            add(group.requests, row.requests)
+            add(group.limits, row.limits)
+            if row.usage is not None:
+                if group.usage is None:
+                    group.usage = {}
+                add(group.usage, row.usage)
+            if row.breaches():
+                group.breaching.append(row.name)
+
     def total(self) -> NodeRow:
         """The cluster row: sums over the shown nodes; target is allocatable-weighted."""
         total = NodeRow("*", {}, [], {}, 0.0, usage={} if self.usage_known else None, is_total=True)
