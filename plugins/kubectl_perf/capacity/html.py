@@ -3,6 +3,7 @@ node: requests, limits and usage against allocatable, and the padding line."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
@@ -30,14 +31,14 @@ def _pct(value: int, whole: int) -> float:
     return min(100.0, value * 100 / whole) if whole else 0.0
 
 
-def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
+def _bar(node: NodeRow, resource: str, show_usage: Collection[str]) -> str:
     alloc = node.allocatable.get(resource, 0)
     req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
     parts = [
         f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(format_amount(resource, req))}"></div>',
         f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(format_amount(resource, lim))}"></div>',
     ]
-    if show_usage and node.usage is not None and resource in USAGE_RESOURCES:
+    if resource in show_usage and node.usage is not None and (resource in USAGE_RESOURCES or resource in node.usage):
         use = node.usage.get(resource, 0)
         parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(format_amount(resource, use))}"></div>')
     if resource == "memory":
@@ -48,26 +49,26 @@ def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
     )
 
 
-def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str:
+def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: Collection[str]) -> str:
     lines = []
     for r in resources:
         if r == "pods":
             continue
         alloc = node.allocatable.get(r, 0)
         text = f"{r}: req {format_amount(r, node.requests.get(r, 0))} / lim {format_amount(r, node.limits.get(r, 0))}"
-        if show_usage and node.usage is not None and r in USAGE_RESOURCES:
+        if r in show_usage and node.usage is not None and (r in USAGE_RESOURCES or r in node.usage):
             text += f" / use {format_amount(r, node.usage.get(r, 0))}"
         lines.append(f"{escape(text)} of {escape(format_amount(r, alloc))}")
     return "<br>".join(lines)
 
 
-def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
+def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -> str:
     """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
     title = report.options.by.title if report.options.by else "namespace"
     on_nodes = report.options.by is not None and report.options.by.on_nodes
     head = ("<th>nodes</th>" if on_nodes else "") + "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
-        + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if show_usage and r in USAGE_RESOURCES else "")
+        + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if r in show_usage else "")
         for r in resources
     )
     head += "<th>padding</th>" if on_nodes else ""
@@ -77,7 +78,7 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
         for r in resources:
             req = g.requests.get(r, 0)
             cells += [format_amount(r, req), format_amount(r, g.limits.get(r, 0))]
-            if show_usage and r in USAGE_RESOURCES:
+            if r in show_usage:
                 used = (g.usage or {}).get(r, 0)
                 cells += [format_amount(r, used), format_amount(r, req - used) if req else "-"]
         nodes = f"<td>{g.nodes}</td>" if isinstance(g, NodeGroupRow) else ""
@@ -97,7 +98,7 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
 
 def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
-    show_usage = report.options.util and report.usage_known
+    show_usage = report.metered if report.options.util else set()  # the resources whose usage is shown
     total = report.total()
     bars = [r for r in resources if r != "pods"]
     rows = []

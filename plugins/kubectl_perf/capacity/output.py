@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ class Show:
     requests: bool = True
     limits: bool = True
     available: bool = False  # node cells read "what is left/allocatable"
+    metered: frozenset[str] = frozenset(USAGE_RESOURCES)  # resources with usage: UTIL columns
 
 
 def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Column]:
@@ -64,8 +65,8 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
     def text(part: str) -> Callable[[Line], str]:
         def show_cell(line: Line) -> str:
             values = getattr(line, part)
-            if values is None:
-                return "-"
+            if values is None or (part == "usage" and resource not in USAGE_RESOURCES and resource not in values):
+                return "-"  # not measured (a node whose kubelet summary could not be read)
             amount = format_amount(resource, values.get(resource, 0))
             if show.available and line.allocatable is not None:
                 alloc = line.allocatable.get(resource, 0)
@@ -97,7 +98,7 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
         cols.append(Column(f"{h} REQUESTS", text("requests"), value("requests")))
     if show.limits:
         cols.append(Column(f"{h} LIMITS", text("limits"), value("limits")))
-    if util and resource in USAGE_RESOURCES:
+    if util and resource in show.metered:
         cols.append(Column(f"{h} UTIL", text("usage"), value("usage")))
         if not wide_allocatable:  # pods, containers and groups: what the request leaves unused
             cols.append(
@@ -289,7 +290,7 @@ def pending_columns(resources: tuple[str, ...]) -> list[Column]:
 
 
 # -- the machine contract ----------------------------------------------------------
-def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, Any]:
+def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     """{resource: {allocatable?, requests, limits, usage?}} as JSON numbers in base units."""
     out: dict[str, Any] = {}
     for r in resources:
@@ -301,13 +302,13 @@ def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...],
         entry["requests"] = to_number(row.requests.get(r, 0))
         if r != COUNT:
             entry["limits"] = to_number(row.limits.get(r, 0))
-        if usage and r in USAGE_RESOURCES and row.usage is not None:
+        if r in usage and row.usage is not None and (r in USAGE_RESOURCES or r in row.usage):
             entry["usage"] = to_number(row.usage.get(r, 0))
         out[r] = entry
     return out
 
 
-def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, Any]:
+def pod_json(pod: PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"namespace": pod.namespace, "name": pod.name, "resources": resources_json(pod, resources, usage)}
     if pod.missing:
         out["missingRequests"] = [{"container": c, "resource": r} for c, r in pod.missing]
@@ -320,7 +321,7 @@ def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, 
                     r: {
                         "requests": to_number(c.requests.get(r, 0)),
                         "limits": to_number(c.limits.get(r, 0)),
-                        **({"usage": to_number(c.usage.get(r, 0))} if usage and c.usage is not None and r in USAGE_RESOURCES else {}),
+                        **({"usage": to_number(c.usage.get(r, 0))} if r in usage and c.usage is not None and r in USAGE_RESOURCES else {}),
                     }
                     for r in resources
                     if r != COUNT
@@ -333,7 +334,7 @@ def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, 
 
 def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -> dict[str, Any]:
     """-o json / yaml: {"nodes": [...], "total": {...}, "pending": [...]} in base units."""
-    usage = report.options.util and report.usage_known
+    usage = report.metered if report.options.util else set()  # the resources whose usage is shown
     total = report.total()
     detail = report.options.detail is not Detail.NODES
     doc: dict[str, Any] = {
@@ -378,7 +379,13 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
 
     def tables() -> list[Table]:
         total = report.total()
-        show = Show(report.options.util and report.usage_known, not args.hide_requests, not args.hide_limits, args.available)
+        show = Show(
+            report.options.util and report.usage_known,
+            not args.hide_requests,
+            not args.hide_limits,
+            args.available,
+            frozenset(report.metered),
+        )
         if report.options.by:
             breaching = {g.name for g in report.groups.values() if isinstance(g, NodeGroupRow) and g.breaching}
             main = Table(
