@@ -13,7 +13,7 @@ from typing import Any
 from ..cli import FlagError, run
 from ..render import note
 from . import fetch
-from .compute import COUNT, USAGE_RESOURCES, Report
+from .compute import COUNT, STORAGE, USAGE_RESOURCES, Report
 from .flags import parse
 
 EXIT_BREACH = 1
@@ -40,11 +40,29 @@ def capacity(args: argparse.Namespace) -> int:
     cluster = Cluster(connection(args))
     snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or (args.by is not None and not args.by.on_nodes))
     check_resources(args.resources, snap.nodes)
+    storage = None
+    if args.util and STORAGE in args.resources:  # metrics.k8s.io has no disk: the kubelets' summaries do
+        from .storage import read
+
+        storage = read(cluster, [(n.get("metadata") or {}).get("name", "") for n in snap.nodes])
     filtered = fetch.pods_filtered(args)
     options = Options(policy, args.detail, args.by, args.util, snap.namespaces, filtered)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
     node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered else None
-    report = fetch.with_pods(cluster, args, lambda pages: build(options, snap.nodes, pages, snap.node_usage, snap.pod_usage, node_limits))
+    report = fetch.with_pods(
+        cluster,
+        args,
+        lambda pages: build(
+            options,
+            snap.nodes,
+            pages,
+            snap.node_usage,
+            snap.pod_usage,
+            node_limits,
+            storage.nodes if storage else None,
+            storage.pods if storage else None,
+        ),
+    )
     nodes = sort_report(report, args.sort)
     emit_report(args, report, nodes, cluster.host, describe_filters(args))
 
@@ -52,9 +70,11 @@ def capacity(args: argparse.Namespace) -> int:
         note(f"note: {snap.note}")
     for text in empty_filter_notes(args, report):
         note(f"note: {text}")
-    unmetered = [r for r in args.resources if r not in USAGE_RESOURCES and r != COUNT]
+    for text in storage.notes() if storage else ():
+        note(f"note: {text}")
+    unmetered = [r for r in args.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if args.util and unmetered and not snap.usage_missing:
-        note(f"note: metrics.k8s.io reports cpu and memory only: no usage for {', '.join(unmetered)}")
+        note(f"note: metrics.k8s.io reports cpu and memory only (and the kubelet ephemeral-storage): no usage for {', '.join(unmetered)}")
     if filtered:
         note(f"note: {filter_note(args, node_limits is not None)}")
     if report.missing_pods:

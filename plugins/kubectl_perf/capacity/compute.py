@@ -26,6 +26,7 @@ from ..policy import Policy, missing_requests
 from ..quantity import NANO
 
 USAGE_RESOURCES = ("cpu", "memory")  # what metrics.k8s.io reports
+STORAGE = "ephemeral-storage"  # its usage comes from the kubelets' /stats/summary (storage.py)
 COUNT = "pods"  # the pseudo-resource: pods scheduled against allocatable pods
 ONE_POD = {COUNT: NANO}  # each scheduled pod takes one of the node's pod slots
 
@@ -156,6 +157,8 @@ def build(
     node_usage: Iterable[Mapping[str, Any]] | None = None,
     pod_usage: Iterable[Mapping[str, Any]] | None = None,
     node_limits: Mapping[str, Resources] | None = None,
+    node_storage: Mapping[str, int] | None = None,
+    pod_storage: Mapping[tuple[str, str], int] | None = None,
 ) -> Report:
     """The report from plain API objects: Node items, pages of Pod items, and the
     items of metrics.k8s.io NodeMetrics and PodMetrics (None: usage not known).
@@ -163,17 +166,24 @@ def build(
 
     Under a pod filter (options.pods_filtered) node rows sum the shown pods, usage
     included (from PodMetrics), while the padding verdict stays on the whole node:
-    its NodeMetrics and node_limits, every pod's limits per node (see whole_node_limits)."""
+    its NodeMetrics and node_limits, every pod's limits per node (see whole_node_limits).
+
+    node_storage and pod_storage: ephemeral-storage bytes used per node and per (namespace,
+    pod), from the kubelets' /stats/summary (None: not read); a node missing from
+    node_storage shows no ephemeral-storage usage rather than 0."""
     report = Report(options)
     report.add_nodes(nodes)
     if node_usage is not None:
         report.add_node_usage(node_usage)
     if pod_usage is not None:
         report.add_pod_usage(pod_usage)
+    if node_storage is not None and pod_storage is not None:
+        report.add_storage(node_storage, pod_storage)
     if options.pods_filtered:
         for name, row in report.nodes.items():
             row.node_limits = dict((node_limits or {}).get(name, {})) if node_limits is not None else None
-            row.usage = {} if pod_usage is not None else None
+            # the shown pods' sum; ephemeral-storage 0 is a measured 0 (a missing key reads "not measured")
+            row.usage = {r: 0 for r in report.metered if r == STORAGE} if report.usage_known else None
     for items in pod_pages:
         report.add_pods(items)
     if options.by is not None and options.by.on_nodes and options.by.label is not None:
@@ -203,7 +213,12 @@ class Report:
         self.missing_pods = 0
         self.missing_containers = 0
         self.pod_usage: dict[tuple[str, str], dict[str, Resources]] = {}
-        self.usage_known = False
+        self.pod_storage: Mapping[tuple[str, str], int] = {}  # ephemeral-storage bytes used per pod
+        self.metered: set[str] = set()  # the resources whose usage is known
+
+    @property
+    def usage_known(self) -> bool:
+        return bool(self.metered)
 
     # -- folding ----------------------------------------------------------
     def add_nodes(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -222,19 +237,32 @@ class Report:
             )
 
     def add_node_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
-        self.usage_known = True
+        self.metered.update(USAGE_RESOURCES)
         for item in items:
             row = self.nodes.get((item.get("metadata") or {}).get("name", ""))
             if row is not None:
                 row.usage = row.node_usage = parse_resource_list(item.get("usage"))
 
     def add_pod_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
-        self.usage_known = True
+        self.metered.update(USAGE_RESOURCES)
         for item in items:
             meta = item.get("metadata") or {}
             self.pod_usage[(meta.get("namespace", ""), meta.get("name", ""))] = {
                 c.get("name", ""): parse_resource_list(c.get("usage")) for c in item.get("containers") or ()
             }
+
+    def add_storage(self, nodes: Mapping[str, int], pods: Mapping[tuple[str, str], int]) -> None:
+        """ephemeral-storage use in bytes: each node's filesystem, and each pod's."""
+        if not nodes and not pods:
+            return  # nothing could be read: no column of zeros
+        self.metered.add(STORAGE)
+        self.pod_storage = pods
+        for name, used in nodes.items():
+            row = self.nodes.get(name)
+            if row is not None:
+                if row.usage is None:
+                    row.usage = {}
+                row.usage[STORAGE] = used * NANO
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
@@ -272,13 +300,21 @@ class Report:
                 self._detail(row, meta, spec, requests, limits, missing)
 
     def _pod_usage(self, meta: Mapping[str, Any]) -> Resources | None:
-        """A pod's usage summed over its containers; None when metrics do not list it."""
-        used = self.pod_usage.get((meta.get("namespace", ""), meta.get("name", "")))
-        if used is None:
-            return None
-        usage: Resources = {}
-        for per_container in used.values():
-            add(usage, per_container)
+        """A pod's usage summed over its containers, and its ephemeral-storage; None when
+        neither metrics nor summaries list it."""
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        return self._with_storage(key, self.pod_usage.get(key))
+
+    def _with_storage(self, key: tuple[str, str], used: Mapping[str, Resources] | None) -> Resources | None:
+        usage: Resources | None = None
+        if used is not None:
+            usage = {}
+            for per_container in used.values():
+                add(usage, per_container)
+        stored = self.pod_storage.get(key)
+        if stored is not None:
+            usage = usage if usage is not None else {}
+            usage[STORAGE] = stored * NANO
         return usage
 
     def _detail(
@@ -293,11 +329,7 @@ class Report:
         opts = self.options
         key = (meta.get("namespace", ""), meta.get("name", ""))
         used = self.pod_usage.get(key) if self.usage_known else None
-        usage: Resources | None = None
-        if used is not None:
-            usage = {}
-            for per_container in used.values():
-                add(usage, per_container)
+        usage = self._with_storage(key, used)
         pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
         if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
