@@ -96,6 +96,30 @@ def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -
     )
 
 
+def _unlisted(nodes: list[NodeRow], resources: list[str], show_usage: Collection[str]) -> str:
+    """Nodes could not be listed: the pods in a table, no bars (no allocatable to draw against)."""
+    head = "".join(
+        f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>" + (f"<th>{escape(r)} usage</th>" if r in show_usage else "")
+        for r in resources
+    )
+    rows = []
+    for p in (p for n in nodes for p in n.pod_rows):
+        cells = []
+        for r in resources:
+            cells += [format_amount(r, p.requests.get(r, 0)), format_amount(r, p.limits.get(r, 0))]
+            if r in show_usage:
+                cells.append("-" if p.usage is None or r not in p.usage else format_amount(r, p.usage[r]))
+        rows.append(
+            f'<tr data-pod="{escape(p.namespace)}/{escape(p.name)}"><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>'
+            f"<td>{escape(p.node)}</td>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+        )
+    return (
+        f'<h2>Pods ({len(rows)})</h2><p class="sub unlisted">Nodes could not be listed (forbidden to this user): '
+        "no allocatable, no padding verdict.</p>"
+        f"<table><tr><th>namespace</th><th>pod</th><th>node</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
     show_usage = report.metered if report.options.util else set()  # the resources whose usage is shown
@@ -127,6 +151,8 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
         if report.pending
         else ""
     )
+    if not report.options.nodes_known:
+        rows = [_unlisted(nodes, bars, show_usage)]
     groups_html = _groups(report, bars, show_usage) if report.options.by else ""
     breaching = sum(1 for n in nodes if n.breaches())
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -142,7 +168,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
 <title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
 <body>
 <h1>Capacity report: {escape(cluster)}</h1>
-<p class="sub">{len(nodes)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
+<p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
 {filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,

@@ -232,8 +232,15 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
     return lines
 
 
-def pod_columns(resources: tuple[str, ...], containers: bool, show: Show) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.node), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
+def unlisted_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
+    """Nodes could not be listed: the total, then every pod (or container), no node lines."""
+    pods = [line for line in pod_lines(nodes, total, containers) if line.pod != "*"]
+    return [Line("*", total.requests, total.limits, total.usage, None, "*", "*", "*"), *pods]
+
+
+def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, node: bool = True) -> list[Column]:
+    cols = [Column("NODE", lambda line: line.node)] if node else []
+    cols += [Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
     if containers:
         cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind, wide=True)]
     for r in resources:
@@ -359,6 +366,9 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
             for p in report.pending
         ],
     }
+    if not report.options.nodes_known:  # listing nodes is forbidden: the pods, each naming its node
+        doc["nodes"] = []
+        doc["pods"] = [{**pod_json(p, resources, usage), "node": p.node} for n in nodes for p in n.pod_rows]
     if report.options.by:
         doc["groups"] = [
             {
@@ -393,6 +403,9 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
                 group_columns(report, resources, show),
                 highlight=lambda line: render.RED if line.group in breaching else "",
             )
+        elif not report.options.nodes_known:  # pods only, without node columns
+            containers = report.options.detail is Detail.CONTAINERS
+            main = Table(unlisted_lines(nodes, total, containers), pod_columns(resources, containers, show, node=False))
         elif report.options.detail is not Detail.NODES:
             containers = report.options.detail is Detail.CONTAINERS
             main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show))
