@@ -41,14 +41,16 @@ def capacity(args: argparse.Namespace) -> int:
     snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or (args.by is not None and not args.by.on_nodes))
     check_resources(args.resources, snap.nodes)
     storage = None
-    if args.util and STORAGE in args.resources:  # metrics.k8s.io has no disk: the kubelets' summaries do
+    if args.util and STORAGE in args.resources and snap.nodes:  # metrics.k8s.io has no disk: the kubelets' summaries do
         from .storage import read
 
         storage = read(cluster, [(n.get("metadata") or {}).get("name", "") for n in snap.nodes])
     filtered = fetch.pods_filtered(args)
-    options = Options(policy, args.detail, args.by, args.util, snap.namespaces, filtered)
+    unlisted = bool(snap.nodes_forbidden)  # pods only: the rows sum them, no node has a row
+    detail = Detail.PODS if unlisted and args.detail is Detail.NODES else args.detail
+    options = Options(policy, detail, args.by, args.util, snap.namespaces, filtered or unlisted, nodes_known=not unlisted)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
-    node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered else None
+    node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered and not unlisted else None
     report = fetch.with_pods(
         cluster,
         args,
@@ -66,6 +68,8 @@ def capacity(args: argparse.Namespace) -> int:
     nodes = sort_report(report, args.sort)
     emit_report(args, report, nodes, cluster.host, describe_filters(args))
 
+    if unlisted:
+        note(f"note: cannot list nodes ({snap.nodes_forbidden}): showing pods without node columns (no allocatable, no padding verdict)")
     if snap.note:
         note(f"note: {snap.note}")
     for text in empty_filter_notes(args, report):
@@ -75,7 +79,7 @@ def capacity(args: argparse.Namespace) -> int:
     unmetered = [r for r in args.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if args.util and unmetered and not snap.usage_missing:
         note(f"note: metrics.k8s.io reports cpu and memory only (and the kubelet ephemeral-storage): no usage for {', '.join(unmetered)}")
-    if filtered:
+    if filtered and not unlisted:
         note(f"note: {filter_note(args, node_limits is not None)}")
     if report.missing_pods:
         note(

@@ -72,6 +72,7 @@ class NodeRow:
     # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
     node_usage: Resources | None = None  # NodeMetrics; None: not known
     node_limits: Resources | None = None  # every pod's limits; None: the same as limits (no pod filter)
+    known: bool = True  # False: the row standing for nodes that could not be listed (no allocatable)
 
     def percent(self, resource: str, part: str) -> float | None:
         return percent(getattr(self, part) or {}, self.allocatable, resource)
@@ -88,6 +89,8 @@ class NodeRow:
 
     def breaches(self) -> list[str]:
         """Which of the whole node's usage and committed limits exceed the memory padding budget."""
+        if not self.known:
+            return []  # no allocatable, no budget: no verdict
         figures = self.padding_figures()
         return padding_breaches(self.allocatable.get("memory", 0), self.target, figures["usage"], figures["limits"] or 0)
 
@@ -148,6 +151,7 @@ class Options:
     util: bool = False
     namespaces: frozenset[str] | None = None  # keep pods of these namespaces only (--namespace-labels)
     pods_filtered: bool = False  # -n, -l or --namespace-labels: rows sum the shown pods only
+    nodes_known: bool = True  # False: listing nodes is forbidden; pods gather in one row (see unlisted)
 
 
 def build(
@@ -280,7 +284,9 @@ class Report:
             node_name = spec.get("nodeName") or ""
             row = self.nodes.get(node_name)
             if node_name and row is None:
-                continue  # on a node the filters left out
+                if opts.nodes_known:
+                    continue  # on a node the filters left out
+                row = self.unlisted()
             requests, limits = pod_resources(spec)
             missing = missing_requests(spec, require)
             if missing:
@@ -330,7 +336,7 @@ class Report:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         used = self.pod_usage.get(key) if self.usage_known else None
         usage = self._with_storage(key, used)
-        pod = PodRow(key[0], key[1], row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
+        pod = PodRow(key[0], key[1], spec.get("nodeName") or row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
         if opts.detail is Detail.CONTAINERS:
             for kind, c in all_containers(spec):
                 name = c.get("name", "")
@@ -349,6 +355,15 @@ class Report:
             add(group.limits, limits)
             if group.usage is not None and usage is not None:
                 add(group.usage, usage)
+
+    def unlisted(self) -> NodeRow:
+        """The one row every scheduled pod goes in when nodes cannot be listed: it sums them,
+        with no allocatable and no padding verdict (each pod row keeps its node's name)."""
+        row = self.nodes.get("")
+        if row is None:
+            usage: Resources | None = {r: 0 for r in self.metered if r == STORAGE} if self.usage_known else None
+            row = self.nodes[""] = NodeRow("", {}, [], {}, self.options.policy.padding_memory, usage=usage, known=False)
+        return row
 
     # -- results ----------------------------------------------------------
     def group_nodes(self, label: str) -> None:
