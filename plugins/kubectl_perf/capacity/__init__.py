@@ -78,7 +78,7 @@ def capacity(args: argparse.Namespace) -> int:
         note(f"note: {text}")
     unmetered = [r for r in args.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if args.util and unmetered and not snap.usage_missing:
-        note(f"note: metrics.k8s.io reports cpu and memory only (and the kubelet ephemeral-storage): no usage for {', '.join(unmetered)}")
+        note(f"note: no usage for {', '.join(unmetered)}: metrics.k8s.io reports cpu and memory only, kubelets ephemeral-storage")
     if filtered and not unlisted:
         note(f"note: {filter_note(args, node_limits is not None)}")
     if report.missing_pods:
