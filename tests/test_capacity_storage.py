@@ -155,3 +155,33 @@ def test_forbidden_node_proxy_is_a_note(no_proxy: Sim) -> None:
     notes = [line for line in result.stderr.splitlines() if "nodes/proxy" in line]
     assert len(notes) == 1 and notes[0].startswith("note: no ephemeral-storage usage") and "Traceback" not in result.stderr
     assert "EPHEMERAL-STORAGE UTIL" not in result.stdout and "MEMORY UTIL" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def gpu_down(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    """The fixture cluster with node-gpu NotReady: its kubelet does not answer (503 through the proxy)."""
+    import yaml
+    from conftest import DATA
+
+    docs = list(yaml.safe_load_all((DATA / "cluster.yaml").read_text()))
+    for doc in docs:
+        if doc.get("kind") == "Node" and doc["metadata"]["name"] == "node-gpu":
+            doc["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    path = tmp_path_factory.mktemp("gpu-down") / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return sim_factory("--objects", str(path))
+
+
+def test_an_unreachable_kubelet_is_a_note_and_a_filter_reads_only_its_nodes(gpu_down: Sim) -> None:
+    result = perf(gpu_down, "--util", "--resources", "ephemeral-storage", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "ephemeral-storage usage unavailable" in line]
+    assert len(notes) == 1 and "on 1 of 3 nodes" in notes[0] and "node-gpu" in notes[0] and "503" in notes[0]
+    by = {n["name"]: n["resources"][STORAGE] for n in json.loads(result.stdout)["nodes"]}
+    assert "usage" not in by["node-gpu"] and "usage" in by["node-a"] and "usage" in by["node-b"]
+    table = perf(gpu_down, "--util", "--resources", "ephemeral-storage")
+    gpu_line = next(line for line in table.stdout.splitlines() if line.startswith("node-gpu ("))  # marked NotReady
+    assert gpu_line.split()[-1] == "-", table.stdout  # its UTIL, last without memory: not measured, not 0
+    # -n data runs on node-b alone: node-gpu's kubelet is not asked, so no note
+    shown = perf(gpu_down, "--util", "--resources", "ephemeral-storage", "-n", "data")
+    assert shown.returncode == 0 and "unavailable" not in shown.stderr, shown.stderr

@@ -44,7 +44,11 @@ def capacity(args: argparse.Namespace) -> int:
     if args.util and STORAGE in args.resources and snap.nodes:  # metrics.k8s.io has no disk: the kubelets' summaries do
         from .storage import read
 
-        storage = read(cluster, [(n.get("metadata") or {}).get("name", "") for n in snap.nodes])
+        names = [(n.get("metadata") or {}).get("name", "") for n in snap.nodes]
+        if fetch.pods_filtered(args):  # rows sum the shown pods: only their nodes' summaries matter
+            on = fetch.nodes_of_shown_pods(cluster, args, snap.namespaces)
+            names = [n for n in names if n in on]
+        storage = read(cluster, names)
     filtered = fetch.pods_filtered(args)
     unlisted = bool(snap.nodes_forbidden)  # pods only: the rows sum them, no node has a row
     detail = Detail.PODS if unlisted and args.detail is Detail.NODES else args.detail

@@ -116,6 +116,21 @@ def whole_node_limits(cluster: Cluster, args: argparse.Namespace, use: Callable[
         raise
 
 
+def nodes_of_shown_pods(cluster: Cluster, args: argparse.Namespace, namespaces: frozenset[str] | None) -> set[str]:
+    """Under a pod filter, the nodes its running pods are on: only their kubelet summaries
+    matter (rows sum the shown pods), and a namespace's pods are a far smaller read than
+    every node's summary."""
+    found: set[str] = set()
+
+    def add(acc: set[str], items: list[Obj]) -> None:
+        for pod in items:
+            if namespaces is None or (pod.get("metadata") or {}).get("namespace") in namespaces:
+                acc.add((pod.get("spec") or {}).get("nodeName") or "")
+
+    query = {"labelSelector": args.selector, "fieldSelector": RUNNING_PODS}
+    return cluster.fold(path_for("pods", args.namespace), lambda: found, add, query, limit=args.chunk_size) - {""}
+
+
 def taints_wanted(node: Mapping[str, Any], args: argparse.Namespace) -> bool:
     """--no-taint and --node-taints, which the API server cannot filter by."""
     taints = (node.get("spec") or {}).get("taints") or []
