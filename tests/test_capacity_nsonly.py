@@ -73,6 +73,12 @@ def test_node_flags_are_refused(no_nodes: Sim) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_extended_resources_are_not_refused(no_nodes: Sim) -> None:
+    # no node to say it advertises nvidia.com/gpu: the name is taken on trust, shop requests none
+    d = json.loads(perf(no_nodes, "-n", "shop", "--resources", "cpu,nvidia.com/gpu", "-o", "json").stdout)
+    assert {p["resources"]["nvidia.com/gpu"]["requests"] for p in d["pods"]} == {0}
+
+
 def test_group_by_namespace_still_works(no_nodes: Sim) -> None:
     d = json.loads(perf(no_nodes, "-n", "shop", "--by", "label:app", "-o", "json").stdout)
     groups = {g["name"]: g for g in d["groups"]}

@@ -39,7 +39,8 @@ def capacity(args: argparse.Namespace) -> int:
         policy = dataclasses.replace(policy, padding_memory=args.padding_target)
     cluster = Cluster(connection(args))
     snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or (args.by is not None and not args.by.on_nodes))
-    check_resources(args.resources, snap.nodes)
+    if not snap.nodes_forbidden:  # without nodes, what they advertise is unknown
+        check_resources(args.resources, snap.nodes)
     storage = None
     if args.util and STORAGE in args.resources and snap.nodes:  # metrics.k8s.io has no disk: the kubelets' summaries do
         from .storage import read
