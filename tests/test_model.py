@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_perf.model import default_requests_from_limits, holds_resources, pod_limits, pod_requests
+from hypothesis import given
+from hypothesis import strategies as st
+from kubectl_perf.model import (
+    aggregate_amount,
+    aggregate_containers,
+    default_requests_from_limits,
+    holds_resources,
+    pod_limits,
+    pod_requests,
+)
+from kubectl_perf.quantity import parse_quantity
 
 N = 10**9
 Mi = 2**20 * N
@@ -111,3 +121,27 @@ def test_requests_default_from_limits_like_the_api_server() -> None:
 def test_empty_spec() -> None:
     assert pod_requests({}) == {}
     assert pod_limits({"containers": [c("a")]}) == {}
+
+
+def test_the_scalar_aggregate_by_hand() -> None:
+    # app 1 + 2 + sidecar 3 = 6; init peaks: 4 alone (before the sidecar), 5 + 3 = 8 after it
+    spec = {
+        "containers": [c("a", {"memory": "1Mi"}), c("b", {"memory": "2Mi"})],
+        "initContainers": [c("i1", {"memory": "4Mi"}), c("s", {"memory": "3Mi"}, restartPolicy="Always"), c("i2", {"memory": "5Mi"})],
+    }
+    assert aggregate_amount(spec, lambda x: parse_quantity(x["resources"]["requests"]["memory"])) == 8 * Mi
+
+
+CONTAINER = st.builds(
+    lambda mib, sidecar: {"resources": {"requests": {"memory": f"{mib}Mi"}}, **({"restartPolicy": "Always"} if sidecar else {})},
+    st.integers(0, 4096),
+    st.booleans(),
+)
+
+
+@given(st.lists(CONTAINER, max_size=4), st.lists(CONTAINER, max_size=5))
+def test_the_scalar_aggregate_agrees_with_the_resource_aggregate(containers: list[Any], init: list[Any]) -> None:
+    # The webhook's memory need runs on aggregate_amount; capacity and audit on aggregate_containers.
+    spec = {"containers": [{k: v for k, v in x.items() if k != "restartPolicy"} for x in containers], "initContainers": init}
+    expected = aggregate_containers(spec)[0].get("memory", 0)
+    assert aggregate_amount(spec, lambda x: parse_quantity(x["resources"]["requests"]["memory"])) == expected

@@ -106,3 +106,20 @@ def test_changes_arrive_through_the_watch_without_listing_again(sim_factory: Any
         assert lists == 1 and cache.nodes.error == ""  # it came by the watch, not by listing again
     finally:
         cache.stop()
+
+
+def test_node_status_updates_keep_the_views_and_label_changes_rebuild_them() -> None:
+    # Kubelets update node status all the time (conditions, images, heartbeats); rebuilding
+    # thousands of views for each would cost every review behind it.
+    cache = NodeViewCache(no_api, parse_policy({}), clock=lambda: 5.0)
+    cache.nodes.replace([node("n1", "16Gi", {"pool": "io"}), node("n2", "8Gi", {"pool": "io"})])
+    before = cache.views()
+    heartbeat = node("n1", "16Gi", {"pool": "io"})
+    heartbeat["status"]["conditions"] = [{"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-11-28T08:00:00Z"}]
+    cache._node_event("MODIFIED", heartbeat)
+    assert cache.views() is before
+    cache._node_event("MODIFIED", node("n1", "16Gi", {"pool": "general"}))
+    after = cache.views()
+    assert after is not before and {v.name: v.labels["pool"] for v in after or []} == {"n1": "general", "n2": "io"}
+    cache._node_event("MODIFIED", node("n2", "32Gi", {"pool": "io"}))  # allocatable moved: the largest budget comes first
+    assert [(v.name, v.memory) for v in cache.views() or []] == [("n2", 32 * GI), ("n1", 16 * GI)]

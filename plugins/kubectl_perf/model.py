@@ -89,6 +89,24 @@ def aggregate_containers(spec: Obj) -> tuple[Resources, Resources]:
     return requests, limits
 
 
+def aggregate_amount(spec: Obj, amount: Callable[[Obj], int]) -> int:
+    """aggregate_containers for one amount per container (say, a memory need): app
+    containers and sidecars add up, and each init container peaks with the sidecars
+    started before it. The same rules without dicts, for the webhook's every review;
+    tests/test_model.py holds the two to the same answers."""
+    total = sum(amount(c) for c in spec.get("containers") or ())
+    sidecars = peak = 0
+    for container in spec.get("initContainers") or ():
+        own = amount(container)
+        if is_sidecar(container):
+            sidecars += own
+            total += own
+            peak = max(peak, sidecars)
+        else:
+            peak = max(peak, own + sidecars)
+    return max(total, peak)
+
+
 def pod_resources(spec: Obj) -> tuple[Resources, Resources]:
     """Effective (requests, limits) of a pod spec, as the scheduler and kubelet see them.
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import NodeView, all_containers, pod_limits, pod_requests, pool_of
-from .quantity import format_bytes
+from .model import NodeView, aggregate_amount, all_containers, pool_of
+from .quantity import format_bytes, parse_quantity
 from .scheduling import label_selector_matches, node_matches
 
 DEFAULT_PADDING = 0.75
@@ -61,15 +61,17 @@ def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list
     requests nothing of a required resource. Ephemeral containers cannot carry
     resources and are not looked at. A pod-level request (or limit, which the API server
     defaults the request from, as for containers) covers its containers."""
-    pod_level_resources = spec.get("resources") or {}
-    pod_level = {**(pod_level_resources.get("limits") or {}), **(pod_level_resources.get("requests") or {})}
+    pod_level = spec.get("resources") or {}
+    level_limits, level_requests = pod_level.get("limits") or {}, pod_level.get("requests") or {}
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
         # Only names matter, so nothing is parsed. A limit counts as a request: the API
         # server defaults one from the other before anything (but a template) is judged.
         resources = container.get("resources") or {}
-        have = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
-        missing.extend((container.get("name", "?"), r) for r in required if r not in have and r not in pod_level)
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        for r in required:
+            if r not in requests and r not in limits and r not in level_requests and r not in level_limits:
+                missing.append((container.get("name", "?"), r))
     return missing
 
 
@@ -83,29 +85,42 @@ class MemoryNeed:
 
 def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
     """A container's need is its memory limit, else its request, else unbounded; the pod's
-    need adds them up by the scheduler's rules (model.pod_requests: sidecars beside the app
-    containers, init peaks, overhead), with a pod-level request as a floor. A pod-level memory
+    need adds them up by the scheduler's rules (model.aggregate_amount: sidecars beside the
+    app containers, init peaks; then overhead), with a pod-level request as a floor. A pod-level memory
     limit, or a limit on every container and init container, bounds the pod's cgroup (the
     kubelet sets it from their sum), ephemeral containers included: then the need is the
-    effective limit."""
+    effective limit, as model.pod_limits has it."""
     pod_level = spec.get("resources") or {}
-    containers = [c for _, c in all_containers(spec)]
-    if "memory" in (pod_level.get("limits") or {}) or all("memory" in ((c.get("resources") or {}).get("limits") or {}) for c in containers):
-        return MemoryNeed(pod_limits(spec).get("memory", 0))
-    # Each container's need stands in for its memory request, so the scheduler's own sum adds them up.
-    shadow: dict[str, Any] = {k: v for k, v in spec.items() if k not in ("containers", "initContainers", "resources")}
-    for key in ("containers", "initContainers", "ephemeralContainers"):
-        for c in spec.get(key) or ():
-            resources = c.get("resources") or {}
-            need = (resources.get("limits") or {}).get("memory", (resources.get("requests") or {}).get("memory"))
-            if need is None:
-                return MemoryNeed(0, str(c.get("name", "?")))
-            if key != "ephemeralContainers":
-                shadow.setdefault(key, []).append({"restartPolicy": c.get("restartPolicy"), "resources": {"requests": {"memory": need}}})
-    total = pod_requests(shadow).get("memory", 0)
-    if "memory" in (pod_level.get("requests") or {}):
-        total = max(total, pod_requests(spec).get("memory", 0))  # the pod is expected to use at least its request
-    return MemoryNeed(total)
+    level_limit = (pod_level.get("limits") or {}).get("memory")
+    level_request = (pod_level.get("requests") or {}).get("memory")
+    overhead = parse_quantity((spec.get("overhead") or {}).get("memory", 0))
+    lists = (spec.get("containers") or (), spec.get("initContainers") or ())
+    # One amount per container through the model's scalar aggregate: every review comes
+    # here, and nothing of the pod but its memory needs parsing.
+    if level_limit is not None or all(_memory(c, "limits") is not None for cs in lists for c in cs):
+        need = parse_quantity(level_limit) if level_limit is not None else aggregate_amount(spec, _limit)
+        return MemoryNeed(need + overhead if need else 0)  # overhead adds to a limit only where one is set
+    for c in (c for cs in (*lists, spec.get("ephemeralContainers") or ()) for c in cs):
+        if _memory(c, "limits") is None and _memory(c, "requests") is None:
+            return MemoryNeed(0, str(c.get("name", "?")))
+    need = aggregate_amount(spec, _limit_else_request)
+    if level_request is not None:  # the pod is expected to use at least its request
+        need = max(need, parse_quantity(level_request))
+    return MemoryNeed(need + overhead)
+
+
+def _memory(container: Mapping[str, Any], field: str) -> Any:
+    return ((container.get("resources") or {}).get(field) or {}).get("memory")
+
+
+def _limit(container: Mapping[str, Any]) -> int:
+    limit = _memory(container, "limits")
+    return 0 if limit is None else parse_quantity(limit)
+
+
+def _limit_else_request(container: Mapping[str, Any]) -> int:
+    limit = _memory(container, "limits")
+    return parse_quantity(_memory(container, "requests") if limit is None else limit)
 
 
 def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[NodeView]:
@@ -189,8 +204,10 @@ def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[Node
     """With padding.committed warn|deny: the pod's memory fits what the limits already
     committed leave of some node's budget (any node, for DaemonSets too: their old pods'
     limits are among those committed). Quiet when the padding rule already fails."""
+    if policy.committed == "off" or nodes is None:
+        return []
     need = memory_need(spec).nanos
-    if policy.committed == "off" or not need or nodes is None:
+    if not need:
         return []
     fits = False
     most_room: int | None = None

@@ -32,8 +32,11 @@ class NodeSource(Protocol):
     def describe(self) -> str: ...
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call for these separators
+
+
 def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
+    return Response(_ENCODER.encode(body), status=status, mimetype="application/json")
 
 
 def _read_body() -> bytes | None:

@@ -7,6 +7,7 @@ API server. Lists are folded page by page, so a 150,000-pod cluster is never hel
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import sys
@@ -93,6 +94,10 @@ class Feed:
     def replace(self, items: Iterable[dict[str, Any]]) -> None:
         """Take a complete list of the collection in place of what the feed held."""
         self._relist(iter(items))
+        # What a list leaves behind lives until the next list: move it out of the collector's
+        # way, so full collections (tens of ms at 5,000 nodes) walk only what reviews allocate.
+        gc.collect()
+        gc.freeze()
         self.heard = self._clock()
         self.error = ""
         self.synced.set()
@@ -122,6 +127,7 @@ class NodeViewCache:
         self._built = 0.0
         self._committed_moved = False
         self._grouped: dict[frozenset[str], list[NodeView]] = {}  # by the label keys a pod reads
+        self._synced = False
         self.nodes = Feed("/api/v1/nodes", connect, self._relist_nodes, self._node_event, clock)
         self.pods = Feed("/api/v1/pods", connect, self._relist_pods, self._pod_event, clock) if policy.committed != "off" else None
 
@@ -139,7 +145,9 @@ class NodeViewCache:
 
     # -- what reviews read -------------------------------------------------
     def synced(self) -> bool:
-        return all(f.synced.is_set() for f in self.feeds)
+        if not self._synced:  # once every feed has listed, it stays so (a relist replaces in place)
+            self._synced = all(f.synced.is_set() for f in self.feeds)
+        return self._synced
 
     def age(self) -> float:
         """Seconds since the stalest feed last heard from the API server."""
@@ -164,8 +172,11 @@ class NodeViewCache:
         """Nodes, largest padding budget first; None until synced and when too old to trust."""
         if not self.synced() or self.age() > self.policy.max_cache_age_seconds:
             return None
+        now = self.clock()
+        views = self._views
+        if views is not None and not (self._committed_moved and now - self._built >= COMMITTED_REFRESH_SECONDS):
+            return views  # the usual case, read without the lock: an attribute read is atomic
         with self._lock:
-            now = self.clock()
             if self._views is None or (self._committed_moved and now - self._built >= COMMITTED_REFRESH_SECONDS):
                 views = [dataclasses.replace(v, committed=self._committed.get(name, 0)) for name, v in self._nodes.items()]
                 views.sort(key=lambda v: -v.budget)
@@ -209,6 +220,8 @@ class NodeViewCache:
         with self._lock:
             if kind == "DELETED":
                 self._nodes.pop(view.name, None)
+            elif self._nodes.get(view.name) == view:
+                return  # a status update (conditions, images, heartbeats): nothing the rules read moved
             else:
                 self._nodes[view.name] = view
             self._views = None

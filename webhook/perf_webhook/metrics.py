@@ -49,6 +49,7 @@ class CacheCollector(Collector):
 class Metrics:
     def __init__(self, cache: CacheState) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         # In multiprocess mode the values live in files, summed at scrape time; the
         # metrics themselves then belong to no registry.
         own = None if multiprocess() else self.registry
@@ -70,10 +71,17 @@ class Metrics:
 
     def observe(self, decision: str, rules: list[str], denied_by: list[str], seconds: float) -> None:
         for rule in rules or ["none"]:
-            self.reviews.labels(decision, rule).inc()
+            self._child(self.reviews, decision, rule).inc()
         for rule in denied_by:
-            self.denials.labels(rule).inc()
+            self._child(self.denials, rule).inc()
         self.duration.observe(seconds)
+
+    def _child(self, family: Counter, *labels: str) -> Any:
+        # .labels() validates and locks on every call; the few label sets a webhook sees are kept.
+        child = self._children.get((id(family), labels))
+        if child is None:
+            child = self._children[(id(family), labels)] = family.labels(*labels)
+        return child
 
     def padding_skipped(self, reason: str) -> None:
         self.skipped.labels(reason).inc()

@@ -105,61 +105,68 @@ class _Wrong(Exception):
         self.path: list[str] = []
 
 
-def _leaf(shape: Shape) -> bool:
-    return type(shape) is type or type(shape) is tuple
+def _wanted(shape: Any) -> str:
+    return "a quantity" if shape is QUANTITY else "a string"
 
 
 def _conform(value: Any, shape: Shape) -> Any:
-    # JSON gives dicts and lists: exact type checks, leaves checked in place, and paths built
-    # only for an error keep this to a few microseconds per pod (it runs on every review).
-    if type(shape) is Fields:
+    # JSON gives dicts and lists: exact type checks, leaves (a type or a tuple of types)
+    # checked in place, and paths built only for an error keep this to a few microseconds
+    # per pod (it runs on every review).
+    kind = type(shape)
+    if kind is Fields:
         if type(value) is not dict:
             raise _Wrong("an object")
         out = {}
-        for key, sub in shape.fields.items():
+        for key, sub in shape.fields.items():  # type: ignore[union-attr]
             item = value.get(key)
             if item is None:
                 continue
+            sub_kind = type(sub)
+            if sub_kind is type or sub_kind is tuple:
+                if not isinstance(item, sub):  # type: ignore[arg-type]
+                    wrong = _Wrong(_wanted(sub))
+                    wrong.path.append(f".{key}")
+                    raise wrong
+                out[key] = item
+                continue
             try:
-                if _leaf(sub):
-                    if not isinstance(item, sub):  # type: ignore[arg-type]
-                        raise _Wrong("a quantity" if sub is QUANTITY else "a string")
-                    out[key] = item
-                else:
-                    out[key] = _conform(item, sub)
+                out[key] = _conform(item, sub)
             except _Wrong as err:
                 err.path.append(f".{key}")
                 raise
         return out
-    if type(shape) is MapOf:
+    if kind is MapOf:
         if type(value) is not dict:
             raise _Wrong("an object")
+        allowed = shape.value  # type: ignore[union-attr]
         for key, item in value.items():
-            if not isinstance(item, shape.value):
-                wrong = _Wrong("a quantity" if shape.value is QUANTITY else "a string")
+            if not isinstance(item, allowed):
+                wrong = _Wrong(_wanted(allowed))
                 wrong.path.append(f".{key}")
                 raise wrong
         return value
-    if type(shape) is ListOf:
+    if kind is ListOf:
         if type(value) is not list:
             raise _Wrong("a list")
-        if _leaf(shape.item):
+        item_shape = shape.item  # type: ignore[union-attr]
+        if type(item_shape) is type or type(item_shape) is tuple:
             for i, item in enumerate(value):
-                if not isinstance(item, shape.item):  # type: ignore[arg-type]
-                    wrong = _Wrong("a quantity" if shape.item is QUANTITY else "a string")
+                if not isinstance(item, item_shape):
+                    wrong = _Wrong(_wanted(item_shape))
                     wrong.path.append(f"[{i}]")
                     raise wrong
             return value
         items = []
         for i, item in enumerate(value):
             try:
-                items.append(_conform(item, shape.item))
+                items.append(_conform(item, item_shape))
             except _Wrong as err:
                 err.path.append(f"[{i}]")
                 raise
         return items
     if not isinstance(value, shape):  # type: ignore[arg-type]
-        raise _Wrong("a quantity" if shape is QUANTITY else "a string")
+        raise _Wrong(_wanted(shape))
     return value
 
 
@@ -199,10 +206,10 @@ def pod_spec(obj: Any, kind: str) -> Mapping[str, Any]:
     """The pod spec a `kind` object will create, cut down to the fields the rules read."""
     cur = obj
     for key in POD_SPEC_PATHS[kind]:
-        if not isinstance(cur, Mapping):
+        if not isinstance(cur, dict):
             raise BadObject(f"{kind} has no {'.'.join(POD_SPEC_PATHS[kind])}")
         cur = cur.get(key)
-    if not isinstance(cur, Mapping):
+    if not isinstance(cur, dict):
         raise BadObject(f"{kind} has no {'.'.join(POD_SPEC_PATHS[kind])}")
     spec: Mapping[str, Any] = conform(cur, POD_SPEC, ".".join(POD_SPEC_PATHS[kind]))
     return spec
@@ -257,7 +264,7 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
     try:
         operation = _text(request, "operation", "request")
         kind_ref = request.get("kind")
-        kind = _text(kind_ref, "kind", "request.kind") if isinstance(kind_ref, Mapping) else ""
+        kind = _text(kind_ref, "kind", "request.kind") if isinstance(kind_ref, dict) else ""
         sub_resource = _text(request, "subResource", "request")
         namespace = _text(request, "namespace", "request")
         meta = _metadata(obj) if operation in ("CREATE", "UPDATE") else {}
@@ -275,7 +282,7 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
         name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
         old = request.get("oldObject")
-        if operation == "UPDATE" and isinstance(old, Mapping):
+        if operation == "UPDATE" and isinstance(old, dict):
             try:
                 if fingerprint(pod_spec(old, kind)) == fingerprint(spec):
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
