@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from kubectl_perf.cli import byte_size as size
 from kubectl_perf.images.compute import Audit, PrePull
-from kubectl_perf.images.flags import size
 from kubectl_perf.images.output import human, image_cache
 from kubectl_perf.owners import Workload
 

@@ -72,6 +72,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
+_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def byte_size(text: str) -> int:
+    """200MB, 1.5G, 300Mi, 250000000: bytes (decimal units as registries print sizes, binary with i)."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: use bytes or a unit, e.g. 200MB, 1.5GB, 300Mi")
+    unit = (match.group(2) or "").removesuffix("B")
+    return int(float(match.group(1)) * _UNITS[unit.upper() if len(unit) == 1 else unit])
+
+
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _KEY = rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}"
 _VALUE = rf"({_NAME})?"

@@ -130,10 +130,11 @@ class NodeViewCache:
         self._synced = False
         self.nodes = Feed("/api/v1/nodes", connect, self._relist_nodes, self._node_event, clock)
         self.pods = Feed("/api/v1/pods", connect, self._relist_pods, self._pod_event, clock) if policy.committed != "off" else None
+        self._feeds = [f for f in (self.nodes, self.pods) if f is not None]
 
     @property
     def feeds(self) -> list[Feed]:
-        return [f for f in (self.nodes, self.pods) if f is not None]
+        return self._feeds
 
     def start(self) -> None:
         for feed in self.feeds:
@@ -151,7 +152,7 @@ class NodeViewCache:
 
     def age(self) -> float:
         """Seconds since the stalest feed last heard from the API server."""
-        heard = min(f.heard for f in self.feeds)
+        heard = min([f.heard for f in self._feeds])
         return self.clock() - heard if heard else float("inf")
 
     def node_count(self) -> int:

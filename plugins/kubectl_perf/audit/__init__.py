@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     return run(lambda: audit(args))
 
 
+def size_from_policy(value: object) -> int:
+    """A size among the policy file's audit keys: bytes, or text with a unit ("800MB"; the schema checked its form)."""
+    from ..cli import byte_size
+
+    return value if isinstance(value, int) else byte_size(str(value))
+
+
 def audit(args: argparse.Namespace) -> int:
     from .. import render
     from ..api import Cluster
@@ -33,10 +40,17 @@ def audit(args: argparse.Namespace) -> int:
     from ..reports import as_list, build, timestamp_of
     from . import cluster_checks, fetch, output
     from .compute import Audit, Settings, finish
+    from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
 
     policy = load_policy(args.policy) if args.policy else Policy()
     own = policy.audit  # the policy file's audit keys; flags add to them or override them
-    settings = Settings(disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()), show_pass=args.show_pass)
+    settings = Settings(
+        disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()),
+        show_pass=args.show_pass,
+        image_size_threshold=args.image_size_threshold
+        if args.image_size_threshold is not None
+        else size_from_policy(own.get("imageSizeThreshold", DEFAULT_IMAGE_SIZE_THRESHOLD)),
+    )
     threshold = (
         args.proxy_threshold if args.proxy_threshold is not None else own.get("proxyThreshold", cluster_checks.DEFAULT_PROXY_THRESHOLD)
     )
@@ -44,12 +58,11 @@ def audit(args: argparse.Namespace) -> int:
     started = time.time()
     cluster = Cluster(connection(args))
 
-    nodes = fetch.list_all(cluster, "/api/v1/nodes")
     owned = fetch.controllers(cluster)
-    state = Audit(policy, settings, nodes, owned.owners, owned.daemonsets)
+    state = Audit(policy, settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets)  # nodes not kept
     fetch.fold_pods(cluster, state, args.chunk_size)
     usage, note = fetch.node_usage(cluster) if "node-padding" not in settings.disabled else ({}, "")
-    results = [*state.workload_results(), *state.node_results(usage, note)]
+    results = [*state.workload_results(), *state.node_results(usage, note), *state.image_sizes_unknown()]
     if "proxy-mode" not in settings.disabled:
         results.append(cluster_checks.proxy_mode(fetch.proxy_inputs(cluster, owned.daemonsets), threshold))
     if "metrics-pipeline" not in settings.disabled:

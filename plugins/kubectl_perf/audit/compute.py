@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..image_sizes import NodeImages, runtime_name, status_image_ids
 from ..model import NodeView, group_nodes, holds_resources, node_view, padding_breaches, pod_limits
 from ..owners import Workload, controller_ref, workload_of
 from ..policy import Policy, padding_rule, requests_rule
 from ..quantity import format_bytes
 from ..reports import Ref, Result
 from ..scheduling import referenced_keys
-from .image_checks import IMAGE_CHECKS
+from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD, IMAGE_CHECKS, image_size
 from .rules import RULES, result
 from .spec_checks import SPEC_CHECKS, Outcome
 
@@ -43,6 +44,7 @@ SpecCheck = Callable[[Obj], Outcome]
 class Settings:
     disabled: frozenset[str] = frozenset()
     show_pass: bool = False
+    image_size_threshold: int = DEFAULT_IMAGE_SIZE_THRESHOLD  # bytes
 
 
 @dataclass
@@ -101,13 +103,19 @@ class Audit:
         self.settings = settings
         self.owners = owners or {}
         self.daemonsets = daemonsets or {}
-        self.nodes = {str((n.get("metadata") or {}).get("name")): n for n in nodes}
+        # Only names and uids are kept: the node objects (status.images above all) can go once read.
+        self.node_uids = {str((n.get("metadata") or {}).get("name")): str((n.get("metadata") or {}).get("uid", "")) for n in nodes}
         self.views = sorted((node_view(n, policy.padding_target) for n in nodes), key=lambda v: -v.budget)
-        self.committed: dict[str, int] = dict.fromkeys(self.nodes, 0)
+        self.committed: dict[str, int] = dict.fromkeys(self.node_uids, 0)
         self.workloads: dict[Workload, WorkloadState] = {}
         self._judged: set[tuple[Workload, str]] = set()
         self._groups: dict[frozenset[str], list[NodeView]] = {}
         self.spec_checks: list[SpecCheck] = [c for c in (*SPEC_CHECKS, *IMAGE_CHECKS) if _rule_of(c) not in settings.disabled]
+        self.images = NodeImages()  # what each node's runtime lists, for image-size
+        if self.enabled("image-size"):
+            for n in nodes:
+                status = n.get("status") or {}
+                self.images.add_node(runtime_name(status.get("nodeInfo") or {}), status.get("images") or ())
 
     def enabled(self, rule: str) -> bool:
         return rule not in self.settings.disabled
@@ -115,7 +123,7 @@ class Audit:
     # -- pods -------------------------------------------------------------------
     def reset_pods(self) -> Audit:
         """Forget every pod (a relist after 410 Expired starts again)."""
-        self.committed = dict.fromkeys(self.nodes, 0)
+        self.committed = dict.fromkeys(self.node_uids, 0)
         self.workloads.clear()
         self._judged.clear()
         return self
@@ -142,7 +150,7 @@ class Audit:
             if (wl, template) in self._judged:
                 continue
             self._judged.add((wl, template))
-            for outcome in self.judge(wl, spec):
+            for outcome in self.judge(wl, spec, pod.get("status") or {}):
                 state.record(outcome)
 
     def _uid(self, meta: Obj, wl: Workload) -> str:
@@ -154,14 +162,16 @@ class Audit:
         parent = self.owners.get((str(ref.get("kind")), wl.namespace, str(ref.get("name")))) if ref else None
         return str(parent.get("uid", "")) if parent else ""
 
-    def judge(self, wl: Workload, pod_spec: Obj) -> list[Outcome]:
-        """Every workload rule on one template of a workload."""
+    def judge(self, wl: Workload, pod_spec: Obj, pod_status: Obj | None = None) -> list[Outcome]:
+        """Every workload rule on one template of a workload (`pod_status`: one of its pods', for the images it runs)."""
         if wl.kind == "DaemonSet" and (wl.namespace, wl.name) in self.daemonsets:
             ds = self.daemonsets[(wl.namespace, wl.name)]
             spec: Obj = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
         else:
             spec = unbound(pod_spec)
         out = [check(spec) for check in self.spec_checks]
+        if self.enabled("image-size") and self.images.listings:
+            out.append(image_size(spec, self.images, self.settings.image_size_threshold, status_image_ids(pod_status or {})))
         if self.enabled("requests"):
             missing = [f.message for f in requests_rule(spec, self.policy, None, wl.kind)]
             out.append(
@@ -197,12 +207,18 @@ class Audit:
                 out.append(result(outcome.rule, outcome.result, outcome.message, state.ref, props))
         return out
 
+    def image_sizes_unknown(self) -> list[Result]:
+        """One skip for image-size when no node lists its images (the rule then judges no workload)."""
+        if self.enabled("image-size") and not self.images.listings:
+            why = "no node lists the images it holds (status.images): image sizes are unknown"
+            return [result("image-size", "skip", why, None, {}, True)]
+        return []
+
     def node_results(self, usage: Mapping[str, int] | None, usage_note: str = "") -> list[Result]:
         """committed (limits against the budget, warn) and node-padding (usage against the budget, fail)."""
         out: list[Result] = []
         for v in self.views:
-            node = self.nodes[v.name]
-            ref = Ref("v1", "Node", v.name, "", str((node.get("metadata") or {}).get("uid", "")))
+            ref = Ref("v1", "Node", v.name, "", self.node_uids[v.name])
             base = {"target": f"{v.target:g}", "budget": v.budget // 10**9, "allocatable": v.memory // 10**9}
             limits = self.committed.get(v.name, 0)
             used = usage.get(v.name) if usage is not None else None

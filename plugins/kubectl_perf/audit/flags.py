@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Parser, add_connection_flags, add_output_flag, positive_int
+from ..cli import Parser, add_connection_flags, add_output_flag, byte_size, positive_int
+from ..image_sizes import human
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
+from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
 from .rules import RULES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "policyreport", "html")
@@ -18,6 +20,7 @@ examples:
   kubectl perf audit -o policyreport          wgpolicyk8s.io PolicyReports (a List) for kubectl apply
   kubectl perf audit --apply                  write the reports into the cluster (server-side apply)
   kubectl perf audit --policy policy.yaml --fail-on warn
+  kubectl perf audit --image-size-threshold 1GB   image-size: warn only past 1 GB as nodes report it
 
 rules: """
     + ", ".join(RULES)
@@ -62,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=non_negative_int,
         metavar="N",
         help=f"warn for kube-proxy in iptables mode past N Services (default {DEFAULT_PROXY_THRESHOLD}, or the policy's audit.proxyThreshold)",
+    )
+    p.add_argument(
+        "--image-size-threshold",
+        type=byte_size,
+        metavar="SIZE",
+        help=f"image-size: warn for images past SIZE as node runtimes report them, e.g. 800MB, 1Gi "
+        f"(default {human(DEFAULT_IMAGE_SIZE_THRESHOLD)}, or the policy's audit.imageSizeThreshold)",
     )
     p.add_argument("--fail-on", choices=("fail", "warn"), default="fail", help="exit 1 on fail results (default), or on warnings too")
     p.add_argument(

@@ -1,8 +1,12 @@
-"""Image hygiene on one pod spec: `:latest` or untagged images, and pulls on every start.
-Pure; image references are read by imageref, the images plugin's parser."""
+"""Image hygiene on one pod spec: `:latest` or untagged images, pulls on every start, and
+images past a size. Pure; image references are read by imageref, the images plugin's parser,
+and sizes joined to node listings by image_sizes, the images plugin's join."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ..image_sizes import NodeImages, human, suggest
 from ..imageref import ImageRef, ImageRefError, parse
 from ..model import all_containers
 from .spec_checks import Outcome, Spec, _names
@@ -61,3 +65,54 @@ def image_pull_always(spec: Spec) -> Outcome:
 
 
 IMAGE_CHECKS = (image_latest_tag, image_pull_always)
+DEFAULT_IMAGE_SIZE_THRESHOLD = 500_000_000  # bytes, as the runtime reports them (node status.images)
+
+
+def image_size(spec: Spec, images: NodeImages, threshold: int, image_ids: Mapping[str, str] | None = None) -> Outcome:
+    """Images above `threshold` bytes as nodes list them (sizes joined as `kubectl perf images`
+    joins them: by name, digest, or the imageID a pod's status reports), with the images
+    plugin's distroless suggestion for the largest. `image_ids`: container name -> imageID."""
+    over: dict[str, tuple[ImageRef, int, str, list[str]]] = {}  # normalised ref -> (ref, size, runtime, containers)
+    unknown: set[str] = set()
+    for _kind, c in all_containers(spec):
+        name, text = str(c.get("name", "?")), str(c.get("image") or "")
+        try:
+            ref = parse(text)
+        except ImageRefError:
+            continue  # image-latest-tag reports it
+        ref_text = images.normalise(text)
+        image_id = (image_ids or {}).get(name)
+        measured = images.measure(images.listed(ref_text, ref, [images.normalise(image_id)] if image_id else []))
+        if measured.size is None:
+            unknown.add(ref.short)
+        elif measured.size > threshold:
+            over.setdefault(ref_text, (ref, measured.size, measured.runtime, []))[3].append(name)
+    not_listed = f"; no node lists {', '.join(sorted(unknown))}: size unknown" if unknown else ""
+    if not over:
+        return Outcome(
+            "image-size",
+            "pass",
+            f"every image is within {human(threshold)}{not_listed}",
+            {"thresholdBytes": threshold, **({"sizeUnknown": ",".join(sorted(unknown))} if unknown else {})},
+        )
+    ranked = sorted(over.items(), key=lambda item: (-item[1][1], item[0]))
+    top_text, (_top, size, runtime, _containers) = ranked[0]
+    props: dict[str, object] = {"image": top_text, "sizeBytes": size, "runtime": runtime, "thresholdBytes": threshold}
+    if len(ranked) > 1:
+        props["images"] = ",".join(t for t, _v in ranked)
+    parts, advice = [], []
+    for ref_text, (ref, size, runtime, names) in ranked:
+        parts.append(f"{_names(names)} run {ref.short}, {human(size)} ({runtime})")
+        found, _detected = suggest(ref, size, runtime)  # the images plugin's suggestion, from the name
+        if found is None:
+            continue
+        advice.append(f"{found['image']} would save about {human(found['savingBytes'])} of {ref.short} per node: {found['why']}")
+        if ref_text == top_text:
+            props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"])
+    why = "; ".join(["every node that starts them pulls and stores them, and cold starts wait on the pull", *advice])
+    return Outcome(
+        "image-size",
+        "warn",
+        f"container(s) {'; '.join(parts)}: above the {human(threshold)} threshold: {why}{not_listed}",
+        props,
+    )

@@ -19,6 +19,7 @@ RULES: dict[str, tuple[str, str]] = {
     "ephemeral-storage-requests": ("Storage", "low"),
     "image-pull-always": ("Images", "low"),
     "image-latest-tag": ("Images", "low"),
+    "image-size": ("Images", "low"),
 }
 CATEGORIES = ("Resources", "Metrics", "Networking", "Storage", "Images")
 

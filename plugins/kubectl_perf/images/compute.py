@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import imageref
+from ..image_sizes import NodeImages, runtime_name, status_image_ids, suggest
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
 
@@ -64,14 +65,6 @@ class NodeView:
 
 
 @dataclass
-class Listing:
-    """One image as nodes list it, under one canonical name."""
-
-    sizes: dict[str, int] = field(default_factory=dict)  # runtime -> largest size it reported
-    nodes: set[int] = field(default_factory=set)  # indices into Audit.nodes
-
-
-@dataclass
 class Use:
     """One image as pods use it."""
 
@@ -91,68 +84,39 @@ class WorkloadInfo:
     placement: dict[str, Any] = field(default_factory=dict)  # nodeSelector, affinity, tolerations of one pod
 
 
-def runtime_name(node_info: Mapping[str, Any]) -> str:
-    """containerd://1.7.23 -> containerd; cri-o://1.31.1 -> cri-o."""
-    version = str(node_info.get("containerRuntimeVersion") or "")
-    return version.split("://", 1)[0] if "://" in version else version or "unknown"
-
-
-def compressed(runtime: str) -> bool:
-    """containerd (and docker through cri-dockerd) report compressed sizes; CRI-O uncompressed."""
-    return runtime != "cri-o"
-
-
 class Audit:
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or Options()
         self.nodes: list[NodeView] = []
         self._node_index: dict[str, int] = {}
-        self.listings: dict[str, Listing] = {}  # canonical name -> listing
-        self.aliases: dict[str, set[str]] = {}  # any normalised name a node lists -> canonical names
+        self.images = NodeImages()  # node status.images by canonical name (indices as self.nodes)
         self.uses: dict[str, Use] = {}  # normalised reference as pods write it -> use
         self.workloads: dict[Workload, WorkloadInfo] = {}
         self.pool_images: dict[str, set[str]] = {}  # pool -> references its scheduled pods use
-        self._norm: dict[str, str] = {}
         self.pool_label = ""
         self._pools_done = False
-        self.cached_bytes = 0  # every listed image on every node, in use or not: what node disks hold
 
     # -- nodes ----------------------------------------------------------------------------
     def add_nodes(self, items: Iterable[Mapping[str, Any]]) -> None:
         for node in items:
             meta, status = node.get("metadata") or {}, node.get("status") or {}
             name = str(meta.get("name") or "")
-            images = status.get("images") or []
             info = status.get("nodeInfo") or {}
             runtime = runtime_name(info)
             k = len(self.nodes)
-            smallest = 0
-            for image in images:
-                size = int(image.get("sizeBytes") or 0)
-                self.cached_bytes += size
-                smallest = size if not smallest else min(smallest, size)
-                names = [self._normalise(n) for n in image.get("names") or []]
-                if not names:
-                    continue
-                canonical = next((n for n in names if "@" in n), names[0])
-                listing = self.listings.get(canonical)
-                if listing is None:
-                    listing = self.listings[canonical] = Listing()
-                if size > listing.sizes.get(runtime, -1):
-                    listing.sizes[runtime] = size
-                listing.nodes.add(k)
-                for n in names:
-                    self.aliases.setdefault(n, set()).add(canonical)
+            listed, smallest = self.images.add_node(runtime, status.get("images") or [])
             labels, taints = dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or [])
-            view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), len(images), smallest)
+            view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), listed, smallest)
             self.nodes.append(view)
             self._node_index[name] = k
 
-    def _normalise(self, name: str) -> str:
-        known = self._norm.get(name)
-        if known is None:
-            known = self._norm[name] = imageref.normalise(name)
-        return known
+    @property
+    def aliases(self) -> dict[str, set[str]]:
+        return self.images.aliases
+
+    @property
+    def cached_bytes(self) -> int:
+        return self.images.cached_bytes
 
     def capped(self, node: NodeView) -> bool:
         """A node listing exactly the cap may hold more images than it lists."""
@@ -206,7 +170,7 @@ class Audit:
             statuses: dict[str, str] | None = None
             for kind, container in _containers(spec):
                 raw = str(container.get("image") or "")
-                ref_text = self._normalise(raw)
+                ref_text = self.images.normalise(raw)
                 use = self.uses.get(ref_text)
                 if use is None:
                     use = self.uses[ref_text] = Use(_parse(raw))
@@ -222,21 +186,12 @@ class Audit:
                     pool_refs.add(ref_text)
                 if ref_text not in self.aliases:  # the runtime's digest, from the pod's status, may still match
                     if statuses is None:
-                        statuses = _image_ids(status)
+                        statuses = status_image_ids(status)
                     image_id = statuses.get(str(container.get("name") or ""))
                     if image_id:
-                        use.image_ids.add(self._normalise(image_id))
+                        use.image_ids.add(self.images.normalise(image_id))
 
     # -- join -----------------------------------------------------------------------------
-    def listing_for(self, ref_text: str, use: Use) -> list[tuple[str, Listing]]:
-        canon = set(self.aliases.get(ref_text, ()))
-        if not canon and use.ref is not None and use.ref.digest and use.ref.by_digest in self.aliases:
-            canon = set(self.aliases[use.ref.by_digest])
-        if not canon:
-            for image_id in use.image_ids:
-                canon |= self.aliases.get(image_id, set())
-        return [(c, self.listings[c]) for c in sorted(canon)]
-
     def result(self, inspected: Mapping[str, Inspection] | None = None) -> Result:
         if not self._pools_done:
             self.assign_pools()
@@ -246,19 +201,10 @@ class Audit:
         return Result(self, rows, self._pools(rows), self._plan(rows))
 
     def _row(self, ref_text: str, use: Use, inspection: Inspection | None, capped: list[int]) -> ImageRow:
-        named = self.listing_for(ref_text, use)
-        holding: set[int] = set()
-        sizes: dict[str, int] = {}  # runtime -> largest size it reported
-        for _canonical, listing in named:
-            holding |= listing.nodes
-            for runtime, reported in listing.sizes.items():
-                sizes[runtime] = max(reported, sizes.get(runtime, 0))
-        # Runtimes disagree (compressed or not): the size most nodes holding it report.
-        runtime_counts = Counter(self.nodes[k].runtime for k in holding)
-        runtime = max(sizes, key=lambda r: (runtime_counts[r], sizes[r])) if sizes else ""
-        size: int | None = sizes[runtime] if sizes else None
+        measured = self.images.measure(self.images.listed(ref_text, use.ref, use.image_ids))
+        size, runtime, holding = measured.size, measured.runtime, measured.holding
         notes = []
-        if not named:
+        if not measured.listed_as:
             maybe = [k for k in capped if k in use.running_on] or capped
             cut = f"; {len(maybe)} node(s) list the maximum of {self.options.max_images} images and may hold it beyond the cut" if maybe else ""
             if inspection and inspection.layer_bytes is not None:
@@ -266,7 +212,9 @@ class Audit:
                 notes.append(f"no node lists it: size from the registry (compressed layers){cut}")
             else:
                 notes.append(f"size unknown: no node lists it{cut}")
-        suggestion, detected = self._suggest(use, size, runtime, inspection)
+        config = inspection.config if inspection is not None else None
+        hint = (lambda: imageref.suggest_for_config(config, size)) if config is not None else None  # nodes know the size best
+        suggestion, detected = suggest(use.ref, size, runtime, hint)
         if inspection and inspection.error:
             notes.append(f"registry: {inspection.error}")
         elif inspection and detected and suggestion is None:
@@ -276,7 +224,7 @@ class Audit:
             short=use.ref.short if use.ref else ref_text,
             size=size,
             runtime=runtime,
-            sizes=sizes,
+            sizes=measured.sizes,
             nodes=len(holding),
             holding=holding | use.running_on,
             pods=use.pods,
@@ -289,31 +237,8 @@ class Audit:
             kinds=sorted(use.kinds),
             suggestion=suggestion,
             notes=notes,
-            listed_as=tuple(c for c, _l in named),
+            listed_as=measured.listed_as,
         )
-
-    def _suggest(self, use: Use, size: int | None, runtime: str, inspection: Inspection | None) -> tuple[dict[str, Any] | None, str]:
-        found: imageref.Suggestion | None = None
-        detected = ""
-        if use.ref is not None:
-            if imageref.is_lean(use.ref):
-                return None, ""
-            if size is not None and size < imageref.SMALL_BASE:
-                return None, "alpine-sized: under 10 MB"
-            found = imageref.suggest_for_name(use.ref)
-            if found:
-                detected = "name"
-        if found is None and inspection is not None and inspection.config is not None:
-            found, detected = imageref.suggest_for_config(inspection.config, size)  # nodes know the size best
-        if found is None:
-            return None, detected
-        saving = None
-        if size is not None:
-            saving = max(0, size - found.estimated_size(compressed(runtime)))
-            if saving == 0:
-                return None, f"{detected}: already about the size of {found.image}"
-        why = found.why if detected == "name" else f"{found.why} (detected from {detected})"
-        return {"base": found.base, "image": found.image, "savingBytes": saving, "why": why}, detected
 
     # -- pools and the pre-pull plan ------------------------------------------------------
     def _pools(self, rows: list[ImageRow]) -> list[PoolRow]:
@@ -531,16 +456,6 @@ def _containers(spec: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any
         yield "app", c
     for c in spec.get("ephemeralContainers") or ():
         yield "ephemeral", c
-
-
-def _image_ids(status: Mapping[str, Any]) -> dict[str, str]:
-    out = {}
-    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
-        for s in status.get(key) or ():
-            image_id = str(s.get("imageID") or "").removeprefix("docker-pullable://")
-            if "@" in image_id:
-                out[str(s.get("name") or "")] = image_id
-    return out
 
 
 def _parse(raw: str) -> imageref.ImageRef | None:

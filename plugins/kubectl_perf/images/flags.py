@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters
 from .compute import DEFAULT_MAX_IMAGES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
 SORTS = ("size", "nodes", "pods", "waste")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
-_UNITS = {"": 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -29,15 +27,6 @@ more than it lists (the kubelet's nodeStatusMaxImages).
 
 exit status: 0 ok (notes about missing permissions or registries go to stderr);
 1 error; 2 bad flags."""
-
-
-def size(text: str) -> int:
-    """200MB, 1.5G, 300Mi, 250000000: bytes."""
-    match = _SIZE.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"invalid size {text!r}: use bytes or a unit, e.g. 200MB, 1.5GB, 300Mi")
-    unit = (match.group(2) or "").removesuffix("B")
-    return int(float(match.group(1)) * _UNITS[unit.upper() if len(unit) == 1 else unit])
 
 
 def seconds(text: str) -> float:
@@ -86,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)")
     plan = p.add_argument_group("pre-pull plan")
-    plan.add_argument("--min-size", type=size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)")
+    plan.add_argument("--min-size", type=byte_size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)")
     plan.add_argument(
         "--pool-label", type=label_key, metavar="KEY", help="node label naming the pool (default: the first well-known key nodes carry)"
     )

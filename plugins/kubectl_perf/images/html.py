@@ -8,8 +8,9 @@ from html import escape
 from typing import Any
 
 from ..capacity.html import STYLE as CAPACITY_STYLE
+from ..image_sizes import human
 from .compute import Result
-from .output import human, workload_text
+from .output import workload_text
 
 STYLE = (
     CAPACITY_STYLE

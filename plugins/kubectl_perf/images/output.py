@@ -7,22 +7,11 @@ import argparse
 from typing import Any
 
 from .. import render
+from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageRow, PoolRow, PrePull, Result
 
 IMAGECACHE_API = "kubefledged.io/v1alpha2"
-
-
-def human(size: int | None) -> str:
-    """Decimal units, as registries and `docker images` print sizes."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.3g} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 def workload_text(w: Any) -> str:
