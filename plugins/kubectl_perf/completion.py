@@ -80,7 +80,7 @@ def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tu
         return [(r, "") for r in RESOURCES], NO_FILE
     if action.dest == "sort":
         return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
-    if action.dest == "by":
+    if action.dest == "by" and sub == "capacity":
         return _group_by(args)
     if action.dest == "disable":  # audit's rule IDs, described by category and severity
         return [(r, f"{c}, {sev}") for r, (c, sev) in getattr(plugin_flags(sub), "RULES", {}).items()], NO_FILE
