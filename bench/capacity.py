@@ -3,12 +3,14 @@
 same simulated cluster, in one run on one machine; plus small-cluster latency.
 
     .venv/bin/python bench/capacity.py [--nodes 5000] [--pods-per-node 30] [--runs 3]
-                                       [--floor-nodes 1000]
+                                       [--floor-nodes 1000] [--floor-only]
 
 Prints medians (wall seconds, peak RSS) side by side and the ratios the targets
-are stated in. The I/O floor is every pods page fetched through the same client
-pool with nothing parsed (only the continue token is read): capacity --util -o json
-is held to 1.5x of it. Each command runs in a fresh process; peak RSS comes from wait4(),
+are stated in. The I/O floor is the pods list capacity reads (same query, same
+client pool), every page fetched with nothing parsed (only the continue token is
+read): capacity --util -o json is held to 1.5x of it. Where orjson is installed,
+capacity also runs with it shadowed (the krew archive's pure-Python decoding).
+Each command runs in a fresh process; peak RSS and CPU time come from wait4(),
 which covers kubectl and the plugin it execs (same pid).
 """
 
@@ -42,14 +44,20 @@ def start_sim(workdir: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path,
 
 def measure(cmd: list[str], kubeconfig: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one run, output discarded."""
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    wall, rss, _cpu = measure_cpu(cmd, kubeconfig)
+    return wall, rss
+
+
+def measure_cpu(cmd: list[str], kubeconfig: Path, extra_env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds user+system) of one run, output discarded."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(extra_env or {})}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed with status {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def medians(cmd: list[str], kubeconfig: Path, runs: int) -> tuple[float, float]:
@@ -78,16 +86,80 @@ def print_table(heading: str, rows: list[tuple[str, str, str]]) -> None:
 
 
 def fetch_floor() -> None:
-    """The I/O floor (run in its own process): every pods page, nothing parsed."""
+    """The I/O floor (run in its own process): every page of the pods list capacity
+    reads (running pods, the API server filters them), nothing parsed."""
     from kubectl_perf.api import DEFAULT_CHUNK_SIZE, Cluster, Connection, _peek_continue
+    from kubectl_perf.capacity.fetch import RUNNING_PODS
 
     cluster = Cluster(Connection())
     token = ""
     while True:
-        raw = cluster._request("/api/v1/pods", {"limit": DEFAULT_CHUNK_SIZE, "continue": token}).data
+        raw = cluster._request("/api/v1/pods", {"limit": DEFAULT_CHUNK_SIZE, "fieldSelector": RUNNING_PODS, "continue": token}).data
         token = _peek_continue(raw)
         if not token:
             break
+
+
+def without_orjson(work: Path) -> dict[str, str] | None:
+    """Environment that shadows orjson with a module refusing to import, as the krew
+    archive (pure-Python dependencies only) has none; None when orjson is not installed."""
+    try:
+        import orjson  # noqa: F401
+    except ImportError:
+        return None
+    stub = work / "no-orjson"
+    stub.mkdir(exist_ok=True)
+    (stub / "orjson.py").write_text('raise ImportError("shadowed by bench/capacity.py")\n')
+    return {"PYTHONPATH": str(stub)}
+
+
+def floor_rows(work: Path, nodes: int, runs: int) -> list[tuple[str, str, str]]:
+    """capacity --util -o json beside the I/O floor, alternating runs (and without orjson too, if installed)."""
+    proc, kc, _ = start_sim(work, "--nodes", str(nodes), "--pods-per-node", "30", "--seed", "1")
+    json_cmd = [KUBECTL, "perf", "capacity", "--util", "-o", "json"]
+    floor_cmd = [sys.executable, __file__, "--fetch-floor"]
+    plain = without_orjson(work)
+    variants: dict[str, tuple[list[str], dict[str, str] | None]] = {"capacity": (json_cmd, None), "floor": (floor_cmd, None)}
+    if plain is not None:
+        variants["pure"] = (json_cmd, plain)
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+    try:
+        measure(json_cmd, kc)  # warm-up
+        for _ in range(runs):
+            for name, (cmd, env) in variants.items():
+                results[name].append(measure_cpu(cmd, kc, env))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+
+    def wall(name: str) -> float:
+        return statistics.median(r[0] for r in results[name])
+
+    def cpu(name: str) -> float:
+        return statistics.median(r[2] for r in results[name])
+
+    floor = wall("floor")
+    label = f"{nodes} nodes / {nodes * 30} pods"
+    decoder = "orjson" if plain is not None else "json (orjson not installed)"
+    rows = [
+        (
+            f"kubectl perf capacity --util -o json, {label}, {decoder}",
+            f"{wall('capacity'):.2f} s, {cpu('capacity'):.2f} s CPU",
+            "<= 1.5x the I/O floor",
+        ),
+        (f"I/O floor: the same pods list fetched, nothing parsed, {label}", f"{floor:.2f} s, {cpu('floor'):.2f} s CPU", ""),
+        ("ratio capacity / I/O floor", f"{wall('capacity') / floor:.2f}x", ""),
+    ]
+    if plain is not None:
+        rows += [
+            (
+                f"kubectl perf capacity --util -o json, {label}, orjson shadowed (json)",
+                f"{wall('pure'):.2f} s, {cpu('pure'):.2f} s CPU",
+                "",
+            ),
+            ("ratio capacity without orjson / I/O floor", f"{wall('pure') / floor:.2f}x", ""),
+        ]
+    return rows
 
 
 def main() -> None:
@@ -100,10 +172,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--small-runs", type=int, default=15)
     p.add_argument("--floor-nodes", type=int, default=1000, help="cluster size for the I/O floor comparison (30 pods a node)")
+    p.add_argument("--floor-only", action="store_true", help="only capacity beside the I/O floor")
     args = p.parse_args()
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.floor_only:
+            print_table(f"median of {args.runs} runs", floor_rows(work, args.floor_nodes, args.runs))
+            return
 
         # start-up of the simulated cluster itself
         starts = []
@@ -132,24 +208,7 @@ def main() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
 
-        # capacity beside the I/O floor, alternating runs
-        proc, kc, _ = start_sim(work, "--nodes", str(args.floor_nodes), "--pods-per-node", "30", "--seed", "1")
-        json_cmd = [KUBECTL, "perf", "capacity", "--util", "-o", "json"]
-        floor_cmd = [sys.executable, __file__, "--fetch-floor"]
-        try:
-            measure(json_cmd, kc)  # warm-up
-            cap_runs, floor_runs = [], []
-            for _ in range(args.runs):
-                cap_runs.append(measure(json_cmd, kc)[0])
-                floor_runs.append(measure(floor_cmd, kc)[0])
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
-        cap, floor = statistics.median(cap_runs), statistics.median(floor_runs)
-        label = f"{args.floor_nodes} nodes / {args.floor_nodes * 30} pods"
-        rows.append((f"kubectl perf capacity --util -o json, {label}", f"{cap:.2f} s", "target <= 1.5x the I/O floor"))
-        rows.append((f"I/O floor: every pods page fetched, nothing parsed, {label}", f"{floor:.2f} s", ""))
-        rows.append(("ratio capacity / I/O floor", f"{cap / floor:.2f}x", ""))
+        rows += floor_rows(work, args.floor_nodes, args.runs)
 
         # the scalability envelope, capacity beside the baseline, alternating runs
         proc, kc, took = start_sim(work, "--nodes", str(args.nodes), "--pods-per-node", str(args.pods_per_node), "--seed", "1")
@@ -175,6 +234,7 @@ def main() -> None:
         "kubectl get pods -A -o json, same cluster",
     )
     print_table(f"median of {args.runs} runs at scale, {args.small_runs} small", rows)
+
 
 if __name__ == "__main__":
     main()

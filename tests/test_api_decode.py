@@ -1,0 +1,94 @@
+"""Decoding API answers: orjson where installed, the standard library where not (the krew
+archive), with the same results either way; the cyclic collector paused only while decoding."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Sim, env_for, kubectl
+from kubectl_perf import api
+from kubectl_perf.api import ApiError, Cluster, Connection
+
+orjson: Any
+try:
+    import orjson
+except ImportError:  # a runtime dependency of pip installs; the json fallback is tested either way
+    orjson = None
+needs_orjson = pytest.mark.skipif(orjson is None, reason="orjson is not installed")
+
+
+@pytest.fixture(params=[pytest.param("orjson", marks=needs_orjson), "json"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(api, "_loads", orjson.loads if request.param == "orjson" else json.loads)
+    yield request.param
+
+
+def test_without_orjson_the_standard_library_decodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "orjson", None)  # what `import orjson` finds in the krew archive: nothing
+    assert api._pick_loads() is json.loads
+
+
+@needs_orjson
+def test_with_orjson_installed_it_decodes() -> None:
+    assert api._pick_loads() is orjson.loads
+
+
+def test_both_decoders_give_the_same_pages(generated: Sim, decoder: str) -> None:
+    cluster = Cluster(Connection(str(generated.kubeconfig)))
+    items = cluster.fold("/api/v1/pods", list, lambda acc, page: acc.extend(page), limit=40)
+    assert items == generated.get("/api/v1/pods")["items"]  # the test's own urllib + json reading
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b'{"a": "caf\\u00e9", "n": [1, 2.5, -3e2, true, null]}', {"a": "café", "n": [1, 2.5, -300.0, True, None]}),
+        (b'{"s": "\\ud800"}', {"s": "\ud800"}),  # a lone surrogate: orjson refuses it, json takes it
+    ],
+)
+def test_decode_agrees_with_the_standard_library(raw: bytes, expected: Any, decoder: str) -> None:
+    assert api._decode(raw, "/x") == expected
+
+
+def test_not_json_is_one_line_error(decoder: str) -> None:
+    with pytest.raises(ApiError, match="^the server answered GET /api/v1/pods with something that is not JSON$"):
+        api._decode(b"<html>proxy error</html>", "/api/v1/pods")
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_the_collector_is_left_as_found(was_on: bool, decoder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    states: list[bool] = []
+
+    def spy(data: bytes) -> Any:
+        states.append(gc.isenabled())
+        return json.loads(data)
+
+    monkeypatch.setattr(api, "_loads", spy)
+    (gc.enable if was_on else gc.disable)()
+    try:
+        api._decode(b"[1]", "/x")
+        with pytest.raises(ApiError):
+            api._decode(b"nope", "/x")
+        after = gc.isenabled()
+    finally:
+        gc.enable()
+    assert states == [False, False] and after is was_on
+
+
+def test_capacity_output_is_the_same_without_orjson(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """Through kubectl's plugin lookup: a stub that refuses to import shadows orjson, as in the krew archive."""
+    (tmp_path / "orjson.py").write_text('raise ImportError("not installed")\n')
+    without = env_for(fixture_cluster, PYTHONPATH=str(tmp_path))
+    probe = "import json, kubectl_perf.api as a; print(a._loads is json.loads)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=without).stdout == "True\n"
+    for args in (["--util", "-o", "json"], ["--util", "--containers", "-o", "wide"]):
+        expected = kubectl(fixture_cluster, "perf", "capacity", *args, check=False)
+        got = kubectl(fixture_cluster, "perf", "capacity", *args, check=False, env=without)
+        assert expected.stdout and (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
