@@ -168,9 +168,9 @@ class Cluster:
             raise ApiError(f"{message or 'request failed'} ({method} {path}: {raw.status} {reason})".strip(), raw.status, reason)
         return _decode(raw.data, path) if raw.data else None
 
-    def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
-        """GET a JSON document."""
-        return _decode(self._request(path, query).data, path)
+    def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """GET a JSON document; timeout (seconds) bounds this request alone (one node's kubelet)."""
+        return _decode(self._request(path, query, timeout=timeout).data, path)
 
     def stream_lines(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
         """GET a text document line by line, without holding it whole (cAdvisor dumps)."""

@@ -16,10 +16,12 @@ import os
 import sys
 from collections.abc import Iterable
 from types import ModuleType
+from typing import Any
 
 from .cli import PLUGINS
 
 NO_FILE = 4  # cobra's ShellCompDirectiveNoFileComp
+NO_SPACE = 2  # ShellCompDirectiveNoSpace: the value goes on (label: -> label:team)
 FILES = 0  # ShellCompDirectiveDefault: the shell completes file names
 API_TIMEOUT = 2.0  # seconds: a prompt must not hang on a slow cluster
 FILE_FLAGS = {"kubeconfig", "policy", "file", "pods_file"}
@@ -78,9 +80,21 @@ def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tu
         return [(r, "") for r in RESOURCES], NO_FILE
     if action.dest == "sort":
         return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
+    if action.dest == "by" and sub == "capacity":
+        return _group_by(args)
     if action.dest == "disable":  # audit's rule IDs, described by category and severity
         return [(r, f"{c}, {sev}") for r, (c, sev) in getattr(plugin_flags(sub), "RULES", {}).items()], NO_FILE
     return [], NO_FILE
+
+
+def _group_by(args: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """capacity --by: namespace, label:KEY, or node-label:KEY with the keys the nodes carry."""
+    value = args[-1].partition("=")[2] if args[-1].startswith("--by=") else args[-1]
+    if value.startswith("node-label:"):
+        keys = sorted({k for n in _items(args, "/api/v1/nodes") for k in (n.get("metadata") or {}).get("labels") or {}})
+        return [(f"node-label:{k}", "") for k in keys], NO_FILE
+    prefixes = [("namespace", "pods by namespace"), ("label:", "pods by a pod label"), ("node-label:", "nodes by a node label (zone, pool)")]
+    return prefixes, NO_FILE | NO_SPACE
 
 
 def _flag(args: list[str], name: str) -> str | None:
@@ -93,15 +107,19 @@ def _flag(args: list[str], name: str) -> str | None:
     return None
 
 
-def _names(args: list[str], path: str) -> list[tuple[str, str]]:
+def _items(args: list[str], path: str) -> list[dict[str, Any]]:
+    """The first 1,000 objects of a list from the cluster the flags name; none when it does not answer."""
     from .api import ApiError, Cluster, Connection
 
     try:
         cluster = Cluster(Connection(_flag(args, "--kubeconfig"), _flag(args, "--context"), API_TIMEOUT))
-        items = cluster.get(path, {"limit": 1000}).get("items") or []
+        return cluster.get(path, {"limit": 1000}).get("items") or []
     except (ApiError, OSError, ValueError):
         return []
-    return [(i["metadata"]["name"], "") for i in items]
+
+
+def _names(args: list[str], path: str) -> list[tuple[str, str]]:
+    return [(i["metadata"]["name"], "") for i in _items(args, path)]
 
 
 def _contexts(args: list[str]) -> list[tuple[str, str]]:

@@ -13,41 +13,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 from ..api import ApiError
+from ..kubelet import Forbidden, node_error, proxy_path
 from ..promtext import Parser
 from .compute import CADVISOR_METRICS, RESOURCE_METRICS, NodeStats, PodStats, Snapshot, pod_specs, snapshot_from_stats_summary
 
 T = TypeVar("T")
 
-PATHS = {"cadvisor": "metrics/cadvisor", "resource": "metrics/resource", "summary": "stats/summary"}
-
 
 class InputError(Exception):
     """A dump or pods file that cannot be used: one line, exit status 2."""
-
-
-class Forbidden(ApiError):
-    """nodes/proxy is not granted: no node can be read, so the command stops."""
-
-
-def proxy_path(node: str, endpoint: str) -> str:
-    return f"/api/v1/nodes/{quote(node, safe='')}/proxy/{PATHS[endpoint]}"
-
-
-def node_error(node: str, err: ApiError) -> ApiError:
-    """The one line a user should see for a failed node read."""
-    if err.status == 403:
-        return Forbidden(
-            f"reading node metrics needs the nodes/proxy permission (get on nodes/proxy; a separate RBAC grant from nodes): {err}",
-            403,
-        )
-    if err.status in (500, 502, 503):
-        return ApiError(f"node {node}: kubelet not reachable through the API server ({err.status}): {err}", err.status)
-    if err.status == 404:
-        return ApiError(f"node {node}: not found, or the kubelet does not serve this endpoint (404)", 404)
-    return ApiError(f"node {node}: {err}", err.status)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 from ..cli import FlagError, run
 from ..render import note
 from . import fetch
-from .compute import COUNT, USAGE_RESOURCES, Report
+from .compute import COUNT, STORAGE, USAGE_RESOURCES, Report
 from .flags import parse
 
 EXIT_BREACH = 1
@@ -38,24 +38,53 @@ def capacity(args: argparse.Namespace) -> int:
     if args.padding_target is not None:
         policy = dataclasses.replace(policy, padding_memory=args.padding_target)
     cluster = Cluster(connection(args))
-    snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or args.by is not None)
-    check_resources(args.resources, snap.nodes)
+    snap = fetch.snapshot(cluster, args, pod_usage=args.detail is not Detail.NODES or (args.by is not None and not args.by.on_nodes))
+    if not snap.nodes_forbidden:  # without nodes, what they advertise is unknown
+        check_resources(args.resources, snap.nodes)
+    storage = None
+    if args.util and STORAGE in args.resources and snap.nodes:  # metrics.k8s.io has no disk: the kubelets' summaries do
+        from .storage import read
+
+        names = [(n.get("metadata") or {}).get("name", "") for n in snap.nodes]
+        if fetch.pods_filtered(args):  # rows sum the shown pods: only their nodes' summaries matter
+            on = fetch.nodes_of_shown_pods(cluster, args, snap.namespaces)
+            names = [n for n in names if n in on]
+        storage = read(cluster, names)
     filtered = fetch.pods_filtered(args)
-    options = Options(policy, args.detail, args.by, args.util, snap.namespaces, filtered)
+    unlisted = bool(snap.nodes_forbidden)  # pods only: the rows sum them, no node has a row
+    detail = Detail.PODS if unlisted and args.detail is Detail.NODES else args.detail
+    options = Options(policy, detail, args.by, args.util, snap.namespaces, filtered or unlisted, nodes_known=not unlisted)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
-    node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered else None
-    report = fetch.with_pods(cluster, args, lambda pages: build(options, snap.nodes, pages, snap.node_usage, snap.pod_usage, node_limits))
+    node_limits = fetch.whole_node_limits(cluster, args, whole_node_limits) if filtered and not unlisted else None
+    report = fetch.with_pods(
+        cluster,
+        args,
+        lambda pages: build(
+            options,
+            snap.nodes,
+            pages,
+            snap.node_usage,
+            snap.pod_usage,
+            node_limits,
+            storage.nodes if storage else None,
+            storage.pods if storage else None,
+        ),
+    )
     nodes = sort_report(report, args.sort)
     emit_report(args, report, nodes, cluster.host, describe_filters(args))
 
+    if unlisted:
+        note(f"note: cannot list nodes ({snap.nodes_forbidden}): showing pods without node columns (no allocatable, no padding verdict)")
     if snap.note:
         note(f"note: {snap.note}")
     for text in empty_filter_notes(args, report):
         note(f"note: {text}")
-    unmetered = [r for r in args.resources if r not in USAGE_RESOURCES and r != COUNT]
+    for text in storage.notes() if storage else ():
+        note(f"note: {text}")
+    unmetered = [r for r in args.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if args.util and unmetered and not snap.usage_missing:
-        note(f"note: metrics.k8s.io reports cpu and memory only: no usage for {', '.join(unmetered)}")
-    if filtered:
+        note(f"note: no usage for {', '.join(unmetered)}: metrics.k8s.io reports cpu and memory only, kubelets ephemeral-storage")
+    if filtered and not unlisted:
         note(f"note: {filter_note(args, node_limits is not None)}")
     if report.missing_pods:
         note(

@@ -23,6 +23,7 @@ examples:
   kubectl perf capacity --util               ... with live usage from metrics-server
   kubectl perf capacity --pods -n shop       per pod, one namespace
   kubectl perf capacity --by label:team      roll-up by a pod label
+  kubectl perf capacity --by node-label:topology.kubernetes.io/zone   roll-up of nodes by zone, with padding
   kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
   kubectl perf capacity -o html > capacity.html
@@ -87,7 +88,12 @@ def parse_by(text: str) -> GroupBy:
         return GroupBy()
     if text.startswith("label:") and len(text) > 6:
         return GroupBy(text[len("label:") :])
-    raise argparse.ArgumentTypeError(f"invalid --by {text!r}: use namespace or label:KEY (e.g. label:team)")
+    if text.startswith("node-label:") and len(text) > len("node-label:"):
+        return GroupBy(text[len("node-label:") :], on_nodes=True)
+    raise argparse.ArgumentTypeError(
+        f"invalid --by {text!r}: use namespace, label:KEY (a pod label, e.g. label:team) or node-label:KEY "
+        "(e.g. node-label:topology.kubernetes.io/zone)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
     p.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
     p.add_argument("--containers", "-c", action="store_true", help="one row per container under each node (with --pods too)")
-    p.add_argument("--by", type=parse_by, metavar="namespace|label:KEY", help="roll pods up by namespace or by a pod label")
+    p.add_argument(
+        "--by",
+        type=parse_by,
+        metavar="namespace|label:KEY|node-label:KEY",
+        help="roll pods up by namespace or by a pod label, or nodes by a node label (pool, zone, instance type)",
+    )
     p.add_argument(
         "--resources",
         type=parse_resources,

@@ -3,11 +3,12 @@ node: requests, limits and usage against allocatable, and the padding line."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
 from ..render import age_seconds, human_age
-from .compute import USAGE_RESOURCES, NodeRow, Report
+from .compute import USAGE_RESOURCES, NodeGroupRow, NodeRow, Report
 from .output import amount_text, target_text
 
 STYLE = """
@@ -31,14 +32,14 @@ def _pct(value: int, whole: int) -> float:
     return min(100.0, value * 100 / whole) if whole else 0.0
 
 
-def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
+def _bar(node: NodeRow, resource: str, show_usage: Collection[str]) -> str:
     alloc = node.allocatable.get(resource, 0)
     req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
     parts = [
         f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(amount_text(resource, req))}"></div>',
         f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(amount_text(resource, lim))}"></div>',
     ]
-    if show_usage and node.usage is not None and resource in USAGE_RESOURCES:
+    if resource in show_usage and node.usage is not None and (resource in USAGE_RESOURCES or resource in node.usage):
         use = node.usage.get(resource, 0)
         parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(amount_text(resource, use))}"></div>')
     if resource == "memory":
@@ -49,38 +50,44 @@ def _bar(node: NodeRow, resource: str, show_usage: bool) -> str:
     )
 
 
-def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: bool) -> str:
+def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: Collection[str]) -> str:
     lines = []
     for r in resources:
         if r == "pods":
             continue
         alloc = node.allocatable.get(r, 0)
         text = f"{r}: req {amount_text(r, node.requests.get(r, 0))} / lim {amount_text(r, node.limits.get(r, 0))}"
-        if show_usage and node.usage is not None and r in USAGE_RESOURCES:
+        if r in show_usage and node.usage is not None and (r in USAGE_RESOURCES or r in node.usage):
             text += f" / use {amount_text(r, node.usage.get(r, 0))}"
         lines.append(f"{escape(text)} of {escape(amount_text(r, alloc))}")
     return "<br>".join(lines)
 
 
-def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
+def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -> str:
     """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
     title = report.options.by.title if report.options.by else "namespace"
-    head = "".join(
+    on_nodes = report.options.by is not None and report.options.by.on_nodes
+    head = ("<th>nodes</th>" if on_nodes else "") + "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
-        + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if show_usage and r in USAGE_RESOURCES else "")
+        + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if r in show_usage else "")
         for r in resources
     )
+    head += "<th>padding</th>" if on_nodes else ""
     rows = []
     for g in report.groups.values():  # in --sort order (sort_report)
         cells = []
         for r in resources:
             req = g.requests.get(r, 0)
             cells += [amount_text(r, req), amount_text(r, g.limits.get(r, 0))]
-            if show_usage and r in USAGE_RESOURCES:
+            if r in show_usage:
                 used = (g.usage or {}).get(r, 0)
                 cells += [amount_text(r, used), amount_text(r, req - used) if req else "-"]
+        nodes = f"<td>{g.nodes}</td>" if isinstance(g, NodeGroupRow) else ""
+        if isinstance(g, NodeGroupRow):  # padding is judged per node: the breaching ones are named
+            verdict = f"breach: {len(g.breaching)}/{g.nodes} nodes ({', '.join(g.breaching)})" if g.breaching else "within target"
+            cells.append(verdict)
         rows.append(
-            f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>'
+            f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>{nodes}'
             + "".join(f"<td>{escape(c)}</td>" for c in cells)
             + "</tr>"
         )
@@ -90,9 +97,33 @@ def _groups(report: Report, resources: list[str], show_usage: bool) -> str:
     )
 
 
+def _unlisted(nodes: list[NodeRow], resources: list[str], show_usage: Collection[str]) -> str:
+    """Nodes could not be listed: the pods in a table, no bars (no allocatable to draw against)."""
+    head = "".join(
+        f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>" + (f"<th>{escape(r)} usage</th>" if r in show_usage else "")
+        for r in resources
+    )
+    rows = []
+    for p in (p for n in nodes for p in n.pod_rows):
+        cells = []
+        for r in resources:
+            cells += [amount_text(r, p.requests.get(r, 0)), amount_text(r, p.limits.get(r, 0))]
+            if r in show_usage:
+                cells.append("-" if p.usage is None or r not in p.usage else amount_text(r, p.usage[r]))
+        rows.append(
+            f'<tr data-pod="{escape(p.namespace)}/{escape(p.name)}"><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>'
+            f"<td>{escape(p.node)}</td>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
+        )
+    return (
+        f'<h2>Pods ({len(rows)})</h2><p class="sub unlisted">Nodes could not be listed (forbidden to this user): '
+        "no allocatable, no padding verdict.</p>"
+        f"<table><tr><th>namespace</th><th>pod</th><th>node</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
-    show_usage = report.options.util and report.usage_known
+    show_usage = report.metered if report.options.util else set()  # the resources whose usage is shown
     total = report.total()
     now = datetime.now(timezone.utc)
     bars = [r for r in resources if r != "pods"]
@@ -123,6 +154,8 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
         if report.pending
         else ""
     )
+    if not report.options.nodes_known:
+        rows = [_unlisted(nodes, bars, show_usage)]
     groups_html = _groups(report, bars, show_usage) if report.options.by else ""
     breaching = sum(1 for n in nodes if n.breaches())
     when = now.strftime("%Y-%m-%d %H:%M UTC")
@@ -138,7 +171,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
 <title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
 <body>
 <h1>Capacity report: {escape(cluster)}</h1>
-<p class="sub">{len(nodes)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
+<p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
 {filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,

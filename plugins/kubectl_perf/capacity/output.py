@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -12,7 +12,7 @@ from .. import render
 from ..model import Resources
 from ..quantity import NANO, to_number
 from ..render import MEBI, MILLI, Column, Table, age_seconds, exact, human_age, percent_text, truncated
-from .compute import COUNT, USAGE_RESOURCES, Detail, GroupRow, NodeRow, PodRow, Report
+from .compute import COUNT, STORAGE, USAGE_RESOURCES, Detail, GroupRow, NodeGroupRow, NodeRow, PodRow, Report
 
 # -- units: one per column (README, "Units") ----------------------------------------
 # Tables: cpu in millicores, byte amounts in Mi, counts whole, each truncated toward zero
@@ -88,6 +88,7 @@ class Show:
     requests: bool = True
     limits: bool = True
     available: bool = False  # node cells read "what is left/allocatable"
+    metered: frozenset[str] = frozenset(USAGE_RESOURCES)  # resources with usage: UTIL columns
 
 
 def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Column]:
@@ -98,8 +99,8 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
     def text(part: str) -> Callable[[Line], str]:
         def show_cell(line: Line) -> str:
             values = getattr(line, part)
-            if values is None:
-                return "-"
+            if values is None or (part == "usage" and resource not in USAGE_RESOURCES and resource not in values):
+                return "-"  # not measured (a node whose kubelet summary could not be read)
             amount = values.get(resource, 0)
             if show.available and line.allocatable is not None:
                 alloc = line.allocatable.get(resource, 0)
@@ -140,7 +141,7 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
         cols.append(Column(f"{h} REQUESTS", text("requests"), value("requests")))
     if show.limits:
         cols.append(Column(f"{h} LIMITS", text("limits"), value("limits")))
-    if util and resource in USAGE_RESOURCES:
+    if util and resource in show.metered:
         cols.append(Column(f"{h} UTIL", text("usage"), value("usage")))
         if not wide_allocatable:  # pods, containers and groups: what the request leaves unused
             cols.append(Column(f"{h} SLACK", slack_text, slack_value))
@@ -308,8 +309,15 @@ def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Li
     return lines
 
 
-def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: datetime) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.node), Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
+def unlisted_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
+    """Nodes could not be listed: the total, then every pod (or container), no node lines."""
+    pods = [line for line in pod_lines(nodes, total, containers) if line.pod != "*"]
+    return [Line("*", total.requests, total.limits, total.usage, None, "*", "*", "*", section="cluster"), *pods]
+
+
+def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: datetime, node: bool = True) -> list[Column]:
+    cols = [Column("NODE", lambda line: line.node)] if node else []
+    cols += [Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
     if containers:  # KIND in every view: an init container's figures do not add to the pod's
         cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind)]
     for r in resources:
@@ -322,17 +330,43 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: d
 
 # -- the group view ----------------------------------------------------------------
 def group_lines(report: Report, total: NodeRow) -> list[Line]:
-    groups = list(report.groups.values())  # in --sort order (sort_report)
-    return [Line("", g.requests, g.limits, g.usage, total.allocatable, pods=g.pods, group=g.name, section="group") for g in groups]
+    """One line per group, in --sort order (sort_report); node groups carry their own allocatable."""
+    return [
+        Line(
+            "",
+            g.requests,
+            g.limits,
+            g.usage,
+            g.allocatable if isinstance(g, NodeGroupRow) else total.allocatable,
+            pods=g.pods,
+            group=g.name,
+            section="group",
+        )
+        for g in report.groups.values()
+    ]
+
+
+def group_padding_text(group: NodeGroupRow) -> str:
+    """Padding is judged per node: how many of the group's nodes breach."""
+    return f"BREACH {len(group.breaching)}/{group.nodes} nodes" if group.breaching else "ok"
 
 
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
     by = report.options.by
     title = "NAMESPACE" if by is None or by.label is None else label_header(by.label)
-    cols = [Column(title, lambda line: line.group), Column("PODS", lambda line: str(line.pods), lambda line: line.pods)]
+    on_nodes = by is not None and by.on_nodes
+    rows = {g.name: g for g in report.groups.values() if isinstance(g, NodeGroupRow)}
+    cols = [Column(title, lambda line: line.group)]
+    if on_nodes:
+        cols.append(Column("NODES", lambda line: str(rows[line.group].nodes), lambda line: rows[line.group].nodes))
+    cols.append(Column("PODS", lambda line: str(line.pods), lambda line: line.pods))
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, show, wide_allocatable=False)
+            cols += amount_columns(r, show, wide_allocatable=on_nodes)
+    if on_nodes and "memory" in resources:
+        cols.append(
+            Column("PADDING", lambda line: group_padding_text(rows[line.group]), lambda line: len(rows[line.group].breaching))
+        )
     return cols
 
 
@@ -352,25 +386,25 @@ def pending_columns(resources: tuple[str, ...], pod_header: str = "PENDING POD")
 
 
 # -- the machine contract ----------------------------------------------------------
-def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, Any]:
+def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     """{resource: {allocatable?, requests, limits, usage?}} as JSON numbers in base units."""
     out: dict[str, Any] = {}
     for r in resources:
         if r == COUNT and isinstance(row, PodRow):
             continue
         entry: dict[str, Any] = {}
-        if isinstance(row, NodeRow):
+        if isinstance(row, (NodeRow, NodeGroupRow)):
             entry["allocatable"] = to_number(row.allocatable.get(r, 0))
         entry["requests"] = to_number(row.requests.get(r, 0))
         if r != COUNT:
             entry["limits"] = to_number(row.limits.get(r, 0))
-        if usage and r in USAGE_RESOURCES and row.usage is not None:
+        if r in usage and row.usage is not None and (r in USAGE_RESOURCES or r in row.usage):
             entry["usage"] = to_number(row.usage.get(r, 0))
         out[r] = entry
     return out
 
 
-def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, Any]:
+def pod_json(pod: PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"namespace": pod.namespace, "name": pod.name, "resources": resources_json(pod, resources, usage)}
     if pod.created:
         out["creationTimestamp"] = pod.created
@@ -385,7 +419,7 @@ def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, 
                     r: {
                         "requests": to_number(c.requests.get(r, 0)),
                         "limits": to_number(c.limits.get(r, 0)),
-                        **({"usage": to_number(c.usage.get(r, 0))} if usage and c.usage is not None and r in USAGE_RESOURCES else {}),
+                        **({"usage": to_number(c.usage.get(r, 0))} if r in usage and c.usage is not None and r in USAGE_RESOURCES else {}),
                     }
                     for r in resources
                     if r != COUNT
@@ -398,7 +432,7 @@ def pod_json(pod: PodRow, resources: tuple[str, ...], usage: bool) -> dict[str, 
 
 def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -> dict[str, Any]:
     """-o json / yaml: {"nodes": [...], "total": {...}, "pending": [...]} in base units."""
-    usage = report.options.util and report.usage_known
+    usage = report.metered if report.options.util else set()  # the resources whose usage is shown
     total = report.total()
     detail = report.options.detail is not Detail.NODES
     doc: dict[str, Any] = {
@@ -424,8 +458,19 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
             for p in report.pending
         ],
     }
+    if not report.options.nodes_known:  # listing nodes is forbidden: the pods, each naming its node
+        doc["nodes"] = []
+        doc["pods"] = [{**pod_json(p, resources, usage), "node": p.node} for n in nodes for p in n.pod_rows]
     if report.options.by:
-        doc["groups"] = [{"name": g.name, "pods": g.pods, "resources": resources_json(g, resources, usage)} for g in report.groups.values()]
+        doc["groups"] = [
+            {
+                "name": g.name,
+                "pods": g.pods,
+                "resources": resources_json(g, resources, usage),
+                **({"nodes": g.nodes, "paddingBreachingNodes": g.breaching} if isinstance(g, NodeGroupRow) else {}),
+            }
+            for g in report.groups.values()
+        ]
     return doc
 
 
@@ -442,11 +487,26 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
         total = report.total()
         delimited = args.output in ("csv", "tsv")
         # csv/tsv: one header whatever the server answered (--util's columns stay, empty when metrics are missing)
-        util = report.options.util and (report.usage_known or delimited)
-        show = Show(util, not args.hide_requests, not args.hide_limits, args.available)
+        metered = frozenset(report.metered) | (frozenset((*USAGE_RESOURCES, STORAGE)) if delimited else frozenset())
+        show = Show(
+            report.options.util and (report.usage_known or delimited),
+            not args.hide_requests,
+            not args.hide_limits,
+            args.available,
+            metered,
+        )
         now = datetime.now(timezone.utc)
         if report.options.by:
-            main = Table(group_lines(report, total), group_columns(report, resources, show), section=section)
+            breaching = {g.name for g in report.groups.values() if isinstance(g, NodeGroupRow) and g.breaching}
+            main = Table(
+                group_lines(report, total),
+                group_columns(report, resources, show),
+                highlight=lambda line: render.RED if line.group in breaching else "",
+                section=section,
+            )
+        elif not report.options.nodes_known:  # pods only, without node columns
+            containers = report.options.detail is Detail.CONTAINERS
+            main = Table(unlisted_lines(nodes, total, containers), pod_columns(resources, containers, show, now, node=False), section=section)
         elif report.options.detail is not Detail.NODES:
             containers = report.options.detail is Detail.CONTAINERS
             main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show, now), section=section)

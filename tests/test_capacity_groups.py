@@ -1,0 +1,122 @@
+"""`kubectl perf capacity --by node-label:KEY` (issue 8 item 15), through kubectl's plugin lookup
+against perf-sim's fixture cluster (tests/data/cluster.yaml).
+
+Expected figures are test_capacity's per-node sums, added up by hand per label value:
+zone-a = node-a + node-gpu, zone-b = node-b."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import Sim, kubectl
+from test_capacity import NODE_B, POLICY, Gi, Mi, close, perf
+
+ZONE = "node-label:topology.kubernetes.io/zone"
+ZONE_A = {  # node-a + node-gpu
+    "cpu": {"allocatable": 4 + 16, "requests": 3.55 + 4, "limits": 1.95 + 0},
+    "memory": {"allocatable": 80 * Gi, "requests": (3640 * Mi) + 16 * Gi, "limits": 4608 * Mi + 20 * Gi},
+}
+ZONE_B = NODE_B  # node-b alone
+
+
+def groups(sim: Sim, *args: str) -> dict[str, dict[str, Any]]:
+    result = perf(sim, "-o", "json", *args)
+    assert result.returncode in (0, 1), result.stderr
+    return {g["name"]: g for g in json.loads(result.stdout)["groups"]}
+
+
+def check(resources: dict[str, Any], expected: dict[str, dict[str, float]]) -> None:
+    for resource in ("cpu", "memory"):
+        for part, value in expected[resource].items():
+            assert close(resources[resource][part], value), (resource, part, resources[resource][part], value)
+
+
+def test_hand_worked_sums_per_zone(fixture_cluster: Sim) -> None:
+    by = groups(fixture_cluster, "--by", ZONE)
+    assert list(by) == ["zone-a", "zone-b"]
+    assert (by["zone-a"]["nodes"], by["zone-a"]["pods"]) == (2, 5)  # node-a 3 pods, node-gpu 2
+    assert (by["zone-b"]["nodes"], by["zone-b"]["pods"]) == (1, 2)
+    check(by["zone-a"]["resources"], ZONE_A)
+    check(by["zone-b"]["resources"], ZONE_B)
+    # without --util node-b's 10Gi of limits fit 0.75 x 16Gi = 12Gi: nothing breaches
+    assert by["zone-a"]["paddingBreachingNodes"] == [] and by["zone-b"]["paddingBreachingNodes"] == []
+
+
+def test_padding_is_judged_per_node(fixture_cluster: Sim, tmp_path: Path) -> None:
+    # with --util node-b's 13Gi of usage passes its 12Gi budget; node-a (6Gi of 16Gi) does not
+    by = groups(fixture_cluster, "--util", "--by", ZONE)
+    assert by["zone-b"]["paddingBreachingNodes"] == ["node-b"] and by["zone-a"]["paddingBreachingNodes"] == []
+    assert by["zone-b"]["resources"]["memory"]["usage"] == 13 * Gi
+    # a policy at 0.5 for workload=io: node-b's 10Gi limits pass 8Gi; by instance type, only i3.large breaches
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY))
+    table = perf(fixture_cluster, "--policy", str(policy), "--by", "node-label:node.kubernetes.io/instance-type")
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:] if line.strip() and not line.startswith("NAMESPACE")}
+    assert rows["i3.large"].rstrip().endswith("BREACH 1/1 nodes")
+    assert rows["m5.xlarge"].rstrip().endswith("ok") and rows["p3.2xlarge"].rstrip().endswith("ok")
+    assert table.stdout.splitlines()[0].split()[:3] == ["INSTANCE-TYPE", "NODES", "PODS"]
+
+
+def test_nodes_without_the_label_and_csv(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--by", "node-label:example.com/absent", "-o", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["SECTION"] == "group"]  # pending pods: SECTION pending
+    assert len(rows) == 1 and rows[0]["ABSENT"] == "<none>"
+    row = rows[0]
+    assert (row["NODES"], row["PODS"], row["PADDING"]) == ("3", "7", "0")
+    # every node: allocatable 4 + 7.91 + 16 cores, limits 4608Mi + 10Gi + 20Gi
+    assert (row["CPU ALLOCATABLE"], row["CPU REQUESTS"]) == ("27910", "10550")  # millicores: 4 + 7.91 + 16, 3.55 + 3 + 4
+    assert int(row["MEMORY LIMITS"]) == 4608 * Mi + 30 * Gi and int(row["MEMORY ALLOCATABLE"]) == 96 * Gi
+
+
+def test_sort_applies_to_groups(fixture_cluster: Sim) -> None:
+    # by requests zone-a leads (7.55 > 3 cores); as a share of the group's allocatable zone-b does
+    # (3 / 7.91 = 37.9% > 7.55 / 20 = 37.75%)
+    assert list(groups(fixture_cluster, "--by", ZONE, "--sort", "cpu.requests")) == ["zone-a", "zone-b"]
+    assert list(groups(fixture_cluster, "--by", ZONE, "--sort", "cpu.requests.percent")) == ["zone-b", "zone-a"]
+    table = perf(fixture_cluster, "--by", ZONE, "--sort", "cpu.request.percentage", "-o", "wide")
+    lines = [line.split()[0] for line in table.stdout.splitlines()[1:3]]
+    assert lines == ["zone-b", "zone-a"] and "CPU ALLOCATABLE" in table.stdout.splitlines()[0]
+    # cells read as shares of the group's own allocatable, not the cluster's: zone-b's memory
+    # requests 8Gi of 16Gi (50%, of the cluster's 96Gi 8%), zone-a's 19.5625Gi of 80Gi (24%, else 20%)
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:3]}
+    assert "(50%)" in rows["zone-b"] and "(24%)" in rows["zone-a"], table.stdout
+
+
+def test_yaml_matches_json(fixture_cluster: Sim) -> None:
+    as_yaml = yaml.safe_load(perf(fixture_cluster, "-o", "yaml", "--by", ZONE).stdout)
+    assert as_yaml["groups"] == json.loads(perf(fixture_cluster, "-o", "json", "--by", ZONE).stdout)["groups"]
+
+
+def test_html_names_breaching_nodes(fixture_cluster: Sim, tmp_path: Path) -> None:
+    from test_html_report import CHROMIUM, browser
+
+    html = kubectl(fixture_cluster, "perf", "capacity", "--util", "--by", ZONE, "-o", "html").stdout
+    if CHROMIUM:
+        page = tmp_path / "zones.html"
+        page.write_text(html)
+        html = browser(tmp_path, "--dump-dom", page.as_uri())
+    found = dict(re.findall(r'<tr data-group="([^"]+)"><td>[^<]*</td><td>\d+</td><td>(\d+)</td>', html))
+    assert found == {"zone-a": "2", "zone-b": "1"}
+    assert "breach: 1/1 nodes (node-b)" in html
+
+
+def test_bad_by_is_a_flag_error(fixture_cluster: Sim) -> None:
+    result = perf(fixture_cluster, "--by", "node-label:")
+    assert result.returncode == 2 and "node-label:KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_completion_offers_node_label(fixture_cluster: Sim) -> None:
+    from test_completion import complete
+
+    values, directive = complete(fixture_cluster, "capacity", "--by", "")
+    assert values == ["namespace", "label:", "node-label:"] and directive == ":6"  # no space after a prefix
+    keys, _ = complete(fixture_cluster, "capacity", "--by", "node-label:topology")
+    assert keys == ["node-label:topology.kubernetes.io/zone"]
