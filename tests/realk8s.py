@@ -23,7 +23,8 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,19 @@ def start(state_dir: Path) -> RealK8s:
         subprocess.run([str(REALK8S), "stop", str(state_dir)], capture_output=True, timeout=60)
         raise RuntimeError(f"realk8s did not start: {result.stderr.strip()[-500:]}")
     return RealK8s(state_dir)
+
+
+@contextmanager
+def loaded(state_dir: Path, docs: Iterable[Any], then: Callable[[RealK8s], Any] | None = None) -> Iterator[RealK8s]:
+    """A private server with `docs` loaded (their status too), then `then` run on it; stopped on exit."""
+    server = start(state_dir)
+    try:
+        server.load(docs)
+        if then is not None:
+            then(server)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

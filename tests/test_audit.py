@@ -63,13 +63,8 @@ def key(r: dict[str, Any]) -> tuple[str, str, str]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
     """A private real API server (the CRDs are a cluster-wide change) with the audit fixture loaded."""
-    server = realk8s.start(tmp_path_factory.mktemp("realk8s-audit"))
-    try:
-        server.load(yaml.safe_load_all(FIXTURE.read_text()))
-        install_crds(server)
+    with realk8s.loaded(tmp_path_factory.mktemp("realk8s-audit"), yaml.safe_load_all(FIXTURE.read_text()), install_crds) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def env_real(server: RealK8s, **extra: str) -> dict[str, str]:

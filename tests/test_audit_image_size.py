@@ -159,13 +159,8 @@ def test_help_and_completion_know_the_rule_and_the_flag() -> None:
 # -- the real API server: the read path and the reports it validates -------------------------------------------
 @pytest.fixture(scope="module")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
-    server = realk8s.start(tmp_path_factory.mktemp("realk8s-audit-images"))
-    try:
-        server.load(yaml.safe_load_all(FIXTURE.read_text()))
-        install_crds(server)
+    with realk8s.loaded(tmp_path_factory.mktemp("realk8s-audit-images"), yaml.safe_load_all(FIXTURE.read_text()), install_crds) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_on_the_real_api_server_reports_carry_the_size_and_validate(real_cluster: RealK8s) -> None:

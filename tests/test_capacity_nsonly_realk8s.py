@@ -8,15 +8,14 @@ Expected figures are test_capacity's, worked out by hand (see test_capacity_nson
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import DATA, KUBECTL, env_for
-from realk8s import RealK8s, start
+from conftest import DATA
+from realk8s import RealK8s, loaded
 from test_capacity_nsonly import WEB_1, WEB_2, check
-from test_capacity_realk8s import GVISOR
+from test_capacity_realk8s import GVISOR, perf
 
 
 def binding(kind: str, name: str, role_kind: str, user: str, namespace: str | None = None) -> dict[str, object]:
@@ -52,21 +51,8 @@ RBAC = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
-    k8s = start(tmp_path_factory.mktemp("realk8s-capacity-rbac"))
-    try:
-        k8s.load([GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text())])
-        for obj in RBAC:
-            k8s.create(obj)
+    with loaded(tmp_path_factory.mktemp("realk8s-capacity-rbac"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]) as k8s:
         yield k8s
-    finally:
-        k8s.stop()
-
-
-def perf(k8s: RealK8s, *args: str, user: bool = False) -> subprocess.CompletedProcess[str]:
-    kubeconfig = k8s.user_kubeconfig if user else k8s.kubeconfig
-    return subprocess.run(
-        [KUBECTL, "perf", "capacity", *args], capture_output=True, text=True, env=env_for(None, KUBECONFIG=str(kubeconfig)), timeout=120
-    )
 
 
 def test_a_user_who_cannot_list_nodes_sees_the_namespace_pods(server: RealK8s) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import DATA, KUBECTL, env_for
-from realk8s import RealK8s, start
+from realk8s import RealK8s, loaded
 from test_capacity import NODE_A, NODE_B, NODE_GPU, close, nodes
 
 GVISOR = {
@@ -56,14 +56,8 @@ RBAC = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
     """A private server: the shared one may hold another test's copy of the fixture cluster."""
-    k8s = start(tmp_path_factory.mktemp("realk8s-capacity"))
-    try:
-        k8s.load([GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text())])
-        for obj in RBAC:
-            k8s.create(obj)
+    with loaded(tmp_path_factory.mktemp("realk8s-capacity"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]) as k8s:
         yield k8s
-    finally:
-        k8s.stop()
 
 
 def perf(k8s: RealK8s, *args: str, user: bool = False) -> subprocess.CompletedProcess[str]:
