@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capacity import KUBECTL, measure, medians, print_table, start_sim, versus  # noqa: E402  (same harness as the capacity benchmark)
+from capacity import KUBECTL, alternate, measure, medians, print_table, start_sim, versus  # noqa: E402  (same harness as the capacity benchmark)
 
 
 def main() -> None:
@@ -47,11 +47,7 @@ def main() -> None:
         rows.append((f"perf-sim start-up, {args.nodes} nodes", f"{took:.2f} s", ""))
         base_cmd = [KUBECTL, "get", "pods", "-A", "-o", "json"]
         try:
-            measure(audit_cmd, kc)  # warm-up: the simulator plans its nodes on first use
-            ours, base = [], []
-            for _ in range(args.runs):
-                ours.append(measure(audit_cmd, kc))
-                base.append(measure(base_cmd, kc))
+            ours, base = alternate(audit_cmd, base_cmd, kc, args.runs)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()

@@ -48,6 +48,17 @@ def measure(cmd: list[str], kubeconfig: Path) -> tuple[float, float]:
     return wall, rss
 
 
+def alternate(ours_cmd: list[str], base_cmd: list[str], kubeconfig: Path, runs: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Both commands `runs` times, alternating so load from other work hits both alike, after one
+    warm-up run of ours (the simulator plans its nodes on first use)."""
+    measure(ours_cmd, kubeconfig)
+    ours, base = [], []
+    for _ in range(runs):
+        ours.append(measure(ours_cmd, kubeconfig))
+        base.append(measure(base_cmd, kubeconfig))
+    return ours, base
+
+
 def measure_cpu(cmd: list[str], kubeconfig: Path, extra_env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak RSS in MB, CPU seconds user+system) of one run, output discarded."""
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(extra_env or {})}
@@ -216,11 +227,7 @@ def main() -> None:
         ours_cmd = [KUBECTL, "perf", "capacity", "--util"]
         base_cmd = [KUBECTL, "get", "pods", "-A", "-o", "json"]
         try:
-            measure(ours_cmd, kc)  # warm-up: the simulator plans its nodes on first use
-            ours, base = [], []
-            for _ in range(args.runs):
-                ours.append(measure(ours_cmd, kc))
-                base.append(measure(base_cmd, kc))
+            ours, base = alternate(ours_cmd, base_cmd, kc, args.runs)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
