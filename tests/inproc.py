@@ -63,8 +63,12 @@ def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, en
     values.update(env or {})
     from kubectl_perf import cli
 
-    saved_stdin = sys.stdin
+    # The kubernetes client reads KUBECONFIG once, when first imported: point its default at this run's too.
+    from kubernetes.config import kube_config
+
+    saved_stdin, saved_default = sys.stdin, kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     try:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = values["KUBECONFIG"] or os.path.join(values["HOME"] or home, ".kube", "config")
         if stdin is not None:
             sys.stdin = io.StringIO(stdin)
         with _environ(values), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -75,5 +79,5 @@ def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, en
                 if isinstance(exit_.code, str):
                     err.write(exit_.code + "\n")
     finally:
-        sys.stdin = saved_stdin
+        sys.stdin, kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved_stdin, saved_default
     return Ran(code, out.getvalue(), err.getvalue())
