@@ -2,7 +2,7 @@
 `kubectl perf capacity --util --resources ephemeral-storage`.
 
 In-process: the summary's figures (hand-written below) as the eviction manager counts them, the
-bounded concurrent reads. Through kubectl against perf-sim: every node's figure checked against
+bounded concurrent reads. Against perf-sim (in-process, test_capacity.perf): every node's figure checked against
 the kubelet JSON perf-sim serves, read raw and summed here (an oracle independent of the plugin),
 and the nodes/proxy 403 note. The real API server's answers are in test_capacity_nsonly_realk8s."""
 
