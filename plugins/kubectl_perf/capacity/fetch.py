@@ -58,23 +58,23 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
             {"labelSelector": pods.namespace_labels},
         )
         reads.namespaces = frozenset(names)
-    if plan.node_usage:
-        if plan.pod_usage or reads.nodes_forbidden:  # a namespace's pod metrics are readable with that namespace's rights
-            try:
-                reads.pod_usage = cluster.get(pod_metrics_path(pods.namespace), {"labelSelector": pods.selector}).get("items") or []
-            except MetricsUnavailable as err:
+    # without nodes, usage comes from the pods: a namespace's pod metrics are readable with that namespace's rights
+    if plan.pod_usage or (options.util and reads.nodes_forbidden):
+        try:
+            reads.pod_usage = cluster.get(pod_metrics_path(pods.namespace), {"labelSelector": pods.selector}).get("items") or []
+        except MetricsUnavailable as err:
+            reads.notes.append(f"{err}; usage columns are left out")
+            reads.usage_missing = True
+    if plan.node_usage and not reads.usage_missing and not reads.nodes_forbidden:
+        try:
+            reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
+        except MetricsUnavailable as err:
+            if not pods.filtered:
                 reads.notes.append(f"{err}; usage columns are left out")
                 reads.usage_missing = True
-        if not reads.usage_missing and not reads.nodes_forbidden:
-            try:
-                reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
-            except MetricsUnavailable as err:
-                if not pods.filtered:
-                    reads.notes.append(f"{err}; usage columns are left out")
-                    reads.usage_missing = True
-                    reads.pod_usage = None
-                else:  # shown usage comes from the pods; only the padding verdict misses the nodes' own
-                    reads.notes.append(f"node {err}; the padding verdict weighs committed limits only")
+                reads.pod_usage = None
+            else:  # shown usage comes from the pods; only the padding verdict misses the nodes' own
+                reads.notes.append(f"node {err}; the padding verdict weighs committed limits only")
     return reads
 
 

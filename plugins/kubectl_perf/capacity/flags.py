@@ -35,7 +35,7 @@ from .options import (
     needs_pod_rows,
 )
 
-PARTS = ("requests", "limits", "util", "allocatable", "slack")
+PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
 SORT_KEYS = ("name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")

@@ -12,7 +12,7 @@ from .. import render
 from ..model import Resources
 from ..quantity import NANO, to_number
 from ..render import Column, Table, age_seconds, human_age, percent_text
-from .compute import Container, Group, Node, Pod, Report, Row, Total
+from .compute import Container, Group, Node, Padding, Pod, Report, Row, Total
 from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Display, Nodes, groups_of
 from .units import amount_text, amount_value, target_text
 
@@ -155,7 +155,7 @@ def pod_count(show: Show) -> Callable[[Row], str]:
     return text
 
 
-def padding_of(row: Row) -> Any:
+def padding_of(row: Row) -> Padding:
     assert isinstance(row, (Total, Node))  # node tables hold the cluster row and nodes only
     return row.padding
 

@@ -15,13 +15,11 @@ def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
     if isinstance(key, ByPods):
         return None if isinstance(row, Pod) else row.pods
     amounts = row.amounts
-    value = amounts.amount(key.part, key.resource)
-    if value is None or not key.percent:
-        return value
+    if not key.percent:
+        return amounts.amount(key.part, key.resource)
     # of allocatable where the row has one (a pod: its node's), else of the request
     of = Part.ALLOCATABLE if amounts.allocatable is not None and key.part is not Part.SLACK else Part.REQUESTS
-    whole = amounts.amount(of, key.resource)
-    return value / whole if whole else None
+    return amounts.percent(key.resource, key.part, of)
 
 
 def sort_rows(rows: list[T], key: SortKey) -> list[T]:
