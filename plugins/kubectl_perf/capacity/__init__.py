@@ -31,21 +31,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(options: CapacityOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit, then the notes; the exit status."""
-    from . import fetch
+    # imported here, as the client is: --help and flag errors load the flags only
     from .compute import build, whole_node_limits
+    from .fetch import every_pod, read_cluster, read_storage, with_pods
     from .flags import check_resources
     from .outcome import build_options, outcome
     from .output import emit_report
     from .sorting import sort_report
 
-    reads = fetch.read_cluster(cluster, options)
+    reads = read_cluster(cluster, options)
     if not reads.nodes_forbidden:  # without nodes, what they advertise is unknown
         check_resources(options.display.resources, reads.nodes)
-    storage = fetch.read_storage(cluster, options, reads)
+    storage = read_storage(cluster, options, reads)
     shape = build_options(options, reads)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
-    whole = fetch.every_pod(cluster, options.chunk_size, whole_node_limits) if options.plan.whole_nodes and shape.nodes_known else None
-    report = fetch.with_pods(
+    whole = every_pod(cluster, options.chunk_size, whole_node_limits) if options.plan.whole_nodes and shape.nodes_known else None
+    report = with_pods(
         cluster,
         options.pods.namespace,
         options.pods.selector,

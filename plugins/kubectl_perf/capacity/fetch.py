@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
 from ..model import node_ready, node_schedulable
-from . import storage
 from .options import CapacityOptions, NodeFilter, PodFilter
 from .storage import StorageUsage
+from .storage import read as read_summaries
 
 A = TypeVar("A")
 Obj = dict[str, Any]
@@ -147,4 +147,4 @@ def read_storage(cluster: Cluster, options: CapacityOptions, reads: ClusterReads
     if options.pods.filtered:
         on = nodes_of_shown_pods(cluster, options.pods, reads.namespaces, options.chunk_size)
         names = [n for n in names if n in on]
-    return storage.read(cluster, names)
+    return read_summaries(cluster, names)
