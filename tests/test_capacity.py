@@ -1,4 +1,6 @@
-"""kubectl perf capacity, run through kubectl's own plugin lookup against perf-sim.
+"""kubectl perf capacity against perf-sim: in this process (tests/inproc.py, the fast lane),
+except test_both_plugin_lookups_run_the_same_code (kubectl's own plugin lookup, both ways) and
+the tests that need a fresh process (a TTY, a closed stderr, urllib3's warning).
 
 Expected figures for tests/data/cluster.yaml are worked out by hand below,
 rule by rule, not by the code under test."""
@@ -12,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import inproc
 import pytest
 import yaml
 from conftest import BIN, KUBECTL, Sim, env_for, kubectl
@@ -42,7 +45,16 @@ NODE_GPU = {
 }
 
 
-def perf(sim: Sim | None, *args: str, env: dict[str, str] | None = None) -> Any:
+def perf(sim: Sim | None, *args: str) -> inproc.Ran:
+    """`kubectl perf capacity ARGS` against sim, run in this process (tests/inproc.py). With
+    --kubeconfig too: the kubernetes client reads KUBECONFIG once, when first imported, so in one
+    process a later sim's KUBECONFIG alone would reach the first sim."""
+    config = ("--kubeconfig", str(sim.kubeconfig)) if sim else ()
+    return inproc.perf(sim.kubeconfig if sim else None, "capacity", *config, *args)
+
+
+def perf_kubectl(sim: Sim | None, *args: str, env: dict[str, str] | None = None) -> Any:
+    """The same through the real kubectl and its plugin lookup, in a fresh process."""
     return kubectl(sim, "perf", "capacity", *args, check=False, env=env)
 
 
@@ -235,8 +247,8 @@ def test_both_plugin_lookups_run_the_same_code(fixture_cluster: Sim, tmp_path: P
     only_dispatcher.mkdir()
     (only_dispatcher / "kubectl-perf").symlink_to(BIN / "kubectl-perf")
     env = env_for(fixture_cluster, PATH=f"{only_dispatcher}:/usr/bin:/bin")
-    via_dispatcher = perf(fixture_cluster, "-o", "json", env=env)
-    direct = perf(fixture_cluster, "-o", "json")
+    via_dispatcher = perf_kubectl(fixture_cluster, "-o", "json", env=env)
+    direct = perf_kubectl(fixture_cluster, "-o", "json")
     assert via_dispatcher.returncode == direct.returncode == 0
     assert json.loads(via_dispatcher.stdout) == json.loads(direct.stdout)
     listing = kubectl(fixture_cluster, "plugin", "list", env=env_for(fixture_cluster), check=False).stdout
@@ -308,7 +320,7 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
             }
         )
     )
-    result = kubectl(None, "perf", "capacity", "--kubeconfig", str(config), check=False)
+    result = perf(None, "--kubeconfig", str(config))
     assert result.returncode == 1 and "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -329,11 +341,11 @@ def test_generated_cluster_totals_are_consistent(generated: Sim) -> None:
 
 
 def test_help_and_dispatcher() -> None:
-    out = kubectl(None, "perf", "capacity", "--help").stdout
+    out = perf(None, "--help").stdout
     assert "--padding-target" in out and "exit status" in out
-    top = kubectl(None, "perf", "--help").stdout
+    top = inproc.perf(None, "--help").stdout
     assert "capacity" in top
-    bad = kubectl(None, "perf", "nonsense", check=False)
+    bad = inproc.perf(None, "nonsense")
     assert bad.returncode == 2 and "unknown command 'nonsense'" in bad.stderr
 
 
@@ -428,8 +440,7 @@ def test_forbidden_metrics_degrade_to_a_note(sim_factory: Any) -> None:
 )
 def test_bad_label_selectors_are_flag_errors_before_any_request(args: list[str]) -> None:
     # The kubeconfig does not exist: had a request been tried, that would be the (exit 1) error.
-    env = env_for(None, KUBECONFIG="/nonexistent/kubeconfig")
-    result = perf(None, *args, env=env)
+    result = inproc.perf("/nonexistent/kubeconfig", "capacity", *args)
     assert result.returncode == 2 and "invalid label selector" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 2  # the error and the --help pointer
 
@@ -515,10 +526,10 @@ def test_insecure_skip_tls_verify(fixture_cluster: Sim, tmp_path: Path) -> None:
     del config["clusters"][0]["cluster"]["certificate-authority-data"]
     path = tmp_path / "kc"
     path.write_text(yaml.safe_dump(config))
-    env = env_for(None, KUBECONFIG=str(path))
-    refused = perf(None, env=env)
+    env = env_for(None, KUBECONFIG=str(path))  # a fresh process: urllib3's warning would reach its stderr
+    refused = perf_kubectl(None, env=env)
     assert refused.returncode == 1 and "certificate verify failed" in refused.stderr
-    allowed = perf(None, "--insecure-skip-tls-verify", env=env)
+    allowed = perf_kubectl(None, "--insecure-skip-tls-verify", env=env)
     assert allowed.returncode == 0 and allowed.stdout.startswith("NODE") and "Warning" not in allowed.stderr
 
 

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import Sim, kubectl
+from conftest import Sim
 from kubectl_perf.render import age_seconds, human_age
+from test_capacity import perf
 
 M, H, D = 60, 3600, 86400
 
@@ -93,10 +94,6 @@ status: {{phase: Running}}
     path = tmp_path_factory.mktemp("aged") / "aged.yaml"
     path.write_text(objects)
     return sim_factory("--objects", str(path))
-
-
-def perf(sim: Sim, *args: str) -> Any:
-    return kubectl(sim, "perf", "capacity", *args, check=False)
 
 
 def test_wide_node_view_has_age(aged: Sim) -> None:

@@ -1,4 +1,4 @@
-"""Issue 8 item 5: the container view, through kubectl's plugin lookup against perf-sim.
+"""Issue 8 item 5: the container view, run in-process (test_capacity.perf) against perf-sim.
 
 Each pod gets its own line (CONTAINER *, KIND pod) with its effective figures, the ones the
 scheduler reserves, and each container a KIND (app, init, sidecar) in every output, so that
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 import pytest
-from conftest import Sim, kubectl
+from conftest import Sim
+from test_capacity import perf
 
 Mi = 2**20
-
-
-def perf(sim: Sim, *args: str) -> Any:
-    return kubectl(sim, "perf", "capacity", *args, check=False)
 
 
 def lines_of(out: str, pod: str) -> list[list[str]]:

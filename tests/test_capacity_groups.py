@@ -1,5 +1,5 @@
-"""`kubectl perf capacity --by node-label:KEY` (issue 8 item 15), through kubectl's plugin lookup
-against perf-sim's fixture cluster (tests/data/cluster.yaml).
+"""`kubectl perf capacity --by node-label:KEY` (issue 8 item 15), run in-process
+(test_capacity.perf) against perf-sim's fixture cluster (tests/data/cluster.yaml).
 
 Expected figures are test_capacity's per-node sums, added up by hand per label value:
 zone-a = node-a + node-gpu, zone-b = node-b."""
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import Sim, kubectl
+from conftest import Sim
 from test_capacity import NODE_B, POLICY, Gi, Mi, close, perf
 
 ZONE = "node-label:topology.kubernetes.io/zone"
@@ -98,7 +98,7 @@ def test_yaml_matches_json(fixture_cluster: Sim) -> None:
 def test_html_names_breaching_nodes(fixture_cluster: Sim, tmp_path: Path) -> None:
     from test_html_report import CHROMIUM, browser
 
-    html = kubectl(fixture_cluster, "perf", "capacity", "--util", "--by", ZONE, "-o", "html").stdout
+    html = perf(fixture_cluster, "--util", "--by", ZONE, "-o", "html").stdout
     if CHROMIUM:
         page = tmp_path / "zones.html"
         page.write_text(html)

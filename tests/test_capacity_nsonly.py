@@ -1,5 +1,5 @@
-"""capacity for a user who may not list nodes (issue 8 item 3, kube-capacity #161), through
-kubectl's plugin lookup against perf-sim answering 403 to cluster-wide lists of nodes and pods.
+"""capacity for a user who may not list nodes (issue 8 item 3, kube-capacity #161), run
+in-process (test_capacity.perf) against perf-sim answering 403 to cluster-wide lists of nodes and pods.
 The real API server's RBAC is exercised in test_capacity_nsonly_realk8s.
 
 Expected figures are test_capacity's, worked out by hand: shop runs web-1 (requests cpu 2,

@@ -2,7 +2,7 @@
 `kubectl perf capacity --util --resources ephemeral-storage`.
 
 In-process: the summary's figures (hand-written below) as the eviction manager counts them, the
-bounded concurrent reads. Through kubectl against perf-sim: every node's figure checked against
+bounded concurrent reads. Against perf-sim (in-process, test_capacity.perf): every node's figure checked against
 the kubelet JSON perf-sim serves, read raw and summed here (an oracle independent of the plugin),
 and the nodes/proxy 403 note. The real API server's answers are in test_capacity_nsonly_realk8s."""
 
@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from conftest import Sim
 from kubectl_perf.api import ApiError
-from kubectl_perf.capacity.compute import Detail, Options, build
+from kubectl_perf.capacity.compute import BuildOptions, build
+from kubectl_perf.capacity.options import Pods
 from kubectl_perf.capacity.storage import StorageUsage, fold, node_used, read
 from kubectl_perf.policy import Policy
 from test_capacity import Gi, Mi, perf
@@ -50,26 +51,26 @@ def test_node_use_is_what_eviction_sees() -> None:
 def storage_report(**options: Any) -> Any:
     usage = StorageUsage()
     fold(SUMMARY, "node-b", usage)
-    opts = Options(Policy(), util=True, **options)
+    opts = BuildOptions(Policy(), util=True, **options)
     return build(opts, OBJ["Node"], [OBJ["Pod"]], OBJ["NodeMetrics"], OBJ["PodMetrics"], None, usage.nodes, usage.pods)
 
 
 def test_rows_carry_storage_use() -> None:
-    r = storage_report(detail=Detail.PODS)
-    assert r.nodes["node-b"].usage is not None and r.nodes["node-b"].usage[STORAGE] == 45 * Gi * N
-    assert STORAGE not in (r.nodes["node-a"].usage or {})  # no summary for node-a: not measured, not 0
-    pods = {p.name: p for p in r.nodes["node-b"].pod_rows}
-    assert pods["db-0"].usage is not None and pods["db-0"].usage[STORAGE] == 1536 * Mi * N
+    r = storage_report(view=Pods())
+    assert r.nodes["node-b"].amounts.usage is not None and r.nodes["node-b"].amounts.usage[STORAGE] == 45 * Gi * N
+    assert STORAGE not in (r.nodes["node-a"].amounts.usage or {})  # no summary for node-a: not measured, not 0
+    pods = {p.name: p for p in r.nodes["node-b"].rows}
+    assert pods["db-0"].amounts.usage is not None and pods["db-0"].amounts.usage[STORAGE] == 1536 * Mi * N
     assert r.metered == {"cpu", "memory", STORAGE}
     # the node's own cpu and memory from NodeMetrics stay as they were
-    assert r.nodes["node-b"].usage["memory"] == 13 * Gi * N
+    assert r.nodes["node-b"].amounts.usage["memory"] == 13 * Gi * N
 
 
 def test_under_a_pod_filter_rows_sum_the_shown_pods() -> None:
     r = storage_report(pods_filtered=True)
     # db-0 1536Mi + podlevel 512Mi = 2Gi; node-a shows no data pod: a measured 0
-    assert r.nodes["node-b"].usage is not None and r.nodes["node-b"].usage[STORAGE] == 2 * Gi * N
-    assert r.nodes["node-a"].usage is not None and r.nodes["node-a"].usage[STORAGE] == 0
+    assert r.nodes["node-b"].amounts.usage is not None and r.nodes["node-b"].amounts.usage[STORAGE] == 2 * Gi * N
+    assert r.nodes["node-a"].amounts.usage is not None and r.nodes["node-a"].amounts.usage[STORAGE] == 0
 
 
 class FakeCluster:

@@ -1,4 +1,4 @@
-"""Issue 8 items 7, 8 and 9: how capacity prints numbers, through kubectl's plugin lookup.
+"""Issue 8 items 7, 8 and 9: how capacity prints numbers, run in-process (test_capacity.perf).
 
 Tables: cpu always in millicores, byte amounts always in Mi, percentages and amounts truncated
 toward zero from the exact figures (kubectl top's habit), negative figures keep their sign.
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sim, kubectl
+from conftest import Sim
 from kubectl_perf.render import exact, percent_text, truncated
+from test_capacity import perf
 
 N = 10**9
 Mi = 2**20
@@ -108,10 +109,6 @@ def units(sim_factory: Any, objects: Path) -> Sim:
 @pytest.fixture(scope="module")
 def no_metrics(sim_factory: Any, objects: Path) -> Sim:
     return sim_factory("--objects", str(objects), "--no-metrics-server")
-
-
-def perf(sim: Sim, *args: str) -> Any:
-    return kubectl(sim, "perf", "capacity", *args, check=False)
 
 
 def cells(out: str) -> dict[str, dict[str, str]]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sim, kubectl
+from conftest import Sim
+from test_capacity import perf
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -57,7 +58,7 @@ class Bars(HTMLParser):
 
 
 def test_report_renders_a_bar_per_node(fixture_cluster: Sim, tmp_path: Path) -> None:
-    html = kubectl(fixture_cluster, "perf", "capacity", "--util", "-o", "html").stdout
+    html = perf(fixture_cluster, "--util", "-o", "html").stdout
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "self-contained: nothing fetched from the network"
     page = tmp_path / "capacity.html"
     page.write_text(html)
@@ -72,7 +73,7 @@ def test_report_renders_a_bar_per_node(fixture_cluster: Sim, tmp_path: Path) -> 
     assert bars.nodes["node-b"]["bars"]["cpu"] == (round(3 / 7.91 * 100, 1), 0.0)
     assert "pending-big" in dom and "Pending pods (1)" in dom
     grouped = tmp_path / "grouped.html"
-    grouped.write_text(kubectl(fixture_cluster, "perf", "capacity", "--util", "--by", "label:team", "-o", "html").stdout)
+    grouped.write_text(perf(fixture_cluster, "--util", "--by", "label:team", "-o", "html").stdout)
     teams = re.findall(r'<tr data-group="([^"]+)"><td>[^<]*</td><td>(\d+)</td>', browser(tmp_path, "--dump-dom", grouped.as_uri()))
     # storefront: web-1 and web-2 (pending-big and the finished batch pods are not counted)
     assert dict(teams) == {"data": "2", "research": "2", "security": "1", "storefront": "2"}

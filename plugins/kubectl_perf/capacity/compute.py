@@ -1,9 +1,10 @@
-"""Capacity arithmetic: fold nodes, pods and metrics into per-node, per-pod and
-per-group summaries. Pure: plain API dicts in (see build), integer nanos out."""
+"""Capacity arithmetic: fold nodes, pods and metrics into one row tree, kube-capacity's
+clusterMetric idea kept exact: the cluster row (Total) -> nodes -> pods -> containers, or
+groups; every row carries one Amounts record. Pure: plain API dicts in (see build), integer
+nanos out."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,141 +20,152 @@ from ..model import (
     node_schedulable,
     padding_breaches,
     parse_resource_list,
-    percent,
     pod_resources,
 )
-from ..policy import Policy, missing_requests
+from ..policy import Policy
+from ..policy import missing_requests as missing_of
 from ..quantity import NANO
+from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Depth, Nodes, Part, View, depth_of, groups_of, needs_pod_rows
 
-USAGE_RESOURCES = ("cpu", "memory")  # what metrics.k8s.io reports
-STORAGE = "ephemeral-storage"  # its usage comes from the kubelets' /stats/summary (storage.py)
-COUNT = "pods"  # the pseudo-resource: pods scheduled against allocatable pods
 ONE_POD = {COUNT: NANO}  # each scheduled pod takes one of the node's pod slots
 
 
 @dataclass
-class ContainerRow:
-    name: str
-    kind: str  # container, sidecar or init
-    requests: Resources
-    limits: Resources
-    usage: Resources | None
+class Amounts:
+    """One row's figures per resource, in nanos (kube-capacity's resourceMetric)."""
+
+    allocatable: Resources | None = None  # what the row's percentages are of (a pod's: its node's); None: none
+    requests: Resources = field(default_factory=dict)
+    limits: Resources = field(default_factory=dict)
+    usage: Resources | None = None  # None: usage not known for this row
+
+    def measured(self, resource: str) -> bool:
+        """Whether this row's usage of `resource` is known: metrics.k8s.io gives cpu and memory
+        whenever it answers; other figures (ephemeral-storage) only where a kubelet gave one."""
+        return self.usage is not None and (resource in USAGE_RESOURCES or resource in self.usage)
+
+    def amount(self, part: Part, resource: str) -> int | None:
+        """One figure; None when it rests on usage that is not known."""
+        if part is Part.REQUESTS:
+            return self.requests.get(resource, 0)
+        if part is Part.LIMITS:
+            return self.limits.get(resource, 0)
+        if part is Part.ALLOCATABLE:
+            return (self.allocatable or {}).get(resource, 0)
+        if self.usage is None:
+            return None
+        used = self.usage.get(resource, 0)
+        return used if part is Part.UTIL else self.requests.get(resource, 0) - used
+
+    def percent(self, resource: str, part: Part, of: Part) -> float | None:
+        """`part` as a percentage of `of`; None when either is unknown or `of` is 0."""
+        value, whole = self.amount(part, resource), self.amount(of, resource)
+        return None if value is None or not whole else value * 100 / whole
+
+
+@dataclass(frozen=True)
+class Padding:
+    """A node's memory padding verdict, worked out once per node from the whole node (whatever
+    pods a filter shows): its memory usage (None: unknown) and its committed limits against
+    allocatable memory x target."""
+
+    target: float
+    allocatable: int  # memory
+    usage: int | None
+    limits: int
+    breaches: tuple[str, ...] = ()  # which of usage and limits exceed the budget
+
+
+def padding_verdict(allocatable: int, target: float, usage: int | None, limits: int) -> Padding:
+    return Padding(target, allocatable, usage, limits, tuple(padding_breaches(allocatable, target, usage, limits)))
 
 
 @dataclass
-class PodRow:
+class Container:
+    name: str
+    kind: str  # container, sidecar or init
+    amounts: Amounts
+    pod: Pod = field(repr=False, compare=False)  # the pod it runs in
+
+
+@dataclass
+class Pod:
     namespace: str
     name: str
     node: str
     labels: Mapping[str, str]
-    requests: Resources
-    limits: Resources
-    usage: Resources | None
-    missing: list[tuple[str, str]]
-    containers: list[ContainerRow] = field(default_factory=list)
-    allocatable: Resources = field(default_factory=dict)  # its node's: pod percentages are of it, as kube-capacity's
+    amounts: Amounts  # allocatable: its node's, as kube-capacity's percentages
+    missing: list[tuple[str, str]]  # (container, resource) without the required requests
+    containers: list[Container] = field(default_factory=list)
     created: str = ""  # metadata.creationTimestamp, for the AGE column
 
 
 @dataclass
-class NodeRow:
+class Node:
     name: str
     labels: Mapping[str, str]
     taints: list[Mapping[str, Any]]
-    allocatable: Resources
-    target: float
-    requests: Resources = field(default_factory=dict)
-    limits: Resources = field(default_factory=dict)
-    usage: Resources | None = None
+    amounts: Amounts
+    target: float  # memory padding target
     pods: int = 0
-    pod_rows: list[PodRow] = field(default_factory=list)
-    is_total: bool = False  # the cluster row: sums over the shown nodes
+    rows: list[Pod] = field(default_factory=list)  # the pods under it (pod and container views)
     ready: bool = True  # the Ready condition is True
     schedulable: bool = True  # not cordoned
-    # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
-    node_usage: Resources | None = None  # NodeMetrics; None: not known
-    node_limits: Resources | None = None  # every pod's limits; None: the same as limits (no pod filter)
     created: str = ""  # metadata.creationTimestamp, for the AGE column
     known: bool = True  # False: the row standing for nodes that could not be listed (no allocatable)
-
-    def percent(self, resource: str, part: str) -> float | None:
-        return percent(getattr(self, part) or {}, self.allocatable, resource)
+    # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
+    node_usage: Resources | None = None  # NodeMetrics; None: not known
+    node_limits: Resources | None = None  # every pod's limits; None: the same as the row's (no pod filter)
+    padding: Padding = field(default_factory=lambda: Padding(0.0, 0, None, 0))  # set once folded (Report.finish)
 
     @property
     def state(self) -> str:
         """ "" for a Ready, schedulable node; else as kubectl get nodes: NotReady, SchedulingDisabled."""
         return ",".join(s for s, on in (("NotReady", not self.ready), ("SchedulingDisabled", not self.schedulable)) if on)
 
-    def padding_figures(self) -> dict[str, int | None]:
-        """Memory the padding verdict weighs: the whole node's usage (None: unknown) and limits."""
-        limits = self.limits if self.node_limits is None else self.node_limits
-        return {"usage": None if self.node_usage is None else self.node_usage.get("memory", 0), "limits": limits.get("memory", 0)}
-
-    def breaches(self) -> list[str]:
-        """Which of the whole node's usage and committed limits exceed the memory padding budget."""
-        if not self.known:
-            return []  # no allocatable, no budget: no verdict
-        figures = self.padding_figures()
-        return padding_breaches(self.allocatable.get("memory", 0), self.target, figures["usage"], figures["limits"] or 0)
-
 
 @dataclass
-class GroupRow:
-    name: str
+class Total:
+    """The cluster row, the root of the tree: sums over the shown nodes, whose rows it holds."""
+
+    amounts: Amounts
+    padding: Padding
     pods: int = 0
-    requests: Resources = field(default_factory=dict)
-    limits: Resources = field(default_factory=dict)
-    usage: Resources | None = None
+    nodes: list[Node] = field(default_factory=list)  # by name, or in --sort order once sorted
 
 
 @dataclass
-class NodeGroupRow(GroupRow):
-    """--by node-label:KEY: the nodes sharing a label value, summed. Padding is judged per
-    node (a group's sum would let one full node hide behind an empty one: the kubelet
-    evicts and the OOM killer kills per node), so the row counts its breaching nodes."""
+class Group:
+    """--by: pods rolled up by namespace or a pod label, or nodes by a node label. Padding is
+    judged per node (a group's sum would let one full node hide behind an empty one: the kubelet
+    evicts and the OOM killer kills per node), so a node group names its breaching nodes."""
 
-    allocatable: Resources = field(default_factory=dict)
-    nodes: int = 0
+    name: str
+    amounts: Amounts
+    pods: int = 0
+    nodes: int | None = None  # a node group's node count; None: a group of pods
     breaching: list[str] = field(default_factory=list)  # names of its nodes that breach
 
 
-class Detail(enum.Enum):
-    """How deep the rows go under each node."""
-
-    NODES = "nodes"
-    PODS = "pods"
-    CONTAINERS = "containers"
+Row = Total | Node | Pod | Container | Group
 
 
 @dataclass(frozen=True)
-class GroupBy:
-    """--by: pods rolled up by namespace (label None) or by the value of a pod label;
-    with on_nodes, nodes rolled up by the value of a node label."""
-
-    label: str | None = None
-    on_nodes: bool = False
-
-    @property
-    def title(self) -> str:
-        return self.label if self.label is not None else "namespace"
-
-    def group_of(self, namespace: str, labels: Mapping[str, str]) -> str:
-        return namespace if self.label is None else labels.get(self.label, "<none>")
-
-
-@dataclass
-class Options:
+class BuildOptions:
     policy: Policy
-    detail: Detail = Detail.NODES
-    by: GroupBy | None = None
+    view: View = Nodes()
     util: bool = False
     namespaces: frozenset[str] | None = None  # keep pods of these namespaces only (--namespace-labels)
     pods_filtered: bool = False  # -n, -l or --namespace-labels: rows sum the shown pods only
     nodes_known: bool = True  # False: listing nodes is forbidden; pods gather in one row (see unlisted)
 
+    @property
+    def depth(self) -> Depth:
+        return depth_of(self.view)
+
 
 def build(
-    options: Options,
+    options: BuildOptions,
     nodes: Iterable[Mapping[str, Any]],
     pod_pages: Iterable[Iterable[Mapping[str, Any]]],
     node_usage: Iterable[Mapping[str, Any]] | None = None,
@@ -185,11 +197,10 @@ def build(
         for name, row in report.nodes.items():
             row.node_limits = dict((node_limits or {}).get(name, {})) if node_limits is not None else None
             # the shown pods' sum; ephemeral-storage 0 is a measured 0 (a missing key reads "not measured")
-            row.usage = {r: 0 for r in report.metered if r == STORAGE} if report.usage_known else None
+            row.amounts.usage = {r: 0 for r in report.metered if r == STORAGE} if report.usage_known else None
     for items in pod_pages:
         report.add_pods(items)
-    if options.by is not None and options.by.on_nodes and options.by.label is not None:
-        report.group_nodes(options.by.label)
+    report.finish()
     return report
 
 
@@ -207,16 +218,17 @@ def whole_node_limits(pod_pages: Iterable[Iterable[Mapping[str, Any]]]) -> dict[
 class Report:
     """Everything capacity shows, folded page by page (build() drives it)."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: BuildOptions) -> None:
         self.options = options
-        self.nodes: dict[str, NodeRow] = {}
-        self.pending: list[PodRow] = []
-        self.groups: dict[str, GroupRow] = {}
+        self.nodes: dict[str, Node] = {}  # by name, in the order the API listed them
+        self.pending: list[Pod] = []
+        self.groups: dict[str, Group] = {}
         self.missing_pods = 0
         self.missing_containers = 0
         self.pod_usage: dict[tuple[str, str], dict[str, Resources]] = {}
         self.pod_storage: Mapping[tuple[str, str], int] = {}  # ephemeral-storage bytes used per pod
         self.metered: set[str] = set()  # the resources whose usage is known
+        self.total = Total(Amounts({}), Padding(0.0, 0, None, 0))  # the tree's root, once finished
 
     @property
     def usage_known(self) -> bool:
@@ -227,12 +239,11 @@ class Report:
         for node in items:
             meta = node.get("metadata") or {}
             labels = meta.get("labels") or {}
-            alloc = node_allocatable(node)
-            self.nodes[meta.get("name", "")] = NodeRow(
+            self.nodes[meta.get("name", "")] = Node(
                 meta.get("name", ""),
                 labels,
                 list((node.get("spec") or {}).get("taints") or []),
-                alloc,
+                Amounts(node_allocatable(node)),
                 self.options.policy.padding_target(labels),
                 ready=node_ready(node),
                 schedulable=node_schedulable(node),
@@ -244,7 +255,7 @@ class Report:
         for item in items:
             row = self.nodes.get((item.get("metadata") or {}).get("name", ""))
             if row is not None:
-                row.usage = row.node_usage = parse_resource_list(item.get("usage"))
+                row.amounts.usage = row.node_usage = parse_resource_list(item.get("usage"))
 
     def add_pod_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
         self.metered.update(USAGE_RESOURCES)
@@ -263,13 +274,13 @@ class Report:
         for name, used in nodes.items():
             row = self.nodes.get(name)
             if row is not None:
-                if row.usage is None:
-                    row.usage = {}
-                row.usage[STORAGE] = used * NANO
+                if row.amounts.usage is None:
+                    row.amounts.usage = {}
+                row.amounts.usage[STORAGE] = used * NANO
 
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         opts = self.options
-        detail = opts.detail is not Detail.NODES or (opts.by is not None and not opts.by.on_nodes)
+        detail = needs_pod_rows(opts.view)
         summed_usage = opts.pods_filtered and self.usage_known
         require = opts.policy.require_requests
         for pod in items:
@@ -287,20 +298,21 @@ class Report:
                     continue  # on a node the filters left out
                 row = self.unlisted()
             requests, limits = pod_resources(spec)
-            missing = missing_requests(spec, require)
+            missing = missing_of(spec, require)
             if missing:
                 self.missing_pods += 1
                 self.missing_containers += len({c for c, _r in missing})
             if not node_name:
-                self.pending.append(PodRow(namespace, meta.get("name", ""), "", meta.get("labels") or {}, requests, {}, None, missing))
+                self.pending.append(Pod(namespace, meta.get("name", ""), "", meta.get("labels") or {}, Amounts({}, requests), missing))
                 continue
             assert row is not None
-            add(row.requests, requests)
-            add(row.limits, limits)
-            add(row.requests, ONE_POD)
+            amounts = row.amounts
+            add(amounts.requests, requests)
+            add(amounts.limits, limits)
+            add(amounts.requests, ONE_POD)
             row.pods += 1
-            if summed_usage and row.usage is not None:
-                add(row.usage, self._pod_usage(meta) or {})
+            if summed_usage and amounts.usage is not None:
+                add(amounts.usage, self._pod_usage(meta) or {})
             if detail:
                 self._detail(row, meta, spec, requests, limits, missing)
 
@@ -324,7 +336,7 @@ class Report:
 
     def _detail(
         self,
-        row: NodeRow,
+        row: Node,
         meta: Mapping[str, Any],
         spec: Mapping[str, Any],
         requests: Resources,
@@ -335,79 +347,106 @@ class Report:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         used = self.pod_usage.get(key) if self.usage_known else None
         usage = self._with_storage(key, used)
-        pod = PodRow(key[0], key[1], spec.get("nodeName") or row.name, meta.get("labels") or {}, requests, limits, usage, missing, allocatable=row.allocatable)
+        labels = meta.get("labels") or {}
+        alloc = row.amounts.allocatable
+        pod = Pod(key[0], key[1], spec.get("nodeName") or row.name, labels, Amounts(alloc, requests, limits, usage), missing)
         pod.created = meta.get("creationTimestamp") or ""
-        if opts.detail is Detail.CONTAINERS:
-            for kind, c in all_containers(spec):
-                name = c.get("name", "")
-                c_usage = used.get(name) if used is not None and kind != "init" else None
-                if used is not None and kind != "init" and c_usage is None:
-                    c_usage = {}
-                pod.containers.append(ContainerRow(name, kind, container_amounts(c, "requests"), container_amounts(c, "limits"), c_usage))
-        if opts.detail is not Detail.NODES:
-            row.pod_rows.append(pod)
-        if opts.by and not opts.by.on_nodes:
-            group_name = opts.by.group_of(key[0], meta.get("labels") or {})
-            group = self.groups.setdefault(group_name, GroupRow(group_name, usage=({} if self.usage_known else None)))
+        if not isinstance(opts.depth, Nodes):
+            if isinstance(opts.depth, Containers):
+                for kind, c in all_containers(spec):
+                    name = c.get("name", "")
+                    c_usage = used.get(name) if used is not None and kind != "init" else None
+                    if used is not None and kind != "init" and c_usage is None:
+                        c_usage = {}
+                    amounts = Amounts(alloc, container_amounts(c, "requests"), container_amounts(c, "limits"), c_usage)
+                    pod.containers.append(Container(name, kind, amounts, pod))
+            row.rows.append(pod)
+        by = groups_of(opts.view)
+        if by is not None and not by.on_nodes:
+            group_name = by.group_of(key[0], labels)
+            group = self.groups.setdefault(group_name, Group(group_name, Amounts(None, usage=({} if self.usage_known else None))))
             group.pods += 1
-            add(group.requests, requests)
-            add(group.requests, ONE_POD)
-            add(group.limits, limits)
-            if group.usage is not None and usage is not None:
-                add(group.usage, usage)
+            add(group.amounts.requests, requests)
+            add(group.amounts.requests, ONE_POD)
+            add(group.amounts.limits, limits)
+            if group.amounts.usage is not None and usage is not None:
+                add(group.amounts.usage, usage)
 
-    def unlisted(self) -> NodeRow:
+    def unlisted(self) -> Node:
         """The one row every scheduled pod goes in when nodes cannot be listed: it sums them,
         with no allocatable and no padding verdict (each pod row keeps its node's name)."""
         row = self.nodes.get("")
         if row is None:
             usage: Resources | None = {r: 0 for r in self.metered if r == STORAGE} if self.usage_known else None
-            row = self.nodes[""] = NodeRow("", {}, [], {}, self.options.policy.padding_memory, usage=usage, known=False)
+            row = self.nodes[""] = Node("", {}, [], Amounts({}, usage=usage), self.options.policy.padding_memory, known=False)
         return row
 
     # -- results ----------------------------------------------------------
-    def group_nodes(self, label: str) -> None:
+    def finish(self) -> None:
+        """Once every page is folded: each node's padding verdict, the node groups, the cluster row."""
+        for row in self.nodes.values():
+            row.padding = self._verdict(row)
+        by = groups_of(self.options.view)
+        if by is not None and by.on_nodes and by.label is not None:
+            self._group_nodes(by.label)
+        self.total = self._total()
+
+    @staticmethod
+    def _verdict(row: Node) -> Padding:
+        """The padding verdict on the whole node's memory: its usage (None: unknown) and its limits."""
+        limits = row.amounts.limits if row.node_limits is None else row.node_limits
+        usage = None if row.node_usage is None else row.node_usage.get("memory", 0)
+        memory = (row.amounts.allocatable or {}).get("memory", 0)
+        if not row.known:
+            return Padding(row.target, memory, usage, limits.get("memory", 0))  # no allocatable, no budget: no verdict
+        return padding_verdict(memory, row.target, usage, limits.get("memory", 0))
+
+    def _group_nodes(self, label: str) -> None:
         """--by node-label:KEY: fill groups from the node rows (nodes without the label: <none>)."""
         self.groups = {}
         for row in self.nodes.values():
             name = row.labels.get(label, "<none>")
             group = self.groups.get(name)
             if group is None:
-                group = self.groups[name] = NodeGroupRow(name)
-            assert isinstance(group, NodeGroupRow)
+                group = self.groups[name] = Group(name, Amounts({}), nodes=0)
+            assert group.nodes is not None and group.amounts.allocatable is not None
             group.nodes += 1
             group.pods += row.pods
-            add(group.allocatable, row.allocatable)
-            add(group.requests, row.requests)
-            add(group.limits, row.limits)
-            if row.usage is not None:
-                if group.usage is None:
-                    group.usage = {}
-                add(group.usage, row.usage)
-            if row.breaches():
+            add(group.amounts.allocatable, row.amounts.allocatable or {})
+            add(group.amounts.requests, row.amounts.requests)
+            add(group.amounts.limits, row.amounts.limits)
+            if row.amounts.usage is not None:
+                if group.amounts.usage is None:
+                    group.amounts.usage = {}
+                add(group.amounts.usage, row.amounts.usage)
+            if row.padding.breaches:
                 group.breaching.append(row.name)
 
-    def total(self) -> NodeRow:
-        """The cluster row: sums over the shown nodes; target is allocatable-weighted."""
-        total = NodeRow("*", {}, [], {}, 0.0, usage={} if self.usage_known else None, is_total=True)
+    def _total(self) -> Total:
+        """The cluster row: sums over the shown nodes; its target is allocatable-weighted, and its
+        verdict weighs the whole nodes' usage and limits."""
         rows = list(self.nodes.values())
-        if any(r.node_usage is not None for r in rows):
-            total.node_usage = {}
-        if any(r.node_limits is not None for r in rows):
-            total.node_limits = {}
+        amounts = Amounts({}, usage={} if self.usage_known else None)
+        assert amounts.allocatable is not None
+        node_usage: Resources | None = {} if any(r.node_usage is not None for r in rows) else None
+        node_limits: Resources | None = {} if any(r.node_limits is not None for r in rows) else None
+        pods = 0
         budget = 0.0
         for row in rows:
-            add(total.allocatable, row.allocatable)
-            add(total.requests, row.requests)
-            add(total.limits, row.limits)
-            if total.usage is not None and row.usage is not None:
-                add(total.usage, row.usage)
-            if total.node_usage is not None and row.node_usage is not None:
-                add(total.node_usage, row.node_usage)
-            if total.node_limits is not None:
-                add(total.node_limits, row.limits if row.node_limits is None else row.node_limits)
-            total.pods += row.pods
-            budget += row.target * row.allocatable.get("memory", 0)
-        mem = total.allocatable.get("memory", 0)
-        total.target = budget / mem if mem else self.options.policy.padding_memory
-        return total
+            add(amounts.allocatable, row.amounts.allocatable or {})
+            add(amounts.requests, row.amounts.requests)
+            add(amounts.limits, row.amounts.limits)
+            if amounts.usage is not None and row.amounts.usage is not None:
+                add(amounts.usage, row.amounts.usage)
+            if node_usage is not None and row.node_usage is not None:
+                add(node_usage, row.node_usage)
+            if node_limits is not None:
+                add(node_limits, row.amounts.limits if row.node_limits is None else row.node_limits)
+            pods += row.pods
+            budget += row.target * (row.amounts.allocatable or {}).get("memory", 0)
+        memory = amounts.allocatable.get("memory", 0)
+        target = budget / memory if memory else self.options.policy.padding_memory
+        limits = amounts.limits if node_limits is None else node_limits
+        usage = None if node_usage is None else node_usage.get("memory", 0)
+        padding = padding_verdict(memory, target, usage, limits.get("memory", 0))
+        return Total(amounts, padding, pods, sorted(rows, key=lambda n: n.name))

@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, label_selector
-from ..scheduling import tolerates
-from .compute import Detail, GroupBy
+from ..cli import FlagError, Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, connection, label_selector
+from ..policy import Policy
+from ..policy_file import load_policy
+from .options import (
+    COUNT,
+    STORAGE,
+    AllNamespaces,
+    ByAmount,
+    ByName,
+    ByPods,
+    CapacityOptions,
+    Containers,
+    Display,
+    GroupBy,
+    Groups,
+    Namespace,
+    NodeFilter,
+    Nodes,
+    Part,
+    Plan,
+    PodFilter,
+    Pods,
+    SortKey,
+    TaintFilter,
+    View,
+    needs_pod_rows,
+)
 
-PARTS = ("requests", "limits", "util", "allocatable", "slack")
+PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
 SORT_KEYS = ("name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -30,21 +53,6 @@ examples:
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach; 2 bad flags;
 3 --util asked for usage the cluster cannot give (metrics-server absent)."""
-
-
-@dataclass(frozen=True)
-class TaintFilter:
-    """One --node-taints term: nodes carrying (or, with exclude, not carrying) a taint."""
-
-    key: str
-    value: str | None  # None: any value
-    effect: str | None  # None: any effect
-    exclude: bool
-
-    def on(self, taints: Sequence[Mapping[str, Any]]) -> bool:
-        # A term matches a taint exactly when the same toleration would tolerate it.
-        toleration = {"key": self.key, "operator": "Exists" if self.value is None else "Equal", "value": self.value, "effect": self.effect}
-        return any(tolerates(toleration, t) for t in taints)
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
@@ -166,46 +174,141 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, every flag checked (argparse's one-line errors, exit 2)."""
     p = build_parser()
     args = p.parse_args(argv)
     check_filters(p, args)
     if args.hide_requests and args.hide_limits and not args.util:
         p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
-    args.detail = Detail.CONTAINERS if args.containers else Detail.PODS if args.pods else Detail.NODES
-    args.label_columns = [k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip()]
-    if args.pod_count and "pods" not in args.resources:
-        args.resources = (*args.resources, "pods")
     if args.sort:
-        args.sort = normalise_sort(p, args.sort, args)
+        try:  # a bad --sort fails here, before anything is read
+            sort_key(args.sort, resources_of(args), args.util)
+        except SortError as err:
+            p.error(str(err))
     return args
+
+
+def resources_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """--resources, with --pod-count's `pods` added."""
+    resources: tuple[str, ...] = args.resources
+    return (*resources, COUNT) if args.pod_count and COUNT not in resources else resources
 
 
 # kube-capacity's --sort spellings -> ours
 SORT_ALIASES = {"pod.count": "pods", "mem": "memory", "request": "requests", "limit": "limits"}
 
 
-def normalise_sort(p: argparse.ArgumentParser, key: str, args: argparse.Namespace) -> str:
+class SortError(Exception):
+    """A --sort key that names no shown column."""
+
+
+def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
+    """--sort as a typed key; kube-capacity's spellings are accepted."""
     key = key.replace(".percentage", ".percent")
     key = SORT_ALIASES.get(key, key)
-    if key in ("name", "pods"):
-        return key
+    if key == "name":
+        return ByName()
+    if key == "pods":
+        return ByPods()
     head, _, rest = key.partition(".")
     parts = rest.split(".")
-    if head == "mem" and "mem" not in args.resources:
+    if head == "mem" and "mem" not in resources:
         head = "memory"
     if parts and parts[0] in ("request", "limit"):
         parts[0] = SORT_ALIASES[parts[0]]
     key = ".".join([head, *parts]) if rest else key
-    for resource in sorted(args.resources, key=len, reverse=True):
+    for resource in sorted(resources, key=len, reverse=True):
         if key.startswith(resource + "."):
             part = key[len(resource) + 1 :]
             base = part.removesuffix(".percent")
             if base not in PARTS:
                 break
-            if base in ("util", "slack") and not args.util:
-                p.error(f"--sort {key} needs --util")
-            return f"{resource}.{part}"
-    p.error(
+            if base in ("util", "slack") and not util:
+                raise SortError(f"--sort {key} needs --util")
+            return ByAmount(resource, Part(base), part.endswith(".percent"))
+    raise SortError(
         f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
-        f"({', '.join(args.resources)}) and PART one of {', '.join(PARTS)}"
+        f"({', '.join(resources)}) and PART one of {', '.join(PARTS)}"
     )
+
+
+def policy_of(args: argparse.Namespace) -> Policy:
+    """The policy file's (or the default) policy, with --padding-target over its memory target."""
+    policy = load_policy(args.policy) if args.policy else Policy()
+    if args.padding_target is not None:
+        policy = dataclasses.replace(policy, padding_memory=args.padding_target)
+    return policy
+
+
+def view_of(args: argparse.Namespace) -> View:
+    depth = Containers() if args.containers else Pods() if args.pods else Nodes()
+    return Groups(args.by, depth) if args.by is not None else depth
+
+
+# Flags that need the nodes themselves: refused, not silently dropped, when nodes cannot be listed.
+NODE_FLAGS = (
+    ("node_selector", "--node-selector"),
+    ("node_taints", "--node-taints"),
+    ("no_taint", "--no-taint"),
+    ("schedulable_only", "--schedulable-only"),
+    ("label_columns", "-L"),
+    ("show_labels", "--show-labels"),
+    ("available", "--available"),
+    ("fail_on_breach", "--fail-on-breach"),
+)
+
+
+def options(args: argparse.Namespace) -> CapacityOptions:
+    """The run the command line asks for, as typed data: nothing past this file sees `args`.
+    Reads the policy file (its errors are PolicyError, exit 2)."""
+    resources = resources_of(args)
+    view = view_of(args)
+    pods = PodFilter(Namespace(args.namespace) if args.namespace else AllNamespaces(), args.selector, args.namespace_labels)
+    by: GroupBy | None = args.by
+    label_columns = tuple(k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip())
+    given = {**vars(args), "label_columns": label_columns}
+    need_nodes = tuple(flag for dest, flag in NODE_FLAGS if given[dest])
+    if by is not None and by.on_nodes:
+        need_nodes = (*need_nodes, "--by node-label")
+    return CapacityOptions(
+        connection=connection(args),
+        policy=policy_of(args),
+        view=view,
+        util=args.util,
+        nodes=NodeFilter(args.node_selector, tuple(args.node_taints or ()), args.no_taint, args.schedulable_only),
+        pods=pods,
+        chunk_size=args.chunk_size,
+        display=Display(
+            output=args.output,
+            resources=resources,
+            hide_requests=args.hide_requests,
+            hide_limits=args.hide_limits,
+            available=args.available,
+            label_columns=label_columns,
+            show_labels=args.show_labels,
+            sort=sort_key(args.sort, resources, args.util) if args.sort else None,  # parse() checked it
+        ),
+        fail_on_breach=args.fail_on_breach,
+        need_nodes=need_nodes,
+        plan=Plan(
+            node_usage=args.util,
+            pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
+            storage=args.util and STORAGE in resources,
+            whole_nodes=pods.filtered,
+            namespaces=bool(args.namespace_labels),
+        ),
+    )
+
+
+# Resources every node has or a pod may request without a node advertising them.
+KNOWN_RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods")
+
+
+def check_resources(resources: tuple[str, ...], nodes: list[dict[str, Any]]) -> None:
+    """--resources names a resource the cluster knows: a standard one or one a node advertises
+    (nvidia.com/gpu, hugepages-2Mi); `mem` is a typo, not an empty column. The one check of a
+    flag that needs the nodes read, so it runs once they are."""
+    advertised = sorted({r for n in nodes for r in ((n.get("status") or {}).get("allocatable") or {})} - set(KNOWN_RESOURCES))
+    unknown = [r for r in resources if r not in KNOWN_RESOURCES and r not in advertised and not r.startswith("hugepages-")]
+    if unknown:
+        raise FlagError(f"unknown resource {unknown[0]!r} in --resources: use {', '.join([*KNOWN_RESOURCES, *advertised])}")

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..render import age_seconds, human_age
-from .compute import USAGE_RESOURCES, NodeGroupRow, NodeRow, Report
-from .output import amount_text, target_text
+from .compute import Node, Report, Total
+from .options import groups_of
+from .units import amount_text, target_text
 
 STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -32,41 +33,45 @@ def _pct(value: int, whole: int) -> float:
     return min(100.0, value * 100 / whole) if whole else 0.0
 
 
-def _bar(node: NodeRow, resource: str, show_usage: Collection[str]) -> str:
-    alloc = node.allocatable.get(resource, 0)
-    req, lim = node.requests.get(resource, 0), node.limits.get(resource, 0)
+def _bar(node: Total | Node, resource: str, show_usage: Collection[str]) -> str:
+    amounts = node.amounts
+    alloc = (amounts.allocatable or {}).get(resource, 0)
+    req, lim = amounts.requests.get(resource, 0), amounts.limits.get(resource, 0)
     parts = [
         f'<div class="req" style="width:{_pct(req, alloc):.1f}%" title="requests {escape(amount_text(resource, req))}"></div>',
         f'<div class="lim" style="width:{_pct(lim, alloc):.1f}%" title="limits {escape(amount_text(resource, lim))}"></div>',
     ]
-    if resource in show_usage and node.usage is not None and (resource in USAGE_RESOURCES or resource in node.usage):
-        use = node.usage.get(resource, 0)
+    if resource in show_usage and amounts.measured(resource):
+        use = (amounts.usage or {}).get(resource, 0)
         parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(amount_text(resource, use))}"></div>')
     if resource == "memory":
-        parts.append(f'<div class="pad" style="left:{node.target * 100:.1f}%" title="padding target {target_text(node.target)}"></div>')
+        target = node.padding.target
+        parts.append(f'<div class="pad" style="left:{target * 100:.1f}%" title="padding target {target_text(target)}"></div>')
     return (
         f'<div class="res" data-resource="{escape(resource)}"><span class="num">{escape(resource)}</span>'
         f'<div class="bar" data-requests="{_pct(req, alloc):.1f}" data-limits="{_pct(lim, alloc):.1f}">{"".join(parts)}</div></div>'
     )
 
 
-def _numbers(node: NodeRow, resources: tuple[str, ...], show_usage: Collection[str]) -> str:
+def _numbers(node: Total | Node, resources: tuple[str, ...], show_usage: Collection[str]) -> str:
     lines = []
+    amounts = node.amounts
     for r in resources:
         if r == "pods":
             continue
-        alloc = node.allocatable.get(r, 0)
-        text = f"{r}: req {amount_text(r, node.requests.get(r, 0))} / lim {amount_text(r, node.limits.get(r, 0))}"
-        if r in show_usage and node.usage is not None and (r in USAGE_RESOURCES or r in node.usage):
-            text += f" / use {amount_text(r, node.usage.get(r, 0))}"
+        alloc = (amounts.allocatable or {}).get(r, 0)
+        text = f"{r}: req {amount_text(r, amounts.requests.get(r, 0))} / lim {amount_text(r, amounts.limits.get(r, 0))}"
+        if r in show_usage and amounts.measured(r):
+            text += f" / use {amount_text(r, (amounts.usage or {}).get(r, 0))}"
         lines.append(f"{escape(text)} of {escape(amount_text(r, alloc))}")
     return "<br>".join(lines)
 
 
 def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -> str:
     """kube-resource-report's view: what each team or namespace asks for, uses and leaves idle."""
-    title = report.options.by.title if report.options.by else "namespace"
-    on_nodes = report.options.by is not None and report.options.by.on_nodes
+    by = groups_of(report.options.view)
+    title = by.title if by else "namespace"
+    on_nodes = by is not None and by.on_nodes
     head = ("<th>nodes</th>" if on_nodes else "") + "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>"
         + (f"<th>{escape(r)} usage</th><th>{escape(r)} slack</th>" if r in show_usage else "")
@@ -77,13 +82,13 @@ def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -
     for g in report.groups.values():  # in --sort order (sort_report)
         cells = []
         for r in resources:
-            req = g.requests.get(r, 0)
-            cells += [amount_text(r, req), amount_text(r, g.limits.get(r, 0))]
-            if r in show_usage:
-                used = (g.usage or {}).get(r, 0)
+            req = g.amounts.requests.get(r, 0)
+            cells += [amount_text(r, req), amount_text(r, g.amounts.limits.get(r, 0))]
+            if r in show_usage:  # a node group none of whose nodes has metrics reads 0 here
+                used = (g.amounts.usage or {}).get(r, 0)
                 cells += [amount_text(r, used), amount_text(r, req - used) if req else "-"]
-        nodes = f"<td>{g.nodes}</td>" if isinstance(g, NodeGroupRow) else ""
-        if isinstance(g, NodeGroupRow):  # padding is judged per node: the breaching ones are named
+        nodes = f"<td>{g.nodes}</td>" if g.nodes is not None else ""
+        if g.nodes is not None:  # padding is judged per node: the breaching ones are named
             verdict = f"breach: {len(g.breaching)}/{g.nodes} nodes ({', '.join(g.breaching)})" if g.breaching else "within target"
             cells.append(verdict)
         rows.append(
@@ -97,19 +102,19 @@ def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -
     )
 
 
-def _unlisted(nodes: list[NodeRow], resources: list[str], show_usage: Collection[str]) -> str:
+def _unlisted(nodes: list[Node], resources: list[str], show_usage: Collection[str]) -> str:
     """Nodes could not be listed: the pods in a table, no bars (no allocatable to draw against)."""
     head = "".join(
         f"<th>{escape(r)} requests</th><th>{escape(r)} limits</th>" + (f"<th>{escape(r)} usage</th>" if r in show_usage else "")
         for r in resources
     )
     rows = []
-    for p in (p for n in nodes for p in n.pod_rows):
+    for p in (p for n in nodes for p in n.rows):
         cells = []
         for r in resources:
-            cells += [amount_text(r, p.requests.get(r, 0)), amount_text(r, p.limits.get(r, 0))]
+            cells += [amount_text(r, p.amounts.requests.get(r, 0)), amount_text(r, p.amounts.limits.get(r, 0))]
             if r in show_usage:
-                cells.append("-" if p.usage is None or r not in p.usage else amount_text(r, p.usage[r]))
+                cells.append(amount_text(r, (p.amounts.usage or {}).get(r, 0)) if p.amounts.measured(r) else "-")
         rows.append(
             f'<tr data-pod="{escape(p.namespace)}/{escape(p.name)}"><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>'
             f"<td>{escape(p.node)}</td>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
@@ -121,27 +126,30 @@ def _unlisted(nodes: list[NodeRow], resources: list[str], show_usage: Collection
     )
 
 
-def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
+def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
     show_usage = report.metered if report.options.util else set()  # the resources whose usage is shown
-    total = report.total()
+    total = report.total
+    nodes = total.nodes
     now = datetime.now(timezone.utc)
     bars = [r for r in resources if r != "pods"]
     rows = []
-    for n in [total] + nodes:
-        breaches = n.breaches()
-        name = "cluster total" if n.is_total else n.name + (f" ({n.state})" if n.state else "")
-        age = age_seconds(n.created, now) if n.created else None
+    shown: list[Total | Node] = [total, *nodes]
+    for n in shown:
+        breaches = list(n.padding.breaches)
+        name = "cluster total" if isinstance(n, Total) else n.name + (f" ({n.state})" if n.state else "")
+        created = n.created if isinstance(n, Node) else ""
+        age = age_seconds(created, now) if created else None
         status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
         rows.append(
-            f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name)}">'
-            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {target_text(n.target)}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
+            f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name if isinstance(n, Node) else "*")}">'
+            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {target_text(n.padding.target)}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
             f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
             f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
         )
     pending = "".join(
         f"<tr><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>"
-        + "".join(f"<td>{escape(amount_text(r, p.requests.get(r, 0)))}</td>" for r in bars)
+        + "".join(f"<td>{escape(amount_text(r, p.amounts.requests.get(r, 0)))}</td>" for r in bars)
         + "</tr>"
         for p in report.pending
     )
@@ -156,8 +164,8 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
     )
     if not report.options.nodes_known:
         rows = [_unlisted(nodes, bars, show_usage)]
-    groups_html = _groups(report, bars, show_usage) if report.options.by else ""
-    breaching = sum(1 for n in nodes if n.breaches())
+    groups_html = _groups(report, bars, show_usage) if groups_of(report.options.view) is not None else ""
+    breaching = sum(1 for n in nodes if n.padding.breaches)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
     filter_note = (

@@ -1,46 +1,20 @@
-"""How capacity prints: tables, csv/tsv, and the -o json/yaml contract."""
+"""How capacity prints: tables, csv/tsv, and the -o json/yaml contract, all read from the
+row tree (compute.Report) and each row's Amounts."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from .. import render
 from ..model import Resources
 from ..quantity import NANO, to_number
-from ..render import MEBI, MILLI, Column, Table, age_seconds, exact, human_age, percent_text, truncated
-from .compute import COUNT, STORAGE, USAGE_RESOURCES, Detail, GroupRow, NodeGroupRow, NodeRow, PodRow, Report
-
-# -- units: one per column (README, "Units") ----------------------------------------
-# Tables: cpu in millicores, byte amounts in Mi, counts whole, each truncated toward zero
-# (kubectl top's habit) from the exact figure, once. csv/tsv: exact millicores, bytes, counts.
-
-
-def is_bytes(resource: str) -> bool:
-    return resource in ("memory", "ephemeral-storage", "storage") or resource.startswith("hugepages-")
-
-
-def amount_text(resource: str, nanos: int) -> str:
-    """An amount as the tables print it: 44000m, 1023Mi, 2."""
-    if resource == "cpu":
-        return truncated(nanos, MILLI) + "m"
-    if is_bytes(resource):
-        return truncated(nanos, MEBI) + "Mi"
-    return truncated(nanos, NANO)
-
-
-def amount_value(resource: str, nanos: int) -> int | str:
-    """An amount as csv and tsv carry it, exactly: millicores for cpu, else base units (bytes, counts)."""
-    return exact(nanos, MILLI if resource == "cpu" else NANO)
-
-
-def target_text(target: float) -> str:
-    """A padding target as a percentage: 75%, 57%, 75.5% (a policy's figure, not a measure: not truncated)."""
-    return f"{target * 100:.1f}".rstrip("0").rstrip(".") + "%"
-
+from ..render import Column, Table, age_seconds, human_age, percent_text
+from .compute import Container, Group, Node, Padding, Pod, Report, Row, Total
+from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Display, Nodes, groups_of
+from .units import amount_text, amount_value, target_text
 
 # What the KIND column says of each of compute's container kinds (JSON keeps compute's words).
 KINDS = {"container": "app", "init": "init", "sidecar": "sidecar"}
@@ -55,29 +29,28 @@ def label_header(key: str) -> str:
     return key.rsplit("/", 1)[-1].upper()
 
 
-@dataclass
-class Line:
-    """One printed line of any view (the rows of compute are the data it prints):
-    the cluster, a node, a group, a pod or a container. `node` is the node the line
-    is on ("*" for the cluster), `group` the --by group's name."""
+# The percentages of a row are of its own allocatable (the cluster, a node, a group) or, for a
+# pod or a container, of its node's; Owner says which rows of a table have their own.
+Owner = Callable[[Row], Resources | None]
 
-    node: str
-    requests: Resources
-    limits: Resources
-    usage: Resources | None
-    allocatable: Resources | None = None  # percentages are of this; None: of the request
-    namespace: str = ""
-    pod: str = ""
-    container: str = ""
-    kind: str = ""
-    flags: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    pods: int = 0
-    source: NodeRow | None = None  # the node's row, for colouring and padding columns
-    node_allocatable: Resources | None = None  # pods and containers: their node's, for percentages
-    group: str = ""
-    section: str = ""  # csv/tsv's SECTION: cluster, node, group, pod or container
-    created: str = ""  # the node's or pod's creationTimestamp, for AGE
+
+def own_allocatable(row: Row) -> Resources | None:
+    """The allocatable a node, the cluster or a node group owns; None for pods and containers."""
+    if isinstance(row, (Total, Node)) or (isinstance(row, Group) and row.nodes is not None):
+        return row.amounts.allocatable
+    return None
+
+
+def node_allocatable(row: Row) -> Resources | None:
+    """A pod's or a container's node's allocatable (kube-capacity's percentages); None for the rest."""
+    return row.amounts.allocatable if isinstance(row, (Pod, Container)) else None
+
+
+def section(row: Row) -> str:
+    """csv/tsv's SECTION: cluster, node, group, pod or container."""
+    if isinstance(row, Total):
+        return "cluster"
+    return "node" if isinstance(row, Node) else "group" if isinstance(row, Group) else "pod" if isinstance(row, Pod) else "container"
 
 
 @dataclass(frozen=True)
@@ -91,49 +64,59 @@ class Show:
     metered: frozenset[str] = frozenset(USAGE_RESOURCES)  # resources with usage: UTIL columns
 
 
-def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Column]:
+def amount_columns(resource: str, show: Show, wide_allocatable: bool, owner: Owner = own_allocatable) -> list[Column]:
     """REQUESTS, LIMITS, [UTIL, SLACK], [ALLOCATABLE] for one resource."""
     h = header(resource)
     util = show.util
 
-    def text(part: str) -> Callable[[Line], str]:
-        def show_cell(line: Line) -> str:
-            values = getattr(line, part)
-            if values is None or (part == "usage" and resource not in USAGE_RESOURCES and resource not in values):
+    def parts(row: Row, part: str) -> Resources | None:
+        a = row.amounts
+        return a.requests if part == "requests" else a.limits if part == "limits" else a.usage
+
+    def text(part: str) -> Callable[[Row], str]:
+        def show_cell(row: Row) -> str:
+            values = parts(row, part)
+            if values is None or (part == "usage" and not row.amounts.measured(resource)):
                 return "-"  # not measured (a node whose kubelet summary could not be read)
             amount = values.get(resource, 0)
-            if show.available and line.allocatable is not None:
-                alloc = line.allocatable.get(resource, 0)
+            allocatable = owner(row)
+            if show.available and allocatable is not None:
+                alloc = allocatable.get(resource, 0)
                 return f"{amount_text(resource, alloc - amount)}/{amount_text(resource, alloc)}"
             figures = []  # percentages, each truncated from the exact figures
-            if line.allocatable is not None:  # a node, the cluster or a group: of its allocatable
-                figures.append(percent_text(amount, line.allocatable.get(resource, 0)))
+            if allocatable is not None:  # a node, the cluster or a group: of its allocatable
+                figures.append(percent_text(amount, allocatable.get(resource, 0)))
             else:
-                if line.node_allocatable is not None:  # a pod or a container: of its node, as kube-capacity
-                    figures.append(percent_text(amount, line.node_allocatable.get(resource, 0)))
+                of_node = node_allocatable(row)
+                if of_node is not None:  # a pod or a container: of its node, as kube-capacity
+                    figures.append(percent_text(amount, of_node.get(resource, 0)))
                 if part == "usage":
-                    of_request = percent_text(amount, line.requests.get(resource, 0))
+                    of_request = percent_text(amount, row.amounts.requests.get(resource, 0))
                     figures.append(f"{of_request} of req" if of_request is not None else None)
             shown = [f for f in figures if f is not None]
             return f"{amount_text(resource, amount)} ({', '.join(shown)})" if shown else amount_text(resource, amount)
 
         return show_cell
 
-    def value(part: str) -> Callable[[Line], Any]:
-        return lambda line: None if getattr(line, part) is None else amount_value(resource, getattr(line, part).get(resource, 0))
+    def value(part: str) -> Callable[[Row], Any]:
+        def cell(row: Row) -> Any:
+            values = parts(row, part)
+            return None if values is None else amount_value(resource, values.get(resource, 0))
 
-    def slack(line: Line) -> int | None:
+        return cell
+
+    def slack(row: Row) -> int | None:
         """What the request leaves unused, from the exact figures (rounded once, when printed)."""
-        if line.usage is None or not line.requests.get(resource):
+        if row.amounts.usage is None or not row.amounts.requests.get(resource):
             return None
-        return line.requests[resource] - line.usage.get(resource, 0)
+        return row.amounts.requests[resource] - row.amounts.usage.get(resource, 0)
 
-    def slack_text(line: Line) -> str:
-        left = slack(line)
+    def slack_text(row: Row) -> str:
+        left = slack(row)
         return "-" if left is None else amount_text(resource, left)
 
-    def slack_value(line: Line) -> int | str | None:
-        left = slack(line)
+    def slack_value(row: Row) -> int | str | None:
+        left = slack(row)
         return None if left is None else amount_value(resource, left)
 
     cols = []
@@ -149,45 +132,59 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool) -> list[Co
         cols.append(
             Column(
                 f"{h} ALLOCATABLE",
-                lambda line: amount_text(resource, (line.allocatable or {}).get(resource, 0)),
-                lambda line: amount_value(resource, (line.allocatable or {}).get(resource, 0)),
+                lambda row: amount_text(resource, (owner(row) or {}).get(resource, 0)),
+                lambda row: amount_value(resource, (owner(row) or {}).get(resource, 0)),
                 wide=True,
             )
         )
     return cols
 
 
-def pod_count(show: Show) -> Callable[[Line], str]:
+def pods_of(row: Row) -> int:
+    return row.pods if isinstance(row, (Total, Node, Group)) else 0
+
+
+def pod_count(show: Show) -> Callable[[Row], str]:
     """pods/allocatable pods; with --available, the free slots/allocatable."""
 
-    def text(line: Line) -> str:
-        alloc = (line.allocatable or {}).get(COUNT, 0)
-        shown = alloc // NANO - line.pods if show.available else line.pods
+    def text(row: Row) -> str:
+        alloc = (own_allocatable(row) or {}).get(COUNT, 0)
+        shown = alloc // NANO - pods_of(row) if show.available else pods_of(row)
         return f"{shown}/{amount_text(COUNT, alloc)}"
 
     return text
 
 
-def padding_text(row: NodeRow) -> str:
-    breaches = row.breaches()
-    if not breaches:
+def padding_of(row: Row) -> Padding:
+    assert isinstance(row, (Total, Node))  # node tables hold the cluster row and nodes only
+    return row.padding
+
+
+def padding_text(row: Total | Node) -> str:
+    padding = row.padding
+    if not padding.breaches:
         return "ok"
-    figures, alloc = row.padding_figures(), row.allocatable.get("memory", 0)
-    return "BREACH " + ", ".join(f"{b} {percent_text(figures[b] or 0, alloc) or '0%'}" for b in breaches)
+    figures = {"usage": padding.usage, "limits": padding.limits}
+    return "BREACH " + ", ".join(f"{b} {percent_text(figures[b] or 0, padding.allocatable) or '0%'}" for b in padding.breaches)
+
+
+def created_of(row: Row) -> str:
+    return row.created if isinstance(row, (Node, Pod)) else ""
 
 
 def age_column(now: datetime) -> Column:
     """-o wide's AGE, as kubectl get prints it (5d3h, 12m); csv/tsv carry whole seconds."""
 
-    def seconds(line: Line) -> float | None:
-        return age_seconds(line.created, now) if line.created else None
+    def seconds(row: Row) -> float | None:
+        created = created_of(row)
+        return age_seconds(created, now) if created else None
 
-    def text(line: Line) -> str:
-        age = seconds(line)
-        return human_age(age) if age is not None else "<unknown>" if line.section in ("node", "pod") else ""
+    def text(row: Row) -> str:
+        age = seconds(row)
+        return human_age(age) if age is not None else "<unknown>" if isinstance(row, (Node, Pod)) else ""
 
-    def value(line: Line) -> int | None:
-        age = seconds(line)
+    def value(row: Row) -> int | None:
+        age = seconds(row)
         return None if age is None else int(age)
 
     return Column("AGE", text, value, wide=True)
@@ -195,60 +192,37 @@ def age_column(now: datetime) -> Column:
 
 # -- the node view ----------------------------------------------------------------
 def label_column(key: str) -> Column:
-    return Column(label_header(key), lambda line: "" if line.source and line.source.is_total else line.labels.get(key, "<none>"))
+    return Column(label_header(key), lambda row: row.labels.get(key, "<none>") if isinstance(row, Node) else "")
 
 
-def node_source(line: Line) -> NodeRow:
-    assert line.source is not None  # node lines always carry their row
-    return line.source
-
-
-def node_name(line: Line) -> str:
+def node_name(row: Row) -> str:
     """The node, marked when it is NotReady or cordoned (as kubectl get nodes' STATUS says)."""
-    state = line.source.state if line.source else ""
-    return f"{line.node} ({state})" if state else line.node
+    if not isinstance(row, Node):
+        return "*"
+    return f"{row.name} ({row.state})" if row.state else row.name
 
 
-def labels_text(line: Line) -> str:
-    if line.source and line.source.is_total:
+def labels_text(row: Row) -> str:
+    if not isinstance(row, Node):
         return ""
-    return ",".join(f"{k}={v}" for k, v in sorted(line.labels.items())) or "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "<none>"
 
 
-def node_line(row: NodeRow) -> Line:
-    return Line(
-        row.name,
-        row.requests,
-        row.limits,
-        row.usage,
-        row.allocatable,
-        labels=dict(row.labels),
-        pods=row.pods,
-        source=row,
-        section="cluster" if row.is_total else "node",
-        created=row.created,
-    )
-
-
-def node_columns(
-    report: Report, resources: tuple[str, ...], label_keys: list[str], show: Show, now: datetime, all_labels: bool = False
-) -> list[Column]:
+def node_columns(resources: tuple[str, ...], label_keys: tuple[str, ...], show: Show, now: datetime, all_labels: bool = False) -> list[Column]:
     cols = [Column("NODE", node_name)]
     cols += [label_column(key) for key in label_keys]
     if all_labels:  # --show-labels, as kubectl get
         cols.append(Column("LABELS", labels_text))
     for r in resources:
         if r == COUNT:
-            cols.append(Column("PODS", pod_count(show), lambda line: line.pods))
+            cols.append(Column("PODS", pod_count(show), pods_of))
         else:
             cols += amount_columns(r, show, wide_allocatable=True)
     if COUNT not in resources:
-        cols.append(Column("PODS", pod_count(show), lambda line: line.pods, wide=True))
+        cols.append(Column("PODS", pod_count(show), pods_of, wide=True))
     if "memory" in resources:
-        cols.append(Column("MEM TARGET", lambda line: target_text(node_source(line).target), lambda line: round(node_source(line).target, 4)))
-        cols.append(
-            Column("PADDING", lambda line: padding_text(node_source(line)), lambda line: ",".join(node_source(line).breaches()) or "ok")
-        )
+        cols.append(Column("MEM TARGET", lambda row: target_text(padding_of(row).target), lambda row: round(padding_of(row).target, 4)))
+        cols.append(Column("PADDING", padding_text, lambda row: ",".join(padding_of(row).breaches) or "ok"))
     cols.append(age_column(now))
     return cols
 
@@ -259,122 +233,102 @@ def missing_flag(missing: list[tuple[str, str]], container: str | None = None) -
     return "no-requests:" + ",".join(names) if names else ""
 
 
-def pod_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
+def pod_rows(nodes: list[Node], total: Total) -> list[Row]:
     """The cluster row, then each node followed by its pods; in the container view each
-    pod's own line (its effective figures, which its containers need not add up to:
+    pod's own row (its effective figures, which its containers need not add up to:
     init peaks, pod-level resources, overhead) comes before its containers."""
-    star = "*" if containers else ""
-    lines = []
-    if len(nodes) != 1:
-        lines.append(Line("*", total.requests, total.limits, total.usage, total.allocatable, "*", "*", star, star, section="cluster"))
+    rows: list[Row] = [total] if len(nodes) != 1 else []
     for n in nodes:
-        lines.append(Line(n.name, n.requests, n.limits, n.usage, n.allocatable, "*", "*", star, star, section="node", created=n.created))
-        for p in n.pod_rows:
-            lines.append(
-                Line(
-                    n.name,
-                    p.requests,
-                    p.limits,
-                    p.usage,
-                    None,
-                    p.namespace,
-                    p.name,
-                    star,
-                    "pod" if containers else "",
-                    flags=missing_flag(p.missing),
-                    node_allocatable=n.allocatable,
-                    section="pod",
-                    created=p.created,
-                )
-            )
-            if not containers:
-                continue
-            for c in p.containers:
-                lines.append(
-                    Line(
-                        n.name,
-                        c.requests,
-                        c.limits,
-                        c.usage,
-                        None,
-                        p.namespace,
-                        p.name,
-                        c.name,
-                        KINDS.get(c.kind, c.kind),
-                        missing_flag(p.missing, c.name),
-                        node_allocatable=n.allocatable,
-                        section="container",
-                    )
-                )
-    return lines
+        rows.append(n)
+        for p in n.rows:
+            rows.append(p)
+            rows.extend(p.containers)
+    return rows
 
 
-def unlisted_lines(nodes: list[NodeRow], total: NodeRow, containers: bool) -> list[Line]:
-    """Nodes could not be listed: the total, then every pod (or container), no node lines."""
-    pods = [line for line in pod_lines(nodes, total, containers) if line.pod != "*"]
-    return [Line("*", total.requests, total.limits, total.usage, None, "*", "*", "*", section="cluster"), *pods]
+def flags_text(row: Row) -> str:
+    if isinstance(row, Pod):
+        return missing_flag(row.missing)
+    return missing_flag(row.pod.missing, row.name) if isinstance(row, Container) else ""
 
 
-def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: datetime, node: bool = True) -> list[Column]:
-    cols = [Column("NODE", lambda line: line.node)] if node else []
-    cols += [Column("NAMESPACE", lambda line: line.namespace), Column("POD", lambda line: line.pod)]
+def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: datetime, unlisted: bool = False) -> list[Column]:
+    """NODE (not when nodes could not be listed), NAMESPACE, POD, [CONTAINER, KIND], amounts, FLAGS, AGE:
+    the cluster and node rows read "*" in the pod columns."""
+    star = "*" if containers else ""
+
+    def pod_of(row: Row) -> Pod | None:
+        return row if isinstance(row, Pod) else row.pod if isinstance(row, Container) else None
+
+    def node(row: Row) -> str:
+        pod = pod_of(row)
+        return pod.node if pod is not None else row.name if isinstance(row, Node) else "*"
+
+    def container(row: Row) -> str:
+        # the cluster row without node rows reads "*" here (it stands for every container)
+        return row.name if isinstance(row, Container) else "*" if unlisted and isinstance(row, Total) else star
+
+    def kind(row: Row) -> str:
+        if isinstance(row, Container):
+            return KINDS.get(row.kind, row.kind)
+        if isinstance(row, Pod):
+            return "pod" if containers else ""
+        return "" if unlisted else star
+
+    cols = [] if unlisted else [Column("NODE", node)]
+    cols += [
+        Column("NAMESPACE", lambda row: pod.namespace if (pod := pod_of(row)) else "*"),
+        Column("POD", lambda row: pod.name if (pod := pod_of(row)) else "*"),
+    ]
     if containers:  # KIND in every view: an init container's figures do not add to the pod's
-        cols += [Column("CONTAINER", lambda line: line.container), Column("KIND", lambda line: line.kind)]
+        cols += [Column("CONTAINER", container), Column("KIND", kind)]
+    owner = (lambda _row: None) if unlisted else own_allocatable  # without nodes, the cluster row has no allocatable
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, show, wide_allocatable=False)
-    cols.append(Column("FLAGS", lambda line: line.flags))
+            cols += amount_columns(r, show, wide_allocatable=False, owner=owner)
+    cols.append(Column("FLAGS", flags_text))
     cols.append(age_column(now))
     return cols
 
 
 # -- the group view ----------------------------------------------------------------
-def group_lines(report: Report, total: NodeRow) -> list[Line]:
-    """One line per group, in --sort order (sort_report); node groups carry their own allocatable."""
-    return [
-        Line(
-            "",
-            g.requests,
-            g.limits,
-            g.usage,
-            g.allocatable if isinstance(g, NodeGroupRow) else total.allocatable,
-            pods=g.pods,
-            group=g.name,
-            section="group",
-        )
-        for g in report.groups.values()
-    ]
-
-
-def group_padding_text(group: NodeGroupRow) -> str:
+def group_padding_text(group: Group) -> str:
     """Padding is judged per node: how many of the group's nodes breach."""
     return f"BREACH {len(group.breaching)}/{group.nodes} nodes" if group.breaching else "ok"
 
 
+def group_of(row: Row) -> Group:
+    assert isinstance(row, Group)  # group tables hold groups only
+    return row
+
+
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
-    by = report.options.by
+    by = groups_of(report.options.view)
     title = "NAMESPACE" if by is None or by.label is None else label_header(by.label)
     on_nodes = by is not None and by.on_nodes
-    rows = {g.name: g for g in report.groups.values() if isinstance(g, NodeGroupRow)}
-    cols = [Column(title, lambda line: line.group)]
+    cluster = report.total.amounts.allocatable
+
+    def owner(row: Row) -> Resources | None:
+        """A node group's own allocatable; a group of pods: the cluster's."""
+        return own_allocatable(row) if group_of(row).nodes is not None else cluster
+
+    cols = [Column(title, lambda row: group_of(row).name)]
     if on_nodes:
-        cols.append(Column("NODES", lambda line: str(rows[line.group].nodes), lambda line: rows[line.group].nodes))
-    cols.append(Column("PODS", lambda line: str(line.pods), lambda line: line.pods))
+        cols.append(Column("NODES", lambda row: str(group_of(row).nodes), lambda row: group_of(row).nodes))
+    cols.append(Column("PODS", lambda row: str(group_of(row).pods), lambda row: group_of(row).pods))
     for r in resources:
         if r != COUNT:
-            cols += amount_columns(r, show, wide_allocatable=on_nodes)
+            cols += amount_columns(r, show, wide_allocatable=on_nodes, owner=owner)
     if on_nodes and "memory" in resources:
-        cols.append(
-            Column("PADDING", lambda line: group_padding_text(rows[line.group]), lambda line: len(rows[line.group].breaching))
-        )
+        cols.append(Column("PADDING", lambda row: group_padding_text(group_of(row)), lambda row: len(group_of(row).breaching)))
     return cols
 
 
 def request_column(resource: str) -> Column:
     return Column(
         f"{header(resource)} REQUESTS",
-        lambda p: amount_text(resource, p.requests.get(resource, 0)),
-        lambda p: amount_value(resource, p.requests.get(resource, 0)),
+        lambda p: amount_text(resource, p.amounts.requests.get(resource, 0)),
+        lambda p: amount_value(resource, p.amounts.requests.get(resource, 0)),
     )
 
 
@@ -386,88 +340,76 @@ def pending_columns(resources: tuple[str, ...], pod_header: str = "PENDING POD")
 
 
 # -- the machine contract ----------------------------------------------------------
-def resources_json(row: NodeRow | GroupRow | PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
+def resources_json(row: Row, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     """{resource: {allocatable?, requests, limits, usage?}} as JSON numbers in base units."""
     out: dict[str, Any] = {}
+    amounts = row.amounts
+    allocatable = own_allocatable(row)
     for r in resources:
-        if r == COUNT and isinstance(row, PodRow):
+        if r == COUNT and isinstance(row, (Pod, Container)):
             continue
         entry: dict[str, Any] = {}
-        if isinstance(row, (NodeRow, NodeGroupRow)):
-            entry["allocatable"] = to_number(row.allocatable.get(r, 0))
-        entry["requests"] = to_number(row.requests.get(r, 0))
+        if allocatable is not None:
+            entry["allocatable"] = to_number(allocatable.get(r, 0))
+        entry["requests"] = to_number(amounts.requests.get(r, 0))
         if r != COUNT:
-            entry["limits"] = to_number(row.limits.get(r, 0))
-        if r in usage and row.usage is not None and (r in USAGE_RESOURCES or r in row.usage):
-            entry["usage"] = to_number(row.usage.get(r, 0))
+            entry["limits"] = to_number(amounts.limits.get(r, 0))
+        if r in usage and amounts.measured(r):
+            entry["usage"] = to_number((amounts.usage or {}).get(r, 0))
         out[r] = entry
     return out
 
 
-def pod_json(pod: PodRow, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
+def pod_json(pod: Pod, resources: tuple[str, ...], usage: Collection[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"namespace": pod.namespace, "name": pod.name, "resources": resources_json(pod, resources, usage)}
     if pod.created:
         out["creationTimestamp"] = pod.created
     if pod.missing:
         out["missingRequests"] = [{"container": c, "resource": r} for c, r in pod.missing]
     if pod.containers:
-        out["containers"] = [
-            {
-                "name": c.name,
-                "kind": c.kind,
-                "resources": {
-                    r: {
-                        "requests": to_number(c.requests.get(r, 0)),
-                        "limits": to_number(c.limits.get(r, 0)),
-                        **({"usage": to_number(c.usage.get(r, 0))} if r in usage and c.usage is not None and r in USAGE_RESOURCES else {}),
-                    }
-                    for r in resources
-                    if r != COUNT
-                },
-            }
-            for c in pod.containers
-        ]
+        out["containers"] = [{"name": c.name, "kind": c.kind, "resources": resources_json(c, resources, usage)} for c in pod.containers]
     return out
 
 
-def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -> dict[str, Any]:
+def document(report: Report, resources: tuple[str, ...]) -> dict[str, Any]:
     """-o json / yaml: {"nodes": [...], "total": {...}, "pending": [...]} in base units."""
     usage = report.metered if report.options.util else set()  # the resources whose usage is shown
-    total = report.total()
-    detail = report.options.detail is not Detail.NODES
+    total = report.total
+    nodes = total.nodes
+    detail = not isinstance(report.options.depth, Nodes)
     doc: dict[str, Any] = {
         "nodes": [
             {
                 "name": n.name,
                 "ready": n.ready,
                 "schedulable": n.schedulable,
-                "paddingTarget": n.target,
-                "paddingBreach": bool(n.breaches()),
-                "paddingBreaches": n.breaches(),
+                "paddingTarget": n.padding.target,
+                "paddingBreach": bool(n.padding.breaches),
+                "paddingBreaches": list(n.padding.breaches),
                 "labels": dict(n.labels),
                 **({"creationTimestamp": n.created} if n.created else {}),
                 "resources": resources_json(n, resources, usage),
                 "pods": n.pods,
-                **({"podDetails": [pod_json(p, resources, usage) for p in n.pod_rows]} if detail else {}),
+                **({"podDetails": [pod_json(p, resources, usage) for p in n.rows]} if detail else {}),
             }
             for n in nodes
         ],
-        "total": {"paddingTarget": total.target, "resources": resources_json(total, resources, usage), "pods": total.pods},
+        "total": {"paddingTarget": total.padding.target, "resources": resources_json(total, resources, usage), "pods": total.pods},
         "pending": [
-            {"namespace": p.namespace, "name": p.name, "resources": {r: to_number(v) for r, v in p.requests.items()}}
+            {"namespace": p.namespace, "name": p.name, "resources": {r: to_number(v) for r, v in p.amounts.requests.items()}}
             for p in report.pending
         ],
     }
     if not report.options.nodes_known:  # listing nodes is forbidden: the pods, each naming its node
         doc["nodes"] = []
-        doc["pods"] = [{**pod_json(p, resources, usage), "node": p.node} for n in nodes for p in n.pod_rows]
-    if report.options.by:
+        doc["pods"] = [{**pod_json(p, resources, usage), "node": p.node} for n in nodes for p in n.rows]
+    if groups_of(report.options.view) is not None:
         doc["groups"] = [
             {
                 "name": g.name,
                 "pods": g.pods,
                 "resources": resources_json(g, resources, usage),
-                **({"nodes": g.nodes, "paddingBreachingNodes": g.breaching} if isinstance(g, NodeGroupRow) else {}),
+                **({"nodes": g.nodes, "paddingBreachingNodes": g.breaching} if g.nodes is not None else {}),
             }
             for g in report.groups.values()
         ]
@@ -475,46 +417,42 @@ def document(report: Report, nodes: list[NodeRow], resources: tuple[str, ...]) -
 
 
 # -- the one entry point ----------------------------------------------------------
-def section(line: Line) -> str:
-    return line.section
-
-
-def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], cluster: str, filters: str = "") -> None:
+def emit_report(report: Report, display: Display, cluster: str, filters: str = "") -> None:
     """Print the report in the -o format, through render.emit."""
-    resources = args.resources
+    resources = display.resources
 
     def tables() -> list[Table]:
-        total = report.total()
-        delimited = args.output in ("csv", "tsv")
+        total = report.total
+        nodes = total.nodes
+        delimited = display.output in ("csv", "tsv")
         # csv/tsv: one header whatever the server answered (--util's columns stay, empty when metrics are missing)
         metered = frozenset(report.metered) | (frozenset((*USAGE_RESOURCES, STORAGE)) if delimited else frozenset())
         show = Show(
             report.options.util and (report.usage_known or delimited),
-            not args.hide_requests,
-            not args.hide_limits,
-            args.available,
+            not display.hide_requests,
+            not display.hide_limits,
+            display.available,
             metered,
         )
         now = datetime.now(timezone.utc)
-        if report.options.by:
-            breaching = {g.name for g in report.groups.values() if isinstance(g, NodeGroupRow) and g.breaching}
+        containers = isinstance(report.options.depth, Containers)
+        if groups_of(report.options.view) is not None:
             main = Table(
-                group_lines(report, total),
+                list(report.groups.values()),
                 group_columns(report, resources, show),
-                highlight=lambda line: render.RED if line.group in breaching else "",
+                highlight=lambda row: render.RED if group_of(row).breaching else "",
                 section=section,
             )
         elif not report.options.nodes_known:  # pods only, without node columns
-            containers = report.options.detail is Detail.CONTAINERS
-            main = Table(unlisted_lines(nodes, total, containers), pod_columns(resources, containers, show, now, node=False), section=section)
-        elif report.options.detail is not Detail.NODES:
-            containers = report.options.detail is Detail.CONTAINERS
-            main = Table(pod_lines(nodes, total, containers), pod_columns(resources, containers, show, now), section=section)
+            rows: list[Row] = [total, *(r for r in pod_rows(nodes, total) if isinstance(r, (Pod, Container)))]
+            main = Table(rows, pod_columns(resources, containers, show, now, unlisted=True), section=section)
+        elif not isinstance(report.options.depth, Nodes):
+            main = Table(pod_rows(nodes, total), pod_columns(resources, containers, show, now), section=section)
         else:
             main = Table(
-                [node_line(n) for n in ([total, *nodes] if len(nodes) != 1 else nodes)],  # one node is its own total
-                node_columns(report, resources, args.label_columns, show, now, args.show_labels),
-                highlight=lambda line: render.RED if node_source(line).breaches() else "",
+                [total, *nodes] if len(nodes) != 1 else nodes,  # one node is its own total
+                node_columns(resources, display.label_columns, show, now, display.show_labels),
+                highlight=lambda row: render.RED if padding_of(row).breaches else "",
                 section=section,
             )
         pending = pending_columns(resources, "POD" if delimited else "PENDING POD")
@@ -523,6 +461,6 @@ def emit_report(args: argparse.Namespace, report: Report, nodes: list[NodeRow], 
     def html() -> str:
         from .html import page
 
-        return page(report, nodes, resources, cluster, filters)
+        return page(report, resources, cluster, filters)
 
-    render.emit(args.output, lambda: document(report, nodes, resources), tables, html)
+    render.emit(display.output, lambda: document(report, resources), tables, html)

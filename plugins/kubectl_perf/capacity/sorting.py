@@ -1,48 +1,37 @@
-"""--sort: order nodes (and the pods under them) by any shown column."""
+"""--sort: order nodes (and the pods under them) and the --by groups by any shown column."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from .compute import GroupRow, NodeRow, PodRow, Report
+from .compute import Group, Node, Pod, Report
+from .options import ByAmount, ByName, ByPods, Part, SortKey
+
+T = TypeVar("T", Node, Pod, Group)
 
 
-T = TypeVar("T", "NodeRow", "PodRow", "GroupRow")
-
-
-def sort_value(row: NodeRow | PodRow | GroupRow, key: str) -> float | None:
+def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
     """The number a row sorts by, or None when it has none (sorted last)."""
-    if key == "pods":
-        return getattr(row, "pods", None)
-    pct = key.endswith(".percent")
-    resource, _, part = key.removesuffix(".percent").rpartition(".")
-    usage = getattr(row, "usage", None)
-    if part == "util":
-        value = None if usage is None else usage.get(resource, 0)
-    elif part == "slack":
-        value = None if usage is None else row.requests.get(resource, 0) - usage.get(resource, 0)
-    elif part == "allocatable":
-        value = getattr(row, "allocatable", {}).get(resource, 0)
-    else:
-        value = getattr(row, part).get(resource, 0)
-    if value is None or not pct:
-        return value
-    allocatable = getattr(row, "allocatable", None)
-    whole = allocatable.get(resource, 0) if allocatable is not None and part != "slack" else row.requests.get(resource, 0)
-    return value / whole if whole else None
+    if isinstance(key, ByPods):
+        return None if isinstance(row, Pod) else row.pods
+    amounts = row.amounts
+    if not key.percent:
+        return amounts.amount(key.part, key.resource)
+    # of allocatable where the row has one (a pod: its node's), else of the request
+    of = Part.ALLOCATABLE if amounts.allocatable is not None and key.part is not Part.SLACK else Part.REQUESTS
+    return amounts.percent(key.resource, key.part, of)
 
 
-def sort_rows(rows: list[T], key: str) -> list[T]:
+def sort_rows(rows: list[T], key: SortKey) -> list[T]:
     """Names ascending; numbers descending (largest first, as kube-capacity)."""
-    if key == "name":
+    if isinstance(key, ByName):
         return sorted(rows, key=lambda r: r.name)
     valued = [(sort_value(r, key), r.name) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: (valued[i][0] is None, -(valued[i][0] or 0), valued[i][1]))
     return [rows[i] for i in order]
 
 
-def sort_report(report: Report, key: str | None) -> list[NodeRow]:
+def sort_report(report: Report, key: SortKey | None) -> None:
     """The report's nodes in --sort order (by name without one), and each node's pods
     and the --by groups too."""
     groups = sorted(report.groups.values(), key=lambda g: g.name)
@@ -51,8 +40,8 @@ def sort_report(report: Report, key: str | None) -> list[NodeRow]:
     if key:
         nodes = sort_rows(nodes, key)
         for n in nodes:
-            n.pod_rows = sort_rows(n.pod_rows, key)
+            n.rows = sort_rows(n.rows, key)
     else:
         for n in nodes:
-            n.pod_rows.sort(key=lambda p: (p.namespace, p.name))
-    return nodes
+            n.rows.sort(key=lambda p: (p.namespace, p.name))
+    report.total.nodes = nodes

@@ -40,7 +40,7 @@ def pods(cluster: Cluster, args: argparse.Namespace, audit: Audit) -> Audit:
     """Every pod not finished, page by page (the API layer relists after 410 Gone)."""
     from ..capacity.fetch import with_pods  # the same list, field selector and 403 hint as capacity
 
-    return with_pods(cluster, args, audit.with_pods)
+    return with_pods(cluster, args.namespace, args.selector, args.chunk_size, audit.with_pods)
 
 
 def inspect(audit: Audit, args: argparse.Namespace) -> dict[str, Inspection]:
