@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any, TextIO
 
 from .quantity import NANO
@@ -167,6 +168,19 @@ def emit(
     texts = [table(main.rows, main.columns, wide, main.highlight, color)]
     texts += [table(t.rows, t.columns, wide, t.highlight, color) for t in more if t.rows]
     write("\n".join(texts), stream)
+
+
+def html_page(title: str, style: str, body: str, *, doctype: str = "<!DOCTYPE html>", viewport: bool = False, lines: bool = False) -> str:
+    """The wrapper of every -o html page: self-contained (its style inline, no scripts, no
+    network), `title` escaped, `body` as given. The plugins' pages differ in small ways kept
+    byte for byte: the doctype's case, a viewport meta tag, and whether the head, body and
+    closing tags stand on lines of their own (`lines`)."""
+    nl = "\n" if lines else ""
+    meta = '<meta name="viewport" content="width=device-width,initial-scale=1">' if viewport else ""
+    return (
+        f'{doctype}{nl}<html lang="en"><head><meta charset="utf-8">{meta}{nl}<title>{escape(title)}</title><style>{style}</style></head>{nl}'
+        f"<body>{nl}{body}{nl}</body></html>\n"
+    )
 
 
 # -- kubectl's units and ages ----------------------------------------------------------
