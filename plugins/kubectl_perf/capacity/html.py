@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
-from ..render import age_seconds, human_age
+from ..render import age_seconds, html_page, human_age
 from .compute import USAGE_RESOURCES, NodeGroupRow, NodeRow, Report
 from .output import amount_text, target_text
 
@@ -166,11 +166,7 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
         if filters
         else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
-<body>
-<h1>Capacity report: {escape(cluster)}</h1>
+    body = f"""<h1>Capacity report: {escape(cluster)}</h1>
 <p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
 {filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
@@ -178,6 +174,5 @@ def page(report: Report, nodes: list[NodeRow], resources: tuple[str, ...], clust
 up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>
 {"".join(rows)}
 {groups_html}
-{pending_html}
-</body></html>
-"""
+{pending_html}"""
+    return html_page(f"Capacity report: {cluster}", STYLE, body, viewport=True, lines=True)
