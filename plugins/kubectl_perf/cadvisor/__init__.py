@@ -9,11 +9,12 @@ notes and the exit status come back as data and are printed here, once.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .flags import CadvisorOptions, DumpFiles, Summary, options, parse
 
 if TYPE_CHECKING:
+    from ..api import Cluster
     from .compute import Notes
 
 EXIT_ERROR = 1
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_body(body)
 
 
-def run(options: CadvisorOptions, cluster: Any) -> int:
+def run(options: CadvisorOptions, cluster: Cluster | None) -> int:
     """fetch -> compute -> emit; `cluster` is None when reading dump files (-f)."""
     from . import fetch
     from .dump import dump_file, dump_nodes
