@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..api import ApiError, path_for
 from ..kubelet import Forbidden, node_error, proxy_path
@@ -158,19 +158,12 @@ def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
     """Dumps saved earlier (`-` for stdin), in scrape order; they fold like live scrapes."""
     result = NodeScrapes(name)
     for path in paths:
-        try:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError as err:
-            raise InputError(f"cannot read {path}: {err.strerror}") from None
-        taken = time.time() if path == "-" else os.path.getmtime(path)
-        try:
+        with opened(path) as stream:
+            taken = time.time() if path == "-" else os.path.getmtime(path)
             if endpoint == "summary":
                 snap = fold_summary_json(stream.read(), result, taken)
             else:
                 snap = fold_text(stream, endpoint, result, taken)
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
         result.scrapes.append(snap)
     return result
 
@@ -266,14 +259,21 @@ def read_pods_file(path: str) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def dump_lines(path: str) -> Iterator[Iterator[bytes]]:
-    """The lines of a dump file (`-`: stdin), without their line ends, as they are read."""
+def opened(path: str) -> Iterator[BinaryIO]:
+    """A dump file opened for reading (`-`: stdin, left open); cannot be read: InputError."""
     try:
         stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from None
     try:
-        yield (line.rstrip(b"\r\n") for line in stream)
+        yield stream
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
+
+
+@contextlib.contextmanager
+def dump_lines(path: str) -> Iterator[Iterator[bytes]]:
+    """The lines of a dump file (`-`: stdin), without their line ends, as they are read."""
+    with opened(path) as stream:
+        yield (line.rstrip(b"\r\n") for line in stream)
