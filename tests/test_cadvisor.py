@@ -1,5 +1,7 @@
-"""kubectl perf cadvisor on dump files: through kubectl's plugin lookup and the
-standalone kubectl-perf-cadvisor script.
+"""kubectl perf cadvisor on dump files: in this process (tests/inproc.py), and once each
+through kubectl's plugin lookup and the standalone kubectl-perf-cadvisor script. The dump
+streams bytes through stdout's and stdin's buffers, which a captured stream lacks: its
+tests run a real process.
 
 tests/data/cadvisor-before.txt and cadvisor-after.txt are a hand-written pair of
 scrapes of one node, 10 s apart by their sample timestamps (1700000000000 and
@@ -17,17 +19,28 @@ from typing import Any
 import pytest
 import yaml
 from conftest import BIN, DATA, KUBECTL, env_for
+from inproc import Ran, perf
 
 BEFORE, AFTER, PODS = DATA / "cadvisor-before.txt", DATA / "cadvisor-after.txt", DATA / "cadvisor-pods.json"
 Mi, Gi = 2**20, 2**30
 
 
 def run(*args: str, via: str = "kubectl", stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """A real process: through kubectl's plugin lookup, or the console script (via="script")."""
     cmd = [KUBECTL, "perf", "cadvisor", *args] if via == "kubectl" else [str(BIN / "kubectl-perf-cadvisor"), *args]
     return subprocess.run(cmd, capture_output=True, env=env_for(None), input=stdin, timeout=120)
 
 
-def summary(*args: str, via: str = "kubectl") -> dict[str, Any]:
+def cadvisor(*args: str) -> Ran:
+    """`kubectl perf cadvisor ARGS` in this process (no cluster: these read files)."""
+    return perf(None, "cadvisor", *args)
+
+
+def summary(*args: str, via: str = "inproc") -> dict[str, Any]:
+    if via == "inproc":
+        ran = cadvisor("--summary", "-o", "json", *args)
+        assert ran.returncode == 0, ran.stderr
+        return json.loads(ran.stdout)
     result = run("--summary", "-o", "json", *args, via=via)
     assert result.returncode == 0, result.stderr.decode()
     return json.loads(result.stdout)
@@ -68,7 +81,7 @@ def test_two_dumps_give_rates_and_throttling(via: str) -> None:
 
 
 def test_one_dump_gives_averages_since_each_container_started() -> None:
-    doc = summary("--once", "-f", str(AFTER), "--pods-file", str(PODS), "--pod-rows", via="script")
+    doc = summary("--once", "-f", str(AFTER), "--pods-file", str(PODS), "--pod-rows")
     by = rows(doc)
     app = by[("web-1", "app")]
     # 104 cpu-seconds since 1699999000 at 1700000010: 1010 s
@@ -81,9 +94,9 @@ def test_one_dump_gives_averages_since_each_container_started() -> None:
 
 
 def test_truncated_dump_is_read_with_a_count() -> None:
-    result = run("--summary", "--once", "-f", str(AFTER))
+    result = cadvisor("--summary", "--once", "-f", str(AFTER))
     assert result.returncode == 0
-    assert b"1 malformed lines skipped" in result.stderr and b"Traceback" not in result.stderr
+    assert "1 malformed lines skipped" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_thresholds_sort_and_top() -> None:
@@ -96,16 +109,16 @@ def test_thresholds_sort_and_top() -> None:
 
 
 def test_stdin_and_table_csv_yaml() -> None:
-    result = run("--summary", "--once", "-f", "-", "node-x", stdin=AFTER.read_bytes())
+    result = run("--summary", "--once", "-f", "-", "node-x", stdin=AFTER.read_bytes())  # stdin's buffer: a real process
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
     assert lines[0].split()[:4] == ["NAMESPACE", "POD", "CONTAINER", "CPU"]
     assert any(line.split()[:3] == ["shop", "web-1", "app"] and line.endswith("memory") for line in lines)
     assert any(line.startswith("node-x") for line in lines)  # the node table names the node
-    table = list(csv.DictReader(io.StringIO(run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "csv").stdout.decode())))
+    table = list(csv.DictReader(io.StringIO(cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "csv").stdout)))
     app = next(r for r in table if r["pod"] == "web-1" and r["container"] == "app")
     assert float(app["throttled"]) == 0.4 and int(app["mem ws"]) == 1900 * Mi and app["flags"] == "throttling,memory"
-    doc = yaml.safe_load(run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "yaml").stdout)
+    doc = yaml.safe_load(cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "yaml").stdout)
     assert {c["container"] for c in doc["containers"]} == {"app", "proxy"}
 
 
@@ -150,13 +163,13 @@ def test_dump_as_json_objects() -> None:
     ],
 )
 def test_bad_input_is_one_line_and_status_2(args: list[str], message: str) -> None:
-    result = run(*args)
-    err = result.stderr.decode()
+    result = cadvisor(*args)
+    err = result.stderr
     assert result.returncode == 2 and message in err and "Traceback" not in err, err
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
-    html = run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout.decode()
+    html = cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout
     assert html.startswith("<!doctype html>") and "<script" not in html and "http" not in html
     assert 'data-thr="40.0"' in html and f'data-mem="{1900 / 2048 * 100:.1f}"' in html and 'data-flags="throttling, memory"' in html
 
@@ -167,7 +180,7 @@ def test_html_in_a_real_browser(tmp_path: Path) -> None:
     if not CHROMIUM:
         pytest.skip("chromium is not installed (./dev test installs it)")
     page = tmp_path / "cadvisor.html"
-    page.write_bytes(run("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout)
+    page.write_text(cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "html").stdout)
     dom = browser(tmp_path, "--dump-dom", page.as_uri())
     # the browser built one row per container, with the bars' figures worked out by hand
     assert dom.count('<tr class="container"') == 3

@@ -1,4 +1,6 @@
-"""kubectl perf cadvisor against perf-sim, through kubectl's plugin lookup.
+"""kubectl perf cadvisor against perf-sim: the summary in this process (tests/inproc.py),
+the dump through kubectl's plugin lookup (it streams bytes through stdout's buffer, which
+a captured stream lacks).
 
 Expected figures come from tests/data/cluster.yaml (web-1's usage is given there:
 app 300m / 900Mi, proxy 20m / 100Mi; limits by hand from its spec) or from the
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import DATA, Sim, kubectl
+from inproc import Ran, perf
 
 Mi, Gi = 2**20, 2**30
 _UNITS = {"n": 1, "u": 10**3, "m": 10**6, "": 10**9, "Ki": 2**10 * 10**9, "Mi": 2**20 * 10**9, "Gi": 2**30 * 10**9}
@@ -26,12 +29,20 @@ def parse_nanos(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def perf(sim: Sim, *args: str) -> Any:
+def dump(sim: Sim, *args: str) -> Any:
+    """The dump, through the real kubectl."""
     return kubectl(sim, "perf", "cadvisor", *args, check=False)
 
 
+def cadvisor(sim: Sim, *args: str) -> Ran:
+    """`kubectl perf cadvisor ARGS` in this process. --kubeconfig as well as KUBECONFIG: the
+    kubernetes client reads KUBECONFIG once, when first imported, so in one process every
+    later cluster would be the first one."""
+    return perf(sim.kubeconfig, "cadvisor", "--kubeconfig", str(sim.kubeconfig), *args)
+
+
 def summary(sim: Sim, *args: str) -> dict[str, Any]:
-    result = perf(sim, "--summary", "-o", "json", *args)
+    result = cadvisor(sim, "--summary", "-o", "json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -94,19 +105,19 @@ def test_every_container_agrees_with_kubectl_top(generated: Sim) -> None:
 
 
 def test_cfs_series_only_for_containers_with_a_cpu_limit(fixture_cluster: Sim) -> None:
-    text = perf(fixture_cluster, "node-a", "--metric", "^container_cpu_cfs_periods_total$", "-o", "jsonl").stdout
+    text = dump(fixture_cluster, "node-a", "--metric", "^container_cpu_cfs_periods_total$", "-o", "jsonl").stdout
     limited = {(o["labels"]["pod"], o["labels"]["container"]) for o in map(json.loads, text.splitlines())}
     # web-2: app (limit 1) and its proxy sidecar (limit 500m); sandboxed app (limit 200m); web-1 has memory limits only
     assert limited == {("web-2", "app"), ("web-2", "proxy"), ("sandboxed", "app")}
 
 
 def test_dump_of_several_nodes_names_each_sample(fixture_cluster: Sim) -> None:
-    text = perf(fixture_cluster, "node-a", "node-b", "--metric", "working_set_bytes", "--drop-pod-cgroups", "-o", "jsonl").stdout
+    text = dump(fixture_cluster, "node-a", "node-b", "--metric", "working_set_bytes", "--drop-pod-cgroups", "-o", "jsonl").stdout
     objs = [json.loads(line) for line in text.splitlines()]
     pods = {(o["node"], o["labels"]["pod"]) for o in objs if o["labels"].get("pod")}
     assert pods == {("node-a", "web-1"), ("node-a", "web-2"), ("node-a", "sandboxed"), ("node-b", "podlevel"), ("node-b", "db-0")}
     raw = kubectl(fixture_cluster, "get", "--raw", "/api/v1/nodes/node-b/proxy/metrics/cadvisor").stdout
-    ours = perf(fixture_cluster, "node-b").stdout
+    ours = dump(fixture_cluster, "node-b").stdout
 
     def series(text: str) -> list[str]:  # values and timestamps move between scrapes; the series do not
         return [line.rsplit("}", 1)[0] if "{" in line else line for line in text.splitlines()]
@@ -142,7 +153,7 @@ def with_down_node(sim_factory: Any) -> Sim:
 
 
 def test_unreachable_node_is_a_note_and_status_1(with_down_node: Sim) -> None:
-    result = perf(with_down_node, "--summary", "--all-nodes", "--once", "-o", "json")
+    result = cadvisor(with_down_node, "--summary", "--all-nodes", "--once", "-o", "json")
     assert result.returncode == 1
     assert "node node-down: kubelet not reachable through the API server (503)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -152,8 +163,7 @@ def test_unreachable_node_is_a_note_and_status_1(with_down_node: Sim) -> None:
 
 def test_forbidden_node_proxy_says_so(sim_factory: Any) -> None:
     sim: Sim = sim_factory("--objects", str(DATA / "cluster.yaml"), "--forbid-cluster-list", "nodes/proxy")
-    for args in (["node-a"], ["--summary", "--all-nodes", "--once"]):
-        result = perf(sim, *args)
+    for result in (dump(sim, "node-a"), cadvisor(sim, "--summary", "--all-nodes", "--once")):
         assert result.returncode == 1 and "nodes/proxy permission" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
 

@@ -13,18 +13,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import inproc
 import jsonschema
 import pytest
 import yaml
 from conftest import BIN, Sim, env_for, kubectl
+from inproc import Ran
 from perf_sim import catalog
 from test_images_compute import NODES, PODS
 
 M = 1_000_000
 
 
-def perf(sim: Sim | None, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return kubectl(sim, "perf", "images", *args, check=False, env=env)
+def perf(sim: Sim | None, *args: str, kubeconfig: Path | None = None) -> Ran:
+    """`kubectl perf images ARGS` in this process, against `sim` (or `kubeconfig`). --kubeconfig
+    as well as KUBECONFIG: the kubernetes client reads KUBECONFIG once per process."""
+    kc = kubeconfig or (sim.kubeconfig if sim is not None else None)
+    return inproc.perf(kc, "images", *(("--kubeconfig", str(kc)) if kc else ()), *args)
 
 
 def doc(sim: Sim, *args: str) -> dict[str, Any]:
@@ -106,7 +111,7 @@ def test_sort_top_and_filters(hand_cluster: Sim) -> None:
 
 
 def test_the_console_script_prints_the_same(hand_cluster: Sim) -> None:
-    via_kubectl = perf(hand_cluster, "-o", "wide")
+    via_kubectl = kubectl(hand_cluster, "perf", "images", "-o", "wide", check=False)  # the one run through kubectl's plugin lookup
     direct = subprocess.run([str(BIN / "kubectl-perf-images"), "-o", "wide"], capture_output=True, text=True, env=env_for(hand_cluster), timeout=60)
     assert via_kubectl.returncode == direct.returncode == 0
     assert via_kubectl.stdout == direct.stdout and "SUGGESTION" in direct.stdout and "SIZE FROM" in direct.stdout
@@ -212,7 +217,7 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
             }
         )
     )
-    result = perf(None, env=env_for(None, KUBECONFIG=str(kc)))
+    result = perf(None, kubeconfig=kc)
     assert result.returncode == 1 and result.stderr.startswith("error: cannot reach the API server") and result.stderr.count("\n") == 1
 
 
@@ -303,7 +308,7 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
         },
     }
     server.load([{"apiVersion": "v1", "kind": "Node", **copy.deepcopy(n)} for n in NODES] + [{"apiVersion": "v1", "kind": "Pod", **p} for p in pods] + [hpa])
-    result = kubectl(None, "perf", "images", "-o", "json", env=env_for(None, KUBECONFIG=str(server.kubeconfig)), check=False)
+    result = perf(None, "-o", "json", kubeconfig=server.kubeconfig)
     assert result.returncode == 0, result.stderr
     d = json.loads(result.stdout)
     images = by_image(d)
@@ -314,8 +319,7 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
     # db is an HPA target now: a workload that scales out, though it runs one pod.
     plan = {p["image"]: p for p in d["prePull"]}
     assert plan["docker.io/library/python:3.12"]["why"] == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]
-    user = env_for(None, KUBECONFIG=str(server.user_kubeconfig))
-    denied = kubectl(None, "perf", "images", env=user, check=False)
+    denied = perf(None, kubeconfig=server.user_kubeconfig)
     assert denied.returncode == 1 and "forbidden" in denied.stderr and "try -n NAMESPACE" in denied.stderr
     assert "Traceback" not in denied.stderr and denied.stderr.count("error: ") == 1
     # user1 may list pods in shop, and nothing else: images without sizes, with a note, exit 0.
@@ -335,7 +339,7 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
         },
     ):
         server.create(obj)
-    partial = kubectl(None, "perf", "images", "-n", "shop", "-o", "json", env=user, check=False)
+    partial = perf(None, "-n", "shop", "-o", "json", kubeconfig=server.user_kubeconfig)
     assert partial.returncode == 0, partial.stderr
     assert "images are listed without sizes" in partial.stderr and "HorizontalPodAutoscalers (forbidden)" in partial.stderr
     images = by_image(json.loads(partial.stdout))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_perf.images.compute import Audit, Options
+from kubectl_perf.images.compute import ImageInventory, InventorySettings
 from kubectl_perf.owners import Workload
 
 M = 1_000_000
@@ -68,12 +68,12 @@ PODS = [
 ]
 
 
-def audit(options: Options | None = None, nodes: list[Any] = NODES, pods: list[Any] = PODS) -> Any:
-    a = Audit(options or Options())
+def audit(options: InventorySettings | None = None, nodes: list[Any] = NODES, pods: list[Any] = PODS) -> Any:
+    a = ImageInventory(options or InventorySettings())
     a.add_nodes(nodes)
     a.add_pods(pods[:3])  # in two pages, as the API hands them over
     a.add_pods(pods[3:])
-    return a.result()
+    return a.report()
 
 
 def rows(result: Any) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def test_summary_figures() -> None:
     result = audit()
     # python (one image, whether named by tag or digest) + node
     assert result.unique_bytes == 411 * M + 409 * M
-    assert result.audit.cached_bytes == (411 + 409 + 0.7) * M + (411 + 0.7) * M + 1020 * M
+    assert result.inventory.cached_bytes == (411 + 409 + 0.7) * M + (411 + 0.7) * M + 1020 * M
     assert dict(result.histogram())["200-500 MB"] == 3 and sum(n for _l, n in result.histogram()) == 3
     by_size, by_cached = result.top(2)
     assert [r.image for r in by_size] == ["docker.io/library/python:3.12", f"docker.io/library/python@{P}"]
@@ -143,13 +143,13 @@ def test_pre_pull_plan() -> None:
         # python:3.12 (web has 2 replicas) is missing only on the fresh n4; db (1 replica, no HPA) is no candidate.
         ("docker.io/library/python:3.12", "a", {"node-pool": "a"}, 3, 1, 0, ["Deployment/shop/web x2"]),
     ]
-    assert audit(Options(min_size=410 * M)).pre_pull[0].image == "docker.io/library/python:3.12"
-    hpa = audit(Options(hpa_targets=frozenset({("StatefulSet", "shop", "db")}))).pre_pull
+    assert audit(InventorySettings(min_size=410 * M)).pre_pull[0].image == "docker.io/library/python:3.12"
+    hpa = audit(InventorySettings(hpa_targets=frozenset({("StatefulSet", "shop", "db")}))).pre_pull
     assert sorted(hpa[1].reasons) == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]  # db tolerates n3, which holds it already
 
 
 def test_capped_nodes_may_hold_more() -> None:
-    result = audit(Options(max_images=3))
+    result = audit(InventorySettings(max_images=3))
     # n1 lists exactly 3 images and runs envoy: it may hold envoy beyond the cut.
     assert rows(result)["docker.io/envoyproxy/envoy:v1.31"].notes == [
         "size unknown: no node lists it; 1 node(s) list the maximum of 3 images and may hold it beyond the cut"
@@ -160,20 +160,20 @@ def test_capped_nodes_may_hold_more() -> None:
         node("y", "a", [([f"docker.io/library/c@{Z}", "c:1"], 300 * M)]),
     ]
     pods = [pod(f"c-h-{i}", "y", [{"name": "c", "image": "c:1"}], ("ReplicaSet", "c-h"), labels={"pod-template-hash": "h"}) for i in range(2)]
-    capped = audit(Options(max_images=2), nodes, pods).pre_pull
+    capped = audit(InventorySettings(max_images=2), nodes, pods).pre_pull
     assert capped == []  # uncertain on x, so no plan
-    plain = audit(Options(max_images=3), nodes, pods).pre_pull
+    plain = audit(InventorySettings(max_images=3), nodes, pods).pre_pull
     assert [(p.image, p.eligible, p.missing, p.uncertain) for p in plain] == [("docker.io/library/c:1", 2, 1, 0)]
 
 
 def test_pool_label_and_registry_sizes() -> None:
     from kubectl_perf.images.compute import Inspection
 
-    a = Audit(Options(pool_label="kubernetes.io/hostname"))
+    a = ImageInventory(InventorySettings(pool_label="kubernetes.io/hostname"))
     a.add_nodes(NODES)
     a.add_pods(PODS)
     inspected = {"docker.io/envoyproxy/envoy:v1.31": Inspection({"config": {"Env": []}}, 60 * M)}
-    result = a.result(inspected)
+    result = a.report(inspected)
     assert [p.pool for p in result.pools] == ["n1", "n2", "n3", "n4"]
     envoy = rows(result)["docker.io/envoyproxy/envoy:v1.31"]
     assert (envoy.size, envoy.runtime, envoy.suggestion) == (60 * M, "registry", None)

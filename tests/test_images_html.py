@@ -7,7 +7,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from conftest import Sim, kubectl
+from conftest import Sim
+from inproc import perf
 from test_html_report import browser, pytestmark  # noqa: F401  (the same chromium, skipped the same way)
 from test_images import hand_cluster  # noqa: F401  (the hand-worked cluster fixture)
 
@@ -37,7 +38,9 @@ class Images(HTMLParser):
 
 
 def test_report_renders_a_bar_per_image(hand_cluster: Sim, tmp_path: Path) -> None:  # noqa: F811
-    html = kubectl(hand_cluster, "perf", "images", "-o", "html").stdout
+    ran = perf(hand_cluster.kubeconfig, "images", "--kubeconfig", str(hand_cluster.kubeconfig), "-o", "html")  # --kubeconfig: see inproc use in test_images
+    assert ran.returncode == 0, ran.stderr
+    html = ran.stdout
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "self-contained: nothing fetched from the network"
     page = tmp_path / "images.html"
     page.write_text(html)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 from kubectl_perf.cli import byte_size as size
-from kubectl_perf.images.compute import Audit, PrePull
+from kubectl_perf.images.compute import ImageInventory, PrePull
 from kubectl_perf.images.output import human, image_cache
 from kubectl_perf.owners import Workload
 
@@ -39,7 +39,7 @@ def test_human_sizes() -> None:
 
 
 def test_image_cache_groups_by_pool_and_skips_unlabelled_nodes() -> None:
-    from kubectl_perf.images.compute import Result
+    from kubectl_perf.images.compute import ImageReport
 
     w = [Workload("DaemonSet", "x", "d")]
     plan = [
@@ -48,10 +48,10 @@ def test_image_cache_groups_by_pool_and_skips_unlabelled_nodes() -> None:
         PrePull("docker.io/library/c:1", 700, "p1", {"pool": "p1"}, 3, 1, 0, ["DaemonSet/x/d"], w),
         PrePull("docker.io/library/d:1", 600, "", {}, 1, 1, 0, ["DaemonSet/x/d"], w),  # nodes without the pool label
     ]
-    cache = image_cache(Result(Audit(), [], [], plan), "ns")
+    cache = image_cache(ImageReport(ImageInventory(), [], [], plan), "ns")
     assert cache is not None
     assert cache["spec"]["cacheSpec"] == [
         {"images": ["docker.io/library/a:1", "docker.io/library/c:1"], "nodeSelector": {"pool": "p1"}},
         {"images": ["docker.io/library/b:1"], "nodeSelector": {"pool": "p2"}},
     ]
-    assert image_cache(Result(Audit(), [], [], plan[3:]), "ns") is None
+    assert image_cache(ImageReport(ImageInventory(), [], [], plan[3:]), "ns") is None

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Sim, env_for, kubectl
+from conftest import Sim
+from inproc import Ran, perf
 from kubectl_perf.imageref import parse
 from kubectl_perf.images.registry import Registry, docker_credentials
 
@@ -209,12 +210,17 @@ def inspect_cluster(registries: tuple[Server, Server], sim_factory: Any, tmp_pat
     return sim_factory("--objects", str(path)), open_reg, private, closed
 
 
-def test_inspect_through_kubectl(inspect_cluster: tuple[Sim, Server, Server, int], tmp_path: Path) -> None:
+def images_in_process(sim: Sim, *args: str, env: dict[str, str | None] | None = None) -> Ran:
+    """`kubectl perf images ARGS` in this process (--kubeconfig: the client reads KUBECONFIG once per process)."""
+    return perf(sim.kubeconfig, "images", "--kubeconfig", str(sim.kubeconfig), *args, env=env)
+
+
+def test_inspect_through_the_cli(inspect_cluster: tuple[Sim, Server, Server, int], tmp_path: Path) -> None:
     sim, open_reg, private, closed = inspect_cluster
     creds = tmp_path / "docker"
     creds.mkdir()
     (creds / "config.json").write_text(json.dumps({"auths": {private.host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}))
-    result = kubectl(sim, "perf", "images", "--inspect", "-o", "json", env=env_for(sim, DOCKER_CONFIG=str(creds)), check=False)
+    result = images_in_process(sim, "--inspect", "-o", "json", env={"DOCKER_CONFIG": str(creds)})
     assert result.returncode == 0, result.stderr
     images = {i["image"]: i for i in json.loads(result.stdout)["images"]}
     api = images[f"{open_reg.host}/shop/api:2.3.1"]
@@ -232,12 +238,12 @@ def test_inspect_through_kubectl(inspect_cluster: tuple[Sim, Server, Server, int
     assert images[f"{open_reg.host}/shop/missing:1"]["notes"][-1] == "registry: not found (404): " + f"{open_reg.host}/shop/missing:1"
     assert images[f"127.0.0.1:{closed}/x:1"]["notes"][-1] == f"registry: cannot reach 127.0.0.1:{closed}: connection refused"
     # Without credentials the private image gets a note, and the rest of the report stands.
-    bare = kubectl(sim, "perf", "images", "--inspect", "-o", "json", env=env_for(sim, DOCKER_CONFIG=str(tmp_path / "none")), check=False)
+    bare = images_in_process(sim, "--inspect", "-o", "json", env={"DOCKER_CONFIG": str(tmp_path / "none")})
     assert bare.returncode == 0
     app = {i["image"]: i for i in json.loads(bare.stdout)["images"]}[f"{private.host}/private/app:1"]
     assert app["suggestion"] is None and app["notes"] == [f"registry: unauthorized (401): no credentials for {private.host} in ~/.docker/config.json"]
     # Without --inspect nothing is read from registries: custom images get no suggestion.
-    plain = {i["image"]: i for i in json.loads(kubectl(sim, "perf", "images", "-o", "json").stdout)["images"]}
+    plain = {i["image"]: i for i in json.loads(images_in_process(sim, "-o", "json").stdout)["images"]}
     assert plain[f"{open_reg.host}/shop/api:2.3.1"]["suggestion"] is None and plain[f"{open_reg.host}/shop/tiny:1"]["sizeBytes"] is None
 
 

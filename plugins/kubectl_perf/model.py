@@ -231,13 +231,20 @@ def node_view(node: Obj, target_for: Callable[[Mapping[str, str]], float], commi
     return NodeView(meta.get("name", ""), labels, taints, node_allocatable(node).get("memory", 0), target_for(labels), committed)
 
 
-# Labels that name a node's pool (perf-sim, GKE, EKS, Karpenter, AKS): DaemonSet denials name pools.
+# Label keys that name a node's pool: the one list, in the one order every reader walks it
+# (the first key a node carries wins). The keys a platform sets on its own nodes come first
+# (GKE, EKS, Karpenter, AKS), then the conventions set by hand or by installers (AKS's older
+# `agentpool`, OKE, kOps) and last `node-pool`, the plain key perf-sim uses. DaemonSet
+# denials (pool_of), node grouping (group_nodes) and images' pools and pre-pull plan read it.
 POOL_LABELS = (
-    "node-pool",
     "cloud.google.com/gke-nodepool",
     "eks.amazonaws.com/nodegroup",
     "karpenter.sh/nodepool",
     "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "oci.oraclecloud.com/node-pool-id",
+    "kops.k8s.io/instancegroup",
+    "node-pool",
 )
 
 

@@ -26,6 +26,10 @@ class Workload(NamedTuple):
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
 
+    def text(self) -> str:
+        """Kind/namespace/name, or Kind/name when cluster-scoped (a Node)."""
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
 
 # (kind, namespace, name) of a controller the caller has listed -> that controller's own
 # controller reference, or None when it has none (a ReplicaSet made by hand).

@@ -172,9 +172,3 @@ class Parser:
                 self._bad(b"%s{%s}" % (sample.name.encode(), sample._raw), err)
                 continue
             yield sample
-
-
-def read_lines(stream: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines of a binary stream (a file opened 'rb', stdin's buffer), without line ends."""
-    for line in stream:
-        yield line.rstrip(b"\r\n")

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from typing import Any, TextIO
 
 from .quantity import NANO
@@ -167,6 +168,37 @@ def emit(
     texts = [table(main.rows, main.columns, wide, main.highlight, color)]
     texts += [table(t.rows, t.columns, wide, t.highlight, color) for t in more if t.rows]
     write("\n".join(texts), stream)
+
+
+# The report pages' shared look (fonts, headings, bars, tables): capacity's page, and images' builds on it.
+REPORT_STYLE = """
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:#57606a;margin:0 0 16px}
+.legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border-radius:2px}
+.node{display:grid;grid-template-columns:240px 1fr 380px;gap:12px;align-items:center;padding:6px 0;border-bottom:1px solid #eaeef2}
+.node.breach .name{color:#b42318;font-weight:600}.name{overflow:hidden;text-overflow:ellipsis}.name b{white-space:nowrap}
+.res{display:grid;grid-template-columns:60px 1fr;gap:6px;align-items:center;margin:2px 0}
+.bar{position:relative;height:16px;background:#f0f2f5;border-radius:3px;overflow:hidden}
+.bar div{position:absolute;left:0;top:0;bottom:0}
+.req{background:#4c8bf5}.lim{background:rgba(245,158,11,.45);top:10px!important}.use{background:#12a150;height:5px;top:11px!important}
+.pad{border-left:2px dashed #b42318;width:0;top:-2px!important;bottom:-2px!important}
+.num{font-size:12px;color:#57606a}
+table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
+.ok{color:#12a150}.bad{color:#b42318;font-weight:600}
+"""
+
+
+def html_page(title: str, style: str, body: str, *, doctype: str = "<!DOCTYPE html>", viewport: bool = False, lines: bool = False) -> str:
+    """The wrapper of every -o html page: self-contained (its style inline, no scripts, no
+    network), `title` escaped, `body` as given. The plugins' pages differ in small ways kept
+    byte for byte: the doctype's case, a viewport meta tag, and whether the head, body and
+    closing tags stand on lines of their own (`lines`)."""
+    nl = "\n" if lines else ""
+    meta = '<meta name="viewport" content="width=device-width,initial-scale=1">' if viewport else ""
+    return (
+        f'{doctype}{nl}<html lang="en"><head><meta charset="utf-8">{meta}{nl}<title>{escape(title)}</title><style>{style}</style></head>{nl}'
+        f"<body>{nl}{body}{nl}</body></html>\n"
+    )
 
 
 # -- kubectl's units and ages ----------------------------------------------------------

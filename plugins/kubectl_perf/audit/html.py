@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from ..render import html_page
 from ..reports import Result
 from .output import where
 
@@ -33,7 +34,5 @@ def page(summary: Mapping[str, int], results: Sequence[Result], server: str) -> 
             f"<th>Resource</th><th>Pods</th><th>Message</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     body = "".join(sections) or "<p>No failing or warning results.</p>"
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>kubectl perf audit</title><style>{STYLE}</style></head>'
-        f'<body><h1>kubectl perf audit</h1><p>{escape(server)}</p><p class="summary">{counts}</p>{body}</body></html>\n'
-    )
+    content = f'<h1>kubectl perf audit</h1><p>{escape(server)}</p><p class="summary">{counts}</p>{body}'
+    return html_page("kubectl perf audit", STYLE, content)

@@ -1,7 +1,7 @@
 """Pure summary arithmetic: samples and pod specs in, container and node rows out.
 
-A scrape of one node is folded into a Snapshot (a few numbers per container, never
-the dump); one or two snapshots, the pods' specs and the node object make the rows.
+A scrape of one node is folded into a Scrape (a few numbers per container, never
+the dump); one or two scrapes, the pods' specs and the node object make the rows.
 Which rows are containers follows kubernetes-mixin: `container!=""` and `image!=""`
 (the pod cgroup has both empty; containerd's sandbox has an empty container and the
 pause image; Docker and CRI-O name the sandbox `POD`).
@@ -9,7 +9,9 @@ pause image; Docker and CRI-O name the sandbox `POD`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +47,7 @@ Key = tuple[str, str, str]  # namespace, pod, container ("" for the pod cgroup)
 
 
 @dataclass
-class Snapshot:
+class Scrape:
     """One scrape of one node, folded: per container, metric -> (value, timestamp ms or None)."""
 
     containers: dict[Key, dict[str, tuple[float, int | None]]] = field(default_factory=dict)
@@ -53,7 +55,7 @@ class Snapshot:
     taken: float = 0.0  # wall time of the scrape (unix seconds), when samples carry no timestamps
     samples: int = 0
 
-    def add(self, samples: Iterable[Sample]) -> Snapshot:
+    def add(self, samples: Iterable[Sample]) -> Scrape:
         containers, node = self.containers, self.node
         for s in samples:
             self.samples += 1
@@ -73,10 +75,10 @@ class Snapshot:
         return self
 
 
-def snapshot_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[Snapshot, list[PodStats], NodeStats]:
-    """The kubelet's /stats/summary JSON as a Snapshot (usage rates come ready-made), plus
+def scrape_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[Scrape, list[PodStats], NodeStats]:
+    """The kubelet's /stats/summary JSON as a Scrape (usage rates come ready-made), plus
     per-pod network and ephemeral storage and the node's filesystem and network."""
-    snap = Snapshot(taken=taken)
+    snap = Scrape(taken=taken)
     pods: list[PodStats] = []
     for pod in doc.get("pods") or []:
         ref = pod.get("podRef") or {}
@@ -146,15 +148,68 @@ def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
     return out
 
 
-@dataclass
-class Options:
+@dataclass(frozen=True)
+class Thresholds:
+    """What the summary flags, and whether pod cgroups get rows of their own."""
+
     throttle_threshold: float = 0.25  # kubernetes-mixin's CPUThrottlingHigh
     memory_threshold: float = 0.90
     pod_rows: bool = False
 
 
+@dataclass(frozen=True)
+class Filters:
+    """--metric, -n, --pod, --container, --drop-pod-cgroups: which samples the dump keeps
+    (by metric name and labels) and which rows the summary keeps."""
+
+    metric: re.Pattern[str] | None = None
+    namespace: str | None = None
+    pod: re.Pattern[str] | None = None
+    container: re.Pattern[str] | None = None
+    drop_pod_cgroups: bool = False
+
+    @property
+    def by_labels(self) -> bool:
+        return bool(self.namespace or self.pod or self.container or self.drop_pod_cgroups)
+
+    def keeps(self, labels: Mapping[str, str]) -> bool:
+        """A dump sample, by its labels."""
+        container = labels.get("container", "")
+        if self.drop_pod_cgroups and labels.get("pod") and container in ("", "POD"):
+            return False
+        if self.namespace and labels.get("namespace") != self.namespace:
+            return False
+        if self.pod and not self.pod.search(labels.get("pod", "")):
+            return False
+        return not (self.container and not self.container.search(container))
+
+    def keeps_row(self, row: ContainerUsage, chosen: AbstractSet[tuple[str, str]] | None) -> bool:
+        """A summary row; `chosen`: the (namespace, pod) that -n/-l matched, None without them."""
+        if self.namespace and row.namespace != self.namespace:
+            return False
+        if chosen is not None and (row.namespace, row.pod) not in chosen:
+            return False
+        if self.pod and not self.pod.search(row.pod):
+            return False
+        return not (self.container and not self.container.search(row.container))
+
+
 @dataclass
-class ContainerRow:
+class Notes:
+    """What the user should know beyond the report (stderr, one line each), and whether
+    some node could not be read (exit status 1, the report still printed). Worker threads
+    append to it: list.append is atomic."""
+
+    lines: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def add(self, text: str, failed: bool = False) -> None:
+        self.lines.append(text)
+        self.failed = self.failed or failed
+
+
+@dataclass
+class ContainerUsage:
     node: str
     namespace: str
     pod: str
@@ -176,7 +231,7 @@ class ContainerRow:
 
 
 @dataclass
-class NodeRow:
+class NodeMemory:
     name: str
     working_set_bytes: float = 0.0
     allocatable_memory_bytes: float | None = None
@@ -203,23 +258,23 @@ def _increase(first: Mapping[str, tuple[float, int | None]], last: Mapping[str, 
     return b[0] - a[0] if b[0] >= a[0] else b[0]
 
 
-def _elapsed(first: Snapshot, last: Snapshot, a: tuple[float, int | None] | None, b: tuple[float, int | None] | None) -> float:
+def _elapsed(first: Scrape, last: Scrape, a: tuple[float, int | None] | None, b: tuple[float, int | None] | None) -> float:
     """Seconds between two samples: their own timestamps (cAdvisor's collection times), else the scrapes'."""
     if a and b and a[1] is not None and b[1] is not None:
         return (b[1] - a[1]) / 1000
     return last.taken - first.taken
 
 
-def container_rows(node: str, snaps: list[Snapshot], specs: Mapping[Key, Spec], options: Options) -> list[ContainerRow]:
-    """Rows for one node from one snapshot (averages since each container started) or two (rates between)."""
+def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], thresholds: Thresholds) -> list[ContainerUsage]:
+    """Rows for one node from one scrape (averages since each container started) or two (rates between)."""
     last = snaps[-1]
     first = snaps[0] if len(snaps) > 1 else None
     rows = []
     for key, now in last.containers.items():
         ns, pod, container = key
-        if not container and not options.pod_rows:
+        if not container and not thresholds.pod_rows:
             continue
-        row = ContainerRow(node, ns, pod, container)
+        row = ContainerUsage(node, ns, pod, container)
         before = first.containers.get(key) if first else None
         if CPU_RATE in now:
             row.cpu_cores = now[CPU_RATE][0]
@@ -246,15 +301,15 @@ def container_rows(node: str, snaps: list[Snapshot], specs: Mapping[Key, Spec], 
         _limits(row, now, specs.get(key))
         if row.cpu_limit_cores is None:
             row.throttled_ratio = None  # CFS series exist only with a CPU limit
-        if row.throttled_ratio is not None and row.throttled_ratio > options.throttle_threshold:
+        if row.throttled_ratio is not None and row.throttled_ratio > thresholds.throttle_threshold:
             row.flags.append("throttling")
-        if row.memory_limit_ratio is not None and row.memory_limit_ratio > options.memory_threshold:
+        if row.memory_limit_ratio is not None and row.memory_limit_ratio > thresholds.memory_threshold:
             row.flags.append("memory")
         rows.append(row)
     return rows
 
 
-def _limits(row: ContainerRow, now: Mapping[str, tuple[float, int | None]], spec: Spec | None) -> None:
+def _limits(row: ContainerUsage, now: Mapping[str, tuple[float, int | None]], spec: Spec | None) -> None:
     """Requests and limits from the pod spec; without one, what the cgroup says (quota, shares, limit)."""
     if spec is not None:
         row.cpu_request_cores = spec.cpu_request / NANO if spec.cpu_request is not None else None
@@ -277,10 +332,10 @@ def _limits(row: ContainerRow, now: Mapping[str, tuple[float, int | None]], spec
         row.memory_request_ratio = ws / row.memory_request_bytes
 
 
-def node_row(name: str, snap: Snapshot, node: Mapping[str, Any] | None, padding_target: float | None) -> NodeRow:
+def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_target: float | None) -> NodeMemory:
     """Working set of every container on the node (kubernetes-mixin's selection, whatever the
     filters) against allocatable and the node's padding target."""
-    row = NodeRow(name)
+    row = NodeMemory(name)
     for (_ns, _pod, container), values in snap.containers.items():
         if container:
             row.working_set_bytes += _value(values, WORKING_SET) or 0
@@ -302,7 +357,34 @@ SORTS = {
 }
 
 
-def order(rows: list[ContainerRow], sort: str | None, top: int | None) -> list[ContainerRow]:
+@dataclass
+class SummaryReport:
+    """What the summary prints: container rows in their order, nodes by name, and (from
+    /stats/summary only) per-pod network and ephemeral storage by node, namespace and pod."""
+
+    containers: list[ContainerUsage]
+    nodes: list[NodeMemory]
+    pods: list[tuple[str, PodStats]] | None  # (node, stats); None unless the endpoint is summary
+    host: str  # the API server, "" for dump files
+    thresholds: Thresholds
+    notes: Notes
+
+
+def summary_report(
+    rows: list[ContainerUsage],
+    nodes: list[NodeMemory],
+    pods: list[tuple[str, PodStats]] | None,
+    host: str,
+    thresholds: Thresholds,
+    sort: str | None,
+    top: int | None,
+    notes: Notes,
+) -> SummaryReport:
+    ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
+    return SummaryReport(order(rows, sort, top), sorted(nodes, key=lambda n: n.name), ordered_pods, host, thresholds, notes)
+
+
+def order(rows: list[ContainerUsage], sort: str | None, top: int | None) -> list[ContainerUsage]:
     """By node, namespace, pod and container; or the largest first by `sort`; cut to `top`."""
     rows = sorted(rows, key=lambda r: (r.node, r.namespace, r.pod, r.container))
     if sort:

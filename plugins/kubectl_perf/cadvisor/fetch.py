@@ -1,9 +1,11 @@
-"""Reading the kubelet's endpoints through the API server's node proxy, many nodes
-at once with a bound, and dump files saved earlier. Each scrape is folded into a
-Snapshot as it streams in, so memory follows the summary, not the dumps."""
+"""Every read cadvisor makes: the nodes and pods a run needs (through the API), the
+kubelet's endpoints through the API server's node proxy (many nodes at once, with a
+bound), and dump and pods files saved earlier (-f, --pods-file, stdin). Each scrape is
+folded into a Scrape as it streams in, so memory follows the summary, not the dumps."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -12,12 +14,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from ..api import ApiError
+from ..api import ApiError, path_for
 from ..kubelet import Forbidden, node_error, proxy_path
 from ..promtext import Parser
-from .compute import CADVISOR_METRICS, RESOURCE_METRICS, NodeStats, PodStats, Snapshot, pod_specs, snapshot_from_stats_summary
+from .compute import CADVISOR_METRICS, RESOURCE_METRICS, Key, NodeStats, Notes, PodStats, Scrape, Spec, pod_specs, scrape_from_stats_summary
+
+if TYPE_CHECKING:
+    from .flags import LiveNodes
 
 T = TypeVar("T")
 
@@ -29,7 +35,7 @@ class InputError(Exception):
 @dataclass
 class NodeScrapes:
     name: str
-    snapshots: list[Snapshot] = field(default_factory=list)
+    scrapes: list[Scrape] = field(default_factory=list)
     pods: list[PodStats] = field(default_factory=list)
     stats: NodeStats | None = None
     malformed: int = 0
@@ -41,21 +47,21 @@ def metric_names(endpoint: str) -> frozenset[str]:
     return RESOURCE_METRICS if endpoint == "resource" else CADVISOR_METRICS
 
 
-def fold_text(lines: Iterable[bytes], endpoint: str, result: NodeScrapes, taken: float) -> Snapshot:
-    """Parse one text scrape into a Snapshot, counting the lines that could not be read."""
+def fold_text(lines: Iterable[bytes], endpoint: str, result: NodeScrapes, taken: float) -> Scrape:
+    """Parse one text scrape into a Scrape, counting the lines that could not be read."""
     parser = Parser(metric_names(endpoint))
-    snap = Snapshot(taken=taken).add(parser.checked(lines))
+    snap = Scrape(taken=taken).add(parser.checked(lines))
     result.malformed += parser.malformed
     result.first_error = result.first_error or parser.first_error
     return snap
 
 
-def fold_summary_json(data: bytes, result: NodeScrapes, taken: float) -> Snapshot:
+def fold_summary_json(data: bytes, result: NodeScrapes, taken: float) -> Scrape:
     try:
         doc = json.loads(data)
     except ValueError:
         raise ApiError(f"node {result.name}: /stats/summary is not JSON") from None
-    snap, result.pods, result.stats = snapshot_from_stats_summary(doc if isinstance(doc, dict) else {}, taken)
+    snap, result.pods, result.stats = scrape_from_stats_summary(doc if isinstance(doc, dict) else {}, taken)
     return snap
 
 
@@ -74,7 +80,7 @@ def scrape(cluster: Any, result: NodeScrapes, endpoint: str) -> None:
             raise wrapped from None
         result.error = str(wrapped)
         return
-    result.snapshots.append(snap)
+    result.scrapes.append(snap)
 
 
 class Progress:
@@ -152,20 +158,13 @@ def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
     """Dumps saved earlier (`-` for stdin), in scrape order; they fold like live scrapes."""
     result = NodeScrapes(name)
     for path in paths:
-        try:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError as err:
-            raise InputError(f"cannot read {path}: {err.strerror}") from None
-        taken = time.time() if path == "-" else os.path.getmtime(path)
-        try:
+        with opened(path) as stream:
+            taken = time.time() if path == "-" else os.path.getmtime(path)
             if endpoint == "summary":
                 snap = fold_summary_json(stream.read(), result, taken)
             else:
                 snap = fold_text(stream, endpoint, result, taken)
-        finally:
-            if stream is not sys.stdin.buffer:
-                stream.close()
-        result.snapshots.append(snap)
+        result.scrapes.append(snap)
     return result
 
 
@@ -181,7 +180,7 @@ class Chosen:
     """Pods folded page by page into what the summary needs of them."""
 
     def __init__(self) -> None:
-        self.specs: dict[Any, Any] = {}  # (namespace, pod, container) -> Spec
+        self.specs: dict[Key, Spec] = {}
         self.pods: set[tuple[str, str]] = set()
         self.hosts: set[str] = set()
 
@@ -191,3 +190,90 @@ class Chosen:
             meta = pod.get("metadata") or {}
             self.pods.add((meta.get("namespace", ""), meta.get("name", "")))
             self.hosts.add((pod.get("spec") or {}).get("nodeName") or "")
+
+
+# -- nodes and pods ---------------------------------------------------------------
+def chosen_pods(cluster: Any, plan: LiveNodes) -> Chosen | None:
+    """With -n/-l, the running pods they match (they choose the nodes and the rows); else None."""
+    if not plan.by_pods:
+        return None
+    query = {"labelSelector": plan.selector, "fieldSelector": "status.phase=Running"}
+    folded: Chosen = cluster.fold(path_for("pods", plan.namespace), Chosen, Chosen.add, query, limit=plan.chunk_size)
+    return folded
+
+
+def nodes_to_read(cluster: Any, plan: LiveNodes, chosen: Chosen | None, objects: bool) -> dict[str, dict[str, Any] | None]:
+    """The nodes to read, name -> node object; named nodes are fetched only when `objects`
+    (the summary weighs allocatable and labels), else they map to None."""
+    if plan.names:
+        if not objects:
+            return dict.fromkeys(plan.names)
+        found: dict[str, dict[str, Any] | None] = {}
+        for name in plan.names:
+            try:
+                found[name] = cluster.get(f"/api/v1/nodes/{name}")
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                raise ApiError(f'node "{name}" not found', 404) from None
+        return found
+    query = {"labelSelector": plan.node_selector}
+    items = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), query)
+    nodes = {n["metadata"]["name"]: n for n in items}
+    if chosen is not None and not (plan.all_nodes or plan.node_selector):
+        nodes = {name: n for name, n in nodes.items() if name in chosen.hosts}
+    if not nodes:
+        raise ApiError("no nodes to read: " + ("no running pod matches -n/-l" if chosen is not None else "no node matches"))
+    return dict(nodes)
+
+
+def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) -> dict[Key, Spec]:
+    """Requests and limits of the running pods on these nodes. Pages are folded into specs
+    as they come: a cluster's pods are never held whole. Not allowed: a note, and {}."""
+    acc = Chosen()
+    try:
+        if len(names) <= 4:
+            for name in names:
+                query = {"fieldSelector": f"spec.nodeName={name},status.phase=Running"}
+                cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)
+        else:
+            query = {"fieldSelector": "status.phase=Running"}
+            acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, query, limit=chunk_size)
+    except ApiError as err:
+        notes.add(f"cannot list pods ({err}): requests and limits come from the cgroups instead")
+        return {}
+    return acc.specs
+
+
+# -- files --------------------------------------------------------------------------
+def read_pods_file(path: str) -> list[dict[str, Any]]:
+    """--pods-file: `kubectl get pods -o json` output (a list, or one pod)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read --pods-file {path}: {getattr(err, 'strerror', None) or err}") from None
+    items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` output")
+    return items
+
+
+@contextlib.contextmanager
+def opened(path: str) -> Iterator[BinaryIO]:
+    """A dump file opened for reading (`-`: stdin, left open); cannot be read: InputError."""
+    try:
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from None
+    try:
+        yield stream
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+@contextlib.contextmanager
+def dump_lines(path: str) -> Iterator[Iterator[bytes]]:
+    """The lines of a dump file (`-`: stdin), without their line ends, as they are read."""
+    with opened(path) as stream:
+        yield (line.rstrip(b"\r\n") for line in stream)

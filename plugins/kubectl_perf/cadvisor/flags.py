@@ -1,12 +1,17 @@
-"""Command-line flags of `kubectl perf cadvisor`."""
+"""Command-line flags of `kubectl perf cadvisor` (argparse only), ending in `options(args)`:
+the typed, frozen CadvisorOptions that everything past this file reads."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, check_filters, positive_int
+from ..api import Connection
+from ..cli import Parser, add_connection_flags, add_filter_flags, check_filters, connection, positive_int
 from ..render import FORMATS
+from .compute import Filters, Thresholds
 
 DUMP_OUTPUTS = ("text", "json", "jsonl")
 SUMMARY_OUTPUTS = FORMATS
@@ -121,3 +126,99 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.pods_file and not args.filename:
         p.error("--pods-file goes with -f (live nodes read their pods from the cluster)")
     return args
+
+
+# -- the typed options ---------------------------------------------------------------
+@dataclass(frozen=True)
+class LiveNodes:
+    """The plan of reads for live nodes: which nodes, and which pods choose or describe them."""
+
+    names: tuple[str, ...] = ()  # named nodes, in order, without repeats; () when chosen otherwise
+    all_nodes: bool = False
+    node_selector: str | None = None
+    namespace: str | None = None  # -n: pods that choose the nodes (and the rows)
+    selector: str | None = None  # -l: likewise
+    chunk_size: int = 500
+    concurrency: int = 8
+
+    @property
+    def by_pods(self) -> bool:
+        """-n/-l: the running pods they match are read first, and choose the nodes when none is named."""
+        return bool(self.namespace or self.selector)
+
+
+@dataclass(frozen=True)
+class DumpFiles:
+    """-f: dumps saved earlier (one node's), read in order; `-` is stdin."""
+
+    paths: tuple[str, ...]
+    node: str | None = None  # the NODE named with -f: its name in the report
+    pods_file: str | None = None  # --pods-file: requests and limits for the summary
+
+    @property
+    def name(self) -> str:
+        """The node's name in the summary: the one named, else the first file's stem."""
+        if self.node is not None:
+            return self.node
+        return Path(self.paths[0]).stem if self.paths[0] != "-" else "-"
+
+
+@dataclass(frozen=True)
+class Dump:
+    """The dump itself: text passed through (filtered), or its samples as json/jsonl."""
+
+    output: str  # text, json, jsonl
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One row per container: CPU throttling and memory against limits."""
+
+    output: str  # a render.FORMATS name
+    once: bool = False  # one scrape: averages since each container started
+    interval: float = 10.0  # seconds between the two scrapes
+    thresholds: Thresholds = Thresholds()
+    sort: str | None = None
+    top: int | None = None
+    policy_file: str | None = None
+    padding_target: float | None = None
+
+
+@dataclass(frozen=True)
+class CadvisorOptions:
+    source: LiveNodes | DumpFiles
+    report: Dump | Summary
+    endpoint: str  # cadvisor, resource or summary
+    filters: Filters
+    connection: Connection
+
+    @property
+    def rounds(self) -> int:
+        """Scrapes per node: two for rates, one with --once or /stats/summary (rates ready-made)."""
+        once = isinstance(self.report, Summary) and self.report.once
+        return 1 if once or self.endpoint == "summary" else 2
+
+
+def options(args: argparse.Namespace) -> CadvisorOptions:
+    """The parsed flags as data; nothing past this file sees `args`."""
+    source: LiveNodes | DumpFiles
+    if args.filename:
+        source = DumpFiles(tuple(args.filename), args.nodes[0] if args.nodes else None, args.pods_file)
+    else:
+        source = LiveNodes(
+            tuple(dict.fromkeys(args.nodes)),
+            args.all_nodes,
+            args.node_selector,
+            args.namespace,
+            args.selector,
+            args.chunk_size,
+            args.concurrency,
+        )
+    report: Dump | Summary
+    if args.summary:
+        thresholds = Thresholds(args.throttle_threshold, args.memory_threshold, args.pod_rows)
+        report = Summary(args.output, args.once, args.interval, thresholds, args.sort, args.top, args.policy, args.padding_target)
+    else:
+        report = Dump(args.output)
+    filters = Filters(args.metric, args.namespace, args.pod, args.container, args.drop_pod_cgroups)
+    return CadvisorOptions(source, report, args.endpoint, filters, connection(args))

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from html import escape
 
-from .compute import ContainerRow, NodeRow
-from .output import _bytes, _cores, _pct
+from ..render import html_page
+from .cells import bytes_text, cores_text, pct_text
+from .compute import ContainerUsage, NodeMemory, SummaryReport
 
 STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -32,43 +33,45 @@ def _bar(kind: str, ratio: float | None, threshold: float, what: str) -> str:
     )
 
 
-def _row(r: ContainerRow, throttle: float, memory: float) -> str:
+def _row(r: ContainerUsage, throttle: float, memory: float) -> str:
     flags = ", ".join(r.flags)
     return (
         f'<tr class="container" data-flags="{escape(flags)}"><td>{escape(r.node)}</td><td>{escape(r.namespace)}</td>'
         f"<td>{escape(r.pod)}</td><td>{escape(r.container or '(pod)')}</td>"
-        f"<td>{escape(_cores(r.cpu_cores))} / {escape(_cores(r.cpu_limit_cores))}</td>"
+        f"<td>{escape(cores_text(r.cpu_cores))} / {escape(cores_text(r.cpu_limit_cores))}</td>"
         f"<td>{_bar('thr', r.throttled_ratio, throttle, 'CPU limit' if r.cpu_limit_cores is None else 'second scrape')} "
-        f"{escape(_pct(r.throttled_ratio))}</td>"
-        f"<td>{escape(_bytes(r.memory_working_set_bytes))} / {escape(_bytes(r.memory_limit_bytes))}</td>"
-        f"<td>{_bar('mem', r.memory_limit_ratio, memory, 'memory limit')} {escape(_pct(r.memory_limit_ratio))}</td>"
+        f"{escape(pct_text(r.throttled_ratio))}</td>"
+        f"<td>{escape(bytes_text(r.memory_working_set_bytes))} / {escape(bytes_text(r.memory_limit_bytes))}</td>"
+        f"<td>{_bar('mem', r.memory_limit_ratio, memory, 'memory limit')} {escape(pct_text(r.memory_limit_ratio))}</td>"
         f"<td>{'-' if r.oom_events is None else r.oom_events}</td><td class=\"flag\">{escape(flags)}</td></tr>"
     )
 
 
-def _node(n: NodeRow) -> str:
+def _node(n: NodeMemory) -> str:
     target = n.padding_target
     breach = "-" if n.padding_breach is None else ("BREACH" if n.padding_breach else "ok")
     return (
         f'<tr class="node" data-breach="{str(n.padding_breach).lower()}"><td>{escape(n.name)}</td><td>{n.containers}</td>'
-        f"<td>{escape(_bytes(n.working_set_bytes))} / {escape(_bytes(n.allocatable_memory_bytes))}</td>"
+        f"<td>{escape(bytes_text(n.working_set_bytes))} / {escape(bytes_text(n.allocatable_memory_bytes))}</td>"
         f"<td>{_bar('mem', n.working_set_ratio, target if target is not None else 1.0, 'allocatable')}</td>"
-        f"<td>{escape(_pct(target))}</td><td>{escape(breach)}</td></tr>"
+        f"<td>{escape(pct_text(target))}</td><td>{escape(breach)}</td></tr>"
     )
 
 
-def page(rows: list[ContainerRow], nodes: list[NodeRow], host: str, throttle: float, memory: float) -> str:
+def page(report: SummaryReport) -> str:
+    rows, thresholds = report.containers, report.thresholds
+    throttle, memory = thresholds.throttle_threshold, thresholds.memory_threshold
     flagged = sum(1 for r in rows if r.flags)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = "<tr><th>node</th><th>namespace</th><th>pod</th><th>container</th><th>cpu / limit</th><th>throttled</th>"
     head += "<th>working set / limit</th><th>of limit</th><th>OOM</th><th>flags</th></tr>"
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>kubectl perf cadvisor</title><style>{STYLE}</style></head><body>'
+    body = (
         f"<h1>CPU throttling and memory against limits</h1>"
-        f'<p class="sub">{escape(host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
+        f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
         f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit)</p>"
         f"<table>{head}{''.join(_row(r, throttle, memory) for r in rows)}</table>"
         f"<h2>Nodes: working set of all containers against allocatable and the padding target</h2>"
         f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th></tr>"
-        f"{''.join(_node(n) for n in nodes)}</table></body></html>\n"
+        f"{''.join(_node(n) for n in report.nodes)}</table>"
     )
+    return html_page("kubectl perf cadvisor", STYLE, body, doctype="<!doctype html>")

@@ -6,50 +6,24 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from .. import render
 from ..promtext import MalformedLine, Parser, parse_labels
-from ..quantity import NANO, format_bytes, format_cpu
 from ..render import Column
-from .compute import ContainerRow, NodeRow, PodStats
+from .cells import bytes_text, cores_text, pct_text, seconds_text
+from .compute import ContainerUsage, Filters, NodeMemory, PodStats, SummaryReport
 
 # -- the dump --------------------------------------------------------------
-
-
-@dataclass
-class DumpFilter:
-    """--metric, -n, --pod, --container, --drop-pod-cgroups."""
-
-    metric: re.Pattern[str] | None = None
-    namespace: str | None = None
-    pod: re.Pattern[str] | None = None
-    container: re.Pattern[str] | None = None
-    drop_pod_cgroups: bool = False
-
-    @property
-    def by_labels(self) -> bool:
-        return bool(self.namespace or self.pod or self.container or self.drop_pod_cgroups)
-
-    def keeps(self, labels: dict[str, str]) -> bool:
-        container = labels.get("container", "")
-        if self.drop_pod_cgroups and labels.get("pod") and container in ("", "POD"):
-            return False
-        if self.namespace and labels.get("namespace") != self.namespace:
-            return False
-        if self.pod and not self.pod.search(labels.get("pod", "")):
-            return False
-        return not (self.container and not self.container.search(container))
 
 
 class TextDump:
     """Filter a dump's lines; unfiltered lines pass byte for byte. With `node`, each
     sample gains a node label (several nodes in one stream)."""
 
-    def __init__(self, flt: DumpFilter, node: str | None) -> None:
+    def __init__(self, flt: Filters, node: str | None) -> None:
         self.flt = flt
         self.node_label = b'node="%s"' % _escape(node).encode() if node is not None else b""
         self.malformed = 0
@@ -99,7 +73,7 @@ class TextDump:
             yield line
 
 
-def sample_objects(lines: Iterable[bytes], flt: DumpFilter, node: str | None, parser: Parser) -> Iterator[dict[str, Any]]:
+def sample_objects(lines: Iterable[bytes], flt: Filters, node: str | None, parser: Parser) -> Iterator[dict[str, Any]]:
     """-o json/jsonl: {node, metric, labels, value, timestamp} per sample that passes the filter."""
     for s in parser.checked(lines):
         if flt.metric and not flt.metric.search(s.name):
@@ -163,7 +137,7 @@ class Writer:
 # -- the summary -----------------------------------------------------------
 
 
-def container_doc(r: ContainerRow) -> dict[str, Any]:
+def container_doc(r: ContainerUsage) -> dict[str, Any]:
     return {
         "node": r.node,
         "namespace": r.namespace,
@@ -186,7 +160,7 @@ def container_doc(r: ContainerRow) -> dict[str, Any]:
     }
 
 
-def node_doc(n: NodeRow) -> dict[str, Any]:
+def node_doc(n: NodeMemory) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": n.name,
         "workingSetBytes": _int(n.working_set_bytes),
@@ -216,11 +190,28 @@ def pod_doc(node: str, p: PodStats) -> dict[str, Any]:
     }
 
 
-def document(containers: list[ContainerRow], nodes: list[NodeRow], pods: list[dict[str, Any]] | None) -> dict[str, Any]:
-    doc: dict[str, Any] = {"containers": [container_doc(r) for r in containers], "nodes": [node_doc(n) for n in nodes]}
-    if pods is not None:
-        doc["pods"] = pods
+def document(report: SummaryReport) -> dict[str, Any]:
+    doc: dict[str, Any] = {"containers": [container_doc(r) for r in report.containers], "nodes": [node_doc(n) for n in report.nodes]}
+    if report.pods is not None:
+        doc["pods"] = [pod_doc(node, p) for node, p in report.pods]
     return doc
+
+
+def emit_summary(report: SummaryReport, fmt: str) -> None:
+    """Print the summary in the -o format: containers (flagged ones red), nodes, and pods
+    when /stats/summary gave them."""
+
+    def html() -> str:
+        from .html import page
+
+        return page(report)
+
+    def tables() -> list[render.Table]:
+        flagged = render.Table(report.containers, container_columns(len(report.nodes)), lambda r: render.RED if r.flags else "")
+        pods = [pod_doc(node, p) for node, p in report.pods or []]
+        return [flagged, render.Table(report.nodes, node_columns()), render.Table(pods, pod_columns())]
+
+    render.emit(fmt, lambda: document(report), tables, html)
 
 
 def _int(value: float | None) -> int | float | None:
@@ -229,40 +220,24 @@ def _int(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def _cores(value: float | None) -> str:
-    return "-" if value is None else format_cpu(round(value * NANO))
-
-
-def _bytes(value: float | None) -> str:
-    return "-" if value is None else format_bytes(round(value) * NANO)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
-
-
 def container_columns(nodes: int) -> list[Column]:
     cols = [
         Column("node", lambda r: r.node, wide=nodes <= 1),
         Column("namespace", lambda r: r.namespace),
         Column("pod", lambda r: r.pod),
         Column("container", lambda r: r.container or "(pod)"),
-        Column("cpu", lambda r: _cores(r.cpu_cores), lambda r: r.cpu_cores, right=True),
-        Column("cpu req", lambda r: _cores(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
-        Column("cpu lim", lambda r: _cores(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
-        Column("throttled", lambda r: _pct(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
-        Column("throttled time", lambda r: _seconds(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
-        Column("mem ws", lambda r: _bytes(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
-        Column("rss", lambda r: _bytes(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
-        Column("cache", lambda r: _bytes(r.memory_cache_bytes), lambda r: _int(r.memory_cache_bytes), wide=True, right=True),
-        Column("mem req", lambda r: _bytes(r.memory_request_bytes), lambda r: _int(r.memory_request_bytes), wide=True, right=True),
-        Column("ws/req", lambda r: _pct(r.memory_request_ratio), lambda r: r.memory_request_ratio, wide=True, right=True),
-        Column("mem lim", lambda r: _bytes(r.memory_limit_bytes), lambda r: _int(r.memory_limit_bytes), right=True),
-        Column("ws/lim", lambda r: _pct(r.memory_limit_ratio), lambda r: r.memory_limit_ratio, right=True),
+        Column("cpu", lambda r: cores_text(r.cpu_cores), lambda r: r.cpu_cores, right=True),
+        Column("cpu req", lambda r: cores_text(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
+        Column("cpu lim", lambda r: cores_text(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
+        Column("throttled", lambda r: pct_text(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
+        Column("throttled time", lambda r: seconds_text(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        Column("mem ws", lambda r: bytes_text(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
+        Column("rss", lambda r: bytes_text(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
+        Column("cache", lambda r: bytes_text(r.memory_cache_bytes), lambda r: _int(r.memory_cache_bytes), wide=True, right=True),
+        Column("mem req", lambda r: bytes_text(r.memory_request_bytes), lambda r: _int(r.memory_request_bytes), wide=True, right=True),
+        Column("ws/req", lambda r: pct_text(r.memory_request_ratio), lambda r: r.memory_request_ratio, wide=True, right=True),
+        Column("mem lim", lambda r: bytes_text(r.memory_limit_bytes), lambda r: _int(r.memory_limit_bytes), right=True),
+        Column("ws/lim", lambda r: pct_text(r.memory_limit_ratio), lambda r: r.memory_limit_ratio, right=True),
         Column("oom", lambda r: "-" if r.oom_events is None else str(r.oom_events), lambda r: r.oom_events, right=True),
         Column("flags", lambda r: ",".join(r.flags), lambda r: ",".join(r.flags)),
     ]
@@ -273,10 +248,10 @@ def node_columns() -> list[Column]:
     return [
         Column("node", lambda n: n.name),
         Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
-        Column("working set", lambda n: _bytes(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
-        Column("allocatable", lambda n: _bytes(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
-        Column("ws/alloc", lambda n: _pct(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),
-        Column("target", lambda n: _pct(n.padding_target), lambda n: n.padding_target, right=True),
+        Column("working set", lambda n: bytes_text(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
+        Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
+        Column("ws/alloc", lambda n: pct_text(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),
+        Column("target", lambda n: pct_text(n.padding_target), lambda n: n.padding_target, right=True),
         Column(
             "padding",
             lambda n: "-" if n.padding_breach is None else ("BREACH" if n.padding_breach else "ok"),
@@ -290,7 +265,7 @@ def pod_columns() -> list[Column]:
         Column("node", lambda p: p["node"]),
         Column("namespace", lambda p: p["namespace"]),
         Column("pod", lambda p: p["pod"]),
-        Column("net rx", lambda p: _bytes(p["networkRxBytes"]), lambda p: p["networkRxBytes"], right=True),
-        Column("net tx", lambda p: _bytes(p["networkTxBytes"]), lambda p: p["networkTxBytes"], right=True),
-        Column("ephemeral", lambda p: _bytes(p["ephemeralStorageBytes"]), lambda p: p["ephemeralStorageBytes"], right=True),
+        Column("net rx", lambda p: bytes_text(p["networkRxBytes"]), lambda p: p["networkRxBytes"], right=True),
+        Column("net tx", lambda p: bytes_text(p["networkTxBytes"]), lambda p: p["networkTxBytes"], right=True),
+        Column("ephemeral", lambda p: bytes_text(p["ephemeralStorageBytes"]), lambda p: p["ephemeralStorageBytes"], right=True),
     ]

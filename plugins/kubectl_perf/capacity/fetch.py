@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
 from ..model import node_ready, node_schedulable
+from ..running_pods import RUNNING_PODS
 from .options import CapacityOptions, NodeFilter, PodFilter
 from .storage import StorageUsage
 from .storage import read as read_summaries
@@ -17,12 +18,11 @@ A = TypeVar("A")
 Obj = dict[str, Any]
 
 # Finished pods hold nothing; the API server leaves them out for us.
-RUNNING_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 @dataclass
 class ClusterReads:
-    """Everything capacity reads but the pods, which are too many to hold (see with_pods)."""
+    """Everything capacity reads but the pods, which are too many to hold (see running_pods.with_running_pods)."""
 
     nodes: list[Obj]
     node_usage: list[Obj] | None = None  # NodeMetrics items; None: usage not known
@@ -121,20 +121,6 @@ def node_wanted(node: Mapping[str, Any], wanted: NodeFilter) -> bool:
     if not all(t.on(taints) != t.exclude for t in wanted.taints):
         return False
     return not wanted.schedulable_only or (node_ready(node) and node_schedulable(node))
-
-
-def with_pods(
-    cluster: Cluster, namespace: str | None, selector: str | None, chunk_size: int, use: Callable[[Iterable[list[Obj]]], A]
-) -> A:
-    """use(pages of running pods, of `namespace` (None: all) and `selector`) once the list is
-    under way; the API layer relists (and calls use afresh) when the list expires mid-way."""
-    query = {"labelSelector": selector, "fieldSelector": RUNNING_PODS}
-    try:
-        return cluster.consume(path_for("pods", namespace), use, query, limit=chunk_size)
-    except ApiError as err:
-        if err.status == 403 and not namespace:
-            raise ApiError(f"{err}; you may list pods in one namespace only: try -n NAMESPACE", 403) from None
-        raise
 
 
 def read_storage(cluster: Cluster, options: CapacityOptions, reads: ClusterReads) -> StorageUsage | None:

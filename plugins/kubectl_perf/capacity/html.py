@@ -7,26 +7,10 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
-from ..render import age_seconds, human_age
+from ..render import REPORT_STYLE, age_seconds, html_page, human_age
 from .compute import Node, Report, Total
 from .options import groups_of
 from .units import amount_text, target_text
-
-STYLE = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:#57606a;margin:0 0 16px}
-.legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px;border-radius:2px}
-.node{display:grid;grid-template-columns:240px 1fr 380px;gap:12px;align-items:center;padding:6px 0;border-bottom:1px solid #eaeef2}
-.node.breach .name{color:#b42318;font-weight:600}.name{overflow:hidden;text-overflow:ellipsis}.name b{white-space:nowrap}
-.res{display:grid;grid-template-columns:60px 1fr;gap:6px;align-items:center;margin:2px 0}
-.bar{position:relative;height:16px;background:#f0f2f5;border-radius:3px;overflow:hidden}
-.bar div{position:absolute;left:0;top:0;bottom:0}
-.req{background:#4c8bf5}.lim{background:rgba(245,158,11,.45);top:10px!important}.use{background:#12a150;height:5px;top:11px!important}
-.pad{border-left:2px dashed #b42318;width:0;top:-2px!important;bottom:-2px!important}
-.num{font-size:12px;color:#57606a}
-table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
-.ok{color:#12a150}.bad{color:#b42318;font-weight:600}
-"""
 
 
 def _pct(value: int, whole: int) -> float:
@@ -174,11 +158,7 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
         if filters
         else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Capacity report: {escape(cluster)}</title><style>{STYLE}</style></head>
-<body>
-<h1>Capacity report: {escape(cluster)}</h1>
+    body = f"""<h1>Capacity report: {escape(cluster)}</h1>
 <p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
 {filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
@@ -186,6 +166,5 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
 up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>
 {"".join(rows)}
 {groups_html}
-{pending_html}
-</body></html>
-"""
+{pending_html}"""
+    return html_page(f"Capacity report: {cluster}", REPORT_STYLE, body, viewport=True, lines=True)

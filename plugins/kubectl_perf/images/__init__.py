@@ -1,44 +1,51 @@
 """`kubectl perf images`: the images a cluster runs, joined with what its nodes
 hold; tag hygiene, distroless suggestions and a kube-fledged pre-pull plan.
 
-Reads top to bottom: flags -> fetch (api, registries) -> compute -> emit.
+Reads top to bottom: flags -> options -> run: fetch (api, registries) -> compute -> emit.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from ..cli import run
-from .flags import parse
+from ..cli import run as run_body
+from .flags import ImagesOptions, options, parse
+
+if TYPE_CHECKING:
+    from ..api import Cluster
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)  # every flag is checked before anything is read
-    return run(lambda: images(args))
+    opts = options(parse(argv))  # every flag is checked before anything is read
+
+    def body() -> int:
+        from ..api import Cluster
+
+        return run(opts, Cluster(opts.connection))
+
+    return run_body(body)
 
 
-def images(args: argparse.Namespace) -> int:
-    from ..api import Cluster
-    from ..cli import connection
+def run(options: ImagesOptions, cluster: Cluster) -> int:
+    """fetch -> compute -> emit; the notes (the reads' and the output's) print here, once."""
     from . import fetch
-    from .compute import Audit, Options
+    from .compute import ImageInventory, InventorySettings
     from .output import emit_report
 
-    cluster = Cluster(connection(args))
+    plan = options.plan
     notes: list[str] = []
-    options = Options(
-        max_images=args.max_images,
-        min_size=args.min_size,
-        pool_label=args.pool_label,
-        hpa_targets=fetch.hpa_targets(cluster, args, notes),
-        node_filter=bool(args.node_selector),
+    settings = InventorySettings(
+        max_images=options.max_images,
+        min_size=options.min_size,
+        pool_label=options.pool_label,
+        hpa_targets=fetch.hpa_targets(cluster, plan, notes),
+        node_filter=bool(plan.node_selector),
     )
-    audit = Audit(options)
-    fetch.nodes(cluster, args, audit, notes)
-    fetch.pods(cluster, args, audit)
-    result = audit.result(fetch.inspect(audit, args) if args.inspect else None)
-    notes += emit_report(args, result, cluster.host)
-    for note in notes:
+    inventory = ImageInventory(settings)
+    fetch.nodes(cluster, plan, inventory, notes)
+    fetch.pods(cluster, plan, inventory)
+    report = inventory.report(fetch.inspect(inventory, plan) if plan.inspect else None, notes)
+    for note in report.notes + emit_report(report, options.view, cluster.host):
         print(f"note: {note}", file=sys.stderr)
     return 0

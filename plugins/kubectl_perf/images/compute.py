@@ -2,7 +2,7 @@
 
 Nodes are folded first into slim views (name, pool, runtime, listed images by
 normalised name); pods are then folded page by page into per-image usage.
-`Audit.result()` joins the two. No I/O, no printing.
+`ImageInventory.report()` joins the two. No I/O, no printing.
 """
 
 from __future__ import annotations
@@ -14,22 +14,13 @@ from typing import Any
 
 from .. import imageref
 from ..image_sizes import NodeImages, runtime_name, status_image_ids, suggest
+from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
 
 DEFAULT_MAX_IMAGES = 50  # the kubelet's nodeStatusMaxImages
-# Label keys that name a node pool, most specific first (GKE, EKS, AKS, Karpenter, OKE, kOps, perf-sim).
-POOL_LABELS = (
-    "cloud.google.com/gke-nodepool",
-    "eks.amazonaws.com/nodegroup",
-    "karpenter.sh/nodepool",
-    "kubernetes.azure.com/agentpool",
-    "agentpool",
-    "oci.oraclecloud.com/node-pool-id",
-    "kops.k8s.io/instancegroup",
-    "node-pool",
-    "node.kubernetes.io/instance-type",
-)
+# No node carries a key of model.POOL_LABELS: nodes of one instance type are the nearest thing to a pool.
+FALLBACK_POOL_LABEL = "node.kubernetes.io/instance-type"
 HISTOGRAM = (  # (upper bound exclusive, label); sizes in bytes, decimal as registries print them
     (10_000_000, "< 10 MB"),
     (50_000_000, "10-50 MB"),
@@ -44,16 +35,16 @@ STARTING_KINDS = ("DaemonSet", "Job", "CronJob")
 
 
 @dataclass(frozen=True)
-class Options:
+class InventorySettings:
     max_images: int = DEFAULT_MAX_IMAGES  # the cap nodes are assumed to list at most
     min_size: int = 200_000_000  # pre-pull candidates: at least this big
-    pool_label: str | None = None  # None: the first of POOL_LABELS that nodes carry
+    pool_label: str | None = None  # None: the first of model.POOL_LABELS that nodes carry (see assign_pools)
     hpa_targets: frozenset[tuple[str, str, str]] = frozenset()  # (kind, namespace, name) scaled by an HPA
     node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
 
 
 @dataclass
-class NodeView:
+class ImageNode:
     name: str
     labels: dict[str, str]
     taints: list[dict[str, Any]]
@@ -84,10 +75,10 @@ class WorkloadInfo:
     placement: dict[str, Any] = field(default_factory=dict)  # nodeSelector, affinity, tolerations of one pod
 
 
-class Audit:
-    def __init__(self, options: Options | None = None) -> None:
-        self.options = options or Options()
-        self.nodes: list[NodeView] = []
+class ImageInventory:
+    def __init__(self, settings: InventorySettings | None = None) -> None:
+        self.settings = settings or InventorySettings()
+        self.nodes: list[ImageNode] = []
         self._node_index: dict[str, int] = {}
         self.images = NodeImages()  # node status.images by canonical name (indices as self.nodes)
         self.uses: dict[str, Use] = {}  # normalised reference as pods write it -> use
@@ -106,7 +97,7 @@ class Audit:
             k = len(self.nodes)
             listed, smallest = self.images.add_node(runtime, status.get("images") or [])
             labels, taints = dict(meta.get("labels") or {}), list((node.get("spec") or {}).get("taints") or [])
-            view = NodeView(name, labels, taints, runtime, str(info.get("architecture") or ""), listed, smallest)
+            view = ImageNode(name, labels, taints, runtime, str(info.get("architecture") or ""), listed, smallest)
             self.nodes.append(view)
             self._node_index[name] = k
 
@@ -118,28 +109,30 @@ class Audit:
     def cached_bytes(self) -> int:
         return self.images.cached_bytes
 
-    def capped(self, node: NodeView) -> bool:
+    def capped(self, node: ImageNode) -> bool:
         """A node listing exactly the cap may hold more images than it lists."""
-        return self.options.max_images > 0 and node.listed >= self.options.max_images
+        return self.settings.max_images > 0 and node.listed >= self.settings.max_images
 
     def assign_pools(self) -> str:
         """Give every node its pool: the value of the pool label (the flag's, or the
-        first well-known key any node carries). Returns the key used."""
-        key = self.options.pool_label
+        first key of model.POOL_LABELS any node carries, else the instance type).
+        One key for every node, so the pre-pull plan's node selectors are alike. Returns the key used."""
+        key = self.settings.pool_label
         if key is None:
-            key = next((k for k in POOL_LABELS if any(k in n.labels for n in self.nodes)), "")
+            keys = (*POOL_LABELS, FALLBACK_POOL_LABEL)
+            key = next((k for k in keys if any(k in n.labels for n in self.nodes)), "")
         for n in self.nodes:
             n.pool = n.labels.get(key, "") if key else ""
         self.pool_label, self._pools_done = key, True
         return key
 
     # -- pods -----------------------------------------------------------------------------
-    def reset_pods(self) -> Audit:
+    def reset_pods(self) -> ImageInventory:
         """Forget every pod: a relist after 410 Expired starts again."""
         self.uses, self.workloads, self.pool_images = {}, {}, {}
         return self
 
-    def with_pods(self, pages: Iterable[Iterable[Mapping[str, Any]]]) -> Audit:
+    def with_pods(self, pages: Iterable[Iterable[Mapping[str, Any]]]) -> ImageInventory:
         """Take the pods afresh from pages of a pod list (a relist calls this again)."""
         self.reset_pods()
         for items in pages:
@@ -156,7 +149,7 @@ class Audit:
             spec = pod.get("spec") or {}
             node_name = spec.get("nodeName") or ""
             k = self._node_index.get(node_name, -1) if node_name else -1
-            if self.options.node_filter and k < 0:
+            if self.settings.node_filter and k < 0:
                 continue
             meta = pod.get("metadata") or {}
             workload = workload_of(meta)
@@ -192,13 +185,14 @@ class Audit:
                         use.image_ids.add(self.images.normalise(image_id))
 
     # -- join -----------------------------------------------------------------------------
-    def result(self, inspected: Mapping[str, Inspection] | None = None) -> Result:
+    def report(self, inspected: Mapping[str, Inspection] | None = None, notes: Iterable[str] = ()) -> ImageReport:
+        """The joined report; `notes`: what the reads could not get, for the user."""
         if not self._pools_done:
             self.assign_pools()
         capped = [k for k, n in enumerate(self.nodes) if self.capped(n)]
         rows = [self._row(ref_text, use, (inspected or {}).get(ref_text), capped) for ref_text, use in self.uses.items()]
         rows.sort(key=lambda r: (-(r.size or -1), r.image))
-        return Result(self, rows, self._pools(rows), self._plan(rows))
+        return ImageReport(self, rows, self._pools(rows), self._plan(rows), list(notes))
 
     def _row(self, ref_text: str, use: Use, inspection: Inspection | None, capped: list[int]) -> ImageRow:
         measured = self.images.measure(self.images.listed(ref_text, use.ref, use.image_ids))
@@ -206,7 +200,7 @@ class Audit:
         notes = []
         if not measured.listed_as:
             maybe = [k for k in capped if k in use.running_on] or capped
-            cut = f"; {len(maybe)} node(s) list the maximum of {self.options.max_images} images and may hold it beyond the cut" if maybe else ""
+            cut = f"; {len(maybe)} node(s) list the maximum of {self.settings.max_images} images and may hold it beyond the cut" if maybe else ""
             if inspection and inspection.layer_bytes is not None:
                 size, runtime = inspection.layer_bytes, "registry"
                 notes.append(f"no node lists it: size from the registry (compressed layers){cut}")
@@ -259,7 +253,7 @@ class Audit:
         for w in row.workloads:
             info = self.workloads[w]
             name = f"{w.kind}/{w.namespace}/{w.name}"
-            if (w.kind, w.namespace, w.name) in self.options.hpa_targets:
+            if (w.kind, w.namespace, w.name) in self.settings.hpa_targets:
                 out.append((w, f"{name} (HPA target)"))
             elif w.kind in STARTING_KINDS:
                 out.append((w, name))
@@ -271,7 +265,7 @@ class Audit:
         plan = []
         eligible_cache: dict[tuple[str, Any], list[int]] = {}
         for row in rows:
-            if row.size is None or row.size < self.options.min_size:
+            if row.size is None or row.size < self.settings.min_size:
                 continue
             candidates = self._candidate_workloads(row)
             if not candidates:
@@ -403,11 +397,12 @@ class PrePull:
 
 
 @dataclass
-class Result:
-    audit: Audit
+class ImageReport:
+    inventory: ImageInventory
     images: list[ImageRow]
     pools: list[PoolRow]
     pre_pull: list[PrePull]
+    notes: list[str] = field(default_factory=list)  # for stderr: what could not be read and what that leaves out
 
     @property
     def unique_bytes(self) -> int:

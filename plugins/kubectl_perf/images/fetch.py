@@ -4,26 +4,26 @@ missing permissions become notes where the report can stand without the data."""
 
 from __future__ import annotations
 
-import argparse
-
 from ..api import ApiError, Cluster
-from .compute import Audit, Inspection
+from ..running_pods import with_running_pods
+from .compute import ImageInventory, Inspection
+from .flags import ImagesPlan
 
 
-def nodes(cluster: Cluster, args: argparse.Namespace, audit: Audit, notes: list[str]) -> None:
-    """Fold nodes into the audit page by page; forbidden: a note, the report goes on without sizes."""
+def nodes(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory, notes: list[str]) -> None:
+    """Fold nodes into the inventory page by page; forbidden: a note, the report goes on without sizes."""
     try:
-        cluster.fold("/api/v1/nodes", lambda: audit, lambda acc, items: acc.add_nodes(items), {"labelSelector": args.node_selector})
+        cluster.fold("/api/v1/nodes", lambda: inventory, lambda acc, items: acc.add_nodes(items), {"labelSelector": plan.node_selector})
     except ApiError as err:
         if err.status != 403:
             raise
         notes.append(f"{err}; images are listed without sizes, node counts or a pre-pull plan")
 
 
-def hpa_targets(cluster: Cluster, args: argparse.Namespace, notes: list[str]) -> frozenset[tuple[str, str, str]]:
+def hpa_targets(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> frozenset[tuple[str, str, str]]:
     """(kind, namespace, name) of every workload an HPA scales: they start pods often.
     An API server without autoscaling/v2 (perf-sim) has none; any other failure is a note."""
-    scope = f"/namespaces/{args.namespace}" if args.namespace else ""
+    scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
     targets: set[tuple[str, str, str]] = set()
     try:
         for item in cluster.get(f"/apis/autoscaling/v2{scope}/horizontalpodautoscalers").get("items") or []:
@@ -36,24 +36,22 @@ def hpa_targets(cluster: Cluster, args: argparse.Namespace, notes: list[str]) ->
     return frozenset(targets)
 
 
-def pods(cluster: Cluster, args: argparse.Namespace, audit: Audit) -> Audit:
+def pods(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory) -> ImageInventory:
     """Every pod not finished, page by page (the API layer relists after 410 Gone)."""
-    from ..capacity.fetch import with_pods  # the same list, field selector and 403 hint as capacity
-
-    return with_pods(cluster, args.namespace, args.selector, args.chunk_size, audit.with_pods)
+    return with_running_pods(cluster, plan.namespace, plan.selector, plan.chunk_size, inventory.with_pods)
 
 
-def inspect(audit: Audit, args: argparse.Namespace) -> dict[str, Inspection]:
+def inspect(inventory: ImageInventory, plan: ImagesPlan) -> dict[str, Inspection]:
     """Registry configs of images whose name does not tell their base, or whose size no node knows."""
     from .. import imageref
     from .registry import Registry, docker_credentials
 
     todo = []
-    for ref_text, use in audit.uses.items():
+    for ref_text, use in inventory.uses.items():
         ref = use.ref
         if ref is None or imageref.is_lean(ref):
             continue
-        if imageref.suggest_for_name(ref) is None or ref_text not in audit.aliases:
+        if imageref.suggest_for_name(ref) is None or ref_text not in inventory.aliases:
             todo.append((ref_text, ref))
-    arch = next((n.arch for n in audit.nodes if n.arch), "amd64")
-    return Registry(args.registry_timeout, docker_credentials(), arch).inspect_all(todo)
+    arch = next((n.arch for n in inventory.nodes if n.arch), "amd64")
+    return Registry(plan.registry_timeout, docker_credentials(), arch).inspect_all(todo)

@@ -1,11 +1,14 @@
-"""Command-line flags of `kubectl perf images` (argparse only)."""
+"""Command-line flags of `kubectl perf images` (argparse only), ending in `options(args)`:
+the typed, frozen ImagesOptions that everything past this file reads."""
 
 from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import dataclass
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters
+from ..api import Connection
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, connection
 from .compute import DEFAULT_MAX_IMAGES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
@@ -101,3 +104,44 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     check_filters(p, args)
     return args
+
+
+# -- the typed options ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ImagesPlan:
+    """The reads a run needs: nodes (by selector), HPAs and pods (by namespace and
+    selector), and with --inspect the registries."""
+
+    namespace: str | None = None
+    selector: str | None = None
+    node_selector: str | None = None
+    chunk_size: int = 500
+    inspect: bool = False
+    registry_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class ImagesView:
+    """How the report prints: the -o format (imagecache: a kube-fledged ImageCache), order and cut."""
+
+    output: str = "table"
+    sort: str = "size"
+    top: int = 25  # 0: all
+    namespace_for_cache: str = "kube-fledged"
+
+
+@dataclass(frozen=True)
+class ImagesOptions:
+    plan: ImagesPlan
+    view: ImagesView
+    max_images: int  # the kubelet's nodeStatusMaxImages
+    min_size: int  # pre-pull candidates: at least this big (bytes)
+    pool_label: str | None  # None: the first well-known key nodes carry
+    connection: Connection
+
+
+def options(args: argparse.Namespace) -> ImagesOptions:
+    """The parsed flags as data; nothing past this file sees `args`."""
+    plan = ImagesPlan(args.namespace, args.selector, args.node_selector, args.chunk_size, args.inspect, args.registry_timeout)
+    view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache)
+    return ImagesOptions(plan, view, args.max_images, args.min_size, args.pool_label, connection(args))

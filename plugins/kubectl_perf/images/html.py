@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from ..capacity.html import STYLE as CAPACITY_STYLE
 from ..image_sizes import human
-from .compute import Result
-from .output import workload_text
+from ..render import REPORT_STYLE, html_page
+from .compute import ImageReport
 
 STYLE = (
-    CAPACITY_STYLE
+    REPORT_STYLE
     + """
 .img{display:grid;grid-template-columns:360px 1fr 300px;gap:12px;align-items:center;padding:5px 0;border-bottom:1px solid #eaeef2}
 .size{background:#4c8bf5}.saving{background:rgba(18,161,80,.55)}.unknown .name{color:#57606a}
@@ -33,7 +32,7 @@ def _image(r: Any, widest: int) -> str:
         saves = f" saves about {human(s['savingBytes'])} per node" if s.get("savingBytes") is not None else ""
         suggestion = f'<span class="ok" data-suggestion="{escape(s["image"])}">{escape(s["image"])}{escape(saves)}</span><br>{escape(s["why"])}'
     notes = "<br>".join(escape(n) for n in r.notes)
-    workloads = ", ".join(workload_text(w) for w in r.workloads[:3]) + (f" +{len(r.workloads) - 3}" if len(r.workloads) > 3 else "")
+    workloads = ", ".join(w.text() for w in r.workloads[:3]) + (f" +{len(r.workloads) - 3}" if len(r.workloads) > 3 else "")
     return (
         f'<div class="img{" unknown" if r.size is None else ""}" data-image="{escape(r.image)}" data-size="{r.size if r.size is not None else ""}">'
         f'<div class="name" title="{escape(r.image)}"><b>{escape(r.short)}</b>{tag}<br>'
@@ -44,7 +43,7 @@ def _image(r: Any, widest: int) -> str:
     )
 
 
-def page(result: Result, doc: dict[str, Any], cluster: str) -> str:
+def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
     summary = doc["summary"]
     images = result.images
     widest = max((r.size or 0 for r in images), default=0)
@@ -71,11 +70,7 @@ def page(result: Result, doc: dict[str, Any], cluster: str) -> str:
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cap = f", {summary['nodesAtCap']} listing the maximum of {summary['maxImages']} images (they may hold more)" if summary["nodesAtCap"] else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Image report: {escape(cluster)}</title><style>{STYLE}</style></head>
-<body>
-<h1>Image report: {escape(cluster)}</h1>
+    body = f"""<h1>Image report: {escape(cluster)}</h1>
 <p class="sub" id="summary">{summary["images"]} images in use, {human(summary["uniqueBytes"])} unique, {human(summary["cachedBytes"])} cached on
 {summary["nodes"]} nodes{cap} · {summary["sizeUnknown"]} of unknown size · {summary["latestTags"]} on :latest or no tag · {when}.</p>
 <p class="legend"><span><i class="sw size"></i>runtime-reported size</span><span><i class="sw saving"></i>what a distroless base would save</span>
@@ -84,6 +79,5 @@ Sizes are what each node's runtime reports: containerd counts compressed layers,
 <h2>Size histogram</h2><table><tr><th>size</th><th>images</th></tr>{hist}</table>
 <h2>A fresh node per pool</h2><p class="sub">What a new node of each pool pulls to run every image scheduled in its pool today.</p>
 <table><tr><th>pool</th><th>nodes</th><th>runtime</th><th>images</th><th>pulls</th></tr>{pools}</table>
-{plan_html}
-</body></html>
-"""
+{plan_html}"""
+    return html_page(f"Image report: {cluster}", STYLE, body, viewport=True, lines=True)

@@ -3,19 +3,17 @@ kube-fledged ImageCache."""
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
-from .compute import ImageRow, PoolRow, PrePull, Result
+from .compute import ImageReport, ImageRow, PoolRow, PrePull
+
+if TYPE_CHECKING:
+    from .flags import ImagesView
 
 IMAGECACHE_API = "kubefledged.io/v1alpha2"
-
-
-def workload_text(w: Any) -> str:
-    return f"{w.kind}/{w.namespace}/{w.name}" if w.namespace else f"{w.kind}/{w.name}"
 
 
 # -- the machine document ------------------------------------------------------------------
@@ -49,24 +47,24 @@ def pre_pull_doc(p: PrePull) -> dict[str, Any]:
     }
 
 
-def document(result: Result, sort: str, top: int) -> dict[str, Any]:
-    audit = result.audit
+def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
+    inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
     return {
         "summary": {
             "images": len(result.images),
             "uniqueBytes": result.unique_bytes,
-            "cachedBytes": audit.cached_bytes,
-            "nodes": len(audit.nodes),
-            "nodesAtCap": sum(1 for n in audit.nodes if audit.capped(n)),
-            "maxImages": audit.options.max_images,
+            "cachedBytes": inventory.cached_bytes,
+            "nodes": len(inventory.nodes),
+            "nodesAtCap": sum(1 for n in inventory.nodes if inventory.capped(n)),
+            "maxImages": inventory.settings.max_images,
             "sizeUnknown": sum(1 for r in result.images if r.size is None),
             "latestTags": sum(1 for r in result.images if r.latest),
             "suggestions": sum(1 for r in result.images if r.suggestion),
             "histogram": [{"size": label, "images": n} for label, n in result.histogram()],
             "topBySize": [r.image for r in by_size],
             "topByCachedBytes": [r.image for r in by_cached],
-            "poolLabel": audit.pool_label or None,
+            "poolLabel": inventory.pool_label or None,
             "pools": [
                 {"pool": p.pool, "nodes": p.nodes, "runtime": p.runtime, "images": p.images, "freshNodeBytes": p.fresh_bytes, "sizeUnknown": p.unknown}
                 for p in result.pools
@@ -81,7 +79,7 @@ def document(result: Result, sort: str, top: int) -> dict[str, Any]:
 def _workloads(r: ImageRow) -> str:
     if not r.workloads:
         return ""
-    first = workload_text(r.workloads[0])
+    first = r.workloads[0].text()
     return first if len(r.workloads) == 1 else f"{first} +{len(r.workloads) - 1}"
 
 
@@ -101,7 +99,7 @@ def image_columns() -> list[Column]:
         Column("NODES", lambda r: str(r.nodes), lambda r: r.nodes, right=True),
         Column("PODS", lambda r: str(r.pods), lambda r: r.pods, right=True),
         Column("CONTAINERS", lambda r: str(r.containers), lambda r: r.containers, wide=True, right=True),
-        Column("WORKLOADS", _workloads, lambda r: ";".join(workload_text(w) for w in r.workloads)),
+        Column("WORKLOADS", _workloads, lambda r: ";".join(w.text() for w in r.workloads)),
         Column("PULL", lambda r: ",".join(f"{k}={v}" for k, v in r.policies.items()), lambda r: ";".join(f"{k}={v}" for k, v in r.policies.items()), wide=True),
         Column("TAG", lambda r: r.hygiene),
         Column("SUGGESTION", _suggestion, lambda r: (r.suggestion or {}).get("image", "")),
@@ -167,7 +165,7 @@ def summary_columns() -> list[Column]:
 
 
 # -- kube-fledged ---------------------------------------------------------------------------
-def image_cache(result: Result, namespace: str, name: str = "kubectl-perf-prepull") -> dict[str, Any] | None:
+def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-prepull") -> dict[str, Any] | None:
     """A kube-fledged ImageCache with one cacheSpec entry per node pool; None when
     there is nothing to pre-pull. Pools without a pool label get no entry: a missing
     selector would cache on every node."""
@@ -189,37 +187,37 @@ def image_cache(result: Result, namespace: str, name: str = "kubectl-perf-prepul
 
 
 # -- printing ------------------------------------------------------------------------------
-def emit_report(args: argparse.Namespace, result: Result, cluster: str) -> list[str]:
+def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str]:
     """Print the report in the -o format; returns notes for stderr."""
-    if args.output == "imagecache":
-        cache = image_cache(result, args.namespace_for_cache)
+    if view.output == "imagecache":
+        cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
-            return [f"nothing to pre-pull: no image of at least {human(args.min_size)} is missing from nodes that may run it"]
+            return [f"nothing to pre-pull: no image of at least {human(report.inventory.settings.min_size)} is missing from nodes that may run it"]
         render.write(render.structured(cache, "yaml"))
         return []
-    doc = document(result, args.sort, args.top)
-    images = result.sorted_images(args.sort)
-    shown = images[: args.top] if args.top else images
-    csv = args.output in ("csv", "tsv")
+    doc = document(report, view.sort, view.top)
+    images = report.sorted_images(view.sort)
+    shown = images[: view.top] if view.top else images
+    csv = view.output in ("csv", "tsv")
 
     def tables() -> list[Table]:
-        hist = result.histogram()
-        _by_size, by_cached = result.top(args.top or len(images))
+        hist = report.histogram()
+        _by_size, by_cached = report.top(view.top or len(images))
         return [
             Table(images if csv else shown, image_columns()),  # the data: every image in csv/tsv
             Table([doc["summary"]], summary_columns()),
             Table(by_cached, top_cached_columns()),
             Table(hist, histogram_columns(max((n for _l, n in hist), default=0))),
-            Table(result.pools if result.audit.nodes else [], pool_columns(result.audit.pool_label)),
-            Table(result.pre_pull, pre_pull_columns()),
+            Table(report.pools if report.inventory.nodes else [], pool_columns(report.inventory.pool_label)),
+            Table(report.pre_pull, pre_pull_columns()),
         ]
 
     def html() -> str:
         from .html import page
 
-        return page(result, doc, cluster)
+        return page(report, doc, cluster)
 
-    render.emit(args.output, lambda: doc, tables, html)
-    if args.output in ("table", "wide") and len(shown) < len(images):
+    render.emit(view.output, lambda: doc, tables, html)
+    if view.output in ("table", "wide") and len(shown) < len(images):
         return [f"showing {len(shown)} of {len(images)} images (--top 0 shows all)"]
     return []

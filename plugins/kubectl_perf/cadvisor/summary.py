@@ -1,0 +1,96 @@
+"""The summary: live nodes scraped once or twice (or dump files read in order), each
+node folded into rows as its last scrape lands, so a cluster's scrapes are never held."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from .compute import (
+    ContainerUsage,
+    Filters,
+    Key,
+    NodeMemory,
+    Notes,
+    PodStats,
+    Spec,
+    SummaryReport,
+    container_rows,
+    node_row,
+    pod_specs,
+    summary_report,
+)
+from .fetch import Chosen, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
+
+if TYPE_CHECKING:
+    from ..policy import Policy
+    from .flags import DumpFiles, LiveNodes, Summary
+
+
+def load_policy(summary: Summary) -> Policy:
+    """--policy and --padding-target: each node's padding target."""
+    from ..policy import Policy
+    from ..policy_file import load_policy as read_policy
+
+    policy = read_policy(summary.policy_file) if summary.policy_file else Policy()
+    if summary.padding_target is not None:
+        policy = dataclasses.replace(policy, padding_memory=summary.padding_target)
+    return policy
+
+
+def live_summary(
+    cluster: Any,
+    plan: LiveNodes,
+    nodes: dict[str, dict[str, Any] | None],
+    chosen: Chosen | None,
+    summary: Summary,
+    endpoint: str,
+    rounds: int,
+    filters: Filters,
+) -> SummaryReport:
+    notes = Notes()
+    names = sorted(nodes)
+    specs: dict[Key, Spec] = chosen.specs if chosen is not None else specs_on(cluster, names, plan.chunk_size, notes)
+    policy = load_policy(summary)
+    thresholds = summary.thresholds
+    chosen_pods = chosen.pods if chosen is not None else None
+    rows: list[ContainerUsage] = []
+    node_rows: list[NodeMemory] = []
+    pod_stats: list[tuple[str, PodStats]] = []
+
+    def finish(result: NodeScrapes) -> None:
+        """Called as each node's last scrape lands: fold it into rows and let the scrapes go."""
+        node = nodes.get(result.name)
+        labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+        if result.scrapes:
+            rows.extend(r for r in container_rows(result.name, result.scrapes, specs, thresholds) if filters.keeps_row(r, chosen_pods))
+            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels))
+            nrow.stats = result.stats
+            node_rows.append(nrow)
+            pod_stats.extend((result.name, p) for p in result.pods)
+        result.scrapes.clear()
+
+    results = scrape_nodes(cluster, names, endpoint, rounds, summary.interval, plan.concurrency, finish)
+    for r in results:
+        if r.error:
+            notes.add(r.error, failed=True)
+        if r.malformed:
+            notes.add(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
+    pods = pod_stats if endpoint == "summary" else None
+    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes)
+
+
+def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
+    """Dumps of one node saved earlier: the first and last make rates, one makes averages."""
+    notes = Notes()
+    name = files.name
+    specs = pod_specs(read_pods_file(files.pods_file)) if files.pods_file else {}
+    result = read_files(files.paths if not summary.once else files.paths[-1:], endpoint, name)
+    if result.malformed:
+        notes.add(f"{result.malformed} malformed lines skipped (first: {result.first_error})")
+    scrapes = result.scrapes if len(result.scrapes) < 3 else [result.scrapes[0], result.scrapes[-1]]
+    rows = [r for r in container_rows(name, scrapes, specs, summary.thresholds) if filters.keeps_row(r, None)]
+    nrow = node_row(name, scrapes[-1], None, None)
+    nrow.stats = result.stats
+    pods = [(name, p) for p in result.pods] if endpoint == "summary" else None
+    return summary_report(rows, [nrow], pods, "", summary.thresholds, summary.sort, summary.top, notes)
