@@ -21,7 +21,6 @@ RULES: dict[str, tuple[str, str]] = {
     "image-latest-tag": ("Images", "low"),
     "image-size": ("Images", "low"),
 }
-CATEGORIES = ("Resources", "Metrics", "Networking", "Storage", "Images")
 
 
 def result(
