@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, label_selector
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, add_policy_flags, check_filters, label_selector
 from ..scheduling import tolerates
 from .compute import Detail, GroupBy
 
@@ -73,16 +73,6 @@ def parse_resources(text: str) -> tuple[str, ...]:
     return names
 
 
-def parse_fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid padding target {text!r}: use a fraction like 0.75 or a percentage like 75%") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"padding target {text!r} must be above 0 and at most 1 (100%)")
-    return value
-
-
 def parse_by(text: str) -> GroupBy:
     if text == "namespace":
         return GroupBy()
@@ -119,13 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods",
     )
-    p.add_argument(
-        "--padding-target",
-        type=parse_fraction,
-        metavar="FRACTION",
-        help="default memory padding target (default 0.75, or the policy file's padding.memory)",
-    )
-    p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
+    add_policy_flags(p)
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
     sel = add_filter_flags(p)
     sel.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, count, seconds
 from .compute import DEFAULT_MAX_IMAGES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
@@ -27,26 +27,6 @@ more than it lists (the kubelet's nodeStatusMaxImages).
 
 exit status: 0 ok (notes about missing permissions or registries go to stderr);
 1 error; 2 bad flags."""
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use seconds, e.g. 5 or 2.5s") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the timeout must be above 0")
-    return value
-
-
-def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def label_key(text: str) -> str:
