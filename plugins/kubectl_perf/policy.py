@@ -12,7 +12,21 @@ from .model import NodeView, aggregate_amount, all_containers, pool_of
 from .quantity import format_bytes, parse_quantity
 from .scheduling import label_selector_matches, node_matches
 
-DEFAULT_PADDING = 0.75
+# The policy's defaults in the policy file's own shape and spelling: the one place they are
+# written. Policy's fields, parse_policy (a key the file leaves out) and the Helm chart's
+# values (tests/test_chart.py) all read them. audit's own keys default per check (audit/rules.py).
+DEFAULTS: Mapping[str, Any] = {
+    "mode": "enforce",
+    "requireRequests": ("cpu", "memory"),
+    "padding": {"memory": 0.75, "nodeTargets": (), "committed": "off", "daemonSets": "everyNode", "noEligibleNode": "warn"},
+    "exemptNamespaces": ("kube-system",),
+    "namespaceOverrides": {},
+    "onStaleCache": "allow",
+    # The webhook's feeds hear from the API server at least every 30 s (the server closes each watch
+    # on time), so 60 s is one missed round, no more, before padding follows onStaleCache.
+    "maxCacheAgeSeconds": 60.0,
+}
+DEFAULT_PADDING: float = DEFAULTS["padding"]["memory"]
 
 
 @dataclass(frozen=True)
@@ -23,17 +37,17 @@ class NodeTarget:
 
 @dataclass(frozen=True)
 class Policy:
-    mode: str = "enforce"
-    require_requests: tuple[str, ...] = ("cpu", "memory")
+    mode: str = DEFAULTS["mode"]
+    require_requests: tuple[str, ...] = DEFAULTS["requireRequests"]
     padding_memory: float = DEFAULT_PADDING
-    node_targets: tuple[NodeTarget, ...] = ()
-    committed: str = "off"
-    daemon_sets: str = "everyNode"  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
-    no_eligible_node: str = "warn"  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
-    exempt_namespaces: tuple[str, ...] = ("kube-system",)
-    namespace_overrides: Mapping[str, str] = field(default_factory=dict)
-    on_stale_cache: str = "allow"
-    max_cache_age_seconds: float = 60.0
+    node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
+    committed: str = DEFAULTS["padding"]["committed"]
+    daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    no_eligible_node: str = DEFAULTS["padding"]["noEligibleNode"]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
+    exempt_namespaces: tuple[str, ...] = DEFAULTS["exemptNamespaces"]
+    namespace_overrides: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["namespaceOverrides"]))
+    on_stale_cache: str = DEFAULTS["onStaleCache"]
+    max_cache_age_seconds: float = DEFAULTS["maxCacheAgeSeconds"]
     audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
