@@ -226,21 +226,21 @@ def test_unit_no_listing_at_all_is_one_skip_and_disable_removes_the_rule() -> No
     audit = Audit(Policy(), Settings(show_pass=True), [bare])
     audit.add_pods([pod])
     assert not [r for r in audit.workload_results() if r.rule == "image-size"]
-    (skip,) = audit.image_sizes_unknown()
+    (skip,) = audit.spec_skips()
     assert (skip.rule, skip.result, skip.resource) == ("image-size", "skip", None)
     listed = {**bare, "status": {**bare["status"], "images": [{"names": ["docker.io/library/python:3.12"], "sizeBytes": 900_000_000}]}}
     audit = Audit(Policy(), Settings(show_pass=True), [listed])
     audit.add_pods([pod])
-    assert [r.result for r in audit.workload_results() if r.rule == "image-size"] == ["warn"] and not audit.image_sizes_unknown()
+    assert [r.result for r in audit.workload_results() if r.rule == "image-size"] == ["warn"] and not audit.spec_skips()
     off = Audit(Policy(), Settings(disabled=frozenset({"image-size"})), [listed])
     off.add_pods([pod])
-    assert not [r for r in off.workload_results() if r.rule == "image-size"] and not off.image_sizes_unknown()
+    assert not [r for r in off.workload_results() if r.rule == "image-size"] and not off.spec_skips()
 
 
 # -- the chart: the threshold in the webhook's policy values reaches the audit CronJob's policy file ------------
 def test_chart_policy_values_carry_the_threshold() -> None:
     helm = pytest.importorskip("helm_python")
-    from kubectl_perf.audit import size_from_policy
+    from kubectl_perf.audit.flags import size_from_policy
     from kubectl_perf.policy_file import parse_policy
     from test_chart import CHART, by_kind, render
 
