@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
@@ -48,12 +49,12 @@ class Settings:
     show_pass: bool = False
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(THRESHOLDS))  # audit.* policy keys -> value
 
-    @property
+    @cached_property
     def checks(self) -> tuple[Check[Any], ...]:
         """The checks this run makes, in the registry's order."""
         return tuple(c for c in CHECKS if c.id not in self.disabled)
 
-    @property
+    @cached_property
     def reads(self) -> frozenset[str]:
         """The reads beyond nodes and pods that the checks this run makes need (the fetch plan)."""
         return frozenset(c.needs for c in self.checks if c.needs)
@@ -131,6 +132,7 @@ class Audit:
             if not self.images.listings:
                 self.unavailable[NODE_IMAGES] = NO_IMAGE_LISTINGS
         self.context = Context(policy, settings.thresholds, self.images, self._nodes_for)
+        self.spec_checks = self.runnable("spec")  # judged per template: chosen once
 
     def runnable(self, scope: Scope) -> list[Check[Any]]:
         """The checks of a scope this run makes and can make (their reads came back)."""
@@ -186,7 +188,7 @@ class Audit:
         else:
             spec = unbound(pod_spec)
         template = Template(spec, wl.kind, status_image_ids(pod_status or {}))
-        found = ((check, check.run(template, self.context)) for check in self.runnable("spec"))
+        found = ((check, check.run(template, self.context)) for check in self.spec_checks)
         return [(check, outcome) for check, outcome in found if outcome is not None]
 
     def _nodes_for(self, spec: Obj) -> list[NodeView]:
