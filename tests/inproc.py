@@ -54,6 +54,20 @@ def _environ(values: dict[str, str | None]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _kubeconfig_default() -> Iterator[None]:
+    """The kubernetes client reads $KUBECONFIG once, when it is first imported; a fresh process would
+    read the one set now, so the default it falls back on follows the environment for this run."""
+    from kubernetes.config import kube_config
+
+    saved = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = os.environ.get("KUBECONFIG", "~/.kube/config")
+    try:
+        yield
+    finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = saved
+
+
 def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, env: dict[str, str | None] | None = None) -> Ran:
     """`kubectl perf ARGV...` with KUBECONFIG set to `kubeconfig` (None: no kubeconfig at all),
     run in-process; argparse's exits (--help, usage errors) become the return code as in a shell."""
@@ -71,7 +85,7 @@ def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, en
         kube_config.KUBE_CONFIG_DEFAULT_LOCATION = values["KUBECONFIG"] or os.path.join(values["HOME"] or home, ".kube", "config")
         if stdin is not None:
             sys.stdin = io.StringIO(stdin)
-        with _environ(values), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with _environ(values), _kubeconfig_default(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = cli.main(list(argv))
             except SystemExit as exit_:

@@ -1,6 +1,6 @@
-"""kubectl perf audit end to end: through kubectl's plugin lookup and the standalone
-`kubectl-perf-audit` script, against the real kube-apiserver (tests/data/audit-cluster.yaml
-loaded, the PolicyReport CRDs installed) and against perf-sim.
+"""kubectl perf audit end to end, against the real kube-apiserver (tests/data/audit-cluster.yaml
+loaded, the PolicyReport CRDs installed) and against perf-sim: in this process (tests/inproc.py),
+and once each through kubectl's plugin lookup and the standalone `kubectl-perf-audit` script.
 
 Expected outcomes are read off tests/data/audit-cluster.yaml by hand (budgets at 0.75:
 n-big 12Gi, n-small 6Gi):
@@ -31,7 +31,8 @@ from typing import Any
 import pytest
 import realk8s
 import yaml
-from conftest import BIN, DATA, KUBECTL, Sim, env_for, kubectl
+from conftest import BIN, DATA, Sim, env_for, kubectl
+from inproc import Ran, perf
 from realk8s import RealK8s
 from test_html_report import CHROMIUM, browser
 from test_reports import CRDS, install_crds
@@ -71,12 +72,12 @@ def env_real(server: RealK8s, **extra: str) -> dict[str, str]:
     return env_for(None, KUBECONFIG=str(server.kubeconfig), **extra)
 
 
-def audit(server: RealK8s, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return kubectl(None, "perf", "audit", *args, check=False, env=env_real(server, **extra))
+def audit(server: RealK8s, *args: str) -> Ran:
+    return perf(server.kubeconfig, "audit", *args)
 
 
 def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
-    result = audit(cluster, "-o", "json")
+    result = kubectl(None, "perf", "audit", "-o", "json", check=False, env=env_real(cluster))
     assert result.returncode == 1, result.stderr  # fail results
     doc = json.loads(result.stdout)
     assert {key(r) for r in doc["results"]} == NON_PASS
@@ -183,7 +184,7 @@ def test_standalone_console_script(cluster: RealK8s) -> None:
 
 # -- perf-sim -------------------------------------------------------------------------------------------------
 def test_apply_without_the_crds_is_one_clear_line(fixture_cluster: Sim) -> None:
-    result = kubectl(fixture_cluster, "perf", "audit", "--apply", check=False)
+    result = perf(fixture_cluster.kubeconfig, "audit", "--apply")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: the cluster does not serve wgpolicyk8s.io/v1alpha2 PolicyReports")
     assert "Traceback" not in result.stderr
@@ -193,7 +194,7 @@ def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
     """tests/data/cluster.yaml: node-b uses 13Gi of a 12Gi budget (fail); ml/besteffort requests nothing (requests
     fail) and so its memory is unbounded (padding fail); shop/pending-big needs 40Gi, more than node-a's 12Gi,
     the only node it tolerates (fail)."""
-    doc = json.loads(kubectl(fixture_cluster, "perf", "audit", "-o", "json", check=False).stdout)
+    doc = json.loads(perf(fixture_cluster.kubeconfig, "audit", "-o", "json").stdout)
     fails = {key(r) for r in doc["results"] if r["result"] == "fail" and r["rule"] != "metrics-pipeline"}
     assert fails == {
         ("node-padding", "fail", "Node//node-b"),
@@ -205,7 +206,7 @@ def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
 
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="chromium is not installed (./dev test installs it)")
 def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> None:
-    html = kubectl(fixture_cluster, "perf", "audit", "-o", "html", check=False).stdout
+    html = perf(fixture_cluster.kubeconfig, "audit", "-o", "html").stdout
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html) and "<script" not in html, "self-contained"
     page = tmp_path / "audit.html"
     page.write_text(html)
@@ -222,15 +223,13 @@ def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> No
 
 
 def test_help_needs_no_cluster() -> None:
-    result = subprocess.run([KUBECTL, "perf", "audit", "--help"], capture_output=True, text=True, env=env_for(None), timeout=60)
+    result = perf(None, "audit", "--help")
     assert result.returncode == 0 and "--apply" in result.stdout and "image-pull-always" in result.stdout
     assert os.path.exists(BIN / "kubectl-perf-audit")
 
 
 def test_an_unreachable_cluster_is_one_line_and_status_1(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [KUBECTL, "perf", "audit", "--kubeconfig", str(tmp_path / "missing")], capture_output=True, text=True, env=env_for(None), timeout=60
-    )
+    result = perf(None, "audit", "--kubeconfig", str(tmp_path / "missing"))
     assert result.returncode == 1 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -239,7 +238,7 @@ def test_apply_on_perf_sim(sim_factory: Any) -> None:
     per namespace with results, and the ClusterPolicyReport, through perf-sim's CRD-backed resources."""
     sim = sim_factory("--nodes", "6", "--pods-per-node", "20", "--seed", "5")
     kubectl(sim, "apply", "-f", str(CRDS))
-    result = kubectl(sim, "perf", "audit", "--apply", "-o", "json", check=False)
+    result = perf(sim.kubeconfig, "audit", "--apply", "-o", "json")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     doc = json.loads(result.stdout)
     namespaces = {r["resource"]["namespace"] for r in doc["results"] if r["resource"] and r["resource"].get("namespace")}

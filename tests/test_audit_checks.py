@@ -6,8 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubectl_perf.audit.cluster_checks import ProxyInputs, metrics_pipeline, proxy_mode
+from kubectl_perf.audit.cluster_checks import DEFAULT_METRICS_REPLICAS, DEFAULT_PROXY_THRESHOLD, ClusterFacts, ProxyInputs
+from kubectl_perf.audit.compute import Audit, Settings
+from kubectl_perf.audit.rules import THRESHOLDS
 from kubectl_perf.audit.spec_checks import emptydir_size_limit, ephemeral_storage_requests, memory_limit
+from kubectl_perf.policy import Policy
+from kubectl_perf.reports import Result
+
+
+def cluster_result(check: str, facts: ClusterFacts, thresholds: dict[str, int]) -> Result:
+    """A cluster check as the audit reports it: run by the engine from its record in the registry."""
+    audit = Audit(Policy(), Settings(thresholds={**THRESHOLDS, **thresholds}), [])
+    (found,) = [r for r in audit.cluster_results(facts) if r.rule == check]
+    return found
+
+
+def proxy_mode(inputs: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Result:
+    return cluster_result("proxy-mode", ClusterFacts(proxy=inputs), {"proxyThreshold": threshold})
+
+
+def metrics_pipeline(apiservice: Any, backend: Any, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Result:
+    return cluster_result("metrics-pipeline", ClusterFacts(metrics_apiservice=apiservice, metrics_backend=backend), {"metricsServerReplicas": min_replicas})
 
 
 def cm(name: str, data: dict[str, str]) -> dict[str, Any]:
@@ -170,7 +189,32 @@ def test_the_replica_threshold_comes_from_the_policy() -> None:
 
 
 def test_the_policy_schema_names_every_rule_and_only_those() -> None:
-    from kubectl_perf.audit.rules import RULES
+    from kubectl_perf.audit.rules import CHECKS
     from kubectl_perf.policy_file import schema
 
-    assert schema()["properties"]["audit"]["properties"]["disable"]["items"]["enum"] == list(RULES)
+    assert schema()["properties"]["audit"]["properties"]["disable"]["items"]["enum"] == [c.id for c in CHECKS]
+
+
+def test_the_readme_rule_table_lists_the_registry() -> None:
+    """The README's audit rule table: exactly the registry's checks, in its order, with their category and severity."""
+    from pathlib import Path
+
+    from kubectl_perf.audit.rules import CHECKS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("| rule | category | severity |")
+    rows = readme[start:].split("\n\n", 1)[0].splitlines()[2:]
+    table = [tuple(cell.strip().strip("`") for cell in row.strip("|").split("|")[:3]) for row in rows]
+    assert table == [(c.id, c.category, c.severity) for c in CHECKS]
+
+
+def test_every_check_default_is_a_policy_key_and_the_plan_follows_enablement() -> None:
+    """A check's defaults are keys under the policy's audit: (the schema knows them); a disabled check's read is not planned."""
+    from kubectl_perf.audit.check import METRICS_API, NODE_USAGE
+    from kubectl_perf.audit.rules import CHECKS
+    from kubectl_perf.policy_file import schema
+
+    keys = schema()["properties"]["audit"]["properties"]
+    assert all(k in keys for c in CHECKS for k in c.defaults)
+    assert {NODE_USAGE, METRICS_API} <= Settings().reads
+    assert NODE_USAGE not in Settings(disabled=frozenset({"node-padding"})).reads

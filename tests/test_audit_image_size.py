@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import realk8s
 import yaml
-from conftest import BIN, DATA, KUBECTL, Sim, env_for, kubectl
+from conftest import BIN, DATA, KUBECTL, Sim, env_for
+from inproc import perf
 from kubectl_perf.audit.compute import Audit, Settings
 from kubectl_perf.audit.image_checks import image_size
 from kubectl_perf.image_sizes import NodeImages
@@ -46,7 +47,7 @@ def outcomes(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def run_audit(sim: Sim, *args: str) -> dict[str, Any]:
-    result = kubectl(sim, "perf", "audit", "-o", "json", "--show-pass", *args, check=False)
+    result = perf(sim.kubeconfig, "audit", "-o", "json", "--show-pass", *args)
     assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
     return json.loads(result.stdout)
 
@@ -56,7 +57,7 @@ def images_cluster(sim_factory: Any) -> Sim:
     return sim_factory("--objects", str(FIXTURE))
 
 
-# -- through kubectl's plugin lookup, on perf-sim -------------------------------------------------------------
+# -- in-process (tests/inproc.py), on perf-sim ----------------------------------------------------------------
 def test_big_images_warn_per_workload_with_size_and_suggestion(images_cluster: Sim) -> None:
     found = outcomes(run_audit(images_cluster))
     assert {k: v[0] for k, v in found.items()} == {
@@ -84,7 +85,7 @@ def test_big_images_warn_per_workload_with_size_and_suggestion(images_cluster: S
 
 
 def test_the_table_names_the_image_its_size_and_the_distroless_base(images_cluster: Sim) -> None:
-    out = kubectl(images_cluster, "perf", "audit", check=False).stdout
+    out = perf(images_cluster.kubeconfig, "audit").stdout
     (api,) = [line for line in out.splitlines() if "image-size" in line and "Deployment/shop/api" in line]
     assert api.split()[:4] == ["Images", "warn", "low", "image-size"]
     assert "python:3.12, 1.02 GB (cri-o)" in api and "gcr.io/distroless/python3-debian13" in api and "965 MB" in api
@@ -131,7 +132,7 @@ def test_disabled_by_flag_or_policy_file(images_cluster: Sim, tmp_path: Path) ->
 
 @pytest.mark.parametrize("value", ["-5", "garbage", "5XB", ""])
 def test_bad_threshold_flags_are_one_line_and_status_2(images_cluster: Sim, value: str) -> None:
-    result = kubectl(images_cluster, "perf", "audit", f"--image-size-threshold={value}", check=False)
+    result = perf(images_cluster.kubeconfig, "audit", f"--image-size-threshold={value}")
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(errors) == 1 and "--image-size-threshold" in errors[0] and f"invalid size {value!r}" in errors[0], result.stderr
@@ -141,14 +142,14 @@ def test_bad_threshold_flags_are_one_line_and_status_2(images_cluster: Sim, valu
 def test_bad_threshold_in_the_policy_file_is_one_line_and_status_2(images_cluster: Sim, tmp_path: Path, value: str) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(f"audit:\n  imageSizeThreshold: {value}\n")
-    result = kubectl(images_cluster, "perf", "audit", "--policy", str(policy), check=False)
+    result = perf(images_cluster.kubeconfig, "audit", "--policy", str(policy))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "audit.imageSizeThreshold" in result.stderr
 
 
 def test_help_and_completion_know_the_rule_and_the_flag() -> None:
     env = env_for(None)
-    help_text = subprocess.run([KUBECTL, "perf", "audit", "--help"], capture_output=True, text=True, env=env, timeout=60).stdout
+    help_text = perf(None, "audit", "--help").stdout
     assert "--image-size-threshold" in help_text and "image-size" in help_text.split("rules:")[1]
     flags = subprocess.run([KUBECTL, "__complete", "perf", "audit", "--image"], capture_output=True, text=True, env=env, timeout=60).stdout
     assert "--image-size-threshold" in flags
@@ -164,11 +165,10 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
 
 
 def test_on_the_real_api_server_reports_carry_the_size_and_validate(real_cluster: RealK8s) -> None:
-    env = env_for(None, KUBECONFIG=str(real_cluster.kubeconfig))
-    run = subprocess.run([KUBECTL, "perf", "audit", "-o", "json"], capture_output=True, text=True, env=env, timeout=120)
+    run = perf(real_cluster.kubeconfig, "audit", "-o", "json")
     warned = {k for k, (r, _p) in outcomes(json.loads(run.stdout)).items() if r == "warn"}
     assert warned == {"Deployment/shop/api", "Pod/ml/model", "Pod/ml/tool"}, run.stderr
-    out = subprocess.run([KUBECTL, "perf", "audit", "-o", "policyreport"], capture_output=True, text=True, env=env, timeout=120).stdout
+    out = perf(real_cluster.kubeconfig, "audit", "-o", "policyreport").stdout
     reports = yaml.safe_load(out)["items"]
     (shop,) = [r for r in reports if r["metadata"].get("namespace") == "shop"]
     (api,) = [r for r in shop["results"] if r["rule"] == "image-size"]
@@ -226,21 +226,21 @@ def test_unit_no_listing_at_all_is_one_skip_and_disable_removes_the_rule() -> No
     audit = Audit(Policy(), Settings(show_pass=True), [bare])
     audit.add_pods([pod])
     assert not [r for r in audit.workload_results() if r.rule == "image-size"]
-    (skip,) = audit.image_sizes_unknown()
+    (skip,) = audit.spec_skips()
     assert (skip.rule, skip.result, skip.resource) == ("image-size", "skip", None)
     listed = {**bare, "status": {**bare["status"], "images": [{"names": ["docker.io/library/python:3.12"], "sizeBytes": 900_000_000}]}}
     audit = Audit(Policy(), Settings(show_pass=True), [listed])
     audit.add_pods([pod])
-    assert [r.result for r in audit.workload_results() if r.rule == "image-size"] == ["warn"] and not audit.image_sizes_unknown()
+    assert [r.result for r in audit.workload_results() if r.rule == "image-size"] == ["warn"] and not audit.spec_skips()
     off = Audit(Policy(), Settings(disabled=frozenset({"image-size"})), [listed])
     off.add_pods([pod])
-    assert not [r for r in off.workload_results() if r.rule == "image-size"] and not off.image_sizes_unknown()
+    assert not [r for r in off.workload_results() if r.rule == "image-size"] and not off.spec_skips()
 
 
 # -- the chart: the threshold in the webhook's policy values reaches the audit CronJob's policy file ------------
 def test_chart_policy_values_carry_the_threshold() -> None:
     helm = pytest.importorskip("helm_python")
-    from kubectl_perf.audit import size_from_policy
+    from kubectl_perf.audit.flags import size_from_policy
     from kubectl_perf.policy_file import parse_policy
     from test_chart import CHART, by_kind, render
 

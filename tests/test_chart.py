@@ -465,3 +465,18 @@ def test_chart_schema_carries_the_policy_schema_unchanged() -> None:
     package = schema()
     assert chart["properties"]["policy"] == {k: v for k, v in package.items() if k not in ("$schema", "$id", "$defs")}
     assert {k: chart["$defs"].get(k) for k in package["$defs"]} == package["$defs"]
+
+
+def test_chart_policy_values_are_the_package_defaults() -> None:
+    """The chart's policy values restate policy.DEFAULTS, the one table of defaults (they once said
+    maxCacheAgeSeconds 120 where the code said 60): every key they set has the package's default."""
+    from kubectl_perf.policy import DEFAULTS
+
+    def flat(doc: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(doc, dict):
+            return {k: v for key, value in doc.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): list(doc) if isinstance(doc, (list, tuple)) else doc}
+
+    values = flat(yaml.safe_load((CHART / "values.yaml").read_text())["policy"])
+    defaults = flat(DEFAULTS)
+    assert values and {k: defaults.get(k, "(no default)") for k in values} == values

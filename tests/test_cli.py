@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from pathlib import Path
 
 import pytest
 from kubectl_perf import cli, render
 from kubectl_perf.api import ApiError
 from kubectl_perf.capacity import main as capacity_main
+from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError
 from kubectl_perf.quantity import QuantityError
 
@@ -107,3 +109,54 @@ def test_emit_prints_later_tables_for_people_only() -> None:
     empty = render.Table([], COLS)
     assert emitted("table", [empty, pending]) == "NAME     N\na       1x\nbb     22x\n\nNAME    N\np      3x\n"
     assert emitted("csv", [pending]) == "name,n\na,1\nbb,22\n"
+
+
+# -- one converter per unit ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("1000", 1000), ("1,000", 1000), ("1_000", 1000)])
+def test_count(text: str, value: int) -> None:
+    assert cli.count(text) == value
+
+
+@pytest.mark.parametrize(("text", "message"), [("-1", "'-1' must not be negative"), ("lots", "invalid number 'lots'")])
+def test_bad_count(text: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        cli.count(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("5", 5.0), ("2.5s", 2.5)])
+def test_seconds(text: str, value: float) -> None:
+    assert cli.seconds(text) == value
+
+
+@pytest.mark.parametrize(("text", "message"), [("0", "must be above 0"), ("nan", "must be above 0"), ("soon", "invalid number of seconds")])
+def test_bad_seconds(text: str, message: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        cli.seconds(text)
+
+
+def test_fraction_names_its_value_and_says_whether_0_is_allowed() -> None:
+    threshold = cli.fraction("threshold", 0.25, zero=True)
+    assert (threshold("25%"), threshold("0"), cli.padding_target("0.5"), cli.padding_target("100%")) == (0.25, 0.0, 0.5, 1.0)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^threshold '150%' must be between 0 and 1 \(100%\)$"):
+        threshold("150%")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^invalid threshold 'x': use a fraction like 0.25 or a percentage like 25%$"):
+        threshold("x")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^padding target '0' must be above 0 and at most 1 \(100%\)$"):
+        cli.padding_target("0")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^invalid padding target 'x': use a fraction like 0.75 or a percentage like 75%$"):
+        cli.padding_target("x")
+
+
+def test_policy_flags_once(tmp_path: Path) -> None:
+    p = cli.Parser(prog="test")
+    cli.add_policy_flags(p)
+    assert cli.policy_from(p.parse_args([])) == Policy()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("padding:\n  memory: 0.6\nmode: warn\n")
+    from_file = cli.policy_from(p.parse_args(["--policy", str(policy)]))
+    assert (from_file.padding_memory, from_file.mode) == (0.6, "warn")
+    flag_wins = cli.policy_from(p.parse_args(["--policy", str(policy), "--padding-target", "80%"]))
+    assert (flag_wins.padding_memory, flag_wins.mode) == (0.8, "warn")
+    no_padding = cli.Parser(prog="test")
+    cli.add_policy_flags(no_padding, padding=False)
+    assert "--padding-target" not in no_padding.format_help() and cli.policy_from(no_padding.parse_args([])) == Policy()

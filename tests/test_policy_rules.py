@@ -79,3 +79,28 @@ def test_grouping_still_carries_the_most_room() -> None:
     views = [NodeView("a", {}, (), 16 * Gi, 0.75, 10 * Gi), NodeView("b", {}, (), 16 * Gi, 0.75, 4 * Gi)]
     (one,) = group_nodes(views, frozenset())
     assert one.nodes == 2 and one.budget - one.committed == 8 * Gi  # b: 12Gi - 4Gi
+
+
+@pytest.mark.parametrize(
+    ("spec", "nodes", "on_stale", "no_eligible", "skipped", "rules"),
+    [
+        ({"containers": [c("a", "1Gi", "1Gi")]}, [view("n1", 8, "p")], "allow", "warn", "", []),  # weighed: no skip
+        ({"containers": [c("a", "1Gi", "1Gi")]}, None, "allow", "warn", "stale_cache", []),
+        ({"containers": [c("a", "1Gi", "1Gi")]}, None, "deny", "warn", "stale_cache", ["padding"]),
+        ({"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}}, [view("n1", 8, "p")], "allow", "allow", "no_eligible_node", []),
+        ({"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}}, [view("n1", 8, "p")], "allow", "warn", "no_eligible_node", ["padding"]),
+        ({"containers": [c("a")]}, None, "allow", "warn", "stale_cache", ["padding"]),  # unbounded, and no node view
+        ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}, None, "allow", "warn", "stale_cache", ["padding"]),
+        ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "0"}}}]}, None, "allow", "warn", "", []),  # nothing to weigh
+    ],
+)
+def test_padding_rule_says_why_it_could_not_weigh_the_pod(
+    spec: dict[str, Any], nodes: list[NodeView] | None, on_stale: str, no_eligible: str, skipped: str, rules: list[str]
+) -> None:
+    """The webhook's padding_skipped metric and stale warning read these, never a second judgement (issue 19 item 5)."""
+    from kubectl_perf.policy import padding_rule
+
+    policy = parse_policy({"onStaleCache": on_stale, "padding": {"noEligibleNode": no_eligible}})
+    found = padding_rule(spec, policy, nodes)
+    assert (found.skipped, [f.rule for f in found]) == (skipped, rules)
+    assert evaluate(spec, policy, nodes).skipped == skipped

@@ -56,6 +56,7 @@ def test_policy_defaults() -> None:
         "off",
         ("kube-system",),
     )
+    assert p == Policy()  # the file's defaults and the dataclass's are one table, policy.DEFAULTS
 
 
 def test_first_matching_node_target_wins() -> None:

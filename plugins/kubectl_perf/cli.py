@@ -12,6 +12,7 @@ otherwise (and krew installs only `kubectl-perf`), so both lead to the same code
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import re
 import sys
@@ -20,7 +21,8 @@ from typing import NoReturn
 
 from . import __version__, render
 from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
-from .policy_file import PolicyError
+from .policy import DEFAULT_PADDING, Policy
+from .policy_file import PolicyError, load_policy
 from .quantity import QuantityError
 from .render import FORMATS
 
@@ -70,6 +72,52 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def count(text: str) -> int:
+    """A number of things, 0 or more; 1,000 and 1_000 read as 1000 (thresholds are written so)."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A number of seconds above 0, with or without its unit: 5, 2.5s."""
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: use seconds, e.g. 5 or 2.5s") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def fraction(what: str, example: float, zero: bool = False) -> Callable[[str], float]:
+    """A converter for a share of a whole, as a fraction (0.25) or a percentage (25%), at most 1;
+    0 itself only with `zero` (a threshold may be 0, a padding target may not). `what` names the
+    value in errors, `example` is a typical value."""
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {text!r}: use a fraction like {example:g} or a percentage like {example * 100:g}%"
+            ) from None
+        if zero and not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be between 0 and 1 (100%)")
+        if not zero and not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be above 0 and at most 1 (100%)")
+        return value
+
+    return convert
+
+
+padding_target = fraction("padding target", DEFAULT_PADDING)
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
@@ -130,6 +178,25 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--as", dest="as_user", metavar="USER", help="act as this user (impersonation), as kubectl --as")
     g.add_argument("--as-group", metavar="GROUP", help="act as this group too (impersonation)")
     g.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not check the server's certificate (insecure), as kubectl")
+
+
+def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, padding: bool = True) -> None:
+    """--policy, and with `padding` --padding-target (which wins over the file's padding.memory)."""
+    if padding:
+        g.add_argument(
+            "--padding-target",
+            type=padding_target,
+            metavar="FRACTION",
+            help=f"default memory padding target (default {DEFAULT_PADDING:g}, or the policy file's padding.memory)",
+        )
+    g.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and the other plugins")
+
+
+def policy_from(args: argparse.Namespace) -> Policy:
+    """The policy the flags name: the file's (or the defaults), with --padding-target over padding.memory."""
+    policy = load_policy(args.policy) if args.policy else Policy()
+    target = getattr(args, "padding_target", None)
+    return policy if target is None else dataclasses.replace(policy, padding_memory=target)
 
 
 def connection(args: argparse.Namespace) -> Connection:

@@ -82,8 +82,8 @@ def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tu
         return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
     if action.dest == "by" and sub == "capacity":
         return _group_by(args)
-    if action.dest == "disable":  # audit's rule IDs, described by category and severity
-        return [(r, f"{c}, {sev}") for r, (c, sev) in getattr(plugin_flags(sub), "RULES", {}).items()], NO_FILE
+    if action.dest == "disable":  # audit's check registry: IDs, described by category and severity
+        return [(c.id, f"{c.category}, {c.severity}") for c in getattr(plugin_flags(sub), "CHECKS", ())], NO_FILE
     return [], NO_FILE
 
 

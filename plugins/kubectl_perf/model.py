@@ -178,14 +178,6 @@ def node_allocatable(node: Obj) -> Resources:
     return parse_resource_list((node.get("status") or {}).get("allocatable"))
 
 
-def percent(values: Mapping[str, int], whole: Mapping[str, int], resource: str) -> float | None:
-    """values[resource] as a percentage of whole[resource]; None when whole has none."""
-    amount = whole.get(resource, 0)
-    if not amount:
-        return None
-    return values.get(resource, 0) * 100 / amount
-
-
 # -- memory padding -------------------------------------------------------------------
 def padding_budget(allocatable_memory: int, target: float) -> int:
     """The memory a node may hold under its padding target, in nanos. The one place the

@@ -4,7 +4,7 @@ findings out (reading the policy file is policy_file.py's job)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,21 @@ from .model import NodeView, aggregate_amount, all_containers, pool_of
 from .quantity import format_bytes, parse_quantity
 from .scheduling import label_selector_matches, node_matches
 
-DEFAULT_PADDING = 0.75
+# The policy's defaults in the policy file's own shape and spelling: the one place they are
+# written. Policy's fields, parse_policy (a key the file leaves out) and the Helm chart's
+# values (tests/test_chart.py) all read them. audit's own keys default per check (audit/rules.py).
+DEFAULTS: Mapping[str, Any] = {
+    "mode": "enforce",
+    "requireRequests": ("cpu", "memory"),
+    "padding": {"memory": 0.75, "nodeTargets": (), "committed": "off", "daemonSets": "everyNode", "noEligibleNode": "warn"},
+    "exemptNamespaces": ("kube-system",),
+    "namespaceOverrides": {},
+    "onStaleCache": "allow",
+    # The webhook's feeds hear from the API server at least every 30 s (the server closes each watch
+    # on time), so 60 s is one missed round, no more, before padding follows onStaleCache.
+    "maxCacheAgeSeconds": 60.0,
+}
+DEFAULT_PADDING: float = DEFAULTS["padding"]["memory"]
 
 
 @dataclass(frozen=True)
@@ -23,17 +37,17 @@ class NodeTarget:
 
 @dataclass(frozen=True)
 class Policy:
-    mode: str = "enforce"
-    require_requests: tuple[str, ...] = ("cpu", "memory")
+    mode: str = DEFAULTS["mode"]
+    require_requests: tuple[str, ...] = DEFAULTS["requireRequests"]
     padding_memory: float = DEFAULT_PADDING
-    node_targets: tuple[NodeTarget, ...] = ()
-    committed: str = "off"
-    daemon_sets: str = "everyNode"  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
-    no_eligible_node: str = "warn"  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
-    exempt_namespaces: tuple[str, ...] = ("kube-system",)
-    namespace_overrides: Mapping[str, str] = field(default_factory=dict)
-    on_stale_cache: str = "allow"
-    max_cache_age_seconds: float = 60.0
+    node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
+    committed: str = DEFAULTS["padding"]["committed"]
+    daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    no_eligible_node: str = DEFAULTS["padding"]["noEligibleNode"]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
+    exempt_namespaces: tuple[str, ...] = DEFAULTS["exemptNamespaces"]
+    namespace_overrides: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["namespaceOverrides"]))
+    on_stale_cache: str = DEFAULTS["onStaleCache"]
+    max_cache_age_seconds: float = DEFAULTS["maxCacheAgeSeconds"]
     audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
@@ -54,6 +68,20 @@ class Finding:
     container: str = ""
     resource: str = ""
     deny: bool = True  # False: a warning even in enforce mode (committed: warn)
+
+
+# Why the padding rule could not weigh a pod against any node (Findings.skipped).
+STALE_CACHE = "stale_cache"  # no node view to trust (the webhook's cache is stale or not synced)
+NO_ELIGIBLE_NODE = "no_eligible_node"  # no node matches the pod's placement
+
+
+class Findings(list[Finding]):
+    """A rule's findings, with `skipped`: why the rule could not weigh the pod against any node
+    ("" when it could, or had nothing to weigh). The webhook counts these by reason."""
+
+    def __init__(self, findings: Iterable[Finding] = (), skipped: str = "") -> None:
+        super().__init__(findings)
+        self.skipped = skipped
 
 
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -134,54 +162,62 @@ def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[No
 # `kind` is the kind of the object the spec belongs to (a DaemonSet runs on every node).
 
 
-def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> list[Finding]:
+def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> Findings:
     """Every container, init container and sidecar requests each required resource."""
-    return [Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing_requests(spec, policy.require_requests)]
+    missing = missing_requests(spec, policy.require_requests)
+    return Findings(Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing)
 
 
-def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
+def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
     """The pod's memory is bounded and fits the padding budget of at least one node it may
-    run on; a DaemonSet's, of every node it may run on (unless padding.daemonSets: anyNode)."""
+    run on; a DaemonSet's, of every node it may run on (unless padding.daemonSets: anyNode).
+    Says why when it could not weigh the pod against any node (Findings.skipped)."""
     memory = memory_need(spec)
     if memory.unbounded:
         message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
-        return [Finding("padding", message, memory.unbounded, "memory")]
+        return Findings([Finding("padding", message, memory.unbounded, "memory")], _unweighed(spec, nodes))
     need = memory.nanos
     if not need:
-        return []
+        return Findings()
     if nodes is None:
         if policy.on_stale_cache == "deny":
-            return [Finding("padding", "the webhook's view of the nodes is stale, so memory padding cannot be checked", resource="memory")]
-        return []
+            message = "the webhook's view of the nodes is stale, so memory padding cannot be checked"
+            return Findings([Finding("padding", message, resource="memory")], STALE_CACHE)
+        return Findings(skipped=STALE_CACHE)
     if kind == "DaemonSet" and policy.daemon_sets == "everyNode":
         eligible = list(_eligible(spec, nodes))
         breaching = [n for n in eligible if need > n.budget]
         if breaching:
-            return [Finding("padding", _breached_pools(need, breaching), resource="memory")]
-        return [] if eligible else _no_eligible_node(policy)
+            return Findings([Finding("padding", _breached_pools(need, breaching), resource="memory")])
+        return Findings() if eligible else _no_eligible_node(policy)
     largest: NodeView | None = None
     for n in _eligible(spec, nodes):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
-            return []
+            return Findings()
         if largest is None or n.budget > largest.budget:
             largest = n
     if largest is None:
         return _no_eligible_node(policy)
-    return [
-        Finding(
-            "padding",
-            f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
-            f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)} on {largest.name})",
-            resource="memory",
-        )
-    ]
+    message = (
+        f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
+        f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)} on {largest.name})"
+    )
+    return Findings([Finding("padding", message, resource="memory")])
 
 
-def _no_eligible_node(policy: Policy) -> list[Finding]:
+def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None) -> str:
+    """An unbounded pod is judged before its nodes are looked at; the webhook still counts it as
+    skipped when no node view could have weighed it (its metric has always done so)."""
+    if nodes is None:
+        return STALE_CACHE
+    return "" if next(_eligible(spec, nodes), None) is not None else NO_ELIGIBLE_NODE
+
+
+def _no_eligible_node(policy: Policy) -> Findings:
     if policy.no_eligible_node == "allow":
-        return []
+        return Findings(skipped=NO_ELIGIBLE_NODE)
     message = "no node matches its nodeSelector, affinity and tolerations, so memory padding could not be checked"
-    return [Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")]
+    return Findings([Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")], NO_ELIGIBLE_NODE)
 
 
 def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
@@ -200,42 +236,43 @@ def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
     return f"memory {format_bytes(need)} exceeds the padding budget of node pools a DaemonSet runs a pod on every node of: {pools_text}"
 
 
-def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
+def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
     """With padding.committed warn|deny: the pod's memory fits what the limits already
     committed leave of some node's budget (any node, for DaemonSets too: their old pods'
     limits are among those committed). Quiet when the padding rule already fails."""
     if policy.committed == "off" or nodes is None:
-        return []
+        return Findings()
     need = memory_need(spec).nanos
     if not need:
-        return []
+        return Findings()
     fits = False
     most_room: int | None = None
     for n in _eligible(spec, nodes):
         room = n.budget - n.committed
         if need <= room:
-            return []
+            return Findings()
         fits = fits or need <= n.budget
         most_room = room if most_room is None else max(most_room, room)
     if most_room is None or not fits:
-        return []
-    return [
-        Finding(
-            "committed",
-            f"memory {format_bytes(need)} does not fit the padding budget left on any node "
-            f"after the limits already committed (most room: {format_bytes(max(most_room, 0))})",
-            resource="memory",
-            deny=policy.committed == "deny",
-        )
-    ]
+        return Findings()
+    message = (
+        f"memory {format_bytes(need)} does not fit the padding budget left on any node "
+        f"after the limits already committed (most room: {format_bytes(max(most_room, 0))})"
+    )
+    return Findings([Finding("committed", message, resource="memory", deny=policy.committed == "deny")])
 
 
-Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None", str], list[Finding]]
+Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None", str], Findings]
 
 # Rule ID -> rule, in the order findings are reported. Audit reports by these IDs.
 RULES: dict[str, Rule] = {"requests": requests_rule, "padding": padding_rule, "committed": committed_rule}
 
 
-def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> list[Finding]:
-    """Every rule's findings for one pod spec of a `kind` object."""
-    return [f for rule in RULES.values() for f in rule(spec, policy, nodes, kind)]
+def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
+    """Every rule's findings for one pod spec of a `kind` object, and the first skip reason."""
+    out = Findings()
+    for rule in RULES.values():
+        found = rule(spec, policy, nodes, kind)
+        out.extend(found)
+        out.skipped = out.skipped or found.skipped
+    return out

@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from .policy import DEFAULT_PADDING, NodeTarget, Policy
+from .policy import DEFAULTS, NodeTarget, Policy
 
 SCHEMA_NAME = "policy.schema.json"
 
@@ -42,19 +42,20 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise PolicyError(f"{source}: {where}: {_message(err)}")
-    padding = doc.get("padding") or {}
+    top = {**DEFAULTS, **doc}  # a key the file leaves out takes the one default (policy.DEFAULTS)
+    padding = {**DEFAULTS["padding"], **(doc.get("padding") or {})}
     return Policy(
-        mode=doc.get("mode", "enforce"),
-        require_requests=tuple(doc.get("requireRequests", ("cpu", "memory"))),
-        padding_memory=float(padding.get("memory", DEFAULT_PADDING)),
-        node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding.get("nodeTargets") or ()),
-        committed=padding.get("committed", "off"),
-        daemon_sets=padding.get("daemonSets", "everyNode"),
-        no_eligible_node=padding.get("noEligibleNode", "warn"),
-        exempt_namespaces=tuple(doc.get("exemptNamespaces", ("kube-system",))),
-        namespace_overrides=dict(doc.get("namespaceOverrides") or {}),
-        on_stale_cache=doc.get("onStaleCache", "allow"),
-        max_cache_age_seconds=float(doc.get("maxCacheAgeSeconds", 60.0)),
+        mode=top["mode"],
+        require_requests=tuple(top["requireRequests"]),
+        padding_memory=float(padding["memory"]),
+        node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding["nodeTargets"]),
+        committed=padding["committed"],
+        daemon_sets=padding["daemonSets"],
+        no_eligible_node=padding["noEligibleNode"],
+        exempt_namespaces=tuple(top["exemptNamespaces"]),
+        namespace_overrides=dict(top["namespaceOverrides"]),
+        on_stale_cache=top["onStaleCache"],
+        max_cache_age_seconds=float(top["maxCacheAgeSeconds"]),
         audit=dict(doc.get("audit") or {}),
     )
 

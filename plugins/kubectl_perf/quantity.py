@@ -178,11 +178,3 @@ def format_count(nanos: int) -> str:
     whole, frac = divmod(nanos, NANO)
     return str(whole) if not frac else f"{nanos / NANO:g}"
 
-
-def format_amount(resource: str, nanos: int) -> str:
-    """Human form of an amount of any resource, by what the resource measures."""
-    if resource == "cpu":
-        return format_cpu(nanos)
-    if resource in ("memory", "ephemeral-storage", "storage") or resource.startswith("hugepages-"):
-        return format_bytes(nanos)
-    return format_count(nanos)

@@ -10,8 +10,7 @@ from typing import Any, Protocol
 
 from flask import Flask, Response, request
 from kubectl_perf.model import NodeView
-from kubectl_perf.policy import Policy, memory_need
-from kubectl_perf.scheduling import node_matches
+from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
@@ -51,16 +50,6 @@ def _read_body() -> bytes | None:
         if len(body) <= MAX_BODY:
             body += chunk
     return bytes(body) if len(body) <= MAX_BODY else None
-
-
-def _skipped_padding(spec: Mapping[str, Any], views: list[NodeView] | None) -> str:
-    """Why the padding check cannot weigh this pod against any node ("" when it can)."""
-    if views is not None and any(node_matches(spec, v.name, v.labels, v.taints) for v in views):
-        return ""  # the usual case, settled by the first node or two: no quantity is parsed
-    need = memory_need(spec)
-    if not need.nanos and not need.unbounded:
-        return ""  # nothing to check
-    return "stale_cache" if views is None else "no_eligible_node"
 
 
 def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
@@ -128,25 +117,16 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
             metrics.bad_request(err.code)
             return _json({"error": str(err)}, err.code)
         uid = req["uid"]
-        skipped: list[str] = []
-
-        def nodes_for(spec: Mapping[str, Any]) -> list[NodeView] | None:
-            views = nodes.views_for(spec)
-            reason = _skipped_padding(spec, views)
-            if reason:
-                skipped.append(reason)
-            return views
-
         try:
-            decision = decide(req, policy, nodes_for)
+            decision = decide(req, policy, nodes.views_for)
         except Exception:  # a bug must not become a 5xx the API server would retry into a storm
             log.exception("review %s failed", uid)
             mode = policy.mode_for(str(req.get("namespace") or ""))
             decision = Decision(mode != "enforce", mode, message="kubectl-perf could not judge this object (internal error)", code=400)
-        if "stale_cache" in skipped and decision.allowed and decision.mode != "audit":
+        if decision.skipped == STALE_CACHE and decision.allowed and decision.mode != "audit":
             decision.warnings.append(STALE_WARNING)
-        for reason in skipped:
-            metrics.padding_skipped(reason)
+        if decision.skipped:
+            metrics.padding_skipped(decision.skipped)
         rules = sorted({f.rule for f in decision.findings})
         outcome = "denied" if not decision.allowed else ("warned" if decision.warnings else "allowed")
         denied_by: list[str] = []

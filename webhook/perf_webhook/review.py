@@ -249,6 +249,7 @@ class Decision:
     code: int = 403
     warnings: list[str] = field(default_factory=list)
     reason: str = ""  # why no rule ran: exempt, operation, unchanged, kind
+    skipped: str = ""  # why padding was not weighed against any node: policy.STALE_CACHE, policy.NO_ELIGIBLE_NODE
 
     def body(self, uid: str) -> dict[str, Any]:
         return response(uid, self.allowed, self.message, self.code, self.warnings)
@@ -293,15 +294,16 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
         return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
     texts = [f"[{f.rule}] {f.message}" for f in findings]
+    skipped = findings.skipped
     if mode == "enforce":
         denying = [t for f, t in zip(findings, texts, strict=True) if f.deny]
         warnings = [t for f, t in zip(findings, texts, strict=True) if not f.deny]
         if denying:
-            return Decision(False, mode, findings, f"kubectl-perf denied {what}: " + "; ".join(denying), 403, warnings)
-        return Decision(True, mode, findings, warnings=warnings)
+            return Decision(False, mode, findings, f"kubectl-perf denied {what}: " + "; ".join(denying), 403, warnings, skipped=skipped)
+        return Decision(True, mode, findings, warnings=warnings, skipped=skipped)
     if mode == "warn":
-        return Decision(True, mode, findings, warnings=texts)
-    return Decision(True, mode, findings)  # audit: logged and counted only
+        return Decision(True, mode, findings, warnings=texts, skipped=skipped)
+    return Decision(True, mode, findings, skipped=skipped)  # audit: logged and counted only
 
 
 def _malformed(mode: str, what: str, err: ValueError) -> Decision:

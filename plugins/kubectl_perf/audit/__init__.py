@@ -1,88 +1,80 @@
 """`kubectl perf audit`: the suite's policy and cluster-level checks over what already
 runs, reported as a table, JSON, or wgpolicyk8s.io PolicyReports.
 
-Reads top to bottom: flags -> fetch (api) -> compute (pure) -> print, then --apply.
+Reads top to bottom: flags -> options -> run: fetch (api) -> compute (pure) -> emit, then --apply.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from .flags import build_parser, parse
+from .flags import AuditOptions, build_parser, options, parse
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ..api import Cluster
+    from ..reports import Result
+
+__all__ = ["build_parser", "main", "run"]
 
 EXIT_FAIL = 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)  # every flag is checked before anything is read
-    from ..cli import run
-
-    return run(lambda: audit(args))
-
-
-def size_from_policy(value: object) -> int:
-    """A size among the policy file's audit keys: bytes, or text with a unit ("800MB"; the schema checked its form)."""
-    from ..cli import byte_size
-
-    return value if isinstance(value, int) else byte_size(str(value))
-
-
-def audit(args: argparse.Namespace) -> int:
-    from .. import render
     from ..api import Cluster
-    from ..cli import connection
-    from ..policy import Policy
-    from ..policy_file import load_policy
-    from ..reports import as_list, build, timestamp_of
-    from . import cluster_checks, fetch, output
-    from .compute import Audit, Settings, finish
-    from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
+    from ..cli import run as guarded
 
-    policy = load_policy(args.policy) if args.policy else Policy()
-    own = policy.audit  # the policy file's audit keys; flags add to them or override them
-    settings = Settings(
-        disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()),
-        show_pass=args.show_pass,
-        image_size_threshold=args.image_size_threshold
-        if args.image_size_threshold is not None
-        else size_from_policy(own.get("imageSizeThreshold", DEFAULT_IMAGE_SIZE_THRESHOLD)),
-    )
-    threshold = (
-        args.proxy_threshold if args.proxy_threshold is not None else own.get("proxyThreshold", cluster_checks.DEFAULT_PROXY_THRESHOLD)
-    )
-    replicas = own.get("metricsServerReplicas", cluster_checks.DEFAULT_METRICS_REPLICAS)
+    def start() -> int:
+        chosen = options(args)  # reads the policy file: its errors are guarded too
+        return run(chosen, Cluster(chosen.connection))
+
+    return guarded(start)
+
+
+def run(options: AuditOptions, cluster: Cluster) -> int:
+    """fetch -> compute -> emit (and --apply); the exit status."""
+    from ..reports import build, timestamp_of
+    from . import fetch
+    from .check import NODE_USAGE
+    from .compute import Audit, finish
+
     started = time.time()
-    cluster = Cluster(connection(args))
-
+    reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
     owned = fetch.controllers(cluster)
-    state = Audit(policy, settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets)  # nodes not kept
-    fetch.fold_pods(cluster, state, args.chunk_size)
-    usage, note = fetch.node_usage(cluster) if "node-padding" not in settings.disabled else ({}, "")
-    results = [*state.workload_results(), *state.node_results(usage, note), *state.image_sizes_unknown()]
-    if "proxy-mode" not in settings.disabled:
-        results.append(cluster_checks.proxy_mode(fetch.proxy_inputs(cluster, owned.daemonsets), threshold))
-    if "metrics-pipeline" not in settings.disabled:
-        results.append(cluster_checks.metrics_pipeline(*fetch.metrics_objects(cluster), replicas))
-    summary, listed = finish(results, settings)
+    state = Audit(options.policy, options.settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets)  # nodes not kept
+    fetch.fold_pods(cluster, state, options.chunk_size)
+    usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
+    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets)
+    results = [*state.workload_results(), *state.node_results(usage, note), *state.spec_skips(), *state.cluster_results(facts)]
+    summary, listed = finish(results, options.settings)
 
-    if args.output == "policyreport":
-        render.write(render.structured(as_list(build(listed, timestamp_of(started))), "yaml"))
-    else:
-        from .html import page
-
-        table = render.Table(listed, output.COLUMNS, output.highlight)
-        render.emit(args.output, lambda: output.document(summary, listed), lambda: [table], lambda: page(summary, listed, cluster.host))
-        if args.output in ("table", "wide"):
-            render.write(output.summary_line(summary))
-    if args.apply:
+    emit(options.output, summary, listed, started, cluster.host)
+    if options.apply:
         from .apply import apply
 
         namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
         applied, deleted = apply(cluster, build(listed, timestamp_of(started)), namespaces)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
-    failing = summary["fail"] + summary["error"] + (summary["warn"] if args.fail_on == "warn" else 0)
+    failing = summary["fail"] + summary["error"] + (summary["warn"] if options.fail_on == "warn" else 0)
     return EXIT_FAIL if failing else 0
+
+
+def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str) -> None:
+    """The results in the chosen format; the table and wide formats end with the summary line."""
+    from .. import render
+    from ..reports import as_list, build, timestamp_of
+    from . import output as out
+
+    if output == "policyreport":
+        render.write(render.structured(as_list(build(listed, timestamp_of(started))), "yaml"))
+        return
+    from .html import page
+
+    table = render.Table(listed, out.COLUMNS, out.highlight)
+    render.emit(output, lambda: out.document(summary, listed), lambda: [table], lambda: page(summary, listed, server))
+    if output in ("table", "wide"):
+        render.write(out.summary_line(summary))

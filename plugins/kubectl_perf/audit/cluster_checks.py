@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from ..reports import Ref, Result
-from .rules import result
+from ..reports import Ref
+from .outcome import Outcome
 
 Obj = Mapping[str, Any]
 DEFAULT_PROXY_THRESHOLD = 1000  # Services; past this iptables rule sync time grows noticeably
@@ -28,6 +28,15 @@ class ProxyInputs:
     calico_installation: Obj | None = None  # operator.tigera.io Installation "default"
     services: int = 0  # Services in the cluster
     server_minor: int | None = None  # the API server's 1.x minor version
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the cluster checks judge: the objects the plan's reads fetched (these defaults when not read)."""
+
+    proxy: ProxyInputs = ProxyInputs()
+    metrics_apiservice: Obj | None = None  # APIService v1beta1.metrics.k8s.io
+    metrics_backend: Obj | None = None  # the Deployment behind its Service
 
 
 def _ref(obj: Obj, api_version: str, kind: str) -> Ref:
@@ -110,71 +119,53 @@ def _advice(minor: int | None) -> str:
     )
 
 
-def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Result:
+def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Outcome:
     """Which service proxy the cluster runs; iptables past `threshold` Services warns."""
     props: dict[str, object] = {"services": inp.services, "threshold": threshold}
     found = _replacement(inp)
     if found:
         mode, ref = found
-        return result("proxy-mode", "pass", f"services are proxied by {mode} (kube-proxy replacement)", ref, {"mode": mode, **props}, True)
+        return Outcome("pass", f"services are proxied by {mode} (kube-proxy replacement)", {"mode": mode, **props}, ref)
     found = _kube_proxy_mode(inp)
     if not found:
-        return result(
-            "proxy-mode",
-            "skip",
-            "cannot tell the service proxy from the API: no kube-proxy ConfigMap or DaemonSet, no Cilium, Calico eBPF or kube-router",
-            None,
-            props,
-            True,
-        )
+        why = "cannot tell the service proxy from the API: no kube-proxy ConfigMap or DaemonSet, no Cilium, Calico eBPF or kube-router"
+        return Outcome("skip", why, props)
     mode, ref = found
     props = {"mode": mode, **props}
     if mode == "iptables" and inp.services > threshold:
-        return result(
-            "proxy-mode",
-            "warn",
+        message = (
             f"kube-proxy runs in iptables mode with {inp.services} Services (more than {threshold}): "
-            f"rule updates slow down as Services grow; {_advice(inp.server_minor)}",
-            ref,
-            props,
-            True,
+            f"rule updates slow down as Services grow; {_advice(inp.server_minor)}"
         )
-    return result("proxy-mode", "pass", f"kube-proxy runs in {mode} mode ({inp.services} Services)", ref, props, True)
+        return Outcome("warn", message, props, ref)
+    return Outcome("pass", f"kube-proxy runs in {mode} mode ({inp.services} Services)", props, ref)
 
 
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
 DEFAULT_METRICS_REPLICAS = 2
 
 
-def metrics_pipeline(apiservice: Obj | None, backend: Obj | None, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Result:
+def metrics_pipeline(apiservice: Obj | None, backend: Obj | None, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Outcome:
     """The resource metrics pipeline: APIService v1beta1.metrics.k8s.io Available, and its
     backing Deployment (the APIService's service name in its namespace) with at least `min_replicas`."""
     if apiservice is None:
-        return result(
-            "metrics-pipeline",
-            "fail",
+        message = (
             f"metrics.k8s.io is not served (no APIService {METRICS_APISERVICE}): kubectl top, HPA and the node-padding check "
-            "need metrics-server",
-            None,
-            {},
-            True,
+            "need metrics-server"
         )
+        return Outcome("fail", message)
     ref = _ref(apiservice, "apiregistration.k8s.io/v1", "APIService")
     available = next((c for c in (apiservice.get("status") or {}).get("conditions") or () if c.get("type") == "Available"), None)
     if not available or available.get("status") != "True":
         why = f"{available.get('reason', '')}: {available.get('message', '')}".strip(": ") if available else "no Available condition"
-        return result("metrics-pipeline", "fail", f"APIService {METRICS_APISERVICE} is not Available ({why})", ref, {}, True)
+        return Outcome("fail", f"APIService {METRICS_APISERVICE} is not Available ({why})", {}, ref)
     if backend is not None:
         replicas = (backend.get("spec") or {}).get("replicas", 1)
         dref = _ref(backend, "apps/v1", "Deployment")
         if replicas is not None and int(replicas) < min_replicas:
-            return result(
-                "metrics-pipeline",
-                "warn",
+            message = (
                 f"{dref.namespace}/{dref.name} serves metrics.k8s.io with {replicas} replica(s): HPA and kubectl top stop "
-                f"during its restarts; run {min_replicas} or more with a PodDisruptionBudget",
-                dref,
-                {"replicas": replicas},
-                True,
+                f"during its restarts; run {min_replicas} or more with a PodDisruptionBudget"
             )
-    return result("metrics-pipeline", "pass", f"APIService {METRICS_APISERVICE} is Available", ref, {}, True)
+            return Outcome("warn", message, {"replicas": replicas}, dref)
+    return Outcome("pass", f"APIService {METRICS_APISERVICE} is Available", {}, ref)

@@ -8,20 +8,20 @@ limits their pods commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
 from ..model import NodeView, group_nodes, holds_resources, node_view, padding_breaches, pod_limits
 from ..owners import Workload, controller_ref, workload_of
-from ..policy import Policy, padding_rule, requests_rule
-from ..quantity import format_bytes
+from ..policy import Policy
 from ..reports import Ref, Result
 from ..scheduling import referenced_keys
-from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD, IMAGE_CHECKS, image_size
-from .rules import RULES, result
-from .spec_checks import SPEC_CHECKS, Outcome
+from .check import NODE_IMAGES, NODE_USAGE, Check, ClusterFacts, Context, NodeFacts, Scope, Template
+from .outcome import Outcome
+from .rules import CATEGORY_ORDER, CHECKS, THRESHOLDS, result
 
 Obj = Mapping[str, Any]
 RANK = {"pass": 0, "skip": 1, "warn": 2, "error": 3, "fail": 4}  # the worse outcome wins
@@ -37,26 +37,39 @@ API_VERSIONS = {
     "ReplicationController": "v1",
     "Node": "v1",
 }
-SpecCheck = Callable[[Obj], Outcome]
+# Why a read the checks need came back empty: one skip per check that needs it.
+NO_IMAGE_LISTINGS = "no node lists the images it holds (status.images): image sizes are unknown"
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Which checks run, with what thresholds, and whether passes are listed."""
+
     disabled: frozenset[str] = frozenset()
     show_pass: bool = False
-    image_size_threshold: int = DEFAULT_IMAGE_SIZE_THRESHOLD  # bytes
+    thresholds: Mapping[str, int] = field(default_factory=lambda: dict(THRESHOLDS))  # audit.* policy keys -> value
+
+    @cached_property
+    def checks(self) -> tuple[Check[Any], ...]:
+        """The checks this run makes, in the registry's order."""
+        return tuple(c for c in CHECKS if c.id not in self.disabled)
+
+    @cached_property
+    def reads(self) -> frozenset[str]:
+        """The reads beyond nodes and pods that the checks this run makes need (the fetch plan)."""
+        return frozenset(c.needs for c in self.checks if c.needs)
 
 
 @dataclass
 class WorkloadState:
     ref: Ref
     pods: int = 0
-    outcomes: dict[str, Outcome] = field(default_factory=dict)  # rule -> worst outcome over its templates
+    outcomes: dict[str, tuple[Check[Any], Outcome]] = field(default_factory=dict)  # check ID -> worst outcome over its templates
 
-    def record(self, outcome: Outcome) -> None:
-        seen = self.outcomes.get(outcome.rule)
-        if seen is None or RANK[outcome.result] > RANK[seen.result]:
-            self.outcomes[outcome.rule] = outcome
+    def record(self, check: Check[Any], outcome: Outcome) -> None:
+        seen = self.outcomes.get(check.id)
+        if seen is None or RANK[outcome.result] > RANK[seen[1].result]:
+            self.outcomes[check.id] = (check, outcome)
 
 
 def owner_index(replicasets: Iterable[Obj], jobs: Iterable[Obj]) -> dict[tuple[str, str, str], Obj | None]:
@@ -110,15 +123,20 @@ class Audit:
         self.workloads: dict[Workload, WorkloadState] = {}
         self._judged: set[tuple[Workload, str]] = set()
         self._groups: dict[frozenset[str], list[NodeView]] = {}
-        self.spec_checks: list[SpecCheck] = [c for c in (*SPEC_CHECKS, *IMAGE_CHECKS) if _rule_of(c) not in settings.disabled]
         self.images = NodeImages()  # what each node's runtime lists, for image-size
-        if self.enabled("image-size"):
+        self.unavailable: dict[str, str] = {}  # a read the checks need -> why it is missing
+        if NODE_IMAGES in settings.reads:
             for n in nodes:
                 status = n.get("status") or {}
                 self.images.add_node(runtime_name(status.get("nodeInfo") or {}), status.get("images") or ())
+            if not self.images.listings:
+                self.unavailable[NODE_IMAGES] = NO_IMAGE_LISTINGS
+        self.context = Context(policy, settings.thresholds, self.images, self._nodes_for)
+        self.spec_checks = self.runnable("spec")  # judged per template: chosen once
 
-    def enabled(self, rule: str) -> bool:
-        return rule not in self.settings.disabled
+    def runnable(self, scope: Scope) -> list[Check[Any]]:
+        """The checks of a scope this run makes and can make (their reads came back)."""
+        return [c for c in self.settings.checks if c.scope == scope and c.needs not in self.unavailable]
 
     # -- pods -------------------------------------------------------------------
     def reset_pods(self) -> Audit:
@@ -150,8 +168,8 @@ class Audit:
             if (wl, template) in self._judged:
                 continue
             self._judged.add((wl, template))
-            for outcome in self.judge(wl, spec, pod.get("status") or {}):
-                state.record(outcome)
+            for check, outcome in self.judge(wl, spec, pod.get("status") or {}):
+                state.record(check, outcome)
 
     def _uid(self, meta: Obj, wl: Workload) -> str:
         if wl.kind == "Pod":
@@ -162,32 +180,16 @@ class Audit:
         parent = self.owners.get((str(ref.get("kind")), wl.namespace, str(ref.get("name")))) if ref else None
         return str(parent.get("uid", "")) if parent else ""
 
-    def judge(self, wl: Workload, pod_spec: Obj, pod_status: Obj | None = None) -> list[Outcome]:
-        """Every workload rule on one template of a workload (`pod_status`: one of its pods', for the images it runs)."""
+    def judge(self, wl: Workload, pod_spec: Obj, pod_status: Obj | None = None) -> list[tuple[Check[Any], Outcome]]:
+        """Every spec check on one template of a workload (`pod_status`: one of its pods', for the images it runs)."""
         if wl.kind == "DaemonSet" and (wl.namespace, wl.name) in self.daemonsets:
             ds = self.daemonsets[(wl.namespace, wl.name)]
             spec: Obj = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
         else:
             spec = unbound(pod_spec)
-        out = [check(spec) for check in self.spec_checks]
-        if self.enabled("image-size") and self.images.listings:
-            out.append(image_size(spec, self.images, self.settings.image_size_threshold, status_image_ids(pod_status or {})))
-        if self.enabled("requests"):
-            missing = [f.message for f in requests_rule(spec, self.policy, None, wl.kind)]
-            out.append(
-                Outcome("requests", "fail", "; ".join(missing), {"missing": len(missing)})
-                if missing
-                else Outcome("requests", "pass", f"every container requests {', '.join(self.policy.require_requests)}")
-            )
-        if self.enabled("padding"):
-            # The webhook's rule: a DaemonSet against every node it runs on, others against the best one.
-            found = padding_rule(spec, self.policy, self._nodes_for(spec), wl.kind)
-            if found:
-                outcome = "fail" if any(f.deny for f in found) else "warn"  # warn: no eligible node (padding.noEligibleNode)
-                out.append(Outcome("padding", outcome, "; ".join(f.message for f in found)))
-            else:
-                out.append(Outcome("padding", "pass", "its memory fits the padding budget of the nodes it may run on"))
-        return out
+        template = Template(spec, wl.kind, status_image_ids(pod_status or {}))
+        found = ((check, check.run(template, self.context)) for check in self.spec_checks)
+        return [(check, outcome) for check, outcome in found if outcome is not None]
 
     def _nodes_for(self, spec: Obj) -> list[NodeView]:
         """The node views a template's placement can tell apart (model.group_nodes), cached by the label keys it reads."""
@@ -202,45 +204,42 @@ class Audit:
     def workload_results(self) -> list[Result]:
         out = []
         for state in self.workloads.values():
-            for outcome in state.outcomes.values():
-                props = {**outcome.properties, "pods": state.pods}
-                out.append(result(outcome.rule, outcome.result, outcome.message, state.ref, props))
+            for check, outcome in state.outcomes.values():
+                out.append(result(check, outcome, state.ref, {"pods": state.pods}))
         return out
 
-    def image_sizes_unknown(self) -> list[Result]:
-        """One skip for image-size when no node lists its images (the rule then judges no workload)."""
-        if self.enabled("image-size") and not self.images.listings:
-            why = "no node lists the images it holds (status.images): image sizes are unknown"
-            return [result("image-size", "skip", why, None, {}, True)]
-        return []
+    def skipped(self, scope: Scope) -> list[Result]:
+        """One cluster-level skip per check of a scope that this run makes but cannot: a read it needs is missing."""
+        checks = [c for c in self.settings.checks if c.scope == scope and c.needs in self.unavailable]
+        return [result(c, Outcome("skip", self.unavailable[c.needs]), None, cluster=True) for c in checks]
+
+    def spec_skips(self) -> list[Result]:
+        """The spec checks' skips (image-size when no node lists its images: it then judges no workload)."""
+        return self.skipped("spec")
 
     def node_results(self, usage: Mapping[str, int] | None, usage_note: str = "") -> list[Result]:
-        """committed (limits against the budget, warn) and node-padding (usage against the budget, fail)."""
+        """The node checks on every node (committed, node-padding), each node's facts gathered once."""
+        if usage is None:
+            self.unavailable[NODE_USAGE] = f"node memory usage is unknown: {usage_note or 'no metrics'}"
+        else:
+            self.unavailable.pop(NODE_USAGE, None)
+        checks = self.runnable("node")
         out: list[Result] = []
         for v in self.views:
-            ref = Ref("v1", "Node", v.name, "", self.node_uids[v.name])
-            base = {"target": f"{v.target:g}", "budget": v.budget // 10**9, "allocatable": v.memory // 10**9}
             limits = self.committed.get(v.name, 0)
             used = usage.get(v.name) if usage is not None else None
-            breaches = padding_breaches(v.memory, v.target, used, limits)  # the budget capacity and the webhook use too
-            within = f"padding budget {format_bytes(v.budget)} ({v.target:.0%} of {format_bytes(v.memory)})"
-            if self.enabled("committed"):
-                over = "limits" in breaches
-                message = f"memory limits committed on the node, {format_bytes(limits)}, {'exceed' if over else 'are within'} its {within}"
-                out.append(result("committed", "warn" if over else "pass", message, ref, {**base, "limits": limits // 10**9}))
-            if self.enabled("node-padding") and used is not None:
-                over = "usage" in breaches
-                message = f"memory in use, {format_bytes(used)}, {'exceeds' if over else 'is within'} the {within}"
-                out.append(result("node-padding", "fail" if over else "pass", message, ref, {**base, "usage": used // 10**9}))
-        if self.enabled("node-padding") and usage is None:
-            out.append(result("node-padding", "skip", f"node memory usage is unknown: {usage_note or 'no metrics'}", None, {}, True))
-        return out
+            breaches = frozenset(padding_breaches(v.memory, v.target, used, limits))  # the budget capacity and the webhook use too
+            node = NodeFacts(v, Ref("v1", "Node", v.name, "", self.node_uids[v.name]), limits, used, breaches)
+            for check in checks:
+                outcome = check.run(node, self.context)
+                if outcome is not None:
+                    out.append(result(check, outcome, node.ref))
+        return [*out, *self.skipped("node")]
 
-
-def _rule_of(check: SpecCheck) -> str:
-    rule = check.__name__.replace("_", "-")
-    assert rule in RULES, rule
-    return rule
+    def cluster_results(self, facts: ClusterFacts) -> list[Result]:
+        """The cluster checks on what the plan's reads fetched."""
+        found = ((check, check.run(facts, self.context)) for check in self.runnable("cluster"))
+        return [result(check, outcome, outcome.resource, cluster=True) for check, outcome in found if outcome is not None]
 
 
 def finish(results: Iterable[Result], settings: Settings) -> tuple[dict[str, int], list[Result]]:
@@ -251,9 +250,6 @@ def finish(results: Iterable[Result], settings: Settings) -> tuple[dict[str, int
     listed = [r for r in everything if settings.show_pass or r.result != "pass"]
     listed.sort(key=lambda r: (CATEGORY_ORDER[r.category], -RANK[r.result], r.rule, _where(r)))
     return summary(everything), listed
-
-
-CATEGORY_ORDER = {c: i for i, c in enumerate(("Resources", "Metrics", "Networking", "Storage", "Images"))}
 
 
 def _where(r: Result) -> tuple[str, str, str]:

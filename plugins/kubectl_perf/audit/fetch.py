@@ -11,7 +11,8 @@ from typing import Any
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
 from ..model import parse_resource_list
-from .cluster_checks import METRICS_APISERVICE, ProxyInputs
+from .check import METRICS_API, PROXY
+from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
 from .compute import Audit, owner_index
 
 KS = "/api/v1/namespaces/kube-system"
@@ -93,6 +94,13 @@ def metrics_objects(cluster: Cluster) -> tuple[Any, Any]:
     if service.get("name") and service.get("namespace"):
         backend = get_or_none(cluster, f"/apis/apps/v1/namespaces/{service['namespace']}/deployments/{service['name']}")
     return apiservice, backend
+
+
+def cluster_facts(cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[tuple[str, str], Any]) -> ClusterFacts:
+    """The objects the cluster checks of this run judge; only the reads in the plan are made."""
+    proxy = proxy_inputs(cluster, daemonsets) if PROXY in reads else ProxyInputs()
+    apiservice, backend = metrics_objects(cluster) if METRICS_API in reads else (None, None)
+    return ClusterFacts(proxy, apiservice, backend)
 
 
 def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int) -> None:

@@ -1,14 +1,19 @@
-"""Command-line flags of `kubectl perf audit` (argparse only)."""
+"""Command-line flags of `kubectl perf audit` (argparse only), ending in options(args): the one
+typed AuditOptions a run reads. Nothing past this file sees the argparse namespace."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from ..cli import Parser, add_connection_flags, add_output_flag, byte_size, positive_int
+from ..api import Connection
+from ..cli import Parser, add_connection_flags, add_output_flag, add_policy_flags, byte_size, connection, count, policy_from, positive_int
 from ..image_sizes import human
+from ..policy import Policy
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
+from .compute import Settings
 from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
-from .rules import RULES
+from .rules import CHECKS, THRESHOLDS
 
 OUTPUTS = ("table", "wide", "json", "yaml", "policyreport", "html")
 
@@ -23,7 +28,7 @@ examples:
   kubectl perf audit --image-size-threshold 1GB   image-size: warn only past 1 GB as nodes report it
 
 rules: """
-    + ", ".join(RULES)
+    + ", ".join(c.id for c in CHECKS)
     + """
 
 exit status: 0 nothing failed; 1 a fail result (with --fail-on warn, a warning too), or an error;
@@ -31,21 +36,12 @@ exit status: 0 nothing failed; 1 a fail result (with --fail-on warn, a warning t
 )
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
 def rule_list(text: str) -> frozenset[str]:
     names = frozenset(n.strip() for n in text.split(",") if n.strip())
-    unknown = sorted(names - set(RULES))
+    ids = [c.id for c in CHECKS]
+    unknown = sorted(names - set(ids))
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown rule {unknown[0]!r} (rules: {', '.join(RULES)})")
+        raise argparse.ArgumentTypeError(f"unknown rule {unknown[0]!r} (rules: {', '.join(ids)})")
     return names
 
 
@@ -56,13 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and capacity")
+    add_policy_flags(p, padding=False)
     p.add_argument(
         "--disable", type=rule_list, default=frozenset(), metavar="RULES", help="rules to skip, comma-separated (adds to audit.disable)"
     )
     p.add_argument(
         "--proxy-threshold",
-        type=non_negative_int,
+        type=count,
         metavar="N",
         help=f"warn for kube-proxy in iptables mode past N Services (default {DEFAULT_PROXY_THRESHOLD}, or the policy's audit.proxyThreshold)",
     )
@@ -87,3 +83,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """One run of the audit, as the flags and the policy file say."""
+
+    connection: Connection
+    policy: Policy
+    settings: Settings  # which checks run, their thresholds, whether passes are listed; settings.reads is the fetch plan
+    output: str  # one of OUTPUTS
+    fail_on: str  # fail | warn: what makes the exit status 1
+    apply: bool  # write the reports into the cluster
+    chunk_size: int  # pods per list page
+
+
+# flag -> the policy key under `audit:` it overrides
+THRESHOLD_FLAGS = {"proxy_threshold": "proxyThreshold", "image_size_threshold": "imageSizeThreshold"}
+
+
+def size_from_policy(value: object) -> int:
+    """A number among the policy file's audit keys: an integer, or a size with a unit ("800MB"; the schema checked its form)."""
+    return value if isinstance(value, int) else byte_size(str(value))
+
+
+def options(args: argparse.Namespace) -> AuditOptions:
+    """The run the flags ask for; reads the policy file (a PolicyError is the caller's to report)."""
+    policy = policy_from(args)
+    own = policy.audit  # the policy file's audit keys; flags add to them or override them
+    thresholds = dict(THRESHOLDS)
+    thresholds.update({k: size_from_policy(own[k]) for k in THRESHOLDS if k in own})  # the schema allows a unit on sizes only
+    thresholds.update({key: getattr(args, flag) for flag, key in THRESHOLD_FLAGS.items() if getattr(args, flag) is not None})
+    settings = Settings(
+        disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()),
+        show_pass=args.show_pass,
+        thresholds=thresholds,
+    )
+    return AuditOptions(connection(args), policy, settings, args.output, args.fail_on, args.apply, args.chunk_size)

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from ..image_sizes import NodeImages, human, suggest
 from ..imageref import ImageRef, ImageRefError, parse
 from ..model import all_containers
-from .spec_checks import Outcome, Spec, _names
+from .outcome import Outcome
+from .spec_checks import Spec, _names
 
 
 def _refs(spec: Spec) -> list[tuple[str, str, ImageRef | ImageRefError]]:
@@ -29,16 +30,15 @@ def image_latest_tag(spec: Spec) -> Outcome:
     bad = [(name, text) for name, text, ref in refs if isinstance(ref, ImageRef) and ref.latest]
     broken = [name for name, _t, ref in refs if isinstance(ref, ImageRefError)]
     if broken:
-        return Outcome("image-latest-tag", "error", f"container(s) {_names(broken)} name an image reference that does not parse")
+        return Outcome("error", f"container(s) {_names(broken)} name an image reference that does not parse")
     if bad:
         images = ", ".join(sorted({t for _n, t in bad}))
         return Outcome(
-            "image-latest-tag",
             "warn",
             f"container(s) {_names([n for n, _t in bad])} run {images} (:latest or no tag): what runs changes under you; pin a tag or digest",
             {"images": images},
         )
-    return Outcome("image-latest-tag", "pass", "every image is pinned by a tag other than latest, or by digest")
+    return Outcome("pass", "every image is pinned by a tag other than latest, or by digest")
 
 
 def image_pull_always(spec: Spec) -> Outcome:
@@ -55,16 +55,14 @@ def image_pull_always(spec: Spec) -> Outcome:
             always.append(str(c.get("name", "?")))
     if always:
         return Outcome(
-            "image-pull-always",
             "warn",
             f"container(s) {_names(always)} pull their image on every start (imagePullPolicy Always): node image caches "
             "do not help, and starts wait on the registry; pin a tag and use IfNotPresent",
             {"containers": ",".join(always)},
         )
-    return Outcome("image-pull-always", "pass", "no container pulls its image on every start")
+    return Outcome("pass", "no container pulls its image on every start")
 
 
-IMAGE_CHECKS = (image_latest_tag, image_pull_always)
 DEFAULT_IMAGE_SIZE_THRESHOLD = 500_000_000  # bytes, as the runtime reports them (node status.images)
 
 
@@ -90,7 +88,6 @@ def image_size(spec: Spec, images: NodeImages, threshold: int, image_ids: Mappin
     not_listed = f"; no node lists {', '.join(sorted(unknown))}: size unknown" if unknown else ""
     if not over:
         return Outcome(
-            "image-size",
             "pass",
             f"every image is within {human(threshold)}{not_listed}",
             {"thresholdBytes": threshold, **({"sizeUnknown": ",".join(sorted(unknown))} if unknown else {})},
@@ -111,7 +108,6 @@ def image_size(spec: Spec, images: NodeImages, threshold: int, image_ids: Mappin
             props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"])
     why = "; ".join(["every node that starts them pulls and stores them, and cold starts wait on the pull", *advice])
     return Outcome(
-        "image-size",
         "warn",
         f"container(s) {'; '.join(parts)}: above the {human(threshold)} threshold: {why}{not_listed}",
         props,

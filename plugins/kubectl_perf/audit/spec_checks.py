@@ -1,22 +1,16 @@
 """Checks on one pod spec (a workload's template or a bare pod's spec): memory limits
-and local storage. Pure: a spec dict in, (rule, outcome, message, properties) out;
+and local storage. Pure: a spec dict in, an Outcome out;
 compute.py names the workload."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..model import all_containers
+from .outcome import Outcome
 
 Spec = Mapping[str, Any]
-
-
-class Outcome(NamedTuple):
-    rule: str
-    result: str  # pass | fail | warn | error | skip
-    message: str
-    properties: Mapping[str, object] = {}
 
 
 def _names(names: list[str]) -> str:
@@ -31,17 +25,16 @@ def _resource_names(container: Mapping[str, Any]) -> tuple[set[str], set[str]]:
 def memory_limit(spec: Spec) -> Outcome:
     """Containers (init and sidecars too) without a memory limit; a pod-level limit bounds them all."""
     if "memory" in ((spec.get("resources") or {}).get("limits") or {}):
-        return Outcome("memory-limit", "pass", "a pod-level memory limit bounds every container")
+        return Outcome("pass", "a pod-level memory limit bounds every container")
     missing = [str(c.get("name", "?")) for _kind, c in all_containers(spec) if "memory" not in _resource_names(c)[1]]
     if missing:
         return Outcome(
-            "memory-limit",
             "warn",
             f"container(s) {_names(missing)} have no memory limit: they may grow past any padding target, "
             "and the padding need is judged on their request",
             {"containers": ",".join(missing)},
         )
-    return Outcome("memory-limit", "pass", "every container has a memory limit")
+    return Outcome("pass", "every container has a memory limit")
 
 
 def _empty_dirs(spec: Spec) -> dict[str, Mapping[str, Any]]:
@@ -52,7 +45,7 @@ def emptydir_size_limit(spec: Spec) -> Outcome:
     """emptyDir volumes without sizeLimit: fail for medium Memory (it counts against the memory limit)."""
     unbounded = {name: ed for name, ed in _empty_dirs(spec).items() if not ed.get("sizeLimit")}
     if not unbounded:
-        return Outcome("emptydir-size-limit", "pass", "every emptyDir has a sizeLimit")
+        return Outcome("pass", "every emptyDir has a sizeLimit")
     in_memory = sorted(n for n, ed in unbounded.items() if ed.get("medium") == "Memory")
     on_disk = sorted(n for n, ed in unbounded.items() if ed.get("medium") != "Memory")
     parts = []
@@ -60,7 +53,7 @@ def emptydir_size_limit(spec: Spec) -> Outcome:
         parts.append(f"memory-backed emptyDir {_names(in_memory)} has no sizeLimit: what it holds counts against the memory limit")
     if on_disk:
         parts.append(f"emptyDir {_names(on_disk)} has no sizeLimit: it can fill the node's disk")
-    return Outcome("emptydir-size-limit", "fail" if in_memory else "warn", "; ".join(parts), {"volumes": ",".join(sorted(unbounded))})
+    return Outcome("fail" if in_memory else "warn", "; ".join(parts), {"volumes": ",".join(sorted(unbounded))})
 
 
 def ephemeral_storage_requests(spec: Spec) -> Outcome:
@@ -78,13 +71,10 @@ def ephemeral_storage_requests(spec: Spec) -> Outcome:
             writers.append(str(c.get("name", "?")))
     if writers:
         return Outcome(
-            "ephemeral-storage-requests",
             "warn",
             f"container(s) {_names(writers)} write to node disk (writable root filesystem or emptyDir) without an "
             "ephemeral-storage request: the scheduler cannot place them by disk, and the kubelet evicts them first under disk pressure",
             {"containers": ",".join(writers)},
         )
-    return Outcome("ephemeral-storage-requests", "pass", "every container that writes to node disk requests ephemeral-storage")
+    return Outcome("pass", "every container that writes to node disk requests ephemeral-storage")
 
-
-SPEC_CHECKS = (memory_limit, emptydir_size_limit, ephemeral_storage_requests)

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..api import Connection
-from ..cli import Parser, add_connection_flags, add_filter_flags, check_filters, connection, positive_int
+from ..cli import (
+    Parser,
+    add_connection_flags,
+    add_filter_flags,
+    add_policy_flags,
+    check_filters,
+    connection,
+    fraction,
+    policy_from,
+    positive_int,
+    seconds,
+)
+from ..policy import Policy
 from ..render import FORMATS
 from .compute import Filters, Thresholds
 
@@ -41,25 +53,7 @@ def regex(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {err}") from None
 
 
-def fraction(text: str) -> float:
-    """0.25 or 25%."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid threshold {text!r}: use a fraction like 0.25 or a percentage like 25%") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"threshold {text!r} must be between 0 and 1 (100%)")
-    return value
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
+threshold = fraction("threshold", 0.25, zero=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,13 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--summary", action="store_true", help="one row per container instead of the dump")
     summ.add_argument("--interval", type=seconds, default=10.0, metavar="SECONDS", help="seconds between the two scrapes (default 10)")
     summ.add_argument("--once", action="store_true", help="one scrape: averages since each container started")
-    summ.add_argument("--throttle-threshold", type=fraction, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)")
-    summ.add_argument("--memory-threshold", type=fraction, default=0.90, metavar="RATIO", help="flag working sets above this share of the limit (default 90%%)")
+    summ.add_argument("--throttle-threshold", type=threshold, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)")
+    summ.add_argument("--memory-threshold", type=threshold, default=0.90, metavar="RATIO", help="flag working sets above this share of the limit (default 90%%)")
     summ.add_argument("--sort", choices=("throttling", "memory", "cpu"), help="largest first")
     summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
     summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
-    summ.add_argument("--policy", metavar="FILE", help="policy file with padding targets per node pool (as capacity and the webhook)")
-    summ.add_argument("--padding-target", type=fraction, metavar="FRACTION", help="default memory padding target (default 0.75)")
+    add_policy_flags(summ)
     p.add_argument("-o", "--output", metavar="FORMAT", help="dump: text (default), json, jsonl; summary: table (default), wide, json, yaml, csv, tsv, html")
     add_connection_flags(p)
     return p
@@ -180,8 +173,7 @@ class Summary:
     thresholds: Thresholds = Thresholds()
     sort: str | None = None
     top: int | None = None
-    policy_file: str | None = None
-    padding_target: float | None = None
+    policy: Policy = Policy()  # padding targets per node pool (--policy, --padding-target)
 
 
 @dataclass(frozen=True)
@@ -217,7 +209,7 @@ def options(args: argparse.Namespace) -> CadvisorOptions:
     report: Dump | Summary
     if args.summary:
         thresholds = Thresholds(args.throttle_threshold, args.memory_threshold, args.pod_rows)
-        report = Summary(args.output, args.once, args.interval, thresholds, args.sort, args.top, args.policy, args.padding_target)
+        report = Summary(args.output, args.once, args.interval, thresholds, args.sort, args.top, policy_from(args))
     else:
         report = Dump(args.output)
     filters = Filters(args.metric, args.namespace, args.pod, args.container, args.drop_pod_cgroups)

@@ -3,7 +3,6 @@ node folded into rows as its last scrape lands, so a cluster's scrapes are never
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from .compute import (
@@ -23,19 +22,7 @@ from .compute import (
 from .fetch import Chosen, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
 
 if TYPE_CHECKING:
-    from ..policy import Policy
     from .flags import DumpFiles, LiveNodes, Summary
-
-
-def load_policy(summary: Summary) -> Policy:
-    """--policy and --padding-target: each node's padding target."""
-    from ..policy import Policy
-    from ..policy_file import load_policy as read_policy
-
-    policy = read_policy(summary.policy_file) if summary.policy_file else Policy()
-    if summary.padding_target is not None:
-        policy = dataclasses.replace(policy, padding_memory=summary.padding_target)
-    return policy
 
 
 def live_summary(
@@ -51,7 +38,7 @@ def live_summary(
     notes = Notes()
     names = sorted(nodes)
     specs: dict[Key, Spec] = chosen.specs if chosen is not None else specs_on(cluster, names, plan.chunk_size, notes)
-    policy = load_policy(summary)
+    policy = summary.policy
     thresholds = summary.thresholds
     chosen_pods = chosen.pods if chosen is not None else None
     rows: list[ContainerUsage] = []

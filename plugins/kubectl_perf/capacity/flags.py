@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 from typing import Any
 
-from ..cli import FlagError, Parser, add_connection_flags, add_filter_flags, add_output_flag, check_filters, connection, label_selector
-from ..policy import Policy
-from ..policy_file import load_policy
+from ..cli import (
+    FlagError,
+    Parser,
+    add_connection_flags,
+    add_filter_flags,
+    add_output_flag,
+    add_policy_flags,
+    check_filters,
+    connection,
+    label_selector,
+    policy_from,
+)
 from .options import (
     COUNT,
     STORAGE,
@@ -81,16 +89,6 @@ def parse_resources(text: str) -> tuple[str, ...]:
     return names
 
 
-def parse_fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid padding target {text!r}: use a fraction like 0.75 or a percentage like 75%") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"padding target {text!r} must be above 0 and at most 1 (100%)")
-    return value
-
-
 def parse_by(text: str) -> GroupBy:
     if text == "namespace":
         return GroupBy()
@@ -127,13 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods",
     )
-    p.add_argument(
-        "--padding-target",
-        type=parse_fraction,
-        metavar="FRACTION",
-        help="default memory padding target (default 0.75, or the policy file's padding.memory)",
-    )
-    p.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook (padding targets per node pool)")
+    add_policy_flags(p)
     p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
     sel = add_filter_flags(p)
     sel.add_argument(
@@ -232,14 +224,6 @@ def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
     )
 
 
-def policy_of(args: argparse.Namespace) -> Policy:
-    """The policy file's (or the default) policy, with --padding-target over its memory target."""
-    policy = load_policy(args.policy) if args.policy else Policy()
-    if args.padding_target is not None:
-        policy = dataclasses.replace(policy, padding_memory=args.padding_target)
-    return policy
-
-
 def view_of(args: argparse.Namespace) -> View:
     depth = Containers() if args.containers else Pods() if args.pods else Nodes()
     return Groups(args.by, depth) if args.by is not None else depth
@@ -272,7 +256,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         need_nodes = (*need_nodes, "--by node-label")
     return CapacityOptions(
         connection=connection(args),
-        policy=policy_of(args),
+        policy=policy_from(args),
         view=view,
         util=args.util,
         nodes=NodeFilter(args.node_selector, tuple(args.node_taints or ()), args.no_taint, args.schedulable_only),

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..api import Connection
-from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, connection
+from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, connection, count, seconds
 from .compute import DEFAULT_MAX_IMAGES
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
@@ -30,26 +30,6 @@ more than it lists (the kubelet's nodeStatusMaxImages).
 
 exit status: 0 ok (notes about missing permissions or registries go to stderr);
 1 error; 2 bad flags."""
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use seconds, e.g. 5 or 2.5s") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("the timeout must be above 0")
-    return value
-
-
-def count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
 
 
 def label_key(text: str) -> str:
