@@ -139,5 +139,80 @@ def kubectl(
     return result
 
 
-# The real kube-apiserver: fixtures `realk8s` (session) and `realk8s_factory` (private servers).
-from realk8s import realk8s, realk8s_factory  # noqa: E402, F401
+# The real kube-apiserver: fixtures `realk8s` (session), `realk8s_factory` (private servers), and the
+# servers `realk8s.loaded` shares between modules, stopped at the end of the session.
+from realk8s import realk8s, realk8s_factory, realk8s_shared  # noqa: E402, F401
+
+# -- the fast lane: `./dev test --fast` runs `pytest -m "not slow"` --------------------------------
+# A test is slow when it needs a real process, server or browser beyond the shared perf-sim clusters:
+# the real kubectl, a fresh interpreter, gunicorn, chromium, docker-registry, build/pipx/krew, helm,
+# or a kube-apiserver. Marked here, from what the test, its fixtures and the test-module helpers
+# they call refer to, so a test converted to the in-process `inproc.perf` leaves the slow lane by
+# itself, and no test file carries the marker.
+SLOW_MODULES = {
+    "test_chart": "helm renders the chart",
+    "test_audit_chart": "helm renders the chart",
+    "test_differential": "kube-apiserver (its last test judges the allow-list over the whole module)",
+}
+SLOW_FIXTURES = {"realk8s": "kube-apiserver", "realk8s_factory": "kube-apiserver"}
+
+
+def _slow_objects() -> dict[int, str]:
+    import realk8s as realk8s_module
+    import webhook_helpers
+
+    return {
+        id(subprocess): "a fresh process",
+        id(kubectl): "the real kubectl",
+        id(webhook_helpers.start_webhook): "gunicorn",
+        id(realk8s_module): "kube-apiserver",
+        id(realk8s_module.start): "kube-apiserver",
+        id(realk8s_module.loaded): "kube-apiserver",
+    }
+
+
+def _needs(func: Any, slow: dict[int, str], seen: set[int]) -> str:
+    """Why `func` is slow ("" when it is not): a slow object it names, directly or through a
+    function of a test module it calls (nested functions and lambdas included)."""
+    func = getattr(getattr(func, "hypothesis", None), "inner_test", func)  # @given wraps the test
+    code = getattr(func, "__code__", None)
+    if code is None or id(func) in seen:
+        return ""
+    seen.add(id(func))
+    scope = getattr(func, "__globals__", {})
+    codes = [code]
+    while codes:
+        co = codes.pop()
+        codes.extend(c for c in co.co_consts if hasattr(c, "co_names"))
+        for name in co.co_names:
+            if name == "KUBECTL":  # the kubectl binary, run through subprocess
+                return "the real kubectl"
+            obj = scope.get(name)
+            if obj is None:
+                continue
+            if id(obj) in slow:
+                return slow[id(obj)]
+            if callable(obj) and str(getattr(obj, "__module__", "")).startswith("test_"):
+                why = _needs(obj, slow, seen)
+                if why:
+                    return why
+    return ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = _slow_objects()
+    for item in items:
+        module = item.module.__name__ if isinstance(item, pytest.Function) else ""
+        why = SLOW_MODULES.get(module, "")
+        fixtures = getattr(item, "_fixtureinfo", None)
+        for name in getattr(item, "fixturenames", ()):
+            if why:
+                break
+            why = SLOW_FIXTURES.get(name, "")
+            for fixturedef in fixtures.name2fixturedefs.get(name, ()) if fixtures else ():
+                if not why and str(getattr(fixturedef.func, "__module__", "")).startswith("test_"):
+                    why = _needs(fixturedef.func, slow, set())
+        if not why and isinstance(item, pytest.Function):
+            why = _needs(item.function, slow, set())
+        if why:
+            item.add_marker(pytest.mark.slow(reason=why))

@@ -1,8 +1,9 @@
 """A real kube-apiserver (v1.36.2 on etcd) for tests, from ../shared/kube-apiserver/realk8s.
 
 Use the session fixture `realk8s` (one server shared by every test: use your own namespaces and
-names) or `realk8s_factory` (a private server, for tests that compact etcd, register webhooks with
-failurePolicy Fail, or otherwise change cluster-wide state). Both skip, naming the folder, when
+names), `loaded(dir, docs)` in a module fixture (a server with a fixture loaded, shared by the
+modules that load the same one), or `realk8s_factory` (a private server, for tests that compact
+etcd, register webhooks with failurePolicy Fail, or otherwise change cluster-wide state). Both skip, naming the folder, when
 ../shared/kube-apiserver is not beside the checkout.
 
     def test_x(realk8s):
@@ -199,17 +200,38 @@ def start(state_dir: Path) -> RealK8s:
     return RealK8s(state_dir)
 
 
+# Servers `loaded` started, by fixture: each starts in about 10 s, so modules that load the same
+# objects share one for the session.
+_SHARED: dict[str, RealK8s] = {}
+
+
 @contextmanager
 def loaded(state_dir: Path, docs: Iterable[Any], then: Callable[[RealK8s], Any] | None = None) -> Iterator[RealK8s]:
-    """A private server with `docs` loaded (their status too), then `then` run on it; stopped on exit."""
-    server = start(state_dir)
-    try:
-        server.load(docs)
-        if then is not None:
-            then(server)
-        yield server
-    finally:
-        server.stop()
+    """A server of its own with `docs` loaded (their status too), then `then` run on it. Modules that
+    load the same fixture (the same objects and the same `then`) share one server for the session,
+    so tests on it must leave it as they found it; realk8s_factory gives a server to change."""
+    objects = list(docs)
+    key = json.dumps([objects, f"{then.__module__}.{then.__qualname__}" if then else ""], sort_keys=True, default=str)
+    server = _SHARED.get(key)
+    if server is None:
+        server = start(state_dir)
+        try:
+            server.load(objects)
+            if then is not None:
+                then(server)
+        except BaseException:
+            server.stop()
+            raise
+        _SHARED[key] = server
+    yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def realk8s_shared() -> Iterator[None]:
+    """Stops the servers `loaded` shared, at the end of the session."""
+    yield
+    while _SHARED:
+        _SHARED.popitem()[1].stop()
 
 
 @pytest.fixture(scope="session")
