@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -199,9 +200,28 @@ def _needs(func: Any, slow: dict[int, str], seen: set[int]) -> str:
     return ""
 
 
+# -- hypothesis budgets -----------------------------------------------------------------------------
+# CI (CI=true) runs every property test with its own budget; a local run, a tenth of it (at least
+# LOCAL_MIN_EXAMPLES). `pytest --hypothesis-profile=ci` runs the full budgets locally.
+LOCAL_SHARE, LOCAL_MIN_EXAMPLES = 10, 20
+settings.register_profile("ci")
+settings.register_profile("local", max_examples=LOCAL_MIN_EXAMPLES)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "local")
+
+
+def _lighter(test: Any) -> None:
+    """A test's own @settings outrank any profile, so the local profile scales its budget here."""
+    own = getattr(test, "_hypothesis_internal_use_settings", None)  # where @given keeps them, read at each call
+    if own is not None and own.max_examples > LOCAL_MIN_EXAMPLES:
+        test._hypothesis_internal_use_settings = settings(own, max_examples=max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slow = _slow_objects()
+    local = settings.get_current_profile_name() == "local"
     for item in items:
+        if local and isinstance(item, pytest.Function) and hasattr(item.function, "hypothesis"):
+            _lighter(item.function)
         module = item.module.__name__ if isinstance(item, pytest.Function) else ""
         why = SLOW_MODULES.get(module, "")
         fixtures = getattr(item, "_fixtureinfo", None)
