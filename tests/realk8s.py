@@ -22,6 +22,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -200,9 +201,10 @@ def start(state_dir: Path) -> RealK8s:
     return RealK8s(state_dir)
 
 
-# Servers `loaded` started, by fixture: each starts in about 10 s, so modules that load the same
-# objects share one for the session.
+# Servers `loaded` started, by fixture: each takes 5-10 s to start, so modules that load the same
+# objects share one for the session. They, and the session's `realk8s`, stop together at its end.
 _SHARED: dict[str, RealK8s] = {}
+_SESSION: list[RealK8s] = []
 
 
 @contextmanager
@@ -223,23 +225,29 @@ def loaded(state_dir: Path, docs: Iterable[Any], then: Callable[[RealK8s], Any] 
             server.stop()
             raise
         _SHARED[key] = server
+        _SESSION.append(server)
     yield server
 
 
 @pytest.fixture(scope="session", autouse=True)
 def realk8s_shared() -> Iterator[None]:
-    """Stops the servers `loaded` shared, at the end of the session."""
+    """Stops the session's servers at its end, together: each takes seconds to stop."""
     yield
-    while _SHARED:
-        _SHARED.popitem()[1].stop()
+    stops = [threading.Thread(target=server.stop) for server in _SESSION]
+    for thread in stops:
+        thread.start()
+    for thread in stops:
+        thread.join()
+    _SESSION.clear()
+    _SHARED.clear()
 
 
 @pytest.fixture(scope="session")
-def realk8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
+def realk8s(tmp_path_factory: pytest.TempPathFactory) -> RealK8s:
     """One real API server for the whole session."""
     server = start(tmp_path_factory.mktemp("realk8s"))
-    yield server
-    server.stop()
+    _SESSION.append(server)  # stopped by realk8s_shared
+    return server
 
 
 @pytest.fixture

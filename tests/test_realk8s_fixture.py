@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from conftest import DATA
+from realk8s import loaded
 
 
 def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
@@ -32,3 +34,14 @@ def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
     # user1 has no RBAC bindings: the real server forbids even namespaced lists.
     denied = realk8s.kubectl("get", "pods", "-n", "default", user=True, check=False)
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+
+
+def test_modules_that_load_the_same_fixture_share_one_server(tmp_path_factory: pytest.TempPathFactory) -> None:
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared-fixture"}}]
+    with loaded(tmp_path_factory.mktemp("first"), docs) as first:
+        pass
+    with loaded(tmp_path_factory.mktemp("second"), iter(docs)) as second:
+        assert second is first and second.request("/api/v1/namespaces/shared-fixture")[0] == 200
+    other = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "another-fixture"}}]
+    with loaded(tmp_path_factory.mktemp("third"), other) as third:
+        assert third is not first and third.request("/api/v1/namespaces/shared-fixture")[0] == 404
