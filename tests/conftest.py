@@ -174,12 +174,16 @@ def _slow_objects() -> dict[int, str]:
 
 def _needs(func: Any, slow: dict[int, str], seen: set[int]) -> str:
     """Why `func` is slow ("" when it is not): a slow object it names, directly or through a
-    function of a test module it calls (nested functions and lambdas included)."""
+    function or class of a test module it uses (nested functions, lambdas and methods included)."""
     func = getattr(getattr(func, "hypothesis", None), "inner_test", func)  # @given wraps the test
-    code = getattr(func, "__code__", None)
-    if code is None or id(func) in seen:
+    if id(func) in seen:
         return ""
     seen.add(id(func))
+    if isinstance(func, type):
+        return next((why for why in (_needs(f, slow, seen) for f in vars(func).values() if callable(f)) if why), "")
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return ""
     scope = getattr(func, "__globals__", {})
     codes = [code]
     while codes:
