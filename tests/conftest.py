@@ -206,7 +206,7 @@ def _needs(func: Any, slow: dict[int, str], seen: set[int]) -> str:
 
 # -- hypothesis budgets -----------------------------------------------------------------------------
 # CI (CI=true) runs every property test with its own budget; a local run, a tenth of it (at least
-# LOCAL_MIN_EXAMPLES). `pytest --hypothesis-profile=ci` runs the full budgets locally.
+# LOCAL_MIN_EXAMPLES, never more than its own). `pytest --hypothesis-profile=ci` runs the full budgets locally.
 LOCAL_SHARE, LOCAL_MIN_EXAMPLES = 10, 20
 settings.register_profile("ci")
 settings.register_profile("local", max_examples=LOCAL_MIN_EXAMPLES)
@@ -216,27 +216,29 @@ settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", 
 def _lighter(test: Any) -> None:
     """A test's own @settings outrank any profile, so the local profile scales its budget here."""
     own = getattr(test, "_hypothesis_internal_use_settings", None)  # where @given keeps them, read at each call
-    if own is not None and own.max_examples > LOCAL_MIN_EXAMPLES:
-        test._hypothesis_internal_use_settings = settings(own, max_examples=max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE))
+    if own is not None and not getattr(test, "_lighter", False):  # once, should a test be collected twice
+        test._hypothesis_internal_use_settings = settings(own, max_examples=min(own.max_examples, max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE)))
+        test._lighter = True
+
+
+def _why_slow(item: pytest.Function, slow: dict[int, str]) -> str:
+    why = SLOW_MODULES.get(item.module.__name__ if item.module else "", "")
+    for name in item.fixturenames:
+        why = why or SLOW_FIXTURES.get(name, "")
+        for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
+            if not why and str(getattr(fixturedef.func, "__module__", "")).startswith("test_"):
+                why = _needs(fixturedef.func, slow, set())
+    return why or _needs(item.function, slow, set())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slow = _slow_objects()
     local = settings.get_current_profile_name() == "local"
     for item in items:
-        if local and isinstance(item, pytest.Function) and hasattr(item.function, "hypothesis"):
+        if not isinstance(item, pytest.Function):
+            continue
+        if local and hasattr(item.function, "hypothesis"):
             _lighter(item.function)
-        module = item.module.__name__ if isinstance(item, pytest.Function) else ""
-        why = SLOW_MODULES.get(module, "")
-        fixtures = getattr(item, "_fixtureinfo", None)
-        for name in getattr(item, "fixturenames", ()):
-            if why:
-                break
-            why = SLOW_FIXTURES.get(name, "")
-            for fixturedef in fixtures.name2fixturedefs.get(name, ()) if fixtures else ():
-                if not why and str(getattr(fixturedef.func, "__module__", "")).startswith("test_"):
-                    why = _needs(fixturedef.func, slow, set())
-        if not why and isinstance(item, pytest.Function):
-            why = _needs(item.function, slow, set())
+        why = _why_slow(item, slow)
         if why:
             item.add_marker(pytest.mark.slow(reason=why))
