@@ -207,13 +207,18 @@ _SHARED: dict[str, RealK8s] = {}
 _SESSION: list[RealK8s] = []
 
 
+def fixture_key(objects: list[Any], then: Callable[[RealK8s], Any] | None) -> str:
+    """What makes two fixtures the same: their objects, and the function run after loading them."""
+    return json.dumps([objects, f"{then.__module__}.{then.__qualname__}" if then else ""], sort_keys=True, default=str)
+
+
 @contextmanager
 def loaded(state_dir: Path, docs: Iterable[Any], then: Callable[[RealK8s], Any] | None = None) -> Iterator[RealK8s]:
     """A server of its own with `docs` loaded (their status too), then `then` run on it. Modules that
     load the same fixture (the same objects and the same `then`) share one server for the session,
     so tests on it must leave it as they found it; realk8s_factory gives a server to change."""
     objects = list(docs)
-    key = json.dumps([objects, f"{then.__module__}.{then.__qualname__}" if then else ""], sort_keys=True, default=str)
+    key = fixture_key(objects, then)
     server = _SHARED.get(key)
     if server is None:
         server = start(state_dir)

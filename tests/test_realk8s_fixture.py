@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 from conftest import DATA
-from realk8s import loaded
+from realk8s import fixture_key, loaded
+from test_reports import install_crds
 
 
 def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
@@ -42,6 +43,12 @@ def test_modules_that_load_the_same_fixture_share_one_server(tmp_path_factory: p
         pass
     with loaded(tmp_path_factory.mktemp("second"), iter(docs)) as second:
         assert second is first and second.request("/api/v1/namespaces/shared-fixture")[0] == 200
-    other = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "another-fixture"}}]
-    with loaded(tmp_path_factory.mktemp("third"), other) as third:
-        assert third is not first and third.request("/api/v1/namespaces/shared-fixture")[0] == 404
+
+
+def test_other_objects_or_another_step_after_loading_make_another_fixture() -> None:
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "labels": {"x": "1"}}}]
+    same = [{"kind": "Namespace", "metadata": {"labels": {"x": "1"}, "name": "a"}, "apiVersion": "v1"}]  # key order aside
+    assert fixture_key(docs, None) == fixture_key(same, None)
+    assert fixture_key(docs, None) != fixture_key([{**docs[0], "metadata": {"name": "b"}}], None)
+    assert fixture_key(docs, None) != fixture_key(docs, test_fixture_cluster_loads_with_status_and_rbac)
+    assert fixture_key(docs, install_crds) == fixture_key(docs, install_crds)
