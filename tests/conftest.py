@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -139,5 +140,105 @@ def kubectl(
     return result
 
 
-# The real kube-apiserver: fixtures `realk8s` (session) and `realk8s_factory` (private servers).
-from realk8s import realk8s, realk8s_factory  # noqa: E402, F401
+# The real kube-apiserver: fixtures `realk8s` (session), `realk8s_factory` (private servers), and the
+# servers `realk8s.loaded` shares between modules, stopped at the end of the session.
+from realk8s import realk8s, realk8s_factory, realk8s_shared  # noqa: E402, F401
+
+# -- the fast lane: `./dev test --fast` runs `pytest -m "not slow"` --------------------------------
+# A test is slow when it needs a real process, server or browser beyond the shared perf-sim clusters:
+# the real kubectl, a fresh interpreter, gunicorn, chromium, docker-registry, build/pipx/krew, helm,
+# or a kube-apiserver. Marked here, from what the test, its fixtures and the test-module helpers
+# they call refer to, so a test converted to the in-process `inproc.perf` leaves the slow lane by
+# itself, and no test file carries the marker.
+SLOW_MODULES = {
+    "test_chart": "helm renders the chart",
+    "test_audit_chart": "helm renders the chart",
+    "test_differential": "kube-apiserver (its last test judges the allow-list over the whole module)",
+}
+SLOW_FIXTURES = {"realk8s": "kube-apiserver", "realk8s_factory": "kube-apiserver"}
+
+
+def _slow_objects() -> dict[int, str]:
+    import realk8s as realk8s_module
+    import webhook_helpers
+
+    return {
+        id(subprocess): "a fresh process",
+        id(kubectl): "the real kubectl",
+        id(webhook_helpers.start_webhook): "gunicorn",
+        id(realk8s_module): "kube-apiserver",
+        id(realk8s_module.start): "kube-apiserver",
+        id(realk8s_module.loaded): "kube-apiserver",
+    }
+
+
+def _needs(func: Any, slow: dict[int, str], seen: set[int]) -> str:
+    """Why `func` is slow ("" when it is not): a slow object it names, directly or through a
+    function or class of a test module it uses (nested functions, lambdas and methods included)."""
+    func = getattr(getattr(func, "hypothesis", None), "inner_test", func)  # @given wraps the test
+    if id(func) in seen:
+        return ""
+    seen.add(id(func))
+    if isinstance(func, type):
+        return next((why for why in (_needs(f, slow, seen) for f in vars(func).values() if callable(f)) if why), "")
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return ""
+    scope = getattr(func, "__globals__", {})
+    codes = [code]
+    while codes:
+        co = codes.pop()
+        codes.extend(c for c in co.co_consts if hasattr(c, "co_names"))
+        for name in co.co_names:
+            if name == "KUBECTL":  # the kubectl binary, run through subprocess
+                return "the real kubectl"
+            obj = scope.get(name)
+            if obj is None:
+                continue
+            if id(obj) in slow:
+                return slow[id(obj)]
+            if callable(obj) and str(getattr(obj, "__module__", "")).startswith("test_"):
+                why = _needs(obj, slow, seen)
+                if why:
+                    return why
+    return ""
+
+
+# -- hypothesis budgets -----------------------------------------------------------------------------
+# CI (CI=true) runs every property test with its own budget; a local run, a tenth of it (at least
+# LOCAL_MIN_EXAMPLES, never more than its own). `pytest --hypothesis-profile=ci` runs the full budgets locally.
+LOCAL_SHARE, LOCAL_MIN_EXAMPLES = 10, 20
+settings.register_profile("ci")
+settings.register_profile("local", max_examples=LOCAL_MIN_EXAMPLES)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "local")
+
+
+def _lighter(test: Any) -> None:
+    """A test's own @settings outrank any profile, so the local profile scales its budget here."""
+    own = getattr(test, "_hypothesis_internal_use_settings", None)  # where @given keeps them, read at each call
+    if own is not None and not getattr(test, "_lighter", False):  # once, should a test be collected twice
+        test._hypothesis_internal_use_settings = settings(own, max_examples=min(own.max_examples, max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE)))
+        test._lighter = True
+
+
+def _why_slow(item: pytest.Function, slow: dict[int, str]) -> str:
+    why = SLOW_MODULES.get(item.module.__name__ if item.module else "", "")
+    for name in item.fixturenames:
+        why = why or SLOW_FIXTURES.get(name, "")
+        for fixturedef in item._fixtureinfo.name2fixturedefs.get(name, ()):
+            if not why and str(getattr(fixturedef.func, "__module__", "")).startswith("test_"):
+                why = _needs(fixturedef.func, slow, set())
+    return why or _needs(item.function, slow, set())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = _slow_objects()
+    local = settings.get_current_profile_name() == "local"
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        if local and hasattr(item.function, "hypothesis"):
+            _lighter(item.function)
+        why = _why_slow(item, slow)
+        if why:
+            item.add_marker(pytest.mark.slow(reason=why))

@@ -1,8 +1,9 @@
 """A real kube-apiserver (v1.36.2 on etcd) for tests, from ../shared/kube-apiserver/realk8s.
 
 Use the session fixture `realk8s` (one server shared by every test: use your own namespaces and
-names) or `realk8s_factory` (a private server, for tests that compact etcd, register webhooks with
-failurePolicy Fail, or otherwise change cluster-wide state). Both skip, naming the folder, when
+names), `loaded(dir, docs)` in a module fixture (a server with a fixture loaded, shared by the
+modules that load the same one), or `realk8s_factory` (a private server, for tests that compact
+etcd, register webhooks with failurePolicy Fail, or otherwise change cluster-wide state). Both skip, naming the folder, when
 ../shared/kube-apiserver is not beside the checkout.
 
     def test_x(realk8s):
@@ -21,6 +22,7 @@ import json
 import shutil
 import ssl
 import subprocess
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -199,25 +201,58 @@ def start(state_dir: Path) -> RealK8s:
     return RealK8s(state_dir)
 
 
+# Servers `loaded` started, by fixture: each takes 5-10 s to start, so modules that load the same
+# objects share one for the session. They, and the session's `realk8s`, stop together at its end.
+_SHARED: dict[str, RealK8s] = {}
+_SESSION: list[RealK8s] = []
+
+
+def fixture_key(objects: list[Any], then: Callable[[RealK8s], Any] | None) -> str:
+    """What makes two fixtures the same: their objects, and the function run after loading them."""
+    return json.dumps([objects, f"{then.__module__}.{then.__qualname__}" if then else ""], sort_keys=True, default=str)
+
+
 @contextmanager
 def loaded(state_dir: Path, docs: Iterable[Any], then: Callable[[RealK8s], Any] | None = None) -> Iterator[RealK8s]:
-    """A private server with `docs` loaded (their status too), then `then` run on it; stopped on exit."""
-    server = start(state_dir)
-    try:
-        server.load(docs)
-        if then is not None:
-            then(server)
-        yield server
-    finally:
-        server.stop()
+    """A server of its own with `docs` loaded (their status too), then `then` run on it. Modules that
+    load the same fixture (the same objects and the same `then`) share one server for the session,
+    so tests on it must leave it as they found it; realk8s_factory gives a server to change."""
+    objects = list(docs)
+    key = fixture_key(objects, then)
+    server = _SHARED.get(key)
+    if server is None:
+        server = start(state_dir)
+        try:
+            server.load(objects)
+            if then is not None:
+                then(server)
+        except BaseException:
+            server.stop()
+            raise
+        _SHARED[key] = server
+        _SESSION.append(server)
+    yield server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def realk8s_shared() -> Iterator[None]:
+    """Stops the session's servers at its end, together: each takes seconds to stop."""
+    yield
+    stops = [threading.Thread(target=server.stop) for server in _SESSION]
+    for thread in stops:
+        thread.start()
+    for thread in stops:
+        thread.join()
+    _SESSION.clear()
+    _SHARED.clear()
 
 
 @pytest.fixture(scope="session")
-def realk8s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
+def realk8s(tmp_path_factory: pytest.TempPathFactory) -> RealK8s:
     """One real API server for the whole session."""
     server = start(tmp_path_factory.mktemp("realk8s"))
-    yield server
-    server.stop()
+    _SESSION.append(server)  # stopped by realk8s_shared
+    return server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ The nodes are those of tests/data/cluster.yaml (budgets with POLICY): node-a 0.7
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,17 +47,24 @@ class StaticNodes:
     def __init__(self, nodes: Sequence[Mapping[str, Any]], policy: Policy, committed: Mapping[str, int] | None = None) -> None:
         self.views = [node_view(n, policy.padding_target, (committed or {}).get(n["metadata"]["name"], 0)) for n in nodes]
         self.views.sort(key=lambda v: -v.budget)
-        self.synced = threading.Event()
-        self.synced.set()
 
     def views_for(self, spec: Mapping[str, Any]) -> list[NodeView] | None:
         return self.views
+
+    def synced(self) -> bool:
+        return True
 
     def age(self) -> float:
         return 0.0
 
     def node_count(self) -> int:
         return len(self.views)
+
+    def pod_count(self) -> int:
+        return 0
+
+    def describe(self) -> str:
+        return f"static: {len(self.views)} nodes"
 
 
 def client(policy_doc: Mapping[str, Any] | None = None, nodes: Sequence[Mapping[str, Any]] | None = None, **kw: Any) -> FlaskClient:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from conftest import DATA
+from realk8s import fixture_key, loaded
+from test_reports import install_crds
 
 
 def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
@@ -32,3 +35,20 @@ def test_fixture_cluster_loads_with_status_and_rbac(realk8s):
     # user1 has no RBAC bindings: the real server forbids even namespaced lists.
     denied = realk8s.kubectl("get", "pods", "-n", "default", user=True, check=False)
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+
+
+def test_modules_that_load_the_same_fixture_share_one_server(tmp_path_factory: pytest.TempPathFactory) -> None:
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared-fixture"}}]
+    with loaded(tmp_path_factory.mktemp("first"), docs) as first:
+        pass
+    with loaded(tmp_path_factory.mktemp("second"), iter(docs)) as second:
+        assert second is first and second.request("/api/v1/namespaces/shared-fixture")[0] == 200
+
+
+def test_other_objects_or_another_step_after_loading_make_another_fixture() -> None:
+    docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "labels": {"x": "1"}}}]
+    same = [{"kind": "Namespace", "metadata": {"labels": {"x": "1"}, "name": "a"}, "apiVersion": "v1"}]  # key order aside
+    assert fixture_key(docs, None) == fixture_key(same, None)
+    assert fixture_key(docs, None) != fixture_key([{**docs[0], "metadata": {"name": "b"}}], None)
+    assert fixture_key(docs, None) != fixture_key(docs, test_fixture_cluster_loads_with_status_and_rbac)
+    assert fixture_key(docs, install_crds) == fixture_key(docs, install_crds)

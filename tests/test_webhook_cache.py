@@ -78,6 +78,21 @@ def test_committed_memory_follows_pod_events(monkeypatch: pytest.MonkeyPatch) ->
     assert committed() == {"n2": 2 * GI}
 
 
+def test_the_views_go_stale_on_the_caches_clock() -> None:
+    # What test_webhook.py's onStaleCache tests wait out in real time (a stopped API server), on a clock we move.
+    now = 100.0
+    cache = NodeViewCache(no_api, parse_policy({"maxCacheAgeSeconds": 2}), clock=lambda: now)
+    assert cache.views() is None and cache.age() == float("inf")  # nothing heard yet
+    cache.nodes.replace([node("n1", "16Gi", {})])
+    assert [v.name for v in cache.views() or []] == ["n1"] and cache.age() == 0.0
+    now += 2.0
+    assert cache.views() is not None  # as old as the policy allows: still trusted
+    now += 0.5
+    assert cache.views() is None and cache.describe() == "synced: 1 nodes, heard 2.5s ago"
+    cache.nodes.replace([node("n1", "16Gi", {})])  # the API server answered again
+    assert cache.views() is not None and cache.age() == 0.0
+
+
 def test_changes_arrive_through_the_watch_without_listing_again(sim_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from conftest import DATA
     from kubectl_perf.api import Cluster, Connection

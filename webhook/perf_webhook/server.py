@@ -224,6 +224,24 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
         return False
 
 
+def gunicorn_config(settings: Settings, fd: int, worker: type) -> dict[str, Any]:
+    """The gunicorn settings the server runs with, serving the listening socket `fd`."""
+    return {
+        "bind": f"fd://{fd}",
+        "workers": settings.workers,
+        "worker_class": worker,
+        "worker_connections": settings.max_connections,
+        "keepalive": max(1, round(settings.keepalive)),  # only read as "keep-alive on"; the worker times idling itself
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "perf-webhook",
+    }
+
+
 def run(settings: Settings, load: Callable[[], Any], on_cut: Callable[[str], None] | None = None, sock: socket.socket | None = None) -> None:
     """Serve the WSGI app `load()` builds (in each worker, after the fork) with these
     settings; the benchmark serves its bare baseline app through this too."""
@@ -234,20 +252,7 @@ def run(settings: Settings, load: Callable[[], Any], on_cut: Callable[[str], Non
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in {
-                "bind": f"fd://{listener.fileno()}",
-                "workers": settings.workers,
-                "worker_class": worker,
-                "worker_connections": settings.max_connections,
-                "keepalive": max(1, round(settings.keepalive)),  # only read as "keep-alive on"; the worker times idling itself
-                "timeout": 30,
-                "graceful_timeout": 10,
-                "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
-                "accesslog": None,
-                "errorlog": "-",
-                "loglevel": "info",
-                "proc_name": "perf-webhook",
-            }.items():
+            for key, value in gunicorn_config(settings, listener.fileno(), worker).items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
