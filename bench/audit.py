@@ -62,5 +62,6 @@ def main() -> None:
     )
     print_table(f"median of {args.runs} runs at scale, {args.small_runs} small", rows)
 
+
 if __name__ == "__main__":
     main()

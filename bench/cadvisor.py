@@ -128,7 +128,11 @@ def parser_bench(dump: Path, runs: int) -> list[tuple[str, str, str]]:
     size = dump.stat().st_size / 1e6
     rows = [
         (f"prometheus_client text parser, {size:.0f} MB dump, {counts['theirs']} samples", f"{med['theirs']:.2f} s", "baseline"),
-        ("promtext, labels parsed for every sample", f"{med['labels']:.2f} s", f"{med['theirs'] / med['labels']:.1f}x faster (target >= 5x)"),
+        (
+            "promtext, labels parsed for every sample",
+            f"{med['labels']:.2f} s",
+            f"{med['theirs'] / med['labels']:.1f}x faster (target >= 5x)",
+        ),
         ("promtext, labels never read (lazy)", f"{med['lazy']:.2f} s", f"{med['theirs'] / med['lazy']:.1f}x faster"),
         (
             f"promtext, the summary's {len(CADVISOR_METRICS)} metrics ({counts['summary']} samples, labels read)",
@@ -186,7 +190,11 @@ def end_to_end(work: Path, nodes: int, pods: int, runs: int) -> list[tuple[str, 
         ),
         ("baseline: shell loop of kubectl get --raw per node", f"{b_wall:.1f} s, {b_rss:.0f} MB peak RSS", ""),
         ("ratio ours / baseline", f"wall {o_wall / b_wall:.2f}x", ""),
-        ("kubectl perf cadvisor --summary --all-nodes (two scrapes, --interval 10)", f"{two[0]:.1f} s, {two[1]:.0f} MB peak RSS", "one run"),
+        (
+            "kubectl perf cadvisor --summary --all-nodes (two scrapes, --interval 10)",
+            f"{two[0]:.1f} s, {two[1]:.0f} MB peak RSS",
+            "one run",
+        ),
     ]
 
 
@@ -214,7 +222,10 @@ def main() -> None:
                 dump = work / "dump.txt"
                 with open(dump, "wb") as out:
                     subprocess.run(
-                        [KUBECTL, "get", "--raw", "/api/v1/nodes/general-00000/proxy/metrics/cadvisor"], stdout=out, env=env_for(kc), check=True
+                        [KUBECTL, "get", "--raw", "/api/v1/nodes/general-00000/proxy/metrics/cadvisor"],
+                        stdout=out,
+                        env=env_for(kc),
+                        check=True,
                     )
             finally:
                 stop(proc)

@@ -48,7 +48,9 @@ def measure(cmd: list[str], kubeconfig: Path) -> tuple[float, float]:
     return wall, rss
 
 
-def alternate(ours_cmd: list[str], base_cmd: list[str], kubeconfig: Path, runs: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+def alternate(
+    ours_cmd: list[str], base_cmd: list[str], kubeconfig: Path, runs: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Both commands `runs` times, alternating so load from other work hits both alike, after one
     warm-up run of ours (the simulator plans its nodes on first use)."""
     measure(ours_cmd, kubeconfig)

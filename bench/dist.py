@@ -37,7 +37,9 @@ def main() -> int:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "dist"
-        subprocess.run([sys.executable, str(ROOT / "release" / "build.py"), "--out", str(out), "--manifest", str(out / "perf.yaml")], check=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "release" / "build.py"), "--out", str(out), "--manifest", str(out / "perf.yaml")], check=True
+        )
         print("archive sizes:")
         for archive in sorted(out.glob("*.tar.gz")):
             print(f"  {archive.name:<45} {archive.stat().st_size / 1e6:6.1f} MB")

@@ -54,7 +54,11 @@ def main() -> None:
                 n_wall, n_rss = measure(nodes_cmd, kc)
                 p_wall, p_rss = measure(pods_cmd, kc)
                 base.append((n_wall + p_wall, max(n_rss, p_rss)))
-                print(f"run {len(ours)}: images {ours[-1][0]:.1f} s {ours[-1][1]:.0f} MB; baseline {base[-1][0]:.1f} s {base[-1][1]:.0f} MB", file=sys.stderr, flush=True)
+                print(
+                    f"run {len(ours)}: images {ours[-1][0]:.1f} s {ours[-1][1]:.0f} MB; baseline {base[-1][0]:.1f} s {base[-1][1]:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
@@ -69,6 +73,7 @@ def main() -> None:
         "kubectl get nodes -o json + kubectl get pods -A -o json",
     )
     print_table(f"median of {args.runs} alternating runs", rows)
+
 
 if __name__ == "__main__":
     main()

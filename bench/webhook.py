@@ -257,7 +257,9 @@ def stall(args: argparse.Namespace) -> None:
             for s in socks:
                 s.close()
             p99 = lat[int(len(lat) * 0.99) - 1]
-            print(f"| {server.name} | {open_}/{len(socks)} | {statistics.median(lat) * 1000:.1f} | {p99 * 1000:.1f} | {lat[-1] * 1000:.1f} |")
+            print(
+                f"| {server.name} | {open_}/{len(socks)} | {statistics.median(lat) * 1000:.1f} | {p99 * 1000:.1f} | {lat[-1] * 1000:.1f} |"
+            )
             time.sleep(1)
 
 
@@ -309,7 +311,9 @@ def memory(args: argparse.Namespace) -> None:
     print("| server | processes | RSS MB | PSS MB (container charge) | peak RSS MB |\n|---|---|---|---|---|")
     for name, m in rows:
         print(f"| {name} | {m['processes']:.0f} | {m['rss']:.0f} | {m['pss']:.0f} | {m['peak']:.0f} |")
-    print(f"\nperf-webhook PSS {rows[0][1]['pss']:.0f} MB (target < 150 MB); the cache's cost over the bare app: {rows[0][1]['pss'] - rows[1][1]['pss']:.0f} MB")
+    print(
+        f"\nperf-webhook PSS {rows[0][1]['pss']:.0f} MB (target < 150 MB); the cache's cost over the bare app: {rows[0][1]['pss'] - rows[1][1]['pss']:.0f} MB"
+    )
 
 
 def main() -> None:

@@ -217,7 +217,9 @@ def _lighter(test: Any) -> None:
     """A test's own @settings outrank any profile, so the local profile scales its budget here."""
     own = getattr(test, "_hypothesis_internal_use_settings", None)  # where @given keeps them, read at each call
     if own is not None and not getattr(test, "_lighter", False):  # once, should a test be collected twice
-        test._hypothesis_internal_use_settings = settings(own, max_examples=min(own.max_examples, max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE)))
+        test._hypothesis_internal_use_settings = settings(
+            own, max_examples=min(own.max_examples, max(LOCAL_MIN_EXAMPLES, own.max_examples // LOCAL_SHARE))
+        )
         test._lighter = True
 
 

@@ -77,9 +77,7 @@ class RealK8s:
         self, *args: str, user: bool = False, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         kc = self.user_kubeconfig if user else self.kubeconfig
-        result = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(kc), *args], input=input, capture_output=True, text=True, timeout=timeout
-        )
+        result = subprocess.run([KUBECTL, "--kubeconfig", str(kc), *args], input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
         return result

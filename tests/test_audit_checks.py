@@ -26,7 +26,9 @@ def proxy_mode(inputs: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) ->
 
 
 def metrics_pipeline(apiservice: Any, backend: Any, min_replicas: int = DEFAULT_METRICS_REPLICAS) -> Result:
-    return cluster_result("metrics-pipeline", ClusterFacts(metrics_apiservice=apiservice, metrics_backend=backend), {"metricsServerReplicas": min_replicas})
+    return cluster_result(
+        "metrics-pipeline", ClusterFacts(metrics_apiservice=apiservice, metrics_backend=backend), {"metricsServerReplicas": min_replicas}
+    )
 
 
 def cm(name: str, data: dict[str, str]) -> dict[str, Any]:

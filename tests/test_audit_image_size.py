@@ -153,7 +153,9 @@ def test_help_and_completion_know_the_rule_and_the_flag() -> None:
     assert "--image-size-threshold" in help_text and "image-size" in help_text.split("rules:")[1]
     flags = subprocess.run([KUBECTL, "__complete", "perf", "audit", "--image"], capture_output=True, text=True, env=env, timeout=60).stdout
     assert "--image-size-threshold" in flags
-    rules = subprocess.run([KUBECTL, "__complete", "perf", "audit", "--disable", "image-"], capture_output=True, text=True, env=env, timeout=60)
+    rules = subprocess.run(
+        [KUBECTL, "__complete", "perf", "audit", "--disable", "image-"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert "image-size" in rules.stdout
 
 

@@ -90,7 +90,11 @@ def test_one_dump_gives_averages_since_each_container_started() -> None:
     assert near(app["cpuRequestCores"], 0.25) and app["memoryRequestBytes"] == Gi and near(app["memoryRequestRatio"], 1900 / 1024)
     assert near(by[("web-2", "app")]["cpuCores"], 3 / 5)  # restarted at 1700000005
     pod = by[("web-1", "")]  # the pod cgroup: effective pod values, 250m + 100m requested, 2Gi + 256Mi limit
-    assert near(pod["cpuRequestCores"], 0.35) and pod["memoryLimitBytes"] == 2 * Gi + 256 * Mi and pod["memoryWorkingSetBytes"] == 2_100_000_000
+    assert (
+        near(pod["cpuRequestCores"], 0.35)
+        and pod["memoryLimitBytes"] == 2 * Gi + 256 * Mi
+        and pod["memoryWorkingSetBytes"] == 2_100_000_000
+    )
 
 
 def test_truncated_dump_is_read_with_a_count() -> None:
@@ -129,7 +133,7 @@ def test_dump_passes_through_unchanged_and_filters() -> None:
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     # app, proxy, web-2 app and the root cgroup (not a pod's); the pod cgroup, pause and POD rows are gone
     assert len(samples) == 4 and all(line.startswith("container_memory_working_set_bytes{") for line in samples)
-    assert '# TYPE container_memory_working_set_bytes gauge' in text and "# HELP container_memory_rss" not in text
+    assert "# TYPE container_memory_working_set_bytes gauge" in text and "# HELP container_memory_rss" not in text
     text = run("-f", str(BEFORE), "-n", "shop", "--container", "^proxy$").stdout.decode()
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     assert samples and all('container="proxy"' in line for line in samples)

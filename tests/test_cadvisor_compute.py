@@ -31,7 +31,9 @@ def scrape(ts: int, cpu: float, periods: float, throttled: float, ws: float) -> 
 
 POD = {
     "metadata": {"namespace": "ns", "name": "p"},
-    "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}}]},
+    "spec": {
+        "containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}}]
+    },
 }
 NODE = {"metadata": {"name": "n"}, "status": {"allocatable": {"memory": "8Gi"}}}
 

@@ -51,7 +51,9 @@ RBAC = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
-    with loaded(tmp_path_factory.mktemp("realk8s-capacity-rbac"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]) as k8s:
+    with loaded(
+        tmp_path_factory.mktemp("realk8s-capacity-rbac"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]
+    ) as k8s:
         yield k8s
 
 

@@ -56,7 +56,9 @@ RBAC = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealK8s]:
     """A private server: the shared one may hold another test's copy of the fixture cluster."""
-    with loaded(tmp_path_factory.mktemp("realk8s-capacity"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]) as k8s:
+    with loaded(
+        tmp_path_factory.mktemp("realk8s-capacity"), [GVISOR, *yaml.safe_load_all((DATA / "cluster.yaml").read_text()), *RBAC]
+    ) as k8s:
         yield k8s
 
 

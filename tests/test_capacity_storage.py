@@ -128,7 +128,9 @@ def test_kubectl_perf_capacity_shows_kubelet_storage(fixture_cluster: Sim) -> No
         for pod in node["podDetails"]:
             assert pod["resources"][STORAGE]["usage"] == pods[pod["name"]]
         assert node["resources"]["memory"]["usage"] > 0  # cpu and memory still from metrics.k8s.io
-    assert d["total"]["resources"][STORAGE]["usage"] == sum(s["node"]["fs"]["capacityBytes"] - s["node"]["fs"]["availableBytes"] for s in raw.values())
+    assert d["total"]["resources"][STORAGE]["usage"] == sum(
+        s["node"]["fs"]["capacityBytes"] - s["node"]["fs"]["availableBytes"] for s in raw.values()
+    )
     assert "no usage for ephemeral-storage" not in result.stderr
     table = perf(fixture_cluster, "--util", "--resources", "ephemeral-storage")
     assert table.stdout.splitlines()[0].split()[:4] == ["NODE", "EPHEMERAL-STORAGE", "REQUESTS", "EPHEMERAL-STORAGE"]

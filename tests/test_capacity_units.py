@@ -250,7 +250,13 @@ def test_percent_text(value: int, whole: int, text: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("nanos", "unit", "value"),
-    [(320_600_000, 10**6, "320.6"), (-500_000, 10**6, "-0.5"), (44 * N, 10**6, 44000), (12884901887 * N, N, 12884901887), (1, N, "0.000000001")],
+    [
+        (320_600_000, 10**6, "320.6"),
+        (-500_000, 10**6, "-0.5"),
+        (44 * N, 10**6, 44000),
+        (12884901887 * N, N, 12884901887),
+        (1, N, "0.000000001"),
+    ],
 )
 def test_exact(nanos: int, unit: int, value: int | str) -> None:
     assert exact(nanos, unit) == value

@@ -143,7 +143,9 @@ def test_fraction_names_its_value_and_says_whether_0_is_allowed() -> None:
         threshold("x")
     with pytest.raises(argparse.ArgumentTypeError, match=r"^padding target '0' must be above 0 and at most 1 \(100%\)$"):
         cli.padding_target("0")
-    with pytest.raises(argparse.ArgumentTypeError, match=r"^invalid padding target 'x': use a fraction like 0.75 or a percentage like 75%$"):
+    with pytest.raises(
+        argparse.ArgumentTypeError, match=r"^invalid padding target 'x': use a fraction like 0.75 or a percentage like 75%$"
+    ):
         cli.padding_target("x")
 
 

@@ -683,6 +683,7 @@ def etcd_url(real: RealK8s) -> str:
 def compact_etcd(real: RealK8s) -> None:
     """What the API server's own compactor does every 5 minutes, now."""
     url = etcd_url(real)
+
     def post(path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(url + path, json.dumps(body).encode(), method="POST")
         return json.loads(urllib.request.urlopen(request, timeout=10).read())

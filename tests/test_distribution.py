@@ -139,9 +139,7 @@ SMOKE = {
 
 def test_wheel_installs_with_pipx(tmp_path):
     dist = tmp_path / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], capture_output=True, text=True, timeout=600
-    )
+    built = subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(dist.glob("*.whl"))
     assert next(dist.glob("*.tar.gz"))

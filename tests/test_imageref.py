@@ -105,7 +105,10 @@ def test_suggestions_from_image_config() -> None:
     got, why = suggest_for_config(config([], {"org.opencontainers.image.base.name": "docker.io/library/ubuntu:24.04"}), 80_000_000)
     assert got is not None and got.distroless == "base" and "ubuntu" in why
     # Already lean, or too small to matter, or nothing known: no suggestion.
-    assert suggest_for_config(config(["PYTHON_VERSION=3.12"], {"org.opencontainers.image.base.name": "python:3.12-alpine"}), 20_000_000)[0] is None
+    assert (
+        suggest_for_config(config(["PYTHON_VERSION=3.12"], {"org.opencontainers.image.base.name": "python:3.12-alpine"}), 20_000_000)[0]
+        is None
+    )
     assert suggest_for_config(config(["PYTHON_VERSION=3.12"]), 9_000_000)[0] is None
     assert suggest_for_config(config(["PATH=/bin"]), 90_000_000) == (None, "no known base")
     assert suggest_for_config({"config": None}, None) == (None, "no known base")

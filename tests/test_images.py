@@ -67,7 +67,10 @@ def test_hand_worked_cluster(hand_cluster: Sim) -> None:
     py = images["docker.io/library/python:3.12"]
     # n1, n2 (containerd) and n3 (CRI-O) list it; the two containerd nodes' compressed size wins.
     assert (py["sizeBytes"], py["sizeFrom"], py["nodes"], py["pods"], py["containers"]) == (411 * M, "containerd", 3, 3, 3)
-    assert py["workloads"] == [{"kind": "Deployment", "namespace": "shop", "name": "web"}, {"kind": "StatefulSet", "namespace": "shop", "name": "db"}]
+    assert py["workloads"] == [
+        {"kind": "Deployment", "namespace": "shop", "name": "web"},
+        {"kind": "StatefulSet", "namespace": "shop", "name": "db"},
+    ]
     assert py["pullPolicies"] == {"IfNotPresent": 3} and py["latestTag"] is False
     assert py["suggestion"]["image"] == "gcr.io/distroless/python3-debian13" and py["suggestion"]["savingBytes"] == (411 - 22) * M
     bb = images["docker.io/library/busybox:latest"]
@@ -98,7 +101,11 @@ def test_sort_top_and_filters(hand_cluster: Sim) -> None:
     assert [i["image"] for i in doc(hand_cluster, "--sort", "pods")["images"]][0] == "docker.io/library/python:3.12"
     # -l: only the web pods (they carry pod-template-hash=abc)
     web = doc(hand_cluster, "-l", "pod-template-hash=abc")
-    assert sorted(by_image(web)) == ["docker.io/envoyproxy/envoy:v1.31", "docker.io/library/busybox:latest", "docker.io/library/python:3.12"]
+    assert sorted(by_image(web)) == [
+        "docker.io/envoyproxy/envoy:v1.31",
+        "docker.io/library/busybox:latest",
+        "docker.io/library/python:3.12",
+    ]
     assert by_image(web)["docker.io/library/python:3.12"]["pods"] == 2
     # --node-selector: pool b holds only db-0
     b = doc(hand_cluster, "--node-selector", "node-pool=b")
@@ -107,15 +114,22 @@ def test_sort_top_and_filters(hand_cluster: Sim) -> None:
     table = perf(hand_cluster, "--top", "2")
     assert table.returncode == 0 and "showing 2 of 5 images" in table.stderr
     lines = table.stdout.split("\n\n")[0].splitlines()  # the data first, then the summary and the rest
-    assert lines[0].split()[:3] == ["IMAGE", "SIZE", "NODES"] and [ln.split()[0] for ln in lines[1:]] == ["python:3.12", f"python@{PODS[3]['spec']['containers'][0]['image'].split('@')[1]}"]
+    assert lines[0].split()[:3] == ["IMAGE", "SIZE", "NODES"] and [ln.split()[0] for ln in lines[1:]] == [
+        "python:3.12",
+        f"python@{PODS[3]['spec']['containers'][0]['image'].split('@')[1]}",
+    ]
 
 
 def test_the_console_script_prints_the_same(hand_cluster: Sim) -> None:
     via_kubectl = kubectl(hand_cluster, "perf", "images", "-o", "wide", check=False)  # the one run through kubectl's plugin lookup
-    direct = subprocess.run([str(BIN / "kubectl-perf-images"), "-o", "wide"], capture_output=True, text=True, env=env_for(hand_cluster), timeout=60)
+    direct = subprocess.run(
+        [str(BIN / "kubectl-perf-images"), "-o", "wide"], capture_output=True, text=True, env=env_for(hand_cluster), timeout=60
+    )
     assert via_kubectl.returncode == direct.returncode == 0
     assert via_kubectl.stdout == direct.stdout and "SUGGESTION" in direct.stdout and "SIZE FROM" in direct.stdout
-    suite = subprocess.run([str(BIN / "kubectl-perf"), "images", "-o", "json"], capture_output=True, text=True, env=env_for(hand_cluster), timeout=60)
+    suite = subprocess.run(
+        [str(BIN / "kubectl-perf"), "images", "-o", "json"], capture_output=True, text=True, env=env_for(hand_cluster), timeout=60
+    )
     assert json.loads(suite.stdout) == doc(hand_cluster)
 
 
@@ -132,7 +146,11 @@ IMAGECACHE_SCHEMA = {
             "type": "object",
             "required": ["name", "namespace"],
             "properties": {
-                "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", "maxLength": 253},
+                "name": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                    "maxLength": 253,
+                },
                 "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
             },
@@ -168,7 +186,9 @@ def test_imagecache_fits_the_crd(hand_cluster: Sim) -> None:
     cache = yaml.safe_load(out.stdout)
     jsonschema.validate(cache, IMAGECACHE_SCHEMA)
     assert cache["metadata"]["namespace"] == "cache-ns"
-    assert cache["spec"]["cacheSpec"] == [{"images": ["docker.io/library/node:22", "docker.io/library/python:3.12"], "nodeSelector": {"node-pool": "a"}}]
+    assert cache["spec"]["cacheSpec"] == [
+        {"images": ["docker.io/library/node:22", "docker.io/library/python:3.12"], "nodeSelector": {"node-pool": "a"}}
+    ]
     # never a selector that matches no node (kube-fledged #91)
     nodes = hand_cluster.get("/api/v1/nodes")["items"]
     for entry in cache["spec"]["cacheSpec"]:
@@ -307,7 +327,11 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}],
         },
     }
-    server.load([{"apiVersion": "v1", "kind": "Node", **copy.deepcopy(n)} for n in NODES] + [{"apiVersion": "v1", "kind": "Pod", **p} for p in pods] + [hpa])
+    server.load(
+        [{"apiVersion": "v1", "kind": "Node", **copy.deepcopy(n)} for n in NODES]
+        + [{"apiVersion": "v1", "kind": "Pod", **p} for p in pods]
+        + [hpa]
+    )
     result = perf(None, "-o", "json", kubeconfig=server.kubeconfig)
     assert result.returncode == 0, result.stderr
     d = json.loads(result.stdout)

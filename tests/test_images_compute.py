@@ -13,7 +13,9 @@ N = "sha256:" + "2" * 64  # node:22
 Z = "sha256:" + "3" * 64  # pause
 
 
-def node(name: str, pool: str, images: list[tuple[list[str], int]], runtime: str = "containerd://1.7.23", taints: Any = None) -> dict[str, Any]:
+def node(
+    name: str, pool: str, images: list[tuple[list[str], int]], runtime: str = "containerd://1.7.23", taints: Any = None
+) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "labels": {"node-pool": pool, "kubernetes.io/hostname": name}},
         "spec": {"taints": taints} if taints else {},
@@ -44,7 +46,13 @@ def pod(name: str, node_name: str, containers: list[dict[str, Any]], owner: tupl
 
 
 def web(name: str, node_name: str) -> dict[str, Any]:
-    p = pod(name, node_name, [{"name": "app", "image": "python:3.12", "imagePullPolicy": "IfNotPresent"}], ("ReplicaSet", "web-abc"), labels={"pod-template-hash": "abc"})
+    p = pod(
+        name,
+        node_name,
+        [{"name": "app", "image": "python:3.12", "imagePullPolicy": "IfNotPresent"}],
+        ("ReplicaSet", "web-abc"),
+        labels={"pod-template-hash": "abc"},
+    )
     p["spec"]["initContainers"] = [
         {"name": "setup", "image": "busybox"},  # no tag, no policy: the API server's default is Always
         {"name": "proxy", "image": "envoyproxy/envoy:v1.31", "restartPolicy": "Always", "imagePullPolicy": "IfNotPresent"},
@@ -95,15 +103,32 @@ def test_images_joined_with_node_status() -> None:
     assert (py.size, py.runtime, py.nodes, py.sizes) == (411 * M, "containerd", 3, {"containerd": 411 * M, "cri-o": 1020 * M})
     assert (py.pods, py.containers, py.policies, py.latest) == (3, 3, {"IfNotPresent": 3}, False)
     assert py.workloads == [Workload("Deployment", "shop", "web"), Workload("StatefulSet", "shop", "db")]
-    assert py.suggestion == {"base": "python", "image": "gcr.io/distroless/python3-debian13", "savingBytes": (411 - 22) * M, "why": py.suggestion["why"]}
+    assert py.suggestion == {
+        "base": "python",
+        "image": "gcr.io/distroless/python3-debian13",
+        "savingBytes": (411 - 22) * M,
+        "why": py.suggestion["why"],
+    }
     by_digest = by[f"docker.io/library/python@{P}"]
     assert (by_digest.size, by_digest.nodes, by_digest.pods, by_digest.workloads) == (411 * M, 3, 1, [Workload("Pod", "shop", "debug")])
     assert by_digest.pinned and by_digest.hygiene == "digest"
     js = by["docker.io/library/node:22"]
     assert (js.size, js.nodes, js.workloads) == (409 * M, 1, [Workload("CronJob", "shop", "nightly")])
-    assert js.suggestion is not None and js.suggestion["image"] == "gcr.io/distroless/nodejs22-debian13" and js.suggestion["savingBytes"] == (409 - 45) * M
+    assert (
+        js.suggestion is not None
+        and js.suggestion["image"] == "gcr.io/distroless/nodejs22-debian13"
+        and js.suggestion["savingBytes"] == (409 - 45) * M
+    )
     bb = by["docker.io/library/busybox:latest"]
-    assert (bb.size, bb.nodes, bb.latest, bb.hygiene, bb.policies, bb.kinds, bb.suggestion) == (None, 0, True, "no tag", {"Always": 2}, ["init"], None)
+    assert (bb.size, bb.nodes, bb.latest, bb.hygiene, bb.policies, bb.kinds, bb.suggestion) == (
+        None,
+        0,
+        True,
+        "no tag",
+        {"Always": 2},
+        ["init"],
+        None,
+    )
     assert bb.notes == ["size unknown: no node lists it"]
     assert by["docker.io/envoyproxy/envoy:v1.31"].kinds == ["sidecar"]
 
@@ -129,9 +154,21 @@ def test_summary_figures() -> None:
 def test_fresh_node_bytes_per_pool() -> None:
     pools = {p.pool: p for p in audit().pools}
     # pool a runs python:3.12, node:22, busybox and envoy: two of known size.
-    assert (pools["a"].nodes, pools["a"].runtime, pools["a"].images, pools["a"].fresh_bytes, pools["a"].unknown) == (3, "containerd", 4, 820 * M, 2)
+    assert (pools["a"].nodes, pools["a"].runtime, pools["a"].images, pools["a"].fresh_bytes, pools["a"].unknown) == (
+        3,
+        "containerd",
+        4,
+        820 * M,
+        2,
+    )
     # pool b runs python:3.12 on CRI-O: its uncompressed size.
-    assert (pools["b"].nodes, pools["b"].runtime, pools["b"].images, pools["b"].fresh_bytes, pools["b"].unknown) == (1, "cri-o", 1, 1020 * M, 0)
+    assert (pools["b"].nodes, pools["b"].runtime, pools["b"].images, pools["b"].fresh_bytes, pools["b"].unknown) == (
+        1,
+        "cri-o",
+        1,
+        1020 * M,
+        0,
+    )
 
 
 def test_pre_pull_plan() -> None:
@@ -145,7 +182,10 @@ def test_pre_pull_plan() -> None:
     ]
     assert audit(InventorySettings(min_size=410 * M)).pre_pull[0].image == "docker.io/library/python:3.12"
     hpa = audit(InventorySettings(hpa_targets=frozenset({("StatefulSet", "shop", "db")}))).pre_pull
-    assert sorted(hpa[1].reasons) == ["Deployment/shop/web x2", "StatefulSet/shop/db (HPA target)"]  # db tolerates n3, which holds it already
+    assert sorted(hpa[1].reasons) == [
+        "Deployment/shop/web x2",
+        "StatefulSet/shop/db (HPA target)",
+    ]  # db tolerates n3, which holds it already
 
 
 def test_capped_nodes_may_hold_more() -> None:
@@ -159,7 +199,9 @@ def test_capped_nodes_may_hold_more() -> None:
         node("x", "a", [([f"big@{P}", "big:1"], 900 * M), ([f"mid@{N}", "mid:1"], 800 * M)]),
         node("y", "a", [([f"docker.io/library/c@{Z}", "c:1"], 300 * M)]),
     ]
-    pods = [pod(f"c-h-{i}", "y", [{"name": "c", "image": "c:1"}], ("ReplicaSet", "c-h"), labels={"pod-template-hash": "h"}) for i in range(2)]
+    pods = [
+        pod(f"c-h-{i}", "y", [{"name": "c", "image": "c:1"}], ("ReplicaSet", "c-h"), labels={"pod-template-hash": "h"}) for i in range(2)
+    ]
     capped = audit(InventorySettings(max_images=2), nodes, pods).pre_pull
     assert capped == []  # uncertain on x, so no plan
     plain = audit(InventorySettings(max_images=3), nodes, pods).pre_pull

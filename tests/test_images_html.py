@@ -38,7 +38,9 @@ class Images(HTMLParser):
 
 
 def test_report_renders_a_bar_per_image(hand_cluster: Sim, tmp_path: Path) -> None:  # noqa: F811
-    ran = perf(hand_cluster.kubeconfig, "images", "--kubeconfig", str(hand_cluster.kubeconfig), "-o", "html")  # --kubeconfig: see inproc use in test_images
+    ran = perf(
+        hand_cluster.kubeconfig, "images", "--kubeconfig", str(hand_cluster.kubeconfig), "-o", "html"
+    )  # --kubeconfig: see inproc use in test_images
     assert ran.returncode == 0, ran.stderr
     html = ran.stdout
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "self-contained: nothing fetched from the network"

@@ -13,7 +13,15 @@ from kubectl_perf.owners import Workload
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("200MB", 200_000_000), ("1.5GB", 1_500_000_000), ("300Mi", 300 * 2**20), ("250000000", 250_000_000), ("2G", 2 * 10**9), ("500k", 500_000), ("1GiB", 2**30)],
+    [
+        ("200MB", 200_000_000),
+        ("1.5GB", 1_500_000_000),
+        ("300Mi", 300 * 2**20),
+        ("250000000", 250_000_000),
+        ("2G", 2 * 10**9),
+        ("500k", 500_000),
+        ("1GiB", 2**30),
+    ],
 )
 def test_sizes(text: str, expected: int) -> None:
     assert size(text) == expected

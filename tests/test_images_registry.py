@@ -68,7 +68,10 @@ class Server:
     def image(self, repo: str, config: dict[str, Any], layer_sizes: list[int], tag: str | None) -> dict[str, Any]:
         """Push an image; returns its manifest descriptor."""
         cfg = self.blob(repo, json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}, **config}).encode())
-        layers = [self.blob(repo, hashlib.sha512(f"{repo}{n}".encode()).digest() * (size // 64) + b"x" * (size % 64)) for n, size in enumerate(layer_sizes)]
+        layers = [
+            self.blob(repo, hashlib.sha512(f"{repo}{n}".encode()).digest() * (size // 64) + b"x" * (size % 64))
+            for n, size in enumerate(layer_sizes)
+        ]
         manifest = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
@@ -138,7 +141,9 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
             ],
         }
         open_reg.manifest("shop/worker", index, OCI_INDEX, "5")
-        open_reg.image("shop/web", {"config": {"Labels": {"org.opencontainers.image.base.name": "docker.io/library/ubuntu:24.04"}}}, [M], "1")
+        open_reg.image(
+            "shop/web", {"config": {"Labels": {"org.opencontainers.image.base.name": "docker.io/library/ubuntu:24.04"}}}, [M], "1"
+        )
         private.image("private/app", {"config": {"Env": ["GOLANG_VERSION=1.25.1"]}}, [M], "1")
         yield open_reg, private
     finally:
@@ -171,7 +176,15 @@ def test_registry_client_reads_configs_and_sizes(registries: tuple[Server, Serve
 def test_docker_config_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     auth = base64.b64encode(b"me:pw:with:colons").decode()
     (tmp_path / "config.json").write_text(
-        json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}, "registry.example.com": {"username": "u", "password": "p"}, "bad": {"auth": "%%%"}}})
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": auth},
+                    "registry.example.com": {"username": "u", "password": "p"},
+                    "bad": {"auth": "%%%"},
+                }
+            }
+        )
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     assert docker_credentials() == {"docker.io": ("me", "pw:with:colons"), "registry.example.com": ("u", "p")}
@@ -180,7 +193,9 @@ def test_docker_config_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture(scope="module")
-def inspect_cluster(registries: tuple[Server, Server], sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Sim, Server, Server, int]:
+def inspect_cluster(
+    registries: tuple[Server, Server], sim_factory: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Sim, Server, Server, int]:
     open_reg, private = registries
     closed = free_port()
     listed = [
@@ -195,7 +210,9 @@ def inspect_cluster(registries: tuple[Server, Server], sim_factory: Any, tmp_pat
         "metadata": {"name": "r1", "labels": {"node-pool": "x"}},
         "status": {
             "nodeInfo": {"containerRuntimeVersion": "containerd://2.0.0", "architecture": "amd64"},
-            "images": [{"names": [f"{name.rsplit(':', 1)[0]}@sha256:{n:064d}", name], "sizeBytes": size} for n, (name, size) in enumerate(listed)],
+            "images": [
+                {"names": [f"{name.rsplit(':', 1)[0]}@sha256:{n:064d}", name], "sizeBytes": size} for n, (name, size) in enumerate(listed)
+            ],
         },
     }
     images = [name for name, _s in listed] + [f"{open_reg.host}/shop/tiny:1", f"{open_reg.host}/shop/missing:1", f"127.0.0.1:{closed}/x:1"]
@@ -203,7 +220,10 @@ def inspect_cluster(registries: tuple[Server, Server], sim_factory: Any, tmp_pat
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "namespace": "shop"},
-        "spec": {"nodeName": "r1", "containers": [{"name": f"c{n}", "image": image, "imagePullPolicy": "IfNotPresent"} for n, image in enumerate(images)]},
+        "spec": {
+            "nodeName": "r1",
+            "containers": [{"name": f"c{n}", "image": image, "imagePullPolicy": "IfNotPresent"} for n, image in enumerate(images)],
+        },
     }
     path = tmp_path_factory.mktemp("inspect") / "cluster.yaml"
     path.write_text(yaml.safe_dump_all([node, copy.deepcopy(pod)]))
@@ -219,7 +239,9 @@ def test_inspect_through_the_cli(inspect_cluster: tuple[Sim, Server, Server, int
     sim, open_reg, private, closed = inspect_cluster
     creds = tmp_path / "docker"
     creds.mkdir()
-    (creds / "config.json").write_text(json.dumps({"auths": {private.host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}}))
+    (creds / "config.json").write_text(
+        json.dumps({"auths": {private.host: {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}}})
+    )
     result = images_in_process(sim, "--inspect", "-o", "json", env={"DOCKER_CONFIG": str(creds)})
     assert result.returncode == 0, result.stderr
     images = {i["image"]: i for i in json.loads(result.stdout)["images"]}
@@ -241,7 +263,9 @@ def test_inspect_through_the_cli(inspect_cluster: tuple[Sim, Server, Server, int
     bare = images_in_process(sim, "--inspect", "-o", "json", env={"DOCKER_CONFIG": str(tmp_path / "none")})
     assert bare.returncode == 0
     app = {i["image"]: i for i in json.loads(bare.stdout)["images"]}[f"{private.host}/private/app:1"]
-    assert app["suggestion"] is None and app["notes"] == [f"registry: unauthorized (401): no credentials for {private.host} in ~/.docker/config.json"]
+    assert app["suggestion"] is None and app["notes"] == [
+        f"registry: unauthorized (401): no credentials for {private.host} in ~/.docker/config.json"
+    ]
     # Without --inspect nothing is read from registries: custom images get no suggestion.
     plain = {i["image"]: i for i in json.loads(images_in_process(sim, "-o", "json").stdout)["images"]}
     assert plain[f"{open_reg.host}/shop/api:2.3.1"]["suggestion"] is None and plain[f"{open_reg.host}/shop/tiny:1"]["sizeBytes"] is None
@@ -290,7 +314,16 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
         header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]}
         t = int(time.time())
         access = [{"type": "repository", "name": repo, "actions": actions}] if actions else []
-        claims = {"iss": "test-issuer", "sub": "", "aud": "test-registry", "exp": t + 300, "nbf": t - 10, "iat": t, "jti": f"{repo}{t}", "access": access}
+        claims = {
+            "iss": "test-issuer",
+            "sub": "",
+            "aud": "test-registry",
+            "exp": t + 300,
+            "nbf": t - 10,
+            "iat": t,
+            "jti": f"{repo}{t}",
+            "access": access,
+        }
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
         r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"

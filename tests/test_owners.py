@@ -18,7 +18,9 @@ def test_deployment_from_template_hash() -> None:
     pod = meta("web-7d4b9c-x2x9z", ("ReplicaSet", "web-7d4b9c"), {"pod-template-hash": "7d4b9c"})
     assert workload_of(pod) == Workload("Deployment", "shop", "web")
     # a ReplicaSet whose name does not end in its pods' hash was made by hand
-    assert workload_of(meta("rs-x", ("ReplicaSet", "custom-rs"), {"pod-template-hash": "7d4b9c"})) == Workload("ReplicaSet", "shop", "custom-rs")
+    assert workload_of(meta("rs-x", ("ReplicaSet", "custom-rs"), {"pod-template-hash": "7d4b9c"})) == Workload(
+        "ReplicaSet", "shop", "custom-rs"
+    )
     assert workload_of(meta("rs-x", ("ReplicaSet", "web-7d4b9c"))) == Workload("ReplicaSet", "shop", "web-7d4b9c")
     assert workload_of(meta("x", ("ReplicaSet", "7d4b9c"), {"pod-template-hash": "7d4b9c"})).kind == "ReplicaSet"
 
@@ -31,7 +33,11 @@ def test_cronjob_from_job_name() -> None:
 
 def test_other_owners_and_bare_pods() -> None:
     assert workload_of(meta("db-0", ("StatefulSet", "db"))) == Workload("StatefulSet", "shop", "db")
-    assert workload_of(meta("fb-abcde", ("DaemonSet", "fluent-bit"))).as_dict() == {"kind": "DaemonSet", "namespace": "shop", "name": "fluent-bit"}
+    assert workload_of(meta("fb-abcde", ("DaemonSet", "fluent-bit"))).as_dict() == {
+        "kind": "DaemonSet",
+        "namespace": "shop",
+        "name": "fluent-bit",
+    }
     assert workload_of(meta("etcd-node-1", ("Node", "node-1"))) == Workload("Node", "shop", "node-1")
     assert workload_of(meta("debug")) == Workload("Pod", "shop", "debug")
     # several references and none is the controller: no owner to speak of

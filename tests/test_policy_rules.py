@@ -87,11 +87,32 @@ def test_grouping_still_carries_the_most_room() -> None:
         ({"containers": [c("a", "1Gi", "1Gi")]}, [view("n1", 8, "p")], "allow", "warn", "", []),  # weighed: no skip
         ({"containers": [c("a", "1Gi", "1Gi")]}, None, "allow", "warn", "stale_cache", []),
         ({"containers": [c("a", "1Gi", "1Gi")]}, None, "deny", "warn", "stale_cache", ["padding"]),
-        ({"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}}, [view("n1", 8, "p")], "allow", "allow", "no_eligible_node", []),
-        ({"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}}, [view("n1", 8, "p")], "allow", "warn", "no_eligible_node", ["padding"]),
+        (
+            {"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}},
+            [view("n1", 8, "p")],
+            "allow",
+            "allow",
+            "no_eligible_node",
+            [],
+        ),
+        (
+            {"containers": [c("a", "1Gi", "1Gi")], "nodeSelector": {"pool": "none"}},
+            [view("n1", 8, "p")],
+            "allow",
+            "warn",
+            "no_eligible_node",
+            ["padding"],
+        ),
         ({"containers": [c("a")]}, None, "allow", "warn", "stale_cache", ["padding"]),  # unbounded, and no node view
         ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}, None, "allow", "warn", "stale_cache", ["padding"]),
-        ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "0"}}}]}, None, "allow", "warn", "", []),  # nothing to weigh
+        (
+            {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "0"}}}]},
+            None,
+            "allow",
+            "warn",
+            "",
+            [],
+        ),  # nothing to weigh
     ],
 )
 def test_padding_rule_says_why_it_could_not_weigh_the_pod(

@@ -41,10 +41,7 @@ def oracle(text: str) -> tuple[list[tuple[Any, ...]], dict[str, str], dict[str, 
 
 def ours(data: bytes, names: set[str] | None = None) -> tuple[list[tuple[Any, ...]], Parser]:
     parser = Parser(names)
-    out = [
-        (s.name, s.labels, s.value, None if s.timestamp is None else s.timestamp / 1000)
-        for s in parser.samples(io.BytesIO(data))
-    ]
+    out = [(s.name, s.labels, s.value, None if s.timestamp is None else s.timestamp / 1000) for s in parser.samples(io.BytesIO(data))]
     return out, parser
 
 
@@ -133,7 +130,7 @@ def test_malformed_and_truncated_lines_are_counted_and_skipped() -> None:
 
 
 def test_labels_are_parsed_only_when_read() -> None:
-    lines = [b'wanted{a="1",b="2"} 1', b'wanted{a="1" b="2"} 2', b'other{broken 3']
+    lines = [b'wanted{a="1",b="2"} 1', b'wanted{a="1" b="2"} 2', b"other{broken 3"]
     parser = Parser({"wanted"})
     samples = list(parser.samples(lines))
     # `other` was never looked at past its name, so its broken labels count for nothing
@@ -146,14 +143,14 @@ def test_labels_are_parsed_only_when_read() -> None:
 
 
 def test_name_filter_drops_other_metrics() -> None:
-    text = b"# TYPE a counter\na_total 1\nb 2\nc{x=\"y\"} 3\na_total{k=\"v\"} 4\n"
+    text = b'# TYPE a counter\na_total 1\nb 2\nc{x="y"} 3\na_total{k="v"} 4\n'
     got = [(s.name, s.value) for s in Parser({"a_total", "c"}).samples(text.splitlines())]
     assert got == [("a_total", 1.0), ("c", 3.0), ("a_total", 4.0)]
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b'a="1" b="2"', b'a=1', b'="x"', b'a="unterminated', b'a="1",,b="2"', b'a="x"y="z"'],
+    [b'a="1" b="2"', b"a=1", b'="x"', b'a="unterminated', b'a="1",,b="2"', b'a="x"y="z"'],
 )
 def test_bad_label_sets_raise(raw: bytes) -> None:
     with pytest.raises(MalformedLine):

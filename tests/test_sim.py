@@ -481,7 +481,9 @@ def test_server_side_apply_of_reports(sim_factory: Any, tmp_path: Path) -> None:
     apply = {"Content-Type": "application/apply-patch+yaml"}
     status, body = sim.request(url, "PATCH", report("shop", [RESULT]), headers=apply)
     assert status == 422 and "fieldManager" in json.loads(body)["message"]
-    status, body = sim.request(url + "?fieldManager=kubectl-perf&force=true", "PATCH", report("shop", [RESULT, RESULT], extra="x"), headers=apply)
+    status, body = sim.request(
+        url + "?fieldManager=kubectl-perf&force=true", "PATCH", report("shop", [RESULT, RESULT], extra="x"), headers=apply
+    )
     assert status == 201, body
     created = json.loads(body)
     assert created["summary"]["fail"] == 2 and created["metadata"]["labels"]["extra"] == "x"
@@ -510,7 +512,10 @@ def test_server_side_apply_of_reports(sim_factory: Any, tmp_path: Path) -> None:
     cluster = {**report("", [RESULT]), "kind": "ClusterPolicyReport"}
     del cluster["metadata"]["namespace"]
     status, body = sim.request(
-        "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/kubectl-perf?fieldManager=kubectl-perf&force=true", "PATCH", cluster, headers=apply
+        "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/kubectl-perf?fieldManager=kubectl-perf&force=true",
+        "PATCH",
+        cluster,
+        headers=apply,
     )
     assert status == 201 and "namespace" not in json.loads(body)["metadata"]
 
@@ -535,7 +540,10 @@ def test_generated_cluster_violates_each_audit_rule(generated: Sim) -> None:
     gpu_budget = max(alloc[n["metadata"]["name"]] for n in nodes if n["metadata"]["labels"]["workload"] == "gpu") * 3 // 4
     assert any(parse_quantity(c["resources"].get("limits", {}).get("memory", "0")) // 10**9 > gpu_budget for c in containers), "padding"
     # node-padding: some node's usage past 75% of its allocatable memory
-    usage = {m["metadata"]["name"]: parse_quantity(m["usage"]["memory"]) // 10**9 for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]}
+    usage = {
+        m["metadata"]["name"]: parse_quantity(m["usage"]["memory"]) // 10**9
+        for m in generated.get("/apis/metrics.k8s.io/v1beta1/nodes")["items"]
+    }
     assert any(usage[n] > alloc[n] * 3 // 4 for n in alloc), "node-padding"
     assert any(usage[n] < alloc[n] * 3 // 4 for n in alloc), "and nodes within their target"
 

@@ -64,7 +64,9 @@ def test_committed_memory_follows_pod_events(monkeypatch: pytest.MonkeyPatch) ->
     cache.nodes.replace([node("n1", "16Gi", {}), node("n2", "8Gi", {})])
     assert cache.pods is not None
     pending = bound_pod("p3", "", "2Gi")
-    cache.pods.replace(iter([bound_pod("p1", "n1", "4Gi"), bound_pod("p2", "n1", "1Gi"), pending, bound_pod("p4", "n2", "3Gi", "Succeeded")]))
+    cache.pods.replace(
+        iter([bound_pod("p1", "n1", "4Gi"), bound_pod("p2", "n1", "1Gi"), pending, bound_pod("p4", "n2", "3Gi", "Succeeded")])
+    )
 
     def committed() -> dict[str, int]:
         return {v.name: v.committed for v in cache.views() or []}

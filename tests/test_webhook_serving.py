@@ -168,7 +168,6 @@ def test_unsupported_transfer_coding_is_a_400_not_a_501(patient: Webhook) -> Non
         assert tls.recv(100).split(b" ")[1].startswith(b"4")
 
 
-
 # -- one process by default (issue 15, issue 7 item 10) ------------------------------------------
 def children(pid: int) -> list[int]:
     out = []

@@ -198,9 +198,9 @@ def stalled_connection(port: int, stage: str, host: str = "127.0.0.1") -> socket
     if stage == "headers":
         tls.sendall(head.encode())  # no blank line: the headers never end
     elif stage == "body":
-        tls.sendall(f"{head}Content-Length: 1000\r\n\r\n{{\"kind\": ".encode())
+        tls.sendall(f'{head}Content-Length: 1000\r\n\r\n{{"kind": '.encode())
     elif stage == "chunked":
-        tls.sendall(f"{head}Transfer-Encoding: chunked\r\n\r\n100\r\n{{\"kind\": ".encode())
+        tls.sendall(f'{head}Transfer-Encoding: chunked\r\n\r\n100\r\n{{"kind": '.encode())
     else:
         raise ValueError(stage)
     return tls

@@ -93,7 +93,11 @@ def _group_by(args: list[str]) -> tuple[list[tuple[str, str]], int]:
     if value.startswith("node-label:"):
         keys = sorted({k for n in _items(args, "/api/v1/nodes") for k in (n.get("metadata") or {}).get("labels") or {}})
         return [(f"node-label:{k}", "") for k in keys], NO_FILE
-    prefixes = [("namespace", "pods by namespace"), ("label:", "pods by a pod label"), ("node-label:", "nodes by a node label (zone, pool)")]
+    prefixes = [
+        ("namespace", "pods by namespace"),
+        ("label:", "pods by a pod label"),
+        ("node-label:", "nodes by a node label (zone, pool)"),
+    ]
     return prefixes, NO_FILE | NO_SPACE
 
 

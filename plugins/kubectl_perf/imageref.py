@@ -195,20 +195,26 @@ def suggest_for_name(ref: ImageRef) -> Suggestion | None:
         return None
     name, tag = ref.name, ref.tag
     if name == "docker.io/library/python":
-        return Suggestion("python", "python3", "python3-debian13 carries CPython 3.13 without a shell or pip: install dependencies in a build stage")
+        return Suggestion(
+            "python", "python3", "python3-debian13 carries CPython 3.13 without a shell or pip: install dependencies in a build stage"
+        )
     if name == "docker.io/library/node":
         return node_suggestion(tag)
     if name in _JAVA:
         return java_suggestion(tag)
     if name == "docker.io/library/golang":
         return Suggestion(
-            "golang", "static", "a Go toolchain image in production: ship the binary built with CGO_ENABLED=0 on static (base if it needs cgo)"
+            "golang",
+            "static",
+            "a Go toolchain image in production: ship the binary built with CGO_ENABLED=0 on static (base if it needs cgo)",
         )
     if name in _OS_BASES:
         return Suggestion("os", "base", "a full OS userland under a native binary: base carries glibc, libssl and CA certificates")
     if name in ("docker.io/library/nginx", "docker.io/library/httpd"):
         server = name.rsplit("/", 1)[1]
-        return Suggestion(server, "cc", f"{server} as an app base: copy the binary and its libraries onto cc, or serve static files from a static binary")
+        return Suggestion(
+            server, "cc", f"{server} as an app base: copy the binary and its libraries onto cc, or serve static files from a static binary"
+        )
     return None
 
 

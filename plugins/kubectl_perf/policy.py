@@ -43,7 +43,9 @@ class Policy:
     node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
     committed: str = DEFAULTS["padding"]["committed"]
     daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
-    no_eligible_node: str = DEFAULTS["padding"]["noEligibleNode"]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
+    no_eligible_node: str = DEFAULTS["padding"][
+        "noEligibleNode"
+    ]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
     exempt_namespaces: tuple[str, ...] = DEFAULTS["exemptNamespaces"]
     namespace_overrides: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["namespaceOverrides"]))
     on_stale_cache: str = DEFAULTS["onStaleCache"]

@@ -177,4 +177,3 @@ def format_cpu(nanos: int) -> str:
 def format_count(nanos: int) -> str:
     whole, frac = divmod(nanos, NANO)
     return str(whole) if not frac else f"{nanos / NANO:g}"
-

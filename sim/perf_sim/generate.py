@@ -386,7 +386,9 @@ class Generated:
             "cid": f"{mix(i, 5):08x}{mix(i, 6):08x}",
             "stsname": f.name,
             "jobname": f.labels.get("batch.kubernetes.io/job-name", ""),
-            "jobuid": self.owner_uid("Job", f.namespace, f.labels["batch.kubernetes.io/job-name"]) if f.workload.owner_kind == "Job" else "",
+            "jobuid": self.owner_uid("Job", f.namespace, f.labels["batch.kubernetes.io/job-name"])
+            if f.workload.owner_kind == "Job"
+            else "",
         }
 
     def pod(self, i: int) -> dict[str, Any]:
@@ -400,7 +402,9 @@ class Generated:
 
     def owner_name(self, w: Workload) -> str:
         """The controller that owns w's pods (a Job's name varies per pod: see pod_name)."""
-        return {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[w.owner_kind]
+        return {"ReplicaSet": f"{w.name}-{self.template_hash(w)}", "StatefulSet": w.name, "DaemonSet": w.name, "Job": "@jobname@"}[
+            w.owner_kind
+        ]
 
     def _build_template(self, w: Workload, phase: str) -> str:
         spec = json.loads(json.dumps(w.spec))
@@ -533,7 +537,9 @@ class Generated:
         w = self.workload(i)
         if self.phase(i, w) != "Running":
             return 0
-        return sum(synth_usage(rc, rm, lm, mix(self.seed, i, n, 17), lc)[1] for n, (_c, rc, rm, lm, lc) in enumerate(self._container_requests(w)))
+        return sum(
+            synth_usage(rc, rm, lm, mix(self.seed, i, n, 17), lc)[1] for n, (_c, rc, rm, lm, lc) in enumerate(self._container_requests(w))
+        )
 
     @lru_cache(maxsize=4096)
     def _leak(self, k: int) -> tuple[int, int]:
@@ -543,7 +549,12 @@ class Generated:
             return -1, 0
         first = k * self.per_node
         pods = range(first, first + self.per_node)
-        leaky = [i for i in pods if self.phase(i, self.workload(i)) == "Running" and any(not lm for _c, _rc, _rm, lm, _lc in self._container_requests(self.workload(i)))]
+        leaky = [
+            i
+            for i in pods
+            if self.phase(i, self.workload(i)) == "Running"
+            and any(not lm for _c, _rc, _rm, lm, _lc in self._container_requests(self.workload(i)))
+        ]
         if not leaky:
             return -1, 0
         apps = [i for i in leaky if self.workload(i).owner_kind != "DaemonSet"] or leaky

@@ -154,7 +154,9 @@ class Metrics:
             specs = {c.get("name"): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
             start = _started(pod_obj, now)
             h = name_hash(p.uid)
-            containers = [figures(cname, cpu, mem, specs.get(cname) or {}, mix(h, n), start) for n, (cname, cpu, mem) in enumerate(p.containers)]
+            containers = [
+                figures(cname, cpu, mem, specs.get(cname) or {}, mix(h, n), start) for n, (cname, cpu, mem) in enumerate(p.containers)
+            ]
             out.append((p, start, dotted(pod_obj, "status.qosClass"), containers))
         with self._lock:
             self._containers[name] = (self.store.rv, out)
@@ -237,7 +239,7 @@ class Metrics:
             add("container_spec_memory_swap_limit_bytes", f.memory_limit, stamp="")
             add("container_start_time_seconds", int(f.start), stamp="")
             for state in ("iowait", "running", "sleeping", "stopped", "uninterruptible"):
-                add("container_tasks_state", f.threads - 1 if state == "sleeping" else int(state == "running"), f"{base},state=\"{state}\"")
+                add("container_tasks_state", f.threads - 1 if state == "sleeping" else int(state == "running"), f'{base},state="{state}"')
             add("container_threads", f.threads)
             add("container_threads_max", 0 if pod_level else 4194304)
             add("container_ulimits_soft", 1048576, f'{base},ulimit="max_open_files"')
@@ -334,7 +336,13 @@ class Metrics:
             return out
 
         def fs_stats(used: int, capacity: int = 107_321_753_600) -> dict[str, Any]:
-            return {"time": stamp, "availableBytes": capacity - used, "capacityBytes": capacity, "usedBytes": used, "inodesUsed": used // 65536}
+            return {
+                "time": stamp,
+                "availableBytes": capacity - used,
+                "capacityBytes": capacity,
+                "usedBytes": used,
+                "inodesUsed": used // 65536,
+            }
 
         def net_stats(h: int, elapsed: float) -> dict[str, Any]:
             rate = 2000 + h % 500_000

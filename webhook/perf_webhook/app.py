@@ -54,6 +54,7 @@ def _read_body() -> bytes | None:
 
 def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
     """Who asked for what, and which rule said what; never the object itself."""
+
     def mapping(value: Any) -> Mapping[str, Any]:
         return value if isinstance(value, Mapping) else {}
 

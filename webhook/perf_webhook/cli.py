@@ -66,7 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="perf-webhook", description="Validating admission webhook: requests and memory padding targets.")
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM), reloaded when it changes")
     p.add_argument("--tls-private-key-file", required=True, help="its private key (PEM)")
-    p.add_argument("--tls-min-version", choices=TLS_VERSION_NAMES, default=d.tls_min_version, help="lowest TLS version (default %(default)s)")
+    p.add_argument(
+        "--tls-min-version", choices=TLS_VERSION_NAMES, default=d.tls_min_version, help="lowest TLS version (default %(default)s)"
+    )
     p.add_argument(
         "--tls-cipher-suites",
         type=_suites,

@@ -53,7 +53,9 @@ class Metrics:
         # In multiprocess mode the values live in files, summed at scrape time; the
         # metrics themselves then belong to no registry.
         own = None if multiprocess() else self.registry
-        self.reviews = Counter("perf_webhook_requests", "Admission reviews answered, by decision and rule.", ["decision", "rule"], registry=own)
+        self.reviews = Counter(
+            "perf_webhook_requests", "Admission reviews answered, by decision and rule.", ["decision", "rule"], registry=own
+        )
         self.denials = Counter("perf_webhook_denials", "Reviews denied, by each rule that denied.", ["rule"], registry=own)
         self.skipped = Counter(
             "perf_webhook_padding_skipped", "Reviews whose padding check was skipped, by reason.", ["reason"], registry=own

@@ -242,7 +242,9 @@ def gunicorn_config(settings: Settings, fd: int, worker: type) -> dict[str, Any]
     }
 
 
-def run(settings: Settings, load: Callable[[], Any], on_cut: Callable[[str], None] | None = None, sock: socket.socket | None = None) -> None:
+def run(
+    settings: Settings, load: Callable[[], Any], on_cut: Callable[[str], None] | None = None, sock: socket.socket | None = None
+) -> None:
     """Serve the WSGI app `load()` builds (in each worker, after the fork) with these
     settings; the benchmark serves its bare baseline app through this too."""
     from gunicorn.app.base import BaseApplication

@@ -45,7 +45,9 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
     started = time.time()
     reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
     owned = fetch.controllers(cluster)
-    state = Audit(options.policy, options.settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets)  # nodes not kept
+    state = Audit(
+        options.policy, options.settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets
+    )  # nodes not kept
     fetch.fold_pods(cluster, state, options.chunk_size)
     usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
     facts = fetch.cluster_facts(cluster, reads, owned.daemonsets)

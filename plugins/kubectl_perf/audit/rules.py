@@ -64,7 +64,9 @@ CATEGORY_ORDER: Mapping[str, int] = {c: i for i, c in enumerate(dict.fromkeys(c.
 THRESHOLDS: Mapping[str, int] = {k: v for c in CHECKS for k, v in c.defaults.items()}
 
 
-def result(check: Check[Any], outcome: Outcome, resource: Ref | None, extra: Mapping[str, object] | None = None, cluster: bool = False) -> Result:
+def result(
+    check: Check[Any], outcome: Outcome, resource: Ref | None, extra: Mapping[str, object] | None = None, cluster: bool = False
+) -> Result:
     """A check's outcome on one resource as the reports carry it (properties as text)."""
     props = {k: str(v) for k, v in {**outcome.properties, **(extra or {})}.items()}
     return Result(check.id, check.category, outcome.result, check.severity, outcome.message, resource, props, cluster)

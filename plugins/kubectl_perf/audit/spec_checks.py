@@ -77,4 +77,3 @@ def ephemeral_storage_requests(spec: Spec) -> Outcome:
             {"containers": ",".join(writers)},
         )
     return Outcome("pass", "every container that writes to node disk requests ephemeral-storage")
-

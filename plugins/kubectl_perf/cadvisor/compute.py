@@ -351,9 +351,9 @@ def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_ta
 
 
 SORTS = {
-    "throttling": lambda r: (r.throttled_ratio if r.throttled_ratio is not None else -1.0),
-    "memory": lambda r: (r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0),
-    "cpu": lambda r: (r.cpu_cores if r.cpu_cores is not None else -1.0),
+    "throttling": lambda r: r.throttled_ratio if r.throttled_ratio is not None else -1.0,
+    "memory": lambda r: r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0,
+    "cpu": lambda r: r.cpu_cores if r.cpu_cores is not None else -1.0,
 }
 
 

@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--node-selector", metavar="SELECTOR", help="nodes matching this label selector")
     src.add_argument("-f", "--filename", action="append", default=[], metavar="DUMP", help="a dump saved earlier (repeatable; - for stdin)")
     src.add_argument("--pods-file", metavar="FILE", help="`kubectl get pods -o json` output: requests and limits for -f dumps")
-    src.add_argument("--endpoint", choices=ENDPOINTS, default="cadvisor", help="cadvisor (default), resource (/metrics/resource) or summary (/stats/summary)")
+    src.add_argument(
+        "--endpoint",
+        choices=ENDPOINTS,
+        default="cadvisor",
+        help="cadvisor (default), resource (/metrics/resource) or summary (/stats/summary)",
+    )
     src.add_argument("--concurrency", type=positive_int, default=8, metavar="N", help="read at most N nodes at a time (default 8)")
     # -n/-l also choose the nodes (those hosting the pods) when none is named
     flt = add_filter_flags(p)
@@ -82,13 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--summary", action="store_true", help="one row per container instead of the dump")
     summ.add_argument("--interval", type=seconds, default=10.0, metavar="SECONDS", help="seconds between the two scrapes (default 10)")
     summ.add_argument("--once", action="store_true", help="one scrape: averages since each container started")
-    summ.add_argument("--throttle-threshold", type=threshold, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)")
-    summ.add_argument("--memory-threshold", type=threshold, default=0.90, metavar="RATIO", help="flag working sets above this share of the limit (default 90%%)")
+    summ.add_argument(
+        "--throttle-threshold", type=threshold, default=0.25, metavar="RATIO", help="flag throttling above this (default 25%%)"
+    )
+    summ.add_argument(
+        "--memory-threshold",
+        type=threshold,
+        default=0.90,
+        metavar="RATIO",
+        help="flag working sets above this share of the limit (default 90%%)",
+    )
     summ.add_argument("--sort", choices=("throttling", "memory", "cpu"), help="largest first")
     summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
     summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
     add_policy_flags(summ)
-    p.add_argument("-o", "--output", metavar="FORMAT", help="dump: text (default), json, jsonl; summary: table (default), wide, json, yaml, csv, tsv, html")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FORMAT",
+        help="dump: text (default), json, jsonl; summary: table (default), wide, json, yaml, csv, tsv, html",
+    )
     add_connection_flags(p)
     return p
 

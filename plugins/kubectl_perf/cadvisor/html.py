@@ -43,7 +43,7 @@ def _row(r: ContainerUsage, throttle: float, memory: float) -> str:
         f"{escape(pct_text(r.throttled_ratio))}</td>"
         f"<td>{escape(bytes_text(r.memory_working_set_bytes))} / {escape(bytes_text(r.memory_limit_bytes))}</td>"
         f"<td>{_bar('mem', r.memory_limit_ratio, memory, 'memory limit')} {escape(pct_text(r.memory_limit_ratio))}</td>"
-        f"<td>{'-' if r.oom_events is None else r.oom_events}</td><td class=\"flag\">{escape(flags)}</td></tr>"
+        f'<td>{"-" if r.oom_events is None else r.oom_events}</td><td class="flag">{escape(flags)}</td></tr>'
     )
 
 

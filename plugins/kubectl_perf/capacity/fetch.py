@@ -43,7 +43,9 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
     views, and pod filters)."""
     plan, pods = options.plan, options.pods
     try:
-        nodes: list[Obj] = cluster.fold("/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": options.nodes.selector})
+        nodes: list[Obj] = cluster.fold(
+            "/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": options.nodes.selector}
+        )
         reads = ClusterReads([n for n in nodes if node_wanted(n, options.nodes)])
     except ApiError as err:
         if err.status != 403:

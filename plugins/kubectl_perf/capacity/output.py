@@ -208,7 +208,9 @@ def labels_text(row: Row) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "<none>"
 
 
-def node_columns(resources: tuple[str, ...], label_keys: tuple[str, ...], show: Show, now: datetime, all_labels: bool = False) -> list[Column]:
+def node_columns(
+    resources: tuple[str, ...], label_keys: tuple[str, ...], show: Show, now: datetime, all_labels: bool = False
+) -> list[Column]:
     cols = [Column("NODE", node_name)]
     cols += [label_column(key) for key in label_keys]
     if all_labels:  # --show-labels, as kubectl get

@@ -200,7 +200,11 @@ class ImageInventory:
         notes = []
         if not measured.listed_as:
             maybe = [k for k in capped if k in use.running_on] or capped
-            cut = f"; {len(maybe)} node(s) list the maximum of {self.settings.max_images} images and may hold it beyond the cut" if maybe else ""
+            cut = (
+                f"; {len(maybe)} node(s) list the maximum of {self.settings.max_images} images and may hold it beyond the cut"
+                if maybe
+                else ""
+            )
             if inspection and inspection.layer_bytes is not None:
                 size, runtime = inspection.layer_bytes, "registry"
                 notes.append(f"no node lists it: size from the registry (compressed layers){cut}")

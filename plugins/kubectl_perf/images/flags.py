@@ -56,14 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--inspect", action="store_true", help="read custom images' configs from their registries (OCI distribution API) to find their base"
     )
-    p.add_argument("--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)")
+    p.add_argument(
+        "--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)"
+    )
     plan = p.add_argument_group("pre-pull plan")
-    plan.add_argument("--min-size", type=byte_size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)")
+    plan.add_argument(
+        "--min-size", type=byte_size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)"
+    )
     plan.add_argument(
         "--pool-label", type=label_key, metavar="KEY", help="node label naming the pool (default: the first well-known key nodes carry)"
     )
     plan.add_argument(
-        "--namespace-for-cache", type=namespace_name, default="kube-fledged", metavar="NS", help="namespace of the ImageCache (default kube-fledged)"
+        "--namespace-for-cache",
+        type=namespace_name,
+        default="kube-fledged",
+        metavar="NS",
+        help="namespace of the ImageCache (default kube-fledged)",
     )
     plan.add_argument(
         "--max-images",

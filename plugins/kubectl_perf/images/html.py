@@ -30,7 +30,9 @@ def _image(r: Any, widest: int) -> str:
     if r.suggestion:
         s = r.suggestion
         saves = f" saves about {human(s['savingBytes'])} per node" if s.get("savingBytes") is not None else ""
-        suggestion = f'<span class="ok" data-suggestion="{escape(s["image"])}">{escape(s["image"])}{escape(saves)}</span><br>{escape(s["why"])}'
+        suggestion = (
+            f'<span class="ok" data-suggestion="{escape(s["image"])}">{escape(s["image"])}{escape(saves)}</span><br>{escape(s["why"])}'
+        )
     notes = "<br>".join(escape(n) for n in r.notes)
     workloads = ", ".join(w.text() for w in r.workloads[:3]) + (f" +{len(r.workloads) - 3}" if len(r.workloads) > 3 else "")
     return (
@@ -66,10 +68,14 @@ def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
         "<code>-o imagecache</code> prints these as a kube-fledged ImageCache.</p>"
         f"<table><tr><th>image</th><th>size</th><th>pool</th><th>missing on</th><th>why</th></tr>{plan}</table>"
         if result.pre_pull
-        else "<h2>Pre-pull plan</h2><p class=\"sub\">Nothing to pre-pull.</p>"
+        else '<h2>Pre-pull plan</h2><p class="sub">Nothing to pre-pull.</p>'
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cap = f", {summary['nodesAtCap']} listing the maximum of {summary['maxImages']} images (they may hold more)" if summary["nodesAtCap"] else ""
+    cap = (
+        f", {summary['nodesAtCap']} listing the maximum of {summary['maxImages']} images (they may hold more)"
+        if summary["nodesAtCap"]
+        else ""
+    )
     body = f"""<h1>Image report: {escape(cluster)}</h1>
 <p class="sub" id="summary">{summary["images"]} images in use, {human(summary["uniqueBytes"])} unique, {human(summary["cachedBytes"])} cached on
 {summary["nodes"]} nodes{cap} · {summary["sizeUnknown"]} of unknown size · {summary["latestTags"]} on :latest or no tag · {when}.</p>

@@ -66,7 +66,14 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
             "topByCachedBytes": [r.image for r in by_cached],
             "poolLabel": inventory.pool_label or None,
             "pools": [
-                {"pool": p.pool, "nodes": p.nodes, "runtime": p.runtime, "images": p.images, "freshNodeBytes": p.fresh_bytes, "sizeUnknown": p.unknown}
+                {
+                    "pool": p.pool,
+                    "nodes": p.nodes,
+                    "runtime": p.runtime,
+                    "images": p.images,
+                    "freshNodeBytes": p.fresh_bytes,
+                    "sizeUnknown": p.unknown,
+                }
                 for p in result.pools
             ],
         },
@@ -100,10 +107,21 @@ def image_columns() -> list[Column]:
         Column("PODS", lambda r: str(r.pods), lambda r: r.pods, right=True),
         Column("CONTAINERS", lambda r: str(r.containers), lambda r: r.containers, wide=True, right=True),
         Column("WORKLOADS", _workloads, lambda r: ";".join(w.text() for w in r.workloads)),
-        Column("PULL", lambda r: ",".join(f"{k}={v}" for k, v in r.policies.items()), lambda r: ";".join(f"{k}={v}" for k, v in r.policies.items()), wide=True),
+        Column(
+            "PULL",
+            lambda r: ",".join(f"{k}={v}" for k, v in r.policies.items()),
+            lambda r: ";".join(f"{k}={v}" for k, v in r.policies.items()),
+            wide=True,
+        ),
         Column("TAG", lambda r: r.hygiene),
         Column("SUGGESTION", _suggestion, lambda r: (r.suggestion or {}).get("image", "")),
-        Column("SAVING", lambda r: human((r.suggestion or {}).get("savingBytes")), lambda r: (r.suggestion or {}).get("savingBytes"), wide=True, right=True),
+        Column(
+            "SAVING",
+            lambda r: human((r.suggestion or {}).get("savingBytes")),
+            lambda r: (r.suggestion or {}).get("savingBytes"),
+            wide=True,
+            right=True,
+        ),
         Column("NOTE", lambda r: "; ".join(r.notes), wide=True),
     ]
 
@@ -192,7 +210,9 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
     if view.output == "imagecache":
         cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
-            return [f"nothing to pre-pull: no image of at least {human(report.inventory.settings.min_size)} is missing from nodes that may run it"]
+            return [
+                f"nothing to pre-pull: no image of at least {human(report.inventory.settings.min_size)} is missing from nodes that may run it"
+            ]
         render.write(render.structured(cache, "yaml"))
         return []
     doc = document(report, view.sort, view.top)

@@ -85,7 +85,11 @@ class Registry:
         if "manifests" in manifest:  # an index: pick our platform
             entries = manifest.get("manifests") or []
             chosen = next(
-                (m for m in entries if (m.get("platform") or {}).get("os") == "linux" and (m.get("platform") or {}).get("architecture") == self.arch),
+                (
+                    m
+                    for m in entries
+                    if (m.get("platform") or {}).get("os") == "linux" and (m.get("platform") or {}).get("architecture") == self.arch
+                ),
                 None,
             )
             if chosen is None:
