@@ -119,6 +119,7 @@ def test_exit_status_for_ci(cluster: RealK8s) -> None:
     failing = ("requests,emptydir-size-limit,padding,metrics-pipeline",)  # every fail result's rule
     assert audit(cluster, "--disable", *failing).returncode == 0  # only warnings left
     assert audit(cluster, "--disable", *failing, "--fail-on", "warn").returncode == 1
+    assert audit(cluster, "--fail-on", "none").returncode == 0  # fail results, yet the run went well
     bad = audit(cluster, "--disable", "nope")
     assert bad.returncode == 2 and "unknown rule 'nope'" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -184,8 +185,9 @@ def test_standalone_console_script(cluster: RealK8s) -> None:
 
 # -- perf-sim -------------------------------------------------------------------------------------------------
 def test_apply_without_the_crds_is_one_clear_line(fixture_cluster: Sim) -> None:
-    result = perf(fixture_cluster.kubeconfig, "audit", "--apply")
-    assert result.returncode == 1
+    """Could not apply: 3, also with --fail-on none (a schedule must still see that its reports were not written)."""
+    result = perf(fixture_cluster.kubeconfig, "audit", "--apply", "--fail-on", "none")
+    assert result.returncode == 3
     assert result.stderr.strip().splitlines()[-1].startswith("error: the cluster does not serve wgpolicyk8s.io/v1alpha2 PolicyReports")
     assert "Traceback" not in result.stderr
 
@@ -225,12 +227,13 @@ def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> No
 def test_help_needs_no_cluster() -> None:
     result = perf(None, "audit", "--help")
     assert result.returncode == 0 and "--apply" in result.stdout and "image-pull-always" in result.stdout
+    assert "--fail-on {fail,warn,none}" in result.stdout and "3 the audit could not run" in result.stdout
     assert os.path.exists(BIN / "kubectl-perf-audit")
 
 
-def test_an_unreachable_cluster_is_one_line_and_status_1(tmp_path: Path) -> None:
-    result = perf(None, "audit", "--kubeconfig", str(tmp_path / "missing"))
-    assert result.returncode == 1 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+def test_an_unreachable_cluster_is_one_line_and_status_3(tmp_path: Path) -> None:
+    result = perf(None, "audit", "--kubeconfig", str(tmp_path / "missing"), "--fail-on", "none")
+    assert result.returncode == 3 and result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_apply_on_perf_sim(sim_factory: Any) -> None:

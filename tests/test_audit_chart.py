@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import realk8s
 import yaml
-from conftest import BIN, DATA
+from conftest import DATA
 from test_audit import NON_PASS, key
 from test_chart import CHART, KUBE_VERSIONS, by_kind, render
 from test_reports import install_crds
@@ -48,7 +50,13 @@ def test_cronjob_runs_the_audit_with_apply_hardened_like_the_webhook() -> None:
     assert pod["serviceAccountName"] == "perf-kubectl-perf-webhook-audit" and pod["restartPolicy"] == "Never"
     (c,) = pod["containers"]
     assert c["command"] == ["python3", "-m", "kubectl_perf.audit"]
-    assert c["args"] == ["--apply", "--policy=/etc/perf-webhook/policy/policy.yaml", "--output=json", "--proxy-threshold=2000"]
+    assert c["args"] == [
+        "--apply",
+        "--fail-on=none",  # findings are what the reports are for: they do not fail the Job
+        "--policy=/etc/perf-webhook/policy/policy.yaml",
+        "--output=json",
+        "--proxy-threshold=2000",
+    ]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     sc = c["securityContext"]
     assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"] and sc["allowPrivilegeEscalation"] is False
@@ -94,20 +102,39 @@ def test_reports_are_the_only_writes_and_nothing_is_wildcarded() -> None:
     assert not any("secrets" in r["resources"] for r in cluster_role["rules"])
 
 
+def chart_command(docs: list[dict[str, Any]], policy_dir: Path) -> list[str]:
+    """The CronJob container's own command and args, run here: python3 is this venv's, and the policy
+    path is a copy of the rendered policy ConfigMap (the volume the Job mounts)."""
+    (cron,) = by_kind(docs, "CronJob")
+    (c,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    (mount,) = c["volumeMounts"]
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-policy")]
+    for name, text in cm["data"].items():
+        (policy_dir / name).write_text(text)
+    assert c["command"][0] == "python3"
+    return [sys.executable, *c["command"][1:], *(a.replace(mount["mountPath"], str(policy_dir)) for a in c["args"])]
+
+
 def test_the_rbac_is_enough_on_the_real_api_server(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Bind the rendered roles to an unprivileged user (user1) instead of the ServiceAccount, and run
-    the audit with --apply as that user: same results as the admin gets, reports written, and stale
-    ones found without listing reports (the roles do not allow it)."""
+    the CronJob's rendered command as that user: same results as the admin gets, reports written, stale
+    ones found without listing reports (the roles do not allow it), and exit 0 although results fail
+    (--fail-on none: the Job is not failed, retried and alerted on for what it found)."""
     server = realk8s.start(tmp_path_factory.mktemp("realk8s-audit-rbac"))
     try:
         server.load(yaml.safe_load_all((DATA / "audit-cluster.yaml").read_text()))
         install_crds(server)
+        env = {"KUBECONFIG": str(server.user_kubeconfig), "HOME": str(tmp_path_factory.mktemp("home")), "PATH": "/usr/bin:/bin"}
+        command = chart_command(render(ON), tmp_path_factory.mktemp("policy"))
+        # before the roles are bound the run cannot read the cluster: 3 fails the Job, whatever --fail-on says
+        refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert refused.returncode == 3 and refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         for doc in audit_docs(ON):
             if doc["kind"] in ("ClusterRoleBinding", "RoleBinding"):
                 doc["subjects"] = [{"kind": "User", "name": "user1", "apiGroup": "rbac.authorization.k8s.io"}]
             if doc["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
                 server.kubectl("apply", "-f", "-", input=json.dumps(doc))
-        env = {"KUBECONFIG": str(server.user_kubeconfig), "HOME": str(tmp_path_factory.mktemp("home")), "PATH": "/usr/bin:/bin"}
         # a report for `clean` left from an earlier run: the sweep must delete it by name
         stale = {
             "apiVersion": "wgpolicyk8s.io/v1alpha2",
@@ -115,10 +142,8 @@ def test_the_rbac_is_enough_on_the_real_api_server(tmp_path_factory: pytest.Temp
             "metadata": {"name": "kubectl-perf", "namespace": "clean"},
         }
         server.kubectl("apply", "-f", "-", input=json.dumps(stale))
-        run = subprocess.run(
-            [str(BIN / "kubectl-perf-audit"), "--apply", "-o", "json"], capture_output=True, text=True, env=env, timeout=120
-        )
-        assert run.returncode == 1 and "applied 3 report(s), deleted 1 stale report(s)" in run.stderr, run.stderr
+        run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert run.returncode == 0 and "applied 3 report(s), deleted 1 stale report(s)" in run.stderr, run.stderr
         assert {key(r) for r in json.loads(run.stdout)["results"]} == NON_PASS
         left = json.loads(server.kubectl("get", "policyreports", "-A", "-o", "json").stdout)["items"]
         assert sorted(r["metadata"]["namespace"] for r in left) == ["ops", "shop"]

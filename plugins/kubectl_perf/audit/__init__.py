@@ -18,21 +18,38 @@ if TYPE_CHECKING:
     from ..api import Cluster
     from ..reports import Result
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["EXIT_FINDINGS", "EXIT_NOT_RUN", "build_parser", "main", "run"]
 
-EXIT_FAIL = 1
+# Exit statuses (documented in --help and the README). A schedule runs with --fail-on none and
+# still learns from 3 that the run itself went wrong, never from what the audit found.
+EXIT_FINDINGS = 1  # results at or above --fail-on
+EXIT_NOT_RUN = 3  # the cluster could not be read, or --apply could not write the reports
+# The results that make the exit status 1, per --fail-on.
+FAILING = {"fail": ("fail", "error"), "warn": ("fail", "error", "warn"), "none": ()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)  # every flag is checked before anything is read
-    from ..api import Cluster
+    args = parse(argv)  # every flag is checked before anything is read (2: bad flags)
+    from ..api import ApiError, Cluster
+    from ..cli import fail
     from ..cli import run as guarded
+    from ..quantity import QuantityError
 
     def start() -> int:
-        chosen = options(args)  # reads the policy file: its errors are guarded too
-        return run(chosen, Cluster(chosen.connection))
+        chosen = options(args)  # reads the policy file: its errors are guarded too (2)
+        try:
+            return run(chosen, Cluster(chosen.connection))
+        except ApiError as err:  # unreachable, refused, or --apply rejected: not a finding
+            return fail(str(err), EXIT_NOT_RUN)
+        except QuantityError as err:
+            return fail(f"unexpected data from the cluster: {err}", EXIT_NOT_RUN)
 
     return guarded(start)
+
+
+def exit_status(summary: Mapping[str, int], fail_on: str) -> int:
+    """0, or EXIT_FINDINGS when any result at or above `fail_on` was found."""
+    return EXIT_FINDINGS if any(summary[r] for r in FAILING[fail_on]) else 0
 
 
 def run(options: AuditOptions, cluster: Cluster) -> int:
@@ -61,8 +78,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
         namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
         applied, deleted = apply(cluster, build(listed, timestamp_of(started)), namespaces)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
-    failing = summary["fail"] + summary["error"] + (summary["warn"] if options.fail_on == "warn" else 0)
-    return EXIT_FAIL if failing else 0
+    return exit_status(summary, options.fail_on)
 
 
 def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str) -> None:

@@ -16,6 +16,7 @@ from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
 from .rules import CHECKS, THRESHOLDS
 
 OUTPUTS = ("table", "wide", "json", "yaml", "policyreport", "html")
+FAIL_ON = ("fail", "warn", "none")  # the lowest result that makes the exit status 1; none: never
 
 EPILOG = (
     """\
@@ -25,14 +26,17 @@ examples:
   kubectl perf audit -o policyreport          wgpolicyk8s.io PolicyReports (a List) for kubectl apply
   kubectl perf audit --apply                  write the reports into the cluster (server-side apply)
   kubectl perf audit --policy policy.yaml --fail-on warn
+  kubectl perf audit --apply --fail-on none   on a schedule: exit 0 whatever it finds (the chart's CronJob)
   kubectl perf audit --image-size-threshold 1GB   image-size: warn only past 1 GB as nodes report it
 
 rules: """
     + ", ".join(c.id for c in CHECKS)
     + """
 
-exit status: 0 nothing failed; 1 a fail result (with --fail-on warn, a warning too), or an error;
-2 bad flags or policy file."""
+exit status: 0 the audit ran and found nothing at or above --fail-on (always, with --fail-on none);
+1 findings at or above --fail-on (fail or error results; with --fail-on warn, warnings too);
+2 bad flags or policy file; 3 the audit could not run (cluster unreachable, a read it needs refused)
+or --apply could not write the reports."""
 )
 
 
@@ -69,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"image-size: warn for images past SIZE as node runtimes report them, e.g. 800MB, 1Gi "
         f"(default {human(DEFAULT_IMAGE_SIZE_THRESHOLD)}, or the policy's audit.imageSizeThreshold)",
     )
-    p.add_argument("--fail-on", choices=("fail", "warn"), default="fail", help="exit 1 on fail results (default), or on warnings too")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="fail",
+        help="exit 1 on fail (and error) results (default), on warnings too, or never (none: for schedules; 3 still says it could not run)",
+    )
     p.add_argument(
         "--apply", action="store_true", help="write the PolicyReports into the cluster (server-side apply) and delete stale ones"
     )
@@ -93,7 +102,7 @@ class AuditOptions:
     policy: Policy
     settings: Settings  # which checks run, their thresholds, whether passes are listed; settings.reads is the fetch plan
     output: str  # one of OUTPUTS
-    fail_on: str  # fail | warn: what makes the exit status 1
+    fail_on: str  # one of FAIL_ON: the lowest result that makes the exit status 1 (none: never)
     apply: bool  # write the reports into the cluster
     chunk_size: int  # pods per list page
 
