@@ -148,14 +148,16 @@ class Audit:
 
     def add_pods(self, items: Iterable[Obj]) -> None:
         for pod in items:
+            if not holds_resources(pod):
+                continue  # finished (Succeeded, Failed): it holds nothing and is not what runs (as capacity)
             meta = pod.get("metadata") or {}
             spec = pod.get("spec") or {}
             node = spec.get("nodeName")
-            if node in self.committed and holds_resources(pod):
-                self.committed[node] += pod_limits(spec).get("memory", 0)
+            if node in self.committed:
+                self.committed[node] += pod_limits(spec).get("memory", 0)  # a terminating pod holds its memory until it ends
             ns = str(meta.get("namespace", ""))
-            if ns in self.policy.exempt_namespaces:
-                continue
+            if ns in self.policy.exempt_namespaces or meta.get("deletionTimestamp"):
+                continue  # a terminating pod is on its way out: judging it would keep its namespace's report alive
             wl = workload_of(meta, self.owners)
             state = self.workloads.get(wl)
             if state is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
 from ..model import parse_resource_list
+from ..running_pods import RUNNING_PODS
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
 from .compute import Audit, owner_index
@@ -104,4 +105,6 @@ def cluster_facts(cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[t
 
 
 def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int) -> None:
-    cluster.fold("/api/v1/pods", lambda: audit.reset_pods(), lambda acc, items: acc.add_pods(items), limit=chunk_size)
+    """Every pod not finished (the server leaves Succeeded and Failed out, as for capacity), into the Audit."""
+    query = {"fieldSelector": RUNNING_PODS}
+    cluster.fold("/api/v1/pods", lambda: audit.reset_pods(), lambda acc, items: acc.add_pods(items), query, limit=chunk_size)
