@@ -206,6 +206,21 @@ def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
     }
 
 
+def test_a_forbidden_probe_skips_its_check_and_the_rest_runs(sim_factory: Any) -> None:
+    """RBAC that does not allow listing Services (the proxy check's count): proxy-mode skips with the
+    server's reason, every other result is as on tests/data/cluster.yaml with the list allowed."""
+    allowed = sim_factory("--objects", str(DATA / "cluster.yaml"))
+    sim = sim_factory("--objects", str(DATA / "cluster.yaml"), "--forbid-cluster-list", "services")
+    ran = perf(sim.kubeconfig, "audit", "-o", "json", "--show-pass")
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr  # findings, not "could not run"
+    results = json.loads(ran.stdout)["results"]
+    (proxy,) = [r for r in results if r["rule"] == "proxy-mode"]
+    assert proxy["result"] == "skip" and proxy["resource"] is None
+    assert proxy["message"].startswith("the service proxy's configuration cannot be read: services is forbidden"), proxy
+    before = json.loads(perf(allowed.kubeconfig, "audit", "-o", "json", "--show-pass").stdout)["results"]
+    assert {key(r) for r in results if r["rule"] != "proxy-mode"} == {key(r) for r in before if r["rule"] != "proxy-mode"}
+
+
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get("CI"), reason="chromium is not installed (./dev test installs it)")
 def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> None:
     html = perf(fixture_cluster.kubeconfig, "audit", "-o", "html").stdout

@@ -147,6 +147,18 @@ def test_the_rbac_is_enough_on_the_real_api_server(tmp_path_factory: pytest.Temp
         assert {key(r) for r in json.loads(run.stdout)["results"]} == NON_PASS
         left = json.loads(server.kubectl("get", "policyreports", "-A", "-o", "json").stdout)["items"]
         assert sorted(r["metadata"]["namespace"] for r in left) == ["ops", "shop"]
+        # RBAC without the Calico probe (felixconfigurations): 403 on it skips proxy-mode with the reason, the rest runs
+        (role,) = by_kind(audit_docs(ON), "ClusterRole")
+        role["rules"] = [r for r in role["rules"] if r["resources"] != ["felixconfigurations"]]
+        server.kubectl("apply", "-f", "-", input=json.dumps(role))
+        narrowed = subprocess.run([*command, "--show-pass"], capture_output=True, text=True, env=env, timeout=120)
+        # --show-pass: clean's passes make a fourth report
+        assert narrowed.returncode == 0 and "applied 4 report(s)" in narrowed.stderr, narrowed.stderr
+        results = json.loads(narrowed.stdout)["results"]
+        (proxy,) = [r for r in results if r["rule"] == "proxy-mode"]
+        assert proxy["result"] == "skip" and "felixconfigurations.crd.projectcalico.org" in proxy["message"], proxy
+        assert "forbidden" in proxy["message"]
+        assert {key(r) for r in results if r["result"] != "pass"} == NON_PASS | {("proxy-mode", "skip", "-")}
         # and the user can do nothing else with reports, or with secrets
         assert server.kubectl("get", "policyreports", "-A", user=True, check=False).returncode != 0
         assert server.kubectl("get", "secrets", "-n", "kube-system", user=True, check=False).returncode != 0

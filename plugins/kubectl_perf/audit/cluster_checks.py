@@ -37,6 +37,7 @@ class ClusterFacts:
     proxy: ProxyInputs = ProxyInputs()
     metrics_apiservice: Obj | None = None  # APIService v1beta1.metrics.k8s.io
     metrics_backend: Obj | None = None  # the Deployment behind its Service
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # a read RBAC refused (check.PROXY...) -> why
 
 
 def _ref(obj: Obj, api_version: str, kind: str) -> Ref:

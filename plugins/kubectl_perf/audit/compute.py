@@ -239,9 +239,11 @@ class Audit:
         return [*out, *self.skipped("node")]
 
     def cluster_results(self, facts: ClusterFacts) -> list[Result]:
-        """The cluster checks on what the plan's reads fetched."""
+        """The cluster checks on what the plan's reads fetched; one skip per check whose read was refused."""
+        self.unavailable.update(facts.unavailable)
         found = ((check, check.run(facts, self.context)) for check in self.runnable("cluster"))
-        return [result(check, outcome, outcome.resource, cluster=True) for check, outcome in found if outcome is not None]
+        made = [result(check, outcome, outcome.resource, cluster=True) for check, outcome in found if outcome is not None]
+        return [*made, *self.skipped("cluster")]
 
 
 def finish(results: Iterable[Result], settings: Settings) -> tuple[dict[str, int], list[Result]]:

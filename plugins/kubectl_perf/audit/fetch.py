@@ -98,10 +98,26 @@ def metrics_objects(cluster: Cluster) -> tuple[Any, Any]:
 
 
 def cluster_facts(cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[tuple[str, str], Any]) -> ClusterFacts:
-    """The objects the cluster checks of this run judge; only the reads in the plan are made."""
-    proxy = proxy_inputs(cluster, daemonsets) if PROXY in reads else ProxyInputs()
-    apiservice, backend = metrics_objects(cluster) if METRICS_API in reads else (None, None)
-    return ClusterFacts(proxy, apiservice, backend)
+    """The objects the cluster checks of this run judge; only the reads in the plan are made.
+    A read RBAC refuses (403) feeds one check only: that check is skipped with the server's reason,
+    and the rest of the audit runs (any other error still stops it)."""
+    unavailable: dict[str, str] = {}
+    proxy, apiservice, backend = ProxyInputs(), None, None
+    if PROXY in reads:
+        try:
+            proxy = proxy_inputs(cluster, daemonsets)
+        except ApiError as err:
+            if err.status != 403:
+                raise
+            unavailable[PROXY] = f"the service proxy's configuration cannot be read: {err}"
+    if METRICS_API in reads:
+        try:
+            apiservice, backend = metrics_objects(cluster)
+        except ApiError as err:
+            if err.status != 403:
+                raise
+            unavailable[METRICS_API] = f"the metrics pipeline cannot be read: {err}"
+    return ClusterFacts(proxy, apiservice, backend, unavailable)
 
 
 def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int) -> None:
