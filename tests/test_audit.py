@@ -206,6 +206,39 @@ def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
     }
 
 
+def test_ipvs_on_a_1_36_server_warns_with_nftables_advice(sim_factory: Any) -> None:
+    """tests/data/audit-proxy.yaml on perf-sim (/version v1.36.2): IPVS is deprecated from 1.35 -> warn, advising
+    nftables and naming k-old (kernel 5.10 < 5.13); nftables passes; iptables past the threshold advises nftables,
+    not IPVS."""
+    sim = sim_factory("--objects", str(DATA / "audit-proxy.yaml"))
+
+    def proxy(*args: str) -> dict[str, Any]:
+        results = json.loads(perf(sim.kubeconfig, "audit", "-o", "json", "--show-pass", *args).stdout)["results"]
+        (found,) = [r for r in results if r["rule"] == "proxy-mode"]
+        return found
+
+    ipvs = proxy()
+    assert ipvs["result"] == "warn" and ipvs["properties"]["oldKernelNodes"] == "k-old", ipvs
+    assert "IPVS mode, deprecated from Kubernetes 1.35 (KEP-5495; this server is 1.36)" in ipvs["message"]
+    assert "switch kube-proxy to nftables" in ipvs["message"] and "do not run: k-old (5.10.226-214.879.amzn2.x86_64)" in ipvs["message"]
+    for mode, expected in (("nftables", "pass"), ("iptables", "warn")):
+        config = f"kind: KubeProxyConfiguration\nmode: {mode}\n"
+        kubectl(
+            sim,
+            "patch",
+            "configmap",
+            "-n",
+            "kube-system",
+            "kube-proxy",
+            "--type=merge",
+            "-p",
+            json.dumps({"data": {"config.conf": config}}),
+        )
+        found = proxy("--proxy-threshold", "0")
+        assert (found["properties"]["mode"], found["result"]) == (mode, expected), found
+    assert "switch kube-proxy to nftables" in found["message"] and "IPVS" not in found["message"]
+
+
 def test_a_forbidden_probe_skips_its_check_and_the_rest_runs(sim_factory: Any) -> None:
     """RBAC that does not allow listing Services (the proxy check's count): proxy-mode skips with the
     server's reason, every other result is as on tests/data/cluster.yaml with the list allowed."""

@@ -52,10 +52,23 @@ def test_iptables_past_the_threshold_warns_with_the_advice_for_the_version() -> 
     r = proxy_mode(ProxyInputs(kube_proxy_config=KUBEADM_IPTABLES, services=1001, server_minor=33), threshold=1000)
     assert (r.rule, r.result, r.category, r.severity) == ("proxy-mode", "warn", "Networking", "low")
     assert r.properties == {"mode": "iptables", "services": "1001", "threshold": "1000"}  # empty mode = iptables
-    assert "nftables" in r.message and "IPVS" in r.message and r.cluster
+    assert "nftables" in r.message and "IPVS" not in r.message and r.cluster  # IPVS is deprecated from 1.35: not advised
     assert r.resource is not None and (r.resource.kind, r.resource.namespace, r.resource.name) == ("ConfigMap", "kube-system", "kube-proxy")
     old = proxy_mode(ProxyInputs(kube_proxy_config=KUBEADM_IPTABLES, services=5000, server_minor=29))
     assert old.result == "warn" and "nftables needs 1.31" in old.message
+
+
+def test_ipvs_warns_from_1_35_with_nftables_advice_naming_old_kernels() -> None:
+    kernels = {"a": "6.1.112-124.190.amzn2023.x86_64", "b": "5.10.226-214.879.amzn2.x86_64", "c": "5.13.0", "d": ""}
+    r = proxy_mode(ProxyInputs(kube_proxy_config=KUBEADM_IPVS, services=10, server_minor=35, kernels=kernels))
+    assert r.result == "warn" and "deprecated from Kubernetes 1.35 (KEP-5495; this server is 1.35)" in r.message
+    # 5.10 < 5.13: b is named; 5.13.0 and 6.1 are enough; d reports no kernel
+    assert "1 node(s) do not run: b (5.10.226-214.879.amzn2.x86_64)" in r.message and "1 node(s) do not report their kernel: d" in r.message
+    assert r.properties == {"mode": "ipvs", "services": "10", "threshold": "1000", "oldKernelNodes": "b"}
+    before = proxy_mode(ProxyInputs(kube_proxy_config=KUBEADM_IPVS, services=10, server_minor=34, kernels=kernels))
+    assert before.result == "pass"
+    fine = proxy_mode(ProxyInputs(kube_proxy_config=KUBEADM_IPVS, server_minor=36, kernels={"a": "6.8.0-1015-gcp"}))
+    assert fine.result == "warn" and fine.message.endswith("(every node runs kernel 5.13 or later)")
 
 
 def test_iptables_at_the_threshold_and_ipvs_pass() -> None:

@@ -57,17 +57,19 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
     from ..reports import build, timestamp_of
     from . import fetch
     from .check import NODE_USAGE
+    from .cluster_checks import node_kernels
     from .compute import Audit, finish
 
     started = time.time()
     reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
     owned = fetch.controllers(cluster)
-    state = Audit(
-        options.policy, options.settings, fetch.list_all(cluster, "/api/v1/nodes"), owned.owners, owned.daemonsets
-    )  # nodes not kept
+    nodes = fetch.list_all(cluster, "/api/v1/nodes")
+    kernels = node_kernels(nodes)  # for the proxy check's nftables advice
+    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets)
+    del nodes  # not kept: status.images can be large
     fetch.fold_pods(cluster, state, options.chunk_size)
     usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
-    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets)
+    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
     results = [*state.workload_results(), *state.node_results(usage, note), *state.spec_skips(), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
 

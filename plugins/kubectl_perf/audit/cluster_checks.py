@@ -3,6 +3,7 @@ objects the API serves (reference notes, section 9). Pure: fetched dicts in, res
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ class ProxyInputs:
     calico_installation: Obj | None = None  # operator.tigera.io Installation "default"
     services: int = 0  # Services in the cluster
     server_minor: int | None = None  # the API server's 1.x minor version
+    kernels: Mapping[str, str] = field(default_factory=dict)  # Linux node -> status.nodeInfo.kernelVersion ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,60 @@ def _kube_proxy_mode(inp: ProxyInputs) -> tuple[str, Ref] | None:
     return None
 
 
-def _advice(minor: int | None) -> str:
-    if minor is not None and minor < 31:
-        return "switch kube-proxy to IPVS (nftables needs 1.31 or later) or to an eBPF replacement (Cilium, Calico eBPF)"
-    return (
-        "switch kube-proxy to nftables (beta in 1.31, GA in 1.33; kernel 5.13 or later) or IPVS, "
-        "or to an eBPF replacement (Cilium, Calico eBPF)"
+NFTABLES_SINCE = 31  # kube-proxy's nftables mode: beta in 1.31, GA in 1.33
+IPVS_DEPRECATED_SINCE = 35  # kube-proxy's IPVS mode is deprecated from 1.35 (KEP-5495)
+NFTABLES_KERNEL = (5, 13)  # the kernel kube-proxy's nftables mode needs
+NAMED_NODES = 10  # nodes named in a message; the rest are counted
+
+
+def node_kernels(nodes: Sequence[Obj]) -> dict[str, str]:
+    """Linux node name -> its kernelVersion as the kubelet reports it ("" when it does not)."""
+    out: dict[str, str] = {}
+    for n in nodes:
+        info = (n.get("status") or {}).get("nodeInfo") or {}
+        if info.get("operatingSystem", "linux") in ("linux", ""):  # Windows nodes' kube-proxy has its own mode
+            out[str((n.get("metadata") or {}).get("name", ""))] = str(info.get("kernelVersion") or "")
+    return out
+
+
+def _kernel(version: str) -> tuple[int, int] | None:
+    """(major, minor) from "5.15.0-1057-aws", "6.1.112-124.190.amzn2023.x86_64"; None when it does not say."""
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def _listed(names: Sequence[str]) -> str:
+    more = f" and {len(names) - NAMED_NODES} more" if len(names) > NAMED_NODES else ""
+    return ", ".join(names[:NAMED_NODES]) + more
+
+
+def kernel_note(kernels: Mapping[str, str]) -> tuple[str, dict[str, object]]:
+    """What the nodes' kernels say about nftables mode (kernel 5.13 or later on every node): text, properties."""
+    old = sorted(n for n, v in kernels.items() if (k := _kernel(v)) is not None and k < NFTABLES_KERNEL)
+    unknown = sorted(n for n, v in kernels.items() if _kernel(v) is None)
+    parts: list[str] = []
+    props: dict[str, object] = {}
+    if old:
+        shown = [f"{n} ({kernels[n]})" for n in old]
+        parts.append(f"nftables needs kernel 5.13 or later, which {len(old)} node(s) do not run: {_listed(shown)}")
+        props["oldKernelNodes"] = ",".join(old)
+    if unknown:
+        parts.append(f"{len(unknown)} node(s) do not report their kernel: {_listed(unknown)}")
+    if not parts and kernels:
+        parts.append("every node runs kernel 5.13 or later")
+    return "; ".join(parts), props
+
+
+def _advice(minor: int | None, kernels: Mapping[str, str]) -> tuple[str, dict[str, object]]:
+    """What to switch an iptables or IPVS kube-proxy to on this server: nftables from 1.31 (IPVS is
+    deprecated from 1.35), IPVS only before 1.31 where nftables is not available."""
+    if minor is not None and minor < NFTABLES_SINCE:
+        return "switch kube-proxy to IPVS (nftables needs 1.31 or later) or to an eBPF replacement (Cilium, Calico eBPF)", {}
+    note, props = kernel_note(kernels)
+    advice = (
+        "switch kube-proxy to nftables (beta in 1.31, GA in 1.33; kernel 5.13 or later) or to an eBPF replacement (Cilium, Calico eBPF)"
     )
+    return f"{advice}{f' ({note})' if note else ''}", props
 
 
 def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Outcome:
@@ -134,11 +183,16 @@ def proxy_mode(inp: ProxyInputs, threshold: int = DEFAULT_PROXY_THRESHOLD) -> Ou
     mode, ref = found
     props = {"mode": mode, **props}
     if mode == "iptables" and inp.services > threshold:
+        advice, extra = _advice(inp.server_minor, inp.kernels)
         message = (
             f"kube-proxy runs in iptables mode with {inp.services} Services (more than {threshold}): "
-            f"rule updates slow down as Services grow; {_advice(inp.server_minor)}"
+            f"rule updates slow down as Services grow; {advice}"
         )
-        return Outcome("warn", message, props, ref)
+        return Outcome("warn", message, {**props, **extra}, ref)
+    if mode == "ipvs" and inp.server_minor is not None and inp.server_minor >= IPVS_DEPRECATED_SINCE:
+        advice, extra = _advice(inp.server_minor, inp.kernels)
+        message = f"kube-proxy runs in IPVS mode, deprecated from Kubernetes 1.35 (KEP-5495; this server is 1.{inp.server_minor}): {advice}"
+        return Outcome("warn", message, {**props, **extra}, ref)
     return Outcome("pass", f"kube-proxy runs in {mode} mode ({inp.services} Services)", props, ref)
 
 

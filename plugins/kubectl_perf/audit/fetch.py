@@ -68,7 +68,7 @@ def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
     return {i["metadata"]["name"]: parse_resource_list(i.get("usage") or {}).get("memory", 0) for i in items}, ""
 
 
-def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any]) -> ProxyInputs:
+def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any], kernels: Mapping[str, str]) -> ProxyInputs:
     services = len(list_all(cluster, "/api/v1/services", keep_metadata_only=True, optional=True))
     version = get_or_none(cluster, "/version") or {}
     try:
@@ -84,6 +84,7 @@ def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any]) ->
         calico_installation=get_or_none(cluster, "/apis/operator.tigera.io/v1/installations/default"),
         services=services,
         server_minor=minor,
+        kernels=kernels,
     )
 
 
@@ -97,7 +98,9 @@ def metrics_objects(cluster: Cluster) -> tuple[Any, Any]:
     return apiservice, backend
 
 
-def cluster_facts(cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[tuple[str, str], Any]) -> ClusterFacts:
+def cluster_facts(
+    cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[tuple[str, str], Any], kernels: Mapping[str, str]
+) -> ClusterFacts:
     """The objects the cluster checks of this run judge; only the reads in the plan are made.
     A read RBAC refuses (403) feeds one check only: that check is skipped with the server's reason,
     and the rest of the audit runs (any other error still stops it)."""
@@ -105,7 +108,7 @@ def cluster_facts(cluster: Cluster, reads: frozenset[str], daemonsets: Mapping[t
     proxy, apiservice, backend = ProxyInputs(), None, None
     if PROXY in reads:
         try:
-            proxy = proxy_inputs(cluster, daemonsets)
+            proxy = proxy_inputs(cluster, daemonsets, kernels)
         except ApiError as err:
             if err.status != 403:
                 raise
