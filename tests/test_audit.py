@@ -6,9 +6,10 @@ Expected outcomes are read off tests/data/audit-cluster.yaml by hand (budgets at
 n-big 12Gi, n-small 6Gi):
 - Deployment shop/web (2 pods via ReplicaSet web-5f6d7c8b9): no memory request -> requests fail;
   no memory limit -> memory-limit warn; memory emptyDir without sizeLimit -> emptydir-size-limit fail;
-  writable root -> ephemeral-storage-requests warn; `nginx` untagged -> image-latest-tag warn and
-  (the API server defaults it) image-pull-always warn; neither memory request nor limit -> its memory
-  is unbounded -> padding fail.
+  a writable root but no disk emptyDir -> ephemeral-storage-requests pass; `nginx` untagged ->
+  image-latest-tag warn, whose message says it also pulls on every start (the API server defaults
+  Always), and image-pull-always pass (one cause, one result); neither memory request nor limit ->
+  its memory is unbounded -> padding fail.
 - DaemonSet ops/agent (2 pods): 7Gi fits n-big (12Gi) but not n-small (6Gi) -> padding fail on 1 node;
   its six other rules pass.
 - Pod clean/tidy: all seven rules pass.
@@ -42,9 +43,7 @@ NON_PASS = {
     ("requests", "fail", "Deployment/shop/web"),
     ("memory-limit", "warn", "Deployment/shop/web"),
     ("emptydir-size-limit", "fail", "Deployment/shop/web"),
-    ("ephemeral-storage-requests", "warn", "Deployment/shop/web"),
     ("image-latest-tag", "warn", "Deployment/shop/web"),
-    ("image-pull-always", "warn", "Deployment/shop/web"),
     ("padding", "fail", "Deployment/shop/web"),
     ("padding", "fail", "DaemonSet/ops/agent"),
     ("committed", "warn", "Node//n-small"),
@@ -52,8 +51,8 @@ NON_PASS = {
     ("metrics-pipeline", "fail", "-"),
     ("image-size", "skip", "-"),
 }
-# passes: agent 6, tidy 7, committed n-big 1, proxy-mode 1
-SUMMARY = {"pass": 15, "fail": 5, "warn": 5, "error": 0, "skip": 2}
+# passes: web 2 (ephemeral-storage-requests, image-pull-always), agent 6, tidy 7, committed n-big 1, proxy-mode 1
+SUMMARY = {"pass": 17, "fail": 5, "warn": 3, "error": 0, "skip": 2}
 
 
 def key(r: dict[str, Any]) -> tuple[str, str, str]:
@@ -91,6 +90,8 @@ def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
         "name": "web",
         "uid": "11111111-1111-4111-8111-111111111111",  # from the ReplicaSet's owner reference
     }
+    (latest,) = [r for r in doc["results"] if r["rule"] == "image-latest-tag"]  # one result for the untagged image
+    assert "'web' run nginx (:latest or no tag)" in latest["message"] and "'web' also pull it on every start" in latest["message"]
     agent = next(r for r in doc["results"] if r["rule"] == "padding" and r["resource"]["kind"] == "DaemonSet")
     assert agent["properties"] == {"pods": "2"} and "n-small (1 node" in agent["message"] and "n-big" not in agent["message"]
 
@@ -109,7 +110,7 @@ def test_table_groups_by_category_and_ends_with_the_summary(cluster: RealK8s) ->
     result = audit(cluster)
     lines = result.stdout.strip().splitlines()
     assert lines[0].split()[:5] == ["CATEGORY", "RESULT", "SEVERITY", "RULE", "RESOURCE"]
-    assert lines[-1] == "5 fail, 5 warn, 0 error, 2 skip, 15 pass"
+    assert lines[-1] == "5 fail, 3 warn, 0 error, 2 skip, 17 pass"
     categories = [line.split()[0] for line in lines[1:-1]]
     assert categories == sorted(categories, key=["Resources", "Metrics", "Networking", "Storage", "Images"].index)
     assert "\033[" not in result.stdout  # no colour off a terminal
@@ -155,7 +156,7 @@ def test_apply_writes_reports_and_deletes_those_of_clean_namespaces(cluster: Rea
     reports = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json", "--show-managed-fields").stdout)["items"]
     by_ns = {r["metadata"]["namespace"]: r for r in reports}
     assert set(by_ns) == {"shop", "ops"}  # clean has no report
-    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 3, "warn": 4, "error": 0, "skip": 0}
+    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 3, "warn": 2, "error": 0, "skip": 0}
     assert by_ns["ops"]["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}
     assert by_ns["shop"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-perf"}
     managers = {f["manager"] for f in by_ns["shop"]["metadata"]["managedFields"]}

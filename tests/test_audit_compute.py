@@ -158,10 +158,12 @@ def test_image_rules_with_a_violating_and_a_clean_spec() -> None:
     latest = {"containers": [ctr(image="nginx"), ctr("b", image="redis:latest"), ctr("c", image="app@sha256:" + "a" * 64)]}
     r = image_latest_tag(latest)
     assert (r.result, r.properties) == ("warn", {"images": "nginx, redis:latest"})  # the digest pins `c`
-    pulls = image_pull_always(latest)  # defaulted Always for the two :latest images, IfNotPresent for the digest
-    assert (pulls.result, pulls.properties) == ("warn", {"containers": "app,b"})
-    explicit = {"containers": [{**ctr(image="app:1.2"), "imagePullPolicy": "Always"}]}
-    assert image_pull_always(explicit).result == "warn"
+    assert "'app', 'b' also pull it on every start" in r.message
+    # defaulted Always for the two :latest images: image-latest-tag's cause, not reported twice; IfNotPresent for the digest
+    pulls = image_pull_always(latest)
+    assert (pulls.result, pulls.properties) == ("pass", {"unpinned": "app,b"})
+    explicit = {"containers": [{**ctr(image="app:1.2"), "imagePullPolicy": "Always"}, {**ctr("e", image="x"), "imagePullPolicy": "Always"}]}
+    assert (image_pull_always(explicit).result, image_pull_always(explicit).properties) == ("warn", {"containers": "app"})
     pinned = {"containers": [ctr(image="app:1.2"), {**ctr("d", image="db:15"), "imagePullPolicy": "IfNotPresent"}]}
     assert image_latest_tag(pinned).result == "pass" and image_pull_always(pinned).result == "pass"
 

@@ -13,6 +13,13 @@ from .outcome import Outcome
 from .spec_checks import Spec, _names
 
 
+def _parsed(container: Mapping[str, object]) -> ImageRef | None:
+    try:
+        return parse(str(container.get("image") or ""))
+    except ImageRefError:
+        return None
+
+
 def _refs(spec: Spec) -> list[tuple[str, str, ImageRef | ImageRefError]]:
     """(container, image text, parsed ref or the parse error) per container."""
     out: list[tuple[str, str, ImageRef | ImageRefError]] = []
@@ -25,7 +32,15 @@ def _refs(spec: Spec) -> list[tuple[str, str, ImageRef | ImageRefError]]:
     return out
 
 
+def _pulls_always(container: Mapping[str, object], ref: ImageRef) -> bool:
+    """imagePullPolicy Always, written or defaulted (the API server defaults it for :latest and untagged images)."""
+    policy = container.get("imagePullPolicy")
+    return policy == "Always" or (policy is None and ref.latest)
+
+
 def image_latest_tag(spec: Spec) -> Outcome:
+    """:latest or untagged images. Their pull on every start (the defaulted Always) is part of this one cause:
+    image-pull-always leaves them to this check, so one untagged image is one result."""
     refs = _refs(spec)
     bad = [(name, text) for name, text, ref in refs if isinstance(ref, ImageRef) and ref.latest]
     broken = [name for name, _t, ref in refs if isinstance(ref, ImageRefError)]
@@ -33,32 +48,46 @@ def image_latest_tag(spec: Spec) -> Outcome:
         return Outcome("error", f"container(s) {_names(broken)} name an image reference that does not parse")
     if bad:
         images = ", ".join(sorted({t for _n, t in bad}))
+        pulling = [
+            str(c.get("name", "?"))
+            for _kind, c in all_containers(spec)
+            if isinstance(ref := _parsed(c), ImageRef) and ref.latest and _pulls_always(c, ref)
+        ]
+        pulls = f"; {_names(pulling)} also pull it on every start (imagePullPolicy Always, the default for them)" if pulling else ""
         return Outcome(
             "warn",
-            f"container(s) {_names([n for n, _t in bad])} run {images} (:latest or no tag): what runs changes under you; pin a tag or digest",
+            f"container(s) {_names([n for n, _t in bad])} run {images} (:latest or no tag): what runs changes under you{pulls}; "
+            "pin a tag or digest",
             {"images": images},
         )
     return Outcome("pass", "every image is pinned by a tag other than latest, or by digest")
 
 
 def image_pull_always(spec: Spec) -> Outcome:
-    """imagePullPolicy Always, written or defaulted (the API server defaults it for :latest and untagged images)."""
-    always = []
+    """imagePullPolicy Always on a pinned image (a tag other than latest, or a digest). On a :latest or
+    untagged image the pull is image-latest-tag's cause (pinning the tag ends the defaulted Always too):
+    it is reported there, once."""
+    always: list[str] = []
+    unpinned: list[str] = []
     for _kind, c in all_containers(spec):
-        policy = c.get("imagePullPolicy")
-        if policy is None:
-            try:
-                policy = "Always" if parse(str(c.get("image") or "")).latest else "IfNotPresent"
-            except ImageRefError:
-                continue  # image-latest-tag reports it
-        if policy == "Always":
-            always.append(str(c.get("name", "?")))
+        ref = _parsed(c)
+        if ref is None:
+            continue  # image-latest-tag reports it
+        if _pulls_always(c, ref):
+            (unpinned if ref.latest else always).append(str(c.get("name", "?")))
     if always:
         return Outcome(
             "warn",
             f"container(s) {_names(always)} pull their image on every start (imagePullPolicy Always): node image caches "
-            "do not help, and starts wait on the registry; pin a tag and use IfNotPresent",
+            "do not help, and starts wait on the registry; use IfNotPresent with the pinned tag",
             {"containers": ",".join(always)},
+        )
+    if unpinned:
+        return Outcome(
+            "pass",
+            f"no pinned image is pulled on every start; {_names(unpinned)} pull their :latest or untagged image "
+            "on every start, which image-latest-tag reports",
+            {"unpinned": ",".join(unpinned)},
         )
     return Outcome("pass", "no container pulls its image on every start")
 

@@ -57,23 +57,24 @@ def emptydir_size_limit(spec: Spec) -> Outcome:
 
 
 def ephemeral_storage_requests(spec: Spec) -> Outcome:
-    """Containers that write to node disk (a writable root filesystem, or a disk-backed
-    emptyDir mounted read-write) without an ephemeral-storage request (a limit counts)."""
+    """Containers that mount a disk-backed emptyDir read-write without an ephemeral-storage request (a limit counts).
+
+    A writable root filesystem alone does not warn: nearly every container has one and most write little
+    there (logs go to stdout), so warning on it made this check most of an audit's warnings and hid the
+    workloads that declare scratch space on node disk, the ones whose writes the scheduler should count."""
     disk_dirs = {n for n, ed in _empty_dirs(spec).items() if ed.get("medium") != "Memory"}
     writers = []
     for _kind, c in all_containers(spec):
         requests, limits = _resource_names(c)
         if "ephemeral-storage" in requests or "ephemeral-storage" in limits:
             continue
-        writable_root = (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True
-        writes_dir = any(m.get("name") in disk_dirs and not m.get("readOnly") for m in c.get("volumeMounts") or ())
-        if writable_root or writes_dir:
+        if any(m.get("name") in disk_dirs and not m.get("readOnly") for m in c.get("volumeMounts") or ()):
             writers.append(str(c.get("name", "?")))
     if writers:
         return Outcome(
             "warn",
-            f"container(s) {_names(writers)} write to node disk (writable root filesystem or emptyDir) without an "
-            "ephemeral-storage request: the scheduler cannot place them by disk, and the kubelet evicts them first under disk pressure",
+            f"container(s) {_names(writers)} write to a disk-backed emptyDir without an ephemeral-storage request: "
+            "the scheduler cannot place them by disk, and the kubelet evicts them first under disk pressure",
             {"containers": ",".join(writers)},
         )
-    return Outcome("pass", "every container that writes to node disk requests ephemeral-storage")
+    return Outcome("pass", "every container that writes to an emptyDir on node disk requests ephemeral-storage")
