@@ -88,7 +88,8 @@ def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
         "kind": "Deployment",
         "namespace": "shop",
         "name": "web",
-        "uid": "11111111-1111-4111-8111-111111111111",  # from the ReplicaSet's owner reference
+        # the Deployment's own (the listed controller), not the fixture's made-up one in the ReplicaSet's owner reference
+        "uid": cluster.kubectl("get", "deployment", "-n", "shop", "web", "-o", "jsonpath={.metadata.uid}").stdout,
     }
     (latest,) = [r for r in doc["results"] if r["rule"] == "image-latest-tag"]  # one result for the untagged image
     assert "'web' run nginx (:latest or no tag)" in latest["message"] and "'web' also pull it on every start" in latest["message"]

@@ -13,6 +13,7 @@ import yaml
 from conftest import DATA
 from inproc import perf
 from realk8s import RealK8s
+from test_audit import key
 
 FIXTURE = DATA / "audit-finished.yaml"
 MINE = ("audit-finished", "audit-leaving")
@@ -47,3 +48,42 @@ def test_finished_and_terminating_pods_are_not_judged(terminating: RealK8s) -> N
 def test_a_terminating_pod_keeps_no_report_alive(terminating: RealK8s) -> None:
     reports = yaml.safe_load(perf(terminating.kubeconfig, "audit", "-o", "policyreport").stdout)["items"]
     assert not {r["metadata"].get("namespace") for r in reports} & set(MINE)
+
+
+IDLE = DATA / "audit-idle.yaml"
+# Read off tests/data/audit-idle.yaml by hand: each workload's one violation (parked's unbounded memory is three).
+IDLE_NON_PASS = {
+    ("image-latest-tag", "warn", "CronJob/audit-idle/nightly"),
+    ("requests", "fail", "Deployment/audit-idle/parked"),
+    ("padding", "fail", "Deployment/audit-idle/parked"),
+    ("memory-limit", "warn", "Deployment/audit-idle/parked"),
+    ("emptydir-size-limit", "fail", "StatefulSet/audit-idle/db"),
+    ("image-latest-tag", "warn", "Job/audit-idle/oneoff"),
+    ("memory-limit", "warn", "ReplicaSet/audit-idle/lonely"),
+}
+
+
+@pytest.fixture(scope="module")
+def idle(realk8s: RealK8s) -> Iterator[RealK8s]:
+    """The fixture on the session's server; no controller runs there, so none of its workloads has a pod."""
+    realk8s.load(yaml.safe_load_all(IDLE.read_text()))
+    try:
+        yield realk8s
+    finally:
+        realk8s.kubectl("delete", "namespace", "audit-idle", "--wait=false")
+        realk8s.kubectl("delete", "node", "n-idle")
+
+
+def test_workloads_with_no_pod_are_judged_from_their_templates(idle: RealK8s) -> None:
+    assert idle.kubectl("get", "pods", "-n", "audit-idle", "-o", "name").stdout == ""  # nothing runs
+    ran = perf(idle.kubeconfig, "audit", "-o", "json", "--show-pass")
+    results = [r for r in json.loads(ran.stdout)["results"] if r["resource"] and r["resource"].get("namespace") == "audit-idle"]
+    assert {key(r) for r in results if r["result"] != "pass"} == IDLE_NON_PASS
+    assert {r["properties"]["pods"] for r in results} == {"0"}
+    # each is named by its own controller, uid included (kubectl as the oracle)
+    (cron,) = [r for r in results if r["rule"] == "image-latest-tag" and r["resource"]["kind"] == "CronJob"]
+    uid = idle.kubectl("get", "cronjob", "-n", "audit-idle", "nightly", "-o", "jsonpath={.metadata.uid}").stdout
+    assert cron["resource"] == {"apiVersion": "batch/v1", "kind": "CronJob", "namespace": "audit-idle", "name": "nightly", "uid": uid}
+    reports = yaml.safe_load(perf(idle.kubeconfig, "audit", "-o", "policyreport").stdout)["items"]
+    (report,) = [r for r in reports if r["metadata"].get("namespace") == "audit-idle"]
+    assert report["summary"] == {"pass": 0, "fail": 3, "warn": 4, "error": 0, "skip": 0}

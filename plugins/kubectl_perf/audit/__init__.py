@@ -65,7 +65,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
     owned = fetch.controllers(cluster)
     nodes = fetch.list_all(cluster, "/api/v1/nodes")
     kernels = node_kernels(nodes)  # for the proxy check's nftables advice
-    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets)
+    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates)
     del nodes  # not kept: status.images can be large
     fetch.fold_pods(cluster, state, options.chunk_size)
     usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")

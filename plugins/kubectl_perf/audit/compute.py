@@ -1,9 +1,10 @@
-"""Fold a cluster's nodes and pods into audit results. Pure: plain API dicts in, Results out.
+"""Fold a cluster's nodes, controllers and pods into audit results. Pure: plain API dicts in, Results out.
 
-Pods are folded a page at a time. Each workload (the top controller, found by
-owners.py) is judged once per distinct template (its ReplicaSet, Job, or the pod
-itself when bare), and reported once, with its pod count. Nodes collect the memory
-limits their pods commit.
+Controllers are judged from their templates first (so a CronJob between runs, a Deployment
+scaled to 0 or a Job whose pods are gone is judged, with 0 pods); pods are then folded a page
+at a time. Each workload (the top controller, found by owners.py) is judged once per distinct
+template (its own, its ReplicaSet's or Job's, or the pod itself when bare), the worst outcome
+kept, and reported once, with its pod count. Nodes collect the memory limits their pods commit.
 """
 
 from __future__ import annotations
@@ -72,6 +73,41 @@ class WorkloadState:
             self.outcomes[check.id] = (check, outcome)
 
 
+@dataclass(frozen=True)
+class Controller:
+    """A top-level controller as the audit judges it: its workload, uid and pod template's spec."""
+
+    workload: Workload
+    uid: str
+    spec: Obj
+
+
+# The controllers whose pods owners.py resolves to themselves, and where their pod template is.
+TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+
+
+def pod_template_spec(kind: str, obj: Obj) -> Obj:
+    """The pod spec a controller's pods are made from (a CronJob's through its job template)."""
+    spec = obj.get("spec") or {}
+    if kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return (spec.get("template") or {}).get("spec") or {}
+
+
+def top_controllers(kind: str, items: Iterable[Obj]) -> list[Controller]:
+    """The controllers of a kind that are workloads of their own: every Deployment, StatefulSet, DaemonSet
+    and CronJob; ReplicaSets and Jobs only without a controller (else their Deployment or CronJob is judged),
+    as owners.py resolves pods."""
+    out = []
+    for item in items:
+        meta = item.get("metadata") or {}
+        if kind in ("ReplicaSet", "Job") and controller_ref(meta):
+            continue
+        workload = Workload(kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        out.append(Controller(workload, str(meta.get("uid", "")), pod_template_spec(kind, item)))
+    return out
+
+
 def owner_index(replicasets: Iterable[Obj], jobs: Iterable[Obj]) -> dict[tuple[str, str, str], Obj | None]:
     """(kind, namespace, name) of each ReplicaSet and Job -> its own controller reference (for owners.py)."""
     index: dict[tuple[str, str, str], Obj | None] = {}
@@ -111,6 +147,7 @@ class Audit:
         nodes: Sequence[Obj],
         owners: Mapping[tuple[str, str, str], Obj | None] | None = None,
         daemonsets: Mapping[tuple[str, str], Obj] | None = None,
+        controllers: Iterable[Controller] = (),
     ) -> None:
         self.policy = policy
         self.settings = settings
@@ -133,6 +170,18 @@ class Audit:
                 self.unavailable[NODE_IMAGES] = NO_IMAGE_LISTINGS
         self.context = Context(policy, settings.thresholds, self.images, self._nodes_for)
         self.spec_checks = self.runnable("spec")  # judged per template: chosen once
+        # Workloads judged from their controllers' templates, with no pods yet: what every (re)list starts from.
+        self._from_templates: dict[Workload, WorkloadState] = {}
+        for c in controllers:
+            if c.workload.namespace in policy.exempt_namespaces:
+                continue
+            state = self._from_templates.setdefault(
+                c.workload,
+                WorkloadState(Ref(API_VERSIONS.get(c.workload.kind, ""), c.workload.kind, c.workload.name, c.workload.namespace, c.uid)),
+            )
+            for check, outcome in self.judge(c.workload, c.spec):
+                state.record(check, outcome)
+        self.reset_pods()
 
     def runnable(self, scope: Scope) -> list[Check[Any]]:
         """The checks of a scope this run makes and can make (their reads came back)."""
@@ -142,7 +191,7 @@ class Audit:
     def reset_pods(self) -> Audit:
         """Forget every pod (a relist after 410 Expired starts again)."""
         self.committed = dict.fromkeys(self.node_uids, 0)
-        self.workloads.clear()
+        self.workloads = {wl: WorkloadState(st.ref, 0, dict(st.outcomes)) for wl, st in self._from_templates.items()}
         self._judged.clear()
         return self
 

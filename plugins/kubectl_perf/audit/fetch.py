@@ -14,7 +14,7 @@ from ..model import parse_resource_list
 from ..running_pods import RUNNING_PODS
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
-from .compute import Audit, owner_index
+from .compute import Audit, Controller, owner_index, top_controllers
 
 KS = "/api/v1/namespaces/kube-system"
 
@@ -47,16 +47,33 @@ def list_all(cluster: Cluster, path: str, keep_metadata_only: bool = False, opti
 class Controllers:
     owners: dict[tuple[str, str, str], Any]
     daemonsets: dict[tuple[str, str], dict[str, Any]]
+    templates: list[Controller]  # the top-level controllers, judged from their pod templates
+
+
+# kind -> its list path; each is listed once, its pod template kept only for top-level controllers
+CONTROLLER_PATHS = {
+    "Deployment": "/apis/apps/v1/deployments",
+    "StatefulSet": "/apis/apps/v1/statefulsets",
+    "DaemonSet": "/apis/apps/v1/daemonsets",
+    "ReplicaSet": "/apis/apps/v1/replicasets",
+    "Job": "/apis/batch/v1/jobs",
+    "CronJob": "/apis/batch/v1/cronjobs",
+}
 
 
 def controllers(cluster: Cluster) -> Controllers:
-    # Without them owners.py falls back on the controllers' naming conventions.
-    replicasets = list_all(cluster, "/apis/apps/v1/replicasets", keep_metadata_only=True, optional=True)
-    jobs = list_all(cluster, "/apis/batch/v1/jobs", keep_metadata_only=True, optional=True)
-    daemonsets = {
-        (d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in list_all(cluster, "/apis/apps/v1/daemonsets", optional=True)
-    }
-    return Controllers(owner_index(replicasets, jobs), daemonsets)
+    """Every controller (a group the server does not serve lists as empty). ReplicaSets and Jobs also
+    index owners (without them owners.py falls back on the controllers' naming conventions); the
+    top-level ones keep their pod template, so workloads with no pod now are judged too."""
+    listed: dict[str, list[dict[str, Any]]] = {}
+    templates: list[Controller] = []
+    for kind, path in CONTROLLER_PATHS.items():
+        items = list_all(cluster, path, optional=True)
+        templates.extend(top_controllers(kind, items))
+        if kind in ("ReplicaSet", "Job", "DaemonSet"):
+            listed[kind] = items if kind == "DaemonSet" else _metadata_only(items)
+    daemonsets = {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in listed["DaemonSet"]}
+    return Controllers(owner_index(listed["ReplicaSet"], listed["Job"]), daemonsets, templates)
 
 
 def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
