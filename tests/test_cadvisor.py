@@ -68,6 +68,7 @@ def test_two_dumps_give_rates_and_throttling(via: str) -> None:
     assert app["memoryWorkingSetBytes"] == 1900 * Mi and app["memoryLimitBytes"] == 2 * Gi
     assert near(app["memoryLimitRatio"], 1900 / 2048) and app["memoryRssBytes"] == 800_000_000
     assert app["flags"] == ["throttling", "memory"]  # 40% > 25%, 92.8% > 90%
+    assert app["throttledRatioSinceStart"] is None  # two scrapes: the interval figures only
     proxy = by[("web-1", "proxy")]
     assert near(proxy["cpuCores"], (10.2 - 10) / 10)
     assert proxy["throttledRatio"] is None and proxy["cpuLimitCores"] is None  # no CPU limit, no CFS series
@@ -85,7 +86,9 @@ def test_one_dump_gives_averages_since_each_container_started() -> None:
     by = rows(doc)
     app = by[("web-1", "app")]
     # 104 cpu-seconds since 1699999000 at 1700000010: 1010 s
-    assert near(app["cpuCores"], 104 / 1010) and app["throttledRatio"] is None and near(app["throttledSeconds"], 21.5)
+    assert near(app["cpuCores"], 104 / 1010) and app["throttledRatio"] is None and app["throttledSeconds"] is None
+    # one scrape: the CFS counters' totals since the start, 240 of 1100 periods and 21.5 s
+    assert near(app["throttledRatioSinceStart"], 240 / 1100) and near(app["throttledSecondsSinceStart"], 21.5)
     # requests and limits come from the pods file now: 250m / 1 core, 1Gi / 2Gi
     assert near(app["cpuRequestCores"], 0.25) and app["memoryRequestBytes"] == Gi and near(app["memoryRequestRatio"], 1900 / 1024)
     assert near(by[("web-2", "app")]["cpuCores"], 3 / 5)  # restarted at 1700000005

@@ -217,8 +217,12 @@ class ContainerUsage:
     cpu_cores: float | None = None
     cpu_request_cores: float | None = None
     cpu_limit_cores: float | None = None
-    throttled_ratio: float | None = None
+    throttled_ratio: float | None = None  # between two scrapes
     throttled_seconds: float | None = None
+    # one scrape: the counters' totals since the container started (kernel CFS counters), kept
+    # apart from the interval figures so nobody reads a lifetime average as the last minutes
+    throttled_ratio_since_start: float | None = None
+    throttled_seconds_since_start: float | None = None
     memory_working_set_bytes: float | None = None
     memory_rss_bytes: float | None = None
     memory_cache_bytes: float | None = None
@@ -292,7 +296,10 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
             stamp = counter[1] / 1000 if counter and counter[1] is not None else last.taken
             if counter and start and stamp > start:
                 row.cpu_cores = counter[0] / (stamp - start)
-            row.throttled_seconds = _value(now, THROTTLED_SECONDS)
+            periods, throttled = _value(now, PERIODS), _value(now, THROTTLED)
+            if periods and throttled is not None:
+                row.throttled_ratio_since_start = throttled / periods
+            row.throttled_seconds_since_start = _value(now, THROTTLED_SECONDS)
         row.memory_working_set_bytes = _value(now, WORKING_SET)
         row.memory_rss_bytes = _value(now, RSS)
         row.memory_cache_bytes = _value(now, CACHE)
@@ -300,8 +307,9 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
         row.oom_events = int(oom) if oom is not None else None
         _limits(row, now, specs.get(key))
         if row.cpu_limit_cores is None:
-            row.throttled_ratio = None  # CFS series exist only with a CPU limit
-        if row.throttled_ratio is not None and row.throttled_ratio > thresholds.throttle_threshold:
+            row.throttled_ratio = row.throttled_ratio_since_start = None  # CFS series exist only with a CPU limit
+        ratio = row.throttled_ratio if row.throttled_ratio is not None else row.throttled_ratio_since_start
+        if ratio is not None and ratio > thresholds.throttle_threshold:
             row.flags.append("throttling")
         if row.memory_limit_ratio is not None and row.memory_limit_ratio > thresholds.memory_threshold:
             row.flags.append("memory")
@@ -351,7 +359,7 @@ def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_ta
 
 
 SORTS = {
-    "throttling": lambda r: r.throttled_ratio if r.throttled_ratio is not None else -1.0,
+    "throttling": lambda r: next((x for x in (r.throttled_ratio, r.throttled_ratio_since_start) if x is not None), -1.0),
     "memory": lambda r: r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0,
     "cpu": lambda r: r.cpu_cores if r.cpu_cores is not None else -1.0,
 }
@@ -368,6 +376,7 @@ class SummaryReport:
     host: str  # the API server, "" for dump files
     thresholds: Thresholds
     notes: Notes
+    since_start: bool = False  # one scrape: throttling is shown as totals since each container started
 
 
 def summary_report(
@@ -379,9 +388,11 @@ def summary_report(
     sort: str | None,
     top: int | None,
     notes: Notes,
+    since_start: bool = False,
 ) -> SummaryReport:
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
-    return SummaryReport(order(rows, sort, top), sorted(nodes, key=lambda n: n.name), ordered_pods, host, thresholds, notes)
+    nodes = sorted(nodes, key=lambda n: n.name)
+    return SummaryReport(order(rows, sort, top), nodes, ordered_pods, host, thresholds, notes, since_start)
 
 
 def order(rows: list[ContainerUsage], sort: str | None, top: int | None) -> list[ContainerUsage]:

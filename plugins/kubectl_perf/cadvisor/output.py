@@ -148,6 +148,8 @@ def container_doc(r: ContainerUsage) -> dict[str, Any]:
         "cpuLimitCores": r.cpu_limit_cores,
         "throttledRatio": r.throttled_ratio,
         "throttledSeconds": r.throttled_seconds,
+        "throttledRatioSinceStart": r.throttled_ratio_since_start,
+        "throttledSecondsSinceStart": r.throttled_seconds_since_start,
         "memoryWorkingSetBytes": _int(r.memory_working_set_bytes),
         "memoryRssBytes": _int(r.memory_rss_bytes),
         "memoryCacheBytes": _int(r.memory_cache_bytes),
@@ -207,7 +209,8 @@ def emit_summary(report: SummaryReport, fmt: str) -> None:
         return page(report)
 
     def tables() -> list[render.Table]:
-        flagged = render.Table(report.containers, container_columns(len(report.nodes)), lambda r: render.RED if r.flags else "")
+        columns = container_columns(len(report.nodes), report.since_start)
+        flagged = render.Table(report.containers, columns, lambda r: render.RED if r.flags else "")
         pods = [pod_doc(node, p) for node, p in report.pods or []]
         return [flagged, render.Table(report.nodes, node_columns()), render.Table(pods, pod_columns())]
 
@@ -220,7 +223,30 @@ def _int(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def container_columns(nodes: int) -> list[Column]:
+def container_columns(nodes: int, since_start: bool = False) -> list[Column]:
+    """The container table; from one scrape the throttling columns carry the since-start totals
+    and say so in their headers."""
+    if since_start:
+        throttling = [
+            Column(
+                "throttled since start",
+                lambda r: pct_text(r.throttled_ratio_since_start),
+                lambda r: r.throttled_ratio_since_start,
+                right=True,
+            ),
+            Column(
+                "throttled time since start",
+                lambda r: seconds_text(r.throttled_seconds_since_start),
+                lambda r: r.throttled_seconds_since_start,
+                wide=True,
+                right=True,
+            ),
+        ]
+    else:
+        throttling = [
+            Column("throttled", lambda r: pct_text(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
+            Column("throttled time", lambda r: seconds_text(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        ]
     cols = [
         Column("node", lambda r: r.node, wide=nodes <= 1),
         Column("namespace", lambda r: r.namespace),
@@ -229,8 +255,7 @@ def container_columns(nodes: int) -> list[Column]:
         Column("cpu", lambda r: cores_text(r.cpu_cores), lambda r: r.cpu_cores, right=True),
         Column("cpu req", lambda r: cores_text(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
         Column("cpu lim", lambda r: cores_text(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
-        Column("throttled", lambda r: pct_text(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
-        Column("throttled time", lambda r: seconds_text(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        *throttling,
         Column("mem ws", lambda r: bytes_text(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
         Column("rss", lambda r: bytes_text(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
         Column("cache", lambda r: bytes_text(r.memory_cache_bytes), lambda r: _int(r.memory_cache_bytes), wide=True, right=True),

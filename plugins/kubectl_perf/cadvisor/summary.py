@@ -64,7 +64,8 @@ def live_summary(
         if r.malformed:
             notes.add(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
     pods = pod_stats if endpoint == "summary" else None
-    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes)
+    since_start = rounds == 1 and endpoint != "summary"
+    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start)
 
 
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
@@ -80,4 +81,5 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     nrow = node_row(name, scrapes[-1], None, None)
     nrow.stats = result.stats
     pods = [(name, p) for p in result.pods] if endpoint == "summary" else None
-    return summary_report(rows, [nrow], pods, "", summary.thresholds, summary.sort, summary.top, notes)
+    since_start = len(scrapes) == 1 and endpoint != "summary"
+    return summary_report(rows, [nrow], pods, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
