@@ -100,6 +100,15 @@ def test_one_dump_gives_averages_since_each_container_started() -> None:
     )
 
 
+def test_dumps_are_ordered_by_their_sample_timestamps(tmp_path: Path) -> None:
+    oldest_first = summary("node-x", "-f", str(BEFORE), "-f", str(AFTER))  # named: the stem would differ
+    newest_first = summary("node-x", "-f", str(AFTER), "-f", str(BEFORE))
+    assert newest_first == oldest_first and near(rows(newest_first)[("web-1", "app")]["cpuCores"], 0.4)
+    # --once takes the newest whatever the order: web-2's app restarted at 1700000005, 3 s by 1700000010
+    once = summary("--once", "-f", str(AFTER), "-f", str(BEFORE))
+    assert near(rows(once)[("web-2", "app")]["cpuCores"], 3 / 5)
+
+
 def test_truncated_dump_is_read_with_a_count() -> None:
     result = cadvisor("--summary", "--once", "-f", str(AFTER))
     assert result.returncode == 0

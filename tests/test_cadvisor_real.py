@@ -4,8 +4,11 @@ Every expected figure is worked out by hand from the lines quoted beside it."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from conftest import DATA
-from test_cadvisor import cadvisor, near, rows, summary
+from test_cadvisor import cadvisor, near, rows, run, summary
 
 REAL = DATA / "cadvisor-real"
 K135 = REAL / "k8s-1.35-containerd-2.2.txt"  # kind v1.35.0, containerd 2.2.1, cgroup v2 (kernel 6.12)
@@ -48,3 +51,58 @@ def test_since_start_sorts_and_reaches_the_html() -> None:
     assert (top["pod"], top["throttledRatioSinceStart"]) == ("e2e-daemonset-kb65b", 1.0)
     html = cadvisor("--summary", "--once", "-f", str(K135), "-o", "html").stdout
     assert "throttled since start" in html and 'data-thr="100.0"' in html
+
+
+def test_pre_1_16_label_names(tmp_path: Path) -> None:
+    # container_name/pod_name only, no sample timestamps: the file's time is the scrape's
+    dump = tmp_path / "minikube.txt"
+    dump.write_bytes(OLD.read_bytes())
+    os.utime(dump, (1521545800, 1521545800))  # 1000 s after addon-resizer's start, 1.5215448e+09
+    doc = summary("--once", "-f", str(dump))
+    # 12 working-set series with a container_name other than "" and "POD" (counted with grep)
+    assert len(doc["containers"]) == 12 and doc["nodes"][0]["containers"] == 12
+    ar = rows(doc)[("kube-state-metrics-57f4659995-6n2qq", "addon-resizer")]
+    assert ar["namespace"] == "kube-system"
+    # no cpu="total" in this kubelet: the two per-core series, 5.173567202 + 4.224512782, over 1000 s
+    assert near(ar["cpuCores"], (5.173567202 + 4.224512782) / 1000)
+    # quota 10000 / period 100000; 2507 of 8495 periods throttled since start (29.5% > 25%), 287.97 s
+    assert near(ar["cpuLimitCores"], 0.1) and near(ar["throttledRatioSinceStart"], 2507 / 8495)
+    assert near(ar["throttledSecondsSinceStart"], 287.965920749) and ar["flags"] == ["throttling"]
+    assert ar["memoryWorkingSetBytes"] == 12197888 and near(ar["memoryLimitRatio"], 12197888 / 31457280)
+    # the dump's own filters read the old names too
+    text = run("-f", str(OLD), "-n", "kube-system", "--pod", "^kube-state-metrics", "--metric", "cfs_periods", "--drop-pod-cgroups")
+    samples = [line for line in text.stdout.decode().splitlines() if not line.startswith("#")]
+    assert len(samples) == 2 and all('pod_name="kube-state-metrics-57f4659995-6n2qq"' in line for line in samples)
+
+
+def test_both_label_sets_count_once() -> None:
+    doc = summary("--once", "-f", str(K115))
+    # 30 working-set series with a container other than "" and "POD" (counted with grep), each
+    # container twice: this minikube ran inside Docker, so cAdvisor saw /docker/<id>/kubepods/...
+    # and /kubepods/...; 15 containers, one row each, the kubelet's own /kubepods cgroup (listed second)
+    assert len(doc["containers"]) == 15
+    db = rows(doc)[("cockroachdb-1", "cockroachdb")]
+    assert db["memoryWorkingSetBytes"] == 106184704 and db["namespace"] == "default"
+
+
+def test_no_container_series_is_one_line_and_status_2(tmp_path: Path) -> None:
+    page = tmp_path / "error.html"
+    page.write_text("<html><head><title>503 Service Unavailable</title></head><body>upstream error</body></html>\n")
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    for bad in (page, garbage):
+        ran = cadvisor("--summary", "--once", "-f", str(bad))
+        assert ran.returncode == 2 and ran.stdout == "", ran.stderr
+        (line,) = ran.stderr.strip().splitlines()
+        assert f"{bad}: no cAdvisor container series" in line and "Traceback" not in line
+    ran = cadvisor("--summary", "-f", str(K135), "-f", str(page))  # one good dump does not excuse the other
+    assert ran.returncode == 2 and f"{page}: no cAdvisor container series" in ran.stderr
+
+
+def test_the_same_dump_twice_is_one_line_and_status_2(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(K135.read_bytes())
+    ran = cadvisor("--summary", "-f", str(K135), "-f", str(copy))
+    assert ran.returncode == 2 and ran.stdout == ""
+    (line,) = ran.stderr.strip().splitlines()
+    assert "same scrape" in line and str(copy) in line

@@ -46,6 +46,15 @@ RESOURCE_METRICS = frozenset({CPU, WORKING_SET, START, NODE_CPU, NODE_WORKING_SE
 Key = tuple[str, str, str]  # namespace, pod, container ("" for the pod cgroup)
 
 
+def pod_labels(labels: Mapping[str, str]) -> Key:
+    """namespace, pod, container of a series: the labels since Kubernetes 1.16, else the
+    `pod_name`/`container_name` of older kubelets (still in saved dumps and vendors' fixtures;
+    1.14 and 1.15 carry both, with the same values)."""
+    pod = labels.get("pod") or labels.get("pod_name", "")
+    container = labels.get("container") or labels.get("container_name", "")
+    return labels.get("namespace", ""), pod, container
+
+
 @dataclass
 class Scrape:
     """One scrape of one node, folded: per container, metric -> (value, timestamp ms or None)."""
@@ -54,25 +63,53 @@ class Scrape:
     node: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     taken: float = 0.0  # wall time of the scrape (unix seconds), when samples carry no timestamps
     samples: int = 0
+    latest: int | None = None  # the newest sample timestamp (ms): when the scrape was taken
+    source: str = ""  # the file it came from, for messages
 
     def add(self, samples: Iterable[Sample]) -> Scrape:
         containers, node = self.containers, self.node
+        per_core: dict[Key, tuple[float, int | None]] = {}
+        latest = self.latest
         for s in samples:
             self.samples += 1
+            if s.timestamp is not None and (latest is None or s.timestamp > latest):
+                latest = s.timestamp
             labels = s.labels
-            container = labels.get("container", "")
-            pod = labels.get("pod", "")
+            key = pod_labels(labels)
+            _ns, pod, container = key
             if not pod:
                 if labels.get("id") == "/" or s.name.startswith("node_"):
                     node[s.name] = (s.value, s.timestamp)
                 continue
             if container == "POD" or (not container and labels.get("image")):
                 continue  # the pod sandbox (pause): counted by the pod cgroup, not a container
-            key = (labels.get("namespace", ""), pod, container)
             if s.name == CPU and labels.get("cpu", "total") != "total":
-                continue  # per-core series (cAdvisor with --enable_metrics=percpu)
+                # per-core series: cAdvisor with --enable_metrics=percpu, or old kubelets that
+                # had no cpu="total" series at all; summed below when no total came
+                value, _ts = per_core.get(key, (0.0, None))
+                per_core[key] = (value + s.value, s.timestamp)
+                continue
             containers.setdefault(key, {})[s.name] = (s.value, s.timestamp)
+        for key, summed in per_core.items():
+            containers.setdefault(key, {}).setdefault(CPU, summed)
+        self.latest = latest
         return self
+
+    @property
+    def when(self) -> float:
+        """When it was taken (unix seconds): its newest sample's timestamp, else the wall time."""
+        return self.latest / 1000 if self.latest is not None else self.taken
+
+    def same_as(self, other: Scrape) -> bool:
+        """The same scrape read twice (or kubelet's cached stats served twice): no interval between."""
+        if self.latest is not None and self.latest == other.latest:
+            return True
+        return self.containers == other.containers
+
+
+def in_scrape_order(scrapes: list[Scrape]) -> list[Scrape]:
+    """Oldest first by the samples' own timestamps (file order and mtimes say nothing)."""
+    return sorted(scrapes, key=lambda s: s.when)
 
 
 def scrape_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[Scrape, list[PodStats], NodeStats]:
@@ -173,13 +210,13 @@ class Filters:
         return bool(self.namespace or self.pod or self.container or self.drop_pod_cgroups)
 
     def keeps(self, labels: Mapping[str, str]) -> bool:
-        """A dump sample, by its labels."""
-        container = labels.get("container", "")
-        if self.drop_pod_cgroups and labels.get("pod") and container in ("", "POD"):
+        """A dump sample, by its labels (either generation of label names)."""
+        namespace, pod, container = pod_labels(labels)
+        if self.drop_pod_cgroups and pod and container in ("", "POD"):
             return False
-        if self.namespace and labels.get("namespace") != self.namespace:
+        if self.namespace and namespace != self.namespace:
             return False
-        if self.pod and not self.pod.search(labels.get("pod", "")):
+        if self.pod and not self.pod.search(pod):
             return False
         return not (self.container and not self.container.search(container))
 

@@ -155,15 +155,26 @@ def scrape_nodes(
 
 
 def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
-    """Dumps saved earlier (`-` for stdin), in scrape order; they fold like live scrapes."""
+    """Dumps saved earlier (`-` for stdin), in the order given; they fold like live scrapes.
+    A file with no container series (an HTML error page, garbage, another endpoint's
+    output) is an InputError: an empty table would say "all is well"."""
     result = NodeScrapes(name)
     for path in paths:
+        shown = "stdin" if path == "-" else path
         with opened(path) as stream:
             taken = time.time() if path == "-" else os.path.getmtime(path)
-            if endpoint == "summary":
-                snap = fold_summary_json(stream.read(), result, taken)
-            else:
-                snap = fold_text(stream, endpoint, result, taken)
+            try:
+                if endpoint == "summary":
+                    snap = fold_summary_json(stream.read(), result, taken)
+                else:
+                    snap = fold_text(stream, endpoint, result, taken)
+            except ApiError:
+                raise InputError(f"{shown}: not a /stats/summary document (JSON)") from None
+        if not snap.containers:
+            what = {"cadvisor": "cAdvisor container series", "resource": "container series"}.get(endpoint, "pods")
+            hint = f" ({result.malformed} lines could not be read)" if result.malformed else ""
+            raise InputError(f"{shown}: no {what} (is it the kubelet's /metrics/{endpoint} output?){hint}")
+        snap.source = shown
         result.scrapes.append(snap)
     return result
 

@@ -42,8 +42,12 @@ examples:
 The summary needs two scrapes for rates (--interval apart, default 10s); --once
 reads one and gives averages since each container started.
 
+Dump files are taken in the order of their samples' timestamps; labels of kubelets before
+1.16 (container_name, pod_name) are read too.
+
 exit status: 0 ok; 1 an error, or some node could not be read (the report is still
-printed); 2 bad flags or input files."""
+printed); 2 bad flags or input files (unreadable, no cAdvisor container series, or
+the same scrape twice)."""
 
 
 def regex(text: str) -> re.Pattern[str]:

@@ -15,11 +15,12 @@ from .compute import (
     Spec,
     SummaryReport,
     container_rows,
+    in_scrape_order,
     node_row,
     pod_specs,
     summary_report,
 )
-from .fetch import Chosen, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
+from .fetch import Chosen, InputError, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
 
 if TYPE_CHECKING:
     from .flags import DumpFiles, LiveNodes, Summary
@@ -73,10 +74,18 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     notes = Notes()
     name = files.name
     specs = pod_specs(read_pods_file(files.pods_file)) if files.pods_file else {}
-    result = read_files(files.paths if not summary.once else files.paths[-1:], endpoint, name)
+    result = read_files(files.paths, endpoint, name)
     if result.malformed:
         notes.add(f"{result.malformed} malformed lines skipped (first: {result.first_error})")
-    scrapes = result.scrapes if len(result.scrapes) < 3 else [result.scrapes[0], result.scrapes[-1]]
+    ordered = in_scrape_order(result.scrapes)
+    # --once: the newest scrape alone; else the oldest and the newest make the rates
+    scrapes = ordered[-1:] if summary.once else ordered if len(ordered) < 3 else [ordered[0], ordered[-1]]
+    if len(scrapes) == 2 and scrapes[0].same_as(scrapes[1]):
+        first, last = scrapes
+        raise InputError(
+            f"{first.source} and {last.source} are the same scrape (same sample timestamps): "
+            "rates need two scrapes taken apart (or use --once)"
+        )
     rows = [r for r in container_rows(name, scrapes, specs, summary.thresholds) if filters.keeps_row(r, None)]
     nrow = node_row(name, scrapes[-1], None, None)
     nrow.stats = result.stats
