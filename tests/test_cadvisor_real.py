@@ -4,9 +4,11 @@ Every expected figure is worked out by hand from the lines quoted beside it."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import yaml
 from conftest import DATA
 from test_cadvisor import cadvisor, near, rows, run, summary
 
@@ -106,3 +108,24 @@ def test_the_same_dump_twice_is_one_line_and_status_2(tmp_path: Path) -> None:
     assert ran.returncode == 2 and ran.stdout == ""
     (line,) = ran.stderr.strip().splitlines()
     assert "same scrape" in line and str(copy) in line
+
+
+def test_pods_file_as_yaml_gives_specs_and_the_node(tmp_path: Path) -> None:
+    # kubectl get pods -o yaml: compute-pi-digits requests 40m / 15Mi, limits 80m / 30Mi, on datagen-1-35
+    doc = summary("--once", "-f", str(K135), "--pods-file", str(K135_PODS))
+    pi = rows(doc)[PI]
+    assert near(pi["cpuRequestCores"], 0.04) and near(pi["cpuLimitCores"], 0.08)
+    assert pi["memoryRequestBytes"] == 15 * 2**20 and pi["memoryLimitBytes"] == 30 * 2**20
+    # the dump names no node: the pods file says where its pods run
+    assert pi["node"] == "datagen-1-35" and [n["name"] for n in doc["nodes"]] == ["datagen-1-35"]
+    assert {c["node"] for c in doc["containers"]} == {"datagen-1-35"}
+    # the same pods as JSON give the same report
+    as_json = tmp_path / "pods.json"
+    as_json.write_text(json.dumps(yaml.safe_load(K135_PODS.read_text())))
+    assert summary("--once", "-f", str(K135), "--pods-file", str(as_json)) == doc
+    # a NODE named on the command line wins
+    assert rows(summary("node-x", "--once", "-f", str(K135), "--pods-file", str(K135_PODS)))[PI]["node"] == "node-x"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("items: [\n  - {metadata: \n")
+    ran = cadvisor("--summary", "--once", "-f", str(K135), "--pods-file", str(bad))
+    assert ran.returncode == 2 and "neither JSON nor YAML" in ran.stderr and "Traceback" not in ran.stderr

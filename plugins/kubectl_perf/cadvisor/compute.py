@@ -167,6 +167,22 @@ class Spec:
     memory_limit: int | None = None
 
 
+def pod_hosts(pods: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """(namespace, pod) -> the node it runs on (spec.nodeName), for dumps that do not say."""
+    out = {}
+    for pod in pods:
+        meta, host = pod.get("metadata") or {}, (pod.get("spec") or {}).get("nodeName")
+        if host:
+            out[(meta.get("namespace", ""), meta.get("name", ""))] = host
+    return out
+
+
+def dump_node(snap: Scrape, hosts: Mapping[tuple[str, str], str]) -> str | None:
+    """The node a dump was taken on, by where its pods run: the one node they share, else None."""
+    found = {hosts.get((ns, pod)) for ns, pod, _c in snap.containers} - {None}
+    return found.pop() if len(found) == 1 else None
+
+
 def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
     """(namespace, pod, container) -> Spec for every container and, under container "",
     the pod's effective values (pod-level resources, sidecars, init containers, overhead)."""
@@ -280,6 +296,8 @@ class NodeMemory:
     padding_breach: bool | None = None
     containers: int = 0
     stats: NodeStats | None = None
+    cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
+    throttling: int = 0  # its containers flagged "throttling", for --sort throttling
 
     @property
     def working_set_ratio(self) -> float | None:
@@ -377,10 +395,22 @@ def _limits(row: ContainerUsage, now: Mapping[str, tuple[float, int | None]], sp
         row.memory_request_ratio = ws / row.memory_request_bytes
 
 
-def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_target: float | None) -> NodeMemory:
+def node_row(
+    name: str,
+    snap: Scrape,
+    node: Mapping[str, Any] | None,
+    padding_target: float | None,
+    containers: Iterable[ContainerUsage] = (),
+) -> NodeMemory:
     """Working set of every container on the node (kubernetes-mixin's selection, whatever the
-    filters) against allocatable and the node's padding target."""
+    filters) against allocatable and the node's padding target; with the node's container rows
+    (before the filters), their CPU and how many are throttled, which --sort ranks nodes by."""
     row = NodeMemory(name)
+    for c in containers:
+        if c.container:  # not a pod row (--pod-rows): its containers are counted already
+            if c.cpu_cores is not None:
+                row.cpu_cores = (row.cpu_cores or 0.0) + c.cpu_cores
+            row.throttling += "throttling" in c.flags
     for (_ns, _pod, container), values in snap.containers.items():
         if container:
             row.working_set_bytes += _value(values, WORKING_SET) or 0
@@ -394,6 +424,13 @@ def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_ta
             row.padding_breach = round(row.working_set_bytes * NANO) > padding_budget(alloc, padding_target)
     return row
 
+
+NODE_SORTS = {
+    "throttling": lambda n: (n.throttling, n.cpu_cores if n.cpu_cores is not None else -1.0),
+    # against allocatable when it is known (live nodes), else the working set itself (dump files)
+    "memory": lambda n: (n.working_set_ratio if n.working_set_ratio is not None else -1.0, n.working_set_bytes),
+    "cpu": lambda n: (n.cpu_cores if n.cpu_cores is not None else -1.0, 0.0),
+}
 
 SORTS = {
     "throttling": lambda r: next((x for x in (r.throttled_ratio, r.throttled_ratio_since_start) if x is not None), -1.0),
@@ -429,6 +466,9 @@ def summary_report(
 ) -> SummaryReport:
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
     nodes = sorted(nodes, key=lambda n: n.name)
+    if sort:
+        nodes.sort(key=NODE_SORTS[sort], reverse=True)
+    nodes = nodes[:top] if top else nodes
     return SummaryReport(order(rows, sort, top), nodes, ordered_pods, host, thresholds, notes, since_start)
 
 

@@ -258,15 +258,31 @@ def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) 
 
 # -- files --------------------------------------------------------------------------
 def read_pods_file(path: str) -> list[dict[str, Any]]:
-    """--pods-file: `kubectl get pods -o json` output (a list, or one pod)."""
+    """--pods-file: `kubectl get pods -o json` or `-o yaml` output (a list, or one pod)."""
     try:
-        doc = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read --pods-file {path}: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = _yaml(text, path)  # JSON first: it is the faster parser, and YAML holds JSON anyway
     items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` output")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "metadata" in i for i in items):
+        raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` (or -o yaml) output")
     return items
+
+
+def _yaml(text: str, path: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise InputError(f"cannot read --pods-file {path}: neither JSON nor YAML{at}") from None
 
 
 @contextlib.contextmanager

@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--all-nodes", action="store_true", help="every node in the cluster")
     src.add_argument("--node-selector", metavar="SELECTOR", help="nodes matching this label selector")
     src.add_argument("-f", "--filename", action="append", default=[], metavar="DUMP", help="a dump saved earlier (repeatable; - for stdin)")
-    src.add_argument("--pods-file", metavar="FILE", help="`kubectl get pods -o json` output: requests and limits for -f dumps")
+    src.add_argument(
+        "--pods-file",
+        metavar="FILE",
+        help="`kubectl get pods -o json` (or -o yaml) output: requests, limits, nodes and restarts for -f dumps",
+    )
     src.add_argument(
         "--endpoint",
         choices=ENDPOINTS,

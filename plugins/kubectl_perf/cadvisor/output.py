@@ -170,6 +170,8 @@ def node_doc(n: NodeMemory) -> dict[str, Any]:
         "paddingTarget": n.padding_target,
         "paddingBreach": n.padding_breach,
         "containers": n.containers,
+        "cpuCores": n.cpu_cores,
+        "throttlingContainers": n.throttling,
     }
     if n.stats is not None:
         out.update(
@@ -273,6 +275,8 @@ def node_columns() -> list[Column]:
     return [
         Column("node", lambda n: n.name),
         Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
+        Column("cpu", lambda n: cores_text(n.cpu_cores), lambda n: n.cpu_cores, right=True),
+        Column("throttling", lambda n: str(n.throttling), lambda n: n.throttling, right=True),
         Column("working set", lambda n: bytes_text(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
         Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
         Column("ws/alloc", lambda n: pct_text(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),

@@ -15,8 +15,10 @@ from .compute import (
     Spec,
     SummaryReport,
     container_rows,
+    dump_node,
     in_scrape_order,
     node_row,
+    pod_hosts,
     pod_specs,
     summary_report,
 )
@@ -51,8 +53,9 @@ def live_summary(
         node = nodes.get(result.name)
         labels = ((node or {}).get("metadata") or {}).get("labels") or {}
         if result.scrapes:
-            rows.extend(r for r in container_rows(result.name, result.scrapes, specs, thresholds) if filters.keeps_row(r, chosen_pods))
-            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels))
+            every = container_rows(result.name, result.scrapes, specs, thresholds)
+            rows.extend(r for r in every if filters.keeps_row(r, chosen_pods))
+            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels), every)
             nrow.stats = result.stats
             node_rows.append(nrow)
             pod_stats.extend((result.name, p) for p in result.pods)
@@ -72,9 +75,9 @@ def live_summary(
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
     """Dumps of one node saved earlier: the first and last make rates, one makes averages."""
     notes = Notes()
-    name = files.name
-    specs = pod_specs(read_pods_file(files.pods_file)) if files.pods_file else {}
-    result = read_files(files.paths, endpoint, name)
+    pods = read_pods_file(files.pods_file) if files.pods_file else []
+    specs = pod_specs(pods)
+    result = read_files(files.paths, endpoint, files.name)
     if result.malformed:
         notes.add(f"{result.malformed} malformed lines skipped (first: {result.first_error})")
     ordered = in_scrape_order(result.scrapes)
@@ -86,9 +89,12 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
             f"{first.source} and {last.source} are the same scrape (same sample timestamps): "
             "rates need two scrapes taken apart (or use --once)"
         )
-    rows = [r for r in container_rows(name, scrapes, specs, summary.thresholds) if filters.keeps_row(r, None)]
-    nrow = node_row(name, scrapes[-1], None, None)
+    # the node: the one named, else where the pods file says the dump's pods run, else the file's stem
+    name = files.node or dump_node(scrapes[-1], pod_hosts(pods)) or files.name
+    every = container_rows(name, scrapes, specs, summary.thresholds)
+    rows = [r for r in every if filters.keeps_row(r, None)]
+    nrow = node_row(name, scrapes[-1], None, None, every)
     nrow.stats = result.stats
-    pods = [(name, p) for p in result.pods] if endpoint == "summary" else None
+    pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
-    return summary_report(rows, [nrow], pods, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
+    return summary_report(rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
