@@ -64,7 +64,8 @@ def test_two_dumps_give_rates_and_throttling(via: str) -> None:
     assert near(app["cpuCores"], (104 - 100) / 10)  # 0.4 cores
     assert near(app["throttledRatio"], (240 - 200) / (1100 - 1000))  # 40% of periods
     assert near(app["throttledSeconds"], 21.5 - 20)
-    assert near(app["cpuLimitCores"], 100000 / 100000) and near(app["cpuRequestCores"], 512 / 1024)  # quota/period, shares
+    # quota/period; no request from the 512 shares without pod specs (lossy on cgroup v2)
+    assert near(app["cpuLimitCores"], 100000 / 100000) and app["cpuRequestCores"] is None
     assert app["memoryWorkingSetBytes"] == 1900 * Mi and app["memoryLimitBytes"] == 2 * Gi
     assert near(app["memoryLimitRatio"], 1900 / 2048) and app["memoryRssBytes"] == 800_000_000
     assert app["flags"] == ["throttling", "memory"]  # 40% > 25%, 92.8% > 90%

@@ -129,3 +129,15 @@ def test_pods_file_as_yaml_gives_specs_and_the_node(tmp_path: Path) -> None:
     bad.write_text("items: [\n  - {metadata: \n")
     ran = cadvisor("--summary", "--once", "-f", str(K135), "--pods-file", str(bad))
     assert ran.returncode == 2 and "neither JSON nor YAML" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_no_cpu_request_from_cgroup_v2_shares() -> None:
+    # coredns requests 100m (k8s-1.35-pods.yaml); on this cgroup v2 node container_spec_cpu_shares
+    # says 421 (weight 17 converted back), which read as shares/1024 would be 411m
+    ran = cadvisor("--summary", "-o", "json", "--once", "-f", str(K135))
+    coredns = rows(json.loads(ran.stdout))[("coredns-7d764666f9-qdcxt", "coredns")]
+    assert coredns["cpuRequestCores"] is None and "CPU requests are not shown" in ran.stderr
+    assert coredns["memoryLimitBytes"] == 178257920  # container_spec_memory_limit_bytes 1.7825792e+08 is exact
+    with_specs = cadvisor("--summary", "-o", "json", "--once", "-f", str(K135), "--pods-file", str(K135_PODS))
+    assert near(rows(json.loads(with_specs.stdout))[("coredns-7d764666f9-qdcxt", "coredns")]["cpuRequestCores"], 0.1)
+    assert "CPU requests are not shown" not in with_specs.stderr

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+# why no CPU request is derived from cgroup shares without pod specs (the notes say it)
+NO_SPEC_REQUESTS = "cgroup shares are lossy on cgroup v2"
+
+
 class InputError(Exception):
     """A dump or pods file that cannot be used: one line, exit status 2."""
 
@@ -251,7 +255,7 @@ def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) 
             query = {"fieldSelector": "status.phase=Running"}
             acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, query, limit=chunk_size)
     except ApiError as err:
-        notes.add(f"cannot list pods ({err}): requests and limits come from the cgroups instead")
+        notes.add(f"cannot list pods ({err}): limits come from the cgroups, requests are not shown ({NO_SPEC_REQUESTS})")
         return {}
     return acc.specs
 

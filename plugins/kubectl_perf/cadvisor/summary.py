@@ -22,7 +22,7 @@ from .compute import (
     pod_specs,
     summary_report,
 )
-from .fetch import Chosen, InputError, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
+from .fetch import NO_SPEC_REQUESTS, Chosen, InputError, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
 
 if TYPE_CHECKING:
     from .flags import DumpFiles, LiveNodes, Summary
@@ -80,6 +80,8 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     result = read_files(files.paths, endpoint, files.name)
     if result.malformed:
         notes.add(f"{result.malformed} malformed lines skipped (first: {result.first_error})")
+    if not files.pods_file and endpoint != "summary":
+        notes.add(f"no --pods-file: limits come from the cgroups, CPU requests are not shown ({NO_SPEC_REQUESTS})")
     ordered = in_scrape_order(result.scrapes)
     # --once: the newest scrape alone; else the oldest and the newest make the rates
     scrapes = ordered[-1:] if summary.once else ordered if len(ordered) < 3 else [ordered[0], ordered[-1]]
