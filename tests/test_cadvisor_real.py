@@ -141,3 +141,27 @@ def test_no_cpu_request_from_cgroup_v2_shares() -> None:
     with_specs = cadvisor("--summary", "-o", "json", "--once", "-f", str(K135), "--pods-file", str(K135_PODS))
     assert near(rows(json.loads(with_specs.stdout))[("coredns-7d764666f9-qdcxt", "coredns")]["cpuRequestCores"], 0.1)
     assert "CPU requests are not shown" not in with_specs.stderr
+
+
+def test_oom_killed_and_restarted_comes_from_the_pod_status(tmp_path: Path) -> None:
+    # the real pods, with one status edited here (no real pod in them was OOM-killed): the
+    # container restarted 4 times, last after an OOM kill; its dump counter says 0
+    doc = yaml.safe_load(K135_PODS.read_text())
+    pod = next(p for p in doc["items"] if p["metadata"]["name"] == PI[0])
+    (status,) = pod["status"]["containerStatuses"]
+    status["restartCount"] = 4
+    status["lastState"] = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-06-26T10:13:00Z"}}
+    pods = tmp_path / "pods.yaml"
+    pods.write_text(yaml.safe_dump(doc))
+    by = rows(summary("--once", "-f", str(K135), "--pods-file", str(pods)))
+    pi = by[PI]
+    assert pi["oomEvents"] == 0 and pi["restarts"] == 4 and pi["lastOomKilledAt"] == "2026-06-26T10:13:00Z"
+    assert pi["flags"] == ["throttling", "oom-killed"]
+    coredns = by[("coredns-7d764666f9-qdcxt", "coredns")]
+    assert coredns["restarts"] == 0 and coredns["lastOomKilledAt"] is None and "oom-killed" not in coredns["flags"]
+    lines = table("--once", "-f", str(K135), "--pods-file", str(pods), "-o", "wide")
+    assert "RESTARTS" in lines[0] and "KILL" in lines[0]
+    row = next(line for line in lines if PI[0] in line)
+    assert "2026-06-26T10:13:00Z" in row and row[-1] == "throttling,oom-killed"
+    # without pod status nothing is claimed
+    assert rows(summary("--once", "-f", str(K135)))[PI]["restarts"] is None

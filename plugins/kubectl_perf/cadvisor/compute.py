@@ -162,6 +162,21 @@ class Spec:
     cpu_limit: int | None = None
     memory_request: int | None = None
     memory_limit: int | None = None
+    restarts: int | None = None  # status.containerStatuses[].restartCount
+    last_oom_killed_at: str | None = None  # when it was last OOM-killed (lastState or state terminated)
+
+
+def _oom_status(status: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """restartCount, and when the container was last OOM-killed: container_oom_events_total
+    starts again at zero with the restarted container, the pod status remembers."""
+    killed = None
+    for state in (status.get("state") or {}, status.get("lastState") or {}):
+        term = state.get("terminated") or {}
+        if term.get("reason") == "OOMKilled":
+            killed = term.get("finishedAt") or term.get("startedAt") or "?"
+            break
+    restarts = status.get("restartCount")
+    return (restarts if isinstance(restarts, int) else None), killed
 
 
 def pod_hosts(pods: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
@@ -187,11 +202,22 @@ def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
     for pod in pods:
         meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
+        status = pod.get("status") or {}
+        statuses = {
+            st.get("name", ""): _oom_status(st)
+            for st in list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+        }
         for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
             req, lim = container_amounts(c, "requests"), container_amounts(c, "limits")
             # the API server defaults a missing request to the limit
+            restarts, killed = statuses.get(c.get("name", ""), (None, None))
             out[(ns, name, c.get("name", ""))] = Spec(
-                req.get("cpu", lim.get("cpu")), lim.get("cpu"), req.get("memory", lim.get("memory")), lim.get("memory")
+                req.get("cpu", lim.get("cpu")),
+                lim.get("cpu"),
+                req.get("memory", lim.get("memory")),
+                lim.get("memory"),
+                restarts,
+                killed,
             )
         req, lim = pod_resources(spec)
         out[(ns, name, "")] = Spec(req.get("cpu"), lim.get("cpu"), req.get("memory"), lim.get("memory"))
@@ -281,6 +307,8 @@ class ContainerUsage:
     memory_limit_ratio: float | None = None
     memory_request_ratio: float | None = None
     oom_events: int | None = None
+    restarts: int | None = None  # from the pod status (live pods or --pods-file)
+    last_oom_killed_at: str | None = None
     flags: list[str] = field(default_factory=list)
 
 
@@ -365,6 +393,8 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
             row.flags.append("throttling")
         if row.memory_limit_ratio is not None and row.memory_limit_ratio > thresholds.memory_threshold:
             row.flags.append("memory")
+        if row.last_oom_killed_at is not None:
+            row.flags.append("oom-killed")  # restarted after an OOM kill: the counter above forgot it
         rows.append(row)
     return rows
 
@@ -375,6 +405,7 @@ def _limits(row: ContainerUsage, now: Mapping[str, tuple[float, int | None]], sp
     writes cpu.weight (containerd 2.x's runc on a curve of its own) and cAdvisor converts it back
     to shares linearly, so 100m reads as 411m there and 7-32% low on older nodes."""
     if spec is not None:
+        row.restarts, row.last_oom_killed_at = spec.restarts, spec.last_oom_killed_at
         row.cpu_request_cores = spec.cpu_request / NANO if spec.cpu_request is not None else None
         row.cpu_limit_cores = spec.cpu_limit / NANO if spec.cpu_limit else None
         row.memory_request_bytes = spec.memory_request // NANO if spec.memory_request is not None else None

@@ -158,6 +158,8 @@ def container_doc(r: ContainerUsage) -> dict[str, Any]:
         "memoryLimitRatio": r.memory_limit_ratio,
         "memoryRequestRatio": r.memory_request_ratio,
         "oomEvents": r.oom_events,
+        "restarts": r.restarts,
+        "lastOomKilledAt": r.last_oom_killed_at,
         "flags": list(r.flags),
     }
 
@@ -266,6 +268,8 @@ def container_columns(nodes: int, since_start: bool = False) -> list[Column]:
         Column("mem lim", lambda r: bytes_text(r.memory_limit_bytes), lambda r: _int(r.memory_limit_bytes), right=True),
         Column("ws/lim", lambda r: pct_text(r.memory_limit_ratio), lambda r: r.memory_limit_ratio, right=True),
         Column("oom", lambda r: "-" if r.oom_events is None else str(r.oom_events), lambda r: r.oom_events, right=True),
+        Column("restarts", lambda r: "-" if r.restarts is None else str(r.restarts), lambda r: r.restarts, right=True),
+        Column("last oom kill", lambda r: r.last_oom_killed_at or "-", lambda r: r.last_oom_killed_at, wide=True),
         Column("flags", lambda r: ",".join(r.flags), lambda r: ",".join(r.flags)),
     ]
     return cols
