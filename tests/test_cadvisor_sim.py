@@ -210,3 +210,20 @@ def test_shell_completion_knows_the_flags(fixture_cluster: Sim) -> None:
 
     values, _ = complete(fixture_cluster, "cadvisor", "--thr")
     assert values == ["--throttle-threshold"]
+
+
+def test_node_table_honours_sort_and_top(generated: Sim) -> None:
+    """--sort and --top order and cut the node table as they do the container table."""
+    every = summary(generated, "--all-nodes", "--once")["nodes"]
+    assert len(every) > 3 and [n["name"] for n in every] == sorted(n["name"] for n in every)  # by name without --sort
+    doc = summary(generated, "--all-nodes", "--once", "--sort", "memory", "--top", "3")
+    ratio = {n["name"]: n["workingSetBytes"] / n["allocatableMemoryBytes"] for n in every}
+    assert [n["name"] for n in doc["nodes"]] == sorted(ratio, key=lambda name: -ratio[name])[:3]
+    doc = summary(generated, "--all-nodes", "--once", "--sort", "throttling", "--top", "2")
+    # each node's count: its containers flagged "throttling" in the full report
+    flagged: dict[str, int] = {}
+    for c in summary(generated, "--all-nodes", "--once")["containers"]:
+        flagged[c["node"]] = flagged.get(c["node"], 0) + ("throttling" in c["flags"])
+    counts = [n["throttlingContainers"] for n in doc["nodes"]]
+    assert len(counts) == 2 and counts == sorted(flagged.values(), reverse=True)[:2]
+    assert all(flagged[n["name"]] == n["throttlingContainers"] for n in doc["nodes"])

@@ -32,18 +32,24 @@ OOM = "container_oom_events_total"
 MEMORY_LIMIT = "container_spec_memory_limit_bytes"
 QUOTA = "container_spec_cpu_quota"
 PERIOD = "container_spec_cpu_period"
-SHARES = "container_spec_cpu_shares"
 START = "container_start_time_seconds"
 NODE_CPU = "node_cpu_usage_seconds_total"
 NODE_WORKING_SET = "node_memory_working_set_bytes"
 CPU_RATE = "rate:cpu"  # not a metric: /stats/summary's usageNanoCores, a rate already
 
-CADVISOR_METRICS = frozenset(
-    {CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, SHARES, START}
-)
+CADVISOR_METRICS = frozenset({CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, START})
 RESOURCE_METRICS = frozenset({CPU, WORKING_SET, START, NODE_CPU, NODE_WORKING_SET})
 
 Key = tuple[str, str, str]  # namespace, pod, container ("" for the pod cgroup)
+
+
+def pod_labels(labels: Mapping[str, str]) -> Key:
+    """namespace, pod, container of a series: the labels since Kubernetes 1.16, else the
+    `pod_name`/`container_name` of older kubelets (still in saved dumps and vendors' fixtures;
+    1.14 and 1.15 carry both, with the same values)."""
+    pod = labels.get("pod") or labels.get("pod_name", "")
+    container = labels.get("container") or labels.get("container_name", "")
+    return labels.get("namespace", ""), pod, container
 
 
 @dataclass
@@ -54,25 +60,53 @@ class Scrape:
     node: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     taken: float = 0.0  # wall time of the scrape (unix seconds), when samples carry no timestamps
     samples: int = 0
+    latest: int | None = None  # the newest sample timestamp (ms): when the scrape was taken
+    source: str = ""  # the file it came from, for messages
 
     def add(self, samples: Iterable[Sample]) -> Scrape:
         containers, node = self.containers, self.node
+        per_core: dict[Key, tuple[float, int | None]] = {}
+        latest = self.latest
         for s in samples:
             self.samples += 1
+            if s.timestamp is not None and (latest is None or s.timestamp > latest):
+                latest = s.timestamp
             labels = s.labels
-            container = labels.get("container", "")
-            pod = labels.get("pod", "")
+            key = pod_labels(labels)
+            _ns, pod, container = key
             if not pod:
                 if labels.get("id") == "/" or s.name.startswith("node_"):
                     node[s.name] = (s.value, s.timestamp)
                 continue
             if container == "POD" or (not container and labels.get("image")):
                 continue  # the pod sandbox (pause): counted by the pod cgroup, not a container
-            key = (labels.get("namespace", ""), pod, container)
             if s.name == CPU and labels.get("cpu", "total") != "total":
-                continue  # per-core series (cAdvisor with --enable_metrics=percpu)
+                # per-core series: cAdvisor with --enable_metrics=percpu, or old kubelets that
+                # had no cpu="total" series at all; summed below when no total came
+                value, _ts = per_core.get(key, (0.0, None))
+                per_core[key] = (value + s.value, s.timestamp)
+                continue
             containers.setdefault(key, {})[s.name] = (s.value, s.timestamp)
+        for key, summed in per_core.items():
+            containers.setdefault(key, {}).setdefault(CPU, summed)
+        self.latest = latest
         return self
+
+    @property
+    def when(self) -> float:
+        """When it was taken (unix seconds): its newest sample's timestamp, else the wall time."""
+        return self.latest / 1000 if self.latest is not None else self.taken
+
+    def same_as(self, other: Scrape) -> bool:
+        """The same scrape read twice (or kubelet's cached stats served twice): no interval between."""
+        if self.latest is not None and self.latest == other.latest:
+            return True
+        return self.containers == other.containers
+
+
+def in_scrape_order(scrapes: list[Scrape]) -> list[Scrape]:
+    """Oldest first by the samples' own timestamps (file order and mtimes say nothing)."""
+    return sorted(scrapes, key=lambda s: s.when)
 
 
 def scrape_from_stats_summary(doc: Mapping[str, Any], taken: float) -> tuple[Scrape, list[PodStats], NodeStats]:
@@ -128,6 +162,37 @@ class Spec:
     cpu_limit: int | None = None
     memory_request: int | None = None
     memory_limit: int | None = None
+    restarts: int | None = None  # status.containerStatuses[].restartCount
+    last_oom_killed_at: str | None = None  # when it was last OOM-killed (lastState or state terminated)
+
+
+def _oom_status(status: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """restartCount, and when the container was last OOM-killed: container_oom_events_total
+    starts again at zero with the restarted container, the pod status remembers."""
+    killed = None
+    for state in (status.get("state") or {}, status.get("lastState") or {}):
+        term = state.get("terminated") or {}
+        if term.get("reason") == "OOMKilled":
+            killed = term.get("finishedAt") or term.get("startedAt") or "?"
+            break
+    restarts = status.get("restartCount")
+    return (restarts if isinstance(restarts, int) else None), killed
+
+
+def pod_hosts(pods: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """(namespace, pod) -> the node it runs on (spec.nodeName), for dumps that do not say."""
+    out = {}
+    for pod in pods:
+        meta, host = pod.get("metadata") or {}, (pod.get("spec") or {}).get("nodeName")
+        if host:
+            out[(meta.get("namespace", ""), meta.get("name", ""))] = host
+    return out
+
+
+def dump_node(snap: Scrape, hosts: Mapping[tuple[str, str], str]) -> str | None:
+    """The node a dump was taken on, by where its pods run: the one node they share, else None."""
+    found = {hosts.get((ns, pod)) for ns, pod, _c in snap.containers} - {None}
+    return found.pop() if len(found) == 1 else None
 
 
 def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
@@ -137,11 +202,22 @@ def pod_specs(pods: Iterable[Mapping[str, Any]]) -> dict[Key, Spec]:
     for pod in pods:
         meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
+        status = pod.get("status") or {}
+        statuses = {
+            st.get("name", ""): _oom_status(st)
+            for st in list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+        }
         for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
             req, lim = container_amounts(c, "requests"), container_amounts(c, "limits")
             # the API server defaults a missing request to the limit
+            restarts, killed = statuses.get(c.get("name", ""), (None, None))
             out[(ns, name, c.get("name", ""))] = Spec(
-                req.get("cpu", lim.get("cpu")), lim.get("cpu"), req.get("memory", lim.get("memory")), lim.get("memory")
+                req.get("cpu", lim.get("cpu")),
+                lim.get("cpu"),
+                req.get("memory", lim.get("memory")),
+                lim.get("memory"),
+                restarts,
+                killed,
             )
         req, lim = pod_resources(spec)
         out[(ns, name, "")] = Spec(req.get("cpu"), lim.get("cpu"), req.get("memory"), lim.get("memory"))
@@ -173,13 +249,13 @@ class Filters:
         return bool(self.namespace or self.pod or self.container or self.drop_pod_cgroups)
 
     def keeps(self, labels: Mapping[str, str]) -> bool:
-        """A dump sample, by its labels."""
-        container = labels.get("container", "")
-        if self.drop_pod_cgroups and labels.get("pod") and container in ("", "POD"):
+        """A dump sample, by its labels (either generation of label names)."""
+        namespace, pod, container = pod_labels(labels)
+        if self.drop_pod_cgroups and pod and container in ("", "POD"):
             return False
-        if self.namespace and labels.get("namespace") != self.namespace:
+        if self.namespace and namespace != self.namespace:
             return False
-        if self.pod and not self.pod.search(labels.get("pod", "")):
+        if self.pod and not self.pod.search(pod):
             return False
         return not (self.container and not self.container.search(container))
 
@@ -217,8 +293,12 @@ class ContainerUsage:
     cpu_cores: float | None = None
     cpu_request_cores: float | None = None
     cpu_limit_cores: float | None = None
-    throttled_ratio: float | None = None
+    throttled_ratio: float | None = None  # between two scrapes
     throttled_seconds: float | None = None
+    # one scrape: the counters' totals since the container started (kernel CFS counters), kept
+    # apart from the interval figures so nobody reads a lifetime average as the last minutes
+    throttled_ratio_since_start: float | None = None
+    throttled_seconds_since_start: float | None = None
     memory_working_set_bytes: float | None = None
     memory_rss_bytes: float | None = None
     memory_cache_bytes: float | None = None
@@ -227,6 +307,8 @@ class ContainerUsage:
     memory_limit_ratio: float | None = None
     memory_request_ratio: float | None = None
     oom_events: int | None = None
+    restarts: int | None = None  # from the pod status (live pods or --pods-file)
+    last_oom_killed_at: str | None = None
     flags: list[str] = field(default_factory=list)
 
 
@@ -239,6 +321,8 @@ class NodeMemory:
     padding_breach: bool | None = None
     containers: int = 0
     stats: NodeStats | None = None
+    cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
+    throttling: int = 0  # its containers flagged "throttling", for --sort throttling
 
     @property
     def working_set_ratio(self) -> float | None:
@@ -269,7 +353,7 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
     """Rows for one node from one scrape (averages since each container started) or two (rates between)."""
     last = snaps[-1]
     first = snaps[0] if len(snaps) > 1 else None
-    rows = []
+    rows: list[ContainerUsage] = []
     for key, now in last.containers.items():
         ns, pod, container = key
         if not container and not thresholds.pod_rows:
@@ -292,7 +376,10 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
             stamp = counter[1] / 1000 if counter and counter[1] is not None else last.taken
             if counter and start and stamp > start:
                 row.cpu_cores = counter[0] / (stamp - start)
-            row.throttled_seconds = _value(now, THROTTLED_SECONDS)
+            periods, throttled = _value(now, PERIODS), _value(now, THROTTLED)
+            if periods and throttled is not None:
+                row.throttled_ratio_since_start = throttled / periods
+            row.throttled_seconds_since_start = _value(now, THROTTLED_SECONDS)
         row.memory_working_set_bytes = _value(now, WORKING_SET)
         row.memory_rss_bytes = _value(now, RSS)
         row.memory_cache_bytes = _value(now, CACHE)
@@ -300,28 +387,33 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
         row.oom_events = int(oom) if oom is not None else None
         _limits(row, now, specs.get(key))
         if row.cpu_limit_cores is None:
-            row.throttled_ratio = None  # CFS series exist only with a CPU limit
-        if row.throttled_ratio is not None and row.throttled_ratio > thresholds.throttle_threshold:
+            row.throttled_ratio = row.throttled_ratio_since_start = None  # CFS series exist only with a CPU limit
+        ratio = row.throttled_ratio if row.throttled_ratio is not None else row.throttled_ratio_since_start
+        if ratio is not None and ratio > thresholds.throttle_threshold:
             row.flags.append("throttling")
         if row.memory_limit_ratio is not None and row.memory_limit_ratio > thresholds.memory_threshold:
             row.flags.append("memory")
+        if row.last_oom_killed_at is not None:
+            row.flags.append("oom-killed")  # restarted after an OOM kill: the counter above forgot it
         rows.append(row)
     return rows
 
 
 def _limits(row: ContainerUsage, now: Mapping[str, tuple[float, int | None]], spec: Spec | None) -> None:
-    """Requests and limits from the pod spec; without one, what the cgroup says (quota, shares, limit)."""
+    """Requests and limits from the pod spec; without one, the limits the cgroup says (CPU quota,
+    memory limit), which are exact. No CPU request from cgroup shares: on cgroup v2 the runtime
+    writes cpu.weight (containerd 2.x's runc on a curve of its own) and cAdvisor converts it back
+    to shares linearly, so 100m reads as 411m there and 7-32% low on older nodes."""
     if spec is not None:
+        row.restarts, row.last_oom_killed_at = spec.restarts, spec.last_oom_killed_at
         row.cpu_request_cores = spec.cpu_request / NANO if spec.cpu_request is not None else None
         row.cpu_limit_cores = spec.cpu_limit / NANO if spec.cpu_limit else None
         row.memory_request_bytes = spec.memory_request // NANO if spec.memory_request is not None else None
         row.memory_limit_bytes = spec.memory_limit // NANO if spec.memory_limit else None
     else:
-        quota, period, shares = _value(now, QUOTA), _value(now, PERIOD), _value(now, SHARES)
+        quota, period = _value(now, QUOTA), _value(now, PERIOD)
         if quota and quota > 0 and period:
             row.cpu_limit_cores = quota / period
-        if shares and shares > 2:  # 2 is the floor the kubelet sets without a request
-            row.cpu_request_cores = shares / 1024
         limit = _value(now, MEMORY_LIMIT)
         # cAdvisor reports "no limit" as 0, or as a huge number on cgroup v1
         row.memory_limit_bytes = limit if limit and limit < 2**62 else None
@@ -332,10 +424,22 @@ def _limits(row: ContainerUsage, now: Mapping[str, tuple[float, int | None]], sp
         row.memory_request_ratio = ws / row.memory_request_bytes
 
 
-def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_target: float | None) -> NodeMemory:
+def node_row(
+    name: str,
+    snap: Scrape,
+    node: Mapping[str, Any] | None,
+    padding_target: float | None,
+    containers: Iterable[ContainerUsage] = (),
+) -> NodeMemory:
     """Working set of every container on the node (kubernetes-mixin's selection, whatever the
-    filters) against allocatable and the node's padding target."""
+    filters) against allocatable and the node's padding target; with the node's container rows
+    (before the filters), their CPU and how many are throttled, which --sort ranks nodes by."""
     row = NodeMemory(name)
+    for c in containers:
+        if c.container:  # not a pod row (--pod-rows): its containers are counted already
+            if c.cpu_cores is not None:
+                row.cpu_cores = (row.cpu_cores or 0.0) + c.cpu_cores
+            row.throttling += "throttling" in c.flags
     for (_ns, _pod, container), values in snap.containers.items():
         if container:
             row.working_set_bytes += _value(values, WORKING_SET) or 0
@@ -350,8 +454,15 @@ def node_row(name: str, snap: Scrape, node: Mapping[str, Any] | None, padding_ta
     return row
 
 
+NODE_SORTS = {
+    "throttling": lambda n: (n.throttling, n.cpu_cores if n.cpu_cores is not None else -1.0),
+    # against allocatable when it is known (live nodes), else the working set itself (dump files)
+    "memory": lambda n: (n.working_set_ratio if n.working_set_ratio is not None else -1.0, n.working_set_bytes),
+    "cpu": lambda n: (n.cpu_cores if n.cpu_cores is not None else -1.0, 0.0),
+}
+
 SORTS = {
-    "throttling": lambda r: r.throttled_ratio if r.throttled_ratio is not None else -1.0,
+    "throttling": lambda r: next((x for x in (r.throttled_ratio, r.throttled_ratio_since_start) if x is not None), -1.0),
     "memory": lambda r: r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0,
     "cpu": lambda r: r.cpu_cores if r.cpu_cores is not None else -1.0,
 }
@@ -368,6 +479,7 @@ class SummaryReport:
     host: str  # the API server, "" for dump files
     thresholds: Thresholds
     notes: Notes
+    since_start: bool = False  # one scrape: throttling is shown as totals since each container started
 
 
 def summary_report(
@@ -379,9 +491,14 @@ def summary_report(
     sort: str | None,
     top: int | None,
     notes: Notes,
+    since_start: bool = False,
 ) -> SummaryReport:
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
-    return SummaryReport(order(rows, sort, top), sorted(nodes, key=lambda n: n.name), ordered_pods, host, thresholds, notes)
+    nodes = sorted(nodes, key=lambda n: n.name)
+    if sort:
+        nodes.sort(key=NODE_SORTS[sort], reverse=True)
+    nodes = nodes[:top] if top else nodes
+    return SummaryReport(order(rows, sort, top), nodes, ordered_pods, host, thresholds, notes, since_start)
 
 
 def order(rows: list[ContainerUsage], sort: str | None, top: int | None) -> list[ContainerUsage]:

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+# why no CPU request is derived from cgroup shares without pod specs (the notes say it)
+NO_SPEC_REQUESTS = "cgroup shares are lossy on cgroup v2"
+
+
 class InputError(Exception):
     """A dump or pods file that cannot be used: one line, exit status 2."""
 
@@ -155,15 +159,26 @@ def scrape_nodes(
 
 
 def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
-    """Dumps saved earlier (`-` for stdin), in scrape order; they fold like live scrapes."""
+    """Dumps saved earlier (`-` for stdin), in the order given; they fold like live scrapes.
+    A file with no container series (an HTML error page, garbage, another endpoint's
+    output) is an InputError: an empty table would say "all is well"."""
     result = NodeScrapes(name)
     for path in paths:
+        shown = "stdin" if path == "-" else path
         with opened(path) as stream:
             taken = time.time() if path == "-" else os.path.getmtime(path)
-            if endpoint == "summary":
-                snap = fold_summary_json(stream.read(), result, taken)
-            else:
-                snap = fold_text(stream, endpoint, result, taken)
+            try:
+                if endpoint == "summary":
+                    snap = fold_summary_json(stream.read(), result, taken)
+                else:
+                    snap = fold_text(stream, endpoint, result, taken)
+            except ApiError:
+                raise InputError(f"{shown}: not a /stats/summary document (JSON)") from None
+        if not snap.containers:
+            what = {"cadvisor": "cAdvisor container series", "resource": "container series"}.get(endpoint, "pods")
+            hint = f" ({result.malformed} lines could not be read)" if result.malformed else ""
+            raise InputError(f"{shown}: no {what} (is it the kubelet's /metrics/{endpoint} output?){hint}")
+        snap.source = shown
         result.scrapes.append(snap)
     return result
 
@@ -240,22 +255,38 @@ def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) 
             query = {"fieldSelector": "status.phase=Running"}
             acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, query, limit=chunk_size)
     except ApiError as err:
-        notes.add(f"cannot list pods ({err}): requests and limits come from the cgroups instead")
+        notes.add(f"cannot list pods ({err}): limits come from the cgroups, requests are not shown ({NO_SPEC_REQUESTS})")
         return {}
     return acc.specs
 
 
 # -- files --------------------------------------------------------------------------
 def read_pods_file(path: str) -> list[dict[str, Any]]:
-    """--pods-file: `kubectl get pods -o json` output (a list, or one pod)."""
+    """--pods-file: `kubectl get pods -o json` or `-o yaml` output (a list, or one pod)."""
     try:
-        doc = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read --pods-file {path}: {getattr(err, 'strerror', None) or err}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = _yaml(text, path)  # JSON first: it is the faster parser, and YAML holds JSON anyway
     items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` output")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "metadata" in i for i in items):
+        raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` (or -o yaml) output")
     return items
+
+
+def _yaml(text: str, path: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise InputError(f"cannot read --pods-file {path}: neither JSON nor YAML{at}") from None
 
 
 @contextlib.contextmanager

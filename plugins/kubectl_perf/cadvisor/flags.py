@@ -42,8 +42,12 @@ examples:
 The summary needs two scrapes for rates (--interval apart, default 10s); --once
 reads one and gives averages since each container started.
 
+Dump files are taken in the order of their samples' timestamps; labels of kubelets before
+1.16 (container_name, pod_name) are read too.
+
 exit status: 0 ok; 1 an error, or some node could not be read (the report is still
-printed); 2 bad flags or input files."""
+printed); 2 bad flags or input files (unreadable, no cAdvisor container series, or
+the same scrape twice)."""
 
 
 def regex(text: str) -> re.Pattern[str]:
@@ -69,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--all-nodes", action="store_true", help="every node in the cluster")
     src.add_argument("--node-selector", metavar="SELECTOR", help="nodes matching this label selector")
     src.add_argument("-f", "--filename", action="append", default=[], metavar="DUMP", help="a dump saved earlier (repeatable; - for stdin)")
-    src.add_argument("--pods-file", metavar="FILE", help="`kubectl get pods -o json` output: requests and limits for -f dumps")
+    src.add_argument(
+        "--pods-file",
+        metavar="FILE",
+        help="`kubectl get pods -o json` (or -o yaml) output: requests, limits, nodes and restarts for -f dumps",
+    )
     src.add_argument(
         "--endpoint",
         choices=ENDPOINTS,

@@ -35,12 +35,13 @@ def _bar(kind: str, ratio: float | None, threshold: float, what: str) -> str:
 
 def _row(r: ContainerUsage, throttle: float, memory: float) -> str:
     flags = ", ".join(r.flags)
+    ratio = r.throttled_ratio if r.throttled_ratio is not None else r.throttled_ratio_since_start
     return (
         f'<tr class="container" data-flags="{escape(flags)}"><td>{escape(r.node)}</td><td>{escape(r.namespace)}</td>'
         f"<td>{escape(r.pod)}</td><td>{escape(r.container or '(pod)')}</td>"
         f"<td>{escape(cores_text(r.cpu_cores))} / {escape(cores_text(r.cpu_limit_cores))}</td>"
-        f"<td>{_bar('thr', r.throttled_ratio, throttle, 'CPU limit' if r.cpu_limit_cores is None else 'second scrape')} "
-        f"{escape(pct_text(r.throttled_ratio))}</td>"
+        f"<td>{_bar('thr', ratio, throttle, 'CPU limit' if r.cpu_limit_cores is None else 'CFS series')} "
+        f"{escape(pct_text(ratio))}</td>"
         f"<td>{escape(bytes_text(r.memory_working_set_bytes))} / {escape(bytes_text(r.memory_limit_bytes))}</td>"
         f"<td>{_bar('mem', r.memory_limit_ratio, memory, 'memory limit')} {escape(pct_text(r.memory_limit_ratio))}</td>"
         f'<td>{"-" if r.oom_events is None else r.oom_events}</td><td class="flag">{escape(flags)}</td></tr>'
@@ -63,7 +64,8 @@ def page(report: SummaryReport) -> str:
     throttle, memory = thresholds.throttle_threshold, thresholds.memory_threshold
     flagged = sum(1 for r in rows if r.flags)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = "<tr><th>node</th><th>namespace</th><th>pod</th><th>container</th><th>cpu / limit</th><th>throttled</th>"
+    throttled = "throttled since start" if report.since_start else "throttled"
+    head = f"<tr><th>node</th><th>namespace</th><th>pod</th><th>container</th><th>cpu / limit</th><th>{throttled}</th>"
     head += "<th>working set / limit</th><th>of limit</th><th>OOM</th><th>flags</th></tr>"
     body = (
         f"<h1>CPU throttling and memory against limits</h1>"

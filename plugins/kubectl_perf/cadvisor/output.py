@@ -148,6 +148,8 @@ def container_doc(r: ContainerUsage) -> dict[str, Any]:
         "cpuLimitCores": r.cpu_limit_cores,
         "throttledRatio": r.throttled_ratio,
         "throttledSeconds": r.throttled_seconds,
+        "throttledRatioSinceStart": r.throttled_ratio_since_start,
+        "throttledSecondsSinceStart": r.throttled_seconds_since_start,
         "memoryWorkingSetBytes": _int(r.memory_working_set_bytes),
         "memoryRssBytes": _int(r.memory_rss_bytes),
         "memoryCacheBytes": _int(r.memory_cache_bytes),
@@ -156,6 +158,8 @@ def container_doc(r: ContainerUsage) -> dict[str, Any]:
         "memoryLimitRatio": r.memory_limit_ratio,
         "memoryRequestRatio": r.memory_request_ratio,
         "oomEvents": r.oom_events,
+        "restarts": r.restarts,
+        "lastOomKilledAt": r.last_oom_killed_at,
         "flags": list(r.flags),
     }
 
@@ -168,6 +172,8 @@ def node_doc(n: NodeMemory) -> dict[str, Any]:
         "paddingTarget": n.padding_target,
         "paddingBreach": n.padding_breach,
         "containers": n.containers,
+        "cpuCores": n.cpu_cores,
+        "throttlingContainers": n.throttling,
     }
     if n.stats is not None:
         out.update(
@@ -207,7 +213,8 @@ def emit_summary(report: SummaryReport, fmt: str) -> None:
         return page(report)
 
     def tables() -> list[render.Table]:
-        flagged = render.Table(report.containers, container_columns(len(report.nodes)), lambda r: render.RED if r.flags else "")
+        columns = container_columns(len(report.nodes), report.since_start)
+        flagged = render.Table(report.containers, columns, lambda r: render.RED if r.flags else "")
         pods = [pod_doc(node, p) for node, p in report.pods or []]
         return [flagged, render.Table(report.nodes, node_columns()), render.Table(pods, pod_columns())]
 
@@ -220,7 +227,30 @@ def _int(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def container_columns(nodes: int) -> list[Column]:
+def container_columns(nodes: int, since_start: bool = False) -> list[Column]:
+    """The container table; from one scrape the throttling columns carry the since-start totals
+    and say so in their headers."""
+    if since_start:
+        throttling = [
+            Column(
+                "throttled since start",
+                lambda r: pct_text(r.throttled_ratio_since_start),
+                lambda r: r.throttled_ratio_since_start,
+                right=True,
+            ),
+            Column(
+                "throttled time since start",
+                lambda r: seconds_text(r.throttled_seconds_since_start),
+                lambda r: r.throttled_seconds_since_start,
+                wide=True,
+                right=True,
+            ),
+        ]
+    else:
+        throttling = [
+            Column("throttled", lambda r: pct_text(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
+            Column("throttled time", lambda r: seconds_text(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        ]
     cols = [
         Column("node", lambda r: r.node, wide=nodes <= 1),
         Column("namespace", lambda r: r.namespace),
@@ -229,8 +259,7 @@ def container_columns(nodes: int) -> list[Column]:
         Column("cpu", lambda r: cores_text(r.cpu_cores), lambda r: r.cpu_cores, right=True),
         Column("cpu req", lambda r: cores_text(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
         Column("cpu lim", lambda r: cores_text(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
-        Column("throttled", lambda r: pct_text(r.throttled_ratio), lambda r: r.throttled_ratio, right=True),
-        Column("throttled time", lambda r: seconds_text(r.throttled_seconds), lambda r: r.throttled_seconds, wide=True, right=True),
+        *throttling,
         Column("mem ws", lambda r: bytes_text(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
         Column("rss", lambda r: bytes_text(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
         Column("cache", lambda r: bytes_text(r.memory_cache_bytes), lambda r: _int(r.memory_cache_bytes), wide=True, right=True),
@@ -239,6 +268,8 @@ def container_columns(nodes: int) -> list[Column]:
         Column("mem lim", lambda r: bytes_text(r.memory_limit_bytes), lambda r: _int(r.memory_limit_bytes), right=True),
         Column("ws/lim", lambda r: pct_text(r.memory_limit_ratio), lambda r: r.memory_limit_ratio, right=True),
         Column("oom", lambda r: "-" if r.oom_events is None else str(r.oom_events), lambda r: r.oom_events, right=True),
+        Column("restarts", lambda r: "-" if r.restarts is None else str(r.restarts), lambda r: r.restarts, right=True),
+        Column("last oom kill", lambda r: r.last_oom_killed_at or "-", lambda r: r.last_oom_killed_at, wide=True),
         Column("flags", lambda r: ",".join(r.flags), lambda r: ",".join(r.flags)),
     ]
     return cols
@@ -248,6 +279,8 @@ def node_columns() -> list[Column]:
     return [
         Column("node", lambda n: n.name),
         Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
+        Column("cpu", lambda n: cores_text(n.cpu_cores), lambda n: n.cpu_cores, right=True),
+        Column("throttling", lambda n: str(n.throttling), lambda n: n.throttling, right=True),
         Column("working set", lambda n: bytes_text(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
         Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
         Column("ws/alloc", lambda n: pct_text(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),

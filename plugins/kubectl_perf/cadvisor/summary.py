@@ -15,11 +15,14 @@ from .compute import (
     Spec,
     SummaryReport,
     container_rows,
+    dump_node,
+    in_scrape_order,
     node_row,
+    pod_hosts,
     pod_specs,
     summary_report,
 )
-from .fetch import Chosen, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
+from .fetch import NO_SPEC_REQUESTS, Chosen, InputError, NodeScrapes, read_files, read_pods_file, scrape_nodes, specs_on
 
 if TYPE_CHECKING:
     from .flags import DumpFiles, LiveNodes, Summary
@@ -50,8 +53,9 @@ def live_summary(
         node = nodes.get(result.name)
         labels = ((node or {}).get("metadata") or {}).get("labels") or {}
         if result.scrapes:
-            rows.extend(r for r in container_rows(result.name, result.scrapes, specs, thresholds) if filters.keeps_row(r, chosen_pods))
-            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels))
+            every = container_rows(result.name, result.scrapes, specs, thresholds)
+            rows.extend(r for r in every if filters.keeps_row(r, chosen_pods))
+            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels), every)
             nrow.stats = result.stats
             node_rows.append(nrow)
             pod_stats.extend((result.name, p) for p in result.pods)
@@ -64,20 +68,35 @@ def live_summary(
         if r.malformed:
             notes.add(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
     pods = pod_stats if endpoint == "summary" else None
-    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes)
+    since_start = rounds == 1 and endpoint != "summary"
+    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start)
 
 
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
     """Dumps of one node saved earlier: the first and last make rates, one makes averages."""
     notes = Notes()
-    name = files.name
-    specs = pod_specs(read_pods_file(files.pods_file)) if files.pods_file else {}
-    result = read_files(files.paths if not summary.once else files.paths[-1:], endpoint, name)
+    pods = read_pods_file(files.pods_file) if files.pods_file else []
+    specs = pod_specs(pods)
+    result = read_files(files.paths, endpoint, files.name)
     if result.malformed:
         notes.add(f"{result.malformed} malformed lines skipped (first: {result.first_error})")
-    scrapes = result.scrapes if len(result.scrapes) < 3 else [result.scrapes[0], result.scrapes[-1]]
-    rows = [r for r in container_rows(name, scrapes, specs, summary.thresholds) if filters.keeps_row(r, None)]
-    nrow = node_row(name, scrapes[-1], None, None)
+    if not files.pods_file and endpoint != "summary":
+        notes.add(f"no --pods-file: limits come from the cgroups, CPU requests are not shown ({NO_SPEC_REQUESTS})")
+    ordered = in_scrape_order(result.scrapes)
+    # --once: the newest scrape alone; else the oldest and the newest make the rates
+    scrapes = ordered[-1:] if summary.once else ordered if len(ordered) < 3 else [ordered[0], ordered[-1]]
+    if len(scrapes) == 2 and scrapes[0].same_as(scrapes[1]):
+        first, last = scrapes
+        raise InputError(
+            f"{first.source} and {last.source} are the same scrape (same sample timestamps): "
+            "rates need two scrapes taken apart (or use --once)"
+        )
+    # the node: the one named, else where the pods file says the dump's pods run, else the file's stem
+    name = files.node or dump_node(scrapes[-1], pod_hosts(pods)) or files.name
+    every = container_rows(name, scrapes, specs, summary.thresholds)
+    rows = [r for r in every if filters.keeps_row(r, None)]
+    nrow = node_row(name, scrapes[-1], None, None, every)
     nrow.stats = result.stats
-    pods = [(name, p) for p in result.pods] if endpoint == "summary" else None
-    return summary_report(rows, [nrow], pods, "", summary.thresholds, summary.sort, summary.top, notes)
+    pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
+    since_start = len(scrapes) == 1 and endpoint != "summary"
+    return summary_report(rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
