@@ -47,21 +47,20 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- flag value converters (argparse type=) ----------------------------------------
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def request_timeout(text: str) -> float | None:
-    """kubectl's --request-timeout: '0' (none), '30', '1s', '2m', '1h5m'; seconds or None."""
+    """kubectl's --request-timeout: '0' (none), '30' (seconds), or a Go duration ('300ms', '1s',
+    '2m', '1h5m'); seconds or None."""
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not text or not match:
-            raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use a number of seconds or a duration like 5s, 1m")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    return seconds or None
+        return float(text) or None
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use a number of seconds or a duration like 5s, 1m, 300ms")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts) or None
 
 
 def positive_int(text: str) -> int:

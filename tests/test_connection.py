@@ -1,0 +1,147 @@
+"""Reaching the API server: never hang, say what failed in kubectl's words, kubectl's generic flags.
+
+Servers here are local sockets that misbehave on purpose: one that accepts TCP and never says a
+word (the TLS handshake never ends), one that never accepts (the dial never ends), one that answers
+the handshake but never the request. The limits are client-go's (30 s dial, 10 s TLS handshake) and
+ours for reading (90 s); the tests shorten them rather than wait.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import Sim
+from inproc import Ran, perf
+from kubectl_perf import api
+
+
+def _kubeconfig(tmp_path: Path, server: str, **cluster: Any) -> Path:
+    path = tmp_path / "kc"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server, **cluster}}],
+                "users": [{"name": "u", "user": {"token": "secret-token-123"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture()
+def silent() -> Iterator[int]:
+    """A server that accepts every connection and never sends a byte."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def _bounded(kubeconfig: Path, *argv: str, within: float = 20) -> Ran:
+    """perf(...) that fails the test instead of hanging it."""
+    out: list[Ran] = []
+    thread = threading.Thread(target=lambda: out.append(perf(kubeconfig, *argv)), daemon=True)
+    thread.start()
+    thread.join(within)
+    assert out, f"kubectl perf {' '.join(argv)} still hangs after {within}s"
+    return out[0]
+
+
+def test_a_silent_server_does_not_hang_a_plugin_by_default(silent: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --request-timeout: the TLS-handshake limit alone ends it (shortened from client-go's 10 s)."""
+    monkeypatch.setattr(api, "TLS_HANDSHAKE_TIMEOUT", 0.5)
+    result = _bounded(_kubeconfig(tmp_path, f"https://127.0.0.1:{silent}"), "capacity")
+    assert result.returncode == 1
+    assert result.stderr == f"error: Unable to connect to the server https://127.0.0.1:{silent}: TLS handshake timed out after 0.5s\n"
+
+
+def test_request_timeout_bounds_the_handshake_too(silent: int, tmp_path: Path) -> None:
+    result = _bounded(_kubeconfig(tmp_path, f"https://127.0.0.1:{silent}"), "audit", "--request-timeout", "300ms")
+    assert result.returncode == 1
+    assert result.stderr == f"error: Unable to connect to the server https://127.0.0.1:{silent}: TLS handshake timed out after 0.3s\n"
+
+
+def test_an_unanswered_request_times_out_by_default(silent: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain HTTP: the connection is made at once, the answer never comes; the read limit ends it."""
+    monkeypatch.setattr(api, "READ_TIMEOUT", 0.5)
+    result = _bounded(_kubeconfig(tmp_path, f"http://127.0.0.1:{silent}"), "images")
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"error: Unable to connect to the server http://127.0.0.1:{silent}: waiting for an answer timed out after 0.5s\n"
+    )
+
+
+def test_a_dial_that_never_completes_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listener whose accept queue is full drops new SYNs: connect() waits for the dial limit."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # fill the backlog (Linux lets backlog + 1 through)
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        probe = socket.socket()
+        probe.settimeout(0.3)
+        try:
+            probe.connect(("127.0.0.1", port))
+            pytest.skip("this kernel completes connections beyond the backlog: no stalled dial to test")
+        except TimeoutError:
+            pass
+        finally:
+            probe.close()
+        monkeypatch.setattr(api, "DIAL_TIMEOUT", 0.5)
+        result = _bounded(_kubeconfig(tmp_path, f"https://127.0.0.1:{port}"), "capacity")
+        assert result.returncode == 1
+        assert result.stderr == f"error: Unable to connect to the server https://127.0.0.1:{port}: dial tcp timed out after 0.5s\n"
+    finally:
+        for s in fillers:
+            s.close()
+        server.close()
+
+
+def test_the_default_limits_are_client_gos(generated: Sim) -> None:
+    """Without waiting 30 s: the values a request is sent with, and the TLS bound on new connections."""
+    assert (api.DIAL_TIMEOUT, api.TLS_HANDSHAKE_TIMEOUT, api.READ_TIMEOUT) == (30.0, 10.0, 90.0)
+    cluster = api.Cluster(api.Connection(str(generated.kubeconfig)))
+    limits = cluster._limits(None)
+    assert (limits.connect_timeout, limits.read_timeout, limits.total) == (30.0, 90.0, None)
+    # 90 s is more than the API server's own 60 s cut of any non-watch request (kube-apiserver
+    # --request-timeout), so a slow list page the server still delivers is read
+    assert api.READ_TIMEOUT > 60
+    limits = cluster._limits(2.0)  # --request-timeout 2s caps each phase
+    assert (limits.connect_timeout, limits.total) == (2.0, 2.0)
+    pool = cluster._pool.connection_from_url(cluster.host)
+    assert pool.ConnectionCls.__name__ == "Connection" and pool.ConnectionCls.__module__ == "kubectl_perf.api"
+    assert cluster.get("/version")["major"] == "1"  # and an ordinary request still goes through
