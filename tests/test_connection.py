@@ -145,3 +145,104 @@ def test_the_default_limits_are_client_gos(generated: Sim) -> None:
     pool = cluster._pool.connection_from_url(cluster.host)
     assert pool.ConnectionCls.__name__ == "Connection" and pool.ConnectionCls.__module__ == "kubectl_perf.api"
     assert cluster.get("/version")["major"] == "1"  # and an ordinary request still goes through
+
+
+# -- errors in kubectl's words ------------------------------------------------------------------
+LIBRARY_WORDS = ("HTTPSConnectionPool", "Max retries", "urllib3", "ConfigException", "Invalid kube-config", "Traceback")
+
+
+def _one_error(result: Ran) -> str:
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert not any(w in result.stderr for w in LIBRARY_WORDS), result.stderr
+    return result.stderr.removeprefix("error: ").rstrip("\n")
+
+
+def test_unknown_context_and_missing_kubeconfig(generated: Sim, tmp_path: Path) -> None:
+    assert _one_error(perf(generated.kubeconfig, "capacity", "--context", "nope")) == 'context "nope" does not exist'
+    absent = tmp_path / "absent"
+    assert _one_error(perf(None, "images", "--kubeconfig", str(absent))) == f"stat {absent}: no such file or directory"
+
+
+def _sim_with(generated: Sim, tmp_path: Path, **cluster: Any) -> Path:
+    config = generated.config
+    config["clusters"][0]["cluster"].update(cluster)
+    for key, value in cluster.items():
+        if value is None:
+            del config["clusters"][0]["cluster"][key]
+    path = tmp_path / "kc-cert"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_certificate_failure_says_what_failed(generated: Sim, tmp_path: Path) -> None:
+    host = generated.url
+    # perf-sim's certificate names localhost and 127.0.0.1 only
+    mismatch = _one_error(perf(_sim_with(generated, tmp_path, **{"tls-server-name": "wrong.example"}), "capacity"))
+    assert mismatch == (
+        f"Unable to connect to the server {host}: tls: failed to verify certificate: "
+        "x509: certificate is not valid for wrong.example (no matching name/IP SAN)"
+    )
+    unknown = _one_error(perf(_sim_with(generated, tmp_path, **{"certificate-authority-data": None}), "capacity"))
+    assert unknown.startswith(
+        f"Unable to connect to the server {host}: tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    )
+
+
+def test_an_expired_certificate_is_named(tmp_path: Path) -> None:
+    import base64
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired-test")])
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=10))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "tls.crt").write_bytes(pem)
+    (tmp_path / "tls.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+            with ctx.wrap_socket(conn, server_side=True):
+                pass
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        kc = _kubeconfig(tmp_path, f"https://127.0.0.1:{port}", **{"certificate-authority-data": base64.b64encode(pem).decode()})
+        assert _one_error(_bounded(kc, "capacity")) == (
+            f"Unable to connect to the server https://127.0.0.1:{port}: tls: failed to verify certificate: "
+            "x509: certificate has expired or is not yet valid (expired)"
+        )
+    finally:
+        server.close()
+        thread.join(5)
