@@ -8,6 +8,7 @@ ours for reading (90 s); the tests shorten them rather than wait.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -246,3 +247,48 @@ def test_an_expired_certificate_is_named(tmp_path: Path) -> None:
     finally:
         server.close()
         thread.join(5)
+
+
+# -- kubectl's generic flags ----------------------------------------------------------------------
+def test_server_token_and_certificate_authority_flags_need_no_kubeconfig(generated: Sim, tmp_path: Path) -> None:
+    import base64
+
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(base64.b64decode(generated.config["clusters"][0]["cluster"]["certificate-authority-data"]))
+    flags = ("-s", generated.url, "--token", generated.token, "--certificate-authority", str(ca))
+    result = perf(None, "capacity", "-o", "json", *flags)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["nodes"]) == 6  # the generated fixture: 6 nodes
+    # --tls-server-name: a name the certificate holds works, another fails on it
+    assert perf(None, "capacity", *flags, "--tls-server-name", "localhost").returncode == 0
+    assert "not valid for other.example" in perf(None, "capacity", *flags, "--tls-server-name", "other.example").stderr
+    # a wrong token is the server's 401
+    assert perf(None, "capacity", "-s", generated.url, "--token", "wrong", "--insecure-skip-tls-verify").returncode == 1
+
+
+def test_cluster_and_user_flags_pick_other_entries(generated: Sim, tmp_path: Path) -> None:
+    config = generated.config
+    config["clusters"].append({"name": "dead", "cluster": {"server": "https://127.0.0.1:1"}})
+    config["users"].append({"name": "nobody", "user": {"token": "wrong"}})
+    config["contexts"][0]["context"].update(cluster="dead", user="nobody")
+    path = tmp_path / "kc"
+    path.write_text(yaml.safe_dump(config))
+    assert "127.0.0.1:1 was refused" in perf(path, "capacity").stderr
+    assert perf(path, "capacity", "--cluster", "perf-sim", "--user", "perf-sim").returncode == 0
+    assert _one_error(perf(path, "capacity", "--user", "ghost")) == 'user "ghost" does not exist'
+
+
+def test_v6_logs_each_request_and_v8_masks_the_token(generated: Sim) -> None:
+    import re
+
+    result = perf(generated.kubeconfig, "capacity", "-v", "6")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("I")]
+    assert lines and all(
+        re.fullmatch(r"I\d{4} [\d:.]+ GET https://127\.0\.0\.1:\d+/\S+ \d{3} [A-Za-z ]+ in \d+ milliseconds", x) for x in lines
+    )
+    assert any("/api/v1/nodes?limit=500 200 OK" in x for x in lines)
+    verbose = perf(generated.kubeconfig, "capacity", "--v", "8")
+    assert "authorization: bearer <masked>" in verbose.stderr.lower() and generated.token not in verbose.stderr
+    assert "Response Headers:" in verbose.stderr
+    assert "authorization" not in perf(generated.kubeconfig, "capacity").stderr.lower()  # silent by default
