@@ -60,7 +60,7 @@ def test_context_flag_picks_the_context(generated: Sim, tmp_path: Path) -> None:
     assert Cluster(Connection(str(path), "perf-sim")).get("/version")["gitVersion"] == "v1.36.2"
     with pytest.raises(ApiError) as err:
         Cluster(Connection(str(path))).get("/version")
-    assert "https://127.0.0.1:1" in str(err.value) and "refused" in str(err.value)
+    assert str(err.value) == "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?"
 
 
 def test_kubeconfig_env_var_is_honoured(generated: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +80,7 @@ def test_kubeconfig_env_var_is_honoured(generated: Sim, monkeypatch: pytest.Monk
 def test_missing_kubeconfig_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ApiError) as err:
         Cluster(Connection(str(tmp_path / "absent")))
-    assert "cannot load cluster configuration" in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value) == f"stat {tmp_path / 'absent'}: no such file or directory"  # kubectl's words
 
 
 def test_connection_refused_names_the_server(tmp_path: Path, generated: Sim) -> None:
@@ -93,7 +93,7 @@ def test_connection_refused_names_the_server(tmp_path: Path, generated: Sim) -> 
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(ApiError) as err:
         Cluster(Connection(str(path))).get("/api/v1/nodes")
-    assert f"127.0.0.1:{port}" in str(err.value) and "connection refused" in str(err.value)
+    assert f"127.0.0.1:{port} was refused" in str(err.value)
 
 
 def test_forbidden_names_verb_and_resource(sim_factory: Any) -> None:

@@ -238,7 +238,11 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
         )
     )
     result = perf(None, kubeconfig=kc)
-    assert result.returncode == 1 and result.stderr.startswith("error: cannot reach the API server") and result.stderr.count("\n") == 1
+    assert (
+        result.returncode == 1
+        and result.stderr.startswith("error: The connection to the server 127.0.0.1:9 was refused")
+        and result.stderr.count("\n") == 1
+    )
 
 
 # -- the generated cluster, against an oracle built from raw objects and the catalog ----------

@@ -17,6 +17,8 @@ from queue import Full, Queue
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 
+from .kubeconfig import KubeconfigError, Overrides, resolve
+
 A = TypeVar("A")
 
 
@@ -49,14 +51,51 @@ class MetricsUnavailable(ApiError):
     """metrics.k8s.io is not served (metrics-server absent) or not ready."""
 
 
+# client-go's transport defaults (k8s.io/apimachinery/pkg/util/net SetTransportDefaults and
+# kubectl's dialer): give up on a TCP connect after 30 s and on a TLS handshake after 10 s, so a
+# server that accepts and says nothing cannot hang a plugin.
+DIAL_TIMEOUT = 30.0
+TLS_HANDSHAKE_TIMEOUT = 10.0
+# Between two reads of an answer. The API server cuts any non-watch request at 60 s itself
+# (kube-apiserver --request-timeout, default 1m), so a slow page of a 150,000-pod list either
+# arrives within that or never does; 90 s waits for everything the server can still send.
+READ_TIMEOUT = 90.0
+
+
 @dataclass
 class Connection:
+    """kubectl's generic connection flags; None or False: not given (the kubeconfig decides)."""
+
     kubeconfig: str | None = None
     context: str | None = None
-    request_timeout: float | None = None  # seconds; None: no limit
+    request_timeout: float | None = None  # seconds for a whole request; None: only the phase limits above
     as_user: str | None = None  # impersonation, as kubectl --as
     as_group: str | None = None
     insecure: bool = False  # --insecure-skip-tls-verify
+    cluster: str | None = None
+    user: str | None = None
+    server: str | None = None
+    token: str | None = None
+    certificate_authority: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
+    tls_server_name: str | None = None
+    verbosity: int = 0  # kubectl -v: 6 logs each request, 8 its headers too
+
+    def overrides(self) -> Overrides:
+        return Overrides(
+            self.kubeconfig,
+            self.context,
+            self.cluster,
+            self.user,
+            self.server,
+            self.token,
+            self.certificate_authority,
+            self.client_certificate,
+            self.client_key,
+            self.tls_server_name,
+            self.insecure,
+        )
 
 
 def _status_message(body: bytes) -> tuple[str, str]:
@@ -75,29 +114,39 @@ class Cluster:
         # Imported here so `--help` and argument errors never pay for the client.
         from kubernetes import client, config
         from kubernetes.client import rest
+        from kubernetes.config.kube_config import KubeConfigLoader
 
         cfg = client.Configuration()
+        self.namespace = "default"  # kubectl's: -n, else the context's, else "default"
+        flags = conn.overrides()
         try:
-            if conn.kubeconfig or not _in_cluster():
-                config.load_kube_config(config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg, persist_config=False)
+            if conn.kubeconfig or conn.server or not _in_cluster():
+                # kubectl's merge and selection (kubeconfig.py), then the client's own loader on the one
+                # context chosen, so exec plugins, auth providers and proxies work as they always did.
+                selected = resolve(flags)
+                KubeConfigLoader(config_dict=selected.config, config_base_path="").load_and_set(cfg)
+                self.namespace = selected.namespace
             else:
                 config.load_incluster_config(client_configuration=cfg)
-        except Exception as err:  # ConfigException, OSError, and bare errors on malformed files
-            raise ApiError(f"cannot load cluster configuration: {_one_line(err)}") from None
+        except KubeconfigError as err:
+            raise ApiError(str(err)) from None
+        except Exception as err:  # ConfigException, OSError from an exec plugin: one line in the loader's terms
+            raise ApiError(f"invalid configuration: {_one_line(err)}") from None
         cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
-        if conn.insecure:
+        if not cfg.verify_ssl:
             import urllib3
 
-            cfg.verify_ssl = False
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
         self.host = cfg.host
         self._config = cfg
         # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
         # its generated request layer differs between client releases, this does not.
         self._pool = rest.RESTClientObject(cfg).pool_manager
+        _bound_tls_handshake(self._pool)
         # kubectl --as / --as-group: the API server acts on the request as that user
         self._impersonate = {k: v for k, v in (("Impersonate-User", conn.as_user), ("Impersonate-Group", conn.as_group)) if v}
         self._timeout = conn.request_timeout
+        self._verbosity = conn.verbosity
 
     # -- requests ---------------------------------------------------------
     def _headers(self, accept: str) -> dict[str, str]:
@@ -109,26 +158,55 @@ class Cluster:
                 headers[auth["key"]] = auth["value"]
         return headers
 
+    def _limits(self, wait: Any) -> Any:
+        """urllib3's timeout for one request: client-go's dial limit and our read limit, both
+        within --request-timeout when given; (connect, read) for a watch's long read."""
+        import urllib3
+
+        if isinstance(wait, tuple):
+            return urllib3.Timeout(connect=wait[0], read=wait[1])
+        return urllib3.Timeout(connect=DIAL_TIMEOUT, read=READ_TIMEOUT, total=wait or None)
+
+    def _send(self, method: str, path: str, url: str, headers: dict[str, str], body: bytes | None, timeout: Any) -> Any:
+        """One request through the pool, unread; every failure to get an answer is one ApiError
+        in kubectl's words, naming the server."""
+        import time
+
+        import urllib3
+
+        limits = self._limits(timeout)
+        _phase.name = "response"  # a pooled connection goes straight to the answer
+        started = time.monotonic()
+        if self._verbosity >= 8:
+            _log(f"{method} {url}")
+            _log("Request Headers:")
+            for key, value in headers.items():
+                _log(f"    {key}: {_redacted(key, value)}")
+        try:
+            raw = self._pool.request(method, url, body=body, headers=headers, preload_content=False, timeout=limits)
+        except urllib3.exceptions.MaxRetryError as err:
+            raise ApiError(self._unreachable(err.reason, limits)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise ApiError(self._unreachable(err, limits)) from None
+        except Exception as err:  # anything else the HTTP stack raises: one line, never a traceback
+            raise ApiError(f"Unable to connect to the server {self.host}: {_one_line(err)}") from None
+        if self._verbosity >= 6:
+            ms = (time.monotonic() - started) * 1000
+            _log(f"{method} {url} {raw.status} {raw.reason or ''} in {ms:.0f} milliseconds".replace("  ", " "))
+        if self._verbosity >= 8:
+            _log("Response Headers:")
+            for key, value in raw.headers.items():
+                _log(f"    {key}: {_redacted(key, value)}")
+        return raw
+
+    def _unreachable(self, err: object, limits: Any) -> str:
+        return connection_error(self.host, err, _phase.name, limits)
+
     def _request(self, path: str, query: dict[str, Any] | None = None, accept: str = "application/json", timeout: Any = None) -> Any:
         """Send a GET and return the urllib3 response, unread, for any 2xx status."""
-        import urllib3  # here, not at the top: `--help` should not pay for an HTTP stack
-
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
         url = self.host + path + (f"?{urlencode(params)}" if params else "")
-        headers = self._headers(accept)
-        wait = timeout or self._timeout
-        if isinstance(wait, tuple):  # (connect, read): a watch may stay open for a long read
-            limit: Any = urllib3.Timeout(connect=wait[0], read=wait[1])
-        else:
-            limit = urllib3.Timeout(total=wait) if wait else None
-        try:
-            raw = self._pool.request("GET", url, headers=headers, preload_content=False, timeout=limit)
-        except urllib3.exceptions.MaxRetryError as err:
-            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
-        except Exception as err:  # anything else the HTTP stack raises: one line, never a traceback
-            raise ApiError(f"request to {self.host}{path} failed: {_one_line(err)}") from None
+        raw = self._send("GET", path, url, self._headers(accept), None, timeout or self._timeout)
         if not 200 <= raw.status < 300:
             self._raise_for(path, raw.status, raw.data)
         return raw
@@ -149,20 +227,11 @@ class Cluster:
     ) -> Any:
         """Send a PATCH, POST, PUT or DELETE with a JSON body; returns the decoded answer.
         Errors come as ApiError with the server's status (404 absent, 403 forbidden, 422 invalid)."""
-        import urllib3
-
         params = [(k, v) for k, v in (query or {}).items() if v not in (None, "")]
         url = self.host + path + (f"?{urlencode(params)}" if params else "")
         headers = {**self._headers("application/json"), "Content-Type": content_type}
         data = json.dumps(body).encode() if body is not None else None
-        try:
-            raw = self._pool.request(
-                method, url, body=data, headers=headers, timeout=urllib3.Timeout(total=self._timeout) if self._timeout else None
-            )
-        except urllib3.exceptions.MaxRetryError as err:
-            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err.reason)}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise ApiError(f"cannot reach the API server at {self.host}: {_reason(err)}") from None
+        raw = self._send(method, path, url, headers, data, self._timeout)
         if not 200 <= raw.status < 300:
             message, reason = _status_message(raw.data)
             raise ApiError(f"{message or 'request failed'} ({method} {path}: {raw.status} {reason})".strip(), raw.status, reason)
@@ -356,12 +425,126 @@ def _in_cluster() -> bool:
     )
 
 
+# Which part of a request is under way in this thread (list pages are fetched in a worker
+# thread), so that a timeout can say what did not answer.
+_phase = threading.local()
+
+
+def _bound_tls_handshake(pool_manager: Any) -> None:
+    """Give HTTPS connections client-go's TLS-handshake limit: urllib3 knows only a connect
+    (dial) limit and a read limit, and would wait the whole dial limit for a handshake."""
+    import urllib3
+    from urllib3.connection import HTTPSConnection
+
+    class Connection(HTTPSConnection):
+        def _new_conn(self) -> Any:
+            _phase.name = "dial"
+            sock = super()._new_conn()
+            current = sock.gettimeout()
+            sock.settimeout(TLS_HANDSHAKE_TIMEOUT if current is None else min(current, TLS_HANDSHAKE_TIMEOUT))
+            _phase.name = "TLS handshake"
+            return sock
+
+        def connect(self) -> None:
+            super().connect()
+            _phase.name = "response"
+
+    class Pool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = Connection
+
+    pool_manager.pool_classes_by_scheme = {**pool_manager.pool_classes_by_scheme, "https": Pool}
+
+
+# OpenSSL's verify codes (x509_vfy.h) -> what failed, in Go's x509 words as kubectl prints them.
+_VERIFY = {
+    9: "x509: certificate has expired or is not yet valid (not yet valid)",
+    10: "x509: certificate has expired or is not yet valid (expired)",
+    18: "x509: certificate signed by unknown authority (self-signed, not by the kubeconfig's certificate-authority)",
+    19: "x509: certificate signed by unknown authority (a self-signed CA the kubeconfig's certificate-authority does not hold)",
+    20: "x509: certificate signed by unknown authority (not by the kubeconfig's certificate-authority)",
+    21: "x509: certificate signed by unknown authority (not by the kubeconfig's certificate-authority)",
+}
+
+
+def _chain(err: object) -> Iterator[BaseException]:
+    """err, its wrapped reasons and arguments, and their causes: urllib3 nests the OS error."""
+    seen: set[int] = set()
+    todo = [err]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo.extend([getattr(e, "reason", None), e.__cause__, e.__context__, *e.args])
+
+
+def connection_error(host: str, err: object, phase: str | None = None, limits: Any = None) -> str:
+    """What went wrong reaching host, in kubectl's words, never the HTTP library's."""
+    import ssl
+
+    import urllib3
+
+    target = host.split("://", 1)[-1]
+    for e in _chain(err):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            code = getattr(e, "verify_code", 0)
+            if code in (62, 64):  # hostname or IP address mismatch
+                name = str(getattr(e, "verify_message", "")).rsplit("valid for ", 1)[-1].strip(" .'")
+                what = f"x509: certificate is not valid for {name} (no matching name/IP SAN)"
+            else:
+                what = _VERIFY.get(code, f"x509: {getattr(e, 'verify_message', '') or 'certificate verify failed'}")
+            return f"Unable to connect to the server {host}: tls: failed to verify certificate: {what}"
+    for e in _chain(err):
+        if isinstance(e, ConnectionRefusedError):
+            return f"The connection to the server {target} was refused - did you specify the right host or port?"
+        if isinstance(e, ssl.SSLError):
+            return f"Unable to connect to the server {host}: tls: {str(e.reason or 'handshake failed').lower().replace('_', ' ')}"
+        if isinstance(e, OSError) and ("Name or service not known" in str(e) or "nodename nor servname" in str(e)):
+            return f"Unable to connect to the server {host}: dial tcp: lookup {target.rsplit(':', 1)[0]}: no such host"
+        if isinstance(e, OSError) and e.strerror and not isinstance(e, TimeoutError):
+            return f"Unable to connect to the server {host}: {e.strerror.lower()}"
+    for e in _chain(err):
+        # urllib3's NewConnectionError is a ConnectTimeoutError too: refusals were answered above
+        if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)) and not isinstance(e, urllib3.exceptions.NewConnectionError):
+            limit = {"dial": DIAL_TIMEOUT, "TLS handshake": TLS_HANDSHAKE_TIMEOUT}.get(phase or "", READ_TIMEOUT)
+            total = getattr(limits, "total", None)
+            limit = min(limit, total) if isinstance(total, (int, float)) else limit
+            what = {"dial": "dial tcp", "TLS handshake": "TLS handshake"}.get(phase or "", "waiting for an answer")
+            return f"Unable to connect to the server {host}: {what} timed out after {limit:g}s"
+    for e in _chain(err):
+        if isinstance(e, urllib3.exceptions.ProtocolError):
+            return f"Unable to connect to the server {host}: the connection broke before an answer"
+    return f"Unable to connect to the server {host}: {_one_line(err)}"
+
+
 def _reason(err: object) -> str:
+    """A broken read's cause in a few words (the connection was fine until then)."""
     text = str(err)
-    for hint in ("Connection refused", "Name or service not known", "timed out", "certificate verify failed"):
+    for hint in ("Connection refused", "Connection reset", "timed out"):
         if hint in text:
             return hint.lower()
-    return _one_line(err)
+    return "the connection broke"
+
+
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie")
+
+
+def _redacted(key: str, value: str) -> str:
+    """A header as -v 8 prints it: credentials masked, as kubectl masks them."""
+    if key.lower() not in _SECRET_HEADERS:
+        return value
+    scheme, _, rest = value.partition(" ")
+    return f"{scheme} <masked>" if rest else "<masked>"
+
+
+def _log(line: str) -> None:
+    """One -v line on stderr, with klog's header (severity, date, time) as kubectl prints it."""
+    import datetime
+    import sys
+
+    now = datetime.datetime.now()
+    sys.stderr.write(f"I{now:%m%d %H:%M:%S.%f} {line}\n")
 
 
 def _one_line(err: object) -> str:

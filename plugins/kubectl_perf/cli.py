@@ -47,21 +47,20 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- flag value converters (argparse type=) ----------------------------------------
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def request_timeout(text: str) -> float | None:
-    """kubectl's --request-timeout: '0' (none), '30', '1s', '2m', '1h5m'; seconds or None."""
+    """kubectl's --request-timeout: '0' (none), '30' (seconds), or a Go duration ('300ms', '1s',
+    '2m', '1h5m'); seconds or None."""
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(text)
-        if not text or not match:
-            raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use a number of seconds or a duration like 5s, 1m")
-        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    return seconds or None
+        return float(text) or None
+    parts = _DURATION_PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use a number of seconds or a duration like 5s, 1m, 300ms")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts) or None
 
 
 def positive_int(text: str) -> int:
@@ -163,21 +162,50 @@ def label_selector(text: str) -> str:
 
 
 # -- shared flag groups --------------------------------------------------------------
+def verbosity(text: str) -> int:
+    """kubectl's -v level: 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid log level {text!r}: use a number, e.g. 6") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"log level {text!r} must not be negative")
+    return value
+
+
 def add_connection_flags(p: argparse.ArgumentParser) -> None:
+    """kubectl's generic flags that choose and reach the cluster (kubeconfig.py applies them)."""
     g = p.add_argument_group("cluster connection (as kubectl)")
-    g.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+    g.add_argument("--kubeconfig", help="path to the kubeconfig file (default: the files of $KUBECONFIG, then ~/.kube/config)")
     g.add_argument("--context", help="the kubeconfig context to use")
+    g.add_argument("--cluster", help="the kubeconfig cluster to use (instead of the context's)")
+    g.add_argument("--user", help="the kubeconfig user to use (instead of the context's)")
+    g.add_argument("-s", "--server", metavar="URL", help="the address and port of the API server")
+    g.add_argument("--token", help="bearer token for authentication to the API server")
+    g.add_argument("--certificate-authority", metavar="FILE", help="a certificate file of the certificate authority")
+    g.add_argument("--client-certificate", metavar="FILE", help="a client certificate file for TLS")
+    g.add_argument("--client-key", metavar="FILE", help="a client key file for TLS")
+    g.add_argument("--tls-server-name", metavar="NAME", help="server name to check the server's certificate against")
+    g.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not check the server's certificate (insecure), as kubectl")
     g.add_argument(
         "--request-timeout",
         type=request_timeout,
         default=None,
         metavar="DURATION",
-        help="wait this long for each request, e.g. 5s, 1m (default 0: no limit)",
+        help="wait this long for each request, e.g. 5s, 1m (default 0: no overall limit; a connection still gives up "
+        "after 30s to connect, 10s for the TLS handshake and 90s without an answer)",
     )
-
     g.add_argument("--as", dest="as_user", metavar="USER", help="act as this user (impersonation), as kubectl --as")
     g.add_argument("--as-group", metavar="GROUP", help="act as this group too (impersonation)")
-    g.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not check the server's certificate (insecure), as kubectl")
+    g.add_argument(
+        "-v",
+        "--v",
+        dest="verbosity",
+        type=verbosity,
+        default=0,
+        metavar="N",
+        help="log level: 6 each request, 8 its headers (tokens masked)",
+    )
 
 
 def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, padding: bool = True) -> None:
@@ -200,7 +228,24 @@ def policy_from(args: argparse.Namespace) -> Policy:
 
 
 def connection(args: argparse.Namespace) -> Connection:
-    return Connection(args.kubeconfig, args.context, args.request_timeout, args.as_user, args.as_group, args.insecure_skip_tls_verify)
+    """The connection flags as the typed Connection the api takes."""
+    return Connection(
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        request_timeout=args.request_timeout,
+        as_user=args.as_user,
+        as_group=args.as_group,
+        insecure=args.insecure_skip_tls_verify,
+        cluster=args.cluster,
+        user=args.user,
+        server=args.server,
+        token=args.token,
+        certificate_authority=args.certificate_authority,
+        client_certificate=args.client_certificate,
+        client_key=args.client_key,
+        tls_server_name=args.tls_server_name,
+        verbosity=args.verbosity,
+    )
 
 
 def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -228,6 +273,24 @@ def check_filters(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """The checks across filter flags that no single `type=` can make."""
     if args.namespace and args.all_namespaces:
         p.error("-n/--namespace and -A/--all-namespaces cannot be used together")
+    if not args.namespace and not args.all_namespaces:
+        # As kubectl: a context that sets a namespace makes it the default for -n (-A for all namespaces).
+        # A context without one keeps the documented default, all namespaces.
+        args.namespace = context_namespace(args)
+        if args.namespace:
+            render.note(f"note: namespace {args.namespace} only, the context's (-A for all namespaces)")
+
+
+def context_namespace(args: argparse.Namespace) -> str | None:
+    """The namespace the chosen kubeconfig context sets, if any. A kubeconfig that cannot be read
+    gives None here: connecting reports it in full, after the flags are all checked."""
+    from .kubeconfig import KubeconfigError, resolve
+
+    try:
+        chosen = resolve(connection(args).overrides())
+    except (KubeconfigError, OSError, ValueError):
+        return None
+    return chosen.namespace if chosen.namespace_from_context else None
 
 
 def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
