@@ -50,6 +50,12 @@ def c(name: str, request: str | None = None, limit: str | None = None, **extra: 
         # overhead adds to the need
         ({"containers": [c("a", "1Gi")], "overhead": {"memory": "128Mi"}}, Gi + 128 * Mi, ""),
         ({"containers": [c("a", "1Gi", "2Gi")], "overhead": {"memory": "128Mi"}}, 2 * Gi + 128 * Mi, ""),
+        # issue 27: a zero amount is none (the kubelet reads a zero memory limit as no limit)
+        ({"containers": [c("a", "0", "0")]}, 0, "a"),
+        ({"containers": [c("a", "1Gi", "0")]}, Gi, ""),  # limit "0": the request is the need
+        ({"containers": [c("a", "1Gi", "2Gi"), c("b", "0", "0Mi")]}, 0, "b"),  # not "every container has a limit"
+        ({"containers": [c("a", "1Gi")], "resources": {"limits": {"memory": "0"}}}, Gi, ""),  # pod-level "0": no bound
+        ({"containers": [c("a")], "resources": {"limits": {"memory": "0"}, "requests": {"memory": "0"}}}, 0, "a"),
     ],
 )
 def test_memory_need(spec: dict[str, Any], nanos: int, unbounded: str) -> None:
@@ -105,14 +111,16 @@ def test_grouping_still_carries_the_most_room() -> None:
         ),
         ({"containers": [c("a")]}, None, "allow", "warn", "stale_cache", ["padding"]),  # unbounded, and no node view
         ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}, None, "allow", "warn", "stale_cache", ["padding"]),
+        # a zero request is no request (issue 27): unbounded, no longer "nothing to weigh"
         (
             {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "0"}}}]},
             None,
             "allow",
             "warn",
-            "",
-            [],
-        ),  # nothing to weigh
+            "stale_cache",
+            ["padding"],
+        ),
+        ({"containers": []}, None, "allow", "warn", "", []),  # nothing to weigh
     ],
 )
 def test_padding_rule_says_why_it_could_not_weigh_the_pod(
@@ -125,3 +133,24 @@ def test_padding_rule_says_why_it_could_not_weigh_the_pod(
     found = padding_rule(spec, policy, nodes)
     assert (found.skipped, [f.rule for f in found]) == (skipped, rules)
     assert evaluate(spec, policy, nodes).skipped == skipped
+
+
+@pytest.mark.parametrize(
+    ("resources", "pod_level", "missing"),
+    [
+        ({"requests": {"cpu": "0", "memory": "1Gi"}}, {}, [("a", "cpu")]),  # an explicit 0 stands, even beside a limit
+        ({"requests": {"cpu": "0"}, "limits": {"cpu": "1", "memory": "1Gi"}}, {}, [("a", "cpu")]),
+        ({"limits": {"cpu": "0m", "memory": "0Gi"}}, {}, [("a", "cpu"), ("a", "memory")]),  # defaulted from a zero limit
+        ({"limits": {"cpu": "1", "memory": "1Gi"}}, {}, []),  # a limit stands for the request the API server defaults
+        ({"requests": {"cpu": "0", "memory": "0"}}, {"requests": {"cpu": "2", "memory": "2Gi"}}, []),  # the pod level covers
+        ({}, {"requests": {"cpu": "0"}, "limits": {"memory": "0"}}, [("a", "cpu"), ("a", "memory")]),
+    ],
+)
+def test_requests_need_a_non_zero_amount(resources: dict[str, Any], pod_level: dict[str, Any], missing: list[tuple[str, str]]) -> None:
+    """Issue 27 bypass 1: requireRequests asked for presence only, so "0" passed."""
+    from kubectl_perf.policy import missing_requests, requests_rule
+
+    spec = {"containers": [{"name": "a", "resources": resources}], "resources": pod_level}
+    assert missing_requests(spec, ("cpu", "memory")) == missing
+    messages = [f.message for f in requests_rule(spec, Policy())]
+    assert len(messages) == len(missing) and all(m.endswith("request (0 counts as none)") for m in messages)  # each wrote a 0

@@ -308,3 +308,42 @@ def test_kubectl_debug_adds_an_ephemeral_container_through_the_webhook(live: Clu
         assert [c["image"] for c in got["spec"]["ephemeralContainers"]] == ["busybox"]
     finally:
         live.delete("pod", "debuggable")
+
+
+def zero_memory_pod(name: str, **spec: Any) -> dict[str, Any]:
+    """A pod whose memory request and limit are both "0" (the API server refuses a request above
+    the limit, so a zero limit comes with a zero request): the kubelet reads it as no limit."""
+    made = pod(name, "0", **spec)
+    made["spec"]["containers"][0]["resources"]["requests"]["memory"] = "0"
+    return made
+
+
+def test_a_zero_memory_amount_is_no_amount(live: Cluster) -> None:
+    """Issue 27 bypass 1: "0" passed both rules (present for requireRequests, a need of 0 for
+    padding), on create, resize and a template change."""
+    refused = live.create(zero_memory_pod("zero"))
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "[requests] container 'main' has no memory request (0 counts as none)" in refused.stderr
+    assert "[padding] container 'main' has neither a memory limit nor a request" in refused.stderr
+    assert not live.exists("pod", "zero")
+    # a resize to "0" is a resize to no limit
+    made = live.create(pod("resize-zero", "1Gi", nodeName="small-1"))
+    assert made.returncode == 0, made.stderr
+    try:
+        patch = {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": "0"}, "requests": {"memory": "0"}}}]}}
+        zeroed = live.kubectl("patch", "pod", "resize-zero", "-n", NS, "--subresource", "resize", "--patch", json.dumps(patch))
+        assert zeroed.returncode != 0 and DENIED in zeroed.stderr, zeroed.stderr
+        assert "unbounded" in zeroed.stderr
+        assert memory_limit(live, "resize-zero") == "1Gi"
+    finally:
+        live.delete("pod", "resize-zero")
+    # a workload whose template is patched to "0"
+    applied = live.kubectl("apply", "-f", "-", input=deployment("web-zero", "1Gi"))
+    assert applied.returncode == 0, applied.stderr
+    try:
+        zero = {"limits": {"memory": "0"}, "requests": {"memory": "0"}}
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "resources": zero}]}}}}
+        patched = live.kubectl("patch", "deployment", "web-zero", "-n", NS, "--patch", json.dumps(patch))
+        assert patched.returncode != 0 and DENIED in patched.stderr and "unbounded" in patched.stderr, patched.stderr
+    finally:
+        live.delete("deployment", "web-zero")

@@ -88,21 +88,39 @@ class Findings(list[Finding]):
 
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
     """(container, resource) pairs where a container, init container or sidecar
-    requests nothing of a required resource. Ephemeral containers cannot carry
+    requests nothing, or zero, of a required resource. Ephemeral containers cannot carry
     resources and are not looked at. A pod-level request (or limit, which the API server
-    defaults the request from, as for containers) covers its containers."""
+    defaults the request from, as for containers) covers its containers. A zero amount is
+    no request: the scheduler reserves nothing for it (issue 27: "0" passed as present)."""
     pod_level = spec.get("resources") or {}
-    level_limits, level_requests = pod_level.get("limits") or {}, pod_level.get("requests") or {}
+    level = _requested(pod_level.get("requests") or {}, pod_level.get("limits") or {})
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
-        # Only names matter, so nothing is parsed. A limit counts as a request: the API
-        # server defaults one from the other before anything (but a template) is judged.
         resources = container.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        own = _requested(resources.get("requests") or {}, resources.get("limits") or {})
         for r in required:
-            if r not in requests and r not in limits and r not in level_requests and r not in level_limits:
+            if not own(r) and not level(r):
                 missing.append((container.get("name", "?"), r))
     return missing
+
+
+def _requested(requests: Mapping[str, Any], limits: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether a non-zero request of a resource is made here. A limit counts as a request
+    only where no request is written: the API server defaults one from the other before
+    anything (but a template) is judged, and an explicit request (0 included) stands."""
+
+    def has(resource: str) -> bool:
+        amount = requests.get(resource, limits.get(resource))
+        return amount is not None and parse_quantity(amount) != 0
+
+    return has
+
+
+def _names_zero(spec: Mapping[str, Any], container: str, resource: str) -> bool:
+    """Whether the container (or the pod level) writes the resource at all: then it wrote 0."""
+    places = [spec.get("resources") or {}]
+    places += [c.get("resources") or {} for _kind, c in all_containers(spec) if c.get("name", "?") == container]
+    return any(resource in (p.get("requests") or {}) or resource in (p.get("limits") or {}) for p in places)
 
 
 @dataclass(frozen=True)
@@ -119,10 +137,11 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
     app containers, init peaks; then overhead), with a pod-level request as a floor. A pod-level memory
     limit, or a limit on every container and init container, bounds the pod's cgroup (the
     kubelet sets it from their sum), ephemeral containers included: then the need is the
-    effective limit, as model.pod_limits has it."""
+    effective limit, as model.pod_limits has it. A zero amount (limit or request, container
+    or pod level) is no amount: the kubelet reads a zero memory limit as none."""
     pod_level = spec.get("resources") or {}
-    level_limit = (pod_level.get("limits") or {}).get("memory")
-    level_request = (pod_level.get("requests") or {}).get("memory")
+    level_limit = _nonzero((pod_level.get("limits") or {}).get("memory"))
+    level_request = _nonzero((pod_level.get("requests") or {}).get("memory"))
     overhead = parse_quantity((spec.get("overhead") or {}).get("memory", 0))
     lists = (spec.get("containers") or (), spec.get("initContainers") or ())
     # One amount per container through the model's scalar aggregate: every review comes
@@ -140,7 +159,15 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
 
 
 def _memory(container: Mapping[str, Any], field: str) -> Any:
-    return ((container.get("resources") or {}).get(field) or {}).get("memory")
+    """A container's memory limit or request; a zero amount is none. The kubelet reads a zero
+    memory limit as no limit (ResourceConfigForPod: Memory().IsZero(); CRI MemoryLimitInBytes 0
+    is unlimited), so "0" must not pass as a need of 0 (issue 27)."""
+    return _nonzero(((container.get("resources") or {}).get(field) or {}).get("memory"))
+
+
+def _nonzero(amount: Any) -> Any:
+    """The amount, or None when it is absent or zero."""
+    return None if amount is None or parse_quantity(amount) == 0 else amount
 
 
 def _limit(container: Mapping[str, Any]) -> int:
@@ -167,7 +194,10 @@ def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[No
 def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> Findings:
     """Every container, init container and sidecar requests each required resource."""
     missing = missing_requests(spec, policy.require_requests)
-    return Findings(Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing)
+    return Findings(
+        Finding("requests", f"container {c!r} has no {r} request" + (" (0 counts as none)" if _names_zero(spec, c, r) else ""), c, r)
+        for c, r in missing
+    )
 
 
 def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
