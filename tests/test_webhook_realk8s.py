@@ -347,3 +347,16 @@ def test_a_zero_memory_amount_is_no_amount(live: Cluster) -> None:
         assert patched.returncode != 0 and DENIED in patched.stderr and "unbounded" in patched.stderr, patched.stderr
     finally:
         live.delete("deployment", "web-zero")
+
+
+def test_node_name_on_a_tainted_node_is_judged_by_the_kubelets_rules(live: Cluster) -> None:
+    """Issue 27 bypass 2: big-1 is tainted NoSchedule, which the kubelet ignores for a pod bound by
+    nodeName; its budget (16Gi x 0.75 = 12Gi) applies. Before, 13Gi was "no eligible node": allowed."""
+    refused = live.create(pod("bound-big", "13Gi", nodeName="big-1"), "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "[padding]" in refused.stderr and "largest: 12Gi, 75% of 16Gi on big-1" in refused.stderr
+    admitted = live.create(pod("bound-fits", "10Gi", nodeName="big-1"), "--dry-run=server")
+    assert admitted.returncode == 0 and "Warning" not in admitted.stderr, admitted.stderr
+    # a node nobody knows: padding.noEligibleNode (warn) decides
+    ghost = live.create(pod("bound-ghost", "13Gi", nodeName="ghost-1"), "--dry-run=server")
+    assert ghost.returncode == 0 and "Warning: [padding] no node matches" in ghost.stderr, ghost.stderr
