@@ -77,7 +77,11 @@ def test_grouped_views_keep_every_budget_for_daemonsets() -> None:
     found = evaluate(DAEMON, Policy(), grouped, "DaemonSet")
     assert [f.rule for f in found] == ["padding"]
     assert "small (2 nodes, budget 6Gi: 75% of 8Gi)" in found[0].message and "medium" not in found[0].message
-    assert evaluate(DAEMON, Policy(), grouped, "Deployment") == []  # any one node will do
+    # issue 27: any pod now fits every node it may be scheduled on (padding.eligibleNodes: every)...
+    (other,) = evaluate(DAEMON, Policy(), grouped, "Deployment")
+    assert "node pools the scheduler may place it on" in other.message and "small (2 nodes, budget 6Gi: 75% of 8Gi)" in other.message
+    # ...unless eligibleNodes: any, where one node will do
+    assert evaluate(DAEMON, parse_policy({"padding": {"eligibleNodes": "any"}}), grouped, "Deployment") == []
     assert evaluate(DAEMON, parse_policy({"padding": {"daemonSets": "anyNode"}}), grouped, "DaemonSet") == []
 
 

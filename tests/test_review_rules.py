@@ -139,8 +139,17 @@ def test_a_daemonset_must_fit_every_node_it_runs_on(c: Any) -> None:
     assert answer(c, review(daemonset("10Gi")))["allowed"] is True  # node-a only
 
 
-def test_a_deployment_still_needs_only_one_node(c: Any) -> None:
-    assert answer(c, review(controller("Deployment", pod(memory_limit="10Gi", tolerations=IO_TOLERATION))))["allowed"] is True
+def test_a_deployment_must_fit_every_node_it_may_be_scheduled_on(c: Any) -> None:
+    """Issue 27 bypass 3: the scheduler places by requests, so a pod that fits node-a's 12Gi but not
+    node-b's 8Gi (tolerated) may land on node-b; padding.eligibleNodes: every (the default) denies
+    it and names the pool to keep it off; `any` keeps the old rule (one node will do)."""
+    tolerating = controller("Deployment", pod(memory_limit="10Gi", tolerations=IO_TOLERATION))
+    r = answer(c, review(tolerating))
+    message = r["status"]["message"] if not r["allowed"] else ""
+    assert "[padding] memory 10Gi exceeds the padding budget of node pools the scheduler may place it on" in message, r
+    assert "node-b (1 node, budget 8Gi: 50% of 16Gi)" in message and "node-a" not in message, r
+    assert answer(c, review(controller("Deployment", pod(memory_limit="8Gi", tolerations=IO_TOLERATION))))["allowed"] is True
+    assert answer(with_policy(eligibleNodes="any"), review(tolerating))["allowed"] is True
 
 
 def test_daemonsets_any_node_opts_out() -> None:

@@ -84,10 +84,12 @@ def spec(limit: str) -> dict[str, Any]:
     return {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": limit}}}]}
 
 
-def test_padding_uses_the_best_eligible_node() -> None:
+def test_padding_uses_the_best_eligible_node_under_eligible_nodes_any() -> None:
     nodes = [view("small", 16), view("big", 64, workload="gpu")]
-    assert evaluate(spec("40Gi"), Policy(), nodes) == []  # 0.75 x 64Gi = 48Gi
-    found = evaluate(spec("50Gi"), Policy(), nodes)
+    anyone = parse_policy({"padding": {"eligibleNodes": "any"}})
+    assert evaluate(spec("40Gi"), anyone, nodes) == []  # 0.75 x 64Gi = 48Gi
+    assert [f.rule for f in evaluate(spec("40Gi"), Policy(), nodes)] == ["padding"]  # every (default): small's 12Gi too
+    found = evaluate(spec("50Gi"), anyone, nodes)
     assert [f.rule for f in found] == ["padding"] and "largest: 48Gi, 75% of 64Gi on big" in found[0].message
     # no node to weigh against: allowed with a warning (policy padding.noEligibleNode, default warn)
     assert [(f.rule, f.deny) for f in evaluate(spec("1Gi"), Policy(), [])] == [("padding", False)]

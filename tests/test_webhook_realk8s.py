@@ -170,12 +170,16 @@ def test_create_is_refused_with_the_webhooks_message(live: Cluster) -> None:
 
 
 def test_padding_budget_comes_from_the_real_nodes(live: Cluster) -> None:
-    """7Gi fits no node this pod may use (small-1: 6Gi); with big-1's taint tolerated it fits 12Gi."""
+    """7Gi fits no node this pod may use (small-1: 6Gi); with big-1's taint tolerated and a
+    nodeSelector for big-1 (else small-1 stays eligible: padding.eligibleNodes every) it fits 12Gi."""
     result = live.create(pod("too-big", "7Gi"))
     assert result.returncode != 0 and DENIED in result.stderr
     assert "[padding]" in result.stderr and "6Gi" in result.stderr and "small-1" in result.stderr
     tolerating = pod(
-        "tolerates-big", "7Gi", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "big", "effect": "NoSchedule"}]
+        "tolerates-big",
+        "7Gi",
+        tolerations=[{"key": "dedicated", "operator": "Equal", "value": "big", "effect": "NoSchedule"}],
+        nodeSelector={"kubernetes.io/hostname": "big-1"},
     )
     made = live.create(tolerating)
     assert made.returncode == 0, made.stderr
@@ -360,3 +364,18 @@ def test_node_name_on_a_tainted_node_is_judged_by_the_kubelets_rules(live: Clust
     # a node nobody knows: padding.noEligibleNode (warn) decides
     ghost = live.create(pod("bound-ghost", "13Gi", nodeName="ghost-1"), "--dry-run=server")
     assert ghost.returncode == 0 and "Warning: [padding] no node matches" in ghost.stderr, ghost.stderr
+
+
+def test_a_pod_must_fit_every_node_the_scheduler_may_place_it_on(live: Cluster) -> None:
+    """Issue 27 bypass 3: `tolerations: [{operator: Exists}]` makes big-1 (12Gi) eligible, and 10Gi
+    fits it; but the scheduler places by requests (256Mi), so the pod may land on small-1 (6Gi).
+    Before, "fits at least one eligible node" admitted it."""
+    everywhere = [{"operator": "Exists"}]
+    refused = live.create(pod("tolerates-all", "10Gi", tolerations=everywhere), "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "node pools the scheduler may place it on" in refused.stderr and "small-1 (1 node, budget 6Gi: 75% of 8Gi)" in refused.stderr
+    assert "big-1" not in refused.stderr
+    # kept to big-1, it fits
+    kept = pod("kept-to-big", "10Gi", tolerations=everywhere, nodeSelector={"kubernetes.io/hostname": "big-1"})
+    admitted = live.create(kept, "--dry-run=server")
+    assert admitted.returncode == 0, admitted.stderr

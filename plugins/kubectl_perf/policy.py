@@ -18,7 +18,14 @@ from .scheduling import label_selector_matches, node_matches
 DEFAULTS: Mapping[str, Any] = {
     "mode": "enforce",
     "requireRequests": ("cpu", "memory"),
-    "padding": {"memory": 0.75, "nodeTargets": (), "committed": "off", "daemonSets": "everyNode", "noEligibleNode": "warn"},
+    "padding": {
+        "memory": 0.75,
+        "nodeTargets": (),
+        "committed": "off",
+        "daemonSets": "everyNode",
+        "eligibleNodes": "every",
+        "noEligibleNode": "warn",
+    },
     "exemptNamespaces": ("kube-system",),
     "namespaceOverrides": {},
     "onStaleCache": "allow",
@@ -43,6 +50,10 @@ class Policy:
     node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
     committed: str = DEFAULTS["padding"]["committed"]
     daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    # every | any: a pod's need must fit the budget of every node it may be scheduled on, or of one.
+    # The scheduler places by requests, not limits, so "any" does not bound where a pod lands
+    # (issue 27 bypass 3); "every" does, at the cost of asking pods to narrow their placement.
+    eligible_nodes: str = DEFAULTS["padding"]["eligibleNodes"]
     no_eligible_node: str = DEFAULTS["padding"][
         "noEligibleNode"
     ]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
@@ -201,9 +212,10 @@ def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeV
 
 
 def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
-    """The pod's memory is bounded and fits the padding budget of at least one node it may
-    run on; a DaemonSet's, of every node it may run on (unless padding.daemonSets: anyNode).
-    Says why when it could not weigh the pod against any node (Findings.skipped)."""
+    """The pod's memory is bounded and fits the padding budget of every node it may run on
+    (padding.eligibleNodes: every, the default; `any`: of at least one); a DaemonSet's, of
+    every node it runs on (unless padding.daemonSets: anyNode). Says why when it could not
+    weigh the pod against any node (Findings.skipped)."""
     memory = memory_need(spec)
     if memory.unbounded:
         message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
@@ -216,12 +228,19 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
             message = "the webhook's view of the nodes is stale, so memory padding cannot be checked"
             return Findings([Finding("padding", message, resource="memory")], STALE_CACHE)
         return Findings(skipped=STALE_CACHE)
-    if kind == "DaemonSet" and policy.daemon_sets == "everyNode":
+    daemon = kind == "DaemonSet"
+    if (policy.daemon_sets == "everyNode") if daemon else (policy.eligible_nodes == "every"):
         eligible = list(_eligible(spec, nodes))
         breaching = [n for n in eligible if need > n.budget]
-        if breaching:
-            return Findings([Finding("padding", _breached_pools(need, breaching), resource="memory")])
-        return Findings() if eligible else _no_eligible_node(policy)
+        if not eligible:
+            return _no_eligible_node(policy)
+        if not breaching:
+            return Findings()
+        if daemon:
+            return Findings([Finding("padding", _breached_pools(need, breaching, DAEMON_POOLS), resource="memory")])
+        if len(breaching) < len(eligible):  # some fit: name those that do not, so the pod can be kept off them
+            return Findings([Finding("padding", _breached_pools(need, breaching, SOME_POOLS), resource="memory")])
+        return Findings([Finding("padding", _fits_none(need, max(breaching, key=lambda n: n.budget)), resource="memory")])
     largest: NodeView | None = None
     for n in _eligible(spec, nodes):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
@@ -230,11 +249,14 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
             largest = n
     if largest is None:
         return _no_eligible_node(policy)
-    message = (
+    return Findings([Finding("padding", _fits_none(need, largest), resource="memory")])
+
+
+def _fits_none(need: int, largest: NodeView) -> str:
+    return (
         f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
         f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)} on {largest.name})"
     )
-    return Findings([Finding("padding", message, resource="memory")])
 
 
 def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None) -> str:
@@ -252,7 +274,13 @@ def _no_eligible_node(policy: Policy) -> Findings:
     return Findings([Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")], NO_ELIGIBLE_NODE)
 
 
-def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
+# The opening of a denial that names node pools: a DaemonSet's (it runs on every node), and a
+# pod's under padding.eligibleNodes: every when some of the nodes it may land on fit and some not.
+DAEMON_POOLS = "node pools a DaemonSet runs a pod on every node of"
+SOME_POOLS = "node pools the scheduler may place it on (padding.eligibleNodes: every; keep it off them with a nodeSelector or affinity)"
+
+
+def _breached_pools(need: int, breaching: Sequence[NodeView], what: str) -> str:
     pools: dict[str, list[NodeView]] = {}
     for v in breaching:
         pools.setdefault(pool_of(v), []).append(v)
@@ -265,7 +293,7 @@ def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
         budget = f"budget {format_bytes(low.budget)}: {low.target:.0%} of {format_bytes(low.memory)}"
         parts.append(f"{name} ({count} node{'s' if count != 1 else ''}, {budget})")
     pools_text = ", ".join(parts)
-    return f"memory {format_bytes(need)} exceeds the padding budget of node pools a DaemonSet runs a pod on every node of: {pools_text}"
+    return f"memory {format_bytes(need)} exceeds the padding budget of {what}: {pools_text}"
 
 
 def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
