@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException
 from kubectl_perf.model import NodeView
 from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
@@ -104,6 +105,16 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
         except OSError:  # the server's reader: the client stopped sending before the body's end
             metrics.bad_request(400)
             return _json({"error": "the body ended early"}, 400)
+        except ParseException as err:
+            # gunicorn's chunked reader (a chunk size that is not hex, a missing CRLF, a trailer it
+            # refuses) raises as the body is read here: the client's framing, so a 400 and one
+            # line, not a 500 with a traceback. The rest of the stream cannot be framed: close.
+            metrics.bad_request(400)
+            what = f"the chunked body is malformed: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            log.warning("%s from %s: %s", request.path, request.remote_addr, what)
+            closing = _json({"error": what}, 400)
+            closing.headers["Connection"] = "close"
+            return closing
         if raw is None:
             metrics.bad_request(413)
             return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
