@@ -158,3 +158,12 @@ def test_requests_need_a_non_zero_amount(resources: dict[str, Any], pod_level: d
     assert missing_requests(spec, ("cpu", "memory")) == missing
     messages = [f.message for f in requests_rule(spec, Policy())]
     assert len(messages) == len(missing) and all(m.endswith("request (0 counts as none)") for m in messages)  # each wrote a 0
+
+
+def test_a_denial_names_at_most_ten_pools() -> None:
+    """Issue 27 operations 13: nodes without a pool label are pools of their own, so a DaemonSet
+    pinned by matchFields (no grouping) once named all 5,000 of them. 15 nodes of 8Gi (6Gi budgets)
+    against 7Gi: 10 named, "... and 5 more"."""
+    nodes = [NodeView(f"n{i:02}", {}, (), 8 * Gi, 0.75) for i in range(15)]
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    assert found.message.count("(1 node, budget 6Gi") == 10 and found.message.endswith(", ... and 5 more"), found.message

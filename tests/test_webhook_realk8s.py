@@ -379,3 +379,15 @@ def test_a_pod_must_fit_every_node_the_scheduler_may_place_it_on(live: Cluster) 
     kept = pod("kept-to-big", "10Gi", tolerations=everywhere, nodeSelector={"kubernetes.io/hostname": "big-1"})
     admitted = live.create(kept, "--dry-run=server")
     assert admitted.returncode == 0, admitted.stderr
+
+
+def test_a_denial_through_the_api_server_is_bounded(live: Cluster) -> None:
+    """Issue 27 operations 13: 300 containers with a 1Gi limit and no cpu request: 300 [requests]
+    findings (the API server defaults the memory request from the limit), and 300Gi over small-1's
+    6Gi: one [padding]. 301: ten listed, then "... and 291 more"."""
+    many = pod("many", "1Gi", requests=False)
+    many["spec"]["containers"] = [{"name": f"c{i}", "image": "nginx", "resources": {"limits": {"memory": "1Gi"}}} for i in range(300)]
+    refused = live.create(many, "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr[:500]
+    assert refused.stderr.count("[requests]") == 10 and "; ... and 291 more" in refused.stderr, refused.stderr[-300:]
+    assert len(refused.stderr) < 2000

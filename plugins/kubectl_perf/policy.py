@@ -276,6 +276,7 @@ def _no_eligible_node(policy: Policy) -> Findings:
 
 # The opening of a denial that names node pools: a DaemonSet's (it runs on every node), and a
 # pod's under padding.eligibleNodes: every when some of the nodes it may land on fit and some not.
+MAX_POOLS_LISTED = 10  # pools named in one denial; the rest counted, so a denial stays bounded (issue 27)
 DAEMON_POOLS = "node pools a DaemonSet runs a pod on every node of"
 SOME_POOLS = "node pools the scheduler may place it on (padding.eligibleNodes: every; keep it off them with a nodeSelector or affinity)"
 
@@ -285,13 +286,15 @@ def _breached_pools(need: int, breaching: Sequence[NodeView], what: str) -> str:
     for v in breaching:
         pools.setdefault(pool_of(v), []).append(v)
     parts = []
-    for name, views in pools.items():
+    for name, views in list(pools.items())[:MAX_POOLS_LISTED]:  # 5,000 unlabelled nodes are 5,000 "pools"
         count = sum(v.nodes for v in views)
         low = min(views, key=lambda v: v.budget)
         if name == low.name and count > 1:
             name = f"{name} and {count - 1} more"  # no pool label: nodes alike to this pod
         budget = f"budget {format_bytes(low.budget)}: {low.target:.0%} of {format_bytes(low.memory)}"
         parts.append(f"{name} ({count} node{'s' if count != 1 else ''}, {budget})")
+    if len(pools) > MAX_POOLS_LISTED:
+        parts.append(f"... and {len(pools) - MAX_POOLS_LISTED} more")
     pools_text = ", ".join(parts)
     return f"memory {format_bytes(need)} exceeds the padding budget of {what}: {pools_text}"
 

@@ -15,7 +15,7 @@ from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
-from .review import BadReview, Decision, decide, parse_review
+from .review import BadReview, Decision, decide, listed, parse_review
 
 MAX_BODY = 3 * 1024 * 1024
 STALE_WARNING = "[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"
@@ -77,7 +77,7 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
         "message": decision.message if not decision.allowed else "; ".join(decision.warnings),
     }
     if decision.mode == "audit" and decision.findings:
-        line["findings"] = [f"[{f.rule}] {f.message}" for f in decision.findings]
+        line["findings"] = listed([f"[{f.rule}] {f.message}" for f in decision.findings])
     decisions.info(json.dumps(line, separators=(",", ":"), default=str))
 
 
