@@ -222,7 +222,7 @@ def test_dry_run_gets_the_same_answer(hook: InProcess) -> None:
             400,
         ),
         (b"{}", "text/plain", 415),
-        (b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}", "application/json", 413),
+        (b"{" + b" " * (20 * 1024 * 1024 + 10) + b"}", "application/json", 413),
     ],
 )
 def test_bad_input_is_a_4xx_never_a_5xx(hook: InProcess, body: bytes, ctype: str, code: int) -> None:

@@ -391,3 +391,22 @@ def test_a_denial_through_the_api_server_is_bounded(live: Cluster) -> None:
     assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr[:500]
     assert refused.stderr.count("[requests]") == 10 and "; ... and 291 more" in refused.stderr, refused.stderr[-300:]
     assert len(refused.stderr) < 2000
+
+
+def test_a_large_escaped_pod_is_judged_not_refused_for_its_size(live: Cluster) -> None:
+    """Issue 27 availability 9: a 0.45 MB pod of `<>&` (an env value; annotations stop at 256 KiB)
+    is written by Go as 6-byte escapes: 2.7 MB in the review of its create, and twice that in the
+    review of an UPDATE (object and old object), past the old 3 MiB cap: a 413, so under Fail the
+    resize failed whatever it asked, and under Ignore any resize passed unjudged."""
+    heavy = pod("heavy", "1Gi", nodeName="small-1")
+    heavy["spec"]["containers"][0]["env"] = [{"name": "PAYLOAD", "value": "<>&" * 150_000}]
+    made = live.create(heavy)
+    assert made.returncode == 0, made.stderr[:500]
+    try:
+        within = resize(live, "heavy", "2Gi")  # judged: 2Gi fits small-1's 6Gi
+        assert within.returncode == 0, within.stderr[:500]
+        past = resize(live, "heavy", "7Gi")  # judged: past small-1's 6Gi
+        assert past.returncode != 0 and DENIED in past.stderr and "[padding]" in past.stderr, past.stderr[:500]
+        assert memory_limit(live, "heavy") == "2Gi"
+    finally:
+        live.delete("pod", "heavy")

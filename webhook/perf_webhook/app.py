@@ -17,7 +17,12 @@ from werkzeug.exceptions import HTTPException
 from .metrics import CONTENT_TYPE, Metrics
 from .review import BadReview, Decision, decide, listed, parse_review
 
-MAX_BODY = 3 * 1024 * 1024
+# Above the largest review the API server can send (issue 27 availability 9): an object is at
+# most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
+# \u003c escape, and an UPDATE carries the object and the old one: 1.5 x 6 x 2 = 18 MiB, plus
+# room for the envelope and defaulting. Below it, a large but legal pod was a 413, which
+# failurePolicy Ignore turns into an unjudged admission.
+MAX_BODY = 20 * 1024 * 1024
 STALE_WARNING = "[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"
 log = logging.getLogger("perf_webhook")
 decisions = logging.getLogger("perf_webhook.decisions")  # one JSON line per denial or warning
