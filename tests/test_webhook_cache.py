@@ -163,3 +163,24 @@ def test_groupings_stay_bounded_under_crafted_label_keys() -> None:
         body = review(pod(nodeSelector={"kubernetes.io/hostname": f"n{i}"}), uid=f"h{i}")
         assert client.post("/validate", json=body).json["response"]["allowed"] is True  # 1Gi fits n{i}'s 12Gi
     assert len(cache._grouped) == 0
+
+
+def test_readiness_fails_once_the_synced_cache_is_older_than_max_cache_age() -> None:
+    """Issue 27 availability 8: /readyz stayed green while a silent feed left the cache stale for
+    minutes (every oversized pod admitted with a warning). maxCacheAgeSeconds 60: ready at 60 s of
+    silence, not ready at 61 s, ready again once the feed hears from the API server."""
+    from perf_webhook.app import create_app
+
+    now = [100.0]
+    policy = parse_policy({"maxCacheAgeSeconds": 60})
+    cache = NodeViewCache(no_api, policy, clock=lambda: now[0])
+    client = create_app(policy, cache).test_client()
+    assert client.get("/readyz").status_code == 200  # not synced yet: ready, padding follows onStaleCache
+    cache.nodes.replace([node("n1", "16Gi", {})])
+    now[0] = 160.0
+    assert client.get("/readyz").status_code == 200
+    now[0] = 161.0
+    stale = client.get("/readyz")
+    assert stale.status_code == 503 and "61s ago" in stale.text, stale.text
+    cache.nodes.heard = now[0]  # the watch delivered something
+    assert client.get("/readyz").status_code == 200

@@ -164,10 +164,20 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        # Ready once serving: the requests rule needs no node data, and until the cache
-        # syncs the padding rules follow onStaleCache (so Fail does not reject every pod).
-        state = "synced" if nodes.synced() else "not synced: padding follows onStaleCache"
-        return Response(f"ok (node cache {state})\n", mimetype="text/plain")
+        # Ready once serving: the requests rule needs no node data, and until the cache first
+        # syncs the padding rules follow onStaleCache (so Fail does not reject every pod at start).
+        # Once synced, a cache older than maxCacheAgeSeconds is not ready (issue 27 availability 8):
+        # onStaleCache: allow is for blips, and a replica whose feed went silent leaves the Service
+        # to replicas that still hear the API server instead of admitting unchecked for ever.
+        if not nodes.synced():
+            return Response("ok (node cache not synced: padding follows onStaleCache)\n", mimetype="text/plain")
+        age = nodes.age()
+        if age > policy.max_cache_age_seconds:
+            message = (
+                f"not ready: node cache heard from the API server {age:.0f}s ago (maxCacheAgeSeconds {policy.max_cache_age_seconds:g})\n"
+            )
+            return Response(message, status=503, mimetype="text/plain")
+        return Response("ok (node cache synced)\n", mimetype="text/plain")
 
     @app.get("/metrics")
     def prometheus() -> Response:
