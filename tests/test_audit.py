@@ -197,7 +197,8 @@ def test_apply_without_the_crds_is_one_clear_line(fixture_cluster: Sim) -> None:
 def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
     """tests/data/cluster.yaml: node-b uses 13Gi of a 12Gi budget (fail); ml/besteffort requests nothing (requests
     fail) and so its memory is unbounded (padding fail); shop/pending-big needs 40Gi, more than node-a's 12Gi,
-    the only node it tolerates (fail)."""
+    the only node it tolerates (fail); ml/trainer's 20Gi fits node-gpu's 48Gi but not node-a's 12Gi, and nothing
+    keeps it off node-a once unbound (padding.eligibleNodes: every, the default since issue 27: fail)."""
     doc = json.loads(perf(fixture_cluster.kubeconfig, "audit", "-o", "json").stdout)
     fails = {key(r) for r in doc["results"] if r["result"] == "fail" and r["rule"] != "metrics-pipeline"}
     assert fails == {
@@ -205,6 +206,7 @@ def test_fixture_cluster_on_perf_sim(fixture_cluster: Sim) -> None:
         ("requests", "fail", "Pod/ml/besteffort"),
         ("padding", "fail", "Pod/ml/besteffort"),
         ("padding", "fail", "Pod/shop/pending-big"),
+        ("padding", "fail", "Pod/ml/trainer"),
     }
 
 
@@ -270,6 +272,7 @@ def test_html_page_in_a_real_browser(fixture_cluster: Sim, tmp_path: Path) -> No
         ("requests", "Pod/ml/besteffort"),
         ("padding", "Pod/ml/besteffort"),
         ("padding", "Pod/shop/pending-big"),
+        ("padding", "Pod/ml/trainer"),
     }
     assert re.search(r'data-outcome="fail">\d+ fail<', dom)
 

@@ -8,6 +8,7 @@ from typing import Any
 from kubectl_perf.audit.compute import Audit, Settings, finish, owner_index, unbound
 from kubectl_perf.audit.image_checks import image_latest_tag, image_pull_always
 from kubectl_perf.policy import Policy
+from kubectl_perf.policy_file import parse_policy
 from kubectl_perf.reports import Result
 
 Gi = 2**30
@@ -86,12 +87,23 @@ def test_a_deployment_is_reported_once_with_its_pod_count() -> None:
 
 
 def test_padding_fails_when_no_node_budget_holds_the_limit() -> None:
-    # 13Gi > 12Gi (big: 0.75 x 16Gi), the largest budget; 11Gi fits big.
-    results = run([pod("huge", containers=[ctr(mem="13Gi", limit="13Gi")]), pod("fits", containers=[ctr(mem="11Gi", limit="11Gi")])])
+    # padding.eligibleNodes: any. 13Gi > 12Gi (big: 0.75 x 16Gi), the largest budget; 11Gi fits big.
+    anyone = parse_policy({"padding": {"eligibleNodes": "any"}})
+    pods = [pod("huge", containers=[ctr(mem="13Gi", limit="13Gi")]), pod("fits", containers=[ctr(mem="11Gi", limit="11Gi")])]
+    results = run(pods, policy=anyone)
     assert one(results, "padding", "huge").result == "fail" and "13Gi" in one(results, "padding", "huge").message
     assert one(results, "padding", "fits").result == "pass"
     # judged as a template: running on `small` (nodeName) does not limit it to `small`'s 6Gi budget
-    assert one(run([pod("moved", node_name="small", containers=[ctr(mem="11Gi", limit="11Gi")])]), "padding", "moved").result == "pass"
+    moved = pod("moved", node_name="small", containers=[ctr(mem="11Gi", limit="11Gi")])
+    assert one(run([moved], policy=anyone), "padding", "moved").result == "pass"
+
+
+def test_padding_follows_eligible_nodes_every_by_default() -> None:
+    """Issue 27 bypass 3: audit's padding check is the webhook's rule, so it follows the same
+    setting: 11Gi fits big's 12Gi but not small's 6Gi, and the scheduler may place it on small."""
+    r = one(run([pod("fits", containers=[ctr(mem="11Gi", limit="11Gi")])]), "padding", "fits")
+    assert r.result == "fail" and "small (1 node, budget 6Gi: 75% of 8Gi)" in r.message and "big" not in r.message
+    assert one(run([pod("small-enough", containers=[ctr(mem="6Gi", limit="6Gi")])]), "padding", "small-enough").result == "pass"
 
 
 def test_a_daemonset_must_fit_every_node_it_runs_on() -> None:

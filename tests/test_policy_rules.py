@@ -50,6 +50,12 @@ def c(name: str, request: str | None = None, limit: str | None = None, **extra: 
         # overhead adds to the need
         ({"containers": [c("a", "1Gi")], "overhead": {"memory": "128Mi"}}, Gi + 128 * Mi, ""),
         ({"containers": [c("a", "1Gi", "2Gi")], "overhead": {"memory": "128Mi"}}, 2 * Gi + 128 * Mi, ""),
+        # issue 27: a zero amount is none (the kubelet reads a zero memory limit as no limit)
+        ({"containers": [c("a", "0", "0")]}, 0, "a"),
+        ({"containers": [c("a", "1Gi", "0")]}, Gi, ""),  # limit "0": the request is the need
+        ({"containers": [c("a", "1Gi", "2Gi"), c("b", "0", "0Mi")]}, 0, "b"),  # not "every container has a limit"
+        ({"containers": [c("a", "1Gi")], "resources": {"limits": {"memory": "0"}}}, Gi, ""),  # pod-level "0": no bound
+        ({"containers": [c("a")], "resources": {"limits": {"memory": "0"}, "requests": {"memory": "0"}}}, 0, "a"),
     ],
 )
 def test_memory_need(spec: dict[str, Any], nanos: int, unbounded: str) -> None:
@@ -71,7 +77,11 @@ def test_grouped_views_keep_every_budget_for_daemonsets() -> None:
     found = evaluate(DAEMON, Policy(), grouped, "DaemonSet")
     assert [f.rule for f in found] == ["padding"]
     assert "small (2 nodes, budget 6Gi: 75% of 8Gi)" in found[0].message and "medium" not in found[0].message
-    assert evaluate(DAEMON, Policy(), grouped, "Deployment") == []  # any one node will do
+    # issue 27: any pod now fits every node it may be scheduled on (padding.eligibleNodes: every)...
+    (other,) = evaluate(DAEMON, Policy(), grouped, "Deployment")
+    assert "node pools the scheduler may place it on" in other.message and "small (2 nodes, budget 6Gi: 75% of 8Gi)" in other.message
+    # ...unless eligibleNodes: any, where one node will do
+    assert evaluate(DAEMON, parse_policy({"padding": {"eligibleNodes": "any"}}), grouped, "Deployment") == []
     assert evaluate(DAEMON, parse_policy({"padding": {"daemonSets": "anyNode"}}), grouped, "DaemonSet") == []
 
 
@@ -105,14 +115,16 @@ def test_grouping_still_carries_the_most_room() -> None:
         ),
         ({"containers": [c("a")]}, None, "allow", "warn", "stale_cache", ["padding"]),  # unbounded, and no node view
         ({"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}, None, "allow", "warn", "stale_cache", ["padding"]),
+        # a zero request is no request (issue 27): unbounded, no longer "nothing to weigh"
         (
             {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1", "memory": "0"}}}]},
             None,
             "allow",
             "warn",
-            "",
-            [],
-        ),  # nothing to weigh
+            "stale_cache",
+            ["padding"],
+        ),
+        ({"containers": []}, None, "allow", "warn", "", []),  # nothing to weigh
     ],
 )
 def test_padding_rule_says_why_it_could_not_weigh_the_pod(
@@ -125,3 +137,33 @@ def test_padding_rule_says_why_it_could_not_weigh_the_pod(
     found = padding_rule(spec, policy, nodes)
     assert (found.skipped, [f.rule for f in found]) == (skipped, rules)
     assert evaluate(spec, policy, nodes).skipped == skipped
+
+
+@pytest.mark.parametrize(
+    ("resources", "pod_level", "missing"),
+    [
+        ({"requests": {"cpu": "0", "memory": "1Gi"}}, {}, [("a", "cpu")]),  # an explicit 0 stands, even beside a limit
+        ({"requests": {"cpu": "0"}, "limits": {"cpu": "1", "memory": "1Gi"}}, {}, [("a", "cpu")]),
+        ({"limits": {"cpu": "0m", "memory": "0Gi"}}, {}, [("a", "cpu"), ("a", "memory")]),  # defaulted from a zero limit
+        ({"limits": {"cpu": "1", "memory": "1Gi"}}, {}, []),  # a limit stands for the request the API server defaults
+        ({"requests": {"cpu": "0", "memory": "0"}}, {"requests": {"cpu": "2", "memory": "2Gi"}}, []),  # the pod level covers
+        ({}, {"requests": {"cpu": "0"}, "limits": {"memory": "0"}}, [("a", "cpu"), ("a", "memory")]),
+    ],
+)
+def test_requests_need_a_non_zero_amount(resources: dict[str, Any], pod_level: dict[str, Any], missing: list[tuple[str, str]]) -> None:
+    """Issue 27 bypass 1: requireRequests asked for presence only, so "0" passed."""
+    from kubectl_perf.policy import missing_requests, requests_rule
+
+    spec = {"containers": [{"name": "a", "resources": resources}], "resources": pod_level}
+    assert missing_requests(spec, ("cpu", "memory")) == missing
+    messages = [f.message for f in requests_rule(spec, Policy())]
+    assert len(messages) == len(missing) and all(m.endswith("request (0 counts as none)") for m in messages)  # each wrote a 0
+
+
+def test_a_denial_names_at_most_ten_pools() -> None:
+    """Issue 27 operations 13: nodes without a pool label are pools of their own, so a DaemonSet
+    pinned by matchFields (no grouping) once named all 5,000 of them. 15 nodes of 8Gi (6Gi budgets)
+    against 7Gi: 10 named, "... and 5 more"."""
+    nodes = [NodeView(f"n{i:02}", {}, (), 8 * Gi, 0.75) for i in range(15)]
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    assert found.message.count("(1 node, budget 6Gi") == 10 and found.message.endswith(", ... and 5 more"), found.message

@@ -5,6 +5,8 @@ workload=io tainted dedicated=io, node-gpu 48Gi tainted nvidia.com/gpu)."""
 from __future__ import annotations
 
 import copy
+import json
+import logging
 from typing import Any
 
 import pytest
@@ -139,8 +141,17 @@ def test_a_daemonset_must_fit_every_node_it_runs_on(c: Any) -> None:
     assert answer(c, review(daemonset("10Gi")))["allowed"] is True  # node-a only
 
 
-def test_a_deployment_still_needs_only_one_node(c: Any) -> None:
-    assert answer(c, review(controller("Deployment", pod(memory_limit="10Gi", tolerations=IO_TOLERATION))))["allowed"] is True
+def test_a_deployment_must_fit_every_node_it_may_be_scheduled_on(c: Any) -> None:
+    """Issue 27 bypass 3: the scheduler places by requests, so a pod that fits node-a's 12Gi but not
+    node-b's 8Gi (tolerated) may land on node-b; padding.eligibleNodes: every (the default) denies
+    it and names the pool to keep it off; `any` keeps the old rule (one node will do)."""
+    tolerating = controller("Deployment", pod(memory_limit="10Gi", tolerations=IO_TOLERATION))
+    r = answer(c, review(tolerating))
+    message = r["status"]["message"] if not r["allowed"] else ""
+    assert "[padding] memory 10Gi exceeds the padding budget of node pools the scheduler may place it on" in message, r
+    assert "node-b (1 node, budget 8Gi: 50% of 16Gi)" in message and "node-a" not in message, r
+    assert answer(c, review(controller("Deployment", pod(memory_limit="8Gi", tolerations=IO_TOLERATION))))["allowed"] is True
+    assert answer(with_policy(eligibleNodes="any"), review(tolerating))["allowed"] is True
 
 
 def test_daemonsets_any_node_opts_out() -> None:
@@ -241,3 +252,33 @@ def test_pod_level_limits_count_as_requests(c: Any) -> None:
     p["spec"]["resources"] = {"limits": {"memory": "4Gi"}}
     r = answer(c, review(p))
     assert r["allowed"] is False and "no cpu request" in r["status"]["message"] and "memory request" not in r["status"]["message"], r
+
+
+# -- issue 27 operations 13: bounded denials, warnings and log lines -------------------------------
+def many_containers(count: int, namespace: str = "shop") -> dict[str, Any]:
+    p = pod(namespace=namespace, memory_limit="1Gi", requests={})  # no requests at all: the limit defaults none here
+    p["spec"]["containers"] = [{"name": f"c{i}", "image": "nginx", "resources": {"limits": {"memory": "1Gi"}}} for i in range(count)]
+    return p
+
+
+def test_a_denial_lists_at_most_ten_findings_then_counts_the_rest(c: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """500 containers, each without a cpu request: 500 [requests] findings (the 1Gi limit stands
+    for the memory request), and 500 x 1Gi = 500Gi over node-a's 12Gi: one [padding]. 501 in all:
+    10 listed, "... and 491 more". Before, every one was listed (a 1 MB denial from a 0.33 MB pod)."""
+    with caplog.at_level(logging.INFO, logger="perf_webhook.decisions"):
+        r = answer(c, review(many_containers(500)))
+    message = r["status"]["message"]
+    assert r["allowed"] is False and message.count("[requests]") == 10 and message.endswith("; ... and 491 more"), message[-200:]
+    assert len(message) < 1000
+    (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "perf_webhook.decisions"]
+    assert line["message"] == message and len(rec_text := json.dumps(line)) < 2000, rec_text[:300]
+
+
+def test_warnings_and_audit_log_lines_are_bounded_too(caplog: pytest.LogCaptureFixture) -> None:
+    c = client({**POLICY, "namespaceOverrides": {"dev": "warn", "legacy": "audit"}})
+    warned = answer(c, review(many_containers(50, namespace="dev")))  # 50 + 1 findings, all warnings
+    assert warned["allowed"] is True and len(warned["warnings"]) == 11 and warned["warnings"][-1] == "... and 41 more"
+    with caplog.at_level(logging.INFO, logger="perf_webhook.decisions"):
+        assert answer(c, review(many_containers(50, namespace="legacy")))["allowed"] is True
+    (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "perf_webhook.decisions"]
+    assert len(line["findings"]) == 11 and line["findings"][-1] == "... and 41 more"

@@ -84,10 +84,12 @@ def spec(limit: str) -> dict[str, Any]:
     return {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": limit}}}]}
 
 
-def test_padding_uses_the_best_eligible_node() -> None:
+def test_padding_uses_the_best_eligible_node_under_eligible_nodes_any() -> None:
     nodes = [view("small", 16), view("big", 64, workload="gpu")]
-    assert evaluate(spec("40Gi"), Policy(), nodes) == []  # 0.75 x 64Gi = 48Gi
-    found = evaluate(spec("50Gi"), Policy(), nodes)
+    anyone = parse_policy({"padding": {"eligibleNodes": "any"}})
+    assert evaluate(spec("40Gi"), anyone, nodes) == []  # 0.75 x 64Gi = 48Gi
+    assert [f.rule for f in evaluate(spec("40Gi"), Policy(), nodes)] == ["padding"]  # every (default): small's 12Gi too
+    found = evaluate(spec("50Gi"), anyone, nodes)
     assert [f.rule for f in found] == ["padding"] and "largest: 48Gi, 75% of 64Gi on big" in found[0].message
     # no node to weigh against: allowed with a warning (policy padding.noEligibleNode, default warn)
     assert [(f.rule, f.deny) for f in evaluate(spec("1Gi"), Policy(), [])] == [("padding", False)]
@@ -174,3 +176,33 @@ def test_node_cache_relists_after_410(sim_factory: Any, monkeypatch: pytest.Monk
             time.sleep(0.1)
     finally:
         cache.stop()
+
+
+NO_SCHEDULE = [{"key": "dedicated", "value": "big", "effect": "NoSchedule"}]
+NO_EXECUTE = [{"key": "dedicated", "value": "big", "effect": "NoExecute"}]
+
+
+@pytest.mark.parametrize(
+    ("spec", "taints", "ok"),
+    [
+        ({"nodeName": "n1"}, NO_SCHEDULE, True),  # the kubelet ignores NoSchedule: the scheduler is not asked
+        ({}, NO_SCHEDULE, False),  # the scheduler honours it
+        ({"nodeName": "n1"}, NO_EXECUTE, False),  # the kubelet refuses an untolerated NoExecute taint
+        ({"nodeName": "n1", "tolerations": [{"key": "dedicated", "operator": "Exists"}]}, NO_EXECUTE, True),
+        ({"nodeName": "n1", "nodeSelector": {"zone": "b"}}, NO_SCHEDULE, False),  # the kubelet checks selectors too
+    ],
+)
+def test_a_pod_bound_by_node_name_meets_the_kubelets_rules(spec: dict[str, Any], taints: list[dict[str, str]], ok: bool) -> None:
+    """Issue 27 bypass 2: nodeName on a NoSchedule-tainted node was "no eligible node", allowed with a warning."""
+    assert node_matches(spec, "n1", {"zone": "a"}, taints) is ok
+
+
+def test_node_name_on_a_tainted_node_is_weighed_against_it() -> None:
+    tainted = [NodeView("big-1", {}, tuple(NO_SCHEDULE), 16 * Gi, 0.75)]  # budget 12Gi
+    found = evaluate({**spec("13Gi"), "nodeName": "big-1"}, Policy(), tainted)
+    assert [(f.rule, f.deny) for f in found] == [("padding", True)] and "largest: 12Gi" in found[0].message
+    assert evaluate({**spec("10Gi"), "nodeName": "big-1"}, Policy(), tainted) == []
+    # a node the cache does not know: padding.noEligibleNode decides (warn by default)
+    assert [(f.rule, f.deny) for f in evaluate({**spec("1Gi"), "nodeName": "ghost"}, Policy(), tainted)] == [("padding", False)]
+    ghost = evaluate({**spec("1Gi"), "nodeName": "ghost"}, parse_policy({"padding": {"noEligibleNode": "deny"}}), tainted)
+    assert [(f.rule, f.deny) for f in ghost] == [("padding", True)]

@@ -105,7 +105,10 @@ def test_init_containers_and_sidecars_need_requests_too(hook: InProcess) -> None
     [
         ("10Gi", {}, True),  # node-a only (the others are tainted): 10Gi <= 12Gi
         ("13Gi", {}, False),  # 13Gi > 12Gi
-        ("13Gi", {"tolerations": GPU_TOLERATION}, True),  # node-gpu's 48Gi is now within reach
+        # node-gpu's 48Gi is within reach, but so is node-a's 12Gi, where the scheduler may put it
+        # (padding.eligibleNodes: every, issue 27); a nodeSelector for the gpu pool admits it
+        ("13Gi", {"tolerations": GPU_TOLERATION}, False),
+        ("13Gi", {"tolerations": GPU_TOLERATION, "nodeSelector": {"workload": "gpu"}}, True),
         ("9Gi", {"nodeSelector": {"workload": "io"}, "tolerations": IO_TOLERATION}, False),  # node-b: 8Gi
         ("7Gi", {"nodeSelector": {"workload": "io"}, "tolerations": IO_TOLERATION}, True),
         (
@@ -142,7 +145,7 @@ def test_padding_against_the_nodes_a_pod_may_land_on(hook: InProcess, limit: str
     r = answer(hook, review(pod(memory_limit=limit, **extra)))
     assert r["allowed"] is allowed, r
     if not allowed:
-        assert "[padding]" in r["status"]["message"] and "largest" in r["status"]["message"]
+        assert "[padding]" in r["status"]["message"] and "exceeds the padding budget" in r["status"]["message"]
 
 
 def test_denial_names_the_largest_budget(hook: InProcess) -> None:
@@ -219,7 +222,7 @@ def test_dry_run_gets_the_same_answer(hook: InProcess) -> None:
             400,
         ),
         (b"{}", "text/plain", 415),
-        (b"{" + b" " * (3 * 1024 * 1024 + 10) + b"}", "application/json", 413),
+        (b"{" + b" " * (20 * 1024 * 1024 + 10) + b"}", "application/json", 413),
     ],
 )
 def test_bad_input_is_a_4xx_never_a_5xx(hook: InProcess, body: bytes, ctype: str, code: int) -> None:
@@ -280,7 +283,8 @@ def test_health_and_readiness(served: Webhook) -> None:
 
 def test_node_changes_reach_the_cache_through_the_watch(sim_factory: Any, tmp_path: Path) -> None:
     sim = sim_factory("--objects", str(DATA / "cluster.yaml"))
-    hook = start_webhook(tmp_path, sim, POLICY, workers=1)
+    # eligibleNodes: any, so that one new node large enough admits the pod beside node-a's 12Gi
+    hook = start_webhook(tmp_path, sim, {**POLICY, "padding": {**POLICY["padding"], "eligibleNodes": "any"}}, workers=1)
     try:
         big = pod(memory_limit="60Gi")
         assert answer(hook, review(big))["allowed"] is False

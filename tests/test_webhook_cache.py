@@ -140,3 +140,47 @@ def test_node_status_updates_keep_the_views_and_label_changes_rebuild_them() -> 
     assert after is not before and {v.name: v.labels["pool"] for v in after or []} == {"n1": "general", "n2": "io"}
     cache._node_event("MODIFIED", node("n2", "32Gi", {"pool": "io"}))  # allocatable moved: the largest budget comes first
     assert [(v.name, v.memory) for v in cache.views() or []] == [("n2", 32 * GI), ("n1", 16 * GI)]
+
+
+def test_groupings_stay_bounded_under_crafted_label_keys() -> None:
+    """Issue 27 availability 5: views_for kept one grouping per distinct set of node-label keys a
+    pod mentions, forever. 1,000 reviews through the app, each with a nodeSelector key of its own,
+    over 100 nodes of two pools: at most MAX_GROUPINGS kept (before: 1,000). A key that tells every
+    node apart (kubernetes.io/hostname) does not shrink the list, so it is not kept at all."""
+    from perf_webhook.app import create_app
+    from webhook_helpers import pod, review
+
+    policy = parse_policy({})
+    cache = NodeViewCache(no_api, policy, clock=lambda: 5.0)
+    cache.nodes.replace(node(f"n{i}", "16Gi", {"node-pool": "a" if i % 2 else "b", "kubernetes.io/hostname": f"n{i}"}) for i in range(100))
+    client = create_app(policy, cache).test_client()
+    for i in range(1000):
+        body = review(pod(nodeSelector={f"crafted.example/k{i}": "x"}), uid=f"u{i}")
+        assert client.post("/validate", json=body).status_code == 200
+    assert len(cache._grouped) == 32  # cache.MAX_GROUPINGS
+    cache._grouped.clear()
+    for i in range(20):
+        body = review(pod(nodeSelector={"kubernetes.io/hostname": f"n{i}"}), uid=f"h{i}")
+        assert client.post("/validate", json=body).json["response"]["allowed"] is True  # 1Gi fits n{i}'s 12Gi
+    assert len(cache._grouped) == 0
+
+
+def test_readiness_fails_once_the_synced_cache_is_older_than_max_cache_age() -> None:
+    """Issue 27 availability 8: /readyz stayed green while a silent feed left the cache stale for
+    minutes (every oversized pod admitted with a warning). maxCacheAgeSeconds 60: ready at 60 s of
+    silence, not ready at 61 s, ready again once the feed hears from the API server."""
+    from perf_webhook.app import create_app
+
+    now = [100.0]
+    policy = parse_policy({"maxCacheAgeSeconds": 60})
+    cache = NodeViewCache(no_api, policy, clock=lambda: now[0])
+    client = create_app(policy, cache).test_client()
+    assert client.get("/readyz").status_code == 200  # not synced yet: ready, padding follows onStaleCache
+    cache.nodes.replace([node("n1", "16Gi", {})])
+    now[0] = 160.0
+    assert client.get("/readyz").status_code == 200
+    now[0] = 161.0
+    stale = client.get("/readyz")
+    assert stale.status_code == 503 and "61s ago" in stale.text, stale.text
+    cache.nodes.heard = now[0]  # the watch delivered something
+    assert client.get("/readyz").status_code == 200

@@ -170,12 +170,16 @@ def test_create_is_refused_with_the_webhooks_message(live: Cluster) -> None:
 
 
 def test_padding_budget_comes_from_the_real_nodes(live: Cluster) -> None:
-    """7Gi fits no node this pod may use (small-1: 6Gi); with big-1's taint tolerated it fits 12Gi."""
+    """7Gi fits no node this pod may use (small-1: 6Gi); with big-1's taint tolerated and a
+    nodeSelector for big-1 (else small-1 stays eligible: padding.eligibleNodes every) it fits 12Gi."""
     result = live.create(pod("too-big", "7Gi"))
     assert result.returncode != 0 and DENIED in result.stderr
     assert "[padding]" in result.stderr and "6Gi" in result.stderr and "small-1" in result.stderr
     tolerating = pod(
-        "tolerates-big", "7Gi", tolerations=[{"key": "dedicated", "operator": "Equal", "value": "big", "effect": "NoSchedule"}]
+        "tolerates-big",
+        "7Gi",
+        tolerations=[{"key": "dedicated", "operator": "Equal", "value": "big", "effect": "NoSchedule"}],
+        nodeSelector={"kubernetes.io/hostname": "big-1"},
     )
     made = live.create(tolerating)
     assert made.returncode == 0, made.stderr
@@ -308,3 +312,101 @@ def test_kubectl_debug_adds_an_ephemeral_container_through_the_webhook(live: Clu
         assert [c["image"] for c in got["spec"]["ephemeralContainers"]] == ["busybox"]
     finally:
         live.delete("pod", "debuggable")
+
+
+def zero_memory_pod(name: str, **spec: Any) -> dict[str, Any]:
+    """A pod whose memory request and limit are both "0" (the API server refuses a request above
+    the limit, so a zero limit comes with a zero request): the kubelet reads it as no limit."""
+    made = pod(name, "0", **spec)
+    made["spec"]["containers"][0]["resources"]["requests"]["memory"] = "0"
+    return made
+
+
+def test_a_zero_memory_amount_is_no_amount(live: Cluster) -> None:
+    """Issue 27 bypass 1: "0" passed both rules (present for requireRequests, a need of 0 for
+    padding), on create, resize and a template change."""
+    refused = live.create(zero_memory_pod("zero"))
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "[requests] container 'main' has no memory request (0 counts as none)" in refused.stderr
+    assert "[padding] container 'main' has neither a memory limit nor a request" in refused.stderr
+    assert not live.exists("pod", "zero")
+    # a resize to "0" is a resize to no limit
+    made = live.create(pod("resize-zero", "1Gi", nodeName="small-1"))
+    assert made.returncode == 0, made.stderr
+    try:
+        patch = {"spec": {"containers": [{"name": "main", "resources": {"limits": {"memory": "0"}, "requests": {"memory": "0"}}}]}}
+        zeroed = live.kubectl("patch", "pod", "resize-zero", "-n", NS, "--subresource", "resize", "--patch", json.dumps(patch))
+        assert zeroed.returncode != 0 and DENIED in zeroed.stderr, zeroed.stderr
+        assert "unbounded" in zeroed.stderr
+        assert memory_limit(live, "resize-zero") == "1Gi"
+    finally:
+        live.delete("pod", "resize-zero")
+    # a workload whose template is patched to "0"
+    applied = live.kubectl("apply", "-f", "-", input=deployment("web-zero", "1Gi"))
+    assert applied.returncode == 0, applied.stderr
+    try:
+        zero = {"limits": {"memory": "0"}, "requests": {"memory": "0"}}
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "main", "resources": zero}]}}}}
+        patched = live.kubectl("patch", "deployment", "web-zero", "-n", NS, "--patch", json.dumps(patch))
+        assert patched.returncode != 0 and DENIED in patched.stderr and "unbounded" in patched.stderr, patched.stderr
+    finally:
+        live.delete("deployment", "web-zero")
+
+
+def test_node_name_on_a_tainted_node_is_judged_by_the_kubelets_rules(live: Cluster) -> None:
+    """Issue 27 bypass 2: big-1 is tainted NoSchedule, which the kubelet ignores for a pod bound by
+    nodeName; its budget (16Gi x 0.75 = 12Gi) applies. Before, 13Gi was "no eligible node": allowed."""
+    refused = live.create(pod("bound-big", "13Gi", nodeName="big-1"), "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "[padding]" in refused.stderr and "largest: 12Gi, 75% of 16Gi on big-1" in refused.stderr
+    admitted = live.create(pod("bound-fits", "10Gi", nodeName="big-1"), "--dry-run=server")
+    assert admitted.returncode == 0 and "Warning" not in admitted.stderr, admitted.stderr
+    # a node nobody knows: padding.noEligibleNode (warn) decides
+    ghost = live.create(pod("bound-ghost", "13Gi", nodeName="ghost-1"), "--dry-run=server")
+    assert ghost.returncode == 0 and "Warning: [padding] no node matches" in ghost.stderr, ghost.stderr
+
+
+def test_a_pod_must_fit_every_node_the_scheduler_may_place_it_on(live: Cluster) -> None:
+    """Issue 27 bypass 3: `tolerations: [{operator: Exists}]` makes big-1 (12Gi) eligible, and 10Gi
+    fits it; but the scheduler places by requests (256Mi), so the pod may land on small-1 (6Gi).
+    Before, "fits at least one eligible node" admitted it."""
+    everywhere = [{"operator": "Exists"}]
+    refused = live.create(pod("tolerates-all", "10Gi", tolerations=everywhere), "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr
+    assert "node pools the scheduler may place it on" in refused.stderr and "small-1 (1 node, budget 6Gi: 75% of 8Gi)" in refused.stderr
+    assert "big-1" not in refused.stderr
+    # kept to big-1, it fits
+    kept = pod("kept-to-big", "10Gi", tolerations=everywhere, nodeSelector={"kubernetes.io/hostname": "big-1"})
+    admitted = live.create(kept, "--dry-run=server")
+    assert admitted.returncode == 0, admitted.stderr
+
+
+def test_a_denial_through_the_api_server_is_bounded(live: Cluster) -> None:
+    """Issue 27 operations 13: 300 containers with a 1Gi limit and no cpu request: 300 [requests]
+    findings (the API server defaults the memory request from the limit), and 300Gi over small-1's
+    6Gi: one [padding]. 301: ten listed, then "... and 291 more"."""
+    many = pod("many", "1Gi", requests=False)
+    many["spec"]["containers"] = [{"name": f"c{i}", "image": "nginx", "resources": {"limits": {"memory": "1Gi"}}} for i in range(300)]
+    refused = live.create(many, "--dry-run=server")
+    assert refused.returncode != 0 and DENIED in refused.stderr, refused.stderr[:500]
+    assert refused.stderr.count("[requests]") == 10 and "; ... and 291 more" in refused.stderr, refused.stderr[-300:]
+    assert len(refused.stderr) < 2000
+
+
+def test_a_large_escaped_pod_is_judged_not_refused_for_its_size(live: Cluster) -> None:
+    """Issue 27 availability 9: a 0.45 MB pod of `<>&` (an env value; annotations stop at 256 KiB)
+    is written by Go as 6-byte escapes: 2.7 MB in the review of its create, and twice that in the
+    review of an UPDATE (object and old object), past the old 3 MiB cap: a 413, so under Fail the
+    resize failed whatever it asked, and under Ignore any resize passed unjudged."""
+    heavy = pod("heavy", "1Gi", nodeName="small-1")
+    heavy["spec"]["containers"][0]["env"] = [{"name": "PAYLOAD", "value": "<>&" * 150_000}]
+    made = live.create(heavy)
+    assert made.returncode == 0, made.stderr[:500]
+    try:
+        within = resize(live, "heavy", "2Gi")  # judged: 2Gi fits small-1's 6Gi
+        assert within.returncode == 0, within.stderr[:500]
+        past = resize(live, "heavy", "7Gi")  # judged: past small-1's 6Gi
+        assert past.returncode != 0 and DENIED in past.stderr and "[padding]" in past.stderr, past.stderr[:500]
+        assert memory_limit(live, "heavy") == "2Gi"
+    finally:
+        live.delete("pod", "heavy")

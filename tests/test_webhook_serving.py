@@ -190,3 +190,45 @@ def test_by_default_one_worker_process_holds_the_only_cache(fixture_cluster: Sim
         assert hook.post(review(pod()))[0] == 200
     finally:
         hook.stop()
+
+
+def raw_post(hook: Webhook, head_extra: bytes, body: bytes) -> bytes:
+    """A POST /validate with chunked framing written by hand; the whole answer."""
+    ctx = ssl.create_default_context(cafile=str(hook.ca))
+    with socket.create_connection(("127.0.0.1", hook.port), timeout=10) as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" + head_extra)
+        tls.sendall(b"\r\n" + body)
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and (b'"}' in answer or b"\r\n0\r\n" in answer):
+                break
+        return answer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hex
+        b"2\r\n{}\r\n0\r\nContent-Length: 2\r\n\r\n",  # a trailer of a field RFC 9110 forbids there
+        b"2\r\n{}\r\n0\r\nBad Name: yes\r\n\r\n",  # a trailer that is no header
+        b"2\r\n{}XX0\r\n\r\n",  # no CRLF after the chunk
+    ],
+    ids=["zz-chunk-size", "forbidden-trailer", "bad-trailer", "chunk-without-crlf"],
+)
+def test_malformed_chunked_bodies_are_a_400_and_one_log_line(fixture_cluster: Sim, tmp_path: Path, body: bytes) -> None:
+    """Issue 27 operations 12: these gave HTTP 500 and a traceback."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY)
+    try:
+        before = hook.log.read_text().count("\n")
+        answer = raw_post(hook, b"", body)
+        assert answer.split(b" ")[1] == b"400", answer[:200]
+        assert b"chunked" in answer, answer[:400]  # says what was wrong with the body
+        assert hook.post(review(pod()))[0] == 200  # and the worker still serves
+        time.sleep(0.2)
+        lines = hook.log.read_text().splitlines()[before:]
+        assert "Traceback" not in "\n".join(lines)
+        assert len([ln for ln in lines if "chunked" in ln]) == 1, lines
+        assert 'perf_webhook_bad_requests_total{code="400"}' in hook.get("/metrics")[1]
+    finally:
+        hook.stop()

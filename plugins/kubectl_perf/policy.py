@@ -18,7 +18,14 @@ from .scheduling import label_selector_matches, node_matches
 DEFAULTS: Mapping[str, Any] = {
     "mode": "enforce",
     "requireRequests": ("cpu", "memory"),
-    "padding": {"memory": 0.75, "nodeTargets": (), "committed": "off", "daemonSets": "everyNode", "noEligibleNode": "warn"},
+    "padding": {
+        "memory": 0.75,
+        "nodeTargets": (),
+        "committed": "off",
+        "daemonSets": "everyNode",
+        "eligibleNodes": "every",
+        "noEligibleNode": "warn",
+    },
     "exemptNamespaces": ("kube-system",),
     "namespaceOverrides": {},
     "onStaleCache": "allow",
@@ -43,6 +50,10 @@ class Policy:
     node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
     committed: str = DEFAULTS["padding"]["committed"]
     daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
+    # every | any: a pod's need must fit the budget of every node it may be scheduled on, or of one.
+    # The scheduler places by requests, not limits, so "any" does not bound where a pod lands
+    # (issue 27 bypass 3); "every" does, at the cost of asking pods to narrow their placement.
+    eligible_nodes: str = DEFAULTS["padding"]["eligibleNodes"]
     no_eligible_node: str = DEFAULTS["padding"][
         "noEligibleNode"
     ]  # allow | warn | deny: a pod no node can take (a node group may scale from zero)
@@ -88,21 +99,39 @@ class Findings(list[Finding]):
 
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
     """(container, resource) pairs where a container, init container or sidecar
-    requests nothing of a required resource. Ephemeral containers cannot carry
+    requests nothing, or zero, of a required resource. Ephemeral containers cannot carry
     resources and are not looked at. A pod-level request (or limit, which the API server
-    defaults the request from, as for containers) covers its containers."""
+    defaults the request from, as for containers) covers its containers. A zero amount is
+    no request: the scheduler reserves nothing for it (issue 27: "0" passed as present)."""
     pod_level = spec.get("resources") or {}
-    level_limits, level_requests = pod_level.get("limits") or {}, pod_level.get("requests") or {}
+    level = _requested(pod_level.get("requests") or {}, pod_level.get("limits") or {})
     missing: list[tuple[str, str]] = []
     for _kind, container in all_containers(spec):
-        # Only names matter, so nothing is parsed. A limit counts as a request: the API
-        # server defaults one from the other before anything (but a template) is judged.
         resources = container.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        own = _requested(resources.get("requests") or {}, resources.get("limits") or {})
         for r in required:
-            if r not in requests and r not in limits and r not in level_requests and r not in level_limits:
+            if not own(r) and not level(r):
                 missing.append((container.get("name", "?"), r))
     return missing
+
+
+def _requested(requests: Mapping[str, Any], limits: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether a non-zero request of a resource is made here. A limit counts as a request
+    only where no request is written: the API server defaults one from the other before
+    anything (but a template) is judged, and an explicit request (0 included) stands."""
+
+    def has(resource: str) -> bool:
+        amount = requests.get(resource, limits.get(resource))
+        return amount is not None and parse_quantity(amount) != 0
+
+    return has
+
+
+def _names_zero(spec: Mapping[str, Any], container: str, resource: str) -> bool:
+    """Whether the container (or the pod level) writes the resource at all: then it wrote 0."""
+    places = [spec.get("resources") or {}]
+    places += [c.get("resources") or {} for _kind, c in all_containers(spec) if c.get("name", "?") == container]
+    return any(resource in (p.get("requests") or {}) or resource in (p.get("limits") or {}) for p in places)
 
 
 @dataclass(frozen=True)
@@ -119,10 +148,11 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
     app containers, init peaks; then overhead), with a pod-level request as a floor. A pod-level memory
     limit, or a limit on every container and init container, bounds the pod's cgroup (the
     kubelet sets it from their sum), ephemeral containers included: then the need is the
-    effective limit, as model.pod_limits has it."""
+    effective limit, as model.pod_limits has it. A zero amount (limit or request, container
+    or pod level) is no amount: the kubelet reads a zero memory limit as none."""
     pod_level = spec.get("resources") or {}
-    level_limit = (pod_level.get("limits") or {}).get("memory")
-    level_request = (pod_level.get("requests") or {}).get("memory")
+    level_limit = _nonzero((pod_level.get("limits") or {}).get("memory"))
+    level_request = _nonzero((pod_level.get("requests") or {}).get("memory"))
     overhead = parse_quantity((spec.get("overhead") or {}).get("memory", 0))
     lists = (spec.get("containers") or (), spec.get("initContainers") or ())
     # One amount per container through the model's scalar aggregate: every review comes
@@ -140,7 +170,15 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
 
 
 def _memory(container: Mapping[str, Any], field: str) -> Any:
-    return ((container.get("resources") or {}).get(field) or {}).get("memory")
+    """A container's memory limit or request; a zero amount is none. The kubelet reads a zero
+    memory limit as no limit (ResourceConfigForPod: Memory().IsZero(); CRI MemoryLimitInBytes 0
+    is unlimited), so "0" must not pass as a need of 0 (issue 27)."""
+    return _nonzero(((container.get("resources") or {}).get(field) or {}).get("memory"))
+
+
+def _nonzero(amount: Any) -> Any:
+    """The amount, or None when it is absent or zero."""
+    return None if amount is None or parse_quantity(amount) == 0 else amount
 
 
 def _limit(container: Mapping[str, Any]) -> int:
@@ -167,13 +205,17 @@ def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[No
 def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> Findings:
     """Every container, init container and sidecar requests each required resource."""
     missing = missing_requests(spec, policy.require_requests)
-    return Findings(Finding("requests", f"container {c!r} has no {r} request", c, r) for c, r in missing)
+    return Findings(
+        Finding("requests", f"container {c!r} has no {r} request" + (" (0 counts as none)" if _names_zero(spec, c, r) else ""), c, r)
+        for c, r in missing
+    )
 
 
 def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
-    """The pod's memory is bounded and fits the padding budget of at least one node it may
-    run on; a DaemonSet's, of every node it may run on (unless padding.daemonSets: anyNode).
-    Says why when it could not weigh the pod against any node (Findings.skipped)."""
+    """The pod's memory is bounded and fits the padding budget of every node it may run on
+    (padding.eligibleNodes: every, the default; `any`: of at least one); a DaemonSet's, of
+    every node it runs on (unless padding.daemonSets: anyNode). Says why when it could not
+    weigh the pod against any node (Findings.skipped)."""
     memory = memory_need(spec)
     if memory.unbounded:
         message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
@@ -186,12 +228,19 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
             message = "the webhook's view of the nodes is stale, so memory padding cannot be checked"
             return Findings([Finding("padding", message, resource="memory")], STALE_CACHE)
         return Findings(skipped=STALE_CACHE)
-    if kind == "DaemonSet" and policy.daemon_sets == "everyNode":
+    daemon = kind == "DaemonSet"
+    if (policy.daemon_sets == "everyNode") if daemon else (policy.eligible_nodes == "every"):
         eligible = list(_eligible(spec, nodes))
         breaching = [n for n in eligible if need > n.budget]
-        if breaching:
-            return Findings([Finding("padding", _breached_pools(need, breaching), resource="memory")])
-        return Findings() if eligible else _no_eligible_node(policy)
+        if not eligible:
+            return _no_eligible_node(policy)
+        if not breaching:
+            return Findings()
+        if daemon:
+            return Findings([Finding("padding", _breached_pools(need, breaching, DAEMON_POOLS), resource="memory")])
+        if len(breaching) < len(eligible):  # some fit: name those that do not, so the pod can be kept off them
+            return Findings([Finding("padding", _breached_pools(need, breaching, SOME_POOLS), resource="memory")])
+        return Findings([Finding("padding", _fits_none(need, max(breaching, key=lambda n: n.budget)), resource="memory")])
     largest: NodeView | None = None
     for n in _eligible(spec, nodes):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
@@ -200,11 +249,14 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
             largest = n
     if largest is None:
         return _no_eligible_node(policy)
-    message = (
+    return Findings([Finding("padding", _fits_none(need, largest), resource="memory")])
+
+
+def _fits_none(need: int, largest: NodeView) -> str:
+    return (
         f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
         f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)} on {largest.name})"
     )
-    return Findings([Finding("padding", message, resource="memory")])
 
 
 def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None) -> str:
@@ -222,20 +274,29 @@ def _no_eligible_node(policy: Policy) -> Findings:
     return Findings([Finding("padding", message, resource="memory", deny=policy.no_eligible_node == "deny")], NO_ELIGIBLE_NODE)
 
 
-def _breached_pools(need: int, breaching: Sequence[NodeView]) -> str:
+# The opening of a denial that names node pools: a DaemonSet's (it runs on every node), and a
+# pod's under padding.eligibleNodes: every when some of the nodes it may land on fit and some not.
+MAX_POOLS_LISTED = 10  # pools named in one denial; the rest counted, so a denial stays bounded (issue 27)
+DAEMON_POOLS = "node pools a DaemonSet runs a pod on every node of"
+SOME_POOLS = "node pools the scheduler may place it on (padding.eligibleNodes: every; keep it off them with a nodeSelector or affinity)"
+
+
+def _breached_pools(need: int, breaching: Sequence[NodeView], what: str) -> str:
     pools: dict[str, list[NodeView]] = {}
     for v in breaching:
         pools.setdefault(pool_of(v), []).append(v)
     parts = []
-    for name, views in pools.items():
+    for name, views in list(pools.items())[:MAX_POOLS_LISTED]:  # 5,000 unlabelled nodes are 5,000 "pools"
         count = sum(v.nodes for v in views)
         low = min(views, key=lambda v: v.budget)
         if name == low.name and count > 1:
             name = f"{name} and {count - 1} more"  # no pool label: nodes alike to this pod
         budget = f"budget {format_bytes(low.budget)}: {low.target:.0%} of {format_bytes(low.memory)}"
         parts.append(f"{name} ({count} node{'s' if count != 1 else ''}, {budget})")
+    if len(pools) > MAX_POOLS_LISTED:
+        parts.append(f"... and {len(pools) - MAX_POOLS_LISTED} more")
     pools_text = ", ".join(parts)
-    return f"memory {format_bytes(need)} exceeds the padding budget of node pools a DaemonSet runs a pod on every node of: {pools_text}"
+    return f"memory {format_bytes(need)} exceeds the padding budget of {what}: {pools_text}"
 
 
 def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:

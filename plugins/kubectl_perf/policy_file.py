@@ -51,6 +51,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding["nodeTargets"]),
         committed=padding["committed"],
         daemon_sets=padding["daemonSets"],
+        eligible_nodes=padding["eligibleNodes"],
         no_eligible_node=padding["noEligibleNode"],
         exempt_namespaces=tuple(top["exemptNamespaces"]),
         namespace_overrides=dict(top["namespaceOverrides"]),

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Taint effects that keep a pod off a node it does not tolerate.
+# Taint effects that keep a pod off a node it does not tolerate: the scheduler's filter reads
+# both; the kubelet, admitting a pod bound by spec.nodeName (no scheduler involved), only
+# NoExecute (its admission handler's TaintToleration check), so NoSchedule does not stop it.
 BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+KUBELET_EFFECTS = ("NoExecute",)
 
 
 def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
@@ -27,8 +30,10 @@ def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def untolerated_taints(taints: Sequence[Mapping[str, Any]], tolerations: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [t for t in taints if t.get("effect") in BLOCKING_EFFECTS and not any(tolerates(tol, t) for tol in tolerations)]
+def untolerated_taints(
+    taints: Sequence[Mapping[str, Any]], tolerations: Sequence[Mapping[str, Any]], effects: Sequence[str] = BLOCKING_EFFECTS
+) -> list[Mapping[str, Any]]:
+    return [t for t in taints if t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations)]
 
 
 def expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -74,8 +79,11 @@ def _term_matches(term: Mapping[str, Any], name: str, labels: Mapping[str, str])
 
 
 def node_matches(spec: Mapping[str, Any], name: str, labels: Mapping[str, str], taints: Sequence[Mapping[str, Any]]) -> bool:
-    """Could the scheduler place a pod with this spec on this node (ignoring room)?"""
-    if spec.get("nodeName") and spec["nodeName"] != name:
+    """Could a pod with this spec run on this node (ignoring room)? The scheduler's filters
+    decide, or with spec.nodeName (no scheduler) the kubelet's admission: the same node
+    selector and affinity, but of the taints only NoExecute (issue 27 bypass 2)."""
+    bound = spec.get("nodeName")
+    if bound and bound != name:
         return False
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
@@ -85,7 +93,7 @@ def node_matches(spec: Mapping[str, Any], name: str, labels: Mapping[str, str], 
         terms = required.get("nodeSelectorTerms") or []
         if not any(_term_matches(t, name, labels) for t in terms):  # terms are ORed
             return False
-    return not untolerated_taints(taints, spec.get("tolerations") or [])
+    return not untolerated_taints(taints, spec.get("tolerations") or [], KUBELET_EFFECTS if bound else BLOCKING_EFFECTS)
 
 
 def referenced_keys(spec: Mapping[str, Any]) -> frozenset[str] | None:

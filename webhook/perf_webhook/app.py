@@ -9,14 +9,20 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
+from gunicorn.http.errors import ParseException
 from kubectl_perf.model import NodeView
 from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
-from .review import BadReview, Decision, decide, parse_review
+from .review import BadReview, Decision, decide, listed, parse_review
 
-MAX_BODY = 3 * 1024 * 1024
+# Above the largest review the API server can send (issue 27 availability 9): an object is at
+# most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
+# \u003c escape, and an UPDATE carries the object and the old one: 1.5 x 6 x 2 = 18 MiB, plus
+# room for the envelope and defaulting. Below it, a large but legal pod was a 413, which
+# failurePolicy Ignore turns into an unjudged admission.
+MAX_BODY = 20 * 1024 * 1024
 STALE_WARNING = "[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"
 log = logging.getLogger("perf_webhook")
 decisions = logging.getLogger("perf_webhook.decisions")  # one JSON line per denial or warning
@@ -76,7 +82,7 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
         "message": decision.message if not decision.allowed else "; ".join(decision.warnings),
     }
     if decision.mode == "audit" and decision.findings:
-        line["findings"] = [f"[{f.rule}] {f.message}" for f in decision.findings]
+        line["findings"] = listed([f"[{f.rule}] {f.message}" for f in decision.findings])
     decisions.info(json.dumps(line, separators=(",", ":"), default=str))
 
 
@@ -104,6 +110,16 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
         except OSError:  # the server's reader: the client stopped sending before the body's end
             metrics.bad_request(400)
             return _json({"error": "the body ended early"}, 400)
+        except ParseException as err:
+            # gunicorn's chunked reader (a chunk size that is not hex, a missing CRLF, a trailer it
+            # refuses) raises as the body is read here: the client's framing, so a 400 and one
+            # line, not a 500 with a traceback. The rest of the stream cannot be framed: close.
+            metrics.bad_request(400)
+            what = f"the chunked body is malformed: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            log.warning("%s from %s: %s", request.path, request.remote_addr, what)
+            closing = _json({"error": what}, 400)
+            closing.headers["Connection"] = "close"
+            return closing
         if raw is None:
             metrics.bad_request(413)
             return _json({"error": f"the body is larger than {MAX_BODY} bytes"}, 413)
@@ -148,10 +164,20 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        # Ready once serving: the requests rule needs no node data, and until the cache
-        # syncs the padding rules follow onStaleCache (so Fail does not reject every pod).
-        state = "synced" if nodes.synced() else "not synced: padding follows onStaleCache"
-        return Response(f"ok (node cache {state})\n", mimetype="text/plain")
+        # Ready once serving: the requests rule needs no node data, and until the cache first
+        # syncs the padding rules follow onStaleCache (so Fail does not reject every pod at start).
+        # Once synced, a cache older than maxCacheAgeSeconds is not ready (issue 27 availability 8):
+        # onStaleCache: allow is for blips, and a replica whose feed went silent leaves the Service
+        # to replicas that still hear the API server instead of admitting unchecked for ever.
+        if not nodes.synced():
+            return Response("ok (node cache not synced: padding follows onStaleCache)\n", mimetype="text/plain")
+        age = nodes.age()
+        if age > policy.max_cache_age_seconds:
+            message = (
+                f"not ready: node cache heard from the API server {age:.0f}s ago (maxCacheAgeSeconds {policy.max_cache_age_seconds:g})\n"
+            )
+            return Response(message, status=503, mimetype="text/plain")
+        return Response("ok (node cache synced)\n", mimetype="text/plain")
 
     @app.get("/metrics")
     def prometheus() -> Response:

@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,10 @@ from kubectl_perf.scheduling import referenced_keys
 log = logging.getLogger("perf_webhook.cache")
 WATCH_SECONDS = 30  # the server ends each watch after this; a new one starts at once
 COMMITTED_REFRESH_SECONDS = 1.0  # pods come and go all the time: regroup for them at most this often
+# Groupings kept, one per set of node-label keys pods read. Real workloads read a handful of
+# sets; a tenant choosing keys freely (kubernetes.io/hostname makes one group per node: 0.7 MB
+# at 5,000 nodes) must not grow memory with every review (issue 27 availability 5).
+MAX_GROUPINGS = 32
 
 
 class Feed:
@@ -126,7 +131,7 @@ class NodeViewCache:
         self._views: list[NodeView] | None = None  # largest budget first; None: rebuild
         self._built = 0.0
         self._committed_moved = False
-        self._grouped: dict[frozenset[str], list[NodeView]] = {}  # by the label keys a pod reads
+        self._grouped: OrderedDict[frozenset[str], list[NodeView]] = OrderedDict()  # by the label keys a pod reads, LRU
         self._synced = False
         self.nodes = Feed("/api/v1/nodes", connect, self._relist_nodes, self._node_event, clock)
         self.pods = Feed("/api/v1/pods", connect, self._relist_pods, self._pod_event, clock) if policy.committed != "off" else None
@@ -181,7 +186,7 @@ class NodeViewCache:
             if self._views is None or (self._committed_moved and now - self._built >= COMMITTED_REFRESH_SECONDS):
                 views = [dataclasses.replace(v, committed=self._committed.get(name, 0)) for name, v in self._nodes.items()]
                 views.sort(key=lambda v: -v.budget)
-                self._views, self._built, self._committed_moved, self._grouped = views, now, False, {}
+                self._views, self._built, self._committed_moved, self._grouped = views, now, False, OrderedDict()
             return self._views
 
     def views_for(self, spec: Mapping[str, Any]) -> list[NodeView] | None:
@@ -190,12 +195,19 @@ class NodeViewCache:
         keys = referenced_keys(spec)
         if views is None or keys is None:
             return views
-        grouped = self._grouped.get(keys)
-        if grouped is None:
-            grouped = group_nodes(views, keys)
-            with self._lock:
-                if self._views is views:  # not rebuilt meanwhile: worth keeping
-                    self._grouped[keys] = grouped
+        with self._lock:
+            grouped = self._grouped.get(keys)
+            if grouped is not None:
+                self._grouped.move_to_end(keys)
+                return grouped
+        grouped = group_nodes(views, keys)
+        if len(grouped) >= len(views):
+            return views  # grouping did not shrink the list: nothing worth keeping (nor a second copy)
+        with self._lock:
+            if self._views is views:  # not rebuilt meanwhile: worth keeping, at most MAX_GROUPINGS of them
+                self._grouped[keys] = grouped
+                while len(self._grouped) > MAX_GROUPINGS:
+                    self._grouped.popitem(last=False)
         return grouped
 
     # -- nodes ---------------------------------------------------------------

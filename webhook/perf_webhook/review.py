@@ -13,6 +13,9 @@ from kubectl_perf.quantity import QuantityError
 
 API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 characters
+# Findings listed in a denial, in warnings and in a log line; the rest are counted ("... and K
+# more"). A pod of many containers once made a 1 MB denial (and log line) from a 0.33 MB object.
+MAX_LISTED = 10
 REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
 
 # Where each kind keeps the pod spec it will create.
@@ -296,14 +299,21 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
     texts = [f"[{f.rule}] {f.message}" for f in findings]
     skipped = findings.skipped
     if mode == "enforce":
-        denying = [t for f, t in zip(findings, texts, strict=True) if f.deny]
-        warnings = [t for f, t in zip(findings, texts, strict=True) if not f.deny]
+        denying = listed([t for f, t in zip(findings, texts, strict=True) if f.deny])
+        warnings = listed([t for f, t in zip(findings, texts, strict=True) if not f.deny])
         if denying:
             return Decision(False, mode, findings, f"kubectl-perf denied {what}: " + "; ".join(denying), 403, warnings, skipped=skipped)
         return Decision(True, mode, findings, warnings=warnings, skipped=skipped)
     if mode == "warn":
-        return Decision(True, mode, findings, warnings=texts, skipped=skipped)
+        return Decision(True, mode, findings, warnings=listed(texts), skipped=skipped)
     return Decision(True, mode, findings, skipped=skipped)  # audit: logged and counted only
+
+
+def listed(texts: list[str], limit: int = MAX_LISTED) -> list[str]:
+    """At most `limit` texts, then one that counts the rest: what a user reads stays bounded."""
+    if len(texts) <= limit:
+        return texts
+    return [*texts[:limit], f"... and {len(texts) - limit} more"]
 
 
 def _malformed(mode: str, what: str, err: ValueError) -> Decision:

@@ -16,7 +16,7 @@ def requests(template: Template, ctx: Context) -> Outcome:
 
 
 def padding(template: Template, ctx: Context) -> Outcome:
-    """The webhook's rule: a DaemonSet against every node it runs on, others against the best one."""
+    """The webhook's rule: a DaemonSet against every node it runs on, others as padding.eligibleNodes says."""
     found = padding_rule(template.spec, ctx.policy, ctx.nodes_for(template.spec), template.kind)
     if found:
         outcome = "fail" if any(f.deny for f in found) else "warn"  # warn: no eligible node (padding.noEligibleNode)
