@@ -86,7 +86,7 @@ def test_a_silent_server_does_not_hang_a_plugin_by_default(silent: int, tmp_path
 
 def test_request_timeout_bounds_the_handshake_too(silent: int, tmp_path: Path) -> None:
     result = _bounded(_kubeconfig(tmp_path, f"https://127.0.0.1:{silent}"), "audit", "--request-timeout", "300ms")
-    assert result.returncode == 1
+    assert result.returncode == 3  # audit's "could not run" status
     assert result.stderr == f"error: Unable to connect to the server https://127.0.0.1:{silent}: TLS handshake timed out after 0.3s\n"
 
 
