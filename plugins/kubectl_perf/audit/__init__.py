@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .flags import AuditOptions, build_parser, options, parse
 
@@ -54,7 +54,6 @@ def exit_status(summary: Mapping[str, int], fail_on: str) -> int:
 
 def run(options: AuditOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit (and --apply); the exit status."""
-    from ..reports import build, timestamp_of
     from . import fetch
     from .check import NODE_USAGE
     from .cluster_checks import node_kernels
@@ -62,35 +61,54 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
 
     started = time.time()
     reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
-    owned = fetch.controllers(cluster)
-    nodes = fetch.list_all(cluster, "/api/v1/nodes")
+    scope = options.scope
+    owned = fetch.controllers(cluster, scope.namespace, scope.selector)
+    nodes, no_nodes = fetch.nodes(cluster, scope.namespace)
     kernels = node_kernels(nodes)  # for the proxy check's nftables advice
-    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates)
+    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes)
     del nodes  # not kept: status.images can be large
-    fetch.fold_pods(cluster, state, options.chunk_size)
-    usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
-    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
-    results = [*state.workload_results(), *state.node_results(usage, note), *state.spec_skips(), *state.cluster_results(facts)]
+    fetch.fold_pods(cluster, state, options.chunk_size, scope.namespace, scope.selector)
+    results = [*state.workload_results(), *state.spec_skips()]
+    if options.settings.out_of_scope:  # -n/-l: the node and cluster checks would judge a part as the whole
+        results += state.out_of_scope()
+    else:
+        usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
+        facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
+        results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
 
-    emit(options.output, summary, listed, started, cluster.host)
+    emit(options.output, summary, listed, started, cluster.host, scope.namespace)
     if options.apply:
         from .apply import apply
 
-        namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
-        applied, deleted = apply(cluster, build(listed, timestamp_of(started)), namespaces)
+        if scope.namespace:  # a namespace's report only: the cluster report and other namespaces are not this run's
+            namespaces = [scope.namespace]
+        else:
+            namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
+        docs = reports_of(listed, started, scope.namespace)
+        applied, deleted = apply(cluster, docs, namespaces, scope.namespace)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
     return exit_status(summary, options.fail_on)
 
 
-def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str) -> None:
+def reports_of(listed: Sequence[Result], started: float, namespace: str | None) -> list[dict[str, Any]]:
+    """The PolicyReports of a run; under -n only that namespace's (its skips of cluster checks are not a cluster report)."""
+    from ..reports import build, timestamp_of
+
+    docs = build(listed, timestamp_of(started))
+    return [d for d in docs if d["metadata"].get("namespace") == namespace] if namespace else docs
+
+
+def emit(
+    output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str, namespace: str | None = None
+) -> None:
     """The results in the chosen format; the table and wide formats end with the summary line."""
     from .. import render
-    from ..reports import as_list, build, timestamp_of
+    from ..reports import as_list
     from . import output as out
 
     if output == "policyreport":
-        render.write(render.structured(as_list(build(listed, timestamp_of(started))), "yaml"))
+        render.write(render.structured(as_list(reports_of(listed, started, namespace)), "yaml"))
         return
     from .html import page
 

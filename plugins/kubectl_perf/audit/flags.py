@@ -7,7 +7,18 @@ import argparse
 from dataclasses import dataclass
 
 from ..api import Connection
-from ..cli import Parser, add_connection_flags, add_output_flag, add_policy_flags, byte_size, connection, count, policy_from, positive_int
+from ..cli import (
+    Parser,
+    add_connection_flags,
+    add_filter_flags,
+    add_output_flag,
+    add_policy_flags,
+    byte_size,
+    check_filters,
+    connection,
+    count,
+    policy_from,
+)
 from ..image_sizes import human
 from ..policy import Policy
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
@@ -28,6 +39,8 @@ examples:
   kubectl perf audit --policy policy.yaml --fail-on warn
   kubectl perf audit --apply --fail-on none   on a schedule: exit 0 whatever it finds (the chart's CronJob)
   kubectl perf audit --image-size-threshold 1GB   image-size: warn only past 1 GB as nodes report it
+  kubectl perf audit -n shop                  one namespace's workloads (node and cluster checks skip)
+  kubectl perf audit -l team=payments -A      workloads and pods with this label, every namespace
 
 rules: """
     + ", ".join(c.id for c in CHECKS)
@@ -85,13 +98,38 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     add_output_flag(out, OUTPUTS)
     out.add_argument("--show-pass", action="store_true", help="list passing results too")
-    out.add_argument("--chunk-size", type=positive_int, default=500, metavar="N", help="list pods N at a time (default 500, as kubectl)")
+    sel = add_filter_flags(p)  # -n/-A/-l/--chunk-size as the other plugins
+    sel.description = (
+        "-n/-l narrow the audit to workloads and pods (-l: by their own labels, as kubectl get -l); "
+        "node and cluster checks judge the whole cluster and skip with the reason"
+    )
     add_connection_flags(p)
     return p
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    check_filters(p, args)  # -n with -A refused; the context's namespace is -n's default, as kubectl
+    if args.apply and args.selector:
+        p.error("--apply with -l/--selector would replace the reports with a part of them: apply without -l")
+    return args
+
+
+@dataclass(frozen=True)
+class Selection:
+    """-n/-l: the part of the cluster judged. None/"" is everything; a narrowed scope judges workloads
+    only, since the node and cluster checks need every pod and cluster-scoped reads."""
+
+    namespace: str | None = None
+    selector: str = ""
+
+    @property
+    def narrowed(self) -> str:
+        """Why the node and cluster checks are not made ("" when the whole cluster is judged)."""
+        given = [f"-n {self.namespace}" if self.namespace else "", f"-l {self.selector}" if self.selector else ""]
+        flags = " ".join(g for g in given if g)
+        return f"not judged under {flags}: node and cluster checks need the whole cluster (run without -n/-l)" if flags else ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +143,9 @@ class AuditOptions:
     fail_on: str  # one of FAIL_ON: the lowest result that makes the exit status 1 (none: never)
     apply: bool  # write the reports into the cluster
     chunk_size: int  # pods per list page
+    scope: Selection = Selection()  # -n/-l: which workloads and pods are judged
+
+
 
 
 # flag -> the policy key under `audit:` it overrides
@@ -123,9 +164,11 @@ def options(args: argparse.Namespace) -> AuditOptions:
     thresholds = dict(THRESHOLDS)
     thresholds.update({k: size_from_policy(own[k]) for k in THRESHOLDS if k in own})  # the schema allows a unit on sizes only
     thresholds.update({key: getattr(args, flag) for flag, key in THRESHOLD_FLAGS.items() if getattr(args, flag) is not None})
+    scope = Selection(args.namespace or None, args.selector or "")
     settings = Settings(
         disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()),
         show_pass=args.show_pass,
         thresholds=thresholds,
+        out_of_scope=scope.narrowed,
     )
-    return AuditOptions(connection(args), policy, settings, args.output, args.fail_on, args.apply, args.chunk_size)
+    return AuditOptions(connection(args), policy, settings, args.output, args.fail_on, args.apply, args.chunk_size, scope)
