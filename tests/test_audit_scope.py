@@ -138,7 +138,7 @@ def test_a_namespace_user_gets_the_namespace_results(server: RealK8s) -> None:
     assert {key(r) for r in doc["results"]} == web | SKIPS | {("padding", "skip", "-")}
     assert doc["summary"] == {"pass": 2, "fail": 2, "warn": 2, "error": 0, "skip": 6}
     (padding,) = [r for r in doc["results"] if r["rule"] == "padding"]
-    assert padding["message"].startswith("the nodes cannot be listed (nodes is forbidden: User \"user1\""), padding
+    assert padding["message"].startswith('the nodes cannot be listed (nodes is forbidden: User "user1"'), padding
     assert "padding budgets" in padding["message"]
 
 

@@ -10,6 +10,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..cli import EXIT_USAGE
 from .flags import AuditOptions, build_parser, options, parse
 
 if TYPE_CHECKING:
@@ -34,17 +35,53 @@ def main(argv: list[str] | None = None) -> int:
     from ..cli import fail
     from ..cli import run as guarded
     from ..quantity import QuantityError
+    from .manifests import ManifestError
 
     def start() -> int:
         chosen = options(args)  # reads the policy file: its errors are guarded too (2)
         try:
+            if chosen.manifests:
+                return offline(chosen)
             return run(chosen, Cluster(chosen.connection))
+        except ManifestError as err:  # a manifest or nodes file that cannot be read: bad input, as a bad flag
+            return fail(str(err), EXIT_USAGE)
         except ApiError as err:  # unreachable, refused, or --apply rejected: not a finding
             return fail(str(err), EXIT_NOT_RUN)
         except QuantityError as err:
             return fail(f"unexpected data from the cluster: {err}", EXIT_NOT_RUN)
 
     return guarded(start)
+
+
+def offline(options: AuditOptions) -> int:
+    """-f: the spec checks on manifests, padding against --nodes-file or the cluster's nodes when one answers
+    (skipped with the reason when neither); the node and cluster checks skip. Exit statuses as a live audit."""
+    from .. import render
+    from ..api import ApiError, Cluster
+    from . import fetch, manifests
+    from .compute import Audit, finish
+
+    started = time.time()
+    found, ignored = manifests.read(options.manifests)
+    if ignored:
+        render.note(manifests.ignored_note(ignored))
+    controllers, where = manifests.controllers_of(found, options.scope.namespace or "default")
+    server, no_nodes = "", ""
+    if options.nodes_file:
+        nodes = manifests.read_nodes(options.nodes_file)
+        server = f"nodes from {options.nodes_file}"
+    else:
+        try:
+            cluster = Cluster(options.connection)
+            nodes, server = fetch.list_all(cluster, "/api/v1/nodes"), cluster.host
+        except ApiError as err:  # no cluster is not an error here: the checks that need nodes say why they skip
+            nodes, no_nodes = [], f"no nodes to judge against: no --nodes-file, and the cluster cannot be read ({err})"
+    state = Audit(options.policy, options.settings, nodes, controllers=controllers, no_nodes=no_nodes)
+    del nodes
+    results = manifests.with_sources([*state.workload_results(), *state.spec_skips(), *state.out_of_scope()], where)
+    summary, listed = finish(results, options.settings)
+    emit(options.output, summary, listed, started, server or "manifests")
+    return exit_status(summary, options.fail_on)
 
 
 def exit_status(summary: Mapping[str, int], fail_on: str) -> int:

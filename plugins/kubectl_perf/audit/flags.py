@@ -41,6 +41,8 @@ examples:
   kubectl perf audit --image-size-threshold 1GB   image-size: warn only past 1 GB as nodes report it
   kubectl perf audit -n shop                  one namespace's workloads (node and cluster checks skip)
   kubectl perf audit -l team=payments -A      workloads and pods with this label, every namespace
+  helm template my-release ./chart | kubectl perf audit -f -      manifests before they are applied (CI)
+  kubectl perf audit -f k8s/ --nodes-file nodes.json --fail-on warn   ... padding against a saved node list
 
 rules: """
     + ", ".join(c.id for c in CHECKS)
@@ -48,7 +50,7 @@ rules: """
 
 exit status: 0 the audit ran and found nothing at or above --fail-on (always, with --fail-on none);
 1 findings at or above --fail-on (fail or error results; with --fail-on warn, warnings too);
-2 bad flags or policy file; 3 the audit could not run (cluster unreachable, a read it needs refused)
+2 bad flags, policy file or -f/--nodes-file input; 3 the audit could not run (cluster unreachable, a read it needs refused)
 or --apply could not write the reports."""
 )
 
@@ -98,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     add_output_flag(out, OUTPUTS)
     out.add_argument("--show-pass", action="store_true", help="list passing results too")
+    src = p.add_argument_group("manifests (judged before they are applied; no cluster needed)")
+    src.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        default=[],
+        metavar="FILE|DIR|-",
+        help="judge these manifests instead of what runs: a file, a directory (.yaml/.yml/.json, recursively) or - for stdin; repeatable",
+    )
+    src.add_argument(
+        "--nodes-file",
+        metavar="FILE",
+        help="with -f: judge padding against these nodes (`kubectl get nodes -o json` output, JSON or YAML) "
+        "instead of the cluster's; without either, padding and image-size skip",
+    )
     sel = add_filter_flags(p)  # -n/-A/-l/--chunk-size as the other plugins
     sel.description = (
         "-n/-l narrow the audit to workloads and pods (-l: by their own labels, as kubectl get -l); "
@@ -113,6 +130,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     check_filters(p, args)  # -n with -A refused; the context's namespace is -n's default, as kubectl
     if args.apply and args.selector:
         p.error("--apply with -l/--selector would replace the reports with a part of them: apply without -l")
+    if args.filename:
+        if args.apply:
+            p.error("-f judges manifests, not what runs: print the reports with -o policyreport instead of --apply")
+        if args.selector:
+            p.error("-l selects what runs in the cluster; with -f, pass only the manifests to judge")
+        if args.filename.count("-") > 1:
+            p.error("-f - (stdin) can be given once")
+    elif args.nodes_file:
+        p.error("--nodes-file goes with -f: a live audit judges the cluster's own nodes")
     return args
 
 
@@ -144,8 +170,8 @@ class AuditOptions:
     apply: bool  # write the reports into the cluster
     chunk_size: int  # pods per list page
     scope: Selection = Selection()  # -n/-l: which workloads and pods are judged
-
-
+    manifests: tuple[str, ...] = ()  # -f: judge these files instead of what runs
+    nodes_file: str | None = None  # --nodes-file: the nodes padding is judged against with -f
 
 
 # flag -> the policy key under `audit:` it overrides
@@ -169,6 +195,20 @@ def options(args: argparse.Namespace) -> AuditOptions:
         disabled=frozenset(args.disable) | frozenset(own.get("disable") or ()),
         show_pass=args.show_pass,
         thresholds=thresholds,
-        out_of_scope=scope.narrowed,
+        out_of_scope=MANIFESTS_ONLY if args.filename else scope.narrowed,
     )
-    return AuditOptions(connection(args), policy, settings, args.output, args.fail_on, args.apply, args.chunk_size, scope)
+    return AuditOptions(
+        connection(args),
+        policy,
+        settings,
+        args.output,
+        args.fail_on,
+        args.apply,
+        args.chunk_size,
+        scope,
+        tuple(args.filename),
+        args.nodes_file,
+    )
+
+
+MANIFESTS_ONLY = "not judged with -f: node and cluster checks judge a running cluster, not manifests"

@@ -11,10 +11,14 @@ from ..reports import Result
 
 
 def where(r: Result) -> str:
+    """The resource a result is about; with -f, the file and document it came from first (deploy.yaml#2 Deployment/shop/web)."""
     ref = r.resource
     if ref is None:
         return "(cluster)"
-    return f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
+    name = f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
+    if "file" in r.properties:
+        return f"{r.properties['file']}#{r.properties['document']} {name}"
+    return name
 
 
 COLUMNS = [
@@ -25,7 +29,11 @@ COLUMNS = [
     Column("resource", where),
     Column("pods", lambda r: r.properties.get("pods", ""), right=True),
     Column("message", lambda r: r.message),
-    Column("properties", lambda r: ",".join(f"{k}={v}" for k, v in r.properties.items() if k != "pods"), wide=True),
+    Column(
+        "properties",
+        lambda r: ",".join(f"{k}={v}" for k, v in r.properties.items() if k not in ("pods", "file", "document")),
+        wide=True,
+    ),
 ]
 
 
