@@ -59,7 +59,7 @@ def offline(options: AuditOptions) -> int:
     from .. import render
     from ..api import ApiError, Cluster
     from . import fetch, manifests
-    from .compute import Audit, finish
+    from .compute import Audit, finish, made
 
     started = time.time()
     found, ignored = manifests.read(options.manifests)
@@ -80,7 +80,13 @@ def offline(options: AuditOptions) -> int:
     del nodes
     results = manifests.with_sources([*state.workload_results(), *state.spec_skips(), *state.out_of_scope()], where)
     summary, listed = finish(results, options.settings)
-    emit(options.output, summary, listed, started, server or "manifests")
+    emit(
+        options.output,
+        summary,
+        listed,
+        reports_of(made(results, options.settings), started, None, options.report_per),
+        server or "manifests",
+    )
     return exit_status(summary, options.fail_on)
 
 
@@ -94,7 +100,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
     from . import fetch
     from .check import NODE_USAGE
     from .cluster_checks import node_kernels
-    from .compute import Audit, finish
+    from .compute import Audit, finish, made
 
     started = time.time()
     reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
@@ -113,8 +119,9 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
         facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
         results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
+    reports = reports_of(made(results, options.settings), started, scope.namespace, options.report_per)
 
-    emit(options.output, summary, listed, started, cluster.host, scope.namespace)
+    emit(options.output, summary, listed, reports, cluster.host)
     if options.apply:
         from .apply import apply
 
@@ -122,30 +129,28 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
             namespaces = [scope.namespace]
         else:
             namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
-        docs = reports_of(listed, started, scope.namespace)
-        applied, deleted = apply(cluster, docs, namespaces, scope.namespace)
+        applied, deleted = apply(cluster, reports, namespaces, scope.namespace)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
     return exit_status(summary, options.fail_on)
 
 
-def reports_of(listed: Sequence[Result], started: float, namespace: str | None) -> list[dict[str, Any]]:
-    """The PolicyReports of a run; under -n only that namespace's (its skips of cluster checks are not a cluster report)."""
+def reports_of(results: Sequence[Result], started: float, namespace: str | None, per: str) -> list[dict[str, Any]]:
+    """The PolicyReports of a run, passes included; under -n only that namespace's (its skips of cluster checks
+    are not a cluster report)."""
     from ..reports import build, timestamp_of
 
-    docs = build(listed, timestamp_of(started))
+    docs = build(results, timestamp_of(started), per)
     return [d for d in docs if d["metadata"].get("namespace") == namespace] if namespace else docs
 
 
-def emit(
-    output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str, namespace: str | None = None
-) -> None:
+def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], reports: list[dict[str, Any]], server: str) -> None:
     """The results in the chosen format; the table and wide formats end with the summary line."""
     from .. import render
     from ..reports import as_list
     from . import output as out
 
     if output == "policyreport":
-        render.write(render.structured(as_list(reports_of(listed, started, namespace)), "yaml"))
+        render.write(render.structured(as_list(reports), "yaml"))
         return
     from .html import page
 

@@ -306,11 +306,16 @@ class Audit:
         return [*made, *self.skipped("cluster")]
 
 
+def made(results: Iterable[Result], settings: Settings) -> list[Result]:
+    """Every result of the checks this run makes, passes too: what the summary counts and the reports carry."""
+    return [r for r in results if r.rule not in settings.disabled]
+
+
 def finish(results: Iterable[Result], settings: Settings) -> tuple[dict[str, int], list[Result]]:
     """The summary over every check made, and the results to list (passes only with show_pass), in order."""
     from ..reports import summary
 
-    everything = [r for r in results if r.rule not in settings.disabled]
+    everything = made(results, settings)
     listed = [r for r in everything if settings.show_pass or r.result != "pass"]
     listed.sort(key=lambda r: (CATEGORY_ORDER[r.category], -RANK[r.result], r.rule, _where(r)))
     return summary(everything), listed

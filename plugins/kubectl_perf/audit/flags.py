@@ -21,6 +21,7 @@ from ..cli import (
 )
 from ..image_sizes import human
 from ..policy import Policy
+from ..reports import REPORT_PER
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
 from .compute import Settings
 from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
@@ -99,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out = p.add_argument_group("output")
     add_output_flag(out, OUTPUTS)
-    out.add_argument("--show-pass", action="store_true", help="list passing results too")
+    out.add_argument("--show-pass", action="store_true", help="list passing results too (the reports always carry them)")
+    out.add_argument(
+        "--report-per",
+        choices=REPORT_PER,
+        default="namespace",
+        help="-o policyreport and --apply: one PolicyReport per namespace (default), or per resource with scope the "
+        "resource, as Kyverno 1.10+",
+    )
     src = p.add_argument_group("manifests (judged before they are applied; no cluster needed)")
     src.add_argument(
         "-f",
@@ -172,6 +180,7 @@ class AuditOptions:
     scope: Selection = Selection()  # -n/-l: which workloads and pods are judged
     manifests: tuple[str, ...] = ()  # -f: judge these files instead of what runs
     nodes_file: str | None = None  # --nodes-file: the nodes padding is judged against with -f
+    report_per: str = "namespace"  # one of reports.REPORT_PER
 
 
 # flag -> the policy key under `audit:` it overrides
@@ -208,6 +217,7 @@ def options(args: argparse.Namespace) -> AuditOptions:
         scope,
         tuple(args.filename),
         args.nodes_file,
+        args.report_per,
     )
 
 
