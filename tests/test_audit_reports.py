@@ -44,7 +44,7 @@ def test_passes_are_dropped_first_and_still_counted() -> None:
     assert big["metadata"]["annotations"] == {PASSES_DROPPED: "5"}
     assert big["summary"] == counts(warn=10, **{"pass": MAX_RESULTS - 5})
     assert sum(1 for r in big["results"] if r["result"] == "warn") == 10  # no warning is ever dropped
-    assert "annotations" not in cluster["metadata"]
+    assert PASSES_DROPPED not in cluster["metadata"]["annotations"]  # the cluster report drops nothing (it carries the score)
 
 
 def test_past_the_bound_without_passes_the_rest_spills() -> None:
@@ -135,3 +135,55 @@ def test_report_per_resource_applied_then_back_per_namespace(server: RealK8s) ->
     again = perf(server.kubeconfig, "audit", "--apply", "--fail-on", "none")
     assert "applied 4 report(s), deleted 5 stale report(s)" in again.stderr, again.stderr
     assert set(reports(server)) == {("", "kubectl-perf"), ("clean", "kubectl-perf"), ("ops", "kubectl-perf"), ("shop", "kubectl-perf")}
+
+
+# -- the overview a person reads first ------------------------------------------------------------------------------
+# The score by hand, over every check made on the fixture (severity weights high 3, medium 2, low 1; skips left out):
+#   high:   requests (web fail, agent and tidy pass), padding (web and agent fail, tidy pass): 6 judged, 3 passed
+#   medium: committed (n-small warn, n-big pass), metrics-pipeline fail, emptydir-size-limit (web fail, 2 pass):
+#           6 judged, 3 passed
+#   low:    memory-limit (web warn, 2 pass), proxy-mode pass, ephemeral-storage-requests 3 pass,
+#           image-pull-always 3 pass, image-latest-tag (web warn, 2 pass): 13 judged, 11 passed
+#   score = (3*3 + 3*2 + 11*1) / (6*3 + 6*2 + 13*1) = 26 / 43 = 60.465...% -> 60.5
+SCORE = 60.5
+BY_CATEGORY = {
+    "Resources": counts(fail=3, warn=2, skip=1, **{"pass": 6}),  # requests, padding, committed, node-padding, memory-limit
+    "Metrics": counts(fail=1),
+    "Networking": counts(**{"pass": 1}),
+    "Storage": counts(fail=1, **{"pass": 5}),  # emptydir-size-limit 1 fail 2 pass, ephemeral-storage-requests 3 pass
+    "Images": counts(warn=1, skip=1, **{"pass": 5}),  # pull-always 3, latest-tag 1 warn 2 pass, image-size skip
+}
+
+
+def test_json_carries_the_score_and_counts_per_category_and_rule(server: RealK8s) -> None:
+    doc = json.loads(perf(server.kubeconfig, "audit", "-o", "json").stdout)
+    assert doc["score"] == SCORE and doc["byCategory"] == BY_CATEGORY
+    assert doc["byRule"]["padding"] == counts(fail=2, **{"pass": 1}) and doc["byRule"]["image-size"] == counts(skip=1)
+    assert list(doc["byRule"])[:3] == ["requests", "padding", "committed"]  # the registry's order
+    assert len(doc["results"]) == 10  # results still lists passes only with --show-pass; the counts are of every check
+
+
+def test_the_table_starts_with_the_score_and_counts(server: RealK8s) -> None:
+    lines = perf(server.kubeconfig, "audit").stdout.splitlines()
+    assert lines[0] == "score 60.5% (checks passed, weighted by severity: high 3, medium 2, low 1)"
+    assert lines[2].split() == ["CATEGORY", "FAIL", "WARN", "ERROR", "SKIP", "PASS"]
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[3:8]}
+    assert rows == {c: [v[k] for k in ("fail", "warn", "error", "skip", "pass")] for c, v in BY_CATEGORY.items()}
+    rule_rows = {line.split()[0]: line.split()[1:] for line in lines[9:] if line and line.split()[0] in ("RULE", "padding")}
+    assert rule_rows["RULE"] == ["CATEGORY", "SEVERITY", "FAIL", "WARN", "ERROR", "SKIP", "PASS"]
+    assert rule_rows["padding"] == ["Resources", "high", "2", "0", "0", "0", "1"]
+
+
+def test_the_html_page_starts_with_the_score_and_counts(server: RealK8s) -> None:
+    html = perf(server.kubeconfig, "audit", "-o", "html").stdout
+    assert 'data-score="60.5"' in html and html.index("By category") < html.index("<h2>Resources</h2>")
+    assert '<tr data-category="Metrics"><td>Metrics</td><td class="fail" data-outcome="fail">1</td>' in html
+    assert (
+        '<tr data-rule-count="padding"><td>padding</td><td>Resources</td><td>high</td><td class="fail" data-outcome="fail">2</td>' in html
+    )
+
+
+def test_the_cluster_report_carries_the_score(server: RealK8s) -> None:
+    docs = by_name(yaml.safe_load(perf(server.kubeconfig, "audit", "-o", "policyreport").stdout)["items"])
+    assert docs[("", "kubectl-perf")]["metadata"]["annotations"] == {"kubectl-perf/score": "60.5"}
+    assert "annotations" not in docs[("shop", "kubectl-perf")]["metadata"]

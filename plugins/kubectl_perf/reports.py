@@ -29,6 +29,10 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 MAX_RESULTS = 500
 PASSES_DROPPED = "kubectl-perf/passes-dropped"  # annotation: passes left out of a full report (still in its summary)
 REPORT_PER = ("namespace", "resource")
+SCORE = "kubectl-perf/score"  # annotation on the ClusterPolicyReport: the run's score (its summary has fixed fields)
+# The score weighs each judged check by its severity: a failing high check costs three low ones.
+SEVERITY_WEIGHTS = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+JUDGED = ("pass", "fail", "warn", "error")  # a skip was not judged: it neither raises nor lowers the score
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,18 @@ def summary(results: Iterable[Result]) -> dict[str, int]:
     for r in results:
         counts[r.result] += 1
     return counts
+
+
+def score(results: Iterable[Result]) -> float | None:
+    """The share of checks passed, weighted by severity, in percent to one decimal:
+    100 * sum(weight of passes) / sum(weight of pass, fail, warn and error results). None when nothing was judged."""
+    judged = passed = 0
+    for r in results:
+        if r.result in JUDGED:
+            weight = SEVERITY_WEIGHTS.get(r.severity, 1)
+            judged += weight
+            passed += weight if r.result == "pass" else 0
+    return round(100 * passed / judged, 1) if judged else None
 
 
 def policy_result(r: Result, timestamp: tuple[int, int]) -> dict[str, Any]:
@@ -160,6 +176,7 @@ def build(results: Iterable[Result], timestamp: tuple[int, int], per: str = "nam
     resource) and the ClusterPolicyReport, which is always there: its summary says the audit ran. Cluster-wide
     checks stay in it; with per="resource" a node's results get a ClusterPolicyReport of their own. A namespace
     (or resource) without results gets no report (`--apply` deletes its old one)."""
+    results = list(results)
     groups: dict[tuple[str, Ref | None], list[Result]] = {("", None): []}
     for r in results:
         scope = r.resource if per == "resource" and r.resource is not None and not r.cluster else None
@@ -170,6 +187,9 @@ def build(results: Iterable[Result], timestamp: tuple[int, int], per: str = "nam
         base = report_name(scope)
         for n, part in enumerate(parts, 1):
             docs.append(_report(ns, base if n == 1 else f"{base}-{n}", scope, part, timestamp, dropped if n == 1 else 0))
+    run_score = score(results)
+    if run_score is not None:  # on the ClusterPolicyReport, which is always there (docs[0])
+        docs[0]["metadata"].setdefault("annotations", {})[SCORE] = f"{run_score:g}"
     return docs
 
 

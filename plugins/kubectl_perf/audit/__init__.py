@@ -80,13 +80,8 @@ def offline(options: AuditOptions) -> int:
     del nodes
     results = manifests.with_sources([*state.workload_results(), *state.spec_skips(), *state.out_of_scope()], where)
     summary, listed = finish(results, options.settings)
-    emit(
-        options.output,
-        summary,
-        listed,
-        reports_of(made(results, options.settings), started, None, options.report_per),
-        server or "manifests",
-    )
+    everything = made(results, options.settings)
+    emit(options.output, summary, listed, everything, reports_of(everything, started, None, options.report_per), server or "manifests")
     return exit_status(summary, options.fail_on)
 
 
@@ -119,9 +114,10 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
         facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
         results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
-    reports = reports_of(made(results, options.settings), started, scope.namespace, options.report_per)
+    everything = made(results, options.settings)
+    reports = reports_of(everything, started, scope.namespace, options.report_per)
 
-    emit(options.output, summary, listed, reports, cluster.host)
+    emit(options.output, summary, listed, everything, reports, cluster.host)
     if options.apply:
         from .apply import apply
 
@@ -143,18 +139,30 @@ def reports_of(results: Sequence[Result], started: float, namespace: str | None,
     return [d for d in docs if d["metadata"].get("namespace") == namespace] if namespace else docs
 
 
-def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], reports: list[dict[str, Any]], server: str) -> None:
-    """The results in the chosen format; the table and wide formats end with the summary line."""
+def emit(
+    output: str,
+    summary: Mapping[str, int],
+    listed: Sequence[Result],
+    everything: Sequence[Result],
+    reports: list[dict[str, Any]],
+    server: str,
+) -> None:
+    """The results in the chosen format; table, wide and html start with the overview (score, counts per
+    category and per rule, over every check made), and table and wide end with the summary line."""
     from .. import render
     from ..reports import as_list
     from . import output as out
+    from .compute import overview
 
     if output == "policyreport":
         render.write(render.structured(as_list(reports), "yaml"))
         return
     from .html import page
 
+    seen = overview(everything)
+    if output in ("table", "wide"):
+        render.write(out.overview_text(seen))
     table = render.Table(listed, out.COLUMNS, out.highlight)
-    render.emit(output, lambda: out.document(summary, listed), lambda: [table], lambda: page(summary, listed, server))
+    render.emit(output, lambda: out.document(summary, listed, seen), lambda: [table], lambda: page(summary, listed, server, seen))
     if output in ("table", "wide"):
         render.write(out.summary_line(summary))

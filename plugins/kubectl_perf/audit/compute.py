@@ -306,6 +306,28 @@ class Audit:
         return [*made, *self.skipped("cluster")]
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What a person reads first: the score, and the outcomes per category and per rule (registry order)."""
+
+    score: float | None  # reports.score: checks passed, weighted by severity, in percent
+    by_category: dict[str, dict[str, int]]
+    by_rule: dict[str, dict[str, int]]
+
+
+def overview(results: Sequence[Result]) -> Overview:
+    """Over every check made (passes too); rules and categories with no result are left out."""
+    from ..reports import score, summary
+
+    by_category = {c: summary(r for r in results if r.category == c) for c in CATEGORY_ORDER}
+    by_rule = {c.id: summary(r for r in results if r.rule == c.id) for c in CHECKS}
+    return Overview(
+        score(results),
+        {k: v for k, v in by_category.items() if any(v.values())},
+        {k: v for k, v in by_rule.items() if any(v.values())},
+    )
+
+
 def made(results: Iterable[Result], settings: Settings) -> list[Result]:
     """Every result of the checks this run makes, passes too: what the summary counts and the reports carry."""
     return [r for r in results if r.rule not in settings.disabled]
