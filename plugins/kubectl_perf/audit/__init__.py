@@ -6,6 +6,7 @@ Reads top to bottom: flags -> options -> run: fetch (api) -> compute (pure) -> e
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from ..cli import EXIT_USAGE
 from .flags import AuditOptions, build_parser, options, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from ..api import Cluster
     from ..reports import Result
@@ -81,7 +82,14 @@ def offline(options: AuditOptions) -> int:
     results = manifests.with_sources([*state.workload_results(), *state.spec_skips(), *state.out_of_scope()], where)
     summary, listed = finish(results, options.settings)
     everything = made(results, options.settings)
-    emit(options.output, summary, listed, everything, reports_of(everything, started, None, options.report_per), server or "manifests")
+    emit(
+        options.output,
+        summary,
+        listed,
+        everything,
+        lambda: reports_of(everything, started, None, options.report_per),
+        server or "manifests",
+    )
     return exit_status(summary, options.fail_on)
 
 
@@ -115,7 +123,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
         results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
     everything = made(results, options.settings)
-    reports = reports_of(everything, started, scope.namespace, options.report_per)
+    reports = functools.cache(lambda: reports_of(everything, started, scope.namespace, options.report_per))  # built only when used
 
     emit(options.output, summary, listed, everything, reports, cluster.host)
     if options.apply:
@@ -125,7 +133,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
             namespaces = [scope.namespace]
         else:
             namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
-        applied, deleted = apply(cluster, reports, namespaces, scope.namespace)
+        applied, deleted = apply(cluster, reports(), namespaces, scope.namespace)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
     return exit_status(summary, options.fail_on)
 
@@ -144,7 +152,7 @@ def emit(
     summary: Mapping[str, int],
     listed: Sequence[Result],
     everything: Sequence[Result],
-    reports: list[dict[str, Any]],
+    reports: Callable[[], list[dict[str, Any]]],
     server: str,
 ) -> None:
     """The results in the chosen format; table, wide and html start with the overview (score, counts per
@@ -155,7 +163,7 @@ def emit(
     from .compute import overview
 
     if output == "policyreport":
-        render.write(render.structured(as_list(reports), "yaml"))
+        render.write(render.structured(as_list(reports()), "yaml"))
         return
     from .html import page
 
