@@ -156,3 +156,12 @@ def test_a_namespace_user_applies_the_namespace_report(server: RealK8s) -> None:
     assert {r["rule"] for r in report["results"] if r["result"] == "fail"} == {"requests", "emptydir-size-limit"}
     cluster = server.kubectl("get", "clusterpolicyreports", "-o", "name").stdout
     assert cluster.strip() == ""  # the run wrote no cluster report: the user could not, and it judged no cluster check
+
+
+def test_a_selector_on_pod_labels_still_judges_their_deployment(sim: Sim) -> None:
+    """Deployment shop/web carries no label, its ReplicaSet and pods carry app=web: -l app=web lists the ReplicaSet
+    and the pods, which resolve to the Deployment (owner references), judged once with its two pods."""
+    status, doc = results(sim.kubeconfig, "-l", "app=web")
+    assert status == 1
+    assert {key(r) for r in doc["results"] if r["resource"]} == WEB_RESULTS
+    assert {r["properties"]["pods"] for r in doc["results"] if r["resource"]} == {"2"}
