@@ -110,9 +110,11 @@ def test_show_pass_lists_every_check_and_the_proxy_mode(cluster: RealK8s) -> Non
 def test_table_groups_by_category_and_ends_with_the_summary(cluster: RealK8s) -> None:
     result = audit(cluster)
     lines = result.stdout.strip().splitlines()
-    assert lines[0].split()[:5] == ["CATEGORY", "RESULT", "SEVERITY", "RULE", "RESOURCE"]
+    # the overview comes first (tests/test_audit_reports.py checks it); the results table follows
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["CATEGORY", "RESULT"])
+    assert lines[start].split()[:5] == ["CATEGORY", "RESULT", "SEVERITY", "RULE", "RESOURCE"]
     assert lines[-1] == "5 fail, 3 warn, 0 error, 2 skip, 17 pass"
-    categories = [line.split()[0] for line in lines[1:-1]]
+    categories = [line.split()[0] for line in lines[start + 1 : -1]]
     assert categories == sorted(categories, key=["Resources", "Metrics", "Networking", "Storage", "Images"].index)
     assert "\033[" not in result.stdout  # no colour off a terminal
 
@@ -142,35 +144,39 @@ def test_the_policy_file_disables_rules_and_sets_thresholds(cluster: RealK8s, tm
 def test_policyreport_output_is_what_kubectl_applies(cluster: RealK8s) -> None:
     out = audit(cluster, "-o", "policyreport")
     doc = yaml.safe_load(out.stdout)
+    # reports carry passes: clean (tidy's seven passes) has one too
     assert doc["kind"] == "List" and [(i["kind"], i["metadata"].get("namespace", "")) for i in doc["items"]] == [
         ("ClusterPolicyReport", ""),
+        ("PolicyReport", "clean"),
         ("PolicyReport", "ops"),
         ("PolicyReport", "shop"),
     ]
     dry = cluster.kubectl("apply", "--server-side", "--dry-run=server", "--field-manager", "kubectl-perf", "-f", "-", input=out.stdout)
-    assert dry.stdout.count("serverside-applied (server dry run)") == 3, dry.stdout
+    assert dry.stdout.count("serverside-applied (server dry run)") == 4, dry.stdout
 
 
 def test_apply_writes_reports_and_deletes_those_of_clean_namespaces(cluster: RealK8s) -> None:
     result = audit(cluster, "--apply", "-o", "json")
-    assert result.returncode == 1 and "applied 3 report(s)" in result.stderr, result.stderr
+    assert result.returncode == 1 and "applied 4 report(s)" in result.stderr, result.stderr
     reports = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json", "--show-managed-fields").stdout)["items"]
     by_ns = {r["metadata"]["namespace"]: r for r in reports}
-    assert set(by_ns) == {"shop", "ops"}  # clean has no report
-    assert by_ns["shop"]["summary"] == {"pass": 0, "fail": 3, "warn": 2, "error": 0, "skip": 0}
-    assert by_ns["ops"]["summary"] == {"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0}
+    assert set(by_ns) == {"shop", "ops", "clean"}  # passes are reported: clean's seven
+    assert by_ns["shop"]["summary"] == {"pass": 2, "fail": 3, "warn": 2, "error": 0, "skip": 0}
+    assert by_ns["ops"]["summary"] == {"pass": 6, "fail": 1, "warn": 0, "error": 0, "skip": 0}
+    assert by_ns["clean"]["summary"] == {"pass": 7, "fail": 0, "warn": 0, "error": 0, "skip": 0}
     assert by_ns["shop"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-perf"}
     managers = {f["manager"] for f in by_ns["shop"]["metadata"]["managedFields"]}
     assert managers == {"kubectl-perf"} and by_ns["shop"]["metadata"]["managedFields"][0]["operation"] == "Apply"
     cpolr = json.loads(cluster.kubectl("get", "clusterpolicyreport", "kubectl-perf", "-o", "json").stdout)
-    assert cpolr["summary"] == {"pass": 0, "fail": 1, "warn": 1, "error": 0, "skip": 2}
+    # committed n-big and proxy-mode pass; metrics-pipeline fails; committed n-small warns; node-padding, image-size skip
+    assert cpolr["summary"] == {"pass": 2, "fail": 1, "warn": 1, "error": 0, "skip": 2}
     # the DaemonSet leaves: ops is clean now, and its report goes
     cluster.kubectl("delete", "pods", "-n", "ops", "--all", "--grace-period=0", "--force")
     cluster.kubectl("delete", "daemonset", "-n", "ops", "agent")
     again = audit(cluster, "--apply", "-o", "json")
-    assert "applied 2 report(s), deleted 1 stale report(s)" in again.stderr, again.stderr
+    assert "applied 3 report(s), deleted 1 stale report(s)" in again.stderr, again.stderr
     left = json.loads(cluster.kubectl("get", "policyreports", "-A", "-o", "json").stdout)["items"]
-    assert [r["metadata"]["namespace"] for r in left] == ["shop"]
+    assert sorted(r["metadata"]["namespace"] for r in left) == ["clean", "shop"]
 
 
 def test_standalone_console_script(cluster: RealK8s) -> None:
@@ -294,14 +300,16 @@ def test_apply_on_perf_sim(sim_factory: Any) -> None:
     per namespace with results, and the ClusterPolicyReport, through perf-sim's CRD-backed resources."""
     sim = sim_factory("--nodes", "6", "--pods-per-node", "20", "--seed", "5")
     kubectl(sim, "apply", "-f", str(CRDS))
-    result = perf(sim.kubeconfig, "audit", "--apply", "-o", "json")
+    result = perf(sim.kubeconfig, "audit", "--apply", "-o", "json", "--show-pass")  # the reports carry passes: list them too
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     doc = json.loads(result.stdout)
     namespaces = {r["resource"]["namespace"] for r in doc["results"] if r["resource"] and r["resource"].get("namespace")}
-    namespaces -= {r["resource"]["namespace"] for r in doc["results"] if r["rule"] in ("proxy-mode", "metrics-pipeline") and r["resource"]}
+    namespaces -= {
+        r["resource"].get("namespace") for r in doc["results"] if r["rule"] in ("proxy-mode", "metrics-pipeline") and r["resource"]
+    }
     reports = json.loads(kubectl(sim, "get", "policyreports", "-A", "-o", "json").stdout)["items"]
     assert {r["metadata"]["namespace"] for r in reports} == namespaces
-    total = sum(r["summary"][k] for r in reports for k in ("fail", "warn", "error", "skip"))
+    total = sum(r["summary"][k] for r in reports for k in ("pass", "fail", "warn", "error", "skip"))
     cluster = json.loads(kubectl(sim, "get", "clusterpolicyreports", "kubectl-perf", "-o", "json").stdout)
-    total += sum(cluster["summary"][k] for k in ("fail", "warn", "error", "skip"))
+    total += sum(cluster["summary"][k] for k in ("pass", "fail", "warn", "error", "skip"))
     assert total == len(doc["results"])  # every listed result is in exactly one report

@@ -6,14 +6,16 @@ Reads top to bottom: flags -> options -> run: fetch (api) -> compute (pure) -> e
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..cli import EXIT_USAGE
 from .flags import AuditOptions, build_parser, options, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from ..api import Cluster
     from ..reports import Result
@@ -34,17 +36,61 @@ def main(argv: list[str] | None = None) -> int:
     from ..cli import fail
     from ..cli import run as guarded
     from ..quantity import QuantityError
+    from .manifests import ManifestError
 
     def start() -> int:
         chosen = options(args)  # reads the policy file: its errors are guarded too (2)
         try:
+            if chosen.manifests:
+                return offline(chosen)
             return run(chosen, Cluster(chosen.connection))
+        except ManifestError as err:  # a manifest or nodes file that cannot be read: bad input, as a bad flag
+            return fail(str(err), EXIT_USAGE)
         except ApiError as err:  # unreachable, refused, or --apply rejected: not a finding
             return fail(str(err), EXIT_NOT_RUN)
         except QuantityError as err:
             return fail(f"unexpected data from the cluster: {err}", EXIT_NOT_RUN)
 
     return guarded(start)
+
+
+def offline(options: AuditOptions) -> int:
+    """-f: the spec checks on manifests, padding against --nodes-file or the cluster's nodes when one answers
+    (skipped with the reason when neither); the node and cluster checks skip. Exit statuses as a live audit."""
+    from .. import render
+    from ..api import ApiError, Cluster
+    from . import fetch, manifests
+    from .compute import Audit, finish, made
+
+    started = time.time()
+    found, ignored = manifests.read(options.manifests)
+    if ignored:
+        render.note(manifests.ignored_note(ignored))
+    controllers, where = manifests.controllers_of(found, options.scope.namespace or "default")
+    server, no_nodes = "", ""
+    if options.nodes_file:
+        nodes = manifests.read_nodes(options.nodes_file)
+        server = f"nodes from {options.nodes_file}"
+    else:
+        try:
+            cluster = Cluster(options.connection)
+            nodes, server = fetch.list_all(cluster, "/api/v1/nodes"), cluster.host
+        except ApiError as err:  # no cluster is not an error here: the checks that need nodes say why they skip
+            nodes, no_nodes = [], f"no nodes to judge against: no --nodes-file, and the cluster cannot be read ({err})"
+    state = Audit(options.policy, options.settings, nodes, controllers=controllers, no_nodes=no_nodes)
+    del nodes
+    results = manifests.with_sources([*state.workload_results(), *state.spec_skips(), *state.out_of_scope()], where)
+    summary, listed = finish(results, options.settings)
+    everything = made(results, options.settings)
+    emit(
+        options.output,
+        summary,
+        listed,
+        everything,
+        lambda: reports_of(everything, started, None, options.report_per),
+        server or "manifests",
+    )
+    return exit_status(summary, options.fail_on)
 
 
 def exit_status(summary: Mapping[str, int], fail_on: str) -> int:
@@ -54,47 +100,77 @@ def exit_status(summary: Mapping[str, int], fail_on: str) -> int:
 
 def run(options: AuditOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit (and --apply); the exit status."""
-    from ..reports import build, timestamp_of
     from . import fetch
     from .check import NODE_USAGE
     from .cluster_checks import node_kernels
-    from .compute import Audit, finish
+    from .compute import Audit, finish, made
 
     started = time.time()
     reads = options.settings.reads  # the plan: what beyond nodes and pods the checks this run makes read
-    owned = fetch.controllers(cluster)
-    nodes = fetch.list_all(cluster, "/api/v1/nodes")
+    scope = options.scope
+    owned = fetch.controllers(cluster, scope.namespace, scope.selector)
+    nodes, no_nodes = fetch.nodes(cluster, scope.namespace)
     kernels = node_kernels(nodes)  # for the proxy check's nftables advice
-    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates)
+    state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes)
     del nodes  # not kept: status.images can be large
-    fetch.fold_pods(cluster, state, options.chunk_size)
-    usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
-    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
-    results = [*state.workload_results(), *state.node_results(usage, note), *state.spec_skips(), *state.cluster_results(facts)]
+    fetch.fold_pods(cluster, state, options.chunk_size, scope.namespace, scope.selector)
+    results = [*state.workload_results(), *state.spec_skips()]
+    if options.settings.out_of_scope:  # -n/-l: the node and cluster checks would judge a part as the whole
+        results += state.out_of_scope()
+    else:
+        usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
+        facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
+        results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
+    everything = made(results, options.settings)
+    reports = functools.cache(lambda: reports_of(everything, started, scope.namespace, options.report_per))  # built only when used
 
-    emit(options.output, summary, listed, started, cluster.host)
+    emit(options.output, summary, listed, everything, reports, cluster.host)
     if options.apply:
         from .apply import apply
 
-        namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
-        applied, deleted = apply(cluster, build(listed, timestamp_of(started)), namespaces)
+        if scope.namespace:  # a namespace's report only: the cluster report and other namespaces are not this run's
+            namespaces = [scope.namespace]
+        else:
+            namespaces = [i["metadata"]["name"] for i in fetch.list_all(cluster, "/api/v1/namespaces", keep_metadata_only=True)]
+        applied, deleted = apply(cluster, reports(), namespaces, scope.namespace)
         print(f"applied {applied} report(s), deleted {deleted} stale report(s)", file=sys.stderr)
     return exit_status(summary, options.fail_on)
 
 
-def emit(output: str, summary: Mapping[str, int], listed: Sequence[Result], started: float, server: str) -> None:
-    """The results in the chosen format; the table and wide formats end with the summary line."""
+def reports_of(results: Sequence[Result], started: float, namespace: str | None, per: str) -> list[dict[str, Any]]:
+    """The PolicyReports of a run, passes included; under -n only that namespace's (its skips of cluster checks
+    are not a cluster report)."""
+    from ..reports import build, timestamp_of
+
+    docs = build(results, timestamp_of(started), per)
+    return [d for d in docs if d["metadata"].get("namespace") == namespace] if namespace else docs
+
+
+def emit(
+    output: str,
+    summary: Mapping[str, int],
+    listed: Sequence[Result],
+    everything: Sequence[Result],
+    reports: Callable[[], list[dict[str, Any]]],
+    server: str,
+) -> None:
+    """The results in the chosen format; table, wide and html start with the overview (score, counts per
+    category and per rule, over every check made), and table and wide end with the summary line."""
     from .. import render
-    from ..reports import as_list, build, timestamp_of
+    from ..reports import as_list
     from . import output as out
+    from .compute import overview
 
     if output == "policyreport":
-        render.write(render.structured(as_list(build(listed, timestamp_of(started))), "yaml"))
+        render.write(render.structured(as_list(reports()), "yaml"))
         return
     from .html import page
 
+    seen = overview(everything)
+    if output in ("table", "wide"):
+        render.write(out.overview_text(seen))
     table = render.Table(listed, out.COLUMNS, out.highlight)
-    render.emit(output, lambda: out.document(summary, listed), lambda: [table], lambda: page(summary, listed, server))
+    render.emit(output, lambda: out.document(summary, listed, seen), lambda: [table], lambda: page(summary, listed, server, seen))
     if output in ("table", "wide"):
         render.write(out.summary_line(summary))

@@ -31,11 +31,12 @@ def _delete(cluster: Cluster, namespace: str, name: str) -> bool:
         raise
 
 
-def _existing(cluster: Cluster, namespaces: Sequence[str]) -> set[tuple[str, str]] | None:
-    """This tool's reports in the cluster, or None when we may not list them."""
+def _existing(cluster: Cluster, namespace: str | None) -> set[tuple[str, str]] | None:
+    """This tool's reports in the cluster (in `namespace` only, when given), or None when we may not list them."""
     found: set[tuple[str, str]] = set()
+    paths = [_path(namespace)] if namespace else [f"{BASE}/policyreports", f"{BASE}/clusterpolicyreports"]
     try:
-        for path in (f"{BASE}/policyreports", f"{BASE}/clusterpolicyreports"):
+        for path in paths:
             for item in cluster.get(path, {"labelSelector": SELECTOR}).get("items") or []:
                 meta = item.get("metadata") or {}
                 found.add((str(meta.get("namespace") or ""), str(meta.get("name"))))
@@ -46,9 +47,10 @@ def _existing(cluster: Cluster, namespaces: Sequence[str]) -> set[tuple[str, str
     return found
 
 
-def apply(cluster: Cluster, docs: Sequence[dict[str, Any]], namespaces: Sequence[str]) -> tuple[int, int]:
+def apply(cluster: Cluster, docs: Sequence[dict[str, Any]], namespaces: Sequence[str], namespace: str | None = None) -> tuple[int, int]:
     """Apply every report and delete stale ones; returns (applied, deleted).
-    `namespaces`: every namespace of the cluster, swept by name when listing reports is forbidden."""
+    `namespaces`: every namespace of the cluster, swept by name when listing reports is forbidden;
+    `namespace` (-n): the run wrote that namespace's report only, so only its stale reports go."""
     try:
         cluster.get(BASE)
     except ApiError as err:
@@ -70,13 +72,13 @@ def apply(cluster: Cluster, docs: Sequence[dict[str, Any]], namespaces: Sequence
             content_type="application/apply-patch+yaml",
         )
     deleted = 0
-    existing = _existing(cluster, namespaces)
+    existing = _existing(cluster, namespace)
     if existing is not None:
         for ns, name in sorted(existing - wanted):
             deleted += _delete(cluster, ns, name)
         return len(docs), deleted
     # Without list: every report name this tool could have written and did not write this time.
-    for ns in ["", *namespaces]:
+    for ns in [*namespaces] if namespace else ["", *namespaces]:
         part = 1
         while True:
             name = REPORT_NAME if part == 1 else f"{REPORT_NAME}-{part}"

@@ -17,6 +17,7 @@ from .spec_checks import Spec
 
 Scope = Literal["spec", "node", "cluster"]
 # What a check may need beyond its subject; compute.py reports one skip per check whose read failed.
+NODES = "nodes"  # the nodes themselves (their allocatable: padding budgets); a namespace user may not list them
 NODE_USAGE = "node-usage"  # memory in use per node (metrics.k8s.io)
 NODE_IMAGES = "node-images"  # the images nodes list (status.images)
 PROXY = "proxy"  # the service proxy's configuration (ProxyInputs)

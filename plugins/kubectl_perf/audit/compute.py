@@ -20,7 +20,7 @@ from ..owners import Workload, controller_ref, workload_of
 from ..policy import Policy
 from ..reports import Ref, Result
 from ..scheduling import referenced_keys
-from .check import NODE_IMAGES, NODE_USAGE, Check, ClusterFacts, Context, NodeFacts, Scope, Template
+from .check import NODE_IMAGES, NODE_USAGE, NODES, Check, ClusterFacts, Context, NodeFacts, Scope, Template
 from .outcome import Outcome
 from .rules import CATEGORY_ORDER, CHECKS, THRESHOLDS, result
 
@@ -49,6 +49,7 @@ class Settings:
     disabled: frozenset[str] = frozenset()
     show_pass: bool = False
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(THRESHOLDS))  # audit.* policy keys -> value
+    out_of_scope: str = ""  # why the node and cluster checks are not made (-n/-l, -f); "" makes them
 
     @cached_property
     def checks(self) -> tuple[Check[Any], ...]:
@@ -57,8 +58,9 @@ class Settings:
 
     @cached_property
     def reads(self) -> frozenset[str]:
-        """The reads beyond nodes and pods that the checks this run makes need (the fetch plan)."""
-        return frozenset(c.needs for c in self.checks if c.needs)
+        """The reads beyond nodes and pods that the checks this run makes need (the fetch plan);
+        out of scope, the node and cluster checks read nothing."""
+        return frozenset(c.needs for c in self.checks if c.needs and (c.scope == "spec" or not self.out_of_scope))
 
 
 @dataclass
@@ -148,7 +150,9 @@ class Audit:
         owners: Mapping[tuple[str, str, str], Obj | None] | None = None,
         daemonsets: Mapping[tuple[str, str], Obj] | None = None,
         controllers: Iterable[Controller] = (),
+        no_nodes: str = "",
     ) -> None:
+        """`no_nodes`: why there are no nodes to judge against (RBAC, no cluster): padding and image-size skip with it."""
         self.policy = policy
         self.settings = settings
         self.owners = owners or {}
@@ -167,7 +171,9 @@ class Audit:
                 status = n.get("status") or {}
                 self.images.add_node(runtime_name(status.get("nodeInfo") or {}), status.get("images") or ())
             if not self.images.listings:
-                self.unavailable[NODE_IMAGES] = NO_IMAGE_LISTINGS
+                self.unavailable[NODE_IMAGES] = no_nodes or NO_IMAGE_LISTINGS
+        if no_nodes:
+            self.unavailable[NODES] = no_nodes
         self.context = Context(policy, settings.thresholds, self.images, self._nodes_for)
         self.spec_checks = self.runnable("spec")  # judged per template: chosen once
         # Workloads judged from their controllers' templates, with no pods yet: what every (re)list starts from.
@@ -264,6 +270,11 @@ class Audit:
         checks = [c for c in self.settings.checks if c.scope == scope and c.needs in self.unavailable]
         return [result(c, Outcome("skip", self.unavailable[c.needs]), None, cluster=True) for c in checks]
 
+    def out_of_scope(self) -> list[Result]:
+        """One skip per node and cluster check when the scope is narrowed (settings.out_of_scope says why)."""
+        checks = [c for c in self.settings.checks if c.scope != "spec"]
+        return [result(c, Outcome("skip", self.settings.out_of_scope), None, cluster=True) for c in checks]
+
     def spec_skips(self) -> list[Result]:
         """The spec checks' skips (image-size when no node lists its images: it then judges no workload)."""
         return self.skipped("spec")
@@ -295,11 +306,38 @@ class Audit:
         return [*made, *self.skipped("cluster")]
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What a person reads first: the score, and the outcomes per category and per rule (registry order)."""
+
+    score: float | None  # reports.score: checks passed, weighted by severity, in percent
+    by_category: dict[str, dict[str, int]]
+    by_rule: dict[str, dict[str, int]]
+
+
+def overview(results: Sequence[Result]) -> Overview:
+    """Over every check made (passes too); rules and categories with no result are left out."""
+    from ..reports import score, summary
+
+    by_category = {c: summary(r for r in results if r.category == c) for c in CATEGORY_ORDER}
+    by_rule = {c.id: summary(r for r in results if r.rule == c.id) for c in CHECKS}
+    return Overview(
+        score(results),
+        {k: v for k, v in by_category.items() if any(v.values())},
+        {k: v for k, v in by_rule.items() if any(v.values())},
+    )
+
+
+def made(results: Iterable[Result], settings: Settings) -> list[Result]:
+    """Every result of the checks this run makes, passes too: what the summary counts and the reports carry."""
+    return [r for r in results if r.rule not in settings.disabled]
+
+
 def finish(results: Iterable[Result], settings: Settings) -> tuple[dict[str, int], list[Result]]:
     """The summary over every check made, and the results to list (passes only with show_pass), in order."""
     from ..reports import summary
 
-    everything = [r for r in results if r.rule not in settings.disabled]
+    everything = made(results, settings)
     listed = [r for r in everything if settings.show_pass or r.result != "pass"]
     listed.sort(key=lambda r: (CATEGORY_ORDER[r.category], -RANK[r.result], r.rule, _where(r)))
     return summary(everything), listed

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
+from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for
 from ..model import parse_resource_list
+from ..render import note
 from ..running_pods import RUNNING_PODS
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
@@ -50,30 +52,61 @@ class Controllers:
     templates: list[Controller]  # the top-level controllers, judged from their pod templates
 
 
-# kind -> its list path; each is listed once, its pod template kept only for top-level controllers
+# kind -> (API group path, resource); each is listed once, its pod template kept only for top-level controllers
 CONTROLLER_PATHS = {
-    "Deployment": "/apis/apps/v1/deployments",
-    "StatefulSet": "/apis/apps/v1/statefulsets",
-    "DaemonSet": "/apis/apps/v1/daemonsets",
-    "ReplicaSet": "/apis/apps/v1/replicasets",
-    "Job": "/apis/batch/v1/jobs",
-    "CronJob": "/apis/batch/v1/cronjobs",
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+    "DaemonSet": ("/apis/apps/v1", "daemonsets"),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets"),
+    "Job": ("/apis/batch/v1", "jobs"),
+    "CronJob": ("/apis/batch/v1", "cronjobs"),
 }
 
 
-def controllers(cluster: Cluster) -> Controllers:
-    """Every controller (a group the server does not serve lists as empty). ReplicaSets and Jobs also
-    index owners (without them owners.py falls back on the controllers' naming conventions); the
-    top-level ones keep their pod template, so workloads with no pod now are judged too."""
+def scoped_path(group: str, resource: str, namespace: str | None) -> str:
+    """A namespaced resource's list path, in one namespace or across all (-n narrows every list)."""
+    if group == "/api/v1":
+        return path_for(resource, namespace)
+    return f"{group}/namespaces/{quote(namespace, safe='')}/{resource}" if namespace else f"{group}/{resource}"
+
+
+def controllers(cluster: Cluster, namespace: str | None = None, selector: str = "") -> Controllers:
+    """Every controller of the scope (a group the server does not serve lists as empty; -l selects by the
+    controllers' own labels, as kubectl get -l). ReplicaSets and Jobs also index owners (without them
+    owners.py falls back on the controllers' naming conventions); the top-level ones keep their pod
+    template, so workloads with no pod now are judged too. In one namespace, a kind the user's Role does
+    not let them list is left out with a note: their pods are still judged, resolved by naming conventions."""
     listed: dict[str, list[dict[str, Any]]] = {}
     templates: list[Controller] = []
-    for kind, path in CONTROLLER_PATHS.items():
-        items = list_all(cluster, path, optional=True)
+    query = {"labelSelector": selector} if selector else None
+    for kind, (group, resource) in CONTROLLER_PATHS.items():
+        path = scoped_path(group, resource, namespace)
+        try:
+            items: list[dict[str, Any]] = cluster.fold(path, list, lambda acc, page: acc.extend(page), query)
+        except ApiError as err:
+            if err.status == 404:
+                items = []  # the group is not served
+            elif err.status == 403 and namespace:
+                note(f"note: {resource} are not listed ({err}): their pods are judged without them")
+                items = []
+            else:
+                raise
         templates.extend(top_controllers(kind, items))
         if kind in ("ReplicaSet", "Job", "DaemonSet"):
             listed[kind] = items if kind == "DaemonSet" else _metadata_only(items)
     daemonsets = {(d["metadata"].get("namespace", ""), d["metadata"]["name"]): d for d in listed["DaemonSet"]}
     return Controllers(owner_index(listed["ReplicaSet"], listed["Job"]), daemonsets, templates)
+
+
+def nodes(cluster: Cluster, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
+    """Every node, and "" ; in one namespace a user whose Role does not cover nodes gets none and the
+    reason (padding and image-size then skip with it); across all namespaces a 403 stops the audit."""
+    try:
+        return list_all(cluster, "/api/v1/nodes"), ""
+    except ApiError as err:
+        if err.status == 403 and namespace:
+            return [], f"the nodes cannot be listed ({err}): padding budgets and node image lists are unknown"
+        raise
 
 
 def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
@@ -140,7 +173,7 @@ def cluster_facts(
     return ClusterFacts(proxy, apiservice, backend, unavailable)
 
 
-def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int) -> None:
-    """Every pod not finished (the server leaves Succeeded and Failed out, as for capacity), into the Audit."""
-    query = {"fieldSelector": RUNNING_PODS}
-    cluster.fold("/api/v1/pods", lambda: audit.reset_pods(), lambda acc, items: acc.add_pods(items), query, limit=chunk_size)
+def fold_pods(cluster: Cluster, audit: Audit, chunk_size: int, namespace: str | None = None, selector: str = "") -> None:
+    """Every pod of the scope not finished (the server leaves Succeeded and Failed out, as for capacity), into the Audit."""
+    query = {"fieldSelector": RUNNING_PODS, **({"labelSelector": selector} if selector else {})}
+    cluster.fold(path_for("pods", namespace), lambda: audit.reset_pods(), lambda acc, items: acc.add_pods(items), query, limit=chunk_size)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..reports import Ref, Result
 from . import node_checks, policy_checks
-from .check import METRICS_API, NODE_IMAGES, NODE_USAGE, PROXY, Check
+from .check import METRICS_API, NODE_IMAGES, NODE_USAGE, NODES, PROXY, Check
 from .cluster_checks import DEFAULT_METRICS_REPLICAS, DEFAULT_PROXY_THRESHOLD, metrics_pipeline, proxy_mode
 from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD, image_latest_tag, image_pull_always, image_size
 from .outcome import Outcome
@@ -22,7 +22,7 @@ from .spec_checks import emptydir_size_limit, ephemeral_storage_requests, memory
 
 CHECKS: tuple[Check[Any], ...] = (
     Check("requests", "Resources", "high", "spec", policy_checks.requests),
-    Check("padding", "Resources", "high", "spec", policy_checks.padding),
+    Check("padding", "Resources", "high", "spec", policy_checks.padding, needs=NODES),
     Check("committed", "Resources", "medium", "node", node_checks.committed),
     Check("node-padding", "Resources", "high", "node", node_checks.node_padding, needs=NODE_USAGE),
     Check("memory-limit", "Resources", "low", "spec", lambda t, _c: memory_limit(t.spec)),
