@@ -89,6 +89,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--header-timeout", type=_seconds, default=d.header_timeout, help="seconds for a request's line and headers")
     p.add_argument("--body-timeout", type=_seconds, default=d.body_timeout, help="seconds for a request's body and its answer")
     p.add_argument("--keepalive-timeout", type=_seconds, default=d.keepalive, help="seconds an idle keep-alive connection stays open")
+    p.add_argument(
+        "--liveness-cache-age",
+        type=_seconds,
+        help="seconds without a word from the API server after which /healthz fails and the kubelet restarts the pod "
+        "(default: 5 x the policy's maxCacheAgeSeconds; /readyz fails at maxCacheAgeSeconds)",
+    )
     return p.parse_args(argv)
 
 
@@ -157,11 +163,19 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(store, ignore_errors=True)
 
         atexit.register(clean)
-    serve(settings, policy, args.kubeconfig, sock)
+    liveness = args.liveness_cache_age
+    if liveness is not None and liveness <= policy.max_cache_age_seconds:
+        print(
+            f"perf-webhook: --liveness-cache-age {liveness:g} must be more than the policy's maxCacheAgeSeconds "
+            f"({policy.max_cache_age_seconds:g}): readiness fails first, liveness only after a larger bound",
+            file=sys.stderr,
+        )
+        return 2
+    serve(settings, policy, args.kubeconfig, sock, liveness)
     return 0
 
 
-def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> None:
+def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any, liveness_cache_age: float | None = None) -> None:
     # Imported here, before the workers patch threading for gevent, prometheus_client keeps
     # the C thread lock for its values: the few instructions it guards never yield, and a
     # gevent lock cost three Python-level acquisitions (~1% of the worker's CPU) per review.
@@ -175,11 +189,13 @@ def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> N
     def load() -> Any:
         # Runs in each worker, after the fork: the cache's threads belong to it.
         from .app import create_app
-        from .cache import NodeViewCache
+        from .cache import FeedTimings, NodeViewCache
 
-        cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig)), policy)
+        # Every request of the feeds is bounded as a whole, not only per phase (issue 27 availability 8).
+        timeout = FeedTimings.for_policy(policy).request_timeout
+        cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig, request_timeout=timeout)), policy)
         cache.start()
-        app = create_app(policy, cache)
+        app = create_app(policy, cache, liveness_cache_age)
         metrics["m"] = app.extensions["perf_webhook.metrics"]
         return app
 
