@@ -4,6 +4,7 @@ and suites; both address families; metrics summed over workers; no 5xx for HTTP 
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -232,3 +233,107 @@ def test_malformed_chunked_bodies_are_a_400_and_one_log_line(fixture_cluster: Si
         assert 'perf_webhook_bad_requests_total{code="400"}' in hook.get("/metrics")[1]
     finally:
         hook.stop()
+
+
+# -- idle TLS connections (issue 27 availability 7) ----------------------------------------------
+def worker_rss(hook: Webhook) -> int:
+    """The gunicorn worker's resident set in bytes (the arbiter's only child)."""
+    pid = hook.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    status = Path(f"/proc/{children[0]}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) * 1024
+
+
+def idle_tls(port: int, source: str = "127.0.0.1") -> ssl.SSLSocket:
+    """A connection that completes its TLS handshake and then sends nothing."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    return _IDLE.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+_IDLE = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_IDLE.check_hostname, _IDLE.verify_mode = False, ssl.CERT_NONE
+
+
+def review_from(hook: Webhook, source: str) -> int:
+    conn = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ssl.create_default_context(cafile=str(hook.ca)), timeout=30)
+    conn.source_address = (source, 0)
+    try:
+        return hook.post(review(pod()), conn=conn)[0]
+    finally:
+        conn.close()
+
+
+def test_idle_tls_connections_are_closed_at_the_header_timeout_with_rss_bounded_and_reviews_answered(
+    fixture_cluster: Sim, tmp_path: Path
+) -> None:
+    """The review's repro, scaled down: connections that handshake and send nothing were held for
+    the keep-alive timeout (75 s); 10,000 took RSS from 69 to 311 MB. With --header-timeout 2 each
+    of three rounds of 400 is closed within the header timeout (allowing 2 s for a loaded machine),
+    a review from another connection answers while they are open, each costs the worker less than
+    server.CONNECTION_COST (measured: 26 KiB), and the rounds leave RSS where the first left it."""
+    from perf_webhook.server import CONNECTION_COST
+
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--header-timeout", "2"))
+    try:
+        assert hook.post(review(pod()))[0] == 200
+        before = worker_rss(hook)
+        after_rounds = []
+        for _ in range(3):
+            opened = time.monotonic()
+            idle = [idle_tls(hook.port) for _ in range(400)]
+            held = worker_rss(hook)
+            assert hook.post(review(pod()))[0] == 200
+            assert (held - before) / 400 < CONNECTION_COST, f"{(held - before) / 400 / 1024:.1f} KiB a connection"
+            time.sleep(max(0.0, opened + 4 - time.monotonic()))
+            assert sum(map(still_open, idle)) == 0, "idle connections outlived --header-timeout"
+            for s in idle:
+                s.close()
+            after_rounds.append(worker_rss(hook))
+        assert after_rounds[-1] - after_rounds[0] < 8 * 1024 * 1024, [r // 1024 for r in after_rounds]
+        status, text = hook.get("/metrics")
+        assert metric(text, 'perf_webhook_connections_dropped_total{stage="headers"}') >= 1200
+    finally:
+        hook.stop()
+
+
+def test_one_address_holds_at_most_its_share_of_connections(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """--max-connections 40: one address may hold 20 (half); the 21st from it is closed at once,
+    while a client from another address (127.0.0.2, as a second API server) is served."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--max-connections", "40", "--header-timeout", "60"))
+    try:
+        held = [idle_tls(hook.port) for _ in range(20)]
+        with pytest.raises((ssl.SSLError, OSError)):
+            extra = idle_tls(hook.port)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert extra.recv(1) == b""  # closed without an answer
+            raise ConnectionResetError("closed")
+        assert review_from(hook, "127.0.0.2") == 200
+        assert sum(map(still_open, held)) == 20
+        for s in held:
+            s.close()
+        time.sleep(0.5)
+        status, text = hook.get("/metrics")
+        assert metric(text, 'perf_webhook_connections_dropped_total{stage="per_source_limit"}') >= 1
+        assert "at most 40 connections per worker, 20 per client address" in hook.log.read_text()
+    finally:
+        hook.stop()
+
+
+def test_max_connections_defaults_from_the_cgroup_memory_limit(tmp_path: Path) -> None:
+    from perf_webhook.server import default_max_connections, memory_limit
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    v2.write_text("max\n")
+    assert memory_limit((str(v2), str(v1))) is None
+    v2.write_text(f"{256 * 1024**2}\n")
+    assert memory_limit((str(v2),)) == 256 * 1024**2
+    v1.write_text("9223372036854771712\n")  # cgroup v1's "no limit"
+    assert memory_limit((str(tmp_path / "absent"), str(v1))) is None
+    assert memory_limit((str(tmp_path / "absent"),)) is None
+    # By hand: 256 MiB - 192 MiB reserve = 64 MiB, at 32 KiB a connection = 2,048.
+    assert default_max_connections(256 * 1024**2) == 2048
+    # 384 MiB with 2 workers: (384 - 2 x 192) MiB left = 0 -> the floor of 100.
+    assert default_max_connections(384 * 1024**2, workers=2) == 100
+    assert default_max_connections(4 * 1024**3) == 10000  # (4096 - 192) MiB / 32 KiB = 124,928 -> the ceiling
+    assert default_max_connections(None) == 10000

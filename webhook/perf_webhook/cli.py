@@ -84,7 +84,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     # Older charts pass --threads; gevent serves each connection in a greenlet of its own.
     p.add_argument("--threads", type=_positive, help=argparse.SUPPRESS)
-    p.add_argument("--max-connections", type=_positive, default=d.max_connections, help="open connections per worker (default %(default)s)")
+    p.add_argument(
+        "--max-connections",
+        type=_positive,
+        help="open connections per worker (default: what fits the cgroup memory limit beside the cache, "
+        "32 KiB a connection, 100 to 10000; 10000 without a limit)",
+    )
+    p.add_argument(
+        "--max-connections-per-source",
+        type=_positive,
+        help="open connections per client address (default: half of --max-connections)",
+    )
     p.add_argument("--tls-handshake-timeout", type=_seconds, default=d.handshake_timeout, help="seconds for the TLS handshake")
     p.add_argument("--header-timeout", type=_seconds, default=d.header_timeout, help="seconds for a request's line and headers")
     p.add_argument("--body-timeout", type=_seconds, default=d.body_timeout, help="seconds for a request's body and its answer")
@@ -99,8 +109,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from .server import Settings
+    from .server import Settings, default_max_connections, memory_limit
 
+    most = args.max_connections or default_max_connections(memory_limit(), args.workers)
     return Settings(
         certfile=args.tls_cert_file,
         keyfile=args.tls_private_key_file,
@@ -113,7 +124,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         keepalive=args.keepalive_timeout,
-        max_connections=args.max_connections,
+        max_connections=most,
+        max_connections_per_source=args.max_connections_per_source or 0,
     )
 
 
@@ -171,6 +183,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    logging.getLogger("perf_webhook").info(
+        "serving on %s port %d: at most %d connections per worker, %d per client address",
+        settings.bind_address,
+        settings.port,
+        settings.max_connections,
+        settings.per_source,
+    )
     serve(settings, policy, args.kubeconfig, sock, liveness)
     return 0
 
