@@ -337,3 +337,35 @@ def test_max_connections_defaults_from_the_cgroup_memory_limit(tmp_path: Path) -
     assert default_max_connections(384 * 1024**2, workers=2) == 100
     assert default_max_connections(4 * 1024**3) == 10000  # (4096 - 192) MiB / 32 KiB = 124,928 -> the ceiling
     assert default_max_connections(None) == 10000
+
+
+# -- draining (issue 27 operations 14) -----------------------------------------------------------
+def test_after_sigterm_open_keep_alive_connections_are_answered_with_connection_close(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """The API server keeps idle connections to the webhook and may write a review on one just
+    as the pod stops: closing them at SIGTERM (at the worker's next one-second check) failed that
+    review with EOF on every rollout. Now a review sent 1.5 s after SIGTERM on an open keep-alive
+    connection is answered, with Connection: close; a connection left idle is closed when the drain (--drain-timeout 3) ends,
+    and the process exits within the drain and gunicorn's 1 s beyond it."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--drain-timeout", "3"))
+    ctx = ssl.create_default_context(cafile=str(hook.ca))
+    busy = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ctx, timeout=30)
+    idle = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ctx, timeout=30)
+    try:
+        for conn in (busy, idle):
+            assert hook.post(review(pod()), conn=conn)[0] == 200  # both now idle keep-alive connections
+        hook.proc.terminate()
+        stopped = time.monotonic()
+        time.sleep(1.5)  # past the one-second check at which idle connections used to be closed
+        busy.request("POST", "/validate", body=json.dumps(review(pod())).encode(), headers={"Content-Type": "application/json"})
+        answer = busy.getresponse()
+        body = json.loads(answer.read())
+        assert answer.status == 200 and body["response"]["allowed"] is True
+        assert answer.getheader("Connection") == "close"
+        assert idle.sock is not None and still_open(idle.sock)  # idle, and still open within the drain
+        hook.proc.wait(15)
+        assert time.monotonic() - stopped < 3 + 1 + 1.5, "the worker outlived its drain"
+        assert not still_open(idle.sock)
+    finally:
+        busy.close()
+        idle.close()
+        hook.stop()

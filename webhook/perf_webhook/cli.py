@@ -100,6 +100,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--body-timeout", type=_seconds, default=d.body_timeout, help="seconds for a request's body and its answer")
     p.add_argument("--keepalive-timeout", type=_seconds, default=d.keepalive, help="seconds an idle keep-alive connection stays open")
     p.add_argument(
+        "--drain-timeout",
+        type=_seconds,
+        default=d.drain,
+        help="seconds after SIGTERM that open connections are still served, with Connection: close (default %(default)g)",
+    )
+    p.add_argument(
         "--liveness-cache-age",
         type=_seconds,
         help="seconds without a word from the API server after which /healthz fails and the kubelet restarts the pod "
@@ -124,6 +130,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         keepalive=args.keepalive_timeout,
+        drain=args.drain_timeout,
         max_connections=most,
         max_connections_per_source=args.max_connections_per_source or 0,
     )

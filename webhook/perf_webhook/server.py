@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -79,6 +81,7 @@ class Settings:
     keepalive: float = 75.0  # idle between requests; longer than the API server keeps idle connections
     max_connections: int = 10000  # per worker; a stalled one costs a greenlet and a socket
     max_connections_per_source: int = 0  # per client address; 0: half of max_connections
+    drain: float = 9.0  # after SIGTERM, open connections are still served this long (gunicorn's grace is 1 s more)
 
     @property
     def per_source(self) -> int:
@@ -204,6 +207,16 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
     on_cut: ClassVar[list[Callable[[str], None]]] = []  # told the stage of each dropped connection
     tls: ReloadingTLS
     sources: dict[str, int]  # open connections per client address (greenlets: no lock needed)
+    drain_until = 0.0  # monotonic time until which a draining worker still serves open connections
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        # SIGTERM: stop accepting (gunicorn closes the listener), but keep serving the connections
+        # already open until the drain ends, each answer with Connection: close. Closing idle
+        # keep-alive connections at once failed the review the API server was writing on one at
+        # that moment, with EOF, on every rollout (issue 27 operations 14).
+        if not self.drain_until:
+            self.drain_until = time.monotonic() + self.settings.drain
+        super().handle_exit(sig, frame)
 
     def run(self) -> None:
         self.tls = ReloadingTLS(self.settings)
@@ -249,7 +262,7 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
             parser = http.get_parser(self.cfg, conn, addr)
             name = listener.getsockname()
             first = True
-            while self.alive:
+            while True:
                 if first:
                     # The first request's headers are due within --header-timeout of the handshake:
                     # a connection that handshakes and then says nothing is not a keep-alive
@@ -271,6 +284,7 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
                 stage = "body"
                 with gevent.Timeout(s.body_timeout):
                     # AsyncWorker's: it says whether to keep the connection (gevent's own drops that)
+                    # gunicorn answers with Connection: close once the worker is not alive (draining)
                     if not AsyncWorker.handle_request(self, name, req, conn, addr):
                         return
                 req = None
@@ -287,13 +301,18 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
             util.close(conn)
 
     def _has_input(self, conn: Any, parser: Any, idle: float) -> bool:
-        """Wait (idle at most `idle` seconds) for the next request to start; False at
-        shutdown or when the client stays silent. Checked every second, so a draining
-        worker does not wait out idle keep-alive connections."""
+        """Wait (idle at most `idle` seconds) for the next request to start; False when the
+        client stays silent, or when the drain after SIGTERM ends first. Checked every second,
+        so a draining worker does not wait out a long keep-alive timeout."""
         if conn.pending() or parser.unreader.buf.getbuffer().nbytes:
             return True
         waited = 0.0
-        while self.alive and waited < idle:
+        while waited < idle:
+            if not self.alive:
+                left = self.drain_until - time.monotonic() if self.drain_until else 0.0
+                if left <= 0:
+                    return False
+                idle = min(idle, waited + left)
             step = min(1.0, idle - waited)
             try:
                 wait_read(conn.fileno(), timeout=step)
@@ -312,7 +331,7 @@ def gunicorn_config(settings: Settings, fd: int, worker: type) -> dict[str, Any]
         "worker_connections": settings.max_connections,
         "keepalive": max(1, round(settings.keepalive)),  # only read as "keep-alive on"; the worker times idling itself
         "timeout": 30,
-        "graceful_timeout": 10,
+        "graceful_timeout": math.ceil(settings.drain) + 1,  # connections close at the drain's end, before gunicorn's own cut
         "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
         "accesslog": None,
         "errorlog": "-",
