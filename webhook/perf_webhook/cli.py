@@ -15,9 +15,6 @@ from typing import Any
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
-# Flags a client of the server's TLS would recognise are named as the API server names them.
-TLS_VERSION_NAMES = ("VersionTLS12", "VersionTLS13")
-
 
 def _seconds(text: str) -> float:
     try:
@@ -60,14 +57,18 @@ def _suites(text: str) -> tuple[str, ...]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from .server import DEFAULT_SUITES, Settings
+    from .server import DEFAULT_SUITES, TLS_VERSIONS, Settings
 
     d = Settings("", "")
     p = argparse.ArgumentParser(prog="perf-webhook", description="Validating admission webhook: requests and memory padding targets.")
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM), reloaded when it changes")
     p.add_argument("--tls-private-key-file", required=True, help="its private key (PEM)")
     p.add_argument(
-        "--tls-min-version", choices=TLS_VERSION_NAMES, default=d.tls_min_version, help="lowest TLS version (default %(default)s)"
+        # named as the API server's --tls-min-version names them; server.py's list is the one source
+        "--tls-min-version",
+        choices=tuple(TLS_VERSIONS),
+        default=d.tls_min_version,
+        help="lowest TLS version (default %(default)s)",
     )
     p.add_argument(
         "--tls-cipher-suites",
