@@ -110,6 +110,10 @@ def test_tls_flags_are_the_api_servers(fixture_cluster: Sim, tmp_path: Path) -> 
         ("--tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA", "unknown TLS cipher suite 'TLS_RSA_WITH_RC4_128_SHA'"),
         ("--tls-min-version", "VersionTLS10", "invalid choice: 'VersionTLS10'"),
         ("--header-timeout", "soon", "'soon' is not a number of seconds"),
+        ("--max-connections-per-source", "0", "'0' must be at least 1"),
+        ("--drain-timeout", "-1", "must be more than 0"),
+        # the policy's maxCacheAgeSeconds is 60: liveness must fail after readiness, not before
+        ("--liveness-cache-age", "30", "must be more than the policy's maxCacheAgeSeconds (60)"),
     ],
 )
 def test_bad_serving_flags_stop_start_up_with_one_line(fixture_cluster: Sim, tmp_path: Path, flag: str, value: str, message: str) -> None:
