@@ -18,6 +18,7 @@ from kubectl_perf.policy_file import parse_policy
 from perf_webhook.cache import FeedTimings, NodeViewCache
 from realk8s import RealK8s
 from silent_proxy import SilentProxy
+from test_webhook import metric
 from webhook_helpers import start_webhook
 
 
@@ -124,6 +125,7 @@ def test_a_silent_api_server_connection_is_replaced_and_probes_follow_staleness(
             seen = _within(15, lambda: "synced: 2 nodes" in hook.get("/healthz?verbose")[1])
             assert seen is not None, f"the cache did not see the new node within 15 s: {hook.get('/healthz?verbose')[1]}"
             assert "no answer from the API server" in hook.log.read_text()  # the watchdog's line
+            assert metric(hook.get("/metrics")[1], "perf_webhook_feed_restarts_total") >= 1
 
             proxy.go_silent()
             unready = _within(15, lambda: hook.get("/readyz")[0] == 503)

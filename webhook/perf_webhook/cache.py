@@ -264,6 +264,9 @@ class NodeViewCache:
     def node_count(self) -> int:
         return len(self._nodes)
 
+    def feed_restarts(self) -> int:
+        return sum(f.restarts for f in self.feeds)
+
     def pod_count(self) -> int:
         return len(self._pods)
 
