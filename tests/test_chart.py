@@ -43,7 +43,7 @@ CASES: dict[str, dict[str, Any]] = {
     "bring-your-own": {
         "tls": {"mode": "secret", "secret": {"name": "my-tls", "caBundle": "PLACEHOLDER"}},
         "webhook": {"url": "https://127.0.0.1:9443/validate"},
-        "networkPolicy": {"apiServer": {"cidrs": ["10.0.0.0/24", "fd00::/64"], "ports": [6443]}},
+        "networkPolicy": {"enabled": True, "apiServer": {"cidrs": ["10.0.0.0/24", "fd00::/64"], "ports": [6443]}},
         "podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": None},
         "server": {"tlsMinVersion": "VersionTLS13", "bindAddress": "::"},
     },
@@ -284,11 +284,14 @@ def test_rbac_is_least_privilege(committed: str) -> None:
 
 
 # 20: in from the API server and Prometheus, out to DNS and the API server, nothing else.
-def test_network_policy_by_default() -> None:
-    np = by_kind(render({}), "NetworkPolicy")[0]["spec"]
+API_CIDRS = {"enabled": True, "apiServer": {"cidrs": ["10.0.0.0/24"]}}
+
+
+def test_network_policy_rules() -> None:
+    np = by_kind(render({"networkPolicy": API_CIDRS}), "NetworkPolicy")[0]["spec"]
     assert all(rule.get("ports") for rule in np["ingress"] + np["egress"])  # no rule opens every port
     api_in, prometheus = np["ingress"]
-    assert api_in == {"ports": [{"port": 8443, "protocol": "TCP"}]}  # the API server's address is unknown by default
+    assert api_in == {"ports": [{"port": 8443, "protocol": "TCP"}], "from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}]}
     assert prometheus["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
@@ -296,7 +299,10 @@ def test_network_policy_by_default() -> None:
         }
     ]
     api_out, dns = np["egress"]
-    assert api_out == {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}
+    assert api_out == {
+        "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+        "to": [{"ipBlock": {"cidr": "10.0.0.0/24"}}],
+    }
     assert dns["to"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -311,17 +317,25 @@ def test_network_policy_with_the_api_servers_addresses() -> None:
         "podSelector": {"matchLabels": {"app": "vcluster"}},
     }
     api = {"cidrs": ["10.0.0.0/24"], "peers": [vcluster], "ports": [6443]}
-    np = by_kind(render({"networkPolicy": {"apiServer": api, "prometheus": None}}), "NetworkPolicy")[0]["spec"]
+    np = by_kind(render({"networkPolicy": {"enabled": True, "apiServer": api, "prometheus": None}}), "NetworkPolicy")[0]["spec"]
     peers = [{"ipBlock": {"cidr": "10.0.0.0/24"}}, vcluster]
     assert np["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": peers}]
     assert np["egress"][0] == {"ports": [{"port": 6443, "protocol": "TCP"}], "to": peers}
-    assert "networkPolicy.apiServer.cidrs" not in render_files({"networkPolicy": {"apiServer": api}})["NOTES.txt"]
-    assert "networkPolicy.apiServer.cidrs" in render_files({})["NOTES.txt"]
+    assert "networkPolicy.apiServer.cidrs" not in render_files({"networkPolicy": {"enabled": True, "apiServer": api}})["NOTES.txt"]
+    assert "networkPolicy.apiServer.cidrs" in render_files({})["NOTES.txt"]  # off by default, and NOTES says how to turn it on
+
+
+def test_a_network_policy_open_to_every_source_is_refused() -> None:
+    """Issue 27 chart: enabled with neither API-server CIDRs nor peers rendered an ingress rule
+    from anywhere, which looks like protection and is none; now off by default and refused."""
+    assert not by_kind(render({}), "NetworkPolicy")
+    with pytest.raises(helm.HelmError, match="networkPolicy.enabled needs the API server's addresses"):
+        render({"networkPolicy": {"enabled": True}})
 
 
 def test_no_api_server_ports_is_refused_not_an_allow_all_rule() -> None:
     with pytest.raises(helm.HelmError):
-        render({"networkPolicy": {"apiServer": {"ports": []}}})
+        render({"networkPolicy": {**API_CIDRS, "apiServer": {"cidrs": ["10.0.0.0/24"], "ports": []}}})
 
 
 def test_policy_configmap_is_a_valid_policy() -> None:
@@ -480,3 +494,122 @@ def test_chart_policy_values_are_the_package_defaults() -> None:
     values = flat(yaml.safe_load((CHART / "values.yaml").read_text())["policy"])
     defaults = flat(DEFAULTS)
     assert values and {k: defaults.get(k, "(no default)") for k in values} == values
+
+
+# -- issue 27, chart section ---------------------------------------------------------------------
+def container(values: dict[str, Any]) -> dict[str, Any]:
+    return by_kind(render(values), "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_a_startup_probe_covers_the_first_sync_and_probe_timeouts_exceed_a_reviews_budget() -> None:
+    c = container({})
+    startup, ready, live = c["startupProbe"], c["readinessProbe"], c["livenessProbe"]
+    assert startup["httpGet"] == {"path": "/startupz", "port": "https", "scheme": "HTTPS"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 300  # startupSeconds: 5 s x 60
+    assert (ready["httpGet"]["path"], live["httpGet"]["path"]) == ("/readyz", "/healthz")
+    # webhook.timeoutSeconds 5 is a review's budget: every probe waits 6 s
+    assert {p["timeoutSeconds"] for p in (startup, ready, live)} == {6}
+    c = container({"webhook": {"timeoutSeconds": 10}, "startupSeconds": 62})
+    assert {p["timeoutSeconds"] for p in (c["startupProbe"], c["readinessProbe"], c["livenessProbe"])} == {11}
+    assert c["startupProbe"]["failureThreshold"] == 13  # 62 s rounded up to whole 5 s periods
+
+
+def test_resources_hold_the_measured_peak_and_the_default_connections() -> None:
+    """The measured peak is 172 MB RSS at 5,000 nodes / 150,000 pods (docs/performance.md): the
+    request, 192Mi = 201 MB, holds it. The limit, 256Mi, gives --max-connections its default of
+    (256 - 192) MiB / 32 KiB = 2,048 connections (server.default_max_connections, worked by hand)."""
+    from perf_webhook.server import default_max_connections
+
+    c = container({})
+    assert c["resources"] == {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"memory": "256Mi"}}
+    assert 192 * 1024**2 > 172 * 10**6
+    assert default_max_connections(256 * 1024**2) == 2048
+    assert not [a for a in c["args"] if a.startswith("--max-connections")]  # derived from the limit in the pod
+    c = container({"server": {"maxConnections": 4000, "maxConnectionsPerSource": 500}})
+    assert {"--max-connections=4000", "--max-connections-per-source=500"} <= set(c["args"])
+
+
+def test_three_replicas_and_a_disruption_budget_by_default() -> None:
+    docs = render({})
+    assert by_kind(docs, "Deployment")[0]["spec"]["replicas"] == 3
+    assert by_kind(docs, "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+
+
+def test_drain_fits_the_grace_period() -> None:
+    spec = by_kind(render({"server": {"drainSeconds": 20}}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert "--drain-timeout=20" in spec["containers"][0]["args"]
+    assert spec["terminationGracePeriodSeconds"] >= 10 + 20 + 1  # preStop, drain, gunicorn's second
+
+
+def test_installing_into_default_is_refused_it_would_be_exempt() -> None:
+    chart = helm.Chart.load(str(CHART))
+    with pytest.raises(helm.HelmError, match="namespace of its own"):
+        chart.render({}, name="perf", namespace="default", is_install=True)
+    out = chart.render({"allowDefaultNamespace": True}, name="perf", namespace="default", is_install=True)
+    assert "WARNING: installed into `default`" in next(t for p, t in out.items() if p.endswith("NOTES.txt"))
+    assert chart.render({}, name="perf", namespace="perf-system", is_install=True)
+    report = helm.lint(str(CHART), {}, strict=True)  # helm lint renders in default, but installs nothing
+    assert report["errors"] == [], report
+
+
+def test_server_values_are_checked_against_the_names_server_py_accepts() -> None:
+    """One source: the schema's enums are server.py's lists."""
+    from perf_webhook.server import TLS12_SUITES, TLS13_SUITES, TLS_VERSIONS
+
+    server = json.loads((CHART / "values.schema.json").read_text())["properties"]["server"]["properties"]
+    assert server["tlsMinVersion"]["enum"] == ["", *TLS_VERSIONS]
+    assert server["tlsCipherSuites"]["items"]["enum"] == [*TLS12_SUITES, *TLS13_SUITES]
+    for bad in (
+        {"tlsMinVersion": "VersionTLS11"},
+        {"tlsMinVersion": "TLS1.3"},
+        {"tlsCipherSuites": ["TLS_RSA_WITH_RC4_128_SHA"]},
+        {"bindAddress": "localhost"},
+        {"bindAddress": "10.0.0.256"},
+        {"bindAddress": "0.0.0.0 "},
+        {"maxConnections": 0},
+    ):
+        with pytest.raises(helm.HelmError):
+            render({"server": bad})
+    for good in ("::", "0.0.0.0", "[::1]", "fd00::1", "10.1.2.3", ""):
+        assert by_kind(render({"server": {"bindAddress": good}}), "Deployment")
+
+
+def test_service_monitor_and_prometheus_rule_are_optional_and_name_real_metrics() -> None:
+    import re
+
+    from review_helpers import client
+
+    assert not [d for d in render({}) if d["apiVersion"].startswith("monitoring.coreos.com/")]
+    on = {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}, "prometheusRule": {"enabled": True}}}
+    docs = render(on)
+    (monitor,) = by_kind(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == by_kind(docs, "Service")[0]["spec"]["ports"][0]["name"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "serverName": "perf-kubectl-perf-webhook.perf-system.svc",
+        "ca": {"secret": {"name": "perf-kubectl-perf-webhook-tls", "key": "ca.crt"}},
+    }
+    (rule,) = by_kind(docs, "PrometheusRule")
+    alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert set(alerts) == {"PerfWebhookStaleNodeCache", "PerfWebhookPaddingSkippedStale", "PerfWebhookDenials", "PerfWebhookOverBudget"}
+    assert alerts["PerfWebhookStaleNodeCache"].endswith("> 60")  # policy.maxCacheAgeSeconds
+    # Every metric an alert reads is one the webhook exports (its HELP line is in /metrics).
+    exported = client().get("/metrics").text
+    for expr in alerts.values():
+        for name in re.findall(r"perf_webhook_[a-z_]+", expr):
+            assert f"# HELP {name} " in exported, f"{name} is not exported"
+
+
+def test_the_rendered_chart_is_accepted_by_the_real_api_server(realk8s: Any) -> None:
+    """Server-side dry run of every object the default render makes (3 replicas, probes with the
+    startupProbe, the PDB) and of one with the NetworkPolicy, in a namespace of its own. The
+    Prometheus Operator's kinds need its CRDs, which this server does not have: those are checked
+    by render above."""
+    namespace = "chart-dryrun"
+    realk8s.kubectl("create", "namespace", namespace, check=False)
+    for values in ({}, {"networkPolicy": API_CIDRS, "server": {"maxConnections": 3000, "bindAddress": "::"}}):
+        docs = [d for d in render(values, namespace=namespace) if not d["apiVersion"].startswith(("cert-manager.io/", "monitoring."))]
+        result = realk8s.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
+        assert result.returncode == 0, result.stderr
+        assert "deployment.apps/perf-kubectl-perf-webhook created (server dry run)" in result.stdout

@@ -24,6 +24,7 @@ CALLED = {
     "gunicorn.workers.ggevent.GeventWorker.handle": ("self", "listener", "client", "addr"),  # overridden
     "gunicorn.workers.ggevent.GeventWorker.run": ("self",),  # overridden, then called
     "gunicorn.workers.base.Worker.handle_error": ("self", "req", "client", "addr", "exc"),
+    "gunicorn.workers.base.Worker.handle_exit": ("self", "sig", "frame"),  # overridden: SIGTERM starts the drain
 }
 CAUGHT = ("gunicorn.http.errors.NoMoreData", "gunicorn.http.errors.UnsupportedTransferCoding")
 
@@ -73,6 +74,17 @@ def test_the_gevent_worker_still_serves_each_connection_through_handle() -> None
 
     source = inspect.getsource(GeventWorker.run)
     assert "self.handle" in source, f"gunicorn {gunicorn.__version__}: GeventWorker.run no longer hands connections to self.handle"
+
+
+def test_a_worker_that_is_not_alive_answers_with_connection_close() -> None:
+    # The drain after SIGTERM (issue 27 operations 14) serves open connections while the worker
+    # is not alive and relies on AsyncWorker.handle_request to force Connection: close then.
+    from gunicorn.workers.base_async import AsyncWorker
+
+    source = inspect.getsource(AsyncWorker.handle_request)
+    assert "if not self.alive" in source and "resp.force_close()" in source, (
+        f"gunicorn {gunicorn.__version__}: AsyncWorker.handle_request no longer forces Connection: close when not alive"
+    )
 
 
 def test_the_parser_keeps_its_read_ahead_in_unreader_buf() -> None:

@@ -4,6 +4,7 @@ and suites; both address families; metrics summed over workers; no 5xx for HTTP 
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -109,6 +110,10 @@ def test_tls_flags_are_the_api_servers(fixture_cluster: Sim, tmp_path: Path) -> 
         ("--tls-cipher-suites", "TLS_RSA_WITH_RC4_128_SHA", "unknown TLS cipher suite 'TLS_RSA_WITH_RC4_128_SHA'"),
         ("--tls-min-version", "VersionTLS10", "invalid choice: 'VersionTLS10'"),
         ("--header-timeout", "soon", "'soon' is not a number of seconds"),
+        ("--max-connections-per-source", "0", "'0' must be at least 1"),
+        ("--drain-timeout", "-1", "must be more than 0"),
+        # the policy's maxCacheAgeSeconds is 60: liveness must fail after readiness, not before
+        ("--liveness-cache-age", "30", "must be more than the policy's maxCacheAgeSeconds (60)"),
     ],
 )
 def test_bad_serving_flags_stop_start_up_with_one_line(fixture_cluster: Sim, tmp_path: Path, flag: str, value: str, message: str) -> None:
@@ -231,4 +236,140 @@ def test_malformed_chunked_bodies_are_a_400_and_one_log_line(fixture_cluster: Si
         assert len([ln for ln in lines if "chunked" in ln]) == 1, lines
         assert 'perf_webhook_bad_requests_total{code="400"}' in hook.get("/metrics")[1]
     finally:
+        hook.stop()
+
+
+# -- idle TLS connections (issue 27 availability 7) ----------------------------------------------
+def worker_rss(hook: Webhook) -> int:
+    """The gunicorn worker's resident set in bytes (the arbiter's only child)."""
+    pid = hook.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    status = Path(f"/proc/{children[0]}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) * 1024
+
+
+def idle_tls(port: int, source: str = "127.0.0.1") -> ssl.SSLSocket:
+    """A connection that completes its TLS handshake and then sends nothing."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    return _IDLE.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+_IDLE = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+_IDLE.check_hostname, _IDLE.verify_mode = False, ssl.CERT_NONE
+
+
+def review_from(hook: Webhook, source: str) -> int:
+    conn = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ssl.create_default_context(cafile=str(hook.ca)), timeout=30)
+    conn.source_address = (source, 0)
+    try:
+        return hook.post(review(pod()), conn=conn)[0]
+    finally:
+        conn.close()
+
+
+def test_idle_tls_connections_are_closed_at_the_header_timeout_with_rss_bounded_and_reviews_answered(
+    fixture_cluster: Sim, tmp_path: Path
+) -> None:
+    """The review's repro, scaled down: connections that handshake and send nothing were held for
+    the keep-alive timeout (75 s); 10,000 took RSS from 69 to 311 MB. With --header-timeout 2 each
+    of three rounds of 400 is closed within the header timeout (allowing 2 s for a loaded machine),
+    a review from another connection answers while they are open, each costs the worker less than
+    server.CONNECTION_COST (measured: 26 KiB), and the rounds leave RSS where the first left it."""
+    from perf_webhook.server import CONNECTION_COST
+
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--header-timeout", "2"))
+    try:
+        assert hook.post(review(pod()))[0] == 200
+        before = worker_rss(hook)
+        after_rounds = []
+        for _ in range(3):
+            opened = time.monotonic()
+            idle = [idle_tls(hook.port) for _ in range(400)]
+            held = worker_rss(hook)
+            assert hook.post(review(pod()))[0] == 200
+            assert (held - before) / 400 < CONNECTION_COST, f"{(held - before) / 400 / 1024:.1f} KiB a connection"
+            time.sleep(max(0.0, opened + 4 - time.monotonic()))
+            assert sum(map(still_open, idle)) == 0, "idle connections outlived --header-timeout"
+            for s in idle:
+                s.close()
+            after_rounds.append(worker_rss(hook))
+        assert after_rounds[-1] - after_rounds[0] < 8 * 1024 * 1024, [r // 1024 for r in after_rounds]
+        status, text = hook.get("/metrics")
+        assert metric(text, 'perf_webhook_connections_dropped_total{stage="headers"}') >= 1200
+    finally:
+        hook.stop()
+
+
+def test_one_address_holds_at_most_its_share_of_connections(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """--max-connections 40: one address may hold 20 (half); the 21st from it is closed at once,
+    while a client from another address (127.0.0.2, as a second API server) is served."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--max-connections", "40", "--header-timeout", "60"))
+    try:
+        held = [idle_tls(hook.port) for _ in range(20)]
+        with pytest.raises((ssl.SSLError, OSError)):
+            extra = idle_tls(hook.port)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert extra.recv(1) == b""  # closed without an answer
+            raise ConnectionResetError("closed")
+        assert review_from(hook, "127.0.0.2") == 200
+        assert sum(map(still_open, held)) == 20
+        for s in held:
+            s.close()
+        time.sleep(0.5)
+        status, text = hook.get("/metrics")
+        assert metric(text, 'perf_webhook_connections_dropped_total{stage="per_source_limit"}') >= 1
+        assert "at most 40 connections per worker, 20 per client address" in hook.log.read_text()
+    finally:
+        hook.stop()
+
+
+def test_max_connections_defaults_from_the_cgroup_memory_limit(tmp_path: Path) -> None:
+    from perf_webhook.server import default_max_connections, memory_limit
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    v2.write_text("max\n")
+    assert memory_limit((str(v2), str(v1))) is None
+    v2.write_text(f"{256 * 1024**2}\n")
+    assert memory_limit((str(v2),)) == 256 * 1024**2
+    v1.write_text("9223372036854771712\n")  # cgroup v1's "no limit"
+    assert memory_limit((str(tmp_path / "absent"), str(v1))) is None
+    assert memory_limit((str(tmp_path / "absent"),)) is None
+    # By hand: 256 MiB - 192 MiB reserve = 64 MiB, at 32 KiB a connection = 2,048.
+    assert default_max_connections(256 * 1024**2) == 2048
+    # 384 MiB with 2 workers: (384 - 2 x 192) MiB left = 0 -> the floor of 100.
+    assert default_max_connections(384 * 1024**2, workers=2) == 100
+    assert default_max_connections(4 * 1024**3) == 10000  # (4096 - 192) MiB / 32 KiB = 124,928 -> the ceiling
+    assert default_max_connections(None) == 10000
+
+
+# -- draining (issue 27 operations 14) -----------------------------------------------------------
+def test_after_sigterm_open_keep_alive_connections_are_answered_with_connection_close(fixture_cluster: Sim, tmp_path: Path) -> None:
+    """The API server keeps idle connections to the webhook and may write a review on one just
+    as the pod stops: closing them at SIGTERM (at the worker's next one-second check) failed that
+    review with EOF on every rollout. Now a review sent 1.5 s after SIGTERM on an open keep-alive
+    connection is answered, with Connection: close; a connection left idle is closed when the drain (--drain-timeout 3) ends,
+    and the process exits within the drain and gunicorn's 1 s beyond it."""
+    hook = start_webhook(tmp_path, fixture_cluster, POLICY, extra=("--drain-timeout", "3"))
+    ctx = ssl.create_default_context(cafile=str(hook.ca))
+    busy = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ctx, timeout=30)
+    idle = http.client.HTTPSConnection("127.0.0.1", hook.port, context=ctx, timeout=30)
+    try:
+        for conn in (busy, idle):
+            assert hook.post(review(pod()), conn=conn)[0] == 200  # both now idle keep-alive connections
+        hook.proc.terminate()
+        stopped = time.monotonic()
+        time.sleep(1.5)  # past the one-second check at which idle connections used to be closed
+        busy.request("POST", "/validate", body=json.dumps(review(pod())).encode(), headers={"Content-Type": "application/json"})
+        answer = busy.getresponse()
+        body = json.loads(answer.read())
+        assert answer.status == 200 and body["response"]["allowed"] is True
+        assert answer.getheader("Connection") == "close"
+        assert idle.sock is not None and still_open(idle.sock)  # idle, and still open within the drain
+        hook.proc.wait(15)
+        assert time.monotonic() - stopped < 3 + 1 + 1.5, "the worker outlived its drain"
+        assert not still_open(idle.sock)
+    finally:
+        busy.close()
+        idle.close()
         hook.stop()

@@ -86,9 +86,14 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
     decisions.info(json.dumps(line, separators=(",", ":"), default=str))
 
 
-def create_app(policy: Policy, nodes: NodeSource) -> Flask:
+# /healthz fails when the cache has heard nothing for this many times maxCacheAgeSeconds.
+LIVENESS_FACTOR = 5
+
+
+def create_app(policy: Policy, nodes: NodeSource, liveness_cache_age: float | None = None) -> Flask:
     """An app per policy and node source, so tests build one without globals."""
     app = Flask("perf_webhook")
+    live_bound = liveness_cache_age or LIVENESS_FACTOR * policy.max_cache_age_seconds
     metrics = Metrics(nodes)
     app.extensions["perf_webhook.metrics"] = metrics
 
@@ -156,11 +161,26 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        # Liveness: the process serves. The cache's state is detail, never a failure:
-        # restarting would not bring an unreachable API server back.
+        # Liveness: the process serves, and a synced cache has heard from the API server within
+        # the liveness bound (issue 27 availability 8). Readiness fails first, at maxCacheAgeSeconds;
+        # the feeds' watchdog reconnects on its own, so a restart is the last resort for a cache
+        # that stayed silent several times longer (a wedged process, not a blip). Before the first
+        # sync the startupProbe (/startupz) is the one that waits.
+        age = nodes.age() if nodes.synced() else 0.0
+        if age > live_bound:
+            line = f"[-]node-cache heard from the API server {age:.0f}s ago (liveness bound {live_bound:g}s)\n"
+            return Response(line + "healthz check failed\n", status=503, mimetype="text/plain")
         if "verbose" in request.args:
             return Response(f"[+]serving ok\n[+]node-cache {nodes.describe()}\nhealthz check passed\n", mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/startupz")
+    def startupz() -> Response:
+        # The chart's startupProbe: started once every feed has listed, so a new replica joins the
+        # Service (and a rollout moves on) only with a cache to judge by.
+        if nodes.synced():
+            return Response("ok (node cache synced)\n", mimetype="text/plain")
+        return Response("not started: node cache not synced yet\n", status=503, mimetype="text/plain")
 
     @app.get("/readyz")
     def readyz() -> Response:

@@ -15,9 +15,6 @@ from typing import Any
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
-# Flags a client of the server's TLS would recognise are named as the API server names them.
-TLS_VERSION_NAMES = ("VersionTLS12", "VersionTLS13")
-
 
 def _seconds(text: str) -> float:
     try:
@@ -60,14 +57,18 @@ def _suites(text: str) -> tuple[str, ...]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from .server import DEFAULT_SUITES, Settings
+    from .server import DEFAULT_SUITES, TLS_VERSIONS, Settings
 
     d = Settings("", "")
     p = argparse.ArgumentParser(prog="perf-webhook", description="Validating admission webhook: requests and memory padding targets.")
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM), reloaded when it changes")
     p.add_argument("--tls-private-key-file", required=True, help="its private key (PEM)")
     p.add_argument(
-        "--tls-min-version", choices=TLS_VERSION_NAMES, default=d.tls_min_version, help="lowest TLS version (default %(default)s)"
+        # named as the API server's --tls-min-version names them; server.py's list is the one source
+        "--tls-min-version",
+        choices=tuple(TLS_VERSIONS),
+        default=d.tls_min_version,
+        help="lowest TLS version (default %(default)s)",
     )
     p.add_argument(
         "--tls-cipher-suites",
@@ -84,17 +85,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     # Older charts pass --threads; gevent serves each connection in a greenlet of its own.
     p.add_argument("--threads", type=_positive, help=argparse.SUPPRESS)
-    p.add_argument("--max-connections", type=_positive, default=d.max_connections, help="open connections per worker (default %(default)s)")
+    p.add_argument(
+        "--max-connections",
+        type=_positive,
+        help="open connections per worker (default: what fits the cgroup memory limit beside the cache, "
+        "32 KiB a connection, 100 to 10000; 10000 without a limit)",
+    )
+    p.add_argument(
+        "--max-connections-per-source",
+        type=_positive,
+        help="open connections per client address (default: half of --max-connections)",
+    )
     p.add_argument("--tls-handshake-timeout", type=_seconds, default=d.handshake_timeout, help="seconds for the TLS handshake")
     p.add_argument("--header-timeout", type=_seconds, default=d.header_timeout, help="seconds for a request's line and headers")
     p.add_argument("--body-timeout", type=_seconds, default=d.body_timeout, help="seconds for a request's body and its answer")
     p.add_argument("--keepalive-timeout", type=_seconds, default=d.keepalive, help="seconds an idle keep-alive connection stays open")
+    p.add_argument(
+        "--drain-timeout",
+        type=_seconds,
+        default=d.drain,
+        help="seconds after SIGTERM that open connections are still served, with Connection: close (default %(default)g)",
+    )
+    p.add_argument(
+        "--liveness-cache-age",
+        type=_seconds,
+        help="seconds without a word from the API server after which /healthz fails and the kubelet restarts the pod "
+        "(default: 5 x the policy's maxCacheAgeSeconds; /readyz fails at maxCacheAgeSeconds)",
+    )
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from .server import Settings
+    from .server import Settings, default_max_connections, memory_limit
 
+    most = args.max_connections or default_max_connections(memory_limit(), args.workers)
     return Settings(
         certfile=args.tls_cert_file,
         keyfile=args.tls_private_key_file,
@@ -107,7 +131,9 @@ def settings_from(args: argparse.Namespace) -> Any:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         keepalive=args.keepalive_timeout,
-        max_connections=args.max_connections,
+        drain=args.drain_timeout,
+        max_connections=most,
+        max_connections_per_source=args.max_connections_per_source or 0,
     )
 
 
@@ -157,11 +183,26 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(store, ignore_errors=True)
 
         atexit.register(clean)
-    serve(settings, policy, args.kubeconfig, sock)
+    liveness = args.liveness_cache_age
+    if liveness is not None and liveness <= policy.max_cache_age_seconds:
+        print(
+            f"perf-webhook: --liveness-cache-age {liveness:g} must be more than the policy's maxCacheAgeSeconds "
+            f"({policy.max_cache_age_seconds:g}): readiness fails first, liveness only after a larger bound",
+            file=sys.stderr,
+        )
+        return 2
+    logging.getLogger("perf_webhook").info(
+        "serving on %s port %d: at most %d connections per worker, %d per client address",
+        settings.bind_address,
+        settings.port,
+        settings.max_connections,
+        settings.per_source,
+    )
+    serve(settings, policy, args.kubeconfig, sock, liveness)
     return 0
 
 
-def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> None:
+def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any, liveness_cache_age: float | None = None) -> None:
     # Imported here, before the workers patch threading for gevent, prometheus_client keeps
     # the C thread lock for its values: the few instructions it guards never yield, and a
     # gevent lock cost three Python-level acquisitions (~1% of the worker's CPU) per review.
@@ -175,11 +216,13 @@ def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> N
     def load() -> Any:
         # Runs in each worker, after the fork: the cache's threads belong to it.
         from .app import create_app
-        from .cache import NodeViewCache
+        from .cache import FeedTimings, NodeViewCache
 
-        cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig)), policy)
+        # Every request of the feeds is bounded as a whole, not only per phase (issue 27 availability 8).
+        timeout = FeedTimings.for_policy(policy).request_timeout
+        cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig, request_timeout=timeout)), policy)
         cache.start()
-        app = create_app(policy, cache)
+        app = create_app(policy, cache, liveness_cache_age)
         metrics["m"] = app.extensions["perf_webhook.metrics"]
         return app
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -44,6 +44,13 @@ class CacheCollector(Collector):
         )
         yield GaugeMetricFamily("perf_webhook_node_cache_nodes", "Nodes in the cache.", self.cache.node_count())
         yield GaugeMetricFamily("perf_webhook_node_cache_pods", "Pods holding memory limits, in the cache.", self.cache.pod_count())
+        restarts = getattr(self.cache, "feed_restarts", None)  # a static node source (tests) has no feeds
+        if restarts is not None:
+            yield CounterMetricFamily(
+                "perf_webhook_feed_restarts",
+                "Feeds the watchdog started afresh after no progress for maxCacheAgeSeconds.",
+                restarts(),
+            )
 
 
 class Metrics:
@@ -64,6 +71,12 @@ class Metrics:
         self.duration = Histogram("perf_webhook_request_duration_seconds", "Time to judge one review.", buckets=BUCKETS, registry=own)
         self.dropped = Counter(
             "perf_webhook_connections_dropped", "Connections dropped at a deadline, by the stage that stalled.", ["stage"], registry=own
+        )
+        self.over_budget = Counter(
+            "perf_webhook_over_budget",
+            "Reviews that ran past their CPU budget and were answered per onOverBudget, by decision.",
+            ["decision"],
+            registry=own,
         )
         if multiprocess():
             from prometheus_client import multiprocess as mp
@@ -87,6 +100,10 @@ class Metrics:
 
     def padding_skipped(self, reason: str) -> None:
         self.skipped.labels(reason).inc()
+
+    def review_over_budget(self, decision: str) -> None:
+        """A review cut at its CPU budget (issue 27 availability 6); the chart's PrometheusRule alerts on the rate."""
+        self.over_budget.labels(decision).inc()
 
     def bad_request(self, status: int) -> None:
         self.bad.labels(str(status)).inc()

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -78,6 +80,47 @@ class Settings:
     body_timeout: float = 10.0  # the body and the answer (the API server's default webhook timeout)
     keepalive: float = 75.0  # idle between requests; longer than the API server keeps idle connections
     max_connections: int = 10000  # per worker; a stalled one costs a greenlet and a socket
+    max_connections_per_source: int = 0  # per client address; 0: half of max_connections
+    drain: float = 9.0  # after SIGTERM, open connections are still served this long (gunicorn's grace is 1 s more)
+
+    @property
+    def per_source(self) -> int:
+        return self.max_connections_per_source or max(1, self.max_connections // 2)
+
+
+# What one open TLS connection costs the worker, idle after its handshake (a greenlet, the SSL
+# object and its buffers, the socket, the parser): measured 26 KiB each with 400 open
+# (tests/test_webhook_serving.py checks it stays under this), rounded up.
+CONNECTION_COST = 32 * 1024
+# Kept for everything but connections: the process's measured peak with the cache of 5,000 nodes
+# and 150,000 pods (172 MB RSS, docs/performance.md) and a margin.
+MEMORY_RESERVE = 192 * 1024 * 1024
+MIN_CONNECTIONS, MAX_CONNECTIONS = 100, 10000
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # cgroup v2, v1
+
+
+def memory_limit(paths: tuple[str, ...] = CGROUP_LIMITS) -> int | None:
+    """The container's memory limit in bytes, from the cgroup; None when unlimited or unreadable."""
+    for path in paths:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # cgroup v1 writes a huge number for "no limit"
+            return int(text)
+        return None  # "max": no limit
+    return None
+
+
+def default_max_connections(limit: int | None, workers: int = 1) -> int:
+    """Open connections per worker that fit the memory limit beside the reserve (issue 27
+    availability 7: 10,000 idle TLS connections took RSS from 69 to 311 MB); the most
+    gunicorn is asked for when there is no limit to fit."""
+    if limit is None:
+        return MAX_CONNECTIONS
+    room = (limit - MEMORY_RESERVE * workers) // (CONNECTION_COST * workers)
+    return int(max(MIN_CONNECTIONS, min(MAX_CONNECTIONS, room)))
 
 
 class ReloadingTLS:
@@ -163,13 +206,50 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
     settings: ClassVar[Settings]
     on_cut: ClassVar[list[Callable[[str], None]]] = []  # told the stage of each dropped connection
     tls: ReloadingTLS
+    sources: dict[str, int]  # open connections per client address (greenlets: no lock needed)
+    drain_until = 0.0  # monotonic time until which a draining worker still serves open connections
+
+    def handle_exit(self, sig: Any, frame: Any) -> None:
+        # SIGTERM: stop accepting (gunicorn closes the listener), but keep serving the connections
+        # already open until the drain ends, each answer with Connection: close. Closing idle
+        # keep-alive connections at once failed the review the API server was writing on one at
+        # that moment, with EOF, on every rollout (issue 27 operations 14).
+        if not self.drain_until:
+            self.drain_until = time.monotonic() + self.settings.drain
+        super().handle_exit(sig, frame)
 
     def run(self) -> None:
         self.tls = ReloadingTLS(self.settings)
         self.tls.watch()
+        self.sources = {}
         super().run()
 
+    def _cut(self, stage: str) -> None:
+        for hook in self.on_cut:
+            hook(stage)
+
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
+        s = self.settings
+        source = str(addr[0]) if isinstance(addr, tuple) and addr else ""
+        held = self.sources.get(source, 0)
+        if held >= s.per_source:
+            # One address may not hold more than its share: a tenant's pod opening thousands of
+            # idle connections must leave room for the API servers' own (issue 27 availability 7).
+            self._cut("per_source_limit")
+            log.debug("refused a connection from %s: it holds %d (--max-connections-per-source)", source, held)
+            util.close(client)
+            return
+        self.sources[source] = held + 1
+        try:
+            self._serve(listener, client, addr)
+        finally:
+            left = self.sources.get(source, 1) - 1
+            if left > 0:
+                self.sources[source] = left
+            else:
+                self.sources.pop(source, None)
+
+    def _serve(self, listener: Any, client: socket.socket, addr: Any) -> None:
         s = self.settings
         conn: Any = client
         req = None
@@ -181,22 +261,35 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
                 conn.do_handshake()
             parser = http.get_parser(self.cfg, conn, addr)
             name = listener.getsockname()
-            while self.alive:
-                stage = "idle"
-                if not self._has_input(conn, parser, s.keepalive):
-                    return
-                stage = "headers"
-                with gevent.Timeout(s.header_timeout):
-                    req = next(parser)
+            first = True
+            while True:
+                if first:
+                    # The first request's headers are due within --header-timeout of the handshake:
+                    # a connection that handshakes and then says nothing is not a keep-alive
+                    # connection yet and must not be held for the keep-alive timeout (issue 27
+                    # availability 7: 10,000 of them held 75 s took 240 MB).
+                    stage = "headers"
+                    with gevent.Timeout(s.header_timeout):
+                        if not self._has_input(conn, parser, s.header_timeout + 1):
+                            return
+                        req = next(parser)
+                    first = False
+                else:
+                    stage = "idle"
+                    if not self._has_input(conn, parser, s.keepalive):
+                        return
+                    stage = "headers"
+                    with gevent.Timeout(s.header_timeout):
+                        req = next(parser)
                 stage = "body"
                 with gevent.Timeout(s.body_timeout):
                     # AsyncWorker's: it says whether to keep the connection (gevent's own drops that)
+                    # gunicorn answers with Connection: close once the worker is not alive (draining)
                     if not AsyncWorker.handle_request(self, name, req, conn, addr):
                         return
                 req = None
         except gevent.Timeout:
-            for hook in self.on_cut:
-                hook(stage)
+            self._cut(stage)
             log.debug("dropped a connection from %s: no %s within the deadline", addr, stage)
         except (StopIteration, NoMoreData, ssl.SSLError, OSError):
             pass  # the client left, failed its handshake, or asked to close
@@ -208,13 +301,18 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
             util.close(conn)
 
     def _has_input(self, conn: Any, parser: Any, idle: float) -> bool:
-        """Wait (idle at most `idle` seconds) for the next request to start; False at
-        shutdown or when the client stays silent. Checked every second, so a draining
-        worker does not wait out idle keep-alive connections."""
+        """Wait (idle at most `idle` seconds) for the next request to start; False when the
+        client stays silent, or when the drain after SIGTERM ends first. Checked every second,
+        so a draining worker does not wait out a long keep-alive timeout."""
         if conn.pending() or parser.unreader.buf.getbuffer().nbytes:
             return True
         waited = 0.0
-        while self.alive and waited < idle:
+        while waited < idle:
+            if not self.alive:
+                left = self.drain_until - time.monotonic() if self.drain_until else 0.0
+                if left <= 0:
+                    return False
+                idle = min(idle, waited + left)
             step = min(1.0, idle - waited)
             try:
                 wait_read(conn.fileno(), timeout=step)
@@ -233,7 +331,7 @@ def gunicorn_config(settings: Settings, fd: int, worker: type) -> dict[str, Any]
         "worker_connections": settings.max_connections,
         "keepalive": max(1, round(settings.keepalive)),  # only read as "keep-alive on"; the worker times idling itself
         "timeout": 30,
-        "graceful_timeout": 10,
+        "graceful_timeout": math.ceil(settings.drain) + 1,  # connections close at the drain's end, before gunicorn's own cut
         "control_socket_disable": True,  # several webhooks may share a host (tests, benchmarks)
         "accesslog": None,
         "errorlog": "-",

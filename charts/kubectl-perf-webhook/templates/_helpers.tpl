@@ -93,6 +93,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- fail "tls.secret.caBundle must be a base64-encoded PEM certificate (bundle)" -}}
 {{- end -}}
 {{- end -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if and $np.enabled (not $np.apiServer.cidrs) (not $np.apiServer.peers) -}}
+{{- fail "networkPolicy.enabled needs the API server's addresses: set networkPolicy.apiServer.cidrs (e.g. the control-plane subnet) or networkPolicy.apiServer.peers; a policy open to every source would let any pod reach the webhook port" -}}
+{{- end -}}
+{{- if and (eq .Release.Namespace "default") (or .Release.IsInstall .Release.IsUpgrade) (not .Values.allowDefaultNamespace) -}}
+{{- fail "install into a namespace of its own (helm install -n perf-system --create-namespace): the release's namespace is never judged, so in default every pod created there would pass unchecked (allowDefaultNamespace=true to do it anyway)" -}}
+{{- end -}}
 {{- $pdb := .Values.podDisruptionBudget | default dict -}}
 {{- if and (hasKey $pdb "minAvailable") (hasKey $pdb "maxUnavailable") -}}
 {{- fail "podDisruptionBudget: set one of minAvailable and maxUnavailable (to use minAvailable, set maxUnavailable to null)" -}}
