@@ -107,6 +107,9 @@ def test_images_joined_with_node_status() -> None:
         "base": "python",
         "image": "gcr.io/distroless/python3-debian13",
         "savingBytes": (411 - 22) * M,
+        "savingBasis": "image-is-base",  # python:3.12 itself: the whole image is the base
+        "estimate": False,
+        "baseImage": "python:3.12",
         "why": py.suggestion["why"],
     }
     by_digest = by[f"docker.io/library/python@{P}"]

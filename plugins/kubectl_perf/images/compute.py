@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import imageref
-from ..image_sizes import NodeImages, runtime_name, status_image_ids, suggest
+from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids, suggest
 from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
@@ -210,9 +210,8 @@ class ImageInventory:
                 notes.append(f"no node lists it: size from the registry (compressed layers){cut}")
             else:
                 notes.append(f"size unknown: no node lists it{cut}")
-        config = inspection.config if inspection is not None else None
-        hint = (lambda: imageref.suggest_for_config(config, size)) if config is not None else None  # nodes know the size best
-        suggestion, detected = suggest(use.ref, size, runtime, hint)
+        inspected = Inspected(inspection.config, tuple(inspection.layers)) if inspection and inspection.config is not None else None
+        suggestion, detected = suggest(use.ref, size, runtime, inspected)  # nodes know the size best
         if inspection and inspection.error:
             notes.append(f"registry: {inspection.error}")
         elif inspection and detected and suggestion is None:
@@ -335,6 +334,7 @@ class Inspection:
     config: dict[str, Any] | None = None
     layer_bytes: int | None = None
     error: str = ""
+    layers: list[tuple[str, int]] = field(default_factory=list)  # (digest, compressed bytes), base first
 
 
 @dataclass

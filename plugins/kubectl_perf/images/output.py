@@ -90,12 +90,28 @@ def _workloads(r: ImageRow) -> str:
     return first if len(r.workloads) == 1 else f"{first} +{len(r.workloads) - 1}"
 
 
+def saving_text(s: dict[str, Any] | None) -> str:
+    """-21.2 MB; ~-21.2 MB when an estimate (no base split); "" without a figure."""
+    if not s or s.get("savingBytes") is None:
+        return ""
+    return f"{'~' if s.get('estimate') else ''}-{human(s['savingBytes'])}"
+
+
 def _suggestion(r: ImageRow) -> str:
     s = r.suggestion
     if not s:
         return ""
     short = s["image"].rsplit("/", 1)[-1]
-    return f"{short} (-{human(s['savingBytes'])})" if s.get("savingBytes") is not None else short
+    saving = saving_text(s)
+    return f"{short} ({saving})" if saving else short
+
+
+def _split(r: ImageRow) -> str:
+    """Base vs application layers (compressed, as the registry lists them), when --inspect found the base."""
+    s = r.suggestion or {}
+    if s.get("baseBytes") is None:
+        return ""
+    return f"{human(s['baseBytes'])} / {human(s['appBytes'])}"
 
 
 def image_columns() -> list[Column]:
@@ -115,13 +131,10 @@ def image_columns() -> list[Column]:
         ),
         Column("TAG", lambda r: r.hygiene),
         Column("SUGGESTION", _suggestion, lambda r: (r.suggestion or {}).get("image", "")),
-        Column(
-            "SAVING",
-            lambda r: human((r.suggestion or {}).get("savingBytes")),
-            lambda r: (r.suggestion or {}).get("savingBytes"),
-            wide=True,
-            right=True,
-        ),
+        Column("SAVING", lambda r: saving_text(r.suggestion), lambda r: (r.suggestion or {}).get("savingBytes"), wide=True, right=True),
+        Column("BASIS", lambda r: (r.suggestion or {}).get("savingBasis") or "", wide=True),
+        Column("BASE / APP", _split, lambda r: (r.suggestion or {}).get("baseBytes"), wide=True, right=True),
+        Column("WHY", lambda r: (r.suggestion or {}).get("why") or "", wide=True),
         Column("NOTE", lambda r: "; ".join(r.notes), wide=True),
     ]
 
@@ -238,6 +251,16 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
+    notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
     if view.output in ("table", "wide") and len(shown) < len(images):
-        return [f"showing {len(shown)} of {len(images)} images (--top 0 shows all)"]
-    return []
+        notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
+    return notes
+
+
+def why_notes(rows: list[ImageRow]) -> list[str]:
+    """The table's notes: why each suggested base fits, once per reason, naming its images."""
+    by_why: dict[str, list[str]] = {}
+    for r in rows:
+        if r.suggestion and r.suggestion.get("why"):
+            by_why.setdefault(f"{r.suggestion['image'].rsplit('/', 1)[-1]}: {r.suggestion['why']}", []).append(r.short)
+    return [f"{why} [{', '.join(shorts)}]" for why, shorts in by_why.items()]

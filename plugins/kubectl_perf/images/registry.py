@@ -99,9 +99,9 @@ class Registry:
         layers = manifest.get("layers")
         if not isinstance(layers, list) or not config_ref.get("digest"):
             raise RegistryError("the manifest has no config or layers (schema 1 manifests are not read)")
-        layer_bytes = sum(int(layer.get("size") or 0) for layer in layers if isinstance(layer, dict))
+        sized = [(str(layer.get("digest") or ""), int(layer.get("size") or 0)) for layer in layers if isinstance(layer, dict)]
         config = session.json(f"blobs/{config_ref['digest']}", "application/json, */*")
-        return Inspection(config, layer_bytes)
+        return Inspection(config, sum(size for _d, size in sized), layers=sized)
 
 
 class _Session:
