@@ -11,10 +11,11 @@ from typing import Any
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path
 from ..model import parse_resource_list
+from ..owners import owner_index
 from ..running_pods import RUNNING_PODS
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
-from .compute import Audit, Controller, owner_index, top_controllers
+from .compute import Audit, Controller, top_controllers
 
 KS = "/api/v1/namespaces/kube-system"
 

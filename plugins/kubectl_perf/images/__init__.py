@@ -41,6 +41,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
         pool_label=options.pool_label,
         hpa_targets=fetch.hpa_targets(cluster, plan, notes),
         node_filter=bool(plan.node_selector),
+        owners=fetch.owners(cluster, plan, notes),
     )
     inventory = ImageInventory(settings)
     fetch.nodes(cluster, plan, inventory, notes)

@@ -41,6 +41,8 @@ class InventorySettings:
     pool_label: str | None = None  # None: the first of model.POOL_LABELS that nodes carry (see assign_pools)
     hpa_targets: frozenset[tuple[str, str, str]] = frozenset()  # (kind, namespace, name) scaled by an HPA
     node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
+    # ReplicaSets' and Jobs' own controller references (owners.owner_index); None: not read, names are guessed
+    owners: Mapping[tuple[str, str, str], Any] | None = None
 
 
 @dataclass
@@ -152,7 +154,7 @@ class ImageInventory:
             if self.settings.node_filter and k < 0:
                 continue
             meta = pod.get("metadata") or {}
-            workload = workload_of(meta)
+            workload = workload_of(meta, self.settings.owners)
             info = self.workloads.get(workload)
             if info is None:
                 placement = {key: spec[key] for key in ("nodeSelector", "affinity", "tolerations") if spec.get(key)}
@@ -255,7 +257,7 @@ class ImageInventory:
         out = []
         for w in row.workloads:
             info = self.workloads[w]
-            name = f"{w.kind}/{w.namespace}/{w.name}"
+            name = w.text()
             if (w.kind, w.namespace, w.name) in self.settings.hpa_targets:
                 out.append((w, f"{name} (HPA target)"))
             elif w.kind in STARTING_KINDS:
