@@ -117,7 +117,7 @@ def test_sort_top_and_filters(hand_cluster: Sim) -> None:
     lines = table.stdout.split("\n\n")[0].splitlines()  # the data first, then the summary and the rest
     assert lines[0].split()[:3] == ["IMAGE", "SIZE", "NODES"] and [ln.split()[0] for ln in lines[1:]] == [
         "python:3.12",
-        f"python@{PODS[3]['spec']['containers'][0]['image'].split('@')[1]}",
+        "python:3.12@sha256:11111111",  # pinned by digest: the tag kept, the digest cut to 8 hex digits
     ]
 
 

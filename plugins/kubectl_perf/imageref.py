@@ -69,6 +69,16 @@ class ImageRef:
             name = f"{self.registry}/{name}"
         return f"{name}@{self.digest}" if self.digest else f"{name}:{self.tag}"
 
+    @property
+    def display(self) -> str:
+        """What a table shows: the short form, a digest cut to 8 hex digits and the tag kept beside
+        it (busybox:1.38.0@sha256:abcd1234): the runtime pulls by digest, people read the tag."""
+        if not self.digest:
+            return self.short
+        algorithm, _, hexes = self.digest.partition(":")
+        name = self.short.split("@", 1)[0]
+        return f"{name}{':' + self.tag if self.tag else ''}@{algorithm}:{hexes[:8]}"
+
 
 def parse(text: str) -> ImageRef:
     """Parse and normalise an image reference; ImageRefError when it is not one."""

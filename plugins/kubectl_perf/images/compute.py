@@ -220,7 +220,7 @@ class ImageInventory:
             notes.append(f"inspected: {detected}")
         return ImageRow(
             image=ref_text,
-            short=use.ref.short if use.ref else ref_text,
+            short=use.ref.display if use.ref else ref_text,
             size=size,
             runtime=runtime,
             sizes=measured.sizes,

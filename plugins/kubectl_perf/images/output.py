@@ -150,6 +150,8 @@ def top_cached_columns() -> list[Column]:
 
 def histogram_columns(widest: int) -> list[Column]:
     def bar(row: tuple[str, int]) -> str:
+        if row[0] == "size unknown":  # not a size class: no bar
+            return ""
         return "#" * (round(row[1] * 40 / widest) if widest else 0)
 
     return [Column("SIZE", lambda r: r[0]), Column("IMAGES", lambda r: str(r[1]), right=True), Column("", bar)]
@@ -164,8 +166,15 @@ def pool_columns(label: str) -> list[Column]:
         Column("NODES", lambda p: str(p.nodes), right=True),
         Column("RUNTIME", lambda p: p.runtime),
         Column("IMAGES", lambda p: str(p.images), right=True),
-        Column("FRESH NODE PULLS", lambda p: human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else ""), right=True),
+        Column("FRESH NODE PULLS", _fresh, right=True),
     ]
+
+
+def _fresh(p: PoolRow) -> str:
+    """What a fresh node pulls; `?` when no image of the pool has a known size (never `0 B`)."""
+    if p.unknown and p.unknown == p.images:
+        return f"? ({p.unknown} unknown)"
+    return human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else "")
 
 
 def pre_pull_columns() -> list[Column]:
@@ -185,8 +194,9 @@ def summary_columns() -> list[Column]:
 
     return [
         Column("IMAGES IN USE", lambda d: str(d["images"]), right=True),
-        Column("UNIQUE SIZE", lambda d: human(d["uniqueBytes"]), right=True),
-        Column("CACHED ON NODES", lambda d: human(d["cachedBytes"]), right=True),
+        # no size known at all (nodes unreadable, or none lists them): `?`, not `0 B`
+        Column("UNIQUE SIZE", lambda d: "?" if d["images"] and d["sizeUnknown"] == d["images"] else human(d["uniqueBytes"]), right=True),
+        Column("CACHED ON NODES", lambda d: human(d["cachedBytes"]) if d["nodes"] else "?", right=True),
         Column("NODES", lambda d: str(d["nodes"]), right=True),
         Column("AT IMAGE CAP", at_cap, right=True),
         Column("SIZE UNKNOWN", lambda d: str(d["sizeUnknown"]), right=True),
@@ -198,11 +208,12 @@ def summary_columns() -> list[Column]:
 # -- kube-fledged ---------------------------------------------------------------------------
 def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-prepull") -> dict[str, Any] | None:
     """A kube-fledged ImageCache with one cacheSpec entry per node pool; None when
-    there is nothing to pre-pull. Pools without a pool label get no entry: a missing
-    selector would cache on every node."""
+    there is nothing to pre-pull. On a cluster whose nodes carry no pool label at all, one
+    entry without nodeSelector (kube-fledged caches it on every node). Where a pool label
+    exists, nodes lacking it get no entry: a missing selector would cache on every node."""
     per_pool: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for p in result.pre_pull:
-        if not p.selector:
+        if not p.selector and result.inventory.pool_label:
             continue
         images = per_pool.setdefault(tuple(sorted(p.selector.items())), [])
         if p.image not in images:  # kube-fledged rejects duplicates within a list
@@ -213,7 +224,12 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
         "apiVersion": IMAGECACHE_API,
         "kind": "ImageCache",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "kubectl-perf"}},
-        "spec": {"cacheSpec": [{"images": images, "nodeSelector": dict(selector)} for selector, images in sorted(per_pool.items())]},
+        "spec": {
+            "cacheSpec": [
+                {"images": images, **({"nodeSelector": dict(selector)} if selector else {})}
+                for selector, images in sorted(per_pool.items())
+            ]
+        },
     }
 
 
@@ -235,12 +251,17 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
 
     def tables() -> list[Table]:
         hist = report.histogram()
+        unknown = sum(1 for r in report.images if r.size is None)
+        if not any(n for _l, n in hist):
+            hist = []  # no size known: no histogram of zeros
+        if unknown and not csv:
+            hist = [*hist, ("size unknown", unknown)]
         _by_size, by_cached = report.top(view.top or len(images))
         return [
             Table(images if csv else shown, image_columns()),  # the data: every image in csv/tsv
             Table([doc["summary"]], summary_columns()),
             Table(by_cached, top_cached_columns()),
-            Table(hist, histogram_columns(max((n for _l, n in hist), default=0))),
+            Table(hist, histogram_columns(max((n for label, n in hist if label != "size unknown"), default=0))),
             Table(report.pools if report.inventory.nodes else [], pool_columns(report.inventory.pool_label)),
             Table(report.pre_pull, pre_pull_columns()),
         ]
