@@ -279,8 +279,8 @@ def test_inspect_through_the_cli(inspect_cluster: tuple[Sim, Server, Server, int
     bare = images_in_process(sim, "--inspect", "-o", "json", env={"DOCKER_CONFIG": str(tmp_path / "none")})
     assert bare.returncode == 0
     app = {i["image"]: i for i in json.loads(bare.stdout)["images"]}[f"{private.host}/private/app:1"]
-    assert app["suggestion"] is None and app["notes"] == [
-        f"registry: unauthorized (401): no credentials for {private.host} in ~/.docker/config.json"
+    assert app["suggestion"] is None and app["notes"] == [  # the message names $DOCKER_CONFIG's file
+        f"registry: unauthorized (401): no credentials for {private.host} in {tmp_path / 'none'}/config.json"
     ]
     # Without --inspect nothing is read from registries: custom images get no suggestion.
     plain = {i["image"]: i for i in json.loads(images_in_process(sim, "-o", "json").stdout)["images"]}

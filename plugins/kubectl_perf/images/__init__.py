@@ -46,7 +46,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     inventory = ImageInventory(settings)
     fetch.nodes(cluster, plan, inventory, notes)
     fetch.pods(cluster, plan, inventory)
-    report = inventory.report(fetch.inspect(inventory, plan) if plan.inspect else None, notes)
+    report = inventory.report(fetch.inspect(cluster, inventory, plan, notes) if plan.inspect else None, notes)
     for note in report.notes + emit_report(report, options.view, cluster.host):
         print(f"note: {note}", file=sys.stderr)
     return 0

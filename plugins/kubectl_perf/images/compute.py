@@ -69,6 +69,7 @@ class Use:
     running_on: set[int] = field(default_factory=set)  # nodes with a pod using it
     image_ids: set[str] = field(default_factory=set)  # status imageIDs, normalised
     kinds: set[str] = field(default_factory=set)  # container kinds: app, init, sidecar, ephemeral
+    pull_secrets: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name) of its pods' imagePullSecrets
 
 
 @dataclass
@@ -163,6 +164,8 @@ class ImageInventory:
             pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
+            namespace = str(meta.get("namespace") or "")
+            secrets = {(namespace, str(s.get("name"))) for s in spec.get("imagePullSecrets") or () if isinstance(s, dict) and s.get("name")}
             for kind, container in _containers(spec):
                 raw = str(container.get("image") or "")
                 ref_text = self.images.normalise(raw)
@@ -173,6 +176,7 @@ class ImageInventory:
                 use.kinds.add(kind)
                 use.policies[container.get("imagePullPolicy") or _default_policy(use.ref)] += 1
                 use.workloads.add(workload)
+                use.pull_secrets |= secrets
                 if ref_text not in seen:
                     seen.add(ref_text)
                     use.pods += 1

@@ -68,10 +68,12 @@ def pods(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory) -> Image
     return with_running_pods(cluster, plan.namespace, plan.selector, plan.chunk_size, inventory.with_pods)
 
 
-def inspect(inventory: ImageInventory, plan: ImagesPlan) -> dict[str, Inspection]:
-    """Registry configs of images whose name does not tell their base, or whose size no node knows."""
+def inspect(cluster: Cluster, inventory: ImageInventory, plan: ImagesPlan, notes: list[str]) -> dict[str, Inspection]:
+    """Registry configs of images whose name does not tell their base, or whose size no node knows.
+    Credentials: the imagePullSecrets of the pods that run each image (where the user may read them;
+    a note when not), then the user's docker config (auths, credHelpers, credsStore)."""
     from .. import imageref
-    from .registry import Registry, docker_credentials
+    from .registry import Credentials, Registry, pull_secret_auths
 
     todo = []
     for ref_text, use in inventory.uses.items():
@@ -79,6 +81,32 @@ def inspect(inventory: ImageInventory, plan: ImagesPlan) -> dict[str, Inspection
         if ref is None or imageref.is_lean(ref):
             continue
         if imageref.suggest_for_name(ref) is None or ref_text not in inventory.aliases:
-            todo.append((ref_text, ref))
+            todo.append((ref_text, ref, use.pull_secrets))
+    by_secret: dict[tuple[str, str], Any] = {}
+    denied: list[str] = []
+    missing: list[str] = []
+    for namespace, name in sorted(set().union(*(secrets for _t, _r, secrets in todo))):
+        try:
+            by_secret[(namespace, name)] = pull_secret_auths(cluster.get(f"/api/v1/namespaces/{namespace}/secrets/{name}"))
+        except ApiError as err:
+            if err.status not in (403, 404):
+                raise
+            (denied if err.status == 403 else missing).append(f"{namespace}/{name}")
+    if denied:
+        notes.append(
+            f"cannot read imagePullSecrets {', '.join(denied)} (forbidden): their registries are read with your docker credentials"
+        )
+    if missing:
+        notes.append(f"imagePullSecrets {', '.join(missing)} not found")
+    items = []
+    for ref_text, ref, secrets in todo:
+        pull: dict[str, Any] = {}
+        for namespace, name in sorted(secrets):
+            for host, creds in by_secret.get((namespace, name), {}).items():
+                pull.setdefault(host, (creds, f"from imagePullSecret {namespace}/{name}"))
+        items.append((ref_text, ref, pull))
     arch = next((n.arch for n in inventory.nodes if n.arch), "amd64")
-    return Registry(plan.registry_timeout, docker_credentials(), arch).inspect_all(todo)
+    credentials = Credentials.from_docker_config(plan.registry_timeout)
+    found = Registry(plan.registry_timeout, credentials, arch).inspect_all(items)
+    notes.extend(credentials.notes)
+    return found
