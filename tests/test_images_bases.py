@@ -204,3 +204,18 @@ def test_known_base_table_by_layer_digests() -> None:
         Inspected({"config": base["config"]}, (("sha256:" + "b" * 64, 40 * M), ("sha256:" + "c" * 64, 153_188_023))),
     )
     assert found is not None and (found["savingBytes"], found["savingBasis"], found["estimate"]) == (21_188_023, "estimate", True)
+
+
+def test_alpine_bases_keep_static_for_compiled_binaries() -> None:
+    """A Go toolchain image over alpine (first layer: alpine's 3,849,738 B rootfs) ships a binary:
+    static still fits; a Python app over the same rootfs gets no suggestion, with the reason."""
+    from kubectl_perf.image_sizes import Inspected, suggest
+    from kubectl_perf.imageref import parse
+
+    alpine_rootfs = tuple((d, s) for d, s in BASES["python:3.12-alpine"]["layers"][:1])
+    go = Inspected({"config": {"Env": ["GOLANG_VERSION=1.25.1"]}}, (*alpine_rootfs, ("sha256:" + "d" * 64, 290 * M)))
+    found, _ = suggest(parse("registry.example/build/tool:1"), 293_849_738, "containerd", go)
+    assert found is not None and found["image"] == "gcr.io/distroless/static-debian13"
+    py = Inspected({"config": BASES["python:3.12-alpine"]["config"]}, (*alpine_rootfs, ("sha256:" + "e" * 64, 150 * M)))
+    found, detected = suggest(parse("registry.example/shop/app:1"), 153_849_738, "containerd", py)
+    assert found is None and detected == "alpine-sized base (first layer 3.85 MB): gcr.io/distroless/python3-debian13 would be bigger"
