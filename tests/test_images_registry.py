@@ -257,6 +257,8 @@ def test_inspect_through_the_cli(inspect_cluster: tuple[Sim, Server, Server, int
         "estimate",
         True,
     )
+    table = images_in_process(sim, "--inspect", env={"DOCKER_CONFIG": str(creds)})
+    assert "python3-debian13 (~-21.2 MB)" in table.stdout  # an estimate says so
     worker = images[f"{open_reg.host}/shop/worker:5"]  # eclipse-temurin:21-jre's 121,136,054 B less java21's 80 MB
     assert worker["suggestion"]["image"] == "gcr.io/distroless/java21-debian13" and worker["suggestion"]["savingBytes"] == 41_136_054
     web = images[f"{open_reg.host}/shop/web:1"]  # the label names ubuntu:24.04, one layer in the table: the first 30 MB
