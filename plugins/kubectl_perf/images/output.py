@@ -279,9 +279,10 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
 
 
 def why_notes(rows: list[ImageRow]) -> list[str]:
-    """The table's notes: why each suggested base fits, once per reason, naming its images."""
-    by_why: dict[str, list[str]] = {}
+    """The table's notes: why each suggested base fits, once per reason, naming its images
+    (`python:3.12 -> python3-debian13: carries CPython 3.13 ...`)."""
+    by_why: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         if r.suggestion and r.suggestion.get("why"):
-            by_why.setdefault(f"{r.suggestion['image'].rsplit('/', 1)[-1]}: {r.suggestion['why']}", []).append(r.short)
-    return [f"{why} [{', '.join(shorts)}]" for why, shorts in by_why.items()]
+            by_why.setdefault((r.suggestion["image"].rsplit("/", 1)[-1], r.suggestion["why"]), []).append(r.short)
+    return [f"{', '.join(shorts)} -> {target}: {why}" for (target, why), shorts in by_why.items()]
