@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_perf.audit.compute import Audit, Settings, finish, owner_index, unbound
+from kubectl_perf.audit.compute import Audit, Settings, finish, unbound
 from kubectl_perf.audit.image_checks import image_latest_tag, image_pull_always
+from kubectl_perf.owners import owner_index
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import parse_policy
 from kubectl_perf.reports import Result

@@ -76,6 +76,7 @@ def test_big_images_warn_per_workload_with_size_and_suggestion(images_cluster: S
         "suggestion": "gcr.io/distroless/python3-debian13",
         "base": "python",
         "savingBytes": "965000000",
+        "savingBasis": "image-is-base",  # python:3.12 run as it is: the whole image is the base
         "pods": "3",
     }
     model = found["Pod/ml/model"][1]

@@ -102,18 +102,22 @@ def test_images_joined_with_node_status() -> None:
     # Listed by n1, n2 (containerd, compressed) and n3 (CRI-O, uncompressed): the majority's size.
     assert (py.size, py.runtime, py.nodes, py.sizes) == (411 * M, "containerd", 3, {"containerd": 411 * M, "cri-o": 1020 * M})
     assert (py.pods, py.containers, py.policies, py.latest) == (3, 3, {"IfNotPresent": 3}, False)
-    assert py.workloads == [Workload("Deployment", "shop", "web"), Workload("StatefulSet", "shop", "db")]
+    # no ReplicaSets or Jobs given (InventorySettings.owners): the conventions answer, marked as guesses
+    assert py.workloads == [Workload("Deployment", "shop", "web", guess=True), Workload("StatefulSet", "shop", "db")]
     assert py.suggestion == {
         "base": "python",
         "image": "gcr.io/distroless/python3-debian13",
         "savingBytes": (411 - 22) * M,
+        "savingBasis": "image-is-base",  # python:3.12 itself: the whole image is the base
+        "estimate": False,
+        "baseImage": "python:3.12",
         "why": py.suggestion["why"],
     }
     by_digest = by[f"docker.io/library/python@{P}"]
     assert (by_digest.size, by_digest.nodes, by_digest.pods, by_digest.workloads) == (411 * M, 3, 1, [Workload("Pod", "shop", "debug")])
     assert by_digest.pinned and by_digest.hygiene == "digest"
     js = by["docker.io/library/node:22"]
-    assert (js.size, js.nodes, js.workloads) == (409 * M, 1, [Workload("CronJob", "shop", "nightly")])
+    assert (js.size, js.nodes, js.workloads) == (409 * M, 1, [Workload("CronJob", "shop", "nightly", guess=True)])
     assert (
         js.suggestion is not None
         and js.suggestion["image"] == "gcr.io/distroless/nodejs22-debian13"
@@ -176,14 +180,14 @@ def test_pre_pull_plan() -> None:
     got = [(p.image, p.pool, p.selector, p.eligible, p.missing, p.uncertain, p.reasons) for p in plan]
     assert got == [
         # node:22 (CronJob) may run on n1, n2, n4 (not the tainted n3); only n1 holds it. 409 MB x 2 first.
-        ("docker.io/library/node:22", "a", {"node-pool": "a"}, 3, 2, 0, ["CronJob/shop/nightly"]),
+        ("docker.io/library/node:22", "a", {"node-pool": "a"}, 3, 2, 0, ["CronJob?/shop/nightly"]),
         # python:3.12 (web has 2 replicas) is missing only on the fresh n4; db (1 replica, no HPA) is no candidate.
-        ("docker.io/library/python:3.12", "a", {"node-pool": "a"}, 3, 1, 0, ["Deployment/shop/web x2"]),
+        ("docker.io/library/python:3.12", "a", {"node-pool": "a"}, 3, 1, 0, ["Deployment?/shop/web x2"]),
     ]
     assert audit(InventorySettings(min_size=410 * M)).pre_pull[0].image == "docker.io/library/python:3.12"
     hpa = audit(InventorySettings(hpa_targets=frozenset({("StatefulSet", "shop", "db")}))).pre_pull
     assert sorted(hpa[1].reasons) == [
-        "Deployment/shop/web x2",
+        "Deployment?/shop/web x2",
         "StatefulSet/shop/db (HPA target)",
     ]  # db tolerates n3, which holds it already
 

@@ -56,10 +56,15 @@ def test_image_cache_groups_by_pool_and_skips_unlabelled_nodes() -> None:
         PrePull("docker.io/library/c:1", 700, "p1", {"pool": "p1"}, 3, 1, 0, ["DaemonSet/x/d"], w),
         PrePull("docker.io/library/d:1", 600, "", {}, 1, 1, 0, ["DaemonSet/x/d"], w),  # nodes without the pool label
     ]
-    cache = image_cache(ImageReport(ImageInventory(), [], [], plan), "ns")
+    labelled = ImageInventory()
+    labelled.pool_label = "pool"
+    cache = image_cache(ImageReport(labelled, [], [], plan), "ns")
     assert cache is not None
     assert cache["spec"]["cacheSpec"] == [
         {"images": ["docker.io/library/a:1", "docker.io/library/c:1"], "nodeSelector": {"pool": "p1"}},
         {"images": ["docker.io/library/b:1"], "nodeSelector": {"pool": "p2"}},
     ]
-    assert image_cache(ImageReport(ImageInventory(), [], [], plan[3:]), "ns") is None
+    assert image_cache(ImageReport(labelled, [], [], plan[3:]), "ns") is None
+    # no node carries any pool label: one entry without nodeSelector, every node
+    bare = image_cache(ImageReport(ImageInventory(), [], [], plan[3:]), "ns")
+    assert bare is not None and bare["spec"]["cacheSpec"] == [{"images": ["docker.io/library/d:1"]}]

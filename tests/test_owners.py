@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_perf.owners import Workload, workload_of
+from kubectl_perf.owners import Workload, owner_index, workload_of
 
 
 def meta(name: str, owner: tuple[str, str] | None = None, labels: dict[str, str] | None = None, **ref: Any) -> dict[str, Any]:
@@ -16,7 +16,9 @@ def meta(name: str, owner: tuple[str, str] | None = None, labels: dict[str, str]
 
 def test_deployment_from_template_hash() -> None:
     pod = meta("web-7d4b9c-x2x9z", ("ReplicaSet", "web-7d4b9c"), {"pod-template-hash": "7d4b9c"})
-    assert workload_of(pod) == Workload("Deployment", "shop", "web")
+    # without the ReplicaSet listed, the convention answers, marked as a guess
+    assert workload_of(pod) == Workload("Deployment", "shop", "web", guess=True)
+    assert workload_of(pod).text() == "Deployment?/shop/web" and workload_of(pod).as_dict()["guessed"] is True
     # a ReplicaSet whose name does not end in its pods' hash was made by hand
     assert workload_of(meta("rs-x", ("ReplicaSet", "custom-rs"), {"pod-template-hash": "7d4b9c"})) == Workload(
         "ReplicaSet", "shop", "custom-rs"
@@ -26,7 +28,7 @@ def test_deployment_from_template_hash() -> None:
 
 
 def test_cronjob_from_job_name() -> None:
-    assert workload_of(meta("nightly-29000123-abcde", ("Job", "nightly-29000123"))) == Workload("CronJob", "shop", "nightly")
+    assert workload_of(meta("nightly-29000123-abcde", ("Job", "nightly-29000123"))) == Workload("CronJob", "shop", "nightly", guess=True)
     assert workload_of(meta("db-migrate-2-q", ("Job", "db-migrate-2"))) == Workload("Job", "shop", "db-migrate-2")
     assert workload_of(meta("x", ("Job", "backup-1234567"))) == Workload("Job", "shop", "backup-1234567")  # 7 digits: not a schedule
 
@@ -39,6 +41,7 @@ def test_other_owners_and_bare_pods() -> None:
         "name": "fluent-bit",
     }
     assert workload_of(meta("etcd-node-1", ("Node", "node-1"))) == Workload("Node", "shop", "node-1")
+    assert Workload("Node", "kube-system", "node-1").text() == "static pod on node-1"
     assert workload_of(meta("debug")) == Workload("Pod", "shop", "debug")
     # several references and none is the controller: no owner to speak of
     two = meta("p")
@@ -58,4 +61,20 @@ def test_listed_controllers_win_over_conventions() -> None:
     pod = meta("web-7d4b9c-x2x9z", ("ReplicaSet", "web-7d4b9c"), {"pod-template-hash": "7d4b9c"})
     assert workload_of(pod, owners) == Workload("Deployment", "shop", "frontend")
     assert workload_of(meta("n", ("Job", "nightly-29000123")), owners) == Workload("Job", "shop", "nightly-29000123")
-    assert workload_of(meta("n", ("Job", "other-29000123")), owners) == Workload("CronJob", "shop", "other")
+    assert workload_of(meta("n", ("Job", "other-29000123")), owners) == Workload("CronJob", "shop", "other", guess=True)
+
+
+def test_jobs_without_a_cronjob_are_jobs() -> None:
+    """Jobs ml/trainer-29000214..17 made by hand (no CronJob): listed, they are four Jobs, as audit says."""
+    jobs = [{"metadata": {"name": f"trainer-290002{n}", "namespace": "ml"}} for n in (14, 15, 16, 17)]
+    owners = owner_index([], jobs)
+    pods = [
+        {
+            "name": f"trainer-290002{n}-x",
+            "namespace": "ml",
+            "ownerReferences": [{"kind": "Job", "name": f"trainer-290002{n}", "controller": True}],
+        }
+        for n in (14, 15, 16, 17)
+    ]
+    assert [workload_of(p, owners).text() for p in pods] == [f"Job/ml/trainer-290002{n}" for n in (14, 15, 16, 17)]
+    assert {workload_of(p).text() for p in pods} == {"CronJob?/ml/trainer"}  # not listed: a marked guess

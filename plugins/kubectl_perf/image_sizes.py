@@ -11,8 +11,9 @@ an image's size is the one most nodes holding it report.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,12 +151,116 @@ def status_image_ids(status: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-Hint = Callable[[], tuple["imageref.Suggestion | None", str]]
+@dataclass(frozen=True)
+class Inspected:
+    """What --inspect read of one image: its config and its manifest's layers (digest, compressed bytes)."""
+
+    config: Mapping[str, Any]
+    layers: tuple[tuple[str, int], ...]
+
+    @property
+    def layer_bytes(self) -> int:
+        return sum(size for _digest, size in self.layers)
 
 
-def suggest(ref: imageref.ImageRef | None, size: int | None, runtime: str, hint: Hint | None = None) -> tuple[dict[str, Any] | None, str]:
-    """A distroless base for an image, from its name, else from `hint` (e.g. its registry
-    config), with the bytes it would save per node. Returns (suggestion or None, what was detected)."""
+@dataclass(frozen=True)
+class BaseSplit:
+    """An image's layers cut into its base's (the FROM image) and the application's own."""
+
+    base_layers: int
+    base_bytes: int  # compressed, as the registry lists them
+    app_bytes: int
+    basis: str  # known-base-table, base-label, inspected-history
+    base_image: str  # the base when known (python:3.12-slim), else ""
+
+
+# Families whose product is a native binary: static or cc fit them even over an alpine base.
+COMPILED = ("golang",)
+# The env var each official image's Dockerfile sets before installing its runtime: the base's own layers follow it.
+_MARKERS = {
+    "python": "PYTHON_VERSION",
+    "node": "NODE_VERSION",
+    "java": "JAVA_VERSION",
+    "golang": "GOLANG_VERSION",
+    "nginx": "NGINX_VERSION",
+    "httpd": "HTTPD_VERSION",
+}
+_START = ("CMD", "ENTRYPOINT")
+
+
+def _instruction(created_by: str) -> str:
+    """The Dockerfile instruction of a history entry: buildkit writes `CMD [...]`, `RUN ... # buildkit`;
+    the classic builder `/bin/sh -c #(nop)  CMD [...]` and `/bin/sh -c apt-get ...` for RUN."""
+    text = created_by.strip()
+    if text.startswith("/bin/sh -c #(nop)"):
+        text = text.removeprefix("/bin/sh -c #(nop)").strip()
+    elif text.startswith("/bin/sh -c"):
+        return "RUN"
+    return text.split(" ", 1)[0].upper()
+
+
+def history_base_layers(config: Mapping[str, Any], layer_count: int, family: str) -> int | None:
+    """How many of the image's layers its base made, read from the config's history: an official
+    base ends with the CMD/ENTRYPOINT that follows its runtime's version (PYTHON_VERSION=...; for
+    an OS base, the first CMD). None when the history is absent, squashed, or says no such thing."""
+    history = [h for h in config.get("history") or () if isinstance(h, dict)]
+    makes = [not h.get("empty_layer") for h in history]
+    if not history or sum(makes) != layer_count:
+        return None  # stripped or rewritten history: its entries cannot be matched to layers
+    kinds = [_instruction(str(h.get("created_by") or "")) for h in history]
+    start = 0
+    marker = _MARKERS.get(family)
+    if marker:
+        pattern = re.compile(rf"\b{marker}[= ]")
+        found = next((i for i, h in enumerate(history) if kinds[i] == "ENV" and pattern.search(str(h.get("created_by")))), None)
+        if found is None:
+            return None
+        start = found
+    end = next((i for i in range(start, len(history)) if kinds[i] in _START), None)
+    if end is None:
+        return None
+    while end + 1 < len(history) and kinds[end + 1] in _START:  # ENTRYPOINT then CMD, as node's
+        end += 1
+    return sum(makes[: end + 1])
+
+
+def split_base(inspected: Inspected, family: str) -> BaseSplit | None:
+    """The base's layers, from the best evidence there is: the image's first layers are exactly a
+    known base's (imageref.KNOWN_BASES); the base-name label (its layer count from the history,
+    else from the table); the config's history alone. None: no evidence."""
+    layers = inspected.layers
+
+    def cut(n: int, basis: str, base_image: str) -> BaseSplit:
+        base = sum(size for _d, size in layers[:n])
+        return BaseSplit(n, base, sum(size for _d, size in layers[n:]), basis, base_image)
+
+    digests = tuple(d for d, _s in layers)
+    for known in imageref.KNOWN_BASES:
+        n = len(known.layers)
+        if digests[:n] == tuple(d for d, _s in known.layers):
+            return cut(n, "known-base-table", known.name)
+    label, _digest = imageref.base_label(inspected.config)
+    by_history = history_base_layers(inspected.config, len(layers), family)
+    if label:
+        known_label = imageref.known_base(label)
+        count = by_history if by_history is not None else (len(known_label.layers) if known_label else None)
+        if count is not None and count <= len(layers):
+            return cut(count, "base-label", label)
+    if by_history is not None:
+        return cut(by_history, "inspected-history", "")
+    return None
+
+
+def suggest(
+    ref: imageref.ImageRef | None, size: int | None, runtime: str, inspected: Inspected | None = None
+) -> tuple[dict[str, Any] | None, str]:
+    """A distroless base for an image, from its name, else from its registry config (`inspected`),
+    with the bytes it would save per node: the base's size minus the distroless image's, never the
+    application's own layers (they move onto distroless too). Returns (suggestion or None, what was detected).
+
+    The figure's basis: image-is-base (an official base run as it is: the whole image is base);
+    known-base-table, base-label, inspected-history (the base's layers found, see split_base);
+    estimate (the family's known base size, no split: marked `estimate`, printed with ~)."""
     found: imageref.Suggestion | None = None
     detected = ""
     if ref is not None:
@@ -166,14 +271,57 @@ def suggest(ref: imageref.ImageRef | None, size: int | None, runtime: str, hint:
         found = imageref.suggest_for_name(ref)
         if found:
             detected = "name"
-    if found is None and hint is not None:
-        found, detected = hint()
+    if found is None and inspected is not None:
+        found, detected = imageref.suggest_for_config(inspected.config)
     if found is None:
         return None, detected
+    split = None
+    if detected != "name" and inspected is not None and inspected.layers:
+        first = inspected.layers[0][1]
+        # An alpine base's first layer is its whole root filesystem, a few MB: judge the base, not the image.
+        if first < imageref.SMALL_BASE and found.base not in COMPILED:
+            return None, f"alpine-sized base (first layer {human(first)}): {found.image} would be bigger"
+        split = split_base(inspected, found.base)
+    packed = compressed(runtime)
+    # Node sizes may be uncompressed (CRI-O): scale the registry's compressed layer bytes to the node's count.
+    scale = size / inspected.layer_bytes if size is not None and inspected is not None and inspected.layer_bytes else None
+    estimate = False
+    base_image = ""
+    base_bytes: float | None
+    if detected == "name":
+        basis, base_bytes, base_image = "image-is-base", size, ref.short if ref else ""
+    elif split is not None:
+        basis, base_image = split.basis, split.base_image
+        base_bytes = split.base_bytes if packed or scale is None else split.base_bytes * scale
+        if scale is None and not packed:
+            base_bytes = None
+    else:
+        basis, estimate = "estimate", True
+        known = imageref.family_base(found.base)
+        base_bytes = None
+        if known is not None and size is not None and (packed or scale is not None):
+            base_image = known.name
+            base_bytes = min(size, known.size if packed else known.size * (scale or 1))
     saving = None
-    if size is not None:
-        saving = max(0, size - found.estimated_size(compressed(runtime)))
+    if base_bytes is not None:
+        saving = max(0, round(base_bytes) - found.estimated_size(packed))
         if saving == 0:
-            return None, f"{detected}: already about the size of {found.image}"
+            return None, f"{detected}: the base is already about the size of {found.image}"
     why = found.why if detected == "name" else f"{found.why} (detected from {detected})"
-    return {"base": found.base, "image": found.image, "savingBytes": saving, "why": why}, detected
+    out: dict[str, Any] = {
+        "base": found.base,
+        "image": found.image,
+        "savingBytes": saving,
+        "savingBasis": basis,
+        "estimate": estimate,
+        "baseImage": base_image or None,
+        "why": why,
+    }
+    if split is not None:
+        out.update(
+            baseLayers=split.base_layers,
+            baseBytes=split.base_bytes,
+            appLayers=len(inspected.layers) - split.base_layers if inspected else 0,
+            appBytes=split.app_bytes,
+        )
+    return out, detected

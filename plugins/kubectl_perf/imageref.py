@@ -10,6 +10,7 @@ Normalisation follows the distribution reference grammar (docker/distribution
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_REGISTRY = "docker.io"
@@ -67,6 +68,16 @@ class ImageRef:
         else:
             name = f"{self.registry}/{name}"
         return f"{name}@{self.digest}" if self.digest else f"{name}:{self.tag}"
+
+    @property
+    def display(self) -> str:
+        """What a table shows: the short form, a digest cut to 8 hex digits and the tag kept beside
+        it (busybox:1.38.0@sha256:abcd1234): the runtime pulls by digest, people read the tag."""
+        if not self.digest:
+            return self.short
+        algorithm, _, hexes = self.digest.partition(":")
+        name = self.short.split("@", 1)[0]
+        return f"{name}{':' + self.tag if self.tag else ''}@{algorithm}:{hexes[:8]}"
 
 
 def parse(text: str) -> ImageRef:
@@ -133,6 +144,79 @@ DISTROLESS_SIZES: dict[str, tuple[int, int]] = {
     "java25": (82_000_000, 232_000_000),
 }
 SMALL_BASE = 10_000_000  # under this a base is "alpine-sized": nothing to win
+
+
+@dataclass(frozen=True)
+class KnownBase:
+    """An official base image as published for linux/amd64: its layers (digest, compressed bytes)."""
+
+    name: str  # the reference people write: python:3.12-slim
+    family: str  # Suggestion.base: python, node, java, os
+    layers: tuple[tuple[str, int], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(size for _digest, size in self.layers)
+
+
+# Layer digests and sizes from docker-library/repo-info (tests/data/images-real/README.md says
+# which file and commit). An image whose first layers are exactly these is built on that base;
+# a family's entry is also the estimate of its base when nothing better is known (the slim
+# variant: the smaller base, so the estimate errs low). Digests change with every rebuild of
+# the base: a miss falls back on the config's history.
+KNOWN_BASES: tuple[KnownBase, ...] = (
+    KnownBase(
+        "python:3.12-slim",
+        "python",
+        (
+            ("sha256:26c307b5e35a59ce911f5fde5b9458120ec8734e831ea2da5649a9ad14abfd3d", 29_780_765),
+            ("sha256:5a31db4cd47898e862a567028aa41f7a11d814cf69be6904173402a8b8eac5cb", 1_293_276),
+            ("sha256:c85ad0bcaca895afa08053538ec1ea7642c7e9e05f5684d18e3627a2316ca8ae", 12_113_733),
+            ("sha256:b3c7a9bdb4f2a30d0a1358438d1539c06b86da99135cfd9d92756863cc87ae18", 249),
+        ),
+    ),
+    KnownBase(
+        "node:22-slim",
+        "node",
+        (
+            ("sha256:774043ccc8ccd0d0833a9ee0792142ab7ad93df971e59dd248fbf82db16d0150", 28_238_443),
+            ("sha256:d456d1aa143e47912621240cd8e79286732dc069a35b0e02b03449f60df966df", 3_311),
+            ("sha256:60f37e2c93ec479af36bf1f7a41277e572d820f3b1abbea47d8073b1f01aa502", 49_938_232),
+            ("sha256:e53f92c42dd657487b7f7f027b206c996cd3760cda60adda79e44449b2753a29", 1_713_012),
+            ("sha256:b571db164614a1290b74286b3e4f7ad934430b830515f81e922b39c75cf1dc7e", 447),
+        ),
+    ),
+    KnownBase(
+        "eclipse-temurin:21-jre",
+        "java",
+        (
+            ("sha256:08f5f5b2a2b0d2a960804adef3bd1783c5f2c20f42db5e290dc05d9529d11ae2", 41_602_703),
+            ("sha256:6a7c4f6d8c3863707c14af40aad062db2bb477271491c7d3e99e03394dd261e3", 394),
+            ("sha256:57263cd37cf7a6b82cae610fd33cdccc25f8cf634134f3ddb9eeb077d1572b67", 26_432_501),
+            ("sha256:29bc158c92a65d8aa39021e60c4a5e190e00e29e5cce513a7ffe5b592305ef8e", 53_097_833),
+            ("sha256:65d8aee78b874a55d7c436a9e8fd8c471b683d14698b35e4cc585ccd47cea8c0", 159),
+            ("sha256:e9f7426d5fbdb9614d4b3efb22b2a44a2cde4f2713423a7ebfc26fc006f2ef8c", 2_464),
+        ),
+    ),
+    KnownBase(
+        "ubuntu:24.04",
+        "os",
+        (("sha256:edd1ed89f0d443580bd42e5a10cd8736aba5a3438b2a0645c2ebb50119bb0eba", 29_764_116),),
+    ),
+)
+
+
+def known_base(name: str) -> KnownBase | None:
+    """The table's entry for a reference (any spelling: docker.io/library/python:3.12-slim)."""
+    try:
+        wanted = str(parse(name))
+    except ImageRefError:
+        return None
+    return next((b for b in KNOWN_BASES if str(parse(b.name)) == wanted), None)
+
+
+def family_base(family: str) -> KnownBase | None:
+    return next((b for b in KNOWN_BASES if b.family == family), None)
 
 
 @dataclass(frozen=True)
@@ -233,11 +317,23 @@ def java_suggestion(version: str) -> Suggestion:
 
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
 
 
-def suggest_for_config(config: dict[str, object], layer_bytes: int | None) -> tuple[Suggestion | None, str]:
-    """Detect the base of a custom image from its OCI config (env, labels) and
-    layer sizes. Returns (suggestion, what was detected)."""
+def base_label(config: Mapping[str, object]) -> tuple[str, str]:
+    """(org.opencontainers.image.base.name, base.digest) of an image config, "" where absent."""
+    inner = config.get("config")
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    if not isinstance(labels, dict):
+        return "", ""
+    name, digest = labels.get(BASE_NAME_LABEL), labels.get(BASE_DIGEST_LABEL)
+    return (name if isinstance(name, str) else ""), (digest if isinstance(digest, str) else "")
+
+
+def suggest_for_config(config: Mapping[str, object]) -> tuple[Suggestion | None, str]:
+    """Detect the base of a custom image from its OCI config (the base-name label, else
+    the language runtime's env). Returns (suggestion, what was detected). How big the base
+    is (alpine or not) is image_sizes' judgement, from the layers."""
     inner = config.get("config")
     if not isinstance(inner, dict):
         inner = {}
@@ -260,8 +356,6 @@ def suggest_for_config(config: dict[str, object], layer_bytes: int | None) -> tu
         if isinstance(item, str) and "=" in item:
             key, _, value = item.partition("=")
             env[key] = value
-    if layer_bytes is not None and layer_bytes < SMALL_BASE:
-        return None, "alpine-sized: under 10 MB"
     if "PYTHON_VERSION" in env:
         return suggest_for_name(parse("python")), f"PYTHON_VERSION={env['PYTHON_VERSION']}"
     if "NODE_VERSION" in env:

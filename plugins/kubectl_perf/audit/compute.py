@@ -110,16 +110,6 @@ def top_controllers(kind: str, items: Iterable[Obj]) -> list[Controller]:
     return out
 
 
-def owner_index(replicasets: Iterable[Obj], jobs: Iterable[Obj]) -> dict[tuple[str, str, str], Obj | None]:
-    """(kind, namespace, name) of each ReplicaSet and Job -> its own controller reference (for owners.py)."""
-    index: dict[tuple[str, str, str], Obj | None] = {}
-    for kind, items in (("ReplicaSet", replicasets), ("Job", jobs)):
-        for item in items:
-            meta = item.get("metadata") or {}
-            index[(kind, str(meta.get("namespace", "")), str(meta.get("name", "")))] = controller_ref(meta)
-    return index
-
-
 def unbound(spec: Obj) -> dict[str, Any]:
     """A running pod's spec as its template was: no nodeName, no DaemonSet pin to one node
     (matchFields on metadata.name), so placement is judged over every node it may land on."""

@@ -12,11 +12,12 @@ from urllib.parse import quote
 
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for
 from ..model import parse_resource_list
+from ..owners import owner_index
 from ..render import note
 from ..running_pods import RUNNING_PODS
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
-from .compute import Audit, Controller, owner_index, top_controllers
+from .compute import Audit, Controller, top_controllers
 
 KS = "/api/v1/namespaces/kube-system"
 

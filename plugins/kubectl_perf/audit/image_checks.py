@@ -134,7 +134,7 @@ def image_size(spec: Spec, images: NodeImages, threshold: int, image_ids: Mappin
             continue
         advice.append(f"{found['image']} would save about {human(found['savingBytes'])} of {ref.short} per node: {found['why']}")
         if ref_text == top_text:
-            props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"])
+            props.update(suggestion=found["image"], base=found["base"], savingBytes=found["savingBytes"], savingBasis=found["savingBasis"])
     why = "; ".join(["every node that starts them pulls and stores them, and cold starts wait on the pull", *advice])
     return Outcome(
         "warn",

@@ -41,11 +41,12 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
         pool_label=options.pool_label,
         hpa_targets=fetch.hpa_targets(cluster, plan, notes),
         node_filter=bool(plan.node_selector),
+        owners=fetch.owners(cluster, plan, notes),
     )
     inventory = ImageInventory(settings)
     fetch.nodes(cluster, plan, inventory, notes)
     fetch.pods(cluster, plan, inventory)
-    report = inventory.report(fetch.inspect(inventory, plan) if plan.inspect else None, notes)
+    report = inventory.report(fetch.inspect(cluster, inventory, plan, notes) if plan.inspect else None, notes)
     for note in report.notes + emit_report(report, options.view, cluster.host):
         print(f"note: {note}", file=sys.stderr)
     return 0

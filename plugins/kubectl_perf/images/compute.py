@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import imageref
-from ..image_sizes import NodeImages, runtime_name, status_image_ids, suggest
+from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids, suggest
 from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
@@ -41,6 +41,8 @@ class InventorySettings:
     pool_label: str | None = None  # None: the first of model.POOL_LABELS that nodes carry (see assign_pools)
     hpa_targets: frozenset[tuple[str, str, str]] = frozenset()  # (kind, namespace, name) scaled by an HPA
     node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
+    # ReplicaSets' and Jobs' own controller references (owners.owner_index); None: not read, names are guessed
+    owners: Mapping[tuple[str, str, str], Any] | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Use:
     running_on: set[int] = field(default_factory=set)  # nodes with a pod using it
     image_ids: set[str] = field(default_factory=set)  # status imageIDs, normalised
     kinds: set[str] = field(default_factory=set)  # container kinds: app, init, sidecar, ephemeral
+    pull_secrets: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name) of its pods' imagePullSecrets
 
 
 @dataclass
@@ -152,7 +155,7 @@ class ImageInventory:
             if self.settings.node_filter and k < 0:
                 continue
             meta = pod.get("metadata") or {}
-            workload = workload_of(meta)
+            workload = workload_of(meta, self.settings.owners)
             info = self.workloads.get(workload)
             if info is None:
                 placement = {key: spec[key] for key in ("nodeSelector", "affinity", "tolerations") if spec.get(key)}
@@ -161,6 +164,8 @@ class ImageInventory:
             pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
+            namespace = str(meta.get("namespace") or "")
+            secrets = {(namespace, str(s.get("name"))) for s in spec.get("imagePullSecrets") or () if isinstance(s, dict) and s.get("name")}
             for kind, container in _containers(spec):
                 raw = str(container.get("image") or "")
                 ref_text = self.images.normalise(raw)
@@ -171,6 +176,7 @@ class ImageInventory:
                 use.kinds.add(kind)
                 use.policies[container.get("imagePullPolicy") or _default_policy(use.ref)] += 1
                 use.workloads.add(workload)
+                use.pull_secrets |= secrets
                 if ref_text not in seen:
                     seen.add(ref_text)
                     use.pods += 1
@@ -210,16 +216,15 @@ class ImageInventory:
                 notes.append(f"no node lists it: size from the registry (compressed layers){cut}")
             else:
                 notes.append(f"size unknown: no node lists it{cut}")
-        config = inspection.config if inspection is not None else None
-        hint = (lambda: imageref.suggest_for_config(config, size)) if config is not None else None  # nodes know the size best
-        suggestion, detected = suggest(use.ref, size, runtime, hint)
+        inspected = Inspected(inspection.config, tuple(inspection.layers)) if inspection and inspection.config is not None else None
+        suggestion, detected = suggest(use.ref, size, runtime, inspected)  # nodes know the size best
         if inspection and inspection.error:
             notes.append(f"registry: {inspection.error}")
         elif inspection and detected and suggestion is None:
             notes.append(f"inspected: {detected}")
         return ImageRow(
             image=ref_text,
-            short=use.ref.short if use.ref else ref_text,
+            short=use.ref.display if use.ref else ref_text,
             size=size,
             runtime=runtime,
             sizes=measured.sizes,
@@ -256,7 +261,7 @@ class ImageInventory:
         out = []
         for w in row.workloads:
             info = self.workloads[w]
-            name = f"{w.kind}/{w.namespace}/{w.name}"
+            name = w.text()
             if (w.kind, w.namespace, w.name) in self.settings.hpa_targets:
                 out.append((w, f"{name} (HPA target)"))
             elif w.kind in STARTING_KINDS:
@@ -335,6 +340,7 @@ class Inspection:
     config: dict[str, Any] | None = None
     layer_bytes: int | None = None
     error: str = ""
+    layers: list[tuple[str, int]] = field(default_factory=list)  # (digest, compressed bytes), base first
 
 
 @dataclass

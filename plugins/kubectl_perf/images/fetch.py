@@ -4,7 +4,10 @@ missing permissions become notes where the report can stand without the data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..api import ApiError, Cluster
+from ..owners import owner_index
 from ..running_pods import with_running_pods
 from .compute import ImageInventory, Inspection
 from .flags import ImagesPlan
@@ -36,15 +39,41 @@ def hpa_targets(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> frozens
     return frozenset(targets)
 
 
+OWNER_LISTS = (("ReplicaSet", "/apis/apps/v1"), ("Job", "/apis/batch/v1"))
+
+
+def owners(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> dict[tuple[str, str, str], Any]:
+    """ReplicaSets' and Jobs' own controller references (owners.owner_index), so pods resolve to
+    their workloads by owner references as audit resolves them. A list that is forbidden is a note:
+    its pods' workloads are then guessed from names (marked `?`)."""
+    scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for kind, group in OWNER_LISTS:
+        plural = f"{kind.lower()}s"
+        try:
+            listed[kind] = cluster.fold(
+                f"{group}{scope}/{plural}", list, lambda acc, items: acc.extend({"metadata": i.get("metadata") or {}} for i in items)
+            )
+        except ApiError as err:
+            if err.status not in (403, 404):
+                raise
+            listed[kind] = []  # 404: the group is not served, none exist
+            if err.status == 403:
+                notes.append(f"cannot list {kind}s (forbidden): the workloads of their pods are guessed from names (marked ?)")
+    return owner_index(listed["ReplicaSet"], listed["Job"])
+
+
 def pods(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory) -> ImageInventory:
     """Every pod not finished, page by page (the API layer relists after 410 Gone)."""
     return with_running_pods(cluster, plan.namespace, plan.selector, plan.chunk_size, inventory.with_pods)
 
 
-def inspect(inventory: ImageInventory, plan: ImagesPlan) -> dict[str, Inspection]:
-    """Registry configs of images whose name does not tell their base, or whose size no node knows."""
+def inspect(cluster: Cluster, inventory: ImageInventory, plan: ImagesPlan, notes: list[str]) -> dict[str, Inspection]:
+    """Registry configs of images whose name does not tell their base, or whose size no node knows.
+    Credentials: the imagePullSecrets of the pods that run each image (where the user may read them;
+    a note when not), then the user's docker config (auths, credHelpers, credsStore)."""
     from .. import imageref
-    from .registry import Registry, docker_credentials
+    from .registry import Credentials, Registry, pull_secret_auths
 
     todo = []
     for ref_text, use in inventory.uses.items():
@@ -52,6 +81,32 @@ def inspect(inventory: ImageInventory, plan: ImagesPlan) -> dict[str, Inspection
         if ref is None or imageref.is_lean(ref):
             continue
         if imageref.suggest_for_name(ref) is None or ref_text not in inventory.aliases:
-            todo.append((ref_text, ref))
+            todo.append((ref_text, ref, use.pull_secrets))
+    by_secret: dict[tuple[str, str], Any] = {}
+    denied: list[str] = []
+    missing: list[str] = []
+    for namespace, name in sorted(set().union(*(secrets for _t, _r, secrets in todo))):
+        try:
+            by_secret[(namespace, name)] = pull_secret_auths(cluster.get(f"/api/v1/namespaces/{namespace}/secrets/{name}"))
+        except ApiError as err:
+            if err.status not in (403, 404):
+                raise
+            (denied if err.status == 403 else missing).append(f"{namespace}/{name}")
+    if denied:
+        notes.append(
+            f"cannot read imagePullSecrets {', '.join(denied)} (forbidden): their registries are read with your docker credentials"
+        )
+    if missing:
+        notes.append(f"imagePullSecrets {', '.join(missing)} not found")
+    items = []
+    for ref_text, ref, secrets in todo:
+        pull: dict[str, Any] = {}
+        for namespace, name in sorted(secrets):
+            for host, creds in by_secret.get((namespace, name), {}).items():
+                pull.setdefault(host, (creds, f"from imagePullSecret {namespace}/{name}"))
+        items.append((ref_text, ref, pull))
     arch = next((n.arch for n in inventory.nodes if n.arch), "amd64")
-    return Registry(plan.registry_timeout, docker_credentials(), arch).inspect_all(todo)
+    credentials = Credentials.from_docker_config(plan.registry_timeout)
+    found = Registry(plan.registry_timeout, credentials, arch).inspect_all(items)
+    notes.extend(credentials.notes)
+    return found

@@ -24,6 +24,11 @@ examples:
   kubectl perf images -o imagecache --namespace-for-cache kube-fledged | kubectl apply -f -
   kubectl perf images -o html > images.html
 
+Distroless savings count the base image only: exact with --inspect when its layers are
+found (savingBasis), else an estimate shown with ~. --inspect authenticates with the pods'
+imagePullSecrets where you may read them, then $DOCKER_CONFIG (or ~/.docker)/config.json:
+credHelpers, credsStore (docker-credential-<helper> get), auths.
+
 Sizes are what each node's container runtime reports: containerd counts compressed
 layers, CRI-O uncompressed ones. A node listing exactly --max-images images may hold
 more than it lists (the kubelet's nodeStatusMaxImages).
@@ -54,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=count, default=25, metavar="N", help="images in the table and in each top list (default 25; 0: all)")
     p.add_argument("--sort", choices=SORTS, default="size", help="order images by size (default), nodes holding them, pods, or waste")
     p.add_argument(
-        "--inspect", action="store_true", help="read custom images' configs from their registries (OCI distribution API) to find their base"
+        "--inspect",
+        action="store_true",
+        help="read custom images' configs and layers from their registries (OCI distribution API) to find their base and its size",
     )
     p.add_argument(
         "--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)"

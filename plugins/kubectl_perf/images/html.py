@@ -29,7 +29,12 @@ def _image(r: Any, widest: int) -> str:
     suggestion = ""
     if r.suggestion:
         s = r.suggestion
-        saves = f" saves about {human(s['savingBytes'])} per node" if s.get("savingBytes") is not None else ""
+        basis = f" ({s.get('savingBasis')})" if s.get("savingBasis") else ""
+        saves = (
+            f" saves {'about ' if s.get('estimate') else ''}{human(s['savingBytes'])} per node{basis}"
+            if s.get("savingBytes") is not None
+            else ""
+        )
         suggestion = (
             f'<span class="ok" data-suggestion="{escape(s["image"])}">{escape(s["image"])}{escape(saves)}</span><br>{escape(s["why"])}'
         )

@@ -90,12 +90,28 @@ def _workloads(r: ImageRow) -> str:
     return first if len(r.workloads) == 1 else f"{first} +{len(r.workloads) - 1}"
 
 
+def saving_text(s: dict[str, Any] | None) -> str:
+    """-21.2 MB; ~-21.2 MB when an estimate (no base split); "" without a figure."""
+    if not s or s.get("savingBytes") is None:
+        return ""
+    return f"{'~' if s.get('estimate') else ''}-{human(s['savingBytes'])}"
+
+
 def _suggestion(r: ImageRow) -> str:
     s = r.suggestion
     if not s:
         return ""
     short = s["image"].rsplit("/", 1)[-1]
-    return f"{short} (-{human(s['savingBytes'])})" if s.get("savingBytes") is not None else short
+    saving = saving_text(s)
+    return f"{short} ({saving})" if saving else short
+
+
+def _split(r: ImageRow) -> str:
+    """Base vs application layers (compressed, as the registry lists them), when --inspect found the base."""
+    s = r.suggestion or {}
+    if s.get("baseBytes") is None:
+        return ""
+    return f"{human(s['baseBytes'])} / {human(s['appBytes'])}"
 
 
 def image_columns() -> list[Column]:
@@ -115,13 +131,10 @@ def image_columns() -> list[Column]:
         ),
         Column("TAG", lambda r: r.hygiene),
         Column("SUGGESTION", _suggestion, lambda r: (r.suggestion or {}).get("image", "")),
-        Column(
-            "SAVING",
-            lambda r: human((r.suggestion or {}).get("savingBytes")),
-            lambda r: (r.suggestion or {}).get("savingBytes"),
-            wide=True,
-            right=True,
-        ),
+        Column("SAVING", lambda r: saving_text(r.suggestion), lambda r: (r.suggestion or {}).get("savingBytes"), wide=True, right=True),
+        Column("BASIS", lambda r: (r.suggestion or {}).get("savingBasis") or "", wide=True),
+        Column("BASE / APP", _split, lambda r: (r.suggestion or {}).get("baseBytes"), wide=True, right=True),
+        Column("WHY", lambda r: (r.suggestion or {}).get("why") or "", wide=True),
         Column("NOTE", lambda r: "; ".join(r.notes), wide=True),
     ]
 
@@ -137,6 +150,8 @@ def top_cached_columns() -> list[Column]:
 
 def histogram_columns(widest: int) -> list[Column]:
     def bar(row: tuple[str, int]) -> str:
+        if row[0] == "size unknown":  # not a size class: no bar
+            return ""
         return "#" * (round(row[1] * 40 / widest) if widest else 0)
 
     return [Column("SIZE", lambda r: r[0]), Column("IMAGES", lambda r: str(r[1]), right=True), Column("", bar)]
@@ -151,8 +166,15 @@ def pool_columns(label: str) -> list[Column]:
         Column("NODES", lambda p: str(p.nodes), right=True),
         Column("RUNTIME", lambda p: p.runtime),
         Column("IMAGES", lambda p: str(p.images), right=True),
-        Column("FRESH NODE PULLS", lambda p: human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else ""), right=True),
+        Column("FRESH NODE PULLS", _fresh, right=True),
     ]
+
+
+def _fresh(p: PoolRow) -> str:
+    """What a fresh node pulls; `?` when no image of the pool has a known size (never `0 B`)."""
+    if p.unknown and p.unknown == p.images:
+        return f"? ({p.unknown} unknown)"
+    return human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else "")
 
 
 def pre_pull_columns() -> list[Column]:
@@ -172,8 +194,9 @@ def summary_columns() -> list[Column]:
 
     return [
         Column("IMAGES IN USE", lambda d: str(d["images"]), right=True),
-        Column("UNIQUE SIZE", lambda d: human(d["uniqueBytes"]), right=True),
-        Column("CACHED ON NODES", lambda d: human(d["cachedBytes"]), right=True),
+        # no size known at all (nodes unreadable, or none lists them): `?`, not `0 B`
+        Column("UNIQUE SIZE", lambda d: "?" if d["images"] and d["sizeUnknown"] == d["images"] else human(d["uniqueBytes"]), right=True),
+        Column("CACHED ON NODES", lambda d: human(d["cachedBytes"]) if d["nodes"] else "?", right=True),
         Column("NODES", lambda d: str(d["nodes"]), right=True),
         Column("AT IMAGE CAP", at_cap, right=True),
         Column("SIZE UNKNOWN", lambda d: str(d["sizeUnknown"]), right=True),
@@ -185,11 +208,12 @@ def summary_columns() -> list[Column]:
 # -- kube-fledged ---------------------------------------------------------------------------
 def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-prepull") -> dict[str, Any] | None:
     """A kube-fledged ImageCache with one cacheSpec entry per node pool; None when
-    there is nothing to pre-pull. Pools without a pool label get no entry: a missing
-    selector would cache on every node."""
+    there is nothing to pre-pull. On a cluster whose nodes carry no pool label at all, one
+    entry without nodeSelector (kube-fledged caches it on every node). Where a pool label
+    exists, nodes lacking it get no entry: a missing selector would cache on every node."""
     per_pool: dict[tuple[tuple[str, str], ...], list[str]] = {}
     for p in result.pre_pull:
-        if not p.selector:
+        if not p.selector and result.inventory.pool_label:
             continue
         images = per_pool.setdefault(tuple(sorted(p.selector.items())), [])
         if p.image not in images:  # kube-fledged rejects duplicates within a list
@@ -200,7 +224,12 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
         "apiVersion": IMAGECACHE_API,
         "kind": "ImageCache",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "kubectl-perf"}},
-        "spec": {"cacheSpec": [{"images": images, "nodeSelector": dict(selector)} for selector, images in sorted(per_pool.items())]},
+        "spec": {
+            "cacheSpec": [
+                {"images": images, **({"nodeSelector": dict(selector)} if selector else {})}
+                for selector, images in sorted(per_pool.items())
+            ]
+        },
     }
 
 
@@ -222,12 +251,17 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
 
     def tables() -> list[Table]:
         hist = report.histogram()
+        unknown = sum(1 for r in report.images if r.size is None)
+        if not any(n for _l, n in hist):
+            hist = []  # no size known: no histogram of zeros
+        if unknown and not csv:
+            hist = [*hist, ("size unknown", unknown)]
         _by_size, by_cached = report.top(view.top or len(images))
         return [
             Table(images if csv else shown, image_columns()),  # the data: every image in csv/tsv
             Table([doc["summary"]], summary_columns()),
             Table(by_cached, top_cached_columns()),
-            Table(hist, histogram_columns(max((n for _l, n in hist), default=0))),
+            Table(hist, histogram_columns(max((n for label, n in hist if label != "size unknown"), default=0))),
             Table(report.pools if report.inventory.nodes else [], pool_columns(report.inventory.pool_label)),
             Table(report.pre_pull, pre_pull_columns()),
         ]
@@ -238,6 +272,17 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
+    notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
     if view.output in ("table", "wide") and len(shown) < len(images):
-        return [f"showing {len(shown)} of {len(images)} images (--top 0 shows all)"]
-    return []
+        notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
+    return notes
+
+
+def why_notes(rows: list[ImageRow]) -> list[str]:
+    """The table's notes: why each suggested base fits, once per reason, naming its images
+    (`python:3.12 -> python3-debian13: carries CPython 3.13 ...`)."""
+    by_why: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if r.suggestion and r.suggestion.get("why"):
+            by_why.setdefault((r.suggestion["image"].rsplit("/", 1)[-1], r.suggestion["why"]), []).append(r.short)
+    return [f"{', '.join(shorts)} -> {target}: {why}" for (target, why), shorts in by_why.items()]

@@ -8,6 +8,8 @@ import base64
 import json
 import os
 import re
+import subprocess
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,15 +34,21 @@ class RegistryError(Exception):
     pass
 
 
-def docker_credentials(path: str | None = None) -> dict[str, tuple[str, str]]:
-    """host -> (user, password) from a docker config file ($DOCKER_CONFIG or ~/.docker)."""
-    path = path or os.path.join(os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            auths = (json.load(f) or {}).get("auths") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-    out = {}
+Creds = tuple[str, str]  # (user, password)
+HUB_SERVER = "https://index.docker.io/v1/"  # the key docker and its credential helpers use for Docker Hub
+
+
+def _host(key: str) -> str:
+    """A docker config key (`https://index.docker.io/v1/`, `registry.example.com:5000`) as imageref names registries."""
+    host = urllib.parse.urlsplit(key).netloc if "://" in key else key.split("/", 1)[0]
+    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def parse_auths(auths: object) -> dict[str, Creds]:
+    """host -> (user, password) from an `auths` map (a docker config's, or a .dockerconfigjson pull secret's)."""
+    out: dict[str, Creds] = {}
+    if not isinstance(auths, dict):
+        return out
     for key, entry in auths.items():
         if not isinstance(entry, dict):
             continue
@@ -51,9 +59,132 @@ def docker_credentials(path: str | None = None) -> dict[str, tuple[str, str]]:
             except (ValueError, UnicodeDecodeError):
                 continue
         if user:
-            host = urllib.parse.urlsplit(key).netloc if "://" in key else key.split("/", 1)[0]
-            out["docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host] = (user, password or "")
+            out[_host(str(key))] = (str(user), str(password or ""))
     return out
+
+
+def pull_secret_auths(secret: Mapping[str, Any]) -> dict[str, Creds]:
+    """host -> (user, password) from a pull Secret: kubernetes.io/dockerconfigjson ({"auths": ...})
+    or the older kubernetes.io/dockercfg (the auths map itself), base64 in `data`."""
+    data = secret.get("data") or {}
+    for key, nested in ((".dockerconfigjson", True), (".dockercfg", False)):
+        if isinstance(data, dict) and data.get(key):
+            try:
+                doc = json.loads(base64.b64decode(data[key]))
+            except (ValueError, TypeError):
+                return {}
+            return parse_auths(doc.get("auths") if nested and isinstance(doc, dict) else doc)
+    return {}
+
+
+def docker_config_path() -> tuple[str, str]:
+    """(the config file, how messages name it): $DOCKER_CONFIG/config.json, else ~/.docker/config.json."""
+    directory = os.environ.get("DOCKER_CONFIG")
+    if directory:
+        path = os.path.join(directory, "config.json")
+        return path, path
+    return os.path.join(os.path.expanduser("~/.docker"), "config.json"), "~/.docker/config.json"
+
+
+def docker_credentials(path: str | None = None) -> dict[str, Creds]:
+    """host -> (user, password) from a docker config file's `auths` ($DOCKER_CONFIG or ~/.docker)."""
+    return parse_auths(_read_config(path or docker_config_path()[0]).get("auths"))
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+class Credentials:
+    """Where --inspect finds a registry's credentials, as docker does: the registry's entry in
+    `credHelpers`, else `credsStore`, runs `docker-credential-<helper> get` (stdin the server, JSON
+    {Username, Secret} out); else `auths`. Helpers run only when a registry asks (a 401), once per
+    registry. Problems are notes (`notes`), never errors."""
+
+    def __init__(
+        self,
+        auths: Mapping[str, Creds] | None = None,
+        helpers: Mapping[str, str] | None = None,
+        store: str = "",
+        where: str = "~/.docker/config.json",
+        timeout: float = 10.0,
+    ) -> None:
+        self.auths = dict(auths or {})
+        self.helpers = dict(helpers or {})
+        self.store = store
+        self.where = where
+        self.timeout = timeout
+        self.notes: list[str] = []
+        self._found: dict[str, tuple[Creds | None, str]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_docker_config(cls, timeout: float = 10.0) -> Credentials:
+        path, where = docker_config_path()
+        doc = _read_config(path)
+        helpers = doc.get("credHelpers")
+        store = doc.get("credsStore")
+        return cls(
+            parse_auths(doc.get("auths")),
+            {_host(str(k)): str(v) for k, v in helpers.items() if v} if isinstance(helpers, dict) else {},
+            store if isinstance(store, str) else "",
+            where,
+            timeout,
+        )
+
+    def lookup(self, host: str) -> tuple[Creds | None, str]:
+        """(credentials or None, where they came from for messages: "in ~/.docker/config.json", "from docker-credential-ecr-login")."""
+        with self._lock:  # registries are read from several threads; a helper runs once per host
+            if host not in self._found:
+                self._found[host] = self._lookup(host)
+            return self._found[host]
+
+    def _lookup(self, host: str) -> tuple[Creds | None, str]:
+        helper = self.helpers.get(host) or self.store
+        if helper:
+            found = self._helper(helper, host)
+            if found is not None:
+                return found, f"from docker-credential-{helper}"
+        return self.auths.get(host), f"in {self.where}"
+
+    def _helper(self, helper: str, host: str) -> Creds | None:
+        program = f"docker-credential-{helper}"
+        how = "credHelpers" if host in self.helpers else "credsStore"
+        try:
+            done = subprocess.run(
+                [program, "get"],
+                input=(HUB_SERVER if host == "docker.io" else host).encode(),
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except FileNotFoundError:
+            self.notes.append(f"{program} is not on PATH ({how} in {self.where}): {host} is read without its credentials")
+            return None
+        except (OSError, subprocess.TimeoutExpired) as err:
+            self.notes.append(f"{program} get failed for {host}: {err}")
+            return None
+        out = done.stdout.decode(errors="replace").strip()
+        if done.returncode != 0:
+            if "credentials not found" not in out.lower():  # the helper's answer for a registry it has nothing for
+                why = (out or done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}").splitlines()[0]
+                self.notes.append(f"{program} get failed for {host}: {why}")
+            return None
+        try:
+            doc = json.loads(out)
+            user, secret = str(doc["Username"]), str(doc["Secret"])
+        except (ValueError, KeyError, TypeError):
+            self.notes.append(f"{program} get answered {host} with something that is not {{Username, Secret}} JSON")
+            return None
+        if user == "<token>":  # an identity token (ACR, some GAR setups): an OAuth2 exchange this client does not make
+            self.notes.append(f"{program} gave an identity token for {host}: not supported, {host} is read without credentials")
+            return None
+        return user, secret
 
 
 def _loopback(host: str) -> bool:
@@ -61,26 +192,30 @@ def _loopback(host: str) -> bool:
     return name in ("localhost", "[::1]") or name.startswith("127.")
 
 
+# host -> (credentials, where from: "from imagePullSecret NS/NAME"), from the pull secrets of an image's pods
+PullCreds = Mapping[str, tuple[Creds, str]]
+
+
 class Registry:
-    def __init__(self, timeout: float = 5.0, credentials: Mapping[str, tuple[str, str]] | None = None, arch: str = "amd64") -> None:
+    def __init__(self, timeout: float = 5.0, credentials: Mapping[str, Creds] | Credentials | None = None, arch: str = "amd64") -> None:
         self.timeout = timeout
-        self.credentials = dict(credentials or {})
+        self.credentials = credentials if isinstance(credentials, Credentials) else Credentials(credentials)
         self.arch = arch
 
-    def inspect_all(self, refs: Iterable[tuple[str, ImageRef]], workers: int = 8) -> dict[str, Inspection]:
+    def inspect_all(self, refs: Iterable[tuple[str, ImageRef, PullCreds]], workers: int = 8) -> dict[str, Inspection]:
         todo = list(refs)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-            found = pool.map(lambda item: (item[0], self.inspect(item[1])), todo)
+            found = pool.map(lambda item: (item[0], self.inspect(item[1], item[2])), todo)
             return dict(found)
 
-    def inspect(self, ref: ImageRef) -> Inspection:
+    def inspect(self, ref: ImageRef, pull: PullCreds | None = None) -> Inspection:
         try:
-            return self._inspect(ref)
+            return self._inspect(ref, pull or {})
         except RegistryError as err:
             return Inspection(error=str(err))
 
-    def _inspect(self, ref: ImageRef) -> Inspection:
-        session = _Session(self, ref)
+    def _inspect(self, ref: ImageRef, pull: PullCreds) -> Inspection:
+        session = _Session(self, ref, pull)
         manifest = session.json(f"manifests/{ref.digest or ref.tag}", ", ".join(MANIFEST_TYPES))
         if "manifests" in manifest:  # an index: pick our platform
             entries = manifest.get("manifests") or []
@@ -99,17 +234,19 @@ class Registry:
         layers = manifest.get("layers")
         if not isinstance(layers, list) or not config_ref.get("digest"):
             raise RegistryError("the manifest has no config or layers (schema 1 manifests are not read)")
-        layer_bytes = sum(int(layer.get("size") or 0) for layer in layers if isinstance(layer, dict))
+        sized = [(str(layer.get("digest") or ""), int(layer.get("size") or 0)) for layer in layers if isinstance(layer, dict)]
         config = session.json(f"blobs/{config_ref['digest']}", "application/json, */*")
-        return Inspection(config, layer_bytes)
+        return Inspection(config, sum(size for _d, size in sized), layers=sized)
 
 
 class _Session:
     """Requests to one repository, with the registry's auth challenge answered once."""
 
-    def __init__(self, registry: Registry, ref: ImageRef) -> None:
+    def __init__(self, registry: Registry, ref: ImageRef, pull: PullCreds) -> None:
         self.registry = registry
         self.ref = ref
+        self.pull = pull
+        self.source = ""  # where the credentials sent came from, for messages
         host = "registry-1.docker.io" if ref.registry == "docker.io" else ref.registry
         self.base = f"{'http' if _loopback(host) else 'https'}://{host}/v2/{ref.repository}/"
         self.auth = ""
@@ -141,8 +278,9 @@ class _Session:
 
     def _describe(self, code: int) -> str:
         if code == 401:
-            have = self.ref.registry in self.registry.credentials
-            return f"unauthorized (401): {'the credentials' if have else 'no credentials'} for {self.ref.registry} in ~/.docker/config.json"
+            if self.source:
+                return f"unauthorized (401): the credentials for {self.ref.registry} {self.source}"
+            return f"unauthorized (401): no credentials for {self.ref.registry} in {self.registry.credentials.where}"
         if code == 403:
             return f"forbidden (403): no pull access to {self.ref.name}"
         if code == 404:
@@ -152,7 +290,10 @@ class _Session:
     def _answer(self, challenge: str) -> str:
         """Authorization for a 401's challenge: a bearer token from the realm, or basic credentials."""
         scheme = challenge.split(" ", 1)[0].lower()
-        creds = self.registry.credentials.get(self.ref.registry)
+        creds, source = self.pull.get(self.ref.registry) or (None, "")
+        if creds is None:  # the pods' pull secrets first (what the kubelet pulls with), then the user's docker config
+            creds, source = self.registry.credentials.lookup(self.ref.registry)
+        self.source = source if creds else ""
         basic = "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode() if creds else ""
         if scheme == "basic":
             if not basic:
