@@ -7,8 +7,10 @@ caller folds each page into a small summary, so memory is bounded by a page.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -107,41 +109,177 @@ def _status_message(body: bytes) -> tuple[str, str]:
         return body.decode("utf-8", "replace").strip()[:200], ""
 
 
+# What a kubeconfig may hold for the plain transport below: a server, its CA, and a bearer token or
+# a client certificate. Anything else (exec credential plugins, auth providers, basic auth, a
+# proxy-url, impersonation in the file) goes to the kubernetes client's loader, which has it all.
+PLAIN_CLUSTER = frozenset(
+    {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name", "extensions"}
+)
+PLAIN_USER = frozenset(
+    {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key", "client-key-data", "extensions"}
+)
+# client-go takes a proxy from these (http.ProxyFromEnvironment); so does the kubernetes client.
+_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How requests reach the server: its URL, a urllib3 pool (TLS, client certificate, proxy),
+    the authentication headers (read per request: exec and OIDC tokens refresh), and whether the
+    server's certificate is checked."""
+
+    host: str
+    pool: Any
+    auth: Callable[[], dict[str, str]]
+    verify: bool
+
+
+def plain(config: dict[str, Any]) -> bool:
+    """Whether a one-context kubeconfig (kubeconfig.Selected.config) needs nothing the plain
+    transport lacks, so the kubernetes client (about 0.5 s of imports) is not loaded."""
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    if not set(cluster) <= PLAIN_CLUSTER or not set(user) <= PLAIN_USER:
+        return False
+    return not any(os.environ.get(name) for name in _PROXY_ENV)  # proxies: the client's rules (no_proxy...)
+
+
+def _plain_transport(config: dict[str, Any]) -> Transport:
+    """urllib3 configured as the kubernetes client configures it for the same kubeconfig
+    (RESTClientObject: cert_reqs, CA, client certificate, server_hostname, retries 0, pool size)."""
+    import base64
+    import ssl
+    import tempfile
+
+    import urllib3
+
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    verify = not cluster.get("insecure-skip-tls-verify")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required, TLS 1.2 at least
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif cluster.get("certificate-authority-data"):  # as client-go: the kubeconfig's CA alone, not the system's too
+        ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    elif cluster.get("certificate-authority"):
+        ctx.load_verify_locations(cafile=cluster["certificate-authority"])
+    else:
+        ctx.load_default_certs()
+    cert, key = _pem(user, "client-certificate"), _pem(user, "client-key")
+    if cert is not None and key is not None:
+        # load_cert_chain reads files only: the data goes through a private directory, gone at once
+        with tempfile.TemporaryDirectory(prefix="kubectl-perf-") as tmp:
+            paths = []
+            for name, pem in (("cert", cert), ("key", key)):
+                path = os.path.join(tmp, name)
+                with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                    f.write(pem)
+                paths.append(path)
+            ctx.load_cert_chain(paths[0], paths[1])
+    token = user.get("token") or ""
+    if not token and user.get("tokenFile"):
+        with open(user["tokenFile"], encoding="utf-8") as f:
+            token = f.read().strip()
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    pool_args: dict[str, Any] = {"ssl_context": ctx, "retries": 0, "maxsize": (os.cpu_count() or 1) * 5}
+    if not verify:
+        pool_args["cert_reqs"] = "CERT_NONE"
+    if cluster.get("tls-server-name"):
+        pool_args["server_hostname"] = cluster["tls-server-name"]
+    host = str(cluster["server"]).rstrip("/")
+    return Transport(host, urllib3.PoolManager(num_pools=4, **pool_args), lambda: headers, verify)
+
+
+def _pem(user: dict[str, Any], key: str) -> bytes | None:
+    if user.get(f"{key}-data"):
+        import base64
+
+        return base64.b64decode(user[f"{key}-data"])
+    if user.get(key):
+        with open(user[key], "rb") as f:
+            return f.read()
+    return None
+
+
+def _client_transport(config: dict[str, Any] | None) -> Transport:
+    """The kubernetes client's loader and pool: exec credential plugins, auth providers, proxies
+    (proxy-url and the environment's), in-cluster service accounts (config None)."""
+    from kubernetes import client
+    from kubernetes.client import rest
+
+    cfg = client.Configuration()
+    if config is None:
+        from kubernetes import config as loaders
+
+        loaders.load_incluster_config(client_configuration=cfg)
+    else:
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        with _logged_errors() as errors:  # the loader logs a failed exec plugin and goes on without credentials
+            KubeConfigLoader(config_dict=config, config_base_path="").load_and_set(cfg)
+        if errors:  # kubectl stops there, in these words
+            raise ApiError(f"Unable to connect to the server: getting credentials: exec: {errors[0]}")
+    cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
+
+    def auth() -> dict[str, str]:
+        # Read per request: exec and OIDC credentials refresh their token through this hook.
+        settings: Any = cfg.auth_settings()  # a TypedDict in newer clients, a dict in older ones
+        return {a["key"]: a["value"] for a in settings.values() if a.get("in") == "header" and a.get("value")}
+
+    # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
+    # its generated request layer differs between client releases, this does not.
+    return Transport(cfg.host, rest.RESTClientObject(cfg).pool_manager, auth, bool(cfg.verify_ssl))
+
+
+@contextlib.contextmanager
+def _logged_errors() -> Iterator[list[str]]:
+    """The error lines the kubernetes client logs (on the root logger) while the block runs,
+    kept from stderr: one line of ours says what failed."""
+    import logging
+
+    errors: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                errors.append(_one_line(record.getMessage()))
+
+    root, handler = logging.getLogger(), Keep()
+    root.addHandler(handler)  # a handler on the root also stops logging.error() from configuring stderr output
+    try:
+        yield errors
+    finally:
+        root.removeHandler(handler)
+
+
 class Cluster:
     """An authenticated connection to one API server."""
 
     def __init__(self, conn: Connection) -> None:
-        # Imported here so `--help` and argument errors never pay for the client.
-        from kubernetes import client, config
-        from kubernetes.client import rest
-        from kubernetes.config.kube_config import KubeConfigLoader
-
-        cfg = client.Configuration()
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"
         flags = conn.overrides()
         try:
             if conn.kubeconfig or conn.server or not _in_cluster():
-                # kubectl's merge and selection (kubeconfig.py), then the client's own loader on the one
-                # context chosen, so exec plugins, auth providers and proxies work as they always did.
+                # kubectl's merge and selection (kubeconfig.py), then either the plain transport or,
+                # for what it lacks, the client's own loader on the one context chosen (exec plugins,
+                # auth providers and proxies work as they always did).
                 selected = resolve(flags)
-                KubeConfigLoader(config_dict=selected.config, config_base_path="").load_and_set(cfg)
                 self.namespace = selected.namespace
+                transport = _plain_transport(selected.config) if plain(selected.config) else _client_transport(selected.config)
             else:
-                config.load_incluster_config(client_configuration=cfg)
+                transport = _client_transport(None)
         except KubeconfigError as err:
             raise ApiError(str(err)) from None
-        except Exception as err:  # ConfigException, OSError from an exec plugin: one line in the loader's terms
+        except ApiError:
+            raise
+        except Exception as err:  # ConfigException, OSError from an exec plugin or a file, ssl.SSLError from bad PEM: one line
             raise ApiError(f"invalid configuration: {_one_line(err)}") from None
-        cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
-        if not cfg.verify_ssl:
+        if not transport.verify:
             import urllib3
 
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
-        self.host = cfg.host
-        self._config = cfg
-        # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
-        # its generated request layer differs between client releases, this does not.
-        self._pool = rest.RESTClientObject(cfg).pool_manager
+        self.host = transport.host
+        self._auth = transport.auth
+        self._pool = transport.pool
         _bound_tls_handshake(self._pool)
         # kubectl --as / --as-group: the API server acts on the request as that user
         self._impersonate = {k: v for k, v in (("Impersonate-User", conn.as_user), ("Impersonate-Group", conn.as_group)) if v}
@@ -150,13 +288,7 @@ class Cluster:
 
     # -- requests ---------------------------------------------------------
     def _headers(self, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, **self._impersonate}
-        # Read per request: exec and OIDC credentials refresh their token through this hook.
-        settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
-        for auth in settings.values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
-        return headers
+        return {"Accept": accept, **self._impersonate, **self._auth()}
 
     def _limits(self, wait: Any) -> Any:
         """urllib3's timeout for one request: client-go's dial limit and our read limit, both
@@ -415,8 +547,6 @@ def _decode(data: bytes, path: str) -> Any:
 
 
 def _in_cluster() -> bool:
-    import os
-
     return (
         bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
         and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")

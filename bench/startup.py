@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Benchmark: how long `kubectl perf` takes to start, beside kubectl itself, in one run.
+
+    .venv/bin/python bench/startup.py [--runs 15] [--nodes 3]
+
+Issue 20's targets, on a 3-node perf-sim (30 pods a node): `kubectl perf capacity` within 2.5x
+`kubectl get nodes`, and `kubectl perf --help` and `kubectl perf capacity --help` within 1.5x
+`kubectl get --help`. Every command goes through the real kubectl (its plugin lookup and exec
+included, as a user types it) in a fresh process; each pair runs alternately, after one warm-up
+run of each, so load from other work hits both alike. Prints the medians (wall seconds) and the
+ratio beside the baseline measured in the same run, and, for the capacity run, whether the
+`kubernetes` client was imported (a plain token/certificate kubeconfig should not need it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from capacity import BIN, KUBECTL, print_table, start_sim  # noqa: E402  (bench/capacity.py, beside this file)
+
+PAIRS = [  # (ours, baseline, target ratio)
+    (["perf", "capacity"], ["get", "nodes"], 2.5),
+    (["perf", "--help"], ["get", "--help"], 1.5),
+    (["perf", "capacity", "--help"], ["get", "--help"], 1.5),
+]
+
+
+def wall(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one run, output discarded; a failure stops the benchmark."""
+    start = time.perf_counter()
+    result = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    took = time.perf_counter() - start
+    if result.returncode not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with status {result.returncode}: {result.stderr.decode()[:300]}")
+    return took
+
+
+def alternate(ours: list[str], base: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    wall(ours, env), wall(base, env)  # warm-up: page cache, the simulator's first plan of its nodes
+    a, b = [], []
+    for _ in range(runs):
+        a.append(wall(ours, env))
+        b.append(wall(base, env))
+    return a, b
+
+
+def client_imported(env: dict[str, str]) -> bool:
+    """Whether `kubectl perf capacity` imports the kubernetes client (in-process, same kubeconfig)."""
+    probe = "import io, sys, contextlib\nfrom kubectl_perf import capacity\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+    probe += "    capacity.main([])\nprint('kubernetes' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    return out.strip() == "True"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=15, help="alternating runs of each pair (default 15)")
+    p.add_argument("--nodes", type=int, default=3)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, kubeconfig, _ = start_sim(Path(tmp), "--nodes", str(args.nodes), "--pods-per-node", "30")
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        rows: list[tuple[str, str, str]] = []
+        try:
+            for ours, base, target in PAIRS:
+                a, b = alternate([KUBECTL, *ours], [KUBECTL, *base], env, args.runs)
+                ma, mb = statistics.median(a), statistics.median(b)
+                verdict = "met" if ma / mb <= target else "not met"
+                rows += [
+                    (f"kubectl {' '.join(ours)}", f"{ma * 1000:.0f} ms", f"<= {target}x baseline"),
+                    (f"baseline: kubectl {' '.join(base)}", f"{mb * 1000:.0f} ms", ""),
+                    ("ratio", f"{ma / mb:.2f}x", verdict),
+                ]
+            rows.append(("kubernetes client imported by capacity", str(client_imported(env)), "False"))
+        finally:
+            proc.terminate()
+            proc.wait()
+    load = os.getloadavg()[0]
+    print_table(f"median of {args.runs} alternating runs, {args.nodes} nodes x 30 pods; load {load:.1f}", rows)
+
+
+if __name__ == "__main__":
+    main()
