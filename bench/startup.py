@@ -10,15 +10,27 @@ included, as a user types it) in a fresh process; each pair runs alternately, af
 run of each, so load from other work hits both alike. Prints the medians (wall seconds) and the
 ratio beside the baseline measured in the same run, and, for the capacity run, whether the
 `kubernetes` client was imported (a plain token/certificate kubeconfig should not need it).
+
+The plugins run as a user's install runs them, not as this checkout's editable install: a
+throw-away virtual environment whose console scripts are the ones pip writes (from
+pyproject.toml's [project.scripts]), with this checkout's sources and the development venv's
+dependencies on sys.path, and the sources compiled to bytecode first (pip compiles on install).
+The editable install's import hook (setuptools' finder, 10-40 ms on every start here) and
+PYTHONDONTWRITEBYTECODE (set in this workplace: every start would compile every module) are
+costs a user's install does not have. `--dev-venv` measures the development venv's scripts as
+they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import re
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +43,36 @@ PAIRS = [  # (ours, baseline, target ratio)
     (["perf", "--help"], ["get", "--help"], 1.5),
     (["perf", "capacity", "--help"], ["get", "--help"], 1.5),
 ]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = """#!{python}
+import re
+import sys
+from {module} import {function}
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit({function}())
+"""
+
+
+def installed_like(work: Path) -> Path:
+    """A venv laid out as `pipx install kubectl-perf` leaves it (see the module docstring); its bin."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    # plain path entries: the development venv's site-packages is added to sys.path, its .pth files
+    # (the editable finder among them) are not run
+    (purelib / "kubectl-perf-bench.pth").write_text(f"{ROOT / 'plugins'}\n{sysconfig.get_path('purelib')}\n")
+    table = (ROOT / "pyproject.toml").read_text().split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    scripts = dict(re.findall(r'^([\w-]+) = "([\w.]+:\w+)"', table, re.M))  # tomllib is 3.11+, the suite 3.10+
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        path = venv / "bin" / name
+        path.write_text(SCRIPT.format(python=venv / "bin" / "python", module=module, function=function))
+        path.chmod(0o755)
+    compileall.compile_dir(str(ROOT / "plugins"), quiet=1)
+    return venv / "bin"
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -56,7 +98,8 @@ def client_imported(env: dict[str, str]) -> bool:
     """Whether `kubectl perf capacity` imports the kubernetes client (in-process, same kubeconfig)."""
     probe = "import io, sys, contextlib\nfrom kubectl_perf import capacity\nwith contextlib.redirect_stdout(io.StringIO()):\n"
     probe += "    capacity.main([])\nprint('kubernetes' in sys.modules)\n"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
+    python = Path(env["PATH"].split(os.pathsep)[0]) / "python"
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, env=env, check=True).stdout
     return out.strip() == "True"
 
 
@@ -64,10 +107,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=15, help="alternating runs of each pair (default 15)")
     p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--dev-venv", action="store_true", help="run the development venv's console scripts (editable install) instead")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, kubeconfig, _ = start_sim(Path(tmp), "--nodes", str(args.nodes), "--pods-per-node", "30")
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        scripts = BIN if args.dev_venv else installed_like(Path(tmp))
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}
         rows: list[tuple[str, str, str]] = []
         try:
             for ours, base, target in PAIRS:
@@ -84,7 +129,8 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     load = os.getloadavg()[0]
-    print_table(f"median of {args.runs} alternating runs, {args.nodes} nodes x 30 pods; load {load:.1f}", rows)
+    layout = "development venv (editable)" if args.dev_venv else "installed layout"
+    print_table(f"median of {args.runs} alternating runs, {args.nodes} nodes x 30 pods, {layout}; load {load:.1f}", rows)
 
 
 if __name__ == "__main__":

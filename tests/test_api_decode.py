@@ -86,7 +86,7 @@ def test_capacity_output_is_the_same_without_orjson(fixture_cluster: Sim, tmp_pa
     """Through kubectl's plugin lookup: a stub that refuses to import shadows orjson, as in the krew archive."""
     (tmp_path / "orjson.py").write_text('raise ImportError("not installed")\n')
     without = env_for(fixture_cluster, PYTHONPATH=str(tmp_path))
-    probe = "import json, kubectl_perf.api as a; print(a._loads is json.loads)"
+    probe = "import json, kubectl_perf.api as a; print(a._pick_loads() is json.loads)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=without).stdout == "True\n"
     # the container view as a table: -o wide adds only AGE there, which may tick between the two runs
     for args in (["--util", "-o", "json"], ["--util", "--containers"]):

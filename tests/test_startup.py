@@ -21,22 +21,27 @@ from typing import Any
 import pytest
 import yaml
 from conftest import BIN, Sim, env_for, kubectl
+from inproc import perf
+from kubectl_perf import __version__, cli
+from kubectl_perf.cli import PLUGINS
 
 HEAVY = ("kubernetes", "urllib3", "yaml", "jsonschema", "orjson")
 
 
-def modules_after(argv: list[str], env: dict[str, str], module: str = "kubectl_perf.cli") -> tuple[int, set[str], str]:
-    """(exit status, top-level modules imported, stdout) of `main(argv)` of a console script's module in a fresh interpreter."""
+def modules_after(
+    argv: list[str], env: dict[str, str], module: str = "kubectl_perf.cli", function: str = "main"
+) -> tuple[int, set[str], str]:
+    """(exit status, modules imported, stdout) of a console script's `module:function(argv)` in a fresh interpreter."""
     probe = (
         "import io, json, sys, contextlib, importlib\n"
-        f"main = importlib.import_module({module!r}).main\n"
+        f"main = getattr(importlib.import_module({module!r}), {function!r})\n"
         "out, err = io.StringIO(), io.StringIO()\n"
         "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
         "    try:\n"
         f"        status = main({argv!r})\n"
         "    except SystemExit as exit:\n"
         "        status = exit.code\n"
-        "print(json.dumps([status, sorted({m.split('.')[0] for m in sys.modules}), out.getvalue()]))\n"
+        "print(json.dumps([status, sorted(set(sys.modules) | {m.split('.')[0] for m in sys.modules}), out.getvalue()]))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -46,10 +51,42 @@ def modules_after(argv: list[str], env: dict[str, str], module: str = "kubectl_p
 
 def test_capacity_on_a_plain_kubeconfig_does_not_import_the_client(generated: Sim) -> None:
     # perf-sim's kubeconfig: a server, its CA as data, a bearer token
-    status, modules, out = modules_after([], env_for(generated), "kubectl_perf.capacity")
+    status, modules, out = modules_after([], env_for(generated), "kubectl_perf.cli", "capacity")
     assert status == 0 and out.startswith("NODE")
     assert "kubernetes" not in modules
     assert "urllib3" in modules  # the plain transport is urllib3, as the client's pool
+
+
+def test_help_imports_nothing_heavy(generated: Sim) -> None:
+    """`kubectl perf --help` and each plugin's, by either command (kubectl-perf SUB, kubectl-perf-SUB)."""
+    env = env_for(generated)
+    cases = [([], "main"), (["--help"], "main")]
+    cases += [([sub, "--help"], "main") for sub in PLUGINS] + [(["-h"], sub) for sub in PLUGINS]
+    for argv, function in cases:
+        status, modules, out = modules_after(argv, env, "kubectl_perf.cli", function)
+        assert status == 0 and "kubectl perf" in out, (argv, function, out)
+        assert not modules & set(HEAVY), (argv, function, sorted(modules & set(HEAVY)))
+        assert not {m for m in modules if m.startswith("kubectl_perf.")} - {"kubectl_perf.cli", "kubectl_perf._helptext"}
+
+
+@pytest.mark.parametrize("sub", list(PLUGINS))
+def test_the_stored_help_is_what_the_parser_prints(sub: str) -> None:
+    """_helptext.py is current: regenerate it with
+    `.venv/bin/python -m kubectl_perf.cli --write-help plugins/kubectl_perf/_helptext.py` when flags change."""
+    from kubectl_perf import _helptext
+
+    assert _helptext.VERSION == __version__
+    assert _helptext.HELP[sub] == cli.plugin_help(sub), "run: python -m kubectl_perf.cli --write-help plugins/kubectl_perf/_helptext.py"
+    # and the full parser prints it too, for --help among other flags
+    result = perf(None, sub, "--util" if sub == "capacity" else "--help", "--help")
+    assert result.returncode == 0 and result.stdout == _helptext.HELP[sub]
+
+
+def test_help_has_one_width_whatever_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    wide = cli.plugin_help("capacity")
+    monkeypatch.setenv("COLUMNS", "60")
+    assert cli.plugin_help("capacity") == wide  # the examples (epilog) keep their own layout
 
 
 # -- what needs the client, through the real kubectl beside it ----------------------------------
@@ -76,7 +113,7 @@ def test_an_exec_credential_plugin_works_as_with_kubectl(generated: Sim, tmp_pat
     ours = kubectl(None, "perf", "capacity", "-o", "json", env=env)
     assert sorted(f"node/{n['name']}" for n in json.loads(ours.stdout)["nodes"]) == sorted(nodes)
     assert (tmp_path / "exec-calls").read_text().count("called") >= 2  # kubectl's call and ours
-    _status, modules, _out = modules_after([], env, "kubectl_perf.capacity")
+    _status, modules, _out = modules_after([], env, "kubectl_perf.cli", "capacity")
     assert "kubernetes" in modules  # the client's loader runs the plugin
 
 
@@ -163,7 +200,7 @@ def test_a_proxy_from_the_environment_is_left_to_the_client(generated: Sim, tmp_
     """HTTPS_PROXY: the plain transport steps aside, so the client's proxy rules (and NO_PROXY) apply."""
     env = env_for(generated, HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}", NO_PROXY="")
     env.pop("no_proxy", None)
-    _status, modules, out = modules_after([], env, "kubectl_perf.capacity")
+    _status, modules, out = modules_after([], env, "kubectl_perf.cli", "capacity")
     assert out.startswith("NODE") and "kubernetes" in modules
 
 

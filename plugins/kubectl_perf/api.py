@@ -35,7 +35,7 @@ def _pick_loads() -> Callable[[bytes], Any]:
     return orjson.loads
 
 
-_loads = _pick_loads()
+_loads: Callable[[bytes], Any] | None = None  # picked on the first decode: --help never pays for orjson
 
 DEFAULT_CHUNK_SIZE = 500  # kubectl's --chunk-size default
 
@@ -534,6 +534,9 @@ def _decode(data: bytes, path: str) -> Any:
     paused = gc.isenabled()
     if paused:
         gc.disable()
+    global _loads
+    if _loads is None:
+        _loads = _pick_loads()
     try:
         return _loads(data)
     except ValueError:
