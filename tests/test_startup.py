@@ -289,3 +289,19 @@ def test_the_console_scripts_run_fast_path_end_to_end(generated: Sim) -> None:
     """The installed kubectl-perf-capacity, as kubectl runs it."""
     result = subprocess.run([str(BIN / "kubectl-perf-capacity")], capture_output=True, text=True, env=env_for(generated), timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("NODE"), result.stderr
+
+
+def test_the_kubeconfig_is_parsed_once_per_run(generated: Sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The -n default (while the flags are checked) and the connection read the same files: parsed once."""
+    from kubectl_perf import kubeconfig
+
+    path = tmp_path / "kubeconfig"
+    path.write_text(generated.kubeconfig.read_text())
+    parsed: list[str] = []
+    real = kubeconfig._parse
+    monkeypatch.setattr(kubeconfig, "_parsed", {})
+    monkeypatch.setattr(kubeconfig, "_parse", lambda path, raw: parsed.append(path) or real(path, raw))
+    assert perf(path, "capacity").returncode == 0
+    assert parsed == [str(path)]
+    path.write_text(path.read_text() + "\n")  # a file that changed is parsed again
+    assert perf(path, "capacity").returncode == 0 and parsed == [str(path)] * 2
