@@ -586,3 +586,12 @@ def test_kubectl_create_sends_protobuf_and_perf_sim_reads_it(sim_factory: Any) -
     assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
     again = kubectl(sim, "create", "namespace", "demo", check=False)
     assert again.returncode == 1 and 'namespaces "demo" already exists' in again.stderr
+
+
+def test_perf_sim_answers_without_nagle_delay() -> None:
+    """Every answer is several writes; with Nagle's algorithm on, each request after the first on a
+    kept-alive connection waited ~40 ms for the client's delayed ACK (kube-apiserver, in Go, sets
+    TCP_NODELAY and never does): the server's connections set TCP_NODELAY (issue 20: start-up)."""
+    from perf_sim.server import Handler
+
+    assert Handler.disable_nagle_algorithm is True
