@@ -53,8 +53,7 @@ def test_capacity_on_a_plain_kubeconfig_does_not_import_the_client(generated: Si
     # perf-sim's kubeconfig: a server, its CA as data, a bearer token
     status, modules, out = modules_after([], env_for(generated), "kubectl_perf.cli", "capacity")
     assert status == 0 and out.startswith("NODE")
-    assert "kubernetes" not in modules
-    assert "urllib3" in modules  # the plain transport is urllib3, as the client's pool
+    assert "kubernetes" not in modules and "urllib3" not in modules  # the standard library's http.client (plain_http.py)
 
 
 def test_help_imports_nothing_heavy(generated: Sim) -> None:

@@ -12,6 +12,7 @@ import gc
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 
 from .kubeconfig import KubeconfigError, Overrides, resolve
+from .plain_http import Limits
 
 A = TypeVar("A")
 
@@ -144,49 +146,49 @@ def plain(config: dict[str, Any]) -> bool:
 
 
 def _plain_transport(config: dict[str, Any]) -> Transport:
-    """urllib3 configured as the kubernetes client configures it for the same kubeconfig
-    (RESTClientObject: cert_reqs, CA, client certificate, server_hostname, retries 0, pool size)."""
+    """The standard library's HTTP (plain_http.py) configured as the kubernetes client configures
+    urllib3 for the same kubeconfig (RESTClientObject: the CA alone trusted, the client certificate,
+    tls-server-name, no retries), without importing either."""
     import base64
     import ssl
     import tempfile
 
-    import urllib3
+    from . import __version__
+    from .plain_http import Pool
 
     cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    host = str(cluster["server"]).rstrip("/")
     verify = not cluster.get("insecure-skip-tls-verify")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required, TLS 1.2 at least
-    if not verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif cluster.get("certificate-authority-data"):  # as client-go: the kubeconfig's CA alone, not the system's too
-        ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-    elif cluster.get("certificate-authority"):
-        ctx.load_verify_locations(cafile=cluster["certificate-authority"])
-    else:
-        ctx.load_default_certs()
-    cert, key = _pem(user, "client-certificate"), _pem(user, "client-key")
-    if cert is not None and key is not None:
-        # load_cert_chain reads files only: the data goes through a private directory, gone at once
-        with tempfile.TemporaryDirectory(prefix="kubectl-perf-") as tmp:
-            paths = []
-            for name, pem in (("cert", cert), ("key", key)):
-                path = os.path.join(tmp, name)
-                with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
-                    f.write(pem)
-                paths.append(path)
-            ctx.load_cert_chain(paths[0], paths[1])
+    ctx = None
+    if host.startswith("https://"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required, TLS 1.2 at least
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif cluster.get("certificate-authority-data"):  # as client-go: the kubeconfig's CA alone, not the system's too
+            ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        elif cluster.get("certificate-authority"):
+            ctx.load_verify_locations(cafile=cluster["certificate-authority"])
+        else:
+            ctx.load_default_certs()
+        cert, key = _pem(user, "client-certificate"), _pem(user, "client-key")
+        if cert is not None and key is not None:
+            # load_cert_chain reads files only: the data goes through a private directory, gone at once
+            with tempfile.TemporaryDirectory(prefix="kubectl-perf-") as tmp:
+                paths = []
+                for name, pem in (("cert", cert), ("key", key)):
+                    path = os.path.join(tmp, name)
+                    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                        f.write(pem)
+                    paths.append(path)
+                ctx.load_cert_chain(paths[0], paths[1])
     token = user.get("token") or ""
     if not token and user.get("tokenFile"):
         with open(user["tokenFile"], encoding="utf-8") as f:
             token = f.read().strip()
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    pool_args: dict[str, Any] = {"ssl_context": ctx, "retries": 0, "maxsize": (os.cpu_count() or 1) * 5}
-    if not verify:
-        pool_args["cert_reqs"] = "CERT_NONE"
-    if cluster.get("tls-server-name"):
-        pool_args["server_hostname"] = cluster["tls-server-name"]
-    host = str(cluster["server"]).rstrip("/")
-    return Transport(host, urllib3.PoolManager(num_pools=4, **pool_args), lambda: headers, verify)
+    pool = Pool(host, ctx, cluster.get("tls-server-name"), (os.cpu_count() or 1) * 5, f"kubectl-perf/{__version__}", _phase)
+    return Transport(host, pool, lambda: headers, verify)
 
 
 def _pem(user: dict[str, Any], key: str) -> bytes | None:
@@ -225,9 +227,15 @@ def _client_transport(config: dict[str, Any] | None) -> Transport:
         settings: Any = cfg.auth_settings()  # a TypedDict in newer clients, a dict in older ones
         return {a["key"]: a["value"] for a in settings.values() if a.get("in") == "header" and a.get("value")}
 
+    if not cfg.verify_ssl:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
     # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
     # its generated request layer differs between client releases, this does not.
-    return Transport(cfg.host, rest.RESTClientObject(cfg).pool_manager, auth, bool(cfg.verify_ssl))
+    pool = rest.RESTClientObject(cfg).pool_manager
+    _bound_tls_handshake(pool)
+    return Transport(cfg.host, pool, auth, bool(cfg.verify_ssl))
 
 
 @contextlib.contextmanager
@@ -273,14 +281,9 @@ class Cluster:
             raise
         except Exception as err:  # ConfigException, OSError from an exec plugin or a file, ssl.SSLError from bad PEM: one line
             raise ApiError(f"invalid configuration: {_one_line(err)}") from None
-        if not transport.verify:
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
         self.host = transport.host
         self._auth = transport.auth
         self._pool = transport.pool
-        _bound_tls_handshake(self._pool)
         # kubectl --as / --as-group: the API server acts on the request as that user
         self._impersonate = {k: v for k, v in (("Impersonate-User", conn.as_user), ("Impersonate-Group", conn.as_group)) if v}
         self._timeout = conn.request_timeout
@@ -290,21 +293,17 @@ class Cluster:
     def _headers(self, accept: str) -> dict[str, str]:
         return {"Accept": accept, **self._impersonate, **self._auth()}
 
-    def _limits(self, wait: Any) -> Any:
-        """urllib3's timeout for one request: client-go's dial limit and our read limit, both
-        within --request-timeout when given; (connect, read) for a watch's long read."""
-        import urllib3
-
+    def _limits(self, wait: Any) -> Limits:
+        """The limits of one request: client-go's dial and TLS-handshake limits and our read limit,
+        all within --request-timeout when given; (connect, read) for a watch's long read."""
         if isinstance(wait, tuple):
-            return urllib3.Timeout(connect=wait[0], read=wait[1])
-        return urllib3.Timeout(connect=DIAL_TIMEOUT, read=READ_TIMEOUT, total=wait or None)
+            return Limits(connect=wait[0], read=wait[1], handshake=min(TLS_HANDSHAKE_TIMEOUT, wait[0]))
+        return Limits(connect=DIAL_TIMEOUT, read=READ_TIMEOUT, total=wait or None, handshake=TLS_HANDSHAKE_TIMEOUT)
 
     def _send(self, method: str, path: str, url: str, headers: dict[str, str], body: bytes | None, timeout: Any) -> Any:
         """One request through the pool, unread; every failure to get an answer is one ApiError
         in kubectl's words, naming the server."""
         import time
-
-        import urllib3
 
         limits = self._limits(timeout)
         _phase.name = "response"  # a pooled connection goes straight to the answer
@@ -315,13 +314,12 @@ class Cluster:
             for key, value in headers.items():
                 _log(f"    {key}: {_redacted(key, value)}")
         try:
-            raw = self._pool.request(method, url, body=body, headers=headers, preload_content=False, timeout=limits)
-        except urllib3.exceptions.MaxRetryError as err:
-            raise ApiError(self._unreachable(err.reason, limits)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raw = self._pool.request(method, url, body=body, headers=headers, preload_content=False, timeout=_for_pool(self._pool, limits))
+        except Exception as err:  # whatever the HTTP stack raises: one line in kubectl's words, never a traceback
+            urllib3 = sys.modules.get("urllib3")
+            if urllib3 is not None and isinstance(err, urllib3.exceptions.MaxRetryError):
+                err = err.reason  # what failed, not urllib3's summary of it
             raise ApiError(self._unreachable(err, limits)) from None
-        except Exception as err:  # anything else the HTTP stack raises: one line, never a traceback
-            raise ApiError(f"Unable to connect to the server {self.host}: {_one_line(err)}") from None
         if self._verbosity >= 6:
             ms = (time.monotonic() - started) * 1000
             _log(f"{method} {url} {raw.status} {raw.reason or ''} in {ms:.0f} milliseconds".replace("  ", " "))
@@ -378,8 +376,6 @@ class Cluster:
         yield from self._lines(path, self._request(path, query, accept="text/plain"))
 
     def _lines(self, path: str, raw: Any) -> Iterator[bytes]:
-        import urllib3
-
         try:
             pending = b""
             for chunk in raw.stream(1 << 16):
@@ -388,7 +384,7 @@ class Cluster:
                 yield from lines
             if pending:
                 yield pending
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except _read_errors() as err:
             raise ApiError(f"connection to {self.host} broke while reading {path}: {_reason(err)}") from None
         finally:
             raw.release_conn()
@@ -563,6 +559,24 @@ def _in_cluster() -> bool:
 _phase = threading.local()
 
 
+def _for_pool(pool: Any, limits: Limits) -> Any:
+    """The limits as the pool takes them: plain_http's own, or a urllib3.Timeout for the client's
+    pool (whose connections apply the handshake limit themselves, _bound_tls_handshake)."""
+    if type(pool).__module__.endswith("plain_http"):
+        return limits
+    import urllib3
+
+    return urllib3.Timeout(connect=limits.connect, read=limits.read, total=limits.total)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What a broken read raises: the standard library's errors, and urllib3's when it is in use."""
+    import http.client
+
+    urllib3 = sys.modules.get("urllib3")
+    return (OSError, http.client.HTTPException) + ((urllib3.exceptions.HTTPError,) if urllib3 is not None else ())
+
+
 def _bound_tls_handshake(pool_manager: Any) -> None:
     """Give HTTPS connections client-go's TLS-handshake limit: urllib3 knows only a connect
     (dial) limit and a read limit, and would wait the whole dial limit for a handshake."""
@@ -614,9 +628,14 @@ def _chain(err: object) -> Iterator[BaseException]:
 
 def connection_error(host: str, err: object, phase: str | None = None, limits: Any = None) -> str:
     """What went wrong reaching host, in kubectl's words, never the HTTP library's."""
+    import http.client
     import ssl
 
-    import urllib3
+    urllib3 = sys.modules.get("urllib3")  # its exceptions only matter when it made the request
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError,) + ((urllib3.exceptions.TimeoutError,) if urllib3 else ())
+    refusals: tuple[type[BaseException], ...] = (urllib3.exceptions.NewConnectionError,) if urllib3 else ()
+    broken: tuple[type[BaseException], ...] = (http.client.HTTPException, ConnectionResetError, BrokenPipeError)
+    broken += (urllib3.exceptions.ProtocolError,) if urllib3 else ()
 
     target = host.split("://", 1)[-1]
     for e in _chain(err):
@@ -639,14 +658,14 @@ def connection_error(host: str, err: object, phase: str | None = None, limits: A
             return f"Unable to connect to the server {host}: {e.strerror.lower()}"
     for e in _chain(err):
         # urllib3's NewConnectionError is a ConnectTimeoutError too: refusals were answered above
-        if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)) and not isinstance(e, urllib3.exceptions.NewConnectionError):
+        if isinstance(e, timeouts) and not isinstance(e, refusals):
             limit = {"dial": DIAL_TIMEOUT, "TLS handshake": TLS_HANDSHAKE_TIMEOUT}.get(phase or "", READ_TIMEOUT)
             total = getattr(limits, "total", None)
             limit = min(limit, total) if isinstance(total, (int, float)) else limit
             what = {"dial": "dial tcp", "TLS handshake": "TLS handshake"}.get(phase or "", "waiting for an answer")
             return f"Unable to connect to the server {host}: {what} timed out after {limit:g}s"
     for e in _chain(err):
-        if isinstance(e, urllib3.exceptions.ProtocolError):
+        if isinstance(e, broken):
             return f"Unable to connect to the server {host}: the connection broke before an answer"
     return f"Unable to connect to the server {host}: {_one_line(err)}"
 
