@@ -37,7 +37,10 @@ def _pick_loads() -> Callable[[bytes], Any]:
     return orjson.loads
 
 
-_loads: Callable[[bytes], Any] | None = None  # picked on the first decode: --help never pays for orjson
+_loads: Callable[[bytes], Any] | None = None  # picked on the first large decode
+# Below this size the standard library decodes: orjson pays off on list pages (a 500-pod page is
+# about 1.5 MB), while importing it (uuid, platform) costs a small cluster's run more than it saves.
+SMALL_DOCUMENT = 64 * 1024
 
 DEFAULT_CHUNK_SIZE = 500  # kubectl's --chunk-size default
 
@@ -531,10 +534,10 @@ def _decode(data: bytes, path: str) -> Any:
     if paused:
         gc.disable()
     global _loads
-    if _loads is None:
+    if _loads is None and len(data) >= SMALL_DOCUMENT:
         _loads = _pick_loads()
     try:
-        return _loads(data)
+        return (_loads or json.loads)(data) if len(data) >= SMALL_DOCUMENT else json.loads(data)
     except ValueError:
         try:  # what orjson refuses and json takes (lone surrogates in a string) decodes as it would without orjson
             return json.loads(data)
