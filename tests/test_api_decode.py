@@ -27,6 +27,7 @@ needs_orjson = pytest.mark.skipif(orjson is None, reason="orjson is not installe
 @pytest.fixture(params=[pytest.param("orjson", marks=needs_orjson), "json"])
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setattr(api, "_loads", orjson.loads if request.param == "orjson" else json.loads)
+    monkeypatch.setattr(api, "SMALL_DOCUMENT", 0)  # the chosen decoder for every size, small samples too
     yield request.param
 
 
@@ -38,6 +39,16 @@ def test_without_orjson_the_standard_library_decodes(monkeypatch: pytest.MonkeyP
 @needs_orjson
 def test_with_orjson_installed_it_decodes() -> None:
     assert api._pick_loads() is orjson.loads
+
+
+def test_small_documents_skip_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small cluster's answers decode without importing orjson (issue 20: start-up); pages do not."""
+    calls: list[int] = []
+    monkeypatch.setattr(api, "_loads", lambda data: calls.append(len(data)) or json.loads(data))
+    assert api._decode(b'{"kind": "NodeList", "items": []}', "/x") == {"kind": "NodeList", "items": []}
+    big = json.dumps({"items": ["x" * 100] * 1000}).encode()
+    assert len(big) >= api.SMALL_DOCUMENT and api._decode(big, "/x")["items"][0] == "x" * 100
+    assert calls == [len(big)]
 
 
 def test_both_decoders_give_the_same_pages(generated: Sim, decoder: str) -> None:
@@ -86,7 +97,7 @@ def test_capacity_output_is_the_same_without_orjson(fixture_cluster: Sim, tmp_pa
     """Through kubectl's plugin lookup: a stub that refuses to import shadows orjson, as in the krew archive."""
     (tmp_path / "orjson.py").write_text('raise ImportError("not installed")\n')
     without = env_for(fixture_cluster, PYTHONPATH=str(tmp_path))
-    probe = "import json, kubectl_perf.api as a; print(a._loads is json.loads)"
+    probe = "import json, kubectl_perf.api as a; print(a._pick_loads() is json.loads)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=without).stdout == "True\n"
     # the container view as a table: -o wide adds only AGE there, which may tick between the two runs
     for args in (["--util", "-o", "json"], ["--util", "--containers"]):

@@ -82,3 +82,23 @@ def test_json_keeps_its_container_kinds(fixture_cluster: Sim) -> None:
     web1 = next(p for n in d["nodes"] for p in n["podDetails"] if p["name"] == "web-1")
     assert [(c["name"], c["kind"]) for c in web1["containers"]] == [("migrate", "init"), ("proxy", "sidecar"), ("app", "container")]
     assert web1["resources"]["cpu"]["requests"] == 2 and web1["resources"]["memory"]["requests"] == 1152 * Mi
+
+
+@pytest.mark.parametrize(
+    ("argv", "where"),
+    [
+        ((), "see --containers"),
+        (("--containers",), "flagged no-requests in FLAGS"),
+        (("--pods",), "flagged no-requests in FLAGS"),
+        (("--containers", "-o", "json"), "listed under missingRequests"),
+        (("--by", "namespace"), "see --containers without --by"),
+    ],
+)
+def test_missing_requests_note_points_where_this_output_does_not_already(fixture_cluster: Sim, argv: tuple[str, ...], where: str) -> None:
+    """Issue 20 section 3: the note said "(see --containers)" even under --containers."""
+    result = perf(fixture_cluster, *argv)
+    assert result.returncode == 0, result.stderr
+    note = next(line for line in result.stderr.splitlines() if "lack cpu/memory requests" in line)
+    assert note.endswith(f"requests ({where})"), note
+    if argv and argv[0] in ("--containers", "--pods") and "-o" not in argv:
+        assert "no-requests:" in result.stdout  # the flag the note points at is there

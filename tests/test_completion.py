@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
-from conftest import KUBECTL, env_for
+from conftest import BIN, KUBECTL, env_for
 
 
 def complete(sim, *words: str) -> tuple[list[str], str]:
@@ -17,7 +18,8 @@ def complete(sim, *words: str) -> tuple[list[str], str]:
 
 def test_subcommands(fixture_cluster):
     values, directive = complete(fixture_cluster, "")
-    assert {"capacity", "version"} <= set(values)
+    # each once (issue 20): kubectl names the kubectl-perf-SUB it finds on PATH, the script the rest
+    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "version"]
     assert directive == ":4"
     values, _ = complete(fixture_cluster, "ca")
     # kubectl adds sub-plugins it finds on PATH (kubectl-perf-capacity) to what we answer.
@@ -59,3 +61,62 @@ def test_files_and_an_unreachable_cluster(fixture_cluster, tmp_path):
     )
     values, directive = complete(fixture_cluster, "capacity", "--kubeconfig", str(dead), "-n", "")
     assert values == [] and directive == ":4"
+
+
+# Issue 20 section 3: values after commas, --by label:, selectors, -L and cadvisor -o.
+def test_list_values_go_on_after_a_comma(fixture_cluster):
+    values, directive = complete(fixture_cluster, "capacity", "--resources", "cpu,")
+    assert values == ["cpu,memory", "cpu,ephemeral-storage", "cpu,pods", "cpu,nvidia.com/gpu"]
+    assert directive == ":6"  # no file names, no space: another comma may follow
+    values, _ = complete(fixture_cluster, "capacity", "--resources=cpu,memory,p")
+    assert values == ["--resources=cpu,memory,pods"]
+    values, _ = complete(fixture_cluster, "audit", "--disable", "requests,image-l")
+    assert values == ["requests,image-latest-tag"]
+    values, _ = complete(fixture_cluster, "audit", "--disable", "requests,")
+    assert "requests,committed" in values and "requests,requests" not in values
+
+
+def test_group_by_pod_label_keys(fixture_cluster):
+    # the fixture's pods carry the labels app and team (and one a zone label)
+    values, directive = complete(fixture_cluster, "capacity", "--by", "label:")
+    assert {"label:app", "label:team"} <= set(values) and all(v.startswith("label:") for v in values) and directive == ":4"
+    values, _ = complete(fixture_cluster, "capacity", "--by=label:te")
+    assert values == ["--by=label:team"]
+
+
+def test_selectors_offer_keys_then_values(fixture_cluster):
+    zone = "topology.kubernetes.io/zone"
+    keys, directive = complete(fixture_cluster, "cadvisor", "--node-selector", "")
+    assert keys == ["node.kubernetes.io/instance-type=", f"{zone}=", "workload="] and directive == ":6"
+    values, _ = complete(fixture_cluster, "capacity", "--node-selector", f"{zone}=")
+    assert values == [f"{zone}=zone-a", f"{zone}=zone-b"]
+    values, _ = complete(fixture_cluster, "capacity", "--node-selector", f"workload=io,{zone}!=zone-")
+    assert values == [f"workload=io,{zone}!=zone-a", f"workload=io,{zone}!=zone-b"]
+    values, _ = complete(fixture_cluster, "capacity", "-n", "shop", "-l", "app=")
+    assert values == ["app=batch", "app=web"]  # the pods of -n shop only
+    values, _ = complete(fixture_cluster, "capacity", "--namespace-labels", "tier=")
+    assert values == ["tier=backend", "tier=frontend"]
+
+
+def test_label_columns_are_node_label_keys(fixture_cluster):
+    values, _ = complete(fixture_cluster, "capacity", "-L", "topo")
+    assert values == ["topology.kubernetes.io/zone"]
+    values, directive = complete(fixture_cluster, "capacity", "-L", "workload,n")
+    assert values == ["workload,node.kubernetes.io/instance-type"] and directive == ":6"
+
+
+def test_cadvisor_output_follows_the_mode(fixture_cluster):
+    dump, directive = complete(fixture_cluster, "cadvisor", "node-a", "-o", "")
+    assert dump == ["text", "json", "jsonl"] and directive == ":4"
+    summary, _ = complete(fixture_cluster, "cadvisor", "--summary", "-o", "")
+    assert summary == ["table", "wide", "json", "yaml", "csv", "tsv", "html"]
+
+
+def test_subcommands_without_the_standalone_plugins(fixture_cluster, tmp_path):
+    """Installed as kubectl-perf alone (no kubectl-perf-SUB on PATH), the script names every subcommand."""
+    for name in ("kubectl-perf", "kubectl_complete-perf"):
+        (tmp_path / name).symlink_to(BIN / name)
+    env = env_for(fixture_cluster, PATH=f"{tmp_path}{os.pathsep}{os.path.dirname(KUBECTL)}")
+    result = subprocess.run([KUBECTL, "__complete", "perf", ""], capture_output=True, text=True, env=env, timeout=60)
+    values = [line.split("\t")[0] for line in result.stdout.strip().splitlines()[:-1]]
+    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "version"]

@@ -143,9 +143,12 @@ def test_the_default_limits_are_client_gos(generated: Sim) -> None:
     assert api.READ_TIMEOUT > 60
     limits = cluster._limits(2.0)  # --request-timeout 2s caps each phase
     assert (limits.connect_timeout, limits.total) == (2.0, 2.0)
-    pool = cluster._pool.connection_from_url(cluster.host)
-    assert pool.ConnectionCls.__name__ == "Connection" and pool.ConnectionCls.__module__ == "kubectl_perf.api"
+    assert (limits.handshake_timeout, cluster._limits(None).handshake_timeout) == (2.0, api.TLS_HANDSHAKE_TIMEOUT)
     assert cluster.get("/version")["major"] == "1"  # and an ordinary request still goes through
+    # the kubernetes client's pool (exec plugins, proxies...) gets the handshake bound from its connections
+    client = api._client_transport(api.resolve(api.Overrides(str(generated.kubeconfig))).config)
+    pool = client.pool.connection_from_url(client.host)
+    assert pool.ConnectionCls.__name__ == "Connection" and pool.ConnectionCls.__module__ == "kubectl_perf.api"
 
 
 # -- errors in kubectl's words ------------------------------------------------------------------

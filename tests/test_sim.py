@@ -562,3 +562,36 @@ def test_example_policy_sets_the_seeds_targets_per_pool(generated: Sim) -> None:
     # the compute pool's 72-core nodes are the big CPU-bound ones the 90% is meant for
     compute = [n for n in nodes if n["labels"]["workload"] == "compute"]
     assert all(n["resources"]["cpu"]["allocatable"] > 64 for n in compute)
+
+
+def test_kubectl_create_sends_protobuf_and_perf_sim_reads_it(sim_factory: Any) -> None:
+    """Issue 20: `kubectl create namespace x` failed with "the body of the request was in an unknown
+    format": kubectl's typed clients send built-in kinds as application/vnd.kubernetes.protobuf."""
+    sim = sim_factory("--nodes", "1", "--pods-per-node", "1")
+    assert kubectl(sim, "create", "namespace", "demo").stdout == "namespace/demo created\n"
+    made = json.loads(kubectl(sim, "get", "namespace", "demo", "-o", "json").stdout)
+    assert made["metadata"]["labels"] == {"kubernetes.io/metadata.name": "demo"} and made["status"] == {"phase": "Active"}
+    kubectl(sim, "create", "configmap", "c", "-n", "demo", "--from-literal=a=1", "--from-file=b=/dev/null")
+    assert json.loads(kubectl(sim, "get", "cm", "c", "-n", "demo", "-o", "json").stdout)["data"] == {"a": "1", "b": ""}
+    # a pointer set to zero stays (replicas 0, not the default 1); the port gets its default protocol
+    kubectl(sim, "create", "deployment", "web", "-n", "demo", "--image=nginx:1.27", "--replicas=0", "--port=8080")
+    deploy = json.loads(kubectl(sim, "get", "deploy", "web", "-n", "demo", "-o", "json").stdout)
+    assert deploy["spec"]["replicas"] == 0 and deploy["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx:1.27" and container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    kubectl(sim, "create", "cronjob", "tick", "-n", "demo", "--image=busybox", "--schedule=*/5 * * * *", "--", "date")
+    cron = json.loads(kubectl(sim, "get", "cronjob", "tick", "-n", "demo", "-o", "json").stdout)
+    assert cron["spec"]["schedule"] == "*/5 * * * *"
+    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
+    again = kubectl(sim, "create", "namespace", "demo", check=False)
+    assert again.returncode == 1 and 'namespaces "demo" already exists' in again.stderr
+
+
+def test_perf_sim_answers_without_nagle_delay() -> None:
+    """Every answer is several writes; with Nagle's algorithm on, each request after the first on a
+    kept-alive connection waited ~40 ms for the client's delayed ACK (kube-apiserver, in Go, sets
+    TCP_NODELAY and never does): the server's connections set TCP_NODELAY (issue 20: start-up)."""
+    from perf_sim.server import Handler
+
+    assert Handler.disable_nagle_algorithm is True

@@ -7,9 +7,12 @@ caller folds each page into a small summary, so memory is bounded by a page.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode
 
 from .kubeconfig import KubeconfigError, Overrides, resolve
+from .plain_http import Limits
 
 A = TypeVar("A")
 
@@ -33,7 +37,10 @@ def _pick_loads() -> Callable[[bytes], Any]:
     return orjson.loads
 
 
-_loads = _pick_loads()
+_loads: Callable[[bytes], Any] | None = None  # picked on the first large decode
+# Below this size the standard library decodes: orjson pays off on list pages (a 500-pod page is
+# about 1.5 MB), while importing it (uuid, platform) costs a small cluster's run more than it saves.
+SMALL_DOCUMENT = 64 * 1024
 
 DEFAULT_CHUNK_SIZE = 500  # kubectl's --chunk-size default
 
@@ -107,42 +114,179 @@ def _status_message(body: bytes) -> tuple[str, str]:
         return body.decode("utf-8", "replace").strip()[:200], ""
 
 
+# What a kubeconfig may hold for the plain transport below: a server, its CA, and a bearer token or
+# a client certificate. Anything else (exec credential plugins, auth providers, basic auth, a
+# proxy-url, impersonation in the file) goes to the kubernetes client's loader, which has it all.
+PLAIN_CLUSTER = frozenset(
+    {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name", "extensions"}
+)
+PLAIN_USER = frozenset(
+    {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key", "client-key-data", "extensions"}
+)
+# client-go takes a proxy from these (http.ProxyFromEnvironment); so does the kubernetes client.
+_PROXY_ENV = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How requests reach the server: its URL, a urllib3 pool (TLS, client certificate, proxy),
+    the authentication headers (read per request: exec and OIDC tokens refresh), and whether the
+    server's certificate is checked."""
+
+    host: str
+    pool: Any
+    auth: Callable[[], dict[str, str]]
+    verify: bool
+
+
+def plain(config: dict[str, Any]) -> bool:
+    """Whether a one-context kubeconfig (kubeconfig.Selected.config) needs nothing the plain
+    transport lacks, so the kubernetes client (about 0.5 s of imports) is not loaded."""
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    if not set(cluster) <= PLAIN_CLUSTER or not set(user) <= PLAIN_USER:
+        return False
+    return not any(os.environ.get(name) for name in _PROXY_ENV)  # proxies: the client's rules (no_proxy...)
+
+
+def _plain_transport(config: dict[str, Any]) -> Transport:
+    """The standard library's HTTP (plain_http.py) configured as the kubernetes client configures
+    urllib3 for the same kubeconfig (RESTClientObject: the CA alone trusted, the client certificate,
+    tls-server-name, no retries), without importing either."""
+    import base64
+    import ssl
+    import tempfile
+
+    from . import __version__
+    from .plain_http import Pool
+
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    host = str(cluster["server"]).rstrip("/")
+    verify = not cluster.get("insecure-skip-tls-verify")
+    ctx = None
+    if host.startswith("https://"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required, TLS 1.2 at least
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif cluster.get("certificate-authority-data"):  # as client-go: the kubeconfig's CA alone, not the system's too
+            ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        elif cluster.get("certificate-authority"):
+            ctx.load_verify_locations(cafile=cluster["certificate-authority"])
+        else:
+            ctx.load_default_certs()
+        cert, key = _pem(user, "client-certificate"), _pem(user, "client-key")
+        if cert is not None and key is not None:
+            # load_cert_chain reads files only: the data goes through a private directory, gone at once
+            with tempfile.TemporaryDirectory(prefix="kubectl-perf-") as tmp:
+                paths = []
+                for name, pem in (("cert", cert), ("key", key)):
+                    path = os.path.join(tmp, name)
+                    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                        f.write(pem)
+                    paths.append(path)
+                ctx.load_cert_chain(paths[0], paths[1])
+    token = user.get("token") or ""
+    if not token and user.get("tokenFile"):
+        with open(user["tokenFile"], encoding="utf-8") as f:
+            token = f.read().strip()
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    pool = Pool(host, ctx, cluster.get("tls-server-name"), (os.cpu_count() or 1) * 5, f"kubectl-perf/{__version__}", _phase)
+    return Transport(host, pool, lambda: headers, verify)
+
+
+def _pem(user: dict[str, Any], key: str) -> bytes | None:
+    if user.get(f"{key}-data"):
+        import base64
+
+        return base64.b64decode(user[f"{key}-data"])
+    if user.get(key):
+        with open(user[key], "rb") as f:
+            return f.read()
+    return None
+
+
+def _client_transport(config: dict[str, Any] | None) -> Transport:
+    """The kubernetes client's loader and pool: exec credential plugins, auth providers, proxies
+    (proxy-url and the environment's), in-cluster service accounts (config None)."""
+    from kubernetes import client
+    from kubernetes.client import rest
+
+    cfg = client.Configuration()
+    if config is None:
+        from kubernetes import config as loaders
+
+        loaders.load_incluster_config(client_configuration=cfg)
+    else:
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        with _logged_errors() as errors:  # the loader logs a failed exec plugin and goes on without credentials
+            KubeConfigLoader(config_dict=config, config_base_path="").load_and_set(cfg)
+        if errors:  # kubectl stops there, in these words
+            raise ApiError(f"Unable to connect to the server: getting credentials: exec: {errors[0]}")
+    cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
+
+    def auth() -> dict[str, str]:
+        # Read per request: exec and OIDC credentials refresh their token through this hook.
+        settings: Any = cfg.auth_settings()  # a TypedDict in newer clients, a dict in older ones
+        return {a["key"]: a["value"] for a in settings.values() if a.get("in") == "header" and a.get("value")}
+
+    if not cfg.verify_ssl:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
+    # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
+    # its generated request layer differs between client releases, this does not.
+    pool = rest.RESTClientObject(cfg).pool_manager
+    _bound_tls_handshake(pool)
+    return Transport(cfg.host, pool, auth, bool(cfg.verify_ssl))
+
+
+@contextlib.contextmanager
+def _logged_errors() -> Iterator[list[str]]:
+    """The error lines the kubernetes client logs (on the root logger) while the block runs,
+    kept from stderr: one line of ours says what failed."""
+    import logging
+
+    errors: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                errors.append(_one_line(record.getMessage()))
+
+    root, handler = logging.getLogger(), Keep()
+    root.addHandler(handler)  # a handler on the root also stops logging.error() from configuring stderr output
+    try:
+        yield errors
+    finally:
+        root.removeHandler(handler)
+
+
 class Cluster:
     """An authenticated connection to one API server."""
 
     def __init__(self, conn: Connection) -> None:
-        # Imported here so `--help` and argument errors never pay for the client.
-        from kubernetes import client, config
-        from kubernetes.client import rest
-        from kubernetes.config.kube_config import KubeConfigLoader
-
-        cfg = client.Configuration()
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"
         flags = conn.overrides()
         try:
             if conn.kubeconfig or conn.server or not _in_cluster():
-                # kubectl's merge and selection (kubeconfig.py), then the client's own loader on the one
-                # context chosen, so exec plugins, auth providers and proxies work as they always did.
+                # kubectl's merge and selection (kubeconfig.py), then either the plain transport or,
+                # for what it lacks, the client's own loader on the one context chosen (exec plugins,
+                # auth providers and proxies work as they always did).
                 selected = resolve(flags)
-                KubeConfigLoader(config_dict=selected.config, config_base_path="").load_and_set(cfg)
                 self.namespace = selected.namespace
+                transport = _plain_transport(selected.config) if plain(selected.config) else _client_transport(selected.config)
             else:
-                config.load_incluster_config(client_configuration=cfg)
+                transport = _client_transport(None)
         except KubeconfigError as err:
             raise ApiError(str(err)) from None
-        except Exception as err:  # ConfigException, OSError from an exec plugin: one line in the loader's terms
+        except ApiError:
+            raise
+        except Exception as err:  # ConfigException, OSError from an exec plugin or a file, ssl.SSLError from bad PEM: one line
             raise ApiError(f"invalid configuration: {_one_line(err)}") from None
-        cfg.retries = 0  # fail fast: kubectl does not retry a refused connection either
-        if not cfg.verify_ssl:
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the user asked for it, as kubectl
-        self.host = cfg.host
-        self._config = cfg
-        # The client's own pool (its TLS, client certificate and proxy settings), driven directly:
-        # its generated request layer differs between client releases, this does not.
-        self._pool = rest.RESTClientObject(cfg).pool_manager
-        _bound_tls_handshake(self._pool)
+        self.host = transport.host
+        self._auth = transport.auth
+        self._pool = transport.pool
         # kubectl --as / --as-group: the API server acts on the request as that user
         self._impersonate = {k: v for k, v in (("Impersonate-User", conn.as_user), ("Impersonate-Group", conn.as_group)) if v}
         self._timeout = conn.request_timeout
@@ -150,29 +294,19 @@ class Cluster:
 
     # -- requests ---------------------------------------------------------
     def _headers(self, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, **self._impersonate}
-        # Read per request: exec and OIDC credentials refresh their token through this hook.
-        settings: Any = self._config.auth_settings()  # a TypedDict in newer clients, a dict in older ones
-        for auth in settings.values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
-        return headers
+        return {"Accept": accept, **self._impersonate, **self._auth()}
 
-    def _limits(self, wait: Any) -> Any:
-        """urllib3's timeout for one request: client-go's dial limit and our read limit, both
-        within --request-timeout when given; (connect, read) for a watch's long read."""
-        import urllib3
-
+    def _limits(self, wait: Any) -> Limits:
+        """The limits of one request: client-go's dial and TLS-handshake limits and our read limit,
+        all within --request-timeout when given; (connect, read) for a watch's long read."""
         if isinstance(wait, tuple):
-            return urllib3.Timeout(connect=wait[0], read=wait[1])
-        return urllib3.Timeout(connect=DIAL_TIMEOUT, read=READ_TIMEOUT, total=wait or None)
+            return Limits(connect=wait[0], read=wait[1], handshake=min(TLS_HANDSHAKE_TIMEOUT, wait[0]))
+        return Limits(connect=DIAL_TIMEOUT, read=READ_TIMEOUT, total=wait or None, handshake=TLS_HANDSHAKE_TIMEOUT)
 
     def _send(self, method: str, path: str, url: str, headers: dict[str, str], body: bytes | None, timeout: Any) -> Any:
         """One request through the pool, unread; every failure to get an answer is one ApiError
         in kubectl's words, naming the server."""
         import time
-
-        import urllib3
 
         limits = self._limits(timeout)
         _phase.name = "response"  # a pooled connection goes straight to the answer
@@ -183,13 +317,12 @@ class Cluster:
             for key, value in headers.items():
                 _log(f"    {key}: {_redacted(key, value)}")
         try:
-            raw = self._pool.request(method, url, body=body, headers=headers, preload_content=False, timeout=limits)
-        except urllib3.exceptions.MaxRetryError as err:
-            raise ApiError(self._unreachable(err.reason, limits)) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raw = self._pool.request(method, url, body=body, headers=headers, preload_content=False, timeout=_for_pool(self._pool, limits))
+        except Exception as err:  # whatever the HTTP stack raises: one line in kubectl's words, never a traceback
+            urllib3 = sys.modules.get("urllib3")
+            if urllib3 is not None and isinstance(err, urllib3.exceptions.MaxRetryError):
+                err = err.reason  # what failed, not urllib3's summary of it
             raise ApiError(self._unreachable(err, limits)) from None
-        except Exception as err:  # anything else the HTTP stack raises: one line, never a traceback
-            raise ApiError(f"Unable to connect to the server {self.host}: {_one_line(err)}") from None
         if self._verbosity >= 6:
             ms = (time.monotonic() - started) * 1000
             _log(f"{method} {url} {raw.status} {raw.reason or ''} in {ms:.0f} milliseconds".replace("  ", " "))
@@ -246,8 +379,6 @@ class Cluster:
         yield from self._lines(path, self._request(path, query, accept="text/plain"))
 
     def _lines(self, path: str, raw: Any) -> Iterator[bytes]:
-        import urllib3
-
         try:
             pending = b""
             for chunk in raw.stream(1 << 16):
@@ -256,7 +387,7 @@ class Cluster:
                 yield from lines
             if pending:
                 yield pending
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except _read_errors() as err:
             raise ApiError(f"connection to {self.host} broke while reading {path}: {_reason(err)}") from None
         finally:
             raw.release_conn()
@@ -402,8 +533,11 @@ def _decode(data: bytes, path: str) -> Any:
     paused = gc.isenabled()
     if paused:
         gc.disable()
+    global _loads
+    if _loads is None and len(data) >= SMALL_DOCUMENT:
+        _loads = _pick_loads()
     try:
-        return _loads(data)
+        return (_loads or json.loads)(data) if len(data) >= SMALL_DOCUMENT else json.loads(data)
     except ValueError:
         try:  # what orjson refuses and json takes (lone surrogates in a string) decodes as it would without orjson
             return json.loads(data)
@@ -415,8 +549,6 @@ def _decode(data: bytes, path: str) -> Any:
 
 
 def _in_cluster() -> bool:
-    import os
-
     return (
         bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
         and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -428,6 +560,24 @@ def _in_cluster() -> bool:
 # Which part of a request is under way in this thread (list pages are fetched in a worker
 # thread), so that a timeout can say what did not answer.
 _phase = threading.local()
+
+
+def _for_pool(pool: Any, limits: Limits) -> Any:
+    """The limits as the pool takes them: plain_http's own, or a urllib3.Timeout for the client's
+    pool (whose connections apply the handshake limit themselves, _bound_tls_handshake)."""
+    if type(pool).__module__.endswith("plain_http"):
+        return limits
+    import urllib3
+
+    return urllib3.Timeout(connect=limits.connect, read=limits.read, total=limits.total)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What a broken read raises: the standard library's errors, and urllib3's when it is in use."""
+    import http.client
+
+    urllib3 = sys.modules.get("urllib3")
+    return (OSError, http.client.HTTPException) + ((urllib3.exceptions.HTTPError,) if urllib3 is not None else ())
 
 
 def _bound_tls_handshake(pool_manager: Any) -> None:
@@ -481,9 +631,14 @@ def _chain(err: object) -> Iterator[BaseException]:
 
 def connection_error(host: str, err: object, phase: str | None = None, limits: Any = None) -> str:
     """What went wrong reaching host, in kubectl's words, never the HTTP library's."""
+    import http.client
     import ssl
 
-    import urllib3
+    urllib3 = sys.modules.get("urllib3")  # its exceptions only matter when it made the request
+    timeouts: tuple[type[BaseException], ...] = (TimeoutError,) + ((urllib3.exceptions.TimeoutError,) if urllib3 else ())
+    refusals: tuple[type[BaseException], ...] = (urllib3.exceptions.NewConnectionError,) if urllib3 else ()
+    broken: tuple[type[BaseException], ...] = (http.client.HTTPException, ConnectionResetError, BrokenPipeError)
+    broken += (urllib3.exceptions.ProtocolError,) if urllib3 else ()
 
     target = host.split("://", 1)[-1]
     for e in _chain(err):
@@ -506,14 +661,14 @@ def connection_error(host: str, err: object, phase: str | None = None, limits: A
             return f"Unable to connect to the server {host}: {e.strerror.lower()}"
     for e in _chain(err):
         # urllib3's NewConnectionError is a ConnectTimeoutError too: refusals were answered above
-        if isinstance(e, (urllib3.exceptions.TimeoutError, TimeoutError)) and not isinstance(e, urllib3.exceptions.NewConnectionError):
+        if isinstance(e, timeouts) and not isinstance(e, refusals):
             limit = {"dial": DIAL_TIMEOUT, "TLS handshake": TLS_HANDSHAKE_TIMEOUT}.get(phase or "", READ_TIMEOUT)
             total = getattr(limits, "total", None)
             limit = min(limit, total) if isinstance(total, (int, float)) else limit
             what = {"dial": "dial tcp", "TLS handshake": "TLS handshake"}.get(phase or "", "waiting for an answer")
             return f"Unable to connect to the server {host}: {what} timed out after {limit:g}s"
     for e in _chain(err):
-        if isinstance(e, urllib3.exceptions.ProtocolError):
+        if isinstance(e, broken):
             return f"Unable to connect to the server {host}: the connection broke before an answer"
     return f"Unable to connect to the server {host}: {_one_line(err)}"
 

@@ -12,19 +12,21 @@ otherwise (and krew installs only `kubectl-perf`), so both lead to the same code
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import __version__, render
-from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
-from .policy import DEFAULT_PADDING, Policy
-from .policy_file import PolicyError, load_policy
-from .quantity import QuantityError
-from .render import FORMATS
+from . import __version__
+
+if TYPE_CHECKING:
+    from .api import Connection
+    from .policy import Policy
+
+# The rest of the suite (api, policy, policy_file, render, quantity) is imported where it is used:
+# `kubectl perf --help` and a plugin's --help load argparse and the flag definitions, nothing more
+# (issue 20: start-up; tests/test_startup.py checks what --help imports).
 
 # subcommand -> (module, one-line summary); modules load only when chosen.
 PLUGINS = {
@@ -39,11 +41,20 @@ EXIT_USAGE = 2  # bad flags or policy file, as kubectl
 EXIT_INTERRUPTED = 130
 
 
+# Help is laid out for 80 columns whatever the terminal, as kubectl's own: the same text every
+# time, so `--help` can print it from _helptext.py without building the parser (issue 20: start-up).
+HELP_WIDTH = 78  # argparse's width for an 80-column terminal
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with kubectl-style one-line errors and exit status 2."""
+    """argparse with kubectl-style one-line errors and exit status 2, help at a fixed width."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        formatter: Any = self.formatter_class  # every HelpFormatter takes width; typeshed's protocol names prog only
+        return formatter(prog=self.prog, width=HELP_WIDTH)  # type: ignore[no-any-return]
 
 
 # -- flag value converters (argparse type=) ----------------------------------------
@@ -116,7 +127,11 @@ def fraction(what: str, example: float, zero: bool = False) -> Callable[[str], f
     return convert
 
 
-padding_target = fraction("padding target", DEFAULT_PADDING)
+def padding_target(text: str) -> float:
+    """--padding-target: a fraction or a percentage, above 0 and at most 1."""
+    from .policy import DEFAULT_PADDING
+
+    return fraction("padding target", DEFAULT_PADDING)(text)
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
@@ -211,6 +226,8 @@ def add_connection_flags(p: argparse.ArgumentParser) -> None:
 def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, padding: bool = True) -> None:
     """--policy, and with `padding` --padding-target (which wins over the file's padding.memory)."""
     if padding:
+        from .policy import DEFAULT_PADDING
+
         g.add_argument(
             "--padding-target",
             type=padding_target,
@@ -222,13 +239,24 @@ def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, paddi
 
 def policy_from(args: argparse.Namespace) -> Policy:
     """The policy the flags name: the file's (or the defaults), with --padding-target over padding.memory."""
-    policy = load_policy(args.policy) if args.policy else Policy()
+    import dataclasses
+
+    from .policy import Policy
+
+    if args.policy:
+        from .policy_file import load_policy
+
+        policy = load_policy(args.policy)
+    else:
+        policy = Policy()
     target = getattr(args, "padding_target", None)
     return policy if target is None else dataclasses.replace(policy, padding_memory=target)
 
 
 def connection(args: argparse.Namespace) -> Connection:
     """The connection flags as the typed Connection the api takes."""
+    from .api import Connection
+
     return Connection(
         kubeconfig=args.kubeconfig,
         context=args.context,
@@ -251,6 +279,8 @@ def connection(args: argparse.Namespace) -> Connection:
 def add_filter_flags(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """-n/-A/-l/--chunk-size as kubectl has them (check_filters checks them together);
     returns the group, for a plugin's own filters."""
+    from .api import DEFAULT_CHUNK_SIZE
+
     g = p.add_argument_group("filters")
     g.add_argument("-n", "--namespace", help="only pods in this namespace")
     g.add_argument("-A", "--all-namespaces", action="store_true", help="pods in all namespaces (the default)")
@@ -278,6 +308,8 @@ def check_filters(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         # A context without one keeps the documented default, all namespaces.
         args.namespace = context_namespace(args)
         if args.namespace:
+            from . import render
+
             render.note(f"note: namespace {args.namespace} only, the context's (-A for all namespaces)")
 
 
@@ -293,8 +325,12 @@ def context_namespace(args: argparse.Namespace) -> str | None:
     return chosen.namespace if chosen.namespace_from_context else None
 
 
-def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, formats: Sequence[str] = FORMATS) -> None:
+def add_output_flag(g: argparse._ArgumentGroup | argparse.ArgumentParser, formats: Sequence[str] | None = None) -> None:
     """-o with the formats render.emit knows (a plugin may offer fewer)."""
+    if formats is None:
+        from .render import FORMATS
+
+        formats = FORMATS
     names = list(formats)
     g.add_argument("-o", "--output", choices=names, default=names[0], help=f"{names[0]} (default), {', '.join(names[1:-1])} or {names[-1]}")
 
@@ -306,6 +342,8 @@ class FlagError(Exception):
 
 def fail(message: str, status: int = EXIT_ERROR) -> int:
     """Report a failure as kubectl does: one line on stderr; returns the exit status."""
+    from . import render
+
     render.note(f"error: {message}")
     return status
 
@@ -315,14 +353,23 @@ def run(body: Callable[[], int]) -> int:
     Anything else is a bug and keeps its traceback."""
     try:
         return body()
-    except ApiError as err:
-        return fail(str(err))
-    except QuantityError as err:  # the cluster handed us something no API server would
-        return fail(f"unexpected data from the cluster: {err}")
-    except (PolicyError, FlagError) as err:
+    except FlagError as err:
         return fail(str(err), EXIT_USAGE)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as err:
+        # The suite's error types, from the modules this run loaded: an error of a module that was
+        # never imported cannot have been raised (and importing policy_file costs a run without a
+        # policy file ~5 ms of importlib.resources).
+        loaded = sys.modules
+        api, quantity, policy_file = (loaded.get(f"{__package__}.{m}") for m in ("api", "quantity", "policy_file"))
+        if api is not None and isinstance(err, api.ApiError):
+            return fail(str(err))
+        if quantity is not None and isinstance(err, quantity.QuantityError):  # the cluster handed us something no API server would
+            return fail(f"unexpected data from the cluster: {err}")
+        if policy_file is not None and isinstance(err, policy_file.PolicyError):
+            return fail(str(err), EXIT_USAGE)
+        raise
 
 
 def version_text() -> str:
@@ -337,13 +384,44 @@ def version_text() -> str:
     return f"kubectl-perf {__version__} (Python {platform.python_version()}, kubernetes client {client})"
 
 
+def top_help() -> str:
+    """`kubectl perf --help`."""
+    lines = ["kubectl perf: performance views of a Kubernetes cluster.", "", "Commands:"]
+    lines += [f"  {name:<10} {summary}" for name, (_module, summary) in PLUGINS.items()]
+    lines += ["  version    print the version", "", "Use 'kubectl perf <command> --help' for a command's flags."]
+    return "\n".join(lines) + "\n"
+
+
+def plugin_help(sub: str) -> str:
+    """A plugin's --help as its parser prints it (what _helptext.py stores)."""
+    return importlib.import_module(PLUGINS[sub][0] + ".flags").build_parser().format_help()
+
+
+def _stored_help(sub: str) -> str | None:
+    """The plugin's --help from _helptext.py, if that module is there and current; tests keep it so."""
+    try:
+        from . import _helptext
+    except ImportError:
+        return None
+    return _helptext.HELP.get(sub) if _helptext.VERSION == __version__ else None
+
+
+def dispatch(sub: str, rest: list[str]) -> int:
+    """Run plugin `sub` with its arguments. A bare --help prints the stored text: no flag module,
+    client or policy code is imported for it (the parser prints the same text, tests/test_startup.py)."""
+    if rest in (["-h"], ["--help"]):
+        text = _stored_help(sub)
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
+    module = importlib.import_module(PLUGINS[sub][0])
+    return int(module.main(rest))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print("kubectl perf: performance views of a Kubernetes cluster.\n\nCommands:")
-        for name, (_module, summary) in PLUGINS.items():
-            print(f"  {name:<10} {summary}")
-        print("  version    print the version\n\nUse 'kubectl perf <command> --help' for a command's flags.")
+        sys.stdout.write(top_help())
         return 0
     sub, rest = argv[0], argv[1:]
     if sub in ("version", "--version"):
@@ -352,9 +430,47 @@ def main(argv: list[str] | None = None) -> int:
     if sub not in PLUGINS:
         print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(PLUGINS[sub][0])
-    return int(module.main(rest))
+    return dispatch(sub, rest)
+
+
+# The standalone commands (kubectl-perf-<sub>, pyproject.toml's console scripts): kubectl runs
+# these when they are on PATH. They start here, not in the plugin's package, so --help stays light.
+def capacity(argv: list[str] | None = None) -> int:
+    return dispatch("capacity", list(sys.argv[1:] if argv is None else argv))
+
+
+def cadvisor(argv: list[str] | None = None) -> int:
+    return dispatch("cadvisor", list(sys.argv[1:] if argv is None else argv))
+
+
+def images(argv: list[str] | None = None) -> int:
+    return dispatch("images", list(sys.argv[1:] if argv is None else argv))
+
+
+def audit(argv: list[str] | None = None) -> int:
+    return dispatch("audit", list(sys.argv[1:] if argv is None else argv))
+
+
+def write_helptext(path: str) -> None:
+    """Write _helptext.py: each plugin's --help as its parser prints it."""
+    import json
+
+    texts = {sub: plugin_help(sub) for sub in PLUGINS}
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            '"""Each plugin\'s --help, as its parser prints it: generated by\n'
+            "`python -m kubectl_perf.cli --write-help plugins/kubectl_perf/_helptext.py`; tests/test_startup.py\n"
+            'fails when it differs from the parsers. Do not edit by hand."""\n\n'
+            f"VERSION = {json.dumps(__version__)}\n"
+            "HELP = {\n"
+        )
+        for sub, text in texts.items():
+            f.write(f"    {json.dumps(sub)}: {json.dumps(text)},\n")  # double quotes, as ruff format writes them
+        f.write("}\n")
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--write-help"]:
+        write_helptext(sys.argv[2])
+        sys.exit(0)
     sys.exit(main())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 from collections.abc import Iterable
 from types import ModuleType
@@ -26,6 +27,10 @@ FILES = 0  # ShellCompDirectiveDefault: the shell completes file names
 API_TIMEOUT = 2.0  # seconds: a prompt must not hang on a slow cluster
 FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file"}
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods", "nvidia.com/gpu")
+# Flags whose value is a comma-separated list: each item after a comma is completed too.
+LISTS = {"resources", "disable", "label_columns", "node_selector", "selector", "namespace_labels"}
+# Label selectors, and the objects whose labels they select (the keys and values offered).
+SELECTORS = {"node_selector": "/api/v1/nodes", "namespace_labels": "/api/v1/namespaces", "selector": "pods"}
 
 
 def plugin_flags(sub: str) -> ModuleType:
@@ -38,7 +43,9 @@ def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
     args = args or [""]
     current = args[-1]
     if len(args) == 1:
-        commands = [(name, summary) for name, (_module, summary) in PLUGINS.items()]
+        # kubectl lists itself every standalone kubectl-perf-SUB it finds on PATH (with its own words);
+        # naming those again here would show each twice (issue 20). Only the ones it cannot find.
+        commands = [(name, summary) for name, (_module, summary) in PLUGINS.items() if not shutil.which(f"kubectl-perf-{name}")]
         return _prefixed([*commands, ("version", "print the version")], current), NO_FILE
     sub = args[0]
     if sub not in PLUGINS:
@@ -50,14 +57,14 @@ def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
         action = options.get(flag)
         if action is None:
             return [], NO_FILE
-        found, directive = _values(sub, action, args)
+        found, directive = _values(sub, action, args, value)
         return [(f"{flag}={v}", d) for v, d in _prefixed(found, value)], directive
     if current.startswith("-"):
         flags = [(s, a.help or "") for a in parser._actions for s in a.option_strings if s.startswith("--") or current == "-"]
         return _prefixed(flags, current), NO_FILE
     previous = options.get(args[-2]) if len(args) >= 2 else None
     if previous is not None and previous.nargs != 0:
-        found, directive = _values(sub, previous, args)
+        found, directive = _values(sub, previous, args, current)
         return _prefixed(found, current), directive
     positional = [a for a in parser._actions if not a.option_strings and a.dest in ("node", "nodes")]
     if positional:
@@ -65,7 +72,30 @@ def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
     return [], NO_FILE
 
 
-def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tuple[str, str]], int]:
+def _values(sub: str, action: argparse.Action, args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:
+    """Candidates for the whole value typed so far (`value`): a list flag's items after the last comma
+    come back with what precedes them (`cpu,` -> `cpu,memory`), since the shell matches the whole word."""
+    if action.dest not in LISTS:
+        return _items_for(sub, action, args, value)
+    head, comma, last = _split_list(value)
+    found, directive = _items_for(sub, action, args, last)
+    taken = set(head.split(",")) if comma else set()
+    return [(head + comma + v, d) for v, d in found if v not in taken], directive | NO_SPACE
+
+
+def _split_list(value: str) -> tuple[str, str, str]:
+    """(what precedes the item being typed, the comma or "", the item): on the last comma outside
+    parentheses, so a selector's `env in (a,b)` stays one item."""
+    depth, cut = 0, -1
+    for i, ch in enumerate(value):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            cut = i
+    return (value[:cut], ",", value[cut + 1 :]) if cut >= 0 else ("", "", value)
+
+
+def _items_for(sub: str, action: argparse.Action, args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:
+    """Candidates for one value (one item of a list flag)."""
     if action.dest in FILE_FLAGS:
         return [], FILES
     if action.choices:
@@ -81,18 +111,26 @@ def _values(sub: str, action: argparse.Action, args: list[str]) -> tuple[list[tu
     if action.dest == "sort":
         return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
     if action.dest == "by" and sub == "capacity":
-        return _group_by(args)
+        return _group_by(args, value)
+    if action.dest in SELECTORS:
+        return _selector_term(args, SELECTORS[action.dest], value), NO_FILE | NO_SPACE
+    if action.dest == "label_columns":  # -L: node label keys
+        return [(k, "") for k in _label_keys(_items(args, "/api/v1/nodes"))], NO_FILE
+    if action.dest == "output":  # cadvisor's -o: its formats depend on the mode (dump or --summary)
+        flags = plugin_flags(sub)
+        formats = getattr(flags, "SUMMARY_OUTPUTS" if "--summary" in args else "DUMP_OUTPUTS", ())
+        return [(f, "") for f in formats], NO_FILE
     if action.dest == "disable":  # audit's check registry: IDs, described by category and severity
         return [(c.id, f"{c.category}, {c.severity}") for c in getattr(plugin_flags(sub), "CHECKS", ())], NO_FILE
     return [], NO_FILE
 
 
-def _group_by(args: list[str]) -> tuple[list[tuple[str, str]], int]:
-    """capacity --by: namespace, label:KEY, or node-label:KEY with the keys the nodes carry."""
-    value = args[-1].partition("=")[2] if args[-1].startswith("--by=") else args[-1]
+def _group_by(args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:
+    """capacity --by: namespace, label:KEY with the keys the pods carry, or node-label:KEY with the nodes'."""
     if value.startswith("node-label:"):
-        keys = sorted({k for n in _items(args, "/api/v1/nodes") for k in (n.get("metadata") or {}).get("labels") or {}})
-        return [(f"node-label:{k}", "") for k in keys], NO_FILE
+        return [(f"node-label:{k}", "") for k in _label_keys(_items(args, "/api/v1/nodes"))], NO_FILE
+    if value.startswith("label:"):
+        return [(f"label:{k}", "") for k in _label_keys(_items(args, _pods_path(args)))], NO_FILE
     prefixes = [
         ("namespace", "pods by namespace"),
         ("label:", "pods by a pod label"),
@@ -122,18 +160,44 @@ def _items(args: list[str], path: str) -> list[dict[str, Any]]:
         return []
 
 
+def _pods_path(args: list[str]) -> str:
+    """The pods the command would read: those of -n when given (a namespaced user may list no others)."""
+    namespace = _flag(args, "-n") or _flag(args, "--namespace")
+    return f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _label_keys(objects: list[dict[str, Any]]) -> list[str]:
+    return sorted({k for o in objects for k in _labels(o)})
+
+
+def _selector_term(args: list[str], path: str, term: str) -> list[tuple[str, str]]:
+    """One term of a label selector: `key=` for each label key of the objects, then, after
+    `key=` (or `key!=`), `key=value` for each value they carry."""
+    objects = _items(args, _pods_path(args) if path == "pods" else path)
+    key, op, _typed = term.partition("!=") if "!=" in term else term.partition("=")
+    if op:
+        values = sorted({_labels(o)[key] for o in objects if key in _labels(o)})
+        return [(f"{key}{op}{v}", "") for v in values]
+    return [(f"{k}=", "") for k in _label_keys(objects)]
+
+
 def _names(args: list[str], path: str) -> list[tuple[str, str]]:
     return [(i["metadata"]["name"], "") for i in _items(args, path)]
 
 
 def _contexts(args: list[str]) -> list[tuple[str, str]]:
-    try:
-        from kubernetes import config
+    """The contexts of the kubeconfig files kubectl would read (its merge rules, not the client's)."""
+    from .kubeconfig import KubeconfigError, kubeconfig_paths, merge
 
-        contexts, _active = config.list_kube_config_contexts(_flag(args, "--kubeconfig"))
-    except Exception:  # noqa: BLE001 - no kubeconfig, or one the client cannot read: nothing to offer
+    try:
+        merged = merge(kubeconfig_paths(_flag(args, "--kubeconfig")))
+    except (KubeconfigError, OSError):  # no kubeconfig, or one that cannot be read: nothing to offer
         return []
-    return [(c["name"], c.get("context", {}).get("cluster", "")) for c in contexts]
+    return [(name, str(c.get("cluster") or "")) for name, c in merged.contexts.items()]
 
 
 def _prefixed(candidates: Iterable[tuple[str, str]], prefix: str) -> list[tuple[str, str]]:

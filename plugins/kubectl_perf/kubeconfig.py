@@ -110,14 +110,32 @@ def _absolute(entry: dict[str, Any], keys: tuple[str, ...], base: str) -> dict[s
     return out
 
 
-def _read(path: str) -> dict[str, Any] | None:
-    import yaml
+# The last documents parsed, by file content: a plugin resolves the kubeconfig twice (the -n default
+# while its flags are checked, then to connect), and parsing YAML is the costly part of that.
+_parsed: dict[str, tuple[bytes, Any]] = {}
 
+
+def _read(path: str) -> dict[str, Any] | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as err:
         raise KubeconfigError(f"error loading config file {path!r}: {err.strerror or err}") from None
+    cached = _parsed.get(path)
+    if cached is None or cached[0] != raw:
+        cached = (raw, _parse(path, raw))
+        _parsed[path] = cached
+    return copy.deepcopy(cached[1])  # merge() and select() change what they are handed
+
+
+def _parse(path: str, raw: bytes) -> dict[str, Any] | None:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when built with it: the same documents, faster
+    try:
+        doc = yaml.load(raw.decode("utf-8"), Loader=loader)  # noqa: S506 - a safe loader
+    except UnicodeDecodeError as err:
+        raise KubeconfigError(f"error loading config file {path!r}: not UTF-8 ({err.reason})") from None
     except yaml.YAMLError as err:
         first = str(err).strip().splitlines()
         raise KubeconfigError(f"error loading config file {path!r}: {first[0] if first else 'not YAML'}") from None

@@ -35,6 +35,8 @@ def template_spec(spec: Obj) -> None:
     for c in list(spec.get("initContainers") or []) + list(spec.get("containers") or []):
         c.setdefault("terminationMessagePath", "/dev/termination-log")
         c.setdefault("terminationMessagePolicy", "File")
+        for port in c.get("ports") or []:  # SetDefaults_ContainerPort
+            port.setdefault("protocol", "TCP")
         if c.get("image"):
             c.setdefault("imagePullPolicy", pull_policy(c["image"]))
 
@@ -160,7 +162,13 @@ def controller(obj: Obj, resource: str) -> None:
         return
     template(spec.setdefault("template", {}))
     if resource == "deployments":
-        spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        # SetDefaults_Deployment: by field, so an empty strategy (kubectl create deployment sends {}) is filled too
+        strategy = spec.setdefault("strategy", {})
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            rolling.setdefault("maxUnavailable", "25%")
+            rolling.setdefault("maxSurge", "25%")
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         obj.setdefault("status", {})

@@ -55,7 +55,7 @@ def outcome(options: CapacityOptions, reads: ClusterReads, report: Report, stora
     if report.missing_pods:
         notes.append(
             f"{report.missing_containers} containers in {report.missing_pods} pods lack "
-            f"{'/'.join(options.policy.require_requests)} requests (see --containers)"
+            f"{'/'.join(options.policy.require_requests)} requests ({where_missing_shows(options)})"
         )
     lines = [f"note: {text}" for text in notes]
     breaching = [n.name for n in report.total.nodes if n.padding.breaches]
@@ -66,6 +66,18 @@ def outcome(options: CapacityOptions, reads: ClusterReads, report: Report, stora
         )
         return Outcome(tuple(lines), EXIT_BREACH)
     return Outcome(tuple(lines), EXIT_NO_METRICS if reads.usage_missing else 0)
+
+
+def where_missing_shows(options: CapacityOptions) -> str:
+    """Where this run's own output names the containers lacking requests; pointing at --containers
+    is only useful when the output does not already show them (issue 20: it said so under --containers)."""
+    if options.display.output in ("json", "yaml") and not isinstance(depth_of(options.view), Nodes):
+        return "listed under missingRequests"
+    if isinstance(options.view, Groups):  # group rows only, whatever the depth
+        return "see --containers without --by"
+    if isinstance(options.view, Nodes):
+        return "see --containers"
+    return "flagged no-requests in FLAGS"
 
 
 def empty_filter_notes(options: CapacityOptions, report: Report) -> list[str]:
