@@ -122,8 +122,9 @@ def test_policy_file_targets_per_pool_and_fail_on_breach(fixture_cluster: Sim, t
     result = perf(fixture_cluster, "--policy", str(policy), "--fail-on-breach", "-o", "json")
     by = nodes(json.loads(result.stdout))
     assert {n: by[n]["paddingTarget"] for n in by} == {"node-a": 0.75, "node-b": 0.5, "node-gpu": 0.9}
-    # node-b: 0.5 x 16Gi = 8Gi < 10Gi of committed limits
-    assert by["node-b"]["paddingBreaches"] == ["limits"]
+    # node-b: 0.5 x 16Gi = 8Gi < 13Gi in use (a breach; --fail-on-breach reads node metrics) and < 10Gi of
+    # committed limits (overcommit, a warning under the default padding.limits: warn)
+    assert (by["node-b"]["paddingBreaches"], by["node-b"]["paddingOvercommits"]) == (["usage"], ["limits"])
     assert result.returncode == 1 and "node-b" in result.stderr
 
 
@@ -416,7 +417,7 @@ def test_the_padding_verdict_does_not_depend_on_the_filter(fixture_cluster: Sim)
     assert result.returncode == 1 and "node-b" in result.stderr
     # limits: node-b commits 10Gi (db-0 4Gi + podlevel 6Gi) > 50% of 16Gi, judged on the whole node under -l app=web
     d = json.loads(perf(fixture_cluster, "-l", "app=web", "--padding-target", "0.5", "-o", "json").stdout)
-    assert nodes(d)["node-b"]["paddingBreaches"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
+    assert nodes(d)["node-b"]["paddingOvercommits"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
     html = perf(fixture_cluster, "-n", "shop", "-o", "html").stdout
     assert "Filtered by <code>-n shop</code>" in html
 

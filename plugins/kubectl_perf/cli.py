@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from . import __version__, render
 from .api import DEFAULT_CHUNK_SIZE, ApiError, Connection
+from .padding import share
 from .policy import DEFAULT_PADDING, Policy
 from .policy_file import PolicyError, load_policy
 from .quantity import QuantityError
@@ -116,7 +117,12 @@ def fraction(what: str, example: float, zero: bool = False) -> Callable[[str], f
     return convert
 
 
-padding_target = fraction("padding target", DEFAULT_PADDING)
+def padding_target(text: str) -> float:
+    """--padding-target: 0.75 or 75%, read by the one reader the policy file uses too (padding.share)."""
+    try:
+        return share(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
@@ -215,7 +221,7 @@ def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, paddi
             "--padding-target",
             type=padding_target,
             metavar="FRACTION",
-            help=f"default memory padding target (default {DEFAULT_PADDING:g}, or the policy file's padding.memory)",
+            help=f"default memory padding target, 0.75 or 75%% (default {DEFAULT_PADDING:g}, or the policy file's padding.memory)",
         )
     g.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and the other plugins")
 

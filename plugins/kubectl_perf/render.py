@@ -184,7 +184,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:
 .pad{border-left:2px dashed #b42318;width:0;top:-2px!important;bottom:-2px!important}
 .num{font-size:12px;color:#57606a}
 table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
-.ok{color:#12a150}.bad{color:#b42318;font-weight:600}
+.ok{color:#12a150}.bad{color:#b42318;font-weight:600}.warn{color:#b54708}
 """
 
 

@@ -5,6 +5,7 @@ Tables: cpu in millicores, byte amounts in Mi, counts whole, each truncated towa
 
 from __future__ import annotations
 
+from ..padding import target_text as target_text  # the padding words and figures live in padding.py
 from ..quantity import NANO
 from ..render import MEBI, MILLI, exact, truncated
 
@@ -25,8 +26,3 @@ def amount_text(resource: str, nanos: int) -> str:
 def amount_value(resource: str, nanos: int) -> int | str:
     """An amount as csv and tsv carry it, exactly: millicores for cpu, else base units (bytes, counts)."""
     return exact(nanos, MILLI if resource == "cpu" else NANO)
-
-
-def target_text(target: float) -> str:
-    """A padding target as a percentage: 75%, 57%, 75.5% (a policy's figure, not a measure: not truncated)."""
-    return f"{target * 100:.1f}".rstrip("0").rstrip(".") + "%"
