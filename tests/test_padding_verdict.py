@@ -185,3 +185,30 @@ def test_groups_count_breaches_and_overcommits(fixture_cluster: Sim, tmp_path: P
     )
     assert (by["gpu"]["padding"], by["gpu"]["paddingTargets"]) == ("overcommit", {"min": 0.3, "max": 0.3})
     assert by["general"]["padding"] == "ok"
+
+
+# -- audit reads the same verdict ---------------------------------------------------------
+def test_audit_committed_follows_the_policy_levels() -> None:
+    from kubectl_perf.audit.compute import Audit, Settings
+    from test_audit_compute import NODES, ctr, pod
+
+    pods = [
+        pod("b", node_name="small", containers=[ctr(mem="4Gi", limit="4Gi")]),
+        pod("c", node_name="small", containers=[ctr(mem="3Gi", limit="3Gi")]),
+    ]
+    usage = {"big": 1 * Gi * N, "small": 7 * Gi * N}  # small: 7Gi of 8Gi in use (87%), 7Gi of limits and requests; budget 6Gi
+
+    def results(policy: dict[str, Any]) -> dict[str, Any]:
+        audit = Audit(parse_policy(policy), Settings(show_pass=True), NODES)
+        audit.add_pods(pods)
+        return {r.rule: r for r in audit.node_results(usage) if r.resource and r.resource.name == "small"}
+
+    default = results({})
+    assert (default["committed"].result, default["node-padding"].result) == ("warn", "fail")
+    assert default["committed"].message.startswith("overcommit limits 87%: memory limits committed on the node, 7Gi, exceed")
+    assert default["node-padding"].message.startswith("BREACH usage 87%: memory in use, 7Gi, exceeds")
+    # every node result carries the node's whole verdict in capacity's words
+    assert default["committed"].properties["verdict"] == "BREACH usage 87%; overcommit limits 87%"
+    strict = results({"padding": {"limits": "breach", "requests": "warn"}})
+    assert strict["committed"].result == "fail"
+    assert strict["committed"].message.startswith("BREACH limits 87%; overcommit requests 87%:")

@@ -98,13 +98,21 @@ class Verdict:
         value = self.figure(name) or 0
         return value * 100 // self.allocatable if self.allocatable else 0
 
-    def text(self) -> str:
-        """`BREACH usage 86%`, `overcommit limits 94%`, `BREACH usage 86%; overcommit limits 94%`, `ok`."""
+    def text(self, figures: Sequence[str] = FIGURES) -> str:
+        """`BREACH usage 86%`, `overcommit limits 94%`, `BREACH usage 86%; overcommit limits 94%`, `ok`;
+        `figures` keeps to some of them (audit's committed check speaks of limits and requests only)."""
         parts = []
         for word, names in (("BREACH", self.breaches), ("overcommit", self.overcommits)):
-            if names:
-                parts.append(f"{word} " + ", ".join(f"{n} {self.percent(n)}%" for n in names))
+            shown = [n for n in names if n in figures]
+            if shown:
+                parts.append(f"{word} " + ", ".join(f"{n} {self.percent(n)}%" for n in shown))
         return "; ".join(parts) or OK
+
+    def state_of(self, figures: Sequence[str]) -> str:
+        """breach, overcommit or ok, counting some figures only."""
+        if any(f in self.breaches for f in figures):
+            return BREACH
+        return OVERCOMMIT if any(f in self.overcommits for f in figures) else OK
 
 
 def judge(allocatable: int, target: float, usage: int | None, limits: int, requests: int = 0, levels: Levels = Levels()) -> Verdict:
