@@ -68,6 +68,9 @@ class Levels:
         return "breach" if figure == USAGE else self.limits if figure == LIMITS else self.requests
 
 
+DEFAULT_LEVELS = Levels()  # the policy's defaults (policy.DEFAULTS: limits warn, requests off)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One node's padding verdict and the figures it rests on (nanos; usage None: not known)."""
@@ -115,7 +118,7 @@ class Verdict:
         return OVERCOMMIT if any(f in self.overcommits for f in figures) else OK
 
 
-def judge(allocatable: int, target: float, usage: int | None, limits: int, requests: int = 0, levels: Levels = Levels()) -> Verdict:
+def judge(allocatable: int, target: float, usage: int | None, limits: int, requests: int = 0, levels: Levels = DEFAULT_LEVELS) -> Verdict:
     """The verdict on one node: each figure over the budget (strictly: a node holding exactly its
     budget is within it, as a pod needing exactly the budget fits), sorted by what it counts as."""
     budget = padding_budget(allocatable, target)

@@ -4,6 +4,7 @@ cores, bytes, percentages and seconds, "-" when not known."""
 from __future__ import annotations
 
 from ..quantity import NANO, format_bytes, format_cpu
+from .compute import CONTAINERS_SUM, NodeMemory
 
 
 def cores_text(value: float | None) -> str:
@@ -20,3 +21,13 @@ def pct_text(value: float | None) -> str:
 
 def seconds_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
+
+
+def padding_text(n: NodeMemory) -> str:
+    """The node's padding verdict in the words every plugin uses (padding.Verdict.text); "-" unjudged."""
+    return "-" if n.verdict is None else n.verdict.text()
+
+
+def working_set_text(n: NodeMemory) -> str:
+    """The node's working set; "(sum)" when it is its containers' sum, not the node's own figure."""
+    return bytes_text(n.working_set_bytes) + (" (sum)" if n.working_set_source == CONTAINERS_SUM else "")
