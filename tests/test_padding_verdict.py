@@ -212,3 +212,15 @@ def test_audit_committed_follows_the_policy_levels() -> None:
     strict = results({"padding": {"limits": "breach", "requests": "warn"}})
     assert strict["committed"].result == "fail"
     assert strict["committed"].message.startswith("BREACH limits 87%; overcommit requests 87%:")
+
+
+def test_the_webhook_speaks_of_overcommit_in_the_same_words() -> None:
+    from kubectl_perf.model import NodeView
+    from kubectl_perf.policy import committed_rule
+
+    # 16Gi at 0.75: 12Gi of budget, 10Gi already committed; a 3Gi pod fits the budget but not what is left
+    node = NodeView("n", {}, (), 16 * Gi * N, 0.75, committed=10 * Gi * N)
+    spec = {"containers": [{"name": "c", "resources": {"limits": {"memory": "3Gi"}}}]}
+    (finding,) = committed_rule(spec, parse_policy({"padding": {"committed": "warn"}}), [node])
+    assert finding.message.startswith("memory 3Gi would overcommit limits on every node it may run on: ")
+    assert finding.message.endswith("(most room: 2Gi)")

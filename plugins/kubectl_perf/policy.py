@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import NodeView, aggregate_amount, all_containers, pool_of
-from .padding import Levels
+from .padding import LIMITS, OVERCOMMIT, Levels
 from .quantity import format_bytes, parse_quantity
 from .scheduling import label_selector_matches, node_matches
 
@@ -330,9 +330,10 @@ def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[Node
         most_room = room if most_room is None else max(most_room, room)
     if most_room is None or not fits:
         return Findings()
+    # the node verdict's words (padding.py): committed limits past the budget are overcommit
     message = (
-        f"memory {format_bytes(need)} does not fit the padding budget left on any node "
-        f"after the limits already committed (most room: {format_bytes(max(most_room, 0))})"
+        f"memory {format_bytes(need)} would {OVERCOMMIT} {LIMITS} on every node it may run on: it does not fit the "
+        f"padding budget left after the limits already committed (most room: {format_bytes(max(most_room, 0))})"
     )
     return Findings([Finding("committed", message, resource="memory", deny=policy.committed == "deny")])
 
