@@ -214,6 +214,20 @@ def truncated(nanos: int, unit: int) -> str:
     return f"-{whole}" if nanos < 0 else str(whole)
 
 
+def rounded_up(nanos: int, unit: int) -> str:
+    """An amount in whole units rounded away from zero, as apimachinery's Quantity.MilliValue()
+    (ScaledValue: ceil) gives kubectl top its CPU: 30349.2m prints as `30350m`, as kubectl top
+    prints it. A negative amount keeps its sign (-0.4m is -1m)."""
+    whole = -(-abs(nanos) // unit)
+    return f"-{whole}" if nanos < 0 else str(whole)
+
+
+def milli_ceil(nanos: int) -> int:
+    """Quantity.MilliValue(): whole thousandths, rounded away from zero (kubectl top's CPU)."""
+    whole = -(-abs(nanos) // MILLI)
+    return -whole if nanos < 0 else whole
+
+
 def percent_text(value: int, whole: int) -> str | None:
     """value as a percentage of whole, truncated toward zero like kubectl top's int64(fraction),
     but from exact integers (a float ratio makes 29% of 44 cores 28.999...%); None when whole is 0."""

@@ -12,10 +12,10 @@ from .. import render
 from ..model import Resources
 from ..padding import BREACH, OVERCOMMIT, Tally, Verdict
 from ..quantity import NANO, to_number
-from ..render import Column, Table, age_seconds, human_age, percent_text
+from ..render import Column, Table, age_seconds, human_age
 from .compute import Container, Group, Node, Pod, Report, Row, Total
 from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Display, Nodes, groups_of
-from .units import amount_text, amount_value, target_text
+from .units import amount_text, amount_value, percent_of, target_text
 
 # What the KIND column says of each of compute's container kinds (JSON keeps compute's words).
 KINDS = {"container": "app", "init": "init", "sidecar": "sidecar"}
@@ -86,13 +86,13 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool, owner: Own
                 return f"{amount_text(resource, alloc - amount)}/{amount_text(resource, alloc)}"
             figures = []  # percentages, each truncated from the exact figures
             if allocatable is not None:  # a node, the cluster or a group: of its allocatable
-                figures.append(percent_text(amount, allocatable.get(resource, 0)))
+                figures.append(percent_of(resource, amount, allocatable.get(resource, 0)))
             else:
                 of_node = node_allocatable(row)
                 if of_node is not None:  # a pod or a container: of its node, as kube-capacity
-                    figures.append(percent_text(amount, of_node.get(resource, 0)))
+                    figures.append(percent_of(resource, amount, of_node.get(resource, 0)))
                 if part == "usage":
-                    of_request = percent_text(amount, row.amounts.requests.get(resource, 0))
+                    of_request = percent_of(resource, amount, row.amounts.requests.get(resource, 0))
                     figures.append(f"{of_request} of req" if of_request is not None else None)
             shown = [f for f in figures if f is not None]
             return f"{amount_text(resource, amount)} ({', '.join(shown)})" if shown else amount_text(resource, amount)
