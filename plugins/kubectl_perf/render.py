@@ -68,7 +68,7 @@ def delimited(rows: Sequence[Any], columns: Sequence[Column], delimiter: str) ->
     """csv or tsv: every column (wide ones too), values in base units."""
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    writer.writerow([c.header for c in columns])
+    writer.writerow([c.header.upper() for c in columns])  # the table's own headers, as kubectl prints them
     for r in rows:
         writer.writerow([_cell(c.value(r) if c.value else c.text(r)) for c in columns])
     return buf.getvalue()
@@ -79,13 +79,13 @@ def sectioned(tables: Sequence[Table], delimiter: str) -> str:
     columns matched by header; a row leaves the columns its table lacks empty."""
     headers = ["SECTION"]
     for t in tables:
-        headers += [c.header for c in t.columns if c.header not in headers]
+        headers += [c.header.upper() for c in t.columns if c.header.upper() not in headers]
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow(headers)
     for t in tables:
         assert t.section is not None
-        by_header = {c.header: c for c in t.columns}
+        by_header = {c.header.upper(): c for c in t.columns}
         cells = [by_header.get(h) for h in headers[1:]]
         for r in t.rows:
             writer.writerow([t.section(r)] + ["" if c is None else _cell(c.value(r) if c.value else c.text(r)) for c in cells])
@@ -226,6 +226,23 @@ def milli_ceil(nanos: int) -> int:
     """Quantity.MilliValue(): whole thousandths, rounded away from zero (kubectl top's CPU)."""
     whole = -(-abs(nanos) // MILLI)
     return -whole if nanos < 0 else whole
+
+
+# -- the suite's one vocabulary of units (README, "Units"): every plugin's tables print cpu and
+# bytes through these two, csv/tsv carry cpu_value and exact bytes.
+def cpu_text(nanos: int) -> str:
+    """cpu as kubectl top prints it: whole millicores, rounded up (`551m`, `44000m`)."""
+    return rounded_up(nanos, MILLI) + "m"
+
+
+def mebi_text(nanos: int) -> str:
+    """bytes as kubectl top prints memory: whole Mi, truncated (`1023Mi`, never `1024Mi`)."""
+    return truncated(nanos, MEBI) + "Mi"
+
+
+def cpu_value(nanos: int) -> int | str:
+    """cpu in csv/tsv: exact millicores (an int, or an exact decimal such as `320.6`)."""
+    return exact(nanos, MILLI)
 
 
 def percent_text(value: int, whole: int) -> str | None:

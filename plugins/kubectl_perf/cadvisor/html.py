@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..render import html_page
-from .cells import bytes_text, cores_text, padding_text, pct_text, working_set_text
+from .cells import bytes_text, cores_text, padding_text, pct_text, target_pct, working_set_text
 from .compute import ContainerUsage, NodeMemory, SummaryReport
 
 STYLE = """
@@ -55,7 +55,7 @@ def _node(n: NodeMemory) -> str:
         f'<tr class="node" data-breach="{str(n.padding_breach).lower()}" data-padding="{state}"><td>{escape(n.name)}</td><td>{n.containers}</td>'
         f"<td>{escape(working_set_text(n))} / {escape(bytes_text(n.allocatable_memory_bytes))}</td>"
         f"<td>{_bar('mem', n.working_set_ratio, target if target is not None else 1.0, 'allocatable')}</td>"
-        f"<td>{escape(pct_text(target))}</td><td>{escape(padding_text(n))}</td></tr>"
+        f"<td>{escape(target_pct(target))}</td><td>{escape(padding_text(n))}</td></tr>"
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..padding import target_text as target_text  # the padding words and figures live in padding.py
 from ..quantity import NANO
-from ..render import MEBI, MILLI, exact, milli_ceil, percent_text, rounded_up, truncated
+from ..render import cpu_text, cpu_value, exact, mebi_text, milli_ceil, percent_text, truncated
 
 
 def is_bytes(resource: str) -> bool:
@@ -19,15 +19,15 @@ def amount_text(resource: str, nanos: int) -> str:
     """An amount as the tables print it: 44000m, 1023Mi, 2 (kubectl top's printSingleResourceUsage:
     cpu `MilliValue()`, rounded up; memory `Value()/(1024*1024)`, truncated)."""
     if resource == "cpu":
-        return rounded_up(nanos, MILLI) + "m"
+        return cpu_text(nanos)
     if is_bytes(resource):
-        return truncated(nanos, MEBI) + "Mi"
+        return mebi_text(nanos)
     return truncated(nanos, NANO)
 
 
 def amount_value(resource: str, nanos: int) -> int | str:
     """An amount as csv and tsv carry it, exactly: millicores for cpu, else base units (bytes, counts)."""
-    return exact(nanos, MILLI if resource == "cpu" else NANO)
+    return cpu_value(nanos) if resource == "cpu" else exact(nanos, NANO)
 
 
 def percent_of(resource: str, value: int, whole: int) -> str | None:
