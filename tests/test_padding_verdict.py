@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import inproc
 import pytest
 import yaml
 from conftest import Sim
@@ -224,3 +225,50 @@ def test_the_webhook_speaks_of_overcommit_in_the_same_words() -> None:
     (finding,) = committed_rule(spec, parse_policy({"padding": {"committed": "warn"}}), [node])
     assert finding.message.startswith("memory 3Gi would overcommit limits on every node it may run on: ")
     assert finding.message.endswith("(most room: 2Gi)")
+
+
+# -- cadvisor's node row: the node's own working set -------------------------------------
+@pytest.mark.parametrize("endpoint", ["cadvisor", "resource", "summary"])
+def test_cadvisor_judges_the_nodes_own_working_set(fixture_cluster: Sim, endpoint: str) -> None:
+    # node-b: NodeMetrics 13Gi, the root cgroup's figure on every kubelet endpoint (perf-sim's
+    # containers on it add up to less); 0.75 x 16Gi = 12Gi: a breach, 81%; limits 10Gi within
+    ran = inproc.perf(
+        fixture_cluster.kubeconfig,
+        "cadvisor",
+        "--kubeconfig",
+        str(fixture_cluster.kubeconfig),
+        "node-b",
+        "--summary",
+        "--once",
+        "--endpoint",
+        endpoint,
+        "-o",
+        "json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    (node,) = json.loads(ran.stdout)["nodes"]
+    assert (node["workingSetBytes"], node["workingSetSource"]) == (13 * Gi, "node")
+    assert (node["padding"], node["paddingBreaches"], node["memoryLimitsBytes"]) == ("breach", ["usage"], 10 * Gi)
+
+
+def test_a_real_dump_gives_the_root_cgroup() -> None:
+    # tests/data/cadvisor-real/k8s-1.35-containerd-2.2.txt (newrelic/nri-kubernetes, Apache-2.0):
+    # container_memory_working_set_bytes{id="/"} 9.17110784e+08, read from the file by hand
+    dump = Path(__file__).parent / "data" / "cadvisor-real" / "k8s-1.35-containerd-2.2.txt"
+    ran = inproc.perf(None, "cadvisor", "--summary", "--once", "-f", str(dump), "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    doc = json.loads(ran.stdout)
+    (node,) = doc["nodes"]
+    assert (node["workingSetBytes"], node["workingSetSource"]) == (917110784, "node")
+    containers = sum(c["memoryWorkingSetBytes"] or 0 for c in doc["containers"])
+    assert containers < 917110784  # the kubelet, runtime and system slices are the node's too
+
+
+def test_without_the_root_series_the_sum_is_marked(tmp_path: Path) -> None:
+    dump = Path(__file__).parent / "data" / "cadvisor-real" / "k8s-1.35-containerd-2.2.txt"
+    edited = tmp_path / "no-root.txt"
+    edited.write_text("".join(line for line in dump.read_text().splitlines(keepends=True) if 'id="/"' not in line))
+    ran = inproc.perf(None, "cadvisor", "--summary", "--once", "-f", str(edited))
+    assert ran.returncode == 0, ran.stderr
+    node_line = ran.stdout.split("\n\n")[-1].splitlines()[1]
+    assert "Mi (sum)" in node_line
