@@ -263,6 +263,11 @@ def test_without_metrics_server(sim_factory: Any) -> None:
     assert "node-a" in result.stdout and "UTIL" not in result.stdout
     assert "metrics-server is not installed" in result.stderr and "Traceback" not in result.stderr
     assert perf(sim).returncode == 0
+    # --fail-on-breach reads node metrics for the verdict (usage over target is the breach): without
+    # them it cannot see a breach, and says so with exit 3 rather than pass quietly (issue 20)
+    result = perf(sim, "--fail-on-breach")
+    assert result.returncode == 3 and "the padding verdict weighs committed figures only" in result.stderr
+    assert "UTIL" not in result.stdout
 
 
 def test_forbidden_cluster_wide_suggests_namespace(sim_factory: Any) -> None:
