@@ -298,6 +298,8 @@ def test_bad_flags_are_one_line(fixture_cluster: Sim, args: list[str], needle: s
     ("content", "needle"),
     [
         ("padding: {memory: 1.5}", "padding.memory: 1.5 is greater than the maximum of 1"),
+        ('padding: {memory: "150%"}', "padding.memory: padding target '150%' must be above 0 and at most 1 (100%)"),
+        ("padding: {limits: deny}", "padding.limits: 'deny' is not one of warn, breach"),
         ("padding: {nodeTargets: [{memory: 0.5}]}", "padding.nodeTargets.0: 'selector' is a required property"),
         ("mode: strict", "mode: 'strict' is not one of enforce, warn, audit"),
         ("padding: {memroy: 0.5}", "padding: unknown key(s) ('memroy' was unexpected)"),

@@ -97,7 +97,9 @@ def test_padding_targets_take_both_forms_in_the_file() -> None:
     [
         ("150%", "padding.memory: padding target '150%' must be above 0 and at most 1 (100%)"),
         ("0%", "padding.memory: padding target '0%' must be above 0 and at most 1 (100%)"),
-        ("75 %", "padding.memory: invalid padding target '75 %': use a fraction like 0.75 or a percentage like 75%"),
+        ("75 %", "padding.memory: invalid padding target '75 %': write a fraction unquoted (0.75) or a percentage (\"75%\")"),
+        ("0.75", "padding.memory: invalid padding target '0.75': write a fraction unquoted (0.75) or a percentage (\"75%\")"),
+        ("lots", "padding.memory: invalid padding target 'lots': use a fraction like 0.75 or a percentage like 75%"),
         (1.5, "padding.memory: 1.5 is greater than the maximum of 1"),
     ],
 )

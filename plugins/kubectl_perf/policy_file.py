@@ -76,7 +76,8 @@ def _message(err: Any) -> str:
             share(err.instance)
         except ValueError as why:
             return str(why)
-        return f"invalid padding target {err.instance!r}: use a fraction like 0.75 or a percentage like 75%"
+        # share() reads it (a quoted fraction, spaces) but the schema's string form is a percentage only
+        return f'invalid padding target {err.instance!r}: write a fraction unquoted (0.75) or a percentage ("75%")'
     if err.validator == "additionalProperties":
         return str(err.message).replace("Additional properties are not allowed", "unknown key(s)")
     if err.validator == "enum":
