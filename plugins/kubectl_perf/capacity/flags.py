@@ -59,8 +59,9 @@ examples:
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
   kubectl perf capacity -o html > capacity.html
 
-exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach; 2 bad flags;
-3 --util asked for usage the cluster cannot give (metrics-server absent)."""
+exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
+node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
