@@ -166,6 +166,13 @@ def test_json_csv_and_html_carry_the_same_verdicts(fixture_cluster: Sim, tmp_pat
         "paddingOvercommittedNodes": ["node-gpu"],
     }
     assert "paddingTarget" not in d["total"]  # the cluster has no target of its own
+    y = yaml.safe_load(perf(fixture_cluster, "--util", "--policy", policy, "-o", "yaml").stdout)
+    assert (y["total"]["padding"], nodes(y)["node-gpu"]["paddingOvercommits"]) == ("overcommit", ["limits"])
+    wide = {
+        line.split()[0]: line.rstrip()
+        for line in perf(fixture_cluster, "--util", "--policy", policy, "-o", "wide").stdout.splitlines()[1:5]
+    }
+    assert "30-85%" in wide["*"] and "overcommit 1/3 nodes" in wide["*"] and "overcommit limits 31%" in wide["node-gpu"]
     rows = {r["NODE"]: r for r in csv.DictReader(io.StringIO(perf(fixture_cluster, "--util", "--policy", policy, "-o", "csv").stdout))}
     assert (rows["*"]["MEM TARGET"], rows["*"]["PADDING"]) == ("0.3-0.85", "overcommit 1/3 nodes")
     assert (rows["node-gpu"]["MEM TARGET"], rows["node-gpu"]["PADDING"]) == ("0.3", "overcommit limits 31%")
