@@ -78,7 +78,9 @@ def test_two_dumps_give_rates_and_throttling(via: str) -> None:
     assert near(web2["cpuCores"], 3 / 10) and near(web2["throttledRatio"], 10 / 100) and near(web2["throttledSeconds"], 0.5)
     assert near(web2["cpuLimitCores"], 0.5) and web2["flags"] == []
     (node,) = doc["nodes"]
-    assert node["workingSetBytes"] == (1900 + 100 + 200) * Mi and node["containers"] == 3
+    # the node's own working set, the root cgroup's 8Gi (issue 20: what metrics-server reports), not its
+    # three containers' 1900 + 100 + 200 Mi
+    assert node["workingSetBytes"] == 8 * Gi and node["workingSetSource"] == "node" and node["containers"] == 3
     assert node["allocatableMemoryBytes"] is None and node["paddingBreach"] is None
 
 
@@ -133,8 +135,10 @@ def test_stdin_and_table_csv_yaml() -> None:
     assert any(line.split()[:3] == ["shop", "web-1", "app"] and line.endswith("memory") for line in lines)
     assert any(line.startswith("node-x") for line in lines)  # the node table names the node
     table = list(csv.DictReader(io.StringIO(cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "csv").stdout)))
-    app = next(r for r in table if r["pod"] == "web-1" and r["container"] == "app")
-    assert float(app["throttled"]) == 0.4 and int(app["mem ws"]) == 1900 * Mi and app["flags"] == "throttling,memory"
+    # the table's own headers, upper case, and capacity's csv units: cpu in millicores, bytes (issue 20)
+    app = next(r for r in table if r["POD"] == "web-1" and r["CONTAINER"] == "app")
+    assert float(app["THROTTLED"]) == 0.4 and int(app["MEM WS"]) == 1900 * Mi and app["FLAGS"] == "throttling,memory"
+    assert float(app["CPU"]) == 400 and app["CPU LIM"] == "1000"  # 0.4 cores, a 1-core limit
     doc = yaml.safe_load(cadvisor("--summary", "-f", str(BEFORE), "-f", str(AFTER), "-o", "yaml").stdout)
     assert {c["container"] for c in doc["containers"]} == {"app", "proxy"}
 

@@ -57,8 +57,13 @@ def test_pod_rows_and_node_padding() -> None:
     pod = next(r for r in rows if r.container == "")
     assert pod.memory_working_set_bytes == 5 * Gi and pod.memory_limit_bytes == 4 * Gi
     node = node_row("n", snap, NODE, 0.25)
-    # only the container counts (3Gi), not the pod cgroup or root: 3Gi > 0.25 x 8Gi
-    assert node.working_set_bytes == 3 * Gi and node.allocatable_memory_bytes == 8 * Gi and node.padding_breach is True
+    # the root cgroup's own figure (id="/": 64Gi), as metrics-server reports it; 64Gi > 0.25 x 8Gi
+    assert node.working_set_bytes == 64 * Gi and node.working_set_source == "node" and node.padding_breach is True
+    # without the root series: the sum of the containers (3Gi, not the pod cgroup or the sandbox), marked
+    snap.node.clear()
+    node = node_row("n", snap, NODE, 0.25)
+    assert node.working_set_bytes == 3 * Gi and node.working_set_source == "containers" and node.allocatable_memory_bytes == 8 * Gi
+    assert node.padding_breach is True and node.verdict is not None and node.verdict.text() == "BREACH usage 37%"  # 3/8
     assert node_row("n", snap, NODE, 0.5).padding_breach is False
 
 

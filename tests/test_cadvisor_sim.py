@@ -67,21 +67,16 @@ def test_summary_agrees_with_the_pod_spec_and_metrics_api(fixture_cluster: Sim) 
     limited = by[("shop", "web-2", "app")]  # limit 1 core: CFS series, a ratio from two scrapes
     assert limited["cpuLimitCores"] == 1 and 0 <= limited["throttledRatio"] <= 1
     assert by[("secure", "sandboxed", "app")]["cpuLimitCores"] == 0.2
-    # the node's working set is its containers' as metrics.k8s.io reports them
-    metrics = fixture_cluster.get("/apis/metrics.k8s.io/v1beta1/pods")["items"]
-    on_a = {("shop", "web-1"), ("shop", "web-2"), ("secure", "sandboxed")}
-    expected = sum(
-        parse_nanos(c["usage"]["memory"]) // 10**9
-        for p in metrics
-        if (p["metadata"]["namespace"], p["metadata"]["name"]) in on_a
-        for c in p["containers"]
-    )
+    # the node's working set is the node's own, as metrics.k8s.io reports it (NodeMetrics: node-a 6Gi),
+    # not the sum of its containers' (issue 20)
     (node,) = doc["nodes"]
-    # metrics.k8s.io rounds each of the 5 containers down to a KiB
-    assert node["name"] == "node-a" and 0 <= node["workingSetBytes"] - expected < 5 * 1024
+    assert node["name"] == "node-a" and node["workingSetBytes"] == 6 * Gi and node["workingSetSource"] == "node"
     assert node["allocatableMemoryBytes"] == 16 * Gi and node["paddingTarget"] == 0.75 and node["paddingBreach"] is False
-    tight = summary(fixture_cluster, "node-a", "--once", "--padding-target", "0.05")["nodes"][0]
-    assert tight["paddingBreach"] is True  # 5% of 16Gi is 819Mi, under web-1's 900Mi alone
+    # its pods commit 4.5Gi of limits (tests/data/cluster.yaml), as capacity counts them
+    assert node["memoryLimitsBytes"] == 4608 * Mi and node["padding"] == "ok"
+    tight = summary(fixture_cluster, "node-a", "--once", "--padding-target", "0.3")["nodes"][0]
+    # 30% of 16Gi is 4.8Gi: 6Gi in use breaches (37%), 4.5Gi of limits do not
+    assert tight["paddingBreach"] is True and (tight["paddingBreaches"], tight["paddingOvercommits"]) == (["usage"], [])
 
 
 def test_every_container_agrees_with_kubectl_top(generated: Sim) -> None:

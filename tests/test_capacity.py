@@ -122,8 +122,9 @@ def test_policy_file_targets_per_pool_and_fail_on_breach(fixture_cluster: Sim, t
     result = perf(fixture_cluster, "--policy", str(policy), "--fail-on-breach", "-o", "json")
     by = nodes(json.loads(result.stdout))
     assert {n: by[n]["paddingTarget"] for n in by} == {"node-a": 0.75, "node-b": 0.5, "node-gpu": 0.9}
-    # node-b: 0.5 x 16Gi = 8Gi < 10Gi of committed limits
-    assert by["node-b"]["paddingBreaches"] == ["limits"]
+    # node-b: 0.5 x 16Gi = 8Gi < 13Gi in use (a breach; --fail-on-breach reads node metrics) and < 10Gi of
+    # committed limits (overcommit, a warning under the default padding.limits: warn)
+    assert (by["node-b"]["paddingBreaches"], by["node-b"]["paddingOvercommits"]) == (["usage"], ["limits"])
     assert result.returncode == 1 and "node-b" in result.stderr
 
 
@@ -262,6 +263,11 @@ def test_without_metrics_server(sim_factory: Any) -> None:
     assert "node-a" in result.stdout and "UTIL" not in result.stdout
     assert "metrics-server is not installed" in result.stderr and "Traceback" not in result.stderr
     assert perf(sim).returncode == 0
+    # --fail-on-breach reads node metrics for the verdict (usage over target is the breach): without
+    # them it cannot see a breach, and says so with exit 3 rather than pass quietly (issue 20)
+    result = perf(sim, "--fail-on-breach")
+    assert result.returncode == 3 and "the padding verdict weighs committed figures only" in result.stderr
+    assert "UTIL" not in result.stdout
 
 
 def test_forbidden_cluster_wide_suggests_namespace(sim_factory: Any) -> None:
@@ -292,6 +298,8 @@ def test_bad_flags_are_one_line(fixture_cluster: Sim, args: list[str], needle: s
     ("content", "needle"),
     [
         ("padding: {memory: 1.5}", "padding.memory: 1.5 is greater than the maximum of 1"),
+        ('padding: {memory: "150%"}', "padding.memory: padding target '150%' must be above 0 and at most 1 (100%)"),
+        ("padding: {limits: deny}", "padding.limits: 'deny' is not one of warn, breach"),
         ("padding: {nodeTargets: [{memory: 0.5}]}", "padding.nodeTargets.0: 'selector' is a required property"),
         ("mode: strict", "mode: 'strict' is not one of enforce, warn, audit"),
         ("padding: {memroy: 0.5}", "padding: unknown key(s) ('memroy' was unexpected)"),
@@ -416,7 +424,7 @@ def test_the_padding_verdict_does_not_depend_on_the_filter(fixture_cluster: Sim)
     assert result.returncode == 1 and "node-b" in result.stderr
     # limits: node-b commits 10Gi (db-0 4Gi + podlevel 6Gi) > 50% of 16Gi, judged on the whole node under -l app=web
     d = json.loads(perf(fixture_cluster, "-l", "app=web", "--padding-target", "0.5", "-o", "json").stdout)
-    assert nodes(d)["node-b"]["paddingBreaches"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
+    assert nodes(d)["node-b"]["paddingOvercommits"] == ["limits"] and nodes(d)["node-b"]["resources"]["memory"]["limits"] == 0
     html = perf(fixture_cluster, "-n", "shop", "-o", "html").stdout
     assert "Filtered by <code>-n shop</code>" in html
 

@@ -53,13 +53,14 @@ def test_padding_is_judged_per_node(fixture_cluster: Sim, tmp_path: Path) -> Non
     by = groups(fixture_cluster, "--util", "--by", ZONE)
     assert by["zone-b"]["paddingBreachingNodes"] == ["node-b"] and by["zone-a"]["paddingBreachingNodes"] == []
     assert by["zone-b"]["resources"]["memory"]["usage"] == 13 * Gi
-    # a policy at 0.5 for workload=io: node-b's 10Gi limits pass 8Gi; by instance type, only i3.large breaches
+    # a policy at 0.5 for workload=io: node-b's 10Gi limits pass 8Gi; by instance type, only i3.large is overcommitted
+    # (committed limits are overcommit, not a breach, under the default padding.limits: warn; issue 20)
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(POLICY))
     table = perf(fixture_cluster, "--policy", str(policy), "--by", "node-label:node.kubernetes.io/instance-type")
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:] if line.strip() and not line.startswith("NAMESPACE")}
-    assert rows["i3.large"].rstrip().endswith("BREACH 1/1 nodes")
+    assert rows["i3.large"].rstrip().split()[-4:] == ["50%", "overcommit", "1/1", "nodes"]  # MEM TARGET, PADDING
     assert rows["m5.xlarge"].rstrip().endswith("ok") and rows["p3.2xlarge"].rstrip().endswith("ok")
     assert table.stdout.splitlines()[0].split()[:3] == ["INSTANCE-TYPE", "NODES", "PODS"]
 
@@ -70,7 +71,7 @@ def test_nodes_without_the_label_and_csv(fixture_cluster: Sim) -> None:
     rows = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["SECTION"] == "group"]  # pending pods: SECTION pending
     assert len(rows) == 1 and rows[0]["ABSENT"] == "<none>"
     row = rows[0]
-    assert (row["NODES"], row["PODS"], row["PADDING"]) == ("3", "7", "0")
+    assert (row["NODES"], row["PODS"], row["PADDING"], row["MEM TARGET"]) == ("3", "7", "ok", "0.75")
     # every node: allocatable 4 + 7.91 + 16 cores, limits 4608Mi + 10Gi + 20Gi
     assert (row["CPU ALLOCATABLE"], row["CPU REQUESTS"]) == ("27910", "10550")  # millicores: 4 + 7.91 + 16, 3.55 + 3 + 4
     assert int(row["MEMORY LIMITS"]) == 4608 * Mi + 30 * Gi and int(row["MEMORY ALLOCATABLE"]) == 96 * Gi
@@ -105,7 +106,7 @@ def test_html_names_breaching_nodes(fixture_cluster: Sim, tmp_path: Path) -> Non
         html = browser(tmp_path, "--dump-dom", page.as_uri())
     found = dict(re.findall(r'<tr data-group="([^"]+)"><td>[^<]*</td><td>\d+</td><td>(\d+)</td>', html))
     assert found == {"zone-a": "2", "zone-b": "1"}
-    assert "breach: 1/1 nodes (node-b)" in html
+    assert "BREACH 1/1 nodes (node-b)" in html
 
 
 def test_bad_by_is_a_flag_error(fixture_cluster: Sim) -> None:

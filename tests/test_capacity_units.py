@@ -1,7 +1,9 @@
 """Issue 8 items 7, 8 and 9: how capacity prints numbers, run in-process (test_capacity.perf).
 
-Tables: cpu always in millicores, byte amounts always in Mi, percentages and amounts truncated
-toward zero from the exact figures (kubectl top's habit), negative figures keep their sign.
+Tables: cpu always in millicores, rounded away from zero as kubectl top's MilliValue() (issue 20:
+30350m where the plugin printed 30349m), byte amounts always in Mi truncated toward zero, as its
+Value()/(1024*1024); percentages truncated, cpu's from whole millicores as kubectl top works them
+out; negative figures keep their sign.
 csv/tsv: exact millicores and bytes, pending pods under SECTION pending, one header whether or
 not metrics are there. Every expected figure below is worked out by hand from UNITS."""
 
@@ -166,12 +168,12 @@ def test_pod_figures_slack_and_signs(units: Sim) -> None:
     p1, p2 = rows["n1 p1"], rows["n1 p2"]
     assert p1["CPU REQUESTS"] == "29333m (66%)"  # 66.67% of 44 cores, truncated
     assert p1["MEMORY REQUESTS"] == "1023Mi (6%)"  # 1023.96Mi never prints as 1024Mi
-    assert p1["CPU UTIL"] == "29333m (66%, 100% of req)"  # 29333.5m
+    assert p1["CPU UTIL"] == "29334m (66%, 100% of req)"  # 29333.5m, rounded up as kubectl top does
     # slack from exact figures, rounded once; an overrun keeps its sign even under one unit
-    assert p1["CPU SLACK"] == "-0m"  # 29333m - 29333.5m = -0.5m
+    assert p1["CPU SLACK"] == "-1m"  # 29333m - 29333.5m = -0.5m, away from zero as MilliValue()
     assert p1["MEMORY SLACK"] == "-0Mi"  # -340Ki
-    assert p2["CPU UTIL"] == "320m (0%, 32% of req)"  # 320.6m: 0.73% of the node, 32.06% of 1 core
-    assert p2["CPU SLACK"] == "679m"  # 1000m - 320.6m = 679.4m (not 1000m - 320m = 680m)
+    assert p2["CPU UTIL"] == "321m (0%, 32% of req)"  # 320.6m up to 321m: 0.72% of the node, 32.1% of 1 core
+    assert p2["CPU SLACK"] == "680m"  # 1000m - 320.6m = 679.4m, rounded up once
     assert p2["MEMORY UTIL"] == "257Mi (1%, 100% of req)"  # 257.5Mi
     assert p2["MEMORY SLACK"] == "-1Mi"  # -1.5Mi, truncated toward zero
 

@@ -455,6 +455,10 @@ def test_self_signed_mode_warns_that_offline_renders_mint_a_new_ca() -> None:
         {"webhook": {"url": "http://127.0.0.1:9443/validate"}},
         {"networkPolicy": {"apiServer": {"cidrs": ["10.0.0.0"]}}},
         {"kubeVersion": "latest"},
+        # padding targets: a fraction or a percentage above 0 and at most 100% (issue 20)
+        {"policy": {"padding": {"memory": "150%"}}},
+        {"policy": {"padding": {"memory": "0%"}}},
+        {"policy": {"padding": {"limits": "deny"}}},
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any]) -> None:
@@ -469,6 +473,7 @@ def test_schema_accepts_the_values_it_should() -> None:
         {"podLabels": {"team": "platform", "example.com/tier": "system"}},
         {"priorityClassName": "platform.critical-1"},
         {"resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, "limits": {"memory": "2Gi", "cpu": "1"}}},
+        {"policy": {"padding": {"memory": "75%", "limits": "breach", "requests": "warn"}}},  # as --padding-target takes it
     ]:
         assert by_kind(render(values), "Deployment")
 

@@ -99,8 +99,8 @@ def test_emit_dispatches_every_format() -> None:
     assert emitted("table") == "NAME     N\na       1x\nbb     22x\n"
     assert json.loads(emitted("json")) == {"rows": ROWS}
     assert emitted("yaml").startswith("rows:\n- name: a\n")
-    assert emitted("csv") == "name,n\na,1\nbb,22\n"
-    assert emitted("tsv") == "name\tn\na\t1\nbb\t22\n"
+    assert emitted("csv") == "NAME,N\na,1\nbb,22\n"  # the table's headers, upper case (issue 20: one csv convention)
+    assert emitted("tsv") == "NAME\tN\na\t1\nbb\t22\n"
     assert emitted("html") == "<html>"
 
 
@@ -108,7 +108,7 @@ def test_emit_prints_later_tables_for_people_only() -> None:
     pending = render.Table([{"name": "p", "n": 3}], COLS)
     empty = render.Table([], COLS)
     assert emitted("table", [empty, pending]) == "NAME     N\na       1x\nbb     22x\n\nNAME    N\np      3x\n"
-    assert emitted("csv", [pending]) == "name,n\na,1\nbb,22\n"
+    assert emitted("csv", [pending]) == "NAME,N\na,1\nbb,22\n"
 
 
 # -- one converter per unit ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubectl_perf.capacity.compute import BuildOptions, Report, build, whole_node_limits
+from kubectl_perf.capacity.compute import BuildOptions, Report, build, whole_node_committed
 from kubectl_perf.capacity.options import Containers, GroupBy, Groups, Pods
 from kubectl_perf.policy import Policy
 from test_capacity import NODE_A, NODE_B, NODE_GPU, Gi, Mi
@@ -99,25 +99,28 @@ def test_namespace_filter_and_missing_requests() -> None:
     assert (everything.missing_pods, everything.missing_containers) == (1, 1)  # besteffort's notebook
 
 
-def test_total_row_is_marked_and_weights_targets_by_memory() -> None:
+def test_total_row_counts_node_verdicts_and_invents_no_target() -> None:
+    # issue 20: the cluster row once judged sums against an allocatable-weighted target; now it counts
     policy = Policy(padding_memory=0.5)
     r = report(policy=policy)
     total = r.total
     assert sorted(n.name for n in total.nodes) == sorted(r.nodes)  # the cluster row is the tree's root, apart from the nodes
     assert (total.amounts.allocatable or {})["memory"] == (16 + 16 + 64) * Gi * N
-    assert total.padding.target == pytest.approx(0.5)
+    assert (total.padding.low, total.padding.high, total.padding.targets_text()) == (0.5, 0.5, "50%")
 
 
 def test_a_pod_filter_shows_its_pods_and_judges_whole_nodes() -> None:
     shop = [p for p in OBJ["Pod"] if p["metadata"]["namespace"] == "shop"]
-    whole = whole_node_limits([OBJ["Pod"]])
-    assert whole["node-b"]["memory"] == 10 * Gi * N  # db-0 4Gi + podlevel 6Gi
+    whole = whole_node_committed([OBJ["Pod"]])
+    assert whole["node-b"].limits["memory"] == 10 * Gi * N  # db-0 4Gi + podlevel 6Gi
     opts = BuildOptions(Policy(padding_memory=0.5), pods_filtered=True)
     r = build(opts, OBJ["Node"], [shop], OBJ["NodeMetrics"], OBJ["PodMetrics"], whole)
     b = r.nodes["node-b"]
     assert b.amounts.limits == {} and b.amounts.usage == {} and b.pods == 0  # no shop pod on node-b
-    assert b.padding.breaches == ("usage", "limits")  # 13Gi used and 10Gi committed > 8Gi, on the whole node
+    # 13Gi used > 8Gi: a breach; 10Gi of limits committed > 8Gi: overcommit (padding.limits: warn), on the whole node
+    assert (b.padding.breaches, b.padding.overcommits) == (("usage",), ("limits",))
     a = r.nodes["node-a"]
     assert a.amounts.usage == {"cpu": 320 * 10**6, "memory": 1000 * Mi * N}  # web-1's metrics only (web-2 has none in the file)
-    # the cluster row weighs whole nodes too: 6Gi + 13Gi used (node-gpu has no NodeMetrics), 4.5Gi + 10Gi + 20Gi committed
-    assert (r.total.padding.usage, r.total.padding.limits) == (19 * Gi * N, (4608 * Mi + 30 * Gi) * N)
+    # the cluster row counts the whole nodes' verdicts: node-a uses 6Gi and commits 4.5Gi of its 8Gi budget, node-gpu
+    # commits 20Gi of 32Gi (no NodeMetrics): only node-b breaches and is overcommitted, of 3 nodes
+    assert (r.total.padding.breaching, r.total.padding.overcommitted, r.total.padding.nodes) == (("node-b",), ("node-b",), 3)

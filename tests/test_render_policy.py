@@ -25,8 +25,8 @@ def test_table_aligns_like_kubectl() -> None:
 
 
 def test_delimited_uses_values_and_every_column() -> None:
-    assert delimited([("a,b", "xyz")], COLS, ",") == 'name,size,extra\n"a,b",3,x\n'
-    assert delimited([("a", "xyz")], COLS, "\t") == "name\tsize\textra\na\t3\tx\n"
+    assert delimited([("a,b", "xyz")], COLS, ",") == 'NAME,SIZE,EXTRA\n"a,b",3,x\n'  # headers as the table prints them
+    assert delimited([("a", "xyz")], COLS, "\t") == "NAME\tSIZE\tEXTRA\na\t3\tx\n"
 
 
 def test_colour_needs_a_terminal_and_no_no_color(monkeypatch: pytest.MonkeyPatch) -> None:

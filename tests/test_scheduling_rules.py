@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import DATA, Sim
 from kubectl_perf.api import Cluster, Connection
-from kubectl_perf.capacity.compute import padding_verdict
 from kubectl_perf.model import NodeView, node_view
+from kubectl_perf.padding import judge
 from kubectl_perf.policy import RULES, Policy, committed_rule, evaluate, padding_rule, requests_rule
 from kubectl_perf.policy_file import parse_policy
 from kubectl_perf.scheduling import node_matches, tolerates
@@ -135,8 +135,8 @@ def test_the_padding_boundary_is_the_same_everywhere(memory: str, target: float,
     for need, fits in ((budget, True), (budget + 1, False)):
         pod = {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1", "memory": f"{need}n"}}}]}
         assert (padding_rule(pod, policy, [node_view(node, policy.padding_target)]) == []) is fits
-        verdict = padding_verdict(node_view(node, policy.padding_target).memory, target, need, need)  # capacity's PADDING column
-        assert (verdict.breaches == ()) is fits
+        verdict = judge(node_view(node, policy.padding_target).memory, target, need, need)  # every plugin's node verdict
+        assert (verdict.breaches == () and verdict.overcommits == ()) is fits
 
 
 def test_stale_view() -> None:

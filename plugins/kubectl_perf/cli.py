@@ -128,10 +128,13 @@ def fraction(what: str, example: float, zero: bool = False) -> Callable[[str], f
 
 
 def padding_target(text: str) -> float:
-    """--padding-target: a fraction or a percentage, above 0 and at most 1."""
-    from .policy import DEFAULT_PADDING
+    """--padding-target: 0.75 or 75%, read by the one reader the policy file uses too (padding.share)."""
+    from .padding import share
 
-    return fraction("padding target", DEFAULT_PADDING)(text)
+    try:
+        return share(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMGT]i?B?|B)?$")
@@ -232,7 +235,7 @@ def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, paddi
             "--padding-target",
             type=padding_target,
             metavar="FRACTION",
-            help=f"default memory padding target (default {DEFAULT_PADDING:g}, or the policy file's padding.memory)",
+            help=f"default memory padding target, 0.75 or 75%% (default {DEFAULT_PADDING:g}, or the policy file's padding.memory)",
         )
     g.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and the other plugins")
 

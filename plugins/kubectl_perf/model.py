@@ -181,20 +181,9 @@ def node_allocatable(node: Obj) -> Resources:
 # -- memory padding -------------------------------------------------------------------
 def padding_budget(allocatable_memory: int, target: float) -> int:
     """The memory a node may hold under its padding target, in nanos. The one place the
-    budget is worked out: capacity's breach column, the webhook and audit all use it,
-    so a node at the boundary gets the same verdict everywhere."""
+    budget is worked out: the node verdict (padding.judge: capacity, audit, cadvisor) and
+    the webhook's rules all use it, so a node at the boundary gets the same verdict everywhere."""
     return int(allocatable_memory * target)
-
-
-def padding_breaches(allocatable_memory: int, target: float, usage: int | None, limits: int) -> list[str]:
-    """Which of usage (None: unknown) and committed limits exceed the padding budget."""
-    budget = padding_budget(allocatable_memory, target)
-    found = []
-    if usage is not None and usage > budget:
-        found.append("usage")
-    if limits > budget:
-        found.append("limits")
-    return found
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import NodeView, aggregate_amount, all_containers, pool_of
+from .padding import LIMITS, OVERCOMMIT, Levels
 from .quantity import format_bytes, parse_quantity
 from .scheduling import label_selector_matches, node_matches
 
@@ -21,6 +22,10 @@ DEFAULTS: Mapping[str, Any] = {
     "padding": {
         "memory": 0.75,
         "nodeTargets": (),
+        # A node's committed figures over its target (padding.py): limits overcommit warns, or
+        # breaches (--fail-on-breach, audit fail) under `breach`; requests are not weighed unless asked.
+        "limits": "warn",
+        "requests": "off",
         "committed": "off",
         "daemonSets": "everyNode",
         "eligibleNodes": "every",
@@ -48,6 +53,8 @@ class Policy:
     require_requests: tuple[str, ...] = DEFAULTS["requireRequests"]
     padding_memory: float = DEFAULT_PADDING
     node_targets: tuple[NodeTarget, ...] = DEFAULTS["padding"]["nodeTargets"]
+    padding_limits: str = DEFAULTS["padding"]["limits"]  # warn | breach: committed limits over target
+    padding_requests: str = DEFAULTS["padding"]["requests"]  # off | warn | breach: committed requests over target
     committed: str = DEFAULTS["padding"]["committed"]
     daemon_sets: str = DEFAULTS["padding"]["daemonSets"]  # everyNode | anyNode: a DaemonSet's pod must fit every node it runs on, or one
     # every | any: a pod's need must fit the budget of every node it may be scheduled on, or of one.
@@ -69,6 +76,11 @@ class Policy:
             if label_selector_matches(target.selector, node_labels):
                 return target.memory
         return self.padding_memory
+
+    @property
+    def levels(self) -> Levels:
+        """How a node's committed figures count in its padding verdict (padding.judge)."""
+        return Levels(self.padding_limits, self.padding_requests)
 
     def mode_for(self, namespace: str) -> str:
         return self.namespace_overrides.get(namespace, self.mode)
@@ -318,9 +330,10 @@ def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[Node
         most_room = room if most_room is None else max(most_room, room)
     if most_room is None or not fits:
         return Findings()
+    # the node verdict's words (padding.py): committed limits past the budget are overcommit
     message = (
-        f"memory {format_bytes(need)} does not fit the padding budget left on any node "
-        f"after the limits already committed (most room: {format_bytes(max(most_room, 0))})"
+        f"memory {format_bytes(need)} would {OVERCOMMIT} {LIMITS} on every node it may run on: it does not fit the "
+        f"padding budget left after the limits already committed (most room: {format_bytes(max(most_room, 0))})"
     )
     return Findings([Finding("committed", message, resource="memory", deny=policy.committed == "deny")])
 

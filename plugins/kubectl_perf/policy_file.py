@@ -8,6 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from .padding import share
 from .policy import DEFAULTS, NodeTarget, Policy
 
 SCHEMA_NAME = "policy.schema.json"
@@ -24,8 +25,10 @@ def schema() -> dict[str, Any]:
 def _normalise(doc: Any) -> Any:
     # YAML 1.1 reads a bare `off` as false; the schema wants the word.
     padding = doc.get("padding") if isinstance(doc, dict) else None
-    if isinstance(padding, dict) and padding.get("committed") is False:
-        padding["committed"] = "off"
+    if isinstance(padding, dict):
+        for key in ("committed", "requests"):
+            if padding.get(key) is False:
+                padding[key] = "off"
     return doc
 
 
@@ -47,8 +50,10 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
     return Policy(
         mode=top["mode"],
         require_requests=tuple(top["requireRequests"]),
-        padding_memory=float(padding["memory"]),
-        node_targets=tuple(NodeTarget(t["selector"], float(t["memory"])) for t in padding["nodeTargets"]),
+        padding_memory=share(padding["memory"]),  # 0.75 or "75%", as --padding-target takes it
+        node_targets=tuple(NodeTarget(t["selector"], share(t["memory"])) for t in padding["nodeTargets"]),
+        padding_limits=padding["limits"],
+        padding_requests=padding["requests"],
         committed=padding["committed"],
         daemon_sets=padding["daemonSets"],
         eligible_nodes=padding["eligibleNodes"],
@@ -62,6 +67,17 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
 
 
 def _message(err: Any) -> str:
+    if err.validator == "oneOf" and err.context:
+        # a fraction or a percentage (padding targets): the branch of the value's own type speaks
+        own = [e for e in err.context if e.validator != "type"]
+        if own and own[0].validator != "pattern":
+            return _message(own[0])  # a number out of range: the schema's own words
+        try:
+            share(err.instance)
+        except ValueError as why:
+            return str(why)
+        # share() reads it (a quoted fraction, spaces) but the schema's string form is a percentage only
+        return f'invalid padding target {err.instance!r}: write a fraction unquoted (0.75) or a percentage ("75%")'
     if err.validator == "additionalProperties":
         return str(err.message).replace("Additional properties are not allowed", "unknown key(s)")
     if err.validator == "enum":

@@ -68,7 +68,7 @@ def delimited(rows: Sequence[Any], columns: Sequence[Column], delimiter: str) ->
     """csv or tsv: every column (wide ones too), values in base units."""
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    writer.writerow([c.header for c in columns])
+    writer.writerow([c.header.upper() for c in columns])  # the table's own headers, as kubectl prints them
     for r in rows:
         writer.writerow([_cell(c.value(r) if c.value else c.text(r)) for c in columns])
     return buf.getvalue()
@@ -79,13 +79,13 @@ def sectioned(tables: Sequence[Table], delimiter: str) -> str:
     columns matched by header; a row leaves the columns its table lacks empty."""
     headers = ["SECTION"]
     for t in tables:
-        headers += [c.header for c in t.columns if c.header not in headers]
+        headers += [c.header.upper() for c in t.columns if c.header.upper() not in headers]
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow(headers)
     for t in tables:
         assert t.section is not None
-        by_header = {c.header: c for c in t.columns}
+        by_header = {c.header.upper(): c for c in t.columns}
         cells = [by_header.get(h) for h in headers[1:]]
         for r in t.rows:
             writer.writerow([t.section(r)] + ["" if c is None else _cell(c.value(r) if c.value else c.text(r)) for c in cells])
@@ -184,7 +184,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:
 .pad{border-left:2px dashed #b42318;width:0;top:-2px!important;bottom:-2px!important}
 .num{font-size:12px;color:#57606a}
 table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
-.ok{color:#12a150}.bad{color:#b42318;font-weight:600}
+.ok{color:#12a150}.bad{color:#b42318;font-weight:600}.warn{color:#b54708}
 """
 
 
@@ -212,6 +212,37 @@ def truncated(nanos: int, unit: int) -> str:
     truncates to nothing (-0.4Mi is -0Mi): a slack that is overrun still reads as one."""
     whole = abs(nanos) // unit
     return f"-{whole}" if nanos < 0 else str(whole)
+
+
+def rounded_up(nanos: int, unit: int) -> str:
+    """An amount in whole units rounded away from zero, as apimachinery's Quantity.MilliValue()
+    (ScaledValue: ceil) gives kubectl top its CPU: 30349.2m prints as `30350m`, as kubectl top
+    prints it. A negative amount keeps its sign (-0.4m is -1m)."""
+    whole = -(-abs(nanos) // unit)
+    return f"-{whole}" if nanos < 0 else str(whole)
+
+
+def milli_ceil(nanos: int) -> int:
+    """Quantity.MilliValue(): whole thousandths, rounded away from zero (kubectl top's CPU)."""
+    whole = -(-abs(nanos) // MILLI)
+    return -whole if nanos < 0 else whole
+
+
+# -- the suite's one vocabulary of units (README, "Units"): every plugin's tables print cpu and
+# bytes through these two, csv/tsv carry cpu_value and exact bytes.
+def cpu_text(nanos: int) -> str:
+    """cpu as kubectl top prints it: whole millicores, rounded up (`551m`, `44000m`)."""
+    return rounded_up(nanos, MILLI) + "m"
+
+
+def mebi_text(nanos: int) -> str:
+    """bytes as kubectl top prints memory: whole Mi, truncated (`1023Mi`, never `1024Mi`)."""
+    return truncated(nanos, MEBI) + "Mi"
+
+
+def cpu_value(nanos: int) -> int | str:
+    """cpu in csv/tsv: exact millicores (an int, or an exact decimal such as `320.6`)."""
+    return exact(nanos, MILLI)
 
 
 def percent_text(value: int, whole: int) -> str | None:

@@ -9,6 +9,7 @@ from typing import Generic, Literal, TypeVar
 
 from ..image_sizes import NodeImages
 from ..model import NodeView
+from ..padding import Verdict
 from ..policy import Policy
 from ..reports import Ref
 from .cluster_checks import ClusterFacts
@@ -39,9 +40,7 @@ class NodeFacts:
 
     view: NodeView
     ref: Ref
-    limits: int  # memory limits its pods commit, nanos
-    used: int | None  # memory in use, nanos; None when metrics do not say
-    breaches: frozenset[str]  # model.padding_breaches: "limits", "usage"
+    verdict: Verdict  # padding.judge on its memory in use (None: metrics do not say) and what its pods commit
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from functools import cached_property
 from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
-from ..model import NodeView, group_nodes, holds_resources, node_view, padding_breaches, pod_limits
+from ..model import NodeView, group_nodes, holds_resources, node_view, pod_resources
 from ..owners import Workload, controller_ref, workload_of
+from ..padding import judge
 from ..policy import Policy
 from ..reports import Ref, Result
 from ..scheduling import referenced_keys
@@ -150,7 +151,8 @@ class Audit:
         # Only names and uids are kept: the node objects (status.images above all) can go once read.
         self.node_uids = {str((n.get("metadata") or {}).get("name")): str((n.get("metadata") or {}).get("uid", "")) for n in nodes}
         self.views = sorted((node_view(n, policy.padding_target) for n in nodes), key=lambda v: -v.budget)
-        self.committed: dict[str, int] = dict.fromkeys(self.node_uids, 0)
+        self.committed: dict[str, int] = dict.fromkeys(self.node_uids, 0)  # memory limits per node, nanos
+        self.requested: dict[str, int] = dict.fromkeys(self.node_uids, 0)  # memory requests per node, nanos
         self.workloads: dict[Workload, WorkloadState] = {}
         self._judged: set[tuple[Workload, str]] = set()
         self._groups: dict[frozenset[str], list[NodeView]] = {}
@@ -187,6 +189,7 @@ class Audit:
     def reset_pods(self) -> Audit:
         """Forget every pod (a relist after 410 Expired starts again)."""
         self.committed = dict.fromkeys(self.node_uids, 0)
+        self.requested = dict.fromkeys(self.node_uids, 0)
         self.workloads = {wl: WorkloadState(st.ref, 0, dict(st.outcomes)) for wl, st in self._from_templates.items()}
         self._judged.clear()
         return self
@@ -198,8 +201,10 @@ class Audit:
             meta = pod.get("metadata") or {}
             spec = pod.get("spec") or {}
             node = spec.get("nodeName")
-            if node in self.committed:
-                self.committed[node] += pod_limits(spec).get("memory", 0)  # a terminating pod holds its memory until it ends
+            if node in self.committed:  # a terminating pod holds its memory until it ends
+                requests, limits = pod_resources(spec)
+                self.committed[node] += limits.get("memory", 0)
+                self.requested[node] += requests.get("memory", 0)
             ns = str(meta.get("namespace", ""))
             if ns in self.policy.exempt_namespaces or meta.get("deletionTimestamp"):
                 continue  # a terminating pod is on its way out: judging it would keep its namespace's report alive
@@ -278,10 +283,10 @@ class Audit:
         checks = self.runnable("node")
         out: list[Result] = []
         for v in self.views:
-            limits = self.committed.get(v.name, 0)
             used = usage.get(v.name) if usage is not None else None
-            breaches = frozenset(padding_breaches(v.memory, v.target, used, limits))  # the budget capacity and the webhook use too
-            node = NodeFacts(v, Ref("v1", "Node", v.name, "", self.node_uids[v.name]), limits, used, breaches)
+            # the one verdict (padding.judge) capacity and cadvisor give this node too
+            verdict = judge(v.memory, v.target, used, self.committed.get(v.name, 0), self.requested.get(v.name, 0), self.policy.levels)
+            node = NodeFacts(v, Ref("v1", "Node", v.name, "", self.node_uids[v.name]), verdict)
             for check in checks:
                 outcome = check.run(node, self.context)
                 if outcome is not None:

@@ -15,7 +15,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import container_amounts, node_allocatable, padding_budget, pod_resources
+from ..model import container_amounts, node_allocatable, pod_resources
+from ..padding import DEFAULT_LEVELS, Levels, Verdict, judge
 from ..promtext import Sample
 
 NANO = 10**9
@@ -312,13 +313,32 @@ class ContainerUsage:
     flags: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """The memory a node's pods commit (nanos), summed as capacity sums them (model.pod_resources)."""
+
+    requests: int = 0
+    limits: int = 0
+
+    def plus(self, spec: Mapping[str, Any]) -> Committed:
+        requests, limits = pod_resources(spec)
+        return Committed(self.requests + requests.get("memory", 0), self.limits + limits.get("memory", 0))
+
+
+# Where a node row's working set comes from: the node's own figure (the root cgroup, as
+# metrics-server and the kubelet's resource endpoint report it), else the sum of its containers'.
+NODE_FIGURE, CONTAINERS_SUM = "node", "containers"
+
+
 @dataclass
 class NodeMemory:
     name: str
     working_set_bytes: float = 0.0
     allocatable_memory_bytes: float | None = None
     padding_target: float | None = None
-    padding_breach: bool | None = None
+    verdict: Verdict | None = None  # padding.judge; None without the node object (dump files)
+    working_set_source: str = CONTAINERS_SUM  # NODE_FIGURE or CONTAINERS_SUM
+    committed: Committed | None = None  # None: pods could not be listed (the verdict weighs usage only)
     containers: int = 0
     stats: NodeStats | None = None
     cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
@@ -327,6 +347,11 @@ class NodeMemory:
     @property
     def working_set_ratio(self) -> float | None:
         return self.working_set_bytes / self.allocatable_memory_bytes if self.allocatable_memory_bytes else None
+
+    @property
+    def padding_breach(self) -> bool | None:
+        """Whether the node's padding verdict is a breach; None when it was not judged."""
+        return None if self.verdict is None else bool(self.verdict.breaches)
 
 
 def _value(row: Mapping[str, tuple[float, int | None]], metric: str) -> float | None:
@@ -430,27 +455,39 @@ def node_row(
     node: Mapping[str, Any] | None,
     padding_target: float | None,
     containers: Iterable[ContainerUsage] = (),
+    committed: Committed | None = None,
+    levels: Levels = DEFAULT_LEVELS,
 ) -> NodeMemory:
-    """Working set of every container on the node (kubernetes-mixin's selection, whatever the
-    filters) against allocatable and the node's padding target; with the node's container rows
-    (before the filters), their CPU and how many are throttled, which --sort ranks nodes by."""
+    """The node's own working set (the root cgroup's, what metrics-server reports: the kubelet,
+    runtime and system slices count, page cache it cannot drop too), else the sum of its
+    containers' (kubernetes-mixin's selection, whatever the filters), marked as such; against
+    allocatable and the node's padding target, judged by padding.judge with what its pods commit.
+    With the node's container rows (before the filters): their CPU and how many are throttled,
+    which --sort ranks nodes by."""
     row = NodeMemory(name)
     for c in containers:
         if c.container:  # not a pod row (--pod-rows): its containers are counted already
             if c.cpu_cores is not None:
                 row.cpu_cores = (row.cpu_cores or 0.0) + c.cpu_cores
             row.throttling += "throttling" in c.flags
+    summed = 0.0
     for (_ns, _pod, container), values in snap.containers.items():
         if container:
-            row.working_set_bytes += _value(values, WORKING_SET) or 0
+            summed += _value(values, WORKING_SET) or 0
             row.containers += 1
+    own = _value(snap.node, WORKING_SET)  # cAdvisor's id="/" series
+    if own is None:
+        own = _value(snap.node, NODE_WORKING_SET)  # /metrics/resource, /stats/summary
+    row.working_set_bytes, row.working_set_source = (summed, CONTAINERS_SUM) if own is None else (own, NODE_FIGURE)
+    row.committed = committed
     if node is not None:
         alloc = node_allocatable(node).get("memory")
         row.allocatable_memory_bytes = alloc // NANO if alloc else None
         row.padding_target = padding_target
         if alloc and padding_target is not None:
-            # the suite's one padding budget, so capacity, the webhook and this agree at the boundary
-            row.padding_breach = round(row.working_set_bytes * NANO) > padding_budget(alloc, padding_target)
+            # the suite's one verdict: capacity, audit and the webhook's budget agree node for node
+            held = committed or Committed()
+            row.verdict = judge(alloc, padding_target, round(row.working_set_bytes) * NANO, held.limits, held.requests, levels)
     return row
 
 

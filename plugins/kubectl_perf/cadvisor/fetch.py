@@ -20,7 +20,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from ..api import ApiError, path_for
 from ..kubelet import Forbidden, node_error, proxy_path
 from ..promtext import Parser
-from .compute import CADVISOR_METRICS, RESOURCE_METRICS, Key, NodeStats, Notes, PodStats, Scrape, Spec, pod_specs, scrape_from_stats_summary
+from ..running_pods import RUNNING_PODS
+from .compute import (
+    CADVISOR_METRICS,
+    RESOURCE_METRICS,
+    Committed,
+    Key,
+    NodeStats,
+    Notes,
+    PodStats,
+    Scrape,
+    Spec,
+    pod_specs,
+    scrape_from_stats_summary,
+)
 
 if TYPE_CHECKING:
     from .flags import LiveNodes
@@ -198,13 +211,18 @@ class Chosen:
         self.specs: dict[Key, Spec] = {}
         self.pods: set[tuple[str, str]] = set()
         self.hosts: set[str] = set()
+        # node -> memory its pods commit, as capacity counts it (every pod not finished): the padding verdict's
+        self.committed: dict[str, Committed] = {}
 
     def add(self, items: list[dict[str, Any]]) -> None:
         self.specs.update(pod_specs(items))
         for pod in items:
             meta = pod.get("metadata") or {}
             self.pods.add((meta.get("namespace", ""), meta.get("name", "")))
-            self.hosts.add((pod.get("spec") or {}).get("nodeName") or "")
+            host = (pod.get("spec") or {}).get("nodeName") or ""
+            self.hosts.add(host)
+            if host:
+                self.committed[host] = self.committed.get(host, Committed()).plus(pod.get("spec") or {})
 
 
 # -- nodes and pods ---------------------------------------------------------------
@@ -242,22 +260,25 @@ def nodes_to_read(cluster: Any, plan: LiveNodes, chosen: Chosen | None, objects:
     return dict(nodes)
 
 
-def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) -> dict[Key, Spec]:
-    """Requests and limits of the running pods on these nodes. Pages are folded into specs
-    as they come: a cluster's pods are never held whole. Not allowed: a note, and {}."""
+def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) -> Chosen | None:
+    """Requests and limits of the pods on these nodes that are not finished (as capacity counts
+    them: a pending pod bound to a node holds its memory too), and what they commit per node.
+    Pages are folded as they come: a cluster's pods are never held whole. Not allowed: a note, None."""
     acc = Chosen()
     try:
         if len(names) <= 4:
             for name in names:
-                query = {"fieldSelector": f"spec.nodeName={name},status.phase=Running"}
+                query = {"fieldSelector": f"spec.nodeName={name},{RUNNING_PODS}"}
                 cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)
         else:
-            query = {"fieldSelector": "status.phase=Running"}
-            acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, query, limit=chunk_size)
+            acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, {"fieldSelector": RUNNING_PODS}, limit=chunk_size)
     except ApiError as err:
-        notes.add(f"cannot list pods ({err}): limits come from the cgroups, requests are not shown ({NO_SPEC_REQUESTS})")
-        return {}
-    return acc.specs
+        notes.add(
+            f"cannot list pods ({err}): limits come from the cgroups, requests are not shown ({NO_SPEC_REQUESTS}); "
+            "the padding verdict weighs usage only"
+        )
+        return None
+    return acc
 
 
 # -- files --------------------------------------------------------------------------

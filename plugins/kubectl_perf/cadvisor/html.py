@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..render import html_page
-from .cells import bytes_text, cores_text, pct_text
+from .cells import bytes_text, cores_text, padding_text, pct_text, target_pct, working_set_text
 from .compute import ContainerUsage, NodeMemory, SummaryReport
 
 STYLE = """
@@ -50,12 +50,12 @@ def _row(r: ContainerUsage, throttle: float, memory: float) -> str:
 
 def _node(n: NodeMemory) -> str:
     target = n.padding_target
-    breach = "-" if n.padding_breach is None else ("BREACH" if n.padding_breach else "ok")
+    state = "" if n.verdict is None else n.verdict.state
     return (
-        f'<tr class="node" data-breach="{str(n.padding_breach).lower()}"><td>{escape(n.name)}</td><td>{n.containers}</td>'
-        f"<td>{escape(bytes_text(n.working_set_bytes))} / {escape(bytes_text(n.allocatable_memory_bytes))}</td>"
+        f'<tr class="node" data-breach="{str(n.padding_breach).lower()}" data-padding="{state}"><td>{escape(n.name)}</td><td>{n.containers}</td>'
+        f"<td>{escape(working_set_text(n))} / {escape(bytes_text(n.allocatable_memory_bytes))}</td>"
         f"<td>{_bar('mem', n.working_set_ratio, target if target is not None else 1.0, 'allocatable')}</td>"
-        f"<td>{escape(pct_text(target))}</td><td>{escape(breach)}</td></tr>"
+        f"<td>{escape(target_pct(target))}</td><td>{escape(padding_text(n))}</td></tr>"
     )
 
 
@@ -72,7 +72,7 @@ def page(report: SummaryReport) -> str:
         f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
         f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit)</p>"
         f"<table>{head}{''.join(_row(r, throttle, memory) for r in rows)}</table>"
-        f"<h2>Nodes: working set of all containers against allocatable and the padding target</h2>"
+        f"<h2>Nodes: their working set (the root cgroup, as metrics-server reports it) against allocatable and the padding target</h2>"
         f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th></tr>"
         f"{''.join(_node(n) for n in report.nodes)}</table>"
     )

@@ -13,7 +13,7 @@ from typing import Any
 from .. import render
 from ..promtext import MalformedLine, Parser, parse_labels
 from ..render import Column
-from .cells import bytes_text, cores_text, pct_text, seconds_text
+from .cells import bytes_text, cores_text, millicores, padding_text, pct_text, seconds_text, target_pct, working_set_text, ws_alloc_text
 from .compute import ContainerUsage, Filters, NodeMemory, PodStats, SummaryReport
 
 # -- the dump --------------------------------------------------------------
@@ -169,8 +169,10 @@ def node_doc(n: NodeMemory) -> dict[str, Any]:
         "name": n.name,
         "workingSetBytes": _int(n.working_set_bytes),
         "allocatableMemoryBytes": _int(n.allocatable_memory_bytes),
+        "workingSetSource": n.working_set_source,  # "node": the node's own figure; "containers": their sum
         "paddingTarget": n.padding_target,
         "paddingBreach": n.padding_breach,
+        **verdict_doc(n),
         "containers": n.containers,
         "cpuCores": n.cpu_cores,
         "throttlingContainers": n.throttling,
@@ -183,6 +185,20 @@ def node_doc(n: NodeMemory) -> dict[str, Any]:
             fsCapacityBytes=n.stats.fs_capacity_bytes,
         )
     return out
+
+
+def verdict_doc(n: NodeMemory) -> dict[str, Any]:
+    """The node's padding verdict (padding.judge) as capacity's JSON carries it, and what it weighed."""
+    v = n.verdict
+    committed = n.committed
+    return {
+        "padding": None if v is None else v.state,
+        "paddingBreaches": [] if v is None else list(v.breaches),
+        "paddingOvercommits": [] if v is None else list(v.overcommits),
+        "paddingBudget": None if v is None else v.budget // 10**9,
+        "memoryLimitsBytes": None if committed is None else committed.limits // 10**9,
+        "memoryRequestsBytes": None if committed is None else committed.requests // 10**9,
+    }
 
 
 def pod_doc(node: str, p: PodStats) -> dict[str, Any]:
@@ -256,9 +272,9 @@ def container_columns(nodes: int, since_start: bool = False) -> list[Column]:
         Column("namespace", lambda r: r.namespace),
         Column("pod", lambda r: r.pod),
         Column("container", lambda r: r.container or "(pod)"),
-        Column("cpu", lambda r: cores_text(r.cpu_cores), lambda r: r.cpu_cores, right=True),
-        Column("cpu req", lambda r: cores_text(r.cpu_request_cores), lambda r: r.cpu_request_cores, right=True),
-        Column("cpu lim", lambda r: cores_text(r.cpu_limit_cores), lambda r: r.cpu_limit_cores, right=True),
+        Column("cpu", lambda r: cores_text(r.cpu_cores), lambda r: millicores(r.cpu_cores), right=True),
+        Column("cpu req", lambda r: cores_text(r.cpu_request_cores), lambda r: millicores(r.cpu_request_cores), right=True),
+        Column("cpu lim", lambda r: cores_text(r.cpu_limit_cores), lambda r: millicores(r.cpu_limit_cores), right=True),
         *throttling,
         Column("mem ws", lambda r: bytes_text(r.memory_working_set_bytes), lambda r: _int(r.memory_working_set_bytes), right=True),
         Column("rss", lambda r: bytes_text(r.memory_rss_bytes), lambda r: _int(r.memory_rss_bytes), wide=True, right=True),
@@ -279,17 +295,13 @@ def node_columns() -> list[Column]:
     return [
         Column("node", lambda n: n.name),
         Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
-        Column("cpu", lambda n: cores_text(n.cpu_cores), lambda n: n.cpu_cores, right=True),
+        Column("cpu", lambda n: cores_text(n.cpu_cores), lambda n: millicores(n.cpu_cores), right=True),
         Column("throttling", lambda n: str(n.throttling), lambda n: n.throttling, right=True),
-        Column("working set", lambda n: bytes_text(n.working_set_bytes), lambda n: _int(n.working_set_bytes), right=True),
+        Column("working set", working_set_text, lambda n: _int(n.working_set_bytes), right=True),
         Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
-        Column("ws/alloc", lambda n: pct_text(n.working_set_ratio), lambda n: n.working_set_ratio, right=True),
-        Column("target", lambda n: pct_text(n.padding_target), lambda n: n.padding_target, right=True),
-        Column(
-            "padding",
-            lambda n: "-" if n.padding_breach is None else ("BREACH" if n.padding_breach else "ok"),
-            lambda n: n.padding_breach,
-        ),
+        Column("ws/alloc", ws_alloc_text, lambda n: n.working_set_ratio, right=True),
+        Column("target", lambda n: target_pct(n.padding_target), lambda n: n.padding_target, right=True),
+        Column("padding", padding_text, padding_text),
     ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .compute import (
+    Committed,
     ContainerUsage,
     Filters,
     Key,
@@ -40,7 +41,9 @@ def live_summary(
 ) -> SummaryReport:
     notes = Notes()
     names = sorted(nodes)
-    specs: dict[Key, Spec] = chosen.specs if chosen is not None else specs_on(cluster, names, plan.chunk_size, notes)
+    # every pod on the nodes (not only -n/-l's): the padding verdict weighs the whole node, as capacity does
+    on_nodes = specs_on(cluster, names, plan.chunk_size, notes)
+    specs: dict[Key, Spec] = chosen.specs if chosen is not None else on_nodes.specs if on_nodes is not None else {}
     policy = summary.policy
     thresholds = summary.thresholds
     chosen_pods = chosen.pods if chosen is not None else None
@@ -55,7 +58,8 @@ def live_summary(
         if result.scrapes:
             every = container_rows(result.name, result.scrapes, specs, thresholds)
             rows.extend(r for r in every if filters.keeps_row(r, chosen_pods))
-            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels), every)
+            committed = on_nodes.committed.get(result.name, Committed()) if on_nodes is not None else None
+            nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels), every, committed, policy.levels)
             nrow.stats = result.stats
             node_rows.append(nrow)
             pod_stats.extend((result.name, p) for p in result.pods)

@@ -33,7 +33,7 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit, then the notes; the exit status."""
     # imported here, as the client is: --help and flag errors load the flags only
     from ..running_pods import with_running_pods
-    from .compute import build, whole_node_limits
+    from .compute import build, whole_node_committed
     from .fetch import every_pod, read_cluster, read_storage
     from .flags import check_resources
     from .outcome import build_options, outcome
@@ -46,7 +46,7 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
     storage = read_storage(cluster, options, reads)
     shape = build_options(options, reads)
     # A pod filter chooses what is shown; a node's padding verdict still weighs all its pods.
-    whole = every_pod(cluster, options.chunk_size, whole_node_limits) if options.plan.whole_nodes and shape.nodes_known else None
+    whole = every_pod(cluster, options.chunk_size, whole_node_committed) if options.plan.whole_nodes and shape.nodes_known else None
     report = with_running_pods(
         cluster,
         options.pods.namespace,

@@ -18,10 +18,10 @@ from ..model import (
     node_allocatable,
     node_ready,
     node_schedulable,
-    padding_breaches,
     parse_resource_list,
     pod_resources,
 )
+from ..padding import Tally, Verdict, judge, tally, unjudged
 from ..policy import Policy
 from ..policy import missing_requests as missing_of
 from ..quantity import NANO
@@ -63,23 +63,6 @@ class Amounts:
         return None if value is None or not whole else value * 100 / whole
 
 
-@dataclass(frozen=True)
-class Padding:
-    """A node's memory padding verdict, worked out once per node from the whole node (whatever
-    pods a filter shows): its memory usage (None: unknown) and its committed limits against
-    allocatable memory x target."""
-
-    target: float
-    allocatable: int  # memory
-    usage: int | None
-    limits: int
-    breaches: tuple[str, ...] = ()  # which of usage and limits exceed the budget
-
-
-def padding_verdict(allocatable: int, target: float, usage: int | None, limits: int) -> Padding:
-    return Padding(target, allocatable, usage, limits, tuple(padding_breaches(allocatable, target, usage, limits)))
-
-
 @dataclass
 class Container:
     name: str
@@ -115,8 +98,8 @@ class Node:
     known: bool = True  # False: the row standing for nodes that could not be listed (no allocatable)
     # The whole node, whatever pods a filter shows: the padding verdict is judged on these.
     node_usage: Resources | None = None  # NodeMetrics; None: not known
-    node_limits: Resources | None = None  # every pod's limits; None: the same as the row's (no pod filter)
-    padding: Padding = field(default_factory=lambda: Padding(0.0, 0, None, 0))  # set once folded (Report.finish)
+    node_committed: Committed | None = None  # every pod's requests and limits; None: the row's own (no pod filter)
+    padding: Verdict = field(default_factory=lambda: unjudged(0.0, None, 0))  # padding.judge, set once folded (Report.finish)
 
     @property
     def state(self) -> str:
@@ -126,10 +109,11 @@ class Node:
 
 @dataclass
 class Total:
-    """The cluster row, the root of the tree: sums over the shown nodes, whose rows it holds."""
+    """The cluster row, the root of the tree: sums over the shown nodes, whose rows it holds.
+    Its padding is the nodes' verdicts counted (padding.tally), never a verdict on the sums."""
 
     amounts: Amounts
-    padding: Padding
+    padding: Tally
     pods: int = 0
     nodes: list[Node] = field(default_factory=list)  # by name, or in --sort order once sorted
 
@@ -138,13 +122,13 @@ class Total:
 class Group:
     """--by: pods rolled up by namespace or a pod label, or nodes by a node label. Padding is
     judged per node (a group's sum would let one full node hide behind an empty one: the kubelet
-    evicts and the OOM killer kills per node), so a node group names its breaching nodes."""
+    evicts and the OOM killer kills per node), so a node group counts its nodes' verdicts."""
 
     name: str
     amounts: Amounts
     pods: int = 0
     nodes: int | None = None  # a node group's node count; None: a group of pods
-    breaching: list[str] = field(default_factory=list)  # names of its nodes that breach
+    padding: Tally | None = None  # a node group's verdicts counted (padding.tally); None: a group of pods
 
 
 Row = Total | Node | Pod | Container | Group
@@ -170,7 +154,7 @@ def build(
     pod_pages: Iterable[Iterable[Mapping[str, Any]]],
     node_usage: Iterable[Mapping[str, Any]] | None = None,
     pod_usage: Iterable[Mapping[str, Any]] | None = None,
-    node_limits: Mapping[str, Resources] | None = None,
+    node_committed: Mapping[str, Committed] | None = None,
     node_storage: Mapping[str, int] | None = None,
     pod_storage: Mapping[tuple[str, str], int] | None = None,
 ) -> Report:
@@ -180,7 +164,7 @@ def build(
 
     Under a pod filter (options.pods_filtered) node rows sum the shown pods, usage
     included (from PodMetrics), while the padding verdict stays on the whole node:
-    its NodeMetrics and node_limits, every pod's limits per node (see whole_node_limits).
+    its NodeMetrics and node_committed, every pod's requests and limits per node (whole_node_committed).
 
     node_storage and pod_storage: ephemeral-storage bytes used per node and per (namespace,
     pod), from the kubelets' /stats/summary (None: not read); a node missing from
@@ -195,7 +179,7 @@ def build(
         report.add_storage(node_storage, pod_storage)
     if options.pods_filtered:
         for name, row in report.nodes.items():
-            row.node_limits = dict((node_limits or {}).get(name, {})) if node_limits is not None else None
+            row.node_committed = node_committed.get(name, Committed()) if node_committed is not None else None
             # the shown pods' sum; ephemeral-storage 0 is a measured 0 (a missing key reads "not measured")
             row.amounts.usage = {r: 0 for r in report.metered if r == STORAGE} if report.usage_known else None
     for items in pod_pages:
@@ -204,14 +188,25 @@ def build(
     return report
 
 
-def whole_node_limits(pod_pages: Iterable[Iterable[Mapping[str, Any]]]) -> dict[str, Resources]:
-    """Every scheduled pod's effective limits, summed per node name."""
-    out: dict[str, Resources] = {}
+@dataclass
+class Committed:
+    """What a whole node's pods commit: their effective requests and limits, summed."""
+
+    requests: Resources = field(default_factory=dict)
+    limits: Resources = field(default_factory=dict)
+
+
+def whole_node_committed(pod_pages: Iterable[Iterable[Mapping[str, Any]]]) -> dict[str, Committed]:
+    """Every scheduled pod's effective requests and limits, summed per node name."""
+    out: dict[str, Committed] = {}
     for items in pod_pages:
         for pod in items:
             node = (pod.get("spec") or {}).get("nodeName")
             if node and holds_resources(pod):
-                add(out.setdefault(node, {}), pod_resources(pod.get("spec") or {})[1])
+                requests, limits = pod_resources(pod.get("spec") or {})
+                committed = out.setdefault(node, Committed())
+                add(committed.requests, requests)
+                add(committed.limits, limits)
     return out
 
 
@@ -228,7 +223,7 @@ class Report:
         self.pod_usage: dict[tuple[str, str], dict[str, Resources]] = {}
         self.pod_storage: Mapping[tuple[str, str], int] = {}  # ephemeral-storage bytes used per pod
         self.metered: set[str] = set()  # the resources whose usage is known
-        self.total = Total(Amounts({}), Padding(0.0, 0, None, 0))  # the tree's root, once finished
+        self.total = Total(Amounts({}), tally(()))  # the tree's root, once finished
 
     @property
     def usage_known(self) -> bool:
@@ -391,19 +386,22 @@ class Report:
             self._group_nodes(by.label)
         self.total = self._total()
 
-    @staticmethod
-    def _verdict(row: Node) -> Padding:
-        """The padding verdict on the whole node's memory: its usage (None: unknown) and its limits."""
-        limits = row.amounts.limits if row.node_limits is None else row.node_limits
+    def _verdict(self, row: Node) -> Verdict:
+        """The padding verdict (padding.judge) on the whole node's memory: its usage (None:
+        unknown), and the limits and requests of all its pods."""
+        whole = row.node_committed
+        limits = (row.amounts.limits if whole is None else whole.limits).get("memory", 0)
+        requests = (row.amounts.requests if whole is None else whole.requests).get("memory", 0)
         usage = None if row.node_usage is None else row.node_usage.get("memory", 0)
-        memory = (row.amounts.allocatable or {}).get("memory", 0)
         if not row.known:
-            return Padding(row.target, memory, usage, limits.get("memory", 0))  # no allocatable, no budget: no verdict
-        return padding_verdict(memory, row.target, usage, limits.get("memory", 0))
+            return unjudged(row.target, usage, limits, requests)  # no allocatable, no budget: no verdict
+        memory = (row.amounts.allocatable or {}).get("memory", 0)
+        return judge(memory, row.target, usage, limits, requests, self.options.policy.levels)
 
     def _group_nodes(self, label: str) -> None:
         """--by node-label:KEY: fill groups from the node rows (nodes without the label: <none>)."""
         self.groups = {}
+        members: dict[str, list[tuple[str, Verdict]]] = {}
         for row in self.nodes.values():
             name = row.labels.get(label, "<none>")
             group = self.groups.get(name)
@@ -419,34 +417,22 @@ class Report:
                 if group.amounts.usage is None:
                     group.amounts.usage = {}
                 add(group.amounts.usage, row.amounts.usage)
-            if row.padding.breaches:
-                group.breaching.append(row.name)
+            members.setdefault(name, []).append((row.name, row.padding))
+        for name, group in self.groups.items():
+            group.padding = tally(members[name])
 
     def _total(self) -> Total:
-        """The cluster row: sums over the shown nodes; its target is allocatable-weighted, and its
-        verdict weighs the whole nodes' usage and limits."""
+        """The cluster row: sums over the shown nodes, and their padding verdicts counted."""
         rows = list(self.nodes.values())
         amounts = Amounts({}, usage={} if self.usage_known else None)
         assert amounts.allocatable is not None
-        node_usage: Resources | None = {} if any(r.node_usage is not None for r in rows) else None
-        node_limits: Resources | None = {} if any(r.node_limits is not None for r in rows) else None
         pods = 0
-        budget = 0.0
         for row in rows:
             add(amounts.allocatable, row.amounts.allocatable or {})
             add(amounts.requests, row.amounts.requests)
             add(amounts.limits, row.amounts.limits)
             if amounts.usage is not None and row.amounts.usage is not None:
                 add(amounts.usage, row.amounts.usage)
-            if node_usage is not None and row.node_usage is not None:
-                add(node_usage, row.node_usage)
-            if node_limits is not None:
-                add(node_limits, row.amounts.limits if row.node_limits is None else row.node_limits)
             pods += row.pods
-            budget += row.target * (row.amounts.allocatable or {}).get("memory", 0)
-        memory = amounts.allocatable.get("memory", 0)
-        target = budget / memory if memory else self.options.policy.padding_memory
-        limits = amounts.limits if node_limits is None else node_limits
-        usage = None if node_usage is None else node_usage.get("memory", 0)
-        padding = padding_verdict(memory, target, usage, limits.get("memory", 0))
+        padding = tally((row.name, row.padding) for row in rows)
         return Total(amounts, padding, pods, sorted(rows, key=lambda n: n.name))

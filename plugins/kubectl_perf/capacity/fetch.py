@@ -71,12 +71,15 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
         try:
             reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
         except MetricsUnavailable as err:
-            if not pods.filtered:
+            if not options.util:  # read for --fail-on-breach alone: the verdict cannot see usage, exit 3
+                reads.notes.append(f"node {err}; the padding verdict weighs committed figures only")
+                reads.usage_missing = True
+            elif not pods.filtered:
                 reads.notes.append(f"{err}; usage columns are left out")
                 reads.usage_missing = True
                 reads.pod_usage = None
             else:  # shown usage comes from the pods; only the padding verdict misses the nodes' own
-                reads.notes.append(f"node {err}; the padding verdict weighs committed limits only")
+                reads.notes.append(f"node {err}; the padding verdict weighs committed figures only")
     return reads
 
 

@@ -59,8 +59,9 @@ examples:
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
   kubectl perf capacity -o html > capacity.html
 
-exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach; 2 bad flags;
-3 --util asked for usage the cluster cannot give (metrics-server absent)."""
+exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
+node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
@@ -126,7 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="resources to show (default cpu,memory); e.g. cpu,memory,ephemeral-storage,nvidia.com/gpu,pods",
     )
     add_policy_flags(p)
-    p.add_argument("--fail-on-breach", action="store_true", help="exit 1 when any node breaches its padding target")
+    p.add_argument(
+        "--fail-on-breach",
+        action="store_true",
+        help="exit 1 when some node's padding verdict is a breach: memory in use over its target (committed limits too with the policy's padding.limits: breach); reads node metrics",
+    )
     sel = add_filter_flags(p)
     sel.add_argument(
         "--node-selector", "--node-labels", dest="node_selector", type=label_selector, metavar="SELECTOR", help="node label selector"
@@ -275,7 +280,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         fail_on_breach=args.fail_on_breach,
         need_nodes=need_nodes,
         plan=Plan(
-            node_usage=args.util,
+            node_usage=args.util or args.fail_on_breach,  # usage over target is the breach (padding.judge)
             pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
             storage=args.util and STORAGE in resources,
             whole_nodes=pods.filtered,

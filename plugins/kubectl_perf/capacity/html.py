@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
+from ..padding import BREACH, OVERCOMMIT, Tally
 from ..render import REPORT_STYLE, age_seconds, html_page, human_age
 from .compute import Node, Report, Total
 from .options import groups_of
@@ -28,7 +29,7 @@ def _bar(node: Total | Node, resource: str, show_usage: Collection[str]) -> str:
     if resource in show_usage and amounts.measured(resource):
         use = (amounts.usage or {}).get(resource, 0)
         parts.append(f'<div class="use" style="width:{_pct(use, alloc):.1f}%" title="usage {escape(amount_text(resource, use))}"></div>')
-    if resource == "memory":
+    if resource == "memory" and isinstance(node, Node):  # the cluster row has no target of its own (its nodes' range)
         target = node.padding.target
         parts.append(f'<div class="pad" style="left:{target * 100:.1f}%" title="padding target {target_text(target)}"></div>')
     return (
@@ -72,9 +73,9 @@ def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -
                 used = (g.amounts.usage or {}).get(r, 0)
                 cells += [amount_text(r, used), amount_text(r, req - used) if req else "-"]
         nodes = f"<td>{g.nodes}</td>" if g.nodes is not None else ""
-        if g.nodes is not None:  # padding is judged per node: the breaching ones are named
-            verdict = f"breach: {len(g.breaching)}/{g.nodes} nodes ({', '.join(g.breaching)})" if g.breaching else "within target"
-            cells.append(verdict)
+        if g.padding is not None:  # padding is judged per node: the group counts its nodes' verdicts and names the breaching
+            named = f" ({', '.join(g.padding.breaching)})" if g.padding.breaching else ""
+            cells.append(g.padding.text() + named)
         rows.append(
             f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>{nodes}'
             + "".join(f"<td>{escape(c)}</td>" for c in cells)
@@ -120,14 +121,17 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
     rows = []
     shown: list[Total | Node] = [total, *nodes]
     for n in shown:
-        breaches = list(n.padding.breaches)
+        padding = n.padding  # padding.judge's verdict, or the cluster's count of them: the table's words
+        state = padding.state
         name = "cluster total" if isinstance(n, Total) else n.name + (f" ({n.state})" if n.state else "")
         created = n.created if isinstance(n, Node) else ""
         age = age_seconds(created, now) if created else None
-        status = f'<span class="bad">breach: {", ".join(breaches)}</span>' if breaches else '<span class="ok">within target</span>'
+        targets = padding.targets_text() if isinstance(padding, Tally) else target_text(padding.target)
+        css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(state, "ok")
+        status = f'<span class="{css}" data-padding="{state}">{escape(padding.text())}</span>'
         rows.append(
-            f'<div class="node{" breach" if breaches else ""}" data-node="{escape(n.name if isinstance(n, Node) else "*")}">'
-            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {target_text(n.padding.target)}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
+            f'<div class="node{" breach" if state == BREACH else ""}" data-node="{escape(n.name if isinstance(n, Node) else "*")}">'
+            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {targets}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
             f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
             f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
         )
@@ -149,7 +153,8 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
     if not report.options.nodes_known:
         rows = [_unlisted(nodes, bars, show_usage)]
     groups_html = _groups(report, bars, show_usage) if groups_of(report.options.view) is not None else ""
-    breaching = sum(1 for n in nodes if n.padding.breaches)
+    breaching = len(total.padding.breaching)
+    overcommitted = len(total.padding.overcommitted)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
     filter_note = (
@@ -159,11 +164,12 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
         else ""
     )
     body = f"""<h1>Capacity report: {escape(cluster)}</h1>
-<p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target · {when}.{usage_note}</p>
+<p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target, {overcommitted} overcommitted · {when}.{usage_note}</p>
 {filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
 <span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,
-up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its usage or its committed memory limits pass the target.</p>
+up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its memory in use passes the target; committed limits past it are overcommit
+(a warning, or a breach where the policy's <code>padding.limits: breach</code> says so).</p>
 {"".join(rows)}
 {groups_html}
 {pending_html}"""

@@ -207,7 +207,7 @@ class Display:
 class Plan:
     """The reads this run needs beyond nodes and pods (which it always reads)."""
 
-    node_usage: bool = False  # NodeMetrics (--util)
+    node_usage: bool = False  # NodeMetrics (--util, or --fail-on-breach: usage over target is the breach)
     pod_usage: bool = False  # PodMetrics (--util with pod rows or a pod filter)
     storage: bool = False  # the kubelets' /stats/summary (--util with ephemeral-storage shown)
     whole_nodes: bool = False  # every pod's limits, for the padding verdict under a pod filter

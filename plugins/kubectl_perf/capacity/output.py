@@ -10,11 +10,12 @@ from typing import Any
 
 from .. import render
 from ..model import Resources
+from ..padding import BREACH, OVERCOMMIT, Tally, Verdict
 from ..quantity import NANO, to_number
-from ..render import Column, Table, age_seconds, human_age, percent_text
-from .compute import Container, Group, Node, Padding, Pod, Report, Row, Total
+from ..render import Column, Table, age_seconds, human_age
+from .compute import Container, Group, Node, Pod, Report, Row, Total
 from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Display, Nodes, groups_of
-from .units import amount_text, amount_value, target_text
+from .units import amount_text, amount_value, percent_of, target_text
 
 # What the KIND column says of each of compute's container kinds (JSON keeps compute's words).
 KINDS = {"container": "app", "init": "init", "sidecar": "sidecar"}
@@ -85,13 +86,13 @@ def amount_columns(resource: str, show: Show, wide_allocatable: bool, owner: Own
                 return f"{amount_text(resource, alloc - amount)}/{amount_text(resource, alloc)}"
             figures = []  # percentages, each truncated from the exact figures
             if allocatable is not None:  # a node, the cluster or a group: of its allocatable
-                figures.append(percent_text(amount, allocatable.get(resource, 0)))
+                figures.append(percent_of(resource, amount, allocatable.get(resource, 0)))
             else:
                 of_node = node_allocatable(row)
                 if of_node is not None:  # a pod or a container: of its node, as kube-capacity
-                    figures.append(percent_text(amount, of_node.get(resource, 0)))
+                    figures.append(percent_of(resource, amount, of_node.get(resource, 0)))
                 if part == "usage":
-                    of_request = percent_text(amount, row.amounts.requests.get(resource, 0))
+                    of_request = percent_of(resource, amount, row.amounts.requests.get(resource, 0))
                     figures.append(f"{of_request} of req" if of_request is not None else None)
             shown = [f for f in figures if f is not None]
             return f"{amount_text(resource, amount)} ({', '.join(shown)})" if shown else amount_text(resource, amount)
@@ -155,17 +156,40 @@ def pod_count(show: Show) -> Callable[[Row], str]:
     return text
 
 
-def padding_of(row: Row) -> Padding:
-    assert isinstance(row, (Total, Node))  # node tables hold the cluster row and nodes only
-    return row.padding
+def padding_of(row: Row) -> Verdict | Tally:
+    """A node's verdict (padding.judge), or the cluster's and a node group's count of them."""
+    padding = row.padding if isinstance(row, (Total, Node, Group)) else None
+    assert padding is not None  # node and node-group tables hold these rows only
+    return padding
 
 
-def padding_text(row: Total | Node) -> str:
-    padding = row.padding
-    if not padding.breaches:
-        return "ok"
-    figures = {"usage": padding.usage, "limits": padding.limits}
-    return "BREACH " + ", ".join(f"{b} {percent_text(figures[b] or 0, padding.allocatable) or '0%'}" for b in padding.breaches)
+def padding_text(row: Row) -> str:
+    """`BREACH usage 86%`, `overcommit limits 94%`, `ok`; the cluster row and node groups:
+    `BREACH 2/10 nodes; overcommit 7/10`. A node without a verdict (not listed) reads "-"."""
+    padding = padding_of(row)
+    return padding.text() if not isinstance(padding, Verdict) or padding.judged else "-"
+
+
+def target_of(row: Row) -> str:
+    """MEM TARGET: a node's target; the cluster's (or a group's) one target or range (50-90%)."""
+    padding = padding_of(row)
+    return padding.targets_text() if isinstance(padding, Tally) else target_text(padding.target)
+
+
+def target_value(row: Row) -> float | str:
+    """csv/tsv's MEM TARGET: the fraction; the cluster row's range as "0.5-0.9"."""
+    padding = padding_of(row)
+    if isinstance(padding, Verdict):
+        return round(padding.target, 4)
+    if padding.low is None or padding.high is None:
+        return ""
+    return round(padding.low, 4) if padding.low == padding.high else f"{round(padding.low, 4):g}-{round(padding.high, 4):g}"
+
+
+def padding_colour(row: Row) -> str:
+    """Red for a breach, yellow for overcommit (the table's colour follows the verdict)."""
+    state = padding_of(row).state
+    return render.RED if state == BREACH else render.YELLOW if state == OVERCOMMIT else ""
 
 
 def created_of(row: Row) -> str:
@@ -223,8 +247,8 @@ def node_columns(
     if COUNT not in resources:
         cols.append(Column("PODS", pod_count(show), pods_of, wide=True))
     if "memory" in resources:
-        cols.append(Column("MEM TARGET", lambda row: target_text(padding_of(row).target), lambda row: round(padding_of(row).target, 4)))
-        cols.append(Column("PADDING", padding_text, lambda row: ",".join(padding_of(row).breaches) or "ok"))
+        cols.append(Column("MEM TARGET", target_of, target_value))
+        cols.append(Column("PADDING", padding_text, padding_text))
     cols.append(age_column(now))
     return cols
 
@@ -294,11 +318,6 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: d
 
 
 # -- the group view ----------------------------------------------------------------
-def group_padding_text(group: Group) -> str:
-    """Padding is judged per node: how many of the group's nodes breach."""
-    return f"BREACH {len(group.breaching)}/{group.nodes} nodes" if group.breaching else "ok"
-
-
 def group_of(row: Row) -> Group:
     assert isinstance(row, Group)  # group tables hold groups only
     return row
@@ -322,7 +341,8 @@ def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> lis
         if r != COUNT:
             cols += amount_columns(r, show, wide_allocatable=on_nodes, owner=owner)
     if on_nodes and "memory" in resources:
-        cols.append(Column("PADDING", lambda row: group_padding_text(group_of(row)), lambda row: len(group_of(row).breaching)))
+        cols.append(Column("MEM TARGET", target_of, target_value))
+        cols.append(Column("PADDING", padding_text, padding_text))
     return cols
 
 
@@ -373,6 +393,30 @@ def pod_json(pod: Pod, resources: tuple[str, ...], usage: Collection[str]) -> di
     return out
 
 
+def verdict_json(v: Verdict) -> dict[str, Any]:
+    """A node's padding verdict in the JSON contract (README): the state, the figures over target
+    by what they count as, and the budget they were weighed against (bytes)."""
+    if not v.judged:
+        return {"padding": None, "paddingBreach": None, "paddingBreaches": [], "paddingOvercommits": []}
+    return {
+        "padding": v.state,
+        "paddingBreach": bool(v.breaches),
+        "paddingBreaches": list(v.breaches),
+        "paddingOvercommits": list(v.overcommits),
+        "paddingBudget": v.budget // NANO,  # bytes, rounded down
+    }
+
+
+def tally_json(t: Tally) -> dict[str, Any]:
+    """The cluster's or a node group's verdicts counted: never a target or verdict of their own."""
+    return {
+        "padding": t.state,
+        "paddingTargets": None if t.low is None else {"min": t.low, "max": t.high},
+        "paddingBreachingNodes": list(t.breaching),
+        "paddingOvercommittedNodes": list(t.overcommitted),
+    }
+
+
 def document(report: Report, resources: tuple[str, ...]) -> dict[str, Any]:
     """-o json / yaml: {"nodes": [...], "total": {...}, "pending": [...]} in base units."""
     usage = report.metered if report.options.util else set()  # the resources whose usage is shown
@@ -386,8 +430,7 @@ def document(report: Report, resources: tuple[str, ...]) -> dict[str, Any]:
                 "ready": n.ready,
                 "schedulable": n.schedulable,
                 "paddingTarget": n.padding.target,
-                "paddingBreach": bool(n.padding.breaches),
-                "paddingBreaches": list(n.padding.breaches),
+                **verdict_json(n.padding),
                 "labels": dict(n.labels),
                 **({"creationTimestamp": n.created} if n.created else {}),
                 "resources": resources_json(n, resources, usage),
@@ -396,7 +439,7 @@ def document(report: Report, resources: tuple[str, ...]) -> dict[str, Any]:
             }
             for n in nodes
         ],
-        "total": {"paddingTarget": total.padding.target, "resources": resources_json(total, resources, usage), "pods": total.pods},
+        "total": {**tally_json(total.padding), "resources": resources_json(total, resources, usage), "pods": total.pods},
         "pending": [
             {"namespace": p.namespace, "name": p.name, "resources": {r: to_number(v) for r, v in p.amounts.requests.items()}}
             for p in report.pending
@@ -411,7 +454,7 @@ def document(report: Report, resources: tuple[str, ...]) -> dict[str, Any]:
                 "name": g.name,
                 "pods": g.pods,
                 "resources": resources_json(g, resources, usage),
-                **({"nodes": g.nodes, "paddingBreachingNodes": g.breaching} if g.nodes is not None else {}),
+                **({"nodes": g.nodes, **tally_json(g.padding)} if g.nodes is not None and g.padding is not None else {}),
             }
             for g in report.groups.values()
         ]
@@ -442,7 +485,7 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
             main = Table(
                 list(report.groups.values()),
                 group_columns(report, resources, show),
-                highlight=lambda row: render.RED if group_of(row).breaching else "",
+                highlight=lambda row: padding_colour(row) if group_of(row).padding is not None else "",
                 section=section,
             )
         elif not report.options.nodes_known:  # pods only, without node columns
@@ -454,7 +497,7 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
             main = Table(
                 [total, *nodes] if len(nodes) != 1 else nodes,  # one node is its own total
                 node_columns(resources, display.label_columns, show, now, display.show_labels),
-                highlight=lambda row: render.RED if padding_of(row).breaches else "",
+                highlight=padding_colour,
                 section=section,
             )
         pending = pending_columns(resources, "POD" if delimited else "PENDING POD")
