@@ -262,13 +262,14 @@ def many_containers(count: int, namespace: str = "shop") -> dict[str, Any]:
 
 
 def test_a_denial_lists_at_most_ten_findings_then_counts_the_rest(c: Any, caplog: pytest.LogCaptureFixture) -> None:
-    """500 containers, each without a cpu request: 500 [requests] findings (the 1Gi limit stands
-    for the memory request), and 500 x 1Gi = 500Gi over node-a's 12Gi: one [padding]. 501 in all:
-    10 listed, "... and 491 more". Before, every one was listed (a 1 MB denial from a 0.33 MB pod)."""
+    """120 containers (within limits.containers), each without a cpu request: 120 [requests] findings
+    (the 1Gi limit stands for the memory request), and 120 x 1Gi = 120Gi over node-a's 12Gi: one
+    [padding]. 121 in all: 10 listed, "... and 111 more". Before, every one was listed (a 1 MB denial
+    from a 0.33 MB pod)."""
     with caplog.at_level(logging.INFO, logger="perf_webhook.decisions"):
-        r = answer(c, review(many_containers(500)))
+        r = answer(c, review(many_containers(120)))
     message = r["status"]["message"]
-    assert r["allowed"] is False and message.count("[requests]") == 10 and message.endswith("; ... and 491 more"), message[-200:]
+    assert r["allowed"] is False and message.count("[requests]") == 10 and message.endswith("; ... and 111 more"), message[-200:]
     assert len(message) < 1000
     (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "perf_webhook.decisions"]
     assert line["message"] == message and len(rec_text := json.dumps(line)) < 2000, rec_text[:300]

@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import time
+
 from .model import NodeView, aggregate_amount, all_containers, pool_of
 from .quantity import format_bytes, parse_quantity
-from .scheduling import label_selector_matches, node_matches
+from .scheduling import Placement, label_selector_matches
 
 # The policy's defaults in the policy file's own shape and spelling: the one place they are
 # written. Policy's fields, parse_policy (a key the file leaves out) and the Helm chart's
@@ -32,6 +34,21 @@ DEFAULTS: Mapping[str, Any] = {
     # The webhook's feeds hear from the API server at least every 30 s (the server closes each watch
     # on time), so 60 s is one missed round, no more, before padding follows onStaleCache.
     "maxCacheAgeSeconds": 60.0,
+    # Bounded work per review (issue 27 availability 6): a spec past any count is refused unjudged,
+    # and a review still judging after its CPU budget answers per onOverBudget. The counts sit
+    # far above what real pods write (a few terms, tens of tolerations) and keep the worst spec
+    # within them under the budget at 5,000 nodes; 1,500 terms once held a worker for 11.5 s.
+    "limits": {
+        "nodeSelectorTerms": 64,  # required node-affinity terms
+        "matchExpressions": 256,  # node-affinity expressions and matchFields, and nodeSelector entries, together
+        "values": 1024,  # values of all those expressions together
+        "tolerations": 128,
+        "containers": 128,  # containers, init containers (sidecars) and ephemeral containers together
+        "cpuSecondsPerReview": 0.05,  # CPU time of the node rules per review (time.thread_time)
+    },
+    # What a review over its CPU budget gets: deny by default, as only a crafted placement costs
+    # that much within the counts above, and allowing it would be the bypass the budget closes.
+    "onOverBudget": "deny",
 }
 DEFAULT_PADDING: float = DEFAULTS["padding"]["memory"]
 
@@ -40,6 +57,18 @@ DEFAULT_PADDING: float = DEFAULTS["padding"]["memory"]
 class NodeTarget:
     selector: Mapping[str, Any]
     memory: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The counts past which a pod spec is refused unjudged, and the CPU budget of one review."""
+
+    node_selector_terms: int = DEFAULTS["limits"]["nodeSelectorTerms"]
+    match_expressions: int = DEFAULTS["limits"]["matchExpressions"]
+    values: int = DEFAULTS["limits"]["values"]
+    tolerations: int = DEFAULTS["limits"]["tolerations"]
+    containers: int = DEFAULTS["limits"]["containers"]
+    cpu_seconds_per_review: float = DEFAULTS["limits"]["cpuSecondsPerReview"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +91,8 @@ class Policy:
     on_stale_cache: str = DEFAULTS["onStaleCache"]
     max_cache_age_seconds: float = DEFAULTS["maxCacheAgeSeconds"]
     audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
+    limits: Limits = field(default_factory=Limits)
+    on_over_budget: str = DEFAULTS["onOverBudget"]  # allow | deny: a review still judging after limits.cpuSecondsPerReview
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
         """The memory padding target of a node: first matching nodeTarget, else the default."""
@@ -86,6 +117,7 @@ class Finding:
 # Why the padding rule could not weigh a pod against any node (Findings.skipped).
 STALE_CACHE = "stale_cache"  # no node view to trust (the webhook's cache is stale or not synced)
 NO_ELIGIBLE_NODE = "no_eligible_node"  # no node matches the pod's placement
+OVER_BUDGET = "over_budget"  # the review spent its CPU budget (limits.cpuSecondsPerReview) first
 
 
 class Findings(list[Finding]):
@@ -95,6 +127,45 @@ class Findings(list[Finding]):
     def __init__(self, findings: Iterable[Finding] = (), skipped: str = "") -> None:
         super().__init__(findings)
         self.skipped = skipped
+
+
+def over_limits(spec: Mapping[str, Any], limits: Limits) -> str:
+    """What of a pod spec is past the policy's limits ("" when nothing is), counted before any
+    node is looked at: the work a review does then stays bounded whatever the spec holds."""
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms") or ()
+    expressions = [e for t in terms for e in (*(t.get("matchExpressions") or ()), *(t.get("matchFields") or ()))]
+    counts = (
+        (len(terms), limits.node_selector_terms, "node-affinity terms", "nodeSelectorTerms"),
+        (len(expressions) + len(spec.get("nodeSelector") or {}), limits.match_expressions, "node-affinity expressions and nodeSelector entries", "matchExpressions"),
+        (sum(len(e.get("values") or ()) for e in expressions), limits.values, "node-affinity values", "values"),
+        (len(spec.get("tolerations") or ()), limits.tolerations, "tolerations", "tolerations"),
+        (sum(1 for _ in all_containers(spec)) + len(spec.get("ephemeralContainers") or ()), limits.containers, "containers", "containers"),
+    )
+    for count, limit, what, key in counts:
+        if count > limit:
+            return f"{count} {what}, past the limit of {limit} (limits.{key})"
+    return ""
+
+
+class OverBudget(Exception):
+    """A review spent its CPU budget: raised at a checkpoint inside a rule's loop."""
+
+
+class Budget:
+    """A CPU-time budget, checked at checkpoints in the loops over nodes. CPU time of this thread
+    (time.thread_time), not wall time: a loaded machine or a gevent switch does not spend it."""
+
+    CHECK_EVERY = 64  # nodes between checkpoints: a clock read costs about a microsecond
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.thread_time) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._deadline = clock() + seconds
+
+    def check(self) -> None:
+        if self._clock() > self._deadline:
+            raise OverBudget()
 
 
 def missing_requests(spec: Mapping[str, Any], required: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -191,8 +262,25 @@ def _limit_else_request(container: Mapping[str, Any]) -> int:
     return parse_quantity(_memory(container, "requests") if limit is None else limit)
 
 
-def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[NodeView]:
-    return (n for n in nodes if node_matches(spec, n.name, n.labels, n.taints))
+def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView], budget: Budget | None = None) -> Iterator[NodeView]:
+    """The nodes the pod may run on, its placement compiled once; a checkpoint of the budget every few nodes."""
+    placement = Placement(spec)
+    for i, n in enumerate(nodes):
+        if budget is not None and not i % Budget.CHECK_EVERY:
+            budget.check()
+        if placement.matches(n.name, n.labels, n.taints):
+            yield n
+
+
+def _over_budget(rule: str, policy: Policy) -> Findings:
+    """A rule that ran out of the review's CPU budget: denied or skipped, per onOverBudget."""
+    if policy.on_over_budget == "allow":
+        return Findings(skipped=OVER_BUDGET)
+    message = (
+        f"its placement took more than the review's CPU budget to weigh against the nodes "
+        f"({policy.limits.cpu_seconds_per_review:g} s, limits.cpuSecondsPerReview; onOverBudget: deny)"
+    )
+    return Findings([Finding(rule, message, resource="memory")], OVER_BUDGET)
 
 
 # -- the rules: (spec, policy, nodes) -> findings ---------------------------------
@@ -202,7 +290,9 @@ def _eligible(spec: Mapping[str, Any], nodes: Sequence[NodeView]) -> Iterator[No
 # `kind` is the kind of the object the spec belongs to (a DaemonSet runs on every node).
 
 
-def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod") -> Findings:
+def requests_rule(
+    spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None = None, kind: str = "Pod", budget: Budget | None = None
+) -> Findings:
     """Every container, init container and sidecar requests each required resource."""
     missing = missing_requests(spec, policy.require_requests)
     return Findings(
@@ -211,15 +301,24 @@ def requests_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeV
     )
 
 
-def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
+def padding_rule(
+    spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod", budget: Budget | None = None
+) -> Findings:
     """The pod's memory is bounded and fits the padding budget of every node it may run on
     (padding.eligibleNodes: every, the default; `any`: of at least one); a DaemonSet's, of
     every node it runs on (unless padding.daemonSets: anyNode). Says why when it could not
-    weigh the pod against any node (Findings.skipped)."""
+    weigh the pod against any node (Findings.skipped), or ran out of `budget`."""
+    try:
+        return _padding(spec, policy, nodes, kind, budget)
+    except OverBudget:
+        return _over_budget("padding", policy)
+
+
+def _padding(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str, budget: Budget | None) -> Findings:
     memory = memory_need(spec)
     if memory.unbounded:
         message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
-        return Findings([Finding("padding", message, memory.unbounded, "memory")], _unweighed(spec, nodes))
+        return Findings([Finding("padding", message, memory.unbounded, "memory")], _unweighed(spec, nodes, budget))
     need = memory.nanos
     if not need:
         return Findings()
@@ -230,7 +329,7 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
         return Findings(skipped=STALE_CACHE)
     daemon = kind == "DaemonSet"
     if (policy.daemon_sets == "everyNode") if daemon else (policy.eligible_nodes == "every"):
-        eligible = list(_eligible(spec, nodes))
+        eligible = list(_eligible(spec, nodes, budget))
         breaching = [n for n in eligible if need > n.budget]
         if not eligible:
             return _no_eligible_node(policy)
@@ -242,7 +341,7 @@ def padding_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeVi
             return Findings([Finding("padding", _breached_pools(need, breaching, SOME_POOLS), resource="memory")])
         return Findings([Finding("padding", _fits_none(need, max(breaching, key=lambda n: n.budget)), resource="memory")])
     largest: NodeView | None = None
-    for n in _eligible(spec, nodes):  # nodes usually come largest budget first: a fit ends the loop early
+    for n in _eligible(spec, nodes, budget):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
             return Findings()
         if largest is None or n.budget > largest.budget:
@@ -259,12 +358,12 @@ def _fits_none(need: int, largest: NodeView) -> str:
     )
 
 
-def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None) -> str:
+def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None, budget: Budget | None) -> str:
     """An unbounded pod is judged before its nodes are looked at; the webhook still counts it as
     skipped when no node view could have weighed it (its metric has always done so)."""
     if nodes is None:
         return STALE_CACHE
-    return "" if next(_eligible(spec, nodes), None) is not None else NO_ELIGIBLE_NODE
+    return "" if next(_eligible(spec, nodes, budget), None) is not None else NO_ELIGIBLE_NODE
 
 
 def _no_eligible_node(policy: Policy) -> Findings:
@@ -299,18 +398,27 @@ def _breached_pools(need: int, breaching: Sequence[NodeView], what: str) -> str:
     return f"memory {format_bytes(need)} exceeds the padding budget of {what}: {pools_text}"
 
 
-def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
+def committed_rule(
+    spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod", budget: Budget | None = None
+) -> Findings:
     """With padding.committed warn|deny: the pod's memory fits what the limits already
     committed leave of some node's budget (any node, for DaemonSets too: their old pods'
     limits are among those committed). Quiet when the padding rule already fails."""
     if policy.committed == "off" or nodes is None:
         return Findings()
+    try:
+        return _committed(spec, policy, nodes, budget)
+    except OverBudget:
+        return _over_budget("committed", policy)
+
+
+def _committed(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView], budget: Budget | None) -> Findings:
     need = memory_need(spec).nanos
     if not need:
         return Findings()
     fits = False
     most_room: int | None = None
-    for n in _eligible(spec, nodes):
+    for n in _eligible(spec, nodes, budget):
         room = n.budget - n.committed
         if need <= room:
             return Findings()
@@ -325,17 +433,22 @@ def committed_rule(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[Node
     return Findings([Finding("committed", message, resource="memory", deny=policy.committed == "deny")])
 
 
-Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None", str], Findings]
+Rule = Callable[[Mapping[str, Any], Policy, "Sequence[NodeView] | None", str, "Budget | None"], Findings]
 
 # Rule ID -> rule, in the order findings are reported. Audit reports by these IDs.
 RULES: dict[str, Rule] = {"requests": requests_rule, "padding": padding_rule, "committed": committed_rule}
 
 
-def evaluate(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod") -> Findings:
-    """Every rule's findings for one pod spec of a `kind` object, and the first skip reason."""
+def evaluate(
+    spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str = "Pod", budget: Budget | None = None
+) -> Findings:
+    """Every rule's findings for one pod spec of a `kind` object, and the first skip reason.
+    Once a rule runs out of the budget the rules after it are not run (each would only say so again)."""
     out = Findings()
     for rule in RULES.values():
-        found = rule(spec, policy, nodes, kind)
+        found = rule(spec, policy, nodes, kind, budget)
         out.extend(found)
         out.skipped = out.skipped or found.skipped
+        if found.skipped == OVER_BUDGET:
+            break
     return out

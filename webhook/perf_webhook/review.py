@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_perf.policy import Finding, NodeView, Policy, evaluate
+from kubectl_perf.policy import OVER_BUDGET, Budget, Finding, NodeView, Policy, evaluate, over_limits
 from kubectl_perf.quantity import QuantityError
 
 API_VERSION = "admission.k8s.io/v1"
@@ -17,6 +17,7 @@ MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 char
 # more"). A pod of many containers once made a 1 MB denial (and log line) from a 0.33 MB object.
 MAX_LISTED = 10
 REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
+OVER_BUDGET_WARNING = "[padding] not checked: the review ran out of its CPU budget (onOverBudget: allow)"
 
 # Where each kind keeps the pod spec it will create.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -292,20 +293,28 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
             except BadObject:
                 pass
-        findings = evaluate(spec, policy, nodes_for(spec), kind)
+        # Bounded work (issue 27 availability 6): counted before any node is looked at (grouping
+        # nodes by the label keys a spec reads is itself work), then a CPU budget for the rules.
+        past = over_limits(spec, policy.limits)
+        if past:
+            return _refused(mode, kind, past)
+        budget = Budget(policy.limits.cpu_seconds_per_review)
+        findings = evaluate(spec, policy, nodes_for(spec), kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
         return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
     texts = [f"[{f.rule}] {f.message}" for f in findings]
     skipped = findings.skipped
+    # Over budget and allowed (onOverBudget: allow): say the padding was not checked, as for a stale cache.
+    unchecked = [OVER_BUDGET_WARNING] if skipped == OVER_BUDGET and policy.on_over_budget == "allow" else []
     if mode == "enforce":
         denying = listed([t for f, t in zip(findings, texts, strict=True) if f.deny])
-        warnings = listed([t for f, t in zip(findings, texts, strict=True) if not f.deny])
+        warnings = listed([t for f, t in zip(findings, texts, strict=True) if not f.deny]) + (unchecked if not denying else [])
         if denying:
             return Decision(False, mode, findings, f"kubectl-perf denied {what}: " + "; ".join(denying), 403, warnings, skipped=skipped)
         return Decision(True, mode, findings, warnings=warnings, skipped=skipped)
     if mode == "warn":
-        return Decision(True, mode, findings, warnings=listed(texts), skipped=skipped)
+        return Decision(True, mode, findings, warnings=listed(texts) + unchecked, skipped=skipped)
     return Decision(True, mode, findings, skipped=skipped)  # audit: logged and counted only
 
 
@@ -314,6 +323,16 @@ def listed(texts: list[str], limit: int = MAX_LISTED) -> list[str]:
     if len(texts) <= limit:
         return texts
     return [*texts[:limit], f"... and {len(texts) - limit} more"]
+
+
+def _refused(mode: str, kind: str, past: str) -> Decision:
+    """A spec past the policy's limits: not judged. Enforce mode denies it with code 400 (a
+    request the webhook will not weigh, as for a malformed one) in an AdmissionReview answer:
+    an HTTP error would be the API server's failurePolicy to decide, and Ignore would admit it."""
+    message = f"kubectl-perf refuses to judge this {kind}: {past}"
+    if mode == "enforce":
+        return Decision(False, mode, message=message, code=400, reason="limits")
+    return Decision(True, mode, warnings=[message], reason="limits")
 
 
 def _malformed(mode: str, what: str, err: ValueError) -> Decision:
