@@ -4,11 +4,10 @@ findings out (reading the policy file is policy_file.py's job)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import time
 
 from .model import NodeView, aggregate_amount, all_containers, pool_of
 from .quantity import format_bytes, parse_quantity
@@ -137,7 +136,12 @@ def over_limits(spec: Mapping[str, Any], limits: Limits) -> str:
     expressions = [e for t in terms for e in (*(t.get("matchExpressions") or ()), *(t.get("matchFields") or ()))]
     counts = (
         (len(terms), limits.node_selector_terms, "node-affinity terms", "nodeSelectorTerms"),
-        (len(expressions) + len(spec.get("nodeSelector") or {}), limits.match_expressions, "node-affinity expressions and nodeSelector entries", "matchExpressions"),
+        (
+            len(expressions) + len(spec.get("nodeSelector") or {}),
+            limits.match_expressions,
+            "node-affinity expressions and nodeSelector entries",
+            "matchExpressions",
+        ),
         (sum(len(e.get("values") or ()) for e in expressions), limits.values, "node-affinity values", "values"),
         (len(spec.get("tolerations") or ()), limits.tolerations, "tolerations", "tolerations"),
         (sum(1 for _ in all_containers(spec)) + len(spec.get("ephemeralContainers") or ()), limits.containers, "containers", "containers"),
@@ -363,7 +367,10 @@ def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None, budget
     skipped when no node view could have weighed it (its metric has always done so)."""
     if nodes is None:
         return STALE_CACHE
-    return "" if next(_eligible(spec, nodes, budget), None) is not None else NO_ELIGIBLE_NODE
+    try:
+        return "" if next(_eligible(spec, nodes, budget), None) is not None else NO_ELIGIBLE_NODE
+    except OverBudget:  # the unbounded finding stands; only the reason it was not weighed is lost
+        return OVER_BUDGET
 
 
 def _no_eligible_node(policy: Policy) -> Findings:

@@ -119,9 +119,7 @@ class Placement:
         named = self._named
         # The labels as the terms see them, in the node's own label order: a node carries a few
         # dozen labels, a spec may read hundreds of keys (both orders are bounded; this is the smaller).
-        values = tuple(
-            (k, v if (vs := named[k]) is None or v in vs else _OTHER) for k, v in labels.items() if k in named
-        )
+        values = tuple((k, v if (vs := named[k]) is None or v in vs else _OTHER) for k, v in labels.items() if k in named)
         verdict = self._by_labels.get(values)
         if verdict is None:
             if not all(labels.get(k) == v for k, v in self.selector):
