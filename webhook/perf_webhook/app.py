@@ -15,7 +15,7 @@ from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
-from .review import BadReview, Decision, decide, listed, parse_review
+from .review import BadReview, Decision, Defaults, decide, listed, parse_review
 
 # Above the largest review the API server can send (issue 27 availability 9): an object is at
 # most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
@@ -86,8 +86,9 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
     decisions.info(json.dumps(line, separators=(",", ":"), default=str))
 
 
-def create_app(policy: Policy, nodes: NodeSource) -> Flask:
-    """An app per policy and node source, so tests build one without globals."""
+def create_app(policy: Policy, nodes: NodeSource, defaults: Defaults | None = None) -> Flask:
+    """An app per policy and node source, so tests build one without globals; `defaults`
+    completes templates as their pods are admitted (admission_defaults.AdmissionDefaults.apply)."""
     app = Flask("perf_webhook")
     metrics = Metrics(nodes)
     app.extensions["perf_webhook.metrics"] = metrics
@@ -135,7 +136,7 @@ def create_app(policy: Policy, nodes: NodeSource) -> Flask:
             return _json({"error": str(err)}, err.code)
         uid = req["uid"]
         try:
-            decision = decide(req, policy, nodes.views_for)
+            decision = decide(req, policy, nodes.views_for, defaults)
         except Exception:  # a bug must not become a 5xx the API server would retry into a storm
             log.exception("review %s failed", uid)
             mode = policy.mode_for(str(req.get("namespace") or ""))

@@ -174,12 +174,15 @@ def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any) -> N
 
     def load() -> Any:
         # Runs in each worker, after the fork: the cache's threads belong to it.
+        from .admission_defaults import AdmissionDefaults
         from .app import create_app
         from .cache import NodeViewCache
 
         cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig)), policy)
         cache.start()
-        app = create_app(policy, cache)
+        defaults = AdmissionDefaults(lambda: Cluster(Connection(kubeconfig)))  # LimitRanges, RuntimeClasses for templates
+        defaults.start()
+        app = create_app(policy, cache, defaults.apply)
         metrics["m"] = app.extensions["perf_webhook.metrics"]
         return app
 

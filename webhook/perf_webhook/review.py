@@ -87,6 +87,7 @@ POD_SPEC = Fields(
         "resources": RESOURCES,
         "overhead": MapOf(QUANTITY),
         "runtimeClassName": str,
+        "hostNetwork": bool,  # a hostNetwork DaemonSet's pods also tolerate network-unavailable
         "nodeName": str,
         "nodeSelector": MapOf(str),
         "affinity": Fields(
@@ -260,11 +261,15 @@ class Decision:
 
 
 NodesFor = Callable[[Mapping[str, Any]], Sequence[NodeView] | None]
+# (template spec, kind, namespace) -> the spec its pods will have once admitted (admission_defaults)
+Defaults = Callable[[Mapping[str, Any], str, str], Mapping[str, Any]]
 
 
-def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> Decision:
+def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defaults: Defaults | None = None) -> Decision:
     """Judge one admission request against the policy; nodes_for(spec) gives the
-    nodes as that pod tells them apart, or None when the view is stale."""
+    nodes as that pod tells them apart, or None when the view is stale; defaults completes
+    a controller's template with what its pods get at admission (LimitRange, RuntimeClass,
+    the DaemonSet controller's tolerations)."""
     obj = request.get("object")
     try:
         operation = _text(request, "operation", "request")
@@ -298,6 +303,8 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
         past = over_limits(spec, policy.limits)
         if past:
             return _refused(mode, kind, past)
+        if defaults is not None and kind != "Pod":
+            spec = defaults(spec, kind, namespace)
         budget = Budget(policy.limits.cpu_seconds_per_review)
         findings = evaluate(spec, policy, nodes_for(spec), kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
