@@ -62,10 +62,12 @@ def debug(old: dict[str, Any]) -> dict[str, Any]:
     return review(new, "UPDATE", old, sub_resource="ephemeralcontainers")
 
 
-def test_an_ephemeral_container_in_a_pod_without_a_memory_limit_is_unbounded(c: Any) -> None:
+def test_an_ephemeral_container_in_a_pod_without_a_memory_limit_is_a_warning(c: Any) -> None:
+    """Issue 27 operations 11: ephemeral containers cannot carry resources, so `kubectl debug` was
+    denied on every pod without memory limits, pods this webhook admitted included. Now a warning."""
     r = answer(c, debug(pod(memory_limit=None, requests={"cpu": "100m", "memory": "1Gi"})))
-    assert r["allowed"] is False and "[padding]" in r["status"]["message"], r
-    assert "'debugger'" in r["status"]["message"] and "unbounded" in r["status"]["message"], r
+    assert r["allowed"] is True, r
+    assert r["warnings"] == ["[padding] ephemeral container 'debugger' has no memory limit and the pod's containers are not all limited"]
 
 
 def test_an_ephemeral_container_runs_within_the_limits_of_a_bounded_pod(c: Any) -> None:
@@ -283,3 +285,29 @@ def test_warnings_and_audit_log_lines_are_bounded_too(caplog: pytest.LogCaptureF
         assert answer(c, review(many_containers(50, namespace="legacy")))["allowed"] is True
     (line,) = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "perf_webhook.decisions"]
     assert len(line["findings"]) == 11 and line["findings"][-1] == "... and 41 more"
+
+
+# -- issue 27 operations 11: exemptSubjects, matched on userInfo --------------------------------------
+@pytest.mark.parametrize(
+    ("user_info", "who"),
+    [
+        ({"username": "alice", "groups": ["system:authenticated"]}, "user alice"),
+        ({"username": "bob", "groups": ["system:authenticated", "sre-oncall"]}, "group sre-oncall"),
+        ({"username": "system:serviceaccount:tools:debugger", "groups": ["system:serviceaccounts"]}, "service account tools/debugger"),
+    ],
+)
+def test_an_exempt_subject_is_allowed_unjudged_with_a_warning(user_info: dict[str, Any], who: str) -> None:
+    subjects = {"users": ["alice"], "groups": ["sre-oncall"], "serviceAccounts": ["tools/debugger"]}
+    c = client({**POLICY, "exemptSubjects": subjects})
+    body = review(pod(memory_limit=None, requests={}))  # no requests, unbounded: denied for anyone else
+    body["request"]["userInfo"] = user_info
+    r = answer(c, body)
+    assert r["allowed"] is True and r["warnings"] == [f"kubectl-perf did not judge this Pod: {who} is exempt (exemptSubjects)"], r
+    for other in (
+        {"username": "mallory", "groups": ["alice", "tools/debugger"]},  # a group named like a user is no user
+        {"username": "system:serviceaccount:other:debugger"},
+        {"username": "tools/debugger"},  # a user named like a service account is not one
+        {"username": 7, "groups": "sre-oncall"},  # malformed: matches nothing
+    ):
+        body["request"]["userInfo"] = other
+        assert answer(c, body)["allowed"] is False, other

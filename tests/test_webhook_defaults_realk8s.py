@@ -1,4 +1,6 @@
-"""A template's verdict equals its pods' verdict (issue 27 bypass 4), on the real kube-apiserver:
+"""What pods get from the API server, and who asks, on the real kube-apiserver (issue 27).
+
+A template's verdict equals its pods' verdict (bypass 4):
 its pods get LimitRange defaults (LimitRanger), RuntimeClass overhead (RuntimeClass admission) and,
 for a DaemonSet, the DaemonSet controller's tolerations, none of which the template says. Each
 test creates the template and then the pod it makes (server-side dry run, so every admission
@@ -6,11 +8,15 @@ plugin runs) and expects the same answer.
 
 Budgets by hand, padding 0.75: small-1 8Gi -> 6Gi, untainted; pressured-1 4Gi -> 3Gi, tainted
 node.kubernetes.io/memory-pressure:NoSchedule (only tolerating pods, such as a DaemonSet's, go there).
+
+`kubectl debug` works on a pod without memory limits, and exemptSubjects match the userInfo the API
+server sends (operations 11).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +25,12 @@ from realk8s import start
 from test_webhook_realk8s import DENIED, Cluster, eventually, node, pod
 from webhook_helpers import start_webhook
 
-POLICY = {"mode": "enforce", "requireRequests": ["cpu", "memory"], "padding": {"memory": 0.75}}
+POLICY = {
+    "mode": "enforce",
+    "requireRequests": ["cpu", "memory"],
+    "padding": {"memory": 0.75},
+    "exemptSubjects": {"groups": ["sre-oncall"]},
+}
 PRESSURE = {"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}
 
 
@@ -139,3 +150,28 @@ def test_a_daemonsets_template_is_judged_with_the_controllers_tolerations(cluste
     ds_ok, ds_err = verdict(cluster, template_of("DaemonSet", p))
     assert (pod_ok, ds_ok) == (False, False), (pod_err, ds_err)
     assert "pressured-1" in pod_err and "pressured-1" in ds_err, ds_err
+
+
+def test_kubectl_debug_on_a_pod_without_memory_limits_warns(cluster: Cluster) -> None:
+    """Requests only (admitted: its need is its 256Mi request). An ephemeral container cannot carry
+    resources, and nothing bounds the pod's cgroup: before, `kubectl debug` was denied; now it warns."""
+    made = cluster.create(pod("requests-only", limit=None, nodeName="small-1"))
+    assert made.returncode == 0, made.stderr
+    debugged = cluster.kubectl("debug", "pod/requests-only", "-n", "shop", "--image=busybox", "--profile=general", "--", "true")
+    assert debugged.returncode == 0, debugged.stderr
+    assert "ephemeral container 'debugger-" in debugged.stderr and "has no memory limit" in debugged.stderr, debugged.stderr
+    got = json.loads(cluster.kubectl("get", "pod", "requests-only", "-n", "shop", "-o", "json").stdout)
+    assert [c["image"] for c in got["spec"]["ephemeralContainers"]] == ["busybox"]
+
+
+def test_exempt_subjects_match_the_authenticated_groups(cluster: Cluster) -> None:
+    """The API server's userInfo for an impersonated request (system:masters to be allowed at all):
+    a pod with no requests is denied for anyone but a member of sre-oncall."""
+    bare = no_resources("oncall-tool", "shop")
+    as_other = cluster.kubectl("create", "-f", "-", "--dry-run=server", "--as=carol", "--as-group=system:masters", input=bare)
+    assert as_other.returncode != 0 and DENIED in as_other.stderr, as_other.stderr
+    as_oncall = cluster.kubectl(
+        "create", "-f", "-", "--dry-run=server", "--as=carol", "--as-group=system:masters", "--as-group=sre-oncall", input=bare
+    )
+    assert as_oncall.returncode == 0, as_oncall.stderr
+    assert "kubectl-perf did not judge this Pod: group sre-oncall is exempt (exemptSubjects)" in as_oncall.stderr

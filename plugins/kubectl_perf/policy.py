@@ -28,6 +28,9 @@ DEFAULTS: Mapping[str, Any] = {
         "noEligibleNode": "warn",
     },
     "exemptNamespaces": ("kube-system",),
+    # Who is never judged (issue 27 operations 11: on-call tooling), matched on the AdmissionReview's
+    # userInfo: usernames, groups, and service accounts as namespace/name.
+    "exemptSubjects": {"users": (), "groups": (), "serviceAccounts": ()},
     "namespaceOverrides": {},
     "onStaleCache": "allow",
     # The webhook's feeds hear from the API server at least every 30 s (the server closes each watch
@@ -91,6 +94,9 @@ class Policy:
     max_cache_age_seconds: float = DEFAULTS["maxCacheAgeSeconds"]
     audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
     limits: Limits = field(default_factory=Limits)
+    exempt_users: tuple[str, ...] = DEFAULTS["exemptSubjects"]["users"]
+    exempt_groups: tuple[str, ...] = DEFAULTS["exemptSubjects"]["groups"]
+    exempt_service_accounts: tuple[str, ...] = DEFAULTS["exemptSubjects"]["serviceAccounts"]  # namespace/name
     on_over_budget: str = DEFAULTS["onOverBudget"]  # allow | deny: a review still judging after limits.cpuSecondsPerReview
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
@@ -102,6 +108,16 @@ class Policy:
 
     def mode_for(self, namespace: str) -> str:
         return self.namespace_overrides.get(namespace, self.mode)
+
+    def exempt_subject(self, username: str, groups: Iterable[str]) -> str:
+        """Which exemptSubjects entry a requester matches ("" for none), as it is named in the policy."""
+        if username in self.exempt_users:
+            return f"user {username}"
+        prefix, _, account = username.partition("system:serviceaccount:")
+        if not prefix and account and account.replace(":", "/", 1) in self.exempt_service_accounts:
+            return f"service account {account.replace(':', '/', 1)}"
+        group = next((g for g in groups if g in self.exempt_groups), None)
+        return f"group {group}" if group is not None else ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,9 @@ class MemoryNeed:
 
     nanos: int
     unbounded: str = ""  # a container with neither a memory limit nor a request
+    # ephemeral containers in a pod whose cgroup no limit bounds: they cannot carry resources, so
+    # `kubectl debug` would be refused on every pod without limits; they are warned about instead
+    ephemeral: tuple[str, ...] = ()
 
 
 def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
@@ -235,13 +254,16 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
     if level_limit is not None or all(_memory(c, "limits") is not None for cs in lists for c in cs):
         need = parse_quantity(level_limit) if level_limit is not None else aggregate_amount(spec, _limit)
         return MemoryNeed(need + overhead if need else 0)  # overhead adds to a limit only where one is set
-    for c in (c for cs in (*lists, spec.get("ephemeralContainers") or ()) for c in cs):
+    ephemeral = tuple(
+        str(c.get("name", "?")) for c in spec.get("ephemeralContainers") or () if _memory(c, "limits") is None and _memory(c, "requests") is None
+    )
+    for c in (c for cs in lists for c in cs):
         if _memory(c, "limits") is None and _memory(c, "requests") is None:
-            return MemoryNeed(0, str(c.get("name", "?")))
+            return MemoryNeed(0, str(c.get("name", "?")), ephemeral)
     need = aggregate_amount(spec, _limit_else_request)
     if level_request is not None:  # the pod is expected to use at least its request
         need = max(need, parse_quantity(level_request))
-    return MemoryNeed(need + overhead)
+    return MemoryNeed(need + overhead, ephemeral=ephemeral)
 
 
 def _memory(container: Mapping[str, Any], field: str) -> Any:
@@ -312,14 +334,20 @@ def padding_rule(
     (padding.eligibleNodes: every, the default; `any`: of at least one); a DaemonSet's, of
     every node it runs on (unless padding.daemonSets: anyNode). Says why when it could not
     weigh the pod against any node (Findings.skipped), or ran out of `budget`."""
-    try:
-        return _padding(spec, policy, nodes, kind, budget)
-    except OverBudget:
-        return _over_budget("padding", policy)
-
-
-def _padding(spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str, budget: Budget | None) -> Findings:
     memory = memory_need(spec)
+    try:
+        found = _padding(spec, policy, nodes, kind, budget, memory)
+    except OverBudget:
+        found = _over_budget("padding", policy)
+    for name in memory.ephemeral:  # a warning, never a denial: `kubectl debug` must work on any pod
+        message = f"ephemeral container {name!r} has no memory limit and the pod's containers are not all limited"
+        found.append(Finding("padding", message, name, "memory", deny=False))
+    return found
+
+
+def _padding(
+    spec: Mapping[str, Any], policy: Policy, nodes: Sequence[NodeView] | None, kind: str, budget: Budget | None, memory: MemoryNeed
+) -> Findings:
     if memory.unbounded:
         message = f"container {memory.unbounded!r} has neither a memory limit nor a request: its memory is unbounded"
         return Findings([Finding("padding", message, memory.unbounded, "memory")], _unweighed(spec, nodes, budget))

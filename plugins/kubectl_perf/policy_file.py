@@ -45,6 +45,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
     top = {**DEFAULTS, **doc}  # a key the file leaves out takes the one default (policy.DEFAULTS)
     padding = {**DEFAULTS["padding"], **(doc.get("padding") or {})}
     limits = {**DEFAULTS["limits"], **(doc.get("limits") or {})}
+    subjects = {**DEFAULTS["exemptSubjects"], **(doc.get("exemptSubjects") or {})}
     return Policy(
         mode=top["mode"],
         require_requests=tuple(top["requireRequests"]),
@@ -68,6 +69,9 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
             cpu_seconds_per_review=float(limits["cpuSecondsPerReview"]),
         ),
         on_over_budget=top["onOverBudget"],
+        exempt_users=tuple(subjects["users"]),
+        exempt_groups=tuple(subjects["groups"]),
+        exempt_service_accounts=tuple(subjects["serviceAccounts"]),
     )
 
 

@@ -288,6 +288,9 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defa
         return Decision(True, mode, reason="kind")
     if namespace in policy.exempt_namespaces:
         return Decision(True, mode, reason="exempt")
+    subject = _exempt_subject(request, policy)
+    if subject:  # allowed unjudged, with a warning the user sees and the decision log keeps
+        return Decision(True, mode, warnings=[f"kubectl-perf did not judge this {kind}: {subject} is exempt (exemptSubjects)"], reason="exempt")
     try:
         name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
@@ -330,6 +333,19 @@ def listed(texts: list[str], limit: int = MAX_LISTED) -> list[str]:
     if len(texts) <= limit:
         return texts
     return [*texts[:limit], f"... and {len(texts) - limit} more"]
+
+
+def _exempt_subject(request: Mapping[str, Any], policy: Policy) -> str:
+    """The exemptSubjects entry the requester (request.userInfo, as the API server authenticated
+    it) matches, or ""; a malformed userInfo matches nothing."""
+    user = request.get("userInfo")
+    if not isinstance(user, dict):
+        return ""
+    username = user.get("username")
+    groups = user.get("groups")
+    return policy.exempt_subject(
+        username if isinstance(username, str) else "", [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else ()
+    )
 
 
 def _refused(mode: str, kind: str, past: str) -> Decision:
