@@ -255,7 +255,9 @@ def memory_need(spec: Mapping[str, Any]) -> MemoryNeed:
         need = parse_quantity(level_limit) if level_limit is not None else aggregate_amount(spec, _limit)
         return MemoryNeed(need + overhead if need else 0)  # overhead adds to a limit only where one is set
     ephemeral = tuple(
-        str(c.get("name", "?")) for c in spec.get("ephemeralContainers") or () if _memory(c, "limits") is None and _memory(c, "requests") is None
+        str(c.get("name", "?"))
+        for c in spec.get("ephemeralContainers") or ()
+        if _memory(c, "limits") is None and _memory(c, "requests") is None
     )
     for c in (c for cs in lists for c in cs):
         if _memory(c, "limits") is None and _memory(c, "requests") is None:

@@ -290,7 +290,9 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defa
         return Decision(True, mode, reason="exempt")
     subject = _exempt_subject(request, policy)
     if subject:  # allowed unjudged, with a warning the user sees and the decision log keeps
-        return Decision(True, mode, warnings=[f"kubectl-perf did not judge this {kind}: {subject} is exempt (exemptSubjects)"], reason="exempt")
+        return Decision(
+            True, mode, warnings=[f"kubectl-perf did not judge this {kind}: {subject} is exempt (exemptSubjects)"], reason="exempt"
+        )
     try:
         name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
