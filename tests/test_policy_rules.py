@@ -173,5 +173,8 @@ def test_a_denial_names_at_most_ten_pools() -> None:
     pinned by matchFields (no grouping) once named all 5,000 of them. 15 nodes of 8Gi (6Gi budgets)
     against 7Gi: 10 named, "... and 5 more"."""
     nodes = [NodeView(f"n{i:02}", {}, (), 8 * Gi, 0.75) for i in range(15)]
-    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(messages="detailed"), nodes, "DaemonSet")
     assert found.message.count("(1 node, budget 6Gi") == 10 and found.message.endswith(", ... and 5 more"), found.message
+    # messages: pools (the default) names no node: unlabelled nodes are one entry
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    assert found.message.endswith(": nodes without a pool label (15 nodes, budget 6Gi: 75% of 8Gi)"), found.message

@@ -311,3 +311,21 @@ def test_an_exempt_subject_is_allowed_unjudged_with_a_warning(user_info: dict[st
     ):
         body["request"]["userInfo"] = other
         assert answer(c, body)["allowed"] is False, other
+
+
+# -- issue 27 operations 15: messages: pools (the default) names no node -------------------------------
+def test_denials_name_pools_and_budgets_but_no_node_by_default() -> None:
+    """Whoever is denied may not be allowed to list nodes. node-a (12Gi budget) carries no pool label,
+    so the largest budget is given without a place; with a pool label (node-pool: general) the pool."""
+    pools = {k: v for k, v in POLICY.items() if k != "messages"}
+    r = answer(client(pools), review(pod(memory_limit="13Gi")))
+    assert r["status"]["message"].endswith("(largest: 12Gi, 75% of 16Gi)"), r
+    labelled = [node("general-7", "16Gi", {"node-pool": "general"})]
+    r = answer(client(pools, nodes=labelled), review(pod(memory_limit="13Gi")))
+    assert r["status"]["message"].endswith("(largest: 12Gi, 75% of 16Gi in pool general)"), r
+    # a DaemonSet: unlabelled nodes are one entry, not named
+    r = answer(client(pools), review(controller("DaemonSet", pod(memory_limit="13Gi"))))  # runs on node-a only (untainted)
+    message = r["status"]["message"]
+    assert message.endswith(": nodes without a pool label (1 node, budget 12Gi: 75% of 16Gi)") and "node-" not in message, message
+    # detailed: the node, as before
+    assert answer(client(), review(pod(memory_limit="13Gi")))["status"]["message"].endswith("(largest: 12Gi, 75% of 16Gi on node-a)")

@@ -130,7 +130,7 @@ def test_a_daemonsets_template_is_judged_with_the_controllers_tolerations(cluste
     pod for pressured-1 is denied; before, the template was admitted, as if no pod went there."""
     p = pod("agent", limit="4Gi")
     daemon_pod = copy.deepcopy(p)
-    daemon_pod["metadata"]["name"] = "agent-pressured-1"
+    daemon_pod["metadata"]["name"] = "agent-x7k2p"  # a generated name, as the controller gives
     daemon_pod["spec"]["tolerations"] = [  # as the DaemonSet controller writes them (pkg/controller/daemon/util)
         {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
         {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
@@ -149,7 +149,9 @@ def test_a_daemonsets_template_is_judged_with_the_controllers_tolerations(cluste
     pod_ok, pod_err = verdict(cluster, daemon_pod)
     ds_ok, ds_err = verdict(cluster, template_of("DaemonSet", p))
     assert (pod_ok, ds_ok) == (False, False), (pod_err, ds_err)
-    assert "pressured-1" in pod_err and "pressured-1" in ds_err, ds_err
+    # messages: pools (the default): budgets, no node names (issue 27 operations 15)
+    assert "(largest: 3Gi, 75% of 4Gi)" in pod_err, pod_err
+    assert "nodes without a pool label (1 node, budget 3Gi: 75% of 4Gi)" in ds_err and "pressured-1" not in ds_err + pod_err, ds_err
 
 
 def test_kubectl_debug_on_a_pod_without_memory_limits_warns(cluster: Cluster) -> None:

@@ -51,6 +51,9 @@ DEFAULTS: Mapping[str, Any] = {
     # What a review over its CPU budget gets: deny by default, as only a crafted placement costs
     # that much within the counts above, and allowing it would be the bypass the budget closes.
     "onOverBudget": "deny",
+    # What a denial says of nodes: pools (the pool and its budget) or detailed (node names too).
+    # Whoever is denied may not be allowed to list nodes (issue 27 operations 15).
+    "messages": "pools",
 }
 DEFAULT_PADDING: float = DEFAULTS["padding"]["memory"]
 
@@ -97,6 +100,7 @@ class Policy:
     exempt_users: tuple[str, ...] = DEFAULTS["exemptSubjects"]["users"]
     exempt_groups: tuple[str, ...] = DEFAULTS["exemptSubjects"]["groups"]
     exempt_service_accounts: tuple[str, ...] = DEFAULTS["exemptSubjects"]["serviceAccounts"]  # namespace/name
+    messages: str = DEFAULTS["messages"]  # pools | detailed
     on_over_budget: str = DEFAULTS["onOverBudget"]  # allow | deny: a review still judging after limits.cpuSecondsPerReview
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
@@ -370,10 +374,10 @@ def _padding(
         if not breaching:
             return Findings()
         if daemon:
-            return Findings([Finding("padding", _breached_pools(need, breaching, DAEMON_POOLS), resource="memory")])
+            return Findings([Finding("padding", _breached_pools(need, breaching, DAEMON_POOLS, policy.messages), resource="memory")])
         if len(breaching) < len(eligible):  # some fit: name those that do not, so the pod can be kept off them
-            return Findings([Finding("padding", _breached_pools(need, breaching, SOME_POOLS), resource="memory")])
-        return Findings([Finding("padding", _fits_none(need, max(breaching, key=lambda n: n.budget)), resource="memory")])
+            return Findings([Finding("padding", _breached_pools(need, breaching, SOME_POOLS, policy.messages), resource="memory")])
+        return Findings([Finding("padding", _fits_none(need, max(breaching, key=lambda n: n.budget), policy.messages), resource="memory")])
     largest: NodeView | None = None
     for n in _eligible(spec, nodes, budget):  # nodes usually come largest budget first: a fit ends the loop early
         if need <= n.budget:
@@ -382,14 +386,23 @@ def _padding(
             largest = n
     if largest is None:
         return _no_eligible_node(policy)
-    return Findings([Finding("padding", _fits_none(need, largest), resource="memory")])
+    return Findings([Finding("padding", _fits_none(need, largest, policy.messages), resource="memory")])
 
 
-def _fits_none(need: int, largest: NodeView) -> str:
+def _fits_none(need: int, largest: NodeView, messages: str) -> str:
     return (
         f"memory {format_bytes(need)} exceeds the padding budget of every node it may run on "
-        f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)} on {largest.name})"
+        f"(largest: {format_bytes(largest.budget)}, {largest.target:.0%} of {format_bytes(largest.memory)}{_where(largest, messages)})"
     )
+
+
+def _where(view: NodeView, messages: str) -> str:
+    """Where a budget is: the node (messages: detailed), or only its pool when a label names one
+    (messages: pools): whoever is denied may not be allowed to list nodes (issue 27 operations 15)."""
+    if messages == "detailed":
+        return f" on {view.name}"
+    pool = pool_of(view)
+    return f" in pool {pool}" if pool != view.name else ""
 
 
 def _unweighed(spec: Mapping[str, Any], nodes: Sequence[NodeView] | None, budget: Budget | None) -> str:
@@ -412,15 +425,19 @@ def _no_eligible_node(policy: Policy) -> Findings:
 
 # The opening of a denial that names node pools: a DaemonSet's (it runs on every node), and a
 # pod's under padding.eligibleNodes: every when some of the nodes it may land on fit and some not.
+UNPOOLED = "nodes without a pool label"  # their entry under messages: pools
 MAX_POOLS_LISTED = 10  # pools named in one denial; the rest counted, so a denial stays bounded (issue 27)
 DAEMON_POOLS = "node pools a DaemonSet runs a pod on every node of"
 SOME_POOLS = "node pools the scheduler may place it on (padding.eligibleNodes: every; keep it off them with a nodeSelector or affinity)"
 
 
-def _breached_pools(need: int, breaching: Sequence[NodeView], what: str) -> str:
+def _breached_pools(need: int, breaching: Sequence[NodeView], what: str, messages: str) -> str:
     pools: dict[str, list[NodeView]] = {}
     for v in breaching:
-        pools.setdefault(pool_of(v), []).append(v)
+        pool = pool_of(v)
+        if pool == v.name and messages != "detailed":  # no pool label: no node name either (messages: pools)
+            pool = UNPOOLED
+        pools.setdefault(pool, []).append(v)
     parts = []
     for name, views in list(pools.items())[:MAX_POOLS_LISTED]:  # 5,000 unlabelled nodes are 5,000 "pools"
         count = sum(v.nodes for v in views)

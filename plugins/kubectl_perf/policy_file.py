@@ -69,6 +69,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
             cpu_seconds_per_review=float(limits["cpuSecondsPerReview"]),
         ),
         on_over_budget=top["onOverBudget"],
+        messages=top["messages"],
         exempt_users=tuple(subjects["users"]),
         exempt_groups=tuple(subjects["groups"]),
         exempt_service_accounts=tuple(subjects["serviceAccounts"]),

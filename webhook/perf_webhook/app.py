@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -56,6 +57,13 @@ def _read_body() -> bytes | None:
         if len(body) <= MAX_BODY:
             body += chunk
     return bytes(body) if len(body) <= MAX_BODY else None
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").removeprefix("::ffff:")).is_loopback
+    except ValueError:
+        return False
 
 
 def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
@@ -160,7 +168,11 @@ def create_app(policy: Policy, nodes: NodeSource, defaults: Defaults | None = No
         # Liveness: the process serves. The cache's state is detail, never a failure:
         # restarting would not bring an unreachable API server back.
         if "verbose" in request.args:
-            return Response(f"[+]serving ok\n[+]node-cache {nodes.describe()}\nhealthz check passed\n", mimetype="text/plain")
+            # Node counts and feed errors (which name the API server's address) only to a caller on
+            # loopback: kubectl port-forward or exec, which the API server's RBAC on the pod admits;
+            # probes and anyone else on the network get the state alone (issue 27 operations 15).
+            state = nodes.describe() if _loopback(request.remote_addr) else ("synced" if nodes.synced() else "not synced")
+            return Response(f"[+]serving ok\n[+]node-cache {state}\nhealthz check passed\n", mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
 
     @app.get("/readyz")
