@@ -122,6 +122,11 @@ def setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vap"]:  # `perf-webhook vap`: print the ValidatingAdmissionPolicy, serve nothing
+        from .vap import main as vap
+
+        return vap(argv[1:])
     args = parse_args(argv)
     setup_logging()
     try:
