@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubectl_perf.api import Cluster
+if TYPE_CHECKING:  # review.py imports as_admitted: the pure part must not pull in the API client
+    from kubectl_perf.api import Cluster
 
-from .cache import Feed
+    from .cache import Feed
 
 Obj = Mapping[str, Any]
 
@@ -34,12 +35,14 @@ DAEMONSET_TOLERATIONS: tuple[tuple[str, str], ...] = (
 HOST_NETWORK_TOLERATION = ("node.kubernetes.io/network-unavailable", "NoSchedule")  # only for hostNetwork daemons
 
 
-def as_admitted(spec: Obj, kind: str, limit_ranges: Sequence[Obj] = (), runtime_class: Obj | None = None) -> dict[str, Any]:
+def as_admitted(spec: Obj, kind: str, limit_ranges: Sequence[Obj] = (), runtime_class: Obj | None = None) -> Obj:
     """The pod spec a `kind` controller's template becomes once its pod is admitted: LimitRange
     defaults on containers and init containers (a request defaults from its own limit first, as
     the API server's decoding does, then the LimitRange's default limit and default request fill
     what is missing, the namespace's LimitRanges in order), the RuntimeClass's overhead and
     scheduling, and for a DaemonSet the controller's tolerations."""
+    if not limit_ranges and runtime_class is None and kind != "DaemonSet":
+        return spec  # nothing to add: no copy (every template review comes here)
     out = copy.deepcopy(dict(spec))
     defaults = [item for lr in limit_ranges for item in ((lr.get("spec") or {}).get("limits") or ()) if item.get("type") == "Container"]
     for field in ("containers", "initContainers"):  # not ephemeral containers: LimitRanger leaves them alone
@@ -76,6 +79,8 @@ class AdmissionDefaults:
     """The LimitRanges (by namespace) and RuntimeClasses (by name) templates are completed with."""
 
     def __init__(self, connect: Callable[[], Cluster], clock: Callable[[], float] = time.monotonic) -> None:
+        from .cache import Feed
+
         self._limit_ranges: dict[str, dict[str, Obj]] = {}  # namespace -> name -> LimitRange
         self._runtime_classes: dict[str, Obj] = {}
         self.limit_ranges = Feed("/api/v1/limitranges", connect, self._relist_limit_ranges, self._limit_range_event, clock)

@@ -11,6 +11,8 @@ from typing import Any
 from kubectl_perf.policy import OVER_BUDGET, Budget, Finding, NodeView, Policy, evaluate, over_limits
 from kubectl_perf.quantity import QuantityError
 
+from .admission_defaults import as_admitted
+
 API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 characters
 # Findings listed in a denial, in warnings and in a log line; the rest are counted ("... and K
@@ -308,8 +310,8 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defa
         past = over_limits(spec, policy.limits)
         if past:
             return _refused(mode, kind, past)
-        if defaults is not None and kind != "Pod":
-            spec = defaults(spec, kind, namespace)
+        if kind != "Pod":  # judged as its pods will be admitted; without a source, the DaemonSet controller's part
+            spec = defaults(spec, kind, namespace) if defaults is not None else as_admitted(spec, kind)
         budget = Budget(policy.limits.cpu_seconds_per_review)
         findings = evaluate(spec, policy, nodes_for(spec), kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
