@@ -69,9 +69,11 @@ COUNTS = {
 
 @pytest.mark.parametrize("what", sorted(COUNTS))
 def test_a_spec_past_a_limit_is_refused_unjudged_with_code_400(what: str) -> None:
-    r = answer(client(), review(past(what)))
+    c = client()
+    r = answer(c, review(past(what)))
     assert r["allowed"] is False and r["status"]["code"] == 400, r
     assert r["status"]["message"] == f"kubectl-perf refuses to judge this Pod: {COUNTS[what]} (limits.{what})"
+    assert metric(c, 'perf_webhook_denials_total{rule="limits"}') == 1
 
 
 def test_one_under_each_limit_is_judged() -> None:
