@@ -108,6 +108,7 @@ class Placement:
             named.setdefault(e[0], set()).update(e[2])
         # key -> the values named; None: every value matters (Gt, Lt compare them)
         self._named: dict[str, frozenset[str] | None] = {k: None if k in numeric else frozenset(v) for k, v in named.items()}
+        self._keys = tuple(sorted(self._named))
         self.tolerations: tuple[Mapping[str, Any], ...] = tuple(spec.get("tolerations") or ())
         self.effects = KUBELET_EFFECTS if self.bound else BLOCKING_EFFECTS
         self._by_labels: dict[tuple[tuple[str, str], ...], tuple[bool, tuple[int, ...]]] = {}
@@ -117,9 +118,14 @@ class Placement:
         """(whether the labels alone admit the node, the field terms whose labels match and
         leave it to the node's name), once per distinct tuple of the values the terms read."""
         named = self._named
-        # The labels as the terms see them, in the node's own label order: a node carries a few
-        # dozen labels, a spec may read hundreds of keys (both orders are bounded; this is the smaller).
-        values = tuple((k, v if (vs := named[k]) is None or v in vs else _OTHER) for k, v in labels.items() if k in named)
+        # The labels as the terms see them. Walk the shorter side: a node carries a few dozen labels,
+        # a spec may read hundreds of keys; a DaemonSet's pod (matchFields only) reads none.
+        if len(self._keys) <= len(labels):
+            values = tuple(
+                (k, v if (vs := named[k]) is None or v in vs else _OTHER) for k in self._keys if (v := labels.get(k)) is not None
+            )
+        else:
+            values = tuple((k, v if (vs := named[k]) is None or v in vs else _OTHER) for k, v in sorted(labels.items()) if k in named)
         verdict = self._by_labels.get(values)
         if verdict is None:
             if not all(labels.get(k) == v for k, v in self.selector):

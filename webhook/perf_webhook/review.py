@@ -312,8 +312,9 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defa
             return _refused(mode, kind, past)
         if kind != "Pod":  # judged as its pods will be admitted; without a source, the DaemonSet controller's part
             spec = defaults(spec, kind, namespace) if defaults is not None else as_admitted(spec, kind)
+        nodes = nodes_for(spec)  # grouping, when it is done, is bounded apart (scheduling.MAX_GROUPING_KEYS) and cached
         budget = Budget(policy.limits.cpu_seconds_per_review)
-        findings = evaluate(spec, policy, nodes_for(spec), kind, budget)
+        findings = evaluate(spec, policy, nodes, kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
         return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
