@@ -4,7 +4,6 @@ findings out (reading the policy file is policy_file.py's job)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,12 +176,13 @@ class OverBudget(Exception):
 
 
 class Budget:
-    """A CPU-time budget, checked at checkpoints in the loops over nodes. CPU time of this thread
-    (time.thread_time), not wall time: a loaded machine or a gevent switch does not spend it."""
+    """A CPU-time budget, checked at checkpoints in the loops over nodes. Callers pass
+    time.thread_time (this layer does no I/O and reads no clock of its own): the thread's CPU
+    time, not wall time, so a loaded machine or another greenlet waiting does not spend it."""
 
     CHECK_EVERY = 64  # nodes between checkpoints: a clock read costs about a microsecond
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.thread_time) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
         self.seconds = seconds
         self._clock = clock
         self._deadline = clock() + seconds

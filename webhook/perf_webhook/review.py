@@ -4,6 +4,7 @@ matters, and the response the API server expects. Pure, like the policy."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,7 +314,7 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defa
         if kind != "Pod":  # judged as its pods will be admitted; without a source, the DaemonSet controller's part
             spec = defaults(spec, kind, namespace) if defaults is not None else as_admitted(spec, kind)
         nodes = nodes_for(spec)  # grouping, when it is done, is bounded apart (scheduling.MAX_GROUPING_KEYS) and cached
-        budget = Budget(policy.limits.cpu_seconds_per_review)
+        budget = Budget(policy.limits.cpu_seconds_per_review, time.thread_time)
         findings = evaluate(spec, policy, nodes, kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
         return _malformed(mode, kind, err)

@@ -3,6 +3,8 @@ verdict the webhook would give the template today, reported as an Outcome."""
 
 from __future__ import annotations
 
+import time
+
 from ..policy import OVER_BUDGET, Budget, over_limits, padding_rule, requests_rule
 from .check import Context, Template
 from .outcome import Outcome
@@ -25,7 +27,7 @@ def padding(template: Template, ctx: Context) -> Outcome:
     past = over_limits(template.spec, ctx.policy.limits)
     if past:
         return Outcome("warn", f"not judged: {past}")
-    budget = Budget(ctx.policy.limits.cpu_seconds_per_review)
+    budget = Budget(ctx.policy.limits.cpu_seconds_per_review, time.thread_time)
     found = padding_rule(template.spec, ctx.policy, ctx.nodes_for(template.spec), template.kind, budget)
     if found.skipped == OVER_BUDGET and not found:
         return Outcome("warn", "not judged: its placement took more than the CPU budget (limits.cpuSecondsPerReview)")
