@@ -134,3 +134,29 @@ def test_a_bad_policy_file_is_one_line_and_status_2(tmp_path: Path) -> None:
     result = vap(tmp_path, {"requireRequests": "cpu"})
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("perf-webhook vap: ") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_bindings_per_mode_without_the_api_server() -> None:
+    """One binding per mode in use; an override to the default mode is none; exempt namespaces are in no binding."""
+    from perf_webhook.vap import policy_objects
+
+    policy = parse_policy({"mode": "warn", "namespaceOverrides": {"a": "warn", "b": "enforce", "c": "enforce", "kube-system": "enforce"}})
+    bindings = {o["metadata"]["name"]: o["spec"] for o in policy_objects(policy)[1:]}
+    assert bindings == {
+        "kubectl-perf-requests-warn": {
+            "policyName": "kubectl-perf-requests",
+            "validationActions": ["Warn"],
+            "matchResources": {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["b", "c", "kube-system"]}]
+                }
+            },
+        },
+        "kubectl-perf-requests-enforce": {
+            "policyName": "kubectl-perf-requests",
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["b", "c"]}]}
+            },
+        },
+    }

@@ -98,10 +98,10 @@ def policy_objects(policy: Policy, name: str = "kubectl-perf-requests") -> list[
     # namespaces, each override mode in its own namespaces.
     modes: dict[str, list[str]] = {}
     for namespace, mode in policy.namespace_overrides.items():
-        if namespace not in policy.exempt_namespaces:
+        if namespace not in policy.exempt_namespaces and mode != policy.mode:  # an override to the default mode is no override
             modes.setdefault(mode, []).append(namespace)
     bindings = []
-    not_default = sorted({*policy.exempt_namespaces, *policy.namespace_overrides})
+    not_default = sorted({*policy.exempt_namespaces, *(ns for names in modes.values() for ns in names)})
     selectors = [(policy.mode, {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": not_default})]
     selectors += [
         (mode, {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(ns)}) for mode, ns in sorted(modes.items())
