@@ -24,6 +24,7 @@ POLICY: dict[str, Any] = {
     "padding": {"memory": 0.75, "nodeTargets": [{"selector": {"matchLabels": {"workload": "io"}}, "memory": 0.5}]},
     "exemptNamespaces": ["kube-system"],
     "namespaceOverrides": {"dev": "warn", "legacy": "audit"},
+    "messages": "detailed",  # node names in denials, which these tests read (the default, pools, has none)
 }
 IO_TOLERATION = [{"key": "dedicated", "operator": "Equal", "value": "io", "effect": "NoSchedule"}]
 GPU_TOLERATION = [{"key": "nvidia.com/gpu", "operator": "Exists"}]

@@ -94,7 +94,9 @@ def test_results_through_kubectl_plugin_lookup(cluster: RealK8s) -> None:
     (latest,) = [r for r in doc["results"] if r["rule"] == "image-latest-tag"]  # one result for the untagged image
     assert "'web' run nginx (:latest or no tag)" in latest["message"] and "'web' also pull it on every start" in latest["message"]
     agent = next(r for r in doc["results"] if r["rule"] == "padding" and r["resource"]["kind"] == "DaemonSet")
-    assert agent["properties"] == {"pods": "2"} and "n-small (1 node" in agent["message"] and "n-big" not in agent["message"]
+    # messages: pools, the default (issue 27 operations 15): n-small's `pool` label is no pool label, so no name
+    assert agent["properties"] == {"pods": "2"} and "nodes without a pool label (1 node, budget 6Gi: 75% of 8Gi)" in agent["message"]
+    assert "n-small" not in agent["message"] and "n-big" not in agent["message"]
 
 
 def test_show_pass_lists_every_check_and_the_proxy_mode(cluster: RealK8s) -> None:

@@ -102,7 +102,8 @@ def test_padding_fails_when_no_node_budget_holds_the_limit() -> None:
 def test_padding_follows_eligible_nodes_every_by_default() -> None:
     """Issue 27 bypass 3: audit's padding check is the webhook's rule, so it follows the same
     setting: 11Gi fits big's 12Gi but not small's 6Gi, and the scheduler may place it on small."""
-    r = one(run([pod("fits", containers=[ctr(mem="11Gi", limit="11Gi")])]), "padding", "fits")
+    detailed = Policy(messages="detailed")  # node names in the message (the default, pools, has none)
+    r = one(run([pod("fits", containers=[ctr(mem="11Gi", limit="11Gi")])], policy=detailed), "padding", "fits")
     assert r.result == "fail" and "small (1 node, budget 6Gi: 75% of 8Gi)" in r.message and "big" not in r.message
     assert one(run([pod("small-enough", containers=[ctr(mem="6Gi", limit="6Gi")])]), "padding", "small-enough").result == "pass"
 
@@ -113,7 +114,7 @@ def test_a_daemonset_must_fit_every_node_it_runs_on() -> None:
         {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["big"]}]}
     ]}}}  # fmt: skip
     seven = pod("agent-x", ns="kube-ops", owner=owner, containers=[ctr(mem="7Gi", limit="7Gi")], affinity=pin)
-    r = one(run([seven]), "padding", "agent")
+    r = one(run([seven], policy=Policy(messages="detailed")), "padding", "agent")
     assert r.result == "fail" and "small (1 node" in r.message and "big" not in r.message  # 7Gi > 6Gi on small only
     five = pod("agent-y", ns="kube-ops", owner=owner, containers=[ctr(mem="5Gi", limit="5Gi")], affinity=pin)
     assert one(run([five]), "padding", "agent").result == "pass"

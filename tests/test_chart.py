@@ -278,9 +278,14 @@ def test_url_client_config_for_out_of_cluster_use() -> None:
 @pytest.mark.parametrize("committed", ["off", "warn", "deny"])
 def test_rbac_is_least_privilege(committed: str) -> None:
     role = by_kind(render({"policy": {"padding": {"committed": committed}}}), "ClusterRole")[0]
-    nodes = {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]}
+    nodes = {"apiGroups": [""], "resources": ["nodes", "limitranges"], "verbs": ["list", "watch"]}
+    runtime_classes = {
+        "apiGroups": ["node.k8s.io"],
+        "resources": ["runtimeclasses"],
+        "verbs": ["list", "watch"],
+    }  # templates (issue 27 bypass 4)
     pods = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
-    assert role["rules"] == ([nodes] if committed == "off" else [nodes, pods])
+    assert role["rules"] == ([nodes, runtime_classes] if committed == "off" else [nodes, runtime_classes, pods])
 
 
 # 20: in from the API server and Prometheus, out to DNS and the API server, nothing else.

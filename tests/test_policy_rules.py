@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from kubectl_perf.model import NodeView, group_nodes
-from kubectl_perf.policy import Policy, evaluate, memory_need
+from kubectl_perf.policy import MemoryNeed, Policy, evaluate, memory_need
 from kubectl_perf.policy_file import parse_policy
 
 Gi, Mi = 2**30 * 10**9, 2**20 * 10**9  # in nanos
@@ -40,8 +40,9 @@ def c(name: str, request: str | None = None, limit: str | None = None, **extra: 
             9 * Gi,
             "",
         ),
-        # ephemeral containers carry no resources: unbounded, unless the pod's cgroup is bounded
-        ({"containers": [c("a", "1Gi")], "ephemeralContainers": [{"name": "dbg"}]}, 0, "dbg"),
+        # ephemeral containers carry no resources: not counted, but named (a warning, issue 27 operations
+        # 11) unless the pod's cgroup is bounded; see test_memory_need_names_unbounded_ephemeral_containers
+        ({"containers": [c("a", "1Gi")], "ephemeralContainers": [{"name": "dbg"}]}, Gi, ""),
         ({"containers": [c("a", "1Gi", "3Gi")], "ephemeralContainers": [{"name": "dbg"}]}, 3 * Gi, ""),
         # a pod-level limit bounds everything; a pod-level request is a floor
         ({"containers": [c("a"), c("b", "1Gi")], "resources": {"limits": {"memory": "5Gi"}}}, 5 * Gi, ""),
@@ -61,6 +62,13 @@ def c(name: str, request: str | None = None, limit: str | None = None, **extra: 
 def test_memory_need(spec: dict[str, Any], nanos: int, unbounded: str) -> None:
     need = memory_need(spec)
     assert (need.nanos, need.unbounded) == (nanos, unbounded)
+
+
+def test_memory_need_names_unbounded_ephemeral_containers() -> None:
+    dbg = {"name": "dbg"}
+    assert memory_need({"containers": [c("a", "1Gi")], "ephemeralContainers": [dbg]}).ephemeral == ("dbg",)
+    assert memory_need({"containers": [c("a", "1Gi", "3Gi")], "ephemeralContainers": [dbg]}).ephemeral == ()  # limits bound the cgroup
+    assert memory_need({"containers": [c("a"), c("b", "1Gi")], "ephemeralContainers": [dbg]}) == MemoryNeed(0, "a", ("dbg",))
 
 
 def view(name: str, gi: int, pool: str, target: float = 0.75) -> NodeView:
@@ -165,5 +173,8 @@ def test_a_denial_names_at_most_ten_pools() -> None:
     pinned by matchFields (no grouping) once named all 5,000 of them. 15 nodes of 8Gi (6Gi budgets)
     against 7Gi: 10 named, "... and 5 more"."""
     nodes = [NodeView(f"n{i:02}", {}, (), 8 * Gi, 0.75) for i in range(15)]
-    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(messages="detailed"), nodes, "DaemonSet")
     assert found.message.count("(1 node, budget 6Gi") == 10 and found.message.endswith(", ... and 5 more"), found.message
+    # messages: pools (the default) names no node: unlabelled nodes are one entry
+    (found,) = evaluate({"containers": [c("agent", "7Gi", "7Gi")]}, Policy(), nodes, "DaemonSet")
+    assert found.message.endswith(": nodes without a pool label (15 nodes, budget 6Gi: 75% of 8Gi)"), found.message

@@ -86,7 +86,7 @@ def spec(limit: str) -> dict[str, Any]:
 
 def test_padding_uses_the_best_eligible_node_under_eligible_nodes_any() -> None:
     nodes = [view("small", 16), view("big", 64, workload="gpu")]
-    anyone = parse_policy({"padding": {"eligibleNodes": "any"}})
+    anyone = parse_policy({"padding": {"eligibleNodes": "any"}, "messages": "detailed"})
     assert evaluate(spec("40Gi"), anyone, nodes) == []  # 0.75 x 64Gi = 48Gi
     assert [f.rule for f in evaluate(spec("40Gi"), Policy(), nodes)] == ["padding"]  # every (default): small's 12Gi too
     found = evaluate(spec("50Gi"), anyone, nodes)

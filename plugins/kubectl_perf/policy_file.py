@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from .padding import share
-from .policy import DEFAULTS, NodeTarget, Policy
+from .policy import DEFAULTS, Limits, NodeTarget, Policy
 
 SCHEMA_NAME = "policy.schema.json"
 
@@ -47,6 +47,8 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: {where}: {_message(err)}")
     top = {**DEFAULTS, **doc}  # a key the file leaves out takes the one default (policy.DEFAULTS)
     padding = {**DEFAULTS["padding"], **(doc.get("padding") or {})}
+    limits = {**DEFAULTS["limits"], **(doc.get("limits") or {})}
+    subjects = {**DEFAULTS["exemptSubjects"], **(doc.get("exemptSubjects") or {})}
     return Policy(
         mode=top["mode"],
         require_requests=tuple(top["requireRequests"]),
@@ -63,6 +65,19 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         on_stale_cache=top["onStaleCache"],
         max_cache_age_seconds=float(top["maxCacheAgeSeconds"]),
         audit=dict(doc.get("audit") or {}),
+        limits=Limits(
+            node_selector_terms=int(limits["nodeSelectorTerms"]),
+            match_expressions=int(limits["matchExpressions"]),
+            values=int(limits["values"]),
+            tolerations=int(limits["tolerations"]),
+            containers=int(limits["containers"]),
+            cpu_seconds_per_review=float(limits["cpuSecondsPerReview"]),
+        ),
+        on_over_budget=top["onOverBudget"],
+        messages=top["messages"],
+        exempt_users=tuple(subjects["users"]),
+        exempt_groups=tuple(subjects["groups"]),
+        exempt_service_accounts=tuple(subjects["serviceAccounts"]),
     )
 
 

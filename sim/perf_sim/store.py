@@ -72,6 +72,7 @@ KINDS = {
         categories=("all",),
     ),
     "configmaps": Kind("configmaps", "ConfigMap", True, short_names=("cm",)),
+    "limitranges": Kind("limitranges", "LimitRange", True, short_names=("limits",)),  # read by perf-webhook for templates
     "services": Kind(
         "services", "Service", True, fields=(*NAME_FIELDS, "spec.clusterIP", "spec.type"), short_names=("svc",), categories=("all",)
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ from kubectl_perf.policy import STALE_CACHE, Policy
 from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
-from .review import BadReview, Decision, decide, listed, parse_review
+from .review import BadReview, Decision, Defaults, decide, listed, parse_review
 
 # Above the largest review the API server can send (issue 27 availability 9): an object is at
 # most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
@@ -58,6 +59,13 @@ def _read_body() -> bytes | None:
     return bytes(body) if len(body) <= MAX_BODY else None
 
 
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").removeprefix("::ffff:")).is_loopback
+    except ValueError:
+        return False
+
+
 def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
     """Who asked for what, and which rule said what; never the object itself."""
 
@@ -90,8 +98,11 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
 LIVENESS_FACTOR = 5
 
 
-def create_app(policy: Policy, nodes: NodeSource, liveness_cache_age: float | None = None) -> Flask:
-    """An app per policy and node source, so tests build one without globals."""
+def create_app(
+    policy: Policy, nodes: NodeSource, defaults: Defaults | None = None, liveness_cache_age: float | None = None
+) -> Flask:
+    """An app per policy and node source, so tests build one without globals; `defaults`
+    completes templates as their pods are admitted (admission_defaults.AdmissionDefaults.apply)."""
     app = Flask("perf_webhook")
     live_bound = liveness_cache_age or LIVENESS_FACTOR * policy.max_cache_age_seconds
     metrics = Metrics(nodes)
@@ -140,7 +151,7 @@ def create_app(policy: Policy, nodes: NodeSource, liveness_cache_age: float | No
             return _json({"error": str(err)}, err.code)
         uid = req["uid"]
         try:
-            decision = decide(req, policy, nodes.views_for)
+            decision = decide(req, policy, nodes.views_for, defaults)
         except Exception:  # a bug must not become a 5xx the API server would retry into a storm
             log.exception("review %s failed", uid)
             mode = policy.mode_for(str(req.get("namespace") or ""))
@@ -171,7 +182,11 @@ def create_app(policy: Policy, nodes: NodeSource, liveness_cache_age: float | No
             line = f"[-]node-cache heard from the API server {age:.0f}s ago (liveness bound {live_bound:g}s)\n"
             return Response(line + "healthz check failed\n", status=503, mimetype="text/plain")
         if "verbose" in request.args:
-            return Response(f"[+]serving ok\n[+]node-cache {nodes.describe()}\nhealthz check passed\n", mimetype="text/plain")
+            # Node counts and feed errors (which name the API server's address) only to a caller on
+            # loopback: kubectl port-forward or exec, which the API server's RBAC on the pod admits;
+            # probes and anyone else on the network get the state alone (issue 27 operations 15).
+            state = nodes.describe() if _loopback(request.remote_addr) else ("synced" if nodes.synced() else "not synced")
+            return Response(f"[+]serving ok\n[+]node-cache {state}\nhealthz check passed\n", mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
 
     @app.get("/startupz")

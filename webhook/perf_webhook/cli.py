@@ -148,6 +148,11 @@ def setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vap"]:  # `perf-webhook vap`: print the ValidatingAdmissionPolicy, serve nothing
+        from .vap import main as vap
+
+        return vap(argv[1:])
     args = parse_args(argv)
     setup_logging()
     try:
@@ -215,6 +220,7 @@ def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any, live
 
     def load() -> Any:
         # Runs in each worker, after the fork: the cache's threads belong to it.
+        from .admission_defaults import AdmissionDefaults
         from .app import create_app
         from .cache import FeedTimings, NodeViewCache
 
@@ -222,7 +228,10 @@ def serve(settings: Any, policy: Policy, kubeconfig: str | None, sock: Any, live
         timeout = FeedTimings.for_policy(policy).request_timeout
         cache = NodeViewCache(lambda: Cluster(Connection(kubeconfig, request_timeout=timeout)), policy)
         cache.start()
-        app = create_app(policy, cache, liveness_cache_age)
+        # LimitRanges and RuntimeClasses, so templates are judged as their pods will be admitted.
+        defaults = AdmissionDefaults(lambda: Cluster(Connection(kubeconfig, request_timeout=timeout)))
+        defaults.start()
+        app = create_app(policy, cache, defaults.apply, liveness_cache_age)
         metrics["m"] = app.extensions["perf_webhook.metrics"]
         return app
 

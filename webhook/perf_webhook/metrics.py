@@ -72,12 +72,6 @@ class Metrics:
         self.dropped = Counter(
             "perf_webhook_connections_dropped", "Connections dropped at a deadline, by the stage that stalled.", ["stage"], registry=own
         )
-        self.over_budget = Counter(
-            "perf_webhook_over_budget",
-            "Reviews that ran past their CPU budget and were answered per onOverBudget, by decision.",
-            ["decision"],
-            registry=own,
-        )
         if multiprocess():
             from prometheus_client import multiprocess as mp
 
@@ -100,10 +94,6 @@ class Metrics:
 
     def padding_skipped(self, reason: str) -> None:
         self.skipped.labels(reason).inc()
-
-    def review_over_budget(self, decision: str) -> None:
-        """A review cut at its CPU budget (issue 27 availability 6); the chart's PrometheusRule alerts on the rate."""
-        self.over_budget.labels(decision).inc()
 
     def bad_request(self, status: int) -> None:
         self.bad.labels(str(status)).inc()

@@ -4,12 +4,15 @@ matters, and the response the API server expects. Pure, like the policy."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubectl_perf.policy import Finding, NodeView, Policy, evaluate
+from kubectl_perf.policy import OVER_BUDGET, Budget, Finding, NodeView, Policy, evaluate, over_limits
 from kubectl_perf.quantity import QuantityError
+
+from .admission_defaults import as_admitted
 
 API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 characters
@@ -17,6 +20,7 @@ MAX_WARNING = 119  # the API server truncates warnings; keep each under 120 char
 # more"). A pod of many containers once made a 1 MB denial (and log line) from a 0.33 MB object.
 MAX_LISTED = 10
 REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
+OVER_BUDGET_WARNING = "[padding] not checked: the review ran out of its CPU budget (onOverBudget: allow)"
 
 # Where each kind keeps the pod spec it will create.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -86,6 +90,7 @@ POD_SPEC = Fields(
         "resources": RESOURCES,
         "overhead": MapOf(QUANTITY),
         "runtimeClassName": str,
+        "hostNetwork": bool,  # a hostNetwork DaemonSet's pods also tolerate network-unavailable
         "nodeName": str,
         "nodeSelector": MapOf(str),
         "affinity": Fields(
@@ -259,11 +264,15 @@ class Decision:
 
 
 NodesFor = Callable[[Mapping[str, Any]], Sequence[NodeView] | None]
+# (template spec, kind, namespace) -> the spec its pods will have once admitted (admission_defaults)
+Defaults = Callable[[Mapping[str, Any], str, str], Mapping[str, Any]]
 
 
-def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> Decision:
+def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor, defaults: Defaults | None = None) -> Decision:
     """Judge one admission request against the policy; nodes_for(spec) gives the
-    nodes as that pod tells them apart, or None when the view is stale."""
+    nodes as that pod tells them apart, or None when the view is stale; defaults completes
+    a controller's template with what its pods get at admission (LimitRange, RuntimeClass,
+    the DaemonSet controller's tolerations)."""
     obj = request.get("object")
     try:
         operation = _text(request, "operation", "request")
@@ -282,6 +291,11 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
         return Decision(True, mode, reason="kind")
     if namespace in policy.exempt_namespaces:
         return Decision(True, mode, reason="exempt")
+    subject = _exempt_subject(request, policy)
+    if subject:  # allowed unjudged, with a warning the user sees and the decision log keeps
+        return Decision(
+            True, mode, warnings=[f"kubectl-perf did not judge this {kind}: {subject} is exempt (exemptSubjects)"], reason="exempt"
+        )
     try:
         name = _text(meta, "name", "metadata") or _text(meta, "generateName", "metadata")
         spec = pod_spec(obj, kind)
@@ -292,20 +306,31 @@ def decide(request: Mapping[str, Any], policy: Policy, nodes_for: NodesFor) -> D
                     return Decision(True, mode, reason="unchanged")  # e.g. labels on an old pod stay editable
             except BadObject:
                 pass
-        findings = evaluate(spec, policy, nodes_for(spec), kind)
+        # Bounded work (issue 27 availability 6): counted before any node is looked at (grouping
+        # nodes by the label keys a spec reads is itself work), then a CPU budget for the rules.
+        past = over_limits(spec, policy.limits)
+        if past:
+            return _refused(mode, kind, past)
+        if kind != "Pod":  # judged as its pods will be admitted; without a source, the DaemonSet controller's part
+            spec = defaults(spec, kind, namespace) if defaults is not None else as_admitted(spec, kind)
+        nodes = nodes_for(spec)  # grouping, when it is done, is bounded apart (scheduling.MAX_GROUPING_KEYS) and cached
+        budget = Budget(policy.limits.cpu_seconds_per_review, time.thread_time)
+        findings = evaluate(spec, policy, nodes, kind, budget)
     except (BadObject, QuantityError) as err:  # only the client's object: a bug in a rule is not "cannot read"
         return _malformed(mode, kind, err)
     what = f"{kind} {namespace}/{name}".rstrip("/")
     texts = [f"[{f.rule}] {f.message}" for f in findings]
     skipped = findings.skipped
+    # Over budget and allowed (onOverBudget: allow): say the padding was not checked, as for a stale cache.
+    unchecked = [OVER_BUDGET_WARNING] if skipped == OVER_BUDGET and policy.on_over_budget == "allow" else []
     if mode == "enforce":
         denying = listed([t for f, t in zip(findings, texts, strict=True) if f.deny])
-        warnings = listed([t for f, t in zip(findings, texts, strict=True) if not f.deny])
+        warnings = listed([t for f, t in zip(findings, texts, strict=True) if not f.deny]) + (unchecked if not denying else [])
         if denying:
             return Decision(False, mode, findings, f"kubectl-perf denied {what}: " + "; ".join(denying), 403, warnings, skipped=skipped)
         return Decision(True, mode, findings, warnings=warnings, skipped=skipped)
     if mode == "warn":
-        return Decision(True, mode, findings, warnings=listed(texts), skipped=skipped)
+        return Decision(True, mode, findings, warnings=listed(texts) + unchecked, skipped=skipped)
     return Decision(True, mode, findings, skipped=skipped)  # audit: logged and counted only
 
 
@@ -314,6 +339,29 @@ def listed(texts: list[str], limit: int = MAX_LISTED) -> list[str]:
     if len(texts) <= limit:
         return texts
     return [*texts[:limit], f"... and {len(texts) - limit} more"]
+
+
+def _exempt_subject(request: Mapping[str, Any], policy: Policy) -> str:
+    """The exemptSubjects entry the requester (request.userInfo, as the API server authenticated
+    it) matches, or ""; a malformed userInfo matches nothing."""
+    user = request.get("userInfo")
+    if not isinstance(user, dict):
+        return ""
+    username = user.get("username")
+    groups = user.get("groups")
+    return policy.exempt_subject(
+        username if isinstance(username, str) else "", [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else ()
+    )
+
+
+def _refused(mode: str, kind: str, past: str) -> Decision:
+    """A spec past the policy's limits: not judged. Enforce mode denies it with code 400 (a
+    request the webhook will not weigh, as for a malformed one) in an AdmissionReview answer:
+    an HTTP error would be the API server's failurePolicy to decide, and Ignore would admit it."""
+    message = f"kubectl-perf refuses to judge this {kind}: {past}"
+    if mode == "enforce":
+        return Decision(False, mode, message=message, code=400, reason="limits")
+    return Decision(True, mode, warnings=[message], reason="limits")
 
 
 def _malformed(mode: str, what: str, err: ValueError) -> Decision:
