@@ -98,9 +98,7 @@ def log_decision(req: Mapping[str, Any], decision: Decision) -> None:
 LIVENESS_FACTOR = 5
 
 
-def create_app(
-    policy: Policy, nodes: NodeSource, defaults: Defaults | None = None, liveness_cache_age: float | None = None
-) -> Flask:
+def create_app(policy: Policy, nodes: NodeSource, defaults: Defaults | None = None, liveness_cache_age: float | None = None) -> Flask:
     """An app per policy and node source, so tests build one without globals; `defaults`
     completes templates as their pods are admitted (admission_defaults.AdmissionDefaults.apply)."""
     app = Flask("perf_webhook")
