@@ -62,6 +62,7 @@ class Policy:
     on_stale_cache: str = DEFAULTS["onStaleCache"]
     max_cache_age_seconds: float = DEFAULTS["maxCacheAgeSeconds"]
     audit: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf audit's own keys (disable, thresholds)
+    storage: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf volumes' thresholds (warn, crit, storageClasses)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
         """The memory padding target of a node: first matching nodeTarget, else the default."""

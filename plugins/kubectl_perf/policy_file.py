@@ -58,6 +58,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         on_stale_cache=top["onStaleCache"],
         max_cache_age_seconds=float(top["maxCacheAgeSeconds"]),
         audit=dict(doc.get("audit") or {}),
+        storage=dict(doc.get("storage") or {}),
     )
 
 
