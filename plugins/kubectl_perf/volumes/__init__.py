@@ -38,6 +38,7 @@ def run(options: VolumesOptions, cluster: Cluster, now: datetime | None = None) 
     """fetch -> compute -> emit, then the notes; the exit status."""
     from .compute import breaches, build
     from .fetch import read
+    from .html import page
     from .output import emit_report
 
     plan = options.plan
@@ -58,7 +59,7 @@ def run(options: VolumesOptions, cluster: Cluster, now: datetime | None = None) 
         unused_shown=unused_shown,
         now=now or datetime.now(timezone.utc),
     )
-    emit_report(report, options.output, cluster.host)
+    emit_report(report, options.output, lambda: page(report, cluster.host))
     notes = list(reads.notes)
     if not unused_shown:
         notes.append("claims no pod mounts are not listed under -l (a pod the selector leaves out may mount them)")

@@ -4,7 +4,7 @@ carry the three as one block with a SECTION column."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..quantity import NANO, format_bytes
@@ -247,12 +247,11 @@ def summary(report: Report) -> dict[str, int]:
     }
 
 
-def emit_report(report: Report, output: str, cluster: str) -> None:
-    from .html import page
-
+def emit_report(report: Report, output: str, html: Callable[[], str]) -> None:
+    """`html` builds the page (html.py, which builds on these tables)."""
     emit(
         output,
         lambda: document(report),
         lambda: [volume_table(report.volumes), node_table(report.nodes), unused_table(report.unused)],
-        lambda: page(report, cluster),
+        html,
     )
