@@ -339,3 +339,31 @@ def test_unreadable_node_is_one_note(with_down_node: Sim) -> None:
         "its volumes show no figures"
     ] or (len(notes) == 1 and "503" in notes[0] and "its volumes show no figures" in notes[0]), ran.stderr
     assert {n["node"] for n in json.loads(ran.stdout)["nodes"]} == {"node-a", "node-b"}
+
+
+def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:
+    """perf-sim's generated clusters: each postgres StatefulSet pod mounts data-<pod> (gp3, 20Gi),
+    two claims of pods scaled away stay Bound, one never provisioned is Pending, one PV is Released
+    (6 nodes: 2 + 6 // 200, 1 + 6 // 500, 1 + 6 // 250); the figures agree across reads."""
+    first = doc(generated)
+    claims = generated.get("/api/v1/persistentvolumeclaims")["items"]
+    mounted = [v for v in first["volumes"] if v["type"] == "pvc"]
+    assert mounted and all(v["claim"]["name"] == f"data-{v['pod']}" and v["claim"]["storageClass"] == "gp3" for v in mounted)
+    assert all(v["stats"]["capacityBytes"] == 20 * GI and 0.05 <= v["usedRatio"] < 0.95 for v in mounted)
+    # every claim is either mounted by a running pod or listed as unused
+    unused = {(u["name"], u["state"]) for u in first["unused"]}
+    assert unused == {
+        ("data-postgres-old-0", "Bound (unused)"),
+        ("data-postgres-old-1", "Bound (unused)"),
+        ("scratch-0", "Pending"),
+        ("pvc-released-0", "Released"),
+    }
+    names = {c["metadata"]["name"] for c in claims}
+    assert {v["claim"]["name"] for v in mounted} | {n for n, s in unused if s != "Released"} <= names
+    # a get of one claim, and the same figures on a second read
+    one = generated.get(f"/api/v1/namespaces/data/persistentvolumeclaims/{mounted[0]['claim']['name']}")
+    assert one["spec"]["volumeName"] == mounted[0]["claim"]["volumeName"]
+    again = doc(generated)
+    assert [(v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in again["volumes"]] == [
+        (v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in first["volumes"]
+    ]
