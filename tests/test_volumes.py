@@ -367,3 +367,12 @@ def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(genera
     assert [(v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in again["volumes"]] == [
         (v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in first["volumes"]
     ]
+
+
+def test_through_kubectls_plugin_lookup(cluster: Sim) -> None:
+    """The one run through the real kubectl: `kubectl perf volumes` finds the plugin and gets its status."""
+    from conftest import kubectl
+
+    ran = kubectl(cluster, "perf", "volumes", "--fail-on", "crit", check=False)
+    assert ran.returncode == 1 and "error: 6 volume(s)" in ran.stderr, ran.stderr
+    assert ran.stdout.splitlines()[1].split()[:3] == ["batch", "job-x", "(ephemeral)"]
