@@ -376,3 +376,14 @@ def test_through_kubectls_plugin_lookup(cluster: Sim) -> None:
     ran = kubectl(cluster, "perf", "volumes", "--fail-on", "crit", check=False)
     assert ran.returncode == 1 and "error: 6 volume(s)" in ran.stderr, ran.stderr
     assert ran.stdout.splitlines()[1].split()[:3] == ["batch", "job-x", "(ephemeral)"]
+
+
+def test_completion_offers_the_flags_and_the_clusters_storage_classes(cluster: Sim) -> None:
+    from kubectl_perf.completion import complete
+
+    flags, _ = complete(["volumes", "--st"])
+    assert ("--storage-class", "only claims (and volumes) of this StorageClass") in flags
+    classes, _ = complete(["volumes", "--kubeconfig", str(cluster.kubeconfig), "--storage-class", ""])
+    assert [c for c, _d in classes] == ["fast", "standard"]
+    sorts, _ = complete(["volumes", "--sort", ""])
+    assert [s for s, _d in sorts] == ["used%", "available", "inodes%"]
