@@ -164,6 +164,14 @@ views(
     ["audit", "-o", "policyreport"],
 )
 
+views(
+    "gen",
+    "volumes",
+    *(["volumes", "-o", f] for f in ("table", "wide", "json", "csv")),
+    ["volumes", "--sort", "available", "-n", "data"],
+    ["volumes", "--storage-class", "gp3", "--fail-on", "warn"],
+)
+
 # Random on every start of perf-sim: masked so two runs of the same code compare equal.
 MASKS = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uid>"),

@@ -193,8 +193,9 @@ def manifest(ver: str, built: dict[Platform, str], base_url: str) -> str:
         "capacity shows requests, limits and live usage per node against allocatable and "
         "memory padding targets; images audits image sizes, suggests distroless bases and "
         "plans pre-pulls (kube-fledged); cadvisor summarises the kubelet's cAdvisor metrics "
-        "(CPU throttling, memory against limits); audit checks what already runs against "
-        "the padding policy and writes PolicyReports.",
+        "(CPU throttling, memory against limits); volumes shows how full PVCs, emptyDirs and "
+        "node filesystems are, against eviction thresholds, and lists unused claims; audit "
+        "checks what already runs against the padding policy and writes PolicyReports.",
         width=76,  # with the 4-space indent, no line passes 80 columns
     )
     lines = [

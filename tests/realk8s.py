@@ -186,6 +186,8 @@ _CLUSTER_SCOPED = {
     "APIService",
     "PriorityClass",
     "ClusterPolicyReport",
+    "PersistentVolume",
+    "StorageClass",
 }
 
 

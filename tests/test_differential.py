@@ -289,7 +289,8 @@ def test_discovery_lists_what_is_served(pair: Pair) -> None:
 
 
 SUITE_RESOURCES = {
-    "v1": {"namespaces", "nodes", "pods", "configmaps", "services", "nodes/proxy"},
+    "v1": {"namespaces", "nodes", "pods", "configmaps", "services", "nodes/proxy", "persistentvolumes", "persistentvolumeclaims"},
+    "storage.k8s.io/v1": {"storageclasses"},
     "apps/v1": {"deployments", "replicasets", "statefulsets", "daemonsets"},
     "batch/v1": {"jobs", "cronjobs"},
     "apiregistration.k8s.io/v1": {"apiservices"},
@@ -335,6 +336,10 @@ COLLECTIONS = [
     "/apis/batch/v1/jobs",
     "/apis/batch/v1/cronjobs",
     "/apis/node.k8s.io/v1/runtimeclasses",
+    "/api/v1/persistentvolumes",
+    "/api/v1/persistentvolumeclaims",
+    "/api/v1/namespaces/data/persistentvolumeclaims",
+    "/apis/storage.k8s.io/v1/storageclasses",
     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
     "/apis/wgpolicyk8s.io/v1alpha2/policyreports",
     "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports",

@@ -134,6 +134,7 @@ SMOKE = {
     "images": (["-o", "json"], {"summary", "images", "prePull"}),
     "cadvisor": (["--summary", "--all-nodes", "--once", "-o", "json"], {"containers", "nodes"}),
     "audit": (["-o", "json"], {"summary", "results"}),
+    "volumes": (["-o", "json"], {"thresholds", "summary", "volumes", "nodes", "unused"}),
 }
 
 

@@ -33,6 +33,7 @@ PLUGINS = {
     "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
     "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
     "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
+    "volumes": ("kubectl_perf.volumes", "df for PVCs, emptyDirs and ephemeral storage; node filesystems against eviction; unused claims"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
 }
 
@@ -452,6 +453,10 @@ def images(argv: list[str] | None = None) -> int:
 
 def audit(argv: list[str] | None = None) -> int:
     return dispatch("audit", list(sys.argv[1:] if argv is None else argv))
+
+
+def volumes(argv: list[str] | None = None) -> int:
+    return dispatch("volumes", list(sys.argv[1:] if argv is None else argv))
 
 
 def write_helptext(path: str) -> None:

@@ -106,6 +106,8 @@ def _items_for(sub: str, action: argparse.Action, args: list[str], value: str) -
         return _names(args, "/api/v1/nodes"), NO_FILE
     if action.dest == "context":
         return _contexts(args), NO_FILE
+    if action.dest == "storage_class":  # volumes --storage-class
+        return _names(args, "/apis/storage.k8s.io/v1/storageclasses"), NO_FILE
     if action.dest == "resources":
         return [(r, "") for r in RESOURCES], NO_FILE
     if action.dest == "sort":

@@ -1,6 +1,6 @@
 """The kubelet's endpoints as the API server's node proxy serves them
 (GET /api/v1/nodes/NODE/proxy/...): their paths, and the one line a user sees when
-a node cannot be read. Used by cadvisor (metrics, summaries) and capacity (ephemeral-storage)."""
+a node cannot be read. Used by cadvisor (metrics, summaries), capacity (ephemeral-storage) and volumes (summaries, configz)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from .api import ApiError
 
-PATHS = {"cadvisor": "metrics/cadvisor", "resource": "metrics/resource", "summary": "stats/summary"}
+PATHS = {"cadvisor": "metrics/cadvisor", "resource": "metrics/resource", "summary": "stats/summary", "configz": "configz"}
 
 
 class Forbidden(ApiError):

@@ -108,6 +108,7 @@ class Policy:
     exempt_service_accounts: tuple[str, ...] = DEFAULTS["exemptSubjects"]["serviceAccounts"]  # namespace/name
     messages: str = DEFAULTS["messages"]  # pools | detailed
     on_over_budget: str = DEFAULTS["onOverBudget"]  # allow | deny: a review still judging after limits.cpuSecondsPerReview
+    storage: Mapping[str, Any] = field(default_factory=dict)  # kubectl perf volumes' thresholds (warn, crit, storageClasses)
 
     def padding_target(self, node_labels: Mapping[str, str]) -> float:
         """The memory padding target of a node: first matching nodeTarget, else the default."""

@@ -78,6 +78,7 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
         exempt_users=tuple(subjects["users"]),
         exempt_groups=tuple(subjects["groups"]),
         exempt_service_accounts=tuple(subjects["serviceAccounts"]),
+        storage=dict(doc.get("storage") or {}),
     )
 
 

@@ -131,6 +131,12 @@ class Workload:
 
 
 SIDECAR = dict(restartPolicy="Always")
+# A StatefulSet's claim as its pods mount it: the controller names it <template>-<pod> (generate.py
+# fills @stsname@ with the pod's name); the StatefulSet itself carries a volumeClaimTemplate instead.
+CLAIM_TEMPLATE = "data"
+CLAIM_VOLUME: dict[str, Any] = {"name": CLAIM_TEMPLATE, "persistentVolumeClaim": {"claimName": f"{CLAIM_TEMPLATE}-@stsname@"}}
+CLAIM_SIZE = "20Gi"
+STORAGE_CLASS = "gp3"
 DAEMONSETS = (
     Workload(
         "kube-system",
@@ -306,10 +312,11 @@ WORKLOADS = (
                     "docker.io/library/postgres:16",
                     {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "2Gi"},
                     {"memory": "4Gi"},
-                    volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
+                    volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}, {"name": "data", "mountPath": "/var/lib/postgresql"}],
                 )
             ],
-            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}],
+            # data: from the StatefulSet's volumeClaimTemplates (data-<pod>); @stsname@ is the pod's name
+            "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}}, CLAIM_VOLUME],
             "initContainers": [
                 container("init-perms", "docker.io/library/busybox:1.36", {"cpu": "10m", "memory": "16Mi"}, {"memory": "16Mi"})
             ],

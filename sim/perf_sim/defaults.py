@@ -222,3 +222,28 @@ def apply(obj: Obj, resource: str, lookup: Callable[[str, str], Obj | None]) -> 
         node(obj)
     elif resource in CONTROLLERS:
         controller(obj, resource)
+    elif resource in STORAGE:
+        storage(obj, resource)
+
+
+STORAGE = ("persistentvolumes", "persistentvolumeclaims", "storageclasses")
+
+
+def storage(obj: Obj, resource: str) -> None:
+    """The storage kinds' defaults, as a real v1.36 server adds them (tests/test_differential.py):
+    a new claim or volume is Pending until a controller binds it (a fixture's status stands)."""
+    if resource == "storageclasses":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+        return
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    # the StorageObjectInUseProtection admission plugin: no delete while in use
+    finalizer = "kubernetes.io/pv-protection" if resource == "persistentvolumes" else "kubernetes.io/pvc-protection"
+    meta = obj.setdefault("metadata", {})
+    meta["finalizers"] = [*(f for f in meta.get("finalizers") or [] if f != finalizer), finalizer]
+    status = obj.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    if resource == "persistentvolumes":
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        status.setdefault("lastPhaseTransitionTime", (obj.get("metadata") or {}).get("creationTimestamp"))

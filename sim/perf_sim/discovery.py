@@ -31,6 +31,8 @@ SUBRESOURCES = {
         ("nodes/proxy", "NodeProxyOptions", ("create", "delete", "get", "patch", "update")),
         ("nodes/status", "Node", ("get", "patch", "update")),
     ),
+    "persistentvolumes": (("persistentvolumes/status", "PersistentVolume", ("get", "patch", "update")),),
+    "persistentvolumeclaims": (("persistentvolumeclaims/status", "PersistentVolumeClaim", ("get", "patch", "update")),),
     "deployments": (("deployments/status", "Deployment", ("get", "patch", "update")),),
     "statefulsets": (("statefulsets/status", "StatefulSet", ("get", "patch", "update")),),
     "daemonsets": (("daemonsets/status", "DaemonSet", ("get", "patch", "update")),),

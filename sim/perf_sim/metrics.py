@@ -10,7 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,6 +33,8 @@ class PodUsage:
     labels: dict[str, str]
     containers: list[tuple[str, int, int]]  # (name, cpu nanocores, memory bytes)
     pod: dict[str, Any] | None  # the object, when it was built anyway
+    volumes: list[dict[str, Any]] = field(default_factory=list)  # spec.volumes, set with the node's figures
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -153,6 +155,8 @@ class Metrics:
             spec = pod_obj.get("spec") or {}
             specs = {c.get("name"): c for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])}
             start = _started(pod_obj, now)
+            p.volumes = list(spec.get("volumes") or [])
+            p.annotations = dict((pod_obj.get("metadata") or {}).get("annotations") or {})
             h = name_hash(p.uid)
             containers = [
                 figures(cname, cpu, mem, specs.get(cname) or {}, mix(h, n), start) for n, (cname, cpu, mem) in enumerate(p.containers)
@@ -344,6 +348,8 @@ class Metrics:
                 "inodesUsed": used // 65536,
             }
 
+        node_fs_capacity = parse_resource_list(node["status"].get("capacity")).get("ephemeral-storage", 107_321_753_600 * NANO) // NANO
+
         def net_stats(h: int, elapsed: float) -> dict[str, Any]:
             rate = 2000 + h % 500_000
             eth0 = {"name": "eth0", "rxBytes": int(rate * elapsed), "rxErrors": 0, "txBytes": int(rate * 0.6 * elapsed), "txErrors": 0}
@@ -351,10 +357,16 @@ class Metrics:
 
         pods = []
         node_rx = node_tx = node_rootfs = 0
+        node_volumes = 0
         for p, start, _qos, containers in self.node_containers(node, now):
             started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
             rootfs = sum(f.fs_usage for f in containers)
             logs = 4096 * len(containers) + name_hash(p.uid) % (64 * 2**20)
+            volumes, on_disk = self.volume_stats(p, node_fs_capacity, alloc.get("memory", 0) // NANO, stamp)
+            node_volumes += on_disk
+            # writable layers and logs: the pod annotation perf-sim/ephemeral-used, else the containers' figures
+            given_own = p.annotations.get("perf-sim/ephemeral-used")
+            own = _nanos(given_own) // NANO if given_own else rootfs + logs
             net = net_stats(name_hash(p.uid), now - start)
             node_rx += net["rxBytes"]
             node_tx += net["txBytes"]
@@ -377,11 +389,14 @@ class Metrics:
                     "cpu": cpu_stats(sum(f.cpu_nanos for f in containers), start),
                     "memory": mem_stats(*(sum(getattr(f, a) for f in containers) for a in ("working_set", "rss", "usage"))),
                     "network": net,
-                    "ephemeral-storage": fs_stats(rootfs + logs),
+                    # the kubelet's pod ephemeral storage: writable layers, logs and disk-backed emptyDirs
+                    "ephemeral-storage": fs_stats(own + on_disk, node_fs_capacity),
+                    **({"volume": volumes} if volumes else {}),
                 }
             )
         eth0 = {"name": "eth0", "rxBytes": node_rx, "rxErrors": 0, "txBytes": node_tx, "txErrors": 0}
         capacity = cap.get("ephemeral-storage", 107_321_753_600 * NANO) // NANO
+        nodefs = node_filesystem(node, "nodefs", with_inodes(fs_stats(capacity // 5 + node_rootfs + node_volumes, capacity)), stamp)
         return {
             "node": {
                 "nodeName": node["metadata"]["name"],
@@ -389,10 +404,70 @@ class Metrics:
                 "cpu": cpu_stats(cpu, boot),
                 "memory": mem_stats(mem, int(mem * 0.8), int(mem * 1.15), alloc.get("memory", 0) // NANO),
                 "network": {"time": stamp, **eth0, "interfaces": [eth0]},
-                "fs": fs_stats(capacity // 5 + node_rootfs, capacity),
+                "fs": nodefs,
+                "runtime": {"imageFs": node_filesystem(node, "imagefs", nodefs, stamp)},
             },
             "pods": pods,
         }
+
+    def volume_stats(self, p: PodUsage, fs_capacity: int, memory: int, stamp: str) -> tuple[list[dict[str, Any]], int]:
+        """The kubelet's pods[].volume[] for a pod's PVC and emptyDir volumes, and the bytes its
+        disk-backed emptyDirs use (part of the pod's ephemeral storage).
+
+        The model, documented so tests can work figures out by hand:
+        - a PVC volume (persistentVolumeClaim, or a generic ephemeral volume's claim <pod>-<volume>):
+          its filesystem is the bound PV's spec.capacity.storage (else the claim's status.capacity,
+          else its request); used bytes are the claim's annotation perf-sim/used (a quantity), else
+          (5 + h % 90)% of it; inodes one per 16 KiB, inodesUsed perf-sim/inodes-used, else used // 32768.
+          Every pod mounting the claim sees the same figures.
+        - an emptyDir: used bytes from the pod annotation perf-sim/volume-used ("cache=100Mi,tmp=2Gi"),
+          else 4 KiB x (h % 25600); a Memory one sizes as its sizeLimit (else the node's allocatable
+          memory), a disk one as the node filesystem (whose use it adds to)."""
+        out: list[dict[str, Any]] = []
+        on_disk = 0
+        given = dict(part.split("=", 1) for part in (p.annotations.get("perf-sim/volume-used") or "").split(",") if "=" in part)
+        for vol in p.volumes:
+            name = vol.get("name", "")
+            claim_name = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim_name is None and "ephemeral" in vol:
+                claim_name = f"{p.name}-{name}"
+            if claim_name:
+                claim = self.store.collections["persistentvolumeclaims"].get((p.namespace, claim_name))
+                if claim is None or dotted(claim, "status.phase") != "Bound":
+                    continue  # the kubelet has not mounted it: no stats
+                size = _claim_size(claim, self.store)
+                notes = (claim.get("metadata") or {}).get("annotations") or {}
+                h = name_hash(f"{p.namespace}/{claim_name}")
+                used = _nanos(notes["perf-sim/used"]) // NANO if "perf-sim/used" in notes else size * (5 + h % 90) // 100
+                inodes = size // 16384
+                inodes_used = int(notes.get("perf-sim/inodes-used") or used // 32768)
+                stats = _fs(stamp, size, used, inodes, inodes_used)
+                stats["pvcRef"] = {"name": claim_name, "namespace": p.namespace}
+            elif "emptyDir" in vol:
+                empty = vol.get("emptyDir") or {}
+                h = name_hash(f"{p.uid}/{name}")
+                used = _nanos(given[name]) // NANO if name in given else 4096 * (h % 25600)
+                if empty.get("medium") == "Memory":
+                    size = _nanos(str(empty["sizeLimit"])) // NANO if empty.get("sizeLimit") else memory
+                else:
+                    size = fs_capacity
+                    on_disk += used
+                stats = _fs(stamp, size, used, size // 16384, max(1, used // 32768))
+            else:
+                continue
+            out.append({"name": name, **stats})
+        return out, on_disk
+
+    def configz(self, node: dict[str, Any]) -> dict[str, Any] | None:
+        """The kubelet's /configz: its effective configuration, of which the suite reads
+        evictionHard (the node annotation perf-sim/eviction-hard, JSON, else the kubelet's
+        Linux defaults). None when the node's annotation perf-sim/configz is "absent" (a
+        kubelet that does not serve it)."""
+        notes = node["metadata"].get("annotations") or {}
+        if notes.get("perf-sim/configz") == "absent":
+            return None
+        hard = json.loads(notes["perf-sim/eviction-hard"]) if "perf-sim/eviction-hard" in notes else dict(EVICTION_HARD)
+        return {"kubeletconfig": {"enableServer": True, "evictionHard": hard, "evictionPressureTransitionPeriod": "5m0s"}}
 
     def _pod(self, p: PodUsage) -> dict[str, Any]:
         obj = self.store.collections["pods"].get((p.namespace, p.name))
@@ -465,6 +540,56 @@ def figures(name: str, cpu_nanos: int, memory: int, container: dict[str, Any], h
         fs_usage=4096 * (10 + h % 50_000),
         faults=50 + h % 1000,
     )
+
+
+# The kubelet's Linux defaults (pkg/kubelet/apis/config/v1beta1/defaults_linux.go).
+EVICTION_HARD = {"imagefs.available": "15%", "memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%"}
+
+
+def _fs(stamp: str, capacity: int, used: int, inodes: int, inodes_used: int) -> dict[str, Any]:
+    return {
+        "time": stamp,
+        "availableBytes": max(0, capacity - used),
+        "capacityBytes": capacity,
+        "usedBytes": used,
+        "inodesFree": max(0, inodes - inodes_used),
+        "inodes": inodes,
+        "inodesUsed": inodes_used,
+    }
+
+
+def with_inodes(stats: dict[str, Any]) -> dict[str, Any]:
+    """A filesystem's figures with its inode count (one per 16 KiB, as mkfs.ext4's default)."""
+    inodes = stats["capacityBytes"] // 16384
+    return {**stats, "inodes": inodes, "inodesFree": max(0, inodes - stats["inodesUsed"])}
+
+
+def node_filesystem(node: dict[str, Any], which: str, nodefs: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """nodefs or imagefs as the node annotation perf-sim/<which> sets it
+    ("capacity=100Gi,available=8Gi,inodes=6553600,inodesFree=300000"), else `nodefs`'s figures
+    (no separate image filesystem: the kubelet then reports the node filesystem for both)."""
+    text = (node["metadata"].get("annotations") or {}).get(f"perf-sim/{which}")
+    if not text:
+        return dict(nodefs)
+    given = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+    capacity = _nanos(given["capacity"]) // NANO
+    available = _nanos(given["available"]) // NANO
+    inodes = int(given.get("inodes") or capacity // 16384)
+    free = int(given.get("inodesFree") or inodes)
+    return _fs(stamp, capacity, capacity - available, inodes, inodes - free)
+
+
+def _claim_size(claim: dict[str, Any], store: Store) -> int:
+    """A bound claim's filesystem size: its PV's capacity, else the claim's own figures."""
+    pv = store.collections["persistentvolumes"].get(("", dotted(claim, "spec.volumeName")))
+    for text in (
+        ((pv or {}).get("spec") or {}).get("capacity", {}).get("storage"),
+        ((claim.get("status") or {}).get("capacity") or {}).get("storage"),
+        (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"),
+    ):
+        if text:
+            return _nanos(str(text)) // NANO
+    return 0
 
 
 def go_float(value: float) -> str:

@@ -583,6 +583,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, metrics.resource_metrics(node), "text/plain; version=0.0.4; charset=utf-8")
         elif rest == "stats/summary":
             self._json(200, metrics.stats_summary(node))
+        elif rest == "configz":
+            config = metrics.configz(node)
+            if config is None:
+                self._send(404, "404 page not found\n", "text/plain; charset=utf-8")
+            else:
+                self._json(200, config)
         elif rest == "healthz":
             self._send(200, "ok", "text/plain; charset=utf-8")
         else:

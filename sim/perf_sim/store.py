@@ -82,6 +82,10 @@ KINDS = {
     "replicasets": Kind("replicasets", "ReplicaSet", True, "apps/v1", short_names=("rs",), categories=("all",)),
     "jobs": Kind("jobs", "Job", True, "batch/v1", (*NAME_FIELDS, "status.successful"), categories=("all",)),
     "cronjobs": Kind("cronjobs", "CronJob", True, "batch/v1", short_names=("cj",), categories=("all",)),
+    # Storage (issue 26): claims, volumes and classes, loaded from --objects files or created through the API.
+    "persistentvolumes": Kind("persistentvolumes", "PersistentVolume", False, fields=("metadata.name",), short_names=("pv",)),
+    "persistentvolumeclaims": Kind("persistentvolumeclaims", "PersistentVolumeClaim", True, short_names=("pvc",)),
+    "storageclasses": Kind("storageclasses", "StorageClass", False, "storage.k8s.io/v1", ("metadata.name",), ("sc",)),
     "runtimeclasses": Kind("runtimeclasses", "RuntimeClass", False, "node.k8s.io/v1", ("metadata.name",)),
     "apiservices": Kind(
         "apiservices", "APIService", False, "apiregistration.k8s.io/v1", ("metadata.name",), categories=("api-extensions",)
@@ -98,7 +102,15 @@ KINDS = {
     "nodemetrics": Kind("nodes", "NodeMetrics", False, "metrics.k8s.io/v1beta1", ("metadata.name",), verbs=("get", "list")),
     "podmetrics": Kind("pods", "PodMetrics", True, "metrics.k8s.io/v1beta1", verbs=("get", "list")),
 }
-LOCAL_GROUPS = ("", "apps", "batch", "node.k8s.io", "apiregistration.k8s.io", "apiextensions.k8s.io")  # served by the API server itself
+LOCAL_GROUPS = (
+    "",
+    "apps",
+    "batch",
+    "node.k8s.io",
+    "storage.k8s.io",
+    "apiregistration.k8s.io",
+    "apiextensions.k8s.io",
+)  # served by the API server itself
 
 
 class ApiStatus(Exception):

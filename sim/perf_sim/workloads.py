@@ -12,7 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import DAEMONSETS, FILLER, GPU_PLUGIN, METRICS_SERVER, WORKLOADS, Workload
+from .catalog import (
+    CLAIM_SIZE,
+    CLAIM_TEMPLATE,
+    CLAIM_VOLUME,
+    DAEMONSETS,
+    FILLER,
+    GPU_PLUGIN,
+    METRICS_SERVER,
+    STORAGE_CLASS,
+    WORKLOADS,
+    Workload,
+)
 from .generate import Generated, suffix, template_spec, timestamp
 
 Key = tuple[str, str]
@@ -44,6 +55,7 @@ class Workloads:
         self.workloads = sorted(every, key=lambda w: (w.namespace, w.name))
         self._census: tuple[Counter[str], Counter[str], Counter[str]] | None = None
         self._lock = threading.Lock()
+        self._claims_made: list[tuple[str, str, str, str]] | None = None
         self.proxy_mode = PROXY_MODES[g.seed % len(PROXY_MODES)]
 
     # -- pod counts -------------------------------------------------------
@@ -92,6 +104,9 @@ class Workloads:
             "jobs": self._jobs,
             "services": self._services,
             "configmaps": self._configmaps,
+            "persistentvolumeclaims": self._claims,
+            "persistentvolumes": self._volumes,
+            "storageclasses": self._classes,
         }
 
     def _controllers(self, kind: str) -> Indexed:
@@ -140,7 +155,10 @@ class Workloads:
         }
 
     def template(self, w: Workload, labels: dict[str, str]) -> dict[str, Any]:
-        return {"metadata": {"labels": labels}, "spec": template_spec(w.spec)}
+        spec = template_spec(w.spec)
+        if CLAIM_VOLUME in (w.spec.get("volumes") or []):  # the controller adds it to each pod, named for the pod
+            spec["volumes"] = [v for v in spec["volumes"] if v.get("name") != CLAIM_TEMPLATE]
+        return {"metadata": {"labels": labels}, "spec": spec}
 
     def owner(self, kind: str, api_version: str, namespace: str, name: str) -> list[dict[str, Any]]:
         return [
@@ -239,6 +257,7 @@ class Workloads:
                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
                 "revisionHistoryLimit": 10,
                 "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                **({"volumeClaimTemplates": [self.claim_template()]} if CLAIM_VOLUME in (w.spec.get("volumes") or []) else {}),
             },
             "status": {
                 "observedGeneration": 1,
@@ -252,6 +271,135 @@ class Workloads:
                 "collisionCount": 0,
             },
         }
+
+    # -- storage ----------------------------------------------------------
+    @staticmethod
+    def claim_template() -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": CLAIM_TEMPLATE},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": STORAGE_CLASS,
+                "resources": {"requests": {"storage": CLAIM_SIZE}},
+                "volumeMode": "Filesystem",
+            },
+        }
+
+    def claim_list(self) -> list[tuple[str, str, str, str]]:
+        """(namespace, claim, phase, the PV bound or "") of every generated claim: one per pod of a
+        StatefulSet with a claim template; claims of pods since scaled away (Bound, mounted by
+        none: 2 + one per 200 nodes) and never provisioned (Pending: 1 + one per 500 nodes)."""
+        with self._lock:
+            if self._claims_made is not None:
+                return self._claims_made
+        out = []
+        for i in range(self.g.pod_count):
+            w = self.g.workload(i)
+            if CLAIM_VOLUME in (w.spec.get("volumes") or []):
+                name = f"{CLAIM_TEMPLATE}-{self.g.pod_name(i, w)}"
+                out.append((w.namespace, name, "Bound", f"pvc-{self.g.uid(7, i)}"))
+        for j in range(2 + self.g.nodes // 200):
+            out.append(("data", f"{CLAIM_TEMPLATE}-postgres-old-{j}", "Bound", f"pvc-{self.g.uid(8, j)}"))
+        for j in range(1 + self.g.nodes // 500):
+            out.append(("analytics", f"scratch-{j}", "Pending", ""))
+        out.sort(key=lambda c: (c[0], c[1]))
+        with self._lock:
+            self._claims_made = out
+        return out
+
+    def claim(self, namespace: str, name: str, phase: str, pv: str) -> dict[str, Any]:
+        size = "500Gi" if name.startswith("scratch-") else CLAIM_SIZE
+        spec: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            "storageClassName": STORAGE_CLASS,
+            "volumeMode": "Filesystem",
+        }
+        status: dict[str, Any] = {"phase": phase}
+        if pv:
+            spec["volumeName"] = pv
+            status.update({"accessModes": ["ReadWriteOnce"], "capacity": {"storage": size}})
+        return {
+            "kind": "PersistentVolumeClaim",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": self.g.owner_uid("PersistentVolumeClaim", namespace, name),
+                "resourceVersion": "1",
+                "creationTimestamp": CREATED,
+                "finalizers": ["kubernetes.io/pvc-protection"],
+                **({"annotations": {"pv.kubernetes.io/bind-completed": "yes"}} if pv else {}),
+            },
+            "spec": spec,
+            "status": status,
+        }
+
+    def _claims(self) -> Indexed:
+        claims = self.claim_list()
+        return Indexed([(c[0], c[1]) for c in claims], lambda i: self.claim(*claims[i]), lambda i: {})
+
+    def volume_list(self) -> list[tuple[str, str, str, str]]:
+        """(PV, claim namespace, claim, phase): one per bound claim, and Released ones whose claim
+        was deleted under the Retain policy (1 + one per 250 nodes)."""
+        out = [(pv, ns, name, "Bound") for ns, name, _phase, pv in self.claim_list() if pv]
+        out += [(f"pvc-released-{j}", "data", f"{CLAIM_TEMPLATE}-postgres-gone-{j}", "Released") for j in range(1 + self.g.nodes // 250)]
+        return sorted(out)
+
+    def volume(self, name: str, namespace: str, claim: str, phase: str) -> dict[str, Any]:
+        return {
+            "kind": "PersistentVolume",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "uid": self.g.owner_uid("PersistentVolume", "", name),
+                "resourceVersion": "1",
+                "creationTimestamp": CREATED,
+                "finalizers": ["kubernetes.io/pv-protection"],
+            },
+            "spec": {
+                "capacity": {"storage": CLAIM_SIZE},
+                "accessModes": ["ReadWriteOnce"],
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": namespace, "name": claim, "apiVersion": "v1"},
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": STORAGE_CLASS,
+                "volumeMode": "Filesystem",
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": f"vol-{name[-12:]}"},
+            },
+            "status": {"phase": phase, "lastPhaseTransitionTime": CREATED},
+        }
+
+    def _volumes(self) -> Indexed:
+        pvs = self.volume_list()
+        return Indexed([("", v[0]) for v in pvs], lambda i: self.volume(*pvs[i]), lambda i: {})
+
+    def _classes(self) -> Indexed:
+        classes = [
+            (STORAGE_CLASS, "ebs.csi.aws.com", {"storageclass.kubernetes.io/is-default-class": "true"}),
+            ("io2", "ebs.csi.aws.com", {}),
+        ]
+
+        def build(i: int) -> dict[str, Any]:
+            name, provisioner, notes = classes[i]
+            return {
+                "kind": "StorageClass",
+                "apiVersion": "storage.k8s.io/v1",
+                "metadata": {
+                    "name": name,
+                    "uid": self.g.owner_uid("StorageClass", "", name),
+                    "resourceVersion": "1",
+                    "creationTimestamp": CREATED,
+                    **({"annotations": notes} if notes else {}),
+                },
+                "provisioner": provisioner,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "WaitForFirstConsumer",
+                "allowVolumeExpansion": True,
+            }
+
+        return Indexed([("", c[0]) for c in classes], build, lambda i: {})
 
     def daemonset(self, w: Workload) -> dict[str, Any]:
         n, ready, _ = self._counts(w, w.name)

@@ -1,0 +1,389 @@
+"""`kubectl perf volumes` through its entry point against perf-sim serving tests/data/volumes.yaml.
+
+Every expected figure is worked out here by hand from the fixture's annotations (perf-sim's
+documented model: sim/perf_sim/metrics.py, Metrics.volume_stats and node_filesystem)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA, Sim
+from inproc import Ran, perf
+
+GI, MI = 2**30, 2**20
+FIXTURE = str(DATA / "volumes.yaml")
+
+
+@pytest.fixture(scope="module")
+def cluster(sim_factory: Any) -> Sim:
+    sim: Sim = sim_factory("--objects", FIXTURE)
+    return sim
+
+
+def volumes(sim: Sim, *args: str) -> Ran:
+    return perf(sim.kubeconfig, "volumes", *args)
+
+
+def doc(sim: Sim, *args: str) -> dict[str, Any]:
+    ran = volumes(sim, "-o", "json", *args)
+    assert ran.returncode == 0, ran.stderr
+    out: dict[str, Any] = json.loads(ran.stdout)
+    return out
+
+
+def by_volume(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(v["pod"], v["volume"]): v for v in report["volumes"]}
+
+
+def test_each_volume_against_what_fills_it(cluster: Sim) -> None:
+    rows = by_volume(doc(cluster))
+    assert sorted(rows) == [
+        ("db-0", "(ephemeral)"),
+        ("db-0", "cache"),
+        ("db-0", "data"),
+        ("job-x", "(ephemeral)"),
+        ("web-1", "(ephemeral)"),
+        ("web-1", "tmp"),
+        ("web-1", "uploads"),
+    ]
+    # data-db-0: 9Gi of its 10Gi PV; inodes one per 16 KiB: 10Gi / 16384 = 655360, 1000 used
+    data = rows[("db-0", "data")]
+    assert data["type"] == "pvc" and data["node"] == "node-a"
+    assert data["claim"] == {
+        "name": "data-db-0",
+        "storageClass": "fast",
+        "accessModes": ["ReadWriteOnce"],
+        "requestBytes": 10 * GI,
+        "capacityBytes": 10 * GI,
+        "volumeName": "pv-data-db-0",
+        "volumeCapacityBytes": 10 * GI,
+    }
+    assert data["stats"] == {
+        "capacityBytes": 10 * GI,
+        "usedBytes": 9 * GI,
+        "availableBytes": 1 * GI,
+        "inodes": 655360,
+        "inodesUsed": 1000,
+        "inodesFree": 654360,
+    }
+    assert data["usedRatio"] == 0.9 and data["inodesRatio"] == 1000 / 655360
+    assert data["status"] == "crit"  # 90% is at the default critical share, 90%
+    # uploads: a 5Gi claim bound to an 8Gi PV; 2Gi used (25%) but 491520 of 8Gi/16384 = 524288 inodes
+    uploads = rows[("web-1", "uploads")]
+    assert (uploads["claim"]["requestBytes"], uploads["claim"]["volumeCapacityBytes"]) == (5 * GI, 8 * GI)
+    assert uploads["basisBytes"] == 8 * GI and uploads["usedRatio"] == 0.25
+    assert uploads["inodesRatio"] == 491520 / 524288 == 0.9375 and uploads["status"] == "crit"
+    # a Memory emptyDir: 256Mi of its 1Gi sizeLimit
+    cache = rows[("db-0", "cache")]
+    assert cache["emptyDir"] == {"medium": "Memory", "sizeLimitBytes": GI}
+    assert (cache["basisBytes"], cache["stats"]["usedBytes"], cache["usedRatio"], cache["status"]) == (GI, 256 * MI, 0.25, "ok")
+    # a disk emptyDir without sizeLimit: against the node filesystem (node-b's 50Gi)
+    tmp = rows[("web-1", "tmp")]
+    assert (tmp["basisBytes"], tmp["stats"]["usedBytes"], tmp["usedRatio"]) == (50 * GI, 3 * GI, 3 / 50)
+    # the pod's ephemeral storage against its limit: 1536Mi of 2Gi = 75% (warn), 950Mi of 1Gi = 92.77% (crit)
+    eph = rows[("db-0", "(ephemeral)")]
+    assert eph["ephemeralStorage"] == {"requestBytes": GI, "limitBytes": 2 * GI}
+    assert (eph["stats"]["usedBytes"], eph["usedRatio"], eph["status"]) == (1536 * MI, 0.75, "warn")
+    job = rows[("job-x", "(ephemeral)")]
+    assert (job["ephemeralStorage"], job["usedRatio"], job["status"]) == ({"requestBytes": 500 * MI, "limitBytes": GI}, 950 / 1024, "crit")
+    # writable layers and logs (1Gi) plus the disk emptyDir (3Gi); no limit, so no share
+    web = rows[("web-1", "(ephemeral)")]
+    assert (web["stats"]["usedBytes"], web["usedRatio"], web["status"]) == (4 * GI, None, "ok")
+
+
+def test_node_filesystems_against_the_kubelets_eviction_thresholds(cluster: Sim) -> None:
+    nodes = {(n["node"], n["filesystem"]): n for n in doc(cluster)["nodes"]}
+    assert sorted(nodes) == [("node-a", "imagefs"), ("node-a", "nodefs"), ("node-b", "imagefs"), ("node-b", "nodefs")]
+    # node-a: 8Gi available of 100Gi is below its configz's nodefs.available<10% (10Gi): the kubelet evicts
+    a = nodes[("node-a", "nodefs")]
+    assert a["pool"] == "web" and a["eviction"]["source"] == "configz"
+    assert a["eviction"]["signals"] == [
+        {"signal": "nodefs.available", "threshold": "10%", "amount": 10 * GI, "observed": 8 * GI, "met": True},
+        {"signal": "nodefs.inodesFree", "threshold": "5%", "amount": 327680, "observed": 655360, "met": False},
+    ]
+    assert (a["usedRatio"], a["status"]) == (0.92, "crit")
+    # its imagefs: the configz raises imagefs.available to 20% (40Gi); 50Gi left, 75% used: a warning
+    ai = nodes[("node-a", "imagefs")]
+    assert ai["eviction"]["signals"] == [
+        {"signal": "imagefs.available", "threshold": "20%", "amount": 40 * GI, "observed": 50 * GI, "met": False}
+    ]
+    assert (ai["usedRatio"], ai["status"]) == (0.75, "warn")
+    # node-b serves no /configz: the defaults; 98304 inodes free is below 5% of 3276800 (163840)
+    b = nodes[("node-b", "nodefs")]
+    assert b["pool"] == "batch" and b["eviction"]["source"] == "defaults"
+    assert b["eviction"]["signals"] == [
+        {"signal": "nodefs.available", "threshold": "10%", "amount": 5 * GI, "observed": 25 * GI, "met": False},
+        {"signal": "nodefs.inodesFree", "threshold": "5%", "amount": 163840, "observed": 98304, "met": True},
+    ]
+    assert b["status"] == "crit"
+    # no separate image filesystem: the kubelet reports the node's for both, against imagefs.available<15%
+    bi = nodes[("node-b", "imagefs")]
+    assert bi["stats"] == b["stats"]
+    assert bi["eviction"]["signals"][0]["amount"] == 50 * GI * 15 // 100
+
+
+def test_configz_fallback_is_said(cluster: Sim) -> None:
+    ran = volumes(cluster)
+    assert ran.returncode == 0
+    notes = [line for line in ran.stderr.splitlines() if "defaults" in line]
+    assert len(notes) == 1 and "1 of 2 nodes" in notes[0] and "node-b" in notes[0] and "404" in notes[0], ran.stderr
+
+
+def test_claims_no_pod_mounts_and_released_volumes(cluster: Sim) -> None:
+    unused = doc(cluster)["unused"]
+    created = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    age = (datetime.now(timezone.utc) - created).total_seconds()
+    assert [(u["kind"], u["namespace"], u["name"], u["state"], u["storageClass"], u["capacityBytes"]) for u in unused] == [
+        ("PersistentVolumeClaim", "batch", "scratch", "Pending", "fast", 20 * GI),
+        ("PersistentVolumeClaim", "shop", "old-export", "Bound (unused)", "fast", 4 * GI),
+        ("PersistentVolume", "shop", "pv-released", "Released", "standard", 30 * GI),
+    ]
+    for u in unused:
+        assert u["creationTimestamp"] == "2026-01-01T00:00:00Z" and abs(u["ageSeconds"] - age) < 120
+
+
+def cells(text: str) -> list[list[str]]:
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
+
+
+def test_table_fullest_first(cluster: Sim) -> None:
+    ran = volumes(cluster)
+    blocks = ran.stdout.split("\n\n")
+    assert len(blocks) == 3, ran.stdout
+    rows = cells(blocks[0])
+    assert rows[0] == ["NAMESPACE", "POD", "VOLUME", "TYPE", "STORAGECLASS", "SIZE", "USED", "AVAILABLE", "USE%", "INODES%", "STATUS"]
+    # 92.77%, 90%, 75%, then the two at 25% by namespace/pod/volume, 6%, and the one without a limit
+    assert [r[1:3] for r in rows[1:]] == [
+        ["job-x", "(ephemeral)"],
+        ["db-0", "data"],
+        ["db-0", "(ephemeral)"],
+        ["db-0", "cache"],
+        ["web-1", "uploads"],
+        ["web-1", "tmp"],
+        ["web-1", "(ephemeral)"],
+    ]
+    assert rows[1] == ["batch", "job-x", "(ephemeral)", "ephemeral", "-", "1Gi", "950Mi", "74Mi", "92%", "-", "CRITICAL"]
+    assert rows[2] == ["shop", "db-0", "data", "pvc", "fast", "10Gi", "9Gi", "1Gi", "90%", "0%", "CRITICAL"]
+    assert rows[5] == ["shop", "web-1", "uploads", "pvc", "standard", "8Gi", "2Gi", "6Gi", "25%", "93%", "CRITICAL"]
+    nodes = cells(blocks[1])
+    assert nodes[0][:3] == ["NODE", "POOL", "FILESYSTEM"]
+    assert ["node-a", "web", "nodefs", "100Gi", "92Gi", "8Gi", "92%", "90%"] == nodes[1][:8]
+    assert "nodefs.available<10% MET" in nodes[1][8]
+    unused = cells(blocks[2])
+    assert unused[1:] == [
+        ["pvc", "batch", "scratch", "Pending", "fast", "20Gi", unused[1][-1]],
+        ["pvc", "shop", "old-export", "Bound (unused)", "fast", "4Gi", unused[2][-1]],
+        ["pv", "shop", "pv-released", "Released", "standard", "30Gi", unused[3][-1]],
+    ]
+
+
+def test_sort_by_room_left(cluster: Sim) -> None:
+    rows = doc(cluster, "--sort", "available")["volumes"]
+    # room under the limit for emptyDirs and ephemeral storage, on the filesystem for claims:
+    # job-x 74Mi, db-0 eph 512Mi, cache 768Mi, data 1Gi, uploads 6Gi, tmp 47Gi, web-1 eph (no limit: 46Gi free on node-b)
+    assert [(r["pod"], r["volume"]) for r in rows] == [
+        ("job-x", "(ephemeral)"),
+        ("db-0", "(ephemeral)"),
+        ("db-0", "cache"),
+        ("db-0", "data"),
+        ("web-1", "uploads"),
+        ("web-1", "(ephemeral)"),
+        ("web-1", "tmp"),
+    ]
+    inodes = doc(cluster, "--sort", "inodes%")["volumes"]
+    assert [(r["pod"], r["volume"]) for r in inodes][:3] == [("web-1", "uploads"), ("web-1", "tmp"), ("db-0", "data")]
+
+
+def test_fail_on_levels(cluster: Sim) -> None:
+    assert volumes(cluster).returncode == 0  # --fail-on none is the default
+    crit = volumes(cluster, "--fail-on", "crit")
+    assert crit.returncode == 1
+    error = crit.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: 6 volume(s) or node filesystem(s) at or above crit:"), crit.stderr
+    for name in ("batch/job-x:(ephemeral)", "shop/db-0:data", "shop/web-1:uploads", "node-a:nodefs", "node-b:nodefs", "node-b:imagefs"):
+        assert name in error
+    # warn adds db-0's ephemeral storage (75%) and node-a's imagefs (75%)
+    warn = volumes(cluster, "--fail-on", "warn", "-o", "json")
+    assert warn.returncode == 1 and "error: 8 volume(s)" in warn.stderr
+    # raised thresholds: nothing left but what the kubelet itself evicts for (node-a nodefs, node-b inodes)
+    high = volumes(cluster, "--fail-on", "warn", "--warn", "99%", "--crit", "100%")
+    assert high.returncode == 1 and "error: 2 volume(s)" in high.stderr and "node-a:nodefs, node-b:nodefs" in high.stderr
+
+
+def test_policy_file_thresholds_per_storage_class(cluster: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("storage:\n  warn: 0.5\n  crit: 0.8\n  storageClasses:\n    standard: {warn: 0.9, crit: 0.95}\n")
+    rows = by_volume(doc(cluster, "--policy", str(policy)))
+    # standard: uploads' 93.75% inodes is past 90% but short of 95%: a warning now
+    assert rows[("web-1", "uploads")]["thresholds"] == {"warn": 0.9, "crit": 0.95}
+    assert rows[("web-1", "uploads")]["status"] == "warn"
+    # the file's defaults: db-0's ephemeral 75% is past 50% and short of 80%; job-x's 92.77% past 80%
+    assert rows[("db-0", "(ephemeral)")]["status"] == "warn"
+    assert rows[("db-0", "cache")]["status"] == "ok"  # 25%
+    # --warn/--crit set the default over the file's, the per-class values stay
+    flagged = by_volume(doc(cluster, "--policy", str(policy), "--warn", "0.2", "--crit", "0.3"))
+    assert flagged[("db-0", "cache")]["status"] == "warn"
+    assert flagged[("web-1", "uploads")]["thresholds"] == {"warn": 0.9, "crit": 0.95}
+
+
+def test_bad_input_is_one_line_and_status_2(cluster: Sim, tmp_path: Path) -> None:
+    for args, words in [
+        (["--warn", "0.9", "--crit", "0.5"], "--warn (0.9) must not be above --crit (0.5)"),
+        (["--warn", "150%"], "must be above 0 and at most 1"),
+        (["--sort", "size"], "invalid choice"),
+        (["--storage-class", "Not_A_Class"], "invalid StorageClass name"),
+        (["--fail-on", "error"], "invalid choice"),
+    ]:
+        ran = volumes(cluster, *args)
+        assert ran.returncode == 2 and words in ran.stderr and ran.stdout == "", (args, ran.stderr)
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("storage:\n  warn: 0.9\n  crit: 0.5\n")
+    ran = volumes(cluster, "--policy", str(policy))
+    assert ran.returncode == 2 and ran.stderr.strip() == "error: storage: warn (0.9) must not be above crit (0.5)"
+    policy.write_text("storage:\n  critical: 0.5\n")
+    ran = volumes(cluster, "--policy", str(policy))
+    assert ran.returncode == 2 and "storage: unknown key(s) ('critical' was unexpected)" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_namespace_selector_and_storage_class(cluster: Sim) -> None:
+    batch = doc(cluster, "-n", "batch")
+    assert [(v["pod"], v["volume"]) for v in batch["volumes"]] == [("job-x", "(ephemeral)")]
+    assert {n["node"] for n in batch["nodes"]} == {"node-b"}  # the nodes hosting the namespace's pods
+    assert [u["name"] for u in batch["unused"]] == ["scratch"]  # pv-released's claim was in shop
+    # -l: a claim a pod left out mounts would look unused, so that section is not given
+    ran = volumes(cluster, "-l", "app=db", "-o", "json")
+    assert ran.returncode == 0 and json.loads(ran.stdout)["unused"] is None
+    assert "claims no pod mounts are not listed under -l" in ran.stderr
+    fast = doc(cluster, "--storage-class", "fast")
+    assert [(v["pod"], v["volume"]) for v in fast["volumes"]] == [("db-0", "data")]
+    assert [u["name"] for u in fast["unused"]] == ["scratch", "old-export"]
+    ran = volumes(cluster, "--storage-class", "gp3")
+    assert ran.returncode == 0 and "no StorageClass named gp3 (the cluster has fast, standard)" in ran.stderr
+
+
+def test_csv_carries_the_three_sections(cluster: Sim) -> None:
+    ran = volumes(cluster, "-o", "csv")
+    rows = list(csv.DictReader(io.StringIO(ran.stdout)))
+    assert [r["SECTION"] for r in rows].count("volume") == 7
+    assert [r["SECTION"] for r in rows].count("node") == 4
+    assert [r["SECTION"] for r in rows].count("unused") == 3
+    data = next(r for r in rows if r["SECTION"] == "volume" and r["VOLUME"] == "data")
+    assert (data["USED"], data["AVAILABLE"], data["SIZE"], data["USE%"]) == (str(9 * GI), str(GI), str(10 * GI), "0.9")
+
+
+def test_html_page(cluster: Sim) -> None:
+    ran = volumes(cluster, "-o", "html")
+    assert ran.returncode == 0 and ran.stdout.startswith("<!DOCTYPE html>")
+    for text in ("<h2>Volumes</h2>", "<h2>Node filesystems</h2>", "pv-released", '<tr class="crit">', "nodefs.available&lt;10% MET"):
+        assert text in ran.stdout
+
+
+def test_yaml_and_wide(cluster: Sim) -> None:
+    import yaml
+
+    assert set(yaml.safe_load(volumes(cluster, "-o", "yaml").stdout)) == {"thresholds", "summary", "volumes", "nodes", "unused"}
+    wide = cells(volumes(cluster, "-o", "wide").stdout.split("\n\n")[0])
+    header = wide[0]
+    data = dict(zip(header, next(r for r in wide if r[2] == "data"), strict=True))
+    assert (data["CLAIM"], data["ACCESS"], data["REQUESTED"], data["PV"], data["PV-CAPACITY"], data["INODES"]) == (
+        "data-db-0",
+        "RWO",
+        "10Gi",
+        "pv-data-db-0",
+        "10Gi",
+        "655360",
+    )
+    assert data["WORKLOAD"] == "Pod/shop/db-0" and data["WARN/CRIT"] == "75%/90%"
+
+
+def test_summary_counts(cluster: Sim) -> None:
+    assert doc(cluster)["summary"] == {"volumes": 7, "nodeFilesystems": 4, "unused": 3, "ok": 3, "warn": 2, "crit": 6}
+
+
+@pytest.fixture(scope="module")
+def forbidden(sim_factory: Any) -> Sim:
+    sim: Sim = sim_factory("--objects", FIXTURE, "--forbid-cluster-list", "nodes/proxy")
+    return sim
+
+
+def test_forbidden_node_proxy_is_one_note(forbidden: Sim) -> None:
+    ran = volumes(forbidden)
+    assert ran.returncode == 0
+    notes = ran.stderr.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: no volume figures: reading the kubelet's /stats/summary needs get on nodes/proxy")
+    rows = cells(ran.stdout.split("\n\n")[0])
+    data = next(r for r in rows if r[2] == "data")
+    assert data == ["shop", "db-0", "data", "pvc", "fast", "10Gi", "<unknown>", "<unknown>", "-", "-", "<unknown>"]
+
+
+@pytest.fixture(scope="module")
+def with_down_node(sim_factory: Any) -> Sim:
+    sim: Sim = sim_factory("--objects", FIXTURE, str(DATA / "cadvisor-notready.yaml"))
+    return sim
+
+
+def test_unreadable_node_is_one_note(with_down_node: Sim) -> None:
+    ran = volumes(with_down_node, "-o", "json")
+    assert ran.returncode == 0
+    notes = [line for line in ran.stderr.splitlines() if "node-down" in line]
+    assert notes == [
+        "note: node node-down: kubelet not reachable through the API server (503): error trying to reach service: "
+        "dial tcp 10.0.0.1:10250: connect: connection refused (GET /api/v1/nodes/node-down/proxy/stats/summary: 503 ): "
+        "its volumes show no figures"
+    ] or (len(notes) == 1 and "503" in notes[0] and "its volumes show no figures" in notes[0]), ran.stderr
+    assert {n["node"] for n in json.loads(ran.stdout)["nodes"]} == {"node-a", "node-b"}
+
+
+def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:
+    """perf-sim's generated clusters: each postgres StatefulSet pod mounts data-<pod> (gp3, 20Gi),
+    two claims of pods scaled away stay Bound, one never provisioned is Pending, one PV is Released
+    (6 nodes: 2 + 6 // 200, 1 + 6 // 500, 1 + 6 // 250); the figures agree across reads."""
+    first = doc(generated)
+    claims = generated.get("/api/v1/persistentvolumeclaims")["items"]
+    mounted = [v for v in first["volumes"] if v["type"] == "pvc"]
+    assert mounted and all(v["claim"]["name"] == f"data-{v['pod']}" and v["claim"]["storageClass"] == "gp3" for v in mounted)
+    assert all(v["stats"]["capacityBytes"] == 20 * GI and 0.05 <= v["usedRatio"] < 0.95 for v in mounted)
+    # every claim is either mounted by a running pod or listed as unused
+    unused = {(u["name"], u["state"]) for u in first["unused"]}
+    assert unused == {
+        ("data-postgres-old-0", "Bound (unused)"),
+        ("data-postgres-old-1", "Bound (unused)"),
+        ("scratch-0", "Pending"),
+        ("pvc-released-0", "Released"),
+    }
+    names = {c["metadata"]["name"] for c in claims}
+    assert {v["claim"]["name"] for v in mounted} | {n for n, s in unused if s != "Released"} <= names
+    # a get of one claim, and the same figures on a second read
+    one = generated.get(f"/api/v1/namespaces/data/persistentvolumeclaims/{mounted[0]['claim']['name']}")
+    assert one["spec"]["volumeName"] == mounted[0]["claim"]["volumeName"]
+    again = doc(generated)
+    assert [(v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in again["volumes"]] == [
+        (v["pod"], v["volume"], v["stats"] and v["stats"]["usedBytes"]) for v in first["volumes"]
+    ]
+
+
+def test_through_kubectls_plugin_lookup(cluster: Sim) -> None:
+    """The one run through the real kubectl: `kubectl perf volumes` finds the plugin and gets its status."""
+    from conftest import kubectl
+
+    ran = kubectl(cluster, "perf", "volumes", "--fail-on", "crit", check=False)
+    assert ran.returncode == 1 and "error: 6 volume(s)" in ran.stderr, ran.stderr
+    assert ran.stdout.splitlines()[1].split()[:3] == ["batch", "job-x", "(ephemeral)"]
+
+
+def test_completion_offers_the_flags_and_the_clusters_storage_classes(cluster: Sim) -> None:
+    from kubectl_perf.completion import complete
+
+    flags, _ = complete(["volumes", "--st"])
+    assert ("--storage-class", "only claims (and volumes) of this StorageClass") in flags
+    classes, _ = complete(["volumes", "--kubeconfig", str(cluster.kubeconfig), "--storage-class", ""])
+    assert [c for c, _d in classes] == ["fast", "standard"]
+    sorts, _ = complete(["volumes", "--sort", ""])
+    assert [s for s, _d in sorts] == ["used%", "available", "inodes%"]
