@@ -32,6 +32,7 @@ PLUGINS = {
     "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
     "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
+    "rightsize": ("kubectl_perf.rightsize", "requests and limits from observed usage, that the padding policy admits"),
 }
 
 EXIT_ERROR = 1
