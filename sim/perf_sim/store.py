@@ -81,6 +81,9 @@ KINDS = {
     "replicasets": Kind("replicasets", "ReplicaSet", True, "apps/v1", short_names=("rs",), categories=("all",)),
     "jobs": Kind("jobs", "Job", True, "batch/v1", (*NAME_FIELDS, "status.successful"), categories=("all",)),
     "cronjobs": Kind("cronjobs", "CronJob", True, "batch/v1", short_names=("cj",), categories=("all",)),
+    "horizontalpodautoscalers": Kind(
+        "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, "autoscaling/v2", short_names=("hpa",), categories=("all",)
+    ),
     "runtimeclasses": Kind("runtimeclasses", "RuntimeClass", False, "node.k8s.io/v1", ("metadata.name",)),
     "apiservices": Kind(
         "apiservices", "APIService", False, "apiregistration.k8s.io/v1", ("metadata.name",), categories=("api-extensions",)
@@ -97,7 +100,15 @@ KINDS = {
     "nodemetrics": Kind("nodes", "NodeMetrics", False, "metrics.k8s.io/v1beta1", ("metadata.name",), verbs=("get", "list")),
     "podmetrics": Kind("pods", "PodMetrics", True, "metrics.k8s.io/v1beta1", verbs=("get", "list")),
 }
-LOCAL_GROUPS = ("", "apps", "batch", "node.k8s.io", "apiregistration.k8s.io", "apiextensions.k8s.io")  # served by the API server itself
+LOCAL_GROUPS = (
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "node.k8s.io",
+    "apiregistration.k8s.io",
+    "apiextensions.k8s.io",
+)  # served by the API server itself
 
 
 class ApiStatus(Exception):

@@ -4,6 +4,7 @@ the typed, frozen RightsizeOptions that everything past this file reads."""
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -208,7 +209,7 @@ class Sampling:
     @property
     def rounds(self) -> int:
         """Reads of metrics.k8s.io: one at the start, then one each interval to the end."""
-        return int(self.duration // self.interval) + 1
+        return math.floor(self.duration / self.interval + 1e-9) + 1  # 1 / 0.1 is 9.99...: not 9 rounds
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""Issue 25 without Prometheus: `kubectl perf rightsize` samples metrics.k8s.io for --duration every
+--interval (perf-sim serves each PodMetrics' `usageSeries` one entry per read, stamped 15 s apart),
+keeps history in --history-file across runs, and leaves HPA-scaled workloads alone. Expected
+figures are worked out by hand from the series below."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Sim
+from inproc import perf
+from rightsize_helpers import deployment, dump, node
+
+Mi = 2**20
+
+
+def series(cpus_m: list[int], mems_mi: list[int]) -> list[dict[str, str]]:
+    return [{"cpu": f"{c}m", "memory": f"{m}Mi"} for c, m in zip(cpus_m, mems_mi, strict=True)]
+
+
+def pod_metrics(ns: str, pod: str, entries: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "kind": "PodMetrics",
+        "metadata": {"name": pod, "namespace": ns},
+        "timestamp": "2026-11-27T10:00:00Z",
+        "window": "15s",
+        "containers": [{"name": "app", "usage": entries[0], "usageSeries": entries}],
+    }
+
+
+RES = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
+# api: pods a (10m, 20m, ... 110m; 100Mi .. 150Mi) and b (120m .. 220m; 150Mi .. 200Mi), 11 reads each.
+# scaled: an HPA on cpu targets it. Nodes: one, 8 cores and 16Gi (budget 12Gi at 75%).
+OBJECTS = [
+    node("n1", "general", "8", "16Gi"),
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sample"}},
+    *deployment("sample", "api", timedelta(days=30), RES, ["a", "b"], "n1"),
+    *deployment("sample", "scaled", timedelta(days=30), RES, ["s"], "n1"),
+    pod_metrics("sample", "api-abc12-a", series(list(range(10, 111, 10)), [100, 105, 110, 115, 120, 125, 130, 135, 140, 145, 150])),
+    pod_metrics("sample", "api-abc12-b", series(list(range(120, 221, 10)), [150, 155, 160, 165, 170, 175, 180, 185, 190, 195, 200])),
+    pod_metrics("sample", "scaled-abc12-s", series([300] * 11, [64] * 11)),
+    {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "scaled", "namespace": "sample"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"},
+            "maxReplicas": 5,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}],
+        },
+    },
+]
+
+
+@pytest.fixture
+def sample(sim_factory: Any, tmp_path: Path) -> Sim:
+    """A fresh cluster per test: perf-sim counts each pod's metric reads."""
+    path = tmp_path / "sample.yaml"
+    path.write_text(dump(OBJECTS))
+    return sim_factory("--objects", str(path))
+
+
+def run(sim: Sim, *extra: str) -> dict[str, Any]:
+    ran = perf(sim.kubeconfig, "rightsize", "-n", "sample", "--duration", "1", "--interval", "0.1", "-o", "json", *extra)
+    assert ran.returncode == 0, ran.stderr
+    doc: dict[str, Any] = json.loads(ran.stdout)
+    return {w["name"]: w["containers"][0] for w in doc["workloads"]} | {"_doc": doc}
+
+
+def test_sampled_recommendation_by_hand(sample: Sim) -> None:
+    got = run(sample)
+    assert got["_doc"]["source"] == "metrics.k8s.io"
+    api = got["api"]
+    # --duration 1 --interval 0.1: 11 reads, each answered with the next entry: 22 samples (two pods),
+    # stamped 15 s apart: a span of 10 x 15 s = 150 s. CPU: 10m .. 220m in steps of 10m; p95 by
+    # nearest rank is the ceil(0.95 x 22) = 21st smallest: 210m. Memory peak 200Mi + 15% = 230Mi.
+    assert api["basis"] == {"samples": 22, "spanSeconds": 150, "pods": 2, "cpuPercentile": 0.95}
+    assert api["recommended"] == {"requests": {"cpu": "210m", "memory": "230Mi"}, "limits": {"memory": "230Mi"}}
+    assert api["admission"] == {"allowed": True, "message": ""}
+    # scaled: its HPA scales on cpu, so changing its requests moves the HPA's target: skipped.
+    assert got["scaled"]["recommended"] is None
+    assert got["scaled"]["status"] == "skipped: HPA scaled scales on cpu (--allow-hpa to include)"
+
+
+def test_allow_hpa_and_floors(sample: Sim) -> None:
+    got = run(sample, "--allow-hpa", "--memory-min", "100Mi", "--cpu-percentile", "50")
+    # scaled: 300m throughout, 64Mi + 15% = 73.6Mi -> 74Mi, under the 100Mi floor: 100Mi.
+    assert got["scaled"]["recommended"] == {"requests": {"cpu": "300m", "memory": "100Mi"}, "limits": {"memory": "100Mi"}}
+    # api at p50: the ceil(0.5 x 22) = 11th smallest of 10m .. 220m = 110m.
+    assert got["api"]["recommended"]["requests"]["cpu"] == "110m"
+
+
+def test_too_few_samples_is_insufficient_data(sample: Sim) -> None:
+    got = run(sample, "--min-samples", "23")
+    assert got["api"]["recommended"] is None
+    assert got["api"]["status"] == "insufficient data: 22 samples, fewer than 23"
+
+
+def test_history_file_builds_up_across_runs(sample: Sim, tmp_path: Path) -> None:
+    history = tmp_path / "history.jsonl"
+    first = run(sample, "--history-file", str(history))
+    assert first["api"]["basis"]["samples"] == 22
+    assert len(history.read_text().splitlines()) == 22 + 11  # api's two pods and scaled's one, 11 reads each
+    second = run(sample, "--history-file", str(history))
+    # The second run reads entries 12 .. 22: past the series' end, so each pod's last entry (110m, 220m),
+    # stamped anew. 44 samples: the 22 of the file and 22 new. Sorted, the top 12 are 220m (b's last,
+    # once in the first run and 11 times now): the ceil(0.95 x 44) = 42nd smallest is 220m. Span: 21 x 15 s.
+    api = second["api"]
+    assert api["basis"] == {"samples": 44, "spanSeconds": 315, "pods": 2, "cpuPercentile": 0.95}
+    assert api["recommended"]["requests"] == {"cpu": "220m", "memory": "230Mi"}
+    assert second["_doc"]["history"] == "14d"
+
+
+def test_bad_history_file_is_one_line(sample: Sim, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    ran = perf(sample.kubeconfig, "rightsize", "-n", "sample", "--duration", "0.1", "--interval", "0.1", "--history-file", str(bad))
+    assert ran.returncode == 2
+    assert ran.stderr == f"error: --history-file {bad}: line 1 is not a rightsize sample\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cpu-percentile", "0"], "percentile '0' must be above 0"),
+        (["--history", "soon"], "invalid duration 'soon'"),
+        (["--prometheus", "prom:9090"], "use an http:// or https:// URL"),
+        (["--prometheus-header", "X: y"], "go with --prometheus"),
+        (["--cpu-limit-ratio", "0.5"], "below 1"),
+        (["--prometheus", "http://p", "--history", "100d", "--step", "1m"], "raise --step"),
+    ],
+)
+def test_bad_flags_are_one_line(argv: list[str], message: str) -> None:
+    ran = perf(None, "rightsize", *argv)
+    assert ran.returncode == 2
+    assert message in ran.stderr.splitlines()[0]
