@@ -3,7 +3,15 @@ perf-sim's objects format, with creation times relative to now."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -70,3 +78,73 @@ def deployment(
 
 def dump(objects: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+# -- a real Prometheus with backfilled history ------------------------------------------------
+PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+NO_PROMETHEUS = "needs Debian's prometheus package (prometheus and promtool); ./dev test installs it"
+Rate = Callable[[float], float]  # unix seconds -> cores
+WorkingSet = Callable[[float], int]  # unix seconds -> bytes
+
+
+def openmetrics(series: Mapping[tuple[str, str, str], tuple[Rate, WorkingSet]], first: int, last: int, every: int = 60) -> str:
+    """OpenMetrics text of cAdvisor's two series per (namespace, pod, container), a sample every
+    `every` seconds from `first` to `last`; the CPU counter integrates the rate."""
+    lines = []
+    for (ns, pod, container), (rate, _ws) in series.items():
+        labels = f'namespace="{ns}",pod="{pod}",container="{container}"'
+        total = 0.0
+        for t in range(first, last + 1, every):
+            lines.append(f"container_cpu_usage_seconds_total{{{labels}}} {total:.6f} {t}")
+            total += rate(t) * every
+    for (ns, pod, container), (_rate, ws) in series.items():
+        labels = f'namespace="{ns}",pod="{pod}",container="{container}"'
+        lines.extend(f"container_memory_working_set_bytes{{{labels}}} {ws(t)} {t}" for t in range(first, last + 1, every))
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prometheus_serving(tmp: Path, text: str) -> Iterator[str]:
+    """`text` backfilled by promtool into a TSDB that prometheus serves on a loopback port, with no
+    scrape jobs; yields its URL."""
+    assert PROMETHEUS and PROMTOOL
+    (tmp / "series.om").write_text(text)
+    tsdb = tmp / "tsdb"
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(tmp / "series.om"), str(tsdb)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (tmp / "prometheus.yml").write_text("global: {}\nscrape_configs: []\n")
+    port = free_port()
+    log = open(tmp / "prometheus.log", "wb")
+    argv = [PROMETHEUS, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tsdb}", f"--web.listen-address=127.0.0.1:{port}"]
+    proc = subprocess.Popen([*argv, "--storage.tsdb.retention.time=30d"], stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/-/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("prometheus did not start: " + (tmp / "prometheus.log").read_text()[-2000:])
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -292,6 +292,7 @@ SUITE_RESOURCES = {
     "v1": {"namespaces", "nodes", "pods", "configmaps", "services", "nodes/proxy"},
     "apps/v1": {"deployments", "replicasets", "statefulsets", "daemonsets"},
     "batch/v1": {"jobs", "cronjobs"},
+    "autoscaling/v2": {"horizontalpodautoscalers"},
     "apiregistration.k8s.io/v1": {"apiservices"},
     "apiextensions.k8s.io/v1": {"customresourcedefinitions"},
     "wgpolicyk8s.io/v1alpha2": {"policyreports", "clusterpolicyreports"},

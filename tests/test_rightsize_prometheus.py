@@ -7,30 +7,23 @@ below from the series written, never by the code under test."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Sim
 from inproc import perf
-from rightsize_helpers import deployment, dump, node
+from rightsize_helpers import NO_PROMETHEUS, PROMETHEUS, PROMTOOL, deployment, dump, free_port, node, openmetrics, prometheus_serving
 
-PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
-pytestmark = pytest.mark.skipif(
-    not (PROMETHEUS and PROMTOOL), reason="needs Debian's prometheus package (prometheus and promtool); ./dev test installs it"
-)
+pytestmark = pytest.mark.skipif(not (PROMETHEUS and PROMTOOL), reason=NO_PROMETHEUS)
 
 DAY = 86400
 HISTORY = 2 * DAY  # --history 2d
 STEP = 300  # --step 5m: query_range points every 5 minutes, rate over 5m
-SCRAPE = 60  # generated samples every minute
 Mi = 2**20
 
 # The cluster: two nodes of pool `general`, 4 cores and 4Gi each; the padding target 75% gives a
@@ -49,7 +42,7 @@ OBJECTS = [
 ]
 
 
-def cpu_rate(pod: str, t: float, start: float) -> float:
+def cpu_rate(pod: str, t: float, *, start: float) -> float:
     """Cores used. web-x1: 0.1 for the first 80% of the history, 0.5 for the last 20%; web-x2:
     0.1 throughout; cache: 0.2; young: 0.3."""
     if pod == "web-abc12-x1":
@@ -57,80 +50,26 @@ def cpu_rate(pod: str, t: float, start: float) -> float:
     return {"web-abc12-x2": 0.1, "cache-abc12-c1": 0.2, "young-abc12-y1": 0.3}[pod]
 
 
-def working_set(pod: str, t: float, start: float) -> int:
+def working_set(pod: str, t: float, *, start: float) -> int:
     """Bytes. web-x1: 200Mi, with one hour at 300Mi in the middle; web-x2: 250Mi; cache: 3000Mi; young: 100Mi."""
     if pod == "web-abc12-x1":
         return 300 * Mi if DAY <= t - start < DAY + 3600 else 200 * Mi
     return {"web-abc12-x2": 250 * Mi, "cache-abc12-c1": 3000 * Mi, "young-abc12-y1": 100 * Mi}[pod]
 
 
-def openmetrics(end: float) -> str:
+def openmetrics_of(end: float) -> str:
     """Samples every minute from an hour before the history to 15 minutes after `end` (the
-    query's end is a little later than the generation); counters integrate the rates."""
+    query's end is a little later than the generation)."""
     start = end - HISTORY
-    first, last = int(start - 3600), int(end + 900)
     pods = ["web-abc12-x1", "web-abc12-x2", "cache-abc12-c1", "young-abc12-y1"]
-    lines = []
-    for pod in pods:
-        labels = f'namespace="shop",pod="{pod}",container="app"'
-        total = 0.0
-        for t in range(first, last + 1, SCRAPE):
-            lines.append(f"container_cpu_usage_seconds_total{{{labels}}} {total:.6f} {t}")
-            total += cpu_rate(pod, t, start) * SCRAPE
-    for pod in pods:
-        labels = f'namespace="shop",pod="{pod}",container="app"'
-        for t in range(first, last + 1, SCRAPE):
-            lines.append(f"container_memory_working_set_bytes{{{labels}}} {working_set(pod, t, start)} {t}")
-    return "\n".join(lines) + "\n# EOF\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    series = {("shop", p, "app"): (partial(cpu_rate, p, start=start), partial(working_set, p, start=start)) for p in pods}
+    return openmetrics(series, int(start - 3600), int(end + 900))
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("prom")
-    end = time.time()
-    (tmp / "series.om").write_text(openmetrics(end))
-    tsdb = tmp / "tsdb"
-    subprocess.run(
-        [str(PROMTOOL), "tsdb", "create-blocks-from", "openmetrics", str(tmp / "series.om"), str(tsdb)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (tmp / "prometheus.yml").write_text("global: {}\nscrape_configs: []\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(PROMETHEUS),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tsdb}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=30d",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "prometheus.log", "wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/-/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("prometheus did not start: " + (tmp / "prometheus.log").read_text()[-2000:])
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with prometheus_serving(tmp_path_factory.mktemp("prom"), openmetrics_of(time.time())) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
