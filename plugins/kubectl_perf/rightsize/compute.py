@@ -50,6 +50,12 @@ class Strategy:
     min_samples: int = 10
     history: float = 14 * 86400.0  # seconds of history asked for
     allow_hpa: bool = False
+    min_age: float | None = None  # seconds; None: the history
+
+    @property
+    def youngest(self) -> float:
+        """A workload younger than this has too little history to judge."""
+        return self.history if self.min_age is None else self.min_age
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -233,7 +239,7 @@ def recommend_workload(
 ) -> WorkloadRec:
     containers: list[ContainerRec] = []
     recs: dict[str, Amounts] = {}
-    young = w.age is not None and w.age < strategy.history
+    young = w.age is not None and w.age < strategy.youngest
     for container in w.template.get("containers") or ():
         name = str(container.get("name", ""))
         merged = usage.get((w.workload, name)) or Samples()

@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     strat.add_argument(
         "--min-samples", type=positive_int, default=10, metavar="N", help="fewer samples than this is insufficient data (default 10)"
     )
+    strat.add_argument(
+        "--min-age",
+        type=duration,
+        metavar="DURATION",
+        help="workloads younger than this are insufficient data (default: the history, --duration when sampling without a file)",
+    )
     strat.add_argument("--allow-hpa", action="store_true", help="recommend for workloads an HPA scales on cpu or memory too")
     add_policy_flags(strat)
     p.add_argument("-o", "--output", choices=OUTPUTS, default="table", metavar="FORMAT", help=f"{', '.join(OUTPUTS)} (default table)")
@@ -250,6 +256,7 @@ def options(args: argparse.Namespace) -> RightsizeOptions:
         args.min_samples,
         args.history if args.prometheus else (args.duration if not args.history_file else args.history),
         args.allow_hpa,
+        args.min_age,
     )
     return RightsizeOptions(
         args.namespace, args.selector, args.chunk_size, source, strategy, policy_from(args), args.output, connection(args)
