@@ -139,3 +139,35 @@ def test_bad_flags_are_one_line(argv: list[str], message: str) -> None:
     ran = perf(None, "rightsize", *argv)
     assert ran.returncode == 2
     assert message in ran.stderr.splitlines()[0]
+
+
+def test_csv_wide_yaml_and_html(sample: Sim) -> None:
+    import csv
+    import io
+
+    import yaml
+
+    base = ["rightsize", "-n", "sample", "--duration", "1", "--interval", "0.1"]
+    ran = perf(sample.kubeconfig, *base, "-o", "csv")
+    assert ran.returncode == 0, ran.stderr
+    rows = {r["workload"]: r for r in csv.DictReader(io.StringIO(ran.stdout))}
+    api = rows["Deployment/sample/api"]
+    # base units: 500m is 0.5 cores, 512Mi 536870912 bytes; recommended 210m and 230Mi (by hand above)
+    assert (api["cpu request"], api["memory request"]) == ("0.5", str(512 * Mi))
+    assert (api["cpu recommended"], api["memory recommended"]) == ("0.21", str(230 * Mi))
+    assert (api["samples"], api["span"], api["admitted"]) == ("22", "150", "true")
+    assert rows["Deployment/sample/scaled"]["admitted"] == ""
+    wide = perf(sample.kubeconfig, *base, "-o", "wide").stdout
+    assert "CPU RECOMMENDED" in wide.splitlines()[0] and "CPU RECOMMENDED" not in perf(sample.kubeconfig, *base).stdout
+    doc = yaml.safe_load(perf(sample.kubeconfig, *base, "-o", "yaml").stdout)
+    assert doc["strategy"] == {
+        "cpuRequest": "p95",
+        "cpuMin": "10m",
+        "cpuLimit": "none",
+        "memory": "max + 15%",
+        "memoryMin": "32Mi",
+        "minSamples": 10,
+        "allowHpa": False,
+    }
+    page = perf(sample.kubeconfig, *base, "-o", "html").stdout
+    assert page.startswith("<!DOCTYPE html>") and "Deployment/sample/api" in page and "<script" not in page

@@ -19,6 +19,7 @@ from typing import Any
 from ..model import NodeView, container_amounts, group_nodes, pod_requests, pool_of
 from ..owners import Workload
 from ..policy import Policy, evaluate
+from ..render import human_age
 from ..scheduling import referenced_keys
 
 NANO = 10**9
@@ -270,7 +271,7 @@ def recommend_workload(
             rec.status = f"insufficient data: {basis.samples} samples, fewer than {strategy.min_samples}"
         elif young:
             rec.status = (
-                f"insufficient data: the workload is younger than the history ({_duration(w.age or 0)} < {_duration(strategy.history)})"
+                f"insufficient data: the workload is younger than the history ({human_age(w.age or 0)} < {_duration(strategy.youngest)})"
             )
         else:
             rec.recommended = recs[name] = recommend(merged, strategy)

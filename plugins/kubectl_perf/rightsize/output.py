@@ -58,7 +58,29 @@ COLUMNS = [
     Column("change", lambda row: _change(row[1])),
     Column("basis", lambda row: _basis(row[1])),
     Column("verdict", lambda row: row[1].verdict),
+    # -o wide, and csv/tsv in base units (cores, bytes, seconds): the figures behind the words above
+    Column("cpu request", lambda row: cpu_text(row[1].current.cpu_request), lambda row: _num(row[1].current.cpu_request), wide=True),
+    Column(
+        "memory request", lambda row: mem_text(row[1].current.memory_request), lambda row: _num(row[1].current.memory_request), wide=True
+    ),
+    Column("cpu recommended", lambda row: cpu_text(_rec(row).cpu_request), lambda row: _num(_rec(row).cpu_request), wide=True),
+    Column("memory recommended", lambda row: mem_text(_rec(row).memory_request), lambda row: _num(_rec(row).memory_request), wide=True),
+    Column("samples", lambda row: str(row[1].basis.samples), lambda row: row[1].basis.samples, wide=True, right=True),
+    Column("span", lambda row: duration_text(row[1].basis.span), lambda row: row[1].basis.span, wide=True),
+    Column("admitted", lambda row: _admitted(row[1]), wide=True),
 ]
+
+
+def _rec(row: Row) -> Amounts:
+    return row[1].recommended or Amounts()
+
+
+def _num(nanos: int | None) -> int | float | None:
+    return None if nanos is None else to_number(nanos)
+
+
+def _admitted(r: ContainerRec) -> str:
+    return "" if r.recommended is None else ("true" if r.allowed else "false")
 
 
 def rows(report: Report) -> list[Row]:
