@@ -134,6 +134,7 @@ SMOKE = {
     "images": (["-o", "json"], {"summary", "images", "prePull"}),
     "cadvisor": (["--summary", "--all-nodes", "--once", "-o", "json"], {"containers", "nodes"}),
     "audit": (["-o", "json"], {"summary", "results"}),
+    "rightsize": (["-o", "json", "--duration", "1", "--interval", "1"], {"source", "strategy", "workloads", "totals"}),
 }
 
 

@@ -171,3 +171,22 @@ def test_csv_wide_yaml_and_html(sample: Sim) -> None:
     }
     page = perf(sample.kubeconfig, *base, "-o", "html").stdout
     assert page.startswith("<!DOCTYPE html>") and "Deployment/sample/api" in page and "<script" not in page
+
+
+def test_through_the_real_kubectl_plugin_lookup(generated: Sim) -> None:
+    """kubectl finds kubectl-perf-rightsize on PATH; a generated cluster's workloads are sampled
+    twice (--duration 1 --interval 1): 2 samples per running pod, so only workloads of 5 pods or more
+    reach the default --min-samples 10; the three Deployments perf-sim gives an HPA on cpu are skipped."""
+    from conftest import kubectl
+
+    ran = kubectl(generated, "perf", "rightsize", "-A", "--duration", "1", "--interval", "1", "-o", "json")
+    doc = json.loads(ran.stdout)
+    assert doc["source"] == "metrics.k8s.io" and doc["workloads"]
+    skipped = sorted(w["name"] for w in doc["workloads"] if w["containers"][0]["status"].startswith("skipped: HPA"))
+    assert skipped == ["checkout", "notebook", "orders"]
+    others = [c for w in doc["workloads"] if w["name"] not in skipped for c in w["containers"]]
+    assert others
+    for c in others:
+        samples = c["basis"]["samples"]
+        assert samples == 2 * c["basis"]["pods"]
+        assert c["status"] == ("recommended" if samples >= 10 else f"insufficient data: {samples} samples, fewer than 10")
