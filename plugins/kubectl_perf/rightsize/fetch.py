@@ -26,13 +26,13 @@ from .flags import PrometheusSource, RightsizeOptions, Sampling
 
 Obj = Mapping[str, Any]
 
-# kind -> (API path of its collection, the path to its pod template's spec)
+# kind -> (API path of its collection, the path to its pod template's spec). A Job's template is
+# immutable, so a Job of no CronJob is counted as it is, not patched.
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Deployment": ("/apis/apps/v1/{ns}deployments", ("spec", "template", "spec")),
     "StatefulSet": ("/apis/apps/v1/{ns}statefulsets", ("spec", "template", "spec")),
     "DaemonSet": ("/apis/apps/v1/{ns}daemonsets", ("spec", "template", "spec")),
     "ReplicaSet": ("/apis/apps/v1/{ns}replicasets", ("spec", "template", "spec")),
-    "Job": ("/apis/batch/v1/{ns}jobs", ("spec", "template", "spec")),
     "CronJob": ("/apis/batch/v1/{ns}cronjobs", ("spec", "jobTemplate", "spec", "template", "spec")),
 }
 RESOURCE = {
@@ -40,7 +40,6 @@ RESOURCE = {
     "StatefulSet": "statefulset",
     "DaemonSet": "daemonset",
     "ReplicaSet": "replicaset",
-    "Job": "job",
     "CronJob": "cronjob",
 }
 
@@ -97,19 +96,21 @@ def read_cluster(cluster: Cluster, options: RightsizeOptions) -> Reads:
     now = datetime.now(timezone.utc)
     workloads: list[WorkloadInput] = []
     other: list[Obj] = []
+    unpatched: dict[str, int] = {}
     for w, its_pods in sorted(by_workload.items()):
         found = controllers.get(w)
         if found is None:
             other.extend(its_pods)
-            if w.kind != "Pod":
-                notes.append(f"{w.text()}: not a workload rightsize patches (or not readable); its pods are counted as they are")
+            unpatched[w.kind] = unpatched.get(w.kind, 0) + 1
             continue
         created = (found.get("metadata") or {}).get("creationTimestamp")
         age = age_seconds(created, now) if isinstance(created, str) else None
         workloads.append(WorkloadInput(w, _dig(found, KINDS[w.kind][1]), age, tuple(its_pods), hpas.get(w, "")))
-    bare = sum(1 for w in by_workload if w.kind == "Pod")
-    if bare:
-        notes.append(f"{bare} pod(s) without a controller: no template to patch; counted as they are")
+    for kind, n in sorted(unpatched.items()):
+        why = {"Pod": "without a controller: no template", "Job": "of Jobs of no CronJob: a Job's template cannot change"}.get(
+            kind, f"of {kind} controllers rightsize does not patch (or could not read)"
+        )
+        notes.append(f"pods of {n} workload(s) {why}; counted in the totals as they are")
     nodes: list[Obj] = []
     try:
         nodes = _list(cluster, "/api/v1/nodes", None, options.chunk_size)
