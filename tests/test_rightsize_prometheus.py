@@ -183,3 +183,48 @@ def test_token_file_and_header_flags(shop: Sim, prometheus: str, tmp_path: Path)
         shop.kubeconfig, "rightsize", "-n", "shop", "--prometheus", prometheus, "--prometheus-token-file", str(tmp_path / "nope")
     )
     assert missing.returncode == 2 and missing.stderr.startswith("error: --prometheus-token-file")
+
+
+def test_batches_of_one_pod_give_the_same_answer(shop: Sim, prometheus: str) -> None:
+    """--prometheus-batch 1: one query per pod (web's two pods apart), the samples joined per workload."""
+    whole = containers(json.loads(run(shop, prometheus, "-o", "json").stdout))
+    single = containers(json.loads(run(shop, prometheus, "-o", "json", "--prometheus-batch", "1").stdout))
+    assert single == whole
+    assert single["web"]["basis"]["samples"] == 1154
+
+
+def test_a_silent_prometheus_times_out_in_one_line(shop: Sim) -> None:
+    """A server that accepts and never answers: --prometheus-timeout bounds the wait."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        ran = perf(shop.kubeconfig, "rightsize", "-n", "shop", "--prometheus", f"http://127.0.0.1:{port}", "--prometheus-timeout", "1s")
+        assert time.monotonic() - started < 20
+        assert ran.returncode == 1
+        assert ran.stderr.startswith(f"error: http://127.0.0.1:{port}: cannot query Prometheus:") and "timed out" in ran.stderr
+        assert len(ran.stderr.splitlines()) == 1
+    finally:
+        stop.set()
+        thread.join()
+        for s in held:
+            s.close()
+        listener.close()
