@@ -18,9 +18,10 @@ from typing import Any
 
 from ..model import NodeView, container_amounts, group_nodes, pod_requests, pool_of
 from ..owners import Workload
-from ..policy import Policy, evaluate
+from ..policy import Policy, evaluate, memory_need
+from ..quantity import format_bytes
 from ..render import human_age
-from ..scheduling import referenced_keys
+from ..scheduling import node_matches, referenced_keys
 
 NANO = 10**9
 MILLI = 10**6  # nanos in a millicore
@@ -250,8 +251,26 @@ def verdict(spec: Obj, workload: Workload, policy: Policy, views: Sequence[NodeV
     denying = [f"[{f.rule}] {f.message}" for f in findings if f.deny]
     others = [f"[{f.rule}] {f.message}" for f in findings if not f.deny]
     if mode == "enforce" and denying:
-        return False, "; ".join(denying)
+        pools = _breached_pools(spec, views) if any(f.rule == "padding" and f.deny for f in findings) else ""
+        return False, pools + "; ".join(denying)
     return True, "; ".join(others + (denying if mode != "enforce" else []))
+
+
+def _breached_pools(spec: Obj, views: Sequence[NodeView]) -> str:
+    """'pool general budget 3Gi: ', the pools the template may land on whose padding budget its
+    memory passes (the smallest budget of each), ahead of the rule's own words."""
+    need = memory_need(spec).nanos
+    low: dict[str, int] = {}
+    for v in views:
+        if need > v.budget and node_matches(spec, v.name, v.labels, v.taints):
+            pool = pool_of(v)
+            low[pool] = min(low.get(pool, v.budget), v.budget)
+    if not low:
+        return ""
+    listed = sorted(low.items())
+    text = ", ".join(f"{name} budget {format_bytes(budget)}" for name, budget in listed[:5])
+    more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+    return f"pool{'s' if len(listed) > 1 else ''} {text}{more}: "
 
 
 def recommend_workload(
