@@ -88,9 +88,9 @@ def test_sampled_recommendation_by_hand(sample: Sim) -> None:
 
 
 def test_allow_hpa_and_floors(sample: Sim) -> None:
-    got = run(sample, "--allow-hpa", "--memory-min", "100Mi", "--cpu-percentile", "50")
-    # scaled: 300m throughout, 64Mi + 15% = 73.6Mi -> 74Mi, under the 100Mi floor: 100Mi.
-    assert got["scaled"]["recommended"] == {"requests": {"cpu": "300m", "memory": "100Mi"}, "limits": {"memory": "100Mi"}}
+    got = run(sample, "--allow-hpa", "--memory-min", "100Mi", "--cpu-percentile", "50", "--cpu-limit-ratio", "1.5")
+    # scaled: 300m throughout, 64Mi + 15% = 73.6Mi -> 74Mi, under the 100Mi floor: 100Mi; CPU limit 1.5 x 300m = 450m.
+    assert got["scaled"]["recommended"] == {"requests": {"cpu": "300m", "memory": "100Mi"}, "limits": {"cpu": "450m", "memory": "100Mi"}}
     # api at p50: the ceil(0.5 x 22) = 11th smallest of 10m .. 220m = 110m.
     assert got["api"]["recommended"]["requests"]["cpu"] == "110m"
 
