@@ -87,20 +87,25 @@ Rate = Callable[[float], float]  # unix seconds -> cores
 WorkingSet = Callable[[float], int]  # unix seconds -> bytes
 
 
-def openmetrics(series: Mapping[tuple[str, str, str], tuple[Rate, WorkingSet]], first: int, last: int, every: int = 60) -> str:
-    """OpenMetrics text of cAdvisor's two series per (namespace, pod, container), a sample every
-    `every` seconds from `first` to `last`; the CPU counter integrates the rate."""
+def openmetrics(series: Mapping[tuple[str, ...], tuple[Rate, WorkingSet]], first: int, last: int, every: int = 60) -> str:
+    """OpenMetrics text of cAdvisor's two series per (namespace, pod, container[, job]), a sample
+    every `every` seconds from `first` to `last`; the CPU counter integrates the rate."""
     lines = []
-    for (ns, pod, container), (rate, _ws) in series.items():
-        labels = f'namespace="{ns}",pod="{pod}",container="{container}"'
+    for key, (rate, _ws) in series.items():
+        labels = _labels(key)
         total = 0.0
         for t in range(first, last + 1, every):
             lines.append(f"container_cpu_usage_seconds_total{{{labels}}} {total:.6f} {t}")
             total += rate(t) * every
-    for (ns, pod, container), (_rate, ws) in series.items():
-        labels = f'namespace="{ns}",pod="{pod}",container="{container}"'
+    for key, (_rate, ws) in series.items():
+        labels = _labels(key)
         lines.extend(f"container_memory_working_set_bytes{{{labels}}} {ws(t)} {t}" for t in range(first, last + 1, every))
     return "\n".join(lines) + "\n# EOF\n"
+
+
+def _labels(key: tuple[str, ...]) -> str:
+    ns, pod, container, *job = key
+    return f'namespace="{ns}",pod="{pod}",container="{container}"' + "".join(f',job="{j}"' for j in job)
 
 
 def free_port() -> int:

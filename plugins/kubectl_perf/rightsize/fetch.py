@@ -200,7 +200,11 @@ def prometheus_usage(
         for i in range(0, len(pods), source.batch):
             names = [name for name, _w in pods[i : i + source.batch]]
             matchers = f'namespace={label_value(namespace)},pod=~{label_value(regex_alternatives(names))},container!="",container!="POD"'
-            cpu_q = f"sum by (pod, container) (rate(container_cpu_usage_seconds_total{{{matchers}}}[{window}]))"
+            # Summed per job (older cAdvisors split CPU per core), then the largest job's: two jobs
+            # scraping the same kubelet must not count the usage twice.
+            cpu_q = (
+                f"max by (pod, container) (sum by (pod, container, job) (rate(container_cpu_usage_seconds_total{{{matchers}}}[{window}])))"
+            )
             mem_q = f"max by (pod, container) (container_memory_working_set_bytes{{{matchers}}})"
             try:
                 for query, attr in ((cpu_q, "cpu"), (mem_q, "memory")):
