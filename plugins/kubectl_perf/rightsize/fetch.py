@@ -268,8 +268,9 @@ def sampled_usage(
                         "memory": mem,
                     }
                 )
-    if source.history_file:
-        _append_history(source.history_file, lines)
+        if source.history_file and lines:  # each round as it comes: an interrupted run keeps what it read
+            _append_history(source.history_file, lines)
+            lines = []
     return out
 
 
