@@ -190,3 +190,37 @@ def test_through_the_real_kubectl_plugin_lookup(generated: Sim) -> None:
         samples = c["basis"]["samples"]
         assert samples == 2 * c["basis"]["pods"]
         assert c["status"] == ("recommended" if samples >= 10 else f"insufficient data: {samples} samples, fewer than 10")
+
+
+def test_perf_sim_usage_period_moves_usage_deterministically(sim_factory: Any) -> None:
+    """perf-sim --usage-period: each container's usage is its fixed figure times a factor in
+    0.5 .. 1.5 that changes each period, stamped with the period's start."""
+    import time
+
+    from kubectl_perf.quantity import parse_quantity
+
+    fixed = sim_factory("--nodes", "1", "--pods-per-node", "8", "--seed", "5")
+    moving = sim_factory("--nodes", "1", "--pods-per-node", "8", "--seed", "5", "--usage-period", "1")
+
+    def usage(sim: Sim) -> tuple[set[str], dict[tuple[str, str, str], tuple[int, int]]]:
+        items = sim.get("/apis/metrics.k8s.io/v1beta1/pods")["items"]
+        stamps = {i["timestamp"] for i in items}
+        figures = {
+            (i["metadata"]["namespace"], i["metadata"]["name"], c["name"]): (
+                parse_quantity(c["usage"]["cpu"]),
+                parse_quantity(c["usage"]["memory"]),
+            )
+            for i in items
+            for c in i["containers"]
+        }
+        return stamps, figures
+
+    _, base = usage(fixed)
+    first_stamps, first = usage(moving)
+    time.sleep(1.05)
+    second_stamps, second = usage(moving)
+    assert first_stamps != second_stamps  # stamped with the period's start
+    assert first.keys() == second.keys() == base.keys()
+    assert first != second
+    for key, (cpu, _mem) in first.items():
+        assert 0.5 * base[key][0] - 10**6 <= cpu <= 1.5 * base[key][0] + 10**6  # within the factor (a nanocore's rounding aside)
