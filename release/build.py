@@ -195,7 +195,8 @@ def manifest(ver: str, built: dict[Platform, str], base_url: str) -> str:
         "plans pre-pulls (kube-fledged); cadvisor summarises the kubelet's cAdvisor metrics "
         "(CPU throttling, memory against limits); volumes shows how full PVCs, emptyDirs and "
         "node filesystems are, against eviction thresholds, and lists unused claims; audit "
-        "checks what already runs against the padding policy and writes PolicyReports.",
+        "checks what already runs against the padding policy and writes PolicyReports; "
+        "rightsize recommends requests and limits from observed usage that the padding policy admits.",
         width=76,  # with the 4-space indent, no line passes 80 columns
     )
     lines = [

@@ -147,7 +147,7 @@ from realk8s import realk8s, realk8s_factory, realk8s_shared  # noqa: E402, F401
 # -- the fast lane: `./dev test --fast` runs `pytest -m "not slow"` --------------------------------
 # A test is slow when it needs a real process, server or browser beyond the shared perf-sim clusters:
 # the real kubectl, a fresh interpreter, gunicorn, chromium, docker-registry, build/pipx/krew, helm,
-# or a kube-apiserver. Marked here, from what the test, its fixtures and the test-module helpers
+# prometheus, or a kube-apiserver. Marked here, from what the test, its fixtures and the test-module helpers
 # they call refer to, so a test converted to the in-process `inproc.perf` leaves the slow lane by
 # itself, and no test file carries the marker.
 SLOW_MODULES = {
@@ -160,6 +160,7 @@ SLOW_FIXTURES = {"realk8s": "kube-apiserver", "realk8s_factory": "kube-apiserver
 
 def _slow_objects() -> dict[int, str]:
     import realk8s as realk8s_module
+    import rightsize_helpers
     import webhook_helpers
 
     return {
@@ -169,6 +170,7 @@ def _slow_objects() -> dict[int, str]:
         id(realk8s_module): "kube-apiserver",
         id(realk8s_module.start): "kube-apiserver",
         id(realk8s_module.loaded): "kube-apiserver",
+        id(rightsize_helpers.prometheus_serving): "prometheus (promtool backfill and the server)",
     }
 
 

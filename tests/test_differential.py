@@ -293,6 +293,7 @@ SUITE_RESOURCES = {
     "storage.k8s.io/v1": {"storageclasses"},
     "apps/v1": {"deployments", "replicasets", "statefulsets", "daemonsets"},
     "batch/v1": {"jobs", "cronjobs"},
+    "autoscaling/v2": {"horizontalpodautoscalers"},
     "apiregistration.k8s.io/v1": {"apiservices"},
     "apiextensions.k8s.io/v1": {"customresourcedefinitions"},
     "wgpolicyk8s.io/v1alpha2": {"policyreports", "clusterpolicyreports"},

@@ -135,6 +135,7 @@ SMOKE = {
     "cadvisor": (["--summary", "--all-nodes", "--once", "-o", "json"], {"containers", "nodes"}),
     "audit": (["-o", "json"], {"summary", "results"}),
     "volumes": (["-o", "json"], {"thresholds", "summary", "volumes", "nodes", "unused"}),
+    "rightsize": (["-o", "json", "--duration", "1", "--interval", "1"], {"source", "strategy", "workloads", "totals"}),
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = [ROOT / "plugins" / "kubectl_perf", ROOT / "webhook" / "perf_webhook"]
 PURE = ("quantity", "model", "scheduling", "policy", "padding")
-PLUGIN_PACKAGES = ("capacity", "images", "cadvisor", "audit", "volumes")
+PLUGIN_PACKAGES = ("capacity", "images", "cadvisor", "audit", "volumes", "rightsize")
 # What a pure layer may import: each other, and standard-library modules that do no I/O.
 PURE_ALLOWED = {
     "__future__",

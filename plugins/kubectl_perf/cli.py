@@ -35,6 +35,7 @@ PLUGINS = {
     "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
     "volumes": ("kubectl_perf.volumes", "df for PVCs, emptyDirs and ephemeral storage; node filesystems against eviction; unused claims"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
+    "rightsize": ("kubectl_perf.rightsize", "requests and limits from observed usage, that the padding policy admits"),
 }
 
 EXIT_ERROR = 1
@@ -457,6 +458,10 @@ def audit(argv: list[str] | None = None) -> int:
 
 def volumes(argv: list[str] | None = None) -> int:
     return dispatch("volumes", list(sys.argv[1:] if argv is None else argv))
+
+
+def rightsize(argv: list[str] | None = None) -> int:
+    return dispatch("rightsize", list(sys.argv[1:] if argv is None else argv))
 
 
 def write_helptext(path: str) -> None:

@@ -25,7 +25,7 @@ NO_FILE = 4  # cobra's ShellCompDirectiveNoFileComp
 NO_SPACE = 2  # ShellCompDirectiveNoSpace: the value goes on (label: -> label:team)
 FILES = 0  # ShellCompDirectiveDefault: the shell completes file names
 API_TIMEOUT = 2.0  # seconds: a prompt must not hang on a slow cluster
-FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file"}
+FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file", "history_file", "prometheus_token_file"}
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods", "nvidia.com/gpu")
 # Flags whose value is a comma-separated list: each item after a comma is completed too.
 LISTS = {"resources", "disable", "label_columns", "node_selector", "selector", "namespace_labels"}

@@ -130,6 +130,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="answer 403 to cluster-wide lists of RESOURCE (e.g. pods, or metrics.k8s.io/nodes), as RBAC limited to namespaces "
         "does; nodes/proxy forbids the kubelet endpoints",
     )
+    p.add_argument(
+        "--usage-period",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pod metrics of generated pods move each SECONDS (a deterministic factor 0.5-1.5 per container and period), "
+        "for sampling tests; default: fixed usage",
+    )
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     args = p.parse_args(argv)
     if args.nodes is not None and args.nodes < 0 or args.pods_per_node < 0:
@@ -149,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         docs = [d for path in args.objects or [] for d in read_documents(path)]
         load_objects(store, docs)
+        if store.generated:
+            from .workloads import generated_hpas
+
+            for hpa in generated_hpas(store.generated):
+                store.write("horizontalpodautoscalers", hpa)
     except (OSError, ValueError, yaml.YAMLError, AttributeError, ApiStatus) as err:
         print(f"perf-sim: cannot load objects: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
@@ -170,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     cert, key, ca_pem = self_signed(workdir)
     token = secrets.token_urlsafe(24)
     Handler.cfg = Config(store, token, set(args.forbid_cluster_list))
+    Handler.cfg.metrics.usage_period = args.usage_period
     try:
         server = Server(("127.0.0.1", args.port), Handler)
     except OSError as err:

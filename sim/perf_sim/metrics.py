@@ -54,6 +54,12 @@ class Metrics:
         self._lock = threading.Lock()
         self._node_totals: tuple[int, dict[str, tuple[int, int]]] | None = None
         self._containers: OrderedDict[str, tuple[int, list[tuple[PodUsage, float, str, list[Figures]]]]] = OrderedDict()
+        # Usage that changes between reads, for sampling tests (kubectl perf rightsize): a given
+        # PodMetrics with `usageSeries` per container serves its k-th entry on its k-th read; with
+        # usage_period (perf-sim --usage-period) every other pod's usage moves each period.
+        self.usage_period = 0.0
+        self.started = float(int(time.time()))
+        self._reads: dict[tuple[str, str], int] = {}
 
     # -- per pod ----------------------------------------------------------
     def running_pods(self, node: str | None = None, namespace: str | None = None) -> Iterator[PodUsage]:
@@ -83,7 +89,7 @@ class Metrics:
                 key = (meta.get("namespace", ""), meta.get("name", ""))
                 if key in given:
                     containers = [
-                        (c["name"], _nanos(c["usage"].get("cpu", "0")), _nanos(c["usage"].get("memory", "0")) // NANO)
+                        (c["name"], _nanos(_first_usage(c).get("cpu", "0")), _nanos(_first_usage(c).get("memory", "0")) // NANO)
                         for c in given[key].get("containers") or []
                     ]
                 else:
@@ -130,13 +136,31 @@ class Metrics:
         }
 
     def pod_metrics(self, p: PodUsage) -> dict[str, Any]:
+        stamp = _now(-10)
+        containers = [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers]
+        given = self.store.collections["podmetrics"].extras.get((p.namespace, p.name))
+        if given and any(c.get("usageSeries") for c in given.get("containers") or ()):
+            with self._lock:
+                k = self._reads.get((p.namespace, p.name), 0)
+                self._reads[(p.namespace, p.name)] = k + 1
+            containers = [{"name": c["name"], "usage": _nth_usage(c, k)} for c in given.get("containers") or ()]
+            stamp = _stamp(self.started + 15 * k)  # one metrics-server window (15 s) per read
+        elif self.usage_period and not given:
+            # A deterministic wave: each container's usage times 0.5 .. 1.5, a new factor per period
+            # (from the container's name and the period's number), stamped with the period's start.
+            n = int(time.time() // self.usage_period)
+            containers = []
+            for i, (c, cpu, mem) in enumerate(p.containers):
+                f = 0.5 + (mix(name_hash(f"{p.uid}/{c}"), n + i * 7919) & 0xFFFF) / 0xFFFF
+                containers.append({"name": c, "usage": {"cpu": f"{int(cpu * f)}n", "memory": f"{int(mem * f) // 1024}Ki"}})
+            stamp = _stamp(n * self.usage_period)
         return {
             "kind": "PodMetrics",
             "apiVersion": "metrics.k8s.io/v1beta1",
             "metadata": {"name": p.name, "namespace": p.namespace, "creationTimestamp": _now(), "labels": p.labels},
-            "timestamp": _now(-10),
+            "timestamp": stamp,
             "window": WINDOW,
-            "containers": [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers],
+            "containers": containers,
         }
 
     # -- kubelet endpoints ------------------------------------------------
@@ -647,6 +671,21 @@ def _nanos(text: str) -> int:
 
 def _now(offset: int = 0) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
+def _stamp(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _first_usage(container: dict[str, Any]) -> dict[str, Any]:
+    """A given container's usage, or the first of its usageSeries (node totals use it)."""
+    return container.get("usage") or (container.get("usageSeries") or [{}])[0]
+
+
+def _nth_usage(container: dict[str, Any], k: int) -> dict[str, Any]:
+    """The k-th of a container's usageSeries, the last one once they run out."""
+    series = container.get("usageSeries") or [container.get("usage") or {}]
+    return series[min(k, len(series) - 1)]
 
 
 def _escape(text: str) -> str:

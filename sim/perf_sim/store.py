@@ -86,6 +86,9 @@ KINDS = {
     "persistentvolumes": Kind("persistentvolumes", "PersistentVolume", False, fields=("metadata.name",), short_names=("pv",)),
     "persistentvolumeclaims": Kind("persistentvolumeclaims", "PersistentVolumeClaim", True, short_names=("pvc",)),
     "storageclasses": Kind("storageclasses", "StorageClass", False, "storage.k8s.io/v1", ("metadata.name",), ("sc",)),
+    "horizontalpodautoscalers": Kind(
+        "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, "autoscaling/v2", short_names=("hpa",), categories=("all",)
+    ),
     "runtimeclasses": Kind("runtimeclasses", "RuntimeClass", False, "node.k8s.io/v1", ("metadata.name",)),
     "apiservices": Kind(
         "apiservices", "APIService", False, "apiregistration.k8s.io/v1", ("metadata.name",), categories=("api-extensions",)
@@ -106,6 +109,7 @@ LOCAL_GROUPS = (
     "",
     "apps",
     "batch",
+    "autoscaling",
     "node.k8s.io",
     "storage.k8s.io",
     "apiregistration.k8s.io",

@@ -584,3 +584,29 @@ def kube_proxy_config(mode: str) -> str:
         'ipvs:\n  scheduler: ""\n'
         "nftables:\n  syncPeriod: 0s\n"
     )
+
+
+def generated_hpas(g: Generated, count: int = 3) -> list[dict[str, Any]]:
+    """A few autoscaling/v2 HPAs on cpu over the generated Deployments outside kube-system (every
+    third, at most `count`), so tools that must leave HPA-scaled workloads alone have some to find."""
+    deployments = [
+        w for w in sorted(WORKLOADS, key=lambda w: (w.namespace, w.name)) if w.owner_kind == "ReplicaSet" and w.namespace != "kube-system"
+    ]
+    out = []
+    for w in deployments[::3][:count]:
+        out.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": w.name, "namespace": w.namespace, "creationTimestamp": CREATED},
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name},
+                    "minReplicas": 1,
+                    "maxReplicas": 10,
+                    "metrics": [
+                        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+                    ],
+                },
+            }
+        )
+    return out
