@@ -72,6 +72,27 @@ KINDS = {
         categories=("all",),
     ),
     "configmaps": Kind("configmaps", "ConfigMap", True, short_names=("cm",)),
+    # core v1 Events, with the field selectors the API server's event strategy offers
+    "events": Kind(
+        "events",
+        "Event",
+        True,
+        fields=(
+            *NAME_FIELDS,
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ),
+        short_names=("ev",),
+    ),
     "services": Kind(
         "services", "Service", True, fields=(*NAME_FIELDS, "spec.clusterIP", "spec.type"), short_names=("svc",), categories=("all",)
     ),

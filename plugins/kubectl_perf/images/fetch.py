@@ -11,6 +11,7 @@ from ..owners import owner_index
 from ..running_pods import with_running_pods
 from .compute import ImageInventory, Inspection
 from .flags import ImagesPlan
+from .pulls import Pull, parse_event
 
 
 def nodes(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory, notes: list[str]) -> None:
@@ -110,3 +111,21 @@ def inspect(cluster: Cluster, inventory: ImageInventory, plan: ImagesPlan, notes
     found = Registry(plan.registry_timeout, credentials, arch).inspect_all(items)
     notes.extend(credentials.notes)
     return found
+
+
+def pulled_events(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> list[Pull]:
+    """The kubelets' `Pulled` events (core v1 events, fieldSelector reason=Pulled, page by page; the
+    events.k8s.io/v1 API serves the same objects). Forbidden: a note, and the pre-pull plan ranks by size."""
+    scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
+
+    def add(acc: list[Pull], items: list[dict[str, Any]]) -> None:
+        acc.extend(p for p in map(parse_event, items) if p is not None)
+
+    try:
+        return cluster.fold(f"/api/v1{scope}/events", list, add, {"fieldSelector": "reason=Pulled"})
+    except ApiError as err:
+        if err.status not in (403, 404):
+            raise
+        if err.status == 403:
+            notes.append("cannot list events (forbidden): no observed pulls; the pre-pull plan ranks by size (rankBasis size)")
+        return []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..api import Connection
 from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, connection, count, seconds
 from .compute import DEFAULT_MAX_IMAGES
+from .pulls import go_duration
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
 SORTS = ("size", "nodes", "pods", "waste")
@@ -23,6 +24,8 @@ examples:
   kubectl perf images -n shop --inspect        ... reading custom images' configs from their registries
   kubectl perf images -o imagecache --namespace-for-cache kube-fledged | kubectl apply -f -
   kubectl perf images -o html > images.html
+  kubectl perf images --pulls --since 30m      pulls the kubelets reported in the last 30 minutes, per image and pool
+  kubectl perf images --pulls -o wide          ... and each workload's start-up: scheduled, pulled, started, ready
 
 Distroless savings count the base image only: exact with --inspect when its layers are
 found (savingBasis), else an estimate shown with ~. --inspect authenticates with the pods'
@@ -35,6 +38,17 @@ more than it lists (the kubelet's nodeStatusMaxImages).
 
 exit status: 0 ok (notes about missing permissions or registries go to stderr);
 1 error; 2 bad flags."""
+
+
+def duration(text: str) -> float:
+    """A window as kubectl writes one (30m, 2h, 1h30m, 90s); seconds above 0."""
+    try:
+        value = go_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 30m, 2h or 90s") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
 
 
 def label_key(text: str) -> str:
@@ -65,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)"
+    )
+    pulls = p.add_argument_group("measured pulls")
+    pulls.add_argument(
+        "--pulls",
+        action="store_true",
+        help="pulls as the kubelets measured them (Pulled events), per image and node pool; -o wide: per workload start-up",
+    )
+    pulls.add_argument(
+        "--since",
+        type=duration,
+        metavar="DURATION",
+        help="only pulls within this window, e.g. 30m or 2h (default: every event the API server keeps, 1h by default)",
     )
     plan = p.add_argument_group("pre-pull plan")
     plan.add_argument(
@@ -113,6 +139,8 @@ class ImagesPlan:
     chunk_size: int = 500
     inspect: bool = False
     registry_timeout: float = 5.0
+    since: float | None = None  # seconds: the window of Pulled events; None: all the API server keeps
+    startup: bool = False  # pod condition times for the start-up waterfall (--pulls)
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,7 @@ class ImagesView:
     sort: str = "size"
     top: int = 25  # 0: all
     namespace_for_cache: str = "kube-fledged"
+    pulls: bool = False  # print the observed pulls (and, wide, the start-up waterfall)
 
 
 @dataclass(frozen=True)
@@ -137,6 +166,8 @@ class ImagesOptions:
 
 def options(args: argparse.Namespace) -> ImagesOptions:
     """The parsed flags as data; nothing past this file sees `args`."""
-    plan = ImagesPlan(args.namespace, args.selector, args.node_selector, args.chunk_size, args.inspect, args.registry_timeout)
-    view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache)
+    plan = ImagesPlan(
+        args.namespace, args.selector, args.node_selector, args.chunk_size, args.inspect, args.registry_timeout, args.since, args.pulls
+    )
+    view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache, args.pulls)
     return ImagesOptions(plan, view, args.max_images, args.min_size, args.pool_label, connection(args))

@@ -9,6 +9,7 @@ from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageReport, ImageRow, PoolRow, PrePull
+from .pulls import UNLISTED, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
     from .flags import ImagesView
@@ -44,13 +45,46 @@ def pre_pull_doc(p: PrePull) -> dict[str, Any]:
         "mayHold": p.uncertain,
         "why": p.reasons,
         "workloads": [w.as_dict() for w in p.workloads],
+        "rankBasis": p.rank_basis,
+        "secondsPerPull": _round(p.seconds_per_pull),
+        "expectedPulls": p.expected_pulls,
+        "secondsSaved": _round(p.seconds_saved),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
+def pulls_doc(r: PoolPulls) -> dict[str, Any]:
+    return {
+        "image": r.image,
+        "pool": None if r.pool == UNLISTED else r.pool,
+        "pulls": r.pulls,
+        "medianSeconds": _round(r.median),
+        "maxSeconds": _round(r.max),
+        "medianIncludingWaiting": _round(r.median_waiting),
+        "sizeBytes": r.size,
+        "alreadyPresent": r.hits,
+        "nodes": len(r.nodes),
+    }
+
+
+def startup_doc(f: Waterfall) -> dict[str, Any]:
+    return {
+        "workload": f.workload.as_dict(),
+        "pods": f.pods,
+        "scheduledAfter": _round(f.scheduled),
+        "pulledAfter": _round(f.pulled),
+        "startedAfter": _round(f.started),
+        "readyAfter": _round(f.ready),
     }
 
 
 def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
     inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
-    return {
+    out = {
         "summary": {
             "images": len(result.images),
             "uniqueBytes": result.unique_bytes,
@@ -80,6 +114,10 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
         "images": [image_doc(r) for r in result.sorted_images(sort)],
         "prePull": [pre_pull_doc(p) for p in result.pre_pull],
     }
+    if result.pulls is not None:  # --pulls
+        out["pulls"] = [pulls_doc(r) for r in result.pulls]
+        out["startup"] = [startup_doc(f) for f in result.startup]
+    return out
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -177,6 +215,23 @@ def _fresh(p: PoolRow) -> str:
     return human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else "")
 
 
+def seconds_text(value: float | None) -> str:
+    """3.2s, 1m05s; "" when there is no figure."""
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(round(value), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def _saved(p: PrePull) -> str:
+    """12.4s x 3 = 37.2s where pulls were observed; `(by size)` where none was."""
+    if p.seconds_saved is None:
+        return "(by size)"
+    return f"{seconds_text(p.seconds_per_pull)} x {p.expected_pulls} = {seconds_text(p.seconds_saved)}"
+
+
 def pre_pull_columns() -> list[Column]:
     return [
         Column("PRE-PULL IMAGE", lambda p: p.image),
@@ -184,7 +239,38 @@ def pre_pull_columns() -> list[Column]:
         Column("POOL", lambda p: ",".join(f"{k}={v}" for k, v in p.selector.items()) or "(all nodes)"),
         Column("MISSING ON", lambda p: f"{p.missing}/{p.eligible}", right=True),
         Column("MAY HOLD", lambda p: str(p.uncertain), right=True, wide=True),
+        Column("SAVES", _saved, lambda p: _round(p.seconds_saved), right=True),
         Column("WHY", lambda p: ", ".join(p.reasons)),
+    ]
+
+
+def pulls_columns(label: str) -> list[Column]:
+    def pool(r: PoolPulls) -> str:
+        if r.pool == UNLISTED:
+            return "? (node not listed)"
+        return r.pool or f"(no {label or 'pool'} label)"
+
+    return [
+        Column("PULLED IMAGE", lambda r: r.image),
+        Column("POOL" + (f" ({label})" if label else ""), pool, lambda r: None if r.pool == UNLISTED else r.pool),
+        Column("PULLS", lambda r: str(r.pulls), lambda r: r.pulls, right=True),
+        Column("MEDIAN", lambda r: seconds_text(r.median), lambda r: _round(r.median), right=True),
+        Column("MAX", lambda r: seconds_text(r.max), lambda r: _round(r.max), right=True),
+        Column("WITH WAITING", lambda r: seconds_text(r.median_waiting), lambda r: _round(r.median_waiting), right=True),
+        Column("SIZE", lambda r: human(r.size) if r.size is not None else "", lambda r: r.size, right=True),
+        Column("ALREADY PRESENT", lambda r: str(r.hits), lambda r: r.hits, right=True),
+        Column("NODES", lambda r: str(len(r.nodes)), lambda r: len(r.nodes), right=True, wide=True),
+    ]
+
+
+def startup_columns() -> list[Column]:
+    return [
+        Column("WORKLOAD START-UP (MEDIAN FROM CREATION)", lambda f: f.workload.text()),
+        Column("PODS", lambda f: str(f.pods), right=True),
+        Column("SCHEDULED", lambda f: seconds_text(f.scheduled), right=True),
+        Column("PULLED", lambda f: seconds_text(f.pulled), right=True),
+        Column("STARTED", lambda f: seconds_text(f.started), right=True),
+        Column("READY", lambda f: seconds_text(f.ready), right=True),
     ]
 
 
@@ -250,6 +336,14 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
     csv = view.output in ("csv", "tsv")
 
     def tables() -> list[Table]:
+        if report.pulls is not None:  # --pulls: what pulls cost, and the plan they rank
+            label = report.inventory.pool_label
+            if csv:
+                return [Table(report.pulls, pulls_columns(label))]
+            out = [Table(report.pulls, pulls_columns(label))]
+            if view.output == "wide":
+                out.append(Table(report.startup, startup_columns()))
+            return [*out, Table(report.pre_pull, pre_pull_columns())]
         hist = report.histogram()
         unknown = sum(1 for r in report.images if r.size is None)
         if not any(n for _l, n in hist):
@@ -272,6 +366,8 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
+    if report.pulls is not None:
+        return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")

@@ -1,0 +1,313 @@
+"""kubectl perf images --pulls: pulls as the kubelets measured them (Pulled events), the start-up
+waterfall, and the pre-pull plan ranked by seconds saved. A small cluster served by perf-sim, every
+figure worked out by hand below; the three shapes of the kubelet's message parsed as written."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import inproc
+import pytest
+import yaml
+from conftest import Sim
+from kubectl_perf.images.pulls import Pull, go_duration, parse_event
+
+M = 1_000_000
+NOW = datetime.now(timezone.utc).replace(microsecond=0)  # events and pods are placed relative to the test run
+
+
+def at(seconds_ago: float) -> str:
+    return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the kubelet's message shapes -----------------------------------------------------------
+def event(pod: str, node: str, message: str, seconds_ago: float, ns: str = "shop", n: int = 0) -> dict[str, Any]:
+    """A core v1 Event as the kubelet records one for a container's image."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{pod}.{n:04x}", "namespace": ns},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod, "apiVersion": "v1", "fieldPath": "spec.containers{app}"},
+        "reason": "Pulled",
+        "message": message,
+        "source": {"component": "kubelet", "host": node},
+        "firstTimestamp": at(seconds_ago),
+        "lastTimestamp": at(seconds_ago),
+        "count": 1,
+        "type": "Normal",
+        "reportingComponent": "kubelet",
+        "reportingInstance": node,
+    }
+
+
+def test_go_durations() -> None:
+    assert go_duration("3.2s") == 3.2
+    assert go_duration("512ms") == 0.512
+    assert go_duration("1m2.5s") == 62.5
+    assert go_duration("1h0m30s") == 3630.0
+    assert go_duration("0s") == 0.0
+    with pytest.raises(ValueError):
+        go_duration("3.2 s")
+
+
+def test_the_three_shapes_of_the_pulled_message() -> None:
+    current = parse_event(
+        event("p", "n1", 'Successfully pulled image "python:3.12" in 3.2s (3.5s including waiting). Image size: 411000000 bytes.', 0)
+    )
+    assert current is not None and (current.image, current.node, current.seconds, current.waiting, current.size) == (
+        "python:3.12",
+        "n1",
+        3.2,
+        3.5,
+        411 * M,
+    )
+    mid = parse_event(event("p", "n1", 'Successfully pulled image "node:22" in 1m4.25s (1m10s including waiting)', 0))
+    assert mid is not None and (mid.seconds, mid.waiting, mid.size) == (64.25, 70.0, None)
+    old = parse_event(event("p", "n1", 'Successfully pulled image "node:22" in 31.512345678s', 0))
+    assert old is not None and (old.seconds, old.waiting, old.size) == (31.512345678, 31.512345678, None)  # one figure, waiting included
+    hit = parse_event(event("p", "n1", 'Container image "node:22" already present on machine', 0))
+    assert hit is not None and hit.present and hit.seconds is None
+    # events.k8s.io/v1 carries the same as note/regarding/reportingInstance
+    v1 = {
+        "reason": "Pulled",
+        "note": 'Successfully pulled image "nginx:1.27" in 800ms (900ms including waiting). Image size: 70500000 bytes.',
+        "regarding": {"kind": "Pod", "namespace": "web", "name": "x"},
+        "reportingInstance": "n9",
+        "eventTime": "2026-12-01T10:00:00.000000Z",
+    }
+    got = parse_event(v1)
+    assert got == Pull("nginx:1.27", "n9", "web", "x", datetime(2026, 12, 1, 10, tzinfo=timezone.utc), 0.8, 0.9, 70_500_000)
+    assert parse_event({**v1, "reason": "Pulling", "note": 'Pulling image "nginx:1.27"'}) is None
+
+
+# -- the hand-worked cluster ------------------------------------------------------------------
+def node(name: str, pool: str, images: list[tuple[str, int]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"node-pool": pool, "kubernetes.io/hostname": name}},
+        "status": {
+            "nodeInfo": {"containerRuntimeVersion": "containerd://1.7.23"},
+            "images": [{"names": [n], "sizeBytes": s} for n, s in images],
+        },
+    }
+
+
+def pod(name: str, rs: str, node_name: str, image: str, created_ago: int, scheduled: int, started: int, ready: int) -> dict[str, Any]:
+    """A running pod of ReplicaSet `rs`; scheduled/started/ready: seconds after its creation."""
+    created = NOW - timedelta(seconds=created_ago)
+
+    def t(after: int) -> str:
+        return (created + timedelta(seconds=after)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "creationTimestamp": t(0),
+            "labels": {"pod-template-hash": rs.rsplit("-", 1)[1]},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "uid": f"uid-{rs}", "controller": True}],
+        },
+        "spec": {"nodeName": node_name, "containers": [{"name": "app", "image": image, "imagePullPolicy": "IfNotPresent"}]},
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": t(scheduled)},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": t(scheduled)},
+                {"type": "ContainersReady", "status": "True", "lastTransitionTime": t(ready)},
+                {"type": "Ready", "status": "True", "lastTransitionTime": t(ready)},
+            ],
+            "containerStatuses": [
+                {"name": "app", "image": image, "ready": True, "restartCount": 0, "state": {"running": {"startedAt": t(started)}}}
+            ],
+        },
+    }
+
+
+PY, NODE22 = "docker.io/library/python:3.12", "docker.io/library/node:22"
+NODES = [
+    node("n1", "a", [(PY, 411 * M), (NODE22, 409 * M)]),
+    node("n2", "a", [(PY, 411 * M)]),
+    node("n3", "b", []),
+    node("n4", "a", []),  # a fresh node of pool a
+]
+PODS = [
+    # web: created 21 min ago, scheduled +1s, its pull ended 20 min ago (+60s), started +62s, ready +70s
+    pod("web-abc-1", "web-abc", "n1", "python:3.12", 21 * 60, 1, 62, 70),
+    # created 10m30s ago, scheduled +2s, pulled 10 min ago (+30s), started +33s, ready +45s
+    pod("web-abc-2", "web-abc", "n2", "python:3.12", 10 * 60 + 30, 2, 33, 45),
+    # api: created 6 min ago, its one pull ended 5 min ago (+60s), started +64s, ready +64s; the other pod had it
+    pod("api-xyz-1", "api-xyz", "n1", "node:22", 6 * 60, 0, 64, 64),
+    pod("api-xyz-2", "api-xyz", "n1", "node:22", 6 * 60, 0, 4, 5),
+]
+EVENTS = [
+    event("web-abc-2", "n2", f'Successfully pulled image "python:3.12" in 20s (25s including waiting). Image size: {411 * M} bytes.', 600),
+    event("web-abc-1", "n1", 'Successfully pulled image "python:3.12" in 31.5s', 1200),  # a kubelet before 1.28: one figure
+    event("web-abc-0", "n1", 'Container image "python:3.12" already present on machine', 900),  # a pod gone since
+    event("api-xyz-1", "n1", 'Successfully pulled image "node:22" in 4s (6s including waiting)', 300),  # 1.28-1.29: no size
+    # three hours ago: outside --since 1h
+    event(
+        "web-old-1",
+        "n2",
+        f'Successfully pulled image "python:3.12" in 1m40s (1m40s including waiting). Image size: {411 * M} bytes.',
+        3 * 3600,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def pulls_cluster(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("pulls") / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS)))
+    return sim_factory("--objects", str(path))
+
+
+def perf(sim: Sim, *args: str) -> inproc.Ran:
+    return inproc.perf(sim.kubeconfig, "images", "--kubeconfig", str(sim.kubeconfig), *args)
+
+
+def doc(sim: Sim, *args: str) -> dict[str, Any]:
+    ran = perf(sim, "-o", "json", *args)
+    assert ran.returncode == 0, ran.stderr
+    return json.loads(ran.stdout)
+
+
+def test_pulls_per_image_and_pool_within_the_window(pulls_cluster: Sim) -> None:
+    d = doc(pulls_cluster, "--pulls", "--since", "1h")
+    pulls = {(p["image"], p["pool"]): p for p in d["pulls"]}
+    assert set(pulls) == {(PY, "a"), (NODE22, "a")}
+    # python on pool a: 20s (25s waiting) on n2, 31.5s (old shape: waiting included) on n1, one cache hit on n1
+    assert pulls[(PY, "a")] == {
+        "image": PY,
+        "pool": "a",
+        "pulls": 2,
+        "medianSeconds": (20 + 31.5) / 2,
+        "maxSeconds": 31.5,
+        "medianIncludingWaiting": (25 + 31.5) / 2,
+        "sizeBytes": 411 * M,
+        "alreadyPresent": 1,
+        "nodes": 2,
+    }
+    assert pulls[(NODE22, "a")] == {
+        "image": NODE22,
+        "pool": "a",
+        "pulls": 1,
+        "medianSeconds": 4.0,
+        "maxSeconds": 4.0,
+        "medianIncludingWaiting": 6.0,
+        "sizeBytes": None,  # the 1.28 shape has no size
+        "alreadyPresent": 0,
+        "nodes": 1,
+    }
+    # order: most total waiting first (python 56.5s, node 6s)
+    assert [p["image"] for p in d["pulls"]] == [PY, NODE22]
+
+
+def test_every_event_the_api_server_keeps_without_since(pulls_cluster: Sim) -> None:
+    py = next(p for p in doc(pulls_cluster, "--pulls")["pulls"] if p["image"] == PY)
+    # 20, 31.5 and the 100s of three hours ago
+    assert (py["pulls"], py["medianSeconds"], py["maxSeconds"], py["medianIncludingWaiting"]) == (3, 31.5, 100.0, 31.5)
+
+
+def test_pre_pull_plan_ranks_by_seconds_saved_then_size(pulls_cluster: Sim) -> None:
+    plan = doc(pulls_cluster, "--since", "1h")["prePull"]
+    got = [(p["image"], p["nodeSelector"], p["rankBasis"], p["secondsPerPull"], p["expectedPulls"], p["secondsSaved"]) for p in plan]
+    assert got == [
+        # python, pool a: missing on n4 only; two pulls seen in the hour -> 2 x median with waiting 28.25s
+        (PY, {"node-pool": "a"}, "seconds", 28.25, 2, 56.5),
+        # node:22, pool a: missing on n2 and n4 (2), one pull seen -> 2 x 6s
+        (NODE22, {"node-pool": "a"}, "seconds", 6.0, 2, 12.0),
+        # pool b saw no pull: by size x missing, 411 MB x 1 before 409 MB x 1
+        (PY, {"node-pool": "b"}, "size", None, 1, None),
+        (NODE22, {"node-pool": "b"}, "size", None, 1, None),
+    ]
+
+
+def test_pre_pull_imagecache_follows_the_ranking(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "-o", "imagecache", "--since", "1h")
+    assert ran.returncode == 0, ran.stderr
+    spec = yaml.safe_load(ran.stdout)["spec"]["cacheSpec"]
+    assert spec == [
+        {"images": [PY, NODE22], "nodeSelector": {"node-pool": "a"}},
+        {"images": [PY, NODE22], "nodeSelector": {"node-pool": "b"}},
+    ]
+
+
+def test_startup_waterfall_per_workload(pulls_cluster: Sim) -> None:
+    startup = {s["workload"]["name"]: s for s in doc(pulls_cluster, "--pulls")["startup"]}
+    # web: scheduled (1+2)/2, pulled (60+30)/2, started (62+33)/2, ready (70+45)/2
+    assert startup["web"] == {
+        "workload": {"kind": "Deployment", "namespace": "shop", "name": "web", "guessed": True},
+        "pods": 2,
+        "scheduledAfter": 1.5,
+        "pulledAfter": 45.0,
+        "startedAfter": 47.5,
+        "readyAfter": 57.5,
+    }
+    # api: only api-xyz-1 pulled (+60s); started (64+4)/2, ready (64+5)/2
+    assert (
+        startup["api"]["scheduledAfter"],
+        startup["api"]["pulledAfter"],
+        startup["api"]["startedAfter"],
+        startup["api"]["readyAfter"],
+    ) == (
+        0.0,
+        60.0,
+        34.0,
+        34.5,
+    )
+
+
+def test_pulls_table_and_wide(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "--since", "1h")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].split() == [
+        "PULLED",
+        "IMAGE",
+        "POOL",
+        "(NODE-POOL)",
+        "PULLS",
+        "MEDIAN",
+        "MAX",
+        "WITH",
+        "WAITING",
+        "SIZE",
+        "ALREADY",
+        "PRESENT",
+    ]
+    assert lines[1].split() == [PY, "a", "2", "25.8s", "31.5s", "28.2s", "411", "MB", "1"]
+    assert "PRE-PULL IMAGE" in ran.stdout and "28.2s x 2 = 56.5s" in ran.stdout and "(by size)" in ran.stdout
+    assert "WORKLOAD START-UP" not in ran.stdout
+    wide = perf(pulls_cluster, "--pulls", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    row = next(line for line in wide.stdout.splitlines() if line.startswith("Deployment?/shop/web"))
+    assert row.split() == ["Deployment?/shop/web", "2", "1.5s", "45.0s", "47.5s", "57.5s"]
+
+
+def test_pulls_html_has_the_waterfall(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "-o", "html")
+    assert ran.returncode == 0, ran.stderr
+    assert f'data-pulled="{PY}" data-pool="a"' in ran.stdout
+    assert 'data-startup="Deployment?/shop/web"' in ran.stdout and 'data-step="ready" data-seconds="57.500"' in ran.stdout
+
+
+def test_bad_since_is_one_line(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "--since", "yesterday")
+    assert ran.returncode == 2 and "invalid duration 'yesterday'" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_events_forbidden_is_a_note_and_size_ranking(sim_factory: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS)))
+    sim = sim_factory("--objects", str(path), "--forbid-cluster-list", "events")
+    ran = perf(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert "cannot list events (forbidden)" in ran.stderr
+    assert {p["rankBasis"] for p in json.loads(ran.stdout)["prePull"]} == {"size"}
