@@ -15,6 +15,7 @@ import pytest
 import yaml
 from conftest import Sim
 from kubectl_perf.images.pulls import Pull, go_duration, parse_event
+from perf_sim import catalog
 
 M = 1_000_000
 NOW = datetime.now(timezone.utc).replace(microsecond=0)  # events and pods are placed relative to the test run
@@ -311,3 +312,64 @@ def test_events_forbidden_is_a_note_and_size_ranking(sim_factory: Any, tmp_path:
     assert ran.returncode == 0, ran.stderr
     assert "cannot list events (forbidden)" in ran.stderr
     assert {p["rankBasis"] for p in json.loads(ran.stdout)["prePull"]} == {"size"}
+
+
+# -- perf-sim's generated pulls --------------------------------------------------------------
+def model_seconds(size: int) -> float:
+    """perf-sim's documented pull-rate model (README): 1 s of round trips, then 25 MB/s."""
+    return round(1.0 + size / 25_000_000, 3)
+
+
+@pytest.fixture(scope="module")
+def small_generated(sim_factory: Any) -> Sim:
+    return sim_factory("--nodes", "2", "--pods-per-node", "8", "--seed", "4")
+
+
+def test_sim_serves_pulled_events_consistent_with_sizes_and_pods(small_generated: Sim) -> None:
+    sim = small_generated
+    pods = [p for p in sim.get("/api/v1/pods")["items"] if p["spec"].get("nodeName")]
+    events = sim.get("/api/v1/events?fieldSelector=reason%3DPulled")["items"]
+    assert len(events) == len(pods) == 16  # one per scheduled pod, for its first app container
+    assert sim.get("/api/v1/events?fieldSelector=reason%3DCreated")["items"] == []
+    by_pod = {(e["involvedObject"]["namespace"], e["involvedObject"]["name"]): e for e in events}
+    seen: dict[str, set[str]] = {}
+    queued: dict[str, bool] = {}
+    for p in pods:  # in list order: node by node, slot by slot
+        node, image = p["spec"]["nodeName"], p["spec"]["containers"][0]["image"]
+        e = by_pod[(p["metadata"]["namespace"], p["metadata"]["name"])]
+        assert (
+            e["source"]["host"] == node and e["involvedObject"]["fieldPath"] == f"spec.containers{{{p['spec']['containers'][0]['name']}}}"
+        )
+        size = catalog.IMAGES[image][1]
+        if image in seen.setdefault(node, set()):
+            assert e["message"] == f'Container image "{image}" already present on machine'
+        else:
+            seen[node].add(image)
+            pulled = parse_event(e)
+            assert pulled is not None and pulled.size == size and pulled.seconds == model_seconds(size)
+            # the node's first pull waits for nothing; later ones queue 1.5 s behind it
+            assert pulled.waiting == round(model_seconds(size) + (1.5 if queued.get(node) else 0.0), 3)
+            queued[node] = True
+        conds = {c["type"]: c["lastTransitionTime"] for c in p["status"]["conditions"]}
+        created = datetime.fromisoformat(p["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+
+        def after(text: str, created: datetime = created) -> float:
+            return (datetime.fromisoformat(text.replace("Z", "+00:00")) - created).total_seconds()
+
+        pulled_after = after(e["lastTimestamp"])
+        started = after(
+            p["status"]["containerStatuses"][0]["state"].get("running", p["status"]["containerStatuses"][0]["state"].get("terminated"))[
+                "startedAt"
+            ]
+        )
+        # created -> scheduled 1s -> pulled (whole seconds) -> started 1s later -> ready 2s after that
+        assert (after(conds["PodScheduled"]), started, after(conds["Ready"])) == (1.0, pulled_after + 1, pulled_after + 3)
+
+
+def test_sim_pulls_through_the_plugin(small_generated: Sim) -> None:
+    d = doc(small_generated, "--pulls")
+    assert sum(p["pulls"] + p["alreadyPresent"] for p in d["pulls"]) == 16
+    for p in d["pulls"]:
+        if p["pulls"]:
+            assert p["sizeBytes"] is not None and p["medianSeconds"] == model_seconds(p["sizeBytes"])
+    assert d["startup"] and all(s["scheduledAfter"] == 1.0 for s in d["startup"])

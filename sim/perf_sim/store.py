@@ -353,6 +353,26 @@ class Store:
         pods.gen_fields = pod_fields
         pods.gen_json = g.pod_json
         pods.gen_index = lambda key: g.pod_index(*key)
+        events = self.collections["events"]  # one kubelet Pulled event per scheduled pod (generate.pod_pull)
+
+        def event_fields(i: int) -> dict[str, str]:
+            f = g.pod_facts(i)
+            return {
+                "metadata.name": g.event_name(i),
+                "metadata.namespace": f.namespace,
+                "reason": "Pulled",
+                "type": "Normal",
+                "reportingComponent": "kubelet",
+                "involvedObject.kind": "Pod",
+                "involvedObject.namespace": f.namespace,
+                "involvedObject.name": f.name,
+            }
+
+        events.gen_size = g.event_count
+        events.gen_key = lambda i: (g.pod_facts(i).namespace, g.event_name(i))
+        events.gen_fields = event_fields
+        events.gen_json = g.event_json
+        events.gen_index = lambda key: g.event_index(*key)
         for ns in g.namespaces:
             self.collections["namespaces"].put(namespace_object(ns, "1"))
         for name, make in Workloads(g).resources().items():
