@@ -373,3 +373,106 @@ def test_sim_pulls_through_the_plugin(small_generated: Sim) -> None:
         if p["pulls"]:
             assert p["sizeBytes"] is not None and p["medianSeconds"] == model_seconds(p["sizeBytes"])
     assert d["startup"] and all(s["scheduledAfter"] == 1.0 for s in d["startup"])
+
+
+# -- kube-fledged ImageCache coverage ----------------------------------------------------------
+CRD = Path(__file__).parent / "data" / "kubefledged-imagecache-crd.yaml"
+
+
+def image_cache(namespace: str, name: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubefledged.io/v1alpha2",
+        "kind": "ImageCache",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"cacheSpec": entries},
+    }
+
+
+CACHES = [
+    image_cache(
+        "kube-fledged",
+        "web-cache",
+        [{"images": ["python:3.12", "redis:7.4"], "nodeSelector": {"node-pool": "a"}}, {"images": ["node:22"]}],
+    ),
+    image_cache("other", "tools", [{"images": ["busybox:1.36"]}]),
+]
+NGINX = pod("edge-qrs-1", "edge-qrs", "n3", "nginx:1.27", 600, 0, 3, 4)  # on n3 (pool b); no node lists nginx
+
+
+@pytest.fixture(scope="module")
+def fledged_cluster(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("fledged") / "cluster.yaml"
+    path.write_text(CRD.read_text() + "\n---\n" + yaml.safe_dump_all(copy.deepcopy(NODES + PODS + [NGINX] + CACHES)))
+    return sim_factory("--objects", str(path))
+
+
+def test_imagecache_coverage_of_every_cache(fledged_cluster: Sim) -> None:
+    caches = {c["name"]: c for c in doc(fledged_cluster, "--imagecache")["imageCaches"]}
+    assert list(caches) == ["web-cache", "tools"]  # by namespace: kube-fledged, other
+    web = caches["web-cache"]
+    assert web["namespace"] == "kube-fledged"
+    assert web["images"] == [
+        # pool a is n1, n2, n4: n1 and n2 list python, n4 lists nothing
+        {
+            "image": "python:3.12",
+            "nodeSelector": {"node-pool": "a"},
+            "selectedNodes": 3,
+            "presentOn": ["n1", "n2"],
+            "missingOn": ["n4"],
+            "mayHold": [],
+            "runs": True,
+        },
+        # no node lists redis and no pod runs it
+        {
+            "image": "redis:7.4",
+            "nodeSelector": {"node-pool": "a"},
+            "selectedNodes": 3,
+            "presentOn": [],
+            "missingOn": ["n1", "n2", "n4"],
+            "mayHold": [],
+            "runs": False,
+        },
+        # no selector: all four nodes; only n1 lists node:22
+        {
+            "image": "node:22",
+            "nodeSelector": {},
+            "selectedNodes": 4,
+            "presentOn": ["n1"],
+            "missingOn": ["n2", "n3", "n4"],
+            "mayHold": [],
+            "runs": True,
+        },
+    ]
+    # in use on the nodes it selects but not cached: nginx on n3 (size unknown: no node lists it)
+    assert web["missing"] == [{"image": "docker.io/library/nginx:1.27", "sizeBytes": None, "nodes": 1}]
+    assert web["unused"] == ["redis:7.4"]
+    tools = caches["tools"]
+    assert [(i["image"], i["presentOn"], i["runs"]) for i in tools["images"]] == [("busybox:1.36", [], False)]
+    # everything pods run is missed, largest first: python 411 MB, node:22 409 MB, nginx unknown
+    assert tools["missing"] == [
+        {"image": PY, "sizeBytes": 411 * M, "nodes": 2},
+        {"image": NODE22, "sizeBytes": 409 * M, "nodes": 1},
+        {"image": "docker.io/library/nginx:1.27", "sizeBytes": None, "nodes": 1},
+    ]
+    assert tools["unused"] == ["busybox:1.36"]
+
+
+def test_imagecache_by_name_and_its_table(fledged_cluster: Sim) -> None:
+    ran = perf(fledged_cluster, "--imagecache", "kube-fledged/web-cache")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert lines[0].split() == ["IMAGECACHE", "CACHED", "IMAGE", "SELECTOR", "PRESENT", "NOT", "ON", "RUNS"]
+    assert lines[1].split() == ["kube-fledged/web-cache", "python:3.12", "node-pool=a", "2/3", "n4", "yes"]
+    assert lines[3].split() == ["kube-fledged/web-cache", "node:22", "(all", "nodes)", "1/4", "n2,n3,n4", "yes"]
+    assert "docker.io/library/nginx:1.27" in ran.stdout and "tools" not in ran.stdout
+    assert "note: kube-fledged/web-cache holds images no pod runs: redis:7.4" in ran.stderr
+    assert [c["name"] for c in doc(fledged_cluster, "--imagecache", "tools")["imageCaches"]] == ["tools"]
+
+
+def test_imagecache_not_found_or_not_installed(fledged_cluster: Sim, pulls_cluster: Sim) -> None:
+    ran = perf(fledged_cluster, "--imagecache", "nope")
+    assert (ran.returncode, ran.stderr.strip()) == (2, "error: ImageCache 'nope' not found")
+    ran = perf(pulls_cluster, "--imagecache")
+    assert ran.returncode == 1 and ran.stderr.strip().startswith("error: kube-fledged is not installed")
+    ran = perf(pulls_cluster, "--imagecache", "Bad_Name")
+    assert ran.returncode == 2 and "invalid ImageCache 'Bad_Name'" in ran.stderr

@@ -54,6 +54,12 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     observed = pulls.aggregate(events, inventory.images.normalise, inventory.pool_of(), since, only_listed=bool(plan.node_selector))
     inspected = fetch.inspect(cluster, inventory, plan, notes) if plan.inspect else None
     report = inventory.report(inspected, notes, observed)
+    if plan.imagecache is not None:
+        from .coverage import coverage
+
+        report.coverage = coverage(inventory, fetch.image_caches(cluster, plan))
+        if plan.namespace or plan.selector:
+            notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
     if options.view.pulls:
         report.pulls = pulls.ordered(observed)
         report.startup = pulls.waterfalls(inventory.pod_times, (e for e in events if since is None or e.at is None or e.at >= since))

@@ -129,3 +129,33 @@ def pulled_events(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> list[
         if err.status == 403:
             notes.append("cannot list events (forbidden): no observed pulls; the pre-pull plan ranks by size (rankBasis size)")
         return []
+
+
+IMAGECACHES = "/apis/kubefledged.io/v1alpha2"
+
+
+def image_caches(cluster: Cluster, plan: ImagesPlan) -> list[dict[str, Any]]:
+    """kube-fledged ImageCaches: every one (plan.imagecache ""), or those named NAME (any namespace)
+    or NAMESPACE/NAME. Not served: an error (the user asked for them); a name none has: a flag error."""
+    from ..cli import FlagError
+
+    wanted = plan.imagecache or ""
+    namespace, _, name = wanted.rpartition("/")
+    scope = f"/namespaces/{namespace}" if namespace else ""
+
+    def fresh() -> list[dict[str, Any]]:
+        return []
+
+    try:
+        caches = cluster.fold(f"{IMAGECACHES}{scope}/imagecaches", fresh, lambda acc, items: acc.extend(items))
+    except ApiError as err:
+        if err.status == 404:
+            raise ApiError(
+                "kube-fledged is not installed: the API server does not serve kubefledged.io/v1alpha2 ImageCaches", 404
+            ) from None
+        raise
+    if name:
+        caches = [c for c in caches if (c.get("metadata") or {}).get("name") == name]
+        if not caches:
+            raise FlagError(f"ImageCache {wanted!r} not found")
+    return caches

@@ -26,6 +26,7 @@ examples:
   kubectl perf images -o html > images.html
   kubectl perf images --pulls --since 30m      pulls the kubelets reported in the last 30 minutes, per image and pool
   kubectl perf images --pulls -o wide          ... and each workload's start-up: scheduled, pulled, started, ready
+  kubectl perf images --imagecache             what each kube-fledged ImageCache covers, misses, and holds for nothing
 
 Distroless savings count the base image only: exact with --inspect when its layers are
 found (savingBasis), else an estimate shown with ~. --inspect authenticates with the pods'
@@ -49,6 +50,16 @@ def duration(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
     return value
+
+
+def cache_name(text: str) -> str:
+    """NAME or NAMESPACE/NAME of an ImageCache; "" (the flag alone): every ImageCache."""
+    if text == "":
+        return text
+    namespace, _, name = text.rpartition("/")
+    if (namespace and not _NAME.match(namespace)) or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name) or len(name) > 253:
+        raise argparse.ArgumentTypeError(f"invalid ImageCache {text!r}: NAME or NAMESPACE/NAME")
+    return text
 
 
 def label_key(text: str) -> str:
@@ -93,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="only pulls within this window, e.g. 30m or 2h (default: every event the API server keeps, 1h by default)",
     )
     plan = p.add_argument_group("pre-pull plan")
+    plan.add_argument(
+        "--imagecache",
+        nargs="?",
+        const="",
+        type=cache_name,
+        metavar="NAME",
+        help="coverage of kube-fledged ImageCaches (all; or NAME, NAMESPACE/NAME): images present on the nodes they select, "
+        "in-use images they miss, images they hold that nothing runs",
+    )
     plan.add_argument(
         "--min-size", type=byte_size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)"
     )
@@ -141,6 +161,7 @@ class ImagesPlan:
     registry_timeout: float = 5.0
     since: float | None = None  # seconds: the window of Pulled events; None: all the API server keeps
     startup: bool = False  # pod condition times for the start-up waterfall (--pulls)
+    imagecache: str | None = None  # None: no coverage; "": every ImageCache; NAME or NAMESPACE/NAME
 
 
 @dataclass(frozen=True)
@@ -167,7 +188,15 @@ class ImagesOptions:
 def options(args: argparse.Namespace) -> ImagesOptions:
     """The parsed flags as data; nothing past this file sees `args`."""
     plan = ImagesPlan(
-        args.namespace, args.selector, args.node_selector, args.chunk_size, args.inspect, args.registry_timeout, args.since, args.pulls
+        args.namespace,
+        args.selector,
+        args.node_selector,
+        args.chunk_size,
+        args.inspect,
+        args.registry_timeout,
+        args.since,
+        args.pulls,
+        args.imagecache,
     )
     view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache, args.pulls)
     return ImagesOptions(plan, view, args.max_images, args.min_size, args.pool_label, connection(args))

@@ -12,6 +12,7 @@ from .compute import ImageReport, ImageRow, PoolRow, PrePull
 from .pulls import UNLISTED, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
+    from .coverage import Coverage
     from .flags import ImagesView
 
 IMAGECACHE_API = "kubefledged.io/v1alpha2"
@@ -117,7 +118,55 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
     if result.pulls is not None:  # --pulls
         out["pulls"] = [pulls_doc(r) for r in result.pulls]
         out["startup"] = [startup_doc(f) for f in result.startup]
+    if result.coverage is not None:  # --imagecache
+        out["imageCaches"] = [coverage_doc(c) for c in result.coverage]
     return out
+
+
+def coverage_doc(c: Coverage) -> dict[str, Any]:
+    return {
+        "namespace": c.namespace,
+        "name": c.name,
+        "images": [
+            {
+                "image": i.image,
+                "nodeSelector": i.selector,
+                "selectedNodes": len(i.selected),
+                "presentOn": i.present,
+                "missingOn": i.missing,
+                "mayHold": i.uncertain,
+                "runs": i.runs,
+            }
+            for i in c.images
+        ],
+        "missing": [{"image": m.image, "sizeBytes": m.size, "nodes": m.nodes} for m in c.misses],
+        "unused": c.unused,
+    }
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    return ",".join(names[:shown]) + (f" +{len(names) - shown}" if len(names) > shown else "")
+
+
+def coverage_columns() -> list[Column]:
+    return [
+        Column("IMAGECACHE", lambda r: f"{r[0].namespace}/{r[0].name}"),
+        Column("CACHED IMAGE", lambda r: r[1].image),
+        Column("SELECTOR", lambda r: ",".join(f"{k}={v}" for k, v in r[1].selector.items()) or "(all nodes)"),
+        Column("PRESENT", lambda r: f"{len(r[1].present)}/{len(r[1].selected)}", lambda r: len(r[1].present), right=True),
+        Column("NOT ON", lambda r: _names(r[1].missing), lambda r: ";".join(r[1].missing)),
+        Column("MAY HOLD", lambda r: _names(r[1].uncertain), lambda r: ";".join(r[1].uncertain), wide=True),
+        Column("RUNS", lambda r: "yes" if r[1].runs else "no"),
+    ]
+
+
+def missed_columns() -> list[Column]:
+    return [
+        Column("IMAGECACHE", lambda r: f"{r[0].namespace}/{r[0].name}"),
+        Column("IN USE, NOT CACHED", lambda r: r[1].image),
+        Column("SIZE", lambda r: human(r[1].size), lambda r: r[1].size, right=True),
+        Column("NODES", lambda r: str(r[1].nodes), lambda r: r[1].nodes, right=True),
+    ]
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -336,6 +385,11 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
     csv = view.output in ("csv", "tsv")
 
     def tables() -> list[Table]:
+        if report.coverage is not None:  # --imagecache: what the caches cover and miss
+            cached = [(c, i) for c in report.coverage for i in c.images]
+            if csv:
+                return [Table(cached, coverage_columns())]
+            return [Table(cached, coverage_columns()), Table([(c, m) for c in report.coverage for m in c.misses], missed_columns())]
         if report.pulls is not None:  # --pulls: what pulls cost, and the plan they rank
             label = report.inventory.pool_label
             if csv:
@@ -366,6 +420,10 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
+    if report.coverage is not None:
+        if not report.coverage:
+            return ["no kube-fledged ImageCache in the cluster"]
+        return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in report.coverage if c.unused]
     if report.pulls is not None:
         return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
