@@ -93,6 +93,7 @@ def node(name: str, pool: str, images: list[tuple[str, int]]) -> dict[str, Any]:
         "metadata": {"name": name, "labels": {"node-pool": pool, "kubernetes.io/hostname": name}},
         "status": {
             "nodeInfo": {"containerRuntimeVersion": "containerd://1.7.23"},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
             "images": [{"names": [n], "sizeBytes": s} for n, s in images],
         },
     }
@@ -467,6 +468,8 @@ def test_imagecache_by_name_and_its_table(fledged_cluster: Sim) -> None:
     assert "docker.io/library/nginx:1.27" in ran.stdout and "tools" not in ran.stdout
     assert "note: kube-fledged/web-cache holds images no pod runs: redis:7.4" in ran.stderr
     assert [c["name"] for c in doc(fledged_cluster, "--imagecache", "tools")["imageCaches"]] == ["tools"]
+    scoped = perf(fledged_cluster, "--imagecache", "-n", "shop")
+    assert scoped.returncode == 0 and "with -n or -l, images 'no pod runs'" in scoped.stderr
 
 
 def test_imagecache_not_found_or_not_installed(fledged_cluster: Sim, pulls_cluster: Sim) -> None:
@@ -476,3 +479,32 @@ def test_imagecache_not_found_or_not_installed(fledged_cluster: Sim, pulls_clust
     assert ran.returncode == 1 and ran.stderr.strip().startswith("error: kube-fledged is not installed")
     ran = perf(pulls_cluster, "--imagecache", "Bad_Name")
     assert ran.returncode == 2 and "invalid ImageCache 'Bad_Name'" in ran.stderr
+
+
+# -- the kubelet's image_pull_duration_seconds -------------------------------------------------
+def test_kubelet_histogram_by_pool_and_size(pulls_cluster: Sim) -> None:
+    d = doc(pulls_cluster, "--pulls", "--since", "1h")
+    # Only current kubelets (their events carry the size) observe the histogram: n2's two python pulls,
+    # 25 s (in the window) and 100 s (three hours ago: the histogram counts since the kubelet started).
+    # 411 MB is above 100 MiB, below 500 MiB: "100MB-500MB". Mean 62.5 s; 1 of 2 at or under le=30.
+    assert d["kubeletHistogram"] == [
+        {"pool": "a", "imageSize": "100MB-500MB", "pulls": 2, "meanSeconds": 62.5, "medianAtMostSeconds": 30.0, "nodes": 1}
+    ]
+    table = perf(pulls_cluster, "--pulls", "--since", "1h").stdout
+    row = next(line for line in table.splitlines() if line.startswith("a ") and "100MB-500MB" in line)
+    assert row.split() == ["a", "100MB-500MB", "2", "1m02s", "<=", "30.0s", "1"]
+
+
+def test_kubelet_histogram_forbidden_is_one_note(sim_factory: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS)))
+    sim = sim_factory("--objects", str(path), "--forbid-cluster-list", "nodes/proxy")
+    ran = perf(sim, "--pulls", "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.count("nodes/proxy is forbidden") == 1 and json.loads(ran.stdout)["kubeletHistogram"] == []
+    assert json.loads(ran.stdout)["pulls"]  # the events still answer
+
+
+def test_sim_kubelet_histogram_agrees_with_its_events(small_generated: Sim) -> None:
+    d = doc(small_generated, "--pulls")
+    assert sum(h["pulls"] for h in d["kubeletHistogram"]) == sum(p["pulls"] for p in d["pulls"])

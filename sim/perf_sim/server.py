@@ -583,6 +583,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, metrics.resource_metrics(node), "text/plain; version=0.0.4; charset=utf-8")
         elif rest == "stats/summary":
             self._json(200, metrics.stats_summary(node))
+        elif rest == "metrics":
+            self._send(200, metrics.kubelet_metrics(node), "text/plain; version=0.0.4; charset=utf-8")
         elif rest == "healthz":
             self._send(200, "ok", "text/plain; charset=utf-8")
         else:

@@ -53,15 +53,18 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     since = pulls.now() - timedelta(seconds=plan.since) if plan.since else None
     observed = pulls.aggregate(events, inventory.images.normalise, inventory.pool_of(), since, only_listed=bool(plan.node_selector))
     inspected = fetch.inspect(cluster, inventory, plan, notes) if plan.inspect else None
-    report = inventory.report(inspected, notes, observed)
-    if plan.imagecache is not None:
+    caches = fetch.image_caches(cluster, plan) if plan.imagecache is not None else None
+    histograms = fetch.pull_histograms(cluster, inventory, notes) if options.view.pulls else {}
+    if caches is not None and (plan.namespace or plan.selector):
+        notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
+    report = inventory.report(inspected, notes, observed)  # takes the notes of every read above
+    if caches is not None:
         from .coverage import coverage
 
-        report.coverage = coverage(inventory, fetch.image_caches(cluster, plan))
-        if plan.namespace or plan.selector:
-            notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
+        report.coverage = coverage(inventory, caches)
     if options.view.pulls:
         report.pulls = pulls.ordered(observed)
+        report.histogram_rows = pulls.histogram_rows(histograms, inventory.pool_of())
         report.startup = pulls.waterfalls(inventory.pod_times, (e for e in events if since is None or e.at is None or e.at >= since))
     for note in report.notes + emit_report(report, options.view, cluster.host):
         print(f"note: {note}", file=sys.stderr)

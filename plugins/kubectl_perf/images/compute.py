@@ -17,7 +17,7 @@ from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids,
 from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
-from .pulls import PodTimes, PoolPulls, Waterfall, pod_times
+from .pulls import HistogramRow, PodTimes, PoolPulls, Waterfall, pod_times
 
 if TYPE_CHECKING:
     from .coverage import Coverage
@@ -451,6 +451,7 @@ class ImageReport:
     notes: list[str] = field(default_factory=list)  # for stderr: what could not be read and what that leaves out
     pulls: list[PoolPulls] | None = None  # observed pulls per image and pool (--pulls); None: not asked
     startup: list[Waterfall] = field(default_factory=list)  # per workload (--pulls)
+    histogram_rows: list[HistogramRow] = field(default_factory=list)  # the kubelets' pull histogram by pool and size (--pulls)
     coverage: list[Coverage] | None = None  # coverage.Coverage per kube-fledged ImageCache (--imagecache); None: not asked
 
     @property

@@ -159,3 +159,39 @@ def image_caches(cluster: Cluster, plan: ImagesPlan) -> list[dict[str, Any]]:
         if not caches:
             raise FlagError(f"ImageCache {wanted!r} not found")
     return caches
+
+
+NODE_CONCURRENCY = 16  # kubelets read at a time through the API server's node proxy
+
+
+def pull_histograms(cluster: Cluster, inventory: ImageInventory, notes: list[str]) -> dict[str, list[Any]]:
+    """Each listed node's kubelet_image_pull_duration_seconds samples (node proxy /metrics), 16 nodes at a
+    time. nodes/proxy forbidden: one note and none; a node that cannot be read: one note naming it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import kubelet
+    from ..promtext import Parser
+    from .pulls import HISTOGRAM
+
+    names = [n.name for n in inventory.nodes]
+    wanted = (HISTOGRAM + "_bucket", HISTOGRAM + "_sum", HISTOGRAM + "_count")
+
+    def read(name: str) -> tuple[str, list[Any] | ApiError]:
+        try:
+            return name, list(Parser(wanted).checked(cluster.stream_lines(kubelet.proxy_path(name, "metrics"))))
+        except ApiError as err:
+            return name, kubelet.node_error(name, err)
+
+    out: dict[str, list[Any]] = {}
+    forbidden = False
+    with ThreadPoolExecutor(max_workers=max(1, min(NODE_CONCURRENCY, len(names)))) as pool:
+        for name, got in pool.map(read, names):
+            if isinstance(got, kubelet.Forbidden):
+                forbidden = True
+            elif isinstance(got, ApiError):
+                notes.append(f"{got}: its pull histogram is left out")
+            else:
+                out[name] = got
+    if forbidden:
+        notes.append("cannot read the kubelets' /metrics (nodes/proxy is forbidden): no kubelet pull histogram")
+    return out

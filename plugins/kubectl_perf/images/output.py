@@ -9,7 +9,7 @@ from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageReport, ImageRow, PoolRow, PrePull
-from .pulls import UNLISTED, PoolPulls, Waterfall
+from .pulls import UNLISTED, HistogramRow, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
     from .coverage import Coverage
@@ -71,6 +71,28 @@ def pulls_doc(r: PoolPulls) -> dict[str, Any]:
     }
 
 
+def histogram_doc(h: HistogramRow) -> dict[str, Any]:
+    return {
+        "pool": None if h.pool == UNLISTED else h.pool,
+        "imageSize": h.size,
+        "pulls": round(h.count),
+        "meanSeconds": _round(h.mean),
+        "medianAtMostSeconds": h.median_at_most,
+        "nodes": len(h.nodes),
+    }
+
+
+def histogram_rows_columns(label: str) -> list[Column]:
+    return [
+        Column("KUBELET HISTOGRAM POOL" + (f" ({label})" if label else ""), lambda h: "?" if h.pool == UNLISTED else h.pool),
+        Column("IMAGE SIZE", lambda h: h.size),
+        Column("PULLS", lambda h: str(round(h.count)), right=True),
+        Column("MEAN", lambda h: seconds_text(h.mean), right=True),
+        Column("MEDIAN", lambda h: f"<= {seconds_text(h.median_at_most)}" if h.median_at_most is not None else "", right=True),
+        Column("NODES", lambda h: str(len(h.nodes)), right=True),
+    ]
+
+
 def startup_doc(f: Waterfall) -> dict[str, Any]:
     return {
         "workload": f.workload.as_dict(),
@@ -118,6 +140,7 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
     if result.pulls is not None:  # --pulls
         out["pulls"] = [pulls_doc(r) for r in result.pulls]
         out["startup"] = [startup_doc(f) for f in result.startup]
+        out["kubeletHistogram"] = [histogram_doc(h) for h in result.histogram_rows]
     if result.coverage is not None:  # --imagecache
         out["imageCaches"] = [coverage_doc(c) for c in result.coverage]
     return out
@@ -394,7 +417,7 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
             label = report.inventory.pool_label
             if csv:
                 return [Table(report.pulls, pulls_columns(label))]
-            out = [Table(report.pulls, pulls_columns(label))]
+            out = [Table(report.pulls, pulls_columns(label)), Table(report.histogram_rows, histogram_rows_columns(label))]
             if view.output == "wide":
                 out.append(Table(report.startup, startup_columns()))
             return [*out, Table(report.pre_pull, pre_pull_columns())]

@@ -245,3 +245,67 @@ def waterfalls(times: Mapping[Workload, list[PodTimes]], pulls: Iterable[Pull]) 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# -- the kubelet's histogram ------------------------------------------------------------------
+HISTOGRAM = "kubelet_image_pull_duration_seconds"
+# The kubelet's image_size_in_bytes labels in size order (pkg/kubelet/metrics imageSizeBuckets).
+SIZE_LABELS = (
+    "0-10MB",
+    "10MB-100MB",
+    "100MB-500MB",
+    "500MB-1GB",
+    "1GB-5GB",
+    "5GB-10GB",
+    "10GB-20GB",
+    "20GB-30GB",
+    "30GB-40GB",
+    "40GB-60GB",
+    "60GB-100GB",
+    "GT100GB",
+)
+
+
+@dataclass
+class HistogramRow:
+    """The kubelets' image_pull_duration_seconds of one pool and image size bucket, since each kubelet started."""
+
+    pool: str
+    size: str  # the image_size_in_bytes label
+    count: float = 0.0
+    total: float = 0.0  # seconds
+    buckets: dict[float, float] = field(default_factory=dict)  # le -> cumulative count, summed over nodes
+    nodes: set[str] = field(default_factory=set)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    @property
+    def median_at_most(self) -> float | None:
+        """The upper bound of the bucket holding the median: the median is at most this."""
+        if not self.count:
+            return None
+        return next((le for le in sorted(self.buckets) if self.buckets[le] >= self.count / 2), None)
+
+
+def histogram_rows(samples: Mapping[str, Iterable[Any]], pool_of: Mapping[str, str]) -> list[HistogramRow]:
+    """Samples (promtext.Sample: name, labels, value) of each node's /metrics, by (pool, size bucket)."""
+    rows: dict[tuple[str, str], HistogramRow] = {}
+    for node, node_samples in samples.items():
+        pool = pool_of.get(node, UNLISTED)
+        for s in node_samples:
+            size = s.labels.get("image_size_in_bytes", "")
+            row = rows.get((pool, size))
+            if row is None:
+                row = rows[(pool, size)] = HistogramRow(pool, size)
+            row.nodes.add(node)
+            if s.name == HISTOGRAM + "_count":
+                row.count += s.value
+            elif s.name == HISTOGRAM + "_sum":
+                row.total += s.value
+            elif s.name == HISTOGRAM + "_bucket" and s.labels.get("le") not in (None, "+Inf"):
+                le = float(s.labels["le"])
+                row.buckets[le] = row.buckets.get(le, 0.0) + s.value
+    order = {label: n for n, label in enumerate(SIZE_LABELS)}
+    return sorted((r for r in rows.values() if r.count), key=lambda r: (r.pool, order.get(r.size, len(order)), r.size))
