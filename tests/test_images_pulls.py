@@ -508,3 +508,12 @@ def test_kubelet_histogram_forbidden_is_one_note(sim_factory: Any, tmp_path: Pat
 def test_sim_kubelet_histogram_agrees_with_its_events(small_generated: Sim) -> None:
     d = doc(small_generated, "--pulls")
     assert sum(h["pulls"] for h in d["kubeletHistogram"]) == sum(p["pulls"] for p in d["pulls"])
+
+
+def test_imagecache_names_complete_from_the_cluster(fledged_cluster: Sim) -> None:
+    from kubectl_perf.completion import complete
+
+    found, directive = complete(["images", "--kubeconfig", str(fledged_cluster.kubeconfig), "--imagecache", ""])
+    assert (sorted(found), directive) == ([("tools", "other"), ("web-cache", "kube-fledged")], 4)
+    found, _ = complete(["images", "--kubeconfig", str(fledged_cluster.kubeconfig), "--imagecache", "we"])
+    assert found == [("web-cache", "kube-fledged")]
