@@ -13,7 +13,7 @@ from typing import Any
 import inproc
 import pytest
 import yaml
-from conftest import Sim
+from conftest import Sim, kubectl
 from kubectl_perf.images.pulls import Pull, go_duration, parse_event
 from perf_sim import catalog
 
@@ -517,3 +517,12 @@ def test_imagecache_names_complete_from_the_cluster(fledged_cluster: Sim) -> Non
     assert (sorted(found), directive) == ([("tools", "other"), ("web-cache", "kube-fledged")], 4)
     found, _ = complete(["images", "--kubeconfig", str(fledged_cluster.kubeconfig), "--imagecache", "we"])
     assert found == [("web-cache", "kube-fledged")]
+
+
+EVENT_HEADER = ["NAMESPACE", "LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]  # kubectl get events -A, as a real API server prints it
+
+
+def test_kubectl_get_events_on_the_sim(small_generated: Sim) -> None:
+    out = kubectl(small_generated, "get", "events", "-A", "--field-selector", "reason=Pulled").stdout.splitlines()
+    assert out[0].split() == EVENT_HEADER and len(out) == 1 + 16
+    assert out[1].split()[2:5] == ["Normal", "Pulled", "pod/kube-proxy-" + out[1].split()[4].split("-")[-1]]

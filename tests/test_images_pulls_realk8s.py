@@ -14,7 +14,7 @@ import inproc
 import pytest
 import yaml
 from realk8s import RealK8s, loaded
-from test_images_pulls import CACHES, CRD, EVENTS, NGINX, NODE22, NODES, PODS, PY
+from test_images_pulls import CACHES, CRD, EVENT_HEADER, EVENTS, NGINX, NODE22, NODES, PODS, PY
 
 
 def _caches(server: RealK8s) -> None:
@@ -77,3 +77,8 @@ def test_imagecache_coverage_on_the_real_crd(server: RealK8s) -> None:
     ]
     assert web["missing"] == [{"image": "docker.io/library/nginx:1.27", "sizeBytes": None, "nodes": 1}]
     assert caches["tools"]["unused"] == ["busybox:1.36"]
+
+
+def test_kubectl_get_events_columns_match_the_sims(server: RealK8s) -> None:
+    out = server.kubectl("get", "events", "-A", "--field-selector", "reason=Pulled").stdout.splitlines()
+    assert out[0].split() == EVENT_HEADER and len(out) == 1 + len(EVENTS)
