@@ -58,14 +58,15 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     if caches is not None and (plan.namespace or plan.selector):
         notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
     report = inventory.report(inspected, notes, observed)  # takes the notes of every read above
+    covered = None
     if caches is not None:
         from .coverage import coverage
 
-        report.coverage = coverage(inventory, caches)
+        covered = coverage(inventory, caches)
     if options.view.pulls:
         report.pulls = pulls.ordered(observed)
         report.histogram_rows = pulls.histogram_rows(histograms, inventory.pool_of())
         report.startup = pulls.waterfalls(inventory.pod_times, (e for e in events if since is None or e.at is None or e.at >= since))
-    for note in report.notes + emit_report(report, options.view, cluster.host):
+    for note in report.notes + emit_report(report, options.view, cluster.host, covered):
         print(f"note: {note}", file=sys.stderr)
     return 0

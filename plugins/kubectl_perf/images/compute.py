@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import imageref
 from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids, suggest
@@ -18,9 +18,6 @@ from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
 from .pulls import HistogramRow, PodTimes, PoolPulls, Waterfall, pod_times
-
-if TYPE_CHECKING:
-    from .coverage import Coverage
 
 DEFAULT_MAX_IMAGES = 50  # the kubelet's nodeStatusMaxImages
 # No node carries a key of model.POOL_LABELS: nodes of one instance type are the nearest thing to a pool.
@@ -452,7 +449,6 @@ class ImageReport:
     pulls: list[PoolPulls] | None = None  # observed pulls per image and pool (--pulls); None: not asked
     startup: list[Waterfall] = field(default_factory=list)  # per workload (--pulls)
     histogram_rows: list[HistogramRow] = field(default_factory=list)  # the kubelets' pull histogram by pool and size (--pulls)
-    coverage: list[Coverage] | None = None  # coverage.Coverage per kube-fledged ImageCache (--imagecache); None: not asked
 
     @property
     def unique_bytes(self) -> int:

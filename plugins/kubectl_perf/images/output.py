@@ -104,7 +104,7 @@ def startup_doc(f: Waterfall) -> dict[str, Any]:
     }
 
 
-def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
+def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] | None = None) -> dict[str, Any]:
     inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
     out = {
@@ -141,8 +141,8 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
         out["pulls"] = [pulls_doc(r) for r in result.pulls]
         out["startup"] = [startup_doc(f) for f in result.startup]
         out["kubeletHistogram"] = [histogram_doc(h) for h in result.histogram_rows]
-    if result.coverage is not None:  # --imagecache
-        out["imageCaches"] = [coverage_doc(c) for c in result.coverage]
+    if coverage is not None:  # --imagecache
+        out["imageCaches"] = [coverage_doc(c) for c in coverage]
     return out
 
 
@@ -392,8 +392,9 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
 
 
 # -- printing ------------------------------------------------------------------------------
-def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str]:
-    """Print the report in the -o format; returns notes for stderr."""
+def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: list[Coverage] | None = None) -> list[str]:
+    """Print the report in the -o format; returns notes for stderr. `coverage`: per kube-fledged
+    ImageCache (--imagecache), None when not asked."""
     if view.output == "imagecache":
         cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
@@ -402,17 +403,17 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
             ]
         render.write(render.structured(cache, "yaml"))
         return []
-    doc = document(report, view.sort, view.top)
+    doc = document(report, view.sort, view.top, coverage)
     images = report.sorted_images(view.sort)
     shown = images[: view.top] if view.top else images
     csv = view.output in ("csv", "tsv")
 
     def tables() -> list[Table]:
-        if report.coverage is not None:  # --imagecache: what the caches cover and miss
-            cached = [(c, i) for c in report.coverage for i in c.images]
+        if coverage is not None:  # --imagecache: what the caches cover and miss
+            cached = [(c, i) for c in coverage for i in c.images]
             if csv:
                 return [Table(cached, coverage_columns())]
-            return [Table(cached, coverage_columns()), Table([(c, m) for c in report.coverage for m in c.misses], missed_columns())]
+            return [Table(cached, coverage_columns()), Table([(c, m) for c in coverage for m in c.misses], missed_columns())]
         if report.pulls is not None:  # --pulls: what pulls cost, and the plan they rank
             label = report.inventory.pool_label
             if csv:
@@ -443,10 +444,10 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
-    if report.coverage is not None:
-        if not report.coverage:
+    if coverage is not None:
+        if not coverage:
             return ["no kube-fledged ImageCache in the cluster"]
-        return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in report.coverage if c.unused]
+        return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
     if report.pulls is not None:
         return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
