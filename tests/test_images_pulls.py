@@ -298,6 +298,15 @@ def test_pulls_html_has_the_waterfall(pulls_cluster: Sim) -> None:
     assert ran.returncode == 0, ran.stderr
     assert f'data-pulled="{PY}" data-pool="a"' in ran.stdout
     assert 'data-startup="Deployment?/shop/web"' in ran.stdout and 'data-step="ready" data-seconds="57.500"' in ran.stdout
+    assert 'data-histogram="a/100MB-500MB"' in ran.stdout
+
+
+def test_pulls_csv_is_the_pulls_table(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "csv")
+    assert ran.returncode == 0, ran.stderr
+    rows = ran.stdout.splitlines()
+    assert rows[0] == "PULLED IMAGE,POOL (node-pool),PULLS,MEDIAN,MAX,WITH WAITING,SIZE,ALREADY PRESENT,NODES"
+    assert rows[1] == f"{PY},a,2,25.75,31.5,28.25,{411 * M},1,2"
 
 
 def test_bad_since_is_one_line(pulls_cluster: Sim) -> None:

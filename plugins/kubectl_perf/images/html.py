@@ -81,10 +81,22 @@ def _pulls(result: ImageReport) -> str:
             f'<div class="img" data-startup="{escape(f.workload.text())}"><div class="name">{escape(f.workload.text())}<br>'
             f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
         )
+    hist = "".join(
+        f'<tr data-histogram="{escape(h.pool)}/{escape(h.size)}"><td>{escape(h.pool)}</td><td>{escape(h.size)}</td><td>{round(h.count)}</td>'
+        f"<td>{_secs(h.mean)}</td><td>{'&le; ' + _secs(h.median_at_most) if h.median_at_most is not None else ''}</td></tr>"
+        for h in result.histogram_rows
+    )
+    hist_html = (
+        '<h2>The kubelets\' pull histogram</h2><p class="sub">kubelet_image_pull_duration_seconds since each kubelet started, '
+        "by pool and image size.</p><table><tr><th>pool</th><th>image size</th><th>pulls</th><th>mean</th><th>median</th></tr>"
+        f"{hist}</table>"
+        if result.histogram_rows
+        else ""
+    )
     return (
         f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
         "<table><tr><th>image</th><th>pool</th><th>pulls</th><th>median</th><th>max</th><th>with waiting</th><th>size</th>"
-        f"<th>already present</th></tr>{rows}</table>"
+        f"<th>already present</th></tr>{rows}</table>{hist_html}"
         '<h2>Start-up per workload</h2><p class="legend"><span><i class="sw scheduled"></i>scheduled</span><span><i class="sw pulled"></i>'
         'images pulled</span><span><i class="sw started"></i>containers started</span><span><i class="sw ready"></i>ready</span> '
         "medians from pod creation</p>" + "".join(falls)
