@@ -108,6 +108,9 @@ def _items_for(sub: str, action: argparse.Action, args: list[str], value: str) -
         return _contexts(args), NO_FILE
     if action.dest == "storage_class":  # volumes --storage-class
         return _names(args, "/apis/storage.k8s.io/v1/storageclasses"), NO_FILE
+    if action.dest == "imagecache":  # images --imagecache: kube-fledged ImageCaches, described by namespace
+        caches = _items(args, "/apis/kubefledged.io/v1alpha2/imagecaches")
+        return [(c["metadata"]["name"], c["metadata"].get("namespace", "")) for c in caches], NO_FILE
     if action.dest == "resources":
         return [(r, "") for r in RESOURCES], NO_FILE
     if action.dest == "sort":

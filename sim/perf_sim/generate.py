@@ -26,6 +26,13 @@ _MULT = 7919  # coprime with 27**5, so index -> suffix is a bijection
 _MULT_INV = pow(_MULT, -1, _SUFFIX_SPACE)
 EPOCH = datetime(2026, 11, 1, tzinfo=timezone.utc)
 NANO = 10**9
+# The pull-rate model of generated pods' Pulled events: a pull costs PULL_OVERHEAD_S (registry round
+# trips: token, manifest, config) plus the image's size (as containerd reports it, compressed) at
+# PULL_BYTES_PER_S (download and unpack together); a pull queued behind an earlier one on the same node
+# (the kubelet pulls one image at a time by default) waits QUEUE_S more, which "including waiting" counts.
+PULL_OVERHEAD_S = 1.0
+PULL_BYTES_PER_S = 25_000_000
+QUEUE_S = 1.5
 
 
 def mix(*values: int) -> int:
@@ -71,6 +78,32 @@ def image_id(ref: str) -> str:
     """The runtime's repo@sha256 name for an image, as pod status and node status show it."""
     name = IMAGES[ref][0] if ref in IMAGES else ref
     return f"{name.rsplit(':', 1)[0]}@sha256:{digest(name)}"
+
+
+def pull_seconds(size: int) -> float:
+    """The pull-rate model: seconds to pull an image of `size` bytes, to the millisecond."""
+    return round(PULL_OVERHEAD_S + size / PULL_BYTES_PER_S, 3)
+
+
+def go_duration_text(seconds: float) -> str:
+    """A duration truncated to milliseconds as Go's time.Duration prints it: 512ms, 17.44s, 1m5.2s."""
+    ms = int(round(seconds * 1000))
+    if ms < 1000:
+        return f"{ms}ms"
+    minutes, rest = divmod(ms, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+@dataclass(frozen=True)
+class PodPull:
+    """The Pulled event of a scheduled pod's first app container."""
+
+    image: str  # as the pod writes it
+    container: str
+    seconds: float | None  # None: "already present on machine"
+    waiting: float | None
+    size: int
 
 
 def synth_usage(request_cpu: int, request_mem: int, limit_mem: int, h: int, limit_cpu: int = 0) -> tuple[int, int]:
@@ -369,17 +402,109 @@ class Generated:
             labels["batch.kubernetes.io/job-name"] = name.rsplit("-", 1)[0]
         return labels
 
+    # -- pulls -------------------------------------------------------------
+    @lru_cache(maxsize=4096)
+    def _node_pulls(self, k: int) -> dict[int, tuple[float, float]]:
+        """Slot -> (pull seconds, including waiting) of node k's pods that pulled their first app
+        container's image: the first pod on the node to use it; the pulls after the node's first queue."""
+        seen: set[str] = set()
+        out: dict[int, tuple[float, float]] = {}
+        for slot, w in enumerate(self._node_plan(k)):
+            image = w.spec["containers"][0]["image"]
+            if image in seen:
+                continue
+            seen.add(image)
+            secs = pull_seconds(IMAGES[image][1])
+            out[slot] = (secs, round(secs + (QUEUE_S if out else 0.0), 3))
+        return out
+
+    def pod_pull(self, i: int) -> PodPull | None:
+        """Pod i's Pulled event, or None for a pending pod (no node, no pull)."""
+        k = self.pod_node(i)
+        if k < 0:
+            return None
+        c = self.workload(i).spec["containers"][0]
+        pulled = self._node_pulls(k).get(i - k * self.per_node)
+        return PodPull(c["image"], c["name"], pulled[0] if pulled else None, pulled[1] if pulled else None, IMAGES[c["image"]][1])
+
+    def pod_times(self, i: int) -> tuple[int, int, int, int, int]:
+        """Seconds from EPOCH: created, scheduled, pulled (its image is there), started, ready."""
+        created = (i * 37) % 600000
+        scheduled = created + 1
+        pull = self.pod_pull(i)
+        pulled = scheduled + (int(-(-(pull.waiting or 0.0) // 1)) if pull else 0)  # whole seconds, as the API writes them
+        return created, scheduled, pulled, pulled + 1, pulled + 3
+
+    def event_count(self) -> int:
+        return self.nodes * self.per_node  # one Pulled event per scheduled pod
+
+    def event_name(self, i: int) -> str:
+        return f"{self.pod_facts(i).name}.{mix(self.seed, i, 21):08x}"
+
+    def event_index(self, namespace: str, name: str) -> int | None:
+        pod, _, tail = name.rpartition(".")
+        i = self.pod_index(namespace, pod)
+        return i if i is not None and i < self.event_count() and self.event_name(i) == name else None
+
+    def event_json(self, i: int) -> str:
+        return json.dumps(self.event(i), separators=(",", ":"))
+
+    def event(self, i: int) -> dict[str, Any]:
+        """The kubelet's Pulled event for pod i's first app container, in a current kubelet's words."""
+        f = self.pod_facts(i)
+        pull = self.pod_pull(i)
+        assert pull is not None
+        when = timestamp(self.pod_times(i)[2])
+        if pull.seconds is None:
+            message = f'Container image "{pull.image}" already present on machine'
+        else:
+            message = (
+                f'Successfully pulled image "{pull.image}" in {go_duration_text(pull.seconds)} '
+                f"({go_duration_text(pull.waiting or 0.0)} including waiting). Image size: {pull.size} bytes."
+            )
+        return {
+            "kind": "Event",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": self.event_name(i),
+                "namespace": f.namespace,
+                "uid": self.uid(4, i),
+                "resourceVersion": "1",
+                "creationTimestamp": when,
+            },
+            "involvedObject": {
+                "kind": "Pod",
+                "namespace": f.namespace,
+                "name": f.name,
+                "uid": self.uid(2, i),
+                "apiVersion": "v1",
+                "fieldPath": f"spec.containers{{{pull.container}}}",
+            },
+            "reason": "Pulled",
+            "message": message,
+            "source": {"component": "kubelet", "host": f.node},
+            "firstTimestamp": when,
+            "lastTimestamp": when,
+            "count": 1,
+            "type": "Normal",
+            "eventTime": None,
+            "reportingComponent": "kubelet",
+            "reportingInstance": f.node,
+        }
+
     def pod_json(self, i: int, resource_version: str = "1") -> str:
         f = self.pod_facts(i)
         k = self.pod_node(i)
         template = self._template(f.workload, f.phase)
-        start = (i * 37) % 600000
+        created, scheduled, _pulled, started, ready = self.pod_times(i)
         return template % {
             "name": f.name,
             "uid": self.uid(2, i),
             "rv": resource_version,
-            "created": timestamp(start),
-            "started": timestamp(start + 2),
+            "created": timestamp(created),
+            "scheduled": timestamp(scheduled),
+            "started": timestamp(started),
+            "ready": timestamp(ready),
             "node": f.node,
             "hostip": f"10.0.{k // 250}.{k % 250 + 1}" if k >= 0 else "",
             "podip": f"10.{64 + k // 256}.{k % 256}.{(i - k * self.per_node) % 250 + 2}" if k >= 0 else "",
@@ -443,7 +568,22 @@ class Generated:
             "status": self._status(spec, phase),
         }
         text = json.dumps(obj, separators=(",", ":")).replace("%", "%%")
-        for field in ("name", "uid", "rv", "created", "started", "node", "hostip", "podip", "cid", "stsname", "jobname", "jobuid"):
+        for field in (
+            "name",
+            "uid",
+            "rv",
+            "created",
+            "scheduled",
+            "started",
+            "ready",
+            "node",
+            "hostip",
+            "podip",
+            "cid",
+            "stsname",
+            "jobname",
+            "jobuid",
+        ):
             text = text.replace(f"@{field}@", f"%({field})s")
         return text
 
@@ -465,14 +605,15 @@ class Generated:
             }
         done = phase in ("Succeeded", "Failed")
         ready = "False" if done else "True"
+        # scheduled -> (images pulled) -> containers started -> ready: see pod_times and the pull-rate model
         conds = [
-            {"type": t, "status": s, "lastTransitionTime": "@started@"}
-            for t, s in (
-                ("PodReadyToStartContainers", "False" if done else "True"),
-                ("Initialized", "True"),
-                ("Ready", ready),
-                ("ContainersReady", ready),
-                ("PodScheduled", "True"),
+            {"type": t, "status": s, "lastTransitionTime": at}
+            for t, s, at in (
+                ("PodReadyToStartContainers", "False" if done else "True", "@scheduled@"),
+                ("Initialized", "True", "@scheduled@"),
+                ("Ready", ready, "@ready@"),
+                ("ContainersReady", ready, "@ready@"),
+                ("PodScheduled", "True", "@scheduled@"),
             )
         ]
         exit_code = 0 if phase != "Failed" else 1
@@ -510,7 +651,7 @@ class Generated:
             "hostIPs": [{"ip": "@hostip@"}],
             "podIP": "@podip@",
             "podIPs": [{"ip": "@podip@"}],
-            "startTime": "@started@",
+            "startTime": "@scheduled@",
             "qosClass": qos,
             "containerStatuses": [status_of(c, n, False) for n, c in enumerate(spec.get("containers") or [])],
         }

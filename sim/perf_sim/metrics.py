@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,42 @@ def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
         (name, *synth_usage(rc, rm, lm, name_hash(f"{meta.get('namespace')}/{meta.get('name')}/{name}"), lc))
         for name, rc, rm, lm, lc in usage_basis(pod.get("spec") or {})
     ]
+
+
+# The kubelet's image_pull_duration_seconds: its buckets, and its size labels by lower bound (exclusive).
+PULL_BUCKETS = (1, 5, 10, 20, 30, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600)
+_MIB, _GIB = 1024**2, 1024**3
+SIZE_BUCKETS = (
+    (0, "0-10MB"),
+    (10 * _MIB, "10MB-100MB"),
+    (100 * _MIB, "100MB-500MB"),
+    (500 * _MIB, "500MB-1GB"),
+    (_GIB, "1GB-5GB"),
+    (5 * _GIB, "5GB-10GB"),
+    (10 * _GIB, "10GB-20GB"),
+    (20 * _GIB, "20GB-30GB"),
+    (30 * _GIB, "30GB-40GB"),
+    (40 * _GIB, "40GB-60GB"),
+    (60 * _GIB, "60GB-100GB"),
+    (100 * _GIB, "GT100GB"),
+)
+_GO_DURATION = r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+"
+_PULLED = re.compile(
+    rf'^Successfully pulled image "[^"]+" in (?P<pull>{_GO_DURATION})(?: \((?P<waiting>{_GO_DURATION}) including waiting\))?'
+    r"(?:\. Image size: (?P<size>\d+) bytes)?"
+)
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_seconds(text: str) -> float:
+    return sum(float(n) * _UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", text))
+
+
+def image_size_bucket(size: int) -> str:
+    """The kubelet's label for an image of `size` bytes: the last bucket whose lower bound it exceeds."""
+    if size == 0:
+        return "N/A"
+    return next(label for bound, label in reversed(SIZE_BUCKETS) if size > bound)
 
 
 class Metrics:
@@ -318,6 +355,40 @@ class Metrics:
                 out.append(f"# HELP {metric} {help_text}\n# TYPE {metric} {kind}\n")
                 out.append("\n".join(rows[metric]) + "\n")
         return "".join(out)
+
+    def kubelet_metrics(self, node: dict[str, Any]) -> str:
+        """The kubelet's own /metrics, as far as the suite reads it: kubelet_image_pull_duration_seconds,
+        one observation (seconds including waiting) per pull the node's Pulled events report, labelled
+        by the kubelet's image size bucket (pkg/kubelet/metrics: GetImageSizeBucket, binary units)."""
+        name = node["metadata"]["name"]
+        g = self.store.generated
+        pulls: list[tuple[int, float]] = []  # (size bytes, seconds including waiting)
+        k = g.node_index(name) if g else None
+        if g is not None and k is not None:
+            for slot, (_secs, waiting) in sorted(g._node_pulls(k).items()):
+                pull = g.pod_pull(k * g.per_node + slot)
+                assert pull is not None
+                pulls.append((pull.size, waiting))
+        for obj in self.store.collections["events"].extras.values():
+            if obj.get("reason") == "Pulled" and (obj.get("source") or {}).get("host") == name:
+                m = _PULLED.match(str(obj.get("message") or ""))
+                if m and m["size"]:
+                    pulls.extend([(int(m["size"]), _go_seconds(m["waiting"] or m["pull"]))] * int(obj.get("count") or 1))
+        by_bucket: dict[str, list[float]] = {}
+        for size, secs in pulls:
+            by_bucket.setdefault(image_size_bucket(size), []).append(secs)
+        out = [
+            "# HELP kubelet_image_pull_duration_seconds [ALPHA] Duration in seconds to pull an image.",
+            "# TYPE kubelet_image_pull_duration_seconds histogram",
+        ]
+        for bucket, values in sorted(by_bucket.items()):
+            for le in PULL_BUCKETS:
+                n = sum(1 for v in values if v <= le)
+                out.append(f'kubelet_image_pull_duration_seconds_bucket{{image_size_in_bytes="{bucket}",le="{go_float(le)}"}} {n}')
+            out.append(f'kubelet_image_pull_duration_seconds_bucket{{image_size_in_bytes="{bucket}",le="+Inf"}} {len(values)}')
+            out.append(f'kubelet_image_pull_duration_seconds_sum{{image_size_in_bytes="{bucket}"}} {go_float(sum(values))}')
+            out.append(f'kubelet_image_pull_duration_seconds_count{{image_size_in_bytes="{bucket}"}} {len(values)}')
+        return "\n".join(out) + "\n"
 
     def resource_metrics(self, node: dict[str, Any]) -> str:
         """The kubelet's /metrics/resource (what metrics-server scrapes): the same counters."""

@@ -589,6 +589,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, "404 page not found\n", "text/plain; charset=utf-8")
             else:
                 self._json(200, config)
+        elif rest == "metrics":
+            self._send(200, metrics.kubelet_metrics(node), "text/plain; version=0.0.4; charset=utf-8")
         elif rest == "healthz":
             self._send(200, "ok", "text/plain; charset=utf-8")
         else:

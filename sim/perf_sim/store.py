@@ -73,6 +73,27 @@ KINDS = {
     ),
     "configmaps": Kind("configmaps", "ConfigMap", True, short_names=("cm",)),
     "limitranges": Kind("limitranges", "LimitRange", True, short_names=("limits",)),  # read by perf-webhook for templates
+    # core v1 Events, with the field selectors the API server's event strategy offers
+    "events": Kind(
+        "events",
+        "Event",
+        True,
+        fields=(
+            *NAME_FIELDS,
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ),
+        short_names=("ev",),
+    ),
     "services": Kind(
         "services", "Service", True, fields=(*NAME_FIELDS, "spec.clusterIP", "spec.type"), short_names=("svc",), categories=("all",)
     ),
@@ -349,6 +370,26 @@ class Store:
         pods.gen_fields = pod_fields
         pods.gen_json = g.pod_json
         pods.gen_index = lambda key: g.pod_index(*key)
+        events = self.collections["events"]  # one kubelet Pulled event per scheduled pod (generate.pod_pull)
+
+        def event_fields(i: int) -> dict[str, str]:
+            f = g.pod_facts(i)
+            return {
+                "metadata.name": g.event_name(i),
+                "metadata.namespace": f.namespace,
+                "reason": "Pulled",
+                "type": "Normal",
+                "reportingComponent": "kubelet",
+                "involvedObject.kind": "Pod",
+                "involvedObject.namespace": f.namespace,
+                "involvedObject.name": f.name,
+            }
+
+        events.gen_size = g.event_count
+        events.gen_key = lambda i: (g.pod_facts(i).namespace, g.event_name(i))
+        events.gen_fields = event_fields
+        events.gen_json = g.event_json
+        events.gen_index = lambda key: g.event_index(*key)
         for ns in g.namespaces:
             self.collections["namespaces"].put(namespace_object(ns, "1"))
         for name, make in Workloads(g).resources().items():

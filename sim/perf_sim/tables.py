@@ -106,6 +106,19 @@ COLUMNS = {
         ("Selector", "string", "", 1),
     ],
     "apiservices": [("Name", "string", "name", 0), ("Service", "string", "", 0), ("Available", "string", "", 0), ("Age", "string", "", 0)],
+    # as the API server's printer for core v1 Events (kubectl get events)
+    "events": [
+        ("Last Seen", "string", "", 0),
+        ("Type", "string", "", 0),
+        ("Reason", "string", "", 0),
+        ("Object", "string", "", 0),
+        ("Subobject", "string", "", 1),
+        ("Source", "string", "", 1),
+        ("Message", "string", "", 0),
+        ("First Seen", "string", "", 1),
+        ("Count", "string", "", 1),
+        ("Name", "string", "name", 1),
+    ],
 }
 DEFAULT_COLUMNS = [("Name", "string", "name", 0), ("Created At", "date", "", 0)]
 
@@ -204,6 +217,22 @@ def workload_cells(resource: str, obj: dict[str, Any]) -> list[Any] | None:
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
         selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items()) or "<none>"
         return [name, spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), "<none>", ports, created, selector]
+    if resource == "events":
+        involved = obj.get("involvedObject") or {}
+        source = obj.get("source") or {}
+        last = obj.get("lastTimestamp") or str(obj.get("eventTime") or "")[:19] + ("Z" if obj.get("eventTime") else "")
+        return [
+            age(last),
+            obj.get("type", ""),
+            obj.get("reason", ""),
+            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+            involved.get("fieldPath", ""),
+            ", ".join(v for v in (source.get("component"), source.get("host")) if v),
+            obj.get("message", ""),
+            age(obj.get("firstTimestamp") or last),
+            str(obj.get("count") or 1),
+            name,
+        ]
     if resource == "apiservices":
         svc = spec.get("service")
         available: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Available"), {})

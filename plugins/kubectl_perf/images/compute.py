@@ -17,6 +17,7 @@ from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids,
 from ..model import POOL_LABELS
 from ..owners import Workload, workload_of
 from ..scheduling import node_matches, referenced_keys
+from .pulls import HistogramRow, PodTimes, PoolPulls, Waterfall, pod_times
 
 DEFAULT_MAX_IMAGES = 50  # the kubelet's nodeStatusMaxImages
 # No node carries a key of model.POOL_LABELS: nodes of one instance type are the nearest thing to a pool.
@@ -43,6 +44,7 @@ class InventorySettings:
     node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
     # ReplicaSets' and Jobs' own controller references (owners.owner_index); None: not read, names are guessed
     owners: Mapping[tuple[str, str, str], Any] | None = None
+    startup: bool = False  # keep each pod's condition times for the start-up waterfall (--pulls)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class ImageInventory:
         self.pool_images: dict[str, set[str]] = {}  # pool -> references its scheduled pods use
         self.pool_label = ""
         self._pools_done = False
+        self.pod_times: dict[Workload, list[PodTimes]] = {}  # with settings.startup
 
     # -- nodes ----------------------------------------------------------------------------
     def add_nodes(self, items: Iterable[Mapping[str, Any]]) -> None:
@@ -132,7 +135,7 @@ class ImageInventory:
     # -- pods -----------------------------------------------------------------------------
     def reset_pods(self) -> ImageInventory:
         """Forget every pod: a relist after 410 Expired starts again."""
-        self.uses, self.workloads, self.pool_images = {}, {}, {}
+        self.uses, self.workloads, self.pool_images, self.pod_times = {}, {}, {}, {}
         return self
 
     def with_pods(self, pages: Iterable[Iterable[Mapping[str, Any]]]) -> ImageInventory:
@@ -161,6 +164,8 @@ class ImageInventory:
                 placement = {key: spec[key] for key in ("nodeSelector", "affinity", "tolerations") if spec.get(key)}
                 info = self.workloads[workload] = WorkloadInfo(0, placement)
             info.pods += 1
+            if self.settings.startup and (times := pod_times(pod)) is not None:
+                self.pod_times.setdefault(workload, []).append(times)
             pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
@@ -191,14 +196,26 @@ class ImageInventory:
                         use.image_ids.add(self.images.normalise(image_id))
 
     # -- join -----------------------------------------------------------------------------
-    def report(self, inspected: Mapping[str, Inspection] | None = None, notes: Iterable[str] = ()) -> ImageReport:
-        """The joined report; `notes`: what the reads could not get, for the user."""
+    def report(
+        self,
+        inspected: Mapping[str, Inspection] | None = None,
+        notes: Iterable[str] = (),
+        pulls: Mapping[tuple[str, str], PoolPulls] | None = None,
+    ) -> ImageReport:
+        """The joined report; `notes`: what the reads could not get, for the user; `pulls`: observed
+        pulls by (image, pool) (pulls.aggregate), which rank the pre-pull plan by seconds saved."""
         if not self._pools_done:
             self.assign_pools()
         capped = [k for k, n in enumerate(self.nodes) if self.capped(n)]
         rows = [self._row(ref_text, use, (inspected or {}).get(ref_text), capped) for ref_text, use in self.uses.items()]
         rows.sort(key=lambda r: (-(r.size or -1), r.image))
-        return ImageReport(self, rows, self._pools(rows), self._plan(rows), list(notes))
+        return ImageReport(self, rows, self._pools(rows), self._plan(rows, pulls or {}), list(notes))
+
+    def pool_of(self) -> dict[str, str]:
+        """Node name -> pool, for joining what kubelets report (events) to pools."""
+        if not self._pools_done:
+            self.assign_pools()
+        return {n.name: n.pool for n in self.nodes}
 
     def _row(self, ref_text: str, use: Use, inspection: Inspection | None, capped: list[int]) -> ImageRow:
         measured = self.images.measure(self.images.listed(ref_text, use.ref, use.image_ids))
@@ -270,7 +287,7 @@ class ImageInventory:
                 out.append((w, f"{name} x{info.pods}"))
         return out
 
-    def _plan(self, rows: list[ImageRow]) -> list[PrePull]:
+    def _plan(self, rows: list[ImageRow], pulls: Mapping[tuple[str, str], PoolPulls]) -> list[PrePull]:
         plan = []
         eligible_cache: dict[tuple[str, Any], list[int]] = {}
         for row in rows:
@@ -296,6 +313,11 @@ class ImageInventory:
                         missing += 1
                 if not missing:
                     continue
+                observed = pulls.get((row.image, pool))
+                per_pull = observed.median_waiting if observed else None
+                # Expected pulls in the window: what the window saw on this pool (new nodes, restarts on
+                # fresh nodes, rollouts), and at least one per node that lacks it (the next pod there pulls).
+                expected = max(observed.pulls if observed else 0, missing)
                 plan.append(
                     PrePull(
                         image=row.image,
@@ -307,9 +329,13 @@ class ImageInventory:
                         uncertain=uncertain,
                         reasons=sorted({why for _w, why in candidates}),
                         workloads=[w for w, _ in candidates],
+                        seconds_per_pull=per_pull,
+                        expected_pulls=expected,
+                        rank_basis="seconds" if per_pull is not None else "size",
                     )
                 )
-        plan.sort(key=lambda p: (-p.size * p.missing, p.image, p.pool))
+        # Measured first, by seconds saved; then, where no pull was observed, by bytes to pull.
+        plan.sort(key=lambda p: (p.rank_basis != "seconds", -(p.seconds_saved or 0.0), -p.size * p.missing, p.image, p.pool))
         return plan
 
     def _eligible(self, placement: Mapping[str, Any], cache: dict[tuple[str, Any], list[int]]) -> list[int]:
@@ -404,6 +430,13 @@ class PrePull:
     uncertain: int
     reasons: list[str]
     workloads: list[Workload]
+    seconds_per_pull: float | None = None  # median observed pull (including waiting) on this pool
+    expected_pulls: int = 0  # pulls the window saw on the pool, at least one per node missing it
+    rank_basis: str = "size"  # "seconds": ranked by seconds saved; "size": no pull observed, by bytes
+
+    @property
+    def seconds_saved(self) -> float | None:
+        return self.seconds_per_pull * self.expected_pulls if self.seconds_per_pull is not None else None
 
 
 @dataclass
@@ -413,6 +446,9 @@ class ImageReport:
     pools: list[PoolRow]
     pre_pull: list[PrePull]
     notes: list[str] = field(default_factory=list)  # for stderr: what could not be read and what that leaves out
+    pulls: list[PoolPulls] | None = None  # observed pulls per image and pool (--pulls); None: not asked
+    startup: list[Waterfall] = field(default_factory=list)  # per workload (--pulls)
+    histogram_rows: list[HistogramRow] = field(default_factory=list)  # the kubelets' pull histogram by pool and size (--pulls)
 
     @property
     def unique_bytes(self) -> int:

@@ -11,6 +11,7 @@ from ..owners import owner_index
 from ..running_pods import with_running_pods
 from .compute import ImageInventory, Inspection
 from .flags import ImagesPlan
+from .pulls import Pull, parse_event
 
 
 def nodes(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory, notes: list[str]) -> None:
@@ -110,3 +111,87 @@ def inspect(cluster: Cluster, inventory: ImageInventory, plan: ImagesPlan, notes
     found = Registry(plan.registry_timeout, credentials, arch).inspect_all(items)
     notes.extend(credentials.notes)
     return found
+
+
+def pulled_events(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> list[Pull]:
+    """The kubelets' `Pulled` events (core v1 events, fieldSelector reason=Pulled, page by page; the
+    events.k8s.io/v1 API serves the same objects). Forbidden: a note, and the pre-pull plan ranks by size."""
+    scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
+
+    def add(acc: list[Pull], items: list[dict[str, Any]]) -> None:
+        acc.extend(p for p in map(parse_event, items) if p is not None)
+
+    try:
+        return cluster.fold(f"/api/v1{scope}/events", list, add, {"fieldSelector": "reason=Pulled"})
+    except ApiError as err:
+        if err.status not in (403, 404):
+            raise
+        if err.status == 403:
+            notes.append("cannot list events (forbidden): no observed pulls; the pre-pull plan ranks by size (rankBasis size)")
+        return []
+
+
+IMAGECACHES = "/apis/kubefledged.io/v1alpha2"
+
+
+def image_caches(cluster: Cluster, plan: ImagesPlan) -> list[dict[str, Any]]:
+    """kube-fledged ImageCaches: every one (plan.imagecache ""), or those named NAME (any namespace)
+    or NAMESPACE/NAME. Not served: an error (the user asked for them); a name none has: a flag error."""
+    from ..cli import FlagError
+
+    wanted = plan.imagecache or ""
+    namespace, _, name = wanted.rpartition("/")
+    scope = f"/namespaces/{namespace}" if namespace else ""
+
+    def fresh() -> list[dict[str, Any]]:
+        return []
+
+    try:
+        caches = cluster.fold(f"{IMAGECACHES}{scope}/imagecaches", fresh, lambda acc, items: acc.extend(items))
+    except ApiError as err:
+        if err.status == 404:
+            raise ApiError(
+                "kube-fledged is not installed: the API server does not serve kubefledged.io/v1alpha2 ImageCaches", 404
+            ) from None
+        raise
+    if name:
+        caches = [c for c in caches if (c.get("metadata") or {}).get("name") == name]
+        if not caches:
+            raise FlagError(f"ImageCache {wanted!r} not found")
+    return caches
+
+
+NODE_CONCURRENCY = 16  # kubelets read at a time through the API server's node proxy
+
+
+def pull_histograms(cluster: Cluster, inventory: ImageInventory, notes: list[str]) -> dict[str, list[Any]]:
+    """Each listed node's kubelet_image_pull_duration_seconds samples (node proxy /metrics), 16 nodes at a
+    time. nodes/proxy forbidden: one note and none; a node that cannot be read: one note naming it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import kubelet
+    from ..promtext import Parser
+    from .pulls import HISTOGRAM
+
+    names = [n.name for n in inventory.nodes]
+    wanted = (HISTOGRAM + "_bucket", HISTOGRAM + "_sum", HISTOGRAM + "_count")
+
+    def read(name: str) -> tuple[str, list[Any] | ApiError]:
+        try:
+            return name, list(Parser(wanted).checked(cluster.stream_lines(kubelet.proxy_path(name, "metrics"))))
+        except ApiError as err:
+            return name, kubelet.node_error(name, err)
+
+    out: dict[str, list[Any]] = {}
+    forbidden = False
+    with ThreadPoolExecutor(max_workers=max(1, min(NODE_CONCURRENCY, len(names)))) as pool:
+        for name, got in pool.map(read, names):
+            if isinstance(got, kubelet.Forbidden):
+                forbidden = True
+            elif isinstance(got, ApiError):
+                notes.append(f"{got}: its pull histogram is left out")
+            else:
+                out[name] = got
+    if forbidden:
+        notes.append("cannot read the kubelets' /metrics (nodes/proxy is forbidden): no kubelet pull histogram")
+    return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..api import Connection
 from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, byte_size, check_filters, connection, count, seconds
 from .compute import DEFAULT_MAX_IMAGES
+from .pulls import go_duration
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "imagecache")  # imagecache: a kube-fledged ImageCache
 SORTS = ("size", "nodes", "pods", "waste")
@@ -23,6 +24,9 @@ examples:
   kubectl perf images -n shop --inspect        ... reading custom images' configs from their registries
   kubectl perf images -o imagecache --namespace-for-cache kube-fledged | kubectl apply -f -
   kubectl perf images -o html > images.html
+  kubectl perf images --pulls --since 30m      pulls the kubelets reported in the last 30 minutes, per image and pool
+  kubectl perf images --pulls -o wide          ... and each workload's start-up: scheduled, pulled, started, ready
+  kubectl perf images --imagecache             what each kube-fledged ImageCache covers, misses, and holds for nothing
 
 Distroless savings count the base image only: exact with --inspect when its layers are
 found (savingBasis), else an estimate shown with ~. --inspect authenticates with the pods'
@@ -35,6 +39,27 @@ more than it lists (the kubelet's nodeStatusMaxImages).
 
 exit status: 0 ok (notes about missing permissions or registries go to stderr);
 1 error; 2 bad flags."""
+
+
+def duration(text: str) -> float:
+    """A window as kubectl writes one (30m, 2h, 1h30m, 90s); seconds above 0."""
+    try:
+        value = go_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 30m, 2h or 90s") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def cache_name(text: str) -> str:
+    """NAME or NAMESPACE/NAME of an ImageCache; "" (the flag alone): every ImageCache."""
+    if text == "":
+        return text
+    namespace, _, name = text.rpartition("/")
+    if (namespace and not _NAME.match(namespace)) or not re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name) or len(name) > 253:
+        raise argparse.ArgumentTypeError(f"invalid ImageCache {text!r}: NAME or NAMESPACE/NAME")
+    return text
 
 
 def label_key(text: str) -> str:
@@ -66,7 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--registry-timeout", type=seconds, default=5.0, metavar="SECONDS", help="per registry request with --inspect (default 5)"
     )
+    pulls = p.add_argument_group("measured pulls")
+    pulls.add_argument(
+        "--pulls",
+        action="store_true",
+        help="pulls as the kubelets measured them (Pulled events), per image and node pool; -o wide: per workload start-up",
+    )
+    pulls.add_argument(
+        "--since",
+        type=duration,
+        metavar="DURATION",
+        help="only pulls within this window, e.g. 30m or 2h (default: every event the API server keeps, 1h by default)",
+    )
     plan = p.add_argument_group("pre-pull plan")
+    plan.add_argument(
+        "--imagecache",
+        nargs="?",
+        const="",
+        type=cache_name,
+        metavar="NAME",
+        help="coverage of kube-fledged ImageCaches (all; or NAME, NAMESPACE/NAME): images present on the nodes they select, "
+        "in-use images they miss, images they hold that nothing runs",
+    )
     plan.add_argument(
         "--min-size", type=byte_size, default=200_000_000, metavar="SIZE", help="pre-pull images at least this big (default 200MB)"
     )
@@ -113,6 +159,9 @@ class ImagesPlan:
     chunk_size: int = 500
     inspect: bool = False
     registry_timeout: float = 5.0
+    since: float | None = None  # seconds: the window of Pulled events; None: all the API server keeps
+    startup: bool = False  # pod condition times for the start-up waterfall (--pulls)
+    imagecache: str | None = None  # None: no coverage; "": every ImageCache; NAME or NAMESPACE/NAME
 
 
 @dataclass(frozen=True)
@@ -123,6 +172,7 @@ class ImagesView:
     sort: str = "size"
     top: int = 25  # 0: all
     namespace_for_cache: str = "kube-fledged"
+    pulls: bool = False  # print the observed pulls (and, wide, the start-up waterfall)
 
 
 @dataclass(frozen=True)
@@ -137,6 +187,16 @@ class ImagesOptions:
 
 def options(args: argparse.Namespace) -> ImagesOptions:
     """The parsed flags as data; nothing past this file sees `args`."""
-    plan = ImagesPlan(args.namespace, args.selector, args.node_selector, args.chunk_size, args.inspect, args.registry_timeout)
-    view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache)
+    plan = ImagesPlan(
+        args.namespace,
+        args.selector,
+        args.node_selector,
+        args.chunk_size,
+        args.inspect,
+        args.registry_timeout,
+        args.since,
+        args.pulls,
+        args.imagecache,
+    )
+    view = ImagesView(args.output, args.sort, args.top, args.namespace_for_cache, args.pulls)
     return ImagesOptions(plan, view, args.max_images, args.min_size, args.pool_label, connection(args))

@@ -16,6 +16,7 @@ STYLE = (
     + """
 .img{display:grid;grid-template-columns:360px 1fr 300px;gap:12px;align-items:center;padding:5px 0;border-bottom:1px solid #eaeef2}
 .size{background:#4c8bf5}.saving{background:rgba(18,161,80,.55)}.unknown .name{color:#57606a}
+.step.scheduled{background:#8c959f}.step.pulled{background:#f0883e}.step.started{background:#4c8bf5}.step.ready{background:#12a150}
 .tag{font-size:11px;border-radius:3px;padding:0 4px;margin-left:4px;background:#fde7e9;color:#b42318}
 """
 )
@@ -50,6 +51,58 @@ def _image(r: Any, widest: int) -> str:
     )
 
 
+def _secs(value: float | None) -> str:
+    return f"{value:.1f}s" if value is not None else ""
+
+
+def _pulls(result: ImageReport) -> str:
+    """--pulls: observed pulls per image and pool, and each workload's start-up as a waterfall of bars."""
+    if result.pulls is None:
+        return ""
+    rows = "".join(
+        f'<tr data-pulled="{escape(r.image)}" data-pool="{escape(r.pool)}"><td>{escape(r.image)}</td><td>{escape(r.pool)}</td>'
+        f"<td>{r.pulls}</td><td>{_secs(r.median)}</td><td>{_secs(r.max)}</td><td>{_secs(r.median_waiting)}</td>"
+        f"<td>{human(r.size) if r.size is not None else ''}</td><td>{r.hits}</td></tr>"
+        for r in result.pulls
+    )
+    longest = max((f.ready or f.started or f.pulled or f.scheduled or 0.0 for f in result.startup), default=0.0) or 1.0
+    falls = []
+    for f in result.startup:
+        marks, last = [], 0.0
+        for step, at in (("scheduled", f.scheduled), ("pulled", f.pulled), ("started", f.started), ("ready", f.ready)):
+            if at is None:
+                continue
+            width = max(at - last, 0.0) * 100 / longest
+            marks.append(
+                f'<div class="step {step}" data-step="{step}" data-seconds="{at:.3f}" style="width:{width:.1f}%" title="{step} at {at:.1f}s"></div>'
+            )
+            last = max(last, at)
+        falls.append(
+            f'<div class="img" data-startup="{escape(f.workload.text())}"><div class="name">{escape(f.workload.text())}<br>'
+            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
+        )
+    hist = "".join(
+        f'<tr data-histogram="{escape(h.pool)}/{escape(h.size)}"><td>{escape(h.pool)}</td><td>{escape(h.size)}</td><td>{round(h.count)}</td>'
+        f"<td>{_secs(h.mean)}</td><td>{'&le; ' + _secs(h.median_at_most) if h.median_at_most is not None else ''}</td></tr>"
+        for h in result.histogram_rows
+    )
+    hist_html = (
+        '<h2>The kubelets\' pull histogram</h2><p class="sub">kubelet_image_pull_duration_seconds since each kubelet started, '
+        "by pool and image size.</p><table><tr><th>pool</th><th>image size</th><th>pulls</th><th>mean</th><th>median</th></tr>"
+        f"{hist}</table>"
+        if result.histogram_rows
+        else ""
+    )
+    return (
+        f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
+        "<table><tr><th>image</th><th>pool</th><th>pulls</th><th>median</th><th>max</th><th>with waiting</th><th>size</th>"
+        f"<th>already present</th></tr>{rows}</table>{hist_html}"
+        '<h2>Start-up per workload</h2><p class="legend"><span><i class="sw scheduled"></i>scheduled</span><span><i class="sw pulled"></i>'
+        'images pulled</span><span><i class="sw started"></i>containers started</span><span><i class="sw ready"></i>ready</span> '
+        "medians from pod creation</p>" + "".join(falls)
+    )
+
+
 def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
     summary = doc["summary"]
     images = result.images
@@ -76,6 +129,7 @@ def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
         else '<h2>Pre-pull plan</h2><p class="sub">Nothing to pre-pull.</p>'
     )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    plan_html = _pulls(result) + plan_html
     cap = (
         f", {summary['nodesAtCap']} listing the maximum of {summary['maxImages']} images (they may hold more)"
         if summary["nodesAtCap"]

@@ -9,8 +9,10 @@ from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageReport, ImageRow, PoolRow, PrePull
+from .pulls import UNLISTED, HistogramRow, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
+    from .coverage import Coverage
     from .flags import ImagesView
 
 IMAGECACHE_API = "kubefledged.io/v1alpha2"
@@ -44,13 +46,68 @@ def pre_pull_doc(p: PrePull) -> dict[str, Any]:
         "mayHold": p.uncertain,
         "why": p.reasons,
         "workloads": [w.as_dict() for w in p.workloads],
+        "rankBasis": p.rank_basis,
+        "secondsPerPull": _round(p.seconds_per_pull),
+        "expectedPulls": p.expected_pulls,
+        "secondsSaved": _round(p.seconds_saved),
     }
 
 
-def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
+
+
+def pulls_doc(r: PoolPulls) -> dict[str, Any]:
+    return {
+        "image": r.image,
+        "pool": None if r.pool == UNLISTED else r.pool,
+        "pulls": r.pulls,
+        "medianSeconds": _round(r.median),
+        "maxSeconds": _round(r.max),
+        "medianIncludingWaiting": _round(r.median_waiting),
+        "sizeBytes": r.size,
+        "alreadyPresent": r.hits,
+        "nodes": len(r.nodes),
+    }
+
+
+def histogram_doc(h: HistogramRow) -> dict[str, Any]:
+    return {
+        "pool": None if h.pool == UNLISTED else h.pool,
+        "imageSize": h.size,
+        "pulls": round(h.count),
+        "meanSeconds": _round(h.mean),
+        "medianAtMostSeconds": h.median_at_most,
+        "nodes": len(h.nodes),
+    }
+
+
+def histogram_rows_columns(label: str) -> list[Column]:
+    return [
+        Column("KUBELET HISTOGRAM POOL" + (f" ({label})" if label else ""), lambda h: "?" if h.pool == UNLISTED else h.pool),
+        Column("IMAGE SIZE", lambda h: h.size),
+        Column("PULLS", lambda h: str(round(h.count)), right=True),
+        Column("MEAN", lambda h: seconds_text(h.mean), right=True),
+        Column("MEDIAN", lambda h: f"<= {seconds_text(h.median_at_most)}" if h.median_at_most is not None else "", right=True),
+        Column("NODES", lambda h: str(len(h.nodes)), right=True),
+    ]
+
+
+def startup_doc(f: Waterfall) -> dict[str, Any]:
+    return {
+        "workload": f.workload.as_dict(),
+        "pods": f.pods,
+        "scheduledAfter": _round(f.scheduled),
+        "pulledAfter": _round(f.pulled),
+        "startedAfter": _round(f.started),
+        "readyAfter": _round(f.ready),
+    }
+
+
+def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] | None = None) -> dict[str, Any]:
     inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
-    return {
+    out = {
         "summary": {
             "images": len(result.images),
             "uniqueBytes": result.unique_bytes,
@@ -80,6 +137,59 @@ def document(result: ImageReport, sort: str, top: int) -> dict[str, Any]:
         "images": [image_doc(r) for r in result.sorted_images(sort)],
         "prePull": [pre_pull_doc(p) for p in result.pre_pull],
     }
+    if result.pulls is not None:  # --pulls
+        out["pulls"] = [pulls_doc(r) for r in result.pulls]
+        out["startup"] = [startup_doc(f) for f in result.startup]
+        out["kubeletHistogram"] = [histogram_doc(h) for h in result.histogram_rows]
+    if coverage is not None:  # --imagecache
+        out["imageCaches"] = [coverage_doc(c) for c in coverage]
+    return out
+
+
+def coverage_doc(c: Coverage) -> dict[str, Any]:
+    return {
+        "namespace": c.namespace,
+        "name": c.name,
+        "images": [
+            {
+                "image": i.image,
+                "nodeSelector": i.selector,
+                "selectedNodes": len(i.selected),
+                "presentOn": i.present,
+                "missingOn": i.missing,
+                "mayHold": i.uncertain,
+                "runs": i.runs,
+            }
+            for i in c.images
+        ],
+        "missing": [{"image": m.image, "sizeBytes": m.size, "nodes": m.nodes} for m in c.misses],
+        "unused": c.unused,
+    }
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    return ",".join(names[:shown]) + (f" +{len(names) - shown}" if len(names) > shown else "")
+
+
+def coverage_columns() -> list[Column]:
+    return [
+        Column("IMAGECACHE", lambda r: f"{r[0].namespace}/{r[0].name}"),
+        Column("CACHED IMAGE", lambda r: r[1].image),
+        Column("SELECTOR", lambda r: ",".join(f"{k}={v}" for k, v in r[1].selector.items()) or "(all nodes)"),
+        Column("PRESENT", lambda r: f"{len(r[1].present)}/{len(r[1].selected)}", lambda r: len(r[1].present), right=True),
+        Column("NOT ON", lambda r: _names(r[1].missing), lambda r: ";".join(r[1].missing)),
+        Column("MAY HOLD", lambda r: _names(r[1].uncertain), lambda r: ";".join(r[1].uncertain), wide=True),
+        Column("RUNS", lambda r: "yes" if r[1].runs else "no"),
+    ]
+
+
+def missed_columns() -> list[Column]:
+    return [
+        Column("IMAGECACHE", lambda r: f"{r[0].namespace}/{r[0].name}"),
+        Column("IN USE, NOT CACHED", lambda r: r[1].image),
+        Column("SIZE", lambda r: human(r[1].size), lambda r: r[1].size, right=True),
+        Column("NODES", lambda r: str(r[1].nodes), lambda r: r[1].nodes, right=True),
+    ]
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -177,6 +287,23 @@ def _fresh(p: PoolRow) -> str:
     return human(p.fresh_bytes) + (f" (+{p.unknown} unknown)" if p.unknown else "")
 
 
+def seconds_text(value: float | None) -> str:
+    """3.2s, 1m05s; "" when there is no figure."""
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(round(value), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def _saved(p: PrePull) -> str:
+    """12.4s x 3 = 37.2s where pulls were observed; `(by size)` where none was."""
+    if p.seconds_saved is None:
+        return "(by size)"
+    return f"{seconds_text(p.seconds_per_pull)} x {p.expected_pulls} = {seconds_text(p.seconds_saved)}"
+
+
 def pre_pull_columns() -> list[Column]:
     return [
         Column("PRE-PULL IMAGE", lambda p: p.image),
@@ -184,7 +311,38 @@ def pre_pull_columns() -> list[Column]:
         Column("POOL", lambda p: ",".join(f"{k}={v}" for k, v in p.selector.items()) or "(all nodes)"),
         Column("MISSING ON", lambda p: f"{p.missing}/{p.eligible}", right=True),
         Column("MAY HOLD", lambda p: str(p.uncertain), right=True, wide=True),
+        Column("SAVES", _saved, lambda p: _round(p.seconds_saved), right=True),
         Column("WHY", lambda p: ", ".join(p.reasons)),
+    ]
+
+
+def pulls_columns(label: str) -> list[Column]:
+    def pool(r: PoolPulls) -> str:
+        if r.pool == UNLISTED:
+            return "? (node not listed)"
+        return r.pool or f"(no {label or 'pool'} label)"
+
+    return [
+        Column("PULLED IMAGE", lambda r: r.image),
+        Column("POOL" + (f" ({label})" if label else ""), pool, lambda r: None if r.pool == UNLISTED else r.pool),
+        Column("PULLS", lambda r: str(r.pulls), lambda r: r.pulls, right=True),
+        Column("MEDIAN", lambda r: seconds_text(r.median), lambda r: _round(r.median), right=True),
+        Column("MAX", lambda r: seconds_text(r.max), lambda r: _round(r.max), right=True),
+        Column("WITH WAITING", lambda r: seconds_text(r.median_waiting), lambda r: _round(r.median_waiting), right=True),
+        Column("SIZE", lambda r: human(r.size) if r.size is not None else "", lambda r: r.size, right=True),
+        Column("ALREADY PRESENT", lambda r: str(r.hits), lambda r: r.hits, right=True),
+        Column("NODES", lambda r: str(len(r.nodes)), lambda r: len(r.nodes), right=True, wide=True),
+    ]
+
+
+def startup_columns() -> list[Column]:
+    return [
+        Column("WORKLOAD START-UP (MEDIAN FROM CREATION)", lambda f: f.workload.text()),
+        Column("PODS", lambda f: str(f.pods), right=True),
+        Column("SCHEDULED", lambda f: seconds_text(f.scheduled), right=True),
+        Column("PULLED", lambda f: seconds_text(f.pulled), right=True),
+        Column("STARTED", lambda f: seconds_text(f.started), right=True),
+        Column("READY", lambda f: seconds_text(f.ready), right=True),
     ]
 
 
@@ -234,8 +392,9 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
 
 
 # -- printing ------------------------------------------------------------------------------
-def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str]:
-    """Print the report in the -o format; returns notes for stderr."""
+def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: list[Coverage] | None = None) -> list[str]:
+    """Print the report in the -o format; returns notes for stderr. `coverage`: per kube-fledged
+    ImageCache (--imagecache), None when not asked."""
     if view.output == "imagecache":
         cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
@@ -244,12 +403,25 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
             ]
         render.write(render.structured(cache, "yaml"))
         return []
-    doc = document(report, view.sort, view.top)
+    doc = document(report, view.sort, view.top, coverage)
     images = report.sorted_images(view.sort)
     shown = images[: view.top] if view.top else images
     csv = view.output in ("csv", "tsv")
 
     def tables() -> list[Table]:
+        if coverage is not None:  # --imagecache: what the caches cover and miss
+            cached = [(c, i) for c in coverage for i in c.images]
+            if csv:
+                return [Table(cached, coverage_columns())]
+            return [Table(cached, coverage_columns()), Table([(c, m) for c in coverage for m in c.misses], missed_columns())]
+        if report.pulls is not None:  # --pulls: what pulls cost, and the plan they rank
+            label = report.inventory.pool_label
+            if csv:
+                return [Table(report.pulls, pulls_columns(label))]
+            out = [Table(report.pulls, pulls_columns(label)), Table(report.histogram_rows, histogram_rows_columns(label))]
+            if view.output == "wide":
+                out.append(Table(report.startup, startup_columns()))
+            return [*out, Table(report.pre_pull, pre_pull_columns())]
         hist = report.histogram()
         unknown = sum(1 for r in report.images if r.size is None)
         if not any(n for _l, n in hist):
@@ -272,6 +444,12 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str) -> list[str
         return page(report, doc, cluster)
 
     render.emit(view.output, lambda: doc, tables, html)
+    if coverage is not None:
+        if not coverage:
+            return ["no kube-fledged ImageCache in the cluster"]
+        return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
+    if report.pulls is not None:
+        return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
