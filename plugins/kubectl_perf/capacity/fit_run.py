@@ -45,9 +45,7 @@ def run_fit(options: CapacityOptions, cluster: Cluster) -> int:
     shape = read_shape(cluster, options.fit)  # a bad workload fails before the pods are listed
     reads = read_cluster(cluster, options)
     rows = BuildOptions(options.policy)  # node rows, every pod of every namespace
-    report = with_running_pods(
-        cluster, None, None, options.chunk_size, lambda pages: build(rows, reads.nodes, pages, reads.node_usage)
-    )
+    report = with_running_pods(cluster, None, None, options.chunk_size, lambda pages: build(rows, reads.nodes, pages, reads.node_usage))
     fitted = fit_report(report.total.nodes, shape, reads.node_usage is not None)
     emit_fit(fitted, options.display.output, cluster.host)
     for line in reads.notes:

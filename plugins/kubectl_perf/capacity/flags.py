@@ -178,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many more pods requesting these fit per node, pool and cluster, and how many within padding (e.g. cpu=500m,memory=1Gi)",
     )
     fit.add_argument("--fit-pod", metavar="FILE", help="... of the pod in FILE (a Pod or a workload's template; - reads stdin)")
-    fit.add_argument("--fit-workload", metavar="KIND/NAME", help="... of a workload's pod template in the cluster (deploy/web; -n its namespace)")
+    fit.add_argument(
+        "--fit-workload", metavar="KIND/NAME", help="... of a workload's pod template in the cluster (deploy/web; -n its namespace)"
+    )
     add_connection_flags(p)
     return p
 
@@ -337,7 +339,9 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         need_nodes=need_nodes,
         fit=fit_ask(args),
         plan=Plan(
-            node_usage=args.util or args.fail_on_breach or fit_flag(args) is not None,  # --fit: padding on usage where metrics exist  # usage over target is the breach (padding.judge)
+            node_usage=args.util
+            or args.fail_on_breach
+            or fit_flag(args) is not None,  # --fit: padding on usage where metrics exist  # usage over target is the breach (padding.judge)
             pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
             storage=args.util and STORAGE in resources,
             whole_nodes=pods.filtered,
