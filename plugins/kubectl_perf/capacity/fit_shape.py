@@ -169,11 +169,31 @@ def shape_from_resources(ask: FitResources) -> Shape:
     return Shape(f"--fit {ask.text}", requests)
 
 
+def defaulted(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The spec as the API server stores a pod made from it: a container's limit without a request
+    becomes its request (model.default_requests_from_limits' rule, on the manifest). A workload's
+    template is stored undefaulted, and a pod file has not been through the API server; the pods
+    they become are defaulted, and the scheduler reserves what those request."""
+    out = dict(spec)
+    for key in ("initContainers", "containers"):
+        containers = []
+        for container in spec.get(key) or ():
+            resources = container.get("resources") or {}
+            limits = resources.get("limits") or {}
+            if isinstance(limits, Mapping) and any(r not in (resources.get("requests") or {}) for r in limits):
+                resources = {**resources, "requests": {**limits, **(resources.get("requests") or {})}}
+                container = {**container, "resources": resources}
+            containers.append(container)
+        if key in spec:
+            out[key] = containers
+    return out
+
+
 def shape_from_spec(spec: Mapping[str, Any], source: str) -> Shape:
     """A pod spec's shape: its effective requests and limits as the scheduler and kubelet see them
     (model.pod_resources: init containers, sidecars, pod-level resources, overhead), and a pod slot."""
     try:
-        requests, limits = pod_resources(spec)
+        requests, limits = pod_resources(defaulted(spec))
     except QuantityError as err:
         raise ShapeError(f"{source}: {err}") from None
     requests = {r: v for r, v in requests.items() if v}
