@@ -238,3 +238,12 @@ def test_gpu_shape_fits_nowhere_without_gpus(fit_cluster: Sim) -> None:
     # no node advertises nvidia.com/gpu: NodeResourcesFit refuses every node that passes placement
     nodes = by_name(fit_doc(fit_cluster, "--fit", "cpu=100m,nvidia.com/gpu=1"))
     assert nodes["gen-1"]["fit"] == 0 and nodes["gen-1"]["limitedBy"] == "nvidia.com/gpu"
+
+
+def test_completion_offers_the_workloads_of_the_namespace(fit_cluster: Sim) -> None:
+    from test_completion import complete
+
+    values, directive = complete(fit_cluster, "capacity", "-n", "shop", "--fit-workload", "deploy/")
+    assert values == ["deploy/web"] and directive == ":4"
+    values, _ = complete(fit_cluster, "capacity", "--fit-workload", "deploy/")  # default holds none
+    assert values == []

@@ -97,6 +97,7 @@ def parse_fit(text: str) -> FitResources:
 
 # KIND/NAME spellings as kubectl takes them -> (kind, API group path, resource)
 WORKLOAD_KINDS: dict[str, tuple[str, str, str]] = {}
+WORKLOAD_SHORT: dict[str, str] = {}  # the short spellings (deploy, sts, ...) -> kind, offered by completion
 for _kind, _group, _resource, _short in (
     ("Deployment", "/apis/apps/v1", "deployments", "deploy"),
     ("StatefulSet", "/apis/apps/v1", "statefulsets", "sts"),
@@ -105,6 +106,7 @@ for _kind, _group, _resource, _short in (
     ("Job", "/apis/batch/v1", "jobs", "job"),
     ("CronJob", "/apis/batch/v1", "cronjobs", "cj"),
 ):
+    WORKLOAD_SHORT[_short] = _kind
     for _spelling in (_short, _kind.lower(), _resource):
         WORKLOAD_KINDS[_spelling] = (_kind, _group, _resource)
 

@@ -18,6 +18,8 @@ from ..cli import (
     label_selector,
     policy_from,
 )
+from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
+from .fit_shape import WORKLOAD_SHORT as WORKLOAD_SHORT
 from .fit_shape import FitAsk, FitResources, ShapeError, parse_fit, parse_workload, spec_from_documents
 from .options import (
     COUNT,
