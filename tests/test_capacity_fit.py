@@ -247,3 +247,25 @@ def test_completion_offers_the_workloads_of_the_namespace(fit_cluster: Sim) -> N
     assert values == ["deploy/web"] and directive == ":4"
     values, _ = complete(fit_cluster, "capacity", "--fit-workload", "deploy/")  # default holds none
     assert values == []
+
+
+@pytest.mark.parametrize(
+    ("forbidden", "words"),
+    [("nodes", "--fit needs the nodes"), ("pods", "--fit weighs every pod on the nodes, so it lists pods in all namespaces")],
+)
+def test_forbidden_lists_are_one_line(sim_factory: Any, forbidden: str, words: str) -> None:
+    sim = sim_factory("--objects", str(FILE), "--forbid-cluster-list", forbidden)
+    result = perf(sim, "--fit", "cpu=500m,memory=1Gi")
+    assert result.returncode == 1 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "try -n" not in result.stderr
+
+
+def test_a_pod_bound_to_a_cordoned_node(fit_cluster: Sim, tmp_path: Path) -> None:
+    # spec.nodeName bypasses the scheduler: only cordoned-1 is weighed, and its cordon does not stop the kubelet;
+    # cpu 4/1 = 4, memory 16/1 = 16 -> 4; padding (12-0)/1 = 12, (12-1)/1 = 11 -> 4 within
+    path = tmp_path / "bound.yaml"
+    spec = {"nodeName": "cordoned-1", "containers": [{"name": "a", "image": "x", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"}, "spec": spec}))
+    nodes = by_name(fit_doc(fit_cluster, "--fit-pod", str(path)))
+    assert figures(nodes["cordoned-1"]) == (4, 4, "cpu", "cpu", "usage")
+    assert figures(nodes["gen-1"])[:3] == (0, 0, "selector")

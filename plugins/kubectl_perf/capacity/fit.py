@@ -204,7 +204,8 @@ def _add(pool: PoolFit, row: Node, fitted: NodeFit) -> None:
 def fit_report(rows: Iterable[Node], shape: Shape, usage_known: bool) -> FitReport:
     """Every node's figures (by name), each pool's sums (by pool name) and the cluster's."""
     placement = Placement(shape.spec)
-    cordon_ok = tolerates_unschedulable(tuple(shape.spec.get("tolerations") or ()))
+    # a pod bound by spec.nodeName bypasses the scheduler, NodeUnschedulable with it
+    cordon_ok = bool(placement.bound) or tolerates_unschedulable(tuple(shape.spec.get("tolerations") or ()))
     nodes: list[NodeFit] = []
     pools: dict[str, PoolFit] = {}
     total = PoolFit("")

@@ -39,13 +39,24 @@ def read_shape(cluster: Cluster, ask: FitResources | FitPod | FitWorkload) -> Sh
 def run_fit(options: CapacityOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit for --fit; the exit status (0; 3 when --util asked for usage the
     cluster cannot give, as capacity's)."""
-    from ..running_pods import with_running_pods
+    from ..api import ApiError, path_for
+    from ..running_pods import RUNNING_PODS
 
     assert options.fit is not None  # flags.options set it: this run is --fit's
     shape = read_shape(cluster, options.fit)  # a bad workload fails before the pods are listed
     reads = read_cluster(cluster, options)
     rows = BuildOptions(options.policy)  # node rows, every pod of every namespace
-    report = with_running_pods(cluster, None, None, options.chunk_size, lambda pages: build(rows, reads.nodes, pages, reads.node_usage))
+    try:  # every running pod (running_pods' query): -n does not narrow it, so a 403 says so rather than "try -n"
+        report = cluster.consume(
+            path_for("pods"),
+            lambda pages: build(rows, reads.nodes, pages, reads.node_usage),
+            {"fieldSelector": RUNNING_PODS},
+            limit=options.chunk_size,
+        )
+    except ApiError as err:
+        if err.status == 403:
+            raise ApiError(f"{err}; --fit weighs every pod on the nodes, so it lists pods in all namespaces", 403) from None
+        raise
     fitted = fit_report(report.total.nodes, shape, reads.node_usage is not None)
     emit_fit(fitted, options.display.output, cluster.host)
     for line in reads.notes:
