@@ -269,3 +269,13 @@ def test_a_pod_bound_to_a_cordoned_node(fit_cluster: Sim, tmp_path: Path) -> Non
     nodes = by_name(fit_doc(fit_cluster, "--fit-pod", str(path)))
     assert figures(nodes["cordoned-1"]) == (4, 4, "cpu", "cpu", "usage")
     assert figures(nodes["gen-1"])[:3] == (0, 0, "selector")
+
+
+def test_node_filters_choose_the_nodes_weighed(fit_cluster: Sim) -> None:
+    # only the general pool: gen-1 6/3, gen-2 2/2, cordoned-1 0/0
+    doc = fit_doc(fit_cluster, "--fit", "cpu=500m,memory=1Gi", "--node-selector", "node-pool=general")
+    assert [p["pool"] for p in doc["pools"]] == ["general"]
+    assert (doc["total"]["nodes"], doc["total"]["fit"], doc["total"]["fitWithinPadding"]) == (3, 8, 5)
+    # --schedulable-only leaves cordoned-1 out
+    doc = fit_doc(fit_cluster, "--fit", "cpu=500m,memory=1Gi", "--schedulable-only")
+    assert "cordoned-1" not in by_name(doc) and doc["total"]["nodes"] == 4
