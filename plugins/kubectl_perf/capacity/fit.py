@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..model import padding_budget, pool_name
+from ..quantity import NANO
 from ..scheduling import Placement, tolerates_unschedulable
 from .compute import Node
 from .fit_shape import COUNT, Shape
@@ -132,7 +133,7 @@ def node_fit(row: Node, shape: Shape, placement: Placement, cordon_ok: bool) -> 
         alloc.get("cpu", 0) - requested.get("cpu", 0),
         memory_alloc - memory_requested,
         room,
-        (alloc.get(COUNT, 0) - requested.get(COUNT, 0)) // 10**9,
+        (alloc.get(COUNT, 0) - requested.get(COUNT, 0)) // NANO,
         usage is not None,
     )
 
@@ -174,7 +175,7 @@ def _room(row: Node) -> int:
 def largest(row: Node) -> Largest | None:
     """The room a new pod could have on this node; None when it takes no pod (NotReady, cordoned, full)."""
     alloc = row.amounts.allocatable or {}
-    if not row.ready or not row.schedulable or alloc.get(COUNT, 0) - row.amounts.requests.get(COUNT, 0) < 10**9:
+    if not row.ready or not row.schedulable or alloc.get(COUNT, 0) - row.amounts.requests.get(COUNT, 0) < NANO:
         return None
     return Largest(row.name, max(0, alloc.get("cpu", 0) - row.amounts.requests.get("cpu", 0)), max(0, _room(row)))
 
@@ -188,17 +189,16 @@ def _bigger(a: Largest | None, b: Largest | None) -> Largest | None:
     return b if (b.memory, b.cpu) > (a.memory, a.cpu) or ((b.memory, b.cpu) == (a.memory, a.cpu) and b.node < a.node) else a
 
 
-def _add(pool: PoolFit, row: Node, fitted: NodeFit) -> None:
-    alloc = row.amounts.allocatable or {}
+def _add(pool: PoolFit, fitted: NodeFit, alloc: Mapping[str, int], strands: tuple[int, int], room: Largest | None) -> None:
+    """One node into a pool's (or the cluster's) sums; its figures worked out once for both."""
     pool.nodes += 1
     pool.fit += fitted.fit
     pool.within_padding += fitted.within_padding
-    cpu, memory = stranded(row)
-    pool.stranded_cpu += cpu
-    pool.stranded_memory += memory
+    pool.stranded_cpu += strands[0]
+    pool.stranded_memory += strands[1]
     pool.allocatable_cpu += alloc.get("cpu", 0)
     pool.allocatable_memory += alloc.get("memory", 0)
-    pool.largest = _bigger(pool.largest, largest(row))
+    pool.largest = _bigger(pool.largest, room)
 
 
 def fit_report(rows: Iterable[Node], shape: Shape, usage_known: bool) -> FitReport:
@@ -217,8 +217,9 @@ def fit_report(rows: Iterable[Node], shape: Shape, usage_known: bool) -> FitRepo
         pool = pools.setdefault(fitted.pool, PoolFit(fitted.pool))
         pool.members.append(fitted)
         total.members.append(fitted)
-        _add(pool, row, fitted)
-        _add(total, row, fitted)
+        alloc, strands, room = row.amounts.allocatable or {}, stranded(row), largest(row)
+        _add(pool, fitted, alloc, strands, room)
+        _add(total, fitted, alloc, strands, room)
     return FitReport(shape, nodes, [pools[k] for k in sorted(pools)], total, usage_known)
 
 
