@@ -227,11 +227,24 @@ def test_bad_input_is_one_line(fit_cluster: Sim, args: tuple[str, ...], status: 
     assert len([line for line in result.stderr.splitlines() if line.startswith("error") or "error:" in line]) == 1
 
 
-def test_fit_pod_without_a_pod(fit_cluster: Sim, tmp_path: Path) -> None:
-    path = tmp_path / "cm.yaml"
-    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "holds no Pod"),
+        (b"kind: Pod\nspec: {containers: [}\n", "is not YAML"),
+        (b"\xff\xfe\x00kind", "not UTF-8 text"),
+        (
+            b"kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, resources: {requests: {cpu: lots}}}]}\n",
+            "invalid quantity 'lots'",
+        ),
+    ],
+)
+def test_fit_pod_files_that_hold_no_shape(fit_cluster: Sim, tmp_path: Path, content: bytes, words: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
     result = perf(fit_cluster, "--fit-pod", str(path))
-    assert result.returncode == 2 and "holds no Pod" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_gpu_shape_fits_nowhere_without_gpus(fit_cluster: Sim) -> None:

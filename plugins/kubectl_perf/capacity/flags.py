@@ -363,15 +363,18 @@ def fit_ask(args: argparse.Namespace) -> FitAsk | None:
     if not args.fit_pod:
         return None
     import sys
+    from pathlib import Path
 
     import yaml
 
     source = "stdin" if args.fit_pod == "-" else args.fit_pod
     try:
-        text = sys.stdin.read() if args.fit_pod == "-" else open(args.fit_pod, encoding="utf-8").read()  # noqa: SIM115
+        text = sys.stdin.read() if args.fit_pod == "-" else Path(args.fit_pod).read_text(encoding="utf-8")
         documents = list(yaml.safe_load_all(text))
     except OSError as err:
         raise ShapeError(f"cannot read --fit-pod {source}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ShapeError(f"cannot read --fit-pod {source}: not UTF-8 text") from None
     except yaml.YAMLError as err:
         raise ShapeError(f"--fit-pod {source} is not YAML: {str(err).splitlines()[0]}") from None
     return spec_from_documents(documents, source)
