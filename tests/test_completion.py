@@ -120,3 +120,13 @@ def test_subcommands_without_the_standalone_plugins(fixture_cluster, tmp_path):
     result = subprocess.run([KUBECTL, "__complete", "perf", ""], capture_output=True, text=True, env=env, timeout=60)
     values = [line.split("\t")[0] for line in result.stdout.strip().splitlines()[:-1]]
     assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "version"]
+
+
+# Issue 24: capacity --fit's values.
+def test_fit_flags(fixture_cluster, tmp_path):
+    values, directive = complete(fixture_cluster, "capacity", "--fit", "cpu=500m,")
+    assert values == ["cpu=500m,memory=", "cpu=500m,ephemeral-storage=", "cpu=500m,nvidia.com/gpu="] and directive == ":6"
+    values, directive = complete(fixture_cluster, "capacity", "--fit-workload", "")
+    assert values == ["deploy/", "sts/", "ds/", "rs/", "job/", "cj/"] and directive == ":6"
+    _, directive = complete(fixture_cluster, "capacity", "--fit-pod", "")
+    assert directive == ":0"  # a file name

@@ -25,10 +25,10 @@ NO_FILE = 4  # cobra's ShellCompDirectiveNoFileComp
 NO_SPACE = 2  # ShellCompDirectiveNoSpace: the value goes on (label: -> label:team)
 FILES = 0  # ShellCompDirectiveDefault: the shell completes file names
 API_TIMEOUT = 2.0  # seconds: a prompt must not hang on a slow cluster
-FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file", "history_file", "prometheus_token_file"}
+FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file", "history_file", "prometheus_token_file", "fit_pod"}
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods", "nvidia.com/gpu")
 # Flags whose value is a comma-separated list: each item after a comma is completed too.
-LISTS = {"resources", "disable", "label_columns", "node_selector", "selector", "namespace_labels"}
+LISTS = {"resources", "disable", "label_columns", "node_selector", "selector", "namespace_labels", "fit"}
 # Label selectors, and the objects whose labels they select (the keys and values offered).
 SELECTORS = {"node_selector": "/api/v1/nodes", "namespace_labels": "/api/v1/namespaces", "selector": "pods"}
 
@@ -80,6 +80,8 @@ def _values(sub: str, action: argparse.Action, args: list[str], value: str) -> t
     head, comma, last = _split_list(value)
     found, directive = _items_for(sub, action, args, last)
     taken = set(head.split(",")) if comma else set()
+    if action.dest == "fit":  # a resource already given a quantity is not offered again
+        taken |= {t.partition("=")[0] + "=" for t in taken}
     return [(head + comma + v, d) for v, d in found if v not in taken], directive | NO_SPACE
 
 
@@ -117,6 +119,10 @@ def _items_for(sub: str, action: argparse.Action, args: list[str], value: str) -
         return [(k, "") for k in getattr(plugin_flags(sub), "SORT_KEYS", ())], NO_FILE
     if action.dest == "by" and sub == "capacity":
         return _group_by(args, value)
+    if action.dest == "fit":  # capacity --fit: RESOURCE= then the quantity, typed
+        return [(f"{r}=", "") for r in RESOURCES if r != "pods"], NO_FILE | NO_SPACE
+    if action.dest == "fit_workload":
+        return _workloads(sub, args, value)
     if action.dest in SELECTORS:
         return _selector_term(args, SELECTORS[action.dest], value), NO_FILE | NO_SPACE
     if action.dest == "label_columns":  # -L: node label keys
@@ -128,6 +134,21 @@ def _items_for(sub: str, action: argparse.Action, args: list[str], value: str) -
     if action.dest == "disable":  # audit's check registry: IDs, described by category and severity
         return [(c.id, f"{c.category}, {c.severity}") for c in getattr(plugin_flags(sub), "CHECKS", ())], NO_FILE
     return [], NO_FILE
+
+
+def _workloads(sub: str, args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:
+    """capacity --fit-workload: KIND/ (the flags module's WORKLOAD_KINDS spellings), then after the
+    slash the names of that kind in -n's namespace (the context's namespace is not resolved here: default)."""
+    flags = plugin_flags(sub)
+    kinds: dict[str, tuple[str, str, str]] = getattr(flags, "WORKLOAD_KINDS", {})
+    kind, slash, _name = value.partition("/")
+    if not slash:  # deploy/, sts/, ... described by their kind
+        return [(f"{k}/", v) for k, v in getattr(flags, "WORKLOAD_SHORT", {}).items()], NO_FILE | NO_SPACE
+    known = kinds.get(kind.lower())
+    if known is None:
+        return [], NO_FILE
+    namespace = _flag(args, "-n") or _flag(args, "--namespace") or "default"
+    return [(f"{kind}/{n}", "") for n, _d in _names(args, f"{known[1]}/namespaces/{namespace}/{known[2]}")], NO_FILE
 
 
 def _group_by(args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:

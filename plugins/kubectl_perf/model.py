@@ -231,7 +231,13 @@ POOL_LABELS = (
 
 def pool_of(view: NodeView) -> str:
     """The node's pool as its labels name it, else the node's own name."""
-    return next((view.labels[k] for k in POOL_LABELS if view.labels.get(k)), view.name)
+    return pool_name(view.name, view.labels)
+
+
+def pool_name(name: str, labels: Mapping[str, str]) -> str:
+    """A node's pool from its name and labels (pool_of for a node that is not a NodeView:
+    capacity --fit's rows)."""
+    return next((labels[k] for k in POOL_LABELS if labels.get(k)), name)
 
 
 def group_nodes(views: Sequence[NodeView], keys: frozenset[str]) -> list[NodeView]:

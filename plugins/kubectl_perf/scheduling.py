@@ -217,3 +217,14 @@ def referenced_keys(spec: Mapping[str, Any]) -> frozenset[str] | None:
             return None
         keys.update(e.get("key", "") for e in term.get("matchExpressions") or [])
     return frozenset(keys) if len(keys) <= MAX_GROUPING_KEYS else None
+
+
+# The taint the NodeUnschedulable filter weighs a cordoned node (spec.unschedulable) as: a pod that
+# tolerates it may still be placed there (DaemonSet pods do), any other may not.
+UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
+
+def tolerates_unschedulable(tolerations: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a pod with these tolerations passes the scheduler's NodeUnschedulable filter on a
+    cordoned node (k8s.io/kubernetes pkg/scheduler/framework/plugins/nodeunschedulable)."""
+    return any(tolerates(t, UNSCHEDULABLE_TAINT) for t in tolerations)

@@ -40,6 +40,10 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
     from .output import emit_report
     from .sorting import sort_report
 
+    if options.fit is not None:  # --fit: how many more of a shape fit, within padding
+        from .fit_run import run_fit
+
+        return run_fit(options, cluster)
     reads = read_cluster(cluster, options)
     if not reads.nodes_forbidden:  # without nodes, what they advertise is unknown
         check_resources(options.display.resources, reads.nodes)

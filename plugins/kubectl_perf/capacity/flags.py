@@ -18,6 +18,9 @@ from ..cli import (
     label_selector,
     policy_from,
 )
+from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
+from .fit_shape import WORKLOAD_SHORT as WORKLOAD_SHORT
+from .fit_shape import FitAsk, FitResources, ShapeError, parse_fit, parse_workload, spec_from_documents
 from .options import (
     COUNT,
     STORAGE,
@@ -58,10 +61,13 @@ examples:
   kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
   kubectl perf capacity -o html > capacity.html
+  kubectl perf capacity --fit cpu=500m,memory=1Gi   how many more such pods fit per node and pool, within padding
+  kubectl perf capacity --fit-workload deploy/web -n shop   ... of a workload's pod template
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent).
+--fit: 0 (whatever fits), 1 error (a --fit-workload that is not there), 2 bad flags or shape."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
@@ -166,8 +172,49 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(PARTS)
         + " (e.g. memory.util, cpu.requests.percent)",
     )
+    fit = p.add_argument_group("headroom (one of)").add_mutually_exclusive_group()
+    fit.add_argument(
+        "--fit",
+        type=fit_type,
+        metavar="RESOURCE=QTY[,...]",
+        help="how many more pods requesting these fit per node, pool and cluster, and how many within padding (e.g. cpu=500m,memory=1Gi)",
+    )
+    fit.add_argument("--fit-pod", metavar="FILE", help="... of the pod in FILE (a Pod or a workload's template; - reads stdin)")
+    fit.add_argument(
+        "--fit-workload", metavar="KIND/NAME", help="... of a workload's pod template in the cluster (deploy/web; -n its namespace)"
+    )
     add_connection_flags(p)
     return p
+
+
+def fit_type(text: str) -> FitResources:
+    try:
+        return parse_fit(text)
+    except ShapeError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# Flags that shape the rows --fit replaces, or filter the pods it weighs whole: refused with --fit.
+FIT_CONFLICTS = (
+    ("pods", "--pods"),
+    ("containers", "--containers"),
+    ("by", "--by"),
+    ("selector", "-l"),
+    ("namespace_labels", "--namespace-labels"),
+    ("sort", "--sort"),
+    ("available", "--available"),
+    ("hide_requests", "--hide-requests"),
+    ("hide_limits", "--hide-limits"),
+    ("pod_count", "--pod-count"),
+    ("show_labels", "--show-labels"),
+    ("label_columns", "-L"),
+    ("fail_on_breach", "--fail-on-breach"),
+)
+
+
+def fit_flag(args: argparse.Namespace) -> str | None:
+    """The --fit flag given, if any."""
+    return "--fit" if args.fit else "--fit-pod" if args.fit_pod else "--fit-workload" if args.fit_workload else None
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -177,6 +224,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     check_filters(p, args)
     if args.hide_requests and args.hide_limits and not args.util:
         p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
+    given = fit_flag(args)
+    if given:
+        clash = [flag for dest, flag in FIT_CONFLICTS if getattr(args, dest)]
+        clash += ["--resources"] if args.resources != ("cpu", "memory") else []
+        if clash:
+            p.error(f"{given} shows headroom per node and pool, weighing every pod: it does not take {', '.join(clash)}")
+        if args.fit_workload:
+            try:  # a bad KIND/NAME fails here, before anything is read
+                parse_workload(args.fit_workload, "default")
+            except ShapeError as err:
+                p.error(str(err))
     if args.sort:
         try:  # a bad --sort fails here, before anything is read
             sort_key(args.sort, resources_of(args), args.util)
@@ -259,6 +317,8 @@ def options(args: argparse.Namespace) -> CapacityOptions:
     need_nodes = tuple(flag for dest, flag in NODE_FLAGS if given[dest])
     if by is not None and by.on_nodes:
         need_nodes = (*need_nodes, "--by node-label")
+    if fit_flag(args):
+        need_nodes = (*need_nodes, str(fit_flag(args)))
     return CapacityOptions(
         connection=connection(args),
         policy=policy_from(args),
@@ -279,14 +339,45 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         ),
         fail_on_breach=args.fail_on_breach,
         need_nodes=need_nodes,
+        fit=fit_ask(args),
         plan=Plan(
-            node_usage=args.util or args.fail_on_breach,  # usage over target is the breach (padding.judge)
+            node_usage=args.util
+            or args.fail_on_breach
+            or fit_flag(args) is not None,  # --fit: padding on usage where metrics exist  # usage over target is the breach (padding.judge)
             pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
             storage=args.util and STORAGE in resources,
             whole_nodes=pods.filtered,
             namespaces=bool(args.namespace_labels),
         ),
     )
+
+
+def fit_ask(args: argparse.Namespace) -> FitAsk | None:
+    """--fit, --fit-pod (the file read here: its errors are one line, exit 2) or --fit-workload (its
+    namespace -n's, the context's, or default)."""
+    if args.fit:
+        fit: FitResources = args.fit
+        return fit
+    if args.fit_workload:
+        return parse_workload(args.fit_workload, args.namespace or "default")
+    if not args.fit_pod:
+        return None
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    source = "stdin" if args.fit_pod == "-" else args.fit_pod
+    try:
+        text = sys.stdin.read() if args.fit_pod == "-" else Path(args.fit_pod).read_text(encoding="utf-8")
+        documents = list(yaml.safe_load_all(text))
+    except OSError as err:
+        raise ShapeError(f"cannot read --fit-pod {source}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ShapeError(f"cannot read --fit-pod {source}: not UTF-8 text") from None
+    except yaml.YAMLError as err:
+        raise ShapeError(f"--fit-pod {source} is not YAML: {str(err).splitlines()[0]}") from None
+    return spec_from_documents(documents, source)
 
 
 # Resources every node has or a pod may request without a node advertising them.

@@ -12,6 +12,7 @@ from typing import Any
 from ..api import DEFAULT_CHUNK_SIZE, Connection
 from ..policy import Policy
 from ..scheduling import tolerates
+from .fit_shape import FitAsk
 
 USAGE_RESOURCES = ("cpu", "memory")  # what metrics.k8s.io reports
 STORAGE = "ephemeral-storage"  # its usage comes from the kubelets' /stats/summary (storage.py)
@@ -227,3 +228,4 @@ class CapacityOptions:
     fail_on_breach: bool = False
     need_nodes: tuple[str, ...] = ()  # flags given that need the nodes listed: refused when that is forbidden
     plan: Plan = Plan()
+    fit: FitAsk | None = None  # --fit, --fit-pod, --fit-workload: the headroom view (fit_run) instead of the rows
