@@ -13,11 +13,13 @@ from ..cli import (
     add_filter_flags,
     add_output_flag,
     add_policy_flags,
+    add_usage_flags,
     check_filters,
     connection,
     label_selector,
     policy_from,
 )
+from ..usage import UsageSource
 from .options import (
     COUNT,
     STORAGE,
@@ -110,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
+    p.add_argument("--util", "-u", action="store_true", help="add live usage (metrics.k8s.io, or the kubelets: --usage-source)")
+    add_usage_flags(p)
     p.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
     p.add_argument("--containers", "-c", action="store_true", help="one row per container under each node (with --pods too)")
     p.add_argument(
@@ -278,6 +281,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             sort=sort_key(args.sort, resources, args.util) if args.sort else None,  # parse() checked it
         ),
         fail_on_breach=args.fail_on_breach,
+        usage=UsageSource(args.usage_source, args.usage_window),
         need_nodes=need_nodes,
         plan=Plan(
             node_usage=args.util or args.fail_on_breach,  # usage over target is the breach (padding.judge)
