@@ -220,14 +220,19 @@ def read_kubelets(
 
 def kubelet_notes(reads: KubeletReads, asked: int, window: float, why: str) -> list[str]:
     """What the user is told about the kubelet source: where usage came from, and what failed."""
-    if reads.forbidden:
-        return [f"{why}; no usage from the kubelets either: reading /metrics/resource needs get on nodes/proxy: {reads.forbidden}"]
-    how = f"two samples {window:g}s apart" if window > 0 else "one sample: CPU averaged since each container started, node CPU unknown"
-    notes = [f"{why}; usage read from the kubelets' /metrics/resource ({how})"]
+    failed = ""
     if reads.failed:
         first = sorted(reads.failed)[0]
         more = f" (and {len(reads.failed) - 1} more)" if len(reads.failed) > 1 else ""
-        notes.append(f"no usage on {len(reads.failed)} of {asked} nodes: {reads.failed[first]}{more}")
+        failed = f"{reads.failed[first]}{more}"
+    if reads.forbidden:
+        return [f"{why}; no usage from the kubelets either: reading /metrics/resource needs get on nodes/proxy: {reads.forbidden}"]
+    if asked and not reads.nodes and not reads.pods:
+        return [f"{why}; no usage from the kubelets either: no node's /metrics/resource could be read: {failed or 'no figures'}"]
+    how = f"two samples {window:g}s apart" if window > 0 else "one sample: CPU averaged since each container started, node CPU unknown"
+    notes = [f"{why}; usage read from the kubelets' /metrics/resource ({how})"]
+    if failed:
+        notes.append(f"no usage on {len(reads.failed)} of {asked} nodes: {failed}")
     return notes
 
 
@@ -329,6 +334,6 @@ def from_kubelets(cluster: Any, names: Sequence[str], window: float, pods: bool,
     """The kubelet source alone; `why` starts its note (the metrics API's error, or the flag)."""
     reads = read_kubelets(cluster, names, window, namespace)
     notes = kubelet_notes(reads, len(names), window, why)
-    if reads.forbidden:
-        return Usage(unavailable=notes[0], status=403)
+    if reads.forbidden or (names and not reads.nodes and not reads.pods):  # nothing read: usage is unknown
+        return Usage(unavailable=notes[0], status=403 if reads.forbidden else 0)
     return Usage(reads.nodes, reads.pods if pods else None, via=KUBELET, notes=notes)

@@ -112,7 +112,8 @@ def use_kubelets(cluster: Cluster, options: CapacityOptions, reads: ClusterReads
     got = from_kubelets(cluster, node_names(reads.nodes), options.usage.window, options.plan.pod_usage, options.pods.namespace, why)
     reads.notes.extend(got.notes)
     if not got.via:
-        reads.notes.append(f"{got.unavailable}; usage columns are left out" if options.util else got.unavailable)
+        left_out = "usage columns are left out" if options.util else "the padding verdict weighs committed figures only"
+        reads.notes.append(f"{got.unavailable}; {left_out}")
         reads.usage_missing = True
         reads.node_usage = reads.pod_usage = None
         return
