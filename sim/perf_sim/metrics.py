@@ -47,8 +47,9 @@ def usage_from_spec(pod: dict[str, Any]) -> list[tuple[str, int, int]]:
 class Metrics:
     """Usage views over a Store; node totals cached until the store changes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, age: float = 10.0) -> None:
         self.store = store
+        self.age = age  # how far metrics-server's timestamps lag the kubelets' clock (seconds)
         self._lock = threading.Lock()
         self._node_totals: tuple[int, dict[str, tuple[int, int]]] | None = None
         self._containers: OrderedDict[str, tuple[int, list[tuple[PodUsage, float, str, list[Figures]]]]] = OrderedDict()
@@ -122,7 +123,7 @@ class Metrics:
             "kind": "NodeMetrics",
             "apiVersion": "metrics.k8s.io/v1beta1",
             "metadata": {"name": meta["name"], "creationTimestamp": _now(), "labels": meta.get("labels") or {}},
-            "timestamp": _now(-10),
+            "timestamp": _now(-self.age),
             "window": WINDOW,
             "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"},
         }
@@ -132,7 +133,7 @@ class Metrics:
             "kind": "PodMetrics",
             "apiVersion": "metrics.k8s.io/v1beta1",
             "metadata": {"name": p.name, "namespace": p.namespace, "creationTimestamp": _now(), "labels": p.labels},
-            "timestamp": _now(-10),
+            "timestamp": _now(-self.age),
             "window": WINDOW,
             "containers": [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers],
         }
@@ -520,7 +521,7 @@ def _nanos(text: str) -> int:
     return parse_quantity(text)
 
 
-def _now(offset: int = 0) -> str:
+def _now(offset: float = 0) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
