@@ -54,6 +54,7 @@ EPILOG = """\
 examples:
   kubectl perf capacity                      requests and limits per node, cluster total first
   kubectl perf capacity --util               ... with live usage from metrics-server
+  kubectl perf capacity --util --usage-source kubelet   ... from the kubelets, two samples 15s apart
   kubectl perf capacity --pods -n shop       per pod, one namespace
   kubectl perf capacity --by label:team      roll-up by a pod label
   kubectl perf capacity --by node-label:topology.kubernetes.io/zone   roll-up of nodes by zone, with padding
@@ -63,7 +64,8 @@ examples:
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent and
+no kubelet readable through nodes/NODE/proxy, or --usage-source metrics-server)."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
