@@ -310,16 +310,17 @@ def read_usage(
     cross: bool = True,
 ) -> Usage:
     """Usage of the named nodes (and, with `pods`, of their pods in `namespace`, or all): from
-    metrics-server unless the source says kubelet or, under auto, metrics.k8s.io is not served
-    (404 not installed, 503 not ready); 403 (the metrics group forbidden to this user) is not
-    read as "not served". `cross`: check metrics-server's figures against one kubelet."""
+    metrics-server unless the source says kubelet or, under auto, metrics.k8s.io does not answer
+    (404 not installed, 503 not ready, 403: the API server authorises before it routes, so a user
+    without rights on the metrics group cannot tell whether it is served). `cross`: check
+    metrics-server's figures against one kubelet."""
     why = "--usage-source kubelet"
     if source.source != KUBELET:
         try:
             node_items = cluster.get(node_metrics_path()).get("items") or []
             pod_items = cluster.get(pod_metrics_path(namespace), {"labelSelector": selector}).get("items") or [] if pods else None
         except MetricsUnavailable as err:
-            if source.source == METRICS_SERVER or err.status == 403 or not names:
+            if source.source == METRICS_SERVER or not names:
                 return Usage(unavailable=str(err), status=err.status)
             why = str(err)
         else:

@@ -69,7 +69,7 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
         try:
             reads.pod_usage = cluster.get(pod_metrics_path(pods.namespace), {"labelSelector": pods.selector}).get("items") or []
         except MetricsUnavailable as err:
-            if falls_back(err, options, reads):
+            if falls_back(options, reads):
                 use_kubelets(cluster, options, reads, str(err))
                 return reads
             reads.notes.append(f"{err}; usage columns are left out")
@@ -78,7 +78,7 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
         try:
             reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
         except MetricsUnavailable as err:
-            if falls_back(err, options, reads):
+            if falls_back(options, reads):
                 use_kubelets(cluster, options, reads, str(err))
                 return reads
             if not options.util:  # read for --fail-on-breach alone: the verdict cannot see usage, exit 3
@@ -100,10 +100,11 @@ def node_names(nodes: Iterable[Obj]) -> list[str]:
     return [(n.get("metadata") or {}).get("name", "") for n in nodes]
 
 
-def falls_back(err: MetricsUnavailable, options: CapacityOptions, reads: ClusterReads) -> bool:
-    """--usage-source auto reads the kubelets when metrics.k8s.io is not served (404 not installed,
-    503 not ready); 403 is the metrics group forbidden to this user, not an absent server."""
-    return options.usage.source == AUTO and err.status in (404, 503) and bool(reads.nodes) and not reads.nodes_forbidden
+def falls_back(options: CapacityOptions, reads: ClusterReads) -> bool:
+    """--usage-source auto reads the shown nodes' kubelets when metrics.k8s.io does not answer: 404
+    not installed, 503 not ready, and 403 too, as the API server authorises before it routes (a
+    user without rights on the metrics group cannot tell whether it is served)."""
+    return options.usage.source == AUTO and bool(reads.nodes) and not reads.nodes_forbidden
 
 
 def use_kubelets(cluster: Cluster, options: CapacityOptions, reads: ClusterReads, why: str) -> None:
