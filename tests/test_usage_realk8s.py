@@ -16,7 +16,6 @@ from realk8s import RealK8s, loaded
 from test_capacity_nsonly_realk8s import RBAC, binding
 from test_capacity_realk8s import GVISOR, perf
 
-
 # user3 may read what the audit reads (core objects, workloads, the metrics APIService) but not
 # get nodes/proxy: "*" would grant subresources too, so the core resources are named
 AUDITOR = [
