@@ -287,12 +287,14 @@ def cross_check(node_items: Sequence[Mapping[str, Any]], names: Sequence[str], k
     return notes
 
 
-def kubelet_clock(cluster: Any, names: Sequence[str]) -> float | None:
-    """The newest sample timestamp of the first shown node's /metrics/resource (one read): the
-    kubelets' clock, to judge metrics-server's timestamps by. None when it cannot be read."""
-    for node in names[:1]:
+def kubelet_clock(cluster: Any, names: Sequence[str], node_items: Sequence[Mapping[str, Any]]) -> float | None:
+    """The newest sample timestamp of one shown node's /metrics/resource (one read): the kubelets'
+    clock, to judge metrics-server's timestamps by. The node is the first shown one metrics-server
+    has figures for, so its kubelet answered a scrape lately. None when it cannot be read."""
+    served = {(i.get("metadata") or {}).get("name") for i in node_items}
+    for node in [n for n in names if n in served][:1]:
         try:
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), None), time.time())
+            sample = fold(cluster.stream_lines(proxy_path(node, "resource")), time.time())
         except ApiError:
             return None
         return sample.at
@@ -326,7 +328,7 @@ def read_usage(
         else:
             usage = Usage(node_items, pod_items, via=METRICS_SERVER)
             if cross and names:
-                usage.notes = cross_check(node_items, names, kubelet_clock(cluster, names))
+                usage.notes = cross_check(node_items, names, kubelet_clock(cluster, names, node_items))
             return usage
     return from_kubelets(cluster, names, source.window, pods, namespace, why)
 

@@ -92,7 +92,7 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
                 reads.notes.append(f"node {err}; the padding verdict weighs committed figures only")
         else:  # metrics-server serves: are its figures fresh, and for every shown node?
             shown = node_names(reads.nodes)
-            reads.notes.extend(cross_check(reads.node_usage, shown, kubelet_clock(cluster, shown)))
+            reads.notes.extend(cross_check(reads.node_usage, shown, kubelet_clock(cluster, shown, reads.node_usage)))
     return reads
 
 
