@@ -105,7 +105,7 @@ def test_the_table_shows_the_columns(pair: tuple[str, str]) -> None:
     row_a = next(line for line in lines if line.split()[:3] == ["ns", "p", "a"])
     assert "40%" in row_a and "own-limit" in row_a and "throttling" in row_a
     node_header = next(line for line in lines if line.startswith("NODE") and "CONTAINERS" in line)
-    assert node_header.split()[-6:] == ["CPU", "SOME", "MEMORY", "SOME", "IO", "SOME"]
+    assert node_header.split()[-8:] == ["CPU", "SOME", "MEMORY", "SOME", "IO", "SOME", "TARGET", "PADDING"]
     # the html page: each container's cpu / memory / io `some` shares and its contention
     html = cadvisor("--summary", "-f", pair[0], "-f", pair[1], "-o", "html").stdout
     assert "<td>40% / - / -</td>" in html and 'data-contention="own-limit"' in html and 'data-contention="neighbours"' in html

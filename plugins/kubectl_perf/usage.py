@@ -301,6 +301,28 @@ def kubelet_clock(cluster: Any, names: Sequence[str], node_items: Sequence[Mappi
     return None
 
 
+def not_served(cluster: Any, err: MetricsUnavailable) -> bool:
+    """Whether a failed metrics.k8s.io read means no metrics-server to read: 404 (not installed)
+    and 503 (not ready) do. A 403 may be either: the API server authorises before it routes, so a
+    user without rights on the metrics group is refused whether or not it is served. Discovery
+    (/apis/metrics.k8s.io/v1beta1, open to every authenticated user by system:discovery) tells:
+    404 there is no metrics-server; an answer means it serves and this user may not read it."""
+    if err.status in (404, 503):
+        return True
+    if err.status != 403:
+        return False
+    try:
+        cluster.get(METRICS_DISCOVERY)
+    except MetricsUnavailable as probe:
+        return probe.status in (404, 503)
+    except ApiError:
+        return False
+    return False
+
+
+METRICS_DISCOVERY = "/apis/metrics.k8s.io/v1beta1"
+
+
 # -- the one entry ---------------------------------------------------------------------------------
 def read_usage(
     cluster: Any,
@@ -312,9 +334,8 @@ def read_usage(
     cross: bool = True,
 ) -> Usage:
     """Usage of the named nodes (and, with `pods`, of their pods in `namespace`, or all): from
-    metrics-server unless the source says kubelet or, under auto, metrics.k8s.io does not answer
-    (404 not installed, 503 not ready, 403: the API server authorises before it routes, so a user
-    without rights on the metrics group cannot tell whether it is served). `cross`: check
+    metrics-server unless the source says kubelet or, under auto, metrics.k8s.io is not served
+    (not_served: 404, 503, or a 403 where discovery says the group is absent). `cross`: check
     metrics-server's figures against one kubelet."""
     why = "--usage-source kubelet"
     if source.source != KUBELET:
@@ -322,7 +343,7 @@ def read_usage(
             node_items = cluster.get(node_metrics_path()).get("items") or []
             pod_items = cluster.get(pod_metrics_path(namespace), {"labelSelector": selector}).get("items") or [] if pods else None
         except MetricsUnavailable as err:
-            if source.source == METRICS_SERVER or not names:
+            if source.source == METRICS_SERVER or not names or not not_served(cluster, err):
                 return Usage(unavailable=str(err), status=err.status)
             why = str(err)
         else:

@@ -330,9 +330,9 @@ def node_columns(since_start: bool = False) -> list[Column]:
         Column("working set", working_set_text, lambda n: _int(n.working_set_bytes), right=True),
         Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
         Column("ws/alloc", ws_alloc_text, lambda n: n.working_set_ratio, right=True),
-        Column("target", lambda n: target_pct(n.padding_target), lambda n: n.padding_target, right=True),
-        Column("padding", padding_text, padding_text),
         *pressure_columns(since_start),
+        Column("target", lambda n: target_pct(n.padding_target), lambda n: n.padding_target, right=True),
+        Column("padding", padding_text, padding_text),  # last: the verdict, as capacity's table ends
     ]
 
 

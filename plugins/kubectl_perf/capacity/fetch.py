@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
 from ..model import node_ready, node_schedulable
 from ..running_pods import RUNNING_PODS
-from ..usage import AUTO, KUBELET, cross_check, from_kubelets, kubelet_clock
+from ..usage import AUTO, KUBELET, cross_check, from_kubelets, kubelet_clock, not_served
 from .options import CapacityOptions, NodeFilter, PodFilter
 from .storage import StorageUsage
 from .storage import read as read_summaries
@@ -69,7 +69,7 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
         try:
             reads.pod_usage = cluster.get(pod_metrics_path(pods.namespace), {"labelSelector": pods.selector}).get("items") or []
         except MetricsUnavailable as err:
-            if falls_back(options, reads):
+            if falls_back(cluster, err, options, reads):
                 use_kubelets(cluster, options, reads, str(err))
                 return reads
             reads.notes.append(f"{err}; usage columns are left out")
@@ -78,7 +78,7 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
         try:
             reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
         except MetricsUnavailable as err:
-            if falls_back(options, reads):
+            if falls_back(cluster, err, options, reads):
                 use_kubelets(cluster, options, reads, str(err))
                 return reads
             if not options.util:  # read for --fail-on-breach alone: the verdict cannot see usage, exit 3
@@ -100,11 +100,13 @@ def node_names(nodes: Iterable[Obj]) -> list[str]:
     return [(n.get("metadata") or {}).get("name", "") for n in nodes]
 
 
-def falls_back(options: CapacityOptions, reads: ClusterReads) -> bool:
-    """--usage-source auto reads the shown nodes' kubelets when metrics.k8s.io does not answer: 404
-    not installed, 503 not ready, and 403 too, as the API server authorises before it routes (a
-    user without rights on the metrics group cannot tell whether it is served)."""
-    return options.usage.source == AUTO and bool(reads.nodes) and not reads.nodes_forbidden
+def falls_back(cluster: Cluster, err: MetricsUnavailable, options: CapacityOptions, reads: ClusterReads) -> bool:
+    """--usage-source auto reads the shown nodes' kubelets when metrics.k8s.io is not served
+    (usage.not_served: 404, 503, or a 403 where discovery finds no metrics group); a 403 from a
+    metrics-server that serves is this user's RBAC, and stays a note."""
+    if options.usage.source != AUTO or not reads.nodes or reads.nodes_forbidden:
+        return False
+    return not_served(cluster, err)
 
 
 def use_kubelets(cluster: Cluster, options: CapacityOptions, reads: ClusterReads, why: str) -> None:
