@@ -258,14 +258,15 @@ def test_both_plugin_lookups_run_the_same_code(fixture_cluster: Sim, tmp_path: P
 
 def test_without_metrics_server(sim_factory: Any) -> None:
     sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--no-metrics-server")
-    result = perf(sim, "--util")
+    # --usage-source metrics-server: no fallback to the kubelets (auto reads them: test_usage.py)
+    result = perf(sim, "--util", "--usage-source", "metrics-server")
     assert result.returncode == 3
     assert "node-a" in result.stdout and "UTIL" not in result.stdout
     assert "metrics-server is not installed" in result.stderr and "Traceback" not in result.stderr
     assert perf(sim).returncode == 0
     # --fail-on-breach reads node metrics for the verdict (usage over target is the breach): without
     # them it cannot see a breach, and says so with exit 3 rather than pass quietly (issue 20)
-    result = perf(sim, "--fail-on-breach")
+    result = perf(sim, "--fail-on-breach", "--usage-source", "metrics-server")
     assert result.returncode == 3 and "the padding verdict weighs committed figures only" in result.stderr
     assert "UTIL" not in result.stdout
 

@@ -220,10 +220,11 @@ def test_delimited_output_carries_the_pending_pods(units: Sim, fmt: str, view: l
 @pytest.mark.parametrize("view", [[], ["--pods"], ["--by", "namespace"]])
 def test_delimited_header_does_not_depend_on_metrics(units: Sim, no_metrics: Sim, view: list[str]) -> None:
     with_metrics, _ = table(units, "csv", "--util", *view)
-    headers, rows = table(no_metrics, "csv", "--util", *view)
+    # --usage-source metrics-server: usage missing (auto would read the kubelets: test_usage)
+    headers, rows = table(no_metrics, "csv", "--util", "--usage-source", "metrics-server", *view)
     assert headers == with_metrics and "CPU UTIL" in headers and "MEMORY UTIL" in headers
     assert all(r["CPU UTIL"] == "" and r["MEMORY UTIL"] == "" for r in rows)
-    assert perf(no_metrics, "--util", "-o", "csv", *view).returncode == 3  # still says usage is missing
+    assert perf(no_metrics, "--util", "--usage-source", "metrics-server", "-o", "csv", *view).returncode == 3  # still says usage is missing
 
 
 # -- the display rules themselves, against figures worked out by hand --------------------------

@@ -242,6 +242,36 @@ def add_policy_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser, paddi
     g.add_argument("--policy", metavar="FILE", help="policy file shared with the admission webhook and the other plugins")
 
 
+def usage_window(text: str) -> float:
+    """--usage-window: seconds between the two kubelet samples, 0 for one sample."""
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid --usage-window {text!r}: use seconds, e.g. 15 or 15s (0: one sample)") from None
+    if not value >= 0 or value == float("inf"):  # NaN too
+        raise argparse.ArgumentTypeError(f"--usage-window {text!r} must be 0 or more seconds")
+    return value
+
+
+def add_usage_flags(g: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """--usage-source and --usage-window: where live usage comes from (usage.py)."""
+    g.add_argument(
+        "--usage-source",
+        choices=("auto", "metrics-server", "kubelet"),
+        default="auto",
+        help="where live usage comes from: metrics.k8s.io (metrics-server), the kubelets' /metrics/resource through "
+        "nodes/NODE/proxy, or auto (default): metrics-server, the kubelets when metrics.k8s.io is not served",
+    )
+    g.add_argument(
+        "--usage-window",
+        type=usage_window,
+        default=15.0,
+        metavar="SECONDS",
+        help="with the kubelets as the source: seconds between their two samples (default 15, metrics-server's "
+        "resolution); 0 reads once, CPU averaged since each container started",
+    )
+
+
 def policy_from(args: argparse.Namespace) -> Policy:
     """The policy the flags name: the file's (or the defaults), with --padding-target over padding.memory."""
     import dataclasses

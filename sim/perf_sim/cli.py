@@ -138,6 +138,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="pod metrics of generated pods move each SECONDS (a deterministic factor 0.5-1.5 per container and period), "
         "for sampling tests; default: fixed usage",
     )
+    p.add_argument(
+        "--metrics-age",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how old metrics-server's figures are behind the kubelets' clock (default 10; over two windows, 40, is stale)",
+    )
+    p.add_argument(
+        "--metrics-skip",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="metrics-server has no figures for NODE (its kubelet not scraped); the kubelet still answers",
+    )
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     args = p.parse_args(argv)
     if args.nodes is not None and args.nodes < 0 or args.pods_per_node < 0:
@@ -182,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="perf-sim-"))
     cert, key, ca_pem = self_signed(workdir)
     token = secrets.token_urlsafe(24)
-    Handler.cfg = Config(store, token, set(args.forbid_cluster_list))
+    Handler.cfg = Config(store, token, set(args.forbid_cluster_list), args.metrics_age, frozenset(args.metrics_skip))
     Handler.cfg.metrics.usage_period = args.usage_period
     try:
         server = Server(("127.0.0.1", args.port), Handler)

@@ -86,8 +86,9 @@ def image_size_bucket(size: int) -> str:
 class Metrics:
     """Usage views over a Store; node totals cached until the store changes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, age: float = 10.0) -> None:
         self.store = store
+        self.age = age  # how far metrics-server's timestamps lag the kubelets' clock (seconds)
         self._lock = threading.Lock()
         self._node_totals: tuple[int, dict[str, tuple[int, int]]] | None = None
         self._containers: OrderedDict[str, tuple[int, list[tuple[PodUsage, float, str, list[Figures]]]]] = OrderedDict()
@@ -167,13 +168,13 @@ class Metrics:
             "kind": "NodeMetrics",
             "apiVersion": "metrics.k8s.io/v1beta1",
             "metadata": {"name": meta["name"], "creationTimestamp": _now(), "labels": meta.get("labels") or {}},
-            "timestamp": _now(-10),
+            "timestamp": _now(-self.age),
             "window": WINDOW,
             "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"},
         }
 
     def pod_metrics(self, p: PodUsage) -> dict[str, Any]:
-        stamp = _now(-10)
+        stamp = _now(-self.age)
         containers = [{"name": c, "usage": {"cpu": f"{cpu}n", "memory": f"{mem // 1024}Ki"}} for c, cpu, mem in p.containers]
         given = self.store.collections["podmetrics"].extras.get((p.namespace, p.name))
         if given and any(c.get("usageSeries") for c in given.get("containers") or ()):
@@ -293,6 +294,10 @@ class Metrics:
             add("container_memory_usage_bytes", f.usage)
             add("container_memory_working_set_bytes", f.working_set)
             add("container_oom_events_total", f.oom)
+            for resource, some in (("cpu", f.cpu_pressure), ("memory", f.memory_pressure), ("io", f.io_pressure)):
+                # PSI counters: the share of time some task waited (full: every task, half of it here)
+                add(f"container_pressure_{resource}_waiting_seconds_total", round(some * elapsed, 6))
+                add(f"container_pressure_{resource}_stalled_seconds_total", round(some * elapsed / 2, 6))
             add("container_processes", max(1, f.threads // 4))
             add("container_sockets", f.threads // 2)
             add("container_spec_cpu_period", 100000, stamp="")
@@ -599,6 +604,23 @@ class Figures:
     def cpu(self) -> float:
         return self.cpu_nanos / NANO
 
+    @property
+    def cpu_pressure(self) -> float:
+        """PSI cpu some: the share of runnable time spent throttled, which a task waits out."""
+        return self.runnable * self.throttled
+
+    @property
+    def memory_pressure(self) -> float:
+        """PSI memory some: reclaim stalls once the working set nears its limit (over 90%)."""
+        if self.memory_limit and self.working_set > 0.9 * self.memory_limit:
+            return 0.2
+        return 0.001
+
+    @property
+    def io_pressure(self) -> float:
+        """PSI io some: grows with the bytes read, up to 5%."""
+        return min(0.05, self.io / 4_000_000)
+
 
 def figures(name: str, cpu_nanos: int, memory: int, container: dict[str, Any], h: int, start: float) -> Figures:
     """Deterministic figures for a cgroup from its usage, its container spec and a hash.
@@ -740,7 +762,7 @@ def _nanos(text: str) -> int:
     return parse_quantity(text)
 
 
-def _now(offset: int = 0) -> str:
+def _now(offset: float = 0) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
@@ -806,6 +828,31 @@ _CADVISOR = {
     "container_network_transmit_packets_dropped_total": ("counter", "Cumulative count of packets dropped while transmitting"),
     "container_network_transmit_packets_total": ("counter", "Cumulative count of packets transmitted"),
     "container_oom_events_total": ("counter", "Count of out of memory events observed for the container"),
+    # PSI (KEP-4205), cAdvisor's names and help as a 1.35 kubelet serves them (tests/data/cadvisor-real)
+    "container_pressure_cpu_stalled_seconds_total": (
+        "counter",
+        "Total time duration no tasks in the container could make progress due to CPU congestion.",
+    ),
+    "container_pressure_cpu_waiting_seconds_total": (
+        "counter",
+        "Total time duration tasks in the container have waited due to CPU congestion.",
+    ),
+    "container_pressure_io_stalled_seconds_total": (
+        "counter",
+        "Total time duration no tasks in the container could make progress due to IO congestion.",
+    ),
+    "container_pressure_io_waiting_seconds_total": (
+        "counter",
+        "Total time duration tasks in the container have waited due to IO congestion.",
+    ),
+    "container_pressure_memory_stalled_seconds_total": (
+        "counter",
+        "Total time duration no tasks in the container could make progress due to memory congestion.",
+    ),
+    "container_pressure_memory_waiting_seconds_total": (
+        "counter",
+        "Total time duration tasks in the container have waited due to memory congestion.",
+    ),
     "container_processes": ("gauge", "Number of processes running inside the container."),
     "container_sockets": ("gauge", "Number of open sockets for the container."),
     "container_spec_cpu_period": ("gauge", "CPU period of the container."),

@@ -31,9 +31,12 @@ PATCH_TYPES = (
 
 
 class Config:
-    def __init__(self, store: Store, token: str, forbid_cluster_list: set[str]) -> None:
+    def __init__(
+        self, store: Store, token: str, forbid_cluster_list: set[str], metrics_age: float = 10.0, metrics_skip: frozenset[str] = frozenset()
+    ) -> None:
         self.store = store
-        self.metrics = Metrics(store)
+        self.metrics = Metrics(store, metrics_age)
+        self.metrics_skip = metrics_skip  # nodes metrics-server has no figures for (their kubelets unscraped)
         self.token = token
         self.forbid_cluster_list = forbid_cluster_list
 
@@ -625,6 +628,8 @@ class Handler(BaseHTTPRequestHandler):
         items = []
         for _pos, obj in self.cfg.store.collections["nodes"].select(None, self.query.get("labelSelector"), None):
             node = json.loads(obj) if isinstance(obj, str) else obj
+            if node["metadata"]["name"] in self.cfg.metrics_skip:
+                continue
             if all((node["metadata"]["name"] == v) == eq for _f, eq, v in terms):
                 items.append(self.cfg.metrics.node_metrics(node))
         self._metrics_list("NodeMetrics", items)
@@ -642,7 +647,7 @@ class Handler(BaseHTTPRequestHandler):
     def r_metrics_node(self, name: str) -> None:
         self._only("GET")
         node = self.cfg.store.collections["nodes"].get(("", name))
-        if node is None:
+        if node is None or name in self.cfg.metrics_skip:
             raise not_found("nodes", name, "metrics.k8s.io")
         self._json(200, self.cfg.metrics.node_metrics(node))
 

@@ -112,13 +112,19 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
     nodes, no_nodes = fetch.nodes(cluster, scope.namespace)
     kernels = node_kernels(nodes)  # for the proxy check's nftables advice
     state = Audit(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes)
+    node_names = [(n.get("metadata") or {}).get("name", "") for n in nodes]  # whose kubelets a usage fallback reads
     del nodes  # not kept: status.images can be large
     fetch.fold_pods(cluster, state, options.chunk_size, scope.namespace, scope.selector)
     results = [*state.workload_results(), *state.spec_skips()]
     if options.settings.out_of_scope:  # -n/-l: the node and cluster checks would judge a part as the whole
         results += state.out_of_scope()
     else:
-        usage, note = fetch.node_usage(cluster) if NODE_USAGE in reads else ({}, "")
+        usage, note, usage_notes = fetch.node_usage(cluster, node_names, options.usage) if NODE_USAGE in reads else ({}, "", [])
+        if usage_notes:
+            from .. import render
+
+            for line in usage_notes:
+                render.note(line)
         facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
         results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)

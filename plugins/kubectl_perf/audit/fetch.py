@@ -5,16 +5,17 @@ pods are folded into the Audit a page at a time and never held."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for
+from ..api import ApiError, Cluster, path_for
 from ..model import parse_resource_list
 from ..owners import owner_index
 from ..render import note
 from ..running_pods import RUNNING_PODS
+from ..usage import UsageSource, read_usage
 from .check import METRICS_API, PROXY
 from .cluster_checks import METRICS_APISERVICE, ClusterFacts, ProxyInputs
 from .compute import Audit, Controller, top_controllers
@@ -110,13 +111,14 @@ def nodes(cluster: Cluster, namespace: str | None) -> tuple[list[dict[str, Any]]
         raise
 
 
-def node_usage(cluster: Cluster) -> tuple[dict[str, int] | None, str]:
-    """Memory in use per node (nanos of bytes, as model amounts), or None and why."""
-    try:
-        items = cluster.get(node_metrics_path()).get("items") or []
-    except MetricsUnavailable as err:
-        return None, str(err)
-    return {i["metadata"]["name"]: parse_resource_list(i.get("usage") or {}).get("memory", 0) for i in items}, ""
+def node_usage(cluster: Cluster, names: Sequence[str], source: UsageSource) -> tuple[dict[str, int] | None, str, list[str]]:
+    """Memory in use per node (nanos of bytes, as model amounts), or None and why; and the notes
+    of the usage source (the kubelets read in metrics-server's stead, nodes they could not read,
+    metrics-server's figures stale): usage.read_usage, as capacity reads it."""
+    got = read_usage(cluster, names, source)
+    if got.nodes is None:
+        return None, got.unavailable, got.notes
+    return {i["metadata"]["name"]: parse_resource_list(i.get("usage") or {}).get("memory", 0) for i in got.nodes}, "", got.notes
 
 
 def proxy_inputs(cluster: Cluster, daemonsets: Mapping[tuple[str, str], Any], kernels: Mapping[str, str]) -> ProxyInputs:

@@ -13,6 +13,7 @@ from ..cli import (
     add_filter_flags,
     add_output_flag,
     add_policy_flags,
+    add_usage_flags,
     byte_size,
     check_filters,
     connection,
@@ -22,6 +23,7 @@ from ..cli import (
 from ..image_sizes import human
 from ..policy import Policy
 from ..reports import REPORT_PER
+from ..usage import UsageSource
 from .cluster_checks import DEFAULT_PROXY_THRESHOLD
 from .compute import Settings
 from .image_checks import DEFAULT_IMAGE_SIZE_THRESHOLD
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_policy_flags(p, padding=False)
+    add_usage_flags(p)  # node-padding's memory in use
     p.add_argument(
         "--disable", type=rule_list, default=frozenset(), metavar="RULES", help="rules to skip, comma-separated (adds to audit.disable)"
     )
@@ -181,6 +184,7 @@ class AuditOptions:
     manifests: tuple[str, ...] = ()  # -f: judge these files instead of what runs
     nodes_file: str | None = None  # --nodes-file: the nodes padding is judged against with -f
     report_per: str = "namespace"  # one of reports.REPORT_PER
+    usage: UsageSource = UsageSource()  # --usage-source, --usage-window: node-padding's memory in use
 
 
 # flag -> the policy key under `audit:` it overrides
@@ -218,6 +222,7 @@ def options(args: argparse.Namespace) -> AuditOptions:
         tuple(args.filename),
         args.nodes_file,
         args.report_per,
+        UsageSource(args.usage_source, args.usage_window),
     )
 
 

@@ -37,8 +37,18 @@ START = "container_start_time_seconds"
 NODE_CPU = "node_cpu_usage_seconds_total"
 NODE_WORKING_SET = "node_memory_working_set_bytes"
 CPU_RATE = "rate:cpu"  # not a metric: /stats/summary's usageNanoCores, a rate already
+# Pressure stall information (KEP-4205; cAdvisor on cgroup v2 with PSI on, the kubelet's
+# KubeletPSI gate): seconds some task waited (`waiting`, PSI's "some") and all tasks stalled
+# (`stalled`, "full") for CPU, memory and IO. Rated over the interval they are shares of it.
+PSI: dict[tuple[str, str], str] = {
+    (resource, kind): f"container_pressure_{resource}_{'waiting' if kind == 'some' else 'stalled'}_seconds_total"
+    for resource in ("cpu", "memory", "io")
+    for kind in ("some", "full")
+}
 
-CADVISOR_METRICS = frozenset({CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, START})
+CADVISOR_METRICS = frozenset(
+    {CPU, PERIODS, THROTTLED, THROTTLED_SECONDS, WORKING_SET, RSS, CACHE, OOM, MEMORY_LIMIT, QUOTA, PERIOD, START, *PSI.values()}
+)
 RESOURCE_METRICS = frozenset({CPU, WORKING_SET, START, NODE_CPU, NODE_WORKING_SET})
 
 Key = tuple[str, str, str]  # namespace, pod, container ("" for the pod cgroup)
@@ -232,6 +242,76 @@ class Thresholds:
     throttle_threshold: float = 0.25  # kubernetes-mixin's CPUThrottlingHigh
     memory_threshold: float = 0.90
     pod_rows: bool = False
+    pressure_threshold: float = 0.10  # a PSI "some" share of the interval that counts as pressure
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """PSI as shares of the interval (0..1; with one scrape, of the time since the cgroup
+    started): `some` a task waited, `full` every task stalled. None: not in the dump."""
+
+    cpu_some: float | None = None
+    cpu_full: float | None = None
+    memory_some: float | None = None
+    memory_full: float | None = None
+    io_some: float | None = None
+    io_full: float | None = None
+
+    @property
+    def most(self) -> float:
+        """The largest `some` share, for --sort pressure."""
+        return max((x for x in (self.cpu_some, self.memory_some, self.io_some) if x is not None), default=-1.0)
+
+
+def pressure(
+    before: Mapping[str, tuple[float, int | None]] | None, now: Mapping[str, tuple[float, int | None]], seconds: float | None
+) -> Pressure | None:
+    """The PSI counters' increase over `seconds` (two scrapes), or their totals over `seconds` since
+    the cgroup started (one scrape, `before` None). None when the series are absent (older kubelets,
+    cgroup v1, PSI off) or no time is known."""
+    if not seconds or seconds <= 0 or not any(m in now for m in PSI.values()):
+        return None
+    shares: dict[str, float | None] = {}
+    for (resource, kind), metric in PSI.items():
+        got = _increase(before, now, metric) if before is not None else _value(now, metric)
+        shares[f"{resource}_{kind}"] = None if got is None else got / seconds
+    return Pressure(**shares)
+
+
+# The contention column: why a container waits (issue 24 section 3).
+OWN_LIMIT, NEIGHBOURS, MEMORY_PRESSURE, OK = "own-limit", "neighbours", "memory-pressure", "ok"
+
+
+def classify(rows: Iterable[ContainerUsage], node: NodeMemory, thresholds: Thresholds) -> None:
+    """Each row's contention, from its PSI joined with its throttling and memory:
+    - own-limit: CPU pressure and throttled (CFS throttling over --throttle-threshold): the
+      container waits on its own CPU limit;
+    - neighbours: CPU pressure, not throttled, on a busy node (the node's own CPU pressure at
+      or over --pressure-threshold): it waits for CPU others hold;
+    - memory-pressure: memory stalls with the working set near its limit (over
+      --memory-threshold) or on a node whose padding verdict is a breach (reclaim);
+    - ok: none of these (CPU pressure without throttling on a quiet node included: the
+      container's own threads queue for the CPUs it is given).
+    Rows without PSI keep None ("-"). CPU comes first: throttling is the one cause a spec
+    change removes at once."""
+    limit = thresholds.pressure_threshold
+    node_cpu = node.pressure.cpu_some if node.pressure is not None else None
+    busy = node_cpu is not None and node_cpu >= limit
+    padding_breach = bool(node.padding_breach)
+    for r in rows:
+        p = r.pressure
+        if p is None:
+            continue
+        cpu = p.cpu_some is not None and p.cpu_some >= limit
+        memory = p.memory_some is not None and p.memory_some >= limit
+        if cpu and "throttling" in r.flags:
+            r.contention = OWN_LIMIT
+        elif cpu and busy:
+            r.contention = NEIGHBOURS
+        elif memory and ((r.memory_limit_ratio or 0.0) > thresholds.memory_threshold or padding_breach):
+            r.contention = MEMORY_PRESSURE
+        else:
+            r.contention = OK
 
 
 @dataclass(frozen=True)
@@ -311,6 +391,8 @@ class ContainerUsage:
     restarts: int | None = None  # from the pod status (live pods or --pods-file)
     last_oom_killed_at: str | None = None
     flags: list[str] = field(default_factory=list)
+    pressure: Pressure | None = None  # PSI shares; None: the dump has no PSI series for it
+    contention: str | None = None  # classify(): own-limit, neighbours, memory-pressure, ok
 
 
 @dataclass(frozen=True)
@@ -343,6 +425,7 @@ class NodeMemory:
     stats: NodeStats | None = None
     cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
     throttling: int = 0  # its containers flagged "throttling", for --sort throttling
+    pressure: Pressure | None = None  # the root cgroup's PSI (node_pressure); None: not in the dump
 
     @property
     def working_set_ratio(self) -> float | None:
@@ -374,6 +457,28 @@ def _elapsed(first: Scrape, last: Scrape, a: tuple[float, int | None] | None, b:
     return last.taken - first.taken
 
 
+def _since_start(now: Mapping[str, tuple[float, int | None]], snap: Scrape) -> float | None:
+    """Seconds from a cgroup's start to its PSI sample (one scrape's interval)."""
+    psi = next((now[m] for m in PSI.values() if m in now), None)
+    start = _value(now, START)
+    if psi is None or not start:
+        return None
+    stamp = psi[1] / 1000 if psi[1] is not None else snap.taken
+    return stamp - start if stamp > start else None
+
+
+def node_pressure(snaps: list[Scrape]) -> Pressure | None:
+    """The node's PSI: its root cgroup's (cAdvisor's id="/" series), between the first and last
+    scrape, or since the root cgroup started (one scrape)."""
+    last = snaps[-1]
+    if len(snaps) > 1:
+        first = snaps[0]
+        psi = next((m for m in PSI.values() if m in last.node), None)
+        seconds = _elapsed(first, last, first.node.get(psi), last.node.get(psi)) if psi else None
+        return pressure(first.node, last.node, seconds)
+    return pressure(None, last.node, _since_start(last.node, last))
+
+
 def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], thresholds: Thresholds) -> list[ContainerUsage]:
     """Rows for one node from one scrape (averages since each container started) or two (rates between)."""
     last = snaps[-1]
@@ -396,6 +501,8 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
             if periods and throttled is not None:
                 row.throttled_ratio = throttled / periods
             row.throttled_seconds = _increase(before, now, THROTTLED_SECONDS)
+            psi = next((m for m in PSI.values() if m in now), None)
+            row.pressure = pressure(before, now, _elapsed(first, last, before.get(psi), now.get(psi)) if psi else None)
         else:
             counter, start = now.get(CPU), _value(now, START)
             stamp = counter[1] / 1000 if counter and counter[1] is not None else last.taken
@@ -405,6 +512,7 @@ def container_rows(node: str, snaps: list[Scrape], specs: Mapping[Key, Spec], th
             if periods and throttled is not None:
                 row.throttled_ratio_since_start = throttled / periods
             row.throttled_seconds_since_start = _value(now, THROTTLED_SECONDS)
+            row.pressure = pressure(None, now, _since_start(now, last))
         row.memory_working_set_bytes = _value(now, WORKING_SET)
         row.memory_rss_bytes = _value(now, RSS)
         row.memory_cache_bytes = _value(now, CACHE)
@@ -496,12 +604,14 @@ NODE_SORTS = {
     # against allocatable when it is known (live nodes), else the working set itself (dump files)
     "memory": lambda n: (n.working_set_ratio if n.working_set_ratio is not None else -1.0, n.working_set_bytes),
     "cpu": lambda n: (n.cpu_cores if n.cpu_cores is not None else -1.0, 0.0),
+    "pressure": lambda n: (n.pressure.most if n.pressure is not None else -1.0, 0.0),
 }
 
 SORTS = {
     "throttling": lambda r: next((x for x in (r.throttled_ratio, r.throttled_ratio_since_start) if x is not None), -1.0),
     "memory": lambda r: r.memory_limit_ratio if r.memory_limit_ratio is not None else -1.0,
     "cpu": lambda r: r.cpu_cores if r.cpu_cores is not None else -1.0,
+    "pressure": lambda r: r.pressure.most if r.pressure is not None else -1.0,
 }
 
 

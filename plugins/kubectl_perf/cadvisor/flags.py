@@ -105,7 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATIO",
         help="flag working sets above this share of the limit (default 90%%)",
     )
-    summ.add_argument("--sort", choices=("throttling", "memory", "cpu"), help="largest first")
+    summ.add_argument(
+        "--pressure-threshold",
+        type=threshold,
+        default=0.10,
+        metavar="RATIO",
+        help="PSI: a share of the interval some task waited (CPU, memory) that counts as pressure in the CONTENTION column (default 10%%)",
+    )
+    summ.add_argument(
+        "--sort", choices=("throttling", "memory", "cpu", "pressure"), help="largest first (pressure: the largest PSI 'some' share)"
+    )
     summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
     summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
     add_policy_flags(summ)
@@ -234,7 +243,7 @@ def options(args: argparse.Namespace) -> CadvisorOptions:
         )
     report: Dump | Summary
     if args.summary:
-        thresholds = Thresholds(args.throttle_threshold, args.memory_threshold, args.pod_rows)
+        thresholds = Thresholds(args.throttle_threshold, args.memory_threshold, args.pod_rows, args.pressure_threshold)
         report = Summary(args.output, args.once, args.interval, thresholds, args.sort, args.top, policy_from(args))
     else:
         report = Dump(args.output)

@@ -44,8 +44,18 @@ def _row(r: ContainerUsage, throttle: float, memory: float) -> str:
         f"{escape(pct_text(ratio))}</td>"
         f"<td>{escape(bytes_text(r.memory_working_set_bytes))} / {escape(bytes_text(r.memory_limit_bytes))}</td>"
         f"<td>{_bar('mem', r.memory_limit_ratio, memory, 'memory limit')} {escape(pct_text(r.memory_limit_ratio))}</td>"
-        f'<td>{"-" if r.oom_events is None else r.oom_events}</td><td class="flag">{escape(flags)}</td></tr>'
+        f"<td>{'-' if r.oom_events is None else r.oom_events}</td>"
+        f"<td>{escape(_psi(r))}</td>"
+        f'<td data-contention="{escape(r.contention or "")}">{escape(r.contention or "-")}</td><td class="flag">{escape(flags)}</td></tr>'
     )
+
+
+def _psi(x: ContainerUsage | NodeMemory) -> str:
+    """PSI `some` shares, cpu/memory/io, in one cell ("-" without PSI series)."""
+    p = x.pressure
+    if p is None:
+        return "-"
+    return " / ".join(pct_text(v) for v in (p.cpu_some, p.memory_some, p.io_some))
 
 
 def _node(n: NodeMemory) -> str:
@@ -55,7 +65,7 @@ def _node(n: NodeMemory) -> str:
         f'<tr class="node" data-breach="{str(n.padding_breach).lower()}" data-padding="{state}"><td>{escape(n.name)}</td><td>{n.containers}</td>'
         f"<td>{escape(working_set_text(n))} / {escape(bytes_text(n.allocatable_memory_bytes))}</td>"
         f"<td>{_bar('mem', n.working_set_ratio, target if target is not None else 1.0, 'allocatable')}</td>"
-        f"<td>{escape(target_pct(target))}</td><td>{escape(padding_text(n))}</td></tr>"
+        f"<td>{escape(target_pct(target))}</td><td>{escape(padding_text(n))}</td><td>{escape(_psi(n))}</td></tr>"
     )
 
 
@@ -66,14 +76,16 @@ def page(report: SummaryReport) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     throttled = "throttled since start" if report.since_start else "throttled"
     head = f"<tr><th>node</th><th>namespace</th><th>pod</th><th>container</th><th>cpu / limit</th><th>{throttled}</th>"
-    head += "<th>working set / limit</th><th>of limit</th><th>OOM</th><th>flags</th></tr>"
+    head += (
+        "<th>working set / limit</th><th>of limit</th><th>OOM</th><th>pressure cpu / memory / io</th><th>contention</th><th>flags</th></tr>"
+    )
     body = (
         f"<h1>CPU throttling and memory against limits</h1>"
         f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
         f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit)</p>"
         f"<table>{head}{''.join(_row(r, throttle, memory) for r in rows)}</table>"
         f"<h2>Nodes: their working set (the root cgroup, as metrics-server reports it) against allocatable and the padding target</h2>"
-        f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th></tr>"
+        f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th><th>pressure cpu / memory / io</th></tr>"
         f"{''.join(_node(n) for n in report.nodes)}</table>"
     )
     return html_page("kubectl perf cadvisor", STYLE, body, doctype="<!doctype html>")

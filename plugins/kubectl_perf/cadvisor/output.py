@@ -14,7 +14,7 @@ from .. import render
 from ..promtext import MalformedLine, Parser, parse_labels
 from ..render import Column
 from .cells import bytes_text, cores_text, millicores, padding_text, pct_text, seconds_text, target_pct, working_set_text, ws_alloc_text
-from .compute import ContainerUsage, Filters, NodeMemory, PodStats, SummaryReport
+from .compute import ContainerUsage, Filters, NodeMemory, PodStats, Pressure, SummaryReport
 
 # -- the dump --------------------------------------------------------------
 
@@ -161,6 +161,19 @@ def container_doc(r: ContainerUsage) -> dict[str, Any]:
         "restarts": r.restarts,
         "lastOomKilledAt": r.last_oom_killed_at,
         "flags": list(r.flags),
+        "pressure": pressure_doc(r.pressure),
+        "contention": r.contention,
+    }
+
+
+def pressure_doc(p: Pressure | None) -> dict[str, Any] | None:
+    """PSI shares of the interval (of the time since start from one scrape); null without PSI series."""
+    if p is None:
+        return None
+    return {
+        "cpu": {"some": p.cpu_some, "full": p.cpu_full},
+        "memory": {"some": p.memory_some, "full": p.memory_full},
+        "io": {"some": p.io_some, "full": p.io_full},
     }
 
 
@@ -176,6 +189,7 @@ def node_doc(n: NodeMemory) -> dict[str, Any]:
         "containers": n.containers,
         "cpuCores": n.cpu_cores,
         "throttlingContainers": n.throttling,
+        "pressure": pressure_doc(n.pressure),
     }
     if n.stats is not None:
         out.update(
@@ -232,7 +246,7 @@ def emit_summary(report: SummaryReport, fmt: str) -> None:
         columns = container_columns(len(report.nodes), report.since_start)
         flagged = render.Table(report.containers, columns, lambda r: render.RED if r.flags else "")
         pods = [pod_doc(node, p) for node, p in report.pods or []]
-        return [flagged, render.Table(report.nodes, node_columns()), render.Table(pods, pod_columns())]
+        return [flagged, render.Table(report.nodes, node_columns(report.since_start)), render.Table(pods, pod_columns())]
 
     render.emit(fmt, lambda: document(report), tables, html)
 
@@ -286,12 +300,28 @@ def container_columns(nodes: int, since_start: bool = False) -> list[Column]:
         Column("oom", lambda r: "-" if r.oom_events is None else str(r.oom_events), lambda r: r.oom_events, right=True),
         Column("restarts", lambda r: "-" if r.restarts is None else str(r.restarts), lambda r: r.restarts, right=True),
         Column("last oom kill", lambda r: r.last_oom_killed_at or "-", lambda r: r.last_oom_killed_at, wide=True),
+        *pressure_columns(since_start),
+        Column("contention", lambda r: r.contention or "-", lambda r: r.contention),
         Column("flags", lambda r: ",".join(r.flags), lambda r: ",".join(r.flags)),
     ]
     return cols
 
 
-def node_columns() -> list[Column]:
+def pressure_columns(since_start: bool = False) -> list[Column]:
+    """PSI shares (containers' and nodes' alike): CPU, memory and IO `some`; `full` in wide."""
+    tail = " since start" if since_start else ""
+
+    def col(resource: str, kind: str, wide: bool) -> Column:
+        def get(x: Any) -> float | None:
+            p = x.pressure
+            return None if p is None else getattr(p, f"{resource}_{kind}")
+
+        return Column(f"{resource} {kind}{tail}", lambda x: pct_text(get(x)), get, wide=wide, right=True)
+
+    return [col(r, k, k == "full") for r in ("cpu", "memory", "io") for k in ("some", "full")]
+
+
+def node_columns(since_start: bool = False) -> list[Column]:
     return [
         Column("node", lambda n: n.name),
         Column("containers", lambda n: str(n.containers), lambda n: n.containers, right=True),
@@ -300,8 +330,9 @@ def node_columns() -> list[Column]:
         Column("working set", working_set_text, lambda n: _int(n.working_set_bytes), right=True),
         Column("allocatable", lambda n: bytes_text(n.allocatable_memory_bytes), lambda n: _int(n.allocatable_memory_bytes), right=True),
         Column("ws/alloc", ws_alloc_text, lambda n: n.working_set_ratio, right=True),
+        *pressure_columns(since_start),
         Column("target", lambda n: target_pct(n.padding_target), lambda n: n.padding_target, right=True),
-        Column("padding", padding_text, padding_text),
+        Column("padding", padding_text, padding_text),  # last: the verdict, as capacity's table ends
     ]
 
 

@@ -15,9 +15,11 @@ from .compute import (
     PodStats,
     Spec,
     SummaryReport,
+    classify,
     container_rows,
     dump_node,
     in_scrape_order,
+    node_pressure,
     node_row,
     pod_hosts,
     pod_specs,
@@ -50,6 +52,7 @@ def live_summary(
     rows: list[ContainerUsage] = []
     node_rows: list[NodeMemory] = []
     pod_stats: list[tuple[str, PodStats]] = []
+    no_psi: list[str] = []  # nodes whose scrape has no PSI series
 
     def finish(result: NodeScrapes) -> None:
         """Called as each node's last scrape lands: fold it into rows and let the scrapes go."""
@@ -61,6 +64,10 @@ def live_summary(
             committed = on_nodes.committed.get(result.name, Committed()) if on_nodes is not None else None
             nrow = node_row(result.name, result.scrapes[-1], node, policy.padding_target(labels), every, committed, policy.levels)
             nrow.stats = result.stats
+            nrow.pressure = node_pressure(result.scrapes)
+            classify(every, nrow, thresholds)
+            if not has_psi(nrow, every):
+                no_psi.append(result.name)
             node_rows.append(nrow)
             pod_stats.extend((result.name, p) for p in result.pods)
         result.scrapes.clear()
@@ -71,6 +78,8 @@ def live_summary(
             notes.add(r.error, failed=True)
         if r.malformed:
             notes.add(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
+    if endpoint == "cadvisor" and no_psi:
+        notes.add(no_psi_note(sorted(no_psi), len(node_rows)))
     pods = pod_stats if endpoint == "summary" else None
     since_start = rounds == 1 and endpoint != "summary"
     return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start)
@@ -101,6 +110,23 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     rows = [r for r in every if filters.keeps_row(r, None)]
     nrow = node_row(name, scrapes[-1], None, None, every)
     nrow.stats = result.stats
+    nrow.pressure = node_pressure(scrapes)
+    classify(every, nrow, summary.thresholds)
+    if endpoint == "cadvisor" and not has_psi(nrow, every):
+        notes.add(no_psi_note([name], 1))
     pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
     return summary_report(rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
+
+
+def has_psi(node: NodeMemory, rows: list[ContainerUsage]) -> bool:
+    return node.pressure is not None or any(r.pressure is not None for r in rows)
+
+
+def no_psi_note(names: list[str], of: int) -> str:
+    """Said once: which nodes' dumps carry no pressure stall information, and why that may be."""
+    where = names[0] if len(names) == 1 else f"{len(names)} of {of} nodes ({names[0]} and {len(names) - 1} more)"
+    return (
+        f"no PSI series (container_pressure_*) from {where}: pressure and contention show '-' "
+        "(PSI needs cgroup v2, a kernel with PSI on, and the kubelet's KubeletPSI feature: beta in 1.34, GA in 1.36)"
+    )

@@ -38,11 +38,16 @@ class Amounts:
     requests: Resources = field(default_factory=dict)
     limits: Resources = field(default_factory=dict)
     usage: Resources | None = None  # None: usage not known for this row
+    # cpu or memory a node's usage source left out: the kubelets read once (--usage-window 0)
+    # give no node CPU rate; sums over such a node (groups, the cluster) do not know it either
+    unmeasured: frozenset[str] = frozenset()
 
     def measured(self, resource: str) -> bool:
         """Whether this row's usage of `resource` is known: metrics.k8s.io gives cpu and memory
         whenever it answers; other figures (ephemeral-storage) only where a kubelet gave one."""
-        return self.usage is not None and (resource in USAGE_RESOURCES or resource in self.usage)
+        if self.usage is None or resource in self.unmeasured:
+            return False
+        return resource in USAGE_RESOURCES or resource in self.usage
 
     def amount(self, part: Part, resource: str) -> int | None:
         """One figure; None when it rests on usage that is not known."""
@@ -52,7 +57,7 @@ class Amounts:
             return self.limits.get(resource, 0)
         if part is Part.ALLOCATABLE:
             return (self.allocatable or {}).get(resource, 0)
-        if self.usage is None:
+        if self.usage is None or resource in self.unmeasured:
             return None
         used = self.usage.get(resource, 0)
         return used if part is Part.UTIL else self.requests.get(resource, 0) - used
@@ -251,6 +256,7 @@ class Report:
             row = self.nodes.get((item.get("metadata") or {}).get("name", ""))
             if row is not None:
                 row.amounts.usage = row.node_usage = parse_resource_list(item.get("usage"))
+                row.amounts.unmeasured = frozenset(r for r in USAGE_RESOURCES if r not in row.node_usage)
 
     def add_pod_usage(self, items: Iterable[Mapping[str, Any]]) -> None:
         self.metered.update(USAGE_RESOURCES)
@@ -417,6 +423,7 @@ class Report:
                 if group.amounts.usage is None:
                     group.amounts.usage = {}
                 add(group.amounts.usage, row.amounts.usage)
+                group.amounts.unmeasured |= row.amounts.unmeasured
             members.setdefault(name, []).append((row.name, row.padding))
         for name, group in self.groups.items():
             group.padding = tally(members[name])
@@ -433,6 +440,7 @@ class Report:
             add(amounts.limits, row.amounts.limits)
             if amounts.usage is not None and row.amounts.usage is not None:
                 add(amounts.usage, row.amounts.usage)
+                amounts.unmeasured |= row.amounts.unmeasured
             pods += row.pods
         padding = tally((row.name, row.padding) for row in rows)
         return Total(amounts, padding, pods, sorted(rows, key=lambda n: n.name))

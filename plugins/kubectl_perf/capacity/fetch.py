@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from ..api import ApiError, Cluster, MetricsUnavailable, node_metrics_path, path_for, pod_metrics_path
 from ..model import node_ready, node_schedulable
 from ..running_pods import RUNNING_PODS
+from ..usage import AUTO, KUBELET, cross_check, from_kubelets, kubelet_clock, not_served
 from .options import CapacityOptions, NodeFilter, PodFilter
 from .storage import StorageUsage
 from .storage import read as read_summaries
@@ -60,17 +61,26 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
             {"labelSelector": pods.namespace_labels},
         )
         reads.namespaces = frozenset(names)
+    if options.usage.source == KUBELET and (plan.pod_usage or plan.node_usage) and not reads.nodes_forbidden:
+        use_kubelets(cluster, options, reads, "--usage-source kubelet")
+        return reads
     # without nodes, usage comes from the pods: a namespace's pod metrics are readable with that namespace's rights
     if plan.pod_usage or (options.util and reads.nodes_forbidden):
         try:
             reads.pod_usage = cluster.get(pod_metrics_path(pods.namespace), {"labelSelector": pods.selector}).get("items") or []
         except MetricsUnavailable as err:
+            if falls_back(cluster, err, options, reads):
+                use_kubelets(cluster, options, reads, str(err))
+                return reads
             reads.notes.append(f"{err}; usage columns are left out")
             reads.usage_missing = True
     if plan.node_usage and not reads.usage_missing and not reads.nodes_forbidden:
         try:
             reads.node_usage = cluster.get(node_metrics_path()).get("items") or []
         except MetricsUnavailable as err:
+            if falls_back(cluster, err, options, reads):
+                use_kubelets(cluster, options, reads, str(err))
+                return reads
             if not options.util:  # read for --fail-on-breach alone: the verdict cannot see usage, exit 3
                 reads.notes.append(f"node {err}; the padding verdict weighs committed figures only")
                 reads.usage_missing = True
@@ -80,7 +90,38 @@ def read_cluster(cluster: Cluster, options: CapacityOptions) -> ClusterReads:
                 reads.pod_usage = None
             else:  # shown usage comes from the pods; only the padding verdict misses the nodes' own
                 reads.notes.append(f"node {err}; the padding verdict weighs committed figures only")
+        else:  # metrics-server serves: are its figures fresh, and for every shown node?
+            shown = node_names(reads.nodes)
+            reads.notes.extend(cross_check(reads.node_usage, shown, kubelet_clock(cluster, shown, reads.node_usage)))
     return reads
+
+
+def node_names(nodes: Iterable[Obj]) -> list[str]:
+    return [(n.get("metadata") or {}).get("name", "") for n in nodes]
+
+
+def falls_back(cluster: Cluster, err: MetricsUnavailable, options: CapacityOptions, reads: ClusterReads) -> bool:
+    """--usage-source auto reads the shown nodes' kubelets when metrics.k8s.io is not served
+    (usage.not_served: 404, 503, or a 403 where discovery finds no metrics group); a 403 from a
+    metrics-server that serves is this user's RBAC, and stays a note."""
+    if options.usage.source != AUTO or not reads.nodes or reads.nodes_forbidden:
+        return False
+    return not_served(cluster, err)
+
+
+def use_kubelets(cluster: Cluster, options: CapacityOptions, reads: ClusterReads, why: str) -> None:
+    """Node and pod usage from the shown nodes' kubelets (usage.py); nodes/proxy forbidden leaves
+    usage out with one note (exit 3 under --fail-on-breach, as without metrics-server)."""
+    got = from_kubelets(cluster, node_names(reads.nodes), options.usage.window, options.plan.pod_usage, options.pods.namespace, why)
+    reads.notes.extend(got.notes)
+    if not got.via:
+        left_out = "usage columns are left out" if options.util else "the padding verdict weighs committed figures only"
+        reads.notes.append(f"{got.unavailable}; {left_out}")
+        reads.usage_missing = True
+        reads.node_usage = reads.pod_usage = None
+        return
+    reads.node_usage = got.nodes if options.plan.node_usage else None
+    reads.pod_usage = got.pods
 
 
 def namespace_only(need_nodes: tuple[str, ...], why: str) -> ClusterReads:

@@ -13,11 +13,13 @@ from ..cli import (
     add_filter_flags,
     add_output_flag,
     add_policy_flags,
+    add_usage_flags,
     check_filters,
     connection,
     label_selector,
     policy_from,
 )
+from ..usage import UsageSource
 from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
 from .fit_shape import WORKLOAD_SHORT as WORKLOAD_SHORT
 from .fit_shape import FitAsk, FitResources, ShapeError, parse_fit, parse_workload, spec_from_documents
@@ -55,6 +57,7 @@ EPILOG = """\
 examples:
   kubectl perf capacity                      requests and limits per node, cluster total first
   kubectl perf capacity --util               ... with live usage from metrics-server
+  kubectl perf capacity --util --usage-source kubelet   ... from the kubelets, two samples 15s apart
   kubectl perf capacity --pods -n shop       per pod, one namespace
   kubectl perf capacity --by label:team      roll-up by a pod label
   kubectl perf capacity --by node-label:topology.kubernetes.io/zone   roll-up of nodes by zone, with padding
@@ -66,7 +69,8 @@ examples:
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent).
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent and
+no kubelet readable through nodes/NODE/proxy, or --usage-source metrics-server).
 --fit: 0 (whatever fits), 1 error (a --fit-workload that is not there), 2 bad flags or shape."""
 
 
@@ -116,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--util", "-u", action="store_true", help="add live usage from metrics.k8s.io")
+    p.add_argument("--util", "-u", action="store_true", help="add live usage (metrics.k8s.io, or the kubelets: --usage-source)")
+    add_usage_flags(p)
     p.add_argument("--pods", "-p", action="store_true", help="one row per pod under each node")
     p.add_argument("--containers", "-c", action="store_true", help="one row per container under each node (with --pods too)")
     p.add_argument(
@@ -338,6 +343,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             sort=sort_key(args.sort, resources, args.util) if args.sort else None,  # parse() checked it
         ),
         fail_on_breach=args.fail_on_breach,
+        usage=UsageSource(args.usage_source, args.usage_window),
         need_nodes=need_nodes,
         fit=fit_ask(args),
         plan=Plan(

@@ -12,6 +12,7 @@ from typing import Any
 from ..api import DEFAULT_CHUNK_SIZE, Connection
 from ..policy import Policy
 from ..scheduling import tolerates
+from ..usage import UsageSource
 from .fit_shape import FitAsk
 
 USAGE_RESOURCES = ("cpu", "memory")  # what metrics.k8s.io reports
@@ -226,6 +227,7 @@ class CapacityOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     display: Display = Display()
     fail_on_breach: bool = False
+    usage: UsageSource = UsageSource()  # --usage-source, --usage-window
     need_nodes: tuple[str, ...] = ()  # flags given that need the nodes listed: refused when that is forbidden
     plan: Plan = Plan()
     fit: FitAsk | None = None  # --fit, --fit-pod, --fit-workload: the headroom view (fit_run) instead of the rows
