@@ -17,12 +17,14 @@ from ..cli import (
     connection,
     label_selector,
     policy_from,
+    positive_int,
 )
 from .options import (
     COUNT,
     STORAGE,
     AllNamespaces,
     ByAmount,
+    ByBreach,
     ByName,
     ByPods,
     CapacityOptions,
@@ -45,7 +47,7 @@ from .options import (
 
 PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
-SORT_KEYS = ("name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
+SORT_KEYS = ("breach", "name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 EPILOG = """\
@@ -57,11 +59,14 @@ examples:
   kubectl perf capacity --by node-label:topology.kubernetes.io/zone   roll-up of nodes by zone, with padding
   kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
+  kubectl perf capacity --util --sort breach --top 20   triage: breaching nodes first
+  kubectl perf capacity --util --only-breaching --pods  only the breaching nodes and their pods
   kubectl perf capacity -o html > capacity.html
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
+3 --util, --fail-on-breach, --sort breach or --only-breaching asked for usage the cluster
+cannot give (metrics-server absent)."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
@@ -164,7 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="sort by a column: name, pods, or RESOURCE.PART[.percent] with PART one of "
         + ", ".join(PARTS)
-        + " (e.g. memory.util, cpu.requests.percent)",
+        + " (e.g. memory.util, cpu.requests.percent); breach: breaching nodes first, then overcommitted, then by memory usage %%"
+        " (reads node metrics)",
+    )
+    out.add_argument(
+        "--only-breaching",
+        action="store_true",
+        help="only the nodes that breach their padding target, their pods and the node groups holding them; "
+        "the cluster row still sums every node (reads node metrics)",
+    )
+    out.add_argument(
+        "--top", type=positive_int, metavar="N", help="only the first N nodes (and groups) in sort order; the cluster row sums them all"
     )
     add_connection_flags(p)
     return p
@@ -177,6 +192,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     check_filters(p, args)
     if args.hide_requests and args.hide_limits and not args.util:
         p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
+    if args.only_breaching and args.by is not None and not args.by.on_nodes:
+        p.error("--only-breaching keeps what breaches a padding target: nodes and node groups (--by node-label:KEY), not groups of pods")
     if args.sort:
         try:  # a bad --sort fails here, before anything is read
             sort_key(args.sort, resources_of(args), args.util)
@@ -203,6 +220,8 @@ def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
     """--sort as a typed key; kube-capacity's spellings are accepted."""
     key = key.replace(".percentage", ".percent")
     key = SORT_ALIASES.get(key, key)
+    if key == "breach":
+        return ByBreach()
     if key == "name":
         return ByName()
     if key == "pods":
@@ -224,7 +243,7 @@ def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
                 raise SortError(f"--sort {key} needs --util")
             return ByAmount(resource, Part(base), part.endswith(".percent"))
     raise SortError(
-        f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
+        f"cannot sort by {key!r}: use breach, name, pods, or RESOURCE.PART[.percent] for a shown resource "
         f"({', '.join(resources)}) and PART one of {', '.join(PARTS)}"
     )
 
@@ -244,6 +263,7 @@ NODE_FLAGS = (
     ("show_labels", "--show-labels"),
     ("available", "--available"),
     ("fail_on_breach", "--fail-on-breach"),
+    ("only_breaching", "--only-breaching"),
 )
 
 
@@ -257,6 +277,11 @@ def options(args: argparse.Namespace) -> CapacityOptions:
     label_columns = tuple(k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip())
     given = {**vars(args), "label_columns": label_columns}
     need_nodes = tuple(flag for dest, flag in NODE_FLAGS if given[dest])
+    sort = sort_key(args.sort, resources, args.util) if args.sort else None  # parse() checked it
+    if isinstance(sort, ByBreach):
+        need_nodes = (*need_nodes, "--sort breach")
+    # the padding verdict decides what these keep and how they order: usage over target is the breach
+    judged = args.fail_on_breach or args.only_breaching or isinstance(sort, ByBreach)
     if by is not None and by.on_nodes:
         need_nodes = (*need_nodes, "--by node-label")
     return CapacityOptions(
@@ -275,12 +300,14 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             available=args.available,
             label_columns=label_columns,
             show_labels=args.show_labels,
-            sort=sort_key(args.sort, resources, args.util) if args.sort else None,  # parse() checked it
+            sort=sort,
+            only_breaching=args.only_breaching,
+            top=args.top,
         ),
         fail_on_breach=args.fail_on_breach,
         need_nodes=need_nodes,
         plan=Plan(
-            node_usage=args.util or args.fail_on_breach,  # usage over target is the breach (padding.judge)
+            node_usage=args.util or judged,  # usage over target is the breach (padding.judge)
             pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
             storage=args.util and STORAGE in resources,
             whole_nodes=pods.filtered,
