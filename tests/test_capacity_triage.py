@@ -170,3 +170,27 @@ def test_only_breaching_says_when_nothing_breaches(triage: Sim, tmp_path: Path) 
     result = perf(triage, "--util", "--only-breaching", "--policy", str(policy))
     assert result.returncode == 0 and "no node breaches" in result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["*"]
+
+
+def test_cadvisor_sort_breach_and_only_breaching(triage: Sim) -> None:
+    """cadvisor's node table judges the same verdict on the node's own working set (the sim's cAdvisor
+    root series is the NodeMetrics figure above): the same order as capacity's."""
+    from inproc import perf as run
+
+    def summary(*args: str) -> dict[str, Any]:
+        result = run(triage.kubeconfig, "cadvisor", "--kubeconfig", str(triage.kubeconfig), "--summary", "--once", "-o", "json", *args)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    out = summary("--all-nodes", "--sort", "breach")
+    assert [n["name"] for n in out["nodes"]] == BREACH_ORDER
+    # containers follow their node's rank: d's first, a's last
+    hosts = list(dict.fromkeys(c["node"] for c in out["containers"]))
+    assert hosts == BREACH_ORDER, hosts
+    out = summary("--all-nodes", "--only-breaching", "--sort", "breach", "--top", "1")
+    assert [n["name"] for n in out["nodes"]] == ["d-breach-93"]
+    out = summary("--all-nodes", "--only-breaching")
+    assert [n["name"] for n in out["nodes"]] == ["b-breach-81", "d-breach-93"]
+    assert {c["node"] for c in out["containers"]} == {"b-breach-81", "d-breach-93"}
+    bad = run(None, "cadvisor", "--summary", "--once", "-f", "dump.txt", "--only-breaching")
+    assert bad.returncode == 2 and "needs live nodes" in bad.stderr

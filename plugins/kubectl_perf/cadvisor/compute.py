@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import container_amounts, node_allocatable, pod_resources
-from ..padding import DEFAULT_LEVELS, Levels, Verdict, judge
+from ..padding import BREACH, DEFAULT_LEVELS, OK, OVERCOMMIT, Levels, Verdict, judge
 from ..promtext import Sample
 
 NANO = 10**9
@@ -491,6 +491,17 @@ def node_row(
     return row
 
 
+# --sort breach (issue 23, triage): the verdicts' order; a node without one (a dump file) goes last.
+VERDICT_ORDER = (BREACH, OVERCOMMIT, OK)
+
+
+def breach_order(n: NodeMemory) -> tuple[int, float, str]:
+    """--sort breach: breaching nodes first, then overcommitted, then the rest, each by working set
+    as a share of allocatable (largest first), then by name."""
+    rank = len(VERDICT_ORDER) if n.verdict is None else VERDICT_ORDER.index(n.verdict.state)
+    return (rank, -(n.working_set_ratio if n.working_set_ratio is not None else -1.0), n.name)
+
+
 NODE_SORTS = {
     "throttling": lambda n: (n.throttling, n.cpu_cores if n.cpu_cores is not None else -1.0),
     # against allocatable when it is known (live nodes), else the working set itself (dump files)
@@ -529,18 +540,35 @@ def summary_report(
     top: int | None,
     notes: Notes,
     since_start: bool = False,
+    only_breaching: bool = False,
 ) -> SummaryReport:
+    """--only-breaching keeps the nodes whose padding verdict is a breach and the containers on
+    them; --sort breach ranks the nodes by verdict and their containers follow in that order."""
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
     nodes = sorted(nodes, key=lambda n: n.name)
-    if sort:
+    if only_breaching:
+        nodes = [n for n in nodes if n.padding_breach]
+        kept = {n.name for n in nodes}
+        rows = [r for r in rows if r.node in kept]
+    if sort == "breach":
+        nodes.sort(key=breach_order)
+    elif sort:
         nodes.sort(key=NODE_SORTS[sort], reverse=True)
+    # the containers' order: a node's rank under --sort breach (every node, before --top cuts the table)
+    rank = {n.name: i for i, n in enumerate(nodes)}
     nodes = nodes[:top] if top else nodes
-    return SummaryReport(order(rows, sort, top), nodes, ordered_pods, host, thresholds, notes, since_start)
+    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start)
 
 
-def order(rows: list[ContainerUsage], sort: str | None, top: int | None) -> list[ContainerUsage]:
-    """By node, namespace, pod and container; or the largest first by `sort`; cut to `top`."""
+def order(
+    rows: list[ContainerUsage], sort: str | None, top: int | None, node_rank: Mapping[str, int] | None = None
+) -> list[ContainerUsage]:
+    """By node, namespace, pod and container; or the largest first by `sort` (breach: by their
+    node's rank, then memory against the limit); cut to `top`."""
     rows = sorted(rows, key=lambda r: (r.node, r.namespace, r.pod, r.container))
-    if sort:
+    if sort == "breach":
+        ranks = node_rank or {}
+        rows.sort(key=lambda r: (ranks.get(r.node, len(ranks)), -SORTS["memory"](r)))
+    elif sort:
         rows.sort(key=SORTS[sort], reverse=True)
     return rows[:top] if top else rows

@@ -73,7 +73,9 @@ def live_summary(
             notes.add(f"node {r.name}: {r.malformed} malformed lines skipped (first: {r.first_error})")
     pods = pod_stats if endpoint == "summary" else None
     since_start = rounds == 1 and endpoint != "summary"
-    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start)
+    return summary_report(
+        rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+    )
 
 
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
@@ -103,4 +105,6 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     nrow.stats = result.stats
     pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
-    return summary_report(rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
+    return summary_report(
+        rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+    )
