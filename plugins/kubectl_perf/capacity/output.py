@@ -507,6 +507,6 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
     def html() -> str:
         from .html import page
 
-        return page(report, resources, cluster, filters)
+        return page(report, resources, cluster, filters, ordered=display.sort is not None)
 
     render.emit(display.output, lambda: document(report, resources), tables, html)
