@@ -329,6 +329,23 @@ class Committed:
 # metrics-server and the kubelet's resource endpoint report it), else the sum of its containers'.
 NODE_FIGURE, CONTAINERS_SUM = "node", "containers"
 
+# The labels that name a node's pool (the html page groups flagged containers by it), first found
+# wins: perf-sim's and common setups' `node-pool`, then GKE's, EKS managed node groups', Karpenter's
+# and AKS's; the instance type is the last resort (a pool is usually one type).
+POOL_LABELS = (
+    "node-pool",
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "kubernetes.azure.com/agentpool",
+    "node.kubernetes.io/instance-type",
+)
+
+
+def pool_of(labels: Mapping[str, str]) -> str:
+    """A node's pool: the first of POOL_LABELS it carries; "" when none."""
+    return next((labels[k] for k in POOL_LABELS if labels.get(k)), "")
+
 
 @dataclass
 class NodeMemory:
@@ -343,6 +360,7 @@ class NodeMemory:
     stats: NodeStats | None = None
     cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
     throttling: int = 0  # its containers flagged "throttling", for --sort throttling
+    pool: str = ""  # its node pool (pool_of its labels); "" without the node object (dump files)
 
     @property
     def working_set_ratio(self) -> float | None:
@@ -481,6 +499,7 @@ def node_row(
     row.working_set_bytes, row.working_set_source = (summed, CONTAINERS_SUM) if own is None else (own, NODE_FIGURE)
     row.committed = committed
     if node is not None:
+        row.pool = pool_of((node.get("metadata") or {}).get("labels") or {})
         alloc = node_allocatable(node).get("memory")
         row.allocatable_memory_bytes = alloc // NANO if alloc else None
         row.padding_target = padding_target
@@ -528,6 +547,8 @@ class SummaryReport:
     thresholds: Thresholds
     notes: Notes
     since_start: bool = False  # one scrape: throttling is shown as totals since each container started
+    pools: dict[str, str] = field(default_factory=dict)  # node name -> pool, for every node read (before --top)
+    sort: str | None = None  # --sort; None: by name
 
 
 def summary_report(
@@ -556,8 +577,9 @@ def summary_report(
         nodes.sort(key=NODE_SORTS[sort], reverse=True)
     # the containers' order: a node's rank under --sort breach (every node, before --top cuts the table)
     rank = {n.name: i for i, n in enumerate(nodes)}
+    pools = {n.name: n.pool for n in nodes}
     nodes = nodes[:top] if top else nodes
-    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start)
+    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort)
 
 
 def order(
