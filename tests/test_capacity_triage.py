@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,29 @@ def test_cadvisor_sort_breach_and_only_breaching(triage: Sim) -> None:
     assert {c["node"] for c in out["containers"]} == {"b-breach-81", "d-breach-93"}
     bad = run(None, "cadvisor", "--summary", "--once", "-f", "dump.txt", "--only-breaching")
     assert bad.returncode == 2 and "needs live nodes" in bad.stderr
+
+
+def test_html_page_opens_on_the_pool_table(triage: Sim) -> None:
+    """Without a browser: the page's order and its hand-worked figures (the chromium checks of the
+    first screen are in test_triage_browser.py)."""
+    html = perf(triage, "--util", "--by", "node-label:pool", "-o", "html").stdout
+    pools_at, breaching_at, others_at = html.index('<table class="pools"'), html.index('id="breaching"'), html.index('id="other-nodes"')
+    assert pools_at < breaching_at < others_at
+    rows = dict(re.findall(r'<tr data-group="([^"]+)">(.*?)</tr>', html))
+    cells = {name: re.findall(r"<td>(.*?)</td>", row) for name, row in rows.items()}
+    # pool, nodes, pods, padding, target, headroom: budgets 12Gi per node minus usage
+    # alpha 36Gi - (2+13+4)Gi = 17Gi = 17408Mi; beta 24Gi - 16Gi = 8192Mi; gamma 12Gi - 11Gi = 1024Mi
+    assert [c[:3] + c[4:6] for c in (cells["alpha"], cells["beta"], cells["gamma"])] == [
+        ["alpha", "3", "4", "75%", "17408Mi"],
+        ["beta", "2", "2", "75%", "8192Mi"],
+        ["gamma", "1", "1", "75%", "1024Mi"],
+    ]
+    assert "BREACH 1/3 nodes; overcommit 1/3" in cells["alpha"][3] and "ok" in cells["gamma"][3]
+    # memory usage as a share of allocatable: alpha 19Gi of 48Gi = 39.58% -> 39%
+    assert '39%<br><span class="num">19456Mi</span>' in rows["alpha"]
+    total = re.search(r'<tr data-node="\*" class="total">(.*?)</tr>', html)
+    assert total and "BREACH 2/6 nodes; overcommit 2/6" in total.group(1) and "<td>26624Mi</td>" in total.group(1)  # 72Gi - 46Gi
+    # the breaching section: d (93.75%) then b (81.25%), the rest collapsed
+    section = html[breaching_at:others_at]
+    assert re.findall(r'<div class="node breach" data-node="([^"]+)"', section) == ["d-breach-93", "b-breach-81"]
+    assert "<details" in html[others_at - 20 : others_at + 5] and "c-over" in html[others_at:]
