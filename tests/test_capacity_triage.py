@@ -221,3 +221,11 @@ def test_html_page_opens_on_the_pool_table(triage: Sim) -> None:
     section = html[breaching_at:others_at]
     assert re.findall(r'<div class="node breach" data-node="([^"]+)"', section) == ["d-breach-93", "b-breach-81"]
     assert "<details" in html[others_at - 20 : others_at + 5] and "c-over" in html[others_at:]
+
+
+def test_completion_offers_the_triage_flags(triage: Sim) -> None:
+    from test_completion import complete
+
+    assert "breach" in complete(triage, "capacity", "--sort", "")[0]
+    assert "breach" in complete(triage, "cadvisor", "--summary", "--sort", "")[0]
+    assert "--only-breaching" in complete(triage, "capacity", "--only")[0]
