@@ -37,6 +37,20 @@ document.body.setAttribute('data-probe-vw',String(window.innerWidth));
 })();
 </script>"""
 
+# After the probe: use the page's own tools on the breaching list (filter "io-", then sort by name)
+# and write what they left into the body, to show the list is searchable and sortable in place.
+TOOLS = """<script>
+(function(){
+var list=document.getElementById('breaching-nodes'),tools=list.previousElementSibling,q=tools.querySelector('input');
+q.value='io-';q.dispatchEvent(new Event('input'));
+var shown=Array.prototype.filter.call(list.children,function(e){return !e.hidden;}).map(function(e){return e.getAttribute('data-node');});
+document.body.setAttribute('data-tools-filtered',shown.join(' '));
+q.value='';q.dispatchEvent(new Event('input'));
+Array.prototype.filter.call(tools.querySelectorAll('button'),function(b){return b.textContent==='sort by name';})[0].click();
+document.body.setAttribute('data-tools-sorted',Array.prototype.map.call(list.children,function(e){return e.getAttribute('data-node');}).join(' '));
+})();
+</script>"""
+
 UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
@@ -90,12 +104,13 @@ class Dom(HTMLParser):
         return [a for _t, a in self.elements if all(a.get(k) == v for k, v in match.items())]
 
 
-def render(tmp_path: Path, name: str, html: str) -> tuple[Dom, str]:
-    """The page's DOM after load at 1400x900, with the probe's figures; and the dumped DOM text."""
+def render(tmp_path: Path, name: str, html: str, after: str = "") -> tuple[Dom, str]:
+    """The page's DOM after load at 1400x900, with the probe's figures (then `after`, a script run
+    once they are taken); and the dumped DOM text."""
     assert len(html.encode()) < MAX_BYTES, f"{name}: {len(html.encode())} bytes"
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "self-contained: nothing fetched from the network"
     page = tmp_path / f"{name}.html"
-    page.write_text(html.replace("</body>", PROBE + "</body>"))
+    page.write_text(html.replace("</body>", PROBE + after + "</body>"))
     text = browser(tmp_path, f"--window-size={WINDOW[0]},{WINDOW[1]}", "--dump-dom", page.as_uri())
     dom = Dom()
     dom.feed(text)
@@ -121,7 +136,7 @@ def test_capacity_page(big: Sim, breaching: set[str], tmp_path: Path) -> None:
     args = ("--util", "--policy", str(POLICY), "--by", "node-label:node-pool", "-o", "html")
     ran = perf(big.kubeconfig, "capacity", "--kubeconfig", str(big.kubeconfig), *args)
     assert ran.returncode == 0, ran.stderr
-    dom, text = render(tmp_path, "capacity", ran.stdout)
+    dom, text = render(tmp_path, "capacity", ran.stdout, TOOLS)
     # the pool table, every pool and the cluster row, wholly on the first screen
     (pools,) = dom.where(**{"class": "pools"})
     assert first_screen(pools)
@@ -140,8 +155,11 @@ def test_capacity_page(big: Sim, breaching: set[str], tmp_path: Path) -> None:
     assert all(not collapsed(a) for a in blocks[:first_other]) and all(collapsed(a) for a in blocks[first_other:])
     (breach_heading,) = [a for t, a in dom.elements if t == "h2" and a.get("id") == "breaching"]
     assert int(breach_heading["data-probe-top"]) < WINDOW[1]  # the breaching section starts on the first screen
-    # the script's tools came up (the first screen did not need them)
+    # the script's tools came up (the first screen did not need them), and they work in place
     assert 'placeholder="filter by name"' in text
+    filtered = dom.body["data-tools-filtered"].split()
+    assert filtered and set(filtered) == {n for n in breaching if n.startswith("io-")}
+    assert dom.body["data-tools-sorted"].split() == sorted(breaching)
 
 
 def test_audit_page(big: Sim, breaching: set[str], tmp_path: Path) -> None:
