@@ -176,7 +176,7 @@ def test_the_table_starts_with_the_score_and_counts(server: RealK8s) -> None:
 
 def test_the_html_page_starts_with_the_score_and_counts(server: RealK8s) -> None:
     html = perf(server.kubeconfig, "audit", "-o", "html").stdout
-    assert 'data-score="60.5"' in html and html.index("By category") < html.index("<h2>Resources</h2>")
+    assert 'data-score="60.5"' in html and html.index("By category") < html.index('<h2 id="failing">')
     assert '<tr data-category="Metrics"><td>Metrics</td><td class="fail" data-outcome="fail">1</td>' in html
     assert (
         '<tr data-rule-count="padding"><td>padding</td><td>Resources</td><td>high</td><td class="fail" data-outcome="fail">2</td>' in html

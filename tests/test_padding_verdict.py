@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,7 @@ def test_json_csv_and_html_carry_the_same_verdicts(fixture_cluster: Sim, tmp_pat
     assert (rows["node-gpu"]["MEM TARGET"], rows["node-gpu"]["PADDING"]) == ("0.3", "overcommit limits 31%")
     html = perf(fixture_cluster, "--util", "--policy", policy, "-o", "html").stdout
     assert 'data-padding="overcommit">overcommit limits 31%<' in html and 'data-padding="overcommit">overcommit 1/3 nodes<' in html
-    assert "target 30-85%" in html
+    assert re.search(r'<tr data-node="\*" class="total">.*?<td>30-85%</td>', html)  # the pool table's cluster row (issue 23)
 
 
 def test_groups_count_breaches_and_overcommits(fixture_cluster: Sim, tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ from urllib.parse import quote
 
 from .api import ApiError
 
-PATHS = {"cadvisor": "metrics/cadvisor", "resource": "metrics/resource", "summary": "stats/summary", "configz": "configz", "metrics": "metrics"}
+PATHS = {
+    "cadvisor": "metrics/cadvisor",
+    "resource": "metrics/resource",
+    "summary": "stats/summary",
+    "configz": "configz",
+    "metrics": "metrics",
+}
 
 
 class Forbidden(ApiError):

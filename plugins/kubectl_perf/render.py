@@ -185,20 +185,64 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}.sub{color:
 .num{font-size:12px;color:#57606a}
 table{border-collapse:collapse;margin-top:8px}td,th{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;font-size:13px}
 .ok{color:#12a150}.bad{color:#b42318;font-weight:600}.warn{color:#b54708}
+.pools td{vertical-align:top}.pools td:nth-child(4){min-width:15em}.pools tr.total td{font-weight:600;border-top:2px solid #d0d7de}
 """
 
 
-def html_page(title: str, style: str, body: str, *, doctype: str = "<!DOCTYPE html>", viewport: bool = False, lines: bool = False) -> str:
-    """The wrapper of every -o html page: self-contained (its style inline, no scripts, no
-    network), `title` escaped, `body` as given. The plugins' pages differ in small ways kept
+# Triage pages (issue 23): long lists sit collapsed in <details>; this small inline script, the
+# only one any page carries, adds a filter box and sort buttons to each element marked data-list
+# (its children carry data-name or data-node, and data-k-KEY values; data-keys names the keys,
+# `name` sorting by the name). Nothing on the
+# first screen depends on it: without JavaScript the page reads the same, in the order it was written.
+LIST_TOOLS_STYLE = """
+details{margin:16px 0}summary{cursor:pointer;font-weight:600}.tools{margin:8px 0}.tools input{margin-right:8px}
+.tools button{margin-right:4px;font-size:12px}
+"""
+LIST_TOOLS_SCRIPT = """
+function name(e){return e.getAttribute('data-name')||e.getAttribute('data-node')||'';}
+document.querySelectorAll('[data-list]').forEach(function(list){
+var anchor=list.tagName==='TBODY'?list.parentNode:list,tools=document.createElement('div'),q=document.createElement('input');
+tools.className='tools';q.type='search';q.placeholder='filter by name';q.setAttribute('aria-label','filter by name');
+q.oninput=function(){var t=q.value.toLowerCase();Array.prototype.forEach.call(list.children,function(e){
+e.hidden=!!t&&name(e).toLowerCase().indexOf(t)<0;});};tools.appendChild(q);
+(list.getAttribute('data-keys')||'').split(',').filter(Boolean).forEach(function(k){
+var b=document.createElement('button');b.type='button';b.textContent='sort by '+k;b.onclick=function(){
+var items=Array.prototype.slice.call(list.children);items.sort(function(a,c){
+var x=k==='name'?name(a):a.getAttribute('data-k-'+k),y=k==='name'?name(c):c.getAttribute('data-k-'+k),nx=parseFloat(x),ny=parseFloat(y);
+if(isNaN(nx)||isNaN(ny))return String(x).localeCompare(String(y));return ny-nx;});
+items.forEach(function(e){list.appendChild(e);});};tools.appendChild(b);});
+anchor.parentNode.insertBefore(tools,anchor);});
+"""
+
+
+def html_page(
+    title: str,
+    style: str,
+    body: str,
+    *,
+    doctype: str = "<!DOCTYPE html>",
+    viewport: bool = False,
+    lines: bool = False,
+    list_tools: bool = False,
+) -> str:
+    """The wrapper of every -o html page: self-contained (its style inline, nothing fetched from
+    the network), `title` escaped, `body` as given. The plugins' pages differ in small ways kept
     byte for byte: the doctype's case, a viewport meta tag, and whether the head, body and
-    closing tags stand on lines of their own (`lines`)."""
+    closing tags stand on lines of their own (`lines`). list_tools: the filter and sort script
+    (LIST_TOOLS_SCRIPT) for the page's data-list elements, at the end of the body."""
     nl = "\n" if lines else ""
     meta = '<meta name="viewport" content="width=device-width,initial-scale=1">' if viewport else ""
+    script = f"<script>{LIST_TOOLS_SCRIPT}</script>" if list_tools else ""
+    style = style + LIST_TOOLS_STYLE if list_tools else style
     return (
         f'{doctype}{nl}<html lang="en"><head><meta charset="utf-8">{meta}{nl}<title>{escape(title)}</title><style>{style}</style></head>{nl}'
-        f"<body>{nl}{body}{nl}</body></html>\n"
+        f"<body>{nl}{body}{script}{nl}</body></html>\n"
     )
+
+
+def data_attrs(values: dict[str, str | float | int | None]) -> str:
+    """data-k-KEY attributes for LIST_TOOLS_SCRIPT's sort buttons (None: left out, sorted as text)."""
+    return "".join(f' data-k-{escape(k)}="{escape(v if isinstance(v, str) else f"{v:.4g}")}"' for k, v in values.items() if v is not None)
 
 
 # -- kubectl's units and ages ----------------------------------------------------------

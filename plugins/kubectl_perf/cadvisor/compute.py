@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import container_amounts, node_allocatable, pod_resources
-from ..padding import DEFAULT_LEVELS, Levels, Verdict, judge
+from ..padding import BREACH, DEFAULT_LEVELS, OK, OVERCOMMIT, Levels, Verdict, judge
 from ..promtext import Sample
 
 NANO = 10**9
@@ -279,7 +279,7 @@ def pressure(
 
 
 # The contention column: why a container waits (issue 24 section 3).
-OWN_LIMIT, NEIGHBOURS, MEMORY_PRESSURE, OK = "own-limit", "neighbours", "memory-pressure", "ok"
+OWN_LIMIT, NEIGHBOURS, MEMORY_PRESSURE, NO_CONTENTION = "own-limit", "neighbours", "memory-pressure", "ok"
 
 
 def classify(rows: Iterable[ContainerUsage], node: NodeMemory, thresholds: Thresholds) -> None:
@@ -311,7 +311,7 @@ def classify(rows: Iterable[ContainerUsage], node: NodeMemory, thresholds: Thres
         elif memory and ((r.memory_limit_ratio or 0.0) > thresholds.memory_threshold or padding_breach):
             r.contention = MEMORY_PRESSURE
         else:
-            r.contention = OK
+            r.contention = NO_CONTENTION
 
 
 @dataclass(frozen=True)
@@ -411,6 +411,23 @@ class Committed:
 # metrics-server and the kubelet's resource endpoint report it), else the sum of its containers'.
 NODE_FIGURE, CONTAINERS_SUM = "node", "containers"
 
+# The labels that name a node's pool (the html page groups flagged containers by it), first found
+# wins: perf-sim's and common setups' `node-pool`, then GKE's, EKS managed node groups', Karpenter's
+# and AKS's; the instance type is the last resort (a pool is usually one type).
+POOL_LABELS = (
+    "node-pool",
+    "cloud.google.com/gke-nodepool",
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "kubernetes.azure.com/agentpool",
+    "node.kubernetes.io/instance-type",
+)
+
+
+def pool_of(labels: Mapping[str, str]) -> str:
+    """A node's pool: the first of POOL_LABELS it carries; "" when none."""
+    return next((labels[k] for k in POOL_LABELS if labels.get(k)), "")
+
 
 @dataclass
 class NodeMemory:
@@ -426,6 +443,7 @@ class NodeMemory:
     cpu_cores: float | None = None  # CPU of its containers (whatever the filters), for --sort cpu
     throttling: int = 0  # its containers flagged "throttling", for --sort throttling
     pressure: Pressure | None = None  # the root cgroup's PSI (node_pressure); None: not in the dump
+    pool: str = ""  # its node pool (pool_of its labels); "" without the node object (dump files)
 
     @property
     def working_set_ratio(self) -> float | None:
@@ -589,6 +607,7 @@ def node_row(
     row.working_set_bytes, row.working_set_source = (summed, CONTAINERS_SUM) if own is None else (own, NODE_FIGURE)
     row.committed = committed
     if node is not None:
+        row.pool = pool_of((node.get("metadata") or {}).get("labels") or {})
         alloc = node_allocatable(node).get("memory")
         row.allocatable_memory_bytes = alloc // NANO if alloc else None
         row.padding_target = padding_target
@@ -597,6 +616,17 @@ def node_row(
             held = committed or Committed()
             row.verdict = judge(alloc, padding_target, round(row.working_set_bytes) * NANO, held.limits, held.requests, levels)
     return row
+
+
+# --sort breach (issue 23, triage): the verdicts' order; a node without one (a dump file) goes last.
+VERDICT_ORDER = (BREACH, OVERCOMMIT, OK)
+
+
+def breach_order(n: NodeMemory) -> tuple[int, float, str]:
+    """--sort breach: breaching nodes first, then overcommitted, then the rest, each by working set
+    as a share of allocatable (largest first), then by name."""
+    rank = len(VERDICT_ORDER) if n.verdict is None else VERDICT_ORDER.index(n.verdict.state)
+    return (rank, -(n.working_set_ratio if n.working_set_ratio is not None else -1.0), n.name)
 
 
 NODE_SORTS = {
@@ -627,6 +657,8 @@ class SummaryReport:
     thresholds: Thresholds
     notes: Notes
     since_start: bool = False  # one scrape: throttling is shown as totals since each container started
+    pools: dict[str, str] = field(default_factory=dict)  # node name -> pool, for every node read (before --top)
+    sort: str | None = None  # --sort; None: by name
 
 
 def summary_report(
@@ -639,18 +671,36 @@ def summary_report(
     top: int | None,
     notes: Notes,
     since_start: bool = False,
+    only_breaching: bool = False,
 ) -> SummaryReport:
+    """--only-breaching keeps the nodes whose padding verdict is a breach and the containers on
+    them; --sort breach ranks the nodes by verdict and their containers follow in that order."""
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
     nodes = sorted(nodes, key=lambda n: n.name)
-    if sort:
+    if only_breaching:
+        nodes = [n for n in nodes if n.padding_breach]
+        kept = {n.name for n in nodes}
+        rows = [r for r in rows if r.node in kept]
+    if sort == "breach":
+        nodes.sort(key=breach_order)
+    elif sort:
         nodes.sort(key=NODE_SORTS[sort], reverse=True)
+    # the containers' order: a node's rank under --sort breach (every node, before --top cuts the table)
+    rank = {n.name: i for i, n in enumerate(nodes)}
+    pools = {n.name: n.pool for n in nodes}
     nodes = nodes[:top] if top else nodes
-    return SummaryReport(order(rows, sort, top), nodes, ordered_pods, host, thresholds, notes, since_start)
+    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort)
 
 
-def order(rows: list[ContainerUsage], sort: str | None, top: int | None) -> list[ContainerUsage]:
-    """By node, namespace, pod and container; or the largest first by `sort`; cut to `top`."""
+def order(
+    rows: list[ContainerUsage], sort: str | None, top: int | None, node_rank: Mapping[str, int] | None = None
+) -> list[ContainerUsage]:
+    """By node, namespace, pod and container; or the largest first by `sort` (breach: by their
+    node's rank, then memory against the limit); cut to `top`."""
     rows = sorted(rows, key=lambda r: (r.node, r.namespace, r.pod, r.container))
-    if sort:
+    if sort == "breach":
+        ranks = node_rank or {}
+        rows.sort(key=lambda r: (ranks.get(r.node, len(ranks)), -SORTS["memory"](r)))
+    elif sort:
         rows.sort(key=SORTS[sort], reverse=True)
     return rows[:top] if top else rows

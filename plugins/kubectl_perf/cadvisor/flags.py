@@ -35,6 +35,7 @@ examples:
   kubectl perf cadvisor NODE --metric 'cpu_cfs' -n shop --drop-pod-cgroups
   kubectl perf cadvisor NODE -o jsonl                 one JSON object per sample
   kubectl perf cadvisor --summary --all-nodes --sort throttling --top 20
+  kubectl perf cadvisor --summary --all-nodes --once --only-breaching --sort breach
   kubectl perf cadvisor --summary -n shop -l app=web  the nodes that host these pods
   kubectl perf cadvisor --summary -f before.txt -f after.txt --pods-file pods.json
   kubectl get --raw /api/v1/nodes/NODE/proxy/metrics/cadvisor | kubectl perf cadvisor --summary --once -f -
@@ -113,7 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="PSI: a share of the interval some task waited (CPU, memory) that counts as pressure in the CONTENTION column (default 10%%)",
     )
     summ.add_argument(
-        "--sort", choices=("throttling", "memory", "cpu", "pressure"), help="largest first (pressure: the largest PSI 'some' share)"
+        "--sort",
+        choices=("throttling", "memory", "cpu", "pressure", "breach"),
+        help="largest first (pressure: the largest PSI 'some' share); breach: nodes whose padding verdict is a breach first, "
+        "then overcommitted, then by working set/allocatable",
+    )
+    summ.add_argument(
+        "--only-breaching",
+        action="store_true",
+        help="only nodes whose padding verdict is a breach, and the containers on them (live nodes only)",
     )
     summ.add_argument("--top", type=positive_int, metavar="N", help="only the first N rows")
     summ.add_argument("--pod-rows", action="store_true", help="add a row per pod (its cgroup: all its containers and the sandbox)")
@@ -151,6 +160,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             p.error("the dump reads one -f file at a time")
     elif not (args.nodes or args.all_nodes or args.node_selector or args.namespace or args.selector):
         p.error("name a NODE, or use --all-nodes, --node-selector, -n/-l (the nodes hosting those pods), or -f DUMP")
+    if args.only_breaching and not args.summary:
+        p.error("--only-breaching goes with --summary")
+    if args.only_breaching and args.filename:
+        p.error("--only-breaching needs live nodes: a dump file carries no allocatable memory, so no padding verdict")
     if args.pods_file and not args.filename:
         p.error("--pods-file goes with -f (live nodes read their pods from the cluster)")
     return args
@@ -209,6 +222,7 @@ class Summary:
     sort: str | None = None
     top: int | None = None
     policy: Policy = Policy()  # padding targets per node pool (--policy, --padding-target)
+    only_breaching: bool = False  # only nodes whose padding verdict is a breach, and their containers
 
 
 @dataclass(frozen=True)
@@ -244,7 +258,9 @@ def options(args: argparse.Namespace) -> CadvisorOptions:
     report: Dump | Summary
     if args.summary:
         thresholds = Thresholds(args.throttle_threshold, args.memory_threshold, args.pod_rows, args.pressure_threshold)
-        report = Summary(args.output, args.once, args.interval, thresholds, args.sort, args.top, policy_from(args))
+        report = Summary(
+            args.output, args.once, args.interval, thresholds, args.sort, args.top, policy_from(args), only_breaching=args.only_breaching
+        )
     else:
         report = Dump(args.output)
     filters = Filters(args.metric, args.namespace, args.pod, args.container, args.drop_pod_cgroups)

@@ -1,6 +1,10 @@
-"""-o html for the summary: one self-contained page (no scripts, no network) with,
-per container, a bar of CPU throttling and a bar of working set against the memory
-limit, each with its threshold line; then the nodes against their padding target."""
+"""-o html for the summary: one self-contained page (no scripts, no network), triage first
+(issue 23): the flagged containers (throttled, near their memory limit, OOM-killed) counted per
+node pool, then listed per pool, each with a bar of CPU throttling and a bar of working set against
+the memory limit and their threshold lines; then the nodes against their padding target, breaching
+first; then the other containers collapsed. At 1,000 nodes a page listing every container would
+weigh 12 MB, so each pool lists its first FLAGGED_PER_POOL flagged containers and the collapsed
+list its first OTHERS_SHOWN; the rest are counted (-o json/csv carry every row)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ from html import escape
 
 from ..render import html_page
 from .cells import bytes_text, cores_text, padding_text, pct_text, target_pct, working_set_text
-from .compute import ContainerUsage, NodeMemory, SummaryReport
+from .compute import ContainerUsage, NodeMemory, SummaryReport, breach_order
+
+FLAGGED_PER_POOL = 100  # bar rows per pool in the flagged section
+OTHERS_SHOWN = 300  # bar rows of unflagged containers in the collapsed section
 
 STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
@@ -18,6 +25,7 @@ table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e
 .bar{position:relative;width:220px;height:14px;background:#f0f2f5;border-radius:3px;overflow:hidden}
 .bar div{position:absolute;left:0;top:0;bottom:0}.thr{background:#f59e0b}.mem{background:#4c8bf5}.hot{background:#b42318}
 .line{border-left:2px dashed #b42318;width:0}.na{color:#8c959f}.flag{color:#b42318;font-weight:600}
+h3{font-size:14px;margin:18px 0 6px}details{margin:16px 0}summary{cursor:pointer;font-weight:600}
 """
 
 
@@ -69,23 +77,80 @@ def _node(n: NodeMemory) -> str:
     )
 
 
+def _pool_name(pool: str) -> str:
+    return pool or "(no pool label)"
+
+
+def _flag_counts(rows: list[ContainerUsage]) -> dict[str, int]:
+    return {f: sum(1 for r in rows if f in r.flags) for f in ("throttling", "memory", "oom-killed")}
+
+
+def _rows(rows: list[ContainerUsage], head: str, limit: int, throttle: float, memory: float, what: str) -> str:
+    """A table of the first `limit` rows, and a line counting the rest."""
+    shown = "".join(_row(r, throttle, memory) for r in rows[:limit])
+    more = len(rows) - limit
+    note = (
+        f'<p class="sub more">{more} more {what} not listed here: -o json or -o csv lists every row, --top N the first.</p>'
+        if more > 0
+        else ""
+    )
+    return f"<table>{head}{shown}</table>{note}"
+
+
 def page(report: SummaryReport) -> str:
     rows, thresholds = report.containers, report.thresholds
     throttle, memory = thresholds.throttle_threshold, thresholds.memory_threshold
-    flagged = sum(1 for r in rows if r.flags)
+    flagged_rows = [r for r in rows if r.flags]
+    flagged = len(flagged_rows)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     throttled = "throttled since start" if report.since_start else "throttled"
     head = f"<tr><th>node</th><th>namespace</th><th>pod</th><th>container</th><th>cpu / limit</th><th>{throttled}</th>"
     head += (
         "<th>working set / limit</th><th>of limit</th><th>OOM</th><th>pressure cpu / memory / io</th><th>contention</th><th>flags</th></tr>"
     )
+    # flagged containers per pool, the pools with the most first (in the report's order within one)
+    pools: dict[str, list[ContainerUsage]] = {}
+    for r in flagged_rows:
+        pools.setdefault(report.pools.get(r.node, ""), []).append(r)
+    ordered = sorted(pools.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    nodes_per_pool: dict[str, int] = {}
+    for pool in report.pools.values():
+        nodes_per_pool[pool] = nodes_per_pool.get(pool, 0) + 1
+    counts = "".join(
+        f'<tr data-pool="{escape(pool)}"><td>{escape(_pool_name(pool))}</td><td>{nodes_per_pool.get(pool, 0)}</td><td>{len(rs)}</td>'
+        + "".join(f"<td>{n}</td>" for n in _flag_counts(rs).values())
+        + f"<td>{sum(1 for r in rs if r.oom_events)}</td></tr>"
+        for pool, rs in ordered
+    )
+    summary = (
+        f'<table class="pools"><tr><th>node pool</th><th>nodes</th><th>flagged</th><th>throttling</th><th>memory</th><th>oom-killed</th><th>with OOM events</th></tr>{counts}</table>'
+        if ordered
+        else '<p class="sub">No container is flagged.</p>'
+    )
+    per_pool = "".join(
+        f'<section data-pool="{escape(pool)}"><h3>{escape(_pool_name(pool))}: {len(rs)} flagged</h3>'
+        + _rows(rs, head, FLAGGED_PER_POOL, throttle, memory, "flagged containers")
+        + "</section>"
+        for pool, rs in ordered
+    )
+    # nodes: breaching first unless --sort chose an order
+    nodes = report.nodes if report.sort else sorted(report.nodes, key=breach_order)
+    others = [r for r in rows if not r.flags]
+    others_html = (
+        f'<details id="other-containers"><summary>Other containers ({len(others)})</summary>'
+        + _rows(others, head, OTHERS_SHOWN, throttle, memory, "containers")
+        + "</details>"
+        if others
+        else ""
+    )
     body = (
         f"<h1>CPU throttling and memory against limits</h1>"
         f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
-        f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit)</p>"
-        f"<table>{head}{''.join(_row(r, throttle, memory) for r in rows)}</table>"
-        f"<h2>Nodes: their working set (the root cgroup, as metrics-server reports it) against allocatable and the padding target</h2>"
+        f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit, or OOM-killed)</p>"
+        f'<h2 id="flagged">Flagged containers by node pool ({flagged})</h2>{summary}{per_pool}'
+        f'<h2 id="nodes">Nodes: their working set (the root cgroup, as metrics-server reports it) against allocatable and the padding target</h2>'
         f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th><th>pressure cpu / memory / io</th></tr>"
-        f"{''.join(_node(n) for n in report.nodes)}</table>"
+        f"{''.join(_node(n) for n in nodes)}</table>"
+        f"{others_html}"
     )
     return html_page("kubectl perf cadvisor", STYLE, body, doctype="<!doctype html>")

@@ -82,7 +82,9 @@ def live_summary(
         notes.add(no_psi_note(sorted(no_psi), len(node_rows)))
     pods = pod_stats if endpoint == "summary" else None
     since_start = rounds == 1 and endpoint != "summary"
-    return summary_report(rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start)
+    return summary_report(
+        rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+    )
 
 
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
@@ -116,7 +118,9 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
         notes.add(no_psi_note([name], 1))
     pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
-    return summary_report(rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start)
+    return summary_report(
+        rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+    )
 
 
 def has_psi(node: NodeMemory, rows: list[ContainerUsage]) -> bool:

@@ -38,7 +38,7 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
     from .flags import check_resources
     from .outcome import build_options, outcome
     from .output import emit_report
-    from .sorting import sort_report
+    from .sorting import sort_report, trim_report
 
     if options.fit is not None:  # --fit: how many more of a shape fit, within padding
         from .fit_run import run_fit
@@ -68,8 +68,9 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
         ),
     )
     sort_report(report, options.display.sort)
+    result = outcome(options, reads, report, storage, whole_nodes=whole is not None)  # on the whole scope
+    trim_report(report, options.display)
     emit_report(report, options.display, cluster.host, options.pods.describe())
-    result = outcome(options, reads, report, storage, whole_nodes=whole is not None)
     for line in result.notes:
         note(line)
     return result.status

@@ -18,6 +18,7 @@ from ..cli import (
     connection,
     label_selector,
     policy_from,
+    positive_int,
 )
 from ..usage import UsageSource
 from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
@@ -28,6 +29,7 @@ from .options import (
     STORAGE,
     AllNamespaces,
     ByAmount,
+    ByBreach,
     ByName,
     ByPods,
     CapacityOptions,
@@ -50,7 +52,7 @@ from .options import (
 
 PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
-SORT_KEYS = ("name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
+SORT_KEYS = ("breach", "name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 EPILOG = """\
@@ -63,14 +65,17 @@ examples:
   kubectl perf capacity --by node-label:topology.kubernetes.io/zone   roll-up of nodes by zone, with padding
   kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
+  kubectl perf capacity --util --sort breach --top 20   triage: breaching nodes first
+  kubectl perf capacity --util --only-breaching --pods  only the breaching nodes and their pods
   kubectl perf capacity -o html > capacity.html
   kubectl perf capacity --fit cpu=500m,memory=1Gi   how many more such pods fit per node and pool, within padding
   kubectl perf capacity --fit-workload deploy/web -n shop   ... of a workload's pod template
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent and
-no kubelet readable through nodes/NODE/proxy, or --usage-source metrics-server).
+3 --util, --fail-on-breach, --sort breach or --only-breaching asked for usage the cluster cannot
+give (metrics-server absent and no kubelet readable through nodes/NODE/proxy, or --usage-source
+metrics-server).
 --fit: 0 (whatever fits), 1 error (a --fit-workload that is not there), 2 bad flags or shape."""
 
 
@@ -175,7 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="sort by a column: name, pods, or RESOURCE.PART[.percent] with PART one of "
         + ", ".join(PARTS)
-        + " (e.g. memory.util, cpu.requests.percent)",
+        + " (e.g. memory.util, cpu.requests.percent); breach: breaching nodes first, then overcommitted, then by memory usage %%"
+        " (reads node metrics)",
+    )
+    out.add_argument(
+        "--only-breaching",
+        action="store_true",
+        help="only the nodes that breach their padding target, their pods and the node groups holding them; "
+        "the cluster row still sums every node (reads node metrics)",
+    )
+    out.add_argument(
+        "--top", type=positive_int, metavar="N", help="only the first N nodes (and groups) in sort order; the cluster row sums them all"
     )
     fit = p.add_argument_group("headroom (one of)").add_mutually_exclusive_group()
     fit.add_argument(
@@ -240,6 +255,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                 parse_workload(args.fit_workload, "default")
             except ShapeError as err:
                 p.error(str(err))
+    if args.only_breaching and args.by is not None and not args.by.on_nodes:
+        p.error("--only-breaching keeps what breaches a padding target: nodes and node groups (--by node-label:KEY), not groups of pods")
     if args.sort:
         try:  # a bad --sort fails here, before anything is read
             sort_key(args.sort, resources_of(args), args.util)
@@ -266,6 +283,8 @@ def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
     """--sort as a typed key; kube-capacity's spellings are accepted."""
     key = key.replace(".percentage", ".percent")
     key = SORT_ALIASES.get(key, key)
+    if key == "breach":
+        return ByBreach()
     if key == "name":
         return ByName()
     if key == "pods":
@@ -287,7 +306,7 @@ def sort_key(key: str, resources: tuple[str, ...], util: bool) -> SortKey:
                 raise SortError(f"--sort {key} needs --util")
             return ByAmount(resource, Part(base), part.endswith(".percent"))
     raise SortError(
-        f"cannot sort by {key!r}: use name, pods, or RESOURCE.PART[.percent] for a shown resource "
+        f"cannot sort by {key!r}: use breach, name, pods, or RESOURCE.PART[.percent] for a shown resource "
         f"({', '.join(resources)}) and PART one of {', '.join(PARTS)}"
     )
 
@@ -307,6 +326,7 @@ NODE_FLAGS = (
     ("show_labels", "--show-labels"),
     ("available", "--available"),
     ("fail_on_breach", "--fail-on-breach"),
+    ("only_breaching", "--only-breaching"),
 )
 
 
@@ -320,6 +340,11 @@ def options(args: argparse.Namespace) -> CapacityOptions:
     label_columns = tuple(k.strip() for arg in args.label_columns for k in arg.split(",") if k.strip())
     given = {**vars(args), "label_columns": label_columns}
     need_nodes = tuple(flag for dest, flag in NODE_FLAGS if given[dest])
+    sort = sort_key(args.sort, resources, args.util) if args.sort else None  # parse() checked it
+    if isinstance(sort, ByBreach):
+        need_nodes = (*need_nodes, "--sort breach")
+    # the padding verdict decides what these keep and how they order: usage over target is the breach
+    judged = args.fail_on_breach or args.only_breaching or isinstance(sort, ByBreach)
     if by is not None and by.on_nodes:
         need_nodes = (*need_nodes, "--by node-label")
     if fit_flag(args):
@@ -340,7 +365,9 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             available=args.available,
             label_columns=label_columns,
             show_labels=args.show_labels,
-            sort=sort_key(args.sort, resources, args.util) if args.sort else None,  # parse() checked it
+            sort=sort,
+            only_breaching=args.only_breaching,
+            top=args.top,
         ),
         fail_on_breach=args.fail_on_breach,
         usage=UsageSource(args.usage_source, args.usage_window),
@@ -348,8 +375,8 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         fit=fit_ask(args),
         plan=Plan(
             node_usage=args.util
-            or args.fail_on_breach
-            or fit_flag(args) is not None,  # --fit: padding on usage where metrics exist  # usage over target is the breach (padding.judge)
+            or judged
+            or fit_flag(args) is not None,  # usage over target is the breach (padding.judge); --fit weighs usage where metrics exist
             pod_usage=args.util and (needs_pod_rows(view) or pods.filtered),
             storage=args.util and STORAGE in resources,
             whole_nodes=pods.filtered,

@@ -1,5 +1,8 @@
-"""-o html: one self-contained page (no scripts, no network) with a bar per
-node: requests, limits and usage against allocatable, and the padding line."""
+"""-o html: one self-contained page (nothing fetched from the network), triage first (issue 23):
+the per-pool table (the node groups of --by node-label:KEY, else the cluster), then the nodes that
+breach their padding target, each a bar of requests, limits and usage against allocatable with the
+padding line, then every other node collapsed in <details>, filterable and sortable by a small
+inline script (render.LIST_TOOLS_SCRIPT) that the first screen does not need."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
-from ..padding import BREACH, OVERCOMMIT, Tally
-from ..render import REPORT_STYLE, age_seconds, html_page, human_age
-from .compute import Node, Report, Total
+from ..padding import BREACH, OVERCOMMIT, Tally, Verdict
+from ..render import REPORT_STYLE, age_seconds, data_attrs, html_page, human_age
+from .compute import Amounts, Node, Report, Total
 from .options import groups_of
-from .units import amount_text, target_text
+from .sorting import breach_order
+from .units import amount_text, percent_of, target_text
 
 
 def _pct(value: int, whole: int) -> float:
@@ -73,9 +77,8 @@ def _groups(report: Report, resources: list[str], show_usage: Collection[str]) -
                 used = (g.amounts.usage or {}).get(r, 0)
                 cells += [amount_text(r, used), amount_text(r, req - used) if req else "-"]
         nodes = f"<td>{g.nodes}</td>" if g.nodes is not None else ""
-        if g.padding is not None:  # padding is judged per node: the group counts its nodes' verdicts and names the breaching
-            named = f" ({', '.join(g.padding.breaching)})" if g.padding.breaching else ""
-            cells.append(g.padding.text() + named)
+        if g.padding is not None:  # padding is judged per node: the group counts its nodes' verdicts
+            cells.append(g.padding.text())
         rows.append(
             f'<tr data-group="{escape(g.name)}"><td>{escape(g.name)}</td><td>{g.pods}</td>{nodes}'
             + "".join(f"<td>{escape(c)}</td>" for c in cells)
@@ -111,50 +114,186 @@ def _unlisted(nodes: list[Node], resources: list[str], show_usage: Collection[st
     )
 
 
-def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str = "") -> str:
-    """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title."""
+def _cell(resource: str, value: int, whole: int) -> str:
+    """An amount and its share of `whole` in the tables' units, the share first (what a person
+    compares across pools), the amount under it: `97%` over `13987000m`."""
+    pct = percent_of(resource, value, whole)
+    amount = f'<span class="num">{escape(amount_text(resource, value))}</span>'
+    return f"{escape(pct)}<br>{amount}" if pct is not None else amount
+
+
+def _headroom(verdicts: list[Verdict]) -> str:
+    """Memory left under the padding target: the nodes' budgets (allocatable x target) minus their
+    usage, summed; negative when usage is over in sum. "-" when some node's usage is not known (a
+    partial sum would read as headroom that is not there)."""
+    judged = [v for v in verdicts if v.judged]
+    if not judged or any(v.usage is None for v in judged):
+        return "-"
+    return amount_text("memory", sum(v.budget - (v.usage or 0) for v in judged))
+
+
+def _pool_row(
+    name: str,
+    attrs: str,
+    amounts: Amounts,
+    nodes: int,
+    pods: int,
+    padding: Tally,
+    verdicts: list[Verdict],
+    bars: list[str],
+    usage: Collection[str],
+) -> str:
+    alloc = amounts.allocatable or {}
+    css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(padding.state, "ok")
+    # the verdicts first (what a person decides from), then the figures behind them
+    cells = [
+        escape(name),
+        str(nodes),
+        str(pods),
+        f'<span class="{css}" data-padding="{padding.state}">{escape(padding.text())}</span>',
+        escape(padding.targets_text()),
+        escape(_headroom(verdicts)),
+    ]
+    for r in bars:
+        whole = alloc.get(r, 0)
+        cells += [escape(amount_text(r, whole)), _cell(r, amounts.requests.get(r, 0), whole), _cell(r, amounts.limits.get(r, 0), whole)]
+        if r in usage:
+            cells.append(_cell(r, (amounts.usage or {}).get(r, 0), whole) if amounts.measured(r) else "-")
+    return f"<tr{attrs}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _pools(report: Report, bars: list[str], usage: Collection[str]) -> str:
+    """The first table: each node group of --by node-label:KEY (else none), then the cluster row,
+    with allocatable, requests, limits and usage as shares of it, the padding targets, the
+    verdicts counted (BREACH n/m) and the headroom to the target. Counts only: the breaching
+    nodes are named in the next section, not in a cell."""
+    by = groups_of(report.options.view)
+    on_nodes = by is not None and by.on_nodes and by.label is not None
+    head = "".join(
+        f"<th>{escape(r)}<br>allocatable</th><th>{escape(r)}<br>requests</th><th>{escape(r)}<br>limits</th>"
+        + (f"<th>{escape(r)}<br>usage</th>" if r in usage else "")
+        for r in bars
+    )
+    members: dict[str, list[Verdict]] = {}
+    if on_nodes and by is not None and by.label is not None:
+        for n in report.nodes.values():
+            members.setdefault(n.labels.get(by.label, "<none>"), []).append(n.padding)
+    rows = []
+    if on_nodes:
+        for g in report.groups.values():  # in --sort order, and as --top and --only-breaching left them
+            assert g.padding is not None and g.nodes is not None
+            rows.append(
+                _pool_row(
+                    g.name, f' data-group="{escape(g.name)}"', g.amounts, g.nodes, g.pods, g.padding, members.get(g.name, []), bars, usage
+                )
+            )
+    total = report.total
+    every = [n.padding for n in report.nodes.values()]
+    known = sum(1 for n in report.nodes.values() if n.known)
+    rows.append(
+        _pool_row("cluster total", ' data-node="*" class="total"', total.amounts, known, total.pods, total.padding, every, bars, usage)
+    )
+    title = f"By {escape(by.title)} ({len(rows) - 1})" if on_nodes and by is not None else "Cluster"
+    return (
+        f'<h2 id="pools">{title}</h2>'
+        f'<table class="pools"><tr><th>{escape(by.title) if on_nodes and by is not None else ""}</th><th>nodes</th><th>pods</th>'
+        f"<th>padding</th><th>memory target</th><th>headroom to target</th>{head}</tr>"
+        f"{''.join(rows)}</table>"
+        '<p class="sub">Percentages are of allocatable. Headroom to target: the nodes\' memory budgets (allocatable x target) '
+        "minus their usage; padding counts each node's own verdict (one full node cannot hide behind an empty one).</p>"
+    )
+
+
+def _node_block(n: Node, resources: tuple[str, ...], bars: list[str], show_usage: Collection[str], now: datetime) -> str:
+    """One node: its name and verdict, a bar per resource, its figures; data-k-* for the sort buttons."""
+    padding = n.padding
+    state = padding.state
+    name = n.name + (f" ({n.state})" if n.state else "")
+    age = age_seconds(n.created, now) if n.created else None
+    css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(state, "ok")
+    status = f'<span class="{css}" data-padding="{state}">{escape(padding.text())}</span>'
+    alloc = n.amounts.allocatable or {}
+
+    def share(value: int | None, resource: str) -> float | None:
+        whole = alloc.get(resource, 0)
+        return None if value is None or not whole else value * 100 / whole
+
+    mem_use = (n.amounts.usage or {}).get("memory") if n.amounts.measured("memory") else None
+    keys = data_attrs(
+        {
+            "memory-usage": share(mem_use, "memory"),
+            "memory-requests": share(n.amounts.requests.get("memory", 0), "memory"),
+            "memory-limits": share(n.amounts.limits.get("memory", 0), "memory"),
+            "cpu-requests": share(n.amounts.requests.get("cpu", 0), "cpu"),
+        }
+    )
+    return (
+        f'<div class="node{" breach" if state == BREACH else ""}" data-node="{escape(n.name)}"{keys}>'
+        f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {target_text(padding.target)}'
+        f"{f' · age {human_age(age)}' if age is not None else ''} · {status}</span></div>"
+        f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
+        f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
+    )
+
+
+LIST_KEYS = 'data-keys="name,memory-usage,memory-requests,memory-limits,cpu-requests"'
+
+
+def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str = "", ordered: bool = False) -> str:
+    """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title.
+    ordered: the nodes are in a --sort order the user chose; otherwise they are ranked as
+    --sort breach ranks them (breaching first, then overcommitted, each by memory usage)."""
     show_usage = report.metered if report.options.util else set()  # the resources whose usage is shown
     total = report.total
-    nodes = total.nodes
+    nodes = total.nodes if ordered else sorted(total.nodes, key=breach_order)
     now = datetime.now(timezone.utc)
     bars = [r for r in resources if r != "pods"]
-    rows = []
-    shown: list[Total | Node] = [total, *nodes]
-    for n in shown:
-        padding = n.padding  # padding.judge's verdict, or the cluster's count of them: the table's words
-        state = padding.state
-        name = "cluster total" if isinstance(n, Total) else n.name + (f" ({n.state})" if n.state else "")
-        created = n.created if isinstance(n, Node) else ""
-        age = age_seconds(created, now) if created else None
-        targets = padding.targets_text() if isinstance(padding, Tally) else target_text(padding.target)
-        css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(state, "ok")
-        status = f'<span class="{css}" data-padding="{state}">{escape(padding.text())}</span>'
-        rows.append(
-            f'<div class="node{" breach" if state == BREACH else ""}" data-node="{escape(n.name if isinstance(n, Node) else "*")}">'
-            f'<div class="name" title="{escape(name)}"><b>{escape(name)}</b><br><span class="num">{n.pods} pods · target {targets}{f" · age {human_age(age)}" if age is not None else ""} · {status}</span></div>'
-            f"<div>{''.join(_bar(n, r, show_usage) for r in bars)}</div>"
-            f'<div class="num">{_numbers(n, resources, show_usage)}</div></div>'
-        )
+    breaching = [n for n in nodes if n.known and n.padding.breaches]
+    others = [n for n in nodes if n.known and not n.padding.breaches]
     pending = "".join(
-        f"<tr><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>"
+        f'<tr data-name="{escape(p.namespace)}/{escape(p.name)}"><td>{escape(p.namespace)}</td><td>{escape(p.name)}</td>'
         + "".join(f"<td>{escape(amount_text(r, p.amounts.requests.get(r, 0)))}</td>" for r in bars)
         + "</tr>"
         for p in report.pending
     )
     pending_html = (
         (
-            f"<h2>Pending pods ({len(report.pending)})</h2><table><tr><th>namespace</th><th>pod</th>"
+            f'<details id="pending"><summary>Pending pods ({len(report.pending)})</summary><table><thead><tr><th>namespace</th><th>pod</th>'
             + "".join(f"<th>{escape(r)} requests</th>" for r in bars)
-            + f"</tr>{pending}</table>"
+            + f"</tr></thead><tbody data-list>{pending}</tbody></table></details>"
         )
         if report.pending
         else ""
     )
     if not report.options.nodes_known:
-        rows = [_unlisted(nodes, bars, show_usage)]
-    groups_html = _groups(report, bars, show_usage) if groups_of(report.options.view) is not None else ""
-    breaching = len(total.padding.breaching)
-    overcommitted = len(total.padding.overcommitted)
+        node_html = _unlisted(nodes, bars, show_usage)
+    else:
+        breach_html = (
+            f'<div class="nodes" id="breaching-nodes" data-list {LIST_KEYS}>'
+            + "".join(_node_block(n, resources, bars, show_usage, now) for n in breaching)
+            + "</div>"
+            if breaching
+            else '<p class="sub">No node breaches its memory padding target.</p>'
+        )
+        overcommitted = sum(1 for n in others if n.padding.overcommits)
+        rest = (
+            f'<details id="other-nodes"><summary>Other nodes ({len(others)}: {overcommitted} overcommitted, '
+            f'{len(others) - overcommitted} ok)</summary><div class="nodes" data-list {LIST_KEYS}>'
+            + "".join(_node_block(n, resources, bars, show_usage, now) for n in others)
+            + "</div></details>"
+            if others
+            else ""
+        )
+        trimmed = len(nodes) < sum(1 for n in report.nodes.values() if n.known)
+        shown = f" of the {len(nodes)} shown" if trimmed else ""
+        node_html = (
+            f'<h2 id="breaching">Breaching nodes ({len(breaching)}{shown})</h2>'
+            '<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>'
+            '<span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node\'s allocatable.</p>'
+            f"{breach_html}{rest}"
+        )
+    by = groups_of(report.options.view)
+    groups_html = _groups(report, bars, show_usage) if by is not None and not by.on_nodes else ""
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     usage_note = "" if show_usage else " Live usage not shown (run with --util and metrics-server)."
     filter_note = (
@@ -163,14 +302,14 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
         if filters
         else ""
     )
+    known = sum(1 for n in report.nodes.values() if n.known)
     body = f"""<h1>Capacity report: {escape(cluster)}</h1>
-<p class="sub">{sum(1 for n in nodes if n.known)} nodes, {total.pods} pods, {breaching} breaching their memory padding target, {overcommitted} overcommitted · {when}.{usage_note}</p>
-{filter_note}<p class="legend"><span><i class="sw req"></i>requests</span><span><i class="sw lim"></i>limits</span><span><i class="sw use"></i>usage</span>
-<span><i class="sw" style="border-left:2px dashed #b42318"></i>memory padding target</span> Bars are shares of each node's allocatable.</p>
+<p class="sub">{known} nodes, {total.pods} pods, {len(total.padding.breaching)} breaching their memory padding target, {len(total.padding.overcommitted)} overcommitted · {when}.{usage_note}</p>
+{filter_note}{_pools(report, bars, show_usage) if report.options.nodes_known else ""}
+{groups_html}
+{node_html}
+{pending_html}
 <p class="sub">Memory use should stay below the padding target: about 50% on nodes whose workloads lean on disk I/O and page cache,
 up to 90% on very big CPU-bound nodes, 75% in between. A node breaches when its memory in use passes the target; committed limits past it are overcommit
-(a warning, or a breach where the policy's <code>padding.limits: breach</code> says so).</p>
-{"".join(rows)}
-{groups_html}
-{pending_html}"""
-    return html_page(f"Capacity report: {cluster}", REPORT_STYLE, body, viewport=True, lines=True)
+(a warning, or a breach where the policy's <code>padding.limits: breach</code> says so).</p>"""
+    return html_page(f"Capacity report: {cluster}", REPORT_STYLE, body, viewport=True, lines=True, list_tools=True)

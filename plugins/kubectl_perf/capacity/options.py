@@ -187,7 +187,13 @@ class ByAmount:
     percent: bool = False
 
 
-SortKey = ByName | ByPods | ByAmount
+@dataclass(frozen=True)
+class ByBreach:
+    """--sort breach (triage): breaching nodes first, then overcommitted, then by memory usage
+    as a share of allocatable (limits' share breaks ties); pods and pod groups by memory usage."""
+
+
+SortKey = ByName | ByPods | ByAmount | ByBreach
 
 
 # -- output, the plan, and the whole --------------------------------------------------------
@@ -203,6 +209,13 @@ class Display:
     label_columns: tuple[str, ...] = ()  # -L keys
     show_labels: bool = False
     sort: SortKey | None = None
+    only_breaching: bool = False  # only nodes, node groups and pods (of breaching nodes) that breach
+    top: int | None = None  # only the first N nodes (and groups), after sorting
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether rows are left out of the lists (the cluster row still sums the whole scope)."""
+        return self.only_breaching or self.top is not None
 
 
 @dataclass(frozen=True)

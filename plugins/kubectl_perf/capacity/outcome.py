@@ -46,6 +46,8 @@ def outcome(options: CapacityOptions, reads: ClusterReads, report: Report, stora
     if reads.note:
         notes.append(reads.note)
     notes += empty_filter_notes(options, report)
+    if options.display.only_breaching and report.nodes and not report.total.padding.breaching:
+        notes.append("no node breaches its memory padding target: --only-breaching leaves no node to show")
     notes += storage.notes() if storage else []
     unmetered = [r for r in options.display.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if options.util and unmetered and not reads.usage_missing:

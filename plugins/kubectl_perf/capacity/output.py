@@ -259,11 +259,12 @@ def missing_flag(missing: list[tuple[str, str]], container: str | None = None) -
     return "no-requests:" + ",".join(names) if names else ""
 
 
-def pod_rows(nodes: list[Node], total: Total) -> list[Row]:
+def pod_rows(nodes: list[Node], total: Total, trimmed: bool = False) -> list[Row]:
     """The cluster row, then each node followed by its pods; in the container view each
     pod's own row (its effective figures, which its containers need not add up to:
-    init peaks, pod-level resources, overhead) comes before its containers."""
-    rows: list[Row] = [total] if len(nodes) != 1 else []
+    init peaks, pod-level resources, overhead) comes before its containers. One node is its
+    own total, unless --only-breaching or --top left the others out (the total sums them all)."""
+    rows: list[Row] = [total] if len(nodes) != 1 or trimmed else []
     for n in nodes:
         rows.append(n)
         for p in n.rows:
@@ -492,10 +493,10 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
             rows: list[Row] = [total, *(r for r in pod_rows(nodes, total) if isinstance(r, (Pod, Container)))]
             main = Table(rows, pod_columns(resources, containers, show, now, unlisted=True), section=section)
         elif not isinstance(report.options.depth, Nodes):
-            main = Table(pod_rows(nodes, total), pod_columns(resources, containers, show, now), section=section)
+            main = Table(pod_rows(nodes, total, display.trimmed), pod_columns(resources, containers, show, now), section=section)
         else:
             main = Table(
-                [total, *nodes] if len(nodes) != 1 else nodes,  # one node is its own total
+                [total, *nodes] if len(nodes) != 1 or display.trimmed else nodes,  # one node is its own total
                 node_columns(resources, display.label_columns, show, now, display.show_labels),
                 highlight=padding_colour,
                 section=section,
@@ -506,6 +507,6 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
     def html() -> str:
         from .html import page
 
-        return page(report, resources, cluster, filters)
+        return page(report, resources, cluster, filters, ordered=display.sort is not None)
 
     render.emit(display.output, lambda: document(report, resources), tables, html)

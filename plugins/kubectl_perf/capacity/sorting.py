@@ -1,13 +1,21 @@
-"""--sort: order nodes (and the pods under them) and the --by groups by any shown column."""
+"""--sort: order nodes (and the pods under them) and the --by groups by any shown column, or
+by the padding verdict (--sort breach); --only-breaching and --top then trim the lists (triage:
+what a person acts on first). The cluster row is never trimmed: it sums the whole scope."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TypeVar
 
+from ..padding import BREACH, OK, OVERCOMMIT
 from .compute import Group, Node, Pod, Report
-from .options import ByAmount, ByName, ByPods, Part, SortKey
+from .options import ByAmount, ByBreach, ByName, ByPods, Display, Part, SortKey
 
 T = TypeVar("T", Node, Pod, Group)
+
+# --sort breach's order of verdicts; a node without one (not listed) goes last.
+STATE_RANK = {BREACH: 0, OVERCOMMIT: 1, OK: 2}
+UNJUDGED = 3
 
 
 def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
@@ -22,10 +30,37 @@ def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
     return amounts.percent(key.resource, key.part, of)
 
 
+def _share(value: int | None, whole: int) -> Fraction | None:
+    """value/whole exactly (two nodes at 86.4% and 86.6% must not tie); None when unknown."""
+    return None if value is None or not whole else Fraction(value, whole)
+
+
+def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction, Fraction, str]:
+    """--sort breach: the verdict's rank (breach, overcommit, ok, none), then memory usage as a
+    share of allocatable, largest first (unknown usage after known), then limits' share, then the name.
+    A node is ranked by its own verdict (padding.judge, on the whole node even under a pod filter);
+    a node group by its nodes' tally; pods and pod groups, which have no verdict, by their memory."""
+    usage: Fraction | None
+    if isinstance(row, Node):
+        v = row.padding
+        rank = STATE_RANK[v.state] if v.judged else UNJUDGED
+        usage, limits = _share(v.usage, v.allocatable), _share(v.limits, v.allocatable)
+    else:
+        a = row.amounts
+        rank = STATE_RANK[row.padding.state] if isinstance(row, Group) and row.padding is not None else 0
+        whole = (a.allocatable or {}).get("memory", 0) if isinstance(row, Group) and row.nodes is not None else 1
+        used = None if not a.measured("memory") else (a.usage or {}).get("memory", 0)
+        usage, limits = _share(used, whole), _share(a.limits.get("memory", 0), whole)
+    name = f"{row.namespace}/{row.name}" if isinstance(row, Pod) else row.name
+    return (rank, usage is None, -(usage or Fraction(0)), -(limits or Fraction(0)), name)
+
+
 def sort_rows(rows: list[T], key: SortKey) -> list[T]:
     """Names ascending; numbers descending (largest first, as kube-capacity)."""
     if isinstance(key, ByName):
         return sorted(rows, key=lambda r: r.name)
+    if isinstance(key, ByBreach):
+        return sorted(rows, key=breach_order)
     valued = [(sort_value(r, key), r.name) for r in rows]
     order = sorted(range(len(rows)), key=lambda i: (valued[i][0] is None, -(valued[i][0] or 0), valued[i][1]))
     return [rows[i] for i in order]
@@ -45,3 +80,19 @@ def sort_report(report: Report, key: SortKey | None) -> None:
         for n in nodes:
             n.rows.sort(key=lambda p: (p.namespace, p.name))
     report.total.nodes = nodes
+
+
+def trim_report(report: Report, display: Display) -> None:
+    """--only-breaching, then --top, on the sorted lists: nodes (with their pods), node groups;
+    pending pods breach nothing and go with --only-breaching. The cluster row (report.total's
+    amounts and padding tally) keeps summing every node in scope: "3/1000 nodes" stays true."""
+    nodes = report.total.nodes
+    groups = list(report.groups.values())
+    if display.only_breaching:
+        nodes = [n for n in nodes if n.padding.judged and n.padding.breaches]
+        groups = [g for g in groups if g.padding is not None and g.padding.breaching]
+        report.pending = []
+    if display.top is not None:
+        nodes, groups = nodes[: display.top], groups[: display.top]
+    report.total.nodes = nodes
+    report.groups = {g.name: g for g in groups}

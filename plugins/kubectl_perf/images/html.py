@@ -1,5 +1,8 @@
-"""-o html: one self-contained page (no scripts, no network): images as bars of
-their size, distroless suggestions, fresh-node pulls per pool and the pre-pull plan."""
+"""-o html: one self-contained page (nothing fetched from the network), triage first (issue 23):
+the top images by bytes x nodes (what they take across the cluster's disks and pull on every new
+node), the pre-pull plan, fresh-node pulls per pool; then every image as a bar of its size with
+distroless suggestions, collapsed in <details> with a filter and sort buttons (render's
+LIST_TOOLS_SCRIPT, which the first screen does not need); then the size histogram."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from html import escape
 from typing import Any
 
 from ..image_sizes import human
-from ..render import REPORT_STYLE, html_page
+from ..render import REPORT_STYLE, data_attrs, html_page
 from .compute import ImageReport
 
 STYLE = (
@@ -41,8 +44,9 @@ def _image(r: Any, widest: int) -> str:
         )
     notes = "<br>".join(escape(n) for n in r.notes)
     workloads = ", ".join(w.text() for w in r.workloads[:3]) + (f" +{len(r.workloads) - 3}" if len(r.workloads) > 3 else "")
+    keys = data_attrs({"size": r.size, "nodes": r.nodes, "pods": r.pods})
     return (
-        f'<div class="img{" unknown" if r.size is None else ""}" data-image="{escape(r.image)}" data-size="{r.size if r.size is not None else ""}">'
+        f'<div class="img{" unknown" if r.size is None else ""}" data-image="{escape(r.image)}" data-name="{escape(r.image)}" data-size="{r.size if r.size is not None else ""}"{keys}>'
         f'<div class="name" title="{escape(r.image)}"><b>{escape(r.short)}</b>{tag}<br>'
         f'<span class="num">{human(r.size)}{" (" + escape(r.runtime) + ")" if r.runtime else ""} · {r.nodes} nodes · {r.pods} pods · {escape(workloads)}</span></div>'
         f'<div class="bar" data-width="{pct:.1f}"><div class="size" style="width:{pct:.1f}%"></div>'
@@ -103,6 +107,25 @@ def _pulls(result: ImageReport) -> str:
     )
 
 
+TOP_IMAGES = 10  # rows of the first table
+
+
+def _top(images: list[Any]) -> str:
+    """The images whose bytes x nodes are largest (known sizes only): the first thing to shrink."""
+    known = sorted((r for r in images if r.size), key=lambda r: (-(r.size * r.nodes), r.image))[:TOP_IMAGES]
+    if not known:
+        return '<h2 id="top">Top images by bytes x nodes</h2><p class="sub">No image size is known.</p>'
+    rows = "".join(
+        f'<tr data-top-image="{escape(r.image)}"><td>{escape(r.short)}</td><td>{human(r.size)}</td><td>{r.nodes}</td>'
+        f"<td>{human(r.size * r.nodes)}</td><td>{r.pods}</td></tr>"
+        for r in known
+    )
+    return (
+        f'<h2 id="top">Top images by bytes x nodes ({len(known)})</h2>'
+        f"<table><tr><th>image</th><th>size</th><th>nodes</th><th>bytes x nodes</th><th>pods</th></tr>{rows}</table>"
+    )
+
+
 def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
     summary = doc["summary"]
     images = result.images
@@ -138,11 +161,13 @@ def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
     body = f"""<h1>Image report: {escape(cluster)}</h1>
 <p class="sub" id="summary">{summary["images"]} images in use, {human(summary["uniqueBytes"])} unique, {human(summary["cachedBytes"])} cached on
 {summary["nodes"]} nodes{cap} · {summary["sizeUnknown"]} of unknown size · {summary["latestTags"]} on :latest or no tag · {when}.</p>
-<p class="legend"><span><i class="sw size"></i>runtime-reported size</span><span><i class="sw saving"></i>what a distroless base would save</span>
-Sizes are what each node's runtime reports: containerd counts compressed layers, CRI-O uncompressed ones.</p>
-{rows}
-<h2>Size histogram</h2><table><tr><th>size</th><th>images</th></tr>{hist}</table>
+{_top(images)}
+{plan_html}
 <h2>A fresh node per pool</h2><p class="sub">What a new node of each pool pulls to run every image scheduled in its pool today.</p>
 <table><tr><th>pool</th><th>nodes</th><th>runtime</th><th>images</th><th>pulls</th></tr>{pools}</table>
-{plan_html}"""
-    return html_page(f"Image report: {cluster}", STYLE, body, viewport=True, lines=True)
+<details id="all-images"><summary>All images ({len(images)}), largest first</summary>
+<p class="legend"><span><i class="sw size"></i>runtime-reported size</span><span><i class="sw saving"></i>what a distroless base would save</span>
+Sizes are what each node's runtime reports: containerd counts compressed layers, CRI-O uncompressed ones.</p>
+<div data-list data-keys="name,size,nodes,pods">{rows}</div></details>
+<h2>Size histogram</h2><table><tr><th>size</th><th>images</th></tr>{hist}</table>"""
+    return html_page(f"Image report: {cluster}", STYLE, body, viewport=True, lines=True, list_tools=True)
