@@ -194,7 +194,8 @@ def manifest(ver: str, built: dict[Platform, str], base_url: str) -> str:
         "memory padding targets; images audits image sizes, suggests distroless bases and "
         "plans pre-pulls (kube-fledged); cadvisor summarises the kubelet's cAdvisor metrics "
         "(CPU throttling, memory against limits); audit checks what already runs against "
-        "the padding policy and writes PolicyReports.",
+        "the padding policy and writes PolicyReports; report puts them on one page for a "
+        "cluster or several.",
         width=76,  # with the 4-space indent, no line passes 80 columns
     )
     lines = [

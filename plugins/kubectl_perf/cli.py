@@ -34,6 +34,7 @@ PLUGINS = {
     "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
     "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
+    "report": ("kubectl_perf.report", "one page for the cluster (or several): capacity by pool, audit, images, cAdvisor"),
 }
 
 EXIT_ERROR = 1
@@ -452,6 +453,10 @@ def images(argv: list[str] | None = None) -> int:
 
 def audit(argv: list[str] | None = None) -> int:
     return dispatch("audit", list(sys.argv[1:] if argv is None else argv))
+
+
+def report(argv: list[str] | None = None) -> int:
+    return dispatch("report", list(sys.argv[1:] if argv is None else argv))
 
 
 def write_helptext(path: str) -> None:
