@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..cli import (
     label_selector,
     policy_from,
 )
+from ..contexts import add_context_lists, several
 from .options import (
     COUNT,
     STORAGE,
@@ -43,6 +45,7 @@ from .options import (
     needs_pod_rows,
 )
 
+SINGLE_CLUSTER_OUTPUTS = ("csv", "tsv", "html")  # one table or page per cluster: refused with several contexts
 PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
 SORT_KEYS = ("name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
@@ -58,10 +61,13 @@ examples:
   kubectl perf capacity --resources cpu,memory,nvidia.com/gpu,pods -L topology.kubernetes.io/zone
   kubectl perf capacity --sort memory.util.percent --fail-on-breach
   kubectl perf capacity -o html > capacity.html
+  kubectl perf capacity --context prod-eu,prod-us -o json   several clusters, a "cluster" on every row
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
-3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent)."""
+3 --util or --fail-on-breach asked for usage the cluster cannot give (metrics-server absent);
+4 with --context a,b or --all-contexts, some context could not be read (the others are shown;
+a breach under --fail-on-breach is still 1, and no cluster read at all is 1)."""
 
 
 def parse_taints(text: str) -> list[TaintFilter]:
@@ -167,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         + " (e.g. memory.util, cpu.requests.percent)",
     )
     add_connection_flags(p)
+    add_context_lists(p)  # --context a,b and --all-contexts: a section per cluster (several.py)
     return p
 
 
@@ -174,7 +181,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line, every flag checked (argparse's one-line errors, exit 2)."""
     p = build_parser()
     args = p.parse_args(argv)
+    if several(args.context, args.all_contexts) is not None and not args.namespace:
+        args.all_namespaces = True  # each context's own namespace would choose differently per cluster: -n names one
     check_filters(p, args)
+    if args.context and args.all_contexts:
+        p.error("--context and --all-contexts cannot be used together")
+    if several(args.context, args.all_contexts) is not None and args.output in SINGLE_CLUSTER_OUTPUTS:
+        p.error(f"-o {args.output} shows one cluster: with several contexts use table, wide, json or yaml (or kubectl perf report)")
     if args.hide_requests and args.hide_limits and not args.util:
         p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
     if args.sort:
@@ -259,8 +272,10 @@ def options(args: argparse.Namespace) -> CapacityOptions:
     need_nodes = tuple(flag for dest, flag in NODE_FLAGS if given[dest])
     if by is not None and by.on_nodes:
         need_nodes = (*need_nodes, "--by node-label")
+    contexts = several(args.context, args.all_contexts)
+    conn = connection(args)
     return CapacityOptions(
-        connection=connection(args),
+        connection=conn if contexts is None else dataclasses.replace(conn, context=None),  # each cluster gets its own
         policy=policy_from(args),
         view=view,
         util=args.util,
@@ -286,6 +301,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             whole_nodes=pods.filtered,
             namespaces=bool(args.namespace_labels),
         ),
+        contexts=contexts,
     )
 
 

@@ -227,3 +227,4 @@ class CapacityOptions:
     fail_on_breach: bool = False
     need_nodes: tuple[str, ...] = ()  # flags given that need the nodes listed: refused when that is forbidden
     plan: Plan = Plan()
+    contexts: tuple[str, ...] | None = None  # --context a,b / --all-contexts ("*"): several clusters (several.py); None: one

@@ -119,6 +119,7 @@ def capacity(cluster: SharedCluster, options: CapacityOptions) -> Capacity:
     from ..capacity.fetch import read_cluster, read_storage
     from ..capacity.options import GroupBy, Groups
     from ..capacity.outcome import build_options, outcome
+    from ..capacity.sorting import sort_report
     from ..running_pods import with_running_pods
 
     reads = read_cluster(cluster, options)
@@ -133,6 +134,7 @@ def capacity(cluster: SharedCluster, options: CapacityOptions) -> Capacity:
         options.chunk_size,
         lambda pages: build(shape, reads.nodes, pages, reads.node_usage, reads.pod_usage, None, None, None),
     )
+    sort_report(report, options.display.sort)  # groups by name, as capacity --by prints them
     result = outcome(options, reads, report, storage, whole_nodes=False)
     return Capacity(report, options.display.resources, label, result.notes)
 
@@ -189,7 +191,7 @@ def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
 
 
 # -- cadvisor ---------------------------------------------------------------------------------
-def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor:
+def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor | Missing:
     """cadvisor --summary --all-nodes without the printing: one scrape (--cadvisor-interval 0) or two."""
     from ..cadvisor import fetch
     from ..cadvisor.flags import LiveNodes, Summary
@@ -199,4 +201,7 @@ def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor:
     assert isinstance(source, LiveNodes) and isinstance(report, Summary)  # flags.py builds it so
     chosen = fetch.chosen_pods(cluster, source)
     nodes = fetch.nodes_to_read(cluster, source, chosen, objects=True)
-    return Cadvisor(live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters))
+    summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters)
+    if nodes and not summary.nodes and summary.notes.failed:  # every kubelet refused or failed: nothing to summarise
+        return Missing("cadvisor", f"no node could be scraped: {summary.notes.lines[0]}")
+    return Cadvisor(summary)

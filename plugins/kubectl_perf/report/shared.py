@@ -38,7 +38,7 @@ class SharedCluster(Cluster):
 
     def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
         key = _key(path, query, limit)
-        kept = self._lists.get(key)
+        kept = self._lists.get(key) or self._on_node(path, query, limit)
         if kept is None:
             failed = self._failed.get(key)
             if failed is not None:  # a refusal (403) is the same answer for every section: asked once
@@ -57,6 +57,21 @@ class SharedCluster(Cluster):
                 self._lists[key] = got
             return
         yield from kept
+
+    def _on_node(self, path: str, query: dict[str, Any] | None, limit: int) -> list[dict[str, Any]] | None:
+        """A list narrowed to one node (cadvisor lists pods per node when it reads few nodes:
+        fieldSelector spec.nodeName=N,REST) answered from a list of REST already read, as the
+        API server would answer it: the items whose spec.nodeName is N."""
+        selector = str((query or {}).get("fieldSelector") or "")
+        first, _, rest = selector.partition(",")
+        if not first.startswith("spec.nodeName=") or "!" in first:
+            return None
+        whole = self._lists.get(_key(path, {**(query or {}), "fieldSelector": rest or None}, limit))
+        if whole is None:
+            return None
+        node = first.removeprefix("spec.nodeName=")
+        items = [i for page in whole for i in page.get("items") or () if (i.get("spec") or {}).get("nodeName") == node]
+        return [{"items": items}]
 
     def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         if "/proxy/" in path:  # a kubelet's live figures: each scrape is a new reading
