@@ -189,3 +189,15 @@ def test_no_cluster_read_is_an_error(tmp_path: Path) -> None:
     kubeconfig = str(renamed(None, "down", tmp_path, server="https://127.0.0.1:9"))
     run = perf(kubeconfig, "report", "--all-contexts", "-o", "json")
     assert run.returncode == 1 and "error: no cluster could be read" in run.stderr
+
+
+def test_sections_leaves_out_the_kubelet_scrapes(fixture_cluster: Sim) -> None:
+    run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--sections", "capacity,audit,images", "-v", "6")
+    assert run.returncode == 0, run.stderr
+    c = json.loads(run.stdout)["clusters"][0]
+    assert "cadvisor" not in c and c["summary"]["throttledContainers"] is None
+    assert not [p for p in requests_logged(run.stderr) if "/proxy/" in p]
+    page = perf(fixture_cluster.kubeconfig, "report", "--sections", "audit")
+    assert re.findall(r'data-figure="([^"]+)"', page.stdout) == ["failing-audit-rules"]
+    bad = perf(fixture_cluster.kubeconfig, "report", "--sections", "capacity,nodes")
+    assert bad.returncode == 2 and "unknown section 'nodes'" in bad.stderr

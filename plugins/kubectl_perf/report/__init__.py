@@ -43,12 +43,13 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 
     cluster = SharedCluster(Cluster(options.connection))
     cluster.get("/version")  # unreachable or refused: the whole cluster is a note, not four missing sections
-    made: dict[str, sections.Section] = {
-        "capacity": sections.guarded("capacity", lambda: sections.capacity(cluster, options.capacity)),
-        "cadvisor": sections.guarded("cadvisor", lambda: sections.cadvisor(cluster, options.cadvisor)),
-        "images": sections.guarded("images", lambda: sections.images(cluster, options.images)),
-        "audit": sections.guarded("audit", lambda: sections.audit(cluster, options.audit)),
+    makers = {
+        "capacity": lambda: sections.capacity(cluster, options.capacity),
+        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor),
+        "images": lambda: sections.images(cluster, options.images),
+        "audit": lambda: sections.audit(cluster, options.audit),
     }
+    made = {name: sections.guarded(name, makers[name]) for name in sections.SECTIONS if name in options.sections}
     return ClusterPage(name, cluster.host, made, figures(made, options.top))
 
 
@@ -94,7 +95,7 @@ def run(options: ReportOptions) -> int:
 def document(clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> dict[str, Any]:
     """-o json: per cluster the first screen's figures and one object per section ({"missing": why} when
     its data could not be read), and the contexts that could not be read."""
-    from .sections import SECTIONS, Missing
+    from .sections import Missing
 
     def section(s: Any) -> dict[str, Any]:
         return {"missing": s.reason} if isinstance(s, Missing) else s.document()
@@ -105,7 +106,7 @@ def document(clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> dict[s
                 "cluster": c.name,
                 "server": c.server,
                 "summary": c.figures.document(),
-                **{name: section(c.sections[name]) for name in SECTIONS},
+                **{name: section(s) for name, s in c.sections.items()},
             }
             for c in clusters
         ],
@@ -116,7 +117,6 @@ def document(clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> dict[s
 def emit(options: ReportOptions, clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> None:
     from .. import render
     from .page import index, page, section_page, slug
-    from .sections import SECTIONS
 
     if options.output == "json":
         render.write(render.structured(document(clusters, lost), "json"))
@@ -128,7 +128,7 @@ def emit(options: ReportOptions, clusters: list[ClusterPage], lost: list[tuple[s
     several = len(clusters) + len(lost) > 1
     files: dict[tuple[str, str], str] = {}
     for c in clusters:
-        for name in SECTIONS:
+        for name in c.sections:
             text = section_page(c, name)
             if text is None:
                 continue

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..images.flags import ImagesOptions
 
 OUTPUTS = ("html", "json")
+SECTIONS = ("capacity", "audit", "images", "cadvisor")  # in the page's order
 
 EPILOG = """\
 examples:
@@ -29,6 +30,7 @@ examples:
   kubectl perf report --out report/                  report/index.html and one page per section
   kubectl perf report -o json                        one object per section
   kubectl perf report --cadvisor-interval 0          one cAdvisor scrape (since-start figures), no 10 s wait
+  kubectl perf report --sections capacity,audit,images   no kubelet scrapes at all
   kubectl perf report --context prod-eu,prod-us      a section per cluster, read 4 at a time
   kubectl perf report --all-contexts --out fleet/
 
@@ -50,6 +52,14 @@ def interval(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 (one scrape) or more")
     return value
+
+
+def section_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown section {unknown[0] if unknown else text!r}: use {', '.join(SECTIONS)}")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between cAdvisor's two scrapes (default 10); 0: one scrape, averages since each container started",
     )
+    what.add_argument(
+        "--sections",
+        type=section_list,
+        default=SECTIONS,
+        metavar="LIST",
+        help=f"the sections to make, comma-separated (default {','.join(SECTIONS)}); e.g. leave out cadvisor, "
+        "whose scrape of every kubelet is most of the report's time on big clusters",
+    )
     what.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows in each section's top lists (default 10)")
     add_policy_flags(what)
     add_connection_flags(p)
@@ -100,6 +118,7 @@ class ReportOptions:
     output: str
     out_dir: str | None
     top: int
+    sections: tuple[str, ...]
     capacity: CapacityOptions
     audit: AuditOptions
     images: ImagesOptions
@@ -146,5 +165,5 @@ def options(args: argparse.Namespace) -> ReportOptions:
         from ..capacity.options import GroupBy, Groups
 
         capacity = dataclasses.replace(capacity, view=Groups(GroupBy(args.pool_label, on_nodes=True)))
-    made = ReportOptions(conn, contexts, args.output, args.out, args.top, capacity, audit, images, cadvisor)
+    made = ReportOptions(conn, contexts, args.output, args.out, args.top, args.sections, capacity, audit, images, cadvisor)
     return made.for_context(conn)

@@ -16,7 +16,7 @@ from html import escape
 from ..padding import BREACH, OVERCOMMIT
 from ..render import REPORT_STYLE, html_page, percent_text
 from .compute import Figures
-from .sections import SECTIONS, TITLES, Audit, Cadvisor, Capacity, Images, Missing, Section
+from .sections import TITLES, Audit, Cadvisor, Capacity, Images, Missing, Section
 
 STYLE = (
     REPORT_STYLE
@@ -59,6 +59,8 @@ def cards(c: ClusterPage, href: str) -> str:
     ]
     out = []
     for label, value, section, tone, title in items:
+        if section not in c.sections:  # left out with --sections
+            continue
         text = "–" if value is None else str(value)
         css = tone if value else ""
         why = title if value is not None else f"{TITLES[section]}: not read"
@@ -212,8 +214,7 @@ def page(clusters: list[ClusterPage], unreachable: list[tuple[str, str]], top: i
     for c in clusters:
         anchor = f"{slug(c.name)}-%s" if several else "%s"
         screens.append((f"<h2>{escape(_heading(c))}</h2>" if several else "") + cards(c, "#" + anchor))
-        for name in SECTIONS:
-            s = c.sections[name]
+        for name, s in c.sections.items():
             bodies.append(
                 f'<section id="{escape(anchor % name)}" data-section="{name}"><h2>{escape(TITLES[name])}'
                 f"{' · ' + escape(c.name) if several else ''}</h2>{section_body(s, top)}</section>"
@@ -230,14 +231,13 @@ def index(clusters: list[ClusterPage], unreachable: list[tuple[str, str]], files
     parts = []
     for c in clusters:
         links = []
-        for name in SECTIONS:
-            s = c.sections[name]
+        for name, s in c.sections.items():
             if isinstance(s, Missing):
                 links.append(f'<li class="missing" data-section="{name}">{escape(TITLES[name])}: not available: {escape(s.reason)}</li>')
             else:
                 links.append(f'<li data-section="{name}"><a href="{escape(files[(c.name, name)])}">{escape(TITLES[name])}</a></li>')
         screen = cards(c, "%s")
-        for n in SECTIONS:  # each figure links to its section's page (or stays put when it is missing)
+        for n in c.sections:  # each figure links to its section's page (or stays put when it is missing)
             screen = screen.replace(f'href="{n}"', f'href="{escape(files.get((c.name, n), "#"))}"')
         parts.append(f"<h2>{escape(_heading(c))}</h2>{screen}<ul>{''.join(links)}</ul>")
     lost = "".join(f'<p class="missing" data-unreachable="{escape(n)}">{escape(n)}: not read: {escape(why)}</p>' for n, why in unreachable)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api import ApiError
 from ..quantity import QuantityError
+from .flags import SECTIONS as SECTIONS
 
 if TYPE_CHECKING:
     from ..audit.compute import Overview
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from ..reports import Result
     from .shared import SharedCluster
 
-SECTIONS = ("capacity", "audit", "images", "cadvisor")
 TITLES = {"capacity": "Capacity by pool", "audit": "Audit", "images": "Images", "cadvisor": "cAdvisor"}
 
 
