@@ -201,3 +201,49 @@ def test_sections_leaves_out_the_kubelet_scrapes(fixture_cluster: Sim) -> None:
     assert re.findall(r'data-figure="([^"]+)"', page.stdout) == ["failing-audit-rules"]
     bad = perf(fixture_cluster.kubeconfig, "report", "--sections", "capacity,nodes")
     assert bad.returncode == 2 and "unknown section 'nodes'" in bad.stderr
+
+
+# -- in a browser ------------------------------------------------------------------------------
+PROBE = """<script>
+// the test's own probe (the page has no script): where the first screen's figures sit after load
+const seen = [...document.querySelectorAll('[data-figure]')].map(e => {
+  const r = e.getBoundingClientRect();
+  return {figure: e.dataset.figure, value: e.querySelector('b').textContent, bottom: r.bottom, right: r.right};
+});
+const pools = document.querySelector('table.pools').getBoundingClientRect();
+const pre = document.createElement('pre'); pre.id = 'probe';
+pre.textContent = JSON.stringify({seen, poolsTop: pools.top, width: innerWidth, height: innerHeight});
+document.body.appendChild(pre);
+</script>"""
+
+
+def test_first_screen_holds_the_numbers_at_1000_nodes(sim_factory: Any, tmp_path: Path) -> None:
+    from test_html_report import browser
+
+    sim = sim_factory("--nodes", "1000", "--pods-per-node", "30", "--seed", "1")
+    run = perf(sim.kubeconfig, "report", "--cadvisor-interval", "0")
+    assert run.returncode == 0, run.stderr
+    assert "<script" not in run.stdout and len(run.stdout.encode()) < 1_500_000
+    page = tmp_path / "report.html"
+    page.write_text(run.stdout.replace("</body>", PROBE + "</body>"))
+    dom = browser(tmp_path, "--window-size=1400,900", "--virtual-time-budget=2000", "--dump-dom", page.as_uri())
+    probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"'))
+    # a 1400x900 window: headless chromium keeps part of the height for its own frame, so the page's
+    # viewport (innerHeight, about 760 px) is the first screen, stricter than 900
+    assert probe["width"] == 1400 and 700 <= probe["height"] <= 900
+    figures = {s["figure"]: s for s in probe["seen"]}
+    assert set(figures) == {
+        "nodes",
+        "pools",
+        "padding-breaches",
+        "overcommitted",
+        "failing-audit-rules",
+        "throttled-containers",
+        "pre-pull-candidates",
+    }
+    assert all(s["bottom"] <= probe["height"] and s["right"] <= 1400 for s in figures.values()), figures  # the first screen
+    assert all(s["value"].isdigit() for s in figures.values()), figures
+    # counted by the test from the simulator's own answer, not by the code under test
+    nodes = sim.get("/api/v1/nodes")["items"]
+    assert int(figures["nodes"]["value"]) == len(nodes) == 1000
+    assert int(figures["pools"]["value"]) == len({n["metadata"]["labels"]["node-pool"] for n in nodes})
