@@ -49,7 +49,9 @@ class Capacity:
     def document(self) -> dict[str, Any]:
         from ..capacity.output import document
 
-        return {"poolLabel": self.pool_label, **document(self.report, self.resources)}
+        # capacity's own notes (metrics-server absent, pods without requests), as its stderr would carry them
+        notes = [n.removeprefix("note: ") for n in self.notes]
+        return {"poolLabel": self.pool_label, "notes": notes, **document(self.report, self.resources)}
 
 
 @dataclass
