@@ -249,3 +249,11 @@ def test_first_screen_holds_the_numbers_at_1000_nodes(sim_factory: Any, tmp_path
     nodes = sim.get("/api/v1/nodes")["items"]
     assert int(figures["nodes"]["value"]) == len(nodes) == 1000
     assert int(figures["pools"]["value"]) == len({n["metadata"]["labels"]["node-pool"] for n in nodes})
+
+
+def test_out_to_a_place_that_cannot_be_written_is_one_line(fixture_cluster: Sim, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = perf(fixture_cluster.kubeconfig, "report", "--sections", "capacity", "--out", str(blocker / "site"))
+    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith(f"error: cannot write the report to {blocker / 'site'}")
+    assert "Traceback" not in run.stderr

@@ -88,7 +88,11 @@ def run(options: ReportOptions) -> int:
     if not clusters:
         print("error: no cluster could be read", file=sys.stderr)
         return EXIT_ERROR
-    emit(options, clusters, lost)
+    try:
+        emit(options, clusters, lost)
+    except OSError as err:  # --out DIR not writable, a file in the way: one line, as any bad input
+        print(f"error: cannot write the report to {options.out_dir}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_SOME_UNREACHABLE if lost else 0
 
 
