@@ -257,3 +257,14 @@ def test_out_to_a_place_that_cannot_be_written_is_one_line(fixture_cluster: Sim,
     run = perf(fixture_cluster.kubeconfig, "report", "--sections", "capacity", "--out", str(blocker / "site"))
     assert run.returncode == 1 and run.stderr.strip().splitlines()[-1].startswith(f"error: cannot write the report to {blocker / 'site'}")
     assert "Traceback" not in run.stderr
+
+
+def test_context_lists_complete_after_a_comma(fixture_cluster: Sim, generated: Sim, tmp_path: Path, monkeypatch: Any) -> None:
+    from kubectl_perf.completion import complete
+
+    monkeypatch.setenv("KUBECONFIG", merged(tmp_path, fixture_cluster, generated, down=True))
+    for sub in ("report", "capacity"):
+        values, _ = complete([sub, "--context", "east,"])
+        assert [v for v, _d in values] == ["east,west", "east,down"], (sub, values)
+    values, _ = complete(["images", "--context", "east,"])  # images reads one cluster: no list
+    assert values == []

@@ -56,6 +56,7 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 def run(options: ReportOptions) -> int:
     from ..contexts import EXIT_SOME_UNREACHABLE, Read, Unreachable, name_of, read_each, resolve_contexts
     from ..kubeconfig import KubeconfigError
+    from .sections import Missing
 
     if options.contexts is None:
         names: tuple[str, ...] = (name_of(options.connection),)
@@ -82,9 +83,9 @@ def run(options: ReportOptions) -> int:
         print(f"note: context {name}: not read: {reason}", file=sys.stderr)
     for c in clusters:
         for s in c.sections.values():
-            if getattr(s, "reason", None):
+            if isinstance(s, Missing):
                 where = f"context {c.name}: " if not single else ""
-                print(f"note: {where}{s.name} section not available: {s.reason}", file=sys.stderr)  # type: ignore[union-attr]
+                print(f"note: {where}{s.name} section not available: {s.reason}", file=sys.stderr)
     if not clusters:
         print("error: no cluster could be read", file=sys.stderr)
         return EXIT_ERROR
