@@ -120,6 +120,8 @@ def test_bad_flags_are_one_line_and_status_2(fixture_cluster: Sim) -> None:
     for args in (["--cadvisor-interval", "-1"], ["--out", "x", "-o", "json"], ["--context", "a", "--all-contexts"], ["-o", "yaml"]):
         run = perf(fixture_cluster.kubeconfig, "report", *args)
         assert run.returncode == 2 and run.stderr.startswith("error: "), (args, run.stderr)
+    run = perf(fixture_cluster.kubeconfig, "report", "--pool-label", "bad key!")  # refused by report, in report's words
+    assert run.returncode == 2 and "invalid label key" in run.stderr and "kubectl perf report --help" in run.stderr
     run = perf(fixture_cluster.kubeconfig, "report", "--context", "perf-sim,nowhere")
     assert run.returncode == 2 and run.stderr.strip() == 'error: context "nowhere" does not exist'
 

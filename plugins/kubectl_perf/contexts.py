@@ -64,15 +64,18 @@ def read_each(
     conn: Connection, contexts: Sequence[str], read: Callable[[Connection], T], bound: int = BOUND
 ) -> list[Read[T] | Unreachable]:
     """read(connection of the context) for each context, at most `bound` at once, in the order
-    given. ApiError (unreachable, refused, forbidden) becomes Unreachable; anything else is a bug
-    and is raised."""
+    given. ApiError (unreachable, refused, forbidden) and malformed quantities become Unreachable;
+    anything else is a bug and is raised."""
     from .api import ApiError
+    from .quantity import QuantityError
 
     def one(name: str) -> Read[T] | Unreachable:
         try:
             return Read(name, read(replace(conn, context=name)))
         except ApiError as err:
             return Unreachable(name, str(err))
+        except QuantityError as err:  # one cluster's malformed answer is that cluster's problem only
+            return Unreachable(name, f"unexpected data from the cluster: {err}")
 
     with ThreadPoolExecutor(max_workers=max(1, min(bound, len(contexts))), thread_name_prefix="context") as pool:
         return list(pool.map(one, contexts))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..cli import Parser, add_connection_flags, add_policy_flags, connection, positive_int
 from ..contexts import add_context_lists, several
+from ..images.flags import label_key
 
 if TYPE_CHECKING:
     from ..api import Connection
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = p.add_argument_group("sections")
     what.add_argument(
         "--pool-label",
+        type=label_key,  # images' own check of a label key: the pool label means the same to both
         metavar="KEY",
         help="node label naming the pool (default: the first well-known key nodes carry, else the instance type)",
     )
