@@ -30,7 +30,7 @@ class SharedCluster(Cluster):
     """A Cluster whose lists and plain GETs are read once per run (see the module's docstring).
     It takes over a connected Cluster's transport rather than connecting again."""
 
-    def __init__(self, inner: Cluster) -> None:  # noqa: D107 - no super().__init__: the connection is inner's
+    def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
         self._lists: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._gets: dict[tuple[Any, ...], Any] = {}
