@@ -196,7 +196,8 @@ def manifest(ver: str, built: dict[Platform, str], base_url: str) -> str:
         "(CPU throttling, memory against limits); volumes shows how full PVCs, emptyDirs and "
         "node filesystems are, against eviction thresholds, and lists unused claims; audit "
         "checks what already runs against the padding policy and writes PolicyReports; "
-        "rightsize recommends requests and limits from observed usage that the padding policy admits.",
+        "rightsize recommends requests and limits from observed usage that the padding policy admits; "
+        "report puts them on one page for a cluster or several.",
         width=76,  # with the 4-space indent, no line passes 80 columns
     )
     lines = [

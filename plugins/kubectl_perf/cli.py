@@ -36,6 +36,7 @@ PLUGINS = {
     "volumes": ("kubectl_perf.volumes", "df for PVCs, emptyDirs and ephemeral storage; node filesystems against eviction; unused claims"),
     "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
     "rightsize": ("kubectl_perf.rightsize", "requests and limits from observed usage, that the padding policy admits"),
+    "report": ("kubectl_perf.report", "one page for the cluster (or several): capacity by pool, audit, images, cAdvisor"),
 }
 
 EXIT_ERROR = 1
@@ -492,6 +493,10 @@ def volumes(argv: list[str] | None = None) -> int:
 
 def rightsize(argv: list[str] | None = None) -> int:
     return dispatch("rightsize", list(sys.argv[1:] if argv is None else argv))
+
+
+def report(argv: list[str] | None = None) -> int:
+    return dispatch("report", list(sys.argv[1:] if argv is None else argv))
 
 
 def write_helptext(path: str) -> None:

@@ -25,10 +25,22 @@ NO_FILE = 4  # cobra's ShellCompDirectiveNoFileComp
 NO_SPACE = 2  # ShellCompDirectiveNoSpace: the value goes on (label: -> label:team)
 FILES = 0  # ShellCompDirectiveDefault: the shell completes file names
 API_TIMEOUT = 2.0  # seconds: a prompt must not hang on a slow cluster
-FILE_FLAGS = {"kubeconfig", "policy", "file", "filename", "pods_file", "nodes_file", "history_file", "prometheus_token_file", "fit_pod"}
+FILE_FLAGS = {
+    "kubeconfig",
+    "policy",
+    "file",
+    "filename",
+    "pods_file",
+    "nodes_file",
+    "history_file",
+    "prometheus_token_file",
+    "fit_pod",
+    "out",
+}
 RESOURCES = ("cpu", "memory", "ephemeral-storage", "pods", "nvidia.com/gpu")
 # Flags whose value is a comma-separated list: each item after a comma is completed too.
 LISTS = {"resources", "disable", "label_columns", "node_selector", "selector", "namespace_labels", "fit"}
+CONTEXT_LISTS = {"capacity", "report"}  # the plugins whose --context takes several (contexts.add_context_lists)
 # Label selectors, and the objects whose labels they select (the keys and values offered).
 SELECTORS = {"node_selector": "/api/v1/nodes", "namespace_labels": "/api/v1/namespaces", "selector": "pods"}
 
@@ -75,7 +87,7 @@ def complete(args: list[str]) -> tuple[list[tuple[str, str]], int]:
 def _values(sub: str, action: argparse.Action, args: list[str], value: str) -> tuple[list[tuple[str, str]], int]:
     """Candidates for the whole value typed so far (`value`): a list flag's items after the last comma
     come back with what precedes them (`cpu,` -> `cpu,memory`), since the shell matches the whole word."""
-    if action.dest not in LISTS:
+    if action.dest not in LISTS and not (action.dest == "context" and sub in CONTEXT_LISTS):
         return _items_for(sub, action, args, value)
     head, comma, last = _split_list(value)
     found, directive = _items_for(sub, action, args, last)

@@ -14,7 +14,9 @@ from .flags import options, parse
 
 if TYPE_CHECKING:
     from ..api import Cluster
+    from .compute import Report
     from .options import CapacityOptions
+    from .outcome import Outcome
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from ..api import Cluster
 
         opts = options(args)  # reads the policy file
+        if opts.contexts is not None:  # --context a,b / --all-contexts: each cluster, 4 at once
+            from .several import run_several
+
+            return run_several(opts)
         return run(opts, Cluster(opts.connection))
 
     return cli.run(body)
@@ -31,19 +37,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(options: CapacityOptions, cluster: Cluster) -> int:
     """fetch -> compute -> emit, then the notes; the exit status."""
+    from .output import emit_report
+
+    if options.fit is not None:  # --fit: how many more of a shape fit, within padding
+        from .fit_run import run_fit
+
+        return run_fit(options, cluster)
+    report, result = build_report(options, cluster)
+    emit_report(report, options.display, cluster.host, options.pods.describe())
+    for line in result.notes:
+        note(line)
+    return result.status
+
+
+def build_report(options: CapacityOptions, cluster: Cluster) -> tuple[Report, Outcome]:
+    """fetch -> compute: the sorted row tree, and its notes and exit status (nothing printed)."""
     # imported here, as the client is: --help and flag errors load the flags only
     from ..running_pods import with_running_pods
     from .compute import build, whole_node_committed
     from .fetch import every_pod, read_cluster, read_storage
     from .flags import check_resources
     from .outcome import build_options, outcome
-    from .output import emit_report
     from .sorting import sort_report, trim_report
 
-    if options.fit is not None:  # --fit: how many more of a shape fit, within padding
-        from .fit_run import run_fit
-
-        return run_fit(options, cluster)
     reads = read_cluster(cluster, options)
     if not reads.nodes_forbidden:  # without nodes, what they advertise is unknown
         check_resources(options.display.resources, reads.nodes)
@@ -70,7 +86,4 @@ def run(options: CapacityOptions, cluster: Cluster) -> int:
     sort_report(report, options.display.sort)
     result = outcome(options, reads, report, storage, whole_nodes=whole is not None)  # on the whole scope
     trim_report(report, options.display)
-    emit_report(report, options.display, cluster.host, options.pods.describe())
-    for line in result.notes:
-        note(line)
-    return result.status
+    return report, result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..cli import (
     policy_from,
     positive_int,
 )
+from ..contexts import add_context_lists, several
 from ..usage import UsageSource
 from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
 from .fit_shape import WORKLOAD_SHORT as WORKLOAD_SHORT
@@ -50,6 +52,7 @@ from .options import (
     needs_pod_rows,
 )
 
+SINGLE_CLUSTER_OUTPUTS = ("csv", "tsv", "html")  # one table or page per cluster: refused with several contexts
 PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
 # What --sort offers shell completion (any shown resource works; these are the common ones).
 SORT_KEYS = ("breach", "name", "pods", *(f"{r}.{p}{pct}" for r in ("cpu", "memory") for p in PARTS for pct in ("", ".percent")))
@@ -70,12 +73,14 @@ examples:
   kubectl perf capacity -o html > capacity.html
   kubectl perf capacity --fit cpu=500m,memory=1Gi   how many more such pods fit per node and pool, within padding
   kubectl perf capacity --fit-workload deploy/web -n shop   ... of a workload's pod template
+  kubectl perf capacity --context prod-eu,prod-us -o json   several clusters, a "cluster" on every row
 
 exit status: 0 ok; 1 error, or a padding breach with --fail-on-breach (memory in use over a
 node's target; overcommitted limits only under the policy's padding.limits: breach); 2 bad flags;
 3 --util, --fail-on-breach, --sort breach or --only-breaching asked for usage the cluster cannot
 give (metrics-server absent and no kubelet readable through nodes/NODE/proxy, or --usage-source
-metrics-server).
+metrics-server); 4 with --context a,b or --all-contexts, some context could not be read (the
+others are shown; a breach under --fail-on-breach is still 1, and no cluster read at all is 1).
 --fit: 0 (whatever fits), 1 error (a --fit-workload that is not there), 2 bad flags or shape."""
 
 
@@ -204,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fit-workload", metavar="KIND/NAME", help="... of a workload's pod template in the cluster (deploy/web; -n its namespace)"
     )
     add_connection_flags(p)
+    add_context_lists(p)  # --context a,b and --all-contexts: a section per cluster (several.py)
     return p
 
 
@@ -241,7 +247,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     """The command line, every flag checked (argparse's one-line errors, exit 2)."""
     p = build_parser()
     args = p.parse_args(argv)
+    if several(args.context, args.all_contexts) is not None and not args.namespace:
+        args.all_namespaces = True  # each context's own namespace would choose differently per cluster: -n names one
     check_filters(p, args)
+    if args.context and args.all_contexts:
+        p.error("--context and --all-contexts cannot be used together")
+    if several(args.context, args.all_contexts) is not None and args.output in SINGLE_CLUSTER_OUTPUTS:
+        p.error(f"-o {args.output} shows one cluster: with several contexts use table, wide, json or yaml (or kubectl perf report)")
     if args.hide_requests and args.hide_limits and not args.util:
         p.error("--hide-requests with --hide-limits leaves no columns to show: add --util")
     given = fit_flag(args)
@@ -349,8 +361,10 @@ def options(args: argparse.Namespace) -> CapacityOptions:
         need_nodes = (*need_nodes, "--by node-label")
     if fit_flag(args):
         need_nodes = (*need_nodes, str(fit_flag(args)))
+    contexts = several(args.context, args.all_contexts)
+    conn = connection(args)
     return CapacityOptions(
-        connection=connection(args),
+        connection=conn if contexts is None else dataclasses.replace(conn, context=None),  # each cluster gets its own
         policy=policy_from(args),
         view=view,
         util=args.util,
@@ -382,6 +396,7 @@ def options(args: argparse.Namespace) -> CapacityOptions:
             whole_nodes=pods.filtered,
             namespaces=bool(args.namespace_labels),
         ),
+        contexts=contexts,
     )
 
 

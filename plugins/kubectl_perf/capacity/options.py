@@ -244,3 +244,4 @@ class CapacityOptions:
     need_nodes: tuple[str, ...] = ()  # flags given that need the nodes listed: refused when that is forbidden
     plan: Plan = Plan()
     fit: FitAsk | None = None  # --fit, --fit-pod, --fit-workload: the headroom view (fit_run) instead of the rows
+    contexts: tuple[str, ...] | None = None  # --context a,b / --all-contexts ("*"): several clusters (several.py); None: one

@@ -1,0 +1,146 @@
+"""`kubectl perf report`: one report for the cluster (or several): capacity by pool, audit,
+images and cAdvisor summaries behind a first screen of numbers.
+
+Reads top to bottom: flags -> ReportOptions -> run: per cluster (4 at once) one SharedCluster,
+each section made by its plugin's fetch and compute (sections.py) -> the first screen's figures
+(compute.py) -> one page, a folder of pages (page.py) or one JSON document."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .flags import ReportOptions, options, parse
+
+if TYPE_CHECKING:
+    from ..api import Connection
+    from .page import ClusterPage
+
+EXIT_ERROR = 1  # an error, or no cluster could be read
+# 4: some context could not be read (contexts.EXIT_SOME_UNREACHABLE), the others are in the report
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)  # every flag is checked before anything is read
+
+    def body() -> int:
+        return run(options(args))  # options() reads the policy file: its errors are guarded (2)
+
+    from ..cli import run as guarded
+
+    return guarded(body)
+
+
+def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
+    """Every section of one cluster, its lists read once (SharedCluster). A section that cannot be
+    read is Missing; an unreachable cluster raises ApiError (contexts.read_each makes it a note)."""
+    from ..api import Cluster
+    from . import sections
+    from .compute import figures
+    from .page import ClusterPage
+    from .shared import SharedCluster
+
+    cluster = SharedCluster(Cluster(options.connection))
+    cluster.get("/version")  # unreachable or refused: the whole cluster is a note, not four missing sections
+    makers = {
+        "capacity": lambda: sections.capacity(cluster, options.capacity),
+        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor),
+        "images": lambda: sections.images(cluster, options.images),
+        "audit": lambda: sections.audit(cluster, options.audit),
+    }
+    made = {name: sections.guarded(name, makers[name]) for name in sections.SECTIONS if name in options.sections}
+    return ClusterPage(name, cluster.host, made, figures(made, options.top))
+
+
+def run(options: ReportOptions) -> int:
+    from ..contexts import EXIT_SOME_UNREACHABLE, Read, Unreachable, name_of, read_each, resolve_contexts
+    from ..kubeconfig import KubeconfigError
+    from .sections import Missing
+
+    if options.contexts is None:
+        names: tuple[str, ...] = (name_of(options.connection),)
+        single = True
+    else:
+        try:
+            names = resolve_contexts(options.connection, options.contexts)
+        except KubeconfigError as err:
+            from ..cli import EXIT_USAGE, fail
+
+            return fail(str(err), EXIT_USAGE)
+        single = False
+
+    def one(conn: Connection) -> ClusterPage:
+        return read_cluster(options.for_context(conn), conn.context or names[0])
+
+    if single:  # the one connection as given (flags, in-cluster): its errors are the run's, as any plugin's
+        results: list[Read[ClusterPage] | Unreachable] = [Read(names[0], one(options.connection))]
+    else:
+        results = read_each(options.connection, names, one)
+    clusters = [r.value for r in results if isinstance(r, Read)]
+    lost = [(r.context, r.reason) for r in results if isinstance(r, Unreachable)]
+    for name, reason in lost:
+        print(f"note: context {name}: not read: {reason}", file=sys.stderr)
+    for c in clusters:
+        for s in c.sections.values():
+            if isinstance(s, Missing):
+                where = f"context {c.name}: " if not single else ""
+                print(f"note: {where}{s.name} section not available: {s.reason}", file=sys.stderr)
+    if not clusters:
+        print("error: no cluster could be read", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        emit(options, clusters, lost)
+    except OSError as err:  # --out DIR not writable, a file in the way: one line, as any bad input
+        print(f"error: cannot write the report to {options.out_dir}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_SOME_UNREACHABLE if lost else 0
+
+
+def document(clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> dict[str, Any]:
+    """-o json: per cluster the first screen's figures and one object per section ({"missing": why} when
+    its data could not be read), and the contexts that could not be read."""
+    from .sections import Missing
+
+    def section(s: Any) -> dict[str, Any]:
+        return {"missing": s.reason} if isinstance(s, Missing) else s.document()
+
+    return {
+        "clusters": [
+            {
+                "cluster": c.name,
+                "server": c.server,
+                "summary": c.figures.document(),
+                **{name: section(s) for name, s in c.sections.items()},
+            }
+            for c in clusters
+        ],
+        "unreachable": [{"cluster": n, "reason": why} for n, why in lost],
+    }
+
+
+def emit(options: ReportOptions, clusters: list[ClusterPage], lost: list[tuple[str, str]]) -> None:
+    from .. import render
+    from .page import index, page, section_page, slug
+
+    if options.output == "json":
+        render.write(render.structured(document(clusters, lost), "json"))
+        return
+    if options.out_dir is None:
+        render.write(page(clusters, lost, options.top))
+        return
+    os.makedirs(options.out_dir, exist_ok=True)
+    several = len(clusters) + len(lost) > 1
+    files: dict[tuple[str, str], str] = {}
+    for c in clusters:
+        for name in c.sections:
+            text = section_page(c, name)
+            if text is None:
+                continue
+            file = f"{slug(c.name)}-{name}.html" if several else f"{name}.html"
+            with open(os.path.join(options.out_dir, file), "w", encoding="utf-8") as f:
+                f.write(text)
+            files[(c.name, name)] = file
+    with open(os.path.join(options.out_dir, "index.html"), "w", encoding="utf-8") as f:
+        f.write(index(clusters, lost, files))
+    print(f"wrote {os.path.join(options.out_dir, 'index.html')} and {len(files)} section page(s)", file=sys.stderr)

@@ -1,0 +1,213 @@
+"""The report's sections: each plugin's own fetch and compute layers run on one shared cluster
+(shared.SharedCluster), nothing re-implemented here. A section whose data cannot be read is a
+Missing with the reason; the others go on.
+
+The sequence of each section is its plugin's run() without the printing: when a plugin's run
+changes what it reads, the matching lines here change with it (tests/test_report.py compares the
+sections' documents with each plugin's own -o json)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import render
+from ..api import ApiError
+from ..quantity import QuantityError
+from .flags import SECTIONS as SECTIONS
+
+if TYPE_CHECKING:
+    from ..audit.compute import Overview
+    from ..audit.flags import AuditOptions
+    from ..cadvisor.compute import SummaryReport
+    from ..cadvisor.flags import CadvisorOptions
+    from ..capacity.compute import Report
+    from ..capacity.options import CapacityOptions
+    from ..images.compute import ImageReport
+    from ..images.flags import ImagesOptions
+    from ..reports import Result
+    from .shared import SharedCluster
+
+TITLES = {"capacity": "Capacity by pool", "audit": "Audit", "images": "Images", "cadvisor": "cAdvisor"}
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A section that could not be made, and why (one line, shown where the section would be)."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Capacity:
+    report: Report
+    resources: tuple[str, ...]
+    pool_label: str
+    notes: tuple[str, ...]
+
+    def document(self) -> dict[str, Any]:
+        from ..capacity.output import document
+
+        # capacity's own notes (metrics-server absent, pods without requests), as its stderr would carry them
+        notes = [n.removeprefix("note: ") for n in self.notes]
+        return {"poolLabel": self.pool_label, "notes": notes, **document(self.report, self.resources)}
+
+
+@dataclass
+class Audit:
+    summary: dict[str, int]
+    listed: list[Result]
+    overview: Overview
+
+    def document(self) -> dict[str, Any]:
+        from ..audit.output import document
+
+        return document(self.summary, self.listed, self.overview)
+
+
+@dataclass
+class Images:
+    report: ImageReport
+    sort: str
+    top: int
+
+    def document(self) -> dict[str, Any]:
+        from ..images.output import document
+
+        return document(self.report, self.sort, self.top)
+
+
+@dataclass
+class Cadvisor:
+    summary: SummaryReport
+
+    def document(self) -> dict[str, Any]:
+        from ..cadvisor.output import document
+
+        return document(self.summary)
+
+
+Section = Capacity | Audit | Images | Cadvisor | Missing
+
+
+def guarded(name: str, make: Any) -> Section:
+    """make(), or Missing with the reason when the cluster would not give what it needs."""
+    try:
+        made: Section = make()
+        return made
+    except ApiError as err:
+        return Missing(name, str(err))
+    except QuantityError as err:
+        return Missing(name, f"unexpected data from the cluster: {err}")
+
+
+# -- capacity ---------------------------------------------------------------------------------
+def pool_label_of(nodes: list[dict[str, Any]], chosen: str | None) -> str:
+    """--pool-label, else the first well-known pool key any node carries (as images picks it), else the
+    instance type: nodes of one type are the nearest thing to a pool."""
+    from ..images.compute import FALLBACK_POOL_LABEL
+    from ..model import POOL_LABELS
+
+    if chosen:
+        return chosen
+    carried = {k for n in nodes for k in ((n.get("metadata") or {}).get("labels") or {})}
+    return next((k for k in POOL_LABELS if k in carried), FALLBACK_POOL_LABEL)
+
+
+def capacity(cluster: SharedCluster, options: CapacityOptions) -> Capacity:
+    """capacity's run() without the printing: --util, rolled up by node pool."""
+    from ..capacity.compute import build
+    from ..capacity.fetch import read_cluster, read_storage
+    from ..capacity.options import GroupBy, Groups
+    from ..capacity.outcome import build_options, outcome
+    from ..capacity.sorting import sort_report
+    from ..running_pods import with_running_pods
+
+    reads = read_cluster(cluster, options)
+    label = pool_label_of(reads.nodes, groups_label(options))
+    options = dataclasses.replace(options, view=Groups(GroupBy(label, on_nodes=True)))
+    storage = read_storage(cluster, options, reads)
+    shape = build_options(options, reads)
+    report = with_running_pods(
+        cluster,
+        options.pods.namespace,
+        options.pods.selector,
+        options.chunk_size,
+        lambda pages: build(shape, reads.nodes, pages, reads.node_usage, reads.pod_usage, None, None, None),
+    )
+    sort_report(report, options.display.sort)  # groups by name, as capacity --by prints them
+    result = outcome(options, reads, report, storage, whole_nodes=False)
+    return Capacity(report, options.display.resources, label, result.notes)
+
+
+def groups_label(options: CapacityOptions) -> str | None:
+    from ..capacity.options import groups_of
+
+    by = groups_of(options.view)
+    return by.label if by is not None and by.on_nodes else None
+
+
+# -- audit ------------------------------------------------------------------------------------
+def audit(cluster: SharedCluster, options: AuditOptions) -> Audit:
+    """audit's run() without the printing and --apply: the whole cluster judged."""
+    from ..audit import fetch
+    from ..audit.check import NODE_USAGE
+    from ..audit.cluster_checks import node_kernels
+    from ..audit.compute import Audit as State
+    from ..audit.compute import finish, made, overview
+
+    reads = options.settings.reads
+    owned = fetch.controllers(cluster, None, "")
+    nodes, no_nodes = fetch.nodes(cluster, None)
+    kernels = node_kernels(nodes)
+    state = State(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes)
+    fetch.fold_pods(cluster, state, options.chunk_size, None, "")
+    node_names = [(n.get("metadata") or {}).get("name", "") for n in nodes]  # whose kubelets a usage fallback reads
+    usage, note, usage_notes = fetch.node_usage(cluster, node_names, options.usage) if NODE_USAGE in reads else ({}, "", [])
+    for line in usage_notes:  # the usage source's own notes (kubelets read in metrics-server's stead, ...)
+        render.note(line)
+    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
+    results = [*state.workload_results(), *state.spec_skips(), *state.node_results(usage, note), *state.cluster_results(facts)]
+    summary, listed = finish(results, options.settings)
+    return Audit(summary, listed, overview(made(results, options.settings)))
+
+
+# -- images -----------------------------------------------------------------------------------
+def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
+    """images' run() without the printing (no registry reads: --inspect is images' own)."""
+    from ..images import fetch
+    from ..images.compute import ImageInventory, InventorySettings
+
+    plan = options.plan
+    notes: list[str] = []
+    settings = InventorySettings(
+        max_images=options.max_images,
+        min_size=options.min_size,
+        pool_label=options.pool_label,
+        hpa_targets=fetch.hpa_targets(cluster, plan, notes),
+        node_filter=bool(plan.node_selector),
+        owners=fetch.owners(cluster, plan, notes),
+    )
+    inventory = ImageInventory(settings)
+    fetch.nodes(cluster, plan, inventory, notes)
+    fetch.pods(cluster, plan, inventory)
+    return Images(inventory.report(None, notes), options.view.sort, options.view.top)
+
+
+# -- cadvisor ---------------------------------------------------------------------------------
+def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor | Missing:
+    """cadvisor --summary --all-nodes without the printing: one scrape (--cadvisor-interval 0) or two."""
+    from ..cadvisor import fetch
+    from ..cadvisor.flags import LiveNodes, Summary
+    from ..cadvisor.summary import live_summary
+
+    source, report = options.source, options.report
+    assert isinstance(source, LiveNodes) and isinstance(report, Summary)  # flags.py builds it so
+    chosen = fetch.chosen_pods(cluster, source)
+    nodes = fetch.nodes_to_read(cluster, source, chosen, objects=True)
+    summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters)
+    if nodes and not summary.nodes and summary.notes.failed:  # every kubelet refused or failed: nothing to summarise
+        return Missing("cadvisor", f"no node could be scraped: {summary.notes.lines[0]}")
+    return Cadvisor(summary)
