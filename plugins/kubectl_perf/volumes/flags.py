@@ -59,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--warn",
         type=threshold,
         metavar="FRACTION",
-        help=f"warn at this share used, bytes or inodes (default {DEFAULT_WARN:.0%}, or the policy file's storage.warn)",
+        help=f"warn at this share used, bytes or inodes (default {DEFAULT_WARN * 100:.0f}%%, or the policy file's storage.warn)",
     )
     p.add_argument(
         "--crit",
         type=threshold,
         metavar="FRACTION",
-        help=f"critical at this share (default {DEFAULT_CRIT:.0%}, or the policy file's storage.crit)",
+        help=f"critical at this share (default {DEFAULT_CRIT * 100:.0f}%%, or the policy file's storage.crit)",
     )
     p.add_argument(
         "--fail-on",
