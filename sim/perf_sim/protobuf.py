@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .protoschema import MESSAGES, ROOTS
@@ -134,7 +134,7 @@ def _special(name: str, fields: dict[int, Any]) -> Any:
         seconds, nanos = _signed(fields.get(1, 0), 64), _signed(fields.get(2, 0), 32)
         if not seconds and not nanos:
             return None  # Go's zero time: JSON null
-        at = datetime.fromtimestamp(seconds, UTC)
+        at = datetime.fromtimestamp(seconds, timezone.utc)
         if name.endswith("MicroTime"):
             return at.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos // 1000:06d}Z"
         return at.strftime("%Y-%m-%dT%H:%M:%SZ")
