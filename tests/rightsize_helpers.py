@@ -34,7 +34,10 @@ def deployment(
     ns: str, name: str, age: timedelta, resources: dict[str, Any], pods: list[str], node_name: str, container: str = "app"
 ) -> list[dict[str, Any]]:
     """A Deployment, its ReplicaSet (hash abc12) and running pods NAME-abc12-<suffix>."""
-    template: dict[str, Any] = {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": container, "image": "x", "resources": resources}]}}
+    template: dict[str, Any] = {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": container, "image": "x", "resources": resources}]},
+    }
     created = stamp(age)
     out: list[dict[str, Any]] = [
         {
