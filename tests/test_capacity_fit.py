@@ -158,7 +158,8 @@ def test_fit_pod_file_and_stdin(fit_cluster: Sim, tmp_path: Path) -> None:
 
 def test_without_metrics_padding_weighs_requests(fit_cluster_bare: Sim) -> None:
     # no usage: gen-1 (12-4)/1 = 8 >= fit 6 -> 6 within, limited by cpu; big-1 still 0 (requests past the budget)
-    result = perf(fit_cluster_bare, "-o", "json", "--fit", "cpu=500m,memory=1Gi")
+    # no metrics-server, and the kubelet fallback not asked for: usage unknown
+    result = perf(fit_cluster_bare, "-o", "json", "--fit", "cpu=500m,memory=1Gi", "--usage-source", "metrics-server")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["usageKnown"] is False
@@ -168,7 +169,7 @@ def test_without_metrics_padding_weighs_requests(fit_cluster_bare: Sim) -> None:
     assert (doc["total"]["fit"], doc["total"]["fitWithinPadding"]) == (15, 6 + 2)
     assert "fitWithinPadding weighs the nodes' memory requests only" in result.stderr
     # --util asks for usage the cluster cannot give: exit 3, as capacity's
-    assert perf(fit_cluster_bare, "--fit", "cpu=500m,memory=1Gi", "--util").returncode == 3
+    assert perf(fit_cluster_bare, "--fit", "cpu=500m,memory=1Gi", "--util", "--usage-source", "metrics-server").returncode == 3
 
 
 def test_padding_target_flag(fit_cluster: Sim) -> None:

@@ -19,7 +19,7 @@ def complete(sim, *words: str) -> tuple[list[str], str]:
 def test_subcommands(fixture_cluster):
     values, directive = complete(fixture_cluster, "")
     # each once (issue 20): kubectl names the kubectl-perf-SUB it finds on PATH, the script the rest
-    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "report", "version"]
+    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "report", "rightsize", "version", "volumes"]
     assert directive == ":4"
     values, _ = complete(fixture_cluster, "ca")
     # kubectl adds sub-plugins it finds on PATH (kubectl-perf-capacity) to what we answer.
@@ -119,7 +119,7 @@ def test_subcommands_without_the_standalone_plugins(fixture_cluster, tmp_path):
     env = env_for(fixture_cluster, PATH=f"{tmp_path}{os.pathsep}{os.path.dirname(KUBECTL)}")
     result = subprocess.run([KUBECTL, "__complete", "perf", ""], capture_output=True, text=True, env=env, timeout=60)
     values = [line.split("\t")[0] for line in result.stdout.strip().splitlines()[:-1]]
-    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "report", "version"]
+    assert sorted(values) == ["audit", "cadvisor", "capacity", "images", "report", "rightsize", "version", "volumes"]
 
 
 # Issue 24: capacity --fit's values.

@@ -305,7 +305,7 @@ def test_pulls_csv_is_the_pulls_table(pulls_cluster: Sim) -> None:
     ran = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "csv")
     assert ran.returncode == 0, ran.stderr
     rows = ran.stdout.splitlines()
-    assert rows[0] == "PULLED IMAGE,POOL (node-pool),PULLS,MEDIAN,MAX,WITH WAITING,SIZE,ALREADY PRESENT,NODES"
+    assert rows[0] == "PULLED IMAGE,POOL (NODE-POOL),PULLS,MEDIAN,MAX,WITH WAITING,SIZE,ALREADY PRESENT,NODES"
     assert rows[1] == f"{PY},a,2,25.75,31.5,28.25,{411 * M},1,2"
 
 

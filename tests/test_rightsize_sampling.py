@@ -150,7 +150,8 @@ def test_csv_wide_yaml_and_html(sample: Sim) -> None:
     base = ["rightsize", "-n", "sample", "--duration", "1", "--interval", "0.1"]
     ran = perf(sample.kubeconfig, *base, "-o", "csv")
     assert ran.returncode == 0, ran.stderr
-    rows = {r["workload"]: r for r in csv.DictReader(io.StringIO(ran.stdout))}
+    # csv headers are the table's, upper case (the one csv convention): read them lower-cased
+    rows = {r["workload"]: r for r in ({k.lower(): v for k, v in row.items()} for row in csv.DictReader(io.StringIO(ran.stdout)))}
     api = rows["Deployment/sample/api"]
     # base units: 500m is 0.5 cores, 512Mi 536870912 bytes; recommended 210m and 230Mi (by hand above)
     assert (api["cpu request"], api["memory request"]) == ("0.5", str(512 * Mi))

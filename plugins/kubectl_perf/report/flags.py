@@ -31,7 +31,7 @@ examples:
   kubectl perf report --out report/                  report/index.html and one page per section
   kubectl perf report -o json                        one object per section
   kubectl perf report --cadvisor-interval 0          one cAdvisor scrape (since-start figures), no 10 s wait
-  kubectl perf report --sections capacity,audit,images   no kubelet scrapes at all
+  kubectl perf report --sections capacity,audit,images   no cAdvisor scrapes
   kubectl perf report --context prod-eu,prod-us      a section per cluster, read 4 at a time
   kubectl perf report --all-contexts --out fleet/
 

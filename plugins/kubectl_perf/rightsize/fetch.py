@@ -85,7 +85,8 @@ def read_cluster(cluster: Cluster, options: RightsizeOptions) -> Reads:
     ]
     by_workload: dict[Workload, list[Obj]] = {}
     for p in pods:
-        by_workload.setdefault(workload_of(p.get("metadata") or {}), []).append(p)
+        # A name-convention guess is confirmed (or not) below, by the controller this lists: keyed without the mark.
+        by_workload.setdefault(workload_of(p.get("metadata") or {})._replace(guess=False), []).append(p)
     kinds = sorted({w.kind for w in by_workload} & KINDS.keys())
     controllers: dict[Workload, Obj] = {}
     for kind in kinds:
