@@ -165,7 +165,9 @@ def test_apply_writes_reports_and_deletes_those_of_clean_namespaces(cluster: Rea
     assert set(by_ns) == {"shop", "ops", "clean"}  # passes are reported: clean's seven
     assert by_ns["shop"]["summary"] == {"pass": 2, "fail": 3, "warn": 2, "error": 0, "skip": 0}
     assert by_ns["ops"]["summary"] == {"pass": 6, "fail": 1, "warn": 0, "error": 0, "skip": 0}
-    assert by_ns["clean"]["summary"] == {"pass": 7, "fail": 0, "warn": 0, "error": 0, "skip": 0}
+    assert by_ns["clean"]["summary"] == {"pass": 7, "fail": 0, "warn": 0, "error": 0, "skip": 0}, [
+        (r["policy"], r["result"], r.get("message")) for r in by_ns["clean"]["results"] if r["result"] != "pass"
+    ]
     assert by_ns["shop"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-perf"}
     managers = {f["manager"] for f in by_ns["shop"]["metadata"]["managedFields"]}
     assert managers == {"kubectl-perf"} and by_ns["shop"]["metadata"]["managedFields"][0]["operation"] == "Apply"
