@@ -39,7 +39,7 @@ STRIP_NATIVE = {"pyyaml"}  # compiled accelerator optional: keep only the pure-P
 
 # What the archive installs as commands: file name -> the module whose main() it runs.
 # Adding a standalone `kubectl-perf-<sub>` here is a one-line change; krew links only `bin`.
-LAUNCHERS = {"kubectl-perf": "cli", "kubectl_complete-perf": "completion"}
+LAUNCHERS = {"kubectl-perf": "launch", "kubectl_complete-perf": "completion"}
 
 LAUNCHER = '''#!/usr/bin/env python3
 """{name} from the kubectl-perf krew archive: the vendored suite, run by the system's python3."""

@@ -1,7 +1,7 @@
 """Run a plugin in this test process: the fast lane's way to test a command line.
 
 `kubectl perf X ...` through the real kubectl costs two new processes and an import of the whole
-client (about 0.5 s); calling `kubectl_perf.cli.main` here costs milliseconds and runs the same code
+client (about 0.5 s); calling `kubectl_perf.launch.main` here costs milliseconds and runs the same code
 from the argv on. Keep one test per plugin through the real kubectl plugin lookup (and the tests that
 need a fresh process: TTY and NO_COLOR, closed pipes, console scripts, no orjson); the rest use `perf`.
 """
@@ -75,7 +75,7 @@ def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, en
     home = str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "home")  # no stray ~/.kube/config
     values: dict[str, str | None] = {"KUBECONFIG": str(kubeconfig) if kubeconfig else None, "NO_COLOR": None, "HOME": home}
     values.update(env or {})
-    from kubectl_perf import cli
+    from kubectl_perf import launch
 
     # The kubernetes client reads KUBECONFIG once, when first imported: point its default at this run's too.
     from kubernetes.config import kube_config
@@ -87,7 +87,7 @@ def perf(kubeconfig: Path | str | None, *argv: str, stdin: str | None = None, en
             sys.stdin = io.StringIO(stdin)
         with _environ(values), _kubeconfig_default(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = cli.main(list(argv))
+                code = launch.main(list(argv))
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
                 if isinstance(exit_.code, str):

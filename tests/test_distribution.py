@@ -15,7 +15,7 @@ import kubectl_perf
 import pytest
 import yaml
 from conftest import DATA, KUBECTL, ROOT
-from kubectl_perf.cli import PLUGINS
+from kubectl_perf.launch import PLUGINS
 
 BUILD = ROOT / "release" / "build.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -23,13 +23,13 @@ import yaml
 from conftest import BIN, Sim, env_for, kubectl
 from inproc import perf
 from kubectl_perf import __version__, cli
-from kubectl_perf.cli import PLUGINS
+from kubectl_perf.launch import PLUGINS
 
 HEAVY = ("kubernetes", "urllib3", "yaml", "jsonschema", "orjson")
 
 
 def modules_after(
-    argv: list[str], env: dict[str, str], module: str = "kubectl_perf.cli", function: str = "main"
+    argv: list[str], env: dict[str, str], module: str = "kubectl_perf.launch", function: str = "main"
 ) -> tuple[int, set[str], str]:
     """(exit status, modules imported, stdout) of a console script's `module:function(argv)` in a fresh interpreter."""
     probe = (
@@ -51,7 +51,7 @@ def modules_after(
 
 def test_capacity_on_a_plain_kubeconfig_does_not_import_the_client(generated: Sim) -> None:
     # perf-sim's kubeconfig: a server, its CA as data, a bearer token
-    status, modules, out = modules_after([], env_for(generated), "kubectl_perf.cli", "capacity")
+    status, modules, out = modules_after([], env_for(generated), "kubectl_perf.launch", "capacity")
     assert status == 0 and out.startswith("NODE")
     assert "kubernetes" not in modules and "urllib3" not in modules  # the standard library's http.client (plain_http.py)
 
@@ -62,10 +62,12 @@ def test_help_imports_nothing_heavy(generated: Sim) -> None:
     cases = [([], "main"), (["--help"], "main")]
     cases += [([sub, "--help"], "main") for sub in PLUGINS] + [(["-h"], sub) for sub in PLUGINS]
     for argv, function in cases:
-        status, modules, out = modules_after(argv, env, "kubectl_perf.cli", function)
+        status, modules, out = modules_after(argv, env, "kubectl_perf.launch", function)
         assert status == 0 and "kubectl perf" in out, (argv, function, out)
         assert not modules & set(HEAVY), (argv, function, sorted(modules & set(HEAVY)))
-        assert not {m for m in modules if m.startswith("kubectl_perf.")} - {"kubectl_perf.cli", "kubectl_perf._helptext"}
+        assert not {m for m in modules if m.startswith("kubectl_perf.")} - {"kubectl_perf.launch", "kubectl_perf._helptext"}
+        # nor the flag machinery: the stored text needs no parser (argparse and typing cost ~5 ms a start)
+        assert "argparse" not in modules and "typing" not in modules, (argv, function)
 
 
 @pytest.mark.parametrize("sub", list(PLUGINS))
@@ -112,7 +114,7 @@ def test_an_exec_credential_plugin_works_as_with_kubectl(generated: Sim, tmp_pat
     ours = kubectl(None, "perf", "capacity", "-o", "json", env=env)
     assert sorted(f"node/{n['name']}" for n in json.loads(ours.stdout)["nodes"]) == sorted(nodes)
     assert (tmp_path / "exec-calls").read_text().count("called") >= 2  # kubectl's call and ours
-    _status, modules, _out = modules_after([], env, "kubectl_perf.cli", "capacity")
+    _status, modules, _out = modules_after([], env, "kubectl_perf.launch", "capacity")
     assert "kubernetes" in modules  # the client's loader runs the plugin
 
 
@@ -199,7 +201,7 @@ def test_a_proxy_from_the_environment_is_left_to_the_client(generated: Sim, tmp_
     """HTTPS_PROXY: the plain transport steps aside, so the client's proxy rules (and NO_PROXY) apply."""
     env = env_for(generated, HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}", NO_PROXY="")
     env.pop("no_proxy", None)
-    _status, modules, out = modules_after([], env, "kubectl_perf.cli", "capacity")
+    _status, modules, out = modules_after([], env, "kubectl_perf.launch", "capacity")
     assert out.startswith("NODE") and "kubernetes" in modules
 
 

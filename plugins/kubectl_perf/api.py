@@ -154,7 +154,6 @@ def _plain_transport(config: dict[str, Any]) -> Transport:
     tls-server-name, no retries), without importing either."""
     import base64
     import ssl
-    import tempfile
 
     from . import __version__
     from .plain_http import Pool
@@ -177,6 +176,8 @@ def _plain_transport(config: dict[str, Any]) -> Transport:
         cert, key = _pem(user, "client-certificate"), _pem(user, "client-key")
         if cert is not None and key is not None:
             # load_cert_chain reads files only: the data goes through a private directory, gone at once
+            import tempfile
+
             with tempfile.TemporaryDirectory(prefix="kubectl-perf-") as tmp:
                 paths = []
                 for name, pem in (("cert", cert), ("key", key)):

@@ -1,12 +1,9 @@
-"""`kubectl perf`: the suite's entry point, and the skeleton every plugin shares.
+"""`kubectl perf`: the skeleton every plugin shares (commands start in launch.py).
 
 A plugin is: flags (argparse, every value checked by a `type=` converter or
 `check_filters`) -> fetch (api) -> compute (pure) -> `render.emit`. This module
 owns the shared flag groups, the one-line errors and the exit-status mapping;
 see docs/architecture.md ("Where a new plugin goes").
-
-kubectl runs `kubectl-perf-<sub>` when it is on PATH and `kubectl-perf <sub>`
-otherwise (and krew installs only `kubectl-perf`), so both lead to the same code.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
+from .launch import PLUGINS  # the command table lives where commands start (launch.py)
 
 if TYPE_CHECKING:
     from .api import Connection
@@ -27,17 +25,6 @@ if TYPE_CHECKING:
 # The rest of the suite (api, policy, policy_file, render, quantity) is imported where it is used:
 # `kubectl perf --help` and a plugin's --help load argparse and the flag definitions, nothing more
 # (issue 20: start-up; tests/test_startup.py checks what --help imports).
-
-# subcommand -> (module, one-line summary); modules load only when chosen.
-PLUGINS = {
-    "capacity": ("kubectl_perf.capacity", "requests, limits and usage against allocatable and memory padding targets"),
-    "cadvisor": ("kubectl_perf.cadvisor", "the kubelet's cAdvisor metrics: the dump, or CPU throttling and memory against limits"),
-    "images": ("kubectl_perf.images", "image sizes, tag hygiene, distroless suggestions and a pre-pull plan (kube-fledged)"),
-    "volumes": ("kubectl_perf.volumes", "df for PVCs, emptyDirs and ephemeral storage; node filesystems against eviction; unused claims"),
-    "audit": ("kubectl_perf.audit", "policy and cluster checks over what already runs, as PolicyReports"),
-    "rightsize": ("kubectl_perf.rightsize", "requests and limits from observed usage, that the padding policy admits"),
-    "report": ("kubectl_perf.report", "one page for the cluster (or several): capacity by pool, audit, images, cAdvisor"),
-}
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # bad flags or policy file, as kubectl
@@ -420,83 +407,9 @@ def version_text() -> str:
     return f"kubectl-perf {__version__} (Python {platform.python_version()}, kubernetes client {client})"
 
 
-def top_help() -> str:
-    """`kubectl perf --help`."""
-    lines = ["kubectl perf: performance views of a Kubernetes cluster.", "", "Commands:"]
-    lines += [f"  {name:<10} {summary}" for name, (_module, summary) in PLUGINS.items()]
-    lines += ["  version    print the version", "", "Use 'kubectl perf <command> --help' for a command's flags."]
-    return "\n".join(lines) + "\n"
-
-
 def plugin_help(sub: str) -> str:
     """A plugin's --help as its parser prints it (what _helptext.py stores)."""
     return importlib.import_module(PLUGINS[sub][0] + ".flags").build_parser().format_help()
-
-
-def _stored_help(sub: str) -> str | None:
-    """The plugin's --help from _helptext.py, if that module is there and current; tests keep it so."""
-    try:
-        from . import _helptext
-    except ImportError:
-        return None
-    return _helptext.HELP.get(sub) if _helptext.VERSION == __version__ else None
-
-
-def dispatch(sub: str, rest: list[str]) -> int:
-    """Run plugin `sub` with its arguments. A bare --help prints the stored text: no flag module,
-    client or policy code is imported for it (the parser prints the same text, tests/test_startup.py)."""
-    if rest in (["-h"], ["--help"]):
-        text = _stored_help(sub)
-        if text is not None:
-            sys.stdout.write(text)
-            return 0
-    module = importlib.import_module(PLUGINS[sub][0])
-    return int(module.main(rest))
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        sys.stdout.write(top_help())
-        return 0
-    sub, rest = argv[0], argv[1:]
-    if sub in ("version", "--version"):
-        print(version_text())
-        return 0
-    if sub not in PLUGINS:
-        print(f'error: unknown command {sub!r} for "kubectl perf" (choose from {", ".join(PLUGINS)})', file=sys.stderr)
-        return EXIT_USAGE
-    return dispatch(sub, rest)
-
-
-# The standalone commands (kubectl-perf-<sub>, pyproject.toml's console scripts): kubectl runs
-# these when they are on PATH. They start here, not in the plugin's package, so --help stays light.
-def capacity(argv: list[str] | None = None) -> int:
-    return dispatch("capacity", list(sys.argv[1:] if argv is None else argv))
-
-
-def cadvisor(argv: list[str] | None = None) -> int:
-    return dispatch("cadvisor", list(sys.argv[1:] if argv is None else argv))
-
-
-def images(argv: list[str] | None = None) -> int:
-    return dispatch("images", list(sys.argv[1:] if argv is None else argv))
-
-
-def audit(argv: list[str] | None = None) -> int:
-    return dispatch("audit", list(sys.argv[1:] if argv is None else argv))
-
-
-def volumes(argv: list[str] | None = None) -> int:
-    return dispatch("volumes", list(sys.argv[1:] if argv is None else argv))
-
-
-def rightsize(argv: list[str] | None = None) -> int:
-    return dispatch("rightsize", list(sys.argv[1:] if argv is None else argv))
-
-
-def report(argv: list[str] | None = None) -> int:
-    return dispatch("report", list(sys.argv[1:] if argv is None else argv))
 
 
 def write_helptext(path: str) -> None:
@@ -521,4 +434,6 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--write-help"]:
         write_helptext(sys.argv[2])
         sys.exit(0)
+    from .launch import main
+
     sys.exit(main())

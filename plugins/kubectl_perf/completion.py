@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from .cli import PLUGINS
+from .launch import PLUGINS
 
 NO_FILE = 4  # cobra's ShellCompDirectiveNoFileComp
 NO_SPACE = 2  # ShellCompDirectiveNoSpace: the value goes on (label: -> label:team)

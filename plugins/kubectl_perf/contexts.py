@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -76,6 +75,8 @@ def read_each(
             return Unreachable(name, str(err))
         except QuantityError as err:  # one cluster's malformed answer is that cluster's problem only
             return Unreachable(name, f"unexpected data from the cluster: {err}")
+
+    from concurrent.futures import ThreadPoolExecutor  # here, not at import: one context never needs it (start-up time)
 
     with ThreadPoolExecutor(max_workers=max(1, min(bound, len(contexts))), thread_name_prefix="context") as pool:
         return list(pool.map(one, contexts))

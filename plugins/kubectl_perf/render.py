@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from html import escape
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .quantity import NANO
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Every -o format; the first is the default. A plugin offers these (or fewer) through cli.add_output_flag.
 FORMATS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
@@ -66,6 +66,8 @@ def table(
 
 def delimited(rows: Sequence[Any], columns: Sequence[Column], delimiter: str) -> str:
     """csv or tsv: every column (wide ones too), values in base units."""
+    import csv  # here, not at import: only csv and tsv need it (start-up time)
+
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow([c.header.upper() for c in columns])  # the table's own headers, as kubectl prints them
@@ -80,6 +82,8 @@ def sectioned(tables: Sequence[Table], delimiter: str) -> str:
     headers = ["SECTION"]
     for t in tables:
         headers += [c.header.upper() for c in t.columns if c.header.upper() not in headers]
+    import csv  # here, not at import: only csv and tsv need it (start-up time)
+
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow(headers)
@@ -230,6 +234,8 @@ def html_page(
     byte for byte: the doctype's case, a viewport meta tag, and whether the head, body and
     closing tags stand on lines of their own (`lines`). list_tools: the filter and sort script
     (LIST_TOOLS_SCRIPT) for the page's data-list elements, at the end of the body."""
+    from html import escape  # here, not at import: only the html output needs it (start-up time)
+
     nl = "\n" if lines else ""
     meta = '<meta name="viewport" content="width=device-width,initial-scale=1">' if viewport else ""
     script = f"<script>{LIST_TOOLS_SCRIPT}</script>" if list_tools else ""
@@ -242,6 +248,8 @@ def html_page(
 
 def data_attrs(values: dict[str, str | float | int | None]) -> str:
     """data-k-KEY attributes for LIST_TOOLS_SCRIPT's sort buttons (None: left out, sorted as text)."""
+    from html import escape
+
     return "".join(f' data-k-{escape(k)}="{escape(v if isinstance(v, str) else f"{v:.4g}")}"' for k, v in values.items() if v is not None)
 
 
@@ -340,6 +348,8 @@ def human_age(seconds: float) -> str:
 def age_seconds(timestamp: str, now: datetime) -> float | None:
     """Seconds since an RFC 3339 timestamp (metadata.creationTimestamp); None when absent or unreadable."""
     try:
+        from datetime import datetime  # here, not at import: start-up time
+
         return (now - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
     except (ValueError, TypeError):
         return None

@@ -19,9 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from .api import ApiError, MetricsUnavailable, node_metrics_path, pod_metrics_path
@@ -119,7 +117,7 @@ def items(node: str, first: Sample, second: Sample | None, namespace: str | None
     seconds = last.at - first.at
     node_cpu = _rate(first.node_cpu, last.node_cpu, seconds) if second else None
     window = f"{seconds:g}s" if second else "0s"
-    stamp = datetime.fromtimestamp(last.at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last.at))
     usage: Obj = {}
     if node_cpu is not None:
         usage["cpu"] = f"{round(node_cpu * 1e9)}n"
@@ -191,6 +189,8 @@ def read_kubelets(
     def round_of(nodes: Sequence[str]) -> dict[str, Sample]:
         if not nodes:
             return {}
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import: capacity without --util never reads a kubelet
+
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes)))) as pool:
             got = dict(zip(nodes, pool.map(one, nodes), strict=True))
         return {n: s for n, s in got.items() if s is not None}
@@ -254,6 +254,8 @@ def _seconds(text: Any) -> float | None:
 
 
 def _when(text: Any) -> float | None:
+    from datetime import datetime, timezone  # here: only the cross-check reads timestamps
+
     try:
         return datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
     except ValueError:

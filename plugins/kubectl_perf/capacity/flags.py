@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cli import (
     FlagError,
@@ -23,9 +23,6 @@ from ..cli import (
 )
 from ..contexts import add_context_lists, several
 from ..usage import UsageSource
-from .fit_shape import WORKLOAD_KINDS as WORKLOAD_KINDS  # --fit-workload's KIND spellings, for completion
-from .fit_shape import WORKLOAD_SHORT as WORKLOAD_SHORT
-from .fit_shape import FitAsk, FitResources, ShapeError, parse_fit, parse_workload, spec_from_documents
 from .options import (
     COUNT,
     STORAGE,
@@ -51,6 +48,22 @@ from .options import (
     View,
     needs_pod_rows,
 )
+
+if TYPE_CHECKING:
+    from .fit_shape import FitAsk, FitResources
+
+# fit_shape (the --fit* parsing) is imported where a --fit flag is given, not at start-up: every
+# capacity run imports this module, few ask for headroom.
+
+
+def __getattr__(name: str) -> Any:
+    """WORKLOAD_KINDS and WORKLOAD_SHORT (--fit-workload's KIND spellings) for completion.py."""
+    if name in ("WORKLOAD_KINDS", "WORKLOAD_SHORT"):
+        from . import fit_shape
+
+        return getattr(fit_shape, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 SINGLE_CLUSTER_OUTPUTS = ("csv", "tsv", "html")  # one table or page per cluster: refused with several contexts
 PARTS = tuple(p.value for p in Part)  # requests, limits, util, allocatable, slack
@@ -214,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fit_type(text: str) -> FitResources:
+    from .fit_shape import ShapeError, parse_fit
+
     try:
         return parse_fit(text)
     except ShapeError as err:
@@ -263,6 +278,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         if clash:
             p.error(f"{given} shows headroom per node and pool, weighing every pod: it does not take {', '.join(clash)}")
         if args.fit_workload:
+            from .fit_shape import ShapeError, parse_workload
+
             try:  # a bad KIND/NAME fails here, before anything is read
                 parse_workload(args.fit_workload, "default")
             except ShapeError as err:
@@ -407,6 +424,8 @@ def fit_ask(args: argparse.Namespace) -> FitAsk | None:
         fit: FitResources = args.fit
         return fit
     if args.fit_workload:
+        from .fit_shape import parse_workload
+
         return parse_workload(args.fit_workload, args.namespace or "default")
     if not args.fit_pod:
         return None
@@ -414,6 +433,8 @@ def fit_ask(args: argparse.Namespace) -> FitAsk | None:
     from pathlib import Path
 
     import yaml
+
+    from .fit_shape import ShapeError, spec_from_documents
 
     source = "stdin" if args.fit_pod == "-" else args.fit_pod
     try:

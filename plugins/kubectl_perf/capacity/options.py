@@ -7,13 +7,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..api import DEFAULT_CHUNK_SIZE, Connection
 from ..policy import Policy
 from ..scheduling import tolerates
 from ..usage import UsageSource
-from .fit_shape import FitAsk
+
+if TYPE_CHECKING:
+    from .fit_shape import FitAsk  # imported with a --fit flag only (flags.py)
 
 USAGE_RESOURCES = ("cpu", "memory")  # what metrics.k8s.io reports
 STORAGE = "ephemeral-storage"  # its usage comes from the kubelets' /stats/summary (storage.py)

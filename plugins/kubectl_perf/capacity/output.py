@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import render
 from ..model import Resources
@@ -16,6 +15,9 @@ from ..render import Column, Table, age_seconds, human_age
 from .compute import Container, Group, Node, Pod, Report, Row, Total
 from .options import COUNT, STORAGE, USAGE_RESOURCES, Containers, Display, Nodes, groups_of
 from .units import amount_text, amount_value, percent_of, target_text
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # What the KIND column says of each of compute's container kinds (JSON keeps compute's words).
 KINDS = {"container": "app", "init": "init", "sidecar": "sidecar"}
@@ -480,6 +482,8 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
             display.available,
             metered,
         )
+        from datetime import datetime, timezone  # here, not at import: start-up time
+
         now = datetime.now(timezone.utc)
         containers = isinstance(report.options.depth, Containers)
         if groups_of(report.options.view) is not None:

@@ -4,12 +4,14 @@ what a person acts on first). The cluster row is never trimmed: it sums the whol
 
 from __future__ import annotations
 
-from fractions import Fraction
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..padding import BREACH, OK, OVERCOMMIT
 from .compute import Group, Node, Pod, Report
 from .options import ByAmount, ByBreach, ByName, ByPods, Display, Part, SortKey
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 T = TypeVar("T", Node, Pod, Group)
 
@@ -32,10 +34,12 @@ def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
 
 def _share(value: int | None, whole: int) -> Fraction | None:
     """value/whole exactly (two nodes at 86.4% and 86.6% must not tie); None when unknown."""
+    from fractions import Fraction  # here, not at import: only --sort breach needs it (start-up time)
+
     return None if value is None or not whole else Fraction(value, whole)
 
 
-def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction, Fraction, str]:
+def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction | int, Fraction | int, str]:
     """--sort breach: the verdict's rank (breach, overcommit, ok, none), then memory usage as a
     share of allocatable, largest first (unknown usage after known), then limits' share, then the name.
     A node is ranked by its own verdict (padding.judge, on the whole node even under a pod filter);
@@ -52,7 +56,7 @@ def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction, Fraction
         used = None if not a.measured("memory") else (a.usage or {}).get("memory", 0)
         usage, limits = _share(used, whole), _share(a.limits.get("memory", 0), whole)
     name = f"{row.namespace}/{row.name}" if isinstance(row, Pod) else row.name
-    return (rank, usage is None, -(usage or Fraction(0)), -(limits or Fraction(0)), name)
+    return (rank, usage is None, -(usage or 0), -(limits or 0), name)
 
 
 def sort_rows(rows: list[T], key: SortKey) -> list[T]:

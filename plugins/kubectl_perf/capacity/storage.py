@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +91,8 @@ def read(cluster: Any, nodes: Sequence[str], concurrency: int = CONCURRENCY, tim
             fold(summary if isinstance(summary, dict) else {}, node, usage)
 
     if nodes:
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import: only ephemeral-storage reads kubelets
+
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes)))) as pool:
             list(pool.map(one, nodes))
     return usage
