@@ -44,7 +44,45 @@ PAIRS: list[tuple[list[str], list[str], float | None]] = [  # (ours, baseline, t
     (["perf", "capacity", "--help"], ["get", "--help"], 1.5),
     # the floor: a Python plugin that does nothing (`pass`), run by kubectl from the same venv
     (["startfloor"], ["get", "--help"], None),
+    # a second floor: the least a Python plugin can do for `kubectl perf capacity` (MINIMAL below)
+    (["startminimal"], ["get", "nodes"], None),
 ]
+
+# The least a Python `kubectl perf capacity` could be, with the standard library and the same
+# kubeconfig reader: parse flags, load the kubeconfig (PyYAML's C loader), trust its CA alone, list
+# nodes and pods over one kept-alive HTTPS connection (http.client), print a line per node. No
+# typed options, policy, padding verdicts or units: what is left between this and our plugin is the
+# suite's own cost; what lies between this and kubectl is Python's.
+MINIMAL = """#!{python}
+import argparse, base64, http.client, json, os, ssl
+from urllib.parse import urlsplit
+
+import yaml
+
+argparse.ArgumentParser(prog="kubectl-startminimal").parse_args()
+with open(os.environ["KUBECONFIG"], encoding="utf-8") as f:
+    config = yaml.load(f, Loader=yaml.CSafeLoader)
+cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+server = urlsplit(cluster["server"])
+conn = http.client.HTTPSConnection(server.hostname, server.port, context=ctx)
+headers = {{"Authorization": "Bearer " + user["token"], "Accept": "application/json"}}
+
+
+def get(path):
+    conn.request("GET", path, headers=headers)
+    return json.loads(conn.getresponse().read())
+
+
+nodes, pods = get("/api/v1/nodes?limit=500"), get("/api/v1/pods?limit=500")
+count = {{}}
+for pod in pods["items"]:
+    count[pod["spec"].get("nodeName")] = count.get(pod["spec"].get("nodeName"), 0) + 1
+print("NODE PODS")
+for node in nodes["items"]:
+    print(node["metadata"]["name"], count.get(node["metadata"]["name"], 0))
+"""
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +94,12 @@ if __name__ == '__main__':
     sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
     sys.exit({function}())
 """
+
+
+FLOORS = {
+    "startfloor": "floor: kubectl startfloor (a Python plugin that only starts)",
+    "startminimal": "floor: kubectl startminimal (the least a Python capacity could do: MINIMAL)",
+}
 
 
 def installed_like(work: Path) -> Path:
@@ -118,6 +162,8 @@ def main() -> None:
         floor.mkdir()
         (floor / "kubectl-startfloor").write_text(f"#!{scripts / 'python'}\npass\n")
         (floor / "kubectl-startfloor").chmod(0o755)
+        (floor / "kubectl-startminimal").write_text(MINIMAL.format(python=scripts / "python"))
+        (floor / "kubectl-startminimal").chmod(0o755)
         env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": os.pathsep.join([str(scripts), str(floor), os.environ.get("PATH", "")])}
         rows: list[tuple[str, str, str]] = []
         try:
@@ -125,7 +171,7 @@ def main() -> None:
                 a, b = alternate([KUBECTL, *ours], [KUBECTL, *base], env, args.runs)
                 ma, mb = statistics.median(a), statistics.median(b)
                 verdict = "" if target is None else "met" if ma / mb <= target else "not met"
-                name = "floor: kubectl startfloor (a Python plugin that only starts)" if target is None else f"kubectl {' '.join(ours)}"
+                name = FLOORS.get(ours[0], f"kubectl {' '.join(ours)}")
                 rows += [
                     (name, f"{ma * 1000:.0f} ms", "" if target is None else f"<= {target}x baseline"),
                     (f"baseline: kubectl {' '.join(base)}", f"{mb * 1000:.0f} ms", ""),
