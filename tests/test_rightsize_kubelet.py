@@ -201,3 +201,44 @@ def test_kubelet_source_on_the_real_api_server(tmp_path_factory: pytest.TempPath
         assert lines[0].startswith(
             "note: --usage-source kubelet; no usage from the kubelets either: no node's /metrics/resource could be read: node small-1"
         ), admin.stderr
+
+
+def test_kubelet_rounds_dedupe_repeated_stats_and_skip_restarts() -> None:
+    """A kubelet answers from its last stats: two reads may carry the same timestamp (and figures),
+    which count once; a counter that went back (the container restarted) gives no CPU sample. By
+    hand: reads at t=100 (5 core-seconds, 100Mi), t=100 again, t=110 (7 core-seconds: 2 over 10 s is
+    200m; 120Mi), t=120 (1 core-second: restarted; 50Mi). CPU: one sample, 200m at t=110; memory:
+    three (t=100, 110, 120; the repeat dropped)."""
+    from kubectl_perf.owners import Workload
+    from kubectl_perf.rightsize.compute import WorkloadInput
+    from kubectl_perf.rightsize.fetch import _kubelet_rounds, _Sampler
+    from kubectl_perf.rightsize.flags import Sampling
+
+    reads = [(100, 5.0, 100), (100, 5.0, 100), (110, 7.0, 120), (120, 1.0, 50)]
+
+    class Kubelet:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def stream_lines(self, path: str) -> list[bytes]:
+            assert path == "/api/v1/nodes/n1/proxy/metrics/resource"
+            at, cpu, mib = reads[self.n]
+            self.n += 1
+            labels = 'container="app",namespace="sample",pod="api-abc12-a"'
+            return [
+                f"container_cpu_usage_seconds_total{{{labels}}} {cpu} {at * 1000}\n".encode(),
+                f"container_memory_working_set_bytes{{{labels}}} {mib * 2**20} {at * 1000}\n".encode(),
+            ]
+
+    w = Workload("Deployment", "sample", "api")
+    pod = {"metadata": {"name": "api-abc12-a", "namespace": "sample"}, "spec": {"nodeName": "n1"}}
+    workloads = [WorkloadInput(w, {}, None, (pod,))]
+    sampler = _Sampler(workloads, None, 86400.0)
+    notes: list[str] = []
+    source = Sampling(0.03, 0.01, None, "kubelet")
+    assert source.rounds == 4
+    assert _kubelet_rounds(Kubelet(), source, workloads, sampler, notes, "--usage-source kubelet") == ""  # type: ignore[arg-type]
+    s = sampler.out[(w, "app")]
+    assert s.cpu == [(110.0, 200 * 10**6)]
+    assert s.memory == [(100.0, 100 * 2**20 * 10**9), (110.0, 120 * 2**20 * 10**9), (120.0, 50 * 2**20 * 10**9)]
+    assert notes == []
