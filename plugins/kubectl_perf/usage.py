@@ -218,6 +218,49 @@ def read_kubelets(
     return out
 
 
+@dataclass
+class Round:
+    """One read of each named node's /metrics/resource (read_round)."""
+
+    samples: dict[str, Sample] = field(default_factory=dict)  # node -> its read
+    failed: dict[str, str] = field(default_factory=dict)  # node -> why it was not read
+    forbidden: str = ""  # nodes/proxy refused: no node can be read
+
+
+def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENCY) -> Round:
+    """Each named node's /metrics/resource read once, at most `concurrency` at once, with no window
+    logic: for a caller that samples over many rounds and works out rates itself (rightsize). The
+    first 403 (nodes/proxy not granted: no node can be read) stops the round."""
+    out = Round()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def one(node: str) -> None:
+        if stop.is_set():
+            return
+        try:
+            taken = time.time()
+            sample = fold(cluster.stream_lines(proxy_path(node, "resource")), taken)
+        except ApiError as err:
+            wrapped = node_error(node, err)
+            with lock:
+                if isinstance(wrapped, Forbidden):
+                    stop.set()
+                    out.forbidden = out.forbidden or str(err)
+                else:
+                    out.failed[node] = str(wrapped)
+            return
+        with lock:
+            out.samples[node] = sample
+
+    if names:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(names)))) as pool:
+            list(pool.map(one, names))
+    if out.forbidden:
+        return Round(forbidden=out.forbidden)
+    return out
+
+
 def kubelet_notes(reads: KubeletReads, asked: int, window: float, why: str) -> list[str]:
     """What the user is told about the kubelet source: where usage came from, and what failed."""
     failed = ""

@@ -397,8 +397,8 @@ class Metrics:
 
     def resource_metrics(self, node: dict[str, Any]) -> str:
         """The kubelet's /metrics/resource (what metrics-server scrapes): the same counters."""
-        now = time.time()
-        now_ms = int(now * 1000)
+        now_ms = int(time.time() * 1000)
+        now = now_ms / 1000  # the counters at the instant they are stamped with: rates between reads come out exact
         cpu, mem = self.node_usage(node)
         rows: dict[str, list[str]] = {m: [] for m in _RESOURCE}
         for p, start, _qos, containers in self.node_containers(node, now):

@@ -1,9 +1,9 @@
-"""`kubectl perf rightsize`: requests and limits from observed usage (Prometheus history or
-sampled metrics.k8s.io), each workload's recommendation judged by the padding policy's rules
+"""`kubectl perf rightsize`: requests and limits from observed usage (Prometheus history, or
+metrics.k8s.io or the kubelets sampled), each workload's recommendation judged by the padding policy's rules
 against the live nodes, as the admission webhook would judge the patched template.
 
 Reads top to bottom: flags -> options -> run: pods, workloads, HPAs, nodes (fetch) -> usage
-(fetch.read_usage: one interface, two sources) -> recommendations and totals (compute, pure)
+(fetch.read_usage: one interface, three sources) -> recommendations and totals (compute, pure)
 -> print (output)."""
 
 from __future__ import annotations
@@ -40,9 +40,14 @@ def run(options: RightsizeOptions, cluster: Cluster) -> int:
     from .output import emit
 
     reads = read_cluster(cluster, options)
-    source, usage = read_usage(cluster, options, reads.workloads, reads.notes)
-    report = build_report(reads.workloads, usage, options.strategy, options.policy, reads.views, reads.nodes, reads.other_pods)
-    emit(report, source, options.strategy, options.output)
+    usage = read_usage(cluster, options, reads.workloads, reads.notes)
+    if usage.unavailable:  # first: it explains every "insufficient data" below it
+        reads.notes.insert(0, usage.unavailable)
+    report = build_report(reads.workloads, usage.samples, options.strategy, options.policy, reads.views, reads.nodes, reads.other_pods)
+    emit(report, usage.source, options.strategy, options.output)
     for line in reads.notes:
         render.note(f"note: {line}")
-    return 0
+    return EXIT_NO_USAGE if usage.unavailable else 0
+
+
+EXIT_NO_USAGE = 3  # sampling read no usage at all: as capacity's 3, usage asked for that the cluster cannot give

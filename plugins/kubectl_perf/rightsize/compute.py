@@ -38,6 +38,7 @@ class Samples:
     cpu: list[Point] = field(default_factory=list)
     memory: list[Point] = field(default_factory=list)
     pods: set[str] = field(default_factory=set)  # the pods they came from
+    cpu_from: str = ""  # how the CPU samples were made, when not one per memory sample (the kubelet source)
 
 
 SampleKey = tuple[Workload, str]  # (workload, container): every pod's samples together
@@ -103,9 +104,20 @@ class Basis:
     span: float  # seconds between the first and last sample
     pods: int
     percentile: float
+    cpu_samples: int = 0
+    memory_samples: int = 0
+    cpu_from: str = ""  # set when CPU and memory samples differ in number by design (kubelet counters)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"samples": self.samples, "spanSeconds": round(self.span, 3), "pods": self.pods, "cpuPercentile": self.percentile}
+        out: dict[str, Any] = {
+            "samples": self.samples,
+            "spanSeconds": round(self.span, 3),
+            "pods": self.pods,
+            "cpuPercentile": self.percentile,
+        }
+        if self.cpu_from:  # the counts apart, and why
+            out |= {"cpuSamples": self.cpu_samples, "memorySamples": self.memory_samples, "cpuFrom": self.cpu_from}
+        return out
 
 
 @dataclass
@@ -199,7 +211,8 @@ def current_amounts(container: Obj) -> Amounts:
 def _basis(samples: Samples, pods: int, strategy: Strategy) -> Basis:
     times = [t for t, _v in samples.cpu] + [t for t, _v in samples.memory]
     span = (max(times) - min(times)) if times else 0.0
-    return Basis(min(len(samples.cpu), len(samples.memory)), span, pods, strategy.cpu_percentile)
+    cpu, memory = len(samples.cpu), len(samples.memory)
+    return Basis(min(cpu, memory), span, pods, strategy.cpu_percentile, cpu, memory, samples.cpu_from)
 
 
 def patched(spec: Obj, recs: Mapping[str, Amounts]) -> dict[str, Any]:

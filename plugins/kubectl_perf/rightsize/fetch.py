@@ -1,5 +1,5 @@
 """What rightsize reads: running pods and their workloads' templates, HPAs and nodes from the
-cluster, and usage samples from Prometheus or metrics.k8s.io (one interface: `read_usage`).
+cluster, and usage samples from Prometheus, metrics.k8s.io or the kubelets (one interface: `read_usage`).
 No arithmetic beyond unit conversion here."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..api import ApiError, Cluster, pod_metrics_path
+from ..api import ApiError, Cluster, MetricsUnavailable, pod_metrics_path
 from ..cli import FlagError
 from ..model import NodeView, node_view, pod_limits
 from ..owners import Workload, workload_of
@@ -21,6 +21,7 @@ from ..policy import Policy
 from ..prometheus import Prometheus, PrometheusError, label_value, regex_alternatives
 from ..quantity import NANO, QuantityError, parse_quantity
 from ..render import age_seconds
+from ..usage import KUBELET, METRICS_SERVER, _rate, not_served, read_round
 from .compute import SampleKey, Samples, WorkloadInput
 from .flags import PrometheusSource, RightsizeOptions, Sampling
 
@@ -159,14 +160,24 @@ def read_hpas(cluster: Cluster, ns: str, notes: list[str]) -> dict[Workload, str
     return out
 
 
-# -- usage: one interface, two sources ---------------------------------------------------
-def read_usage(
-    cluster: Cluster, options: RightsizeOptions, workloads: Sequence[WorkloadInput], notes: list[str]
-) -> tuple[str, dict[SampleKey, Samples]]:
-    """(the source's description, samples per workload container)."""
+# -- usage: one interface, three sources ---------------------------------------------------
+KUBELET_SOURCE = "kubelet /metrics/resource"
+# What a kubelet-sampled basis says: its CPU counters give a rate only between two reads.
+KUBELET_CPU = "rates between consecutive kubelet reads: N reads of a pod give N-1 CPU samples; memory: each read's working set"
+
+
+@dataclass
+class UsageReads:
+    source: str  # the JSON's "source"
+    samples: dict[SampleKey, Samples]
+    unavailable: str = ""  # why this run could read no usage at all (exit 3); "" when it could
+
+
+def read_usage(cluster: Cluster, options: RightsizeOptions, workloads: Sequence[WorkloadInput], notes: list[str]) -> UsageReads:
+    """Samples per workload container, from Prometheus, metrics.k8s.io or the kubelets."""
     if isinstance(options.source, PrometheusSource):
-        return f"prometheus {options.source.url}", prometheus_usage(options.source, options.strategy.history, workloads)
-    return "metrics.k8s.io", sampled_usage(cluster, options.source, options, workloads, notes)
+        return UsageReads(f"prometheus {options.source.url}", prometheus_usage(options.source, options.strategy.history, workloads))
+    return sampled_usage(cluster, options.source, options, workloads, notes)
 
 
 def prometheus_client(source: PrometheusSource) -> Prometheus:
@@ -221,58 +232,144 @@ def prometheus_usage(
     return out
 
 
+class _Sampler:
+    """The samples of one sampled run: deduplicated by (namespace, pod, container, timestamp), and
+    each round's new ones appended to the history file as the round ends."""
+
+    def __init__(self, workloads: Sequence[WorkloadInput], history_file: str | None, history: float) -> None:
+        self.owner = {(w.workload.namespace, str((p.get("metadata") or {}).get("name", ""))): w.workload for w in workloads for p in w.pods}
+        self.out: dict[SampleKey, Samples] = {}
+        self.seen: set[tuple[str, str, str, float]] = set()
+        self.lines: list[dict[str, Any]] = []
+        self.history_file = history_file
+        if history_file:
+            _load_history(history_file, history, {w.workload for w in workloads}, self.out, self.seen)
+
+    def add(self, w: Workload, pod: str, container: str, stamp: float, cpu: int | None, memory: int | None, cpu_from: str = "") -> None:
+        if (w.namespace, pod, container, stamp) in self.seen:
+            return
+        self.seen.add((w.namespace, pod, container, stamp))
+        s = self.out.setdefault((w, container), Samples())
+        s.pods.add(pod)
+        if cpu is not None:
+            s.cpu.append((stamp, cpu))
+        if memory is not None:
+            s.memory.append((stamp, memory))
+        if cpu_from:
+            s.cpu_from = cpu_from
+        self.lines.append(
+            {
+                "t": stamp,
+                "kind": w.kind,
+                "namespace": w.namespace,
+                "workload": w.name,
+                "pod": pod,
+                "container": container,
+                "cpu": cpu,
+                "memory": memory,
+            }
+        )
+
+    def end_round(self) -> None:
+        if self.history_file and self.lines:  # each round as it comes: an interrupted run keeps what it read
+            _append_history(self.history_file, self.lines)
+            self.lines = []
+
+
 def sampled_usage(
     cluster: Cluster, source: Sampling, options: RightsizeOptions, workloads: Sequence[WorkloadInput], notes: list[str]
-) -> dict[SampleKey, Samples]:
-    """metrics.k8s.io PodMetrics read `source.rounds` times, `source.interval` apart; a sample
-    whose timestamp was seen already (metrics-server answers from a window) counts once. With a
-    history file, its samples within the history come first and the new ones are appended."""
-    owner = {(w.workload.namespace, str((p.get("metadata") or {}).get("name", ""))): w.workload for w in workloads for p in w.pods}
-    out: dict[SampleKey, Samples] = {}
-    seen: set[tuple[str, str, str, float]] = set()
-    lines: list[dict[str, Any]] = []
-    if source.history_file:
-        _load_history(source.history_file, options.strategy.history, {w.workload for w in workloads}, out, seen)
+) -> UsageReads:
+    """`source.rounds` reads, `source.interval` apart, of metrics.k8s.io PodMetrics or, with
+    --usage-source kubelet (or auto where metrics.k8s.io is not served), of the kubelets'
+    /metrics/resource on the nodes running the workloads' pods. A sample whose timestamp was seen
+    already (metrics-server answers from a window, a kubelet from its last stats) counts once.
+    With a history file, its samples within the history come first and the new ones are appended."""
+    sampler = _Sampler(workloads, source.history_file, options.strategy.history)
+    why = "--usage-source kubelet"
+    if source.usage_source != KUBELET:
+        try:
+            first = _pod_metrics(cluster, options)
+        except MetricsUnavailable as err:
+            if source.usage_source == METRICS_SERVER or not not_served(cluster, err):
+                return UsageReads("metrics.k8s.io", sampler.out, f"{err}; no usage sampled")
+            why = str(err)
+        else:
+            _metrics_rounds(cluster, source, options, sampler, first)
+            return UsageReads("metrics.k8s.io", sampler.out)
+    unavailable = _kubelet_rounds(cluster, source, workloads, sampler, notes, why)
+    return UsageReads(KUBELET_SOURCE, sampler.out, unavailable)
+
+
+def _pod_metrics(cluster: Cluster, options: RightsizeOptions) -> list[Obj]:
     query = {"labelSelector": options.selector} if options.selector else None
+    return list(cluster.get(pod_metrics_path(options.namespace), query).get("items") or ())
+
+
+def _metrics_rounds(cluster: Cluster, source: Sampling, options: RightsizeOptions, sampler: _Sampler, first: list[Obj]) -> None:
     for n in range(source.rounds):
         if n:
             time.sleep(source.interval)
-        for pm in cluster.get(pod_metrics_path(options.namespace), query).get("items") or ():
+        for pm in first if n == 0 else _pod_metrics(cluster, options):
             meta = pm.get("metadata") or {}
             key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
-            w = owner.get(key)
+            w = sampler.owner.get(key)
             stamp = _timestamp(pm.get("timestamp"))
             if w is None or stamp is None:
                 continue
             for c in pm.get("containers") or ():
-                name, usage = str(c.get("name", "")), c.get("usage") or {}
-                if (*key, name, stamp) in seen:
-                    continue
-                seen.add((*key, name, stamp))
+                usage = c.get("usage") or {}
                 try:
                     cpu, mem = parse_quantity(usage.get("cpu", "0")), parse_quantity(usage.get("memory", "0"))
                 except QuantityError:
                     continue
-                s = out.setdefault((w, name), Samples())
-                s.pods.add(key[1])
-                s.cpu.append((stamp, cpu))
-                s.memory.append((stamp, mem))
-                lines.append(
-                    {
-                        "t": stamp,
-                        "kind": w.kind,
-                        "namespace": w.namespace,
-                        "workload": w.name,
-                        "pod": key[1],
-                        "container": name,
-                        "cpu": cpu,
-                        "memory": mem,
-                    }
-                )
-        if source.history_file and lines:  # each round as it comes: an interrupted run keeps what it read
-            _append_history(source.history_file, lines)
-            lines = []
-    return out
+                sampler.add(w, key[1], str(c.get("name", "")), stamp, cpu, mem)
+        sampler.end_round()
+
+
+def _kubelet_rounds(
+    cluster: Cluster, source: Sampling, workloads: Sequence[WorkloadInput], sampler: _Sampler, notes: list[str], why: str
+) -> str:
+    """The kubelet source: each round reads /metrics/resource of the nodes running the workloads'
+    pods (usage.read_round: 16 at a time). A container's CPU sample is its counter's rate between
+    two consecutive reads with different timestamps (none across a restart: the counter went
+    back), stamped with the later read's; its memory sample is each read's working set. Returns
+    why no usage could be read at all ("" when some was)."""
+    nodes = sorted({str((p.get("spec") or {}).get("nodeName")) for w in workloads for p in w.pods})
+    last: dict[tuple[str, str, str], tuple[float, float | None]] = {}  # container -> (its node's read time, CPU counter)
+    failed: dict[str, str] = {}
+    read: set[str] = set()
+    for n in range(source.rounds):
+        if n:
+            time.sleep(source.interval)
+        got = read_round(cluster, nodes)
+        if got.forbidden:  # RBAC: every node's read would be refused alike
+            return f"{why}; no usage from the kubelets either: reading /metrics/resource needs get on nodes/proxy: {got.forbidden}"
+        failed.update(got.failed)
+        read.update(got.samples)
+        for sample in got.samples.values():
+            for key, memory in sample.memory.items():
+                w = sampler.owner.get((key[0], key[1]))
+                if w is None:
+                    continue
+                counter = sample.cpu.get(key)
+                before = last.get(key)
+                if before is not None and before[0] == sample.at:
+                    continue  # the kubelet's figures of the last read again
+                rate = _rate(before[1], counter, sample.at - before[0]) if before is not None else None
+                last[key] = (sample.at, counter)
+                cpu = None if rate is None else int(round(rate * NANO))
+                sampler.add(w, key[1], key[2], sample.at, cpu, int(memory) * NANO, KUBELET_CPU)  # amounts in nanos, as parse_quantity gives
+        sampler.end_round()
+    unread = sorted(set(nodes) - read)
+    if nodes and not read:
+        first = failed.get(unread[0], f"node {unread[0]}: no figures")
+        return f"{why}; no usage from the kubelets either: no node's /metrics/resource could be read: {first}"
+    if why != "--usage-source kubelet":
+        notes.append(f"{why}; usage sampled from the kubelets' /metrics/resource through nodes/NODE/proxy instead")
+    if unread:
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        notes.append(f"no usage from {len(unread)} of {len(nodes)} nodes: {failed.get(unread[0], unread[0])}{more}")
+    return ""
 
 
 def _timestamp(text: Any) -> float | None:
@@ -302,7 +399,8 @@ def _load_history(
             try:
                 d = json.loads(line)
                 w = Workload(str(d["kind"]), str(d["namespace"]), str(d["workload"]))
-                stamp, pod, container, cpu, mem = float(d["t"]), str(d["pod"]), str(d["container"]), int(d["cpu"]), int(d["memory"])
+                stamp, pod, container = float(d["t"]), str(d["pod"]), str(d["container"])
+                cpu, mem = (None if d[k] is None else int(d[k]) for k in ("cpu", "memory"))  # null: a kubelet's first read has no rate
             except (ValueError, KeyError, TypeError):
                 raise InputError(f"--history-file {path}: line {number} is not a rightsize sample") from None
             if stamp < cutoff or w not in wanted or (w.namespace, pod, container, stamp) in seen:
@@ -310,8 +408,10 @@ def _load_history(
             seen.add((w.namespace, pod, container, stamp))
             s = out.setdefault((w, container), Samples())
             s.pods.add(pod)
-            s.cpu.append((stamp, cpu))
-            s.memory.append((stamp, mem))
+            if cpu is not None:
+                s.cpu.append((stamp, cpu))
+            if mem is not None:
+                s.memory.append((stamp, mem))
 
 
 def _append_history(path: str, lines: list[dict[str, Any]]) -> None:

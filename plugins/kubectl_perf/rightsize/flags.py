@@ -22,6 +22,7 @@ from ..cli import (
 )
 from ..policy import Policy
 from ..quantity import QuantityError, parse_quantity
+from ..usage import AUTO, SOURCES
 from .compute import MEBI, MILLI, Strategy
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html", "patch", "patch-commands")
@@ -31,12 +32,16 @@ examples:
   kubectl perf rightsize -n shop --prometheus http://prometheus.monitoring:9090
   kubectl perf rightsize -A --prometheus https://prom.example --prometheus-token-file /var/run/token --history 7d
   kubectl perf rightsize -n shop --duration 10m --interval 30s --history-file ~/.cache/rightsize.jsonl
+  kubectl perf rightsize -n shop --usage-source kubelet --duration 5m   the kubelets, without metrics-server
   kubectl perf rightsize -n shop --prometheus URL -o patch > rightsize.yaml
 
 Usage comes from Prometheus (--prometheus: range queries over --history of
 rate(container_cpu_usage_seconds_total) and container_memory_working_set_bytes, one
-namespace and --prometheus-batch pods per query) or, without it, from metrics.k8s.io
-sampled for --duration every --interval (with --history-file, kept across runs).
+namespace and --prometheus-batch pods per query) or, without it, sampled for --duration every
+--interval (with --history-file, kept across runs) from metrics.k8s.io or, with --usage-source
+kubelet (auto: when metrics.k8s.io is not served), from the kubelets' /metrics/resource of the
+nodes running the workloads' pods: CPU is the counter's rate between consecutive reads, so N
+reads give N-1 CPU samples (basis: cpuSamples, memorySamples, cpuFrom).
 
 Strategy: CPU request = the --cpu-percentile of usage (nearest rank), at least --cpu-min;
 no CPU limit (or --cpu-limit-ratio x the request); memory request = limit = the peak
@@ -45,7 +50,9 @@ judged by the padding policy's rules (those the admission webhook runs) against 
 nodes: a recommendation the webhook would deny is flagged and left out of -o patch.
 
 exit status: 0 ok; 1 an error (the cluster or Prometheus could not be read);
-2 bad flags, policy file or history file."""
+2 bad flags, policy file or history file; 3 sampling read no usage at all (metrics.k8s.io
+unavailable under --usage-source metrics-server or forbidden to this user, or not served and no
+kubelet readable: nodes/NODE/proxy forbidden): every workload is insufficient data, with a note."""
 
 
 def duration(text: str) -> float:
@@ -132,13 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--prometheus-timeout", type=request_timeout, default=60.0, metavar="DURATION", help="wait this long for each query (default 60s)"
     )
     samp = p.add_argument_group("sampling (without --prometheus)")
-    samp.add_argument("--duration", type=duration, default=300.0, metavar="DURATION", help="sample metrics.k8s.io this long (default 5m)")
+    samp.add_argument("--duration", type=duration, default=300.0, metavar="DURATION", help="sample usage this long (default 5m)")
     samp.add_argument(
         "--interval",
         type=seconds,
         default=15.0,
         metavar="SECONDS",
         help="seconds between samples (default 15, metrics-server's resolution)",
+    )
+    samp.add_argument(
+        "--usage-source",
+        choices=SOURCES,
+        metavar="{" + ",".join(SOURCES) + "}",
+        help="what is sampled: metrics.k8s.io (metrics-server), the kubelets' /metrics/resource through nodes/NODE/proxy "
+        "(only the nodes running the workloads' pods; CPU is a counter: N reads give N-1 CPU samples), or auto "
+        "(default): metrics-server, the kubelets when metrics.k8s.io is not served",
     )
     samp.add_argument("--history-file", metavar="FILE", help="JSON lines of samples: read, then appended to, so runs build up history")
     strat = p.add_argument_group("strategy")
@@ -186,6 +201,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--prometheus {args.prometheus!r}: use an http:// or https:// URL")
         if args.history_file:
             p.error("--history-file keeps sampled history; with --prometheus the history is Prometheus's")
+        if args.usage_source:
+            p.error("--usage-source chooses what is sampled without --prometheus")
         if args.history / args.step > 11_000:
             p.error("--history / --step is more than 11,000 points per series, which Prometheus refuses: raise --step")
     elif args.prometheus_header or args.prometheus_token_file:
@@ -211,10 +228,11 @@ class Sampling:
     duration: float
     interval: float
     history_file: str | None
+    usage_source: str = AUTO  # --usage-source: usage.AUTO, METRICS_SERVER or KUBELET
 
     @property
     def rounds(self) -> int:
-        """Reads of metrics.k8s.io: one at the start, then one each interval to the end."""
+        """Reads of usage: one at the start, then one each interval to the end."""
         return math.floor(self.duration / self.interval + 1e-9) + 1  # 1 / 0.1 is 9.99...: not 9 rounds
 
 
@@ -246,7 +264,7 @@ def options(args: argparse.Namespace) -> RightsizeOptions:
             args.prometheus_timeout,
         )
     else:
-        source = Sampling(args.duration, args.interval, args.history_file)
+        source = Sampling(args.duration, args.interval, args.history_file, args.usage_source or AUTO)
     strategy = Strategy(
         args.cpu_percentile,
         args.cpu_min,
