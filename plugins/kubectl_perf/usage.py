@@ -254,6 +254,8 @@ def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENC
             out.samples[node] = sample
 
     if names:
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import (start-up time)
+
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(names)))) as pool:
             list(pool.map(one, names))
     if out.forbidden:
