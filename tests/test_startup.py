@@ -22,7 +22,7 @@ import pytest
 import yaml
 from conftest import BIN, Sim, env_for, kubectl
 from inproc import perf
-from kubectl_perf import __version__, cli
+from kubectl_perf import __version__, launch
 from kubectl_perf.launch import PLUGINS
 
 HEAVY = ("kubernetes", "urllib3", "yaml", "jsonschema", "orjson")
@@ -73,11 +73,13 @@ def test_help_imports_nothing_heavy(generated: Sim) -> None:
 @pytest.mark.parametrize("sub", list(PLUGINS))
 def test_the_stored_help_is_what_the_parser_prints(sub: str) -> None:
     """_helptext.py is current: regenerate it with
-    `.venv/bin/python -m kubectl_perf.cli --write-help plugins/kubectl_perf/_helptext.py` when flags change."""
+    `.venv/bin/python -m kubectl_perf.launch --write-help plugins/kubectl_perf/_helptext.py` when flags change."""
     from kubectl_perf import _helptext
 
     assert _helptext.VERSION == __version__
-    assert _helptext.HELP[sub] == cli.plugin_help(sub), "run: python -m kubectl_perf.cli --write-help plugins/kubectl_perf/_helptext.py"
+    assert _helptext.HELP[sub] == launch.plugin_help(sub), (
+        "run: python -m kubectl_perf.launch --write-help plugins/kubectl_perf/_helptext.py"
+    )
     # and the full parser prints it too, for --help among other flags
     result = perf(None, sub, "--util" if sub == "capacity" else "--help", "--help")
     assert result.returncode == 0 and result.stdout == _helptext.HELP[sub]
@@ -85,9 +87,9 @@ def test_the_stored_help_is_what_the_parser_prints(sub: str) -> None:
 
 def test_help_has_one_width_whatever_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    wide = cli.plugin_help("capacity")
+    wide = launch.plugin_help("capacity")
     monkeypatch.setenv("COLUMNS", "60")
-    assert cli.plugin_help("capacity") == wide  # the examples (epilog) keep their own layout
+    assert launch.plugin_help("capacity") == wide  # the examples (epilog) keep their own layout
 
 
 # -- what needs the client, through the real kubectl beside it ----------------------------------
