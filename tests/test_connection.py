@@ -295,3 +295,15 @@ def test_v6_logs_each_request_and_v8_masks_the_token(generated: Sim) -> None:
     assert "authorization: bearer <masked>" in verbose.stderr.lower() and generated.token not in verbose.stderr
     assert "Response Headers:" in verbose.stderr
     assert "authorization" not in perf(generated.kubeconfig, "capacity").stderr.lower()  # silent by default
+
+
+def test_a_streamed_kubelet_read_has_its_own_bound(silent: int, tmp_path: Path) -> None:
+    """A node's /metrics/resource streamed through a proxy that never answers gives up after the
+    read's own timeout (kubelet.NODE_TIMEOUT in use, shortened here), not the 90 s read limit."""
+    import time
+
+    cluster = api.Cluster(api.Connection(str(_kubeconfig(tmp_path, f"http://127.0.0.1:{silent}"))))
+    started = time.monotonic()
+    with pytest.raises(api.ApiError, match=f"127.0.0.1:{silent}"):
+        list(cluster.stream_lines("/api/v1/nodes/n1/proxy/metrics/resource", timeout=0.3))
+    assert time.monotonic() - started < 5

@@ -220,7 +220,7 @@ def test_kubelet_rounds_dedupe_repeated_stats_and_skip_restarts() -> None:
         def __init__(self) -> None:
             self.n = 0
 
-        def stream_lines(self, path: str) -> list[bytes]:
+        def stream_lines(self, path: str, timeout: float | None = None) -> list[bytes]:
             assert path == "/api/v1/nodes/n1/proxy/metrics/resource"
             at, cpu, mib = reads[self.n]
             self.n += 1

@@ -102,7 +102,8 @@ class FakeKubelets:
     def __init__(self, fail: dict[str, int]) -> None:
         self.fail, self.lock, self.now, self.most, self.reads = fail, threading.Lock(), 0, 0, 0
 
-    def stream_lines(self, path: str, query: Any = None) -> Iterator[bytes]:
+    def stream_lines(self, path: str, query: Any = None, timeout: float | None = None) -> Iterator[bytes]:
+        assert timeout == 10.0, "each kubelet read carries its own bound (README: 10 s per read)"
         node = path.split("/")[4]
         with self.lock:
             self.now += 1

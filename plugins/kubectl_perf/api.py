@@ -375,9 +375,10 @@ class Cluster:
         """GET a JSON document; timeout (seconds) bounds this request alone (one node's kubelet)."""
         return _decode(self._request(path, query, timeout=timeout).data, path)
 
-    def stream_lines(self, path: str, query: dict[str, Any] | None = None) -> Iterator[bytes]:
-        """GET a text document line by line, without holding it whole (cAdvisor dumps)."""
-        yield from self._lines(path, self._request(path, query, accept="text/plain"))
+    def stream_lines(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Iterator[bytes]:
+        """GET a text document line by line, without holding it whole (cAdvisor dumps); timeout
+        (seconds) bounds this request alone (one node's kubelet), as for get."""
+        yield from self._lines(path, self._request(path, query, accept="text/plain", timeout=timeout))
 
     def _lines(self, path: str, raw: Any) -> Iterator[bytes]:
         try:

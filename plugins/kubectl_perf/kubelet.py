@@ -8,6 +8,10 @@ from urllib.parse import quote
 
 from .api import ApiError
 
+# Seconds for one node's read (a request through the node proxy): a kubelet that does not answer
+# must not hold the table, while a busy node's dump or summary still arrives.
+NODE_TIMEOUT = 10.0
+
 PATHS = {
     "cadvisor": "metrics/cadvisor",
     "resource": "metrics/resource",

@@ -74,6 +74,10 @@ class Response:
         while True:
             chunk = self._resp.read1(amount)
             if not chunk:
+                # read1 leaves a Content-Length body that it read to the end open (it closes only on a
+                # short read), and an open response cannot go back to the pool: read() closes it, so
+                # the kept-alive connection is reused rather than a new TLS handshake per kubelet dump.
+                self._resp.read()
                 return
             yield chunk
 

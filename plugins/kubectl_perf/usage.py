@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .api import ApiError, MetricsUnavailable, node_metrics_path, pod_metrics_path
-from .kubelet import Forbidden, node_error, proxy_path
+from .kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
 from .promtext import Parser
 
 Obj = dict[str, Any]
@@ -32,7 +32,6 @@ AUTO, METRICS_SERVER, KUBELET = "auto", "metrics-server", "kubelet"
 SOURCES = (AUTO, METRICS_SERVER, KUBELET)
 DEFAULT_WINDOW = 15.0  # seconds: metrics-server's default resolution
 CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
-NODE_TIMEOUT = 10.0  # seconds per read: a kubelet that does not answer must not hold the table
 STALE_WINDOWS = 2  # metrics-server's figures older than this many windows are stale
 
 # The kubelet's resource metrics (/metrics/resource, stable since 1.29): what metrics-server reads.
@@ -175,7 +174,7 @@ def read_kubelets(
             return None
         try:
             taken = time.time()
-            return fold(cluster.stream_lines(proxy_path(node, "resource")), taken)
+            return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
         except ApiError as err:
             wrapped = node_error(node, err)
             with lock:
@@ -240,7 +239,7 @@ def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENC
             return
         try:
             taken = time.time()
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource")), taken)
+            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
         except ApiError as err:
             wrapped = node_error(node, err)
             with lock:
@@ -341,7 +340,7 @@ def kubelet_clock(cluster: Any, names: Sequence[str], node_items: Sequence[Mappi
     served = {(i.get("metadata") or {}).get("name") for i in node_items}
     for node in [n for n in names if n in served][:1]:
         try:
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource")), time.time())
+            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), time.time())
         except ApiError:
             return None
         return sample.at

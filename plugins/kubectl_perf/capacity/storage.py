@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import ApiError
-from ..kubelet import Forbidden, node_error, proxy_path
+from ..kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
 
 STORAGE = "ephemeral-storage"
 CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
-NODE_TIMEOUT = 10.0  # seconds per node: a kubelet that does not answer must not hold the table
 
 
 @dataclass
