@@ -4,13 +4,20 @@ a node cannot be read. Used by cadvisor (metrics, summaries), capacity (ephemera
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
 from .api import ApiError
 
+T = TypeVar("T")
+
 # Seconds for one node's read (a request through the node proxy): a kubelet that does not answer
 # must not hold the table, while a busy node's dump or summary still arrives.
 NODE_TIMEOUT = 10.0
+CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
 
 PATHS = {
     "cadvisor": "metrics/cadvisor",
@@ -41,3 +48,45 @@ def node_error(node: str, err: ApiError) -> ApiError:
     if err.status == 404:
         return ApiError(f"node {node}: not found, or the kubelet does not serve this endpoint (404)", 404)
     return ApiError(f"node {node}: {err}", err.status)
+
+
+@dataclass
+class NodeReads(Generic[T]):
+    """What each_node got: each read node's answer, why the others were not read, or the 403 that stopped all."""
+
+    got: dict[str, T] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # node -> the one line a user sees
+    forbidden: str = ""  # nodes/proxy is not granted: no node can be read
+
+
+def each_node(nodes: Sequence[str], read: Callable[[str], T], concurrency: int = CONCURRENCY) -> NodeReads[T]:
+    """read(node) for every node, at most `concurrency` at once. A node's ApiError is its line in
+    `failed`; the first 403 stops the rest (nodes/proxy is one grant for every node). The one fan-out
+    behind capacity's ephemeral-storage, the kubelet usage source and rightsize's sampling."""
+    out: NodeReads[T] = NodeReads()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def one(node: str) -> None:
+        if stop.is_set():
+            return
+        try:
+            got = read(node)
+        except ApiError as err:
+            wrapped = node_error(node, err)
+            with lock:
+                if isinstance(wrapped, Forbidden):
+                    stop.set()
+                    out.forbidden = out.forbidden or str(err)
+                else:
+                    out.failed[node] = str(wrapped)
+            return
+        with lock:
+            out.got[node] = got
+
+    if nodes:
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import (start-up time: issue 20)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes)))) as pool:
+            list(pool.map(one, nodes))
+    return out

@@ -16,14 +16,13 @@ forbidden (a separate RBAC grant from nodes) is one note and no kubelet usage.""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .api import ApiError, MetricsUnavailable, node_metrics_path, pod_metrics_path
-from .kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
+from .kubelet import CONCURRENCY, NODE_TIMEOUT, each_node, proxy_path
 from .promtext import Parser
 
 Obj = dict[str, Any]
@@ -31,7 +30,6 @@ Obj = dict[str, Any]
 AUTO, METRICS_SERVER, KUBELET = "auto", "metrics-server", "kubelet"
 SOURCES = (AUTO, METRICS_SERVER, KUBELET)
 DEFAULT_WINDOW = 15.0  # seconds: metrics-server's default resolution
-CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
 STALE_WINDOWS = 2  # metrics-server's figures older than this many windows are stale
 
 # The kubelet's resource metrics (/metrics/resource, stable since 1.29): what metrics-server reads.
@@ -165,34 +163,12 @@ def read_kubelets(
 ) -> KubeletReads:
     """Every named node's /metrics/resource, twice `window` seconds apart (once with 0)."""
     out = KubeletReads()
-    lock = threading.Lock()
-    stop = threading.Event()
-    firsts: dict[str, Sample] = {}
-
-    def one(node: str) -> Sample | None:
-        if stop.is_set():
-            return None
-        try:
-            taken = time.time()
-            return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
-        except ApiError as err:
-            wrapped = node_error(node, err)
-            with lock:
-                if isinstance(wrapped, Forbidden):
-                    stop.set()
-                    out.forbidden = out.forbidden or str(err)
-                else:
-                    out.failed[node] = str(wrapped)
-            return None
 
     def round_of(nodes: Sequence[str]) -> dict[str, Sample]:
-        if not nodes:
-            return {}
-        from concurrent.futures import ThreadPoolExecutor  # here, not at import: capacity without --util never reads a kubelet
-
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes)))) as pool:
-            got = dict(zip(nodes, pool.map(one, nodes), strict=True))
-        return {n: s for n, s in got.items() if s is not None}
+        reads = read_round(cluster, nodes, concurrency)
+        out.failed.update(reads.failed)
+        out.forbidden = out.forbidden or reads.forbidden
+        return reads.samples
 
     started = time.monotonic()
     firsts = round_of(names)
@@ -230,36 +206,15 @@ def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENC
     """Each named node's /metrics/resource read once, at most `concurrency` at once, with no window
     logic: for a caller that samples over many rounds and works out rates itself (rightsize). The
     first 403 (nodes/proxy not granted: no node can be read) stops the round."""
-    out = Round()
-    lock = threading.Lock()
-    stop = threading.Event()
 
-    def one(node: str) -> None:
-        if stop.is_set():
-            return
-        try:
-            taken = time.time()
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
-        except ApiError as err:
-            wrapped = node_error(node, err)
-            with lock:
-                if isinstance(wrapped, Forbidden):
-                    stop.set()
-                    out.forbidden = out.forbidden or str(err)
-                else:
-                    out.failed[node] = str(wrapped)
-            return
-        with lock:
-            out.samples[node] = sample
+    def one(node: str) -> Sample:
+        taken = time.time()
+        return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
 
-    if names:
-        from concurrent.futures import ThreadPoolExecutor  # here, not at import (start-up time)
-
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(names)))) as pool:
-            list(pool.map(one, names))
-    if out.forbidden:
-        return Round(forbidden=out.forbidden)
-    return out
+    reads = each_node(names, one, concurrency)
+    if reads.forbidden:
+        return Round(forbidden=reads.forbidden)
+    return Round(reads.got, reads.failed)
 
 
 def kubelet_notes(reads: KubeletReads, asked: int, window: float, why: str) -> list[str]:

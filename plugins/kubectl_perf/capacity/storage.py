@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api import ApiError
-from ..kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
+from ..kubelet import CONCURRENCY, NODE_TIMEOUT, each_node, proxy_path
 
 STORAGE = "ephemeral-storage"
-CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
 
 
 @dataclass
@@ -70,28 +68,12 @@ def read(cluster: Any, nodes: Sequence[str], concurrency: int = CONCURRENCY, tim
     """The summaries of `nodes`, at most `concurrency` at a time, folded as they arrive."""
     usage = StorageUsage(asked=len(nodes))
     lock = threading.Lock()
-    stop = threading.Event()
 
     def one(node: str) -> None:
-        if stop.is_set():
-            return
-        try:
-            summary = cluster.get(proxy_path(node, "summary"), timeout=timeout)
-        except ApiError as err:
-            wrapped = node_error(node, err)
-            with lock:
-                if isinstance(wrapped, Forbidden):
-                    stop.set()
-                    usage.forbidden = usage.forbidden or str(err)
-                else:
-                    usage.failed[node] = str(wrapped)
-            return
-        with lock:
+        summary = cluster.get(proxy_path(node, "summary"), timeout=timeout)
+        with lock:  # folded as it arrives: no node's whole summary is kept
             fold(summary if isinstance(summary, dict) else {}, node, usage)
 
-    if nodes:
-        from concurrent.futures import ThreadPoolExecutor  # here, not at import: only ephemeral-storage reads kubelets
-
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(nodes)))) as pool:
-            list(pool.map(one, nodes))
+    reads = each_node(nodes, one, concurrency)
+    usage.failed, usage.forbidden = reads.failed, reads.forbidden
     return usage
