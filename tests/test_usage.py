@@ -77,6 +77,15 @@ def test_two_samples_give_metrics_servers_figures() -> None:
     assert items("node-x", sample(FIRST), sample(SECOND), "data")[1] == []
 
 
+def test_node_rows_alone_skip_the_container_series() -> None:
+    """capacity's node rows (no --pods) fold the two node series only: the same node figures
+    (1 core, 2.5 GB, as above), no container held."""
+    first, second = (fold(t.splitlines(), taken=0.0, pods=False) for t in (FIRST, SECOND))
+    assert (first.cpu, first.memory, first.start, second.cpu) == ({}, {}, {}, {})
+    node, pods = items("node-x", first, second, None)
+    assert node is not None and node["usage"] == {"cpu": "1000000000n", "memory": "2500000000"} and pods == []
+
+
 def test_one_sample_is_the_counter_since_start() -> None:
     node, pods = items("node-x", sample(SECOND), None, None)
     # no node CPU: its counter runs from a boot /metrics/resource does not give; memory as read

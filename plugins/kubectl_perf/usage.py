@@ -39,6 +39,7 @@ CPU = "container_cpu_usage_seconds_total"
 MEMORY = "container_memory_working_set_bytes"
 START = "container_start_time_seconds"
 METRICS = frozenset({NODE_CPU, NODE_MEMORY, CPU, MEMORY, START})
+NODE_METRICS = frozenset({NODE_CPU, NODE_MEMORY})
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ class Sample:
     start: dict[tuple[str, str, str], float] = field(default_factory=dict)  # container start (unix seconds)
 
 
-def fold(lines: Iterable[bytes], taken: float) -> Sample:
-    """The lines of one /metrics/resource read as a Sample."""
-    parser = Parser(METRICS)
+def fold(lines: Iterable[bytes], taken: float, pods: bool = True) -> Sample:
+    """The lines of one /metrics/resource read as a Sample; without `pods`, the node's two series
+    alone (the container series, most of the read, are skipped by name, not parsed: node rows)."""
+    parser = Parser(METRICS if pods else NODE_METRICS)
     sample = Sample(at=taken)
     newest: int | None = None
     for s in parser.checked(lines):
@@ -160,12 +162,13 @@ def read_kubelets(
     namespace: str | None = None,
     concurrency: int = CONCURRENCY,
     sleep: Callable[[float], None] = time.sleep,
+    pods: bool = True,
 ) -> KubeletReads:
     """Every named node's /metrics/resource, twice `window` seconds apart (once with 0)."""
     out = KubeletReads()
 
     def round_of(nodes: Sequence[str]) -> dict[str, Sample]:
-        reads = read_round(cluster, nodes, concurrency)
+        reads = read_round(cluster, nodes, concurrency, pods)
         out.failed.update(reads.failed)
         out.forbidden = out.forbidden or reads.forbidden
         return reads.samples
@@ -202,14 +205,14 @@ class Round:
     forbidden: str = ""  # nodes/proxy refused: no node can be read
 
 
-def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENCY) -> Round:
+def read_round(cluster: Any, names: Sequence[str], concurrency: int = CONCURRENCY, pods: bool = True) -> Round:
     """Each named node's /metrics/resource read once, at most `concurrency` at once, with no window
     logic: for a caller that samples over many rounds and works out rates itself (rightsize). The
     first 403 (nodes/proxy not granted: no node can be read) stops the round."""
 
     def one(node: str) -> Sample:
         taken = time.time()
-        return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken)
+        return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), taken, pods)
 
     reads = each_node(names, one, concurrency)
     if reads.forbidden:
@@ -295,7 +298,7 @@ def kubelet_clock(cluster: Any, names: Sequence[str], node_items: Sequence[Mappi
     served = {(i.get("metadata") or {}).get("name") for i in node_items}
     for node in [n for n in names if n in served][:1]:
         try:
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), time.time())
+            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), time.time(), pods=False)
         except ApiError:
             return None
         return sample.at
@@ -357,7 +360,7 @@ def read_usage(
 
 def from_kubelets(cluster: Any, names: Sequence[str], window: float, pods: bool, namespace: str | None, why: str) -> Usage:
     """The kubelet source alone; `why` starts its note (the metrics API's error, or the flag)."""
-    reads = read_kubelets(cluster, names, window, namespace)
+    reads = read_kubelets(cluster, names, window, namespace, pods=pods)
     notes = kubelet_notes(reads, len(names), window, why)
     if reads.forbidden or (names and not reads.nodes and not reads.pods):  # nothing read: usage is unknown
         return Usage(unavailable=notes[0], status=403 if reads.forbidden else 0)
