@@ -299,3 +299,52 @@ def test_clusters_are_read_at_most_four_at_once() -> None:
     assert [r.context for r in results] == names  # in the order given, whatever finished first
     assert [r for r in results if isinstance(r, Unreachable)] == [Unreachable("c3", "refused")]
     assert [r.value for r in results if isinstance(r, Read)][:3] == ["read c0", "read c1", "read c2"]
+
+
+# -- which kubelets the cAdvisor section scrapes (--cadvisor-nodes) -----------------------------
+def test_cadvisor_nodes_chooses_breaches_then_cpu_limited_nodes(fixture_cluster: Sim) -> None:
+    """tests/data/cluster.yaml by hand: node-b breaches its padding (81% used against a 75% target);
+    node-a runs four CPU-limited containers (sandboxed/app 200m, web-2's app, proxy and its init
+    container setup); node-gpu none. So one node is node-b, two are node-b and node-a."""
+    for count, expected in (("1", {"node-b"}), ("2", {"node-b", "node-a"})):
+        run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "--cadvisor-nodes", count, "-v", "6")
+        assert run.returncode == 0, run.stderr
+        c = json.loads(run.stdout)["clusters"][0]["cadvisor"]
+        assert c["scope"]["nodesScraped"] == len(expected) and c["scope"]["nodes"] == 3
+        assert "padding breach first" in c["scope"]["chosenBy"]
+        scraped = {p.split("/")[4] for p in requests_logged(run.stderr) if p.endswith("/proxy/metrics/cadvisor")}
+        assert scraped == expected, count
+        assert {r["node"] for r in c["containers"]} <= expected
+    # the default (16) covers these 3 nodes: every node, no rule to state
+    every = report(fixture_cluster)["clusters"][0]["cadvisor"]["scope"]
+    assert every == {"nodesScraped": 3, "nodes": 3, "chosenBy": None}
+    page = perf(fixture_cluster.kubeconfig, "report", "--cadvisor-interval", "0", "--cadvisor-nodes", "1")
+    assert "1 of 3 nodes scraped: nodes in padding breach first" in page.stdout
+
+
+def test_cadvisor_nodes_takes_a_count_or_all(fixture_cluster: Sim) -> None:
+    assert report(fixture_cluster, "--cadvisor-nodes", "all")["clusters"][0]["cadvisor"]["scope"]["nodesScraped"] == 3
+    for bad in ("0", "-1", "some"):
+        run = perf(fixture_cluster.kubeconfig, "report", "--cadvisor-nodes", bad)
+        assert run.returncode == 2 and run.stderr.startswith("error: ") and "--cadvisor-nodes" in run.stderr, run.stderr
+
+
+def test_cpu_limited_counts_containers_under_a_cpu_limit() -> None:
+    from kubectl_perf.report.choice import NodeFacts, cpu_limited, rank
+
+    limits = {"resources": {"limits": {"cpu": "1"}}}
+    pods = [
+        {"spec": {"nodeName": "a", "containers": [limits, {}], "initContainers": [limits]}},  # 2 of 3
+        {"spec": {"nodeName": "b", "resources": {"limits": {"cpu": "2"}}, "containers": [{}, {}]}},  # pod-level: both
+        {"spec": {"nodeName": "c", "containers": [{"resources": {"limits": {"memory": "1Gi"}}}]}},  # none
+        {"spec": {"containers": [limits]}},  # not bound to a node
+    ]
+    assert cpu_limited(pods) == {"a": 2, "b": 2}
+    facts = {
+        "idle-limited": NodeFacts(cpu_used=0.1, cpu_limited=5),
+        "busy-limited": NodeFacts(cpu_used=0.9, cpu_limited=1),
+        "busy-unlimited": NodeFacts(cpu_used=0.95),
+        "breach": NodeFacts(breach=True),
+    }
+    assert rank(sorted(facts), facts, None) == ["breach", "busy-limited", "idle-limited", "busy-unlimited"]
+    assert rank(sorted(facts), facts, 2) == ["breach", "busy-limited"]

@@ -270,8 +270,13 @@ def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) 
             for name in names:
                 query = {"fieldSelector": f"spec.nodeName={name},{RUNNING_PODS}"}
                 cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)
-        else:
-            acc = cluster.fold("/api/v1/pods", Chosen, Chosen.add, {"fieldSelector": RUNNING_PODS}, limit=chunk_size)
+        else:  # one list for all; only the pods on these nodes are folded (the report scrapes a few of many)
+            wanted = set(names)
+
+            def add(into: Chosen, items: list[dict[str, Any]]) -> None:
+                into.add([p for p in items if (p.get("spec") or {}).get("nodeName") in wanted])
+
+            acc = cluster.fold("/api/v1/pods", Chosen, add, {"fieldSelector": RUNNING_PODS}, limit=chunk_size)
     except ApiError as err:
         notes.add(
             f"cannot list pods ({err}): limits come from the cgroups, requests are not shown ({NO_SPEC_REQUESTS}); "

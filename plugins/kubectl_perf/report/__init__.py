@@ -43,13 +43,17 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 
     cluster = SharedCluster(Cluster(options.connection))
     cluster.get("/version")  # unreachable or refused: the whole cluster is a note, not four missing sections
+    made: dict[str, sections.Section] = {}
     makers = {
         "capacity": lambda: sections.capacity(cluster, options.capacity),
-        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor),
+        # after capacity (SECTIONS' order): its padding verdicts and CPU figures choose the nodes to scrape
+        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor, options.cadvisor_nodes, made.get("capacity")),
         "images": lambda: sections.images(cluster, options.images),
         "audit": lambda: sections.audit(cluster, options.audit),
     }
-    made = {name: sections.guarded(name, makers[name]) for name in sections.SECTIONS if name in options.sections}
+    for section in sections.SECTIONS:
+        if section in options.sections:
+            made[section] = sections.guarded(section, makers[section])
     return ClusterPage(name, cluster.host, made, figures(made, options.top))
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..cli import Parser, add_connection_flags, add_policy_flags, connection, positive_int
 from ..contexts import add_context_lists, several
 from ..images.flags import label_key
+from .choice import DEFAULT_NODES
 
 if TYPE_CHECKING:
     from ..api import Connection
@@ -32,6 +33,7 @@ examples:
   kubectl perf report -o json                        one object per section
   kubectl perf report --cadvisor-interval 0          one cAdvisor scrape (since-start figures), no 10 s wait
   kubectl perf report --sections capacity,audit,images   no cAdvisor scrapes
+  kubectl perf report --cadvisor-nodes all           scrape every kubelet (default: the 16 most likely to throttle)
   kubectl perf report --context prod-eu,prod-us      a section per cluster, read 4 at a time
   kubectl perf report --all-contexts --out fleet/
 
@@ -53,6 +55,16 @@ def interval(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be 0 (one scrape) or more")
     return value
+
+
+def node_count(text: str) -> int | None:
+    """--cadvisor-nodes: a number of nodes, or all (None)."""
+    if text == "all":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"invalid node count {text!r}: use a number of nodes, e.g. 16, or all") from None
 
 
 def section_list(text: str) -> tuple[str, ...]:
@@ -87,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         metavar="SECONDS",
         help="seconds between cAdvisor's two scrapes (default 10); 0: one scrape, averages since each container started",
+    )
+    what.add_argument(
+        "--cadvisor-nodes",
+        type=node_count,
+        default=DEFAULT_NODES,
+        metavar="N|all",
+        help=f"scrape N kubelets for the cAdvisor section (default {DEFAULT_NODES}): nodes in padding breach first, then "
+        "those running CPU-limited containers, busiest by CPU first; all: every node",
     )
     what.add_argument(
         "--sections",
@@ -125,6 +145,7 @@ class ReportOptions:
     audit: AuditOptions
     images: ImagesOptions
     cadvisor: CadvisorOptions
+    cadvisor_nodes: int | None = DEFAULT_NODES  # kubelets the cAdvisor section scrapes; None: all
 
     def for_context(self, conn: Connection) -> ReportOptions:
         """The same run against another cluster."""
@@ -160,12 +181,27 @@ def options(args: argparse.Namespace) -> ReportOptions:
     scrapes = ["--once"] if args.cadvisor_interval == 0 else ["--interval", str(args.cadvisor_interval)]
     cadvisor = cadvisor_flags.options(
         cadvisor_flags.parse(
-            [*everywhere, "--summary", "--all-nodes", "--sort", "throttling", "--top", str(args.top), *scrapes, *policy, *padding]
+            [
+                *everywhere,
+                "--summary",
+                "--all-nodes",
+                "--concurrency",
+                "16",
+                "--sort",
+                "throttling",
+                "--top",
+                str(args.top),
+                *scrapes,
+                *policy,
+                *padding,
+            ]
         )
     )
     if args.pool_label:
         from ..capacity.options import GroupBy, Groups
 
         capacity = dataclasses.replace(capacity, view=Groups(GroupBy(args.pool_label, on_nodes=True)))
-    made = ReportOptions(conn, contexts, args.output, args.out, args.top, args.sections, capacity, audit, images, cadvisor)
+    made = ReportOptions(
+        conn, contexts, args.output, args.out, args.top, args.sections, capacity, audit, images, cadvisor, args.cadvisor_nodes
+    )
     return made.for_context(conn)

@@ -187,7 +187,7 @@ def cadvisor_section(s: Cadvisor, top: int) -> str:
         else "<p class=ok>No container flagged.</p>"
     )
     notes = "".join(f"<p class=sub>{escape(n)}</p>" for n in summary.notes.lines[:5])
-    return f"<p class=sub>{len(summary.nodes)} nodes scraped; throttling {when}.</p>{table}{notes}"
+    return f"<p class=sub>{escape(s.scope())}; throttling {when}.</p>{table}{notes}"
 
 
 def section_body(s: Section, top: int) -> str:

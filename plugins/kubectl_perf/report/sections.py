@@ -81,12 +81,21 @@ class Images:
 
 @dataclass
 class Cadvisor:
-    summary: SummaryReport
+    summary: SummaryReport  # its node table is cut to --top: not the nodes scraped
+    scraped: int = 0  # nodes whose kubelets were asked (one that failed is a note in the summary)
+    nodes: int = 0  # the cluster's nodes, of which `scraped` were chosen (report/choice.py)
+    chosen_by: str = ""  # the rule that chose them; "" when every node was read
 
     def document(self) -> dict[str, Any]:
         from ..cadvisor.output import document
 
-        return document(self.summary)
+        scope = {"nodesScraped": self.scraped, "nodes": self.nodes, "chosenBy": self.chosen_by or None}
+        return {"scope": scope, **document(self.summary)}
+
+    def scope(self) -> str:
+        """One line: how many nodes were scraped out of how many, and why those."""
+        read = f"{self.scraped} of {self.nodes} nodes scraped"
+        return f"{read}: {self.chosen_by}" if self.chosen_by else read
 
 
 Section = Capacity | Audit | Images | Cadvisor | Missing
@@ -197,8 +206,9 @@ def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
 
 
 # -- cadvisor ---------------------------------------------------------------------------------
-def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor | Missing:
-    """cadvisor --summary --all-nodes without the printing: one scrape (--cadvisor-interval 0) or two."""
+def cadvisor(cluster: SharedCluster, options: CadvisorOptions, count: int | None, capacity: Section | None) -> Cadvisor | Missing:
+    """cadvisor --summary --all-nodes without the printing, on `count` nodes (None: all) chosen by
+    report/choice.py from the capacity section and the shared pod list: one scrape (--cadvisor-interval 0) or two."""
     from ..cadvisor import fetch
     from ..cadvisor.flags import LiveNodes, Summary
     from ..cadvisor.summary import live_summary
@@ -207,7 +217,38 @@ def cadvisor(cluster: SharedCluster, options: CadvisorOptions) -> Cadvisor | Mis
     assert isinstance(source, LiveNodes) and isinstance(report, Summary)  # flags.py builds it so
     chosen = fetch.chosen_pods(cluster, source)
     nodes = fetch.nodes_to_read(cluster, source, chosen, objects=True)
+    every = len(nodes)
+    if count is not None and count < every:
+        picked = pick(cluster, list(nodes), count, capacity if isinstance(capacity, Capacity) else None, source.chunk_size)
+        nodes = {name: nodes[name] for name in picked}
     summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters)
     if nodes and not summary.nodes and summary.notes.failed:  # every kubelet refused or failed: nothing to summarise
         return Missing("cadvisor", f"no node could be scraped: {summary.notes.lines[0]}")
-    return Cadvisor(summary)
+    from .choice import RULE
+
+    return Cadvisor(summary, len(nodes), every, RULE if len(nodes) < every else "")
+
+
+def pick(cluster: SharedCluster, names: list[str], count: int, capacity: Capacity | None, chunk_size: int) -> list[str]:
+    """The `count` nodes most worth a scrape (report/choice.py): padding breaches and CPU use from
+    the capacity section, CPU-limited containers from the pod list the sections share."""
+    from ..padding import BREACH
+    from ..running_pods import with_running_pods
+    from .choice import NodeFacts, cpu_limited, rank
+
+    try:
+        limited = with_running_pods(cluster, None, None, chunk_size, lambda pages: cpu_limited(p for page in pages for p in page))
+    except ApiError:
+        limited = {}  # pods cannot be listed: the ranking weighs the capacity figures alone
+    rows = capacity.report.nodes if capacity is not None else {}
+    facts = {}
+    for name in names:
+        row = rows.get(name)
+        used = (row.node_usage or {}).get("cpu") if row is not None else None
+        allocatable = (row.amounts.allocatable or {}).get("cpu") if row is not None else None
+        facts[name] = NodeFacts(
+            breach=row is not None and row.padding.state == BREACH,
+            cpu_used=used / allocatable if used is not None and allocatable else 0.0,
+            cpu_limited=limited.get(name, 0),
+        )
+    return rank(names, facts, count)
