@@ -324,6 +324,20 @@ def test_events_forbidden_is_a_note_and_size_ranking(sim_factory: Any, tmp_path:
     assert {p["rankBasis"] for p in json.loads(ran.stdout)["prePull"]} == {"size"}
 
 
+def test_unknown_pull_sizes_print_a_question_mark(pulls_cluster: Sim) -> None:
+    """node:22's only pull is in 1.28's words, without a size: `?` in the table and html, null in json."""
+    table = perf(pulls_cluster, "--pulls", "--since", "1h")
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith(NODE22))
+    assert row.split() == [NODE22, "a", "1", "4.0s", "4.0s", "6.0s", "?", "0"]
+    html = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "html").stdout
+    cells = html.split(f'data-pulled="{NODE22}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>6.0s</td><td>?</td><td>0</td>" in cells
+    assert next(p for p in doc(pulls_cluster, "--pulls", "--since", "1h")["pulls"] if p["image"] == NODE22)["sizeBytes"] is None
+    csv = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "csv").stdout.splitlines()
+    assert f"{NODE22},a,1,4,4,6,,0,1" in csv  # machine output: the cell empty, no `?` to parse
+
+
 # -- perf-sim's generated pulls --------------------------------------------------------------
 def model_seconds(size: int) -> float:
     """perf-sim's documented pull-rate model (README): 1 s of round trips, then 25 MB/s."""

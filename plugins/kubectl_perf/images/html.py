@@ -66,7 +66,7 @@ def _pulls(result: ImageReport) -> str:
     rows = "".join(
         f'<tr data-pulled="{escape(r.image)}" data-pool="{escape(r.pool)}"><td>{escape(r.image)}</td><td>{escape(r.pool)}</td>'
         f"<td>{r.pulls}</td><td>{_secs(r.median)}</td><td>{_secs(r.max)}</td><td>{_secs(r.median_waiting)}</td>"
-        f"<td>{human(r.size) if r.size is not None else ''}</td><td>{r.hits}</td></tr>"
+        f"<td>{human(r.size)}</td><td>{r.hits}</td></tr>"
         for r in result.pulls
     )
     longest = max((f.ready or f.started or f.pulled or f.scheduled or 0.0 for f in result.startup), default=0.0) or 1.0

@@ -329,7 +329,7 @@ def pulls_columns(label: str) -> list[Column]:
         Column("MEDIAN", lambda r: seconds_text(r.median), lambda r: _round(r.median), right=True),
         Column("MAX", lambda r: seconds_text(r.max), lambda r: _round(r.max), right=True),
         Column("WITH WAITING", lambda r: seconds_text(r.median_waiting), lambda r: _round(r.median_waiting), right=True),
-        Column("SIZE", lambda r: human(r.size) if r.size is not None else "", lambda r: r.size, right=True),
+        Column("SIZE", lambda r: human(r.size), lambda r: r.size, right=True),  # `?` when no event said
         Column("ALREADY PRESENT", lambda r: str(r.hits), lambda r: r.hits, right=True),
         Column("NODES", lambda r: str(len(r.nodes)), lambda r: len(r.nodes), right=True, wide=True),
     ]
