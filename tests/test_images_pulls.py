@@ -314,14 +314,37 @@ def test_bad_since_is_one_line(pulls_cluster: Sim) -> None:
     assert ran.returncode == 2 and "invalid duration 'yesterday'" in ran.stderr and "Traceback" not in ran.stderr
 
 
-def test_events_forbidden_is_a_note_and_size_ranking(sim_factory: Any, tmp_path: Path) -> None:
-    path = tmp_path / "cluster.yaml"
+@pytest.fixture(scope="module")
+def events_forbidden(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("forbidden") / "cluster.yaml"
     path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS)))
-    sim = sim_factory("--objects", str(path), "--forbid-cluster-list", "events")
-    ran = perf(sim, "-o", "json")
+    return sim_factory("--objects", str(path), "--forbid-cluster-list", "events")
+
+
+FORBIDDEN_NOTE = 'note: cannot list events (403 Forbidden: events is forbidden: User "perf-sim-user" cannot list resource "events"'
+
+
+def test_events_forbidden_is_a_note_and_size_ranking(events_forbidden: Sim) -> None:
+    ran = perf(events_forbidden, "-o", "json")
     assert ran.returncode == 0, ran.stderr
-    assert "cannot list events (forbidden)" in ran.stderr
+    assert ran.stderr.startswith(FORBIDDEN_NOTE) and "pulls are unknown" in ran.stderr
     assert {p["rankBasis"] for p in json.loads(ran.stdout)["prePull"]} == {"size"}
+
+
+def test_events_forbidden_never_claims_no_pulls(events_forbidden: Sim) -> None:
+    """Unread is not none: no "the kubelets reported no pulls", no empty pulls table, json pulls null."""
+    for output in ("table", "wide", "json", "html"):
+        ran = perf(events_forbidden, "--pulls", "-o", output)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stderr.count("note: ") == 1 and ran.stderr.startswith(FORBIDDEN_NOTE), (output, ran.stderr)
+        assert "reported no pulls" not in ran.stderr + ran.stdout
+    table = perf(events_forbidden, "--pulls")
+    assert "PULLED IMAGE" not in table.stdout and "KUBELET HISTOGRAM POOL" in table.stdout and "PRE-PULL IMAGE" in table.stdout
+    d = doc(events_forbidden, "--pulls")
+    assert d["pulls"] is None and d["startup"][0]["pulledAfter"] is None
+    html = perf(events_forbidden, "--pulls", "-o", "html").stdout
+    assert '<p class="sub" id="events-unread">Events could not be read (403 Forbidden: events is forbidden' in html
+    assert "Pulls the kubelets measured (0)" not in html and "data-pulled=" not in html
 
 
 def test_unknown_pull_sizes_print_a_question_mark(pulls_cluster: Sim) -> None:

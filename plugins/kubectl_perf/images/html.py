@@ -97,10 +97,17 @@ def _pulls(result: ImageReport) -> str:
         if result.histogram_rows
         else ""
     )
-    return (
-        f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
+    measured = (
+        # unread is not none: no empty table that would say the kubelets pulled nothing
+        f'<h2>Pulls the kubelets measured</h2><p class="sub" id="events-unread">Events could not be read ({escape(result.events_unread)}): '
+        "the pulls are unknown, and the pre-pull plan ranks by size.</p>"
+        if result.events_unread
+        else f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
         "<table><tr><th>image</th><th>pool</th><th>pulls</th><th>median</th><th>max</th><th>with waiting</th><th>size</th>"
-        f"<th>already present</th></tr>{rows}</table>{hist_html}"
+        f"<th>already present</th></tr>{rows}</table>"
+    )
+    return (
+        f"{measured}{hist_html}"
         '<h2>Start-up per workload</h2><p class="legend"><span><i class="sw scheduled"></i>scheduled</span><span><i class="sw pulled"></i>'
         'images pulled</span><span><i class="sw started"></i>containers started</span><span><i class="sw ready"></i>ready</span> '
         "medians from pod creation</p>" + "".join(falls)

@@ -107,7 +107,7 @@ def startup_doc(f: Waterfall) -> dict[str, Any]:
 def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] | None = None) -> dict[str, Any]:
     inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
-    out = {
+    out: dict[str, Any] = {
         "summary": {
             "images": len(result.images),
             "uniqueBytes": result.unique_bytes,
@@ -137,8 +137,8 @@ def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] 
         "images": [image_doc(r) for r in result.sorted_images(sort)],
         "prePull": [pre_pull_doc(p) for p in result.pre_pull],
     }
-    if result.pulls is not None:  # --pulls
-        out["pulls"] = [pulls_doc(r) for r in result.pulls]
+    if result.pulls is not None:  # --pulls; null when the events could not be read (unknown, not none)
+        out["pulls"] = None if result.events_unread else [pulls_doc(r) for r in result.pulls]
         out["startup"] = [startup_doc(f) for f in result.startup]
         out["kubeletHistogram"] = [histogram_doc(h) for h in result.histogram_rows]
     if coverage is not None:  # --imagecache
@@ -418,7 +418,9 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             label = report.inventory.pool_label
             if csv:
                 return [Table(report.pulls, pulls_columns(label))]
-            out = [Table(report.pulls, pulls_columns(label)), Table(report.histogram_rows, histogram_rows_columns(label))]
+            # events unread: no pulls table, whose emptiness would read as "no pulls" (a note says why)
+            observed = [] if report.events_unread else [Table(report.pulls, pulls_columns(label))]
+            out = [*observed, Table(report.histogram_rows, histogram_rows_columns(label))]
             if view.output == "wide":
                 out.append(Table(report.startup, startup_columns()))
             return [*out, Table(report.pre_pull, pre_pull_columns())]
@@ -449,7 +451,9 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             return ["no kube-fledged ImageCache in the cluster"]
         return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
     if report.pulls is not None:
-        return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
+        if report.pulls or report.events_unread:  # unread: fetch's note says why, and none is not known
+            return []
+        return ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
