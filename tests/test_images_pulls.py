@@ -347,6 +347,12 @@ def test_events_forbidden_never_claims_no_pulls(events_forbidden: Sim) -> None:
     assert "Pulls the kubelets measured (0)" not in html and "data-pulled=" not in html
 
 
+def test_no_pulls_in_the_window_names_it(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "--since", "1m30s")  # the latest event is 5 minutes old
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == "note: no Pulled events in the last 1m30s: the kubelets reported no pulls\n"
+
+
 def test_unknown_pull_sizes_print_a_question_mark(pulls_cluster: Sim) -> None:
     """node:22's only pull is in 1.28's words, without a size: `?` in the table and html, null in json."""
     table = perf(pulls_cluster, "--pulls", "--since", "1h")
@@ -359,6 +365,25 @@ def test_unknown_pull_sizes_print_a_question_mark(pulls_cluster: Sim) -> None:
     assert next(p for p in doc(pulls_cluster, "--pulls", "--since", "1h")["pulls"] if p["image"] == NODE22)["sizeBytes"] is None
     csv = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "csv").stdout.splitlines()
     assert f"{NODE22},a,1,4,4,6,,0,1" in csv  # machine output: the cell empty, no `?` to parse
+
+
+def test_since_without_pulls_windows_the_pre_pull_plan_and_says_so(pulls_cluster: Sim) -> None:
+    """--since alone applies: the pre-pull plan counts the window's pulls (python on pool a: 2 in the
+    last hour, median with waiting (25 + 31.5) / 2; 3 without it, median of 25, 31.5, 100), and a note
+    says what it windowed, as --pulls is what lists them."""
+    windowed = perf(pulls_cluster, "--since", "1h")
+    assert windowed.returncode == 0, windowed.stderr
+    assert "28.2s x 2 = 56.5s" in windowed.stdout
+    assert "note: --since: the pre-pull plan counts the pulls in the last 1h (--pulls lists them)" in windowed.stderr
+    every = perf(pulls_cluster)
+    assert "31.5s x 3 = 1m34s" in every.stdout and "--since" not in every.stderr
+    cache = perf(pulls_cluster, "-o", "imagecache", "--since", "90m")
+    assert (
+        cache.returncode == 0
+        and cache.stderr == "note: --since: the pre-pull plan counts the pulls in the last 1h30m (--pulls lists them)\n"
+    )
+    # with --pulls the window is the pulls table's own: no such note
+    assert "--since" not in perf(pulls_cluster, "--pulls", "--since", "1h").stderr
 
 
 # -- perf-sim's generated pulls --------------------------------------------------------------

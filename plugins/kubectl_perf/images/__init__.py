@@ -58,7 +58,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     if caches is not None and (plan.namespace or plan.selector):
         notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
     report = inventory.report(inspected, notes, observed)  # takes the notes of every read above
-    report.events_unread = events_unread
+    report.events_unread, report.since = events_unread, plan.since
     covered = None
     if caches is not None:
         from .coverage import coverage

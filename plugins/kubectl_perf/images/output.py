@@ -297,6 +297,13 @@ def seconds_text(value: float | None) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
+def window_text(seconds: float) -> str:
+    """A --since window as kubectl users write one: 1h, 30m, 1h30m, 90s -> 1m30s."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n) or "0s"
+
+
 def _saved(p: PrePull) -> str:
     """12.4s x 3 = 37.2s where pulls were observed; `(by size)` where none was."""
     if p.seconds_saved is None:
@@ -395,6 +402,11 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
 def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: list[Coverage] | None = None) -> list[str]:
     """Print the report in the -o format; returns notes for stderr. `coverage`: per kube-fledged
     ImageCache (--imagecache), None when not asked."""
+    window = f" in the last {window_text(report.since)}" if report.since else ""
+    # --since without --pulls windows the pulls that rank the pre-pull plan and prints none: say so
+    windowed = []
+    if window and report.pulls is None and not report.events_unread:
+        windowed.append(f"--since: the pre-pull plan counts the pulls{window} (--pulls lists them)")
     if view.output == "imagecache":
         cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
@@ -402,7 +414,7 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
                 f"nothing to pre-pull: no image of at least {human(report.inventory.settings.min_size)} is missing from nodes that may run it"
             ]
         render.write(render.structured(cache, "yaml"))
-        return []
+        return windowed
     doc = document(report, view.sort, view.top, coverage)
     images = report.sorted_images(view.sort)
     shown = images[: view.top] if view.top else images
@@ -451,10 +463,12 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             return ["no kube-fledged ImageCache in the cluster"]
         return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
     if report.pulls is not None:
-        if report.pulls or report.events_unread:  # unread: fetch's note says why, and none is not known
-            return []
-        return ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
+        notes: list[str] = []
+        if not report.pulls and not report.events_unread:  # unread: fetch's note says why, and none is not known
+            notes.append(f"no Pulled events{window}: the kubelets reported no pulls")
+        return notes
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
+    notes.extend(windowed)
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
     return notes
