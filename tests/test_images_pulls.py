@@ -251,6 +251,7 @@ def test_startup_waterfall_per_workload(pulls_cluster: Sim) -> None:
         "pulledAfter": 45.0,
         "startedAfter": 47.5,
         "readyAfter": 57.5,
+        "stepsOutOfOrder": 0,
     }
     # api: only api-xyz-1 pulled (+60s); started (64+4)/2, ready (64+5)/2
     assert (

@@ -59,6 +59,10 @@ def _secs(value: float | None) -> str:
     return f"{value:.1f}s" if value is not None else ""
 
 
+def _out_of_order(steps: int) -> str:
+    return f" · {steps} step{'s' if steps > 1 else ''} out of order left out" if steps else ""
+
+
 def _pulls(result: ImageReport) -> str:
     """--pulls: observed pulls per image and pool, and each workload's start-up as a waterfall of bars."""
     if result.pulls is None:
@@ -83,7 +87,7 @@ def _pulls(result: ImageReport) -> str:
             last = max(last, at)
         falls.append(
             f'<div class="img" data-startup="{escape(f.workload.text())}"><div class="name">{escape(f.workload.text())}<br>'
-            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
+            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}{_out_of_order(f.out_of_order)}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
         )
     hist = "".join(
         f'<tr data-histogram="{escape(h.pool)}/{escape(h.size)}"><td>{escape(h.pool)}</td><td>{escape(h.size)}</td><td>{round(h.count)}</td>'

@@ -101,6 +101,7 @@ def startup_doc(f: Waterfall) -> dict[str, Any]:
         "pulledAfter": _round(f.pulled),
         "startedAfter": _round(f.started),
         "readyAfter": _round(f.ready),
+        "stepsOutOfOrder": f.out_of_order,
     }
 
 
@@ -463,7 +464,8 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             return ["no kube-fledged ImageCache in the cluster"]
         return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
     if report.pulls is not None:
-        notes: list[str] = []
+        shows_startup = view.output not in ("table", "csv", "tsv")
+        notes = out_of_order_notes(report.startup) if shows_startup else []
         if not report.pulls and not report.events_unread:  # unread: fetch's note says why, and none is not known
             notes.append(f"no Pulled events{window}: the kubelets reported no pulls")
         return notes
@@ -472,6 +474,16 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
     return notes
+
+
+def out_of_order_notes(startup: list[Waterfall]) -> list[str]:
+    """One note per workload whose pods had steps out of order, left out of its medians."""
+    return [
+        f"start-up of {f.workload.text()}: {f.out_of_order} step{'s' if f.out_of_order > 1 else ''} out of order "
+        "(before the pod's creation or the step before it) left out of its medians"
+        for f in startup
+        if f.out_of_order
+    ]
 
 
 def why_notes(rows: list[ImageRow]) -> list[str]:
