@@ -251,6 +251,7 @@ def test_startup_waterfall_per_workload(pulls_cluster: Sim) -> None:
         "pulledAfter": 45.0,
         "startedAfter": 47.5,
         "readyAfter": 57.5,
+        "stepsOutOfOrder": 0,
     }
     # api: only api-xyz-1 pulled (+60s); started (64+4)/2, ready (64+5)/2
     assert (
@@ -314,14 +315,76 @@ def test_bad_since_is_one_line(pulls_cluster: Sim) -> None:
     assert ran.returncode == 2 and "invalid duration 'yesterday'" in ran.stderr and "Traceback" not in ran.stderr
 
 
-def test_events_forbidden_is_a_note_and_size_ranking(sim_factory: Any, tmp_path: Path) -> None:
-    path = tmp_path / "cluster.yaml"
+@pytest.fixture(scope="module")
+def events_forbidden(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("forbidden") / "cluster.yaml"
     path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS)))
-    sim = sim_factory("--objects", str(path), "--forbid-cluster-list", "events")
-    ran = perf(sim, "-o", "json")
+    return sim_factory("--objects", str(path), "--forbid-cluster-list", "events")
+
+
+FORBIDDEN_NOTE = 'note: cannot list events (403 Forbidden: events is forbidden: User "perf-sim-user" cannot list resource "events"'
+
+
+def test_events_forbidden_is_a_note_and_size_ranking(events_forbidden: Sim) -> None:
+    ran = perf(events_forbidden, "-o", "json")
     assert ran.returncode == 0, ran.stderr
-    assert "cannot list events (forbidden)" in ran.stderr
+    assert ran.stderr.startswith(FORBIDDEN_NOTE) and "pulls are unknown" in ran.stderr
     assert {p["rankBasis"] for p in json.loads(ran.stdout)["prePull"]} == {"size"}
+
+
+def test_events_forbidden_never_claims_no_pulls(events_forbidden: Sim) -> None:
+    """Unread is not none: no "the kubelets reported no pulls", no empty pulls table, json pulls null."""
+    for output in ("table", "wide", "json", "html"):
+        ran = perf(events_forbidden, "--pulls", "-o", output)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stderr.count("note: ") == 1 and ran.stderr.startswith(FORBIDDEN_NOTE), (output, ran.stderr)
+        assert "reported no pulls" not in ran.stderr + ran.stdout
+    table = perf(events_forbidden, "--pulls")
+    assert "PULLED IMAGE" not in table.stdout and "KUBELET HISTOGRAM POOL" in table.stdout and "PRE-PULL IMAGE" in table.stdout
+    d = doc(events_forbidden, "--pulls")
+    assert d["pulls"] is None and d["startup"][0]["pulledAfter"] is None
+    html = perf(events_forbidden, "--pulls", "-o", "html").stdout
+    assert '<p class="sub" id="events-unread">Events could not be read (403 Forbidden: events is forbidden' in html
+    assert "Pulls the kubelets measured (0)" not in html and "data-pulled=" not in html
+
+
+def test_no_pulls_in_the_window_names_it(pulls_cluster: Sim) -> None:
+    ran = perf(pulls_cluster, "--pulls", "--since", "1m30s")  # the latest event is 5 minutes old
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr == "note: no Pulled events in the last 1m30s: the kubelets reported no pulls\n"
+
+
+def test_unknown_pull_sizes_print_a_question_mark(pulls_cluster: Sim) -> None:
+    """node:22's only pull is in 1.28's words, without a size: `?` in the table and html, null in json."""
+    table = perf(pulls_cluster, "--pulls", "--since", "1h")
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith(NODE22))
+    assert row.split() == [NODE22, "a", "1", "4.0s", "4.0s", "6.0s", "?", "0"]
+    html = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "html").stdout
+    cells = html.split(f'data-pulled="{NODE22}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>6.0s</td><td>?</td><td>0</td>" in cells
+    assert next(p for p in doc(pulls_cluster, "--pulls", "--since", "1h")["pulls"] if p["image"] == NODE22)["sizeBytes"] is None
+    csv = perf(pulls_cluster, "--pulls", "--since", "1h", "-o", "csv").stdout.splitlines()
+    assert f"{NODE22},a,1,4,4,6,,0,1" in csv  # machine output: the cell empty, no `?` to parse
+
+
+def test_since_without_pulls_windows_the_pre_pull_plan_and_says_so(pulls_cluster: Sim) -> None:
+    """--since alone applies: the pre-pull plan counts the window's pulls (python on pool a: 2 in the
+    last hour, median with waiting (25 + 31.5) / 2; 3 without it, median of 25, 31.5, 100), and a note
+    says what it windowed, as --pulls is what lists them."""
+    windowed = perf(pulls_cluster, "--since", "1h")
+    assert windowed.returncode == 0, windowed.stderr
+    assert "28.2s x 2 = 56.5s" in windowed.stdout
+    assert "note: --since: the pre-pull plan counts the pulls in the last 1h (--pulls lists them)" in windowed.stderr
+    every = perf(pulls_cluster)
+    assert "31.5s x 3 = 1m34s" in every.stdout and "--since" not in every.stderr
+    cache = perf(pulls_cluster, "-o", "imagecache", "--since", "90m")
+    assert (
+        cache.returncode == 0
+        and cache.stderr == "note: --since: the pre-pull plan counts the pulls in the last 1h30m (--pulls lists them)\n"
+    )
+    # with --pulls the window is the pulls table's own: no such note
+    assert "--since" not in perf(pulls_cluster, "--pulls", "--since", "1h").stderr
 
 
 # -- perf-sim's generated pulls --------------------------------------------------------------

@@ -49,7 +49,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     inventory = ImageInventory(settings)
     fetch.nodes(cluster, plan, inventory, notes)
     fetch.pods(cluster, plan, inventory)
-    events = fetch.pulled_events(cluster, plan, notes)  # measured pulls rank the pre-pull plan by seconds saved
+    events, events_unread = fetch.pulled_events(cluster, plan, notes)  # measured pulls rank the pre-pull plan by seconds saved
     since = pulls.now() - timedelta(seconds=plan.since) if plan.since else None
     observed = pulls.aggregate(events, inventory.images.normalise, inventory.pool_of(), since, only_listed=bool(plan.node_selector))
     inspected = fetch.inspect(cluster, inventory, plan, notes) if plan.inspect else None
@@ -58,6 +58,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     if caches is not None and (plan.namespace or plan.selector):
         notes.append("with -n or -l, images 'no pod runs' and 'in use, not cached' count the selected pods only")
     report = inventory.report(inspected, notes, observed)  # takes the notes of every read above
+    report.events_unread, report.since = events_unread, plan.since
     covered = None
     if caches is not None:
         from .coverage import coverage

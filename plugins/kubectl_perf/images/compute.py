@@ -447,6 +447,8 @@ class ImageReport:
     pre_pull: list[PrePull]
     notes: list[str] = field(default_factory=list)  # for stderr: what could not be read and what that leaves out
     pulls: list[PoolPulls] | None = None  # observed pulls per image and pool (--pulls); None: not asked
+    events_unread: str | None = None  # why the Pulled events could not be read (then `pulls` is unknown, not empty)
+    since: float | None = None  # seconds: the window of the Pulled events read (--since); None: all the API server keeps
     startup: list[Waterfall] = field(default_factory=list)  # per workload (--pulls)
     histogram_rows: list[HistogramRow] = field(default_factory=list)  # the kubelets' pull histogram by pool and size (--pulls)
 

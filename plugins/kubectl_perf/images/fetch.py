@@ -113,22 +113,25 @@ def inspect(cluster: Cluster, inventory: ImageInventory, plan: ImagesPlan, notes
     return found
 
 
-def pulled_events(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> list[Pull]:
+def pulled_events(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> tuple[list[Pull], str | None]:
     """The kubelets' `Pulled` events (core v1 events, fieldSelector reason=Pulled, page by page; the
-    events.k8s.io/v1 API serves the same objects). Forbidden: a note, and the pre-pull plan ranks by size."""
+    events.k8s.io/v1 API serves the same objects), and None, or why they could not be read: forbidden
+    is a note, and the pre-pull plan ranks by size. Unread is not "none": the pulls are unknown."""
     scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
 
     def add(acc: list[Pull], items: list[dict[str, Any]]) -> None:
         acc.extend(p for p in map(parse_event, items) if p is not None)
 
     try:
-        return cluster.fold(f"/api/v1{scope}/events", list, add, {"fieldSelector": "reason=Pulled"})
+        return cluster.fold(f"/api/v1{scope}/events", list, add, {"fieldSelector": "reason=Pulled"}), None
     except ApiError as err:
-        if err.status not in (403, 404):
+        if err.status == 404:  # nothing served under this path (a namespace that does not exist): no events
+            return [], None
+        if err.status != 403:
             raise
-        if err.status == 403:
-            notes.append("cannot list events (forbidden): no observed pulls; the pre-pull plan ranks by size (rankBasis size)")
-        return []
+        why = f"{err.status} {err.reason or 'Forbidden'}: {err}"
+        notes.append(f"cannot list events ({why}): pulls are unknown; the pre-pull plan ranks by size (rankBasis size)")
+        return [], why
 
 
 IMAGECACHES = "/apis/kubefledged.io/v1alpha2"

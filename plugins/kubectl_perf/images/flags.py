@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         type=duration,
         metavar="DURATION",
-        help="only pulls within this window, e.g. 30m or 2h (default: every event the API server keeps, 1h by default)",
+        help="only pulls within this window, e.g. 30m or 2h (default: every event the API server keeps, 1h by default); "
+        "without --pulls, the pulls that rank the pre-pull plan",
     )
     plan = p.add_argument_group("pre-pull plan")
     plan.add_argument(

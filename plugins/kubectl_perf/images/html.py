@@ -59,6 +59,10 @@ def _secs(value: float | None) -> str:
     return f"{value:.1f}s" if value is not None else ""
 
 
+def _out_of_order(steps: int) -> str:
+    return f" · {steps} step{'s' if steps > 1 else ''} out of order left out" if steps else ""
+
+
 def _pulls(result: ImageReport) -> str:
     """--pulls: observed pulls per image and pool, and each workload's start-up as a waterfall of bars."""
     if result.pulls is None:
@@ -66,7 +70,7 @@ def _pulls(result: ImageReport) -> str:
     rows = "".join(
         f'<tr data-pulled="{escape(r.image)}" data-pool="{escape(r.pool)}"><td>{escape(r.image)}</td><td>{escape(r.pool)}</td>'
         f"<td>{r.pulls}</td><td>{_secs(r.median)}</td><td>{_secs(r.max)}</td><td>{_secs(r.median_waiting)}</td>"
-        f"<td>{human(r.size) if r.size is not None else ''}</td><td>{r.hits}</td></tr>"
+        f"<td>{human(r.size)}</td><td>{r.hits}</td></tr>"
         for r in result.pulls
     )
     longest = max((f.ready or f.started or f.pulled or f.scheduled or 0.0 for f in result.startup), default=0.0) or 1.0
@@ -83,7 +87,7 @@ def _pulls(result: ImageReport) -> str:
             last = max(last, at)
         falls.append(
             f'<div class="img" data-startup="{escape(f.workload.text())}"><div class="name">{escape(f.workload.text())}<br>'
-            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
+            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}{_out_of_order(f.out_of_order)}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
         )
     hist = "".join(
         f'<tr data-histogram="{escape(h.pool)}/{escape(h.size)}"><td>{escape(h.pool)}</td><td>{escape(h.size)}</td><td>{round(h.count)}</td>'
@@ -97,10 +101,17 @@ def _pulls(result: ImageReport) -> str:
         if result.histogram_rows
         else ""
     )
-    return (
-        f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
+    measured = (
+        # unread is not none: no empty table that would say the kubelets pulled nothing
+        f'<h2>Pulls the kubelets measured</h2><p class="sub" id="events-unread">Events could not be read ({escape(result.events_unread)}): '
+        "the pulls are unknown, and the pre-pull plan ranks by size.</p>"
+        if result.events_unread
+        else f"<h2>Pulls the kubelets measured ({len(result.pulls)})</h2>"
         "<table><tr><th>image</th><th>pool</th><th>pulls</th><th>median</th><th>max</th><th>with waiting</th><th>size</th>"
-        f"<th>already present</th></tr>{rows}</table>{hist_html}"
+        f"<th>already present</th></tr>{rows}</table>"
+    )
+    return (
+        f"{measured}{hist_html}"
         '<h2>Start-up per workload</h2><p class="legend"><span><i class="sw scheduled"></i>scheduled</span><span><i class="sw pulled"></i>'
         'images pulled</span><span><i class="sw started"></i>containers started</span><span><i class="sw ready"></i>ready</span> '
         "medians from pod creation</p>" + "".join(falls)

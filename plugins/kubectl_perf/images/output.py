@@ -101,13 +101,14 @@ def startup_doc(f: Waterfall) -> dict[str, Any]:
         "pulledAfter": _round(f.pulled),
         "startedAfter": _round(f.started),
         "readyAfter": _round(f.ready),
+        "stepsOutOfOrder": f.out_of_order,
     }
 
 
 def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] | None = None) -> dict[str, Any]:
     inventory = result.inventory
     by_size, by_cached = result.top(top or len(result.images))
-    out = {
+    out: dict[str, Any] = {
         "summary": {
             "images": len(result.images),
             "uniqueBytes": result.unique_bytes,
@@ -137,8 +138,8 @@ def document(result: ImageReport, sort: str, top: int, coverage: list[Coverage] 
         "images": [image_doc(r) for r in result.sorted_images(sort)],
         "prePull": [pre_pull_doc(p) for p in result.pre_pull],
     }
-    if result.pulls is not None:  # --pulls
-        out["pulls"] = [pulls_doc(r) for r in result.pulls]
+    if result.pulls is not None:  # --pulls; null when the events could not be read (unknown, not none)
+        out["pulls"] = None if result.events_unread else [pulls_doc(r) for r in result.pulls]
         out["startup"] = [startup_doc(f) for f in result.startup]
         out["kubeletHistogram"] = [histogram_doc(h) for h in result.histogram_rows]
     if coverage is not None:  # --imagecache
@@ -297,6 +298,13 @@ def seconds_text(value: float | None) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
+def window_text(seconds: float) -> str:
+    """A --since window as kubectl users write one: 1h, 30m, 1h30m, 90s -> 1m30s."""
+    hours, rest = divmod(round(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n) or "0s"
+
+
 def _saved(p: PrePull) -> str:
     """12.4s x 3 = 37.2s where pulls were observed; `(by size)` where none was."""
     if p.seconds_saved is None:
@@ -329,7 +337,7 @@ def pulls_columns(label: str) -> list[Column]:
         Column("MEDIAN", lambda r: seconds_text(r.median), lambda r: _round(r.median), right=True),
         Column("MAX", lambda r: seconds_text(r.max), lambda r: _round(r.max), right=True),
         Column("WITH WAITING", lambda r: seconds_text(r.median_waiting), lambda r: _round(r.median_waiting), right=True),
-        Column("SIZE", lambda r: human(r.size) if r.size is not None else "", lambda r: r.size, right=True),
+        Column("SIZE", lambda r: human(r.size), lambda r: r.size, right=True),  # `?` when no event said
         Column("ALREADY PRESENT", lambda r: str(r.hits), lambda r: r.hits, right=True),
         Column("NODES", lambda r: str(len(r.nodes)), lambda r: len(r.nodes), right=True, wide=True),
     ]
@@ -395,6 +403,11 @@ def image_cache(result: ImageReport, namespace: str, name: str = "kubectl-perf-p
 def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: list[Coverage] | None = None) -> list[str]:
     """Print the report in the -o format; returns notes for stderr. `coverage`: per kube-fledged
     ImageCache (--imagecache), None when not asked."""
+    window = f" in the last {window_text(report.since)}" if report.since else ""
+    # --since without --pulls windows the pulls that rank the pre-pull plan and prints none: say so
+    windowed = []
+    if window and report.pulls is None and not report.events_unread:
+        windowed.append(f"--since: the pre-pull plan counts the pulls{window} (--pulls lists them)")
     if view.output == "imagecache":
         cache = image_cache(report, view.namespace_for_cache)
         if cache is None:
@@ -402,7 +415,7 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
                 f"nothing to pre-pull: no image of at least {human(report.inventory.settings.min_size)} is missing from nodes that may run it"
             ]
         render.write(render.structured(cache, "yaml"))
-        return []
+        return windowed
     doc = document(report, view.sort, view.top, coverage)
     images = report.sorted_images(view.sort)
     shown = images[: view.top] if view.top else images
@@ -418,7 +431,9 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             label = report.inventory.pool_label
             if csv:
                 return [Table(report.pulls, pulls_columns(label))]
-            out = [Table(report.pulls, pulls_columns(label)), Table(report.histogram_rows, histogram_rows_columns(label))]
+            # events unread: no pulls table, whose emptiness would read as "no pulls" (a note says why)
+            observed = [] if report.events_unread else [Table(report.pulls, pulls_columns(label))]
+            out = [*observed, Table(report.histogram_rows, histogram_rows_columns(label))]
             if view.output == "wide":
                 out.append(Table(report.startup, startup_columns()))
             return [*out, Table(report.pre_pull, pre_pull_columns())]
@@ -449,11 +464,26 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             return ["no kube-fledged ImageCache in the cluster"]
         return [f"{c.namespace}/{c.name} holds images no pod runs: {', '.join(c.unused)}" for c in coverage if c.unused]
     if report.pulls is not None:
-        return [] if report.pulls else ["no Pulled events" + (" in the window" if view.pulls else "") + ": the kubelets reported no pulls"]
+        shows_startup = view.output not in ("table", "csv", "tsv")
+        notes = out_of_order_notes(report.startup) if shows_startup else []
+        if not report.pulls and not report.events_unread:  # unread: fetch's note says why, and none is not known
+            notes.append(f"no Pulled events{window}: the kubelets reported no pulls")
+        return notes
     notes = why_notes(shown) if view.output == "table" else []  # -o wide shows them in its WHY column
+    notes.extend(windowed)
     if view.output in ("table", "wide") and len(shown) < len(images):
         notes.append(f"showing {len(shown)} of {len(images)} images (--top 0 shows all)")
     return notes
+
+
+def out_of_order_notes(startup: list[Waterfall]) -> list[str]:
+    """One note per workload whose pods had steps out of order, left out of its medians."""
+    return [
+        f"start-up of {f.workload.text()}: {f.out_of_order} step{'s' if f.out_of_order > 1 else ''} out of order "
+        "(before the pod's creation or the step before it) left out of its medians"
+        for f in startup
+        if f.out_of_order
+    ]
 
 
 def why_notes(rows: list[ImageRow]) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from statistics import median
 from typing import Any
 
@@ -62,6 +62,7 @@ class Pull:
     size: int | None = None  # bytes, as the runtime reported them (current kubelets only)
     present: bool = False  # "already present on machine"
     count: int = 1  # the event's count: repeats the API server folded into one Event
+    uid: str = ""  # the pod's uid (involvedObject.uid): tells a pod from its same-named predecessor
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -85,15 +86,16 @@ def parse_event(event: Mapping[str, Any]) -> Pull | None:
     at = at or parse_time((event.get("metadata") or {}).get("creationTimestamp"))
     count = int(event.get("count") or (event.get("series") or {}).get("count") or 1)
     where = (str(obj.get("namespace") or ""), str(obj.get("name") or ""))
+    uid = str(obj.get("uid") or "")
     m = PULLED.match(message)
     if m:
         pull = go_duration(m["pull"])
         waiting = go_duration(m["waiting"]) if m["waiting"] else pull  # the old shape's figure includes waiting
         size = int(m["size"]) if m["size"] else None
-        return Pull(m["image"], node, *where, at, pull, waiting, size, False, count)
+        return Pull(m["image"], node, *where, at, pull, waiting, size, False, count, uid)
     m = PRESENT.match(message)
     if m:
-        return Pull(m["image"], node, *where, at, present=True, count=count)
+        return Pull(m["image"], node, *where, at, present=True, count=count, uid=uid)
     return None
 
 
@@ -176,8 +178,9 @@ class PodTimes:
     scheduled: float | None
     started: float | None
     ready: float | None
-    key: tuple[str, str]  # (namespace, name): joins the pod's Pulled events
+    key: tuple[str, str]  # (namespace, name): joins the pod's Pulled events that carry no uid
     created: datetime
+    uid: str = ""  # joins the pod's Pulled events (involvedObject.uid)
 
 
 def pod_times(pod: Mapping[str, Any]) -> PodTimes | None:
@@ -206,6 +209,7 @@ def pod_times(pod: Mapping[str, Any]) -> PodTimes | None:
         after(parse_time((conds.get("Ready") or {}).get("lastTransitionTime"))),
         (str(meta.get("namespace") or ""), str(meta.get("name") or "")),
         created,
+        str(meta.get("uid") or ""),
     )
 
 
@@ -219,26 +223,66 @@ class Waterfall:
     pulled: float | None  # the pod's last Pulled event (pulls or cache hits): its images are there
     started: float | None
     ready: float | None
+    out_of_order: int = 0  # pods' steps left out of the medians: before creation or the step before them
+
+
+def _pulled(t: PodTimes, ats: list[datetime]) -> tuple[float | None, bool]:
+    """Seconds from creation to the pod's last Pulled event before its containers started (a later
+    one is a restart's or an ephemeral container's pull, not start-up); True when every event it has
+    came after that start, an order no start-up has."""
+    if t.started is not None:
+        start = t.created + timedelta(seconds=t.started)
+        before = [a for a in ats if a <= start]
+        if ats and not before:
+            return None, True
+        ats = before
+    return ((max(ats) - t.created).total_seconds() if ats else None), False
+
+
+def _in_order(steps: list[float | None]) -> tuple[list[float | None], int]:
+    """The steps (scheduled, pulled, started, ready) with each one earlier than creation or than the
+    step kept before it left out (None), and how many were: a start-up never runs backwards, so such
+    a step is another pod's event or a node clock behind the API server's, never a negative time."""
+    kept: list[float | None] = []
+    last, dropped = 0.0, 0
+    for value in steps:
+        if value is not None and value < last:
+            value, dropped = None, dropped + 1
+        kept.append(value)
+        last = value if value is not None else last
+    return kept, dropped
 
 
 def waterfalls(times: Mapping[Workload, list[PodTimes]], pulls: Iterable[Pull]) -> list[Waterfall]:
-    """One waterfall per workload, its pods' Pulled events joined by namespace and name."""
-    pulled_at: dict[tuple[str, str], datetime] = {}
+    """One waterfall per workload. A pod's Pulled events join it by involvedObject.uid, so a pod
+    recreated under its predecessor's name (a StatefulSet's) never takes the predecessor's events;
+    by namespace and name only for events that carry no uid. Steps out of order are left out of the
+    medians and counted (`out_of_order`)."""
+    by_uid: dict[str, list[datetime]] = {}
+    by_name: dict[tuple[str, str], list[datetime]] = {}
     for p in pulls:
-        key = (p.namespace, p.pod)
-        if p.at is not None and (key not in pulled_at or p.at > pulled_at[key]):
-            pulled_at[key] = p.at
+        if p.at is None:
+            continue
+        if p.uid:
+            by_uid.setdefault(p.uid, []).append(p.at)
+        else:
+            by_name.setdefault((p.namespace, p.pod), []).append(p.at)
+
+    def med(values: Iterable[float | None]) -> float | None:
+        got = [v for v in values if v is not None]
+        return median(got) if got else None
+
     out = []
     for w, pods in times.items():
-
-        def med(values: Iterable[float | None]) -> float | None:
-            got = [v for v in values if v is not None]
-            return median(got) if got else None
-
-        pulled = med((pulled_at[t.key] - t.created).total_seconds() if t.key in pulled_at else None for t in pods)
-        out.append(
-            Waterfall(w, len(pods), med(t.scheduled for t in pods), pulled, med(t.started for t in pods), med(t.ready for t in pods))
-        )
+        rows: list[list[float | None]] = []
+        dropped = 0
+        for t in pods:
+            pulled, late = _pulled(t, by_uid.get(t.uid, []) + by_name.get(t.key, []))
+            steps, n = _in_order([t.scheduled, pulled, t.started, t.ready])
+            rows.append(steps)
+            dropped += n + int(late)
+        scheduled, pulled_at, started, ready = (med(r[i] for r in rows) for i in range(4))
+        out.append(Waterfall(w, len(pods), scheduled, pulled_at, started, ready, dropped))
     out.sort(key=lambda f: (-(f.ready or f.started or 0.0), f.workload))
     return out
 
