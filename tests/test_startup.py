@@ -194,9 +194,12 @@ def test_a_kubeconfig_proxy_url_is_used_as_by_kubectl(generated: Sim, tmp_path: 
     env = env_for(None, KUBECONFIG=str(path))
     server = config["clusters"][0]["cluster"]["server"].removeprefix("https://")
     kubectl(None, "get", "nodes", env=env)
-    assert proxy.tunnels == [server]  # kubectl goes through it
+    # kubectl goes through it (one tunnel, or one per discovery request it sends in parallel when its
+    # discovery cache for this server is cold: how many depends on which tests ran before)
+    assert proxy.tunnels and set(proxy.tunnels) == {server}
+    before = len(proxy.tunnels)
     result = kubectl(None, "perf", "capacity", env=env)
-    assert result.stdout.startswith("NODE") and len(proxy.tunnels) >= 2 and set(proxy.tunnels) == {server}
+    assert result.stdout.startswith("NODE") and len(proxy.tunnels) > before and set(proxy.tunnels) == {server}
 
 
 def test_a_proxy_from_the_environment_is_left_to_the_client(generated: Sim, tmp_path: Path, proxy: ConnectProxy) -> None:
