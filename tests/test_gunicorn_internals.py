@@ -25,6 +25,7 @@ CALLED = {
     "gunicorn.workers.ggevent.GeventWorker.run": ("self",),  # overridden, then called
     "gunicorn.workers.base.Worker.handle_error": ("self", "req", "client", "addr", "exc"),
     "gunicorn.workers.base.Worker.handle_exit": ("self", "sig", "frame"),  # overridden: SIGTERM starts the drain
+    "gunicorn.http.message.Message.force_close": ("self",),  # a Content-Length past MAX_BODY: Connection: close
 }
 CAUGHT = ("gunicorn.http.errors.NoMoreData", "gunicorn.http.errors.UnsupportedTransferCoding")
 
@@ -111,3 +112,24 @@ def test_every_setting_server_py_sets_exists() -> None:
 
     unknown = sorted(set(gunicorn_config(Settings("tls.crt", "tls.key"), 3, object)) - {s.name for s in KNOWN_SETTINGS})
     assert not unknown, f"gunicorn {gunicorn.__version__} has no setting {unknown}, which perf_webhook/server.py sets"
+
+
+def test_a_parsed_requests_headers_name_content_length_in_capitals() -> None:
+    # server._declared_length reads the Content-Length from req.headers, (NAME, value) pairs; and
+    # force_close must turn the answer's Connection header to close.
+    from gunicorn.config import Config
+    from gunicorn.http import get_parser
+    from perf_webhook.server import _declared_length
+
+    ours, theirs = socket.socketpair()
+    try:
+        theirs.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 123456789\r\n\r\n")
+        req = next(get_parser(Config(), ours, ("127.0.0.1", 1)))
+        assert ("CONTENT-LENGTH", "123456789") in req.headers, f"gunicorn {gunicorn.__version__}: req.headers is {req.headers}"
+        assert _declared_length(req) == 123456789
+        assert not req.should_close()
+        req.force_close()
+        assert req.should_close(), f"gunicorn {gunicorn.__version__}: force_close no longer makes the request close"
+    finally:
+        ours.close()
+        theirs.close()

@@ -83,6 +83,49 @@ def test_one_under_each_limit_is_judged() -> None:
     assert answer(client(), review(p))["allowed"] is True
 
 
+# The two the API server's DefaultTolerationSeconds admission plugin adds to every pod, written
+# out by hand as the real API server returns them (docs: shared reference, section 11).
+ADMISSION_DEFAULTS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+]
+
+
+def with_tolerations(own: int, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    p = pod()
+    p["spec"]["tolerations"] = [{"key": f"t{i}", "operator": "Exists"} for i in range(own)] + extra
+    return p
+
+
+def test_the_two_tolerations_every_pod_is_given_at_admission_do_not_count() -> None:
+    """128 of the pod's own and the two defaults (130 listed) is at the limit, judged; 129 of its
+    own and the two is one past, and the message counts 129."""
+    c = client()
+    assert answer(c, review(with_tolerations(128, ADMISSION_DEFAULTS)))["allowed"] is True
+    r = answer(c, review(with_tolerations(129, ADMISSION_DEFAULTS)))
+    assert r["status"]["code"] == 400 and "129 tolerations, past the limit of 128" in r["status"]["message"], r
+
+
+@pytest.mark.parametrize(
+    "near",
+    [
+        ADMISSION_DEFAULTS[0] | {"tolerationSeconds": 600},  # the user's own grace period
+        {k: v for k, v in ADMISSION_DEFAULTS[0].items() if k != "tolerationSeconds"},  # for ever (the DaemonSet controller's)
+        ADMISSION_DEFAULTS[1] | {"effect": "NoSchedule"},
+        ADMISSION_DEFAULTS[1] | {"operator": "Equal", "value": "x"},
+        ADMISSION_DEFAULTS[0],  # a second copy: only one of each is the plugin's
+    ],
+    ids=["600s", "no-seconds", "NoSchedule", "Equal", "second-copy"],
+)
+def test_only_exactly_those_two_are_left_out(near: dict[str, Any]) -> None:
+    """127 of the pod's own, the two defaults and one like them but not the same: 128 counted, judged;
+    one more of its own: 129, refused."""
+    c = client()
+    assert answer(c, review(with_tolerations(127, [*ADMISSION_DEFAULTS, near])))["allowed"] is True
+    r = answer(c, review(with_tolerations(128, [*ADMISSION_DEFAULTS, near])))
+    assert r["status"]["code"] == 400 and "129 tolerations, past the limit of 128" in r["status"]["message"], r
+
+
 def test_templates_are_bounded_too_and_warn_mode_warns() -> None:
     c = client()
     r = answer(c, review(controller("Deployment", past("tolerations"))))

@@ -399,6 +399,19 @@ def test_a_denial_through_the_api_server_is_bounded(live: Cluster) -> None:
     assert len(refused.stderr) < 2000
 
 
+def test_the_tolerations_admission_adds_do_not_count_against_the_limit(live: Cluster) -> None:
+    """A pod listing 128 tolerations (limits.tolerations) reaches the webhook with 130: the API
+    server's DefaultTolerationSeconds plugin adds not-ready and unreachable (NoExecute, 300 s). Those
+    two are not counted, so 128 is judged (and fits small-1); 129 of its own is one past the limit."""
+    own = [{"key": f"t{i}", "operator": "Exists", "effect": "NoSchedule"} for i in range(128)]
+    at_limit = live.create(pod("tolerant", "1Gi", tolerations=own), "--dry-run=server", "-o", "json")
+    assert at_limit.returncode == 0, at_limit.stderr[:500]
+    keys = [t["key"] for t in json.loads(at_limit.stdout)["spec"]["tolerations"]]
+    assert len(keys) == 130 and keys[-2:] == ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"], keys[-3:]
+    past = live.create(pod("tolerant", "1Gi", tolerations=[*own, {"key": "t128", "operator": "Exists"}]), "--dry-run=server")
+    assert past.returncode != 0 and "129 tolerations, past the limit of 128 (limits.tolerations)" in past.stderr, past.stderr[:500]
+
+
 def test_a_large_escaped_pod_is_judged_not_refused_for_its_size(live: Cluster) -> None:
     """Issue 27 availability 9: a 0.45 MB pod of `<>&` (an env value; annotations stop at 256 KiB)
     is written by Go as 6-byte escapes: 2.7 MB in the review of its create, and twice that in the

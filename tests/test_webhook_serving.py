@@ -173,6 +173,43 @@ def test_unsupported_transfer_coding_is_a_400_not_a_501(patient: Webhook) -> Non
         assert tls.recv(100).split(b" ")[1].startswith(b"4")
 
 
+def read_answer(tls: ssl.SSLSocket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    answer = b""
+    while chunk := tls.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_an_oversized_content_length_is_a_413_at_once_and_the_connection_closes(patient: Webhook) -> None:
+    """A Content-Length past the 20 MiB limit (server.MAX_BODY, restated) is answered when its
+    headers arrive, not after the body timeout (120 s here): a well-formed 413 with Connection:
+    close, and the connection ends once the server has lingered (2 s) or the client leaves."""
+    limit = 20 * 1024 * 1024
+    ctx = ssl.create_default_context(cafile=str(patient.ca))
+    with socket.create_connection(("127.0.0.1", patient.port), timeout=10) as raw, ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        start = time.monotonic()
+        tls.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{" % (limit + 1))
+        answer = read_answer(tls)  # the socket's 10 s timeout fails this when the server waits for the body
+        took = time.monotonic() - start
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 413 "), lines
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    assert headers["connection"] == "close" and headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body) and json.loads(body) == {"error": f"the body is larger than {limit} bytes"}
+    assert took < 5, f"{took:.1f} s"  # the answer at once, then at most the 2 s linger before the close
+    assert patient.post(review(pod()))[0] == 200
+    assert metric(patient.get("/metrics")[1], 'perf_webhook_bad_requests_total{code="413"}') >= 1
+
+
+def test_a_client_still_writing_an_oversized_body_reads_its_413_not_a_reset(patient: Webhook) -> None:
+    """The 413 goes out before the body is read; the server then reads and drops what follows (for
+    2 s at most) before it closes, so a client that writes all its body first still reads it."""
+    status, doc = patient.post(b"{" + b" " * (20 * 1024 * 1024) + b"}")
+    assert status == 413 and "larger than" in doc["error"], doc
+
+
 # -- one process by default (issue 15, issue 7 item 10) ------------------------------------------
 def children(pid: int) -> list[int]:
     out = []

@@ -160,3 +160,17 @@ def test_bindings_per_mode_without_the_api_server() -> None:
             },
         },
     }
+
+
+@pytest.mark.parametrize("required", [[], ["memory"], ["cpu", "memory", "ephemeral-storage"]])
+def test_whatever_vap_prints_the_api_server_accepts(server: RealK8s, tmp_path: Path, required: list[str]) -> None:
+    """requireRequests: [] once printed `validations: []`, which the API server refuses; now nothing
+    is printed (and a note says why). Checked with a server-side dry run: nothing is applied."""
+    made = vap(tmp_path, {"requireRequests": required}, "--name", "accept-check")
+    assert made.returncode == 0, made.stderr
+    if not required:
+        assert made.stdout == "" and made.stderr.count("\n") == 1 and "requireRequests: []" in made.stderr, made.stderr
+        return
+    applied = server.kubectl("apply", "--dry-run=server", "-f", "-", input=made.stdout, check=False)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.count("(server dry run)") == 2, applied.stdout  # the policy and its one binding

@@ -160,6 +160,23 @@ class Findings(list[Finding]):
         self.skipped = skipped
 
 
+# What the API server's DefaultTolerationSeconds admission plugin adds to every pod that does not
+# tolerate these taints already (k8s.io/kubernetes plugin/pkg/admission/defaulttolerationseconds):
+# a pod within limits.tolerations in its manifest must stay within it once admitted, and its
+# template (judged before the plugin runs) must get the same count as its pods.
+DEFAULT_TOLERATIONS = tuple(
+    {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+)
+
+
+def _counted_tolerations(tolerations: Iterable[Any]) -> int:
+    """Tolerations against limits.tolerations: all but one copy of each DefaultTolerationSeconds
+    toleration (exactly as the plugin writes it; further copies are the spec's own, and count)."""
+    listed = list(tolerations)
+    return len(listed) - sum(1 for default in DEFAULT_TOLERATIONS if default in listed)
+
+
 def over_limits(spec: Mapping[str, Any], limits: Limits) -> str:
     """What of a pod spec is past the policy's limits ("" when nothing is), counted before any
     node is looked at: the work a review does then stays bounded whatever the spec holds."""
@@ -175,7 +192,7 @@ def over_limits(spec: Mapping[str, Any], limits: Limits) -> str:
             "matchExpressions",
         ),
         (sum(len(e.get("values") or ()) for e in expressions), limits.values, "node-affinity values", "values"),
-        (len(spec.get("tolerations") or ()), limits.tolerations, "tolerations", "tolerations"),
+        (_counted_tolerations(spec.get("tolerations") or ()), limits.tolerations, "tolerations", "tolerations"),
         (sum(1 for _ in all_containers(spec)) + len(spec.get("ephemeralContainers") or ()), limits.containers, "containers", "containers"),
     )
     for count, limit, what, key in counts:

@@ -17,13 +17,8 @@ from werkzeug.exceptions import HTTPException
 
 from .metrics import CONTENT_TYPE, Metrics
 from .review import BadReview, Decision, Defaults, decide, listed, parse_review
+from .server import MAX_BODY
 
-# Above the largest review the API server can send (issue 27 availability 9): an object is at
-# most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
-# \u003c escape, and an UPDATE carries the object and the old one: 1.5 x 6 x 2 = 18 MiB, plus
-# room for the envelope and defaulting. Below it, a large but legal pod was a 413, which
-# failurePolicy Ignore turns into an unjudged admission.
-MAX_BODY = 20 * 1024 * 1024
 STALE_WARNING = "[padding] not checked: the webhook's view of the nodes is stale (onStaleCache: allow)"
 log = logging.getLogger("perf_webhook")
 decisions = logging.getLogger("perf_webhook.decisions")  # one JSON line per denial or warning
@@ -46,11 +41,13 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def _read_body() -> bytes | None:
-    """The request body, or None when it is over MAX_BODY. An oversized body is
-    read to its end and dropped, so the client gets its 413 instead of a reset."""
+    """The request body, or None when it is over MAX_BODY. A Content-Length past it is
+    answered at once, unread: the server closes that connection after the 413
+    (server.DeadlineWorker). A chunked body's size is known only at its end: it is read
+    to there and dropped, so the client gets its 413 instead of a reset."""
     length = request.environ.get("CONTENT_LENGTH")  # the server's own figure; absent when chunked
-    if length and length.isdigit() and int(length) <= MAX_BODY:
-        return request.get_data(cache=False)
+    if length and length.isdigit():
+        return request.get_data(cache=False) if int(length) <= MAX_BODY else None
     stream = request.stream
     body = bytearray()
     while chunk := stream.read(65536):

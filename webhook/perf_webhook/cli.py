@@ -15,6 +15,8 @@ from typing import Any
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
+from .vap import SUMMARY as VAP_SUMMARY
+
 
 def _seconds(text: str) -> float:
     try:
@@ -60,7 +62,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from .server import DEFAULT_SUITES, TLS_VERSIONS, Settings
 
     d = Settings("", "")
-    p = argparse.ArgumentParser(prog="perf-webhook", description="Validating admission webhook: requests and memory padding targets.")
+    p = argparse.ArgumentParser(
+        prog="perf-webhook",
+        usage="%(prog)s --tls-cert-file FILE --tls-private-key-file FILE --policy FILE [options]\n       %(prog)s vap --policy FILE [--name NAME]",
+        description="Validating admission webhook: requests and memory padding targets.",
+        # main() hands `vap` on before this parser sees it, so argparse would never list it.
+        epilog=f"commands:\n  vap    {VAP_SUMMARY} (perf-webhook vap --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--tls-cert-file", required=True, help="serving certificate (PEM), reloaded when it changes")
     p.add_argument("--tls-private-key-file", required=True, help="its private key (PEM)")
     p.add_argument(

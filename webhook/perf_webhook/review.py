@@ -100,7 +100,8 @@ POD_SPEC = Fields(
                 )
             }
         ),
-        "tolerations": ListOf(Fields({"key": str, "operator": str, "value": str, "effect": str})),
+        # tolerationSeconds only tells the admission defaults apart (policy.DEFAULT_TOLERATIONS)
+        "tolerations": ListOf(Fields({"key": str, "operator": str, "value": str, "effect": str, "tolerationSeconds": int})),
     }
 )
 

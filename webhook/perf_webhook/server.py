@@ -32,6 +32,16 @@ from gunicorn.workers.ggevent import GeventWorker
 
 log = logging.getLogger("perf_webhook")
 TLS_RELOAD_SECONDS = 2.0
+# Above the largest review the API server can send (issue 27 availability 9): an object is at
+# most etcd's 1.5 MiB request limit, Go's encoder writes each of `<`, `>`, `&` as a 6-byte
+# \u003c escape, and an UPDATE carries the object and the old one: 1.5 x 6 x 2 = 18 MiB, plus
+# room for the envelope and defaulting. Below it, a large but legal pod was a 413, which
+# failurePolicy Ignore turns into an unjudged admission. The app answers 413 past it.
+MAX_BODY = 20 * 1024 * 1024
+# After the 413 to a Content-Length past MAX_BODY, what the client still sends is read and dropped
+# for at most this long before the connection closes: closing on unread bytes sends a TCP reset,
+# which can reach a client still writing its body before it has read the answer.
+LINGER_SECONDS = 2.0
 
 # The API server's --tls-min-version values we accept (below 1.2 is not offered).
 TLS_VERSIONS = {"VersionTLS12": ssl.TLSVersion.TLSv1_2, "VersionTLS13": ssl.TLSVersion.TLSv1_3}
@@ -254,6 +264,7 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
         conn: Any = client
         req = None
         stage = "handshake"
+        linger = False
         try:
             client.setblocking(True)  # gevent makes it cooperative; deadlines come from gevent.Timeout
             with gevent.Timeout(s.handshake_timeout):
@@ -281,6 +292,11 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
                     stage = "headers"
                     with gevent.Timeout(s.header_timeout):
                         req = next(parser)
+                if _declared_length(req) > MAX_BODY:
+                    # The app answers 413 without reading the body, and a body not read cannot be
+                    # skipped to reach the next request: this answer says Connection: close.
+                    req.force_close()
+                    linger = True
                 stage = "body"
                 with gevent.Timeout(s.body_timeout):
                     # AsyncWorker's: it says whether to keep the connection (gevent's own drops that)
@@ -298,6 +314,8 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
         except Exception as err:
             self.handle_error(req, conn, addr, err)
         finally:
+            if linger:
+                _drain(conn, min(LINGER_SECONDS, s.body_timeout))
             util.close(conn)
 
     def _has_input(self, conn: Any, parser: Any, idle: float) -> bool:
@@ -320,6 +338,22 @@ class DeadlineWorker(GeventWorker):  # type: ignore[misc]
             except OSError:  # timed out: still idle
                 waited += step
         return False
+
+
+def _declared_length(req: Any) -> int:
+    """The request's Content-Length (gunicorn has checked it is one number), 0 without one."""
+    value = next((v for name, v in req.headers if name == "CONTENT-LENGTH"), "")
+    return int(value) if value.isdigit() else 0
+
+
+def _drain(conn: Any, seconds: float) -> None:
+    """Read and drop what the client still sends, until it closes or `seconds` pass."""
+    with gevent.Timeout(seconds, False):
+        try:
+            while conn.recv(65536):
+                pass
+        except (OSError, ssl.SSLError):
+            pass
 
 
 def gunicorn_config(settings: Settings, fd: int, worker: type) -> dict[str, Any]:

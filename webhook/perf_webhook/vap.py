@@ -9,7 +9,9 @@ init container or sidecar must request each required resource with a non-zero am
 limit stands for a request it does not write (the API server defaults one from the other), and a
 pod-level request or limit covers every container. Ephemeral containers are not looked at.
 Templates (Deployments, ..., CronJobs) are judged by their pod template, as the webhook does, and
-an UPDATE that leaves the pod spec as it was passes (labels on an old pod stay editable)."""
+an UPDATE that leaves the pod spec as it was passes (labels on an old pod stay editable). A policy
+that requires no requests prints nothing (and says so on stderr): a ValidatingAdmissionPolicy
+needs at least one validation."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Any
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
+SUMMARY = "print the requests rule as a ValidatingAdmissionPolicy and bindings (YAML), from the policy file"
 API_VERSION = "admissionregistration.k8s.io/v1"
 ACTIONS = {"enforce": ["Deny"], "warn": ["Warn"], "audit": ["Audit"]}
 # Where each kind keeps its pod spec (review.POD_SPEC_PATHS), as CEL.
@@ -54,7 +57,11 @@ def _requested(resource: str) -> str:
 
 
 def policy_objects(policy: Policy, name: str = "kubectl-perf-requests") -> list[dict[str, Any]]:
-    """The ValidatingAdmissionPolicy and its bindings for `policy`."""
+    """The ValidatingAdmissionPolicy and its bindings for `policy`; none when it requires no
+    requests, as the API server refuses a policy without validations (and one that always
+    passes would be a CEL evaluation on every pod write for nothing)."""
+    if not policy.require_requests:
+        return []
     validations = []
     for resource in policy.require_requests:
         missing = f"variables.containers.filter(c, !({_requested(resource)})).map(c, c.name)"
@@ -134,7 +141,7 @@ def _list(items: Any) -> str:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="perf-webhook vap",
-        description="Print the requests rule as a ValidatingAdmissionPolicy and bindings (YAML), from the policy file.",
+        description=SUMMARY[0].upper() + SUMMARY[1:] + ".",
     )
     p.add_argument("--policy", required=True, help="the policy file (the webhook's)")
     p.add_argument("--name", default="kubectl-perf-requests", help="the policy's name; bindings add -MODE (default %(default)s)")
@@ -144,7 +151,16 @@ def main(argv: list[str]) -> int:
     except PolicyError as err:
         print(f"perf-webhook vap: {err}", file=sys.stderr)
         return 2
+    objects = policy_objects(policy, args.name)
+    if not objects:
+        print(
+            "perf-webhook vap: the policy requires no requests (requireRequests: []): no ValidatingAdmissionPolicy to print; "
+            "remove one applied earlier with kubectl delete validatingadmissionpolicies,validatingadmissionpolicybindings "
+            "-l app.kubernetes.io/managed-by=perf-webhook",
+            file=sys.stderr,
+        )
+        return 0
     import yaml
 
-    sys.stdout.write(yaml.safe_dump_all(policy_objects(policy, args.name), sort_keys=False))
+    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
     return 0
