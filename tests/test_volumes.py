@@ -233,6 +233,49 @@ def test_policy_file_thresholds_per_storage_class(cluster: Sim, tmp_path: Path) 
     assert flagged[("web-1", "uploads")]["thresholds"] == {"warn": 0.9, "crit": 0.95}
 
 
+def test_policy_file_thresholds_as_percentages(cluster: Sim, tmp_path: Path) -> None:
+    """The schema takes "75%" for storage.warn/crit as for padding targets; the same statuses as 0.5/0.8 above."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('storage:\n  warn: "50%"\n  crit: "80%"\n  storageClasses:\n    standard: {warn: "90%", crit: 0.95}\n')
+    report = doc(cluster, "--policy", str(policy))
+    assert report["thresholds"] == {"warn": 0.5, "crit": 0.8, "storageClasses": {"standard": {"warn": 0.9, "crit": 0.95}}}
+    rows = by_volume(report)
+    assert rows[("web-1", "uploads")]["status"] == "warn"  # 93.75% inodes: past 90%, short of 95%
+    assert rows[("db-0", "(ephemeral)")]["status"] == "warn" and rows[("job-x", "(ephemeral)")]["status"] == "crit"
+    # a class giving crit alone as a percentage takes the file's warn (50%)
+    policy.write_text('storage:\n  warn: 0.5\n  storageClasses:\n    fast: {crit: "95%"}\n')
+    assert doc(cluster, "--policy", str(policy))["thresholds"]["storageClasses"] == {"fast": {"warn": 0.5, "crit": 0.95}}
+
+
+def test_bad_thresholds_name_the_field_or_the_flag(cluster: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    for text, words in [
+        ('storage:\n  warn: "75 percent"\n', "storage.warn: invalid threshold '75 percent'"),
+        ('storage:\n  crit: "150%"\n', "storage.crit: threshold '150%' must be above 0 and at most 1 (100%)"),
+        ('storage:\n  storageClasses:\n    fast: {crit: "high"}\n', "storage.storageClasses.fast.crit: invalid threshold 'high'"),
+        (
+            'storage:\n  storageClasses:\n    fast: {warn: "95%"}\n',
+            "storage.storageClasses.fast: warn (0.95) must not be above crit (0.9, the default)",
+        ),
+    ]:
+        policy.write_text(text)
+        ran = volumes(cluster, "--policy", str(policy))
+        assert ran.returncode == 2 and ran.stdout == "" and "Traceback" not in ran.stderr, (text, ran.stderr)
+        assert len(ran.stderr.strip().splitlines()) == 1 and words in ran.stderr, (text, ran.stderr)
+    # a flag over the default (or the file's) other level: the message names the flag, not the file
+    for args, line in [
+        (["--warn", "95%"], "error: --warn (0.95) must not be above the critical share (0.9, the default): give --crit too"),
+        (["--crit", "50%"], "error: --crit (0.5) must not be below the warning share (0.75, the default): give --warn too"),
+    ]:
+        ran = volumes(cluster, *args)
+        assert ran.returncode == 2 and ran.stderr.strip() == line, (args, ran.stderr)
+    policy.write_text("storage:\n  crit: 0.9\n")
+    ran = volumes(cluster, "--policy", str(policy), "--warn", "95%")
+    assert ran.returncode == 2 and ran.stderr.strip() == (
+        "error: --warn (0.95) must not be above the critical share (0.9, the policy file's storage.crit): give --crit too"
+    )
+
+
 def test_bad_input_is_one_line_and_status_2(cluster: Sim, tmp_path: Path) -> None:
     for args, words in [
         (["--warn", "0.9", "--crit", "0.5"], "--warn (0.9) must not be above --crit (0.5)"),
