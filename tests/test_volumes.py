@@ -123,10 +123,14 @@ def test_node_filesystems_against_the_kubelets_eviction_thresholds(cluster: Sim)
         {"signal": "nodefs.inodesFree", "threshold": "5%", "amount": 163840, "observed": 98304, "met": True},
     ]
     assert b["status"] == "crit"
-    # no separate image filesystem: the kubelet reports the node's for both, against imagefs.available<15%
+    # no separate image filesystem: the kubelet reports the node's for both, against the defaults'
+    # imagefs.available<15% and imagefs.inodesFree<5% (kubernetes pkg/kubelet/eviction/defaults_linux.go)
     bi = nodes[("node-b", "imagefs")]
     assert bi["stats"] == b["stats"]
-    assert bi["eviction"]["signals"][0]["amount"] == 50 * GI * 15 // 100
+    assert bi["eviction"]["signals"] == [
+        {"signal": "imagefs.available", "threshold": "15%", "amount": 50 * GI * 15 // 100, "observed": 25 * GI, "met": False},
+        {"signal": "imagefs.inodesFree", "threshold": "5%", "amount": 163840, "observed": 98304, "met": True},
+    ]
 
 
 def test_configz_fallback_is_said(cluster: Sim) -> None:
@@ -212,9 +216,11 @@ def test_fail_on_levels(cluster: Sim) -> None:
     # warn adds db-0's ephemeral storage (75%) and node-a's imagefs (75%)
     warn = volumes(cluster, "--fail-on", "warn", "-o", "json")
     assert warn.returncode == 1 and "error: 8 volume(s)" in warn.stderr
-    # raised thresholds: nothing left but what the kubelet itself evicts for (node-a nodefs, node-b inodes)
+    # raised thresholds: nothing left but what the kubelet itself evicts for (node-a nodefs, node-b's
+    # inodes: nodefs.inodesFree<5% and imagefs.inodesFree<5% on the one filesystem)
     high = volumes(cluster, "--fail-on", "warn", "--warn", "99%", "--crit", "100%")
-    assert high.returncode == 1 and "error: 2 volume(s)" in high.stderr and "node-a:nodefs, node-b:nodefs" in high.stderr
+    assert high.returncode == 1 and "error: 3 volume(s)" in high.stderr, high.stderr
+    assert "node-a:nodefs, node-b:imagefs, node-b:nodefs" in high.stderr
 
 
 def test_policy_file_thresholds_per_storage_class(cluster: Sim, tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ from ..quantity import NANO, QuantityError, parse_quantity
 from ..render import age_seconds
 
 EPHEMERAL = "ephemeral-storage"
-# The kubelet's hard eviction defaults on Linux (pkg/kubelet/apis/config/v1beta1/defaults_linux.go),
-# the storage signals of them: used when a node's /configz cannot be read.
-DEFAULT_EVICTION = {"nodefs.available": "10%", "imagefs.available": "15%", "nodefs.inodesFree": "5%"}
+# The kubelet's hard eviction defaults on Linux (kubernetes pkg/kubelet/eviction/defaults_linux.go,
+# DefaultEvictionHard), its four storage signals (the fifth is memory.available<100Mi): used when a
+# node's /configz cannot be read.
+DEFAULT_EVICTION = {"nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%", "imagefs.inodesFree": "5%"}
 LEVELS = ("ok", "warn", "crit")  # in order: --fail-on names one of the last two
 
 
