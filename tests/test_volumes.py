@@ -436,3 +436,108 @@ def test_completion_offers_the_flags_and_the_clusters_storage_classes(cluster: S
     assert [c for c, _d in classes] == ["fast", "standard"]
     sorts, _ = complete(["volumes", "--sort", ""])
     assert [s for s, _d in sorts] == ["used%", "available", "inodes%"]
+
+
+OWNED = """\
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status:
+  capacity: {cpu: "4", memory: 16Gi, pods: "110", ephemeral-storage: 100Gi}
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110", ephemeral-storage: 100Gi}
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Namespace, metadata: {name: shop}}
+  # a Deployment's ReplicaSet; an Argo Rollout's, named the same way (<rollout>-<pod-template-hash>)
+  - apiVersion: apps/v1
+    kind: ReplicaSet
+    metadata:
+      name: web-7d4b9c
+      namespace: shop
+      ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}]
+    spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: nginx}]}}}
+  - apiVersion: apps/v1
+    kind: ReplicaSet
+    metadata:
+      name: canary-5f6d7
+      namespace: shop
+      ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: canary, uid: r1, controller: true}]
+    spec: {selector: {matchLabels: {app: canary}}, template: {metadata: {labels: {app: canary}}, spec: {containers: [{name: c, image: nginx}]}}}
+  # a CronJob's Job, and one made by hand with a name like a CronJob's (<name>-<minutes since the epoch>)
+  - apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: backup-29000123
+      namespace: shop
+      ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: backup, uid: c1, controller: true}]
+    spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+  - apiVersion: batch/v1
+    kind: Job
+    metadata: {name: migrate-29000124, namespace: shop}
+    spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+"""
+
+
+def owned_pod(name: str, kind: str, owner: str, labels: str = "{}") -> str:
+    return f"""\
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: {name}
+      namespace: shop
+      labels: {labels}
+      ownerReferences: [{{apiVersion: v1, kind: {kind}, name: {owner}, uid: u-{name}, controller: true}}]
+    spec:
+      nodeName: n1
+      containers: [{{name: c, image: busybox}}]
+      volumes: [{{name: tmp, emptyDir: {{}}}}]
+    status: {{phase: Running}}
+"""
+
+
+@pytest.fixture(scope="module")
+def owned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("owned") / "cluster.yaml"
+    path.write_text(
+        OWNED
+        + owned_pod("web-7d4b9c-x1", "ReplicaSet", "web-7d4b9c", "{pod-template-hash: 7d4b9c}")
+        + owned_pod("canary-5f6d7-x2", "ReplicaSet", "canary-5f6d7", "{pod-template-hash: 5f6d7}")
+        + owned_pod("backup-29000123-x3", "Job", "backup-29000123")
+        + owned_pod("migrate-29000124-x4", "Job", "migrate-29000124")
+    )
+    return path
+
+
+def workloads(sim: Sim) -> tuple[dict[str, str], str]:
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    return {v["pod"]: v["workload"] for v in json.loads(ran.stdout)["volumes"] if v["volume"] == "tmp"}, ran.stderr
+
+
+def test_workload_from_listed_replicasets_and_jobs(sim_factory: Any, owned: Path) -> None:
+    """A pod's workload by owner references through its ReplicaSet or Job, as images and audit name it:
+    the naming conventions would call the Rollout's pods a Deployment's and the hand-made Job a CronJob's."""
+    found, stderr = workloads(sim_factory("--objects", str(owned)))
+    assert found == {
+        "web-7d4b9c-x1": "Deployment/shop/web",
+        "canary-5f6d7-x2": "Rollout/shop/canary",
+        "backup-29000123-x3": "CronJob/shop/backup",
+        "migrate-29000124-x4": "Job/shop/migrate-29000124",
+    }
+    assert "guessed" not in stderr
+
+
+def test_workload_guessed_where_the_lists_are_forbidden(sim_factory: Any, owned: Path) -> None:
+    sim = sim_factory("--objects", str(owned), "--forbid-cluster-list", "replicasets", "--forbid-cluster-list", "jobs")
+    found, stderr = workloads(sim)
+    assert found == {
+        "web-7d4b9c-x1": "Deployment?/shop/web",
+        "canary-5f6d7-x2": "Deployment?/shop/canary",
+        "backup-29000123-x3": "CronJob?/shop/backup",
+        "migrate-29000124-x4": "CronJob?/shop/migrate",
+    }
+    assert "note: cannot list ReplicaSets (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr
+    assert "note: cannot list Jobs (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import POOL_LABELS, pod_limits, pod_requests
-from ..owners import workload_of
+from ..owners import Owners, workload_of
 from ..quantity import NANO, QuantityError, parse_quantity
 from ..render import age_seconds
 
@@ -64,7 +64,9 @@ class PodVolumes:
     ephemeral_limit: int | None
 
 
-def pod_volumes(pod: Mapping[str, Any]) -> PodVolumes:
+def pod_volumes(pod: Mapping[str, Any], owners: Owners | None = None) -> PodVolumes:
+    """`owners`: the listed ReplicaSets' and Jobs' controllers (owner_lists.read_owners); None or a
+    controller it lacks: the workload is guessed from names (owners.workload_of)."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     volumes = tuple(v for v in spec.get("volumes") or () if "persistentVolumeClaim" in v or "emptyDir" in v or "ephemeral" in v)
     requests, limits = pod_requests(spec), pod_limits(spec)
@@ -73,7 +75,7 @@ def pod_volumes(pod: Mapping[str, Any]) -> PodVolumes:
         meta.get("namespace", ""),
         meta.get("name", ""),
         spec.get("nodeName") or "",
-        workload_of(meta).text(),
+        workload_of(meta, owners).text(),
         volumes,
         None if request is None else request // NANO,
         None if limit is None else limit // NANO,

@@ -1,5 +1,5 @@
-"""Plain data out of the cluster for `kubectl perf volumes`: the pods (folded page by page into
-what their specs say about storage), claims, volumes, the nodes' labels, and each node's
+"""Plain data out of the cluster for `kubectl perf volumes`: the ReplicaSets' and Jobs' owners (a
+pod's workload), the pods (folded page by page into what their specs say about storage), claims, volumes, the nodes' labels, and each node's
 /stats/summary and /configz through the API server's node proxy, 16 nodes at a time.
 
 A node whose summary cannot be read is one note; a 403 on nodes/proxy (a separate RBAC grant
@@ -16,6 +16,8 @@ from typing import Any
 
 from ..api import ApiError, Cluster, path_for
 from ..kubelet import Forbidden, node_error, proxy_path
+from ..owner_lists import read_owners
+from ..owners import Owners
 from ..running_pods import with_running_pods
 from .compute import NodeStats, PodVolumes, node_stats, pod_volumes
 from .flags import VolumesPlan
@@ -47,9 +49,9 @@ def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pods(cluster: Cluster, plan: VolumesPlan) -> list[PodVolumes]:
+def pods(cluster: Cluster, plan: VolumesPlan, owners: Owners) -> list[PodVolumes]:
     def use(pages: Iterable[list[dict[str, Any]]]) -> list[PodVolumes]:
-        return [pod_volumes(p) for items in pages for p in items]
+        return [pod_volumes(p, owners) for items in pages for p in items]
 
     return with_running_pods(cluster, plan.namespace, plan.selector, plan.chunk_size, use)
 
@@ -148,9 +150,10 @@ def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: i
 
 
 def read(cluster: Cluster, plan: VolumesPlan) -> Reads:
-    """Pods first (they say which nodes to read), then claims, volumes, classes, nodes, kubelets."""
+    """The ReplicaSets and Jobs (the pods' workloads), pods (they say which nodes to read), then
+    claims, volumes, classes, nodes, kubelets."""
     reads = Reads()
-    reads.pods = pods(cluster, plan)
+    reads.pods = pods(cluster, plan, read_owners(cluster, plan.namespace, reads.notes, plan.chunk_size))
     reads.claims = listed(
         cluster, path_for("persistentvolumeclaims", plan.namespace), "persistentvolumeclaims", plan.chunk_size, reads.notes
     )
