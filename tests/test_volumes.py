@@ -327,6 +327,28 @@ def test_csv_carries_the_three_sections(cluster: Sim) -> None:
     assert (data["USED"], data["AVAILABLE"], data["SIZE"], data["USE%"]) == (str(9 * GI), str(GI), str(10 * GI), "0.9")
 
 
+def test_csv_and_tsv_cells_are_bytes_and_unrounded_ratios(cluster: Sim) -> None:
+    """README: csv and tsv carry bytes as integers and ratios unrounded (as capacity's csv); an absent
+    figure is an empty cell, not the table's "-"."""
+    for fmt, delimiter in (("csv", ","), ("tsv", "\t")):
+        ran = volumes(cluster, "-o", fmt)
+        assert ran.returncode == 0, ran.stderr
+        rows = list(csv.DictReader(io.StringIO(ran.stdout), delimiter=delimiter))
+        vol = {(r["POD"], r["VOLUME"]): r for r in rows if r["SECTION"] == "volume"}
+        data, job, cache = vol[("db-0", "data")], vol[("job-x", "(ephemeral)")], vol[("db-0", "cache")]
+        assert data["INODES%"] == repr(1000 / 655360) == "0.00152587890625"  # 1000 of 655360 inodes
+        assert (data["REQUESTED"], data["PV-CAPACITY"], data["LIMIT"]) == (str(10 * GI), str(10 * GI), "")
+        assert (data["CLAIM"], data["ACCESS"], data["PV"], data["WARN/CRIT"]) == ("data-db-0", "RWO", "pv-data-db-0", "0.75/0.9")
+        # 950Mi of a 1Gi limit: 950/1024 = 0.927734375 exactly; the pod's request 500Mi, limit 1Gi
+        assert (job["USE%"], job["REQUESTED"], job["LIMIT"]) == ("0.927734375", str(500 * MI), str(GI))
+        assert (job["STORAGECLASS"], job["CLAIM"], job["INODES%"]) == ("", "", "")
+        assert cache["LIMIT"] == str(GI)  # the Memory emptyDir's sizeLimit
+        node = {(r["NODE"], r["FILESYSTEM"]): r for r in rows if r["SECTION"] == "node"}
+        # node-a's nodefs: 8Gi available against 10Gi (10%): 2Gi under it; 655360 inodes free against 327680 (5%)
+        assert node[("node-a", "nodefs")]["HEADROOM"] == f"nodefs.available={-2 * GI},nodefs.inodesFree=327680"
+        assert node[("node-a", "imagefs")]["INODES%"] == repr(107200 / 13107200)  # 13107200 - 13000000 used
+
+
 def test_html_page(cluster: Sim) -> None:
     ran = volumes(cluster, "-o", "html")
     assert ran.returncode == 0 and ran.stdout.startswith("<!DOCTYPE html>")
