@@ -394,6 +394,17 @@ def test_forbidden_node_proxy_is_one_note(forbidden: Sim) -> None:
     assert data == ["shop", "db-0", "data", "pvc", "fast", "10Gi", "<unknown>", "<unknown>", "-", "-", "<unknown>"]
 
 
+def test_forbidden_node_proxy_is_said_on_the_html_page(forbidden: Sim) -> None:
+    """-o html carries the notes the table's stderr does: the page shows <unknown> figures and why."""
+    from html import escape
+
+    ran = volumes(forbidden, "-o", "html")
+    assert ran.returncode == 0 and ran.stdout.startswith("<!DOCTYPE html>")
+    [line] = ran.stderr.strip().splitlines()  # still on stderr too, once
+    assert line.startswith("note: no volume figures: reading the kubelet's /stats/summary needs get on nodes/proxy")
+    assert escape(line.removeprefix("note: ")) in ran.stdout and "&lt;unknown&gt;" in ran.stdout
+
+
 @pytest.fixture(scope="module")
 def with_down_node(sim_factory: Any) -> Sim:
     sim: Sim = sim_factory("--objects", FIXTURE, str(DATA / "cadvisor-notready.yaml"))
