@@ -423,6 +423,34 @@ def test_unreadable_node_is_one_note(with_down_node: Sim) -> None:
     assert {n["node"] for n in json.loads(ran.stdout)["nodes"]} == {"node-a", "node-b"}
 
 
+GHOST = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: lost-0, namespace: shop, annotations: {perf-sim/ephemeral-used: 100Mi}}
+spec:
+  nodeName: node-gone
+  containers: [{name: c, image: busybox, resources: {limits: {ephemeral-storage: 1Gi}}}]
+  volumes: [{name: scratch, emptyDir: {}}]
+status: {phase: Running}
+"""
+
+
+@pytest.mark.parametrize("forbid", [(), ("--forbid-cluster-list", "nodes")], ids=["nodes-listed", "nodes-forbidden"])
+def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: Path, forbid: tuple[str, ...]) -> None:
+    """A pod whose spec.nodeName names no node (deleted under it): the note says so, whether the node list
+    shows it missing or (nodes forbidden) the API server answers 404 NotFound for its proxy; a kubelet's own
+    404 (an endpoint it does not serve) is another matter."""
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    sim = sim_factory("--objects", FIXTURE, str(ghost), *forbid)
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    line = "note: pod shop/lost-0 is bound to node node-gone, which does not exist (deleted?): its volumes show no figures"
+    assert [n for n in ran.stderr.splitlines() if "node-gone" in n] == [line], ran.stderr
+    lost = [v for v in json.loads(ran.stdout)["volumes"] if v["pod"] == "lost-0"]
+    assert sorted(v["volume"] for v in lost) == ["(ephemeral)", "scratch"] and all(v["stats"] is None for v in lost)
+
+
 def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:
     """perf-sim's generated clusters: each postgres StatefulSet pod mounts data-<pod> (gp3, 20Gi),
     two claims of pods scaled away stay Bound, one never provisioned is Pending, one PV is Released
@@ -574,3 +602,11 @@ def test_workload_guessed_where_the_lists_are_forbidden(sim_factory: Any, owned:
     }
     assert "note: cannot list ReplicaSets (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr
     assert "note: cannot list Jobs (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr
+
+
+def test_pods_on_a_node_that_does_not_exist_are_one_note() -> None:
+    from kubectl_perf.volumes.fetch import gone_node
+
+    assert gone_node("n9", ["a/p1", "a/p2", "b/p3", "b/p4"]) == (
+        "4 pods (a/p1, a/p2, b/p3 ...) are bound to node n9, which does not exist (deleted?): their volumes show no figures"
+    )

@@ -36,6 +36,7 @@ class Reads:
     node_labels: dict[str, Mapping[str, str]] = field(default_factory=dict)
     stats: dict[str, NodeStats] = field(default_factory=dict)
     eviction: dict[str, Mapping[str, str] | None] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)  # nodes the API server says do not exist (404 NotFound on the proxy)
     notes: list[str] = field(default_factory=list)
 
 
@@ -109,7 +110,9 @@ def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: i
         except ApiError as err:
             wrapped = node_error(node, err)
             with lock:
-                if isinstance(wrapped, Forbidden):
+                if err.status == 404 and err.reason == "NotFound":
+                    into.gone.add(node)  # the API server's own Status: no such node (a kubelet's 404 is bare text)
+                elif isinstance(wrapped, Forbidden):
                     stop.set()
                     forbidden.append(str(err))
                 else:
@@ -164,4 +167,23 @@ def read(cluster: Cluster, plan: VolumesPlan) -> Reads:
     reads.classes = sorted((c.get("metadata") or {}).get("name", "") for c in classes)
     reads.node_labels = nodes(cluster, plan, reads.pods, reads.notes)
     kubelets(cluster, sorted(reads.node_labels), reads)
+    bound: dict[str, list[str]] = {}
+    for pod in reads.pods:
+        if pod.node:
+            bound.setdefault(pod.node, []).append(f"{pod.namespace}/{pod.name}")
+    for node in sorted(bound):
+        # not in the node list, or (nodes not listable) its proxy answered that it does not exist
+        if node not in reads.node_labels or node in reads.gone:
+            reads.notes.append(gone_node(node, bound[node]))
     return reads
+
+
+def gone_node(node: str, pods: Sequence[str]) -> str:
+    """The note for pods whose spec.nodeName names a node that does not exist (deleted under them)."""
+    if len(pods) == 1:
+        return f"pod {pods[0]} is bound to node {node}, which does not exist (deleted?): its volumes show no figures"
+    more = " ..." if len(pods) > 3 else ""
+    return (
+        f"{len(pods)} pods ({', '.join(pods[:3])}{more}) are bound to node {node}, which does not exist (deleted?): "
+        "their volumes show no figures"
+    )
