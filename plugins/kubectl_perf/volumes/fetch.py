@@ -1,6 +1,7 @@
 """Plain data out of the cluster for `kubectl perf volumes`: the ReplicaSets' and Jobs' owners (a
-pod's workload), the pods (folded page by page into what their specs say about storage), claims, volumes, the nodes' labels, and each node's
-/stats/summary and /configz through the API server's node proxy, 16 nodes at a time.
+pod's workload), the pods (folded page by page into what their specs say about storage), claims,
+volumes, the nodes' labels, and each node's /stats/summary and /configz through the API server's
+node proxy, 16 nodes at a time. Pods bound to a node that does not exist are one note per node.
 
 A node whose summary cannot be read is one note; a 403 on nodes/proxy (a separate RBAC grant
 from nodes) stops the reads with one note. A /configz that cannot be read leaves that node on
