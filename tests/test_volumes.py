@@ -123,10 +123,14 @@ def test_node_filesystems_against_the_kubelets_eviction_thresholds(cluster: Sim)
         {"signal": "nodefs.inodesFree", "threshold": "5%", "amount": 163840, "observed": 98304, "met": True},
     ]
     assert b["status"] == "crit"
-    # no separate image filesystem: the kubelet reports the node's for both, against imagefs.available<15%
+    # no separate image filesystem: the kubelet reports the node's for both, against the defaults'
+    # imagefs.available<15% and imagefs.inodesFree<5% (kubernetes pkg/kubelet/eviction/defaults_linux.go)
     bi = nodes[("node-b", "imagefs")]
     assert bi["stats"] == b["stats"]
-    assert bi["eviction"]["signals"][0]["amount"] == 50 * GI * 15 // 100
+    assert bi["eviction"]["signals"] == [
+        {"signal": "imagefs.available", "threshold": "15%", "amount": 50 * GI * 15 // 100, "observed": 25 * GI, "met": False},
+        {"signal": "imagefs.inodesFree", "threshold": "5%", "amount": 163840, "observed": 98304, "met": True},
+    ]
 
 
 def test_configz_fallback_is_said(cluster: Sim) -> None:
@@ -212,9 +216,11 @@ def test_fail_on_levels(cluster: Sim) -> None:
     # warn adds db-0's ephemeral storage (75%) and node-a's imagefs (75%)
     warn = volumes(cluster, "--fail-on", "warn", "-o", "json")
     assert warn.returncode == 1 and "error: 8 volume(s)" in warn.stderr
-    # raised thresholds: nothing left but what the kubelet itself evicts for (node-a nodefs, node-b inodes)
+    # raised thresholds: nothing left but what the kubelet itself evicts for (node-a nodefs, node-b's
+    # inodes: nodefs.inodesFree<5% and imagefs.inodesFree<5% on the one filesystem)
     high = volumes(cluster, "--fail-on", "warn", "--warn", "99%", "--crit", "100%")
-    assert high.returncode == 1 and "error: 2 volume(s)" in high.stderr and "node-a:nodefs, node-b:nodefs" in high.stderr
+    assert high.returncode == 1 and "error: 3 volume(s)" in high.stderr, high.stderr
+    assert "node-a:nodefs, node-b:imagefs, node-b:nodefs" in high.stderr
 
 
 def test_policy_file_thresholds_per_storage_class(cluster: Sim, tmp_path: Path) -> None:
@@ -231,6 +237,49 @@ def test_policy_file_thresholds_per_storage_class(cluster: Sim, tmp_path: Path) 
     flagged = by_volume(doc(cluster, "--policy", str(policy), "--warn", "0.2", "--crit", "0.3"))
     assert flagged[("db-0", "cache")]["status"] == "warn"
     assert flagged[("web-1", "uploads")]["thresholds"] == {"warn": 0.9, "crit": 0.95}
+
+
+def test_policy_file_thresholds_as_percentages(cluster: Sim, tmp_path: Path) -> None:
+    """The schema takes "75%" for storage.warn/crit as for padding targets; the same statuses as 0.5/0.8 above."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('storage:\n  warn: "50%"\n  crit: "80%"\n  storageClasses:\n    standard: {warn: "90%", crit: 0.95}\n')
+    report = doc(cluster, "--policy", str(policy))
+    assert report["thresholds"] == {"warn": 0.5, "crit": 0.8, "storageClasses": {"standard": {"warn": 0.9, "crit": 0.95}}}
+    rows = by_volume(report)
+    assert rows[("web-1", "uploads")]["status"] == "warn"  # 93.75% inodes: past 90%, short of 95%
+    assert rows[("db-0", "(ephemeral)")]["status"] == "warn" and rows[("job-x", "(ephemeral)")]["status"] == "crit"
+    # a class giving crit alone as a percentage takes the file's warn (50%)
+    policy.write_text('storage:\n  warn: 0.5\n  storageClasses:\n    fast: {crit: "95%"}\n')
+    assert doc(cluster, "--policy", str(policy))["thresholds"]["storageClasses"] == {"fast": {"warn": 0.5, "crit": 0.95}}
+
+
+def test_bad_thresholds_name_the_field_or_the_flag(cluster: Sim, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    for text, words in [
+        ('storage:\n  warn: "75 percent"\n', "storage.warn: invalid threshold '75 percent'"),
+        ('storage:\n  crit: "150%"\n', "storage.crit: threshold '150%' must be above 0 and at most 1 (100%)"),
+        ('storage:\n  storageClasses:\n    fast: {crit: "high"}\n', "storage.storageClasses.fast.crit: invalid threshold 'high'"),
+        (
+            'storage:\n  storageClasses:\n    fast: {warn: "95%"}\n',
+            "storage.storageClasses.fast: warn (0.95) must not be above crit (0.9, the default)",
+        ),
+    ]:
+        policy.write_text(text)
+        ran = volumes(cluster, "--policy", str(policy))
+        assert ran.returncode == 2 and ran.stdout == "" and "Traceback" not in ran.stderr, (text, ran.stderr)
+        assert len(ran.stderr.strip().splitlines()) == 1 and words in ran.stderr, (text, ran.stderr)
+    # a flag over the default (or the file's) other level: the message names the flag, not the file
+    for args, line in [
+        (["--warn", "95%"], "error: --warn (0.95) must not be above the critical share (0.9, the default): give --crit too"),
+        (["--crit", "50%"], "error: --crit (0.5) must not be below the warning share (0.75, the default): give --warn too"),
+    ]:
+        ran = volumes(cluster, *args)
+        assert ran.returncode == 2 and ran.stderr.strip() == line, (args, ran.stderr)
+    policy.write_text("storage:\n  crit: 0.9\n")
+    ran = volumes(cluster, "--policy", str(policy), "--warn", "95%")
+    assert ran.returncode == 2 and ran.stderr.strip() == (
+        "error: --warn (0.95) must not be above the critical share (0.9, the policy file's storage.crit): give --crit too"
+    )
 
 
 def test_bad_input_is_one_line_and_status_2(cluster: Sim, tmp_path: Path) -> None:
@@ -278,6 +327,28 @@ def test_csv_carries_the_three_sections(cluster: Sim) -> None:
     assert (data["USED"], data["AVAILABLE"], data["SIZE"], data["USE%"]) == (str(9 * GI), str(GI), str(10 * GI), "0.9")
 
 
+def test_csv_and_tsv_cells_are_bytes_and_unrounded_ratios(cluster: Sim) -> None:
+    """README: csv and tsv carry bytes as integers and ratios unrounded (as capacity's csv); an absent
+    figure is an empty cell, not the table's "-"."""
+    for fmt, delimiter in (("csv", ","), ("tsv", "\t")):
+        ran = volumes(cluster, "-o", fmt)
+        assert ran.returncode == 0, ran.stderr
+        rows = list(csv.DictReader(io.StringIO(ran.stdout), delimiter=delimiter))
+        vol = {(r["POD"], r["VOLUME"]): r for r in rows if r["SECTION"] == "volume"}
+        data, job, cache = vol[("db-0", "data")], vol[("job-x", "(ephemeral)")], vol[("db-0", "cache")]
+        assert data["INODES%"] == repr(1000 / 655360) == "0.00152587890625"  # 1000 of 655360 inodes
+        assert (data["REQUESTED"], data["PV-CAPACITY"], data["LIMIT"]) == (str(10 * GI), str(10 * GI), "")
+        assert (data["CLAIM"], data["ACCESS"], data["PV"], data["WARN/CRIT"]) == ("data-db-0", "RWO", "pv-data-db-0", "0.75/0.9")
+        # 950Mi of a 1Gi limit: 950/1024 = 0.927734375 exactly; the pod's request 500Mi, limit 1Gi
+        assert (job["USE%"], job["REQUESTED"], job["LIMIT"]) == ("0.927734375", str(500 * MI), str(GI))
+        assert (job["STORAGECLASS"], job["CLAIM"], job["INODES%"]) == ("", "", "")
+        assert cache["LIMIT"] == str(GI)  # the Memory emptyDir's sizeLimit
+        node = {(r["NODE"], r["FILESYSTEM"]): r for r in rows if r["SECTION"] == "node"}
+        # node-a's nodefs: 8Gi available against 10Gi (10%): 2Gi under it; 655360 inodes free against 327680 (5%)
+        assert node[("node-a", "nodefs")]["HEADROOM"] == f"nodefs.available={-2 * GI},nodefs.inodesFree=327680"
+        assert node[("node-a", "imagefs")]["INODES%"] == repr(107200 / 13107200)  # 13107200 - 13000000 used
+
+
 def test_html_page(cluster: Sim) -> None:
     ran = volumes(cluster, "-o", "html")
     assert ran.returncode == 0 and ran.stdout.startswith("<!DOCTYPE html>")
@@ -323,6 +394,17 @@ def test_forbidden_node_proxy_is_one_note(forbidden: Sim) -> None:
     assert data == ["shop", "db-0", "data", "pvc", "fast", "10Gi", "<unknown>", "<unknown>", "-", "-", "<unknown>"]
 
 
+def test_forbidden_node_proxy_is_said_on_the_html_page(forbidden: Sim) -> None:
+    """-o html carries the notes the table's stderr does: the page shows <unknown> figures and why."""
+    from html import escape
+
+    ran = volumes(forbidden, "-o", "html")
+    assert ran.returncode == 0 and ran.stdout.startswith("<!DOCTYPE html>")
+    [line] = ran.stderr.strip().splitlines()  # still on stderr too, once
+    assert line.startswith("note: no volume figures: reading the kubelet's /stats/summary needs get on nodes/proxy")
+    assert escape(line.removeprefix("note: ")) in ran.stdout and "&lt;unknown&gt;" in ran.stdout
+
+
 @pytest.fixture(scope="module")
 def with_down_node(sim_factory: Any) -> Sim:
     sim: Sim = sim_factory("--objects", FIXTURE, str(DATA / "cadvisor-notready.yaml"))
@@ -339,6 +421,34 @@ def test_unreadable_node_is_one_note(with_down_node: Sim) -> None:
         "its volumes show no figures"
     ] or (len(notes) == 1 and "503" in notes[0] and "its volumes show no figures" in notes[0]), ran.stderr
     assert {n["node"] for n in json.loads(ran.stdout)["nodes"]} == {"node-a", "node-b"}
+
+
+GHOST = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: lost-0, namespace: shop, annotations: {perf-sim/ephemeral-used: 100Mi}}
+spec:
+  nodeName: node-gone
+  containers: [{name: c, image: busybox, resources: {limits: {ephemeral-storage: 1Gi}}}]
+  volumes: [{name: scratch, emptyDir: {}}]
+status: {phase: Running}
+"""
+
+
+@pytest.mark.parametrize("forbid", [(), ("--forbid-cluster-list", "nodes")], ids=["nodes-listed", "nodes-forbidden"])
+def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: Path, forbid: tuple[str, ...]) -> None:
+    """A pod whose spec.nodeName names no node (deleted under it): the note says so, whether the node list
+    shows it missing or (nodes forbidden) the API server answers 404 NotFound for its proxy; a kubelet's own
+    404 (an endpoint it does not serve) is another matter."""
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    sim = sim_factory("--objects", FIXTURE, str(ghost), *forbid)
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    line = "note: pod shop/lost-0 is bound to node node-gone, which does not exist (deleted?): its volumes show no figures"
+    assert [n for n in ran.stderr.splitlines() if "node-gone" in n] == [line], ran.stderr
+    lost = [v for v in json.loads(ran.stdout)["volumes"] if v["pod"] == "lost-0"]
+    assert sorted(v["volume"] for v in lost) == ["(ephemeral)", "scratch"] and all(v["stats"] is None for v in lost)
 
 
 def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:
@@ -387,3 +497,116 @@ def test_completion_offers_the_flags_and_the_clusters_storage_classes(cluster: S
     assert [c for c, _d in classes] == ["fast", "standard"]
     sorts, _ = complete(["volumes", "--sort", ""])
     assert [s for s, _d in sorts] == ["used%", "available", "inodes%"]
+
+
+OWNED = """\
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status:
+  capacity: {cpu: "4", memory: 16Gi, pods: "110", ephemeral-storage: 100Gi}
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110", ephemeral-storage: 100Gi}
+  conditions: [{type: Ready, status: "True"}]
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Namespace, metadata: {name: shop}}
+  # a Deployment's ReplicaSet; an Argo Rollout's, named the same way (<rollout>-<pod-template-hash>)
+  - apiVersion: apps/v1
+    kind: ReplicaSet
+    metadata:
+      name: web-7d4b9c
+      namespace: shop
+      ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}]
+    spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: nginx}]}}}
+  - apiVersion: apps/v1
+    kind: ReplicaSet
+    metadata:
+      name: canary-5f6d7
+      namespace: shop
+      ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: canary, uid: r1, controller: true}]
+    spec: {selector: {matchLabels: {app: canary}}, template: {metadata: {labels: {app: canary}}, spec: {containers: [{name: c, image: nginx}]}}}
+  # a CronJob's Job, and one made by hand with a name like a CronJob's (<name>-<minutes since the epoch>)
+  - apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: backup-29000123
+      namespace: shop
+      ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: backup, uid: c1, controller: true}]
+    spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+  - apiVersion: batch/v1
+    kind: Job
+    metadata: {name: migrate-29000124, namespace: shop}
+    spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+"""
+
+
+def owned_pod(name: str, kind: str, owner: str, labels: str = "{}") -> str:
+    return f"""\
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: {name}
+      namespace: shop
+      labels: {labels}
+      ownerReferences: [{{apiVersion: v1, kind: {kind}, name: {owner}, uid: u-{name}, controller: true}}]
+    spec:
+      nodeName: n1
+      containers: [{{name: c, image: busybox}}]
+      volumes: [{{name: tmp, emptyDir: {{}}}}]
+    status: {{phase: Running}}
+"""
+
+
+@pytest.fixture(scope="module")
+def owned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("owned") / "cluster.yaml"
+    path.write_text(
+        OWNED
+        + owned_pod("web-7d4b9c-x1", "ReplicaSet", "web-7d4b9c", "{pod-template-hash: 7d4b9c}")
+        + owned_pod("canary-5f6d7-x2", "ReplicaSet", "canary-5f6d7", "{pod-template-hash: 5f6d7}")
+        + owned_pod("backup-29000123-x3", "Job", "backup-29000123")
+        + owned_pod("migrate-29000124-x4", "Job", "migrate-29000124")
+    )
+    return path
+
+
+def workloads(sim: Sim) -> tuple[dict[str, str], str]:
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    return {v["pod"]: v["workload"] for v in json.loads(ran.stdout)["volumes"] if v["volume"] == "tmp"}, ran.stderr
+
+
+def test_workload_from_listed_replicasets_and_jobs(sim_factory: Any, owned: Path) -> None:
+    """A pod's workload by owner references through its ReplicaSet or Job, as images and audit name it:
+    the naming conventions would call the Rollout's pods a Deployment's and the hand-made Job a CronJob's."""
+    found, stderr = workloads(sim_factory("--objects", str(owned)))
+    assert found == {
+        "web-7d4b9c-x1": "Deployment/shop/web",
+        "canary-5f6d7-x2": "Rollout/shop/canary",
+        "backup-29000123-x3": "CronJob/shop/backup",
+        "migrate-29000124-x4": "Job/shop/migrate-29000124",
+    }
+    assert "guessed" not in stderr
+
+
+def test_workload_guessed_where_the_lists_are_forbidden(sim_factory: Any, owned: Path) -> None:
+    sim = sim_factory("--objects", str(owned), "--forbid-cluster-list", "replicasets", "--forbid-cluster-list", "jobs")
+    found, stderr = workloads(sim)
+    assert found == {
+        "web-7d4b9c-x1": "Deployment?/shop/web",
+        "canary-5f6d7-x2": "Deployment?/shop/canary",
+        "backup-29000123-x3": "CronJob?/shop/backup",
+        "migrate-29000124-x4": "CronJob?/shop/migrate",
+    }
+    assert "note: cannot list ReplicaSets (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr
+    assert "note: cannot list Jobs (forbidden): the workloads of their pods are guessed from names (marked ?)" in stderr
+
+
+def test_pods_on_a_node_that_does_not_exist_are_one_note() -> None:
+    from kubectl_perf.volumes.fetch import gone_node
+
+    assert gone_node("n9", ["a/p1", "a/p2", "b/p3", "b/p4"]) == (
+        "4 pods (a/p1, a/p2, b/p3 ...) are bound to node n9, which does not exist (deleted?): their volumes show no figures"
+    )

@@ -84,16 +84,17 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
 
 def _message(err: Any) -> str:
     if err.validator == "oneOf" and err.context:
-        # a fraction or a percentage (padding targets): the branch of the value's own type speaks
+        # a fraction or a percentage (padding targets, volumes' storage thresholds): the branch of the value's own type speaks
+        what = "threshold" if list(err.absolute_path)[:1] == ["storage"] else "padding target"
         own = [e for e in err.context if e.validator != "type"]
         if own and own[0].validator != "pattern":
             return _message(own[0])  # a number out of range: the schema's own words
         try:
-            share(err.instance)
+            share(err.instance, what)
         except ValueError as why:
             return str(why)
         # share() reads it (a quoted fraction, spaces) but the schema's string form is a percentage only
-        return f'invalid padding target {err.instance!r}: write a fraction unquoted (0.75) or a percentage ("75%")'
+        return f'invalid {what} {err.instance!r}: write a fraction unquoted (0.75) or a percentage ("75%")'
     if err.validator == "additionalProperties":
         return str(err.message).replace("Additional properties are not allowed", "unknown key(s)")
     if err.validator == "enum":

@@ -659,8 +659,14 @@ def figures(name: str, cpu_nanos: int, memory: int, container: dict[str, Any], h
     )
 
 
-# The kubelet's Linux defaults (pkg/kubelet/apis/config/v1beta1/defaults_linux.go).
-EVICTION_HARD = {"imagefs.available": "15%", "memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%"}
+# The kubelet's Linux defaults (kubernetes pkg/kubelet/eviction/defaults_linux.go, DefaultEvictionHard).
+EVICTION_HARD = {
+    "imagefs.available": "15%",
+    "imagefs.inodesFree": "5%",
+    "memory.available": "100Mi",
+    "nodefs.available": "10%",
+    "nodefs.inodesFree": "5%",
+}
 
 
 def _fs(stamp: str, capacity: int, used: int, inodes: int, inodes_used: int) -> dict[str, Any]:

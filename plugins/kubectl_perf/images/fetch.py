@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import ApiError, Cluster
-from ..owners import owner_index
+from ..owner_lists import read_owners
 from ..running_pods import with_running_pods
 from .compute import ImageInventory, Inspection
 from .flags import ImagesPlan
@@ -40,28 +40,10 @@ def hpa_targets(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> frozens
     return frozenset(targets)
 
 
-OWNER_LISTS = (("ReplicaSet", "/apis/apps/v1"), ("Job", "/apis/batch/v1"))
-
-
 def owners(cluster: Cluster, plan: ImagesPlan, notes: list[str]) -> dict[tuple[str, str, str], Any]:
-    """ReplicaSets' and Jobs' own controller references (owners.owner_index), so pods resolve to
-    their workloads by owner references as audit resolves them. A list that is forbidden is a note:
-    its pods' workloads are then guessed from names (marked `?`)."""
-    scope = f"/namespaces/{plan.namespace}" if plan.namespace else ""
-    listed: dict[str, list[dict[str, Any]]] = {}
-    for kind, group in OWNER_LISTS:
-        plural = f"{kind.lower()}s"
-        try:
-            listed[kind] = cluster.fold(
-                f"{group}{scope}/{plural}", list, lambda acc, items: acc.extend({"metadata": i.get("metadata") or {}} for i in items)
-            )
-        except ApiError as err:
-            if err.status not in (403, 404):
-                raise
-            listed[kind] = []  # 404: the group is not served, none exist
-            if err.status == 403:
-                notes.append(f"cannot list {kind}s (forbidden): the workloads of their pods are guessed from names (marked ?)")
-    return owner_index(listed["ReplicaSet"], listed["Job"])
+    """ReplicaSets' and Jobs' own controller references (owner_lists.read_owners), so pods resolve to
+    their workloads by owner references as audit resolves them; a forbidden list is a note and guesses."""
+    return read_owners(cluster, plan.namespace, notes)
 
 
 def pods(cluster: Cluster, plan: ImagesPlan, inventory: ImageInventory) -> ImageInventory:

@@ -59,12 +59,13 @@ def run(options: VolumesOptions, cluster: Cluster, now: datetime | None = None) 
         unused_shown=unused_shown,
         now=now or datetime.now(timezone.utc),
     )
-    emit_report(report, options.output, lambda: page(report, cluster.host))
     notes = list(reads.notes)
     if not unused_shown:
         notes.append("claims no pod mounts are not listed under -l (a pod the selector leaves out may mount them)")
     if options.storage_class and options.storage_class not in reads.classes and reads.classes:
         notes.append(f"no StorageClass named {options.storage_class} (the cluster has {', '.join(reads.classes)})")
+    # the page says what stderr says (a forbidden nodes/proxy: why every figure is <unknown>)
+    emit_report(report, options.output, lambda: page(report, cluster.host, notes))
     for text in notes:
         note(f"note: {text}")
     if options.fail_on != "none":

@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from ..model import POOL_LABELS, pod_limits, pod_requests
-from ..owners import workload_of
+from ..owners import Owners, workload_of
 from ..quantity import NANO, QuantityError, parse_quantity
 from ..render import age_seconds
 
 EPHEMERAL = "ephemeral-storage"
-# The kubelet's hard eviction defaults on Linux (pkg/kubelet/apis/config/v1beta1/defaults_linux.go),
-# the storage signals of them: used when a node's /configz cannot be read.
-DEFAULT_EVICTION = {"nodefs.available": "10%", "imagefs.available": "15%", "nodefs.inodesFree": "5%"}
+# The kubelet's hard eviction defaults on Linux (kubernetes pkg/kubelet/eviction/defaults_linux.go,
+# DefaultEvictionHard), its four storage signals (the fifth is memory.available<100Mi): used when a
+# node's /configz cannot be read.
+DEFAULT_EVICTION = {"nodefs.available": "10%", "nodefs.inodesFree": "5%", "imagefs.available": "15%", "imagefs.inodesFree": "5%"}
 LEVELS = ("ok", "warn", "crit")  # in order: --fail-on names one of the last two
 
 
@@ -63,7 +64,9 @@ class PodVolumes:
     ephemeral_limit: int | None
 
 
-def pod_volumes(pod: Mapping[str, Any]) -> PodVolumes:
+def pod_volumes(pod: Mapping[str, Any], owners: Owners | None = None) -> PodVolumes:
+    """`owners`: the listed ReplicaSets' and Jobs' controllers (owner_lists.read_owners); None or a
+    controller it lacks: the workload is guessed from names (owners.workload_of)."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     volumes = tuple(v for v in spec.get("volumes") or () if "persistentVolumeClaim" in v or "emptyDir" in v or "ephemeral" in v)
     requests, limits = pod_requests(spec), pod_limits(spec)
@@ -72,7 +75,7 @@ def pod_volumes(pod: Mapping[str, Any]) -> PodVolumes:
         meta.get("namespace", ""),
         meta.get("name", ""),
         spec.get("nodeName") or "",
-        workload_of(meta).text(),
+        workload_of(meta, owners).text(),
         volumes,
         None if request is None else request // NANO,
         None if limit is None else limit // NANO,

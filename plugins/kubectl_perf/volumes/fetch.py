@@ -1,6 +1,7 @@
-"""Plain data out of the cluster for `kubectl perf volumes`: the pods (folded page by page into
-what their specs say about storage), claims, volumes, the nodes' labels, and each node's
-/stats/summary and /configz through the API server's node proxy, 16 nodes at a time.
+"""Plain data out of the cluster for `kubectl perf volumes`: the ReplicaSets' and Jobs' owners (a
+pod's workload), the pods (folded page by page into what their specs say about storage), claims,
+volumes, the nodes' labels, and each node's /stats/summary and /configz through the API server's
+node proxy, 16 nodes at a time. Pods bound to a node that does not exist are one note per node.
 
 A node whose summary cannot be read is one note; a 403 on nodes/proxy (a separate RBAC grant
 from nodes) stops the reads with one note. A /configz that cannot be read leaves that node on
@@ -16,6 +17,8 @@ from typing import Any
 
 from ..api import ApiError, Cluster, path_for
 from ..kubelet import Forbidden, node_error, proxy_path
+from ..owner_lists import read_owners
+from ..owners import Owners
 from ..running_pods import with_running_pods
 from .compute import NodeStats, PodVolumes, node_stats, pod_volumes
 from .flags import VolumesPlan
@@ -34,6 +37,7 @@ class Reads:
     node_labels: dict[str, Mapping[str, str]] = field(default_factory=dict)
     stats: dict[str, NodeStats] = field(default_factory=dict)
     eviction: dict[str, Mapping[str, str] | None] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)  # nodes the API server says do not exist (404 NotFound on the proxy)
     notes: list[str] = field(default_factory=list)
 
 
@@ -47,9 +51,9 @@ def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def pods(cluster: Cluster, plan: VolumesPlan) -> list[PodVolumes]:
+def pods(cluster: Cluster, plan: VolumesPlan, owners: Owners) -> list[PodVolumes]:
     def use(pages: Iterable[list[dict[str, Any]]]) -> list[PodVolumes]:
-        return [pod_volumes(p) for items in pages for p in items]
+        return [pod_volumes(p, owners) for items in pages for p in items]
 
     return with_running_pods(cluster, plan.namespace, plan.selector, plan.chunk_size, use)
 
@@ -107,7 +111,9 @@ def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: i
         except ApiError as err:
             wrapped = node_error(node, err)
             with lock:
-                if isinstance(wrapped, Forbidden):
+                if err.status == 404 and err.reason == "NotFound":
+                    into.gone.add(node)  # the API server's own Status: no such node (a kubelet's 404 is bare text)
+                elif isinstance(wrapped, Forbidden):
                     stop.set()
                     forbidden.append(str(err))
                 else:
@@ -148,9 +154,10 @@ def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: i
 
 
 def read(cluster: Cluster, plan: VolumesPlan) -> Reads:
-    """Pods first (they say which nodes to read), then claims, volumes, classes, nodes, kubelets."""
+    """The ReplicaSets and Jobs (the pods' workloads), pods (they say which nodes to read), then
+    claims, volumes, classes, nodes, kubelets."""
     reads = Reads()
-    reads.pods = pods(cluster, plan)
+    reads.pods = pods(cluster, plan, read_owners(cluster, plan.namespace, reads.notes, plan.chunk_size))
     reads.claims = listed(
         cluster, path_for("persistentvolumeclaims", plan.namespace), "persistentvolumeclaims", plan.chunk_size, reads.notes
     )
@@ -161,4 +168,23 @@ def read(cluster: Cluster, plan: VolumesPlan) -> Reads:
     reads.classes = sorted((c.get("metadata") or {}).get("name", "") for c in classes)
     reads.node_labels = nodes(cluster, plan, reads.pods, reads.notes)
     kubelets(cluster, sorted(reads.node_labels), reads)
+    bound: dict[str, list[str]] = {}
+    for pod in reads.pods:
+        if pod.node:
+            bound.setdefault(pod.node, []).append(f"{pod.namespace}/{pod.name}")
+    for node in sorted(bound):
+        # not in the node list, or (nodes not listable) its proxy answered that it does not exist
+        if node not in reads.node_labels or node in reads.gone:
+            reads.notes.append(gone_node(node, bound[node]))
     return reads
+
+
+def gone_node(node: str, pods: Sequence[str]) -> str:
+    """The note for pods whose spec.nodeName names a node that does not exist (deleted under them)."""
+    if len(pods) == 1:
+        return f"pod {pods[0]} is bound to node {node}, which does not exist (deleted?): its volumes show no figures"
+    more = " ..." if len(pods) > 3 else ""
+    return (
+        f"{len(pods)} pods ({', '.join(pods[:3])}{more}) are bound to node {node}, which does not exist (deleted?): "
+        "their volumes show no figures"
+    )

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..api import Connection
 from ..cli import Parser, add_connection_flags, add_filter_flags, add_output_flag, add_policy_flags, check_filters, connection, fraction
 from ..cli import policy_from as read_policy
+from ..padding import share
+from ..policy_file import PolicyError
 from .compute import SORTS, StoragePolicy, Thresholds
 
 OUTPUTS = ("table", "wide", "json", "yaml", "csv", "tsv", "html")
@@ -116,28 +119,54 @@ class VolumesOptions:
     connection: Connection
 
 
+Given = tuple[float, str]  # a threshold and where it came from: "--warn", "storage.crit", "" (the default)
+
+
+def _origin(given: Given) -> str:
+    return {"": "the default", "--warn": "from --warn", "--crit": "from --crit"}.get(given[1], f"the policy file's {given[1]}")
+
+
+def _share(where: str, value: Any) -> float:
+    """A threshold of the file, 0.75 or "75%", read by the suite's one reader (padding.share)."""
+    try:
+        return share(value, "threshold")
+    except ValueError as err:
+        raise PolicyError(f"{where}: {err}") from None
+
+
+def _level(flag: float | None, name: str, section: Mapping[str, Any], default: float) -> Given:
+    if flag is not None:
+        return flag, f"--{name}"
+    if name in section:
+        return _share(f"storage.{name}", section[name]), f"storage.{name}"
+    return default, ""
+
+
 def storage_policy(section: Any, warn: float | None, crit: float | None) -> StoragePolicy:
     """The policy file's storage section (schema-checked) with --warn/--crit over its warn/crit;
-    per-StorageClass values stay the file's (a flag sets the default, as --padding-target does)."""
+    per-StorageClass values stay the file's (a flag sets the default, as --padding-target does).
+    Thresholds are fractions or percentages (0.75, "75%"); warn above crit is refused in words
+    that name where each came from, the flag when one did."""
     section = dict(section or {})
-    default = Thresholds(
-        warn if warn is not None else float(section.get("warn", DEFAULT_WARN)),
-        crit if crit is not None else float(section.get("crit", DEFAULT_CRIT)),
-    )
-    if default.warn > default.crit:
-        from ..policy_file import PolicyError
-
-        raise PolicyError(f"storage: warn ({default.warn:g}) must not be above crit ({default.crit:g})")
-    classes = {
-        name: Thresholds(float(v.get("warn", default.warn)), float(v.get("crit", default.crit)))
-        for name, v in (section.get("storageClasses") or {}).items()
-    }
-    bad = next((n for n, t in classes.items() if t.warn > t.crit), None)
-    if bad is not None:
-        from ..policy_file import PolicyError
-
-        raise PolicyError(f"storage.storageClasses.{bad}: warn must not be above crit")
-    return StoragePolicy(default, classes)
+    w, c = _level(warn, "warn", section, DEFAULT_WARN), _level(crit, "crit", section, DEFAULT_CRIT)
+    if w[0] > c[0]:
+        if w[1] == "--warn":  # (both flags: parse refused them already)
+            raise PolicyError(f"--warn ({w[0]:g}) must not be above the critical share ({c[0]:g}, {_origin(c)}): give --crit too")
+        if c[1] == "--crit":
+            raise PolicyError(f"--crit ({c[0]:g}) must not be below the warning share ({w[0]:g}, {_origin(w)}): give --warn too")
+        raise PolicyError(f"storage: warn ({w[0]:g}) must not be above crit ({c[0]:g})")
+    classes = {}
+    for name, given in (section.get("storageClasses") or {}).items():
+        where = f"storage.storageClasses.{name}"
+        cw = (_share(f"{where}.warn", given["warn"]), f"{where}.warn") if "warn" in given else w
+        cc = (_share(f"{where}.crit", given["crit"]), f"{where}.crit") if "crit" in given else c
+        if cw[0] > cc[0]:
+            own = f"{where}."
+            wtext = f"{cw[0]:g}" if cw[1].startswith(own) else f"{cw[0]:g}, {_origin(cw)}"
+            ctext = f"{cc[0]:g}" if cc[1].startswith(own) else f"{cc[0]:g}, {_origin(cc)}"
+            raise PolicyError(f"{where}: warn ({wtext}) must not be above crit ({ctext})")
+        classes[name] = Thresholds(cw[0], cc[0])
+    return StoragePolicy(Thresholds(w[0], c[0]), classes)
 
 
 def options(args: argparse.Namespace) -> VolumesOptions:

@@ -10,7 +10,11 @@ from ..render import REPORT_STYLE, Table, html_page
 from .compute import Report
 from .output import node_table, unused_table, volume_table
 
-STYLE = REPORT_STYLE + ".warn{color:#9a6700;font-weight:600}.crit{color:#b42318;font-weight:600}td.r{text-align:right}"
+STYLE = (
+    REPORT_STYLE
+    + ".warn{color:#9a6700;font-weight:600}.crit{color:#b42318;font-weight:600}td.r{text-align:right}"
+    + ".note{background:#fff8c5;border:1px solid #d4a72c;border-radius:4px;padding:6px 10px;margin:0 0 8px}"
+)
 
 
 def _table(t: Table, levels: Sequence[str] | None = None) -> str:
@@ -24,12 +28,14 @@ def _table(t: Table, levels: Sequence[str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def page(report: Report, cluster: str) -> str:
+def page(report: Report, cluster: str, notes: Sequence[str] = ()) -> str:
+    """`notes`: what the run printed on stderr (unreadable nodes, missing permissions), said under the title."""
     t = report.policy.default
     parts = [
         f"<h1>Volumes: {escape(cluster)}</h1>",
         f'<p class="sub">warn at {t.warn:.0%} used, critical at {t.crit:.0%} (bytes or inodes); '
         "node filesystems are critical when a hard eviction signal is met.</p>",
+        *(f'<p class="note">note: {escape(n)}</p>' for n in notes),
         "<h2>Volumes</h2>",
         _table(volume_table(report.volumes), [r.level for r in report.volumes]),
         "<h2>Node filesystems</h2>",

@@ -25,6 +25,12 @@ def percent(value: float | None) -> str:
     return NONE if value is None else f"{int(value * 100 + 1e-9)}%"
 
 
+def ratio(value: float | None) -> str | None:
+    """A share in csv/tsv, unrounded (the README's promise): repr is the shortest text that reads back
+    as the same float, where render's float cells keep six digits (0.927734375, not 0.927734)."""
+    return None if value is None else repr(value)
+
+
 def level_text(level: str) -> str:
     return {"crit": "CRITICAL", "warn": "WARNING", "ok": "ok"}.get(level, UNKNOWN)
 
@@ -46,12 +52,14 @@ def _available(row: VolumeRow) -> int | None:
     return row.stats.available
 
 
-def _limit(row: VolumeRow) -> str:
-    if row.type == "emptyDir":
-        return size(row.size_limit) if row.size_limit is not None else NONE
-    if row.type == "ephemeral":
-        return f"{size(row.request)}/{size(row.limit)}"
-    return NONE
+def _requested(row: VolumeRow) -> int | None:
+    """A claim's spec.resources.requests.storage, or the pod's ephemeral-storage request."""
+    return row.claim_request if row.type == "pvc" else row.request
+
+
+def _limit(row: VolumeRow) -> int | None:
+    """An emptyDir's sizeLimit, or the pod's ephemeral-storage limit."""
+    return row.size_limit if row.type == "emptyDir" else row.limit
 
 
 def volume_table(rows: Sequence[VolumeRow]) -> Table:
@@ -60,21 +68,21 @@ def volume_table(rows: Sequence[VolumeRow]) -> Table:
         Column("POD", lambda r: r.pod),
         Column("VOLUME", lambda r: r.volume),
         Column("TYPE", lambda r: r.type if r.type != "emptyDir" or not r.medium else f"emptyDir({r.medium})"),
-        Column("STORAGECLASS", lambda r: r.storage_class or NONE),
+        Column("STORAGECLASS", lambda r: r.storage_class or NONE, lambda r: r.storage_class),
         Column("SIZE", lambda r: size(r.basis), lambda r: r.basis, right=True),
         Column("USED", _used_text, lambda r: _stat(r, "used"), right=True),
         Column("AVAILABLE", lambda r: size(_available(r)) if r.stats else UNKNOWN, _available, right=True),
-        Column("USE%", lambda r: percent(r.used_share), lambda r: r.used_share, right=True),
-        Column("INODES%", lambda r: percent(r.inodes_share), lambda r: r.inodes_share, right=True),
+        Column("USE%", lambda r: percent(r.used_share), lambda r: ratio(r.used_share), right=True),
+        Column("INODES%", lambda r: percent(r.inodes_share), lambda r: ratio(r.inodes_share), right=True),
         Column("STATUS", lambda r: level_text(r.level)),
         Column("NODE", lambda r: r.node, wide=True),
         Column("WORKLOAD", lambda r: r.workload, wide=True),
-        Column("CLAIM", lambda r: r.claim or NONE, wide=True),
-        Column("ACCESS", lambda r: ",".join(ACCESS.get(m, m) for m in r.access_modes) or NONE, wide=True),
-        Column("REQUESTED", lambda r: size(r.claim_request), lambda r: r.claim_request, wide=True, right=True),
-        Column("PV", lambda r: r.pv or NONE, wide=True),
+        Column("CLAIM", lambda r: r.claim or NONE, lambda r: r.claim, wide=True),
+        Column("ACCESS", lambda r: _access(r) or NONE, lambda r: _access(r) or None, wide=True),
+        Column("REQUESTED", lambda r: size(_requested(r)), _requested, wide=True, right=True),
+        Column("PV", lambda r: r.pv or NONE, lambda r: r.pv, wide=True),
         Column("PV-CAPACITY", lambda r: size(r.pv_capacity), lambda r: r.pv_capacity, wide=True, right=True),
-        Column("LIMIT", _limit, wide=True),
+        Column("LIMIT", lambda r: size(_limit(r)), _limit, wide=True, right=True),
         Column(
             "INODES",
             lambda r: NONE if _stat(r, "inodes") is None else str(_stat(r, "inodes")),
@@ -82,7 +90,7 @@ def volume_table(rows: Sequence[VolumeRow]) -> Table:
             wide=True,
             right=True,
         ),
-        Column("WARN/CRIT", lambda r: _thresholds(r.thresholds), wide=True),
+        Column("WARN/CRIT", lambda r: _thresholds(r.thresholds), lambda r: _threshold_ratios(r.thresholds), wide=True),
     ]
     return Table(rows, cols, highlight=lambda r: HIGHLIGHT.get(r.level, ""), section=lambda r: "volume")
 
@@ -90,25 +98,38 @@ def volume_table(rows: Sequence[VolumeRow]) -> Table:
 ACCESS = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
 
 
+def _access(r: VolumeRow) -> str:
+    return ",".join(ACCESS.get(m, m) for m in r.access_modes)
+
+
 def _thresholds(t: Thresholds | None) -> str:
     return NONE if t is None else f"{percent(t.warn)}/{percent(t.crit)}"
+
+
+def _threshold_ratios(t: Thresholds | None) -> str | None:
+    return None if t is None else f"{ratio(t.warn)}/{ratio(t.crit)}"
 
 
 def node_table(rows: Sequence[NodeFsRow]) -> Table:
     cols = [
         Column("NODE", lambda r: r.node),
-        Column("POOL", lambda r: r.pool or NONE),
+        Column("POOL", lambda r: r.pool or NONE, lambda r: r.pool or None),
         Column("FILESYSTEM", lambda r: r.filesystem),
         Column("SIZE", lambda r: size(r.stats.capacity), lambda r: r.stats.capacity, right=True),
         Column("USED", lambda r: size(_fs_used(r.stats)), lambda r: _fs_used(r.stats), right=True),
         Column("AVAILABLE", lambda r: size(r.stats.available), lambda r: r.stats.available, right=True),
-        Column("USE%", lambda r: percent(r.used_share), lambda r: r.used_share, right=True),
-        Column("INODES%", lambda r: percent(r.inodes_share), lambda r: r.inodes_share, right=True),
+        Column("USE%", lambda r: percent(r.used_share), lambda r: ratio(r.used_share), right=True),
+        Column("INODES%", lambda r: percent(r.inodes_share), lambda r: ratio(r.inodes_share), right=True),
         Column("EVICTION", lambda r: ",".join(s.text + (" MET" if s.met else "") for s in r.signals) or NONE),
         Column("THRESHOLDS", lambda r: r.source),
         Column("STATUS", lambda r: level_text(r.level)),
         Column("INODES-FREE", lambda r: size_count(r.stats.inodes_free), lambda r: r.stats.inodes_free, wide=True, right=True),
-        Column("HEADROOM", lambda r: ",".join(_headroom(s) for s in r.signals) or NONE, wide=True),
+        Column(
+            "HEADROOM",
+            lambda r: ",".join(_headroom(s) for s in r.signals) or NONE,
+            lambda r: ",".join(f"{s.name}={s.observed - s.amount}" for s in r.signals) or None,
+            wide=True,
+        ),
     ]
     return Table(rows, cols, highlight=lambda r: HIGHLIGHT.get(r.level, ""), section=lambda r: "node")
 
@@ -131,10 +152,10 @@ def _headroom(s: Any) -> str:
 def unused_table(rows: Sequence[UnusedRow]) -> Table:
     cols = [
         Column("KIND", lambda r: "pvc" if r.kind == "PersistentVolumeClaim" else "pv"),
-        Column("NAMESPACE", lambda r: r.namespace or NONE),
+        Column("NAMESPACE", lambda r: r.namespace or NONE, lambda r: r.namespace or None),
         Column("NAME", lambda r: r.name),
         Column("STATE", lambda r: r.state),
-        Column("STORAGECLASS", lambda r: r.storage_class or NONE),
+        Column("STORAGECLASS", lambda r: r.storage_class or NONE, lambda r: r.storage_class),
         Column("CAPACITY", lambda r: size(r.capacity), lambda r: r.capacity, right=True),
         Column("AGE", lambda r: NONE if r.age is None else human_age(r.age), lambda r: r.created),
     ]
