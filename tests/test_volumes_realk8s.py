@@ -94,6 +94,9 @@ READER = [
         "rules": [
             {"apiGroups": [""], "resources": ["pods", "nodes", "persistentvolumes", "persistentvolumeclaims"], "verbs": ["get", "list"]},
             {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list"]},
+            # the pods' workloads by owner references (owner_lists.read_owners)
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list"]},
         ],
     },
     {
