@@ -32,6 +32,11 @@ class Forbidden(ApiError):
     """nodes/proxy is not granted: no node can be read."""
 
 
+class NoSuchNode(ApiError):
+    """The API server's own 404 Status (reason NotFound): the node does not exist (deleted since it was
+    listed, or named by a pod bound to a node that is gone). A kubelet's 404 is bare text, no reason."""
+
+
 def proxy_path(node: str, endpoint: str) -> str:
     return f"/api/v1/nodes/{quote(node, safe='')}/proxy/{PATHS[endpoint]}"
 
@@ -45,8 +50,10 @@ def node_error(node: str, err: ApiError) -> ApiError:
         )
     if err.status in (500, 502, 503):
         return ApiError(f"node {node}: kubelet not reachable through the API server ({err.status}): {err}", err.status)
+    if err.status == 404 and err.reason == "NotFound":
+        return NoSuchNode(f"node {node}: no such node (deleted?)", 404, "NotFound")
     if err.status == 404:
-        return ApiError(f"node {node}: not found, or the kubelet does not serve this endpoint (404)", 404)
+        return ApiError(f"node {node}: the kubelet does not serve this endpoint (404)", 404)
     return ApiError(f"node {node}: {err}", err.status)
 
 
@@ -57,6 +64,7 @@ class NodeReads(Generic[T]):
     got: dict[str, T] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # node -> the one line a user sees
     forbidden: str = ""  # nodes/proxy is not granted: no node can be read
+    gone: set[str] = field(default_factory=set)  # nodes the API server says do not exist (also in failed)
 
 
 def each_node(nodes: Sequence[str], read: Callable[[str], T], concurrency: int = CONCURRENCY) -> NodeReads[T]:
@@ -80,6 +88,8 @@ def each_node(nodes: Sequence[str], read: Callable[[str], T], concurrency: int =
                     out.forbidden = out.forbidden or str(err)
                 else:
                     out.failed[node] = str(wrapped)
+                    if isinstance(wrapped, NoSuchNode):
+                        out.gone.add(node)
             return
         with lock:
             out.got[node] = got

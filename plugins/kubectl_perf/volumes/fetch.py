@@ -9,22 +9,18 @@ the kubelet's default eviction thresholds, said so."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import ApiError, Cluster, path_for
-from ..kubelet import Forbidden, node_error, proxy_path
+from ..kubelet import CONCURRENCY, NODE_TIMEOUT, each_node, node_error, proxy_path
 from ..owner_lists import read_owners
 from ..owners import Owners
 from ..running_pods import with_running_pods
 from .compute import NodeStats, PodVolumes, node_stats, pod_volumes
 from .flags import VolumesPlan
 
-CONCURRENCY = 16  # nodes read at once: enough to hide latency, few enough to spare the API server
-NODE_TIMEOUT = 10.0  # seconds per request: a kubelet that does not answer must not hold the report
 STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
 
 
@@ -96,30 +92,12 @@ def nodes(cluster: Cluster, plan: VolumesPlan, chosen: Sequence[PodVolumes], not
 
 
 def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: int = CONCURRENCY, timeout: float = NODE_TIMEOUT) -> None:
-    """Each node's summary (folded as it arrives) and /configz, at most `concurrency` nodes at a time."""
-    lock = threading.Lock()
-    stop = threading.Event()
-    failed: dict[str, str] = {}
+    """Each node's summary and /configz, at most `concurrency` nodes at a time (kubelet.each_node)."""
     no_config: dict[str, str] = {}
-    forbidden: list[str] = []
 
-    def one(node: str) -> None:
-        if stop.is_set():
-            return
-        try:
-            summary = cluster.get(proxy_path(node, "summary"), timeout=timeout)
-        except ApiError as err:
-            wrapped = node_error(node, err)
-            with lock:
-                if err.status == 404 and err.reason == "NotFound":
-                    into.gone.add(node)  # the API server's own Status: no such node (a kubelet's 404 is bare text)
-                elif isinstance(wrapped, Forbidden):
-                    stop.set()
-                    forbidden.append(str(err))
-                else:
-                    failed[node] = str(wrapped)
-            return
-        stats = node_stats(summary if isinstance(summary, dict) else {})
+    def one(node: str) -> tuple[NodeStats, Mapping[str, str] | None, str]:
+        summary = cluster.get(proxy_path(node, "summary"), timeout=timeout)
+        stats = node_stats(summary if isinstance(summary, dict) else {})  # folded here: no whole summary is kept
         eviction: Mapping[str, str] | None = None
         why = ""
         try:
@@ -131,17 +109,18 @@ def kubelets(cluster: Cluster, names: Sequence[str], into: Reads, concurrency: i
                 why = "no kubeletconfig.evictionHard in it"
         except ApiError as err:
             why = {404: "the kubelet does not serve it (404)", 403: "forbidden (403)"}.get(err.status, str(node_error(node, err)))
-        with lock:
-            into.stats[node] = stats
-            into.eviction[node] = eviction
-            if eviction is None:
-                no_config[node] = why
+        return stats, eviction, why
 
-    if names:
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(names)))) as pool:
-            list(pool.map(one, names))
-    if forbidden:
-        into.notes.append(f"no volume figures: reading the kubelet's /stats/summary needs get on nodes/proxy: {forbidden[0]}")
+    reads = each_node(names, one, concurrency)
+    for node, (stats, eviction, why) in reads.got.items():
+        into.stats[node] = stats
+        into.eviction[node] = eviction
+        if eviction is None:
+            no_config[node] = why
+    into.gone |= reads.gone  # a pod bound to a node that is gone: one note per node (read())
+    failed = {node: line for node, line in reads.failed.items() if node not in reads.gone}
+    if reads.forbidden:
+        into.notes.append(f"no volume figures: reading the kubelet's /stats/summary needs get on nodes/proxy: {reads.forbidden}")
     for node in sorted(failed):
         into.notes.append(f"{failed[node]}: its volumes show no figures")
     if no_config:
