@@ -83,6 +83,9 @@ def parse_policy(doc: Any, source: str = "policy") -> Policy:
 
 
 def _message(err: Any) -> str:
+    fraction = any("%" in str(branch.get("pattern", "")) for branch in (err.schema.get("oneOf") or ()))
+    if err.validator == "oneOf" and not fraction:  # another either-or (a size in bytes or with a unit): its description says
+        return f"invalid value {err.instance!r}: {err.schema.get('description', 'see the policy schema')}"
     if err.validator == "oneOf" and err.context:
         # a fraction or a percentage (padding targets, volumes' storage thresholds): the branch of the value's own type speaks
         what = "threshold" if list(err.absolute_path)[:1] == ["storage"] else "padding target"
