@@ -43,17 +43,35 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 
     cluster = SharedCluster(Cluster(options.connection))
     cluster.get("/version")  # unreachable or refused: the whole cluster is a note, not four missing sections
+    from concurrent.futures import ThreadPoolExecutor
+
     made: dict[str, sections.Section] = {}
     makers = {
         "capacity": lambda: sections.capacity(cluster, options.capacity),
-        # after capacity (SECTIONS' order): its padding verdicts and CPU figures choose the nodes to scrape
+        # after capacity: its padding verdicts and CPU figures choose the nodes to scrape
         "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor, options.cadvisor_nodes, made.get("capacity")),
         "images": lambda: sections.images(cluster, options.images),
         "audit": lambda: sections.audit(cluster, options.audit),
     }
-    for section in sections.SECTIONS:
-        if section in options.sections:
-            made[section] = sections.guarded(section, makers[section])
+    wanted = [s for s in sections.SECTIONS if s in options.sections]
+
+    def run(names: list[str]) -> dict[str, sections.Section]:
+        return {s: sections.guarded(s, makers[s]) for s in names}
+
+    def capacity_then_cadvisor() -> None:
+        for s in ("capacity", "cadvisor"):  # one by one: cadvisor's maker reads made["capacity"]
+            if s in wanted:
+                made[s] = sections.guarded(s, makers[s])
+
+    # audit and images beside capacity then cadvisor, each in its thread: they follow the shared lists page by page as
+    # capacity reads them, so their folds fill the time capacity waits on the server for a page
+    # (SharedCluster's Listing). Their results do not depend on each other's.
+    with ThreadPoolExecutor(max_workers=2) as beside:
+        others = [beside.submit(run, [s]) for s in wanted if s in ("audit", "images")]
+        capacity_then_cadvisor()
+        for other in others:
+            made.update(other.result())
+    made = {s: made[s] for s in wanted}  # the page's order
     return ClusterPage(name, cluster.host, made, figures(made, options.top))
 
 

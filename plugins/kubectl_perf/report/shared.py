@@ -9,7 +9,11 @@ endpoints (/proxy/: cAdvisor's two scrapes) always go to the server.
 
 The cost is memory: the pod list is held whole while the sections run (a plugin alone folds it
 page by page). At 30,000 pods that is the list's decoded size, once; the kept lists are moved out
-of the cyclic collector's way (gc.freeze), or every later allocation-triggered collection walks them."""
+of the cyclic collector's way (gc.freeze), or every later allocation-triggered collection walks them.
+
+Sections may run at once (report/__init__.py runs audit and images beside capacity): a list another
+section is still reading is followed page by page as its pages arrive (a Listing), not read again,
+so the followers' folds fill the time the first reader waits on the server for the next page."""
 
 from __future__ import annotations
 
@@ -18,7 +22,42 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..api import DEFAULT_CHUNK_SIZE, ApiError, Cluster
+from ..api import DEFAULT_CHUNK_SIZE, ApiError, Cluster, Expired
+
+
+class Listing:
+    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page."""
+
+    def __init__(self) -> None:
+        self.pages: list[dict[str, Any]] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self._changed = threading.Condition()
+
+    def add(self, page: dict[str, Any]) -> None:
+        with self._changed:
+            self.pages.append(page)
+            self._changed.notify_all()
+
+    def end(self, error: BaseException | None = None) -> None:
+        with self._changed:
+            self.done, self.error = True, error
+            self._changed.notify_all()
+
+    def follow(self) -> Iterator[dict[str, Any]]:
+        """Every page, those to come too; the reader's error (a 403, an expired list) is the follower's."""
+        seen = 0
+        while True:
+            with self._changed:
+                while seen == len(self.pages) and not self.done:
+                    self._changed.wait()
+                fresh, ended, error = self.pages[seen:], self.done, self.error
+            seen += len(fresh)
+            yield from fresh
+            if ended and seen == len(self.pages):
+                if error is not None:
+                    raise error
+                return
 
 
 def _key(path: str, query: dict[str, Any] | None, extra: object = None) -> tuple[Any, ...]:
@@ -32,7 +71,7 @@ class SharedCluster(Cluster):
 
     def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
-        self._lists: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._lists: dict[tuple[Any, ...], Listing] = {}
         self._gets: dict[tuple[Any, ...], Any] = {}
         self._failed: dict[tuple[Any, ...], ApiError] = {}
         self._lock = threading.Lock()
@@ -40,29 +79,42 @@ class SharedCluster(Cluster):
 
     def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
         key = _key(path, query, limit)
-        kept = self._lists.get(key) or self._on_node(path, query, limit)
-        if kept is None:
-            failed = self._failed.get(key)
-            if failed is not None:  # a refusal (403) is the same answer for every section: asked once
-                raise failed
-            got: list[dict[str, Any]] = []
-            try:
-                for page in super().pages(path, query, limit):
-                    got.append(page)
-                    yield page
-            except ApiError as err:
-                if err.status in (401, 403, 404):
-                    self._failed[key] = err
-                raise
-            self.requests += 1
-            with self._lock:
-                self._lists[key] = got
-            # Decoded API documents hold no reference cycles; kept for the run, they would be walked
-            # by every later collection (the cost of a second decode at 30,000 pods). Frozen, the
-            # cyclic collector leaves them alone (api._decode pauses it while decoding, for the same reason).
-            gc.freeze()
+        narrowed = self._on_node(path, query, limit)
+        if narrowed is not None:
+            yield from narrowed
             return
-        yield from kept
+        with self._lock:
+            failed = self._failed.get(key)
+            listing = self._lists.get(key)
+            reader = failed is None and listing is None
+            if reader:
+                listing = self._lists[key] = Listing()
+        if failed is not None:  # a refusal (403) is the same answer for every section: asked once
+            raise failed
+        assert listing is not None
+        if not reader:
+            yield from listing.follow()
+            return
+        try:
+            for page in super().pages(path, query, limit):
+                listing.add(page)
+                yield page
+        except BaseException as err:
+            with self._lock:
+                del self._lists[key]  # not kept: a later section (or consume's relist on 410) reads it afresh
+                if isinstance(err, ApiError) and err.status in (401, 403, 404):
+                    self._failed[key] = err
+            # a reader that stopped part-way (its section failed) leaves its followers an Expired: their
+            # consume() lists afresh, as after a 410, and one of them becomes the reader
+            listing.end(err if isinstance(err, Exception) else Expired(f"listing {path} was stopped"))
+            raise
+        with self._lock:
+            self.requests += 1
+        listing.end()
+        # Decoded API documents hold no reference cycles; kept for the run, they would be walked
+        # by every later collection (the cost of a second decode at 30,000 pods). Frozen, the
+        # cyclic collector leaves them alone (api._decode pauses it while decoding, for the same reason).
+        gc.freeze()
 
     def _on_node(self, path: str, query: dict[str, Any] | None, limit: int) -> list[dict[str, Any]] | None:
         """A list narrowed to one node (cadvisor lists pods per node when it reads few nodes:
@@ -73,10 +125,10 @@ class SharedCluster(Cluster):
         if not first.startswith("spec.nodeName=") or "!" in first:
             return None
         whole = self._lists.get(_key(path, {**(query or {}), "fieldSelector": rest or None}, limit))
-        if whole is None:
+        if whole is None or not whole.done or whole.error is not None:
             return None
         node = first.removeprefix("spec.nodeName=")
-        items = [i for page in whole for i in page.get("items") or () if (i.get("spec") or {}).get("nodeName") == node]
+        items = [i for page in whole.pages for i in page.get("items") or () if (i.get("spec") or {}).get("nodeName") == node]
         return [{"items": items}]
 
     def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
@@ -94,7 +146,7 @@ class SharedCluster(Cluster):
             if err.status in (401, 403, 404, 503):
                 self._failed[key] = err
             raise
-        self.requests += 1
         with self._lock:
+            self.requests += 1
             self._gets[key] = value
         return value
