@@ -307,3 +307,13 @@ def test_a_streamed_kubelet_read_has_its_own_bound(silent: int, tmp_path: Path) 
     with pytest.raises(api.ApiError, match=f"127.0.0.1:{silent}"):
         list(cluster.stream_lines("/api/v1/nodes/n1/proxy/metrics/resource", timeout=0.3))
     assert time.monotonic() - started < 5
+
+
+def test_v6_logs_a_request_that_got_no_answer(silent: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """As kubectl -v 6: the request, no status, and how long it waited; the error says it timed out."""
+    cluster = api.Cluster(api.Connection(str(_kubeconfig(tmp_path, f"http://127.0.0.1:{silent}")), verbosity=6))
+    with pytest.raises(api.ApiError) as raised:
+        cluster.get("/api/v1/nodes", timeout=0.3)
+    assert raised.value.reason == api.TIMEOUT and "timed out after 0.3s" in str(raised.value)
+    logged = [line for line in capsys.readouterr().err.splitlines() if "/api/v1/nodes" in line]
+    assert len(logged) == 1 and logged[0].endswith("milliseconds") and f"GET http://127.0.0.1:{silent}/api/v1/nodes" in logged[0]

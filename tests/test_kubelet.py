@@ -58,3 +58,17 @@ def test_the_first_403_stops_the_rest() -> None:
     got = each_node([f"n{i}" for i in range(50)], read, concurrency=1)
     assert got.forbidden.startswith('nodes "n0" is forbidden') and not got.failed and not got.got
     assert calls == ["n0"]  # one at a time: the 403 stopped every later node
+
+
+def test_a_kubelet_that_does_not_answer_is_named_as_such() -> None:
+    """A read through the node proxy that timed out is the kubelet's silence (the API server answers the
+    rest), not kubectl's 'Unable to connect to the server'."""
+    from kubectl_perf.api import TIMEOUT
+
+    def read(node: str) -> int:
+        raise ApiError("Unable to connect to the server https://127.0.0.1:6443: waiting for an answer timed out after 10s", 0, TIMEOUT)
+
+    got = each_node(["slow"], read)
+    assert got.failed == {
+        "slow": "node slow: no answer through the node proxy (waiting for an answer timed out after 10s): the kubelet is slow or hung"
+    }

@@ -317,7 +317,7 @@ def test_cadvisor_nodes_chooses_breaches_then_cpu_limited_nodes(fixture_cluster:
         assert {r["node"] for r in c["containers"]} <= expected
     # the default (16) covers these 3 nodes: every node, no rule to state
     every = report(fixture_cluster)["clusters"][0]["cadvisor"]["scope"]
-    assert every == {"nodesScraped": 3, "nodes": 3, "chosenBy": None}
+    assert every == {"nodesScraped": 3, "nodesAsked": 3, "nodes": 3, "chosenBy": None}
     page = perf(fixture_cluster.kubeconfig, "report", "--cadvisor-interval", "0", "--cadvisor-nodes", "1")
     assert "1 of 3 nodes scraped: nodes in padding breach first" in page.stdout
 
@@ -348,3 +348,40 @@ def test_cpu_limited_counts_containers_under_a_cpu_limit() -> None:
     }
     assert rank(sorted(facts), facts, None) == ["breach", "busy-limited", "idle-limited", "busy-unlimited"]
     assert rank(sorted(facts), facts, 2) == ["breach", "busy-limited"]
+
+
+def test_cadvisor_scope_counts_only_the_kubelets_read() -> None:
+    """16 asked, one did not answer: 15 scraped, said on the page line and in the JSON with the note."""
+    from kubectl_perf.cadvisor.compute import Notes, SummaryReport, Thresholds
+    from kubectl_perf.report.choice import RULE
+    from kubectl_perf.report.sections import Cadvisor
+
+    notes = Notes()
+    notes.add(
+        "node n3: no answer through the node proxy (waiting for an answer timed out after 10s): the kubelet is slow or hung", failed=True
+    )
+    pools = {f"n{i}": "general" for i in range(16) if i != 3}
+    summary = SummaryReport([], [], None, "https://api", Thresholds(), notes, pools=pools)
+    section = Cadvisor(summary, asked=16, nodes=1000, chosen_by=RULE)
+    assert section.scope().startswith("15 of 1000 nodes scraped (1 of the 16 asked could not be read): nodes in padding breach")
+    doc = section.document()
+    assert doc["scope"] == {"nodesScraped": 15, "nodesAsked": 16, "nodes": 1000, "chosenBy": RULE}
+    assert doc["notes"] == notes.lines
+
+
+def test_cadvisor_section_without_usage_says_how_it_chose(fixture_cluster: Sim) -> None:
+    """--sections cadvisor: no capacity figures, so the nodes with the most CPU-limited containers
+    (node-a: four, by hand in the test above) are scraped, and the rule says so."""
+    c = report(fixture_cluster, "--sections", "cadvisor", "--cadvisor-nodes", "1")["clusters"][0]["cadvisor"]
+    assert c["scope"]["chosenBy"].startswith("the nodes running the most CPU-limited containers")
+    assert {n["name"] for n in c["nodes"]} == {"node-a"}
+
+
+def test_the_throttled_card_counts_every_throttled_container(fixture_cluster: Sim) -> None:
+    """The first screen's count is every container flagged throttling on the nodes scraped, not the
+    --top list's length; the list stays --top long."""
+    doc = report(fixture_cluster, "--top", "1")["clusters"][0]
+    cadvisor = plugin(fixture_cluster, "cadvisor", "--summary", "--all-nodes", "--once")
+    throttled = sum(1 for r in cadvisor["containers"] if "throttling" in r["flags"])
+    assert doc["summary"]["throttledContainerCount"] == throttled
+    assert len(doc["summary"]["throttledContainers"]) == min(1, throttled)

@@ -54,6 +54,9 @@ class ApiError(Exception):
         self.reason = reason
 
 
+TIMEOUT = "Timeout"  # an ApiError's reason when no answer came within a limit (connection_error's "timed out after")
+
+
 class MetricsUnavailable(ApiError):
     """metrics.k8s.io is not served (metrics-server absent) or not ready."""
 
@@ -323,7 +326,10 @@ class Cluster:
             urllib3 = sys.modules.get("urllib3")
             if urllib3 is not None and isinstance(err, urllib3.exceptions.MaxRetryError):
                 err = err.reason  # what failed, not urllib3's summary of it
-            raise ApiError(self._unreachable(err, limits)) from None
+            if self._verbosity >= 6:  # as kubectl: the request, no status, and how long it waited
+                _log(f"{method} {url}  in {(time.monotonic() - started) * 1000:.0f} milliseconds")
+            message = self._unreachable(err, limits)
+            raise ApiError(message, 0, TIMEOUT if " timed out after " in message else "") from None
         if self._verbosity >= 6:
             ms = (time.monotonic() - started) * 1000
             _log(f"{method} {url} {raw.status} {raw.reason or ''} in {ms:.0f} milliseconds".replace("  ", " "))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import quote
 
-from .api import ApiError
+from .api import TIMEOUT, ApiError
 
 T = TypeVar("T")
 
@@ -48,6 +48,9 @@ def node_error(node: str, err: ApiError) -> ApiError:
             f"reading node metrics needs the nodes/proxy permission (get on nodes/proxy; a separate RBAC grant from nodes): {err}",
             403,
         )
+    if err.reason == TIMEOUT:  # the API server answers other requests: the kubelet behind its proxy did not
+        waited = str(err).rsplit(": ", 1)[-1]
+        return ApiError(f"node {node}: no answer through the node proxy ({waited}): the kubelet is slow or hung", 0, TIMEOUT)
     if err.status in (500, 502, 503):
         return ApiError(f"node {node}: kubelet not reachable through the API server ({err.status}): {err}", err.status)
     if err.status == 404 and err.reason == "NotFound":

@@ -659,6 +659,7 @@ class SummaryReport:
     since_start: bool = False  # one scrape: throttling is shown as totals since each container started
     pools: dict[str, str] = field(default_factory=dict)  # node name -> pool, for every node read (before --top)
     sort: str | None = None  # --sort; None: by name
+    flag_counts: dict[str, int] = field(default_factory=dict)  # containers per flag (throttling...), before --top
 
 
 def summary_report(
@@ -689,7 +690,11 @@ def summary_report(
     rank = {n.name: i for i, n in enumerate(nodes)}
     pools = {n.name: n.pool for n in nodes}
     nodes = nodes[:top] if top else nodes
-    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort)
+    counts: dict[str, int] = {}
+    for r in rows:
+        for flag in r.flags:
+            counts[flag] = counts.get(flag, 0) + 1
+    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort, counts)
 
 
 def order(

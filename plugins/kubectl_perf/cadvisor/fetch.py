@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..api import ApiError, path_for
-from ..kubelet import Forbidden, node_error, proxy_path
+from ..kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
 from ..promtext import Parser
 from ..running_pods import RUNNING_PODS
 from .compute import (
@@ -88,9 +88,9 @@ def scrape(cluster: Any, result: NodeScrapes, endpoint: str) -> None:
     taken = time.time()
     try:
         if endpoint == "summary":
-            snap = fold_summary_json(b"\n".join(cluster.stream_lines(path)), result, taken)
+            snap = fold_summary_json(b"\n".join(cluster.stream_lines(path, timeout=NODE_TIMEOUT)), result, taken)
         else:
-            snap = fold_text(cluster.stream_lines(path), endpoint, result, taken)
+            snap = fold_text(cluster.stream_lines(path, timeout=NODE_TIMEOUT), endpoint, result, taken)
     except ApiError as err:
         wrapped = node_error(result.name, err)
         if isinstance(wrapped, Forbidden):
@@ -199,7 +199,7 @@ def read_files(paths: Sequence[str], endpoint: str, name: str) -> NodeScrapes:
 def stream_node(cluster: Any, node: str, endpoint: str) -> Iterator[bytes]:
     """The lines of one node's endpoint as the kubelet sends them."""
     try:
-        yield from cluster.stream_lines(proxy_path(node, endpoint))
+        yield from cluster.stream_lines(proxy_path(node, endpoint), timeout=NODE_TIMEOUT)
     except ApiError as err:
         raise node_error(node, err) from None
 

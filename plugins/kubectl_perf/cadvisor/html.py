@@ -8,6 +8,7 @@ list its first OTHERS_SHOWN; the rest are counted (-o json/csv carry every row).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
 
@@ -97,7 +98,9 @@ def _rows(rows: list[ContainerUsage], head: str, limit: int, throttle: float, me
     return f"<table>{head}{shown}</table>{note}"
 
 
-def page(report: SummaryReport) -> str:
+def page(report: SummaryReport, lead: Sequence[str] = ()) -> str:
+    """The summary's page; `lead`: lines shown under the title (the report says there which nodes were
+    scraped, and its notes, which the plugin alone prints on stderr)."""
     rows, thresholds = report.containers, report.thresholds
     throttle, memory = thresholds.throttle_threshold, thresholds.memory_threshold
     flagged_rows = [r for r in rows if r.flags]
@@ -147,6 +150,7 @@ def page(report: SummaryReport) -> str:
         f"<h1>CPU throttling and memory against limits</h1>"
         f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
         f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit, or OOM-killed)</p>"
+        f"{''.join(f'<p class=sub>{escape(line)}</p>' for line in lead)}"
         f'<h2 id="flagged">Flagged containers by node pool ({flagged})</h2>{summary}{per_pool}'
         f'<h2 id="nodes">Nodes: their working set (the root cgroup, as metrics-server reports it) against allocatable and the padding target</h2>'
         f"<table><tr><th>node</th><th>containers</th><th>working set / allocatable</th><th></th><th>target</th><th>padding</th><th>pressure cpu / memory / io</th></tr>"

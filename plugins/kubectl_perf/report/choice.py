@@ -19,6 +19,8 @@ from typing import Any
 
 DEFAULT_NODES = 16
 RULE = "nodes in padding breach first, then those running CPU-limited containers, busiest by CPU first (--cadvisor-nodes all: every node)"
+# without usage figures (no metrics, or no capacity section) nothing is known of breaches or CPU use
+RULE_WITHOUT_USAGE = "the nodes running the most CPU-limited containers (no usage figures to rank by; --cadvisor-nodes all: every node)"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ class Figures:
     breaching: int | None = None  # nodes whose padding verdict is a breach
     overcommitted: int | None = None  # nodes with some figure overcommitted
     failing_rules: tuple[str, ...] | None = None  # audit rules with at least one fail or error
-    throttled: tuple[Throttled, ...] | None = None  # flagged "throttling", most throttled first
+    throttled: tuple[Throttled, ...] | None = None  # flagged "throttling", most throttled first, the top N
+    throttled_count: int | None = None  # every container flagged "throttling" on the nodes scraped
+    cadvisor_scope: str = ""  # how many nodes the cAdvisor section scraped, of how many
     since_start: bool = False  # the throttling figures are since each container started (one scrape)
     pre_pull: int | None = None  # images the pre-pull plan names
 
@@ -44,6 +46,7 @@ class Figures:
                 {"namespace": t.namespace, "pod": t.pod, "container": t.container, "node": t.node, "throttledRatio": t.ratio}
                 for t in self.throttled
             ],
+            "throttledContainerCount": self.throttled_count,
             "throttlingSinceStart": self.since_start,
             "prePullCandidates": self.pre_pull,
         }
@@ -72,7 +75,12 @@ def figures(sections: dict[str, Section], top: int) -> Figures:
             if "throttling" in r.flags and ratio is not None:
                 flagged.append(Throttled(r.namespace, r.pod, r.container, r.node, ratio))
         flagged.sort(key=lambda t: (-t.ratio, t.namespace, t.pod, t.container))
-        out.update(throttled=tuple(flagged[:top]), since_start=since)
+        out.update(
+            throttled=tuple(flagged[:top]),
+            throttled_count=cad.summary.flag_counts.get("throttling", 0),
+            since_start=since,
+            cadvisor_scope=cad.scope(),
+        )
     img = sections.get("images")
     if isinstance(img, Images):
         out["pre_pull"] = len(img.report.pre_pull)

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=SECTIONS,
         metavar="LIST",
         help=f"the sections to make, comma-separated (default {','.join(SECTIONS)}); e.g. leave out cadvisor, "
-        "whose scrape of every kubelet is most of the report's time on big clusters",
+        "whose kubelet scrapes (--cadvisor-nodes) are the report's slowest reads",
     )
     what.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows in each section's top lists (default 10)")
     add_policy_flags(what)

@@ -46,7 +46,7 @@ def slug(text: str) -> str:
 def cards(c: ClusterPage, href: str) -> str:
     """The first screen's figures for one cluster, each a link to its section (href % section)."""
     f = c.figures
-    throttled = None if f.throttled is None else len(f.throttled)
+    throttled = f.throttled_count
     rules = None if f.failing_rules is None else len(f.failing_rules)
     items = [
         ("nodes", f.nodes, "capacity", "", ""),
@@ -54,7 +54,13 @@ def cards(c: ClusterPage, href: str) -> str:
         ("padding breaches", f.breaching, "capacity", "bad", "nodes over their memory padding target"),
         ("overcommitted", f.overcommitted, "capacity", "warn", "nodes with committed limits past the target"),
         ("failing audit rules", rules, "audit", "bad", ", ".join(f.failing_rules or ())),
-        ("throttled containers", throttled, "cadvisor", "warn", "since each container started" if f.since_start else ""),
+        (
+            "throttled containers",
+            throttled,
+            "cadvisor",
+            "warn",
+            "; ".join(filter(None, [f.cadvisor_scope, "since each container started" if f.since_start else ""])),
+        ),
         ("pre-pull candidates", f.pre_pull, "images", "", ""),
     ]
     out = []
@@ -264,5 +270,5 @@ def section_page(c: ClusterPage, name: str) -> str | None:
     if isinstance(s, Cadvisor):
         from ..cadvisor.html import page as cadvisor_page
 
-        return cadvisor_page(s.summary)
+        return cadvisor_page(s.summary, [s.scope(), *s.summary.notes.lines])
     return None

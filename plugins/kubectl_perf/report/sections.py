@@ -81,20 +81,26 @@ class Images:
 
 @dataclass
 class Cadvisor:
-    summary: SummaryReport  # its node table is cut to --top: not the nodes scraped
-    scraped: int = 0  # nodes whose kubelets were asked (one that failed is a note in the summary)
-    nodes: int = 0  # the cluster's nodes, of which `scraped` were chosen (report/choice.py)
-    chosen_by: str = ""  # the rule that chose them; "" when every node was read
+    summary: SummaryReport  # its node table is cut to --top: summary.pools holds every node read
+    asked: int = 0  # kubelets asked for a scrape (one that failed or did not answer is a note)
+    nodes: int = 0  # the cluster's nodes, of which `asked` were chosen (report/choice.py)
+    chosen_by: str = ""  # the rule that chose them; "" when every node was asked
+
+    @property
+    def scraped(self) -> int:
+        return len(self.summary.pools)
 
     def document(self) -> dict[str, Any]:
         from ..cadvisor.output import document
 
-        scope = {"nodesScraped": self.scraped, "nodes": self.nodes, "chosenBy": self.chosen_by or None}
-        return {"scope": scope, **document(self.summary)}
+        scope = {"nodesScraped": self.scraped, "nodesAsked": self.asked, "nodes": self.nodes, "chosenBy": self.chosen_by or None}
+        return {"scope": scope, "notes": list(self.summary.notes.lines), **document(self.summary)}
 
     def scope(self) -> str:
         """One line: how many nodes were scraped out of how many, and why those."""
         read = f"{self.scraped} of {self.nodes} nodes scraped"
+        if self.asked > self.scraped:
+            read += f" ({self.asked - self.scraped} of the {self.asked} asked could not be read)"
         return f"{read}: {self.chosen_by}" if self.chosen_by else read
 
 
@@ -212,21 +218,23 @@ def cadvisor(cluster: SharedCluster, options: CadvisorOptions, count: int | None
     from ..cadvisor import fetch
     from ..cadvisor.flags import LiveNodes, Summary
     from ..cadvisor.summary import live_summary
+    from .choice import RULE, RULE_WITHOUT_USAGE
 
     source, report = options.source, options.report
     assert isinstance(source, LiveNodes) and isinstance(report, Summary)  # flags.py builds it so
+    rule = ""
     chosen = fetch.chosen_pods(cluster, source)
     nodes = fetch.nodes_to_read(cluster, source, chosen, objects=True)
     every = len(nodes)
     if count is not None and count < every:
-        picked = pick(cluster, list(nodes), count, capacity if isinstance(capacity, Capacity) else None, source.chunk_size)
+        figures = capacity if isinstance(capacity, Capacity) and capacity.report.usage_known else None
+        picked = pick(cluster, list(nodes), count, figures, source.chunk_size)
         nodes = {name: nodes[name] for name in picked}
+        rule = RULE if figures is not None else RULE_WITHOUT_USAGE
     summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters)
     if nodes and not summary.nodes and summary.notes.failed:  # every kubelet refused or failed: nothing to summarise
         return Missing("cadvisor", f"no node could be scraped: {summary.notes.lines[0]}")
-    from .choice import RULE
-
-    return Cadvisor(summary, len(nodes), every, RULE if len(nodes) < every else "")
+    return Cadvisor(summary, len(nodes), every, rule if len(nodes) < every else "")
 
 
 def pick(cluster: SharedCluster, names: list[str], count: int, capacity: Capacity | None, chunk_size: int) -> list[str]:
