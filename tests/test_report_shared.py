@@ -78,3 +78,23 @@ def test_a_reader_that_stops_hands_its_followers_a_fresh_list(monkeypatch: pytes
     reader.close()
     follower.join(10)
     assert got == [50] and server.lists == 2  # Expired: consume listed again, the follower as the reader
+
+
+def test_a_kubelet_sample_is_taken_once_for_the_sections_that_ask_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """capacity and audit both fall back to the kubelets without metrics-server: one 15 s sample, not two."""
+    cluster = shared(monkeypatch, Server())
+    made: list[int] = []
+
+    def sample() -> str:
+        made.append(1)
+        time.sleep(0.05)  # the window: the second section asks meanwhile
+        return "usage"
+
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda: got.append(cluster.remember(("kubelet-usage", ("n1",)), sample))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert got == ["usage", "usage"] and made == [1]
+    assert api.Cluster.remember(cluster, ("k",), sample) == "usage" and made == [1, 1]  # a plain Cluster reads afresh

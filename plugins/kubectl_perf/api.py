@@ -377,6 +377,11 @@ class Cluster:
             raise ApiError(f"{message or 'request failed'} ({method} {path}: {raw.status} {reason})".strip(), raw.status, reason)
         return _decode(raw.data, path) if raw.data else None
 
+    def remember(self, key: tuple[Any, ...], make: Callable[[], A]) -> A:
+        """make(): a plain Cluster reads afresh each time. The report's SharedCluster keeps one answer
+        per key for the run, so two sections asking for the same kubelet sample share it."""
+        return make()
+
     def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         """GET a JSON document; timeout (seconds) bounds this request alone (one node's kubelet)."""
         return _decode(self._request(path, query, timeout=timeout).data, path)

@@ -360,7 +360,10 @@ def read_usage(
 
 def from_kubelets(cluster: Any, names: Sequence[str], window: float, pods: bool, namespace: str | None, why: str) -> Usage:
     """The kubelet source alone; `why` starts its note (the metrics API's error, or the flag)."""
-    reads = read_kubelets(cluster, names, window, namespace, pods=pods)
+    # one sample of the same nodes per run when the cluster is shared (the report's capacity and audit)
+    reads = cluster.remember(
+        ("kubelet-usage", tuple(names), window, namespace, pods), lambda: read_kubelets(cluster, names, window, namespace, pods=pods)
+    )
     notes = kubelet_notes(reads, len(names), window, why)
     if reads.forbidden or (names and not reads.nodes and not reads.pods):  # nothing read: usage is unknown
         return Usage(unavailable=notes[0], status=403 if reads.forbidden else 0)

@@ -124,7 +124,7 @@ def run(options: AuditOptions, cluster: Cluster) -> int:
             from .. import render
 
             for line in usage_notes:
-                render.note(line)
+                render.note(f"note: {line}")
         facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
         results += [*state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)

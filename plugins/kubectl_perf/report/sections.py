@@ -182,7 +182,7 @@ def audit(cluster: SharedCluster, options: AuditOptions) -> Audit:
     node_names = [(n.get("metadata") or {}).get("name", "") for n in nodes]  # whose kubelets a usage fallback reads
     usage, note, usage_notes = fetch.node_usage(cluster, node_names, options.usage) if NODE_USAGE in reads else ({}, "", [])
     for line in usage_notes:  # the usage source's own notes (kubelets read in metrics-server's stead, ...)
-        render.note(line)
+        render.note(f"note: {line}")
     facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
     results = [*state.workload_results(), *state.spec_skips(), *state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)

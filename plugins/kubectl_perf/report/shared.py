@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from ..api import DEFAULT_CHUNK_SIZE, ApiError, Cluster, Expired
+
+A = TypeVar("A")
 
 
 class Listing:
@@ -75,6 +78,7 @@ class SharedCluster(Cluster):
         self._gets: dict[tuple[Any, ...], Any] = {}
         self._failed: dict[tuple[Any, ...], ApiError] = {}
         self._lock = threading.Lock()
+        self._remembered: dict[tuple[Any, ...], Future[Any]] = {}
         self.requests = 0  # lists and GETs that went to the server (tests count them)
 
     def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
@@ -115,6 +119,22 @@ class SharedCluster(Cluster):
         # by every later collection (the cost of a second decode at 30,000 pods). Frozen, the
         # cyclic collector leaves them alone (api._decode pauses it while decoding, for the same reason).
         gc.freeze()
+
+    def remember(self, key: tuple[Any, ...], make: Callable[[], A]) -> A:
+        """One answer per key for the run: the first caller makes it, a caller meanwhile waits for it."""
+        with self._lock:
+            slot = self._remembered.get(key)
+            mine = slot is None
+            if slot is None:
+                slot = self._remembered[key] = Future()
+        if mine:
+            try:
+                slot.set_result(make())
+            except BaseException as err:
+                slot.set_exception(err)
+                raise
+        value: A = slot.result()
+        return value
 
     def _on_node(self, path: str, query: dict[str, Any] | None, limit: int) -> list[dict[str, Any]] | None:
         """A list narrowed to one node (cadvisor lists pods per node when it reads few nodes:
