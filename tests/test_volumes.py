@@ -451,7 +451,7 @@ status: {phase: Running}
 @pytest.mark.parametrize("forbid", [(), ("--forbid-cluster-list", "nodes")], ids=["nodes-listed", "nodes-forbidden"])
 def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: Path, forbid: tuple[str, ...]) -> None:
     """A pod whose spec.nodeName names no node (deleted under it): the note says so, whether the node list
-    shows it missing or (nodes forbidden) the API server answers 404 NotFound for its proxy; a kubelet's own
+    shows it missing or (nodes forbidden, nodes/proxy granted) the API server answers 404 NotFound for its proxy; a kubelet's own
     404 (an endpoint it does not serve) is another matter."""
     ghost = tmp_path / "ghost.yaml"
     ghost.write_text(GHOST)
@@ -462,6 +462,19 @@ def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: P
     assert [n for n in ran.stderr.splitlines() if "node-gone" in n] == [line], ran.stderr
     lost = [v for v in json.loads(ran.stdout)["volumes"] if v["pod"] == "lost-0"]
     assert sorted(v["volume"] for v in lost) == ["(ephemeral)", "scratch"] and all(v["stats"] is None for v in lost)
+
+
+def test_a_pod_bound_to_a_node_that_does_not_exist_without_nodes_or_nodes_proxy(sim_factory: Any, tmp_path: Path) -> None:
+    """Nodes and nodes/proxy forbidden: the API server authorizes before it looks the node up, so the
+    gone node's proxy answers 403 as every other node's does (not 404): nothing tells it is gone, and
+    the one note is that no kubelet could be read, never "does not exist". The ghost pod alone: its
+    node is the only one read."""
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    sim = sim_factory("--objects", str(ghost), "--forbid-cluster-list", "nodes", "--forbid-cluster-list", "nodes/proxy")
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert "does not exist" not in ran.stderr and "needs get on nodes/proxy" in ran.stderr, ran.stderr
 
 
 def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:
