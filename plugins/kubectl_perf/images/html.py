@@ -13,7 +13,7 @@ from typing import Any
 from ..image_sizes import human
 from ..render import REPORT_STYLE, data_attrs, html_page
 from .compute import ImageReport
-from .output import NOT_REACHED
+from .pulls import NOT_REACHED
 
 STYLE = (
     REPORT_STYLE

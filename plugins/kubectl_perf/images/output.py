@@ -9,7 +9,7 @@ from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageReport, ImageRow, PoolRow, PrePull
-from .pulls import UNLISTED, HistogramRow, PoolPulls, Waterfall
+from .pulls import NOT_REACHED, UNKNOWN, UNLISTED, HistogramRow, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
     from .coverage import Coverage
@@ -341,9 +341,6 @@ def pulls_columns(label: str) -> list[Column]:
         Column("ALREADY PRESENT", lambda r: str(r.hits), lambda r: r.hits, right=True),
         Column("NODES", lambda r: str(len(r.nodes)), lambda r: len(r.nodes), right=True, wide=True),
     ]
-
-
-NOT_REACHED, UNKNOWN = "-", "?"  # a step none of the workload's pods has reached; one that cannot be known
 
 
 def step_text(value: float | None) -> str:

@@ -171,6 +171,11 @@ def ordered(by_key: Mapping[tuple[str, str], PoolPulls]) -> list[PoolPulls]:
 
 
 # -- the start-up waterfall -------------------------------------------------------------------
+# How the text and html waterfalls print a step none of the workload's pods has reached (pending
+# pods), and one that cannot be known (PULLED with the events unread).
+NOT_REACHED, UNKNOWN = "-", "?"
+
+
 @dataclass(frozen=True)
 class PodTimes:
     """Seconds from the pod's creation to each step; None where the pod has not got there."""
