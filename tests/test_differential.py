@@ -132,7 +132,7 @@ class Pair:
     real: Side
     real_server: RealK8s
     sim_proc: Sim
-    forbidding_sim: Side  # perf-sim --forbid-cluster-list pods, for the 403 a namespaced RBAC gives
+    forbidding_sim: Side  # perf-sim --forbid-cluster-list pods and nodes/proxy, for the 403s a user without RBAC gets
     user_token: str
 
     def both(self, path: str, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None) -> tuple[Answer, Answer]:
@@ -174,7 +174,18 @@ def pair() -> Iterator[Pair]:
         (work / "sim").mkdir()
         (work / "forbid").mkdir()
         sims.append(start_sim(work / "sim", "--objects", str(FIXTURE), str(CRDS), "--no-metrics-server"))
-        sims.append(start_sim(work / "forbid", "--objects", str(FIXTURE), "--no-metrics-server", "--forbid-cluster-list", "pods"))
+        sims.append(
+            start_sim(
+                work / "forbid",
+                "--objects",
+                str(FIXTURE),
+                "--no-metrics-server",
+                "--forbid-cluster-list",
+                "pods",
+                "--forbid-cluster-list",
+                "nodes/proxy",
+            )
+        )
         wait_established(real)
         yield Pair(
             sim_side(sims[0]),
@@ -535,6 +546,12 @@ def test_401_and_403(pair: Pair) -> None:
     for path in ("/api/v1/pods", "/api/v1/pods?watch=true&timeoutSeconds=1"):
         sim = pair.forbidding_sim.request(path)
         real = pair.real.request(path, token=pair.user_token)
+        check("403", sim, real)
+    # authorization before the lookup: a node that does not exist is a 403 without nodes/proxy, not a 404
+    for node in ("no-such-node", "node-a"):
+        path = f"/api/v1/nodes/{node}/proxy/metrics"
+        sim, real = pair.forbidding_sim.request(path), pair.real.request(path, token=pair.user_token)
+        assert sim.status == real.status == 403, (node, sim.status, real.status)
         check("403", sim, real)
 
 

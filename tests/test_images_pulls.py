@@ -553,6 +553,80 @@ def test_imagecache_not_found_or_not_installed(fledged_cluster: Sim, pulls_clust
     assert ran.returncode == 2 and "invalid ImageCache 'Bad_Name'" in ran.stderr
 
 
+# -- the waterfall's window and its unknown cells ----------------------------------------------
+def pending(name: str, rs: str, created_ago: int) -> dict[str, Any]:
+    """A pod of ReplicaSet `rs` not yet scheduled: no condition true, no container started."""
+    p = pod(name, rs, "n3", "python:3.12", created_ago, 0, 0, 0)
+    del p["spec"]["nodeName"]
+    p["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}
+    return p
+
+
+# db: one pod created three days ago (its Pulled event long gone), started +5s, ready +6s;
+# queue: one pod created 2 minutes ago, still pending
+STARTUP_EXTRA = [pod("db-q-1", "db-q", "n2", "python:3.12", 3 * 86400, 1, 5, 6), pending("queue-p-1", "queue-p", 120)]
+
+
+@pytest.fixture(scope="module")
+def startup_cluster(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("startup") / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS + STARTUP_EXTRA)))
+    return sim_factory("--objects", str(path))
+
+
+def startup_rows(stdout: str) -> dict[str, list[str]]:
+    """The wide waterfall's rows by workload name, cells split."""
+    lines = stdout.split("WORKLOAD START-UP", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    return {line.split()[0].rsplit("/", 1)[1]: line.split()[1:] for line in lines}
+
+
+def test_since_keeps_the_start_ups_in_the_window(startup_cluster: Sim) -> None:
+    """--since 30m: db's pod was created three days ago, outside the window: left out, not shown
+    with a blank PULLED; without --since it is there, PULLED `-` (no event of its pull is kept)."""
+    wide = perf(startup_cluster, "--pulls", "--since", "30m", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    rows = startup_rows(wide.stdout)
+    assert set(rows) == {"web", "api", "queue"}, rows
+    assert rows["web"] == ["2", "1.5s", "45.0s", "47.5s", "57.5s"]
+    assert {s["workload"]["name"] for s in doc(startup_cluster, "--pulls", "--since", "30m")["startup"]} == {"web", "api", "queue"}
+    everything = startup_rows(perf(startup_cluster, "--pulls", "-o", "wide").stdout)
+    assert everything["db"] == ["1", "1.0s", "-", "5.0s", "6.0s"]
+
+
+def test_a_pending_workloads_steps_print_a_dash(startup_cluster: Sim) -> None:
+    wide = perf(startup_cluster, "--pulls", "-o", "wide")
+    assert startup_rows(wide.stdout)["queue"] == ["1", "-", "-", "-", "-"]
+    queue = next(s for s in doc(startup_cluster, "--pulls")["startup"] if s["workload"]["name"] == "queue")
+    assert [queue[k] for k in ("scheduledAfter", "pulledAfter", "startedAfter", "readyAfter")] == [None] * 4
+    html = perf(startup_cluster, "--pulls", "-o", "html").stdout
+    assert "1 pods · ready -" in html.split('data-startup="Deployment?/shop/queue"', 1)[1]
+
+
+def test_no_start_up_in_the_window_is_a_note_not_an_empty_table(startup_cluster: Sim) -> None:
+    wide = perf(startup_cluster, "--pulls", "--since", "30s", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    assert "WORKLOAD START-UP" not in wide.stdout and "note: no pod was created in the last 30s: no start-up waterfall" in wide.stderr
+
+
+@pytest.fixture(scope="module")
+def short_access(sim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Sim:
+    path = tmp_path_factory.mktemp("short") / "cluster.yaml"
+    path.write_text(yaml.safe_dump_all(copy.deepcopy(NODES + PODS + EVENTS + STARTUP_EXTRA)))
+    return sim_factory("--objects", str(path), "--forbid-cluster-list", "events", "--forbid-cluster-list", "nodes/proxy")
+
+
+def test_events_and_kubelets_forbidden_print_no_empty_histogram_and_an_unknown_pulled(short_access: Sim) -> None:
+    wide = perf(short_access, "--pulls", "--since", "30m", "-o", "wide")
+    assert wide.returncode == 0, wide.stderr
+    assert "nodes/proxy is forbidden" in wide.stderr and "KUBELET HISTOGRAM" not in wide.stdout, wide.stdout
+    assert wide.stdout.startswith("WORKLOAD START-UP"), wide.stdout
+    rows = startup_rows(wide.stdout)
+    # PULLED unknown (`?`: the events could not be read) beside steps not reached (`-`: queue is pending)
+    assert rows["web"] == ["2", "1.5s", "?", "47.5s", "57.5s"] and rows["queue"] == ["1", "-", "?", "-", "-"], rows
+    table = perf(short_access, "--pulls")
+    assert table.stdout.startswith("PRE-PULL IMAGE") and "KUBELET HISTOGRAM" not in table.stdout, table.stdout
+
+
 # -- the kubelet's image_pull_duration_seconds -------------------------------------------------
 def test_kubelet_histogram_by_pool_and_size(pulls_cluster: Sim) -> None:
     d = doc(pulls_cluster, "--pulls", "--since", "1h")

@@ -129,3 +129,24 @@ def test_no_review_gets_a_5xx_code_inside(c: Any, doc: Any) -> None:
     assert status < 500, body
     if status == 200:
         assert body["response"].get("status", {}).get("code", 200) < 500, (doc, body)
+
+
+# tolerationSeconds is an int64: neither a float, a string nor a JSON boolean is one
+@pytest.mark.parametrize("value", [300.0, "300", True, False])
+def test_toleration_seconds_of_the_wrong_type_is_a_400_asking_for_an_integer(c: Any, value: Any) -> None:
+    toleration = {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": value}
+    r = answer(c, review(pod(tolerations=[toleration])))
+    assert r["allowed"] is False and r["status"]["code"] == 400, r
+    assert "spec.tolerations[0].tolerationSeconds must be an integer" in r["status"]["message"], r
+
+
+def test_a_boolean_of_the_wrong_type_and_a_boolean_quantity_name_their_types(c: Any) -> None:
+    r = answer(c, review(pod(hostNetwork="true")))
+    assert r["status"]["code"] == 400 and "spec.hostNetwork must be true or false" in r["status"]["message"], r
+    r = answer(c, review(pod(memory_limit=True)))  # type: ignore[arg-type]  # a JSON true is no quantity
+    assert r["status"]["code"] == 400 and "resources.limits.memory must be a quantity" in r["status"]["message"], r
+
+
+def test_an_integer_toleration_seconds_is_read(c: Any) -> None:
+    toleration = {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    assert answer(c, review(pod(tolerations=[toleration])))["allowed"] is True

@@ -253,21 +253,34 @@ def test_policy_file_thresholds_as_percentages(cluster: Sim, tmp_path: Path) -> 
     assert doc(cluster, "--policy", str(policy))["thresholds"]["storageClasses"] == {"fast": {"warn": 0.5, "crit": 0.95}}
 
 
-def test_bad_thresholds_name_the_field_or_the_flag(cluster: Sim, tmp_path: Path) -> None:
+def test_bad_thresholds_name_the_file_and_the_field_or_the_flag(cluster: Sim, tmp_path: Path) -> None:
     policy = tmp_path / "bad.yaml"
     for text, words in [
-        ('storage:\n  warn: "75 percent"\n', "storage.warn: invalid threshold '75 percent'"),
-        ('storage:\n  crit: "150%"\n', "storage.crit: threshold '150%' must be above 0 and at most 1 (100%)"),
-        ('storage:\n  storageClasses:\n    fast: {crit: "high"}\n', "storage.storageClasses.fast.crit: invalid threshold 'high'"),
+        ('storage:\n  warn: "75 percent"\n', 'storage.warn: threshold "75 percent" must be a fraction (0.75) or a percentage ("75%")'),
+        ('storage:\n  crit: "150%"\n', 'storage.crit: threshold "150%" must be above 0 and at most 1 (100%)'),
+        (
+            'storage:\n  storageClasses:\n    fast: {crit: "high"}\n',
+            'storage.storageClasses.fast.crit: threshold "high" must be a fraction',
+        ),
         (
             'storage:\n  storageClasses:\n    fast: {warn: "95%"}\n',
             "storage.storageClasses.fast: warn (0.95) must not be above crit (0.9, the default)",
         ),
+        # the review's: the default's origin said at the top level as in a class
+        ('storage:\n  crit: "50%"\n', "storage: warn (0.75, the default) must not be above crit (0.5)"),
+        # YAML's spellings of the values, not Python's
+        ("storage:\n  warn: true\n", 'storage.warn: threshold true must be a fraction (0.75) or a percentage ("75%")'),
+        ("storage:\n  warn: null\n", 'storage.warn: threshold null must be a fraction (0.75) or a percentage ("75%")'),
+        # a percentage without its sign, number or string alike: what to write instead
+        ("storage:\n  warn: 75\n", 'storage.warn: 75 is not a share: write 0.75 or "75%"'),
+        ('storage:\n  warn: "75"\n', 'storage.warn: "75" is not a share: write 0.75 or "75%"'),
+        ("storage:\n  storageClasses:\n    fast: {crit: 90}\n", 'storage.storageClasses.fast.crit: 90 is not a share: write 0.9 or "90%"'),
+        ("storage:\n  warn: 0\n", "storage.warn: threshold 0 must be above 0 and at most 1 (100%)"),
     ]:
         policy.write_text(text)
         ran = volumes(cluster, "--policy", str(policy))
         assert ran.returncode == 2 and ran.stdout == "" and "Traceback" not in ran.stderr, (text, ran.stderr)
-        assert len(ran.stderr.strip().splitlines()) == 1 and words in ran.stderr, (text, ran.stderr)
+        assert ran.stderr.startswith(f"error: {policy}: {words}") and ran.stderr.count("\n") == 1, (text, ran.stderr)
     # a flag over the default (or the file's) other level: the message names the flag, not the file
     for args, line in [
         (["--warn", "95%"], "error: --warn (0.95) must not be above the critical share (0.9, the default): give --crit too"),
@@ -295,7 +308,7 @@ def test_bad_input_is_one_line_and_status_2(cluster: Sim, tmp_path: Path) -> Non
     policy = tmp_path / "bad.yaml"
     policy.write_text("storage:\n  warn: 0.9\n  crit: 0.5\n")
     ran = volumes(cluster, "--policy", str(policy))
-    assert ran.returncode == 2 and ran.stderr.strip() == "error: storage: warn (0.9) must not be above crit (0.5)"
+    assert ran.returncode == 2 and ran.stderr.strip() == f"error: {policy}: storage: warn (0.9) must not be above crit (0.5)"
     policy.write_text("storage:\n  critical: 0.5\n")
     ran = volumes(cluster, "--policy", str(policy))
     assert ran.returncode == 2 and "storage: unknown key(s) ('critical' was unexpected)" in ran.stderr and "Traceback" not in ran.stderr
@@ -438,7 +451,7 @@ status: {phase: Running}
 @pytest.mark.parametrize("forbid", [(), ("--forbid-cluster-list", "nodes")], ids=["nodes-listed", "nodes-forbidden"])
 def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: Path, forbid: tuple[str, ...]) -> None:
     """A pod whose spec.nodeName names no node (deleted under it): the note says so, whether the node list
-    shows it missing or (nodes forbidden) the API server answers 404 NotFound for its proxy; a kubelet's own
+    shows it missing or (nodes forbidden, nodes/proxy granted) the API server answers 404 NotFound for its proxy; a kubelet's own
     404 (an endpoint it does not serve) is another matter."""
     ghost = tmp_path / "ghost.yaml"
     ghost.write_text(GHOST)
@@ -449,6 +462,19 @@ def test_a_pod_bound_to_a_node_that_does_not_exist(sim_factory: Any, tmp_path: P
     assert [n for n in ran.stderr.splitlines() if "node-gone" in n] == [line], ran.stderr
     lost = [v for v in json.loads(ran.stdout)["volumes"] if v["pod"] == "lost-0"]
     assert sorted(v["volume"] for v in lost) == ["(ephemeral)", "scratch"] and all(v["stats"] is None for v in lost)
+
+
+def test_a_pod_bound_to_a_node_that_does_not_exist_without_nodes_or_nodes_proxy(sim_factory: Any, tmp_path: Path) -> None:
+    """Nodes and nodes/proxy forbidden: the API server authorizes before it looks the node up, so the
+    gone node's proxy answers 403 as every other node's does (not 404): nothing tells it is gone, and
+    the one note is that no kubelet could be read, never "does not exist". The ghost pod alone: its
+    node is the only one read."""
+    ghost = tmp_path / "ghost.yaml"
+    ghost.write_text(GHOST)
+    sim = sim_factory("--objects", str(ghost), "--forbid-cluster-list", "nodes", "--forbid-cluster-list", "nodes/proxy")
+    ran = volumes(sim, "-o", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert "does not exist" not in ran.stderr and "needs get on nodes/proxy" in ran.stderr, ran.stderr
 
 
 def test_generated_cluster_has_claims_unused_claims_and_a_released_volume(generated: Sim) -> None:

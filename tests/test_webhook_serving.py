@@ -121,6 +121,8 @@ def test_bad_serving_flags_stop_start_up_with_one_line(fixture_cluster: Sim, tmp
     assert hook.proc.wait(30) == 2
     text = hook.log.read_text()
     assert message in text and "Traceback" not in text
+    # the suite's style (kubectl's): the error line starts `error: `, with no program name before it
+    assert text.startswith("error: ") and message in text.splitlines()[0], text
 
 
 # -- addresses (item 15) -------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_templates_warn_mode_exemptions_and_unchanged_updates(server: RealK8s) -
 def test_a_bad_policy_file_is_one_line_and_status_2(tmp_path: Path) -> None:
     result = vap(tmp_path, {"requireRequests": "cpu"})
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.startswith("perf-webhook vap: ") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_bindings_per_mode_without_the_api_server() -> None:

@@ -88,7 +88,9 @@ def _message(err: Any) -> str:
         return f"invalid value {err.instance!r}: {err.schema.get('description', 'see the policy schema')}"
     if err.validator == "oneOf" and err.context:
         # a fraction or a percentage (padding targets, volumes' storage thresholds): the branch of the value's own type speaks
-        what = "threshold" if list(err.absolute_path)[:1] == ["storage"] else "padding target"
+        if list(err.absolute_path)[:1] == ["storage"]:
+            return _threshold(err.instance)
+        what = "padding target"
         own = [e for e in err.context if e.validator != "type"]
         if own and own[0].validator != "pattern":
             return _message(own[0])  # a number out of range: the schema's own words
@@ -103,6 +105,29 @@ def _message(err: Any) -> str:
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     return str(err.message)
+
+
+def _threshold(value: Any) -> str:
+    """Why `value` is no storage threshold (volumes' warn/crit), the value spelled as the file
+    writes it (true, null, "75"), and 75 for 75% told apart from a share out of range."""
+    shown = json.dumps(value)
+    wanted = 'must be a fraction (0.75) or a percentage ("75%")'
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return f"threshold {shown} {wanted}"
+    try:
+        share(value, "threshold")
+    except ValueError:
+        pass
+    else:  # share() reads it (a quoted fraction) but the schema's string form is a percentage only
+        return f'invalid threshold {shown}: write a fraction unquoted (0.75) or a percentage ("75%")'
+    text = str(value).strip()
+    try:
+        number = float(text.removesuffix("%"))
+    except ValueError:
+        return f"threshold {shown} {wanted}"
+    if not text.endswith("%") and 1 < number <= 100:  # a percentage without its sign
+        return f'{shown} is not a share: write {number / 100:g} or "{number:g}%"'
+    return f"threshold {shown} must be above 0 and at most 1 (100%)"
 
 
 def load_policy(path: str) -> Policy:

@@ -566,16 +566,18 @@ class Handler(BaseHTTPRequestHandler):
     # -- kubelet proxy ----------------------------------------------------
     def r_proxy(self, name: str, rest: str) -> None:
         self._only("GET")
-        node = self.cfg.store.collections["nodes"].get(("", name))
-        if node is None:
-            raise not_found("nodes", name)
-        if "nodes/proxy" in self.cfg.forbid_cluster_list:  # RBAC grants nodes/proxy apart from nodes
+        # Authorization comes before the lookup, as in the API server: without nodes/proxy (granted
+        # apart from nodes) a node that does not exist is a 403 too, never a 404 telling it apart.
+        if "nodes/proxy" in self.cfg.forbid_cluster_list:
             raise ApiStatus(
                 403,
                 "Forbidden",
                 f'nodes "{name}" is forbidden: User "perf-sim-user" cannot get resource "nodes/proxy" in API group "" at the cluster scope',
                 {"name": name, "kind": "nodes"},
             )
+        node = self.cfg.store.collections["nodes"].get(("", name))
+        if node is None:
+            raise not_found("nodes", name)
         if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in node["status"].get("conditions") or []):
             # the API server's answer when the kubelet does not listen (an unready node)
             raise ApiStatus(503, "", "error trying to reach service: dial tcp 10.0.0.1:10250: connect: connection refused")

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from typing import Any
 
+from kubectl_perf.cli import Parser
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
@@ -62,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from .server import DEFAULT_SUITES, TLS_VERSIONS, Settings
 
     d = Settings("", "")
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="perf-webhook",
         usage="%(prog)s --tls-cert-file FILE --tls-private-key-file FILE --policy FILE [options]\n       %(prog)s vap --policy FILE [--name NAME]",
         description="Validating admission webhook: requests and memory padding targets.",
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         policy = load_policy(args.policy)
     except PolicyError as err:
-        print(f"perf-webhook: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     settings = settings_from(args)
     from .server import ReloadingTLS, listen
@@ -175,19 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ReloadingTLS(settings)
     except (OSError, ssl.SSLError) as err:
-        print(f"perf-webhook: cannot use the TLS certificate and key: {err}", file=sys.stderr)
+        print(f"error: cannot use the TLS certificate and key: {err}", file=sys.stderr)
         return 2
     try:
         sock = listen(settings)
     except OSError as err:
-        print(f"perf-webhook: cannot listen on {settings.bind_address} port {settings.port}: {err.strerror}", file=sys.stderr)
+        print(f"error: cannot listen on {settings.bind_address} port {settings.port}: {err.strerror}", file=sys.stderr)
         return 2
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is first imported: it picks its value store then.
         try:
             store = tempfile.mkdtemp(prefix="perf-webhook-metrics-")
         except OSError as err:
-            print(f"perf-webhook: --workers {settings.workers} needs a writable directory for metrics: {err}", file=sys.stderr)
+            print(f"error: --workers {settings.workers} needs a writable directory for metrics: {err}", file=sys.stderr)
             return 2
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = store
         arbiter = os.getpid()
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     liveness = args.liveness_cache_age
     if liveness is not None and liveness <= policy.max_cache_age_seconds:
         print(
-            f"perf-webhook: --liveness-cache-age {liveness:g} must be more than the policy's maxCacheAgeSeconds "
+            f"error: --liveness-cache-age {liveness:g} must be more than the policy's maxCacheAgeSeconds "
             f"({policy.max_cache_age_seconds:g}): readiness fails first, liveness only after a larger bound",
             file=sys.stderr,
         )

@@ -100,7 +100,8 @@ POD_SPEC = Fields(
                 )
             }
         ),
-        # tolerationSeconds only tells the admission defaults apart (policy.DEFAULT_TOLERATIONS)
+        # tolerationSeconds only tells the admission defaults apart (policy.DEFAULT_TOLERATIONS); an int64,
+        # so 300.0 and "300" are refused as the API server's decoder refuses them
         "tolerations": ListOf(Fields({"key": str, "operator": str, "value": str, "effect": str, "tolerationSeconds": int})),
     }
 )
@@ -114,8 +115,19 @@ class _Wrong(Exception):
         self.path: list[str] = []
 
 
+# What each leaf type is called in an error: the API's names, not Python's.
+_WANTED: dict[Any, str] = {str: "a string", int: "an integer", bool: "true or false", QUANTITY: "a quantity"}
+
+
 def _wanted(shape: Any) -> str:
-    return "a quantity" if shape is QUANTITY else "a string"
+    return _WANTED[shape]
+
+
+def _fits(value: Any, leaf: type | tuple[type, ...]) -> bool:
+    """isinstance, except that a JSON true/false is no integer (nor quantity) though Python's bool is an int."""
+    if type(value) is bool:
+        return leaf is bool
+    return isinstance(value, leaf)
 
 
 def _conform(value: Any, shape: Shape) -> Any:
@@ -133,7 +145,7 @@ def _conform(value: Any, shape: Shape) -> Any:
                 continue
             sub_kind = type(sub)
             if sub_kind is type or sub_kind is tuple:
-                if not isinstance(item, sub):  # type: ignore[arg-type]
+                if not _fits(item, sub):  # type: ignore[arg-type]
                     wrong = _Wrong(_wanted(sub))
                     wrong.path.append(f".{key}")
                     raise wrong
@@ -150,7 +162,7 @@ def _conform(value: Any, shape: Shape) -> Any:
             raise _Wrong("an object")
         allowed = shape.value  # type: ignore[union-attr]
         for key, item in value.items():
-            if not isinstance(item, allowed):
+            if not _fits(item, allowed):
                 wrong = _Wrong(_wanted(allowed))
                 wrong.path.append(f".{key}")
                 raise wrong
@@ -161,7 +173,7 @@ def _conform(value: Any, shape: Shape) -> Any:
         item_shape = shape.item  # type: ignore[union-attr]
         if type(item_shape) is type or type(item_shape) is tuple:
             for i, item in enumerate(value):
-                if not isinstance(item, item_shape):
+                if not _fits(item, item_shape):
                     wrong = _Wrong(_wanted(item_shape))
                     wrong.path.append(f"[{i}]")
                     raise wrong
@@ -174,7 +186,7 @@ def _conform(value: Any, shape: Shape) -> Any:
                 err.path.append(f"[{i}]")
                 raise
         return items
-    if not isinstance(value, shape):  # type: ignore[arg-type]
+    if not _fits(value, shape):  # type: ignore[arg-type]
         raise _Wrong(_wanted(shape))
     return value
 

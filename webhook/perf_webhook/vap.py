@@ -15,16 +15,22 @@ needs at least one validation."""
 
 from __future__ import annotations
 
-import argparse
+import re
 import sys
 from typing import Any
 
+from kubectl_perf.cli import Parser
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError, load_policy
 
 SUMMARY = "print the requests rule as a ValidatingAdmissionPolicy and bindings (YAML), from the policy file"
 API_VERSION = "admissionregistration.k8s.io/v1"
 ACTIONS = {"enforce": ["Deny"], "warn": ["Warn"], "audit": ["Audit"]}
+# Object names are RFC 1123 subdomains (the API server's IsDNS1123Subdomain): dot-separated labels of
+# lowercase alphanumerics and '-', each starting and ending alphanumeric, 253 characters in all. The
+# bindings are named NAME-MODE, so NAME leaves room for the longest suffix, whichever modes are used.
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+MAX_NAME = 253 - max(len(f"-{mode}") for mode in ACTIONS)
 # Where each kind keeps its pod spec (review.POD_SPEC_PATHS), as CEL.
 SPEC = (
     "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec"
@@ -139,22 +145,29 @@ def _list(items: Any) -> str:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="perf-webhook vap",
         description=SUMMARY[0].upper() + SUMMARY[1:] + ".",
     )
     p.add_argument("--policy", required=True, help="the policy file (the webhook's)")
     p.add_argument("--name", default="kubectl-perf-requests", help="the policy's name; bindings add -MODE (default %(default)s)")
     args = p.parse_args(argv)
+    if not _SUBDOMAIN.fullmatch(args.name) or len(args.name) > MAX_NAME:
+        print(
+            f"error: --name {args.name!r} is not a valid object name: lowercase letters, digits, '-' and '.', "
+            f"starting and ending with a letter or digit, at most {MAX_NAME} characters (the bindings add -MODE)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         policy = load_policy(args.policy)
     except PolicyError as err:
-        print(f"perf-webhook vap: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     objects = policy_objects(policy, args.name)
     if not objects:
         print(
-            "perf-webhook vap: the policy requires no requests (requireRequests: []): no ValidatingAdmissionPolicy to print; "
+            "note: the policy requires no requests (requireRequests: []): no ValidatingAdmissionPolicy to print; "
             "remove one applied earlier with kubectl delete validatingadmissionpolicies,validatingadmissionpolicybindings "
             "-l app.kubernetes.io/managed-by=perf-webhook",
             file=sys.stderr,

@@ -67,7 +67,7 @@ def run(options: ImagesOptions, cluster: Cluster) -> int:
     if options.view.pulls:
         report.pulls = pulls.ordered(observed)
         report.histogram_rows = pulls.histogram_rows(histograms, inventory.pool_of())
-        report.startup = pulls.waterfalls(inventory.pod_times, (e for e in events if since is None or e.at is None or e.at >= since))
+        report.startup = pulls.waterfalls(inventory.pod_times, events, since)
     for note in report.notes + emit_report(report, options.view, cluster.host, covered):
         print(f"note: {note}", file=sys.stderr)
     return 0

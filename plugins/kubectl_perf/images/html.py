@@ -13,6 +13,7 @@ from typing import Any
 from ..image_sizes import human
 from ..render import REPORT_STYLE, data_attrs, html_page
 from .compute import ImageReport
+from .pulls import NOT_REACHED
 
 STYLE = (
     REPORT_STYLE
@@ -87,7 +88,7 @@ def _pulls(result: ImageReport) -> str:
             last = max(last, at)
         falls.append(
             f'<div class="img" data-startup="{escape(f.workload.text())}"><div class="name">{escape(f.workload.text())}<br>'
-            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or "?"}{_out_of_order(f.out_of_order)}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
+            f'<span class="num">{f.pods} pods · ready {_secs(f.ready) or NOT_REACHED}{_out_of_order(f.out_of_order)}</span></div><div class="bar" style="display:flex">{"".join(marks)}</div><div></div></div>'
         )
     hist = "".join(
         f'<tr data-histogram="{escape(h.pool)}/{escape(h.size)}"><td>{escape(h.pool)}</td><td>{escape(h.size)}</td><td>{round(h.count)}</td>'

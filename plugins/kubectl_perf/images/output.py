@@ -9,7 +9,7 @@ from .. import render
 from ..image_sizes import human
 from ..render import Column, Table
 from .compute import ImageReport, ImageRow, PoolRow, PrePull
-from .pulls import UNLISTED, HistogramRow, PoolPulls, Waterfall
+from .pulls import NOT_REACHED, UNKNOWN, UNLISTED, HistogramRow, PoolPulls, Waterfall
 
 if TYPE_CHECKING:
     from .coverage import Coverage
@@ -343,14 +343,20 @@ def pulls_columns(label: str) -> list[Column]:
     ]
 
 
-def startup_columns() -> list[Column]:
+def step_text(value: float | None) -> str:
+    """A waterfall step: its median, or `-` when no pod has got there yet (pending pods)."""
+    return NOT_REACHED if value is None else seconds_text(value)
+
+
+def startup_columns(events_unread: bool) -> list[Column]:
+    """The waterfall; with the Pulled events unread, PULLED is unknown (`?`), not "not reached"."""
     return [
         Column("WORKLOAD START-UP (MEDIAN FROM CREATION)", lambda f: f.workload.text()),
         Column("PODS", lambda f: str(f.pods), right=True),
-        Column("SCHEDULED", lambda f: seconds_text(f.scheduled), right=True),
-        Column("PULLED", lambda f: seconds_text(f.pulled), right=True),
-        Column("STARTED", lambda f: seconds_text(f.started), right=True),
-        Column("READY", lambda f: seconds_text(f.ready), right=True),
+        Column("SCHEDULED", lambda f: step_text(f.scheduled), right=True),
+        Column("PULLED", lambda f: UNKNOWN if events_unread else step_text(f.pulled), right=True),
+        Column("STARTED", lambda f: step_text(f.started), right=True),
+        Column("READY", lambda f: step_text(f.ready), right=True),
     ]
 
 
@@ -431,11 +437,13 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
             label = report.inventory.pool_label
             if csv:
                 return [Table(report.pulls, pulls_columns(label))]
-            # events unread: no pulls table, whose emptiness would read as "no pulls" (a note says why)
+            # events unread: no pulls table, whose emptiness would read as "no pulls" (a note says why);
+            # no histogram rows (nodes/proxy forbidden, or kubelets before 1.30): no header alone either
             observed = [] if report.events_unread else [Table(report.pulls, pulls_columns(label))]
-            out = [*observed, Table(report.histogram_rows, histogram_rows_columns(label))]
-            if view.output == "wide":
-                out.append(Table(report.startup, startup_columns()))
+            histogram = [Table(report.histogram_rows, histogram_rows_columns(label))] if report.histogram_rows else []
+            out = [*observed, *histogram]
+            if view.output == "wide" and report.startup:  # none in the window: a note says so
+                out.append(Table(report.startup, startup_columns(bool(report.events_unread))))
             return [*out, Table(report.pre_pull, pre_pull_columns())]
         hist = report.histogram()
         unknown = sum(1 for r in report.images if r.size is None)
@@ -466,6 +474,8 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
     if report.pulls is not None:
         shows_startup = view.output not in ("table", "csv", "tsv")
         notes = out_of_order_notes(report.startup) if shows_startup else []
+        if shows_startup and window and not report.startup:  # the waterfall keeps start-ups in the window only
+            notes.append(f"no pod was created{window}: no start-up waterfall")
         if not report.pulls and not report.events_unread:  # unread: fetch's note says why, and none is not known
             notes.append(f"no Pulled events{window}: the kubelets reported no pulls")
         return notes

@@ -171,6 +171,11 @@ def ordered(by_key: Mapping[tuple[str, str], PoolPulls]) -> list[PoolPulls]:
 
 
 # -- the start-up waterfall -------------------------------------------------------------------
+# How the text and html waterfalls print a step none of the workload's pods has reached (pending
+# pods), and one that cannot be known (PULLED with the events unread).
+NOT_REACHED, UNKNOWN = "-", "?"
+
+
 @dataclass(frozen=True)
 class PodTimes:
     """Seconds from the pod's creation to each step; None where the pod has not got there."""
@@ -253,15 +258,17 @@ def _in_order(steps: list[float | None]) -> tuple[list[float | None], int]:
     return kept, dropped
 
 
-def waterfalls(times: Mapping[Workload, list[PodTimes]], pulls: Iterable[Pull]) -> list[Waterfall]:
+def waterfalls(times: Mapping[Workload, list[PodTimes]], pulls: Iterable[Pull], since: datetime | None = None) -> list[Waterfall]:
     """One waterfall per workload. A pod's Pulled events join it by involvedObject.uid, so a pod
     recreated under its predecessor's name (a StatefulSet's) never takes the predecessor's events;
     by namespace and name only for events that carry no uid. Steps out of order are left out of the
-    medians and counted (`out_of_order`)."""
+    medians and counted (`out_of_order`). With a window (`since`), the start-ups in it: pods created
+    before it are left out (their pulls are outside it too, so they would show no pull), and so is a
+    workload left with none."""
     by_uid: dict[str, list[datetime]] = {}
     by_name: dict[tuple[str, str], list[datetime]] = {}
     for p in pulls:
-        if p.at is None:
+        if p.at is None or (since is not None and p.at < since):
             continue
         if p.uid:
             by_uid.setdefault(p.uid, []).append(p.at)
@@ -273,7 +280,10 @@ def waterfalls(times: Mapping[Workload, list[PodTimes]], pulls: Iterable[Pull]) 
         return median(got) if got else None
 
     out = []
-    for w, pods in times.items():
+    for w, all_pods in times.items():
+        pods = [t for t in all_pods if since is None or t.created >= since]
+        if not pods:
+            continue
         rows: list[list[float | None]] = []
         dropped = 0
         for t in pods:

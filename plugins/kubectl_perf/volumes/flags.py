@@ -134,37 +134,44 @@ def _share(where: str, value: Any) -> float:
         raise PolicyError(f"{where}: {err}") from None
 
 
-def _level(flag: float | None, name: str, section: Mapping[str, Any], default: float) -> Given:
+def _level(flag: float | None, name: str, section: Mapping[str, Any], default: float, source: str) -> Given:
     if flag is not None:
         return flag, f"--{name}"
     if name in section:
-        return _share(f"storage.{name}", section[name]), f"storage.{name}"
+        return _share(f"{source}: storage.{name}", section[name]), f"storage.{name}"
     return default, ""
 
 
-def storage_policy(section: Any, warn: float | None, crit: float | None) -> StoragePolicy:
+def _in_order(source: str, where: str, warn: Given, crit: Given) -> None:
+    """Refuse warn above crit at `where` (storage, or one of its classes): a level given there is
+    shown bare, one it takes from elsewhere (the default, the file's storage level) says so."""
+    if warn[0] > crit[0]:
+        own = f"{where}."
+        wtext = f"{warn[0]:g}" if warn[1].startswith(own) else f"{warn[0]:g}, {_origin(warn)}"
+        ctext = f"{crit[0]:g}" if crit[1].startswith(own) else f"{crit[0]:g}, {_origin(crit)}"
+        raise PolicyError(f"{source}: {where}: warn ({wtext}) must not be above crit ({ctext})")
+
+
+def storage_policy(section: Any, warn: float | None, crit: float | None, source: str = "policy") -> StoragePolicy:
     """The policy file's storage section (schema-checked) with --warn/--crit over its warn/crit;
     per-StorageClass values stay the file's (a flag sets the default, as --padding-target does).
     Thresholds are fractions or percentages (0.75, "75%"); warn above crit is refused in words
-    that name where each came from, the flag when one did."""
+    that name where each came from, the flag when one did; the file's own errors start with its
+    path (`source`), as the schema's do (policy_file.parse_policy)."""
     section = dict(section or {})
-    w, c = _level(warn, "warn", section, DEFAULT_WARN), _level(crit, "crit", section, DEFAULT_CRIT)
+    w, c = _level(warn, "warn", section, DEFAULT_WARN, source), _level(crit, "crit", section, DEFAULT_CRIT, source)
     if w[0] > c[0]:
         if w[1] == "--warn":  # (both flags: parse refused them already)
             raise PolicyError(f"--warn ({w[0]:g}) must not be above the critical share ({c[0]:g}, {_origin(c)}): give --crit too")
         if c[1] == "--crit":
             raise PolicyError(f"--crit ({c[0]:g}) must not be below the warning share ({w[0]:g}, {_origin(w)}): give --warn too")
-        raise PolicyError(f"storage: warn ({w[0]:g}) must not be above crit ({c[0]:g})")
+    _in_order(source, "storage", w, c)
     classes = {}
     for name, given in (section.get("storageClasses") or {}).items():
         where = f"storage.storageClasses.{name}"
-        cw = (_share(f"{where}.warn", given["warn"]), f"{where}.warn") if "warn" in given else w
-        cc = (_share(f"{where}.crit", given["crit"]), f"{where}.crit") if "crit" in given else c
-        if cw[0] > cc[0]:
-            own = f"{where}."
-            wtext = f"{cw[0]:g}" if cw[1].startswith(own) else f"{cw[0]:g}, {_origin(cw)}"
-            ctext = f"{cc[0]:g}" if cc[1].startswith(own) else f"{cc[0]:g}, {_origin(cc)}"
-            raise PolicyError(f"{where}: warn ({wtext}) must not be above crit ({ctext})")
+        cw = (_share(f"{source}: {where}.warn", given["warn"]), f"{where}.warn") if "warn" in given else w
+        cc = (_share(f"{source}: {where}.crit", given["crit"]), f"{where}.crit") if "crit" in given else c
+        _in_order(source, where, cw, cc)
         classes[name] = Thresholds(cw[0], cc[0])
     return StoragePolicy(Thresholds(w[0], c[0]), classes)
 
@@ -172,6 +179,6 @@ def storage_policy(section: Any, warn: float | None, crit: float | None) -> Stor
 def options(args: argparse.Namespace) -> VolumesOptions:
     """The parsed flags as data; nothing past this file sees `args`. Reads the policy file
     (its errors: PolicyError, exit 2, before any request)."""
-    policy = storage_policy(read_policy(args).storage if args.policy else None, args.warn, args.crit)
+    policy = storage_policy(read_policy(args).storage if args.policy else None, args.warn, args.crit, args.policy or "policy")
     plan = VolumesPlan(args.namespace, args.selector, args.chunk_size)
     return VolumesOptions(plan, policy, args.sort, args.storage_class, args.fail_on, args.output, connection(args))
