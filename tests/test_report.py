@@ -86,6 +86,8 @@ def test_nodes_and_pods_are_listed_once_for_every_section(fixture_cluster: Sim) 
     assert seen["/api/v1/nodes"] == 1 and seen["/api/v1/pods"] == 1, seen
     assert seen["/apis/apps/v1/replicasets"] == 1 and seen["/apis/batch/v1/jobs"] == 1  # audit's and images' owners
     assert seen["/apis/metrics.k8s.io/v1beta1/nodes"] == 1  # capacity's usage and audit's node check
+    # both check metrics-server's figures against one kubelet's clock: one read, shared (Cluster.remember)
+    assert sum(n for p, n in seen.items() if p.endswith("/proxy/metrics/resource")) == 1, seen
     # cAdvisor is the kubelets' own reading, one scrape per node with --cadvisor-interval 0
     assert sum(n for p, n in seen.items() if p.endswith("/proxy/metrics/cadvisor")) == 3
 

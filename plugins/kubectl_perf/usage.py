@@ -297,11 +297,15 @@ def kubelet_clock(cluster: Any, names: Sequence[str], node_items: Sequence[Mappi
     has figures for, so its kubelet answered a scrape lately. None when it cannot be read."""
     served = {(i.get("metadata") or {}).get("name") for i in node_items}
     for node in [n for n in names if n in served][:1]:
-        try:
-            sample = fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), time.time(), pods=False)
-        except ApiError:
-            return None
-        return sample.at
+
+        def read(node: str = node) -> float | None:
+            try:
+                return fold(cluster.stream_lines(proxy_path(node, "resource"), timeout=NODE_TIMEOUT), time.time(), pods=False).at
+            except ApiError:
+                return None
+
+        at: float | None = cluster.remember(("kubelet-clock", node), read)  # once per run for the report's sections
+        return at
     return None
 
 
