@@ -274,3 +274,18 @@ def test_stale_and_missing_metrics_server_figures_are_noted(stale: Sim, fixture_
     stale_notes = [line for line in result.stderr.splitlines() if "stale" in line]
     assert len(stale_notes) == 1 and "stale on 2 nodes: node-a's are 10" in stale_notes[0] and "2 windows of 20.035s" in stale_notes[0]
     assert "stale" not in perf(fixture_cluster, "--util").stderr  # 10 s behind: fresh
+
+
+def test_figures_that_are_not_finite_are_no_figures() -> None:
+    """The text format allows NaN and +Inf, and 1e999 reads as infinity: none of them is a usage
+    figure (int() of them would raise); the node's finite series are kept."""
+    text = b"""node_cpu_usage_seconds_total 1e999 1000000
+node_memory_working_set_bytes NaN 1000000
+container_cpu_usage_seconds_total{container="a",namespace="n",pod="p"} +Inf 1000000
+container_memory_working_set_bytes{container="a",namespace="n",pod="p"} 5e+08 1000000
+container_start_time_seconds{container="a",namespace="n",pod="p"} 900 1000000
+"""
+    s = sample(text)
+    assert (s.node_cpu, s.node_memory, s.cpu) == (None, None, {})
+    node, pods = items("x", s, None, None)
+    assert node is None and pods == []  # no node figure; the pod has no CPU figure, so it is left out

@@ -16,6 +16,7 @@ forbidden (a separate RBAC grant from nodes) is one note and no kubelet usage.""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ def fold(lines: Iterable[bytes], taken: float, pods: bool = True) -> Sample:
     sample = Sample(at=taken)
     newest: int | None = None
     for s in parser.checked(lines):
+        if not math.isfinite(s.value):  # NaN or +Inf (the text format allows them; 1e999 reads as one): no figure
+            continue
         if s.timestamp is not None and (newest is None or s.timestamp > newest):
             newest = s.timestamp
         if s.name == NODE_CPU:
