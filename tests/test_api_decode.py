@@ -7,6 +7,7 @@ import gc
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,47 @@ def test_capacity_output_is_the_same_without_orjson(fixture_cluster: Sim, tmp_pa
         expected = kubectl(fixture_cluster, "perf", "capacity", *args, check=False)
         got = kubectl(fixture_cluster, "perf", "capacity", *args, check=False, env=without)
         assert expected.stdout and (got.returncode, got.stdout, got.stderr) == (expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_overlapping_decodes_keep_the_collector_off_until_the_last_ends(decoder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report decodes in three threads at once: the first decode ending must not turn the collector
+    on under a second still under way (it did: each turned it off and back on for itself)."""
+    entered = {b"[1]": threading.Event(), b"[2]": threading.Event()}
+    leave = {b"[1]": threading.Event(), b"[2]": threading.Event()}
+
+    def held(data: bytes) -> Any:  # each decode waits inside until the test lets it end
+        entered[data].set()
+        leave[data].wait(5)
+        return json.loads(data)
+
+    monkeypatch.setattr(api, "_loads", held)
+    monkeypatch.setattr(api, "SMALL_DOCUMENT", 0)
+    gc.enable()
+    threads = {data: threading.Thread(target=api._decode, args=(data, "/x")) for data in entered}
+    try:
+        for data, thread in threads.items():
+            thread.start()
+            assert entered[data].wait(5)
+        leave[b"[1]"].set()  # the first to start ends first, the second still decoding
+        threads[b"[1]"].join(5)
+        while_second_runs = gc.isenabled()
+        leave[b"[2]"].set()
+        threads[b"[2]"].join(5)
+        assert (while_second_runs, gc.isenabled()) == (False, True)
+    finally:
+        for event in leave.values():
+            event.set()
+        gc.enable()
+
+
+def test_a_kept_document_is_moved_out_of_the_collectors_way(decoder: str) -> None:
+    before = gc.get_freeze_count()
+    try:
+        kept = api._decode(b'{"items": [{"metadata": {}}]}', "/x", keep=True)
+        assert gc.get_freeze_count() > before and gc.isenabled()
+        assert kept == {"items": [{"metadata": {}}]}
+        passing = gc.get_freeze_count()
+        api._decode(b'{"items": []}', "/x")
+        assert gc.get_freeze_count() == passing  # a page folded and dropped is not frozen
+    finally:
+        gc.unfreeze()
