@@ -145,3 +145,21 @@ def test_the_scalar_aggregate_agrees_with_the_resource_aggregate(containers: lis
     spec = {"containers": [{k: v for k, v in x.items() if k != "restartPolicy"} for x in containers], "initContainers": init}
     expected = aggregate_containers(spec)[0].get("memory", 0)
     assert aggregate_amount(spec, lambda x: parse_quantity(x["resources"]["requests"]["memory"])) == expected
+
+
+def test_remembered_resources_are_pod_resources_once_per_spec_object(monkeypatch: Any) -> None:
+    import kubectl_perf.model as model
+
+    spec = {
+        "containers": [{"name": "app", "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}}}],
+        "initContainers": [{"name": "side", "restartPolicy": "Always", "resources": {"requests": {"memory": "256Mi"}}}],
+        "overhead": {"memory": "64Mi"},
+    }
+    expected = ({"memory": (1024 + 256 + 64) * Mi}, {"memory": (2048 + 64) * Mi})  # by hand: app + sidecar + overhead
+    calls: list[int] = []
+    real = model.pod_resources
+    monkeypatch.setattr(model, "pod_resources", lambda s: calls.append(id(s)) or real(s))
+    remembered = model.RememberedResources()
+    twin = {**spec}  # equal, but another object: worked out afresh (an id alone could be a freed object's)
+    assert remembered(spec) == remembered(spec) == remembered(twin) == expected
+    assert calls == [id(spec), id(twin)]

@@ -92,6 +92,27 @@ def test_nodes_and_pods_are_listed_once_for_every_section(fixture_cluster: Sim) 
     assert sum(n for p, n in seen.items() if p.endswith("/proxy/metrics/cadvisor")) == 3
 
 
+def test_capacity_and_audit_work_out_each_pods_requests_once(fixture_cluster: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two sections fold the same decoded pods: each pod's effective requests and limits are worked
+    out once (model.RememberedResources), not once per section, and both sections' figures stand."""
+    from kubectl_perf import model
+
+    worked: dict[int, int] = {}
+    real = model.pod_resources
+
+    def counted(spec: Any) -> Any:
+        worked[id(spec)] = worked.get(id(spec), 0) + 1
+        return real(spec)
+
+    monkeypatch.setattr(model, "pod_resources", counted)
+    run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--sections", "capacity,audit")
+    assert run.returncode == 0, run.stderr
+    c = json.loads(run.stdout)["clusters"][0]
+    assert worked and set(worked.values()) == {1}, worked
+    assert c["capacity"]["total"] == plugin(fixture_cluster, "capacity", "--util")["total"]
+    assert c["audit"]["byRule"] == plugin(fixture_cluster, "audit")["byRule"]
+
+
 def test_a_section_that_cannot_be_read_says_why(sim_factory: Any) -> None:
     sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--forbid-cluster-list", "nodes/proxy")
     run = perf(sim.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0")

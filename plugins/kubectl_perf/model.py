@@ -130,6 +130,27 @@ def pod_resources(spec: Obj) -> tuple[Resources, Resources]:
     return requests, limits
 
 
+PodResources = Callable[[Obj], tuple[Resources, Resources]]  # pod_resources, or one that remembers
+
+
+class RememberedResources:
+    """pod_resources once per pod spec object. The report's capacity and audit sections fold the same
+    decoded pods (report/shared.py holds them for the run) and each worked out every pod's effective
+    requests and limits again. Keyed by the object (its id, with the object kept: a freed object's id can
+    be another's); the dicts are shared between callers, which only read them."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Obj, tuple[Resources, Resources]]] = {}
+
+    def __call__(self, spec: Obj) -> tuple[Resources, Resources]:
+        known = self._known.get(id(spec))
+        if known is not None and known[0] is spec:
+            return known[1]
+        value = pod_resources(spec)
+        self._known[id(spec)] = (spec, value)  # two threads may both work one out: the same answer
+        return value
+
+
 def pod_requests(spec: Obj) -> Resources:
     """Effective requests of a pod spec, as the scheduler reserves them."""
     return pod_resources(spec)[0]

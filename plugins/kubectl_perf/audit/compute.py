@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
-from ..model import NodeView, group_nodes, holds_resources, node_view, pod_resources
+from ..model import NodeView, PodResources, group_nodes, holds_resources, node_view, pod_resources
 from ..owners import Workload, controller_ref, workload_of
 from ..padding import judge
 from ..policy import Policy
@@ -142,9 +142,12 @@ class Audit:
         daemonsets: Mapping[tuple[str, str], Obj] | None = None,
         controllers: Iterable[Controller] = (),
         no_nodes: str = "",
+        resources: PodResources = pod_resources,
     ) -> None:
-        """`no_nodes`: why there are no nodes to judge against (RBAC, no cluster): padding and image-size skip with it."""
+        """`no_nodes`: why there are no nodes to judge against (RBAC, no cluster): padding and image-size skip with it.
+        `resources`: a pod's effective requests and limits (the report shares them with its capacity section)."""
         self.policy = policy
+        self.resources = resources
         self.settings = settings
         self.owners = owners or {}
         self.daemonsets = daemonsets or {}
@@ -202,7 +205,7 @@ class Audit:
             spec = pod.get("spec") or {}
             node = spec.get("nodeName")
             if node in self.committed:  # a terminating pod holds its memory until it ends
-                requests, limits = pod_resources(spec)
+                requests, limits = self.resources(spec)
                 self.committed[node] += limits.get("memory", 0)
                 self.requested[node] += requests.get("memory", 0)
             ns = str(meta.get("namespace", ""))

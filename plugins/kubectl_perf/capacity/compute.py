@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import (
+    PodResources,
     Resources,
     add,
     all_containers,
@@ -147,6 +148,7 @@ class BuildOptions:
     namespaces: frozenset[str] | None = None  # keep pods of these namespaces only (--namespace-labels)
     pods_filtered: bool = False  # -n, -l or --namespace-labels: rows sum the shown pods only
     nodes_known: bool = True  # False: listing nodes is forbidden; pods gather in one row (see unlisted)
+    resources: PodResources = pod_resources  # a pod's effective requests and limits (the report shares them)
 
     @property
     def depth(self) -> Depth:
@@ -298,7 +300,7 @@ class Report:
                 if opts.nodes_known:
                     continue  # on a node the filters left out
                 row = self.unlisted()
-            requests, limits = pod_resources(spec)
+            requests, limits = opts.resources(spec)
             missing = missing_of(spec, require)
             if missing:
                 self.missing_pods += 1

@@ -36,6 +36,8 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     """Every section of one cluster, its lists read once (SharedCluster). A section that cannot be
     read is Missing; an unreachable cluster raises ApiError (contexts.read_each makes it a note)."""
     from ..api import Cluster
+    from ..cadvisor.flags import LiveNodes
+    from ..model import RememberedResources
     from . import sections
     from .compute import figures
     from .page import ClusterPage
@@ -46,12 +48,13 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     from concurrent.futures import ThreadPoolExecutor
 
     made: dict[str, sections.Section] = {}
+    resources = RememberedResources()  # each pod's effective requests and limits, for capacity and audit alike
     makers = {
-        "capacity": lambda: sections.capacity(cluster, options.capacity),
+        "capacity": lambda: sections.capacity(cluster, options.capacity, resources),
         # after capacity: its padding verdicts and CPU figures choose the nodes to scrape
         "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor, options.cadvisor_nodes, made.get("capacity")),
         "images": lambda: sections.images(cluster, options.images),
-        "audit": lambda: sections.audit(cluster, options.audit),
+        "audit": lambda: sections.audit(cluster, options.audit, resources),
     }
     wanted = [s for s in sections.SECTIONS if s in options.sections]
 
@@ -65,9 +68,13 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 
     # audit and images beside capacity then cadvisor, each in its thread: they follow the shared lists page by page as
     # capacity reads them, so their folds fill the time capacity waits on the server for a page
-    # (SharedCluster's Listing). Their results do not depend on each other's.
-    with ThreadPoolExecutor(max_workers=2) as beside:
+    # (SharedCluster's Listing). Their results do not depend on each other's. So does the count of CPU-limited
+    # containers per node that cadvisor's choice of nodes weighs (remembered for it), when it chooses.
+    with ThreadPoolExecutor(max_workers=3) as beside:
         others = [beside.submit(run, [s]) for s in wanted if s in ("audit", "images")]
+        source = options.cadvisor.source
+        if "cadvisor" in wanted and options.cadvisor_nodes is not None and isinstance(source, LiveNodes):
+            beside.submit(sections.cpu_limited_of, cluster, source.chunk_size)
         capacity_then_cadvisor()
         for other in others:
             made.update(other.result())

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..capacity.options import CapacityOptions
     from ..images.compute import ImageReport
     from ..images.flags import ImagesOptions
+    from ..model import PodResources
     from ..reports import Result
     from .shared import SharedCluster
 
@@ -131,8 +132,9 @@ def pool_label_of(nodes: list[dict[str, Any]], chosen: str | None) -> str:
     return next((k for k in POOL_LABELS if k in carried), FALLBACK_POOL_LABEL)
 
 
-def capacity(cluster: SharedCluster, options: CapacityOptions) -> Capacity:
-    """capacity's run() without the printing: --util, rolled up by node pool."""
+def capacity(cluster: SharedCluster, options: CapacityOptions, resources: PodResources) -> Capacity:
+    """capacity's run() without the printing: --util, rolled up by node pool. `resources`: each pod's
+    effective requests and limits, worked out once for this section and audit (model.RememberedResources)."""
     from ..capacity.compute import build
     from ..capacity.fetch import read_cluster, read_storage
     from ..capacity.options import GroupBy, Groups
@@ -144,7 +146,7 @@ def capacity(cluster: SharedCluster, options: CapacityOptions) -> Capacity:
     label = pool_label_of(reads.nodes, groups_label(options))
     options = dataclasses.replace(options, view=Groups(GroupBy(label, on_nodes=True)))
     storage = read_storage(cluster, options, reads)
-    shape = build_options(options, reads)
+    shape = dataclasses.replace(build_options(options, reads), resources=resources)
     report = with_running_pods(
         cluster,
         options.pods.namespace,
@@ -165,8 +167,8 @@ def groups_label(options: CapacityOptions) -> str | None:
 
 
 # -- audit ------------------------------------------------------------------------------------
-def audit(cluster: SharedCluster, options: AuditOptions) -> Audit:
-    """audit's run() without the printing and --apply: the whole cluster judged."""
+def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources) -> Audit:
+    """audit's run() without the printing and --apply: the whole cluster judged (`resources`: as capacity's)."""
     from ..audit import fetch
     from ..audit.check import NODE_USAGE
     from ..audit.cluster_checks import node_kernels
@@ -177,13 +179,15 @@ def audit(cluster: SharedCluster, options: AuditOptions) -> Audit:
     owned = fetch.controllers(cluster, None, "")
     nodes, no_nodes = fetch.nodes(cluster, None)
     kernels = node_kernels(nodes)
-    state = State(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes)
+    state = State(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes, resources)
+    # The cluster checks' reads do not depend on the pods: made before the pod list is followed, they
+    # wait on the server while capacity reads the pods, instead of after it, when the report waits on them.
+    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
     fetch.fold_pods(cluster, state, options.chunk_size, None, "")
     node_names = [(n.get("metadata") or {}).get("name", "") for n in nodes]  # whose kubelets a usage fallback reads
     usage, note, usage_notes = fetch.node_usage(cluster, node_names, options.usage) if NODE_USAGE in reads else ({}, "", [])
     for line in usage_notes:  # the usage source's own notes (kubelets read in metrics-server's stead, ...)
         render.note(f"note: {line}")
-    facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
     results = [*state.workload_results(), *state.spec_skips(), *state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
     return Audit(summary, listed, overview(made(results, options.settings)))
@@ -237,17 +241,29 @@ def cadvisor(cluster: SharedCluster, options: CadvisorOptions, count: int | None
     return Cadvisor(summary, len(nodes), every, rule if len(nodes) < every else "")
 
 
+def cpu_limited_of(cluster: SharedCluster, chunk_size: int) -> dict[str, int]:
+    """node -> CPU-limited containers (choice.cpu_limited), once per run: the report counts them beside
+    capacity as the pod list arrives, so the choice after capacity does not walk the pods again.
+    Pods that cannot be listed count as none: the ranking weighs the capacity figures alone."""
+    from ..running_pods import with_running_pods
+    from .choice import cpu_limited
+
+    def count() -> dict[str, int]:
+        try:
+            return with_running_pods(cluster, None, None, chunk_size, lambda pages: cpu_limited(p for page in pages for p in page))
+        except ApiError:
+            return {}
+
+    return cluster.remember(("cpu-limited", chunk_size), count)
+
+
 def pick(cluster: SharedCluster, names: list[str], count: int, capacity: Capacity | None, chunk_size: int) -> list[str]:
     """The `count` nodes most worth a scrape (report/choice.py): padding breaches and CPU use from
     the capacity section, CPU-limited containers from the pod list the sections share."""
     from ..padding import BREACH
-    from ..running_pods import with_running_pods
-    from .choice import NodeFacts, cpu_limited, rank
+    from .choice import NodeFacts, rank
 
-    try:
-        limited = with_running_pods(cluster, None, None, chunk_size, lambda pages: cpu_limited(p for page in pages for p in page))
-    except ApiError:
-        limited = {}  # pods cannot be listed: the ranking weighs the capacity figures alone
+    limited = cpu_limited_of(cluster, chunk_size)
     rows = capacity.report.nodes if capacity is not None else {}
     facts = {}
     for name in names:
