@@ -136,16 +136,3 @@ def test_overlapping_decodes_keep_the_collector_off_until_the_last_ends(decoder:
         for event in leave.values():
             event.set()
         gc.enable()
-
-
-def test_a_kept_document_is_moved_out_of_the_collectors_way(decoder: str) -> None:
-    before = gc.get_freeze_count()
-    try:
-        kept = api._decode(b'{"items": [{"metadata": {}}]}', "/x", keep=True)
-        assert gc.get_freeze_count() > before and gc.isenabled()
-        assert kept == {"items": [{"metadata": {}}]}
-        passing = gc.get_freeze_count()
-        api._decode(b'{"items": []}', "/x")
-        assert gc.get_freeze_count() == passing  # a page folded and dropped is not frozen
-    finally:
-        gc.unfreeze()

@@ -113,6 +113,34 @@ def test_capacity_and_audit_work_out_each_pods_requests_once(fixture_cluster: Si
     assert c["audit"]["byRule"] == plugin(fixture_cluster, "audit")["byRule"]
 
 
+def test_the_cyclic_collector_is_off_while_a_cluster_is_read(fixture_cluster: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report holds its lists and sections' state for the run: the collector is off while a cluster is
+    read (in every section's thread), back on afterwards, and what the read made is frozen, never walked."""
+    import gc
+
+    from kubectl_perf.report import sections
+
+    during: list[bool] = []
+    real = sections.images
+
+    def images(*args: Any) -> Any:
+        during.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(sections, "images", images)
+    gc.enable()
+    gc.unfreeze()
+    try:
+        run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0")
+        assert run.returncode == 0, run.stderr
+        assert (during, gc.isenabled()) == ([False], True) and gc.get_freeze_count() > 0
+        unreachable = perf("/nonexistent/kubeconfig", "report", "-o", "json")
+        assert unreachable.returncode != 0 and gc.isenabled()  # an error on the way leaves it on too
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_a_section_that_cannot_be_read_says_why(sim_factory: Any) -> None:
     sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--forbid-cluster-list", "nodes/proxy")
     run = perf(sim.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0")

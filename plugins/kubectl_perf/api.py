@@ -269,8 +269,6 @@ def _logged_errors() -> Iterator[list[str]]:
 class Cluster:
     """An authenticated connection to one API server."""
 
-    keeps_pages = False  # whether list pages are held for the run (report/shared.py), see _decode
-
     def __init__(self, conn: Connection) -> None:
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"
         flags = conn.overrides()
@@ -473,7 +471,7 @@ class Cluster:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield _decode(item, path, keep=self.keeps_pages)
+                yield _decode(item, path)
         finally:
             stop.set()
 
@@ -547,11 +545,10 @@ _gc_resume = False  # whether the last of them turns the collector back on
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off while any thread decodes. Its switch is one for the process: with
-    each decode turning it off and back on for itself, one thread's decode ending turned it on under
-    another's, and the report's sections (which decode in three threads at once) paid the walks of
-    half-built pages again (0.36 s of collections at 30,000 pods, against capacity's 0.03 s)."""
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off while any thread is inside (a decode, the report's read of a cluster).
+    Its switch is one for the process: with each decode turning it off and back on for itself, one
+    thread's decode ending turned it on under another's half-built page, or under the report's run."""
     global _gc_pausers, _gc_resume
     with _gc_lock:
         if _gc_pausers == 0:
@@ -567,15 +564,14 @@ def _collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _decode(data: bytes, path: str, keep: bool = False) -> Any:
+def _decode(data: bytes, path: str) -> Any:
     """A decoded document holds no reference cycles, so the cyclic collector has nothing to find in
     it; left on, it walks the half-built page again and again, which costs as much as decoding a list
-    of pods. keep: the caller holds the document for the run (report/shared.py), so it is moved out of
-    the collector's way (gc.freeze) before the collector is back on, or every later collection walks it."""
+    of pods."""
     global _loads
     if _loads is None and len(data) >= SMALL_DOCUMENT:
         _loads = _pick_loads()
-    with _collector_paused():
+    with collector_paused():
         try:
             value = (_loads or json.loads)(data) if len(data) >= SMALL_DOCUMENT else json.loads(data)
         except ValueError:
@@ -583,8 +579,6 @@ def _decode(data: bytes, path: str, keep: bool = False) -> Any:
                 value = json.loads(data)
             except ValueError:
                 raise ApiError(f"the server answered GET {path} with something that is not JSON") from None
-        if keep:
-            gc.freeze()
         return value
 
 

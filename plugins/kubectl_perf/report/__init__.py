@@ -34,7 +34,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     """Every section of one cluster, its lists read once (SharedCluster). A section that cannot be
-    read is Missing; an unreachable cluster raises ApiError (contexts.read_each makes it a note)."""
+    read is Missing; an unreachable cluster raises ApiError (contexts.read_each makes it a note).
+
+    The cyclic collector is off for the read, and what it made is frozen at its end (gc.freeze): the
+    decoded lists and the sections' state (every workload, image and node, each pod's requests) live
+    until the page is written and hold no cycles to find, yet the collections that allocation set off
+    walked them again and again (at 1,000 nodes x 30 pods, 0.35 s of the report's 2.2 s of CPU, measured
+    per thread). A cycle made meanwhile (an exception's traceback) is freed with the process."""
+    import gc
+
+    from ..api import collector_paused
+
+    with collector_paused():
+        page = _read_cluster(options, name)
+        gc.freeze()
+    return page
+
+
+def _read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     from ..api import Cluster
     from ..cadvisor.flags import LiveNodes
     from ..model import RememberedResources

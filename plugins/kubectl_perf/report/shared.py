@@ -8,8 +8,9 @@ that do not change within a run (metrics, /version, configmaps) are kept too; th
 endpoints (/proxy/: cAdvisor's two scrapes) always go to the server.
 
 The cost is memory: the pod list is held whole while the sections run (a plugin alone folds it
-page by page). At 30,000 pods that is the list's decoded size, once; the kept lists are moved out
-of the cyclic collector's way (gc.freeze), or every later allocation-triggered collection walks them.
+page by page). At 30,000 pods that is the list's decoded size, once; the report keeps the cyclic
+collector off while it reads a cluster and freezes what it kept at the end (report.read_cluster), or
+every allocation-triggered collection would walk the kept lists again.
 
 Sections may run at once (report/__init__.py runs audit and images beside capacity): a list another
 section is still reading is followed page by page as its pages arrive (a Listing), not read again,
@@ -17,7 +18,6 @@ so the followers' folds fill the time the first reader waits on the server for t
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -115,10 +115,6 @@ class SharedCluster(Cluster):
         with self._lock:
             self.requests += 1
         listing.end()
-        # Decoded API documents hold no reference cycles; kept for the run, they would be walked
-        # by every later collection (the cost of a second decode at 30,000 pods). Frozen, the
-        # cyclic collector leaves them alone (api._decode pauses it while decoding, for the same reason).
-        gc.freeze()
 
     def remember(self, key: tuple[Any, ...], make: Callable[[], A]) -> A:
         """One answer per key for the run: the first caller makes it, a caller meanwhile waits for it."""
