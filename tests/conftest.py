@@ -9,6 +9,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -142,6 +143,24 @@ def kubectl(
 
 # The real kube-apiserver: fixtures `realk8s` (session), `realk8s_factory` (private servers), and the
 # servers `realk8s.loaded` shares between modules, stopped at the end of the session.
+class Overlap:
+    """How many callers were inside at once (`most`), for the tests of bounded fan-outs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = 0
+        self.most = 0
+
+    def stay(self, seconds: float) -> None:
+        """Be inside for `seconds`, counted."""
+        with self._lock:
+            self._now += 1
+            self.most = max(self.most, self._now)
+        time.sleep(seconds)
+        with self._lock:
+            self._now -= 1
+
+
 from realk8s import realk8s, realk8s_factory, realk8s_shared  # noqa: E402, F401
 
 # -- the fast lane: `./dev test --fast` runs `pytest -m "not slow"` --------------------------------

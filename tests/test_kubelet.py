@@ -4,29 +4,22 @@ API server's own 404 (no such node) told from a kubelet's, and the first 403 sto
 
 from __future__ import annotations
 
-import threading
-import time
-
+from conftest import Overlap
 from kubectl_perf.api import ApiError
 from kubectl_perf.kubelet import each_node
 
 
 def test_each_node_reads_at_most_concurrency_at_once_and_keeps_each_answer() -> None:
-    lock, now, most = threading.Lock(), [0], [0]
+    overlap = Overlap()
 
     def read(node: str) -> str:
-        with lock:
-            now[0] += 1
-            most[0] = max(most[0], now[0])
-        time.sleep(0.01)
-        with lock:
-            now[0] -= 1
+        overlap.stay(0.01)
         return node.upper()
 
     names = [f"n{i}" for i in range(20)]
     got = each_node(names, read, concurrency=3)
     assert got.got == {n: n.upper() for n in names} and not got.failed and not got.forbidden
-    assert most[0] == 3
+    assert overlap.most == 3
 
 
 def test_errors_are_lines_and_the_servers_not_found_is_a_gone_node() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Sim
+from conftest import Overlap, Sim
 from inproc import perf
 from test_html_report import CHROMIUM, browser
 
@@ -325,28 +325,20 @@ def test_context_lists_complete_after_a_comma(fixture_cluster: Sim, generated: S
 
 
 def test_clusters_are_read_at_most_four_at_once() -> None:
-    import threading
-    import time
-
     from kubectl_perf.api import ApiError, Connection
     from kubectl_perf.contexts import Read, Unreachable, read_each
 
-    lock, active, most = threading.Lock(), [0], [0]
+    overlap = Overlap()
 
     def read(conn: Connection) -> str:
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
+        overlap.stay(0.05)
         if conn.context == "c3":
             raise ApiError("refused")
         return f"read {conn.context}"
 
     names = [f"c{k}" for k in range(10)]
     results = read_each(Connection(context="ignored"), names, read)
-    assert most[0] == 4  # ten clusters, four at a time
+    assert overlap.most == 4  # ten clusters, four at a time
     assert [r.context for r in results] == names  # in the order given, whatever finished first
     assert [r for r in results if isinstance(r, Unreachable)] == [Unreachable("c3", "refused")]
     assert [r.value for r in results if isinstance(r, Read)][:3] == ["read c0", "read c1", "read c2"]
