@@ -148,7 +148,7 @@ def test_forbidden_stops_the_reads() -> None:
 
 def test_cross_check_stale_and_missing() -> None:
     fresh = {"metadata": {"name": "a"}, "timestamp": "2026-12-05T12:00:00Z", "window": "15s"}
-    old = {"metadata": {"name": "b"}, "timestamp": "2026-12-05T11:59:29Z", "window": "15s"}
+    old: dict[str, Any] = {"metadata": {"name": "b"}, "timestamp": "2026-12-05T11:59:29Z", "window": "15s"}
     kubelet_now = 1796472000.0  # 2026-12-05T12:00:00Z
     # b is 31 s behind the kubelet: over 2 windows of 15 s (30 s); a is current; c has no figures
     notes = cross_check([fresh, old], ["a", "b", "c"], kubelet_now)
@@ -159,6 +159,13 @@ def test_cross_check_stale_and_missing() -> None:
     old["timestamp"] = "2026-12-05T11:59:31Z"  # 29 s: within two windows
     assert cross_check([fresh, old], ["a", "b"], kubelet_now) == []
     assert cross_check([{"metadata": {"name": "a"}, "timestamp": "2026-12-05T11:58:00Z", "window": "1m0s"}], ["a"], kubelet_now) == []
+    old["timestamp"] = "2026-12-05T11:59:29.500Z"  # RFC 3339 allows fractions: 30.5 s, past two windows
+    assert cross_check([old], ["b"], kubelet_now) == [
+        "metrics-server's figures are stale on 1 nodes: b's are 30s old, over 2 windows of 15s"
+    ]
+    for unreadable in ("yesterday", "2026-12-05 11:00:00", "2026-12-05T11:00:00+01:00", 1796472000):
+        old["timestamp"] = unreadable  # not judged: no note rather than a wrong one
+        assert cross_check([old], ["b"], kubelet_now) == []
 
 
 # -- through kubectl perf, against perf-sim ----------------------------------------------------
