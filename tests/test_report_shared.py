@@ -98,3 +98,86 @@ def test_a_kubelet_sample_is_taken_once_for_the_sections_that_ask_at_once(monkey
         t.join(10)
     assert got == ["usage", "usage"] and made == [1]
     assert api.Cluster.remember(cluster, ("k",), sample) == "usage" and made == [1, 1]  # a plain Cluster reads afresh
+
+
+class PodServer(Server):
+    """Two pages of pods, some on nodes n0..n2 and some bound to none, narrowed by spec.nodeName as the API
+    server does; each list is logged with its field selector."""
+
+    PODS = [{"metadata": {"name": f"p{i}"}, "spec": {"nodeName": f"n{i % 3}"} if i % 5 else {}} for i in range(20)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[Any] = []
+
+    def pages(self, path: str, query: Any = None, limit: int = 500) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        # set on Cluster as a bound method (shared()): called without the cluster
+        self.lists += 1
+        selector = (query or {}).get("fieldSelector") or ""
+        self.asked.append(selector)
+        first = selector.split(",")[0]
+        node = first.removeprefix("spec.nodeName=") if first.startswith("spec.nodeName=") else None
+        for page in (self.PODS[:10], self.PODS[10:]):  # as the API server narrows it: by spec.nodeName
+            yield {"items": [p for p in page if node is None or p["spec"].get("nodeName", "") == node]}
+
+
+def test_a_list_narrowed_to_one_node_is_answered_from_the_whole_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cadvisor lists the pods of each node it scrapes (fieldSelector spec.nodeName=N,REST); once the whole
+    list of REST is read, the answer is its items on N, as the API server's would be, with no request."""
+    rest = "status.phase!=Succeeded,status.phase!=Failed"
+    server = PodServer()
+    cluster = shared(monkeypatch, server)
+
+    def names(selector: str) -> list[str]:
+        items: list[dict[str, Any]] = cluster.fold("/api/v1/pods", list, lambda acc, page: acc.extend(page), {"fieldSelector": selector})
+        return [p["metadata"]["name"] for p in items]
+
+    # by hand: n1 holds p{i} with i % 3 == 1 and i % 5 != 0; no node: i % 5 == 0; n7 none
+    on_n1 = ["p1", "p4", "p7", "p13", "p16", "p19"]
+    assert names(f"spec.nodeName=n1,{rest}") == on_n1  # the whole list is not read yet: asked
+    assert server.asked == [f"spec.nodeName=n1,{rest}"]
+    assert len(names(rest)) == 20 and server.lists == 2
+    assert names(f"spec.nodeName=n1,{rest}") == on_n1
+    assert names(f"spec.nodeName=,{rest}") == ["p0", "p5", "p10", "p15"]
+    assert names(f"spec.nodeName=n7,{rest}") == []
+    assert server.lists == 2  # answered from the list held
+    names("spec.nodeName=n1")  # another REST (none): not the list held, so asked
+    assert server.lists == 3 and server.asked[-1] == "spec.nodeName=n1"
+    # cadvisor's specs_on asks node by node, for any number of nodes, where the lists are held
+    assert cluster.node_lists_in_memory and not api.Cluster.node_lists_in_memory
+
+
+def test_a_get_asked_at_once_is_sent_once_and_a_passing_failure_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """capacity and the early scrapes' guess ask for the node metrics at once: one request. A refusal is
+    every later section's answer too; a failure that may pass (a 500) is asked again."""
+    sent: list[str] = []
+    answers: dict[str, list[Any]] = {
+        "/m": ["figures"],
+        "/down": [api.ApiError("boom", 500), "up"],
+        "/refused": [api.ApiError("no", 403)] * 2,
+    }
+
+    def get(path: str, query: Any = None, timeout: Any = None) -> Any:
+        sent.append(path)
+        time.sleep(0.05)  # the window: the other sections ask meanwhile
+        answer = answers[path].pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    cluster = shared(monkeypatch, Server())
+    monkeypatch.setattr(api.Cluster, "get", staticmethod(get))
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(cluster.get("/m"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert got == ["figures"] * 3 and sent == ["/m"] and cluster.requests == 1
+    with pytest.raises(api.ApiError, match="boom"):
+        cluster.get("/down")
+    assert cluster.get("/down") == "up" and sent.count("/down") == 2
+    for _ in range(2):
+        with pytest.raises(api.ApiError, match="no"):
+            cluster.get("/refused")
+    assert sent.count("/refused") == 1

@@ -148,17 +148,25 @@ def scrape_nodes(
     interval: float,
     concurrency: int,
     finish: Callable[[NodeScrapes], None],
+    taken: Callable[[str], NodeScrapes | None] | None = None,
 ) -> list[NodeScrapes]:
     """`rounds` scrapes of every node (1 or 2), the second `interval` seconds after the
-    first; `finish` gets each node as soon as its last scrape is in (to fold and free it)."""
+    first; `finish` gets each node as soon as its last scrape is in (to fold and free it).
+    `taken(node)`: a first scrape of the node already made (the report's, made while it read the
+    pods: report/early.py), or None: the node is scraped now."""
     results = [NodeScrapes(n) for n in names]
     for round_no in range(rounds):
         started = time.monotonic()
         last = round_no + 1 == rounds
         progress = Progress(len(results), "scraped" if rounds == 1 else f"scrape {round_no + 1}/{rounds}:")
 
-        def work(result: NodeScrapes, last: bool = last) -> None:
-            scrape(cluster, result, endpoint)
+        def work(result: NodeScrapes, last: bool = last, first: bool = round_no == 0) -> None:
+            early = taken(result.name) if first and taken is not None else None
+            if early is not None:
+                result.scrapes.extend(early.scrapes)
+                result.malformed, result.first_error = early.malformed, early.first_error
+            else:
+                scrape(cluster, result, endpoint)
             if last or result.error:
                 finish(result)
 
@@ -263,10 +271,12 @@ def nodes_to_read(cluster: Any, plan: LiveNodes, chosen: Chosen | None, objects:
 def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) -> Chosen | None:
     """Requests and limits of the pods on these nodes that are not finished (as capacity counts
     them: a pending pod bound to a node holds its memory too), and what they commit per node.
-    Pages are folded as they come: a cluster's pods are never held whole. Not allowed: a note, None."""
+    Pages are folded as they come: a cluster's pods are never held whole. Not allowed: a note, None.
+    A few nodes are asked for one by one (the API server's watch cache indexes pods by node), as are
+    any number when the cluster holds the whole list already (the report's): no walk of every pod."""
     acc = Chosen()
     try:
-        if len(names) <= 4:
+        if len(names) <= 4 or cluster.node_lists_in_memory:
             for name in names:
                 query = {"fieldSelector": f"spec.nodeName={name},{RUNNING_PODS}"}
                 cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)

@@ -18,6 +18,7 @@ so the followers' folds fill the time the first reader waits on the server for t
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -26,18 +27,25 @@ from typing import Any, TypeVar
 from ..api import DEFAULT_CHUNK_SIZE, ApiError, Cluster, Expired
 
 A = TypeVar("A")
+E = TypeVar("E", bound=BaseException)
 
 
 class Listing:
-    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page."""
+    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page.
+    A list of pods is indexed by node as it arrives too (by_node): the cAdvisor section's lists of
+    the pods on a few nodes are answered from it after the list, without a walk of every pod then."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_node: bool = False) -> None:
         self.pages: list[dict[str, Any]] = []
+        self.by_node: dict[str, list[dict[str, Any]]] | None = {} if by_node else None
         self.done = False
         self.error: BaseException | None = None
         self._changed = threading.Condition()
 
     def add(self, page: dict[str, Any]) -> None:
+        if self.by_node is not None:
+            for item in page.get("items") or ():
+                self.by_node.setdefault((item.get("spec") or {}).get("nodeName") or "", []).append(item)
         with self._changed:
             self.pages.append(page)
             self._changed.notify_all()
@@ -59,7 +67,7 @@ class Listing:
             yield from fresh
             if ended and seen == len(self.pages):
                 if error is not None:
-                    raise error
+                    raise copy.copy(error)
                 return
 
 
@@ -72,10 +80,12 @@ class SharedCluster(Cluster):
     """A Cluster whose lists and plain GETs are read once per run (see the module's docstring).
     It takes over a connected Cluster's transport rather than connecting again."""
 
+    node_lists_in_memory = True  # a list narrowed to one node is answered from the whole list held (_on_node)
+
     def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
         self._lists: dict[tuple[Any, ...], Listing] = {}
-        self._gets: dict[tuple[Any, ...], Any] = {}
+        self._gets: dict[tuple[Any, ...], Future[Any]] = {}
         self._failed: dict[tuple[Any, ...], ApiError] = {}
         self._lock = threading.Lock()
         self._remembered: dict[tuple[Any, ...], Future[Any]] = {}
@@ -92,9 +102,9 @@ class SharedCluster(Cluster):
             listing = self._lists.get(key)
             reader = failed is None and listing is None
             if reader:
-                listing = self._lists[key] = Listing()
+                listing = self._lists[key] = Listing(by_node=path.endswith("/pods"))
         if failed is not None:  # a refusal (403) is the same answer for every section: asked once
-            raise failed
+            raise copy.copy(failed)
         assert listing is not None
         if not reader:
             yield from listing.follow()
@@ -107,17 +117,18 @@ class SharedCluster(Cluster):
             with self._lock:
                 del self._lists[key]  # not kept: a later section (or consume's relist on 410) reads it afresh
                 if isinstance(err, ApiError) and err.status in (401, 403, 404):
-                    self._failed[key] = err
+                    self._failed[key] = kept(err)
             # a reader that stopped part-way (its section failed) leaves its followers an Expired: their
             # consume() lists afresh, as after a 410, and one of them becomes the reader
-            listing.end(err if isinstance(err, Exception) else Expired(f"listing {path} was stopped"))
+            listing.end(kept(err) if isinstance(err, Exception) else Expired(f"listing {path} was stopped"))
             raise
         with self._lock:
             self.requests += 1
         listing.end()
 
     def remember(self, key: tuple[Any, ...], make: Callable[[], A]) -> A:
-        """One answer per key for the run: the first caller makes it, a caller meanwhile waits for it."""
+        """One answer per key for the run: the first caller makes it, a caller meanwhile waits for it.
+        A failure is every caller's, each raising its own copy (see kept())."""
         with self._lock:
             slot = self._remembered.get(key)
             mine = slot is None
@@ -127,42 +138,67 @@ class SharedCluster(Cluster):
             try:
                 slot.set_result(make())
             except BaseException as err:
-                slot.set_exception(err)
+                slot.set_result(Failed(kept(err)))
                 raise
-        value: A = slot.result()
-        return value
+        return _answer(slot.result())
 
     def _on_node(self, path: str, query: dict[str, Any] | None, limit: int) -> list[dict[str, Any]] | None:
-        """A list narrowed to one node (cadvisor lists pods per node when it reads few nodes:
-        fieldSelector spec.nodeName=N,REST) answered from a list of REST already read, as the
-        API server would answer it: the items whose spec.nodeName is N."""
+        """A list narrowed to one node (cadvisor lists pods per node: fieldSelector spec.nodeName=N,REST)
+        answered from a list of REST already read, as the API server would answer it: the items whose
+        spec.nodeName is N (Listing.by_node)."""
         selector = str((query or {}).get("fieldSelector") or "")
         first, _, rest = selector.partition(",")
         if not first.startswith("spec.nodeName=") or "!" in first:
             return None
         whole = self._lists.get(_key(path, {**(query or {}), "fieldSelector": rest or None}, limit))
-        if whole is None or not whole.done or whole.error is not None:
+        if whole is None or not whole.done or whole.error is not None or whole.by_node is None:
             return None
-        node = first.removeprefix("spec.nodeName=")
-        items = [i for page in whole.pages for i in page.get("items") or () if (i.get("spec") or {}).get("nodeName") == node]
-        return [{"items": items}]
+        return [{"items": whole.by_node.get(first.removeprefix("spec.nodeName="), [])}]
 
     def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """One GET per path and query for the run; a section asking while another's is under way waits for
+        its answer (the node metrics are asked at once by capacity and early.py). A refusal (401, 403, 404,
+        503) is every section's answer; another failure is not kept: a later section asks afresh."""
         if "/proxy/" in path:  # a kubelet's live figures: each scrape is a new reading
             return super().get(path, query, timeout)
         key = _key(path, query)
-        if key in self._gets:
-            return self._gets[key]
-        failed = self._failed.get(key)
-        if failed is not None:
-            raise failed
+        with self._lock:
+            slot = self._gets.get(key)
+            mine = slot is None
+            if slot is None:
+                slot = self._gets[key] = Future()
+        if not mine:
+            return _answer(slot.result())
         try:
             value = super().get(path, query, timeout)
-        except ApiError as err:
-            if err.status in (401, 403, 404, 503):
-                self._failed[key] = err
+        except BaseException as err:
+            if not (isinstance(err, ApiError) and err.status in (401, 403, 404, 503)):
+                with self._lock:
+                    del self._gets[key]
+            slot.set_result(Failed(kept(err)))
             raise
         with self._lock:
             self.requests += 1
-            self._gets[key] = value
+        slot.set_result(value)
         return value
+
+
+class Failed:
+    """A kept failure, as a remembered answer: raised anew (a copy) for each caller."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def kept(err: E) -> E:
+    """A copy of an error to keep for later callers, without its traceback. The error raised holds its
+    traceback, whose frames hold this cluster: kept, it would tie the cluster into a reference cycle that
+    the frozen collector (report.read_cluster) never frees, and with several contexts each cluster's lists
+    would live until the process ends. Each caller raises a copy of the copy, for the same reason."""
+    return copy.copy(err)
+
+
+def _answer(value: Any) -> Any:
+    if isinstance(value, Failed):
+        raise copy.copy(value.error)
+    return value
