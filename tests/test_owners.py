@@ -78,3 +78,23 @@ def test_jobs_without_a_cronjob_are_jobs() -> None:
     ]
     assert [workload_of(p, owners).text() for p in pods] == [f"Job/ml/trainer-290002{n}" for n in (14, 15, 16, 17)]
     assert {workload_of(p).text() for p in pods} == {"CronJob?/ml/trainer"}  # not listed: a marked guess
+
+
+def test_remembered_workloads_are_workload_of_once_per_metadata_object(monkeypatch: Any) -> None:
+    import kubectl_perf.owners as owners
+
+    pod = meta("web-7d4b9c-x2x9z", ("ReplicaSet", "web-7d4b9c"), {"pod-template-hash": "7d4b9c"})
+    index = {("ReplicaSet", "shop", "web-7d4b9c"): {"kind": "Deployment", "name": "web"}}
+    calls: list[int] = []
+    real = owners.workload_of
+
+    def counted(metadata: Any, index: Any = None) -> Workload:
+        calls.append(id(metadata))
+        return real(metadata, index)
+
+    monkeypatch.setattr(owners, "workload_of", counted)
+    remembered = owners.RememberedWorkloads()
+    twin = {**pod}  # equal, but another object: resolved afresh (an id alone could be a freed object's)
+    expected = Workload("Deployment", "shop", "web")  # by the owner index, not guessed
+    assert remembered(pod, index) == remembered(pod, index) == remembered(twin, index) == expected
+    assert calls == [id(pod), id(twin)]

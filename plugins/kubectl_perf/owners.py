@@ -16,7 +16,7 @@ time in minutes since the epoch>`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 _CRONJOB_JOB = re.compile(r"^(.+)-(\d{8,})$")  # minutes since 1970 have had 8 digits since 1989
@@ -94,3 +94,25 @@ def workload_of(metadata: Mapping[str, Any], owners: Owners | None = None) -> Wo
         if match:
             return Workload("CronJob", namespace, match.group(1), guess=True)
     return Workload(kind, namespace, name)
+
+
+WorkloadOf = Callable[[Mapping[str, Any], "Owners | None"], Workload]  # workload_of, or one that remembers
+
+
+class RememberedWorkloads:
+    """workload_of once per pod metadata object. The report's audit and images sections fold the same
+    decoded pods (report/shared.py holds them for the run) and each resolved every pod's workload again.
+    Both resolve with an owner index of every ReplicaSet and Job in the cluster, read from the one
+    shared list, so the answer does not depend on whose index asks first. Keyed by the object (its id,
+    with the object kept: a freed object's id can be another's)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Mapping[str, Any], Workload]] = {}
+
+    def __call__(self, metadata: Mapping[str, Any], owners: Owners | None = None) -> Workload:
+        known = self._known.get(id(metadata))
+        if known is not None and known[0] is metadata:
+            return known[1]
+        value = workload_of(metadata, owners)
+        self._known[id(metadata)] = (metadata, value)  # two threads may both resolve one: the same answer
+        return value

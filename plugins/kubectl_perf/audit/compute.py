@@ -16,7 +16,7 @@ from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
 from ..model import NodeView, PodResources, group_nodes, holds_resources, node_view, pod_resources
-from ..owners import Workload, controller_ref, workload_of
+from ..owners import Workload, WorkloadOf, controller_ref, workload_of
 from ..padding import judge
 from ..policy import Policy
 from ..reports import Ref, Result
@@ -143,11 +143,14 @@ class Audit:
         controllers: Iterable[Controller] = (),
         no_nodes: str = "",
         resources: PodResources = pod_resources,
+        workloads: WorkloadOf = workload_of,
     ) -> None:
         """`no_nodes`: why there are no nodes to judge against (RBAC, no cluster): padding and image-size skip with it.
-        `resources`: a pod's effective requests and limits (the report shares them with its capacity section)."""
+        `resources`: a pod's effective requests and limits (the report shares them with its capacity section);
+        `workloads`: a pod's workload (the report shares them with its images section)."""
         self.policy = policy
         self.resources = resources
+        self.workload_of = workloads
         self.settings = settings
         self.owners = owners or {}
         self.daemonsets = daemonsets or {}
@@ -211,7 +214,7 @@ class Audit:
             ns = str(meta.get("namespace", ""))
             if ns in self.policy.exempt_namespaces or meta.get("deletionTimestamp"):
                 continue  # a terminating pod is on its way out: judging it would keep its namespace's report alive
-            wl = workload_of(meta, self.owners)
+            wl = self.workload_of(meta, self.owners)
             state = self.workloads.get(wl)
             if state is None:
                 state = self.workloads[wl] = WorkloadState(

@@ -15,7 +15,7 @@ from typing import Any
 from .. import imageref
 from ..image_sizes import Inspected, NodeImages, runtime_name, status_image_ids, suggest
 from ..model import POOL_LABELS
-from ..owners import Workload, workload_of
+from ..owners import Workload, WorkloadOf, workload_of
 from ..scheduling import node_matches, referenced_keys
 from .pulls import HistogramRow, PodTimes, PoolPulls, Waterfall, pod_times
 
@@ -44,6 +44,7 @@ class InventorySettings:
     node_filter: bool = False  # only pods on the listed nodes count (a node selector was given)
     # ReplicaSets' and Jobs' own controller references (owners.owner_index); None: not read, names are guessed
     owners: Mapping[tuple[str, str, str], Any] | None = None
+    workload_of: WorkloadOf = workload_of  # a pod's workload by `owners` (the report shares them with its audit section)
     startup: bool = False  # keep each pod's condition times for the start-up waterfall (--pulls)
 
 
@@ -148,6 +149,8 @@ class ImageInventory:
     def add_pods(self, items: Iterable[Mapping[str, Any]]) -> None:
         if not self._pools_done:
             self.assign_pools()
+        # Looked up once per page, not once per container: 30,000 pods pass through here.
+        normalise, aliases, uses, workload_of = self.images.normalise, self.images.aliases, self.uses, self.settings.workload_of
         for pod in items:
             status = pod.get("status") or {}
             if status.get("phase") in ("Succeeded", "Failed"):
@@ -169,31 +172,35 @@ class ImageInventory:
             pool_refs = self.pool_images.setdefault(self.nodes[k].pool, set()) if k >= 0 else set()
             seen: set[str] = set()
             statuses: dict[str, str] | None = None
-            namespace = str(meta.get("namespace") or "")
-            secrets = {(namespace, str(s.get("name"))) for s in spec.get("imagePullSecrets") or () if isinstance(s, dict) and s.get("name")}
+            pull = spec.get("imagePullSecrets")
+            secrets = set()
+            if pull:
+                namespace = str(meta.get("namespace") or "")
+                secrets = {(namespace, str(s.get("name"))) for s in pull if isinstance(s, dict) and s.get("name")}
             for kind, container in _containers(spec):
                 raw = str(container.get("image") or "")
-                ref_text = self.images.normalise(raw)
-                use = self.uses.get(ref_text)
+                ref_text = normalise(raw)
+                use = uses.get(ref_text)
                 if use is None:
-                    use = self.uses[ref_text] = Use(_parse(raw))
+                    use = uses[ref_text] = Use(_parse(raw))
                 use.containers += 1
                 use.kinds.add(kind)
                 use.policies[container.get("imagePullPolicy") or _default_policy(use.ref)] += 1
                 use.workloads.add(workload)
-                use.pull_secrets |= secrets
+                if secrets:
+                    use.pull_secrets |= secrets
                 if ref_text not in seen:
                     seen.add(ref_text)
                     use.pods += 1
                 if k >= 0:
                     use.running_on.add(k)
                     pool_refs.add(ref_text)
-                if ref_text not in self.aliases:  # the runtime's digest, from the pod's status, may still match
+                if ref_text not in aliases:  # the runtime's digest, from the pod's status, may still match
                     if statuses is None:
                         statuses = status_image_ids(status)
                     image_id = statuses.get(str(container.get("name") or ""))
                     if image_id:
-                        use.image_ids.add(self.images.normalise(image_id))
+                        use.image_ids.add(normalise(image_id))
 
     # -- join -----------------------------------------------------------------------------
     def report(
