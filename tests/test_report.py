@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,29 @@ def test_capacity_and_audit_work_out_each_pods_requests_once(fixture_cluster: Si
     assert c["audit"]["byRule"] == plugin(fixture_cluster, "audit")["byRule"]
 
 
+def test_audit_and_images_resolve_each_pods_workload_once(fixture_cluster: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two sections fold the same decoded pods: each pod's workload is resolved once
+    (owners.RememberedWorkloads), not once per section, and both sections say what their plugins say."""
+    from kubectl_perf import owners
+
+    resolved: dict[int, int] = {}
+    real = owners.workload_of
+
+    def counted(metadata: Any, index: Any = None) -> Any:
+        resolved[id(metadata)] = resolved.get(id(metadata), 0) + 1
+        return real(metadata, index)
+
+    monkeypatch.setattr(owners, "workload_of", counted)
+    run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--sections", "audit,images")
+    assert run.returncode == 0, run.stderr
+    c = json.loads(run.stdout)["clusters"][0]
+    assert resolved and set(resolved.values()) == {1}, resolved
+    audit = plugin(fixture_cluster, "audit", "--show-pass")
+    assert c["audit"]["byRule"] == audit["byRule"] and c["audit"]["summary"] == audit["summary"]
+    images = plugin(fixture_cluster, "images", "--top", "10")
+    assert c["images"]["images"] == images["images"] and c["images"]["prePull"] == images["prePull"]
+
+
 def test_the_cyclic_collector_is_off_while_a_cluster_is_read(fixture_cluster: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
     """The report holds its lists and sections' state for the run: the collector is off while a cluster is
     read (in every section's thread), back on afterwards, and what the read made is frozen, never walked."""
@@ -139,6 +163,36 @@ def test_the_cyclic_collector_is_off_while_a_cluster_is_read(fixture_cluster: Si
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_one_clusters_reads_outlive_the_run_and_several_clusters_do_not(fixture_cluster: Sim, generated: Sim, tmp_path: Path) -> None:
+    """Freeing a cluster's decoded lists after the report is written is left to the process's end (report._HELD):
+    one run's at a time, and none when several clusters are read (each is freed as its read ends)."""
+    import weakref
+
+    import kubectl_perf.report as report_plugin
+    from kubectl_perf.report.shared import SharedCluster
+
+    report(fixture_cluster)
+    held = [r for r in report_plugin._HELD if isinstance(r, SharedCluster)]
+    assert len(held) == 1 and held[0].requests > 0
+    first = weakref.ref(held[0])
+    del held
+    report(fixture_cluster)
+    assert first() is None  # the next run let the first's go
+    made: list[weakref.ref[SharedCluster]] = []
+    real = SharedCluster.__init__
+
+    def init(self: SharedCluster, inner: Any) -> None:
+        made.append(weakref.ref(self))
+        real(self, inner)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SharedCluster, "__init__", init)
+        report(merged(tmp_path, fixture_cluster, generated), "--all-contexts")
+    assert len(made) == 2 and not any(isinstance(r, SharedCluster) for r in report_plugin._HELD)
+    # freed as each read ends: no reference cycle through a kept error's traceback (the collector is frozen)
+    assert [r() for r in made] == [None, None]
 
 
 def test_a_section_that_cannot_be_read_says_why(sim_factory: Any) -> None:
@@ -428,3 +482,111 @@ def test_the_throttled_card_counts_every_throttled_container(fixture_cluster: Si
     throttled = sum(1 for r in cadvisor["containers"] if "throttling" in r["flags"])
     assert doc["summary"]["throttledContainerCount"] == throttled
     assert len(doc["summary"]["throttledContainers"]) == min(1, throttled)
+
+
+# -- the cAdvisor section's scrapes, made while the pods are read (report/early.py) ------------------
+def test_early_facts_are_the_breaches_on_usage_and_the_cpu_use() -> None:
+    from kubectl_perf.padding import Levels
+    from kubectl_perf.report.choice import NodeFacts, early_facts
+
+    def node(name: str, cpu: str, memory: str, **labels: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "labels": labels}, "status": {"allocatable": {"cpu": cpu, "memory": memory}}}
+
+    def usage(name: str, cpu: str, memory: str) -> dict[str, Any]:
+        return {"metadata": {"name": name}, "usage": {"cpu": cpu, "memory": memory}}
+
+    nodes = [node("a", "4", "16Gi"), node("b", "8", "16Gi"), node("c", "4", "16Gi"), node("d", "4", "16Gi", pool="io")]
+    used = [usage("a", "2", "13Gi"), usage("b", "1", "8Gi"), usage("d", "4000m", "9Gi")]  # c: no metrics
+
+    def target(labels: Any) -> float:
+        return 0.5 if labels.get("pool") == "io" else 0.75
+
+    # by hand: a 13Gi over 12Gi (75% of 16Gi), half its 4 cores; b 8Gi of 12Gi, 1 of 8 cores; d 9Gi over 8Gi (50%)
+    assert early_facts(nodes, used, target, Levels()) == {
+        "a": NodeFacts(breach=True, cpu_used=0.5),
+        "b": NodeFacts(breach=False, cpu_used=0.125),
+        "c": NodeFacts(),  # nothing known: as the choice weighs a node without usage figures
+        "d": NodeFacts(breach=True, cpu_used=1.0),
+    }
+
+
+def test_a_node_is_scraped_early_once_it_is_known_to_be_chosen() -> None:
+    from kubectl_perf.report.early import UNLIMITED_AFTER, SoFar, next_node
+
+    order, so_far = ["a", "b", "c", "d", "e"], SoFar()
+    assert next_node(order, False, 3, so_far, set()) is None  # no node seen to run a CPU limit yet
+    so_far.limited.update(b=1, e=2)
+    assert next_node(order, False, 3, so_far, set()) == "b"
+    assert next_node(order, False, 3, so_far, {"b"}) is None  # e runs limits but is fifth: not among the first 3
+    so_far.pods["a"] = UNLIMITED_AFTER  # a's first pods run no CPU limit: passed over, so d comes into the first 3
+    so_far.limited["d"] = 1
+    assert next_node(order, False, 3, so_far, {"b"}) == "d"
+    assert next_node(order, False, 3, so_far, {"b", "d"}) is None
+    # every node will be scraped (--cadvisor-nodes at least the nodes): each at once, in order
+    assert next_node(order, True, 5, SoFar(), {"a"}) == "b"
+
+
+def test_an_early_scrape_is_handed_over_once_and_a_failed_one_is_made_again() -> None:
+    from kubectl_perf.api import ApiError
+    from kubectl_perf.report.early import EarlyScrapes, SoFar
+
+    dump = (Path(__file__).parent / "data" / "cadvisor-before.txt").read_bytes().splitlines()  # as stream_lines yields
+
+    class Kubelets:
+        asked: list[str] = []
+
+        def stream_lines(self, path: str, timeout: float | None = None) -> Any:
+            self.asked.append(path.split("/")[4])
+            if "/down/" in path:
+                raise ApiError("no answer", 0)
+            return iter(dump)
+
+    cluster = Kubelets()
+    early = EarlyScrapes(cluster, "cadvisor")  # type: ignore[arg-type]
+    early.start(["up", "down"], True, 2, SoFar())
+    for _ in range(500):  # until both are asked (taking a node not yet started would keep it for the section)
+        if len(cluster.asked) == 2:
+            break
+        time.sleep(0.01)
+    got = early.taken("up")
+    assert got is not None and got.name == "up" and len(got.scrapes) == 1 and got.scrapes[0].containers
+    assert early.taken("up") is None  # once: a second round scrapes again
+    assert early.taken("down") is None  # failed: the section scrapes it itself and says why
+    assert early.taken("elsewhere") is None  # never guessed
+    assert sorted(cluster.asked) == ["down", "up"]
+    later = EarlyScrapes(cluster, "cadvisor")  # type: ignore[arg-type]
+    assert later.taken("up") is None  # the section took it first: scraped by the section, not also here
+    later.start(["up"], True, 1, SoFar())
+    time.sleep(0.1)
+    assert sorted(cluster.asked) == ["down", "up"]
+
+
+def test_every_kubelet_is_scraped_once_and_while_the_pods_are_read(fixture_cluster: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default 16 covers the 3 nodes: each is sure to be chosen, so each is scraped at once, while the
+    pods are read, and the section takes those scrapes instead of making its own."""
+    from kubectl_perf.report.early import EarlyScrapes
+
+    handed: list[str] = []
+    real = EarlyScrapes.taken
+
+    def taken(self: EarlyScrapes, name: str) -> Any:
+        got = real(self, name)
+        if got is not None:
+            handed.append(name)
+        return got
+
+    monkeypatch.setattr(EarlyScrapes, "taken", taken)
+    from kubectl_perf.report import sections
+
+    capacity = sections.capacity
+
+    def slow_capacity(*args: Any) -> Any:
+        time.sleep(1)  # a pod list that takes its time, as at 1,000 nodes: on 3 nodes it ends before a scrape starts
+        return capacity(*args)
+
+    monkeypatch.setattr(sections, "capacity", slow_capacity)
+    run = perf(fixture_cluster.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "-v", "6")
+    assert run.returncode == 0, run.stderr
+    scraped = [p.split("/")[4] for p, n in requests_logged(run.stderr).items() for _ in range(n) if p.endswith("/proxy/metrics/cadvisor")]
+    assert sorted(scraped) == sorted(handed) == ["node-a", "node-b", "node-gpu"]
+    assert json.loads(run.stdout)["clusters"][0]["cadvisor"]["scope"]["nodesScraped"] == 3

@@ -3,6 +3,7 @@ node folded into rows as its last scrape lands, so a cluster's scrapes are never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .compute import (
@@ -40,7 +41,9 @@ def live_summary(
     endpoint: str,
     rounds: int,
     filters: Filters,
+    taken: Callable[[str], NodeScrapes | None] | None = None,
 ) -> SummaryReport:
+    """`taken`: first scrapes made already (scrape_nodes)."""
     notes = Notes()
     names = sorted(nodes)
     # every pod on the nodes (not only -n/-l's): the padding verdict weighs the whole node, as capacity does
@@ -72,7 +75,7 @@ def live_summary(
             pod_stats.extend((result.name, p) for p in result.pods)
         result.scrapes.clear()
 
-    results = scrape_nodes(cluster, names, endpoint, rounds, summary.interval, plan.concurrency, finish)
+    results = scrape_nodes(cluster, names, endpoint, rounds, summary.interval, plan.concurrency, finish, taken)
     for r in results:
         if r.error:
             notes.add(r.error, failed=True)

@@ -16,6 +16,7 @@ from .flags import ReportOptions, options, parse
 if TYPE_CHECKING:
     from ..api import Connection
     from .page import ClusterPage
+    from .shared import SharedCluster
 
 EXIT_ERROR = 1  # an error, or no cluster could be read
 # 4: some context could not be read (contexts.EXIT_SOME_UNREACHABLE), the others are in the report
@@ -32,9 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(body)
 
 
-def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
+# What the last run of one cluster read and made, held past run(): freeing a cluster's decoded lists and
+# the sections' state (at 1,000 nodes x 30 pods, 300 MB of small objects) took 0.2 s after the report was
+# written, a tenth of the run; the process's end reclaims them for nothing (frozen: read_cluster). One run's
+# at a time: a second run in one process (the tests) frees the first's. Several clusters are not held: each
+# one's read is freed as it ends, while the others are read.
+_HELD: list[object] = []
+
+
+def read_cluster(options: ReportOptions, name: str, held: list[object] | None = None) -> ClusterPage:
     """Every section of one cluster, its lists read once (SharedCluster). A section that cannot be
     read is Missing; an unreachable cluster raises ApiError (contexts.read_each makes it a note).
+    `held`: where the shared reads are put to outlive the call (_HELD), else they are freed on return.
 
     The cyclic collector is off for the read, and what it made is frozen at its end (gc.freeze): the
     decoded lists and the sections' state (every workload, image and node, each pod's requests) live
@@ -46,17 +56,22 @@ def read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     from ..api import collector_paused
 
     with collector_paused():
-        page = _read_cluster(options, name)
+        page, reads = _read_cluster(options, name)
+        if held is not None:
+            held.append(reads)
+        del reads
         gc.freeze()
     return page
 
 
-def _read_cluster(options: ReportOptions, name: str) -> ClusterPage:
+def _read_cluster(options: ReportOptions, name: str) -> tuple[ClusterPage, SharedCluster]:
     from ..api import Cluster
     from ..cadvisor.flags import LiveNodes
     from ..model import RememberedResources
+    from ..owners import RememberedWorkloads
     from . import sections
     from .compute import figures
+    from .early import EarlyScrapes, scrape_likely
     from .page import ClusterPage
     from .shared import SharedCluster
 
@@ -66,14 +81,18 @@ def _read_cluster(options: ReportOptions, name: str) -> ClusterPage:
 
     made: dict[str, sections.Section] = {}
     resources = RememberedResources()  # each pod's effective requests and limits, for capacity and audit alike
+    workloads = RememberedWorkloads()  # each pod's workload, for audit and images alike
+    wanted = [s for s in sections.SECTIONS if s in options.sections]
+    source, count = options.cadvisor.source, options.cadvisor_nodes
+    choosing = "cadvisor" in wanted and count is not None and isinstance(source, LiveNodes)
+    early = EarlyScrapes(cluster, options.cadvisor.endpoint) if choosing else None
     makers = {
         "capacity": lambda: sections.capacity(cluster, options.capacity, resources),
         # after capacity: its padding verdicts and CPU figures choose the nodes to scrape
-        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor, options.cadvisor_nodes, made.get("capacity")),
-        "images": lambda: sections.images(cluster, options.images),
-        "audit": lambda: sections.audit(cluster, options.audit, resources),
+        "cadvisor": lambda: sections.cadvisor(cluster, options.cadvisor, count, made.get("capacity"), early),
+        "images": lambda: sections.images(cluster, options.images, workloads),
+        "audit": lambda: sections.audit(cluster, options.audit, resources, workloads),
     }
-    wanted = [s for s in sections.SECTIONS if s in options.sections]
 
     def run(names: list[str]) -> dict[str, sections.Section]:
         return {s: sections.guarded(s, makers[s]) for s in names}
@@ -86,17 +105,23 @@ def _read_cluster(options: ReportOptions, name: str) -> ClusterPage:
     # audit and images beside capacity then cadvisor, each in its thread: they follow the shared lists page by page as
     # capacity reads them, so their folds fill the time capacity waits on the server for a page
     # (SharedCluster's Listing). Their results do not depend on each other's. So does the count of CPU-limited
-    # containers per node that cadvisor's choice of nodes weighs (remembered for it), when it chooses.
-    with ThreadPoolExecutor(max_workers=3) as beside:
-        others = [beside.submit(run, [s]) for s in wanted if s in ("audit", "images")]
-        source = options.cadvisor.source
-        if "cadvisor" in wanted and options.cadvisor_nodes is not None and isinstance(source, LiveNodes):
-            beside.submit(sections.cpu_limited_of, cluster, source.chunk_size)
-        capacity_then_cadvisor()
-        for other in others:
-            made.update(other.result())
+    # containers per node that cadvisor's choice of nodes weighs (remembered for it), and the scrapes of the
+    # nodes it will most likely choose (report/early.py), when it chooses.
+    try:
+        with ThreadPoolExecutor(max_workers=4) as beside:
+            others = [beside.submit(run, [s]) for s in wanted if s in ("audit", "images")]
+            if early is not None:
+                assert isinstance(source, LiveNodes) and count is not None
+                beside.submit(sections.cpu_limited_of, cluster, source.chunk_size)
+                beside.submit(scrape_likely, cluster, options.cadvisor, count, source.chunk_size, early)
+            capacity_then_cadvisor()
+            for other in others:
+                made.update(other.result())
+    finally:
+        if early is not None:
+            early.close()
     made = {s: made[s] for s in wanted}  # the page's order
-    return ClusterPage(name, cluster.host, made, figures(made, options.top))
+    return ClusterPage(name, cluster.host, made, figures(made, options.top)), cluster
 
 
 def run(options: ReportOptions) -> int:
@@ -116,11 +141,13 @@ def run(options: ReportOptions) -> int:
             return fail(str(err), EXIT_USAGE)
         single = False
 
-    def one(conn: Connection) -> ClusterPage:
-        return read_cluster(options.for_context(conn), conn.context or names[0])
+    def one(conn: Connection, held: list[object] | None = None) -> ClusterPage:
+        return read_cluster(options.for_context(conn), conn.context or names[0], held)
 
+    _HELD.clear()
     if single:  # the one connection as given (flags, in-cluster): its errors are the run's, as any plugin's
-        results: list[Read[ClusterPage] | Unreachable] = [Read(names[0], one(options.connection))]
+        results: list[Read[ClusterPage] | Unreachable] = [Read(names[0], one(options.connection, _HELD))]
+        _HELD.append(results)
     else:
         results = read_each(options.connection, names, one)
     clusters = [r.value for r in results if isinstance(r, Read)]

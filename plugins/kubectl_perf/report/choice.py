@@ -13,9 +13,11 @@ says how many nodes it read out of how many, and why those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ..padding import BREACH, Levels, judge
 
 DEFAULT_NODES = 16
 RULE = "nodes in padding breach first, then those running CPU-limited containers, busiest by CPU first (--cadvisor-nodes all: every node)"
@@ -32,14 +34,19 @@ class NodeFacts:
     cpu_limited: int = 0  # containers under a CPU limit, their own or their pod's (init containers too)
 
 
-def cpu_limited(pods: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """node -> containers with a CPU limit, from pods (their spec.nodeName)."""
-    counts: dict[str, int] = {}
+def cpu_limited(
+    pods: Iterable[Mapping[str, Any]], counts: dict[str, int] | None = None, seen: dict[str, int] | None = None
+) -> dict[str, int]:
+    """node -> containers with a CPU limit, from pods (their spec.nodeName), added into `counts`;
+    `seen`: node -> pods counted (report/early.py weighs a node with many pods and no limit so far)."""
+    counts = {} if counts is None else counts
     for pod in pods:
         spec = pod.get("spec") or {}
         node = spec.get("nodeName")
         if not node:
             continue
+        if seen is not None:
+            seen[node] = seen.get(node, 0) + 1
         containers = [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]
         if "cpu" in ((spec.get("resources") or {}).get("limits") or {}):  # a pod-level limit caps every container's cgroup
             limited = len(containers)
@@ -61,3 +68,33 @@ def rank(names: Sequence[str], facts: Mapping[str, NodeFacts], count: int | None
 
     ordered = sorted(names, key=key)
     return ordered if count is None else ordered[:count]
+
+
+def early_facts(
+    nodes: Iterable[Mapping[str, Any]],
+    usage: Iterable[Mapping[str, Any]],
+    target_for: Callable[[Mapping[str, str]], float],
+    levels: Levels,
+) -> dict[str, NodeFacts]:
+    """What the ranking weighs that is known before the pods are read, per node: from its metrics
+    (metrics.k8s.io NodeMetrics items), its padding verdict on usage alone (usage over the budget is a
+    breach whatever its pods commit) and its CPU use; without, neither. report/early.py guesses the
+    choice from them."""
+    from ..model import node_allocatable
+    from ..quantity import parse_quantity
+
+    used = {str((m.get("metadata") or {}).get("name")): m.get("usage") or {} for m in usage}
+    facts: dict[str, NodeFacts] = {}
+    for node in nodes:
+        meta = node.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        figures = used.get(name)
+        if figures is None:
+            facts[name] = NodeFacts()  # no usage known: as pick() weighs such a node
+            continue
+        allocatable = node_allocatable(node)
+        memory = parse_quantity(figures["memory"]) if "memory" in figures else None
+        verdict = judge(allocatable.get("memory", 0), target_for(meta.get("labels") or {}), memory, 0, 0, levels)
+        cpu, cores = parse_quantity(figures.get("cpu", 0)), allocatable.get("cpu", 0)
+        facts[name] = NodeFacts(verdict.state == BREACH, cpu / cores if cores else 0.0)
+    return facts

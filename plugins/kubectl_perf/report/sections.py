@@ -9,6 +9,7 @@ sections' documents with each plugin's own -o json)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from ..images.compute import ImageReport
     from ..images.flags import ImagesOptions
     from ..model import PodResources
+    from ..owners import WorkloadOf
     from ..reports import Result
+    from .early import EarlyScrapes
     from .shared import SharedCluster
 
 TITLES = {"capacity": "Capacity by pool", "audit": "Audit", "images": "Images", "cadvisor": "cAdvisor"}
@@ -167,8 +170,9 @@ def groups_label(options: CapacityOptions) -> str | None:
 
 
 # -- audit ------------------------------------------------------------------------------------
-def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources) -> Audit:
-    """audit's run() without the printing and --apply: the whole cluster judged (`resources`: as capacity's)."""
+def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources, workloads: WorkloadOf) -> Audit:
+    """audit's run() without the printing and --apply: the whole cluster judged (`resources`: as capacity's;
+    `workloads`: as images', owners.RememberedWorkloads: both index every ReplicaSet and Job of the cluster)."""
     from ..audit import fetch
     from ..audit.check import NODE_USAGE
     from ..audit.cluster_checks import node_kernels
@@ -179,7 +183,7 @@ def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources
     owned = fetch.controllers(cluster, None, "")
     nodes, no_nodes = fetch.nodes(cluster, None)
     kernels = node_kernels(nodes)
-    state = State(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes, resources)
+    state = State(options.policy, options.settings, nodes, owned.owners, owned.daemonsets, owned.templates, no_nodes, resources, workloads)
     # The cluster checks' reads do not depend on the pods: made before the pod list is followed, they
     # wait on the server while capacity reads the pods, instead of after it, when the report waits on them.
     facts = fetch.cluster_facts(cluster, reads, owned.daemonsets, kernels)
@@ -194,8 +198,8 @@ def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources
 
 
 # -- images -----------------------------------------------------------------------------------
-def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
-    """images' run() without the printing (no registry reads: --inspect is images' own)."""
+def images(cluster: SharedCluster, options: ImagesOptions, workloads: WorkloadOf) -> Images:
+    """images' run() without the printing (no registry reads: --inspect is images' own); `workloads`: as audit's."""
     from ..images import fetch
     from ..images.compute import ImageInventory, InventorySettings
 
@@ -208,6 +212,7 @@ def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
         hpa_targets=fetch.hpa_targets(cluster, plan, notes),
         node_filter=bool(plan.node_selector),
         owners=fetch.owners(cluster, plan, notes),
+        workload_of=workloads,
     )
     inventory = ImageInventory(settings)
     fetch.nodes(cluster, plan, inventory, notes)
@@ -216,9 +221,12 @@ def images(cluster: SharedCluster, options: ImagesOptions) -> Images:
 
 
 # -- cadvisor ---------------------------------------------------------------------------------
-def cadvisor(cluster: SharedCluster, options: CadvisorOptions, count: int | None, capacity: Section | None) -> Cadvisor | Missing:
+def cadvisor(
+    cluster: SharedCluster, options: CadvisorOptions, count: int | None, capacity: Section | None, early: EarlyScrapes | None = None
+) -> Cadvisor | Missing:
     """cadvisor --summary --all-nodes without the printing, on `count` nodes (None: all) chosen by
-    report/choice.py from the capacity section and the shared pod list: one scrape (--cadvisor-interval 0) or two."""
+    report/choice.py from the capacity section and the shared pod list: one scrape (--cadvisor-interval 0) or two.
+    `early`: the first scrapes of the nodes the choice was likely to make, made while the pods were read."""
     from ..cadvisor import fetch
     from ..cadvisor.flags import LiveNodes, Summary
     from ..cadvisor.summary import live_summary
@@ -235,7 +243,8 @@ def cadvisor(cluster: SharedCluster, options: CadvisorOptions, count: int | None
         picked = pick(cluster, list(nodes), count, figures, source.chunk_size)
         nodes = {name: nodes[name] for name in picked}
         rule = RULE if figures is not None else RULE_WITHOUT_USAGE
-    summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters)
+    taken = early.taken if early is not None else None
+    summary = live_summary(cluster, source, nodes, chosen, report, options.endpoint, options.rounds, options.filters, taken)
     if nodes and not summary.nodes and summary.notes.failed:  # every kubelet refused or failed: nothing to summarise
         return Missing("cadvisor", f"no node could be scraped: {summary.notes.lines[0]}")
     return Cadvisor(summary, len(nodes), every, rule if len(nodes) < every else "")
@@ -247,12 +256,22 @@ def cpu_limited_of(cluster: SharedCluster, chunk_size: int) -> dict[str, int]:
     Pods that cannot be listed count as none: the ranking weighs the capacity figures alone."""
     from ..running_pods import with_running_pods
     from .choice import cpu_limited
+    from .early import counted_so_far
+
+    so_far = counted_so_far(cluster, chunk_size)
 
     def count() -> dict[str, int]:
+        def fold(pages: Iterable[list[dict[str, Any]]]) -> dict[str, int]:
+            so_far.limited.clear()  # a relist (410) counts afresh
+            so_far.pods.clear()
+            return cpu_limited((p for page in pages for p in page), so_far.limited, so_far.pods)
+
         try:
-            return with_running_pods(cluster, None, None, chunk_size, lambda pages: cpu_limited(p for page in pages for p in page))
+            return with_running_pods(cluster, None, None, chunk_size, fold)
         except ApiError:
             return {}
+        finally:
+            so_far.done = True
 
     return cluster.remember(("cpu-limited", chunk_size), count)
 
