@@ -590,3 +590,30 @@ def test_every_kubelet_is_scraped_once_and_while_the_pods_are_read(fixture_clust
     scraped = [p.split("/")[4] for p, n in requests_logged(run.stderr).items() for _ in range(n) if p.endswith("/proxy/metrics/cadvisor")]
     assert sorted(scraped) == sorted(handed) == ["node-a", "node-b", "node-gpu"]
     assert json.loads(run.stdout)["clusters"][0]["cadvisor"]["scope"]["nodesScraped"] == 3
+
+
+@pytest.mark.parametrize("usage", [{"memory": "lots"}, ["1Gi"], {"memory": {"nested": {"deeper": "1Gi"}}}, {"cpu": "1e999999999"}])
+def test_metrics_the_early_guess_cannot_read_make_no_guess(usage: Any) -> None:
+    """Node metrics no API server would send: no early scrape and no error here (the capacity section,
+    reading the same figures, says what is wrong); a giant exponent saturates, as capacity reads it."""
+    from kubectl_perf.report.early import EarlyScrapes, scrape_likely
+    from kubectl_perf.report.flags import options, parse
+
+    class Cluster:
+        def fold(self, path: str, fresh: Any, add: Any, query: Any = None, limit: int = 500) -> Any:
+            acc = fresh()
+            add(acc, [{"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "4", "memory": "16Gi"}}}])
+            return acc
+
+        def get(self, path: str, query: Any = None) -> Any:
+            return {"items": [{"metadata": {"name": "n1"}, "usage": usage}]}
+
+        def remember(self, key: Any, make: Any) -> Any:
+            return make()
+
+    early = EarlyScrapes(Cluster(), "cadvisor")  # type: ignore[arg-type]
+    started: list[Any] = []
+    early.start = lambda *args: started.append(args)  # type: ignore[method-assign]
+    scrape_likely(Cluster(), options(parse(["--cadvisor-interval", "0"])).cadvisor, 16, 500, early)  # type: ignore[arg-type]
+    saturated = isinstance(usage, dict) and "cpu" in usage
+    assert [a[0] for a in started] == ([["n1"]] if saturated else [])

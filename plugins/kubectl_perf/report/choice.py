@@ -80,10 +80,9 @@ def early_facts(
     (metrics.k8s.io NodeMetrics items), its padding verdict on usage alone (usage over the budget is a
     breach whatever its pods commit) and its CPU use; without, neither. report/early.py guesses the
     choice from them."""
-    from ..model import node_allocatable
-    from ..quantity import parse_quantity
+    from ..model import node_allocatable, parse_resource_list
 
-    used = {str((m.get("metadata") or {}).get("name")): m.get("usage") or {} for m in usage}
+    used = {str((m.get("metadata") or {}).get("name")): parse_resource_list(m.get("usage")) for m in usage}  # as capacity reads them
     facts: dict[str, NodeFacts] = {}
     for node in nodes:
         meta = node.get("metadata") or {}
@@ -93,8 +92,7 @@ def early_facts(
             facts[name] = NodeFacts()  # no usage known: as pick() weighs such a node
             continue
         allocatable = node_allocatable(node)
-        memory = parse_quantity(figures["memory"]) if "memory" in figures else None
-        verdict = judge(allocatable.get("memory", 0), target_for(meta.get("labels") or {}), memory, 0, 0, levels)
-        cpu, cores = parse_quantity(figures.get("cpu", 0)), allocatable.get("cpu", 0)
-        facts[name] = NodeFacts(verdict.state == BREACH, cpu / cores if cores else 0.0)
+        verdict = judge(allocatable.get("memory", 0), target_for(meta.get("labels") or {}), figures.get("memory"), 0, 0, levels)
+        cores = allocatable.get("cpu", 0)
+        facts[name] = NodeFacts(verdict.state == BREACH, figures.get("cpu", 0) / cores if cores else 0.0)
     return facts

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..api import ApiError, node_metrics_path
+from ..quantity import QuantityError
 
 if TYPE_CHECKING:
     from ..cadvisor.fetch import NodeScrapes
@@ -149,9 +150,9 @@ def scrape_likely(cluster: SharedCluster, options: CadvisorOptions, count: int, 
             "/api/v1/nodes", list, lambda acc, items: acc.extend(items), {"labelSelector": source.node_selector}
         )
         usage = cluster.get(node_metrics_path()).get("items") or []
-    except ApiError:
+        policy = report.policy
+        facts: Mapping[str, NodeFacts] = early_facts(nodes, usage, policy.padding_target, policy.levels)
+    except (ApiError, QuantityError):  # no guess: the capacity section says what is wrong with the figures
         return
-    policy = report.policy
-    facts: Mapping[str, NodeFacts] = early_facts(nodes, usage, policy.padding_target, policy.levels)
     assumed = {n: dataclasses.replace(f, cpu_limited=1) for n, f in facts.items()}  # until the pods say otherwise
     early.start(rank(list(facts), assumed, None), count >= len(nodes), count, counted_so_far(cluster, chunk_size))
