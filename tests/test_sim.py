@@ -372,6 +372,24 @@ def test_controller_lists_match_their_gets_and_kubectl(generated: Sim) -> None:
         assert len(paged) == len(listed["items"])
 
 
+def test_generated_controllers_are_built_once_and_served_alike() -> None:
+    """Each generated object's JSON is kept once served (a list of Jobs rebuilt every object, at twice a
+    pod page's cost to the sim); what is served again is what was built."""
+    from perf_sim.workloads import Indexed
+
+    built: list[int] = []
+
+    def build(i: int) -> dict[str, Any]:
+        built.append(i)
+        return {"kind": "Job", "metadata": {"name": f"job-{i}", "namespace": "ns"}}
+
+    jobs = Indexed([("ns", "job-0"), ("ns", "job-1")], build, lambda i: {})
+    first = [jobs.json(i) for i in (0, 1)]
+    again = [jobs.json(i) for i in (1, 0)]
+    assert built == [0, 1]
+    assert again[::-1] == first and json.loads(first[1]) == {"kind": "Job", "metadata": {"name": "job-1", "namespace": "ns"}}
+
+
 def test_deployment_template_carries_the_workload_spec(generated: Sim) -> None:
     deploy = generated.get("/apis/apps/v1/namespaces/shop/deployments/checkout")
     pods = [p for p in all_pods(generated) if p["metadata"]["labels"].get("app.kubernetes.io/name") == "checkout"]

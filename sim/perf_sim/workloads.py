@@ -1,7 +1,7 @@
 """The rest of a generated cluster: the controllers that own its pods, its Services
-and ConfigMaps. Like pods, each object is rebuilt from its index on demand; only
-names are kept, and the pod counts per controller (one pass over the pods, made the
-first time a controller is asked for)."""
+and ConfigMaps. Like pods, each object is built from its index on demand; names are
+kept, the pod counts per controller (one pass over the pods, made the first time a
+controller is asked for), and each object's JSON once it has been served (Indexed.json)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import (
@@ -38,12 +38,21 @@ class Indexed:
     keys: list[Key]
     build: Callable[[int], dict[str, Any]]
     labels: Callable[[int], dict[str, str]]
+    # Each object's JSON once served. Its builder reads nothing that changes (the pod counts are taken
+    # once), and building it again for every list made the sim's costs lie: a page of 500 Jobs cost it
+    # 55 ms of CPU against 22 ms for 500 pods twice their size (pods are filled into a kept template), where
+    # the API server answers both from its watch cache at a cost that follows the bytes. A report's lists
+    # of controllers then stood in the way of its pod list on the sim's one core.
+    _text: dict[int, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index = {k: i for i, k in enumerate(self.keys)}
 
     def json(self, i: int) -> str:
-        return json.dumps(self.build(i), separators=(",", ":"))
+        text = self._text.get(i)
+        if text is None:
+            text = self._text[i] = json.dumps(self.build(i), separators=(",", ":"))
+        return text
 
 
 class Workloads:
