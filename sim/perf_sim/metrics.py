@@ -727,6 +727,8 @@ def go_float(value: float) -> str:
             digits = text.rstrip("0")
             mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
             return f"{'-' if number < 0 else ''}{mant}e+{len(text) - 1:02d}"
+    if 1e-4 <= abs(value) < 1e6:  # neither Go nor repr writes an exponent here, and both write the shortest digits
+        return repr(float(value))
     if value != value:
         return "NaN"
     if value in (math.inf, -math.inf):
