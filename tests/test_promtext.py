@@ -142,6 +142,41 @@ def test_labels_are_parsed_only_when_read() -> None:
     assert [s.value for s in checked.checked(lines)] == [1.0] and checked.malformed == 1
 
 
+def test_checked_parses_each_label_set_once_and_counts_each_bad_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_perf import promtext
+
+    parsed: list[bytes] = []
+
+    def counting(raw: bytes) -> dict[str, str]:
+        parsed.append(raw)
+        return parse_labels(raw)
+
+    monkeypatch.setattr(promtext, "parse_labels", counting)
+    lines = [
+        b'cpu{container="app",pod="p"} 1 1000',
+        b'mem{container="app",pod="p"} 2 1000',
+        b'cpu{container="app",pod="q"} 3 1000',
+        b'mem{container="app" pod="q"} 4 1000',
+        b'cpu{container="app" pod="q"} 5 1000',
+        b'mem{container="app",pod="q"} 6 1000',
+    ]
+    parser = Parser()
+    got = [(s.name, s.labels, s.value) for s in parser.checked(lines)]
+    p, q = {"container": "app", "pod": "p"}, {"container": "app", "pod": "q"}
+    assert got == [("cpu", p, 1.0), ("mem", p, 2.0), ("cpu", q, 3.0), ("mem", q, 6.0)]
+    assert len(parsed) == 3  # three distinct label texts, one of them bad
+    assert parser.malformed == 2 and "mem{" in parser.first_error  # the bad set counts on each of its lines
+
+
+@pytest.mark.skipif(not GOLDEN, reason="../shared/reference golden files are not beside this checkout")
+def test_checked_agrees_with_the_oracle_on_a_golden_file() -> None:
+    data = GOLDEN[0].read_bytes()
+    want, _types, _helps = oracle(data.decode())
+    parser = Parser()
+    got = [(s.name, s.labels, s.value, None if s.timestamp is None else s.timestamp / 1000) for s in parser.checked(io.BytesIO(data))]
+    assert same(got, want) and parser.malformed == 0
+
+
 def test_name_filter_drops_other_metrics() -> None:
     text = b'# TYPE a counter\na_total 1\nb 2\nc{x="y"} 3\na_total{k="v"} 4\n'
     got = [(s.name, s.value) for s in Parser({"a_total", "c"}).samples(text.splitlines())]

@@ -164,11 +164,23 @@ class Parser:
             self.first_error = f"{err}: {line[:120].decode('utf-8', 'replace')}"
 
     def checked(self, lines: Iterable[bytes]) -> Iterator[Sample]:
-        """Samples whose labels parse; the others count as malformed lines."""
+        """Samples whose labels parse; the others count as malformed lines.
+
+        Each label set is parsed once per parser: a cAdvisor dump repeats one container's labels on
+        each of its series (17 of the 18 a summary keeps), and parsing them was most of a scrape's
+        parse. Samples with the same label text share one dict, which nobody changes."""
+        known: dict[bytes, dict[str, str] | MalformedLine] = {}
         for sample in self.samples(lines):
-            try:
-                sample.labels  # noqa: B018 - parse now, so a bad label set is counted here
-            except MalformedLine as err:
-                self._bad(b"%s{%s}" % (sample.name.encode(), sample._raw), err)
+            raw = sample._raw
+            labels = known.get(raw)
+            if labels is None:
+                try:
+                    labels = parse_labels(raw)
+                except MalformedLine as err:
+                    labels = err
+                known[raw] = labels
+            if isinstance(labels, MalformedLine):  # counted on every line that carries it
+                self._bad(b"%s{%s}" % (sample.name.encode(), raw), labels)
                 continue
+            sample._labels = labels
             yield sample
