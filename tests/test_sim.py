@@ -390,6 +390,40 @@ def test_generated_controllers_are_built_once_and_served_alike() -> None:
     assert again[::-1] == first and json.loads(first[1]) == {"kind": "Job", "metadata": {"name": "job-1", "namespace": "ns"}}
 
 
+def test_pods_listed_by_node_come_from_the_index_as_from_a_walk() -> None:
+    """spec.nodeName lists are answered from the node's pods (the watch cache's index), not a walk of
+    every pod: the same items and pages as the walk, a pod a write moved onto the node included."""
+    from perf_sim.generate import Generated
+    from perf_sim.store import Store
+
+    store = Store(Generated(12, 10, 1, True))
+    pods = store.collections["pods"]
+    node = store.generated.node_name(5)
+    moved = json.loads(pods.gen_json(3))  # a pod of node 0, bound to node 5 by a write
+    moved["spec"]["nodeName"] = node
+    store.write("pods", moved)
+    query = f"spec.nodeName={node},status.phase!=Succeeded"
+
+    def pages(limit: int) -> list[list[Any]]:
+        out, token = [], None
+        while True:
+            items, token, _ = store.list("pods", None, None, query, limit, token)
+            out.append([i if isinstance(i, dict) else json.loads(i) for i in items])
+            if not token:
+                return out
+
+    looked: list[int] = []
+    facts = pods.gen_fields
+    pods.gen_fields = lambda i: looked.append(i) or facts(i)
+    indexed = pages(4)
+    assert set(looked) <= {*range(50, 60), 3}  # node 5's pods and the moved one: no other pod was looked at
+    pods.gen_on_node = None  # the walk, as before the index
+    walked = pages(4)
+    flat = [p for page in indexed for p in page]
+    assert indexed == walked and len(flat) >= 2
+    assert {p["spec"]["nodeName"] for p in flat} == {node} and moved["metadata"]["name"] in {p["metadata"]["name"] for p in flat}
+
+
 def test_deployment_template_carries_the_workload_spec(generated: Sim) -> None:
     deploy = generated.get("/apis/apps/v1/namespaces/shop/deployments/checkout")
     pods = [p for p in all_pods(generated) if p["metadata"]["labels"].get("app.kubernetes.io/name") == "checkout"]

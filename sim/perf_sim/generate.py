@@ -307,6 +307,11 @@ class Generated:
         """Index of the node pod i runs on, or -1 when pending."""
         return i // self.per_node if i < self.nodes * self.per_node else -1
 
+    def pods_on_node(self, name: str) -> range:
+        """The indices of the pods bound to the node `name` (pod_node's inverse)."""
+        k = self.node_index(name)
+        return range(k * self.per_node, (k + 1) * self.per_node) if k is not None else range(0)
+
     def workload(self, i: int) -> Workload:
         k = self.pod_node(i)
         if k < 0:

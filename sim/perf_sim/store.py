@@ -9,7 +9,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -193,6 +193,10 @@ class Collection:
         self.gen_fields: Callable[[int], Mapping[str, str]] = lambda i: {}
         self.gen_json: Callable[[int], str] = lambda i: "{}"
         self.gen_index: Callable[[Key], int | None] = lambda key: None
+        # The generated indices bound to a node (spec.nodeName), ascending; None: not indexed. The API
+        # server's watch cache indexes pods by node (each kubelet lists its own), so such a list costs it
+        # the node's pods, not a walk of the cluster's: a walk made one list 0.4 s of the sim's CPU at 30,000.
+        self.gen_on_node: Callable[[str], range] | None = None
         self.overrides: dict[int, dict[str, Any] | None] = {}  # index -> replaced object, or None if deleted
         self.extras: dict[Key, dict[str, Any]] = {}
         self._sorted: list[Key] | None = None
@@ -250,7 +254,12 @@ class Collection:
 
         count = self.gen_count
         first_gen = start[1] if start and start[0] == "g" else (count if start else 0)
-        for i in range(first_gen, count):
+        indices: Iterable[int] = range(first_gen, count)
+        node = next((v for f, eq, v in terms if f == "spec.nodeName" and eq), "")
+        if node and self.gen_on_node is not None:
+            bound = self.gen_on_node(node)  # and any replaced by a write: it may be bound anywhere now
+            indices = sorted({*range(max(first_gen, bound.start), bound.stop), *(i for i in self.overrides if i >= first_gen)})
+        for i in indices:
             if i in self.overrides:
                 obj = self.overrides[i]
                 if obj is not None and object_ok(obj):
@@ -370,6 +379,7 @@ class Store:
         pods.gen_fields = pod_fields
         pods.gen_json = g.pod_json
         pods.gen_index = lambda key: g.pod_index(*key)
+        pods.gen_on_node = g.pods_on_node
         events = self.collections["events"]  # one kubelet Pulled event per scheduled pod (generate.pod_pull)
 
         def event_fields(i: int) -> dict[str, str]:
