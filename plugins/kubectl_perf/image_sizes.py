@@ -71,7 +71,7 @@ class NodeImages:
         self.runtimes: list[str] = []  # per node index
         self.cached_bytes = 0  # every listed image on every node, in use or not: what node disks hold
         self._norm: dict[str, str] = {}
-        self._canonical: dict[tuple[str, ...], str] = {}  # names as a node lists them -> canonical name (aliases recorded)
+        self._by_names: dict[tuple[str, ...], Listing] = {}  # names as a node lists them -> their listing (aliases recorded)
         self._measured: dict[tuple[str, ...], Measured] = {}  # by the listings matched: many workloads share an image
 
     def normalise(self, name: str) -> str:
@@ -87,28 +87,39 @@ class NodeImages:
         k = len(self.runtimes)
         self.runtimes.append(runtime)
         self._measured.clear()
-        listed = smallest = 0
+        listed = smallest = cached = 0
+        # A node lists ~50 images and thousands of nodes list the same few hundred, under the same names:
+        # the listing is found by those names as given, without normalising them again (_by_names).
+        by_names = self._by_names
         for image in images:
             listed += 1
             size = int(image.get("sizeBytes") or 0)
-            self.cached_bytes += size
-            smallest = size if not smallest else min(smallest, size)
-            raw = tuple(image.get("names") or ())
+            cached += size
+            if not smallest or size < smallest:
+                smallest = size
+            raw = image.get("names")
             if not raw:
                 continue
-            canonical = self._canonical.get(raw)
-            if canonical is None:  # first seen: thousands of nodes list the same few hundred images
-                names = [self.normalise(n) for n in raw]
-                canonical = self._canonical[raw] = next((n for n in names if "@" in n), names[0])
-                for n in names:
-                    self.aliases.setdefault(n, set()).add(canonical)
-            listing = self.listings.get(canonical)
+            raw = tuple(raw)
+            listing = by_names.get(raw)
             if listing is None:
-                listing = self.listings[canonical] = Listing()
+                listing = by_names[raw] = self._listing(raw)
             if size > listing.sizes.get(runtime, -1):
                 listing.sizes[runtime] = size
             listing.nodes.add(k)
+        self.cached_bytes += cached
         return listed, smallest
+
+    def _listing(self, raw: tuple[str, ...]) -> Listing:
+        """The listing of an image first seen under these names (the digest form is its canonical name)."""
+        names = [self.normalise(n) for n in raw]
+        canonical = next((n for n in names if "@" in n), names[0])
+        for n in names:
+            self.aliases.setdefault(n, set()).add(canonical)
+        listing = self.listings.get(canonical)
+        if listing is None:
+            listing = self.listings[canonical] = Listing()
+        return listing
 
     def listed(self, ref_text: str, ref: imageref.ImageRef | None, image_ids: Iterable[str] = ()) -> list[tuple[str, Listing]]:
         """The listings a reference (normalised) names: by name, by its digest, or by the imageIDs its pods run."""
