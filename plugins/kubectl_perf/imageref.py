@@ -19,6 +19,7 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
+_SPACE = re.compile(r"\s")  # what str.isspace() calls whitespace (both ask Py_UNICODE_ISSPACE), found in C
 _HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?\.?)+(?::\d+)?$|^\[[0-9a-fA-F:]+\](?::\d+)?$")
 
 
@@ -83,7 +84,7 @@ class ImageRef:
 def parse(text: str) -> ImageRef:
     """Parse and normalise an image reference; ImageRefError when it is not one."""
     ref = text.strip()
-    if not ref or len(ref) > 4096 or any(c.isspace() for c in ref):
+    if not ref or len(ref) > 4096 or _SPACE.search(ref):
         raise ImageRefError(f"invalid image reference {text!r}")
     digest = ""
     if "@" in ref:
