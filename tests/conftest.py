@@ -32,6 +32,7 @@ SHARED = ROOT.parent / "shared" / "reference"
 class Sim:
     kubeconfig: Path
     proc: subprocess.Popen[bytes]
+    stderr: Path  # what the sim printed: a file, as a pipe nobody drained would block the sim once full
 
     @property
     def config(self) -> dict[str, Any]:
@@ -74,17 +75,18 @@ class Sim:
 
 
 def start_sim(tmp: Path, *args: str) -> Sim:
-    kubeconfig = tmp / "kubeconfig"
-    proc = subprocess.Popen([str(BIN / "perf-sim"), "--kubeconfig", str(kubeconfig), *args], stderr=subprocess.PIPE)
+    kubeconfig, stderr = tmp / "kubeconfig", tmp / "perf-sim.stderr"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen([str(BIN / "perf-sim"), "--kubeconfig", str(kubeconfig), *args], stderr=err)
     deadline = time.monotonic() + 30
     while not kubeconfig.exists():
         if proc.poll() is not None:
-            raise RuntimeError(f"perf-sim exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"perf-sim exited: {stderr.read_text(errors='replace')}")
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("perf-sim did not become ready")
         time.sleep(0.02)
-    return Sim(kubeconfig, proc)
+    return Sim(kubeconfig, proc, stderr)
 
 
 def stop_sim(sim: Sim) -> None:

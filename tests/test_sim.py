@@ -424,6 +424,28 @@ def test_pods_listed_by_node_come_from_the_index_as_from_a_walk() -> None:
     assert {p["spec"]["nodeName"] for p in flat} == {node} and moved["metadata"]["name"] in {p["metadata"]["name"] for p in flat}
 
 
+def test_a_client_gone_mid_request_leaves_no_traceback(generated: Sim) -> None:
+    """A client that resets its connection while the sim reads its request is the client's doing: the sim
+    prints nothing (socketserver printed a traceback for each one) and goes on serving."""
+    import socket
+    import ssl
+    import struct
+    from urllib.parse import urlsplit
+
+    url = urlsplit(generated.url)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    for _ in range(3):
+        raw = socket.create_connection((url.hostname, url.port), timeout=10)
+        tls = ctx.wrap_socket(raw, server_hostname=url.hostname)
+        tls.sendall(b"GET /version HTTP/1.1\r\nHost: sim\r\n")  # headers never finished
+        tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        tls.close()
+    assert generated.get("/version")["gitVersion"]
+    time.sleep(0.2)  # the sim's handler threads have met the resets by now
+    assert "Traceback" not in generated.stderr.read_text(errors="replace")
+
+
 def test_deployment_template_carries_the_workload_spec(generated: Sim) -> None:
     deploy = generated.get("/apis/apps/v1/namespaces/shop/deployments/checkout")
     pods = [p for p in all_pods(generated) if p["metadata"]["labels"].get("app.kubernetes.io/name") == "checkout"]

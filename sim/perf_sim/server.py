@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -666,3 +668,11 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request (reset, closed, its TLS torn down) is not the server's error: the API
+        server prints nothing for it, and socketserver's traceback for each one filled the stderr of a
+        sim that served a test session. Anything else is printed as socketserver prints it."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
