@@ -76,6 +76,7 @@ class Sim:
 
 def start_sim(tmp: Path, *args: str) -> Sim:
     kubeconfig, stderr = tmp / "kubeconfig", tmp / "perf-sim.stderr"
+    tmp.mkdir(parents=True, exist_ok=True)  # perf-sim makes its kubeconfig's folder, but stderr's file comes first
     with stderr.open("wb") as err:
         proc = subprocess.Popen([str(BIN / "perf-sim"), "--kubeconfig", str(kubeconfig), *args], stderr=err)
     deadline = time.monotonic() + 30
