@@ -34,6 +34,7 @@ def test_normalises_as_the_runtime(written: str, runtime: str) -> None:
 
 
 def test_parts_and_hygiene() -> None:
+    assert parse(" python:3.12\n").short == "python:3.12"  # whitespace around a reference is not part of it
     ref = parse("python")
     assert (ref.registry, ref.repository, ref.tag, ref.digest, ref.tag_implied) == ("docker.io", "library/python", "latest", "", True)
     assert ref.latest and ref.short == "python:latest"
@@ -44,7 +45,28 @@ def test_parts_and_hygiene() -> None:
     assert parse("quay.io/prometheus/node-exporter:v1.8.2").short == "quay.io/prometheus/node-exporter:v1.8.2"
 
 
-@pytest.mark.parametrize("bad", ["", "python:", ":3", "Python:3", "a b", "python@sha256:zz", "python@md5", "app//x", "-app", "app:-1"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "python:",
+        ":3",
+        "Python:3",
+        "a b",
+        "python@sha256:zz",
+        "python@md5",
+        "app//x",
+        "-app",
+        "app:-1",
+        # whitespace inside, of every kind str.isspace() knows: tab, newline, no-break, ideographic, line separator
+        "py\tthon",
+        "python:3\n12",
+        "python\u00a0:3",
+        "python:\u30003",
+        "pyth\u2028on",
+        "p" * 4097,  # past the length any registry accepts
+    ],
+)
 def test_bad_references(bad: str) -> None:
     with pytest.raises(ImageRefError):
         parse(bad)

@@ -422,6 +422,15 @@ def test_pods_listed_by_node_come_from_the_index_as_from_a_walk() -> None:
     flat = [p for page in indexed for p in page]
     assert indexed == walked and len(flat) >= 2
     assert {p["spec"]["nodeName"] for p in flat} == {node} and moved["metadata"]["name"] in {p["metadata"]["name"] for p in flat}
+    pods.gen_on_node = store.generated.pods_on_node
+    for nothing in ("no-such-node", "general-99999", "x" * 5000):  # a name that matches no node: no pod, no error
+        assert store.list("pods", None, None, f"spec.nodeName={nothing}", 0, None)[0] == []
+    # spec.nodeName= (no node: the pending pods, as schedulers ask) and != are walked as before
+    pending = store.list("pods", None, None, "spec.nodeName=", 0, None)[0]
+    assert pending and all(json.loads(p)["spec"].get("nodeName", "") == "" for p in pending if isinstance(p, str))
+    on = store.list("pods", None, None, f"spec.nodeName={node}", 0, None)[0]
+    others = store.list("pods", None, None, f"spec.nodeName!={node}", 0, None)[0]
+    assert len(on) + len(others) == len(store.list("pods", None, None, None, 0, None)[0])
 
 
 def test_a_client_gone_mid_request_leaves_no_traceback(generated: Sim) -> None:
