@@ -168,6 +168,30 @@ def test_checked_parses_each_label_set_once_and_counts_each_bad_line(monkeypatch
     assert parser.malformed == 2 and "mem{" in parser.first_error  # the bad set counts on each of its lines
 
 
+def test_checked_forgets_label_sets_past_its_bound_and_reads_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dump of many distinct label sets (histogram buckets, thousands of cgroups) is not held whole:
+    the remembered sets are forgotten at the bound, and what is read does not change."""
+    from kubectl_perf import promtext
+
+    parsed: list[bytes] = []
+
+    def counting(raw: bytes) -> dict[str, str]:
+        parsed.append(raw)
+        return parse_labels(raw)
+
+    monkeypatch.setattr(promtext, "parse_labels", counting)
+    lines = [b'm{le="%d",pod="p%d"} %d' % (i % 7, i % 5, i) for i in range(60)] + [b'm{le="1" pod="x"} 9'] * 3
+    unbounded = Parser()
+    want = [(s.labels, s.value) for s in unbounded.checked(lines)]
+    assert len(parsed) == 35 + 1  # every distinct set once: 35 good, 1 bad
+    parsed.clear()
+    monkeypatch.setattr(promtext, "LABEL_SETS_KEPT", 3)
+    bounded = Parser()
+    assert [(s.labels, s.value) for s in bounded.checked(lines)] == want and len(want) == 60
+    assert len(parsed) > 36  # forgotten at the bound, parsed again when met again
+    assert bounded.malformed == unbounded.malformed == 3
+
+
 @pytest.mark.skipif(not GOLDEN, reason="../shared/reference golden files are not beside this checkout")
 def test_checked_agrees_with_the_oracle_on_a_golden_file() -> None:
     data = GOLDEN[0].read_bytes()

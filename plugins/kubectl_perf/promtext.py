@@ -22,6 +22,9 @@ _ESCAPE = re.compile(r'\\[\\n"]')
 _HELP_ESCAPE = re.compile(r"\\[\\n]")
 _ESCAPED = {"\\n": "\n", "\\\\": "\\", '\\"': '"'}
 _KEYS: set[str] = set()  # label names already checked
+# Label sets a parser remembers (Parser.checked): a node's containers and cgroups have a few hundred
+# (a 110-pod node about 400); a histogram's buckets each have their own and gain nothing.
+LABEL_SETS_KEPT = 4096
 
 
 class MalformedLine(ValueError):
@@ -168,12 +171,16 @@ class Parser:
 
         Each label set is parsed once per parser: a cAdvisor dump repeats one container's labels on
         each of its series (17 of the 18 a summary keeps), and parsing them was most of a scrape's
-        parse. Samples with the same label text share one dict, which nobody changes."""
+        parse. Samples with the same label text share one dict, which nobody changes. At most
+        LABEL_SETS_KEPT are kept at once (then forgotten together), so a dump of distinct label sets
+        is still never held whole."""
         known: dict[bytes, dict[str, str] | MalformedLine] = {}
         for sample in self.samples(lines):
             raw = sample._raw
             labels = known.get(raw)
             if labels is None:
+                if len(known) >= LABEL_SETS_KEPT:
+                    known.clear()
                 try:
                     labels = parse_labels(raw)
                 except MalformedLine as err:
