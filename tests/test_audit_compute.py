@@ -197,3 +197,35 @@ def test_a_pod_no_node_can_take_warns_as_padding_no_eligible_node_says() -> None
     lost = pod("lost", containers=[ctr(mem="1Gi", limit="1Gi")], nodeSelector={"pool": "gone"})
     r = one(run([lost]), "padding", "lost")
     assert r.result == "warn" and "no node matches" in r.message  # padding.noEligibleNode: warn (the default)
+
+
+def test_templates_alike_share_one_judgment_and_others_are_judged_anew() -> None:
+    # Jobs made alike (by a CronJob, an operator) each are a workload and a template of their own, with
+    # one spec: judged once between them, each still reported with the verdict. A spec that differs (here
+    # the memory asked) is judged anew.
+    import dataclasses
+
+    runs: list[str] = []
+
+    def counted(c: Any) -> Any:
+        def run(template: Any, context: Any) -> Any:
+            runs.append(c.id)
+            return c.run(template, context)
+
+        return dataclasses.replace(c, run=run)
+
+    big = [ctr(mem="13Gi", limit="13Gi")]
+    jobs = [
+        pod(f"batch-{i}-x", node_name=f"n{i}", containers=big, owner={"kind": "Job", "name": f"batch-{i}", "uid": f"uid-job-{i}"})
+        for i in "abc"
+    ]
+    other = pod("small-1", containers=[ctr(mem="1Gi", limit="1Gi")], owner={"kind": "Job", "name": "small-1", "uid": "uid-job-small"})
+    audit = Audit(Policy(), Settings(show_pass=True), NODES, owner_index([], []), {})
+    audit.spec_checks = [counted(c) for c in audit.spec_checks]
+    audit.add_pods([*jobs, other])
+    per_template = len(audit.spec_checks)
+    assert per_template > 1 and len(runs) == 2 * per_template  # the three Jobs once, the other once
+    verdicts = {(r.resource.name, r.rule): r.result for r in audit.workload_results() if r.resource is not None}
+    for i in "abc":  # each Job its own row, with the verdict of the spec they share: 13Gi fits no 12Gi budget
+        assert verdicts[(f"batch-{i}", "padding")] == "fail"
+    assert verdicts[("small-1", "padding")] == "pass"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from hashlib import blake2b
 from typing import Any
 
 from ..image_sizes import NodeImages, runtime_name, status_image_ids
@@ -174,6 +175,7 @@ class Audit:
             self.unavailable[NODES] = no_nodes
         self.context = Context(policy, settings.thresholds, self.images, self._nodes_for)
         self.spec_checks = self.runnable("spec")  # judged per template: chosen once
+        self._verdicts: dict[tuple[str, bytes, tuple[tuple[str, str], ...]], list[tuple[Check[Any], Outcome]]] = {}
         # Workloads judged from their controllers' templates, with no pods yet: what every (re)list starts from.
         self._from_templates: dict[Workload, WorkloadState] = {}
         for c in controllers:
@@ -245,9 +247,19 @@ class Audit:
             spec: Obj = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
         else:
             spec = unbound(pod_spec)
-        template = Template(spec, wl.kind, status_image_ids(pod_status or {}))
-        found = ((check, check.run(template, self.context)) for check in self.spec_checks)
-        return [(check, outcome) for check, outcome in found if outcome is not None]
+        image_ids = status_image_ids(pod_status or {})
+        # The checks see nothing of a template but its spec, kind and images (Template), so templates alike
+        # share one judgment: a CronJob's Jobs each are a template of their own, with the same spec (at
+        # 1,000 nodes x 30 pods, 524 judged templates had 21 distinct contents). repr() of decoded JSON is
+        # equal only for equal values (the same spec with its keys in another order is judged again); its
+        # 128-bit digest is kept, not the text: a cluster of bare pods has a template per pod.
+        key = (wl.kind, blake2b(repr(spec).encode(), digest_size=16).digest(), tuple(image_ids.items()))
+        verdicts = self._verdicts.get(key)
+        if verdicts is None:
+            template = Template(spec, wl.kind, image_ids)
+            found = ((check, check.run(template, self.context)) for check in self.spec_checks)
+            verdicts = self._verdicts[key] = [(check, outcome) for check, outcome in found if outcome is not None]
+        return verdicts
 
     def _nodes_for(self, spec: Obj) -> list[NodeView]:
         """The node views a template's placement can tell apart (model.group_nodes), cached by the label keys it reads."""
