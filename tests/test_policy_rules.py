@@ -156,6 +156,8 @@ def test_padding_rule_says_why_it_could_not_weigh_the_pod(
         ({"limits": {"cpu": "1", "memory": "1Gi"}}, {}, []),  # a limit stands for the request the API server defaults
         ({"requests": {"cpu": "0", "memory": "0"}}, {"requests": {"cpu": "2", "memory": "2Gi"}}, []),  # the pod level covers
         ({}, {"requests": {"cpu": "0"}, "limits": {"memory": "0"}}, [("a", "cpu"), ("a", "memory")]),
+        # null decodes to a zero Quantity on the API server: written, so the limit does not stand in
+        ({"requests": {"cpu": None, "memory": "1Gi"}, "limits": {"cpu": "1"}}, {}, [("a", "cpu")]),
     ],
 )
 def test_requests_need_a_non_zero_amount(resources: dict[str, Any], pod_level: dict[str, Any], missing: list[tuple[str, str]]) -> None:
