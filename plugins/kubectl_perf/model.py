@@ -42,6 +42,17 @@ def add(total: Resources, more: Mapping[str, int]) -> None:
         total[name] = total.get(name, 0) + value
 
 
+def _add_list(total: Resources, resource_list: Any) -> None:
+    """add(total, parse_resource_list(resource_list)) without the dict between: every container of
+    every pod comes through here (pod_resources)."""
+    if not resource_list:
+        return
+    if type(resource_list) is not dict and not isinstance(resource_list, Mapping):
+        raise QuantityError(resource_list, "expected a map of resource quantities")
+    for name, value in resource_list.items():
+        total[name] = total.get(name, 0) + parse_quantity(value)
+
+
 def _max(total: Resources, other: Resources) -> None:
     for name, value in other.items():
         if name not in total or value > total[name]:
@@ -59,9 +70,10 @@ def aggregate_containers(spec: Obj) -> tuple[Resources, Resources]:
     requests: Resources = {}
     limits: Resources = {}
     for container in spec.get("containers") or ():
-        resources = container.get("resources") or {}
-        add(requests, parse_resource_list(resources.get("requests")))
-        add(limits, parse_resource_list(resources.get("limits")))
+        resources = container.get("resources")
+        if resources:
+            _add_list(requests, resources.get("requests"))
+            _add_list(limits, resources.get("limits"))
     init = spec.get("initContainers")
     if not init:
         return requests, limits
