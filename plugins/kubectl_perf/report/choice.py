@@ -47,11 +47,16 @@ def cpu_limited(
             continue
         if seen is not None:
             seen[node] = seen.get(node, 0) + 1
-        containers = [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]
-        if "cpu" in ((spec.get("resources") or {}).get("limits") or {}):  # a pod-level limit caps every container's cgroup
-            limited = len(containers)
-        else:
-            limited = sum(1 for c in containers if "cpu" in ((c.get("resources") or {}).get("limits") or {}))
+        pod_level = spec.get("resources")
+        if pod_level and "cpu" in (pod_level.get("limits") or {}):  # a pod-level limit caps every container's cgroup
+            limited = len(spec.get("containers") or ()) + len(spec.get("initContainers") or ())
+        else:  # plain loops: every pod of the cluster comes through here
+            limited = 0
+            for containers in (spec.get("containers"), spec.get("initContainers")):
+                for c in containers or ():
+                    resources = c.get("resources")
+                    if resources and "cpu" in (resources.get("limits") or {}):
+                        limited += 1
         if limited:
             counts[node] = counts.get(node, 0) + limited
     return counts
