@@ -121,30 +121,35 @@ class PodServer(Server):
             yield {"items": [p for p in page if node is None or p["spec"].get("nodeName", "") == node]}
 
 
-def test_a_list_narrowed_to_one_node_is_answered_from_the_whole_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    """cadvisor lists the pods of each node it scrapes (fieldSelector spec.nodeName=N,REST); once the whole
-    list of REST is read, the answer is its items on N, as the API server's would be, with no request."""
+def test_cadvisor_walks_the_pod_list_held_rather_than_asking_node_by_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cadvisor's specs_on asks a few nodes' pods one by one (fieldSelector spec.nodeName=N,REST: the API
+    server's watch cache indexes pods by node); the report's SharedCluster holds the whole list of REST
+    once read, and a walk of it answers with no request, whatever the number of nodes."""
+    from kubectl_perf.cadvisor.compute import Notes
+    from kubectl_perf.cadvisor.fetch import specs_on
+
     rest = "status.phase!=Succeeded,status.phase!=Failed"
+    # by hand: n1 holds p{i} with i % 3 == 1 and i % 5 != 0, n2 those with i % 3 == 2; n7 none
+    on_n1 = {"p1", "p4", "p7", "p13", "p16", "p19"}
+    on_n2 = {"p2", "p8", "p11", "p14", "p17"}
+
+    def pods(chosen: Any) -> set[str]:
+        return {name for _ns, name in chosen.pods}
+
+    alone = PodServer()
+    monkeypatch.setattr(api.Cluster, "pages", lambda _c, path, query=None, limit=500: alone.pages(path, query, limit))
+    plain = api.Cluster.__new__(api.Cluster)
+    assert pods(specs_on(plain, ["n1", "n7"], 500, Notes())) == on_n1
+    assert alone.asked == [f"spec.nodeName=n1,{rest}", f"spec.nodeName=n7,{rest}"]  # a plugin alone: node by node
+
     server = PodServer()
     cluster = shared(monkeypatch, server)
-
-    def names(selector: str) -> list[str]:
-        items: list[dict[str, Any]] = cluster.fold("/api/v1/pods", list, lambda acc, page: acc.extend(page), {"fieldSelector": selector})
-        return [p["metadata"]["name"] for p in items]
-
-    # by hand: n1 holds p{i} with i % 3 == 1 and i % 5 != 0; no node: i % 5 == 0; n7 none
-    on_n1 = ["p1", "p4", "p7", "p13", "p16", "p19"]
-    assert names(f"spec.nodeName=n1,{rest}") == on_n1  # the whole list is not read yet: asked
-    assert server.asked == [f"spec.nodeName=n1,{rest}"]
-    assert len(names(rest)) == 20 and server.lists == 2
-    assert names(f"spec.nodeName=n1,{rest}") == on_n1
-    assert names(f"spec.nodeName=,{rest}") == ["p0", "p5", "p10", "p15"]
-    assert names(f"spec.nodeName=n7,{rest}") == []
-    assert server.lists == 2  # answered from the list held
-    names("spec.nodeName=n1")  # another REST (none): not the list held, so asked
-    assert server.lists == 3 and server.asked[-1] == "spec.nodeName=n1"
-    # cadvisor's specs_on asks node by node, for any number of nodes, where the lists are held
-    assert cluster.node_lists_in_memory and not api.Cluster.node_lists_in_memory
+    monkeypatch.setattr(api.Cluster, "pages", lambda _c, path, query=None, limit=500: server.pages(path, query, limit))
+    assert len(cluster.fold("/api/v1/pods", list, lambda acc, page: acc.extend(page), {"fieldSelector": rest})) == 20
+    assert pods(specs_on(cluster, ["n1", "n7"], 500, Notes())) == on_n1
+    assert pods(specs_on(cluster, ["n1", "n2"], 500, Notes())) == on_n1 | on_n2
+    assert server.asked == [rest]  # the list held, walked
+    assert cluster.whole_lists_held and not api.Cluster.whole_lists_held
 
 
 def test_a_get_asked_at_once_is_sent_once_and_a_passing_failure_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:

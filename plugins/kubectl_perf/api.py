@@ -269,9 +269,9 @@ def _logged_errors() -> Iterator[list[str]]:
 class Cluster:
     """An authenticated connection to one API server."""
 
-    # Whether a pod list narrowed to one node (fieldSelector spec.nodeName) is answered from memory
-    # rather than asked of the server: the report's SharedCluster holds the whole list (report/shared.py).
-    node_lists_in_memory = False
+    # Whether a list read again is answered from memory rather than asked of the server: the report's
+    # SharedCluster holds each list it read (report/shared.py).
+    whole_lists_held = False
 
     def __init__(self, conn: Connection) -> None:
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"

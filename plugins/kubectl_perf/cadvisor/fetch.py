@@ -272,15 +272,16 @@ def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) 
     """Requests and limits of the pods on these nodes that are not finished (as capacity counts
     them: a pending pod bound to a node holds its memory too), and what they commit per node.
     Pages are folded as they come: a cluster's pods are never held whole. Not allowed: a note, None.
-    A few nodes are asked for one by one (the API server's watch cache indexes pods by node), as are
-    any number when the cluster holds the whole list already (the report's): no walk of every pod."""
+    A few nodes are asked for one by one (the API server's watch cache indexes pods by node), unless
+    the cluster holds the whole list already (the report's): a walk of it in memory costs less than
+    keeping it indexed by node as it is read (28,000 pods: 10 ms against 45)."""
     acc = Chosen()
     try:
-        if len(names) <= 4 or cluster.node_lists_in_memory:
+        if len(names) <= 4 and not cluster.whole_lists_held:
             for name in names:
                 query = {"fieldSelector": f"spec.nodeName={name},{RUNNING_PODS}"}
                 cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)
-        else:  # one list for all; only the pods on these nodes are folded (the report scrapes a few of many)
+        else:  # one list for all (or the one held); only the pods on these nodes are folded
             wanted = set(names)
 
             def add(into: Chosen, items: list[dict[str, Any]]) -> None:

@@ -31,21 +31,15 @@ E = TypeVar("E", bound=BaseException)
 
 
 class Listing:
-    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page.
-    A list of pods is indexed by node as it arrives too (by_node): the cAdvisor section's lists of
-    the pods on a few nodes are answered from it after the list, without a walk of every pod then."""
+    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page."""
 
-    def __init__(self, by_node: bool = False) -> None:
+    def __init__(self) -> None:
         self.pages: list[dict[str, Any]] = []
-        self.by_node: dict[str, list[dict[str, Any]]] | None = {} if by_node else None
         self.done = False
         self.error: BaseException | None = None
         self._changed = threading.Condition()
 
     def add(self, page: dict[str, Any]) -> None:
-        if self.by_node is not None:
-            for item in page.get("items") or ():
-                self.by_node.setdefault((item.get("spec") or {}).get("nodeName") or "", []).append(item)
         with self._changed:
             self.pages.append(page)
             self._changed.notify_all()
@@ -80,7 +74,7 @@ class SharedCluster(Cluster):
     """A Cluster whose lists and plain GETs are read once per run (see the module's docstring).
     It takes over a connected Cluster's transport rather than connecting again."""
 
-    node_lists_in_memory = True  # a list narrowed to one node is answered from the whole list held (_on_node)
+    whole_lists_held = True  # a list read again is answered from memory (cadvisor's specs_on walks it)
 
     def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
@@ -93,16 +87,12 @@ class SharedCluster(Cluster):
 
     def pages(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> Iterator[dict[str, Any]]:
         key = _key(path, query, limit)
-        narrowed = self._on_node(path, query, limit)
-        if narrowed is not None:
-            yield from narrowed
-            return
         with self._lock:
             failed = self._failed.get(key)
             listing = self._lists.get(key)
             reader = failed is None and listing is None
             if reader:
-                listing = self._lists[key] = Listing(by_node=path.endswith("/pods"))
+                listing = self._lists[key] = Listing()
         if failed is not None:  # a refusal (403) is the same answer for every section: asked once
             raise copy.copy(failed)
         assert listing is not None
@@ -141,19 +131,6 @@ class SharedCluster(Cluster):
                 slot.set_result(Failed(kept(err)))
                 raise
         return _answer(slot.result())
-
-    def _on_node(self, path: str, query: dict[str, Any] | None, limit: int) -> list[dict[str, Any]] | None:
-        """A list narrowed to one node (cadvisor lists pods per node: fieldSelector spec.nodeName=N,REST)
-        answered from a list of REST already read, as the API server would answer it: the items whose
-        spec.nodeName is N (Listing.by_node)."""
-        selector = str((query or {}).get("fieldSelector") or "")
-        first, _, rest = selector.partition(",")
-        if not first.startswith("spec.nodeName=") or "!" in first:
-            return None
-        whole = self._lists.get(_key(path, {**(query or {}), "fieldSelector": rest or None}, limit))
-        if whole is None or not whole.done or whole.error is not None or whole.by_node is None:
-            return None
-        return [{"items": whole.by_node.get(first.removeprefix("spec.nodeName="), [])}]
 
     def get(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         """One GET per path and query for the run; a section asking while another's is under way waits for
