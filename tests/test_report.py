@@ -426,6 +426,17 @@ def test_cadvisor_nodes_takes_a_count_or_all(fixture_cluster: Sim) -> None:
         assert run.returncode == 2 and run.stderr.startswith("error: ") and "--cadvisor-nodes" in run.stderr, run.stderr
 
 
+def test_cadvisor_flags_without_the_cadvisor_section_are_said_to_do_nothing(fixture_cluster: Sim) -> None:
+    kc = fixture_cluster.kubeconfig
+    asked = perf(kc, "report", "-o", "json", "--sections", "capacity", "--cadvisor-nodes", "all", "--cadvisor-interval", "0")
+    assert asked.returncode == 0, asked.stderr
+    assert "note: --cadvisor-interval and --cadvisor-nodes have no effect: --sections leaves out cadvisor" in asked.stderr
+    assert list(json.loads(asked.stdout)["clusters"][0]) == ["cluster", "server", "summary", "capacity"]
+    for quiet in (("--sections", "capacity"), ("--sections", "capacity,cadvisor", "--cadvisor-nodes", "2", "--cadvisor-interval", "0")):
+        run = perf(kc, "report", "-o", "json", *quiet)
+        assert run.returncode == 0 and "no effect" not in run.stderr, run.stderr
+
+
 def test_cpu_limited_counts_containers_under_a_cpu_limit() -> None:
     from kubectl_perf.report.choice import NodeFacts, cpu_limited, rank
 

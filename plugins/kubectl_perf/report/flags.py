@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 OUTPUTS = ("html", "json")
 SECTIONS = ("capacity", "audit", "images", "cadvisor")  # in the page's order
+DEFAULT_INTERVAL = 10.0  # seconds between cAdvisor's two scrapes
+# The cAdvisor section's own flags, with their defaults: given while --sections leaves it out, they are
+# said to do nothing (a run that asks for 64 kubelets and scrapes none should not pass in silence).
+CADVISOR_FLAGS = (("--cadvisor-interval", "cadvisor_interval", DEFAULT_INTERVAL), ("--cadvisor-nodes", "cadvisor_nodes", DEFAULT_NODES))
 
 EPILOG = """\
 examples:
@@ -96,14 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--cadvisor-interval",
         type=interval,
-        default=10.0,
+        default=argparse.SUPPRESS,  # absent unless given: parse() tells given from default
         metavar="SECONDS",
-        help="seconds between cAdvisor's two scrapes (default 10); 0: one scrape, averages since each container started",
+        help=f"seconds between cAdvisor's two scrapes (default {DEFAULT_INTERVAL:g}); 0: one scrape, averages since each container started",
     )
     what.add_argument(
         "--cadvisor-nodes",
         type=node_count,
-        default=DEFAULT_NODES,
+        default=argparse.SUPPRESS,
         metavar="N|all",
         help=f"scrape N kubelets for the cAdvisor section (default {DEFAULT_NODES}): nodes in padding breach first, then "
         "those running CPU-limited containers, busiest by CPU first; all: every node",
@@ -130,6 +134,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         p.error("--out writes html pages: leave out -o json, or print the json to stdout without --out")
     if args.context and args.all_contexts:
         p.error("--context and --all-contexts cannot be used together")
+    given = [flag for flag, dest, _default in CADVISOR_FLAGS if hasattr(args, dest)]
+    for _flag, dest, default in CADVISOR_FLAGS:
+        if not hasattr(args, dest):
+            setattr(args, dest, default)
+    if given and "cadvisor" not in args.sections:
+        from ..render import note
+
+        note(f"note: {' and '.join(given)} {'has' if len(given) == 1 else 'have'} no effect: --sections leaves out cadvisor")
     return args
 
 
