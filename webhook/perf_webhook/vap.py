@@ -31,7 +31,7 @@ ACTIONS = {"enforce": ["Deny"], "warn": ["Warn"], "audit": ["Audit"]}
 # bindings are named NAME-MODE, so NAME leaves room for the longest suffix, whichever modes are used.
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 MAX_NAME = 253 - max(len(f"-{mode}") for mode in ACTIONS)
-# Where each kind keeps its pod spec (review.POD_SPEC_PATHS), as CEL.
+# Where each kind keeps its pod spec (kubectl_perf.shapes.POD_SPEC_PATHS), as CEL.
 SPEC = (
     "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec"
 )
