@@ -230,6 +230,49 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     stop_sim(started)
 
 
+CONTAINER = "spec.template.spec.containers[0]"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"resources": {"requests": ["cpu"]}}, f"{CONTAINER}.resources.requests must be an object"),
+        ({"resources": {"requests": {"cpu": [1]}}}, f"{CONTAINER}.resources.requests.cpu must be a quantity"),
+        ({"resources": {"limits": {"memory": "lots"}}}, "invalid quantity 'lots'"),
+        ({"resources": "small"}, f"{CONTAINER}.resources must be an object"),
+        ({"image": 5}, f"{CONTAINER}.image must be a string"),
+        ({"volumeMounts": [{"name": "tmp", "readOnly": "yes"}]}, f"{CONTAINER}.volumeMounts[0].readOnly must be true or false"),
+    ],
+)
+def test_a_wrongly_typed_manifest_is_bad_input_not_a_traceback(change: dict[str, Any], says: str, tmp_path: Path) -> None:
+    """What the API server would refuse to decode (a list of requests, a number for an image) stops the audit with
+    one line naming the file, the document, the object and the field, and status 2 (bad -f input), through kubectl."""
+    docs = list(yaml.safe_load_all(INGRESS.read_text()))
+    deployment = docs[14]
+    deployment["spec"]["template"]["spec"]["containers"][0].update(change)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    ran = subprocess.run([KUBECTL, "perf", "audit", "-f", str(bad)], capture_output=True, text=True, timeout=120, env=env_for(None))
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    errors = [line for line in ran.stderr.splitlines() if not line.startswith("note: ")]  # the note on the kinds left out
+    assert len(errors) == 1 and errors[0].startswith(f"error: -f {bad}#15: Deployment ingress-nginx-controller: "), ran.stderr
+    assert errors[0].endswith(says) or f": {says}:" in errors[0], errors[0]
+
+
+def test_a_manifest_of_other_shapes_than_typed_ones_is_judged(tmp_path: Path) -> None:
+    """Fields left out, and fields no check reads, are not an error: the same manifest without its containers'
+    resources (and with an unknown field) is judged as before: requests fail."""
+    docs = list(yaml.safe_load_all(INGRESS.read_text()))
+    container = docs[14]["spec"]["template"]["spec"]["containers"][0]
+    del container["resources"]
+    container["somethingNew"] = [1, 2]
+    bad = tmp_path / "fine.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    ran = perf(None, "audit", "-f", str(bad), "-o", "json")
+    found = {(r["rule"], r["result"]) for r in json.loads(ran.stdout)["results"] if (r.get("resource") or {}).get("kind") == "Deployment"}
+    assert ("requests", "fail") in found, ran.stdout[:500]
+
+
 def test_the_live_clusters_nodes_on_perf_sim(sim: Sim) -> None:
     status, doc, _ = audit(sim.kubeconfig, "-f", str(INGRESS))
     assert status == 1

@@ -15,8 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..model import pod_resources
 from ..owners import Workload
+from ..quantity import QuantityError
 from ..reports import Result
+from ..shapes import CONTAINER, POD_SPEC, POD_SPEC_PATHS, QUANTITY, BadObject, Fields, ListOf, along, conform
 from .compute import Controller, pod_template_spec
 
 Obj = Mapping[str, Any]
@@ -25,6 +28,22 @@ SUFFIXES = (".yaml", ".yml", ".json")  # what a directory is searched for, recur
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 STDIN = "-"
 STDIN_NAME = "stdin"  # how results name what came from -f -
+# What the checks read of a manifest, with its types: the rules' fields (shapes.POD_SPEC, as the webhook
+# checks them) and the audit's own (images, emptyDir volumes and their mounts). A manifest the API server
+# would refuse for a wrongly typed field is bad input (exit 2), not a traceback from inside a check.
+_AUDITED_CONTAINER = Fields(
+    {**CONTAINER.fields, "image": str, "imagePullPolicy": str, "volumeMounts": ListOf(Fields({"name": str, "readOnly": bool}))}
+)
+_AUDITED_SPEC = Fields(
+    {
+        **POD_SPEC.fields,
+        "containers": ListOf(_AUDITED_CONTAINER),
+        "initContainers": ListOf(_AUDITED_CONTAINER),
+        "ephemeralContainers": ListOf(_AUDITED_CONTAINER),
+        "volumes": ListOf(Fields({"name": str, "emptyDir": Fields({"medium": str, "sizeLimit": QUANTITY})})),
+    }
+)
+_METADATA = Fields({"metadata": Fields({"name": str, "namespace": str, "uid": str})})
 
 
 class ManifestError(Exception):
@@ -137,13 +156,27 @@ def controllers_of(manifests: Iterable[Manifest], namespace: str) -> tuple[list[
     controllers: list[Controller] = []
     where: dict[Workload, Manifest] = {}
     for m in manifests:
-        meta = m.obj.get("metadata") or {}
         kind = str(m.obj.get("kind"))
+        checked(m, kind)
+        meta = m.obj.get("metadata") or {}
         workload = Workload(kind, str(meta.get("namespace") or namespace), str(meta.get("name") or ""))
         spec = (m.obj.get("spec") or {}) if kind == "Pod" else pod_template_spec(kind, m.obj)
         controllers.append(Controller(workload, str(meta.get("uid") or ""), spec))
         where.setdefault(workload, m)
     return controllers, where
+
+
+def checked(m: Manifest, kind: str) -> None:
+    """ManifestError when the checks could not read a workload manifest: a field they read of the wrong
+    type (a list of requests, a string of containers), or a quantity that does not parse. Fields left out
+    are not an error: the checks judge what is there."""
+    try:
+        conform(m.obj, _METADATA, "")
+        conform(m.obj, along(POD_SPEC_PATHS[kind], _AUDITED_SPEC), "")
+        pod_resources(pod_template_spec(kind, m.obj) if kind != "Pod" else m.obj.get("spec") or {})
+    except (BadObject, QuantityError) as err:
+        name = (m.obj.get("metadata") or {}).get("name") if isinstance(m.obj.get("metadata"), Mapping) else None
+        raise ManifestError(f"-f {m.source}: {kind} {name or '(no name)'}: {str(err).removeprefix('.')}") from None
 
 
 def with_sources(results: Iterable[Result], where: Mapping[Workload, Manifest]) -> list[Result]:
