@@ -131,6 +131,24 @@ def test_pods_file_as_yaml_gives_specs_and_the_node(tmp_path: Path) -> None:
     assert ran.returncode == 2 and "neither JSON nor YAML" in ran.stderr and "Traceback" not in ran.stderr
 
 
+def test_a_pods_file_edited_wrong_is_one_line_and_status_2(tmp_path: Path) -> None:
+    """A pods file no API server decoded: a list of requests, or a quantity that does not parse, names the pod
+    and the field (it said "unexpected data from the cluster", exit 1, before)."""
+    listed = yaml.safe_load(K135_PODS.read_text())
+    pod = next(p for p in listed["items"] if p["metadata"]["name"] == PI[0])  # compute-pi-digits is its first container
+    where = f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    for wrong, says in (
+        (["cpu"], "spec.containers[0].resources.requests must be an object"),
+        ({"cpu": "forty"}, "invalid quantity 'forty'"),
+    ):
+        pod["spec"]["containers"][0]["resources"]["requests"] = wrong
+        bad = tmp_path / "pods.yaml"
+        bad.write_text(yaml.safe_dump(listed))
+        ran = cadvisor("--summary", "--once", "-f", str(K135), "--pods-file", str(bad))
+        assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+        assert ran.stderr.startswith(f"error: --pods-file {bad}: {where}: {says}"), ran.stderr
+
+
 def test_no_cpu_request_from_cgroup_v2_shares() -> None:
     # coredns requests 100m (k8s-1.35-pods.yaml); on this cgroup v2 node container_spec_cpu_shares
     # says 421 (weight 17 converted back), which read as shares/1024 would be 411m

@@ -196,3 +196,21 @@ def along(path: tuple[str, ...], inner: Shape) -> Fields:
         shape = Fields({key: shape})
     assert isinstance(shape, Fields)
     return shape
+
+
+def problem(obj: Any, kind: str, shape: Fields = POD_SPEC) -> str:
+    """What makes an object from a file (a manifest, a saved pod list: nothing an API server has decoded)
+    unreadable, in one line, or "" for none: a field `shape` names of the wrong type at the kind's pod
+    spec, or a quantity of its resources that does not parse. Fields left out or unknown are fine."""
+    from .model import pod_resources
+    from .quantity import QuantityError
+
+    try:
+        conform(obj, along(POD_SPEC_PATHS[kind], shape), "")
+        spec: Any = obj
+        for key in POD_SPEC_PATHS[kind]:
+            spec = spec.get(key) or {}
+        pod_resources(spec)
+    except (BadObject, QuantityError) as err:
+        return str(err).removeprefix(".")
+    return ""

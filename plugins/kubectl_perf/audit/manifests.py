@@ -15,11 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..model import pod_resources
 from ..owners import Workload
-from ..quantity import QuantityError
 from ..reports import Result
-from ..shapes import CONTAINER, POD_SPEC, POD_SPEC_PATHS, QUANTITY, BadObject, Fields, ListOf, along, conform
+from ..shapes import CONTAINER, POD_SPEC, QUANTITY, BadObject, Fields, ListOf, conform, problem
 from .compute import Controller, pod_template_spec
 
 Obj = Mapping[str, Any]
@@ -167,16 +165,17 @@ def controllers_of(manifests: Iterable[Manifest], namespace: str) -> tuple[list[
 
 
 def checked(m: Manifest, kind: str) -> None:
-    """ManifestError when the checks could not read a workload manifest: a field they read of the wrong
-    type (a list of requests, a string of containers), or a quantity that does not parse. Fields left out
-    are not an error: the checks judge what is there."""
+    """ManifestError when the checks could not read a workload manifest (shapes.problem, with the fields the
+    audit's own checks read too)."""
+    meta = m.obj.get("metadata")
     try:
         conform(m.obj, _METADATA, "")
-        conform(m.obj, along(POD_SPEC_PATHS[kind], _AUDITED_SPEC), "")
-        pod_resources(pod_template_spec(kind, m.obj) if kind != "Pod" else m.obj.get("spec") or {})
-    except (BadObject, QuantityError) as err:
-        name = (m.obj.get("metadata") or {}).get("name") if isinstance(m.obj.get("metadata"), Mapping) else None
-        raise ManifestError(f"-f {m.source}: {kind} {name or '(no name)'}: {str(err).removeprefix('.')}") from None
+        wrong = problem(m.obj, kind, _AUDITED_SPEC)
+    except BadObject as err:
+        wrong = str(err).removeprefix(".")
+    if wrong:
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        raise ManifestError(f"-f {m.source}: {kind} {name or '(no name)'}: {wrong}")
 
 
 def with_sources(results: Iterable[Result], where: Mapping[Workload, Manifest]) -> list[Result]:

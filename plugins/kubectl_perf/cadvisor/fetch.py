@@ -21,6 +21,7 @@ from ..api import ApiError, path_for
 from ..kubelet import NODE_TIMEOUT, Forbidden, node_error, proxy_path
 from ..promtext import Parser
 from ..running_pods import RUNNING_PODS
+from ..shapes import problem
 from .compute import (
     CADVISOR_METRICS,
     RESOURCE_METRICS,
@@ -311,6 +312,11 @@ def read_pods_file(path: str) -> list[dict[str, Any]]:
     items = doc.get("items") if isinstance(doc, dict) and "items" in doc else [doc]
     if not isinstance(items, list) or not all(isinstance(i, dict) and "metadata" in i for i in items):
         raise InputError(f"--pods-file {path}: expected `kubectl get pods -o json` (or -o yaml) output")
+    for pod in items:  # edited by hand, or by a script: no API server has decoded it
+        wrong = problem(pod, "Pod")
+        if wrong:
+            meta = pod["metadata"] if isinstance(pod["metadata"], dict) else {}
+            raise InputError(f"--pods-file {path}: pod {meta.get('namespace') or ''}/{meta.get('name') or '(no name)'}: {wrong}")
     return items
 
 
