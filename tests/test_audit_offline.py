@@ -259,6 +259,28 @@ def test_a_wrongly_typed_manifest_is_bad_input_not_a_traceback(change: dict[str,
     assert errors[0].endswith(says) or f": {says}:" in errors[0], errors[0]
 
 
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda n: n["status"]["allocatable"].update(memory="lots"), "invalid quantity 'lots'"),
+        (lambda n: n["status"].update(allocatable=["memory"]), "status.allocatable must be an object"),
+        (lambda n: n.update(status="Ready"), "status must be an object"),
+        (lambda n: n["metadata"]["labels"].update(gpu=True), "metadata.labels.gpu must be a string"),
+    ],
+)
+def test_a_nodes_file_edited_wrong_is_bad_input(edit: Any, says: str, tmp_path: Path) -> None:
+    """--nodes-file is `kubectl get nodes -o json` output, maybe edited: a wrongly typed field the checks read
+    names the node and the field, exit 2 (it said "unexpected data from the cluster", exit 3, or raised)."""
+    listed = json.loads(NODES.read_text())
+    edit(listed["items"][0])
+    bad = tmp_path / "nodes.json"
+    bad.write_text(json.dumps(listed))
+    ran = perf(None, "audit", "-f", str(INGRESS), "--nodes-file", str(bad))
+    first = listed["items"][0]["metadata"]["name"]
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    assert f"error: --nodes-file {bad}: node {first}: {says}" in ran.stderr, ran.stderr
+
+
 def test_a_manifest_of_other_shapes_than_typed_ones_is_judged(tmp_path: Path) -> None:
     """Fields left out, and fields no check reads, are not an error: the same manifest without its containers'
     resources (and with an unknown field) is judged as before: requests fail."""

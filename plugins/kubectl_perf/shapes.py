@@ -214,3 +214,37 @@ def problem(obj: Any, kind: str, shape: Fields = POD_SPEC) -> str:
     except (BadObject, QuantityError) as err:
         return str(err).removeprefix(".")
     return ""
+
+
+# What the suite reads of a node object (padding views, pools, image listings, runtime and kernel),
+# with its types: a nodes file (`kubectl get nodes -o json`, maybe edited) is held to it.
+NODE = Fields(
+    {
+        "metadata": Fields({"name": str, "uid": str, "labels": MapOf(str)}),
+        "spec": Fields({"unschedulable": bool, "taints": ListOf(Fields({"key": str, "value": str, "effect": str}))}),
+        "status": Fields(
+            {
+                "allocatable": MapOf(QUANTITY),
+                "capacity": MapOf(QUANTITY),
+                "images": ListOf(Fields({"names": ListOf(str), "sizeBytes": int})),
+                "nodeInfo": Fields({"containerRuntimeVersion": str, "kernelVersion": str, "architecture": str, "operatingSystem": str}),
+            }
+        ),
+    }
+)
+
+
+def node_problem(node: Any) -> str:
+    """shapes.problem for a node from a file: a field the suite reads of the wrong type, or an allocatable
+    or capacity quantity that does not parse; "" for none."""
+    from .model import parse_resource_list
+    from .quantity import QuantityError
+
+    try:
+        conform(node, NODE, "")
+        status = node.get("status") or {}
+        for field in ("allocatable", "capacity"):
+            parse_resource_list(status.get(field))
+    except (BadObject, QuantityError) as err:
+        return str(err).removeprefix(".")
+    return ""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..owners import Workload
 from ..reports import Result
-from ..shapes import CONTAINER, POD_SPEC, QUANTITY, BadObject, Fields, ListOf, conform, problem
+from ..shapes import CONTAINER, POD_SPEC, QUANTITY, BadObject, Fields, ListOf, conform, node_problem, problem
 from .compute import Controller, pod_template_spec
 
 Obj = Mapping[str, Any]
@@ -143,6 +143,11 @@ def read_nodes(path: str) -> list[dict[str, Any]]:
         items.extend(listed if isinstance(listed, list) else [d])
     if not items or not all(isinstance(i, dict) and i.get("kind", "Node") == "Node" and "metadata" in i for i in items):
         raise ManifestError(f"--nodes-file {path}: expected `kubectl get nodes -o json` (or -o yaml) output")
+    for node in items:
+        wrong = node_problem(node)
+        if wrong:
+            name = node["metadata"].get("name") if isinstance(node["metadata"], dict) else None
+            raise ManifestError(f"--nodes-file {path}: node {name or '(no name)'}: {wrong}")
     return items
 
 
