@@ -300,7 +300,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     for repositories under shop/ (and records what it was asked)."""
     import datetime
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
     from urllib.parse import parse_qs, urlsplit
 
     from cryptography import x509
@@ -308,6 +308,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     from cryptography.x509.oid import NameOID
+    from perf_sim.server import QuietServer
 
     tmp = tmp_path_factory.mktemp("registry-token")
     key = ec.generate_private_key(ec.SECP256R1())
@@ -364,7 +365,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
         def log_message(self, *args: Any) -> None:
             pass
 
-    service = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+    service = QuietServer(("127.0.0.1", 0), TokenService)  # a client gone is no traceback
     threading.Thread(target=service.serve_forever, daemon=True).start()
     port = free_port()
     config = {

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from kubectl_perf.plain_http import Pool
+from perf_sim.server import QuietServer
 
 BODY = b"line one\nline two\n" * 5000  # past one read1 piece, so the stream loops
 
 
-class Counting(ThreadingHTTPServer):
-    daemon_threads = True
+class Counting(QuietServer):  # a client closing a kept-alive connection is no traceback
     connections = 0
 
     def process_request(self, request, client_address):  # type: ignore[no-untyped-def]

@@ -269,6 +269,8 @@ def tls_server(certs: dict[str, Path]) -> Any:
     import http.server
     import ssl
 
+    from perf_sim.server import QuietServer
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = b'{"ok": true}'
@@ -281,7 +283,7 @@ def tls_server(certs: dict[str, Path]) -> Any:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietServer(("127.0.0.1", 0), Handler)  # a client's torn-down TLS is no traceback
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs["server"], certs["server-key"])
     ctx.load_verify_locations(certs["ca"])

@@ -664,10 +664,11 @@ class Handler(BaseHTTPRequestHandler):
         raise not_found("pods", name, "metrics.k8s.io")
 
 
-class Server(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that prints nothing for a client gone mid-request (the tests' small servers
+    use it too)."""
+
     daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone mid-request (reset, closed, its TLS torn down) is not the server's error: the API
@@ -676,3 +677,8 @@ class Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+
+class Server(QuietServer):
+    allow_reuse_address = True
+    request_queue_size = 128
