@@ -147,19 +147,27 @@ PodResources = Callable[[Obj], tuple[Resources, Resources]]  # pod_resources, or
 
 class RememberedResources:
     """pod_resources once per pod spec object. The report's capacity and audit sections fold the same
-    decoded pods (report/shared.py holds them for the run) and each worked out every pod's effective
-    requests and limits again. Keyed by the object (its id, with the object kept: a freed object's id can
-    be another's); the dicts are shared between callers, which only read them."""
+    decoded pods (report/shared.py) and each worked out every pod's effective requests and limits again.
+    Keyed by the object (its id, with the object kept: a freed object's id can be another's); the dicts
+    are shared between callers, which only read them. `uses`: how many callers ask for each spec (the
+    sections that share it): an entry is let go at its last use, so the list can be let go page by page
+    (Listing); None keeps every entry."""
 
-    def __init__(self) -> None:
-        self._known: dict[int, tuple[Obj, tuple[Resources, Resources]]] = {}
+    def __init__(self, uses: int | None = None) -> None:
+        self._known: dict[int, list[Any]] = {}  # id -> [spec, answer, times asked]
+        self._uses = uses
 
     def __call__(self, spec: Obj) -> tuple[Resources, Resources]:
         known = self._known.get(id(spec))
         if known is not None and known[0] is spec:
-            return known[1]
+            known[2] += 1
+            if self._uses is not None and known[2] >= self._uses:
+                self._known.pop(id(spec), None)  # another thread may have let it go
+            value: tuple[Resources, Resources] = known[1]
+            return value
         value = pod_resources(spec)
-        self._known[id(spec)] = (spec, value)  # two threads may both work one out: the same answer
+        if self._uses is None or self._uses > 1:
+            self._known[id(spec)] = [spec, value, 1]  # two threads may both work one out: the same answer
         return value
 
 
