@@ -163,10 +163,3 @@ def test_remembered_resources_are_pod_resources_once_per_spec_object(monkeypatch
     twin = {**spec}  # equal, but another object: worked out afresh (an id alone could be a freed object's)
     assert remembered(spec) == remembered(spec) == remembered(twin) == expected
     assert calls == [id(spec), id(twin)]
-    # uses: the sections that share it; an entry is let go (and the spec with it) at its last use
-    calls.clear()
-    for_two = model.RememberedResources(uses=2)
-    assert for_two(spec) == for_two(spec) == expected and calls == [id(spec)]
-    assert for_two(spec) == expected and calls == [id(spec), id(spec)]  # a third ask: worked out again
-    alone = model.RememberedResources(uses=1)  # one section: nothing to share, nothing kept
-    assert alone(spec) == alone(spec) == expected and calls == [id(spec)] * 4

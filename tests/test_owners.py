@@ -98,10 +98,3 @@ def test_remembered_workloads_are_workload_of_once_per_metadata_object(monkeypat
     expected = Workload("Deployment", "shop", "web")  # by the owner index, not guessed
     assert remembered(pod, index) == remembered(pod, index) == remembered(twin, index) == expected
     assert calls == [id(pod), id(twin)]
-    # uses: an entry is let go (and the metadata with it) at its last use; one user keeps nothing
-    calls.clear()
-    for_two = owners.RememberedWorkloads(uses=2)
-    assert for_two(pod, index) == for_two(pod, index) == expected and calls == [id(pod)]
-    assert for_two(pod, index) == expected and calls == [id(pod), id(pod)]
-    alone = owners.RememberedWorkloads(uses=1)
-    assert alone(pod, index) == alone(pod, index) == expected and calls == [id(pod)] * 4

@@ -80,68 +80,6 @@ def test_a_reader_that_stops_hands_its_followers_a_fresh_list(monkeypatch: pytes
     assert got == [50] and server.lists == 2  # Expired: consume listed again, the follower as the reader
 
 
-def folded_at_once(cluster: SharedCluster, consumers: int) -> list[list[int]]:
-    """What each of `consumers` sections, reading the list at once, folded of it."""
-    got: list[list[int]] = []
-    threads = [
-        threading.Thread(
-            target=lambda: got.append(cluster.fold("/api/v1/pods", list, lambda acc, items: acc.extend(i["n"] for i in items)))
-        )
-        for _ in range(consumers)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    return got
-
-
-def test_announced_readers_let_each_page_go_once_all_have_passed_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The report announces who reads the pods whole (expect): a page is let go once all of them moved past
-    it, so the list is never held whole; each still folds every item, from one request."""
-    server = Server()
-    cluster = shared(monkeypatch, server)
-    cluster.expect("/api/v1/pods", None, 500, 3)
-    every = list(range(50))
-    assert folded_at_once(cluster, 3) == [every] * 3 and server.lists == 1
-    listing = cluster._lists[("/api/v1/pods", (), 500)]
-    assert listing.released and listing.pages == [None] * 5
-    # a reader nobody announced, after pages were let go: the list again from the server, whole
-    assert count(cluster) == 50 and server.lists == 2
-    assert cluster.lets_go("/api/v1/pods", None, 500) and not cluster.lets_go("/api/v1/nodes")
-
-
-def test_more_readers_than_announced_keep_every_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    # four come where two were announced, before anything was let go: nothing is, each folds every item
-    server = Server()
-    cluster = shared(monkeypatch, server)
-    cluster.expect("/api/v1/pods", None, 500, 2)
-    assert folded_at_once(cluster, 4) == [list(range(50))] * 4 and server.lists == 1
-    listing = cluster._lists[("/api/v1/pods", (), 500)]
-    assert not listing.released and None not in listing.pages
-
-
-def test_a_reader_that_stops_keeps_the_pages_it_did_not_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    # one of two announced readers stops after its first page (its section failed): the other folds every
-    # item; the page both passed is let go, those the stopped one never passed stay (held, as before)
-    server = Server()
-    cluster = shared(monkeypatch, server)
-    cluster.expect("/api/v1/pods", None, 500, 2)
-    got: list[int] = []
-    whole = threading.Thread(target=lambda: got.append(count(cluster)))
-    whole.start()
-    while ("/api/v1/pods", (), 500) not in cluster._lists:
-        time.sleep(0.005)
-    stopped = cluster.pages("/api/v1/pods")
-    next(stopped)
-    next(stopped)  # done with the first page, on the second
-    whole.join(10)
-    stopped.close()
-    listing = cluster._lists[("/api/v1/pods", (), 500)]
-    assert got == [50] and server.lists == 1
-    assert listing.pages[0] is None and all(p is not None for p in listing.pages[1:])
-
-
 def test_a_kubelet_sample_is_taken_once_for_the_sections_that_ask_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """capacity and audit both fall back to the kubelets without metrics-server: one 15 s sample, not two."""
     cluster = shared(monkeypatch, Server())
@@ -212,15 +150,6 @@ def test_cadvisor_walks_the_pod_list_held_rather_than_asking_node_by_node(monkey
     assert pods(specs_on(cluster, ["n1", "n2"], 500, Notes())) == on_n1 | on_n2
     assert server.asked == [rest]  # the list held, walked
     assert cluster.whole_lists_held and not api.Cluster.whole_lists_held
-
-    # a report that lets the list go page by page (announced readers): the nodes' pods asked node by node
-    letting_go = PodServer()
-    cluster = shared(monkeypatch, letting_go)
-    monkeypatch.setattr(api.Cluster, "pages", lambda _c, path, query=None, limit=500: letting_go.pages(path, query, limit))
-    cluster.expect("/api/v1/pods", {"fieldSelector": rest}, 500, 1)
-    assert len(cluster.fold("/api/v1/pods", list, lambda acc, page: acc.extend(page), {"fieldSelector": rest})) == 20
-    assert pods(specs_on(cluster, ["n1", "n2"], 500, Notes())) == on_n1 | on_n2
-    assert letting_go.asked == [rest, f"spec.nodeName=n1,{rest}", f"spec.nodeName=n2,{rest}"]
 
 
 def test_a_get_asked_at_once_is_sent_once_and_a_passing_failure_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:

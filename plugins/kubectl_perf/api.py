@@ -270,12 +270,8 @@ class Cluster:
     """An authenticated connection to one API server."""
 
     # Whether a list read again is answered from memory rather than asked of the server: the report's
-    # SharedCluster holds each list it read (report/shared.py), unless it lets it go page by page (lets_go).
+    # SharedCluster holds each list it read (report/shared.py).
     whole_lists_held = False
-
-    def lets_go(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> bool:
-        """Whether this list is let go page by page as it is read (report/shared.py); a plain cluster holds none."""
-        return False
 
     def __init__(self, conn: Connection) -> None:
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"

@@ -147,27 +147,19 @@ PodResources = Callable[[Obj], tuple[Resources, Resources]]  # pod_resources, or
 
 class RememberedResources:
     """pod_resources once per pod spec object. The report's capacity and audit sections fold the same
-    decoded pods (report/shared.py) and each worked out every pod's effective requests and limits again.
-    Keyed by the object (its id, with the object kept: a freed object's id can be another's); the dicts
-    are shared between callers, which only read them. `uses`: how many callers ask for each spec (the
-    sections that share it): an entry is let go at its last use, so the list can be let go page by page
-    (Listing); None keeps every entry."""
+    decoded pods (report/shared.py holds them for the run) and each worked out every pod's effective
+    requests and limits again. Keyed by the object (its id, with the object kept: a freed object's id can
+    be another's); the dicts are shared between callers, which only read them."""
 
-    def __init__(self, uses: int | None = None) -> None:
-        self._known: dict[int, list[Any]] = {}  # id -> [spec, answer, times asked]
-        self._uses = uses
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Obj, tuple[Resources, Resources]]] = {}
 
     def __call__(self, spec: Obj) -> tuple[Resources, Resources]:
         known = self._known.get(id(spec))
         if known is not None and known[0] is spec:
-            known[2] += 1
-            if self._uses is not None and known[2] >= self._uses:
-                self._known.pop(id(spec), None)  # another thread may have let it go
-            value: tuple[Resources, Resources] = known[1]
-            return value
+            return known[1]
         value = pod_resources(spec)
-        if self._uses is None or self._uses > 1:
-            self._known[id(spec)] = [spec, value, 1]  # two threads may both work one out: the same answer
+        self._known[id(spec)] = (spec, value)  # two threads may both work one out: the same answer
         return value
 
 

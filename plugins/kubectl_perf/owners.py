@@ -101,24 +101,18 @@ WorkloadOf = Callable[[Mapping[str, Any], "Owners | None"], Workload]  # workloa
 
 class RememberedWorkloads:
     """workload_of once per pod metadata object. The report's audit and images sections fold the same
-    decoded pods (report/shared.py) and each resolved every pod's workload again. Both resolve with an
-    owner index of every ReplicaSet and Job in the cluster, read from the one shared list, so the answer
-    does not depend on whose index asks first. Keyed by the object (its id, with the object kept: a freed
-    object's id can be another's). `uses`: as RememberedResources' (an entry is let go at its last use)."""
+    decoded pods (report/shared.py holds them for the run) and each resolved every pod's workload again.
+    Both resolve with an owner index of every ReplicaSet and Job in the cluster, read from the one
+    shared list, so the answer does not depend on whose index asks first. Keyed by the object (its id,
+    with the object kept: a freed object's id can be another's)."""
 
-    def __init__(self, uses: int | None = None) -> None:
-        self._known: dict[int, list[Any]] = {}  # id -> [metadata, workload, times asked]
-        self._uses = uses
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Mapping[str, Any], Workload]] = {}
 
     def __call__(self, metadata: Mapping[str, Any], owners: Owners | None = None) -> Workload:
         known = self._known.get(id(metadata))
         if known is not None and known[0] is metadata:
-            known[2] += 1
-            if self._uses is not None and known[2] >= self._uses:
-                self._known.pop(id(metadata), None)  # another thread may have let it go
-            found: Workload = known[1]
-            return found
+            return known[1]
         value = workload_of(metadata, owners)
-        if self._uses is None or self._uses > 1:
-            self._known[id(metadata)] = [metadata, value, 1]  # two threads may both resolve one: the same answer
+        self._known[id(metadata)] = (metadata, value)  # two threads may both resolve one: the same answer
         return value

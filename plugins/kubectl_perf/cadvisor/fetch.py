@@ -269,24 +269,16 @@ def nodes_to_read(cluster: Any, plan: LiveNodes, chosen: Chosen | None, objects:
     return dict(nodes)
 
 
-# Nodes whose pods the cAdvisor section asks one by one when the report has let its list go: the
-# report's default 16 are 16 small answers from the API server's index of pods by node; past this
-# many (--cadvisor-nodes all) one list of every pod again is fewer requests.
-NODE_BY_NODE = 64
-
-
 def specs_on(cluster: Any, names: Sequence[str], chunk_size: int, notes: Notes) -> Chosen | None:
     """Requests and limits of the pods on these nodes that are not finished (as capacity counts
     them: a pending pod bound to a node holds its memory too), and what they commit per node.
     Pages are folded as they come: a cluster's pods are never held whole. Not allowed: a note, None.
     A few nodes are asked for one by one (the API server's watch cache indexes pods by node), unless
     the cluster holds the whole list already (the report's): a walk of it in memory costs less than
-    keeping it indexed by node as it is read (28,000 pods: 10 ms against 45). Where the report lets its
-    list go page by page, up to NODE_BY_NODE nodes are asked one by one rather than the whole list again."""
+    keeping it indexed by node as it is read (28,000 pods: 10 ms against 45)."""
     acc = Chosen()
     try:
-        let_go = cluster.lets_go("/api/v1/pods", {"fieldSelector": RUNNING_PODS}, chunk_size)
-        if (let_go and len(names) <= NODE_BY_NODE) or (len(names) <= 4 and not cluster.whole_lists_held):
+        if len(names) <= 4 and not cluster.whole_lists_held:
             for name in names:
                 query = {"fieldSelector": f"spec.nodeName={name},{RUNNING_PODS}"}
                 cluster.fold("/api/v1/pods", lambda: acc, Chosen.add, query, limit=chunk_size)

@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # What the last run of one cluster read and made, held past run(): freeing a cluster's decoded lists and
-# the sections' state took 0.2 s after the report was written when the pod list was held whole (300 MB of
-# small objects); the process's end reclaims them (frozen: read_cluster). One run's
+# the sections' state (at 1,000 nodes x 30 pods, 300 MB of small objects) took 0.2 s after the report was
+# written, a tenth of the run; the process's end reclaims them for nothing (frozen: read_cluster). One run's
 # at a time: a second run in one process (the tests) frees the first's. Several clusters are not held: each
 # one's read is freed as it ends, while the others are read.
 _HELD: list[object] = []
@@ -47,7 +47,7 @@ def read_cluster(options: ReportOptions, name: str, held: list[object] | None = 
     `held`: where the shared reads are put to outlive the call (_HELD), else they are freed on return.
 
     The cyclic collector is off for the read, and what it made is frozen at its end (gc.freeze): the
-    decoded lists kept and the sections' state (every workload, image and node) live
+    decoded lists and the sections' state (every workload, image and node, each pod's requests) live
     until the page is written and hold no cycles to find, yet the collections that allocation set off
     walked them again and again (at 1,000 nodes x 30 pods, 0.35 s of the report's 2.2 s of CPU, measured
     per thread). A cycle made meanwhile (an exception's traceback) is freed with the process."""
@@ -69,7 +69,6 @@ def _read_cluster(options: ReportOptions, name: str) -> tuple[ClusterPage, Share
     from ..cadvisor.flags import LiveNodes
     from ..model import RememberedResources
     from ..owners import RememberedWorkloads
-    from ..running_pods import RUNNING_PODS
     from . import sections
     from .compute import figures
     from .early import EarlyScrapes, scrape_likely
@@ -81,19 +80,11 @@ def _read_cluster(options: ReportOptions, name: str) -> tuple[ClusterPage, Share
     from concurrent.futures import ThreadPoolExecutor
 
     made: dict[str, sections.Section] = {}
+    resources = RememberedResources()  # each pod's effective requests and limits, for capacity and audit alike
+    workloads = RememberedWorkloads()  # each pod's workload, for audit and images alike
     wanted = [s for s in sections.SECTIONS if s in options.sections]
-    # each pod's effective requests and limits, for capacity and audit alike; its workload, for audit and images
-    resources = RememberedResources(uses=("capacity" in wanted) + ("audit" in wanted))
-    workloads = RememberedWorkloads(uses=("audit" in wanted) + ("images" in wanted))
     source, count = options.cadvisor.source, options.cadvisor_nodes
     choosing = "cadvisor" in wanted and count is not None and isinstance(source, LiveNodes)
-    # Who reads the running pods whole, from the start: each page is let go once they all have (shared.Listing)
-    readers = [options.capacity.chunk_size] if "capacity" in wanted else []
-    readers += [options.audit.chunk_size] if "audit" in wanted else []
-    readers += [options.images.plan.chunk_size] if "images" in wanted else []
-    readers += [source.chunk_size] if choosing and isinstance(source, LiveNodes) else []  # sections.cpu_limited_of
-    for chunk in set(readers):
-        cluster.expect("/api/v1/pods", {"fieldSelector": RUNNING_PODS}, chunk, readers.count(chunk))
     early = EarlyScrapes(cluster, options.cadvisor.endpoint) if choosing else None
     makers = {
         "capacity": lambda: sections.capacity(cluster, options.capacity, resources),

@@ -7,12 +7,10 @@ API server and keeps the decoded pages; the others get those pages back. GETs of
 that do not change within a run (metrics, /version, configmaps) are kept too; the kubelets'
 endpoints (/proxy/: cAdvisor's two scrapes) always go to the server.
 
-The pod list is not held whole: the report announces the sections that read it (expect), and each
-page is let go once they all have moved past it (Listing), so at 1,000 nodes x 30 pods the report's
-peak RSS is about 145 MB, where holding the list took 430 MB (~1.5 GB at 150,000 pods). Other lists
-(nodes, controllers) are small and kept. The report keeps the cyclic collector off while it reads a
-cluster and freezes what it kept at the end (report.read_cluster), or every allocation-triggered
-collection would walk the kept objects again.
+The cost is memory: the pod list is held whole while the sections run (a plugin alone folds it
+page by page). At 30,000 pods that is the list's decoded size, once; the report keeps the cyclic
+collector off while it reads a cluster and freezes what it kept at the end (report.read_cluster), or
+every allocation-triggered collection would walk the kept lists again.
 
 Sections may run at once (report/__init__.py runs audit and images beside capacity): a list another
 section is still reading is followed page by page as its pages arrive (a Listing), not read again,
@@ -33,46 +31,18 @@ E = TypeVar("E", bound=BaseException)
 
 
 class Listing:
-    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page.
+    """One list's decoded pages as they arrive: its reader appends, followers wait for the next page."""
 
-    With `readers` (the sections that will each read it whole, announced by SharedCluster.expect), a page
-    is let go once every one of them has moved past it: the list is then never held whole (a report of
-    150,000 pods held ~1.5 GB). A consumer past that number turns the letting go off while nothing has
-    been let go yet, and after that is told it came too late (join): it reads the list afresh."""
-
-    def __init__(self, readers: int | None = None) -> None:
-        self.pages: list[dict[str, Any] | None] = []  # None: let go, every reader has moved past it
+    def __init__(self) -> None:
+        self.pages: list[dict[str, Any]] = []
         self.done = False
         self.error: BaseException | None = None
-        self.readers = readers  # None: every page is kept
-        self.released = False  # some page was let go
-        self._joined = 0
-        self._passed: list[int] = []  # per page, the consumers that moved past it
         self._changed = threading.Condition()
-
-    def join(self) -> bool:
-        """Count a consumer in (the reader too); False when pages were let go before it came."""
-        with self._changed:
-            if self.released:
-                return False
-            self._joined += 1
-            if self.readers is not None and self._joined > self.readers:
-                self.readers = None  # more consumers than announced: keep every page for them
-            return True
 
     def add(self, page: dict[str, Any]) -> None:
         with self._changed:
             self.pages.append(page)
-            self._passed.append(0)
             self._changed.notify_all()
-
-    def passed(self, index: int) -> None:
-        """One consumer is done with page `index`."""
-        with self._changed:
-            self._passed[index] += 1
-            if self.readers is not None and self._passed[index] >= self.readers:
-                self.pages[index] = None
-                self.released = True
 
     def end(self, error: BaseException | None = None) -> None:
         with self._changed:
@@ -80,22 +50,16 @@ class Listing:
             self._changed.notify_all()
 
     def follow(self) -> Iterator[dict[str, Any]]:
-        """Every page, those to come too; the reader's error (a 403, an expired list) is the follower's.
-        Call join() first."""
+        """Every page, those to come too; the reader's error (a 403, an expired list) is the follower's."""
         seen = 0
         while True:
             with self._changed:
                 while seen == len(self.pages) and not self.done:
                     self._changed.wait()
-                page, ended, error = (self.pages[seen] if seen < len(self.pages) else None), self.done, self.error
-                more = seen < len(self.pages)
-            if more:
-                assert page is not None  # let go only once this consumer moved past it too
-                yield page
-                self.passed(seen)
-                seen += 1
-                continue
-            if ended:
+                fresh, ended, error = self.pages[seen:], self.done, self.error
+            seen += len(fresh)
+            yield from fresh
+            if ended and seen == len(self.pages):
                 if error is not None:
                     raise copy.copy(error)
                 return
@@ -110,12 +74,11 @@ class SharedCluster(Cluster):
     """A Cluster whose lists and plain GETs are read once per run (see the module's docstring).
     It takes over a connected Cluster's transport rather than connecting again."""
 
-    whole_lists_held = True  # a list read again is answered from memory, unless it is let go (lets_go)
+    whole_lists_held = True  # a list read again is answered from memory (cadvisor's specs_on walks it)
 
     def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
         self._lists: dict[tuple[Any, ...], Listing] = {}
-        self._expected: dict[tuple[Any, ...], int] = {}  # list -> readers announced (expect)
         self._gets: dict[tuple[Any, ...], Future[Any]] = {}
         self._failed: dict[tuple[Any, ...], ApiError] = {}
         self._lock = threading.Lock()
@@ -129,21 +92,17 @@ class SharedCluster(Cluster):
             listing = self._lists.get(key)
             reader = failed is None and listing is None
             if reader:
-                listing = self._lists[key] = Listing(self._expected.get(key))
+                listing = self._lists[key] = Listing()
         if failed is not None:  # a refusal (403) is the same answer for every section: asked once
             raise copy.copy(failed)
         assert listing is not None
-        if not listing.join():  # pages already let go: this consumer was not announced (expect)
-            yield from super().pages(path, query, limit)
-            return
         if not reader:
             yield from listing.follow()
             return
         try:
-            for index, page in enumerate(super().pages(path, query, limit)):
+            for page in super().pages(path, query, limit):
                 listing.add(page)
                 yield page
-                listing.passed(index)
         except BaseException as err:
             with self._lock:
                 del self._lists[key]  # not kept: a later section (or consume's relist on 410) reads it afresh
@@ -156,17 +115,6 @@ class SharedCluster(Cluster):
         with self._lock:
             self.requests += 1
         listing.end()
-
-    def expect(self, path: str, query: dict[str, Any] | None, limit: int, readers: int) -> None:
-        """`readers` consumers will each read this list whole, from its start: each page is let go once all
-        of them have moved past it (Listing). Announced before any of them reads it."""
-        with self._lock:
-            self._expected[_key(path, query, limit)] = readers
-
-    def lets_go(self, path: str, query: dict[str, Any] | None = None, limit: int = DEFAULT_CHUNK_SIZE) -> bool:
-        """Whether this list is let go page by page as its announced readers pass it (expect): another
-        reader, later, would read it again from the server."""
-        return _key(path, query, limit) in self._expected
 
     def remember(self, key: tuple[Any, ...], make: Callable[[], A]) -> A:
         """One answer per key for the run: the first caller makes it, a caller meanwhile waits for it.
