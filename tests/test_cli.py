@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+from inproc import perf
 from kubectl_perf import cli, render
 from kubectl_perf.api import ApiError
 from kubectl_perf.capacity import main as capacity_main
 from kubectl_perf.policy import Policy
 from kubectl_perf.policy_file import PolicyError
 from kubectl_perf.quantity import QuantityError
+from kubectl_perf.rightsize.flags import duration as rightsize_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("0", None), ("30", 30.0), ("5s", 5.0), ("2m", 120.0), ("1h5m", 3900.0), ("1.5s", 1.5)])
@@ -132,6 +134,36 @@ def test_seconds(text: str, value: float) -> None:
 def test_bad_seconds(text: str, message: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         cli.seconds(text)
+
+
+# Every flag that makes a plugin wait (between scrapes or samples, for a registry) or spans a time took inf
+# and 1e12: time.sleep or int() raised OverflowError, a traceback after the flags were accepted.
+WAITS = [
+    ("cadvisor", "--summary", "--all-nodes", "--interval"),
+    ("report", "--sections", "cadvisor", "--cadvisor-interval"),
+    ("capacity", "--util", "--usage-source", "kubelet", "--usage-window"),
+    ("audit", "--usage-source", "kubelet", "--usage-window"),
+    ("images", "--inspect", "--registry-timeout"),
+    ("rightsize", "--duration"),
+    ("rightsize", "--interval"),
+    ("rightsize", "--prometheus", "http://127.0.0.1:1", "--step"),
+]
+
+
+@pytest.mark.parametrize("value", ["inf", "1e12", "86401"])
+@pytest.mark.parametrize("argv", WAITS, ids=lambda a: f"{a[0]} {a[-1]}")
+def test_a_wait_past_its_bound_is_a_flag_error(argv: tuple[str, ...], value: str) -> None:
+    if argv[-1] in ("--duration", "--step") and value == "86401":
+        value = "367d"  # rightsize's spans (sampling, Prometheus history) go to a year and a day
+    result = perf(None, *argv, value)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: argument {argv[-1]}: ") and "at most" in result.stderr
+    assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+
+
+def test_the_longest_waits_are_taken() -> None:
+    assert cli.seconds("86400") == 86400.0 and cli.usage_window("86400s") == 86400.0
+    assert rightsize_duration("366d") == 366 * 86400.0
 
 
 def test_fraction_names_its_value_and_says_whether_0_is_allowed() -> None:

@@ -83,14 +83,20 @@ def count(text: str) -> int:
     return value
 
 
+# The longest a flag may ask a plugin to wait, between two scrapes or samples or for one answer: a day.
+# Longer is a slip of the keyboard, not a measurement, and from about 1e10 s (inf too) time.sleep and socket
+# timeouts raise OverflowError.
+MAX_WAIT = 86_400.0
+
+
 def seconds(text: str) -> float:
-    """A number of seconds above 0, with or without its unit: 5, 2.5s."""
+    """A number of seconds above 0 and at most MAX_WAIT, with or without its unit: 5, 2.5s."""
     try:
         value = float(text.removesuffix("s"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: use seconds, e.g. 5 or 2.5s") from None
-    if not value > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    if not 0 < value <= MAX_WAIT:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most {MAX_WAIT:g} (a day)")
     return value
 
 
@@ -234,8 +240,8 @@ def usage_window(text: str) -> float:
         value = float(text.removesuffix("s"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid --usage-window {text!r}: use seconds, e.g. 15 or 15s (0: one sample)") from None
-    if not value >= 0 or value == float("inf"):  # NaN too
-        raise argparse.ArgumentTypeError(f"--usage-window {text!r} must be 0 or more seconds")
+    if not 0 <= value <= MAX_WAIT:  # NaN too
+        raise argparse.ArgumentTypeError(f"--usage-window {text!r} must be 0 or more seconds, at most {MAX_WAIT:g} (a day)")
     return value
 
 

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..cli import Parser, add_connection_flags, add_policy_flags, connection, positive_int
+from ..cli import MAX_WAIT, Parser, add_connection_flags, add_policy_flags, connection, positive_int
 from ..contexts import add_context_lists, several
 from ..images.flags import label_key
 from .choice import DEFAULT_NODES
@@ -56,8 +56,8 @@ def interval(text: str) -> float:
         value = float(text.removesuffix("s"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}: use seconds, e.g. 10 or 0 (one scrape)") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (one scrape) or more")
+    if not 0 <= value <= MAX_WAIT:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (one scrape) or more, at most {MAX_WAIT:g} (a day)")
     return value
 
 

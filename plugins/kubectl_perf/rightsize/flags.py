@@ -55,15 +55,20 @@ unavailable under --usage-source metrics-server or forbidden to this user, or no
 kubelet readable: nodes/NODE/proxy forbidden): every workload is insufficient data, with a note."""
 
 
+# The longest span a duration flag takes: a year and a day (Prometheus keeps 15 days by default, a year is
+# long retention). Sampling sleeps --interval and counts --duration / --interval reads: inf or 1e12 overflowed.
+MAX_DURATION = 366 * 86400.0
+
+
 def duration(text: str) -> float:
-    """14d, 36h, 90m, 30s, or seconds: a span above 0, in seconds."""
+    """14d, 36h, 90m, 30s, or seconds: a span above 0 and at most 366d, in seconds."""
     units = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
     try:
         value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 14d, 12h, 30m or 45s") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"duration {text!r} must be above 0")
+    if not 0 < value <= MAX_DURATION:  # NaN too
+        raise argparse.ArgumentTypeError(f"duration {text!r} must be above 0 and at most 366d")
     return value
 
 
