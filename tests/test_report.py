@@ -229,6 +229,24 @@ def test_bad_flags_are_one_line_and_status_2(fixture_cluster: Sim) -> None:
     assert run.returncode == 2 and "invalid label key" in run.stderr and "kubectl perf report --help" in run.stderr
     run = perf(fixture_cluster.kubeconfig, "report", "--context", "perf-sim,nowhere")
     assert run.returncode == 2 and run.stderr.strip() == 'error: context "nowhere" does not exist'
+    run = perf(fixture_cluster.kubeconfig, "report", "--context", "nowhere")  # one name: one cluster, as kubectl
+    assert run.returncode == 1 and run.stderr.strip() == 'error: context "nowhere" does not exist'
+
+
+@pytest.mark.parametrize("plugin", [("capacity", "--util"), ("report", "--cadvisor-interval", "0")], ids=lambda p: p[0])
+def test_a_context_named_twice_or_with_a_stray_comma_is_that_one_context(fixture_cluster: Sim, plugin: tuple[str, ...]) -> None:
+    # these were looked up as a context named "perf-sim,perf-sim" (exit 1)
+    alone = perf(fixture_cluster.kubeconfig, *plugin, "-o", "json", "--context", "perf-sim")
+    assert alone.returncode == 0, alone.stderr
+    for given in ("perf-sim,perf-sim", "perf-sim,", " perf-sim , perf-sim "):
+        run = perf(fixture_cluster.kubeconfig, *plugin, "-o", "json", "--context", given)
+        assert run.returncode == 0 and "does not exist" not in run.stderr, (given, run.stderr)
+        # one cluster, read as one: capacity's single-cluster document (no per-row cluster), one report cluster
+        doc = json.loads(run.stdout)
+        if plugin[0] == "report":
+            assert [c["cluster"] for c in doc["clusters"]] == ["perf-sim"]
+        else:
+            assert doc.keys() == json.loads(alone.stdout).keys() and "cluster" not in doc["nodes"][0]
 
 
 # -- several clusters -------------------------------------------------------------------------

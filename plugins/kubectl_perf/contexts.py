@@ -88,12 +88,20 @@ def add_context_lists(p: argparse.ArgumentParser) -> None:
     name keeps every rule of kubectl's (the context's namespace as -n's default); options() splits it."""
     for action in p._actions:
         if action.dest == "context":
+            action.type = context_names
             action.metavar = "NAME[,NAME]"
             action.help = "the kubeconfig context to use; several, comma-separated, read each cluster (at most 4 at once)"
     group = next((g for g in p._action_groups if g.title and g.title.startswith("cluster connection")), p)
     group.add_argument(
         "--all-contexts", action="store_true", help="read every context of the kubeconfig (one unreachable cluster is a note)"
     )
+
+
+def context_names(text: str) -> str:
+    """--context as given, its names cleaned (context_list): `a,a` and `a,` are the one context a, read
+    as one cluster (they were looked up as a context named "a,a")."""
+    names = context_list(text)
+    return ",".join(names) if names else text
 
 
 def several(context: str | None, all_contexts: bool) -> tuple[str, ...] | None:
