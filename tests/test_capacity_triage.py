@@ -229,3 +229,36 @@ def test_completion_offers_the_triage_flags(triage: Sim) -> None:
     assert "breach" in complete(triage, "capacity", "--sort", "")[0]
     assert "breach" in complete(triage, "cadvisor", "--summary", "--sort", "")[0]
     assert "--only-breaching" in complete(triage, "capacity", "--only")[0]
+
+
+def test_html_top_keeps_the_first_of_the_pages_own_order(triage: Sim) -> None:
+    """Without --sort the page ranks nodes as --sort breach does; --top cut them by name before (the first two
+    by name, a-ok-low and b-breach-81, left d-breach-93 out of a page that opens on breaching nodes)."""
+    html = perf(triage, "--util", "--top", "3", "-o", "html").stdout
+    assert re.findall(r'<div class="node[^"]*" data-node="([^"]+)"', html) == BREACH_ORDER[:3]
+    assert "Breaching nodes (2 of the 3 shown)" in html
+    total = re.search(r'<tr data-node="\*" class="total">(.*?)</tr>', html)
+    assert total and "BREACH 2/6 nodes; overcommit 2/6" in total.group(1)  # the cluster row still counts all six
+    # other formats keep name order without --sort (test_top)
+    assert names(triage, "--util", "--top", "3") == ["a-ok-low", "b-breach-81", "c-over"]
+
+
+def test_cadvisor_html_top_keeps_flagged_containers_and_breaching_nodes_first(triage: Sim) -> None:
+    from inproc import perf as run
+
+    def summary(*args: str) -> str:
+        # a 1% memory threshold flags the containers with a memory limit (on c-over and f-over-low) alone
+        cmd = ("cadvisor", "--kubeconfig", str(triage.kubeconfig), "--summary", "--once", "--all-nodes", "--memory-threshold", "1%")
+        result = run(triage.kubeconfig, *cmd, *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    every = json.loads(summary("-o", "json"))
+    flagged = [c for c in every["containers"] if c["flags"]]
+    assert flagged and len(flagged) < len(every["containers"])  # the fixture has both (else this checks nothing)
+    html = summary("-o", "html", "--top", "1")
+    # the one container kept is a flagged one, and the header says what the cut left out
+    assert f"1 of {len(every['containers'])} containers shown (--top), {len(flagged)} flagged" in html
+    assert "No container is flagged" not in html and re.search(r"<h3>[^<]*: 1 flagged</h3>", html)
+    nodes = re.findall(r'<tr class="node"[^>]*><td>([^<]+)</td>', html)
+    assert nodes == ["d-breach-93"], nodes  # the node table: the first by verdict, not a-ok-low by name

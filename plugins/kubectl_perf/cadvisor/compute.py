@@ -660,6 +660,8 @@ class SummaryReport:
     pools: dict[str, str] = field(default_factory=dict)  # node name -> pool, for every node read (before --top)
     sort: str | None = None  # --sort; None: by name
     flag_counts: dict[str, int] = field(default_factory=dict)  # containers per flag (throttling...), before --top
+    containers_total: int = 0  # container rows before --top
+    flagged_total: int = 0  # of them, those with some flag
 
 
 def summary_report(
@@ -673,16 +675,19 @@ def summary_report(
     notes: Notes,
     since_start: bool = False,
     only_breaching: bool = False,
+    page: bool = False,
 ) -> SummaryReport:
     """--only-breaching keeps the nodes whose padding verdict is a breach and the containers on
-    them; --sort breach ranks the nodes by verdict and their containers follow in that order."""
+    them; --sort breach ranks the nodes by verdict and their containers follow in that order.
+    `page` (-o html) without --sort: the page's own order, nodes by verdict and flagged containers
+    first, is the one --top keeps the first of (else it kept the first by name, often none flagged)."""
     ordered_pods = sorted(pods, key=lambda x: (x[0], x[1].namespace, x[1].pod)) if pods is not None else None
     nodes = sorted(nodes, key=lambda n: n.name)
     if only_breaching:
         nodes = [n for n in nodes if n.padding_breach]
         kept = {n.name for n in nodes}
         rows = [r for r in rows if r.node in kept]
-    if sort == "breach":
+    if sort == "breach" or (page and not sort):
         nodes.sort(key=breach_order)
     elif sort:
         nodes.sort(key=NODE_SORTS[sort], reverse=True)
@@ -694,16 +699,24 @@ def summary_report(
     for r in rows:
         for flag in r.flags:
             counts[flag] = counts.get(flag, 0) + 1
-    return SummaryReport(order(rows, sort, top, rank), nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort, counts)
+    flagged = sum(1 for r in rows if r.flags)
+    shown = order(rows, sort, top, rank, flagged_first=page)
+    return SummaryReport(shown, nodes, ordered_pods, host, thresholds, notes, since_start, pools, sort, counts, len(rows), flagged)
 
 
 def order(
-    rows: list[ContainerUsage], sort: str | None, top: int | None, node_rank: Mapping[str, int] | None = None
+    rows: list[ContainerUsage],
+    sort: str | None,
+    top: int | None,
+    node_rank: Mapping[str, int] | None = None,
+    flagged_first: bool = False,
 ) -> list[ContainerUsage]:
-    """By node, namespace, pod and container; or the largest first by `sort` (breach: by their
-    node's rank, then memory against the limit); cut to `top`."""
+    """By node, namespace, pod and container (flagged ones first with `flagged_first`); or the largest
+    first by `sort` (breach: by their node's rank, then memory against the limit); cut to `top`."""
     rows = sorted(rows, key=lambda r: (r.node, r.namespace, r.pod, r.container))
-    if sort == "breach":
+    if flagged_first and not sort:
+        rows.sort(key=lambda r: not r.flags)
+    elif sort == "breach":
         ranks = node_rank or {}
         rows.sort(key=lambda r: (ranks.get(r.node, len(ranks)), -SORTS["memory"](r)))
     elif sort:

@@ -98,6 +98,15 @@ def _rows(rows: list[ContainerUsage], head: str, limit: int, throttle: float, me
     return f"<table>{head}{shown}</table>{note}"
 
 
+def _counted(report: SummaryReport) -> str:
+    """`40 containers, 3 flagged`; under --top, what is shown of how many: `10 of 40 containers shown (--top), 26 flagged`."""
+    shown, total = len(report.containers), max(report.containers_total, len(report.containers))
+    flagged = max(report.flagged_total, sum(1 for r in report.containers if r.flags))
+    if shown < total:
+        return f"{shown} of {total} containers shown (--top), {flagged} flagged"
+    return f"{total} containers, {flagged} flagged"
+
+
 def page(report: SummaryReport, lead: Sequence[str] = ()) -> str:
     """The summary's page; `lead`: lines shown under the title (the report says there which nodes were
     scraped, and its notes, which the plugin alone prints on stderr)."""
@@ -148,7 +157,7 @@ def page(report: SummaryReport, lead: Sequence[str] = ()) -> str:
     )
     body = (
         f"<h1>CPU throttling and memory against limits</h1>"
-        f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {len(rows)} containers, {flagged} flagged '
+        f'<p class="sub">{escape(report.host or "dump files")} &middot; {when} &middot; {_counted(report)} '
         f"(throttled above {throttle * 100:.0f}% of periods, working set above {memory * 100:.0f}% of the limit, or OOM-killed)</p>"
         f"{''.join(f'<p class=sub>{escape(line)}</p>' for line in lead)}"
         f'<h2 id="flagged">Flagged containers by node pool ({flagged})</h2>{summary}{per_pool}'

@@ -86,7 +86,17 @@ def live_summary(
     pods = pod_stats if endpoint == "summary" else None
     since_start = rounds == 1 and endpoint != "summary"
     return summary_report(
-        rows, node_rows, pods, cluster.host, thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+        rows,
+        node_rows,
+        pods,
+        cluster.host,
+        thresholds,
+        summary.sort,
+        summary.top,
+        notes,
+        since_start,
+        summary.only_breaching,
+        page=summary.output == "html",
     )
 
 
@@ -122,7 +132,17 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
     pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
     return summary_report(
-        rows, [nrow], pod_stats, "", summary.thresholds, summary.sort, summary.top, notes, since_start, summary.only_breaching
+        rows,
+        [nrow],
+        pod_stats,
+        "",
+        summary.thresholds,
+        summary.sort,
+        summary.top,
+        notes,
+        since_start,
+        summary.only_breaching,
+        page=summary.output == "html",
     )
 
 

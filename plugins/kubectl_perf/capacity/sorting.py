@@ -91,6 +91,8 @@ def trim_report(report: Report, display: Display) -> None:
     pending pods breach nothing and go with --only-breaching. The cluster row (report.total's
     amounts and padding tally) keeps summing every node in scope: "3/1000 nodes" stays true."""
     nodes = report.total.nodes
+    if display.sort is None and display.output == "html":
+        nodes = sorted(nodes, key=breach_order)  # as the page ranks them (html.page): --top keeps the first of that order
     groups = list(report.groups.values())
     if display.only_breaching:
         nodes = [n for n in nodes if n.padding.judged and n.padding.breaches]
