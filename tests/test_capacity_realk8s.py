@@ -116,11 +116,14 @@ def test_triage_flags_without_metrics(server: RealK8s) -> None:
     """--sort breach and --only-breaching read node metrics as --fail-on-breach does (issue 23): the
     real server has no metrics.k8s.io, so exit 3 with the note, and the verdicts weigh committed
     limits only. None is over its 75% budget (node-a 4608Mi of 12Gi, node-b 10Gi of 12Gi, node-gpu
-    20Gi of 48Gi): all ok, ranked by limits' share of allocatable: node-b 10/16 = 62.5%, node-gpu
-    20/64 = 31.25%, node-a 4.5/16 = 28.1%."""
+    20Gi of 48Gi), and no usage is known: each verdict is `usage unknown` (not ok: it may breach),
+    ranked by limits' share of allocatable: node-b 10/16 = 62.5%, node-gpu 20/64 = 31.25%, node-a
+    4.5/16 = 28.1%."""
     result = perf(server, "--sort", "breach", "-o", "json")
     assert result.returncode == 3 and "weighs committed figures only" in result.stderr
-    assert [n["name"] for n in json.loads(result.stdout)["nodes"]] == ["node-b", "node-gpu", "node-a"]
+    doc = json.loads(result.stdout)
+    assert [(n["name"], n["padding"]) for n in doc["nodes"]] == [("node-b", "unknown"), ("node-gpu", "unknown"), ("node-a", "unknown")]
+    assert sorted(doc["total"]["paddingUnknownNodes"]) == ["node-a", "node-b", "node-gpu"] and doc["total"]["paddingBreachingNodes"] == []
     only = perf(server, "--only-breaching")
-    assert only.returncode == 3 and "no node breaches" in only.stderr
+    assert only.returncode == 3 and "no node is known to breach its memory padding target (usage unknown on 3 of 3 nodes)" in only.stderr
     assert [line.split()[0] for line in only.stdout.split("\n\n")[0].splitlines()[1:]] == ["*"]  # the cluster row alone

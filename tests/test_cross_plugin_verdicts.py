@@ -10,6 +10,7 @@ padding.limits: breach)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,55 @@ def test_capacity_audit_and_cadvisor_agree_on_every_node(generated: Sim, tmp_pat
     node_lines = {line.split()[0]: line.rstrip() for line in cad_table.stdout.split("\n\n")[-1].splitlines()[1:] if line.strip()}
     for node, text in expected_text.items():
         assert node_lines[node].endswith(f"   {text}"), (node, node_lines[node], text)
+
+
+def test_a_node_the_metrics_leave_out_is_unknown_where_its_usage_is_not_read(sim_factory: Any, tmp_path: Path) -> None:
+    """metrics-server leaves one node out (perf-sim --metrics-skip). capacity called it `ok` on its committed
+    memory, while cadvisor, reading the node's own working set from its kubelet, could call it a breach:
+    now capacity says `usage unknown` and counts it apart, audit's node-padding skips it and says why,
+    and the report counts it apart from the breaches; cadvisor still judges it (it has the figure)."""
+    skipped = "general-00001"  # 86% of its memory in use on its kubelet: a breach metrics-server does not report
+    sim = sim_factory("--nodes", "6", "--pods-per-node", "25", "--seed", "3", "--metrics-skip", skipped)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICIES["mixed"]))  # committed limits only warn: no breach is known for it
+    capacity = run(sim, "capacity", "--util", "--policy", str(policy), "-o", "json")
+    nodes = {n["name"]: n for n in capacity["nodes"]}
+    assert skipped in nodes and nodes[skipped]["resources"]["memory"].get("usage") is None  # not measured: no figure
+    assert nodes[skipped]["padding"] == "unknown" and nodes[skipped]["paddingBreaches"] == []
+    assert {n for n, v in nodes.items() if v["padding"] == "unknown"} == {skipped}  # the others are measured
+    assert capacity["total"]["paddingUnknownNodes"] == [skipped]
+    table = inproc.perf(sim.kubeconfig, "capacity", "--kubeconfig", str(sim.kubeconfig), "--util", "--policy", str(policy))
+    row = next(line for line in table.stdout.splitlines() if line.startswith(skipped))
+    assert row.rstrip().endswith("usage unknown"), row
+    assert "usage unknown 1/6" in table.stdout.splitlines()[1]  # the cluster row counts it
+
+    audit = run(sim, "audit", "--show-pass", "--policy", str(policy), "-o", "json")
+    by_node = {
+        (r["rule"], r["resource"]["name"]): r for r in audit["results"] if r["rule"] in ("node-padding", "committed") and r["resource"]
+    }
+    assert by_node[("node-padding", skipped)]["result"] == "skip" and "unknown" in by_node[("node-padding", skipped)]["message"]
+    assert by_node[("committed", skipped)]["properties"]["padding"] == "unknown"  # the node's whole verdict, capacity's word
+    assert all(by_node[("node-padding", n)]["result"] in ("pass", "fail") for n in nodes if n != skipped)
+
+    cadvisor = run(sim, "cadvisor", "--summary", "--all-nodes", "--once", "--policy", str(policy), "-o", "json")
+    assert next(n for n in cadvisor["nodes"] if n["name"] == skipped)["padding"] in ("breach", "overcommit", "ok")
+
+    report = run(sim, "report", "-o", "json", "--cadvisor-interval", "0", "--sections", "capacity", "--policy", str(policy))
+    summary = report["clusters"][0]["summary"]
+    breaching = [n for n, v in nodes.items() if v["padding"] == "breach"]
+    assert (summary["paddingBreachingNodes"], summary["paddingUnknownNodes"]) == (len(breaching), 1)
+
+
+def test_no_usage_at_all_is_not_zero_breaches(sim_factory: Any) -> None:
+    """No metrics-server and no kubelet reads: the report's first screen said "0 padding breaches" and "No
+    node breaches its padding target"; no node's usage is known, so the count is unknown (null, "–")."""
+    sim = sim_factory("--nodes", "6", "--pods-per-node", "25", "--seed", "3", "--no-metrics-server", "--forbid-cluster-list", "nodes/proxy")
+    report = run(sim, "report", "-o", "json", "--cadvisor-interval", "0", "--sections", "capacity")
+    summary = report["clusters"][0]["summary"]
+    assert (summary["paddingBreachingNodes"], summary["paddingUnknownNodes"]) == (None, 6)
+    page = inproc.perf(sim.kubeconfig, "report", "--kubeconfig", str(sim.kubeconfig), "--cadvisor-interval", "0", "--sections", "capacity")
+    assert re.search(r'data-figure="padding-breaches" title="[^"]*usage unknown on 6 of 6 nodes[^"]*"><b>–</b>', page.stdout), page.stdout[
+        :3000
+    ]
+    assert "No node is known to breach its memory padding target: 6 of 6 have no usage figures." in page.stdout
+    assert "No node breaches" not in page.stdout

@@ -85,6 +85,36 @@ def test_a_tally_counts_nodes_and_invents_no_target() -> None:
     assert tally(verdicts[2:]).targets_text() == "75%" and tally(verdicts[2:]).text() == "ok"
 
 
+def test_usage_asked_for_and_not_known_is_unknown_not_ok() -> None:
+    """A node the usage source left out: no breach is known, and none can be ruled out (a review found
+    capacity calling it ok while cadvisor, reading the kubelet, saw a breach)."""
+    alloc = 16 * Gi * N
+    v = judge(alloc, 0.75, None, 10 * Gi * N, usage_expected=True)  # limits within 12Gi
+    assert (v.state, v.text(), v.usage_unknown) == ("unknown", "usage unknown", True)
+    v = judge(alloc, 0.5, None, 10 * Gi * N, usage_expected=True)  # limits over 8Gi: overcommit, and usage unknown
+    assert (v.state, v.text(), v.overcommits) == ("unknown", "overcommit limits 62%; usage unknown", ("limits",))
+    v = judge(alloc, 0.5, None, 10 * Gi * N, levels=Levels("breach"), usage_expected=True)  # a breach known is a breach
+    assert (v.state, v.text()) == ("breach", "BREACH limits 62%")
+    # audit's committed check speaks of the committed figures only: there, no word on usage
+    assert judge(alloc, 0.5, None, 10 * Gi * N, usage_expected=True).text(("limits", "requests")) == "overcommit limits 62%"
+    assert judge(alloc, 0.75, None, 10 * Gi * N, usage_expected=True).state_of(("limits", "requests")) == "ok"
+    # a known usage is judged as ever, expected or not
+    assert judge(alloc, 0.75, 13 * Gi * N, 0, usage_expected=True).text() == "BREACH usage 81%"
+    verdicts = [
+        ("a", judge(alloc, 0.5, 13 * Gi * N, 0, usage_expected=True)),  # breach
+        ("b", judge(alloc, 0.5, None, 10 * Gi * N, usage_expected=True)),  # overcommit, usage unknown
+        ("c", judge(alloc, 0.75, None, 0, usage_expected=True)),  # usage unknown
+        ("d", judge(alloc, 0.75, 1 * Gi * N, 0, usage_expected=True)),  # ok
+    ]
+    t = tally(verdicts)
+    assert (t.state, t.breaching, t.overcommitted, t.unknown) == ("breach", ("a",), ("b",), ("b", "c"))
+    assert t.text() == "BREACH 1/4 nodes; overcommit 1/4; usage unknown 2/4"
+    assert (tally(verdicts[1:]).state, tally(verdicts[1:]).text()) == ("unknown", "overcommit 1/3 nodes; usage unknown 2/3")
+    assert tally(verdicts[2:3]).no_breach_text() == "No node is known to breach its memory padding target: 1 of 1 have no usage figures."
+    assert tally(verdicts[3:]).no_breach_text() == "No node breaches its memory padding target."
+    assert "usage not read" in tally(verdicts[3:]).no_breach_text(usage_asked=False)
+
+
 # -- 75% and 0.75 in both places (issue 20, section 3) --------------------------------
 def test_padding_targets_take_both_forms_in_the_file() -> None:
     policy = parse_policy(POLICY)

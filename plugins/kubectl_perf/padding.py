@@ -10,6 +10,11 @@ target, model.padding_budget):
 - committed requests over the budget: off by default (limits are normally the larger figure
   and say it first); `padding.requests: warn | breach` weighs them too.
 
+Where usage was to be weighed but is not known (metrics-server left the node out, or serves no
+figures), a node no committed figure breaches is **unknown**, not ok: `usage unknown`, and the
+counts say how many nodes (`usage unknown 2/40`). Where usage is not asked for (capacity without
+--util), the verdict weighs the committed figures alone, as it always did.
+
 capacity's PADDING column and --fail-on-breach, audit's node-padding and committed checks and
 cadvisor's node row all call `judge` and print `Verdict.text()`, so one node reads the same
 everywhere. Pure: integers in, a Verdict out.
@@ -25,7 +30,9 @@ from .model import padding_budget
 # The words, once: a verdict's state, and the figures it weighs (in the order they print).
 BREACH = "breach"
 OVERCOMMIT = "overcommit"
+UNKNOWN = "unknown"  # no breach known, but the usage it was to weigh is not known
 OK = "ok"
+STATES = (BREACH, OVERCOMMIT, UNKNOWN, OK)  # the order triage ranks them in (--sort breach)
 USAGE, LIMITS, REQUESTS = "usage", "limits", "requests"
 FIGURES = (USAGE, LIMITS, REQUESTS)
 
@@ -83,6 +90,7 @@ class Verdict:
     breaches: tuple[str, ...] = ()  # figures over the budget that count as a breach
     overcommits: tuple[str, ...] = ()  # figures over the budget that count as overcommit
     judged: bool = True  # False: no allocatable memory known (nodes that could not be listed)
+    usage_unknown: bool = False  # usage was to be weighed and is not known (usage is None)
 
     @property
     def budget(self) -> int:
@@ -90,8 +98,8 @@ class Verdict:
 
     @property
     def state(self) -> str:
-        """breach, overcommit or ok: the worst of the figures."""
-        return BREACH if self.breaches else OVERCOMMIT if self.overcommits else OK
+        """breach, unknown (no breach known, usage not), overcommit or ok: the worst that is known."""
+        return self.state_of(FIGURES)
 
     def figure(self, name: str) -> int | None:
         return self.usage if name == USAGE else self.limits if name == LIMITS else self.requests
@@ -109,23 +117,36 @@ class Verdict:
             shown = [n for n in names if n in figures]
             if shown:
                 parts.append(f"{word} " + ", ".join(f"{n} {self.percent(n)}%" for n in shown))
+        if self.usage_unknown and USAGE in figures and not any(f in self.breaches for f in figures):
+            parts.append("usage unknown")
         return "; ".join(parts) or OK
 
     def state_of(self, figures: Sequence[str]) -> str:
-        """breach, overcommit or ok, counting some figures only."""
+        """breach, unknown, overcommit or ok, counting some figures only."""
         if any(f in self.breaches for f in figures):
             return BREACH
+        if self.usage_unknown and USAGE in figures:
+            return UNKNOWN
         return OVERCOMMIT if any(f in self.overcommits for f in figures) else OK
 
 
-def judge(allocatable: int, target: float, usage: int | None, limits: int, requests: int = 0, levels: Levels = DEFAULT_LEVELS) -> Verdict:
+def judge(
+    allocatable: int,
+    target: float,
+    usage: int | None,
+    limits: int,
+    requests: int = 0,
+    levels: Levels = DEFAULT_LEVELS,
+    usage_expected: bool = False,
+) -> Verdict:
     """The verdict on one node: each figure over the budget (strictly: a node holding exactly its
-    budget is within it, as a pod needing exactly the budget fits), sorted by what it counts as."""
+    budget is within it, as a pod needing exactly the budget fits), sorted by what it counts as.
+    usage_expected: the run reads usage, so a None usage is unknown rather than not asked for."""
     budget = padding_budget(allocatable, target)
     over = {USAGE: usage is not None and usage > budget, LIMITS: limits > budget, REQUESTS: requests > budget}
     breaches = tuple(f for f in FIGURES if over[f] and levels.of(f) == "breach")
     overcommits = tuple(f for f in FIGURES if over[f] and levels.of(f) == "warn")
-    return Verdict(target, allocatable, usage, limits, requests, breaches, overcommits)
+    return Verdict(target, allocatable, usage, limits, requests, breaches, overcommits, usage_unknown=usage is None and usage_expected)
 
 
 def unjudged(target: float, usage: int | None, limits: int, requests: int = 0) -> Verdict:
@@ -143,10 +164,11 @@ class Tally:
     overcommitted: tuple[str, ...]  # names of the nodes with some figure overcommitted
     low: float | None  # the lowest and highest target among them (None: no node)
     high: float | None
+    unknown: tuple[str, ...] = ()  # names of the nodes whose verdict is unknown (usage not known, no breach)
 
     @property
     def state(self) -> str:
-        return BREACH if self.breaching else OVERCOMMIT if self.overcommitted else OK
+        return BREACH if self.breaching else UNKNOWN if self.unknown else OVERCOMMIT if self.overcommitted else OK
 
     def targets_text(self) -> str:
         """The targets the nodes have: one value when all agree (75%), else their range (50-90%);
@@ -157,13 +179,22 @@ class Tally:
             return target_text(self.low)
         return f"{target_text(self.low).removesuffix('%')}-{target_text(self.high)}"
 
+    def no_breach_text(self, usage_asked: bool = True) -> str:
+        """What an empty list of breaching nodes says: never a plain "none" that usage could contradict.
+        usage_asked: usage was read for the verdicts (capacity without --util weighs committed memory only)."""
+        if not usage_asked:
+            return "No node's committed memory breaches its padding target (usage not read: run with --util)."
+        if self.unknown:
+            return f"No node is known to breach its memory padding target: {len(self.unknown)} of {self.nodes} have no usage figures."
+        return "No node breaches its memory padding target."
+
     def text(self) -> str:
-        """`BREACH 3/10 nodes`, `overcommit 7/10 nodes`, `BREACH 3/10 nodes; overcommit 7/10`, `ok`."""
-        parts = []
-        if self.breaching:
-            parts.append(f"BREACH {len(self.breaching)}/{self.nodes} nodes")
-        if self.overcommitted:
-            parts.append(f"overcommit {len(self.overcommitted)}/{self.nodes}" + ("" if self.breaching else " nodes"))
+        """`BREACH 3/10 nodes`, `overcommit 7/10 nodes`, `BREACH 3/10 nodes; overcommit 7/10`,
+        `BREACH 3/10 nodes; usage unknown 2/10`, `ok`."""
+        parts: list[str] = []
+        for word, names in (("BREACH", self.breaching), ("overcommit", self.overcommitted), ("usage unknown", self.unknown)):
+            if names:
+                parts.append(f"{word} {len(names)}/{self.nodes}" + ("" if parts else " nodes"))
         return "; ".join(parts) or OK
 
 
@@ -177,4 +208,5 @@ def tally(verdicts: Iterable[tuple[str, Verdict]]) -> Tally:
         tuple(n for n, v in judged if v.overcommits),
         min(targets) if targets else None,
         max(targets) if targets else None,
+        tuple(n for n, v in judged if v.state == UNKNOWN),
     )

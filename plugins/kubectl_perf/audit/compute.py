@@ -303,7 +303,15 @@ class Audit:
         for v in self.views:
             used = usage.get(v.name) if usage is not None else None
             # the one verdict (padding.judge) capacity and cadvisor give this node too
-            verdict = judge(v.memory, v.target, used, self.committed.get(v.name, 0), self.requested.get(v.name, 0), self.policy.levels)
+            verdict = judge(
+                v.memory,
+                v.target,
+                used,
+                self.committed.get(v.name, 0),
+                self.requested.get(v.name, 0),
+                self.policy.levels,
+                usage is not None,
+            )
             node = NodeFacts(v, Ref("v1", "Node", v.name, "", self.node_uids[v.name]), verdict)
             for check in checks:
                 outcome = check.run(node, self.context)

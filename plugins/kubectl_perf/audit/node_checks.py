@@ -47,9 +47,14 @@ def committed(node: NodeFacts, _ctx: Context) -> Outcome:
 
 
 def node_padding(node: NodeFacts, _ctx: Context) -> Outcome | None:
-    """The memory in use on the node against its budget (fail when it exceeds it); nothing when metrics do not list the node."""
+    """The memory in use on the node against its budget (fail when it exceeds it); a skip when the usage source
+    left the node out (as capacity says `usage unknown`: it may breach); nothing when usage is not read at all
+    (the check's one cluster-level skip says why)."""
     verdict = node.verdict
     if verdict.usage is None:
+        if verdict.usage_unknown:
+            why = "memory in use is unknown: the node metrics have no figure for this node (it may breach its padding target)"
+            return Outcome("skip", why, _base(node))
         return None
     state = verdict.state_of((USAGE,))
     over = state != "ok"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import container_amounts, node_allocatable, pod_resources
-from ..padding import BREACH, DEFAULT_LEVELS, OK, OVERCOMMIT, Levels, Verdict, judge
+from ..padding import DEFAULT_LEVELS, STATES, Levels, Verdict, judge
 from ..promtext import Sample
 
 NANO = 10**9
@@ -618,14 +618,10 @@ def node_row(
     return row
 
 
-# --sort breach (issue 23, triage): the verdicts' order; a node without one (a dump file) goes last.
-VERDICT_ORDER = (BREACH, OVERCOMMIT, OK)
-
-
 def breach_order(n: NodeMemory) -> tuple[int, float, str]:
     """--sort breach: breaching nodes first, then overcommitted, then the rest, each by working set
     as a share of allocatable (largest first), then by name."""
-    rank = len(VERDICT_ORDER) if n.verdict is None else VERDICT_ORDER.index(n.verdict.state)
+    rank = len(STATES) if n.verdict is None else STATES.index(n.verdict.state)  # no verdict (a dump file): last
     return (rank, -(n.working_set_ratio if n.working_set_ratio is not None else -1.0), n.name)
 
 

@@ -149,6 +149,7 @@ class BuildOptions:
     pods_filtered: bool = False  # -n, -l or --namespace-labels: rows sum the shown pods only
     nodes_known: bool = True  # False: listing nodes is forbidden; pods gather in one row (see unlisted)
     resources: PodResources = pod_resources  # a pod's effective requests and limits (the report shares them)
+    usage_asked: bool = False  # node usage is read for the verdicts: a node without a figure is unknown, not ok
 
     @property
     def depth(self) -> Depth:
@@ -400,11 +401,11 @@ class Report:
         whole = row.node_committed
         limits = (row.amounts.limits if whole is None else whole.limits).get("memory", 0)
         requests = (row.amounts.requests if whole is None else whole.requests).get("memory", 0)
-        usage = None if row.node_usage is None else row.node_usage.get("memory", 0)
+        usage = None if row.node_usage is None else row.node_usage.get("memory")
         if not row.known:
             return unjudged(row.target, usage, limits, requests)  # no allocatable, no budget: no verdict
         memory = (row.amounts.allocatable or {}).get("memory", 0)
-        return judge(memory, row.target, usage, limits, requests, self.options.policy.levels)
+        return judge(memory, row.target, usage, limits, requests, self.options.policy.levels, self.options.usage_asked)
 
     def _group_nodes(self, label: str) -> None:
         """--by node-label:KEY: fill groups from the node rows (nodes without the label: <none>)."""

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
-from ..padding import BREACH, OVERCOMMIT, Tally, Verdict
+from ..padding import BREACH, OVERCOMMIT, UNKNOWN, Tally, Verdict
 from ..render import REPORT_STYLE, age_seconds, data_attrs, html_page, human_age
 from .compute import Amounts, Node, Report, Total
 from .options import groups_of
@@ -144,7 +144,7 @@ def _pool_row(
     usage: Collection[str],
 ) -> str:
     alloc = amounts.allocatable or {}
-    css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(padding.state, "ok")
+    css = {BREACH: "bad", OVERCOMMIT: "warn", UNKNOWN: "warn"}.get(padding.state, "ok")
     # the verdicts first (what a person decides from), then the figures behind them
     cells = [
         escape(name),
@@ -239,6 +239,15 @@ def _node_block(n: Node, resources: tuple[str, ...], bars: list[str], show_usage
 LIST_KEYS = 'data-keys="name,memory-usage,memory-requests,memory-limits,cpu-requests"'
 
 
+def verdicts_text(t: Tally, usage_asked: bool) -> str:
+    """The verdicts counted in words: `3 breaching their memory padding target, 5 overcommitted`, with
+    `2 with usage unknown`, or what they weigh when usage was not read (the committed figures alone)."""
+    text = f"{len(t.breaching)} breaching their memory padding target, {len(t.overcommitted)} overcommitted"
+    if t.unknown:
+        text += f", {len(t.unknown)} with usage unknown (they may breach)"
+    return text if usage_asked else f"{text} (on committed memory: usage not read, run with --util)"
+
+
 def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str = "", ordered: bool = False) -> str:
     """The page; filters names the active pod filters (e.g. "-n shop"), shown under the title.
     ordered: the nodes are in a --sort order the user chose; otherwise they are ranked as
@@ -273,12 +282,14 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
             + "".join(_node_block(n, resources, bars, show_usage, now) for n in breaching)
             + "</div>"
             if breaching
-            else '<p class="sub">No node breaches its memory padding target.</p>'
+            else f'<p class="sub">{escape(total.padding.no_breach_text(report.options.usage_asked))}</p>'
         )
         overcommitted = sum(1 for n in others if n.padding.overcommits)
+        unknown = sum(1 for n in others if n.padding.state == UNKNOWN)
         rest = (
             f'<details id="other-nodes"><summary>Other nodes ({len(others)}: {overcommitted} overcommitted, '
-            f'{len(others) - overcommitted} ok)</summary><div class="nodes" data-list {LIST_KEYS}>'
+            + (f"{unknown} with usage unknown, " if unknown else "")
+            + f'{len(others) - overcommitted - unknown} ok)</summary><div class="nodes" data-list {LIST_KEYS}>'
             + "".join(_node_block(n, resources, bars, show_usage, now) for n in others)
             + "</div></details>"
             if others
@@ -304,7 +315,7 @@ def page(report: Report, resources: tuple[str, ...], cluster: str, filters: str 
     )
     known = sum(1 for n in report.nodes.values() if n.known)
     body = f"""<h1>Capacity report: {escape(cluster)}</h1>
-<p class="sub">{known} nodes, {total.pods} pods, {len(total.padding.breaching)} breaching their memory padding target, {len(total.padding.overcommitted)} overcommitted · {when}.{usage_note}</p>
+<p class="sub">{known} nodes, {total.pods} pods, {verdicts_text(total.padding, report.options.usage_asked)} · {when}.{usage_note}</p>
 {filter_note}{_pools(report, bars, show_usage) if report.options.nodes_known else ""}
 {groups_html}
 {node_html}

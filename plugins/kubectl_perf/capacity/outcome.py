@@ -26,7 +26,15 @@ def build_options(options: CapacityOptions, reads: ClusterReads) -> BuildOptions
     selects; nodes that may not be listed, whose pods then gather in one row: a pod view)."""
     unlisted = bool(reads.nodes_forbidden)
     view = pod_view(options.view) if unlisted else options.view
-    return BuildOptions(options.policy, view, options.util, reads.namespaces, options.pods.filtered or unlisted, nodes_known=not unlisted)
+    return BuildOptions(
+        options.policy,
+        view,
+        options.util,
+        reads.namespaces,
+        options.pods.filtered or unlisted,
+        nodes_known=not unlisted,
+        usage_asked=options.plan.node_usage,
+    )
 
 
 def pod_view(view: View) -> View:
@@ -46,8 +54,15 @@ def outcome(options: CapacityOptions, reads: ClusterReads, report: Report, stora
     if reads.note:
         notes.append(reads.note)
     notes += empty_filter_notes(options, report)
-    if options.display.only_breaching and report.nodes and not report.total.padding.breaching:
-        notes.append("no node breaches its memory padding target: --only-breaching leaves no node to show")
+    tally = report.total.padding
+    if options.display.only_breaching and report.nodes and not tally.breaching:
+        unknown = f" (usage unknown on {len(tally.unknown)} of {tally.nodes} nodes)" if tally.unknown else ""
+        known = "is known to breach" if tally.unknown else "breaches"
+        notes.append(f"no node {known} its memory padding target{unknown}: --only-breaching leaves no node to show")
+    elif options.display.only_breaching and tally.unknown:
+        notes.append(
+            f"{len(tally.unknown)} node(s) whose usage is unknown may breach too and are not shown: {', '.join(tally.unknown[:10])}"
+        )
     notes += storage.notes() if storage else []
     unmetered = [r for r in options.display.resources if r not in (*USAGE_RESOURCES, STORAGE, COUNT)]
     if options.util and unmetered and not reads.usage_missing:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import render
 from ..model import Resources
-from ..padding import BREACH, OVERCOMMIT, Tally, Verdict
+from ..padding import BREACH, OVERCOMMIT, UNKNOWN, Tally, Verdict
 from ..quantity import NANO, to_number
 from ..render import Column, Table, age_seconds, human_age
 from .compute import Container, Group, Node, Pod, Report, Row, Total
@@ -189,9 +189,9 @@ def target_value(row: Row) -> float | str:
 
 
 def padding_colour(row: Row) -> str:
-    """Red for a breach, yellow for overcommit (the table's colour follows the verdict)."""
+    """Red for a breach, yellow for overcommit or unknown usage (the table's colour follows the verdict)."""
     state = padding_of(row).state
-    return render.RED if state == BREACH else render.YELLOW if state == OVERCOMMIT else ""
+    return render.RED if state == BREACH else render.YELLOW if state in (OVERCOMMIT, UNKNOWN) else ""
 
 
 def created_of(row: Row) -> str:
@@ -417,6 +417,7 @@ def tally_json(t: Tally) -> dict[str, Any]:
         "paddingTargets": None if t.low is None else {"min": t.low, "max": t.high},
         "paddingBreachingNodes": list(t.breaching),
         "paddingOvercommittedNodes": list(t.overcommitted),
+        "paddingUnknownNodes": list(t.unknown),  # usage not known (and no breach): they may breach
     }
 
 

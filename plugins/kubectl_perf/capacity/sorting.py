@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from ..padding import BREACH, OK, OVERCOMMIT
+from ..padding import STATES
 from .compute import Group, Node, Pod, Report
 from .options import ByAmount, ByBreach, ByName, ByPods, Display, Part, SortKey
 
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", Node, Pod, Group)
 
-# --sort breach's order of verdicts; a node without one (not listed) goes last.
-STATE_RANK = {BREACH: 0, OVERCOMMIT: 1, OK: 2}
-UNJUDGED = 3
+# --sort breach's order of verdicts (breach, overcommit, unknown, ok); a node without one (not listed) goes last.
+STATE_RANK = {state: i for i, state in enumerate(STATES)}
+UNJUDGED = len(STATES)
 
 
 def sort_value(row: Node | Pod | Group, key: ByPods | ByAmount) -> float | None:
@@ -40,7 +40,7 @@ def _share(value: int | None, whole: int) -> Fraction | None:
 
 
 def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction | int, Fraction | int, str]:
-    """--sort breach: the verdict's rank (breach, overcommit, ok, none), then memory usage as a
+    """--sort breach: the verdict's rank (breach, overcommit, unknown, ok, none), then memory usage as a
     share of allocatable, largest first (unknown usage after known), then limits' share, then the name.
     A node is ranked by its own verdict (padding.judge, on the whole node even under a pod filter);
     a node group by its nodes' tally; pods and pod groups, which have no verdict, by their memory."""

@@ -24,7 +24,8 @@ class Throttled:
 class Figures:
     nodes: int | None = None
     pools: int | None = None
-    breaching: int | None = None  # nodes whose padding verdict is a breach
+    breaching: int | None = None  # nodes whose padding verdict is a breach; None too when no node's usage is known
+    unknown: int | None = None  # nodes whose usage is unknown (and no committed figure breaches): they may breach
     overcommitted: int | None = None  # nodes with some figure overcommitted
     failing_rules: tuple[str, ...] | None = None  # audit rules with at least one fail or error
     throttled: tuple[Throttled, ...] | None = None  # flagged "throttling", most throttled first, the top N
@@ -38,6 +39,7 @@ class Figures:
             "nodes": self.nodes,
             "pools": self.pools,
             "paddingBreachingNodes": self.breaching,
+            "paddingUnknownNodes": self.unknown,
             "overcommittedNodes": self.overcommitted,
             "failingAuditRules": None if self.failing_rules is None else list(self.failing_rules),
             "throttledContainers": None
@@ -57,11 +59,15 @@ def figures(sections: dict[str, Section], top: int) -> Figures:
     cap = sections.get("capacity")
     if isinstance(cap, Capacity):
         total = cap.report.total
+        padding = total.padding
+        # "0 breaches" where no node's usage is known would read as "none": it is not known (None, shown "–")
+        none_known = bool(padding.nodes) and len(padding.unknown) == padding.nodes
         out.update(
             nodes=sum(1 for n in total.nodes if n.known),
             pools=len(cap.report.groups),
-            breaching=len(total.padding.breaching),
-            overcommitted=len(total.padding.overcommitted),
+            breaching=None if none_known else len(padding.breaching),
+            unknown=len(padding.unknown),
+            overcommitted=len(padding.overcommitted),
         )
     aud = sections.get("audit")
     if isinstance(aud, Audit):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 
-from ..padding import BREACH, OVERCOMMIT
+from ..padding import BREACH, OVERCOMMIT, UNKNOWN
 from ..render import REPORT_STYLE, html_page, percent_text
 from .compute import Figures
 from .sections import TITLES, Audit, Cadvisor, Capacity, Images, Missing, Section
@@ -43,6 +43,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "cluster"
 
 
+def _unknown(unknown: int | None, nodes: int | None) -> str:
+    """The padding card's word on nodes whose usage is unknown (they may breach: not counted as none)."""
+    return f"; usage unknown on {unknown} of {nodes} nodes (they may breach)" if unknown else ""
+
+
 def cards(c: ClusterPage, href: str) -> str:
     """The first screen's figures for one cluster, each a link to its section (href % section)."""
     f = c.figures
@@ -51,7 +56,7 @@ def cards(c: ClusterPage, href: str) -> str:
     items = [
         ("nodes", f.nodes, "capacity", "", ""),
         ("pools", f.pools, "capacity", "", ""),
-        ("padding breaches", f.breaching, "capacity", "bad", "nodes over their memory padding target"),
+        ("padding breaches", f.breaching, "capacity", "bad", "nodes over their memory padding target" + _unknown(f.unknown, f.nodes)),
         ("overcommitted", f.overcommitted, "capacity", "warn", "nodes with committed limits past the target"),
         ("failing audit rules", rules, "audit", "bad", ", ".join(f.failing_rules or ())),
         (
@@ -69,7 +74,7 @@ def cards(c: ClusterPage, href: str) -> str:
             continue
         text = "–" if value is None else str(value)
         css = tone if value else ""
-        why = title if value is not None else f"{TITLES[section]}: not read"
+        why = title if value is not None or (label == "padding breaches" and f.unknown) else f"{TITLES[section]}: not read"
         key = slug(label)
         out.append(
             f'<a class="card {css}" href="{escape(href % section)}" data-figure="{key}" title="{escape(why)}"><b>{text}</b>{escape(label)}</a>'
@@ -107,7 +112,7 @@ def capacity_section(s: Capacity) -> str:
             )
         padding = g.padding
         state = padding.state if padding else ""
-        css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(state, "ok") if padding else ""
+        css = {BREACH: "bad", OVERCOMMIT: "warn", UNKNOWN: "warn"}.get(state, "ok") if padding else ""
         rows.append(
             f'<tr data-pool="{escape(g.name)}"><td>{escape(g.name)}</td><td class="n">{g.nodes}</td><td class="n">{g.pods}</td>{"".join(cells)}'
             f'<td>{escape(padding.targets_text() if padding else "–")}</td><td class="{css}">{escape(padding.text() if padding else "–")}</td></tr>'
@@ -126,7 +131,7 @@ def capacity_section(s: Capacity) -> str:
     nodes = (
         f"<h3>Breaching nodes ({len(breaching)})</h3><ul>{listed}</ul>{more}"
         if breaching
-        else "<p class=ok>No node breaches its padding target.</p>"
+        else f"<p class={'warn' if report.total.padding.unknown else 'ok'}>{escape(report.total.padding.no_breach_text())}</p>"
     )
     notes = "".join(f"<p class=sub>{escape(n)}</p>" for n in s.notes)
     return f'<table class="pools">{head}{"".join(rows)}</table>{nodes}{notes}'
