@@ -454,6 +454,28 @@ def test_bad_label_selectors_are_flag_errors_before_any_request(args: list[str])
     assert len(result.stderr.strip().splitlines()) == 2  # the error and the --help pointer
 
 
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (("capacity", "--util"), 1),
+        (("capacity", "-o", "html"), 1),
+        (("audit",), 3),  # audit's 1 means findings: an output it could not write is "could not run"
+        (("report", "--cadvisor-interval", "0"), 1),
+        (("cadvisor", "--summary", "--all-nodes", "--once", "-o", "json"), 1),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, tuple) else str(a),
+)
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_an_output_that_cannot_be_written_is_one_line(fixture_cluster: Sim, argv: tuple[str, ...], status: int) -> None:
+    # `> /dev/full` (a full disk): every plugin printed a Python traceback (OSError: No space left on device)
+    import subprocess
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([KUBECTL, "perf", *argv], stdout=full, stderr=subprocess.PIPE, env=env_for(fixture_cluster), timeout=120)
+    errors = [line for line in result.stderr.decode().splitlines() if not line.startswith("note: ")]
+    assert (result.returncode, errors) == (status, ["error: cannot write the output: No space left on device"]), result.stderr
+
+
 def test_notes_on_a_closed_stderr_end_quietly(fixture_cluster: Sim) -> None:
     # `... 2>&1 | head -1`: the notes come after head has gone; no BrokenPipeError, no exit 1
     import subprocess

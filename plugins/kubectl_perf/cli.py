@@ -389,8 +389,10 @@ def run(body: Callable[[], int]) -> int:
         # never imported cannot have been raised (and importing policy_file costs a run without a
         # policy file ~5 ms of importlib.resources).
         loaded = sys.modules
-        api, quantity, policy_file = (loaded.get(f"{__package__}.{m}") for m in ("api", "quantity", "policy_file"))
+        api, quantity, policy_file, render = (loaded.get(f"{__package__}.{m}") for m in ("api", "quantity", "policy_file", "render"))
         if api is not None and isinstance(err, api.ApiError):
+            return fail(str(err))
+        if render is not None and isinstance(err, render.OutputError):  # > /dev/full: not a traceback
             return fail(str(err))
         if quantity is not None and isinstance(err, quantity.QuantityError):  # the cluster handed us something no API server would
             return fail(f"unexpected data from the cluster: {err}")

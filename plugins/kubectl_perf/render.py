@@ -124,16 +124,29 @@ def note(text: str) -> None:
     _write(text + "\n", sys.stderr)
 
 
+class OutputError(Exception):
+    """The output could not be written (a full disk, > /dev/full, an I/O error): one line, exit 1 (cli.run)."""
+
+
 def _write(text: str, stream: TextIO) -> bool:
     try:
         stream.write(text)
         stream.flush()
         return True
     except BrokenPipeError:
-        # Point the descriptor at /dev/null, so the flush at exit does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
+        _to_devnull(stream)
         return False
+    except OSError as err:
+        _to_devnull(stream)
+        if stream is sys.stderr:  # nowhere left to say it
+            return False
+        raise OutputError(f"cannot write the output: {err.strerror or err}") from None
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point the stream's descriptor at /dev/null, so the flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
 
 
 def emit(

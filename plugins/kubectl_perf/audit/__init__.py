@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..cli import fail
     from ..cli import run as guarded
     from ..quantity import QuantityError
+    from ..render import OutputError
     from .manifests import ManifestError
 
     def start() -> int:
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             return fail(str(err), EXIT_NOT_RUN)
         except QuantityError as err:
             return fail(f"unexpected data from the cluster: {err}", EXIT_NOT_RUN)
+        except OutputError as err:  # the results could not be written (> /dev/full): not a finding
+            return fail(str(err), EXIT_NOT_RUN)
 
     return guarded(start)
 
