@@ -262,3 +262,20 @@ def test_cadvisor_html_top_keeps_flagged_containers_and_breaching_nodes_first(tr
     assert "No container is flagged" not in html and re.search(r"<h3>[^<]*: 1 flagged</h3>", html)
     nodes = re.findall(r'<tr class="node"[^>]*><td>([^<]+)</td>', html)
     assert nodes == ["d-breach-93"], nodes  # the node table: the first by verdict, not a-ok-low by name
+
+
+def test_node_groups_rank_by_their_breaching_nodes_as_the_reports_pool_table(sim_factory: Any) -> None:
+    """--by node-label:KEY --sort breach ranked breaching groups by their summed usage, the report's pool
+    table by how many nodes breach: on this cluster capacity put compute (3 breaching) before general (6).
+    Both now rank by the verdict, then the most breaching nodes, then usage."""
+    from inproc import perf as run
+
+    sim = sim_factory("--nodes", "40", "--pods-per-node", "5", "--seed", "1")
+    capacity = run(sim.kubeconfig, "capacity", "--util", "--by", "node-label:node-pool", "--sort", "breach", "-o", "json")
+    assert capacity.returncode == 0, capacity.stderr
+    groups = [(g["name"], len(g["paddingBreachingNodes"])) for g in json.loads(capacity.stdout)["groups"]]
+    counts = [n for _name, n in groups]
+    assert counts == sorted(counts, reverse=True) and len(set(counts)) > 2, groups  # distinct counts: the order says something
+    report = run(sim.kubeconfig, "report", "--cadvisor-interval", "0", "--sections", "capacity", "--pool-label", "node-pool")
+    assert report.returncode == 0, report.stderr
+    assert re.findall(r'<tr data-pool="([^"]+)">', report.stdout) == [name for name, _n in groups]

@@ -39,12 +39,14 @@ def _share(value: int | None, whole: int) -> Fraction | None:
     return None if value is None or not whole else Fraction(value, whole)
 
 
-def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction | int, Fraction | int, str]:
-    """--sort breach: the verdict's rank (breach, overcommit, unknown, ok, none), then memory usage as a
-    share of allocatable, largest first (unknown usage after known), then limits' share, then the name.
-    A node is ranked by its own verdict (padding.judge, on the whole node even under a pod filter);
-    a node group by its nodes' tally; pods and pod groups, which have no verdict, by their memory."""
+def breach_order(row: Node | Pod | Group) -> tuple[int, int, bool, Fraction | int, Fraction | int, str]:
+    """--sort breach: the verdict's rank (breach, overcommit, unknown, ok, none), then (node groups) the
+    most breaching nodes, then memory usage as a share of allocatable, largest first (unknown usage after
+    known), then limits' share, then the name. A node is ranked by its own verdict (padding.judge, on the
+    whole node even under a pod filter); a node group by its nodes' tally, as the report's pool table
+    ranks them; pods and pod groups, which have no verdict, by their memory."""
     usage: Fraction | None
+    breaching = 0
     if isinstance(row, Node):
         v = row.padding
         rank = STATE_RANK[v.state] if v.judged else UNJUDGED
@@ -52,11 +54,12 @@ def breach_order(row: Node | Pod | Group) -> tuple[int, bool, Fraction | int, Fr
     else:
         a = row.amounts
         rank = STATE_RANK[row.padding.state] if isinstance(row, Group) and row.padding is not None else 0
+        breaching = len(row.padding.breaching) if isinstance(row, Group) and row.padding is not None else 0
         whole = (a.allocatable or {}).get("memory", 0) if isinstance(row, Group) and row.nodes is not None else 1
         used = None if not a.measured("memory") else (a.usage or {}).get("memory", 0)
         usage, limits = _share(used, whole), _share(a.limits.get("memory", 0), whole)
     name = f"{row.namespace}/{row.name}" if isinstance(row, Pod) else row.name
-    return (rank, usage is None, -(usage or 0), -(limits or 0), name)
+    return (rank, -breaching, usage is None, -(usage or 0), -(limits or 0), name)
 
 
 def sort_rows(rows: list[T], key: SortKey) -> list[T]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
 
+from ..capacity.sorting import breach_order
 from ..padding import BREACH, OVERCOMMIT, UNKNOWN
 from ..render import REPORT_STYLE, html_page, percent_text
 from .compute import Figures
@@ -100,7 +101,7 @@ def capacity_section(s: Capacity) -> str:
 
     report = s.report
     rows = []
-    for g in sorted(report.groups.values(), key=lambda g: (-len(g.padding.breaching) if g.padding else 0, g.name)):
+    for g in sorted(report.groups.values(), key=breach_order):  # as capacity --sort breach ranks them
         alloc = g.amounts.allocatable or {}
         cells = []
         for r in ("cpu", "memory"):
