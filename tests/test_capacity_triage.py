@@ -165,6 +165,22 @@ def test_bad_triage_flags(triage: Sim) -> None:
         assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
 
 
+def test_triage_flags_that_would_do_nothing_are_flag_errors() -> None:
+    # --fit's view has no node list to trim, the cAdvisor dump no rows: both ignored these silently
+    from inproc import perf as run
+
+    for argv, words in (
+        (("capacity", "--fit", "cpu=1,memory=1Gi", "--only-breaching"), "it does not take --only-breaching"),
+        (("capacity", "--fit", "cpu=1,memory=1Gi", "--top", "2"), "it does not take --top"),
+        (("cadvisor", "node-a", "--top", "1"), "--top goes with --summary"),
+        (("cadvisor", "node-a", "--sort", "cpu", "--once"), "--once, --sort go with --summary"),
+        (("cadvisor", "node-a", "--only-breaching"), "--only-breaching goes with --summary"),
+    ):
+        result = run(None, *argv)
+        assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr, (argv, result.stderr)
+    assert run(None, "cadvisor", "node-a", "--help").returncode == 0
+
+
 def test_only_breaching_says_when_nothing_breaches(triage: Sim, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump({"padding": {"memory": 1.0}}))  # 16Gi budgets: no usage passes them

@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def summary_flags_given(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The flags of the summary group given a value other than their default (--summary itself aside)."""
+    group = next(g for g in p._action_groups if g.title == "summary")
+    return [max(a.option_strings, key=len) for a in group._group_actions if a.dest != "summary" and getattr(args, a.dest) != a.default]
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = build_parser()
     args = p.parse_args(argv)
@@ -147,6 +153,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--summary prints {', '.join(SUMMARY_OUTPUTS)}; not {args.output!r}")
     else:
         args.output = args.output or "text"
+        given = summary_flags_given(p, args)
+        if given:  # silently ignored before: the dump prints the kubelet's text as it is
+            p.error(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --summary")
         if args.output not in DUMP_OUTPUTS:
             p.error(f"the dump prints {', '.join(DUMP_OUTPUTS)} (use --summary for {args.output!r})")
         if args.endpoint == "summary" and args.output != "text":
@@ -160,8 +169,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             p.error("the dump reads one -f file at a time")
     elif not (args.nodes or args.all_nodes or args.node_selector or args.namespace or args.selector):
         p.error("name a NODE, or use --all-nodes, --node-selector, -n/-l (the nodes hosting those pods), or -f DUMP")
-    if args.only_breaching and not args.summary:
-        p.error("--only-breaching goes with --summary")
     if args.only_breaching and args.filename:
         p.error("--only-breaching needs live nodes: a dump file carries no allocatable memory, so no padding verdict")
     if args.pods_file and not args.filename:

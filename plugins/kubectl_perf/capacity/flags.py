@@ -243,6 +243,8 @@ FIT_CONFLICTS = (
     ("selector", "-l"),
     ("namespace_labels", "--namespace-labels"),
     ("sort", "--sort"),
+    ("only_breaching", "--only-breaching"),
+    ("top", "--top"),
     ("available", "--available"),
     ("hide_requests", "--hide-requests"),
     ("hide_limits", "--hide-limits"),
