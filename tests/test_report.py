@@ -209,6 +209,17 @@ def test_a_section_that_cannot_be_read_says_why(sim_factory: Any) -> None:
     assert re.search(r'<section id="cadvisor"[^>]*>.*?<p class="missing">Not available: [^<]*forbidden', page.stdout, re.S | re.I)
 
 
+def test_a_refused_pod_list_does_not_suggest_a_flag_report_lacks(sim_factory: Any) -> None:
+    # the plugins' 403 on every namespace's pods says "try -n NAMESPACE"; report has no -n
+    sim = sim_factory("--objects", str(Path(__file__).parent / "data" / "cluster.yaml"), "--forbid-cluster-list", "pods")
+    run = perf(sim.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "--sections", "capacity,images")
+    assert run.returncode == 0, run.stderr
+    c = json.loads(run.stdout)["clusters"][0]
+    assert "forbidden" in c["capacity"]["missing"] and "forbidden" in c["images"]["missing"], c
+    assert "-n NAMESPACE" not in run.stdout + run.stderr
+    assert "try -n NAMESPACE" in perf(sim.kubeconfig, "capacity").stderr  # the plugin alone still suggests it
+
+
 def test_out_writes_an_index_and_one_page_per_section(fixture_cluster: Sim, tmp_path: Path) -> None:
     out = tmp_path / "site"
     run = perf(fixture_cluster.kubeconfig, "report", "--cadvisor-interval", "0", "--out", str(out))

@@ -272,6 +272,8 @@ class Cluster:
     # Whether a list read again is answered from memory rather than asked of the server: the report's
     # SharedCluster holds each list it read (report/shared.py).
     whole_lists_held = False
+    # Whether the command takes -n, so a refused list of every namespace's pods may suggest it (report has no -n).
+    takes_namespace = True
 
     def __init__(self, conn: Connection) -> None:
         self.namespace = "default"  # kubectl's: -n, else the context's, else "default"

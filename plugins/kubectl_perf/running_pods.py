@@ -25,6 +25,6 @@ def with_running_pods(
     try:
         return cluster.consume(path_for("pods", namespace), use, query, limit=chunk_size)
     except ApiError as err:
-        if err.status == 403 and not namespace:
+        if err.status == 403 and not namespace and cluster.takes_namespace:
             raise ApiError(f"{err}; you may list pods in one namespace only: try -n NAMESPACE", 403) from None
         raise

@@ -75,6 +75,7 @@ class SharedCluster(Cluster):
     It takes over a connected Cluster's transport rather than connecting again."""
 
     whole_lists_held = True  # a list read again is answered from memory (cadvisor's specs_on walks it)
+    takes_namespace = False  # the report reads every namespace: no -n to suggest
 
     def __init__(self, inner: Cluster) -> None:  # no super().__init__(): the connection is inner's, not a second one
         self.__dict__.update(inner.__dict__)
