@@ -288,6 +288,20 @@ def merged(tmp: Path, fixture_cluster: Sim, generated: Sim, down: bool = False) 
     return ":".join(str(f) for f in files)
 
 
+def test_each_clusters_usage_notes_name_their_context(fixture_cluster: Sim, sim_factory: Any, tmp_path: Path) -> None:
+    # the audit section printed its usage source's notes bare: with several clusters, whose was it?
+    skipping = sim_factory("--nodes", "6", "--pods-per-node", "5", "--seed", "3", "--metrics-skip", "general-00001")
+    kubeconfig = merged(tmp_path, fixture_cluster, skipping)
+    run = perf(kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "--all-contexts", "--sections", "audit")
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if "metrics-server has no figures" in line]
+    assert lines and all(line.startswith("note: context west: metrics-server has no figures for 1 of 6 nodes") for line in lines), (
+        run.stderr
+    )
+    alone = perf(skipping.kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "--sections", "audit")
+    assert "note: metrics-server has no figures for 1 of 6 nodes" in alone.stderr  # one cluster: no prefix, as before
+
+
 def test_report_over_two_clusters_and_one_unreachable(fixture_cluster: Sim, generated: Sim, tmp_path: Path) -> None:
     kubeconfig = merged(tmp_path, fixture_cluster, generated, down=True)
     run = perf(kubeconfig, "report", "-o", "json", "--cadvisor-interval", "0", "--all-contexts")

@@ -127,7 +127,7 @@ def _read_cluster(options: ReportOptions, name: str) -> tuple[ClusterPage, Share
 def run(options: ReportOptions) -> int:
     from ..contexts import EXIT_SOME_UNREACHABLE, Read, Unreachable, name_of, read_each, resolve_contexts
     from ..kubeconfig import KubeconfigError
-    from .sections import Missing
+    from .sections import Audit, Missing
 
     if options.contexts is None:
         names: tuple[str, ...] = (name_of(options.connection),)
@@ -155,10 +155,12 @@ def run(options: ReportOptions) -> int:
     for name, reason in lost:
         print(f"note: context {name}: not read: {reason}", file=sys.stderr)
     for c in clusters:
+        where = f"context {c.name}: " if not single else ""
         for s in c.sections.values():
             if isinstance(s, Missing):
-                where = f"context {c.name}: " if not single else ""
                 print(f"note: {where}{s.name} section not available: {s.reason}", file=sys.stderr)
+            for line in s.notes if isinstance(s, Audit) else ():
+                print(f"note: {where}{line}", file=sys.stderr)
     if not clusters:
         print("error: no cluster could be read", file=sys.stderr)
         return EXIT_ERROR

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import render
 from ..api import ApiError
 from ..quantity import QuantityError
 from .flags import SECTIONS as SECTIONS
@@ -64,6 +63,7 @@ class Audit:
     summary: dict[str, int]
     listed: list[Result]
     overview: Overview
+    notes: tuple[str, ...] = ()  # the usage source's own notes, for stderr (report.run prefixes each cluster's)
 
     def document(self) -> dict[str, Any]:
         from ..audit.output import document
@@ -190,11 +190,10 @@ def audit(cluster: SharedCluster, options: AuditOptions, resources: PodResources
     fetch.fold_pods(cluster, state, options.chunk_size, None, "")
     node_names = [(n.get("metadata") or {}).get("name", "") for n in nodes]  # whose kubelets a usage fallback reads
     usage, note, usage_notes = fetch.node_usage(cluster, node_names, options.usage) if NODE_USAGE in reads else ({}, "", [])
-    for line in usage_notes:  # the usage source's own notes (kubelets read in metrics-server's stead, ...)
-        render.note(f"note: {line}")
     results = [*state.workload_results(), *state.spec_skips(), *state.node_results(usage, note), *state.cluster_results(facts)]
     summary, listed = finish(results, options.settings)
-    return Audit(summary, listed, overview(made(results, options.settings)))
+    # the usage source's own notes (kubelets read in metrics-server's stead, ...): stderr, as audit prints them
+    return Audit(summary, listed, overview(made(results, options.settings)), tuple(usage_notes))
 
 
 # -- images -----------------------------------------------------------------------------------
