@@ -8,6 +8,7 @@ import copy
 import csv
 import io
 import json
+import re
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -383,3 +384,15 @@ def test_against_the_real_api_server(realk8s_factory: Any) -> None:
     images = by_image(json.loads(partial.stdout))
     assert len(images) == 5 and all(i["sizeBytes"] is None and i["nodes"] == 0 for i in images.values())
     assert images["docker.io/library/python:3.12"]["pods"] == 3
+
+
+def test_html_top_list_follows_top(hand_cluster: Sim) -> None:
+    # -o html ignored --top: --top 2 printed the same page as --top 25 (its first table fixed at ten rows)
+    from inproc import perf as run
+
+    doc = json.loads(run(hand_cluster.kubeconfig, "images", "-o", "json", "--top", "0").stdout)
+    ranked = sorted((i for i in doc["images"] if i["sizeBytes"]), key=lambda i: (-i["sizeBytes"] * i["nodes"], i["image"]))
+    assert len(ranked) > 2  # else --top 2 would cut nothing
+    for top, want in (("2", ranked[:2]), ("25", ranked[:10]), ("0", ranked[:10])):  # the first screen keeps at most ten
+        html = run(hand_cluster.kubeconfig, "images", "-o", "html", "--top", top).stdout
+        assert re.findall(r'<tr data-top-image="([^"]+)"', html) == [i["image"] for i in want], top

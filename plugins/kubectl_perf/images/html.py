@@ -119,12 +119,14 @@ def _pulls(result: ImageReport) -> str:
     )
 
 
-TOP_IMAGES = 10  # rows of the first table
+TOP_IMAGES = 10  # rows of the first table, at most: it is the first screen
 
 
-def _top(images: list[Any]) -> str:
-    """The images whose bytes x nodes are largest (known sizes only): the first thing to shrink."""
-    known = sorted((r for r in images if r.size), key=lambda r: (-(r.size * r.nodes), r.image))[:TOP_IMAGES]
+def _top(images: list[Any], top: int = 0) -> str:
+    """The images whose bytes x nodes are largest (known sizes only): the first thing to shrink;
+    --top N of them when N is fewer than TOP_IMAGES (0: the flag's "all", TOP_IMAGES here)."""
+    shown = min(top, TOP_IMAGES) if top else TOP_IMAGES
+    known = sorted((r for r in images if r.size), key=lambda r: (-(r.size * r.nodes), r.image))[:shown]
     if not known:
         return '<h2 id="top">Top images by bytes x nodes</h2><p class="sub">No image size is known.</p>'
     rows = "".join(
@@ -138,7 +140,7 @@ def _top(images: list[Any]) -> str:
     )
 
 
-def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
+def page(result: ImageReport, doc: dict[str, Any], cluster: str, top: int = 0) -> str:
     summary = doc["summary"]
     images = result.images
     widest = max((r.size or 0 for r in images), default=0)
@@ -173,7 +175,7 @@ def page(result: ImageReport, doc: dict[str, Any], cluster: str) -> str:
     body = f"""<h1>Image report: {escape(cluster)}</h1>
 <p class="sub" id="summary">{summary["images"]} images in use, {human(summary["uniqueBytes"])} unique, {human(summary["cachedBytes"])} cached on
 {summary["nodes"]} nodes{cap} · {summary["sizeUnknown"]} of unknown size · {summary["latestTags"]} on :latest or no tag · {when}.</p>
-{_top(images)}
+{_top(images, top)}
 {plan_html}
 <h2>A fresh node per pool</h2><p class="sub">What a new node of each pool pulls to run every image scheduled in its pool today.</p>
 <table><tr><th>pool</th><th>nodes</th><th>runtime</th><th>images</th><th>pulls</th></tr>{pools}</table>

@@ -464,7 +464,7 @@ def emit_report(report: ImageReport, view: ImagesView, cluster: str, coverage: l
     def html() -> str:
         from .html import page
 
-        return page(report, doc, cluster)
+        return page(report, doc, cluster, view.top)
 
     render.emit(view.output, lambda: doc, tables, html)
     if coverage is not None:

@@ -272,7 +272,7 @@ def section_page(c: ClusterPage, name: str) -> str | None:
     if isinstance(s, Images):
         from ..images.html import page as images_page
 
-        return images_page(s.report, s.document(), host)
+        return images_page(s.report, s.document(), host, s.top)
     if isinstance(s, Cadvisor):
         from ..cadvisor.html import page as cadvisor_page
 
