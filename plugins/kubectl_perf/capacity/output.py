@@ -315,9 +315,16 @@ def pod_columns(resources: tuple[str, ...], containers: bool, show: Show, now: d
     for r in resources:
         if r != COUNT:
             cols += amount_columns(r, show, wide_allocatable=False, owner=owner)
+    if "memory" in resources and not unlisted:  # why a node is there under --only-breaching or --sort breach
+        cols.append(Column("PADDING", node_padding_text, node_padding_text))
     cols.append(Column("FLAGS", flags_text))
     cols.append(age_column(now))
     return cols
+
+
+def node_padding_text(row: Row) -> str:
+    """PADDING in the pod views: the cluster's and each node's verdict, nothing on pod and container rows."""
+    return padding_text(row) if isinstance(row, (Total, Node)) else ""
 
 
 # -- the group view ----------------------------------------------------------------
