@@ -83,11 +83,11 @@ def test_sort_applies_to_groups(fixture_cluster: Sim) -> None:
     assert list(groups(fixture_cluster, "--by", ZONE, "--sort", "cpu.requests")) == ["zone-a", "zone-b"]
     assert list(groups(fixture_cluster, "--by", ZONE, "--sort", "cpu.requests.percent")) == ["zone-b", "zone-a"]
     table = perf(fixture_cluster, "--by", ZONE, "--sort", "cpu.request.percentage", "-o", "wide")
-    lines = [line.split()[0] for line in table.stdout.splitlines()[1:3]]
-    assert lines == ["zone-b", "zone-a"] and "CPU ALLOCATABLE" in table.stdout.splitlines()[0]
+    lines = [line.split()[0] for line in table.stdout.splitlines()[1:4]]
+    assert lines == ["*", "zone-b", "zone-a"] and "CPU ALLOCATABLE" in table.stdout.splitlines()[0]  # the cluster row first
     # cells read as shares of the group's own allocatable, not the cluster's: zone-b's memory
     # requests 8Gi of 16Gi (50%, of the cluster's 96Gi 8%), zone-a's 19.5625Gi of 80Gi (24%, else 20%)
-    rows = {line.split()[0]: line for line in table.stdout.splitlines()[1:3]}
+    rows = {line.split()[0]: line for line in table.stdout.splitlines()[2:4]}
     assert "(50%)" in rows["zone-b"] and "(24%)" in rows["zone-a"], table.stdout
 
 
@@ -124,3 +124,17 @@ def test_completion_offers_node_label(fixture_cluster: Sim) -> None:
     assert values == ["namespace", "label:", "node-label:"] and directive == ":6"  # no space after a prefix
     keys, _ = complete(fixture_cluster, "capacity", "--by", "node-label:topology")
     assert keys == ["node-label:topology.kubernetes.io/zone"]
+
+
+def test_node_groups_sit_under_the_cluster_row(fixture_cluster: Sim) -> None:
+    """--by node-label:KEY had no cluster row in the table and csv: with --only-breaching or --top the
+    whole scope's count (BREACH n/m nodes) was gone. The `*` row sums every group, as the node view's."""
+    rows = list(csv.DictReader(io.StringIO(perf(fixture_cluster, "--by", ZONE, "-o", "csv").stdout)))
+    assert [r["SECTION"] for r in rows] == ["cluster", "group", "group", "pending"]  # one pending pod (tests/data/cluster.yaml)
+    total, groups = rows[0], rows[1:3]
+    for column in ("NODES", "PODS", "CPU REQUESTS", "MEMORY REQUESTS", "MEMORY LIMITS", "MEMORY ALLOCATABLE"):
+        assert float(total[column]) == sum(float(g[column]) for g in groups), column
+    assert list(total.values())[1] == "*"  # the group column (after SECTION) reads * on the cluster row
+    top = perf(fixture_cluster, "--by", ZONE, "--top", "1")
+    lines = top.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["*", "zone-a"] and len(lines[1].split()) > 3, top.stdout

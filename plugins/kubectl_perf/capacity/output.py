@@ -329,8 +329,16 @@ def node_padding_text(row: Row) -> str:
 
 # -- the group view ----------------------------------------------------------------
 def group_of(row: Row) -> Group:
-    assert isinstance(row, Group)  # group tables hold groups only
+    assert isinstance(row, Group)  # group tables hold groups (and, of node groups, the cluster row) only
     return row
+
+
+def group_rows(report: Report) -> list[Row]:
+    """The groups; node groups under the cluster row (`*`), which sums the whole scope and counts every
+    node's verdict: --only-breaching or --top leave groups out, and `BREACH 13/40 nodes` stays said."""
+    groups: list[Row] = list(report.groups.values())
+    by = groups_of(report.options.view)
+    return [report.total, *groups] if by is not None and by.on_nodes else groups
 
 
 def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> list[Column]:
@@ -340,13 +348,16 @@ def group_columns(report: Report, resources: tuple[str, ...], show: Show) -> lis
     cluster = report.total.amounts.allocatable
 
     def owner(row: Row) -> Resources | None:
-        """A node group's own allocatable; a group of pods: the cluster's."""
-        return own_allocatable(row) if group_of(row).nodes is not None else cluster
+        """A node group's own allocatable (the cluster row's, its own); a group of pods: the cluster's."""
+        return own_allocatable(row) if isinstance(row, Total) or group_of(row).nodes is not None else cluster
 
-    cols = [Column(title, lambda row: group_of(row).name)]
+    def nodes(row: Row) -> int | None:
+        return row.padding.nodes if isinstance(row, Total) else group_of(row).nodes
+
+    cols = [Column(title, lambda row: "*" if isinstance(row, Total) else group_of(row).name)]
     if on_nodes:
-        cols.append(Column("NODES", lambda row: str(group_of(row).nodes), lambda row: group_of(row).nodes))
-    cols.append(Column("PODS", lambda row: str(group_of(row).pods), lambda row: group_of(row).pods))
+        cols.append(Column("NODES", lambda row: str(nodes(row)), nodes))
+    cols.append(Column("PODS", lambda row: str(row.pods if isinstance(row, Total) else group_of(row).pods), lambda row: row.pods))
     for r in resources:
         if r != COUNT:
             cols += amount_columns(r, show, wide_allocatable=on_nodes, owner=owner)
@@ -496,9 +507,9 @@ def emit_report(report: Report, display: Display, cluster: str, filters: str = "
         containers = isinstance(report.options.depth, Containers)
         if groups_of(report.options.view) is not None:
             main = Table(
-                list(report.groups.values()),
+                group_rows(report),
                 group_columns(report, resources, show),
-                highlight=lambda row: padding_colour(row) if group_of(row).padding is not None else "",
+                highlight=lambda row: padding_colour(row) if isinstance(row, Total) or group_of(row).padding is not None else "",
                 section=section,
             )
         elif not report.options.nodes_known:  # pods only, without node columns
