@@ -16,6 +16,7 @@ from .compute import (
     PodStats,
     Spec,
     SummaryReport,
+    Thresholds,
     classify,
     container_rows,
     dump_node,
@@ -85,19 +86,7 @@ def live_summary(
         notes.add(no_psi_note(sorted(no_psi), len(node_rows)))
     pods = pod_stats if endpoint == "summary" else None
     since_start = rounds == 1 and endpoint != "summary"
-    return summary_report(
-        rows,
-        node_rows,
-        pods,
-        cluster.host,
-        thresholds,
-        summary.sort,
-        summary.top,
-        notes,
-        since_start,
-        summary.only_breaching,
-        page=summary.output == "html",
-    )
+    return shaped(summary, rows, node_rows, pods, cluster.host, thresholds, notes, since_start)
 
 
 def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Filters) -> SummaryReport:
@@ -131,19 +120,22 @@ def file_summary(files: DumpFiles, summary: Summary, endpoint: str, filters: Fil
         notes.add(no_psi_note([name], 1))
     pod_stats = [(name, p) for p in result.pods] if endpoint == "summary" else None
     since_start = len(scrapes) == 1 and endpoint != "summary"
-    return summary_report(
-        rows,
-        [nrow],
-        pod_stats,
-        "",
-        summary.thresholds,
-        summary.sort,
-        summary.top,
-        notes,
-        since_start,
-        summary.only_breaching,
-        page=summary.output == "html",
-    )
+    return shaped(summary, rows, [nrow], pod_stats, "", summary.thresholds, notes, since_start)
+
+
+def shaped(
+    summary: Summary,
+    rows: list[ContainerUsage],
+    nodes: list[NodeMemory],
+    pods: list[tuple[str, PodStats]] | None,
+    host: str,
+    thresholds: Thresholds,
+    notes: Notes,
+    since_start: bool,
+) -> SummaryReport:
+    """summary_report shaped by the --summary flags: --sort, --top, --only-breaching, and -o html's own order."""
+    top, only = summary.top, summary.only_breaching
+    return summary_report(rows, nodes, pods, host, thresholds, summary.sort, top, notes, since_start, only, page=summary.output == "html")
 
 
 def has_psi(node: NodeMemory, rows: list[ContainerUsage]) -> bool:
