@@ -130,6 +130,9 @@ def test_a_node_the_metrics_leave_out_is_unknown_where_its_usage_is_not_read(sim
     row = next(line for line in table.stdout.splitlines() if line.startswith(skipped))
     assert row.rstrip().endswith("usage unknown"), row
     assert "usage unknown 1/6" in table.stdout.splitlines()[1]  # the cluster row counts it
+    page = inproc.perf(sim.kubeconfig, "capacity", "--kubeconfig", str(sim.kubeconfig), "--util", "--policy", str(policy), "-o", "html")
+    block = re.search(rf'data-node="{skipped}".*?<span class="([a-z]+)" data-padding="([a-z]+)">([^<]*)<', page.stdout, re.S)
+    assert block and block.groups()[:2] == ("warn", "unknown") and block.group(3).endswith("usage unknown"), block  # amber, not green
 
     audit = run(sim, "audit", "--show-pass", "--policy", str(policy), "-o", "json")
     by_node = {

@@ -33,6 +33,8 @@ OVERCOMMIT = "overcommit"
 UNKNOWN = "unknown"  # no breach known, but the usage it was to weigh is not known
 OK = "ok"
 STATES = (BREACH, OVERCOMMIT, UNKNOWN, OK)  # the order triage ranks them in (--sort breach)
+# The pages' colour for each state (css classes): a breach red, what may breach or will amber, ok green.
+TONES = {BREACH: "bad", OVERCOMMIT: "warn", UNKNOWN: "warn", OK: "ok"}
 USAGE, LIMITS, REQUESTS = "usage", "limits", "requests"
 FIGURES = (USAGE, LIMITS, REQUESTS)
 

@@ -310,7 +310,7 @@ class Audit:
                 self.committed.get(v.name, 0),
                 self.requested.get(v.name, 0),
                 self.policy.levels,
-                usage is not None,
+                usage_expected=usage is not None,  # node metrics read: a node without a figure is unknown
             )
             node = NodeFacts(v, Ref("v1", "Node", v.name, "", self.node_uids[v.name]), verdict)
             for check in checks:

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from datetime import datetime, timezone
 from html import escape
 
-from ..padding import BREACH, OVERCOMMIT, UNKNOWN, Tally, Verdict
+from ..padding import BREACH, TONES, UNKNOWN, Tally, Verdict
 from ..render import REPORT_STYLE, age_seconds, data_attrs, html_page, human_age
 from .compute import Amounts, Node, Report, Total
 from .options import groups_of
@@ -144,7 +144,7 @@ def _pool_row(
     usage: Collection[str],
 ) -> str:
     alloc = amounts.allocatable or {}
-    css = {BREACH: "bad", OVERCOMMIT: "warn", UNKNOWN: "warn"}.get(padding.state, "ok")
+    css = TONES[padding.state]
     # the verdicts first (what a person decides from), then the figures behind them
     cells = [
         escape(name),
@@ -210,7 +210,7 @@ def _node_block(n: Node, resources: tuple[str, ...], bars: list[str], show_usage
     state = padding.state
     name = n.name + (f" ({n.state})" if n.state else "")
     age = age_seconds(n.created, now) if n.created else None
-    css = {BREACH: "bad", OVERCOMMIT: "warn"}.get(state, "ok")
+    css = TONES[state]
     status = f'<span class="{css}" data-padding="{state}">{escape(padding.text())}</span>'
     alloc = n.amounts.allocatable or {}
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from html import escape
 
 from ..capacity.sorting import breach_order
-from ..padding import BREACH, OVERCOMMIT, UNKNOWN
+from ..padding import BREACH, TONES
 from ..render import REPORT_STYLE, html_page, percent_text
 from .compute import Figures
 from .sections import TITLES, Audit, Cadvisor, Capacity, Images, Missing, Section
@@ -113,7 +113,7 @@ def capacity_section(s: Capacity) -> str:
             )
         padding = g.padding
         state = padding.state if padding else ""
-        css = {BREACH: "bad", OVERCOMMIT: "warn", UNKNOWN: "warn"}.get(state, "ok") if padding else ""
+        css = TONES[state] if padding else ""
         rows.append(
             f'<tr data-pool="{escape(g.name)}"><td>{escape(g.name)}</td><td class="n">{g.nodes}</td><td class="n">{g.pods}</td>{"".join(cells)}'
             f'<td>{escape(padding.targets_text() if padding else "–")}</td><td class="{css}">{escape(padding.text() if padding else "–")}</td></tr>'
